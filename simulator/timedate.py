@@ -1,0 +1,167 @@
+"""Domino TIMEDATE: conversion to and from datetimes, virtual time and the text forms."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+TICKS_PER_SECOND = 100
+TICKS_PER_DAY = 86_400 * TICKS_PER_SECOND
+MICROSECONDS_PER_TICK = 10_000
+# Julian day number of 0001-01-01 minus its proleptic Gregorian ordinal (1).
+_JDN_OF_ORDINAL_ZERO = 1_721_425
+_DAY_MASK = 0x00FF_FFFF
+_ZONE_BITS = 0xFF00_0000
+_ZONE_HOURS_SHIFT = 24
+_QUARTERS_SHIFT = 28
+_EAST_BIT = 1 << 30
+_DST_BIT = 1 << 31
+
+_ID_RE = re.compile(r"^([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8})$")
+_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{2})Z$")
+
+
+class TimeDate(NamedTuple):
+    """`TIMEDATE {DWORD Innards[2]}`: ticks since midnight GMT, then day, zone and DST bits."""
+
+    ticks: int
+    day_zone: int
+
+    @property
+    def julian_day(self) -> int:
+        return self.day_zone & _DAY_MASK
+
+    @property
+    def zone_offset(self) -> timedelta:
+        """The zone the TIMEDATE carries (east positive), quarter hours included."""
+        hours = (self.day_zone >> _ZONE_HOURS_SHIFT) & 0xF
+        quarters = (self.day_zone >> _QUARTERS_SHIFT) & 0x3
+        minutes = hours * 60 + quarters * 15
+        return timedelta(minutes=minutes if self.day_zone & _EAST_BIT else -minutes)
+
+    @property
+    def dst(self) -> bool:
+        return bool(self.day_zone & _DST_BIT)
+
+
+ZERO_TIMEDATE = TimeDate(0, 0)
+
+
+def timedate_from_ticks(absolute_ticks: int) -> TimeDate:
+    """A GMT TIMEDATE from hundredths of a second since midnight starting Julian day 0."""
+    day, ticks = divmod(absolute_ticks, TICKS_PER_DAY)
+    if not 0 <= day <= _DAY_MASK:
+        raise ValueError(f"date out of TIMEDATE range (Julian day {day})")
+    return TimeDate(ticks, day)
+
+
+def absolute_ticks(moment: datetime) -> int:
+    """Hundredths of a second since Julian day 0, truncated (never rounded), for an aware time."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no defined GMT instant")
+    utc = moment.astimezone(UTC)
+    day = utc.toordinal() + _JDN_OF_ORDINAL_ZERO
+    seconds = utc.hour * 3600 + utc.minute * 60 + utc.second
+    return (
+        day * TICKS_PER_DAY + seconds * TICKS_PER_SECOND + utc.microsecond // MICROSECONDS_PER_TICK
+    )
+
+
+def absolute_microseconds(moment: datetime) -> int:
+    """Microseconds since Julian day 0 midnight GMT: the exact base virtual time adds to."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no defined GMT instant")
+    utc = moment.astimezone(UTC)
+    day = utc.toordinal() + _JDN_OF_ORDINAL_ZERO
+    seconds = utc.hour * 3600 + utc.minute * 60 + utc.second
+    return (day * 86_400 + seconds) * 1_000_000 + utc.microsecond
+
+
+def timedate_from_datetime(moment: datetime) -> TimeDate:
+    """A GMT TIMEDATE (zone 0, no DST) for an aware datetime, truncated to hundredths."""
+    return timedate_from_ticks(absolute_ticks(moment))
+
+
+def datetime_from_timedate(value: TimeDate) -> datetime:
+    """The instant a TIMEDATE names, as an aware UTC datetime (its zone bits only label it)."""
+    if value.ticks >= TICKS_PER_DAY:
+        raise ValueError(f"TIMEDATE time of day out of range: {value.ticks} ticks")
+    date = datetime.fromordinal(value.julian_day - _JDN_OF_ORDINAL_ZERO).replace(tzinfo=UTC)
+    return date + timedelta(microseconds=value.ticks * MICROSECONDS_PER_TICK)
+
+
+class VirtualTimeStamper:
+    """Turns virtual microseconds since a scenario's start into TIMEDATEs, fast.
+
+    Records are stamped hundreds of thousands of times a second; caching the day
+    keeps that to a subtraction and a comparison in the common case.
+    """
+
+    __slots__ = ("_base_us", "_day", "_day_end_tick", "_day_start_tick")
+
+    def __init__(self, start: datetime) -> None:
+        self._base_us = absolute_microseconds(start)
+        self._day = -1
+        self._day_start_tick = 0
+        self._day_end_tick = 0
+
+    def ticks(self, virtual_us: int) -> int:
+        """Absolute ticks of a virtual time: differences of these are elapsed hundredths."""
+        return (self._base_us + virtual_us) // MICROSECONDS_PER_TICK
+
+    def __call__(self, virtual_us: int) -> TimeDate:
+        tick = (self._base_us + virtual_us) // MICROSECONDS_PER_TICK
+        if not self._day_start_tick <= tick < self._day_end_tick:
+            self._day = tick // TICKS_PER_DAY
+            self._day_start_tick = self._day * TICKS_PER_DAY
+            self._day_end_tick = self._day_start_tick + TICKS_PER_DAY
+        return TimeDate(tick - self._day_start_tick, self._day)
+
+
+def format_timedate_id(value: TimeDate) -> str:
+    """Replica-ID form `%08X:%08X` of Innards[1], Innards[0]: lossless for any TIMEDATE."""
+    return f"{value.day_zone:08X}:{value.ticks:08X}"
+
+
+def parse_timedate_id(text: str) -> TimeDate:
+    match = _ID_RE.match(text)
+    if match is None:
+        raise ValueError(f"not a replica ID of the form 85258A3B:0052C1F0: {text!r}")
+    return TimeDate(int(match[2], 16), int(match[1], 16))
+
+
+def format_timedate(value: TimeDate) -> str:
+    """ISO-8601 UTC with hundredths for plain GMT times, else the lossless id form."""
+    return format_innards(value[0], value[1])
+
+
+_DATE_PREFIX: dict[int, str] = {}
+_MAX_ORDINAL = datetime.max.toordinal()
+
+
+def format_innards(ticks: int, day_zone: int) -> str:
+    """`format_timedate` of Innards[0], Innards[1]: the decoder's hot path, so dates are cached."""
+    if day_zone & _ZONE_BITS or ticks >= TICKS_PER_DAY:
+        return f"{day_zone:08X}:{ticks:08X}"
+    prefix = _DATE_PREFIX.get(day_zone)
+    if prefix is None:
+        if not _JDN_OF_ORDINAL_ZERO < day_zone <= _JDN_OF_ORDINAL_ZERO + _MAX_ORDINAL:
+            # Outside 0001..9999: no ISO date; the id form still says it exactly.
+            return f"{day_zone:08X}:{ticks:08X}"
+        prefix = f"{datetime.fromordinal(day_zone - _JDN_OF_ORDINAL_ZERO):%Y-%m-%d}T"
+        _DATE_PREFIX[day_zone] = prefix
+    seconds, hundredths = divmod(ticks, TICKS_PER_SECOND)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{second:02d}.{hundredths:02d}Z"
+
+
+def parse_timedate(text: str) -> TimeDate:
+    """Either form `format_timedate` writes."""
+    match = _ISO_RE.match(text)
+    if match is None:
+        return parse_timedate_id(text)
+    year, month, day, hour, minute, second, hundredths = (int(g) for g in match.groups())
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    return timedate_from_ticks(absolute_ticks(moment) + hundredths)
