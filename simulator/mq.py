@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 __all__ = [
     "BILLING_QUEUE_NAME",
@@ -137,8 +137,11 @@ class MQStats:
         return self.depth + self.held
 
 
-class MessageQueue:
-    """A named, quota-bounded priority queue of byte messages for one asyncio event loop.
+_M = TypeVar("_M")
+
+
+class MessageQueue(Generic[_M]):
+    """A named, quota-bounded priority queue of messages (billsim puts sequenced frames) for one asyncio event loop.
 
     Priorities run from 0 (highest) to ``MAX_PRIORITY``; within a priority, order is FIFO.
 
@@ -186,9 +189,9 @@ class MessageQueue:
         # A deque per priority in use, and the same deques in priority order: a get scans
         # the few levels in use instead of paying a heap's log(n) on every message, so the
         # usual single-priority stream costs one append and one popleft.
-        first: deque[bytes] = deque()
-        self._levels: dict[int, deque[bytes]] = {0: first}
-        self._order: list[deque[bytes]] = [first]
+        first: deque[_M] = deque()
+        self._levels: dict[int, deque[_M]] = {0: first}
+        self._order: list[deque[_M]] = [first]
         # _used = queued + held; keeping it (not the queued count) makes the put check a
         # single comparison. Queued is _used - _held.
         self._used = 0
@@ -268,7 +271,7 @@ class MessageQueue:
 
     # -- put ---------------------------------------------------------------------------
 
-    def put_nowait(self, msg: bytes, priority: int = 0) -> None:
+    def put_nowait(self, msg: _M, priority: int = 0) -> None:
         """Queue ``msg`` (MQPut).
 
         Raises ``MQQuittingError`` after ``quit()``, and ``MQExceededQuotaError`` when queued plus
@@ -290,7 +293,7 @@ class MessageQueue:
         if self._getters:
             self._wake_getter()
 
-    async def put(self, msg: bytes, priority: int = 0) -> bool:
+    async def put(self, msg: _M, priority: int = 0) -> bool:
         """Queue ``msg``, applying the policy when the quota is reached.
 
         ``block``: wait until a get (without hold) or a release frees a slot; returns
@@ -348,7 +351,7 @@ class MessageQueue:
 
     # -- get ---------------------------------------------------------------------------
 
-    def get_nowait(self, *, hold: bool = True) -> bytes:
+    def get_nowait(self, *, hold: bool = True) -> _M:
         """Take the first message of the highest priority (MQGet without waiting).
 
         With ``hold`` (the default) the message keeps its quota slot until ``release()``;
@@ -372,7 +375,7 @@ class MessageQueue:
             raise MQQuittingError(self.name)
         raise MQEmptyError(self.name)
 
-    def get_many_nowait(self, limit: int, *, hold: bool = True) -> list[bytes]:
+    def get_many_nowait(self, limit: int, *, hold: bool = True) -> list[_M]:
         """Take up to ``limit`` messages in get order; an empty list when none is queued.
 
         Holding works as for ``get_nowait``; this is the drain's way to fill its window
@@ -381,7 +384,7 @@ class MessageQueue:
         n = min(limit, self._used - self._held)
         if n <= 0:
             return []
-        out: list[bytes] = []
+        out: list[_M] = []
         remaining = n
         for level in self._order:
             size = len(level)
@@ -406,7 +409,7 @@ class MessageQueue:
                 self._notify_space()
         return out
 
-    async def get(self, timeout: float | None = None, *, hold: bool = True) -> bytes:
+    async def get(self, timeout: float | None = None, *, hold: bool = True) -> _M:
         """Take the next message, waiting for one (MQGet with MQ_WAIT_FOR_MSG).
 
         ``timeout`` in seconds; None waits forever. Raises ``MQTimeoutError`` when it expires,
@@ -459,10 +462,10 @@ class MessageQueue:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _add_level(self, priority: int) -> deque[bytes]:
+    def _add_level(self, priority: int) -> deque[_M]:
         if not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
             raise ValueError(f"priority must be an integer within 0..{MAX_PRIORITY}: {priority!r}")
-        level: deque[bytes] = deque()
+        level: deque[_M] = deque()
         self._levels[priority] = level
         self._order = [self._levels[p] for p in sorted(self._levels)]
         return level
@@ -513,7 +516,7 @@ class QueueRegistry:
     """Queues by name, as a server's MQCreate/MQOpen see them."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, MessageQueue] = {}
+        self._queues: dict[str, MessageQueue[Any]] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self._queues
@@ -527,11 +530,11 @@ class QueueRegistry:
         *,
         quota: int = DEFAULT_QUOTA,
         policy: QuotaPolicy | str = QuotaPolicy.BLOCK,
-    ) -> MessageQueue:
+    ) -> MessageQueue[Any]:
         """Create a queue (MQCreate); ``DuplicateMQError`` if the name is taken."""
         if name in self._queues:
             raise DuplicateMQError(name)
-        queue = MessageQueue(name, quota=quota, policy=policy)
+        queue: MessageQueue[Any] = MessageQueue(name, quota=quota, policy=policy)
         self._queues[name] = queue
         return queue
 
@@ -542,7 +545,7 @@ class QueueRegistry:
         create: bool = False,
         quota: int = DEFAULT_QUOTA,
         policy: QuotaPolicy | str = QuotaPolicy.BLOCK,
-    ) -> MessageQueue:
+    ) -> MessageQueue[Any]:
         """Return the queue called ``name`` (MQOpen); ``NoSuchMQError`` if there is none,
         unless ``create``, which creates it with ``quota`` and ``policy``. Those two apply
         only to a queue this call creates: an existing queue keeps its own."""
@@ -567,7 +570,7 @@ registry = QueueRegistry()
 
 def create_queue(
     name: str, *, quota: int = DEFAULT_QUOTA, policy: QuotaPolicy | str = QuotaPolicy.BLOCK
-) -> MessageQueue:
+) -> MessageQueue[Any]:
     """``registry.create``."""
     return registry.create(name, quota=quota, policy=policy)
 
@@ -578,7 +581,7 @@ def open_queue(
     create: bool = False,
     quota: int = DEFAULT_QUOTA,
     policy: QuotaPolicy | str = QuotaPolicy.BLOCK,
-) -> MessageQueue:
+) -> MessageQueue[Any]:
     """``registry.open``."""
     return registry.open(name, create=create, quota=quota, policy=policy)
 

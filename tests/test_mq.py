@@ -131,7 +131,7 @@ def test_module_level_functions_use_the_process_registry() -> None:
 
 
 def test_fifo_within_a_priority() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     msgs = [bytes([i]) * 3 for i in range(50)]
     for m in msgs:
         q.put_nowait(m)
@@ -139,7 +139,7 @@ def test_fifo_within_a_priority() -> None:
 
 
 def test_lower_priority_number_comes_out_first() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     # Levels created out of order must still be read in priority order.
     q.put_nowait(b"p5-a", 5)
     q.put_nowait(b"p1-a", 1)
@@ -155,14 +155,14 @@ def test_lower_priority_number_comes_out_first() -> None:
 
 @pytest.mark.parametrize("priority", [-1, 65536])
 def test_priority_outside_a_word_is_refused(priority: int) -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     with pytest.raises(ValueError):
         q.put_nowait(b"x", priority)
     assert q.depth == 0
 
 
 def test_get_many_follows_get_order_and_limit() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     for i in range(3):
         q.put_nowait(b"low%d" % i, 2)
         q.put_nowait(b"high%d" % i, 0)
@@ -176,7 +176,7 @@ def test_get_many_follows_get_order_and_limit() -> None:
 
 
 def test_get_nowait_on_empty_queue() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     with pytest.raises(MQEmptyError):
         q.get_nowait()
 
@@ -186,7 +186,7 @@ def test_get_nowait_on_empty_queue() -> None:
 
 @pytest.mark.parametrize("policy", list(QuotaPolicy))
 def test_put_nowait_refuses_at_quota_without_counting_a_drop(policy: QuotaPolicy) -> None:
-    q = MessageQueue("q", quota=3, policy=policy)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=3, policy=policy)
     for i in range(3):
         q.put_nowait(bytes([i]))
     assert q.is_full
@@ -197,7 +197,7 @@ def test_put_nowait_refuses_at_quota_without_counting_a_drop(policy: QuotaPolicy
 
 
 def test_record_drop_counts_what_the_caller_gave_up() -> None:
-    q = MessageQueue("q", quota=1)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=1)
     q.put_nowait(b"a")
     with pytest.raises(MQExceededQuotaError):
         q.put_nowait(b"b")
@@ -209,7 +209,7 @@ def test_record_drop_counts_what_the_caller_gave_up() -> None:
 
 
 async def test_drop_policy_put_fails_and_counts() -> None:
-    q = MessageQueue("q", quota=2, policy=QuotaPolicy.DROP)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=2, policy=QuotaPolicy.DROP)
     assert await q.put(b"a") is True
     assert await q.put(b"b") is True
     assert await q.put(b"c") is False
@@ -220,7 +220,7 @@ async def test_drop_policy_put_fails_and_counts() -> None:
 
 
 async def test_drop_policy_counts_held_messages_against_quota() -> None:
-    q = MessageQueue("q", quota=1, policy="drop")
+    q: MessageQueue[bytes] = MessageQueue("q", quota=1, policy="drop")
     await q.put(b"a")
     q.get_nowait()  # held: the slot stays taken
     assert await q.put(b"b") is False
@@ -229,7 +229,7 @@ async def test_drop_policy_counts_held_messages_against_quota() -> None:
 
 
 async def test_block_policy_waits_for_a_get_without_hold() -> None:
-    q = MessageQueue("q", quota=2)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=2)
     await q.put(b"a")
     await q.put(b"b")
     putter = asyncio.create_task(q.put(b"c"))
@@ -242,7 +242,7 @@ async def test_block_policy_waits_for_a_get_without_hold() -> None:
 
 
 async def test_held_messages_keep_a_blocked_put_waiting_until_release() -> None:
-    q = MessageQueue("q", quota=2)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=2)
     q.put_nowait(b"a")
     q.put_nowait(b"b")
     assert q.get_nowait() == b"a"  # taken, not acknowledged
@@ -258,7 +258,7 @@ async def test_held_messages_keep_a_blocked_put_waiting_until_release() -> None:
 
 
 async def test_wait_not_full_waits_for_the_room_asked() -> None:
-    q = MessageQueue("q", quota=4)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=4)
     for i in range(4):
         q.put_nowait(bytes([i]))
     q.get_many_nowait(4)
@@ -273,7 +273,7 @@ async def test_wait_not_full_waits_for_the_room_asked() -> None:
 
 
 async def test_wait_not_full_refuses_impossible_room() -> None:
-    q = MessageQueue("q", quota=4)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=4)
     with pytest.raises(ValueError):
         await q.wait_not_full(room=5)
     with pytest.raises(ValueError):
@@ -281,7 +281,7 @@ async def test_wait_not_full_refuses_impossible_room() -> None:
 
 
 def test_release_more_than_held_is_refused() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     q.put_nowait(b"a")
     q.get_nowait()
     with pytest.raises(ValueError):
@@ -295,7 +295,7 @@ def test_release_more_than_held_is_refused() -> None:
 
 
 async def test_stats_count_everything() -> None:
-    q = MessageQueue("MQ$S", quota=4, policy="drop")
+    q: MessageQueue[bytes] = MessageQueue("MQ$S", quota=4, policy="drop")
     for i in range(4):
         await q.put(bytes([i]))
     assert await q.put(b"x") is False
@@ -322,7 +322,7 @@ async def test_stats_count_everything() -> None:
 
 
 def test_high_water_includes_held_messages() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     q.put_nowait(b"a")
     q.get_nowait()
     q.put_nowait(b"b")
@@ -334,7 +334,7 @@ def test_high_water_includes_held_messages() -> None:
 
 
 async def test_quit_refuses_puts_and_drains_before_failing_gets() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     q.put_nowait(b"a")
     q.put_nowait(b"b")
     q.quit()
@@ -359,7 +359,7 @@ async def test_quit_refuses_puts_and_drains_before_failing_gets() -> None:
 
 
 async def test_quit_wakes_waiting_getters_and_putters() -> None:
-    q = MessageQueue("q", quota=1)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=1)
     getters = [asyncio.create_task(q.get()) for _ in range(3)]
     await settle()
     q.put_nowait(b"a")
@@ -382,7 +382,7 @@ async def test_quit_wakes_waiting_getters_and_putters() -> None:
 
 
 async def test_get_waits_for_a_put() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     getter = asyncio.create_task(q.get())
     await settle()
     assert not getter.done()
@@ -392,7 +392,7 @@ async def test_get_waits_for_a_put() -> None:
 
 
 async def test_get_times_out_and_leaves_no_stale_waiter() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     with pytest.raises(MQTimeoutError) as info:
         await q.get(timeout=0.01)
     assert info.value.code == "ERR_MQ_TIMEOUT"
@@ -405,13 +405,13 @@ async def test_get_times_out_and_leaves_no_stale_waiter() -> None:
 
 
 async def test_get_with_timeout_returns_a_queued_message_at_once() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     q.put_nowait(b"a")
     assert await q.get(timeout=0) == b"a"
 
 
 async def test_each_waiting_getter_gets_one_message() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     getters = [asyncio.create_task(q.get(hold=False)) for _ in range(3)]
     await settle()
     for m in (b"a", b"b", b"c"):
@@ -425,7 +425,7 @@ async def test_each_waiting_getter_gets_one_message() -> None:
 
 
 async def test_cancelled_getter_after_wakeup_passes_the_message_on() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     first = asyncio.create_task(q.get())
     second = asyncio.create_task(q.get())
     await settle()
@@ -438,7 +438,7 @@ async def test_cancelled_getter_after_wakeup_passes_the_message_on() -> None:
 
 
 async def test_cancelled_waiting_getter_takes_nothing() -> None:
-    q = MessageQueue("q")
+    q: MessageQueue[bytes] = MessageQueue("q")
     getter = asyncio.create_task(q.get())
     await settle()
     getter.cancel()
@@ -453,7 +453,7 @@ async def test_timeout_racing_a_put_loses_nothing() -> None:
     """Deadline and message arriving close together: exactly one getter has the message."""
     outcomes: set[str] = set()
     for i in range(60):
-        q = MessageQueue("q")
+        q: MessageQueue[bytes] = MessageQueue("q")
         timed = asyncio.create_task(q.get(timeout=0.002))
         other = asyncio.create_task(q.get(hold=False))
         await settle(1)
@@ -475,7 +475,7 @@ async def test_timeout_racing_a_put_loses_nothing() -> None:
 
 
 async def test_cancelled_blocked_put_queues_nothing() -> None:
-    q = MessageQueue("q", quota=1)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=1)
     q.put_nowait(b"a")
     cancelled = asyncio.create_task(q.put(b"lost"))
     kept = asyncio.create_task(q.put(b"kept"))
@@ -489,7 +489,7 @@ async def test_cancelled_blocked_put_queues_nothing() -> None:
 
 
 async def test_woken_put_cancelled_before_running_does_not_steal_the_wakeup() -> None:
-    q = MessageQueue("q", quota=1)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=1)
     q.put_nowait(b"a")
     q.get_nowait()  # held
     first = asyncio.create_task(q.put(b"first"))
@@ -505,7 +505,7 @@ async def test_woken_put_cancelled_before_running_does_not_steal_the_wakeup() ->
 
 async def test_hold_release_pipeline_moves_everything_in_order() -> None:
     """An engine putting through a small quota and a drain acknowledging in batches."""
-    q = MessageQueue("q", quota=8)
+    q: MessageQueue[bytes] = MessageQueue("q", quota=8)
     total = 500
     received: list[bytes] = []
 
@@ -583,7 +583,7 @@ ops = st.one_of(
     steps=st.lists(ops, max_size=60),
 )
 def test_matches_reference_model(quota: int, drop: bool, steps: list[tuple[Any, ...]]) -> None:
-    q = MessageQueue("q", quota=quota, policy="drop" if drop else "block")
+    q: MessageQueue[bytes] = MessageQueue("q", quota=quota, policy="drop" if drop else "block")
     m = Model(quota=quota, drop=drop)
     seq = 0
     for step in steps:
