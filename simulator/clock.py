@@ -1,0 +1,131 @@
+"""The virtual clock: one event heap ordered by (time, phase, sequence), and the run's pace."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class Phase(IntEnum):
+    """What runs first among events of one instant (DESIGN §4, Order)."""
+
+    SESSION_BOUNDARY = 0
+    DATABASE_BOUNDARY = 1
+    SCRIPT = 2
+    COMPLETION = 3
+    GENERATED = 4
+    SHUTDOWN = 5
+
+
+Handler = Callable[[Any], None]
+# (time µs, phase, sequence, handler, argument): the sequence makes every key unique,
+# so the heap never compares handlers and ties run first-scheduled first (SimPy's rule).
+Event = tuple[int, int, int, Handler, Any]
+
+
+class EventHeap:
+    """Pending events of one run; times are integer microseconds since the scenario's start."""
+
+    __slots__ = ("_heap", "_sequence")
+
+    def __init__(self) -> None:
+        self._heap: list[Event] = []
+        self._sequence = itertools.count()
+
+    def next_sequence(self) -> int:
+        """A fresh sequence number: taken when an event is scheduled, or reserved for later."""
+        return next(self._sequence)
+
+    def schedule(
+        self, time: int, phase: int, handler: Handler, arg: Any = None, sequence: int | None = None
+    ) -> None:
+        """Schedule `handler(arg)`; pass a reserved `sequence` to keep an earlier place in line."""
+        seq = next(self._sequence) if sequence is None else sequence
+        heapq.heappush(self._heap, (time, phase, seq, handler, arg))
+
+    def pop(self) -> Event:
+        return heapq.heappop(self._heap)
+
+    def peek_time(self) -> int | None:
+        return self._heap[0][0] if self._heap else None
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def drop_where(self, predicate: Callable[[Event], bool]) -> list[Event]:
+        """Remove and return the events matching `predicate` (used once, at shutdown)."""
+        kept = [event for event in self._heap if not predicate(event)]
+        removed = [event for event in self._heap if predicate(event)]
+        heapq.heapify(kept)
+        self._heap = kept
+        return sorted(removed)
+
+
+_SPEED = re.compile(r"^(?:(max)|(realtime)|(\d+(?:\.\d+)?)x)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Speed:
+    """How virtual time maps to wall time: `factor` virtual seconds per wall second, None = max."""
+
+    factor: float | None
+
+    @classmethod
+    def parse(cls, text: str) -> Speed:
+        match = _SPEED.match(text.strip())
+        if match is None:
+            raise ValueError(f"speed must be max, realtime or Nx (e.g. 60x), not {text!r}")
+        if match[1]:
+            return cls(None)
+        if match[2]:
+            return cls(1.0)
+        factor = float(match[3])
+        if factor <= 0:
+            raise ValueError(f"speed factor must be positive, not {text!r}")
+        return cls(factor)
+
+    def __str__(self) -> str:
+        if self.factor is None:
+            return "max"
+        if self.factor == 1.0:
+            return "realtime"
+        return f"{self.factor:g}x"
+
+
+class Pacer:
+    """Maps virtual time to the wall-clock instant it is due, across speed changes and pauses."""
+
+    __slots__ = ("_clock", "_speed", "_virtual_anchor", "_wall_anchor", "paused")
+
+    def __init__(self, speed: Speed, clock: Callable[[], float], virtual_now: int = 0) -> None:
+        self._clock = clock
+        self._speed = speed
+        self._virtual_anchor = virtual_now
+        self._wall_anchor = clock()
+        self.paused = False
+
+    @property
+    def speed(self) -> Speed:
+        return self._speed
+
+    def set_speed(self, speed: Speed, virtual_now: int) -> None:
+        self._speed = speed
+        self.rebase(virtual_now)
+
+    def rebase(self, virtual_now: int) -> None:
+        """Count from here: after a pause, or when the run fell behind and must not sprint."""
+        self._virtual_anchor = virtual_now
+        self._wall_anchor = self._clock()
+
+    def delay_until(self, virtual_time: int) -> float:
+        """Wall seconds to wait before `virtual_time` is due (0 at max speed or when late)."""
+        factor = self._speed.factor
+        if factor is None:
+            return 0.0
+        due = self._wall_anchor + (virtual_time - self._virtual_anchor) / 1e6 / factor
+        return max(0.0, due - self._clock())

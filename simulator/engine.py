@@ -1,0 +1,259 @@
+"""One run: a scenario's events through the server model into MQ$BILLING, paced by the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator import constants as c
+from simulator.billing import BillingWriter, SequencedFrame
+from simulator.clock import EventHeap, Pacer, Phase, Speed
+from simulator.codec import FrameCodec
+from simulator.errors import InputError
+from simulator.layout import Framing, Layout
+from simulator.mq import MessageQueue, MQExceededQuotaError, QuotaPolicy
+from simulator.notes_ini import NotesIniSettings
+from simulator.scenario import Action, Scenario
+from simulator.server import Charges, DatabaseInfo, ScenarioStateError, Server
+from simulator.timedate import ZERO_TIMEDATE
+
+# At max speed the engine hands the loop over this often, so a drain and a live view run.
+_YIELD_EVERY = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What the command line may set over the scenario."""
+
+    speed: Speed = field(default_factory=lambda: Speed(None))
+    seed: int | None = None
+    layout: Layout = Layout.LINUX_X86_64
+    framing: Framing = Framing.PAD_UNION
+    stamp_policy: str | None = None
+    quota: int = 65535
+    policy: QuotaPolicy = QuotaPolicy.BLOCK
+
+
+class Simulation:
+    """The emulated server for one scenario and its MQ$BILLING queue.
+
+    Built without I/O; `run()` is a coroutine only so that pacing and a full queue can
+    make the virtual clock wait while other tasks (drains, a live view) go on.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        settings: NotesIniSettings,
+        options: RunOptions,
+        *,
+        wall_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.scenario = scenario
+        self.settings = settings
+        self.options = options
+        self.seed = scenario.seed if options.seed is None else options.seed
+        self.duration = scenario.duration
+        self.codec = FrameCodec(options.layout, options.framing, scenario.custom_kinds())
+        self.queue: MessageQueue[SequencedFrame] = MessageQueue(
+            c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
+        )
+        self.server_name = settings.server_name or scenario.server
+        self.writer = BillingWriter(
+            self.codec, self.server_name, scenario.start, settings.billing_class, self._put
+        )
+        self.heap = EventHeap()
+        self.server = Server(
+            self.writer,
+            self.heap,
+            suppress_us=settings.suppress_time_us,
+            stamp_policy=options.stamp_policy or scenario.stamp_policy,
+            idle_timeout_us=scenario.idle_timeout,
+            seed=self.seed,
+        )
+        self.databases = {
+            path: DatabaseInfo(
+                path,
+                db.replica,
+                {note: Charges(ch.charge_read, ch.charge_write) for note, ch in db.documents.items()},
+            )
+            if not path.endswith("/")
+            else DatabaseInfo(path, db.replica if db.replica_id else ZERO_TIMEDATE)
+            for path, db in scenario.databases.items()
+        }
+        self.now = 0
+        self.events = 0
+        self.abandoned_tasks = 0
+        self.finished = False
+        self.stopping = False
+        self.wall_started = 0.0
+        self.wall_ended = 0.0
+        self._wall_clock = wall_clock
+        self.pacer = Pacer(options.speed, wall_clock)
+        self._pending: deque[SequencedFrame] = deque()
+        self._wake = asyncio.Event()
+        self.paused = False
+        # Server tasks (issue: mail, replication, agents, HTTP) register their completion
+        # handlers here so shutdown can tell them from timers and count them as abandoned.
+        self.task_handlers: set[Callable[[Any], None]] = set()
+        for action in scenario.timeline():
+            self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
+        self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _put(self, item: SequencedFrame) -> None:
+        if self._pending:
+            self._pending.append(item)
+            return
+        try:
+            self.queue.put_nowait(item)
+        except MQExceededQuotaError:
+            if self.queue.policy is QuotaPolicy.DROP:
+                self.queue.record_drop()
+            else:
+                self._pending.append(item)
+
+    async def _flush_pending(self) -> None:
+        """Under the block policy, a full queue stops the virtual clock until there is room."""
+        while self._pending:
+            await self.queue.put(self._pending[0])
+            self._pending.popleft()
+
+    # -- events --------------------------------------------------------------------------
+
+    def _script_action(self, action: Action) -> None:
+        try:
+            self.run_action(action)
+        except ScenarioStateError as error:
+            raise InputError(
+                str(error), file=self.scenario.filename, line=action.line, field="action"
+            ) from None
+
+    def run_action(self, action: Action) -> None:
+        kind = action.action
+        users = self.scenario.users
+        if kind in ("open", "close", "read", "write", "edit", "transfer", "logout"):
+            user = users[action.user]  # type: ignore[union-attr]
+            db_key = getattr(action, "db", None)
+            self.server.session_action(
+                self.now,
+                user.name,
+                user.address,
+                kind,
+                self.databases[db_key] if db_key is not None else None,
+                getattr(action, "note_id", None),
+                action.bytes_in,  # type: ignore[union-attr]
+                action.bytes_out,  # type: ignore[union-attr]
+            )
+            return
+        raise ScenarioStateError(f"action {kind!r} is not yet supported by this version of billsim")
+
+    def _shutdown_at_duration(self, _: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Abandon running server tasks, end open sessions in start order, stop the clock."""
+        if self.finished:
+            return
+        handlers = self.task_handlers
+        self.abandoned_tasks += len(self.heap.drop_where(lambda event: event[3] in handlers))
+        self.server.shutdown(self.now)
+        self.finished = True
+
+    def request_stop(self) -> None:
+        """Ctrl-C, SIGTERM or a quit command: shut down at the current virtual time."""
+        self.stopping = True
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self.pacer.rebase(self.now)
+            self._wake.set()
+
+    def set_speed(self, speed: Speed) -> None:
+        self.pacer.set_speed(speed, self.now)
+        self._wake.set()
+
+    def apply_setting(self, name: str, value: object) -> NotesIniSettings:
+        """A notes.ini setting changed at run time; applies from the next record on."""
+        settings = self.settings.with_setting(name, value)
+        self.settings = settings
+        self.writer.class_mask = settings.billing_class
+        self.server.suppress_us = settings.suppress_time_us
+        if settings.server_name:
+            self.writer.server_name = settings.server_name
+        return settings
+
+    def step(self) -> bool:
+        """Run the next event; False when the run is over. Used directly by tests and dry runs."""
+        if self.finished or not self.heap:
+            self.finished = True
+            return False
+        event_time, _phase, _seq, handler, arg = self.heap.pop()
+        self.now = event_time
+        self.server.set_now(event_time)
+        handler(arg)
+        self.events += 1
+        return not self.finished
+
+    async def run(self) -> None:
+        """Run to the end: events in order, paced, waiting whenever MQ$BILLING is full."""
+        self.wall_started = self._wall_clock()
+        self.pacer.rebase(self.now)
+        heap = self.heap
+        countdown = _YIELD_EVERY
+        try:
+            while not self.finished:
+                if self.stopping:
+                    self.shutdown()
+                    break
+                if self.paused:
+                    await self._wait_wake(None)
+                    continue
+                next_time = heap.peek_time()
+                if next_time is None:
+                    self.finished = True
+                    break
+                delay = self.pacer.delay_until(next_time)
+                if delay > 0:
+                    await self._wait_wake(delay)
+                    continue
+                self.step()
+                if self._pending:
+                    await self._flush_pending()
+                countdown -= 1
+                if countdown == 0:
+                    countdown = _YIELD_EVERY
+                    await asyncio.sleep(0)
+            await self._flush_pending()
+        finally:
+            self.wall_ended = self._wall_clock()
+            self.queue.quit()
+
+    async def _wait_wake(self, timeout: float | None) -> None:
+        self._wake.clear()
+        waiter: Awaitable[Any] = self._wake.wait()
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            pass
+
+    def dry_run(self) -> None:
+        """Every event with no pacing and no queue: finds the script errors only a run can find."""
+        self.writer.sink = _discard
+        while self.step():
+            pass
+
+
+def _discard(_: SequencedFrame) -> None:
+    return None
+

@@ -1,0 +1,417 @@
+"""The emulated server's session, database and document lifecycles (DESIGN §4): pure state.
+
+Each method takes the virtual time of the event it handles and bills through a
+BillingWriter; nothing here knows of sockets, MQTT or wall time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simulator import constants as c
+from simulator.billing import BillingWriter
+from simulator.clock import EventHeap, Phase
+from simulator.records import DbRec, DocumentRec, Oid, SessionID, SessionRec
+from simulator.timedate import TICKS_PER_DAY, TimeDate
+
+DWORD_MASK = 0xFFFF_FFFF
+SESSION_ACTIONS = frozenset({"open", "close", "read", "write", "edit", "transfer", "logout"})
+DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
+# Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
+_DERIVED_FIRST_DAY = 2_451_545
+_DERIVED_DAYS = 9_000
+
+
+class ScenarioStateError(Exception):
+    """A scripted action the server's state cannot take (logout with no session, …)."""
+
+
+def derive_timedate(seed: int, kind: str, key: str) -> TimeDate:
+    """A TIMEDATE that is a fixed function of the seed and an object's identity, never of draw order."""
+    digest = hashlib.sha256(f"{seed}|{kind}|{key}".encode()).digest()
+    day = _DERIVED_FIRST_DAY + int.from_bytes(digest[:4], "little") % _DERIVED_DAYS
+    ticks = int.from_bytes(digest[4:8], "little") % TICKS_PER_DAY
+    return TimeDate(ticks, day)
+
+
+@dataclass(frozen=True, slots=True)
+class Charges:
+    read: float = 0.0
+    write: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    path: str
+    replica_id: TimeDate
+    documents: dict[int, Charges] = field(default_factory=dict)
+
+    @property
+    def is_directory(self) -> bool:
+        return self.path.endswith("/")
+
+
+@dataclass(slots=True)
+class UserTotals:
+    """Ground truth per user name, from the records written (what a consumer can bill)."""
+
+    sessions: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    db_open_time: int = 0
+    charges: float = 0.0
+    documents: int = 0
+    mail: int = 0
+    agents: int = 0
+    web: int = 0
+
+
+class SlotAllocator:
+    """SessionID slots: the lowest free index (from 1), SeqNo = times that slot was used."""
+
+    __slots__ = ("_free", "_uses")
+
+    def __init__(self) -> None:
+        self._free: list[int] = []
+        self._uses: list[int] = [0]
+
+    def take(self) -> SessionID:
+        index = heapq.heappop(self._free) if self._free else len(self._uses)
+        if index == len(self._uses):
+            self._uses.append(0)
+        self._uses[index] += 1
+        if index > 0xFFFF:
+            raise ScenarioStateError("more than 65535 concurrent sessions: SessionID.Index is a WORD")
+        return SessionID(index, self._uses[index] & 0xFFFF)
+
+    def give_back(self, session_id: SessionID) -> None:
+        heapq.heappush(self._free, session_id.Index)
+
+
+class DbState:
+    """One database as one session uses it."""
+
+    __slots__ = (
+        "boundary_pending",
+        "classes",
+        "closed_ticks",
+        "dirty",
+        "first_open",
+        "info",
+        "is_open",
+        "last_record",
+        "opened_tick",
+    )
+
+    def __init__(self, info: DatabaseInfo, now: int, classes: int) -> None:
+        self.info = info
+        self.first_open = now
+        self.classes = classes
+        self.is_open = False
+        self.opened_tick = 0
+        self.closed_ticks = 0
+        self.last_record = now
+        self.dirty = False
+        self.boundary_pending = False
+
+
+class Session:
+    """A user name at a network address, from START to END."""
+
+    __slots__ = (
+        "address",
+        "bytes_in",
+        "bytes_out",
+        "classes",
+        "dbs",
+        "dirty",
+        "ended",
+        "idle_pending",
+        "idle_sequence",
+        "key",
+        "last_activity",
+        "last_record",
+        "name",
+        "session_id",
+    )
+
+    def __init__(self, name: str, address: str, session_id: SessionID, now: int, classes: int) -> None:
+        self.name = name
+        self.address = address
+        self.key = (name, address)
+        self.session_id = session_id
+        self.classes = classes
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.last_record = now
+        self.last_activity = now
+        self.dirty = False
+        self.ended = False
+        self.idle_pending = False
+        self.idle_sequence = 0
+        self.dbs: dict[str, DbState] = {}
+
+
+class DocumentState:
+    """A charged document's identity; its OID's sequence moves on with each write."""
+
+    __slots__ = ("file", "note", "sequence", "sequence_time")
+
+    def __init__(self, seed: int, path: str, note_id: int) -> None:
+        self.file = derive_timedate(seed, "document-file", f"{path}|{note_id:#x}")
+        self.note = derive_timedate(seed, "document-note", f"{path}|{note_id:#x}")
+        self.sequence = 1
+        self.sequence_time = self.file
+
+    def oid(self) -> Oid:
+        return Oid(self.file, self.note, self.sequence, self.sequence_time)
+
+
+class Server:
+    """Sessions, databases and documents of one emulated Domino server."""
+
+    def __init__(
+        self,
+        writer: BillingWriter,
+        heap: EventHeap,
+        *,
+        suppress_us: int,
+        stamp_policy: str = "timer",
+        idle_timeout_us: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if stamp_policy not in ("timer", "activity"):
+            raise ValueError(f"stamp policy must be timer or activity, not {stamp_policy!r}")
+        self.writer = writer
+        self.heap = heap
+        self.suppress_us = suppress_us
+        self.timer_policy = stamp_policy == "timer"
+        self.idle_timeout_us = idle_timeout_us
+        self.seed = seed
+        self.sessions: dict[tuple[str, str], Session] = {}
+        self.slots = SlotAllocator()
+        self.documents: dict[tuple[str, int], DocumentState] = {}
+        self.totals: dict[str, UserTotals] = {}
+        self.sessions_started = 0
+        self.peak_sessions = 0
+        # Called with each session as it ends, so a workload can forget it.
+        self.on_session_end: Callable[[Session], None] | None = None
+
+    # -- records --------------------------------------------------------------------------
+
+    def _user(self, name: str) -> UserTotals:
+        totals = self.totals.get(name)
+        if totals is None:
+            totals = self.totals[name] = UserTotals()
+        return totals
+
+    def _session_record(self, session: Session, action: int, now: int) -> None:
+        session.last_record = now
+        session.dirty = False
+        if not session.classes & c.BILL_CLASS_SESSION:
+            return
+        rec = SessionRec(
+            session.session_id, action, session.name, session.bytes_in, session.bytes_out, session.address
+        )
+        if self.writer.write(rec, now, bill_class=c.BILL_CLASS_SESSION, detail=action):
+            totals = self._user(session.name)
+            if action == c.BILL_SESSION_START:
+                totals.sessions += 1
+            elif action == c.BILL_SESSION_END:
+                totals.bytes_in += session.bytes_in
+                totals.bytes_out += session.bytes_out
+
+    def _db_open_time(self, db: DbState, now: int) -> int:
+        if not db.is_open:
+            return db.closed_ticks
+        return db.closed_ticks + self.writer.ticks(now) - db.opened_tick
+
+    def _db_record(self, session: Session, db: DbState, action: int, now: int) -> None:
+        db.last_record = now
+        db.dirty = False
+        if not db.classes & c.BILL_CLASS_DATABASE:
+            return
+        open_time = self._db_open_time(db, now)
+        rec = DbRec(session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id)
+        written = self.writer.write(rec, now, bill_class=c.BILL_CLASS_DATABASE, detail=action)
+        if written and action == c.BILL_DB_CLOSE_END:
+            self._user(session.name).db_open_time += open_time
+
+    def _document_record(self, session: Session, info: DatabaseInfo, note_id: int, write: bool, now: int) -> None:
+        charges = info.documents.get(note_id)
+        if charges is None:
+            return
+        amount = charges.write if write else charges.read
+        if not amount:
+            return
+        document = self.documents.get((info.path, note_id))
+        if document is None:
+            document = self.documents[info.path, note_id] = DocumentState(self.seed, info.path, note_id)
+        if write:
+            document.sequence = (document.sequence + 1) & DWORD_MASK
+            document.sequence_time = self.writer.stamp(now)
+        kind = c.BILLCHARGEWRITE if write else c.BILLCHARGEREAD
+        rec = DocumentRec(kind, info.replica_id, session.name, document.oid(), amount)
+        if self.writer.write(rec, now, bill_class=c.BILL_CLASS_DOCUMENT, detail=kind):
+            totals = self._user(session.name)
+            totals.charges += amount
+            totals.documents += 1
+
+    # -- session actions ------------------------------------------------------------------
+
+    def session_action(
+        self,
+        now: int,
+        name: str,
+        address: str,
+        action: str,
+        db: DatabaseInfo | None = None,
+        note_id: int | None = None,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+    ) -> Session | None:
+        """One scripted or generated session action at `now`; returns the session if it goes on."""
+        session = self.sessions.get((name, address))
+        if session is None:
+            if action == "logout":
+                raise ScenarioStateError(f"logout of {name} at {address}, who has no open session")
+            if action == "close":
+                raise ScenarioStateError(f"close of {db.path if db else '?'} by {name}, who has no open session")
+            session = self._start(name, address, now, bytes_in, bytes_out)
+        else:
+            session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MASK
+            session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MASK
+            if action == "logout":
+                self.end_session(session, now)
+                return None
+            if not self.timer_policy and now - session.last_record >= self.suppress_us:
+                self._session_record(session, c.BILL_SESSION_STAMP, now)
+            else:
+                session.dirty = True
+        self._touch(session, now)
+        if db is not None and not db.is_directory:
+            if action == "close":
+                self._close_db(session, db, now)
+            elif action in DATABASE_ACTIVITY:
+                self._use_db(session, db, now)
+                if note_id is not None and action in ("read", "write"):
+                    self._document_record(session, db, note_id, action == "write", now)
+        return session
+
+    def _start(self, name: str, address: str, now: int, bytes_in: int, bytes_out: int) -> Session:
+        session = Session(name, address, self.slots.take(), now, self.writer.class_mask)
+        session.bytes_in = bytes_in & DWORD_MASK
+        session.bytes_out = bytes_out & DWORD_MASK
+        self.sessions[session.key] = session
+        self.sessions_started += 1
+        self.peak_sessions = max(self.peak_sessions, len(self.sessions))
+        self._session_record(session, c.BILL_SESSION_START, now)
+        if self.timer_policy:
+            self.heap.schedule(now + self.suppress_us, Phase.SESSION_BOUNDARY, self._session_boundary, session)
+        return session
+
+    def _touch(self, session: Session, now: int) -> None:
+        session.last_activity = now
+        if self.idle_timeout_us is None:
+            return
+        # Reserve the place in line now: an idle timeout runs among completions in the
+        # order it was (re)armed, i.e. by its session's last activity.
+        session.idle_sequence = self.heap.next_sequence()
+        if not session.idle_pending:
+            session.idle_pending = True
+            self.heap.schedule(
+                now + self.idle_timeout_us,
+                Phase.COMPLETION,
+                self._idle_check,
+                session,
+                sequence=session.idle_sequence,
+            )
+
+    def _use_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
+        db = session.dbs.get(info.path)
+        if db is None:
+            db = session.dbs[info.path] = DbState(info, now, self.writer.class_mask)
+        elif db.is_open:
+            if not self.timer_policy and now - db.last_record >= self.suppress_us:
+                self._db_record(session, db, c.BILL_DB_STAMP, now)
+            else:
+                db.dirty = True
+            return
+        db.is_open = True
+        db.opened_tick = self.writer.ticks(now)
+        self._db_record(session, db, c.BILL_DB_OPEN, now)
+        if self.timer_policy and not db.boundary_pending:
+            elapsed = now - db.first_open
+            next_boundary = db.first_open + (elapsed // self.suppress_us + 1) * self.suppress_us
+            db.boundary_pending = True
+            self.heap.schedule(next_boundary, Phase.DATABASE_BOUNDARY, self._db_boundary, (session, db))
+
+    def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
+        db = session.dbs.get(info.path)
+        if db is None or not db.is_open:
+            raise ScenarioStateError(f"close of {info.path} by {session.name}, who does not have it open")
+        db.closed_ticks = self._db_open_time(db, now)
+        db.is_open = False
+        self._db_record(session, db, c.BILL_DB_CLOSE, now)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _session_boundary(self, session: Session) -> None:
+        if session.ended:
+            return
+        now = self._now
+        if session.dirty:
+            self._session_record(session, c.BILL_SESSION_STAMP, now)
+        self.heap.schedule(now + self.suppress_us, Phase.SESSION_BOUNDARY, self._session_boundary, session)
+
+    def _db_boundary(self, arg: tuple[Session, DbState]) -> None:
+        session, db = arg
+        if session.ended or not db.is_open:
+            db.boundary_pending = False
+            return
+        now = self._now
+        if db.dirty:
+            self._db_record(session, db, c.BILL_DB_STAMP, now)
+        self.heap.schedule(now + self.suppress_us, Phase.DATABASE_BOUNDARY, self._db_boundary, arg)
+
+    def _idle_check(self, session: Session) -> None:
+        if session.ended:
+            return
+        assert self.idle_timeout_us is not None
+        due = session.last_activity + self.idle_timeout_us
+        if due > self._now:
+            self.heap.schedule(due, Phase.COMPLETION, self._idle_check, session, sequence=session.idle_sequence)
+            return
+        session.idle_pending = False
+        self.end_session(session, self._now)
+
+    # The engine sets this before running each event: handlers read the time from here.
+    _now: int = 0
+
+    def set_now(self, now: int) -> None:
+        self._now = now
+
+    # -- endings --------------------------------------------------------------------------
+
+    def end_session(self, session: Session, now: int) -> None:
+        """CLOSE_END for every database the session opened, in first-open order, then END."""
+        for db in session.dbs.values():
+            self._db_record(session, db, c.BILL_DB_CLOSE_END, now)
+            db.is_open = False
+        self._session_record(session, c.BILL_SESSION_END, now)
+        session.ended = True
+        del self.sessions[session.key]
+        self.slots.give_back(session.session_id)
+        if self.on_session_end is not None:
+            self.on_session_end(session)
+
+    def shutdown(self, now: int) -> int:
+        """End every open session in the order they started, as a server shutdown does."""
+        ended = 0
+        for session in list(self.sessions.values()):
+            self.end_session(session, now)
+            ended += 1
+        return ended
