@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from enum import StrEnum
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -30,9 +32,16 @@ from typer.core import TyperGroup
 from simulator import __version__
 from simulator.decode import decode_file
 from simulator.errors import EXIT_OK, BillsimError
-from simulator.layout import Layout
+from simulator.errors import InputError
+from simulator.layout import Framing, Layout
+from simulator.mq import QuotaPolicy
 
 PROG_NAME = "billsim"
+
+
+class StampPolicy(StrEnum):
+    TIMER = "timer"
+    ACTIVITY = "activity"
 
 
 def report_error(error: BillsimError) -> None:
@@ -128,6 +137,111 @@ def decode_command(file: InputArgument, layout: LayoutOption = Layout.LINUX_X86_
     byte offset, or at the end if any frame had an unknown struct type.
     """
     decode_file(file, sys.stdout, sys.stderr, layout=layout)
+
+
+ScenarioArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="SCENARIO",
+        help="A scenario file, or the name of a bundled one (see `billsim scenarios`).",
+        show_default=False,
+    ),
+]
+
+
+@app.command("run")
+def run_command(
+    scenario: ScenarioArgument,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the frames back to back (the .nbf form) to FILE."),
+    ] = None,
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Write the JSON form, one frame a line.")
+    ] = False,
+    speed: Annotated[
+        str | None,
+        typer.Option(
+            help="realtime, Nx (e.g. 60x) or max. Default: max with --out/--stdout; on MQTT "
+            "the scenario's own speed, else realtime."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    frame: Annotated[
+        Framing,
+        typer.Option("--frame", help="pad-union: at least sizeof(BILLMSG); compact: no padding."),
+    ] = Framing.PAD_UNION,
+    notes_ini: Annotated[
+        Path | None,
+        typer.Option("--notes-ini", help="A notes.ini file; its settings win over the scenario's."),
+    ] = None,
+    stamp_policy: Annotated[
+        StampPolicy | None,
+        typer.Option("--stamp-policy", help="Override the scenario's stamp_policy."),
+    ] = None,
+    quota: Annotated[
+        int, typer.Option(help="MQ$BILLING quota in messages.", min=1, max=1_000_000)
+    ] = 65535,
+    queue_policy: Annotated[
+        QuotaPolicy,
+        typer.Option(
+            "--queue-policy",
+            help="When the queue is full: block (the virtual clock waits) or drop (counted).",
+        ),
+    ] = QuotaPolicy.BLOCK,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", help="Also write the run summary as JSON to FILE.")
+    ] = None,
+) -> None:
+    """Run a scenario: an emulated server writing BILLMSG frames through MQ$BILLING."""
+    from simulator.run_command import run_local
+
+    if out is not None and stdout:
+        raise InputError("choose one of --out and --stdout", field="--out")
+    if out is None and not stdout:
+        raise InputError(
+            "MQTT output is not in this version yet: use --out FILE or --stdout", field="--broker"
+        )
+    code = run_local(
+        scenario,
+        out=out,
+        speed=speed,
+        seed=seed,
+        layout=layout,
+        framing=frame,
+        notes_ini=notes_ini,
+        stamp_policy=stamp_policy.value if stamp_policy else None,
+        quota=quota,
+        queue_policy=queue_policy,
+        summary_path=summary,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("validate")
+def validate_command(
+    scenarios: Annotated[
+        list[str],
+        typer.Argument(metavar="SCENARIO...", help="Scenario files or bundled names.", show_default=False),
+    ],
+    notes_ini: Annotated[
+        Path | None,
+        typer.Option("--notes-ini", help="A notes.ini file to validate the settings with."),
+    ] = None,
+) -> None:
+    """Check scenarios: schema, names, times, and a dry run of the script (exit 2 if bad)."""
+    from simulator.run_command import validate
+
+    raise typer.Exit(validate(scenarios, notes_ini))
+
+
+@app.command("scenarios")
+def scenarios_command() -> None:
+    """List the bundled scenarios, one a line."""
+    from simulator.run_command import list_scenarios
+
+    list_scenarios(sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
