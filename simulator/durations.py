@@ -1,0 +1,95 @@
+"""Scenario durations (`350ms`, `3.5s`, `15m`, `2h`, `1d`, bare seconds) as exact microseconds."""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from fractions import Fraction
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+US_PER_UNIT: dict[str, int] = {
+    "us": 1,
+    "µs": 1,
+    "ms": 1_000,
+    "s": 1_000_000,
+    "m": 60_000_000,
+    "h": 3_600_000_000,
+    "d": 86_400_000_000,
+}
+_PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-zµ]*)$")
+_EXPECTED = "a duration like 350ms, 3.5s, 15m, 2h, 1d or a number of seconds"
+
+
+class DurationError(ValueError):
+    """A value that is not a duration; the message says what was expected."""
+
+
+def _exact(amount: Fraction, us_per_unit: int, shown: str) -> int:
+    us = amount * us_per_unit
+    if us.denominator != 1:
+        raise DurationError(f"{shown} is not a whole number of microseconds")
+    return int(us)
+
+
+def parse_duration(value: object) -> int:
+    """The exact number of microseconds `value` stands for; a bare number is seconds.
+
+    Floats are taken as the decimal they print as (0.1 is 100000 µs, not the binary
+    neighbour of 0.1), since that is what the scenario's author wrote.
+    """
+    if isinstance(value, bool):
+        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise DurationError(f"must not be negative, got {value}")
+        return value * US_PER_UNIT["s"]
+    if isinstance(value, float | Decimal):
+        if not math.isfinite(value):
+            raise DurationError(f"expected {_EXPECTED}, got {value}")
+        if value < 0:
+            raise DurationError(f"must not be negative, got {value}")
+        return _exact(
+            Fraction(repr(value) if isinstance(value, float) else value), 1_000_000, str(value)
+        )
+    if isinstance(value, Fraction):
+        if value < 0:
+            raise DurationError(f"must not be negative, got {value}")
+        return _exact(value, US_PER_UNIT["s"], str(value))
+    if not isinstance(value, str):
+        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+    text = value.strip()
+    if text.startswith("-"):
+        raise DurationError(f"must not be negative, got {value!r}")
+    match = _PATTERN.match(text)
+    if match is None:
+        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+    number, unit = match.groups()
+    if unit not in US_PER_UNIT and unit != "":
+        units = ", ".join(US_PER_UNIT)
+        raise DurationError(f"unknown unit {unit!r} in {value!r} (one of {units})")
+    return _exact(Fraction(number), US_PER_UNIT[unit or "s"], repr(value))
+
+
+def format_duration(us: int) -> str:
+    """A short exact text for a duration, for messages; `parse_duration` reads it back."""
+    if us < 0:
+        return "-" + format_duration(-us)
+    if us == 0:
+        return "0s"
+    for unit in ("d", "h", "m", "s"):
+        size = US_PER_UNIT[unit]
+        if us % size == 0:
+            return f"{us // size}{unit}"
+    if us >= US_PER_UNIT["s"]:
+        whole, fraction = divmod(us, US_PER_UNIT["s"])
+        return f"{whole}.{fraction:06d}".rstrip("0") + "s"
+    if us % US_PER_UNIT["ms"] == 0:
+        return f"{us // US_PER_UNIT['ms']}ms"
+    return f"{us}us"
+
+
+# A pydantic field type for scenario durations: validated to int microseconds.
+DurationUs = Annotated[int, BeforeValidator(parse_duration)]
