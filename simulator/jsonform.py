@@ -12,6 +12,7 @@ from simulator.records import (
     AGENT_LENGTH_NAMES,
     AGENT_STRING_NAMES,
     HEADER_FIELDS,
+    HTTP_OFFSET_NAMES,
     HTTP_STRING_NAMES,
     AgentRec,
     CustomRec,
@@ -290,22 +291,30 @@ def _record_from_json(kind: RecordKind, obj: Mapping[str, Any]) -> Any:
         return MailRec(**values, Recipients=tuple(recipients))
     if kind.python_type is AgentRec:
         for length, string in zip(AGENT_LENGTH_NAMES, AGENT_STRING_NAMES, strict=True):
-            values[string] = _str(obj.get(string))
-            _check_derived(obj, length, _utf8_len(values[string]))
+            value = obj.get(string)
+            if not isinstance(value, str):
+                raise ValueError(f"{string}: expected a string, got {value!r}")
+            values[string] = value
+            _check_derived(obj, length, _utf8_len(value))
         return AgentRec(**values)
     if kind.python_type is HttpReqRec:
-        for string in HTTP_STRING_NAMES:
+        # Offsets count from the first byte of HTTPREQREC, whose fields need no padding
+        # in any layout: the strings start right after its 28 bytes.
+        position = sum(ctype.size for _, ctype in kind.fields)
+        for string, offset_name in zip(HTTP_STRING_NAMES, HTTP_OFFSET_NAMES, strict=True):
             value = obj.get(string)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{string}: expected a string or null")
             values[string] = value
+            _check_derived(obj, offset_name, 0 if value is None else position, "offset")
+            if value is not None:
+                position += _utf8_len(value) + 1
         return HttpReqRec(**values)
     return kind.python_type(**values)
 
 
-def _check_derived(obj: Mapping[str, Any], name: str, actual: int) -> None:
-    """A length the codec derives must agree with the JSON if the JSON gives it."""
+def _check_derived(obj: Mapping[str, Any], name: str, actual: int, what: str = "bytes") -> None:
+    """A length or offset the codec derives must agree with the JSON if the JSON gives it."""
     if name in obj and obj[name] != actual:
-        raise ValueError(
-            f"{name}: {obj[name]} disagrees with the data it describes ({actual} bytes)"
-        )
+        unit = f"{actual} bytes" if what == "bytes" else f"{what} {actual}"
+        raise ValueError(f"{name}: {obj[name]} disagrees with the data it describes ({unit})")

@@ -149,7 +149,9 @@ def format_innards(ticks: int, day_zone: int) -> str:
         if not _JDN_OF_ORDINAL_ZERO < day_zone <= _JDN_OF_ORDINAL_ZERO + _MAX_ORDINAL:
             # Outside 0001..9999: no ISO date; the id form still says it exactly.
             return f"{day_zone:08X}:{ticks:08X}"
-        prefix = f"{datetime.fromordinal(day_zone - _JDN_OF_ORDINAL_ZERO):%Y-%m-%d}T"
+        date = datetime.fromordinal(day_zone - _JDN_OF_ORDINAL_ZERO)
+        # Not strftime's %Y: glibc does not zero-pad years before 1000, and the parser needs 4.
+        prefix = f"{date.year:04d}-{date.month:02d}-{date.day:02d}T"
         _DATE_PREFIX[day_zone] = prefix
     seconds, hundredths = divmod(ticks, TICKS_PER_SECOND)
     minutes, second = divmod(seconds, 60)
