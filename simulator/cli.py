@@ -236,6 +236,49 @@ def validate_command(
     raise typer.Exit(validate(scenarios, notes_ini))
 
 
+@app.command("check")
+def check_command(
+    file: InputArgument,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    suppress_time: Annotated[
+        int,
+        typer.Option(
+            "--suppress-time",
+            metavar="MINUTES",
+            min=0,
+            help="BillingSuppressTime the stream was written with, in whole minutes "
+            "(0 means the default, 15, as in notes.ini).",
+        ),
+    ] = 15,
+    stamp_policy: Annotated[
+        StampPolicy,
+        typer.Option(
+            "--stamp-policy",
+            help="The policy the stream was written with. Both: no STAMP closer than "
+            "BillingSuppressTime to the previous SESSIONREC. timer also: STAMPs fall on "
+            "boundaries every BillingSuppressTime after START (DB STAMPs after the "
+            "database's first OPEN). activity also: no DB STAMP closer than "
+            "BillingSuppressTime to the database's previous DBREC.",
+        ),
+    ] = StampPolicy.TIMER,
+) -> None:
+    """Verify a frame stream against the lifecycle invariants (DESIGN §4).
+
+    Lists each violation on stdout with its frame number (from 1) and the rule broken,
+    then a count: exit 0 clean (one OK line), 1 violations, 2 unreadable input.
+    """
+    from simulator.check import check_file  # noqa: PLC0415
+
+    report = check_file(
+        file,
+        sys.stdout,
+        layout=layout,
+        suppress_time=suppress_time,
+        stamp_policy=stamp_policy.value,
+    )
+    raise typer.Exit(report.exit_code)
+
+
 @app.command("scenarios")
 def scenarios_command() -> None:
     """List the bundled scenarios, one a line."""
