@@ -38,10 +38,13 @@ def run_local(
     quota: int,
     queue_policy: QuotaPolicy,
     summary_path: Path | None,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     """Run to a `.nbf` file (`out`) or JSON lines on stdout; the summary goes to stderr."""
+    # Looked up per call, not bound at import: a test runner swaps sys.stdout per command.
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     options = RunOptions(
         speed=parse_speed(speed or "max"),
         seed=seed,
@@ -74,8 +77,9 @@ def run_local(
     return EXIT_OK
 
 
-def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO = sys.stdout) -> int:
+def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | None = None) -> int:
     """Each scenario checked in full; every bad one reported, exit 2 if any."""
+    stream = stream or sys.stdout
     bad = 0
     for arg in scenario_args:
         try:

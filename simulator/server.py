@@ -23,6 +23,7 @@ DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
 # Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
 _DERIVED_FIRST_DAY = 2_451_545
 _DERIVED_DAYS = 9_000
+_MAX_INDEX = 0xFFFF
 
 
 class ScenarioStateError(Exception):
@@ -70,25 +71,33 @@ class UserTotals:
 
 
 class SlotAllocator:
-    """SessionID slots: the lowest free index (from 1), SeqNo = times that slot was used."""
+    """SessionID slots: the lowest free slot (from 1); SeqNo = times its Index was handed out.
 
-    __slots__ = ("_free", "_uses")
+    Index is a WORD, so a server with more than 65535 sessions open at once (a load
+    test) maps slots onto Index values 1..65535 round robin. SeqNo counts uses per
+    Index, not per slot, so (Index, SeqNo) still names one session of the run until an
+    Index has been used 65535 times.
+    """
+
+    __slots__ = ("_free", "_next", "_uses")
 
     def __init__(self) -> None:
         self._free: list[int] = []
-        self._uses: list[int] = [0]
+        self._next = 1
+        self._uses = [0] * (_MAX_INDEX + 1)
 
-    def take(self) -> SessionID:
-        index = heapq.heappop(self._free) if self._free else len(self._uses)
-        if index == len(self._uses):
-            self._uses.append(0)
-        self._uses[index] += 1
-        if index > 0xFFFF:
-            raise ScenarioStateError("more than 65535 concurrent sessions: SessionID.Index is a WORD")
-        return SessionID(index, self._uses[index] & 0xFFFF)
+    def take(self) -> tuple[int, SessionID]:
+        if self._free:
+            slot = heapq.heappop(self._free)
+        else:
+            slot = self._next
+            self._next += 1
+        index = (slot - 1) % _MAX_INDEX + 1
+        uses = self._uses[index] = self._uses[index] + 1
+        return slot, SessionID(index, uses & 0xFFFF)
 
-    def give_back(self, session_id: SessionID) -> None:
-        heapq.heappush(self._free, session_id.Index)
+    def give_back(self, slot: int) -> None:
+        heapq.heappush(self._free, slot)
 
 
 class DbState:
@@ -136,9 +145,13 @@ class Session:
         "last_record",
         "name",
         "session_id",
+        "slot",
     )
 
-    def __init__(self, name: str, address: str, session_id: SessionID, now: int, classes: int) -> None:
+    def __init__(
+        self, name: str, address: str, slot: int, session_id: SessionID, now: int, classes: int
+    ) -> None:
+        self.slot = slot
         self.name = name
         self.address = address
         self.key = (name, address)
@@ -302,7 +315,8 @@ class Server:
         return session
 
     def _start(self, name: str, address: str, now: int, bytes_in: int, bytes_out: int) -> Session:
-        session = Session(name, address, self.slots.take(), now, self.writer.class_mask)
+        slot, session_id = self.slots.take()
+        session = Session(name, address, slot, session_id, now, self.writer.class_mask)
         session.bytes_in = bytes_in & DWORD_MASK
         session.bytes_out = bytes_out & DWORD_MASK
         self.sessions[session.key] = session
@@ -404,7 +418,7 @@ class Server:
         self._session_record(session, c.BILL_SESSION_END, now)
         session.ended = True
         del self.sessions[session.key]
-        self.slots.give_back(session.session_id)
+        self.slots.give_back(session.slot)
         if self.on_session_end is not None:
             self.on_session_end(session)
 

@@ -134,13 +134,6 @@ def test_run_stdout_matches_the_golden_trace(name: str) -> None:
     assert run(name).splitlines(keepends=True) == golden_lines(name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator/run_command.py binds sys.stdout/sys.stderr as default arguments at "
-    "import (run_local's stdout/stderr, validate's stream), so the second CliRunner "
-    "invocation in a process writes to the first one's closed capture stream: "
-    "ValueError: I/O operation on closed file",
-)
 def test_cli_runs_twice_in_one_process() -> None:
     for _ in range(2):
         result = runner.invoke(cli.app, ["run", "lifecycle-demo", "--stdout"])
