@@ -20,6 +20,7 @@ from simulator.notes_ini import NotesIniSettings
 from simulator.scenario import Action, Scenario
 from simulator.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.timedate import ZERO_TIMEDATE
+from simulator.workload import Population, parse_workload
 
 # At max speed the engine hands the loop over this often, so a drain and a live view run.
 _YIELD_EVERY = 2048
@@ -100,6 +101,13 @@ class Simulation:
         # Server tasks (issue: mail, replication, agents, HTTP) register their completion
         # handlers here so shutdown can tell them from timers and count them as abandoned.
         self.task_handlers: set[Callable[[Any], None]] = set()
+        self.population: Population | None = None
+        if scenario.workload:
+            workload = parse_workload(scenario.workload, self.databases, scenario.filename)
+            self.population = Population(
+                workload, self.server, self.heap, self.databases, seed=self.seed, duration=self.duration
+            )
+            self.population.start()
         for action in scenario.timeline():
             self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)

@@ -1,0 +1,180 @@
+"""A generated population of users: many sessions from a few numbers, on the one event heap.
+
+Each generated user is an index, its next action one heap entry and its logout time
+one slot of an array, so a million concurrent sessions cost no asyncio task and
+little memory. Draws come from one seeded generator in event order, which the heap
+makes deterministic.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simulator.clock import EventHeap, Phase
+from simulator.durations import parse_duration
+from simulator.errors import InputError
+from simulator.server import DatabaseInfo, Server
+
+_ACTIONS = ("open", "read", "write", "edit", "transfer", "close")
+
+
+def _duration(value: object) -> int:
+    return parse_duration(value)
+
+
+class Workload(BaseModel):
+    """The scenario's `workload:` block (all keys optional but `users`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    users: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+    name: str = "CN=User {n}/O=Acme"
+    address: str = "10.{a}.{b}.{c}"
+    arrival: Annotated[int, Field(ge=0)] = 0
+    session_length: Annotated[int, Field(gt=0)] = 30 * 60_000_000
+    think_time: Annotated[int, Field(gt=0)] = 60_000_000
+    relogin: bool = True
+    databases: list[str] | None = None
+    mix: dict[str, Annotated[float, Field(ge=0)]] = {
+        "read": 5,
+        "edit": 2,
+        "write": 1,
+        "transfer": 2,
+        "open": 1,
+        "close": 1,
+    }
+    bytes_in: Annotated[int, Field(ge=0)] = 1_000
+    bytes_out: Annotated[int, Field(ge=0)] = 4_000
+
+
+_DURATION_KEYS = ("arrival", "session_length", "think_time")
+
+
+def parse_workload(raw: Mapping[str, Any], databases: Mapping[str, DatabaseInfo], filename: str) -> Workload:
+    """Validate a `workload:` block; errors name `workload.<key>` in the scenario file."""
+    values = dict(raw)
+    try:
+        for key in _DURATION_KEYS:
+            if key in values:
+                values[key] = _duration(values[key])
+        workload = Workload.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(first["msg"], file=filename, field=f"workload.{where}") from None
+    except ValueError as error:
+        raise InputError(str(error), file=filename, field="workload") from None
+    for key in workload.mix:
+        if key not in _ACTIONS:
+            raise InputError(f"unknown action {key!r} (one of {', '.join(_ACTIONS)})", file=filename, field="workload.mix")
+    if not any(workload.mix.values()):
+        raise InputError("at least one action needs a weight above 0", file=filename, field="workload.mix")
+    for path in workload.databases or ():
+        if path not in databases:
+            raise InputError(f"unknown database {path!r}", file=filename, field="workload.databases")
+    try:
+        workload.name.format(n=0)
+        workload.address.format(n=0, a=0, b=0, c=0)
+    except (KeyError, IndexError, ValueError) as error:
+        raise InputError(f"bad template: {error}", file=filename, field="workload.name") from None
+    return workload
+
+
+class Population:
+    """Drives `workload.users` generated users through the server, one heap entry each."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        server: Server,
+        heap: EventHeap,
+        databases: Mapping[str, DatabaseInfo],
+        *,
+        seed: int,
+        duration: int,
+    ) -> None:
+        self.workload = workload
+        self.server = server
+        self.heap = heap
+        self.duration = duration
+        self.random = random.Random(f"workload|{seed}")
+        paths = workload.databases if workload.databases is not None else [p for p in databases if not p.endswith("/")]
+        self.databases = [databases[p] for p in paths]
+        self.actions = [a for a, w in workload.mix.items() if w > 0]
+        self.weights = [workload.mix[a] for a in self.actions]
+        self.cumulative = [sum(self.weights[: i + 1]) for i in range(len(self.weights))]
+        self.logout_at = array("q", bytes(8 * workload.users))
+        self.actions_run = 0
+
+    def start(self) -> None:
+        arrival = self.workload.arrival
+        draw = self.random.random
+        for user in range(self.workload.users):
+            at = int(draw() * arrival) if arrival else 0
+            if at < self.duration:
+                self.heap.schedule(at, Phase.GENERATED, self._login, user)
+
+    def identity(self, user: int) -> tuple[str, str]:
+        n = user + 1
+        name = self.workload.name.format(n=n)
+        address = self.workload.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
+        return name, address
+
+    def _bytes(self, mean: int) -> int:
+        return int(self.random.expovariate(1 / mean)) if mean else 0
+
+    def _login(self, user: int) -> None:
+        now = self.server._now
+        length = int(self.random.expovariate(1 / self.workload.session_length)) + 1
+        self.logout_at[user] = now + length
+        self._act(user, "open" if self.databases else "transfer", now)
+
+    def _next(self, user: int) -> None:
+        now = self.server._now
+        if now >= self.logout_at[user]:
+            name, address = self.identity(user)
+            self.actions_run += 1
+            self.server.session_action(now, name, address, "logout")
+            if self.workload.relogin:
+                self._schedule(user, now, self._login)
+            return
+        choice = self.random.random() * self.cumulative[-1]
+        index = 0
+        while self.cumulative[index] <= choice:
+            index += 1
+        self._act(user, self.actions[index], now)
+
+    def _act(self, user: int, action: str, now: int) -> None:
+        name, address = self.identity(user)
+        db = self.databases[int(self.random.random() * len(self.databases))] if self.databases else None
+        if action == "close":
+            session = self.server.sessions.get((name, address))
+            state = session.dbs.get(db.path) if session is not None and db is not None else None
+            if state is None or not state.is_open:
+                action = "transfer"
+        note_id = None
+        if db is not None and action in ("read", "write") and db.documents:
+            notes = list(db.documents)
+            note_id = notes[int(self.random.random() * len(notes))]
+        self.actions_run += 1
+        self.server.session_action(
+            now,
+            name,
+            address,
+            action,
+            db if action != "transfer" else None,
+            note_id,
+            self._bytes(self.workload.bytes_in),
+            self._bytes(self.workload.bytes_out),
+        )
+        self._schedule(user, now, self._next)
+
+    def _schedule(self, user: int, now: int, handler: Any) -> None:
+        at = now + int(self.random.expovariate(1 / self.workload.think_time)) + 1
+        if at < self.duration:
+            self.heap.schedule(at, Phase.GENERATED, handler, user)
