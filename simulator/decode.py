@@ -25,8 +25,9 @@ from simulator.records import RecordKind
 STDIN_NAME = "-"
 CHUNK_SIZE = 1 << 16
 
-# One frame a line, no spaces; non-ASCII as \u escapes, so any terminal or locale takes it.
-_encode_json = json.JSONEncoder(separators=(",", ":")).encode
+# The text of one JSON line (without the newline): no spaces; non-ASCII as \u escapes, so
+# any terminal or locale takes it, and lone surrogates (undecodable bytes) survive.
+encode_json_line: Callable[[object], str] = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class FrameStreamError(InputError):
@@ -163,7 +164,7 @@ def decode_stream(
     write = out.write
     try:
         for frame in iter_decoded(stream, decoder, source=source):
-            write(_encode_json(frame.obj) + "\n")
+            write(encode_json_line(frame.obj) + "\n")
             report.frames += 1
             struct_type = frame.struct_type
             if is_unknown_struct_type(codec, struct_type):
