@@ -21,9 +21,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -31,8 +31,7 @@ from typer.core import TyperGroup
 
 from simulator import __version__
 from simulator.decode import decode_file
-from simulator.errors import EXIT_OK, BillsimError
-from simulator.errors import InputError
+from simulator.errors import EXIT_OK, BillsimError, InputError
 from simulator.layout import Framing, Layout
 from simulator.mq import QuotaPolicy
 
@@ -152,6 +151,7 @@ ScenarioArgument = Annotated[
 @app.command("run")
 def run_command(
     scenario: ScenarioArgument,
+    *,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write the frames back to back (the .nbf form) to FILE."),
@@ -195,7 +195,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Run a scenario: an emulated server writing BILLMSG frames through MQ$BILLING."""
-    from simulator.run_command import run_local
+    from simulator.run_command import run_local  # noqa: PLC0415
 
     if out is not None and stdout:
         raise InputError("choose one of --out and --stdout", field="--out")
@@ -223,7 +223,9 @@ def run_command(
 def validate_command(
     scenarios: Annotated[
         list[str],
-        typer.Argument(metavar="SCENARIO...", help="Scenario files or bundled names.", show_default=False),
+        typer.Argument(
+            metavar="SCENARIO...", help="Scenario files or bundled names.", show_default=False
+        ),
     ],
     notes_ini: Annotated[
         Path | None,
@@ -231,7 +233,7 @@ def validate_command(
     ] = None,
 ) -> None:
     """Check scenarios: schema, names, times, and a dry run of the script (exit 2 if bad)."""
-    from simulator.run_command import validate
+    from simulator.run_command import validate  # noqa: PLC0415
 
     raise typer.Exit(validate(scenarios, notes_ini))
 
@@ -282,7 +284,7 @@ def check_command(
 @app.command("scenarios")
 def scenarios_command() -> None:
     """List the bundled scenarios, one a line."""
-    from simulator.run_command import list_scenarios
+    from simulator.run_command import list_scenarios  # noqa: PLC0415
 
     list_scenarios(sys.stdout)
 
