@@ -280,20 +280,25 @@ class KindCodec:
                 f"    end = {tail} + {field_exprs['RecipientSize']}",
                 "    if end > length: _short(length, end, 'RecipientSize')",
                 f"    var = bytes(buf[offset + {tail}:offset + end])",
-                "    Recipients = tuple(var.decode('utf-8', 'surrogateescape').split(',')) if var else ()",
+                "    Recipients = (",
+                "        tuple(var.decode('utf-8', 'surrogateescape').split(',')) if var else ()",
+                "    )",
             ]
             args = [field_exprs[n] for n, _ in kind.fields if n not in kind.derived]
             rec = f"MailRec({', '.join(args)}, Recipients)"
         elif kind is AGENTREC:
             dlines += [
-                f"    ULen, TLen, DLen = {field_exprs['ULen']}, {field_exprs['TLen']}, {field_exprs['DLen']}",
+                f"    ULen = {field_exprs['ULen']}",
+                f"    TLen = {field_exprs['TLen']}",
+                f"    DLen = {field_exprs['DLen']}",
                 f"    end = {tail} + ULen + TLen + DLen",
                 "    if end > length: _short(length, end, 'ULen + TLen + DLen')",
                 f"    p = offset + {tail}",
-                "    names = bytes(buf[p:p + ULen + TLen + DLen]).decode('utf-8', 'surrogateescape')",
-                "    u = bytes(buf[p:p + ULen]).decode('utf-8', 'surrogateescape')",
-                "    t = bytes(buf[p + ULen:p + ULen + TLen]).decode('utf-8', 'surrogateescape')",
-                "    d = bytes(buf[p + ULen + TLen:p + ULen + TLen + DLen]).decode('utf-8', 'surrogateescape')",
+                "    q = p + ULen",
+                "    r = q + TLen",
+                "    u = bytes(buf[p:q]).decode('utf-8', 'surrogateescape')",
+                "    t = bytes(buf[q:r]).decode('utf-8', 'surrogateescape')",
+                "    d = bytes(buf[r:r + DLen]).decode('utf-8', 'surrogateescape')",
             ]
             rec = f"AgentRec({field_exprs['ElapsedRunTime']}, {field_exprs['Flags']}, u, t, d)"
         elif kind is HTTPREQREC:
