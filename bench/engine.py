@@ -36,8 +36,8 @@ databases:
 workload:
   users: {users}
   arrival: 1m
-  think_time: 1m
-  session_length: 20m
+  think_time: 5m
+  session_length: 1h
   mix: {{read: 6, write: 2, edit: 1, open: 1, transfer: 1}}
 """
 
@@ -88,7 +88,7 @@ def concurrent_rss(users: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=5000, help="users in the throughput run")
-    parser.add_argument("--duration", default="30m", help="virtual length of the throughput run")
+    parser.add_argument("--duration", default="3h", help="virtual length of the throughput run")
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs; the best is shown")
     parser.add_argument("--sessions", default="100000,1000000", help="concurrent-session runs")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -108,7 +108,8 @@ def main() -> None:
         rate = frames / seconds
         print(f"  {frames:,} records ({events:,} events) in {seconds:.2f} s: {rate:,.0f} records/s")
         best = rate if best is None else max(best, rate)
-    print(f"throughput (best of {args.repeat}): {best:,.0f} records/s (aim ≥ 300,000)")
+    if best is not None:
+        print(f"throughput (best of {args.repeat}): {best:,.0f} records/s (aim ≥ 300,000)")
     for users in (int(n) for n in args.sessions.split(",") if n):
         subprocess.run([sys.executable, __file__, "--child", str(users)], check=True)
     print("aim: 1M concurrent sessions under 1 GiB")

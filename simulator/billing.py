@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -24,6 +23,9 @@ class BillingWriter:
     """
 
     __slots__ = (
+        "_encoders",
+        "_stamp_now",
+        "_stamp_value",
         "by_struct_type",
         "class_mask",
         "codec",
@@ -51,17 +53,27 @@ class BillingWriter:
         self.ticks = stamper.ticks
         self.frames = 0
         # (struct type, action or type) → frames written; the summary's "records by type".
-        self.by_struct_type: Counter[tuple[int, int]] = Counter()
+        self.by_struct_type: dict[tuple[int, int], int] = {}
+        self._encoders = {
+            python_type: (kind_codec.encode, kind_codec.kind.struct_type)
+            for python_type, kind_codec in codec.by_python_type.items()
+        }
+        # Several records of one event share its instant: stamp it once.
+        self._stamp_now = -1
+        self._stamp_value = stamper(0)
 
-    def write(self, rec: Record, now: int, *, bill_class: int, detail: int = 0) -> bool:
+    def write(self, rec: Record, now: int, bill_class: int, detail: int = 0) -> bool:
         """Bill `rec` at virtual time `now` if its class is on; True when a frame was written."""
         if not self.class_mask & bill_class:
             return False
-        kind_codec = self.codec.by_python_type[type(rec)]
-        kind = kind_codec.kind
-        frame = kind_codec.encode(kind.struct_type, bill_class, self.server_name, self.stamp(now), rec)
+        encode, struct_type = self._encoders[type(rec)]
+        if now != self._stamp_now:
+            self._stamp_now = now
+            self._stamp_value = self.stamp(now)
+        frame = encode(struct_type, bill_class, self.server_name, self._stamp_value, rec)
         self.frames += 1
-        self.by_struct_type[kind.struct_type, detail] += 1
+        key = (struct_type, detail)
+        self.by_struct_type[key] = self.by_struct_type.get(key, 0) + 1
         self.sink((self.frames, frame))
         return True
 
@@ -72,6 +84,7 @@ class BillingWriter:
         kind_codec = self.codec.by_struct_type[struct_type]
         frame = kind_codec.encode(struct_type, bill_class, self.server_name, self.stamp(now), rec)
         self.frames += 1
-        self.by_struct_type[struct_type, 0] += 1
+        key = (struct_type, 0)
+        self.by_struct_type[key] = self.by_struct_type.get(key, 0) + 1
         self.sink((self.frames, frame))
         return True

@@ -31,10 +31,11 @@ Event = tuple[int, int, int, Handler, Any]
 class EventHeap:
     """Pending events of one run; times are integer microseconds since the scenario's start."""
 
-    __slots__ = ("_heap", "_sequence")
+    __slots__ = ("_sequence", "items")
 
     def __init__(self) -> None:
-        self._heap: list[Event] = []
+        # A heapq list; the engine's hot loop pops it directly.
+        self.items: list[Event] = []
         self._sequence = itertools.count()
 
     def next_sequence(self) -> int:
@@ -46,23 +47,23 @@ class EventHeap:
     ) -> None:
         """Schedule `handler(arg)`; pass a reserved `sequence` to keep an earlier place in line."""
         seq = next(self._sequence) if sequence is None else sequence
-        heapq.heappush(self._heap, (time, phase, seq, handler, arg))
+        heapq.heappush(self.items, (time, phase, seq, handler, arg))
 
     def pop(self) -> Event:
-        return heapq.heappop(self._heap)
+        return heapq.heappop(self.items)
 
     def peek_time(self) -> int | None:
-        return self._heap[0][0] if self._heap else None
+        return self.items[0][0] if self.items else None
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self.items)
 
     def drop_where(self, predicate: Callable[[Event], bool]) -> list[Event]:
         """Remove and return the events matching `predicate` (used once, at shutdown)."""
-        kept = [event for event in self._heap if not predicate(event)]
-        removed = [event for event in self._heap if predicate(event)]
+        kept = [event for event in self.items if not predicate(event)]
+        removed = [event for event in self.items if predicate(event)]
         heapq.heapify(kept)
-        self._heap = kept
+        self.items = kept
         return sorted(removed)
 
 

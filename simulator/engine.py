@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,8 @@ from simulator.workload import Population, parse_workload
 
 # At max speed the engine hands the loop over this often, so a drain and a live view run.
 _YIELD_EVERY = 2048
+# Sessions ended between two looks at the queue during a shutdown.
+_SHUTDOWN_BATCH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +67,9 @@ class Simulation:
             c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
         )
         self.server_name = settings.server_name or scenario.server
+        self._pending: deque[SequencedFrame] = deque()
         self.writer = BillingWriter(
-            self.codec, self.server_name, scenario.start, settings.billing_class, self._put
+            self.codec, self.server_name, scenario.start, settings.billing_class, self._make_put()
         )
         self.heap = EventHeap()
         self.server = Server(
@@ -91,11 +95,12 @@ class Simulation:
         self.abandoned_tasks = 0
         self.finished = False
         self.stopping = False
+        self.shutting_down = False
+        self.in_run = False
         self.wall_started = 0.0
         self.wall_ended = 0.0
         self._wall_clock = wall_clock
         self.pacer = Pacer(options.speed, wall_clock)
-        self._pending: deque[SequencedFrame] = deque()
         self._wake = asyncio.Event()
         self.paused = False
         # Server tasks (issue: mail, replication, agents, HTTP) register their completion
@@ -114,17 +119,26 @@ class Simulation:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _put(self, item: SequencedFrame) -> None:
-        if self._pending:
-            self._pending.append(item)
-            return
-        try:
-            self.queue.put_nowait(item)
-        except MQExceededQuotaError:
-            if self.queue.policy is QuotaPolicy.DROP:
-                self.queue.record_drop()
-            else:
-                self._pending.append(item)
+    def _make_put(self) -> Callable[[SequencedFrame], None]:
+        """BillingWrite's MQPut: a closure, as it runs for every record of the run."""
+        queue = self.queue
+        put_nowait = queue.put_nowait
+        pending = self._pending
+        drop = queue.policy is QuotaPolicy.DROP
+
+        def put(item: SequencedFrame) -> None:
+            if pending:
+                pending.append(item)
+                return
+            try:
+                put_nowait(item)
+            except MQExceededQuotaError:
+                if drop:
+                    queue.record_drop()
+                else:
+                    pending.append(item)
+
+        return put
 
     async def _flush_pending(self) -> None:
         """Under the block policy, a full queue stops the virtual clock until there is room."""
@@ -162,15 +176,34 @@ class Simulation:
         raise ScenarioStateError(f"action {kind!r} is not yet supported by this version of billsim")
 
     def _shutdown_at_duration(self, _: object) -> None:
-        self.shutdown()
+        if self.in_run:
+            self.stopping = True  # run() ends the sessions with back-pressure
+        else:
+            self.shutdown()
 
     def shutdown(self) -> None:
-        """Abandon running server tasks, end open sessions in start order, stop the clock."""
-        if self.finished:
+        """Abandon running server tasks, end open sessions in start order, stop the clock.
+
+        In `run()` the sessions end in batches (see `_end_sessions`); called directly, all at once.
+        """
+        self._abandon_tasks()
+        self.server.shutdown(self.now)
+        self.finished = True
+
+    def _abandon_tasks(self) -> None:
+        if self.shutting_down:
             return
+        self.shutting_down = True
         handlers = self.task_handlers
         self.abandoned_tasks += len(self.heap.drop_where(lambda event: event[3] in handlers))
-        self.server.shutdown(self.now)
+
+    async def _end_sessions(self) -> None:
+        """The shutdown's END records, a batch at a time, waiting for room in the queue."""
+        self._abandon_tasks()
+        while self.server.shutdown(self.now, _SHUTDOWN_BATCH):
+            if self._pending:
+                await self._flush_pending()
+            await asyncio.sleep(0)
         self.finished = True
 
     def request_stop(self) -> None:
@@ -217,35 +250,57 @@ class Simulation:
         """Run to the end: events in order, paced, waiting whenever MQ$BILLING is full."""
         self.wall_started = self._wall_clock()
         self.pacer.rebase(self.now)
-        heap = self.heap
-        countdown = _YIELD_EVERY
+        self.in_run = True
         try:
             while not self.finished:
                 if self.stopping:
-                    self.shutdown()
+                    await self._end_sessions()
                     break
                 if self.paused:
                     await self._wait_wake(None)
                     continue
-                next_time = heap.peek_time()
+                next_time = self.heap.peek_time()
                 if next_time is None:
-                    self.finished = True
-                    break
+                    self.stopping = True
+                    continue
                 delay = self.pacer.delay_until(next_time)
                 if delay > 0:
                     await self._wait_wake(delay)
                     continue
-                self.step()
+                self._burst(paced=self.pacer.speed.factor is not None)
                 if self._pending:
                     await self._flush_pending()
-                countdown -= 1
-                if countdown == 0:
-                    countdown = _YIELD_EVERY
-                    await asyncio.sleep(0)
+                # Let the drain, a live view and control commands run between bursts.
+                await asyncio.sleep(0)
             await self._flush_pending()
         finally:
+            self.in_run = False
             self.wall_ended = self._wall_clock()
             self.queue.quit()
+
+    def _burst(self, *, paced: bool) -> None:
+        """Up to _YIELD_EVERY events with nothing between them: the hot loop of a max-speed run.
+
+        A paced run stops at the next instant so the pacer can wait for it; every run
+        stops when the queue is full (the clock must wait) or the run is over.
+        """
+        items = self.heap.items
+        pending = self._pending
+        server = self.server
+        pop = heapq.heappop
+        ran = 0
+        while ran < _YIELD_EVERY and items:
+            event_time, _phase, _seq, handler, arg = pop(items)
+            self.now = server._now = event_time
+            handler(arg)
+            ran += 1
+            if pending or self.finished or self.stopping:
+                break
+            if paced and items and items[0][0] != event_time:
+                break
+        self.events += ran
+        if not items:
+            self.stopping = True  # nothing left to happen: shut down at this instant
 
     async def _wait_wake(self, timeout: float | None) -> None:
         self._wake.clear()

@@ -113,9 +113,11 @@ class DbState:
         "is_open",
         "last_record",
         "opened_tick",
+        "session",
     )
 
-    def __init__(self, info: DatabaseInfo, now: int, classes: int) -> None:
+    def __init__(self, session: Session, info: DatabaseInfo, now: int, classes: int) -> None:
+        self.session = session
         self.info = info
         self.first_open = now
         self.classes = classes
@@ -229,7 +231,7 @@ class Server:
         rec = SessionRec(
             session.session_id, action, session.name, session.bytes_in, session.bytes_out, session.address
         )
-        if self.writer.write(rec, now, bill_class=c.BILL_CLASS_SESSION, detail=action):
+        if self.writer.write(rec, now, c.BILL_CLASS_SESSION, action):
             totals = self._user(session.name)
             if action == c.BILL_SESSION_START:
                 totals.sessions += 1
@@ -249,7 +251,7 @@ class Server:
             return
         open_time = self._db_open_time(db, now)
         rec = DbRec(session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id)
-        written = self.writer.write(rec, now, bill_class=c.BILL_CLASS_DATABASE, detail=action)
+        written = self.writer.write(rec, now, c.BILL_CLASS_DATABASE, action)
         if written and action == c.BILL_DB_CLOSE_END:
             self._user(session.name).db_open_time += open_time
 
@@ -268,7 +270,7 @@ class Server:
             document.sequence_time = self.writer.stamp(now)
         kind = c.BILLCHARGEWRITE if write else c.BILLCHARGEREAD
         rec = DocumentRec(kind, info.replica_id, session.name, document.oid(), amount)
-        if self.writer.write(rec, now, bill_class=c.BILL_CLASS_DOCUMENT, detail=kind):
+        if self.writer.write(rec, now, c.BILL_CLASS_DOCUMENT, kind):
             totals = self._user(session.name)
             totals.charges += amount
             totals.documents += 1
@@ -347,7 +349,7 @@ class Server:
     def _use_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
         db = session.dbs.get(info.path)
         if db is None:
-            db = session.dbs[info.path] = DbState(info, now, self.writer.class_mask)
+            db = session.dbs[info.path] = DbState(session, info, now, self.writer.class_mask)
         elif db.is_open:
             if not self.timer_policy and now - db.last_record >= self.suppress_us:
                 self._db_record(session, db, c.BILL_DB_STAMP, now)
@@ -361,7 +363,7 @@ class Server:
             elapsed = now - db.first_open
             next_boundary = db.first_open + (elapsed // self.suppress_us + 1) * self.suppress_us
             db.boundary_pending = True
-            self.heap.schedule(next_boundary, Phase.DATABASE_BOUNDARY, self._db_boundary, (session, db))
+            self.heap.schedule(next_boundary, Phase.DATABASE_BOUNDARY, self._db_boundary, db)
 
     def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
         db = session.dbs.get(info.path)
@@ -381,15 +383,15 @@ class Server:
             self._session_record(session, c.BILL_SESSION_STAMP, now)
         self.heap.schedule(now + self.suppress_us, Phase.SESSION_BOUNDARY, self._session_boundary, session)
 
-    def _db_boundary(self, arg: tuple[Session, DbState]) -> None:
-        session, db = arg
+    def _db_boundary(self, db: DbState) -> None:
+        session = db.session
         if session.ended or not db.is_open:
             db.boundary_pending = False
             return
         now = self._now
         if db.dirty:
             self._db_record(session, db, c.BILL_DB_STAMP, now)
-        self.heap.schedule(now + self.suppress_us, Phase.DATABASE_BOUNDARY, self._db_boundary, arg)
+        self.heap.schedule(now + self.suppress_us, Phase.DATABASE_BOUNDARY, self._db_boundary, db)
 
     def _idle_check(self, session: Session) -> None:
         if session.ended:
@@ -422,10 +424,15 @@ class Server:
         if self.on_session_end is not None:
             self.on_session_end(session)
 
-    def shutdown(self, now: int) -> int:
-        """End every open session in the order they started, as a server shutdown does."""
-        ended = 0
-        for session in list(self.sessions.values()):
-            self.end_session(session, now)
-            ended += 1
-        return ended
+    def shutdown(self, now: int, limit: int | None = None) -> int:
+        """End open sessions in the order they started, as a server shutdown does.
+
+        With `limit`, ends at most that many and returns how many are still open, so a
+        caller can let the queue drain between batches instead of holding every record
+        of a million-session shutdown in memory at once.
+        """
+        sessions = self.sessions
+        count = len(sessions) if limit is None else min(limit, len(sessions))
+        for _ in range(count):
+            self.end_session(next(iter(sessions.values())), now)
+        return len(sessions)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import random
 from array import array
+from bisect import bisect_right as _bisect
+from itertools import accumulate
+from math import log as _log
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -18,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from simulator.clock import EventHeap, Phase
 from simulator.durations import parse_duration
 from simulator.errors import InputError
-from simulator.server import DatabaseInfo, Server
+from simulator.server import DatabaseInfo, Server, Session
 
 _ACTIONS = ("open", "read", "write", "edit", "transfer", "close")
 
@@ -107,8 +110,14 @@ class Population:
         self.databases = [databases[p] for p in paths]
         self.actions = [a for a, w in workload.mix.items() if w > 0]
         self.weights = [workload.mix[a] for a in self.actions]
-        self.cumulative = [sum(self.weights[: i + 1]) for i in range(len(self.weights))]
+        self.cumulative = list(accumulate(self.weights))
+        self.total_weight = self.cumulative[-1]
+        self.notes = [sorted(db.documents) for db in self.databases]
+        # Exponential draws are inlined as -log(1 - u) * mean: the hot path has one per value.
+        self._random = self.random.random
         self.logout_at = array("q", bytes(8 * workload.users))
+        # The open session of each user, so a generated action needs no name formatting.
+        self.session_of: list[Session | None] = [None] * workload.users
         self.actions_run = 0
 
     def start(self) -> None:
@@ -120,61 +129,68 @@ class Population:
                 self.heap.schedule(at, Phase.GENERATED, self._login, user)
 
     def identity(self, user: int) -> tuple[str, str]:
+        """A generated user's name and address (user 0 is `{n}` = 1)."""
         n = user + 1
         name = self.workload.name.format(n=n)
         address = self.workload.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
         return name, address
 
-    def _bytes(self, mean: int) -> int:
-        return int(self.random.expovariate(1 / mean)) if mean else 0
-
     def _login(self, user: int) -> None:
         now = self.server._now
-        length = int(self.random.expovariate(1 / self.workload.session_length)) + 1
+        length = int(-_log(1.0 - self._random()) * self.workload.session_length) + 1
         self.logout_at[user] = now + length
         self._act(user, "open" if self.databases else "transfer", now)
 
     def _next(self, user: int) -> None:
         now = self.server._now
         if now >= self.logout_at[user]:
-            name, address = self.identity(user)
+            session = self.session_of[user]
+            self.session_of[user] = None
             self.actions_run += 1
-            self.server.session_action(now, name, address, "logout")
+            if session is not None and not session.ended:
+                self.server.session_action(now, session.name, session.address, "logout")
             if self.workload.relogin:
                 self._schedule(user, now, self._login)
             return
-        choice = self.random.random() * self.cumulative[-1]
-        index = 0
-        while self.cumulative[index] <= choice:
-            index += 1
-        self._act(user, self.actions[index], now)
+        action = self.actions[_bisect(self.cumulative, self._random() * self.total_weight)]
+        self._act(user, action, now)
 
     def _act(self, user: int, action: str, now: int) -> None:
-        name, address = self.identity(user)
-        db = self.databases[int(self.random.random() * len(self.databases))] if self.databases else None
-        if action == "close":
-            session = self.server.sessions.get((name, address))
-            state = session.dbs.get(db.path) if session is not None and db is not None else None
-            if state is None or not state.is_open:
-                action = "transfer"
+        random = self._random
+        session = self.session_of[user]
+        if session is not None and not session.ended:
+            name, address = session.name, session.address
+        else:
+            session = None
+            name, address = self.identity(user)
+        db: DatabaseInfo | None = None
         note_id = None
-        if db is not None and action in ("read", "write") and db.documents:
-            notes = list(db.documents)
-            note_id = notes[int(self.random.random() * len(notes))]
+        if self.databases and action != "transfer":
+            which = int(random() * len(self.databases))
+            db = self.databases[which]
+            if action == "close":
+                state = session.dbs.get(db.path) if session is not None else None
+                if state is None or not state.is_open:
+                    action, db = "transfer", None
+            elif action in ("read", "write"):
+                notes = self.notes[which]
+                if notes:
+                    note_id = notes[int(random() * len(notes))]
+        workload = self.workload
         self.actions_run += 1
-        self.server.session_action(
+        self.session_of[user] = self.server.session_action(
             now,
             name,
             address,
             action,
-            db if action != "transfer" else None,
+            db,
             note_id,
-            self._bytes(self.workload.bytes_in),
-            self._bytes(self.workload.bytes_out),
+            int(-_log(1.0 - random()) * workload.bytes_in),
+            int(-_log(1.0 - random()) * workload.bytes_out),
         )
         self._schedule(user, now, self._next)
 
     def _schedule(self, user: int, now: int, handler: Any) -> None:
-        at = now + int(self.random.expovariate(1 / self.workload.think_time)) + 1
+        at = now + int(-_log(1.0 - self._random()) * self.workload.think_time) + 1
         if at < self.duration:
             self.heap.schedule(at, Phase.GENERATED, handler, user)
