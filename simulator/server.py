@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -134,6 +135,7 @@ class Session:
 
     __slots__ = (
         "address",
+        "boundary_pending",
         "bytes_in",
         "bytes_out",
         "classes",
@@ -148,12 +150,15 @@ class Session:
         "name",
         "session_id",
         "slot",
+        "started",
     )
 
     def __init__(
         self, name: str, address: str, slot: int, session_id: SessionID, now: int, classes: int
     ) -> None:
         self.slot = slot
+        self.started = now
+        self.boundary_pending = False
         self.name = name
         self.address = address
         self.key = (name, address)
@@ -211,6 +216,7 @@ class Server:
         self.documents: dict[tuple[str, int], DocumentState] = {}
         self.totals: dict[str, UserTotals] = {}
         self.sessions_started = 0
+        self._shutdown_order: deque[Session] | None = None
         self.peak_sessions = 0
         # Called with each session as it ends, so a workload can forget it.
         self.on_session_end: Callable[[Session], None] | None = None
@@ -302,10 +308,15 @@ class Server:
             if action == "logout":
                 self.end_session(session, now)
                 return None
-            if not self.timer_policy and now - session.last_record >= self.suppress_us:
-                self._session_record(session, c.BILL_SESSION_STAMP, now)
+            if not self.timer_policy:
+                if now - session.last_record >= self.suppress_us:
+                    self._session_record(session, c.BILL_SESSION_STAMP, now)
+                else:
+                    session.dirty = True
             else:
                 session.dirty = True
+                if not session.boundary_pending:
+                    self._schedule_session_boundary(session, now)
         self._touch(session, now)
         if db is not None and not db.is_directory:
             if action == "close":
@@ -325,9 +336,27 @@ class Server:
         self.sessions_started += 1
         self.peak_sessions = max(self.peak_sessions, len(self.sessions))
         self._session_record(session, c.BILL_SESSION_START, now)
-        if self.timer_policy:
-            self.heap.schedule(now + self.suppress_us, Phase.SESSION_BOUNDARY, self._session_boundary, session)
         return session
+
+    def _next_boundary(self, origin: int, now: int) -> int:
+        """The first boundary after `now` of the grid every BillingSuppressTime from `origin`.
+
+        Strictly after: a boundary at `now` has already run (boundaries come first), so
+        activity at a boundary instant counts toward the next one.
+        """
+        step = self.suppress_us
+        return origin + ((now - origin) // step + 1) * step
+
+    def _schedule_session_boundary(self, session: Session, now: int) -> None:
+        # Scheduled only once there is activity to stamp: an idle session (most of a
+        # million) then holds no heap entry and costs no event at each boundary.
+        session.boundary_pending = True
+        self.heap.schedule(
+            self._next_boundary(session.started, now),
+            Phase.SESSION_BOUNDARY,
+            self._session_boundary,
+            session,
+        )
 
     def _touch(self, session: Session, now: int) -> None:
         session.last_activity = now
@@ -351,19 +380,25 @@ class Server:
         if db is None:
             db = session.dbs[info.path] = DbState(session, info, now, self.writer.class_mask)
         elif db.is_open:
-            if not self.timer_policy and now - db.last_record >= self.suppress_us:
-                self._db_record(session, db, c.BILL_DB_STAMP, now)
+            if not self.timer_policy:
+                if now - db.last_record >= self.suppress_us:
+                    self._db_record(session, db, c.BILL_DB_STAMP, now)
+                else:
+                    db.dirty = True
             else:
                 db.dirty = True
+                if not db.boundary_pending:
+                    db.boundary_pending = True
+                    self.heap.schedule(
+                        self._next_boundary(db.first_open, now),
+                        Phase.DATABASE_BOUNDARY,
+                        self._db_boundary,
+                        db,
+                    )
             return
         db.is_open = True
         db.opened_tick = self.writer.ticks(now)
         self._db_record(session, db, c.BILL_DB_OPEN, now)
-        if self.timer_policy and not db.boundary_pending:
-            elapsed = now - db.first_open
-            next_boundary = db.first_open + (elapsed // self.suppress_us + 1) * self.suppress_us
-            db.boundary_pending = True
-            self.heap.schedule(next_boundary, Phase.DATABASE_BOUNDARY, self._db_boundary, db)
 
     def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
         db = session.dbs.get(info.path)
@@ -376,22 +411,14 @@ class Server:
     # -- timers ---------------------------------------------------------------------------
 
     def _session_boundary(self, session: Session) -> None:
-        if session.ended:
-            return
-        now = self._now
-        if session.dirty:
-            self._session_record(session, c.BILL_SESSION_STAMP, now)
-        self.heap.schedule(now + self.suppress_us, Phase.SESSION_BOUNDARY, self._session_boundary, session)
+        session.boundary_pending = False
+        if not session.ended and session.dirty:
+            self._session_record(session, c.BILL_SESSION_STAMP, self._now)
 
     def _db_boundary(self, db: DbState) -> None:
-        session = db.session
-        if session.ended or not db.is_open:
-            db.boundary_pending = False
-            return
-        now = self._now
-        if db.dirty:
-            self._db_record(session, db, c.BILL_DB_STAMP, now)
-        self.heap.schedule(now + self.suppress_us, Phase.DATABASE_BOUNDARY, self._db_boundary, db)
+        db.boundary_pending = False
+        if not db.session.ended and db.is_open and db.dirty:
+            self._db_record(db.session, db, c.BILL_DB_STAMP, self._now)
 
     def _idle_check(self, session: Session) -> None:
         if session.ended:
@@ -431,8 +458,15 @@ class Server:
         caller can let the queue drain between batches instead of holding every record
         of a million-session shutdown in memory at once.
         """
-        sessions = self.sessions
-        count = len(sessions) if limit is None else min(limit, len(sessions))
-        for _ in range(count):
-            self.end_session(next(iter(sessions.values())), now)
-        return len(sessions)
+        if self._shutdown_order is None:
+            # A snapshot: taking the dict's first entry again and again would rescan the
+            # deleted ones each time, quadratic in the number of sessions.
+            self._shutdown_order = deque(self.sessions.values())
+        order = self._shutdown_order
+        ended = 0
+        while order and (limit is None or ended < limit):
+            session = order.popleft()
+            if not session.ended:
+                self.end_session(session, now)
+                ended += 1
+        return len(self.sessions)
