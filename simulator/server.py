@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from simulator import constants as c
 from simulator.billing import BillingWriter
@@ -56,19 +58,65 @@ class DatabaseInfo:
         return self.path.endswith("/")
 
 
-@dataclass(slots=True)
-class UserTotals:
-    """Ground truth per user name, from the records written (what a consumer can bill)."""
+USER_TOTAL_FIELDS: tuple[str, ...] = (
+    "sessions",
+    "bytes_in",
+    "bytes_out",
+    "db_open_time",
+    "charges",
+    "documents",
+    "mail",
+    "agents",
+    "web",
+)
 
-    sessions: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    db_open_time: int = 0
-    charges: float = 0.0
-    documents: int = 0
-    mail: int = 0
-    agents: int = 0
-    web: int = 0
+
+class UserLedger:
+    """Ground truth per user name, from the records written (what a consumer can bill).
+
+    Kept as columns (one array per total, a row per user) rather than an object per
+    user: a million-user run would otherwise spend ~300 bytes a user on its summary.
+    """
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        # A column exists from its first non-zero amount on (most runs use a few).
+        self._columns: dict[str, array[Any]] = {}
+
+    def add(self, user: str, total: str, amount: float) -> None:
+        row = self._rows.get(user)
+        if row is None:
+            row = self._rows[user] = len(self._rows)
+            for column in self._columns.values():
+                column.append(0)
+        column = self._columns.get(total)
+        if column is None:
+            column = self._columns[total] = array("d" if total == "charges" else "q")
+            column.frombytes(bytes(column.itemsize * len(self._rows)))
+        column[row] += amount  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, user: str) -> dict[str, float | int] | None:
+        row = self._rows.get(user)
+        if row is None:
+            return None
+        return self._row(row)
+
+    def _row(self, row: int) -> dict[str, float | int]:
+        columns = self._columns
+        out: dict[str, float | int] = {}
+        for name in USER_TOTAL_FIELDS:
+            column = columns.get(name)
+            out[name] = column[row] if column is not None else (0.0 if name == "charges" else 0)
+        return out
+
+    def as_dict(self) -> dict[str, dict[str, float | int]]:
+        """Every user's totals, by name in sorted order."""
+        return {user: self._row(row) for user, row in sorted(self._rows.items())}
 
 
 class SlotAllocator:
@@ -172,7 +220,15 @@ class Session:
         self.ended = False
         self.idle_pending = False
         self.idle_sequence = 0
-        self.dbs: dict[str, DbState] = {}
+        # In first-open order. A tuple while there are none, then a list, never a dict: a
+        # session uses a handful of databases, and a million sessions pay for every byte.
+        self.dbs: list[DbState] | tuple[()] = ()
+
+    def db_state(self, info: DatabaseInfo) -> DbState | None:
+        for state in self.dbs:
+            if state.info is info:
+                return state
+        return None
 
 
 class DocumentState:
@@ -214,20 +270,19 @@ class Server:
         self.sessions: dict[tuple[str, str], Session] = {}
         self.slots = SlotAllocator()
         self.documents: dict[tuple[str, int], DocumentState] = {}
-        self.totals: dict[str, UserTotals] = {}
+        self.ledger = UserLedger()
         self.sessions_started = 0
         self._shutdown_order: deque[Session] | None = None
+        # Bound once: each `self.method` access makes a new object, and every heap entry
+        # would hold its own (a million sessions, a million copies).
+        self._session_boundary_handler = self._session_boundary
+        self._db_boundary_handler = self._db_boundary
+        self._idle_check_handler = self._idle_check
         self.peak_sessions = 0
         # Called with each session as it ends, so a workload can forget it.
         self.on_session_end: Callable[[Session], None] | None = None
 
     # -- records --------------------------------------------------------------------------
-
-    def _user(self, name: str) -> UserTotals:
-        totals = self.totals.get(name)
-        if totals is None:
-            totals = self.totals[name] = UserTotals()
-        return totals
 
     def _session_record(self, session: Session, action: int, now: int) -> None:
         session.last_record = now
@@ -237,13 +292,10 @@ class Server:
         rec = SessionRec(
             session.session_id, action, session.name, session.bytes_in, session.bytes_out, session.address
         )
-        if self.writer.write(rec, now, c.BILL_CLASS_SESSION, action):
-            totals = self._user(session.name)
-            if action == c.BILL_SESSION_START:
-                totals.sessions += 1
-            elif action == c.BILL_SESSION_END:
-                totals.bytes_in += session.bytes_in
-                totals.bytes_out += session.bytes_out
+        # Per-user totals are kept from the END on: a million open sessions then carry none.
+        if self.writer.write(rec, now, c.BILL_CLASS_SESSION, action) and action == c.BILL_SESSION_END:
+            self.ledger.add(session.name, "bytes_in", session.bytes_in)
+            self.ledger.add(session.name, "bytes_out", session.bytes_out)
 
     def _db_open_time(self, db: DbState, now: int) -> int:
         if not db.is_open:
@@ -259,7 +311,7 @@ class Server:
         rec = DbRec(session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id)
         written = self.writer.write(rec, now, c.BILL_CLASS_DATABASE, action)
         if written and action == c.BILL_DB_CLOSE_END:
-            self._user(session.name).db_open_time += open_time
+            self.ledger.add(session.name, "db_open_time", open_time)
 
     def _document_record(self, session: Session, info: DatabaseInfo, note_id: int, write: bool, now: int) -> None:
         charges = info.documents.get(note_id)
@@ -277,9 +329,8 @@ class Server:
         kind = c.BILLCHARGEWRITE if write else c.BILLCHARGEREAD
         rec = DocumentRec(kind, info.replica_id, session.name, document.oid(), amount)
         if self.writer.write(rec, now, c.BILL_CLASS_DOCUMENT, kind):
-            totals = self._user(session.name)
-            totals.charges += amount
-            totals.documents += 1
+            self.ledger.add(session.name, "charges", amount)
+            self.ledger.add(session.name, "documents", 1)
 
     # -- session actions ------------------------------------------------------------------
 
@@ -354,7 +405,7 @@ class Server:
         self.heap.schedule(
             self._next_boundary(session.started, now),
             Phase.SESSION_BOUNDARY,
-            self._session_boundary,
+            self._session_boundary_handler,
             session,
         )
 
@@ -370,15 +421,19 @@ class Server:
             self.heap.schedule(
                 now + self.idle_timeout_us,
                 Phase.COMPLETION,
-                self._idle_check,
+                self._idle_check_handler,
                 session,
                 sequence=session.idle_sequence,
             )
 
     def _use_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
-        db = session.dbs.get(info.path)
+        db = session.db_state(info)
         if db is None:
-            db = session.dbs[info.path] = DbState(session, info, now, self.writer.class_mask)
+            db = DbState(session, info, now, self.writer.class_mask)
+            if session.dbs:
+                session.dbs.append(db)  # type: ignore[union-attr]
+            else:
+                session.dbs = [db]
         elif db.is_open:
             if not self.timer_policy:
                 if now - db.last_record >= self.suppress_us:
@@ -392,7 +447,7 @@ class Server:
                     self.heap.schedule(
                         self._next_boundary(db.first_open, now),
                         Phase.DATABASE_BOUNDARY,
-                        self._db_boundary,
+                        self._db_boundary_handler,
                         db,
                     )
             return
@@ -401,7 +456,7 @@ class Server:
         self._db_record(session, db, c.BILL_DB_OPEN, now)
 
     def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
-        db = session.dbs.get(info.path)
+        db = session.db_state(info)
         if db is None or not db.is_open:
             raise ScenarioStateError(f"close of {info.path} by {session.name}, who does not have it open")
         db.closed_ticks = self._db_open_time(db, now)
@@ -426,7 +481,9 @@ class Server:
         assert self.idle_timeout_us is not None
         due = session.last_activity + self.idle_timeout_us
         if due > self._now:
-            self.heap.schedule(due, Phase.COMPLETION, self._idle_check, session, sequence=session.idle_sequence)
+            self.heap.schedule(
+                due, Phase.COMPLETION, self._idle_check_handler, session, sequence=session.idle_sequence
+            )
             return
         session.idle_pending = False
         self.end_session(session, self._now)
@@ -441,10 +498,12 @@ class Server:
 
     def end_session(self, session: Session, now: int) -> None:
         """CLOSE_END for every database the session opened, in first-open order, then END."""
-        for db in session.dbs.values():
+        for db in session.dbs:
             self._db_record(session, db, c.BILL_DB_CLOSE_END, now)
             db.is_open = False
         self._session_record(session, c.BILL_SESSION_END, now)
+        if session.classes & c.BILL_CLASS_SESSION:  # its START was written
+            self.ledger.add(session.name, "sessions", 1)
         session.ended = True
         del self.sessions[session.key]
         self.slots.give_back(session.slot)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -70,7 +69,7 @@ def build_summary(sim: Simulation, *, delivered: int | None = None, extra: dict[
         "rate_per_s": round(sim.writer.frames / wall, 1),
         "records_by_class": by_class,
         "records_by_type": by_type,
-        "users": {name: asdict(totals) for name, totals in sorted(sim.server.totals.items())},
+        "users": sim.server.ledger.as_dict(),
         "sessions_started": sim.server.sessions_started,
         "peak_sessions": sim.server.peak_sessions,
         "queue": {

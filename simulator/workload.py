@@ -119,6 +119,9 @@ class Population:
         # The open session of each user, so a generated action needs no name formatting.
         self.session_of: list[Session | None] = [None] * workload.users
         self.actions_run = 0
+        # One bound method each, shared by every heap entry (see Server.__init__).
+        self._login_handler = self._login
+        self._next_handler = self._next
 
     def start(self) -> None:
         arrival = self.workload.arrival
@@ -126,7 +129,7 @@ class Population:
         for user in range(self.workload.users):
             at = int(draw() * arrival) if arrival else 0
             if at < self.duration:
-                self.heap.schedule(at, Phase.GENERATED, self._login, user)
+                self.heap.schedule(at, Phase.GENERATED, self._login_handler, user)
 
     def identity(self, user: int) -> tuple[str, str]:
         """A generated user's name and address (user 0 is `{n}` = 1)."""
@@ -150,7 +153,7 @@ class Population:
             if session is not None and not session.ended:
                 self.server.session_action(now, session.name, session.address, "logout")
             if self.workload.relogin:
-                self._schedule(user, now, self._login)
+                self._schedule(user, now, self._login_handler)
             return
         action = self.actions[_bisect(self.cumulative, self._random() * self.total_weight)]
         self._act(user, action, now)
@@ -169,7 +172,7 @@ class Population:
             which = int(random() * len(self.databases))
             db = self.databases[which]
             if action == "close":
-                state = session.dbs.get(db.path) if session is not None else None
+                state = session.db_state(db) if session is not None else None
                 if state is None or not state.is_open:
                     action, db = "transfer", None
             elif action in ("read", "write"):
@@ -188,7 +191,7 @@ class Population:
             int(-_log(1.0 - random()) * workload.bytes_in),
             int(-_log(1.0 - random()) * workload.bytes_out),
         )
-        self._schedule(user, now, self._next)
+        self._schedule(user, now, self._next_handler)
 
     def _schedule(self, user: int, now: int, handler: Any) -> None:
         at = now + int(-_log(1.0 - self._random()) * self.workload.think_time) + 1
