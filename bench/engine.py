@@ -81,7 +81,8 @@ def concurrent_rss(users: int) -> None:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         f"{users:>9,} sessions: peak open {sim.server.peak_sessions:,}, peak RSS "
-        f"{peak_kib / 1024:,.0f} MiB, {sink.frames:,} records in {time.perf_counter() - started:.1f} s"
+        f"{peak_kib / 1024:,.0f} MiB, {sink.frames:,} records "
+        f"in {time.perf_counter() - started:.1f} s"
     )
 
 
@@ -96,11 +97,13 @@ def main() -> None:
     if args.child:
         concurrent_rss(args.child)
         return
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-        platform.processor(),
-    )
-    print(f"billsim engine benchmark: Python {platform.python_version()}, {cpu}, {os.cpu_count()} cores")
+    with open("/proc/cpuinfo") as cpuinfo:
+        models = [
+            line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
+        ]
+    cpu = models[0] if models else platform.processor()
+    print(f"billsim engine benchmark: Python {platform.python_version()}, {cpu}, ", end="")
+    print(f"{os.cpu_count()} cores")
     best = None
     for _ in range(args.repeat):
         gc.collect()

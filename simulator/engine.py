@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from collections import deque
@@ -18,7 +19,7 @@ from simulator.errors import InputError
 from simulator.layout import Framing, Layout
 from simulator.mq import MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.notes_ini import NotesIniSettings
-from simulator.scenario import Action, Scenario
+from simulator.scenario import Action, Scenario, SessionActionBase
 from simulator.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.timedate import ZERO_TIMEDATE
 from simulator.workload import Population, parse_workload
@@ -84,7 +85,10 @@ class Simulation:
             path: DatabaseInfo(
                 path,
                 db.replica,
-                {note: Charges(ch.charge_read, ch.charge_write) for note, ch in db.documents.items()},
+                {
+                    note: Charges(ch.charge_read, ch.charge_write)
+                    for note, ch in db.documents.items()
+                },
             )
             if not path.endswith("/")
             else DatabaseInfo(path, db.replica if db.replica_id else ZERO_TIMEDATE)
@@ -110,7 +114,12 @@ class Simulation:
         if scenario.workload:
             workload = parse_workload(scenario.workload, self.databases, scenario.filename)
             self.population = Population(
-                workload, self.server, self.heap, self.databases, seed=self.seed, duration=self.duration
+                workload,
+                self.server,
+                self.heap,
+                self.databases,
+                seed=self.seed,
+                duration=self.duration,
             )
             self.population.start()
         for action in scenario.timeline():
@@ -157,23 +166,23 @@ class Simulation:
             ) from None
 
     def run_action(self, action: Action) -> None:
-        kind = action.action
-        users = self.scenario.users
-        if kind in ("open", "close", "read", "write", "edit", "transfer", "logout"):
-            user = users[action.user]  # type: ignore[union-attr]
-            db_key = getattr(action, "db", None)
+        if isinstance(action, SessionActionBase):
+            user = self.scenario.users[action.user]
+            db_key: str | None = getattr(action, "db", None)
             self.server.session_action(
                 self.now,
                 user.name,
                 user.address,
-                kind,
+                action.action,
                 self.databases[db_key] if db_key is not None else None,
                 getattr(action, "note_id", None),
-                action.bytes_in,  # type: ignore[union-attr]
-                action.bytes_out,  # type: ignore[union-attr]
+                action.bytes_in,
+                action.bytes_out,
             )
             return
-        raise ScenarioStateError(f"action {kind!r} is not yet supported by this version of billsim")
+        raise ScenarioStateError(
+            f"action {action.action!r} is not yet supported by this version of billsim"
+        )
 
     def _shutdown_at_duration(self, _: object) -> None:
         if self.in_run:
@@ -305,10 +314,8 @@ class Simulation:
     async def _wait_wake(self, timeout: float | None) -> None:
         self._wake.clear()
         waiter: Awaitable[Any] = self._wake.wait()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            pass
 
     def dry_run(self) -> None:
         """Every event with no pacing and no queue: finds the script errors only a run can find."""
@@ -319,4 +326,3 @@ class Simulation:
 
 def _discard(_: SequencedFrame) -> None:
     return None
-

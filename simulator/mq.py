@@ -141,7 +141,7 @@ _M = TypeVar("_M")
 
 
 class MessageQueue(Generic[_M]):
-    """A named, quota-bounded priority queue of messages (billsim puts sequenced frames) for one asyncio event loop.
+    """A named, quota-bounded priority queue of messages for one asyncio event loop.
 
     Priorities run from 0 (highest) to ``MAX_PRIORITY``; within a priority, order is FIFO.
 

@@ -38,7 +38,9 @@ def build(scenario_arg: str, notes_ini: Path | None, options: RunOptions) -> Sim
 class Progress:
     """One status line rewritten in place on a terminal: virtual time, records, rate, queue."""
 
-    def __init__(self, sim: Simulation, stream: TextIO, extra: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self, sim: Simulation, stream: TextIO, extra: Callable[[], str] | None = None
+    ) -> None:
         self.sim = sim
         self.stream = stream
         self.extra = extra
@@ -55,7 +57,8 @@ class Progress:
         stats = self.sim.queue.stats()
         text = (
             f"{format_timedate(self.sim.writer.stamp(self.sim.now))}  records {frames:,}  "
-            f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  dropped {stats.dropped:,}"
+            f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  "
+            f"dropped {stats.dropped:,}"
         )
         if self.extra is not None:
             text += "  " + self.extra()
@@ -95,7 +98,9 @@ def shutdown_signals(sim: Simulation, stderr: TextIO) -> Iterator[None]:
             sim.request_stop()
             return
         stats = sim.queue.stats()
-        stderr.write(f"\nbillsim: quitting at once: {stats.depth + stats.held} frame(s) left undelivered\n")
+        stderr.write(
+            f"\nbillsim: quitting at once: {stats.depth + stats.held} frame(s) left undelivered\n"
+        )
         stderr.flush()
         os._exit(EXIT_FAILED)
 

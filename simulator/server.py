@@ -34,7 +34,7 @@ class ScenarioStateError(Exception):
 
 
 def derive_timedate(seed: int, kind: str, key: str) -> TimeDate:
-    """A TIMEDATE that is a fixed function of the seed and an object's identity, never of draw order."""
+    """A TIMEDATE fixed by the seed and an object's identity, never by the order of draws."""
     digest = hashlib.sha256(f"{seed}|{kind}|{key}".encode()).digest()
     day = _DERIVED_FIRST_DAY + int.from_bytes(digest[:4], "little") % _DERIVED_DAYS
     ticks = int.from_bytes(digest[4:8], "little") % TICKS_PER_DAY
@@ -89,13 +89,13 @@ class UserLedger:
         row = self._rows.get(user)
         if row is None:
             row = self._rows[user] = len(self._rows)
-            for column in self._columns.values():
-                column.append(0)
+            for existing in self._columns.values():
+                existing.append(0)
         column = self._columns.get(total)
         if column is None:
             column = self._columns[total] = array("d" if total == "charges" else "q")
             column.frombytes(bytes(column.itemsize * len(self._rows)))
-        column[row] += amount  # type: ignore[assignment]
+        column[row] += amount
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -290,10 +290,18 @@ class Server:
         if not session.classes & c.BILL_CLASS_SESSION:
             return
         rec = SessionRec(
-            session.session_id, action, session.name, session.bytes_in, session.bytes_out, session.address
+            session.session_id,
+            action,
+            session.name,
+            session.bytes_in,
+            session.bytes_out,
+            session.address,
         )
         # Per-user totals are kept from the END on: a million open sessions then carry none.
-        if self.writer.write(rec, now, c.BILL_CLASS_SESSION, action) and action == c.BILL_SESSION_END:
+        if (
+            self.writer.write(rec, now, c.BILL_CLASS_SESSION, action)
+            and action == c.BILL_SESSION_END
+        ):
             self.ledger.add(session.name, "bytes_in", session.bytes_in)
             self.ledger.add(session.name, "bytes_out", session.bytes_out)
 
@@ -308,12 +316,16 @@ class Server:
         if not db.classes & c.BILL_CLASS_DATABASE:
             return
         open_time = self._db_open_time(db, now)
-        rec = DbRec(session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id)
+        rec = DbRec(
+            session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id
+        )
         written = self.writer.write(rec, now, c.BILL_CLASS_DATABASE, action)
         if written and action == c.BILL_DB_CLOSE_END:
             self.ledger.add(session.name, "db_open_time", open_time)
 
-    def _document_record(self, session: Session, info: DatabaseInfo, note_id: int, write: bool, now: int) -> None:
+    def _document_record(
+        self, session: Session, info: DatabaseInfo, note_id: int, write: bool, now: int
+    ) -> None:
         charges = info.documents.get(note_id)
         if charges is None:
             return
@@ -322,7 +334,9 @@ class Server:
             return
         document = self.documents.get((info.path, note_id))
         if document is None:
-            document = self.documents[info.path, note_id] = DocumentState(self.seed, info.path, note_id)
+            document = self.documents[info.path, note_id] = DocumentState(
+                self.seed, info.path, note_id
+            )
         if write:
             document.sequence = (document.sequence + 1) & DWORD_MASK
             document.sequence_time = self.writer.stamp(now)
@@ -351,7 +365,9 @@ class Server:
             if action == "logout":
                 raise ScenarioStateError(f"logout of {name} at {address}, who has no open session")
             if action == "close":
-                raise ScenarioStateError(f"close of {db.path if db else '?'} by {name}, who has no open session")
+                raise ScenarioStateError(
+                    f"close of {db.path if db else '?'} by {name}, who has no open session"
+                )
             session = self._start(name, address, now, bytes_in, bytes_out)
         else:
             session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MASK
@@ -431,7 +447,7 @@ class Server:
         if db is None:
             db = DbState(session, info, now, self.writer.class_mask)
             if session.dbs:
-                session.dbs.append(db)  # type: ignore[union-attr]
+                session.dbs.append(db)
             else:
                 session.dbs = [db]
         elif db.is_open:
@@ -458,7 +474,9 @@ class Server:
     def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
         db = session.db_state(info)
         if db is None or not db.is_open:
-            raise ScenarioStateError(f"close of {info.path} by {session.name}, who does not have it open")
+            raise ScenarioStateError(
+                f"close of {info.path} by {session.name}, who does not have it open"
+            )
         db.closed_ticks = self._db_open_time(db, now)
         db.is_open = False
         self._db_record(session, db, c.BILL_DB_CLOSE, now)
@@ -482,7 +500,11 @@ class Server:
         due = session.last_activity + self.idle_timeout_us
         if due > self._now:
             self.heap.schedule(
-                due, Phase.COMPLETION, self._idle_check_handler, session, sequence=session.idle_sequence
+                due,
+                Phase.COMPLETION,
+                self._idle_check_handler,
+                session,
+                sequence=session.idle_sequence,
             )
             return
         session.idle_pending = False

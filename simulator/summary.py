@@ -38,7 +38,9 @@ def _class_name(struct_type: int, sim: Simulation) -> str:
     return c.CLASS_TOPIC_NAME[bill_class]
 
 
-def build_summary(sim: Simulation, *, delivered: int | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_summary(
+    sim: Simulation, *, delivered: int | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The summary as a JSON-ready dict (what `--summary FILE` writes)."""
     by_class: dict[str, int] = {}
     by_type: dict[str, dict[str, int]] = {}
@@ -121,8 +123,24 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
             types.add_row(class_of.get(kind_name, "custom"), kind_name, detail, str(count))
     if summary["records_by_type"]:
         console.print(types)
-    users = Table(title="per user (ground truth from the records written)", title_justify="left", box=None, pad_edge=False)
-    for column in ("user", "sessions", "bytes in", "bytes out", "db open (1/100 s)", "charges", "docs", "mail", "agents", "web"):
+    users = Table(
+        title="per user (ground truth from the records written)",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+    )
+    for column in (
+        "user",
+        "sessions",
+        "bytes in",
+        "bytes out",
+        "db open (1/100 s)",
+        "charges",
+        "docs",
+        "mail",
+        "agents",
+        "web",
+    ):
         users.add_column(column, justify="left" if column == "user" else "right")
     for name, totals in summary["users"].items():
         users.add_row(

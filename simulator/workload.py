@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from array import array
 from bisect import bisect_right as _bisect
+from collections.abc import Mapping
 from itertools import accumulate
 from math import log as _log
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -58,7 +58,9 @@ class Workload(BaseModel):
 _DURATION_KEYS = ("arrival", "session_length", "think_time")
 
 
-def parse_workload(raw: Mapping[str, Any], databases: Mapping[str, DatabaseInfo], filename: str) -> Workload:
+def parse_workload(
+    raw: Mapping[str, Any], databases: Mapping[str, DatabaseInfo], filename: str
+) -> Workload:
     """Validate a `workload:` block; errors name `workload.<key>` in the scenario file."""
     values = dict(raw)
     try:
@@ -74,12 +76,20 @@ def parse_workload(raw: Mapping[str, Any], databases: Mapping[str, DatabaseInfo]
         raise InputError(str(error), file=filename, field="workload") from None
     for key in workload.mix:
         if key not in _ACTIONS:
-            raise InputError(f"unknown action {key!r} (one of {', '.join(_ACTIONS)})", file=filename, field="workload.mix")
+            raise InputError(
+                f"unknown action {key!r} (one of {', '.join(_ACTIONS)})",
+                file=filename,
+                field="workload.mix",
+            )
     if not any(workload.mix.values()):
-        raise InputError("at least one action needs a weight above 0", file=filename, field="workload.mix")
+        raise InputError(
+            "at least one action needs a weight above 0", file=filename, field="workload.mix"
+        )
     for path in workload.databases or ():
         if path not in databases:
-            raise InputError(f"unknown database {path!r}", file=filename, field="workload.databases")
+            raise InputError(
+                f"unknown database {path!r}", file=filename, field="workload.databases"
+            )
     try:
         workload.name.format(n=0)
         workload.address.format(n=0, a=0, b=0, c=0)
@@ -106,7 +116,11 @@ class Population:
         self.heap = heap
         self.duration = duration
         self.random = random.Random(f"workload|{seed}")
-        paths = workload.databases if workload.databases is not None else [p for p in databases if not p.endswith("/")]
+        paths = (
+            workload.databases
+            if workload.databases is not None
+            else [p for p in databases if not p.endswith("/")]
+        )
         self.databases = [databases[p] for p in paths]
         self.actions = [a for a, w in workload.mix.items() if w > 0]
         self.weights = [workload.mix[a] for a in self.actions]
