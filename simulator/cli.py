@@ -148,6 +148,16 @@ ScenarioArgument = Annotated[
 ]
 
 
+class Payload(StrEnum):
+    BINARY = "binary"
+    JSON = "json"
+
+
+class MqttVersion(StrEnum):
+    V5 = "5"
+    V311 = "3.1.1"
+
+
 @app.command("run")
 def run_command(
     scenario: ScenarioArgument,
@@ -159,6 +169,15 @@ def run_command(
     stdout: Annotated[
         bool, typer.Option("--stdout", help="Write the JSON form, one frame a line.")
     ] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="mqtt://[user[:password]@]host[:port] or mqtts://… (password also from "
+            "BILLSIM_MQTT_PASSWORD). Default: an embedded broker on 127.0.0.1:1883 "
+            "(a free port if taken).",
+        ),
+    ] = None,
     speed: Annotated[
         str | None,
         typer.Option(
@@ -172,6 +191,42 @@ def run_command(
         Framing,
         typer.Option("--frame", help="pad-union: at least sizeof(BILLMSG); compact: no padding."),
     ] = Framing.PAD_UNION,
+    payload: Annotated[
+        Payload, typer.Option("--payload", help="MQTT payload: the binary frame or its JSON form.")
+    ] = Payload.BINARY,
+    qos: Annotated[
+        int, typer.Option("--qos", help="MQTT QoS of the frames (0 or 1).", min=0, max=1)
+    ] = 1,
+    mqtt_version: Annotated[
+        MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
+    ] = MqttVersion.V5,
+    ca_file: Annotated[
+        Path | None, typer.Option("--ca-file", help="CA certificates for mqtts://.")
+    ] = None,
+    cert_file: Annotated[
+        Path | None, typer.Option("--cert-file", help="Client certificate (PEM) for mqtts://.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
+    ] = None,
+    control: Annotated[
+        bool,
+        typer.Option(
+            "--control", help="Take commands on domino/billing/{server}/control (off by default)."
+        ),
+    ] = False,
+    stats_interval: Annotated[
+        float, typer.Option("--stats-interval", help="Seconds between stats messages.", min=0.1)
+    ] = 5.0,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            "--drain-timeout", help="Seconds to deliver what is queued at shutdown.", min=0
+        ),
+    ] = 30.0,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="structlog JSON lines instead of the live view.")
+    ] = False,
     notes_ini: Annotated[
         Path | None,
         typer.Option("--notes-ini", help="A notes.ini file; its settings win over the scenario's."),
@@ -194,29 +249,53 @@ def run_command(
         Path | None, typer.Option("--summary", help="Also write the run summary as JSON to FILE.")
     ] = None,
 ) -> None:
-    """Run a scenario: an emulated server writing BILLMSG frames through MQ$BILLING."""
-    from simulator.run_command import run_local  # noqa: PLC0415
+    """Run a scenario: an emulated server writing BILLMSG frames through MQ$BILLING.
 
-    if out is not None and stdout:
-        raise InputError("choose one of --out and --stdout", field="--out")
-    if out is None and not stdout:
-        raise InputError(
-            "MQTT output is not in this version yet: use --out FILE or --stdout", field="--broker"
+    Frames go to MQTT (the embedded broker unless --broker), or with --out / --stdout to
+    a file or standard output.
+    """
+    from simulator.run_command import RunRequest, run  # noqa: PLC0415
+
+    chosen = [
+        name
+        for name, on in (
+            ("--out", out is not None),
+            ("--stdout", stdout),
+            ("--broker", broker is not None),
         )
-    code = run_local(
-        scenario,
+        if on
+    ]
+    if len(chosen) > 1:
+        raise InputError(
+            f"choose one of --out, --stdout and --broker, not {' and '.join(chosen)}",
+            field=chosen[1],
+        )
+    request = RunRequest(
+        scenario=scenario,
         out=out,
+        stdout=stdout,
+        broker=broker,
         speed=speed,
         seed=seed,
         layout=layout,
         framing=frame,
+        payload=payload.value,
+        qos=qos,
+        mqtt_version=mqtt_version.value,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        control=control,
+        stats_interval=stats_interval,
+        drain_timeout=drain_timeout,
+        log_json=log_json,
         notes_ini=notes_ini,
         stamp_policy=stamp_policy.value if stamp_policy else None,
         quota=quota,
         queue_policy=queue_policy,
         summary_path=summary,
     )
-    raise typer.Exit(code)
+    raise typer.Exit(run(request))
 
 
 @app.command("validate")

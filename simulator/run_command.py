@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from simulator.bundled import bundled_scenarios
 from simulator.clock import Speed
-from simulator.engine import RunOptions
-from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
+from simulator.engine import RunOptions, Simulation
+from simulator.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError
 from simulator.layout import Framing, Layout
+from simulator.logs import configure_logging
 from simulator.mq import QuotaPolicy
-from simulator.runner import build, run_coroutine, run_to_sink
+from simulator.runner import build, load, run_coroutine, run_to_sink
 from simulator.scenario import load_scenario
 from simulator.sinks import BinaryFileSink, FrameSink, JsonLinesSink
 from simulator.summary import build_summary, print_summary, write_summary_json
@@ -25,56 +27,127 @@ def parse_speed(text: str) -> Speed:
         raise InputError(str(error), field="--speed") from None
 
 
-def run_local(
-    scenario_arg: str,
-    *,
-    out: Path | None,
-    speed: str | None,
-    seed: int | None,
-    layout: Layout,
-    framing: Framing,
-    notes_ini: Path | None,
-    stamp_policy: str | None,
-    quota: int,
-    queue_policy: QuotaPolicy,
-    summary_path: Path | None,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
-) -> int:
-    """Run to a `.nbf` file (`out`) or JSON lines on stdout; the summary goes to stderr."""
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything `billsim run` was asked for (see the command's help)."""
+
+    scenario: str
+    out: Path | None = None
+    stdout: bool = False
+    broker: str | None = None
+    speed: str | None = None
+    seed: int | None = None
+    layout: Layout = Layout.LINUX_X86_64
+    framing: Framing = Framing.PAD_UNION
+    payload: str = "binary"
+    qos: int = 1
+    mqtt_version: str = "5"
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    control: bool = False
+    stats_interval: float = 5.0
+    drain_timeout: float = 30.0
+    log_json: bool = False
+    notes_ini: Path | None = None
+    stamp_policy: str | None = None
+    quota: int = 65535
+    queue_policy: QuotaPolicy = QuotaPolicy.BLOCK
+    summary_path: Path | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.out is not None or self.stdout
+
+
+def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run a scenario to a file, stdout or MQTT; prints the summary; returns the exit code."""
     # Looked up per call, not bound at import: a test runner swaps sys.stdout per command.
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    scenario, settings = load(request.scenario, request.notes_ini)
+    if request.speed is not None:
+        speed = parse_speed(request.speed)
+    elif request.local:
+        speed = Speed(None)
+    else:
+        speed = parse_speed(scenario.speed or "realtime")
     options = RunOptions(
-        speed=parse_speed(speed or "max"),
-        seed=seed,
-        layout=layout,
-        framing=framing,
-        stamp_policy=stamp_policy,
-        quota=quota,
-        policy=queue_policy,
+        speed=speed,
+        seed=request.seed,
+        layout=request.layout,
+        framing=request.framing,
+        stamp_policy=request.stamp_policy,
+        quota=request.quota,
+        policy=request.queue_policy,
     )
-    sim = build(scenario_arg, notes_ini, options)
+    # A dry run first: the script's state errors (logout with no session, …) are found
+    # before a single frame is written anywhere.
+    Simulation(scenario, settings, options).dry_run()
+    sim = Simulation(scenario, settings, options)
+    extras: dict[str, object] = {}
+    if request.local:
+        delivered = _run_local(sim, request, stdout, stderr)
+    else:
+        configure_logging(json=request.log_json, stream=stderr)
+        delivered, extras = run_coroutine(lambda: _run_mqtt(sim, request, stderr))
+    summary = build_summary(sim, delivered=delivered, extra=extras)
+    if request.summary_path is not None:
+        with open(request.summary_path, "w", encoding="utf-8") as handle:
+            write_summary_json(summary, handle)
+    print_summary(summary, stderr)
+    undelivered = int(extras.get("undelivered", 0))  # type: ignore[call-overload]
+    if undelivered:
+        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     stream: BinaryIO | None = None
     try:
-        if out is not None:
+        if request.out is not None:
             try:
-                stream = open(out, "wb")  # noqa: SIM115 -- closed below, after the run
+                stream = open(request.out, "wb")  # noqa: SIM115 -- closed below, after the run
             except OSError as error:
-                raise InputError(error.strerror or str(error), file=str(out)) from None
+                raise InputError(error.strerror or str(error), file=str(request.out)) from None
             sink: FrameSink = BinaryFileSink(stream)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
-        written = run_coroutine(lambda: run_to_sink(sim, sink, stderr))
+        written: int = run_coroutine(lambda: run_to_sink(sim, sink, stderr))
     finally:
         if stream is not None:
             stream.close()
-    summary = build_summary(sim, delivered=written)
-    if summary_path is not None:
-        with open(summary_path, "w", encoding="utf-8") as handle:
-            write_summary_json(summary, handle)
-    print_summary(summary, stderr)
-    return EXIT_OK
+    return written
+
+
+async def _run_mqtt(
+    sim: Simulation, request: RunRequest, stderr: TextIO
+) -> tuple[int, dict[str, object]]:
+    from simulator.daemon import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
+    from simulator.mqtt import MqttOptions  # noqa: PLC0415
+
+    for path in (request.ca_file, request.cert_file, request.key_file):
+        if path is not None and not path.is_file():
+            raise InputError("no such file", file=str(path))
+    options = MqttOptions(
+        qos=request.qos,
+        version=request.mqtt_version,
+        payload=request.payload,
+        ca_file=str(request.ca_file) if request.ca_file else None,
+        cert_file=str(request.cert_file) if request.cert_file else None,
+        key_file=str(request.key_file) if request.key_file else None,
+    )
+    return await run_on_mqtt(
+        sim,
+        broker_url=request.broker,
+        options=options,
+        control=request.control,
+        stats_interval=request.stats_interval,
+        drain_timeout=request.drain_timeout,
+        log_json=request.log_json,
+        stderr=stderr,
+    )
 
 
 def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | None = None) -> int:

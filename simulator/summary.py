@@ -27,6 +27,8 @@ _ACTION_NAMES = {
     },
     c.BILL_DOCCHARGE: {c.BILLCHARGEREAD: "READ", c.BILLCHARGEWRITE: "WRITE"},
 }
+# A generated population can have a million users: the terminal shows the first few.
+_USERS_SHOWN = 25
 _KIND_NAMES = {kind.struct_type: kind.name for kind in BUILTIN_KINDS}
 _KIND_CLASSES = {kind.struct_type: kind.bill_class for kind in BUILTIN_KINDS}
 
@@ -142,7 +144,8 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
         "web",
     ):
         users.add_column(column, justify="left" if column == "user" else "right")
-    for name, totals in summary["users"].items():
+    shown = list(summary["users"].items())[:_USERS_SHOWN]
+    for name, totals in shown:
         users.add_row(
             name,
             str(totals["sessions"]),
@@ -155,5 +158,8 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
             str(totals["agents"]),
             str(totals["web"]),
         )
+    hidden = len(summary["users"]) - len(shown)
     if summary["users"]:
         console.print(users)
+    if hidden > 0:
+        console.print(f"… and {hidden:,} more users (every user is in the --summary FILE JSON)")

@@ -19,7 +19,7 @@ from simulator.engine import RunOptions, Simulation
 from simulator.jsonform import JsonDecoder
 from simulator.layout import Framing, Layout
 from simulator.mq import QuotaPolicy
-from simulator.run_command import run_local
+from simulator.run_command import RunRequest, run
 from simulator.runner import run_to_sink
 from simulator.scenario import Scenario, load_scenario, load_scenario_text
 from simulator.sinks import drain_to_sink
@@ -95,21 +95,8 @@ class FakeClock:
 def run_out(
     scenario: str, out: Path, *, seed: int | None = None, layout: Layout = Layout.LINUX_X86_64
 ) -> bytes:
-    code = run_local(
-        scenario,
-        out=out,
-        speed=None,
-        seed=seed,
-        layout=layout,
-        framing=Framing.PAD_UNION,
-        notes_ini=None,
-        stamp_policy=None,
-        quota=65535,
-        queue_policy=QuotaPolicy.BLOCK,
-        summary_path=None,
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
+    request = RunRequest(scenario=scenario, out=out, seed=seed, layout=layout)
+    code = run(request, stdout=io.StringIO(), stderr=io.StringIO())
     assert code == 0
     return out.read_bytes()
 

@@ -28,9 +28,9 @@ from simulator.check import check_stream
 from simulator.codec import FrameCodec
 from simulator.decode import iter_decoded
 from simulator.jsonform import JsonDecoder
-from simulator.layout import Framing, Layout
-from simulator.mq import QuotaPolicy
-from simulator.run_command import run_local, validate
+from simulator.layout import Layout
+from simulator.run_command import RunRequest, validate
+from simulator.run_command import run as run_command
 from simulator.runner import load
 from simulator.scenario import load_scenario
 from simulator.server import derive_timedate
@@ -66,25 +66,12 @@ def golden_params() -> list[Any]:
 def run(name: str, out: Path | None = None, layout: Layout = Layout.LINUX_X86_64) -> str:
     """`billsim run NAME --stdout` (or `--out OUT --layout LAYOUT`) in-process: its stdout.
 
-    Through run_command.run_local with the CLI's defaults, not typer's CliRunner: see
+    Through run_command.run with the CLI's defaults, not typer's CliRunner: see
     test_cli_runs_twice_in_one_process.
     """
     stdout, stderr = io.StringIO(), io.StringIO()
-    code = run_local(
-        name,
-        out=out,
-        speed=None,
-        seed=None,
-        layout=layout,
-        framing=Framing.PAD_UNION,
-        notes_ini=None,
-        stamp_policy=None,
-        quota=65535,
-        queue_policy=QuotaPolicy.BLOCK,
-        summary_path=None,
-        stdout=stdout,
-        stderr=stderr,
-    )
+    request = RunRequest(scenario=name, out=out, stdout=out is None, layout=layout)
+    code = run_command(request, stdout=stdout, stderr=stderr)
     assert code == 0, stderr.getvalue()
     return stdout.getvalue()
 

@@ -1,0 +1,186 @@
+"""`billsim run` on MQTT: the simulation, the drain to a broker, stats, control and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import replace
+from typing import Any, TextIO
+
+from simulator import constants as c
+from simulator.broker import start_embedded_broker
+from simulator.control import Controller
+from simulator.engine import Simulation
+from simulator.logs import get_logger
+from simulator.mqtt import BillingDrain, parse_broker_url
+from simulator.runner import Progress, shutdown_signals
+from simulator.scenario import common_name
+from simulator.timedate import format_timedate
+
+
+class StatsMeter:
+    """The numbers of the stats topic and the live view; rate over the last interval."""
+
+    def __init__(self, sim: Simulation, drain: Any, run_id: str) -> None:
+        self.sim = sim
+        self.drain = drain
+        self.run_id = run_id
+        self._last_frames = 0
+        self._last_time = time.monotonic()
+        self.rate = 0.0
+
+    def records_by_class(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (struct_type, _detail), count in self.sim.writer.by_struct_type.items():
+            kind_codec = self.sim.codec.kind_codec(struct_type)
+            if kind_codec is None or struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
+                name = f"custom/{struct_type}"
+            else:
+                name = c.CLASS_TOPIC_NAME[kind_codec.kind.bill_class]
+            out[name] = out.get(name, 0) + count
+        return out
+
+    def sample(self) -> dict[str, Any]:
+        now = time.monotonic()
+        frames = self.sim.writer.frames
+        elapsed = now - self._last_time
+        if elapsed > 0.05:
+            self.rate = (frames - self._last_frames) / elapsed
+            self._last_frames, self._last_time = frames, now
+        stats = self.sim.queue.stats()
+        return {
+            "virtual_time": format_timedate(self.sim.writer.stamp(self.sim.now)),
+            "records": self.records_by_class(),
+            "queue_depth": stats.depth,
+            "in_flight": self.drain.in_flight,
+            "delivered": self.drain.delivered,
+            "dropped": stats.dropped,
+            "rate": round(self.rate, 1),
+            "run": self.run_id,
+        }
+
+
+async def run_on_mqtt(
+    sim: Simulation,
+    *,
+    broker_url: str | None,
+    options: Any,
+    control: bool,
+    stats_interval: float,
+    drain_timeout: float,
+    log_json: bool,
+    stderr: TextIO,
+) -> tuple[int, dict[str, Any]]:
+    """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
+
+    With no broker URL an embedded broker is started for the run and stopped after it.
+    """
+    log = get_logger("billsim")
+    run_id = uuid.uuid4().hex[:12]
+    server_cn = common_name(sim.server_name)
+    broker = None
+    if broker_url is None:
+        broker = await start_embedded_broker(log=log)
+        broker_url = broker.url
+        if broker.mqtt_version == "3.1.1" and options.version != "3.1.1":
+            options = replace(options, version="3.1.1")
+            log.warning(
+                "embedded broker speaks MQTT 3.1.1 only: the MQTT 5 properties "
+                "(content type, seq, run, structtype) are off",
+                broker=broker.kind,
+            )
+        stderr.write(
+            f"billsim: embedded {broker.kind} broker at {broker.url}\n"
+            f"billsim: watch it with:  {broker.subscribe_command(server_cn)}\n"
+        )
+        stderr.flush()
+    url = parse_broker_url(broker_url)
+    controller: Controller | None = None
+    meter: StatsMeter | None = None
+
+    async def on_control(payload: bytes) -> dict[str, Any]:
+        assert controller is not None
+        reply = controller.handle(payload)
+        if reply["ok"]:
+            log.info("control", cmd=reply.get("cmd"))
+        else:
+            log.warning("control command refused", error=reply["error"], payload=payload[:200])
+        return reply
+
+    drain = BillingDrain(
+        url,
+        options,
+        sim.queue,
+        server_cn=server_cn,
+        run_id=run_id,
+        codec=sim.codec,
+        on_control=on_control if control else None,
+        log=log,
+    )
+    meter = StatsMeter(sim, drain, run_id)
+    controller = Controller(sim, stats=meter.sample, on_quit=sim.request_stop)
+    log.info(
+        "run",
+        scenario=sim.scenario.name,
+        server=sim.server_name,
+        broker=url.redacted(),
+        qos=options.qos,
+        mqtt=options.version,
+        speed=str(sim.pacer.speed),
+        run=run_id,
+    )
+    progress = Progress(sim, stderr, extra=lambda: _live_extra(meter))
+    if log_json:
+        progress.enabled = False
+    undelivered = 0
+    try:
+        await drain.start()
+        with shutdown_signals(sim, stderr):
+            background = [
+                asyncio.create_task(_publish_stats(drain, meter, stats_interval, log, log_json)),
+                asyncio.create_task(progress.run()),
+            ]
+            drain_task = asyncio.create_task(drain.run())
+            try:
+                await sim.run()
+                undelivered = await drain.close(drain_timeout)
+            finally:
+                for task in (*background, drain_task):
+                    task.cancel()
+                for task in (*background, drain_task):
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                progress.clear()
+    finally:
+        if broker is not None:
+            await broker.stop()
+    extras = {
+        "run": run_id,
+        "broker": url.redacted(),
+        "mqtt_version": drain.protocol,
+        "qos": options.qos,
+        "undelivered": undelivered,
+        "resent": drain.resent,
+        "reconnects": drain.reconnects,
+    }
+    log.info("finished", delivered=drain.delivered, undelivered=undelivered, run=run_id)
+    return drain.delivered, extras
+
+
+def _live_extra(meter: StatsMeter) -> str:
+    sample = meter.sample()
+    by_class = " ".join(f"{name} {count:,}" for name, count in sorted(sample["records"].items()))
+    return f"delivered {sample['delivered']:,}  [{by_class}]"
+
+
+async def _publish_stats(
+    drain: Any, meter: StatsMeter, interval: float, log: Any, log_json: bool
+) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        sample = meter.sample()
+        await drain.publish_stats(sample)
+        if log_json:
+            log.info("stats", **sample)
