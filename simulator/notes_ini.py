@@ -75,7 +75,19 @@ def parse_billing_class(value: object) -> int:
 
 def billing_class_text(mask: int) -> str:
     """The BillingClass value that gives `mask` (the inverse of `parse_billing_class`)."""
-    return ",".join(word for word, bit in BILLING_CLASS_BITS.items() if mask & bit)
+    return ",".join(name for name, bit in _CLASS_NAMES if mask & bit)
+
+
+# As the Domino documentation spells them, for values shown back to people.
+_CLASS_NAMES = (
+    ("Session", BILLING_CLASS_BITS["session"]),
+    ("Replication", BILLING_CLASS_BITS["replication"]),
+    ("Document", BILLING_CLASS_BITS["document"]),
+    ("Mail", BILLING_CLASS_BITS["mail"]),
+    ("Database", BILLING_CLASS_BITS["database"]),
+    ("Agent", BILLING_CLASS_BITS["agent"]),
+    ("HttpRequest", BILLING_CLASS_BITS["httprequest"]),
+)
 
 
 def _whole_number(value: object, default: int, unit: str) -> int:

@@ -1,0 +1,96 @@
+"""The control topic's commands, applied to a simulation without a broker."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from simulator.control import Controller
+from simulator.engine import RunOptions, Simulation
+from simulator.scenario import load_scenario_text
+
+SCENARIO = """
+name: control
+start: "2026-11-21T09:00:00Z"
+duration: 1h
+server: CN=Mail01/O=Acme
+notes_ini: {BillingClass: "Session", BillingSuppressTime: 15}
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.0.0.1"}
+script:
+  - {at: 0m, user: alice, action: transfer}
+"""
+
+
+def make() -> tuple[Simulation, Controller, list[str]]:
+    scenario = load_scenario_text(SCENARIO, "control.yaml")
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions())
+    quits: list[str] = []
+    controller = Controller(sim, stats=lambda: {"records": 7}, on_quit=lambda: quits.append("q"))
+    return sim, controller, quits
+
+
+def send(controller: Controller, command: Any) -> dict[str, Any]:
+    payload = command if isinstance(command, bytes) else json.dumps(command).encode()
+    return controller.handle(payload)
+
+
+def test_pause_and_resume_reach_the_engine() -> None:
+    sim, controller, _ = make()
+    assert send(controller, {"cmd": "pause"}) == {"ok": True, "cmd": "pause", "paused": True}
+    assert sim.paused
+    assert send(controller, {"cmd": "resume"})["paused"] is False
+    assert not sim.paused
+
+
+def test_speed_changes_the_pacer_and_bad_speeds_are_refused() -> None:
+    sim, controller, _ = make()
+    assert send(controller, {"cmd": "speed", "value": "60x"})["speed"] == "60x"
+    assert sim.pacer.speed.factor == 60
+    reply = send(controller, {"cmd": "speed", "value": "fast"})
+    assert reply["ok"] is False and "speed" in reply["error"]
+    assert sim.pacer.speed.factor == 60
+    assert send(controller, {"cmd": "speed"})["ok"] is False
+
+
+def test_set_changes_a_notes_ini_setting_from_the_next_record_on() -> None:
+    sim, controller, _ = make()
+    reply = send(controller, {"cmd": "set", "name": "billingclass", "value": "Session,Mail"})
+    assert reply["ok"] is True
+    assert reply["settings"]["BillingClass"] == "Session,Mail"
+    assert sim.writer.class_mask == 0x01 | 0x08
+    reply = send(controller, {"cmd": "set", "name": "BillingSuppressTime", "value": 5})
+    assert reply["ok"] is True and sim.server.suppress_us == 5 * 60_000_000
+
+
+def test_set_with_a_bad_value_or_name_is_an_error_reply_and_changes_nothing() -> None:
+    sim, controller, _ = make()
+    reply = send(controller, {"cmd": "set", "name": "BillingClass", "value": "Session,Bogus"})
+    assert reply["ok"] is False and "Bogus" in reply["error"]
+    assert sim.writer.class_mask == 0x01
+    assert send(controller, {"cmd": "set", "name": "NoSuchSetting", "value": "1"})["ok"] is False
+    assert send(controller, {"cmd": "set", "name": "BillingClass", "value": True})["ok"] is False
+
+
+def test_stats_and_quit() -> None:
+    _, controller, quits = make()
+    assert send(controller, {"cmd": "stats"}) == {
+        "ok": True,
+        "cmd": "stats",
+        "stats": {"records": 7},
+    }
+    assert send(controller, {"cmd": "quit"})["quitting"] is True
+    assert quits == ["q"]
+
+
+def test_malformed_and_unknown_commands_get_error_replies() -> None:
+    _, controller, quits = make()
+    for payload in (b"{not json", b"\xff\xfe", b"[1, 2]", b'{"command": "pause"}', b'"pause"'):
+        reply = controller.handle(payload)
+        assert reply["ok"] is False and reply["error"], payload
+    reply = send(controller, {"cmd": "reboot"})
+    assert reply == {
+        "ok": False,
+        "error": "unknown command 'reboot' (pause, resume, speed, set, stats, quit)",
+    }
+    assert quits == []
