@@ -57,7 +57,9 @@ class Simulation:
         options: RunOptions,
         *,
         wall_clock: Callable[[], float] = time.monotonic,
+        generate: bool = True,
     ) -> None:
+        """`generate=False` validates the workload but leaves its users out (dry runs)."""
         self.scenario = scenario
         self.settings = settings
         self.options = options
@@ -121,7 +123,8 @@ class Simulation:
                 seed=self.seed,
                 duration=self.duration,
             )
-            self.population.start()
+            if generate:
+                self.population.start()
         for action in scenario.timeline():
             self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)
@@ -318,7 +321,11 @@ class Simulation:
             await asyncio.wait_for(waiter, timeout)
 
     def dry_run(self) -> None:
-        """Every event with no pacing and no queue: finds the script errors only a run can find."""
+        """Every event with no pacing and no queue: finds the script errors only a run can find.
+
+        Build the simulation with `generate=False` for this: generated users cannot make
+        such errors, and a million of them would double the run's cost.
+        """
         self.writer.sink = _discard
         while self.step():
             pass

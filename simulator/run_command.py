@@ -83,7 +83,7 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
     )
     # A dry run first: the script's state errors (logout with no session, …) are found
     # before a single frame is written anywhere.
-    Simulation(scenario, settings, options).dry_run()
+    Simulation(scenario, settings, options, generate=False).dry_run()
     sim = Simulation(scenario, settings, options)
     extras: dict[str, object] = {}
     if request.local:

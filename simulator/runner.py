@@ -31,7 +31,7 @@ def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
 def build(scenario_arg: str, notes_ini: Path | None, options: RunOptions) -> Simulation:
     """A ready Simulation; the script has been dry-run so state errors are found before output."""
     scenario, settings = load(scenario_arg, notes_ini)
-    Simulation(scenario, settings, options).dry_run()
+    Simulation(scenario, settings, options, generate=False).dry_run()
     return Simulation(scenario, settings, options)
 
 
