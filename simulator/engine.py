@@ -21,6 +21,7 @@ from simulator.mq import MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.notes_ini import NotesIniSettings
 from simulator.scenario import Action, Scenario, SessionActionBase
 from simulator.server import Charges, DatabaseInfo, ScenarioStateError, Server
+from simulator.tasks import ServerTasks
 from simulator.timedate import ZERO_TIMEDATE
 from simulator.workload import Population, parse_workload
 
@@ -112,6 +113,10 @@ class Simulation:
         # Server tasks (issue: mail, replication, agents, HTTP) register their completion
         # handlers here so shutdown can tell them from timers and count them as abandoned.
         self.task_handlers: set[Callable[[Any], None]] = set()
+        self.tasks = ServerTasks(
+            scenario, self.writer, self.heap, self.server, self.databases, seed=self.seed
+        )
+        self.task_handlers.update(self.tasks.completion_handlers)
         self.population: Population | None = None
         if scenario.workload:
             workload = parse_workload(scenario.workload, self.databases, scenario.filename)
@@ -183,9 +188,7 @@ class Simulation:
                 action.bytes_out,
             )
             return
-        raise ScenarioStateError(
-            f"action {action.action!r} is not yet supported by this version of billsim"
-        )
+        self.tasks.start(action)  # mail, replicate, agent, http, custom (simulator.tasks)
 
     def _shutdown_at_duration(self, _: object) -> None:
         if self.in_run:
