@@ -128,14 +128,58 @@ def _root(
 
 
 @app.command("decode")
-def decode_command(file: InputArgument, layout: LayoutOption = Layout.LINUX_X86_64) -> None:
+def decode_command(
+    file: InputArgument,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            metavar="SCENARIO",
+            help="A scenario file or bundled name whose custom_types name the custom records.",
+        ),
+    ] = None,
+) -> None:
     """Frames to JSON lines, one per frame, with seq from 1.
 
-    Custom struct types (32001-65535) come out as the header plus "raw" (--scenario, to name
-    them, comes with the scenario loader). Exit 2 at a frame that cannot be read, naming its
-    byte offset, or at the end if any frame had an unknown struct type.
+    Custom struct types (32001-65535) decode field by field when --scenario declares them,
+    else as the header plus "raw" (the hex of the bytes after the header). Exit 2 at a
+    frame that cannot be read, naming its byte offset, or at the end if any frame had an
+    unknown struct type.
     """
-    decode_file(file, sys.stdout, sys.stderr, layout=layout)
+    kinds: tuple[Any, ...] = ()
+    if scenario is not None:
+        from simulator.bundled import resolve_scenario  # noqa: PLC0415
+        from simulator.scenario import load_scenario  # noqa: PLC0415
+
+        kinds = load_scenario(resolve_scenario(scenario)).custom_kinds()
+    decode_file(file, sys.stdout, sys.stderr, layout=layout, custom_kinds=kinds)
+
+
+@app.command("header")
+def header_command(
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            metavar="SCENARIO",
+            help="A scenario file, or the name of a bundled one (see `billsim scenarios`).",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Print a C header for the scenario's custom record types.
+
+    For each type of custom_types: its struct with the C field types, #define
+    BILL_<NAME> <struct type>, its billing class, and static size and offset checks for
+    both layouts. It includes queue/billmsg.h and, like it, packs the structs when
+    BILLSIM_WIN32_LAYOUT is defined. Exit 2 if the scenario is not valid.
+    """
+    from simulator.bundled import resolve_scenario  # noqa: PLC0415
+    from simulator.header import generate_header  # noqa: PLC0415
+    from simulator.scenario import load_scenario  # noqa: PLC0415
+
+    path = resolve_scenario(scenario)
+    sys.stdout.write(generate_header(load_scenario(path), path.name))
 
 
 ScenarioArgument = Annotated[

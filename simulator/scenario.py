@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from simulator import constants as c
+from simulator.cnames import field_name_problem, type_name_problem
 from simulator.codec import frame_geometry
 from simulator.durations import DurationUs, format_duration
 from simulator.errors import InputError
@@ -693,6 +694,7 @@ def _check(scenario: Scenario, problems: _Problems) -> Scenario:
         size = _frame_size(custom.ctypes, 0)
         if size > c.MQ_MAX_MSGSIZE:
             problems.add(where, f"a frame would be {size} bytes, over {c.MQ_MAX_MSGSIZE}")
+        _check_c_names(scenario, problems, type_name, custom)
 
     script: list[Action] = []
     for index, action in enumerate(scenario.script):
@@ -742,6 +744,25 @@ def _check(scenario: Scenario, problems: _Problems) -> Scenario:
             continue
         script.append(action)
     return scenario.model_copy(update={"script": script})
+
+
+def _check_c_names(
+    scenario: Scenario, problems: _Problems, type_name: str, custom: CustomType
+) -> None:
+    """Names `billsim header` can declare in C: no keyword, clash or repeated field."""
+    where = ("custom_types", type_name)
+    problem = type_name_problem(type_name)
+    if problem is not None:
+        problems.add(where, f"not usable as a C type name: {problem}")
+    seen: set[str] = set()
+    for position, (field_name, _ctype) in enumerate(custom.fields):
+        path = (*where, "fields", position)
+        if field_name in seen:
+            problems.add(path, f"field {field_name} is declared twice")
+        seen.add(field_name)
+        problem = field_name_problem(field_name, scenario.custom_types)
+        if problem is not None:
+            problems.add(path, f"not usable as a C field name: {problem}")
 
 
 def _check_db(scenario: Scenario, problems: _Problems, path: Sequence[Any], db: str) -> None:
