@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import random
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +37,7 @@ from cbuild import (
 )
 
 from simulator import constants as c
+from simulator.bundled import resolve_scenario
 from simulator.codec import FrameCodec, frame_geometry, read_frames
 from simulator.layout import Framing, Layout, compile_fields
 from simulator.records import (
@@ -44,8 +46,10 @@ from simulator.records import (
     HTTP_STRING_NAMES,
     KIND_BY_PYTHON_TYPE,
     AgentRec,
+    CustomRec,
     DbRec,
     DocumentRec,
+    Frame,
     HttpReqRec,
     MailRec,
     Oid,
@@ -55,6 +59,9 @@ from simulator.records import (
     SessionRec,
     Unid,
 )
+from simulator.run_command import RunRequest
+from simulator.run_command import run as run_command
+from simulator.scenario import Scenario, load_scenario
 from simulator.timedate import ZERO_TIMEDATE, TimeDate
 
 pytestmark = pytest.mark.gcc
@@ -696,3 +703,149 @@ def test_the_headers_static_asserts_reject_another_layout(layout: Layout, tmp_pa
     else:
         # #pragma pack(1) in the header wins over the command line: still the win32 layout.
         assert done.returncode == 0, done.stderr
+
+
+# ---- The custom NOTECREATEREC, through the header `billsim header` generates ----
+
+NOTECREATE_REPLICA = TimeDate(0x0052C1F1, 0x85258A3B)
+# What `notecreate write` builds (keep in step with tests/c/notecreate.c).
+KNOWN_NOTES: tuple[tuple[TimeDate, tuple[object, ...]], ...] = (
+    (TimeDate(5040000, DAY), ("CN=Alice Smith/O=Acme", 0x20FA, NOTECREATE_REPLICA)),
+    (ZERO_TIMEDATE, ("", 0, ZERO_TIMEDATE)),
+    (TimeDate(8639999, 0xC0000000 | DAY), ("n" * c.MAXUSERNAME, DWORD_MAX, ALL_ONES)),
+)
+# BILLMNGR's NOTECREATEREC by hand: char[257], then NOTEID (aligned to 4 unless packed),
+# then a DBID (TIMEDATE, aligned to 4 unless packed); sizeof rounded up to 4 unless packed.
+NOTECREATE_LAYOUT = {
+    Layout.LINUX_X86_64: {"sizeof": 272, "Username": 0, "dbNoteID": 260, "ReplicaID": 264},
+    Layout.WIN32: {"sizeof": 269, "Username": 0, "dbNoteID": 257, "ReplicaID": 261},
+}
+
+
+def _notecreate_scenario() -> Scenario:
+    return load_scenario(resolve_scenario("notecreate"))
+
+
+@pytest.fixture(scope="module")
+def notecreate_header(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`billsim header notecreate`, run as a user would, saved as notecreate.h."""
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "header", "notecreate"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=QUEUE_DIR.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    directory = tmp_path_factory.mktemp("generated")
+    (directory / "notecreate.h").write_text(done.stdout)
+    return directory
+
+
+@pytest.fixture(scope="module", params=list(Layout), ids=[layout.value for layout in Layout])
+def notecreate_reader(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    notecreate_header: Path,
+) -> tuple[Layout, Path]:
+    layout: Layout = request.param
+    exe = compile_c(
+        [C_DIR / "notecreate.c"],
+        tmp_path_factory.mktemp("c"),
+        layout,
+        include_dirs=[notecreate_header],
+    )
+    return layout, exe
+
+
+def _notecreate_view(index: int, offset: int, frame: Frame, data: bytes) -> dict[str, str]:
+    view = {
+        "frame": str(index),
+        "offset": str(offset),
+        "Len": str(len(data)),
+        "StructType": str(frame.StructType),
+        "Class": str(frame.Class),
+    }
+    _flatten("ServerName", "str", frame.ServerName, view)
+    _flatten("TimeStamp", "time", frame.TimeStamp, view)
+    if not isinstance(frame.rec, CustomRec):
+        view["rec"] = "other"
+        return view
+    username, note_id, replica = frame.rec.values
+    _flatten("rec.Username", "str", username, view)
+    _flatten("rec.dbNoteID", "int", note_id, view)
+    _flatten("rec.ReplicaID", "id", replica, view)
+    view["canonical"] = "identical"
+    return view
+
+
+def test_gcc_lays_notecreaterec_out_as_billmngr_and_the_codec_do(
+    notecreate_reader: tuple[Layout, Path],
+) -> None:
+    layout, exe = notecreate_reader
+    gcc_layout = {k: int(v) for k, v in parse_lines(run_c(exe, "layout")).items()}
+    [kind] = _notecreate_scenario().custom_kinds()
+    compiled = compile_fields(kind.fields, layout)
+    python = {"NOTECREATEREC.sizeof": compiled.size}
+    python.update({f"NOTECREATEREC.{name}": off for name, off in compiled.offsets.items()})
+    python["BILL_NOTECREATEREC"] = 32001
+    python["BILLSIM_NOTECREATEREC_CLASS"] = c.BILL_CLASS_DATABASE
+    assert gcc_layout == python
+    assert {
+        key.removeprefix("NOTECREATEREC."): value
+        for key, value in python.items()
+        if key.startswith("NOTECREATEREC.")
+    } == NOTECREATE_LAYOUT[layout]
+
+
+@FRAMINGS
+def test_notecreate_frames_built_in_c_are_the_codecs_bytes(
+    notecreate_reader: tuple[Layout, Path], framing: Framing
+) -> None:
+    layout, exe = notecreate_reader
+    codec = FrameCodec(layout, framing, _notecreate_scenario().custom_kinds())
+    expected = b"".join(
+        codec.encode(
+            Frame(32001, c.BILL_CLASS_DATABASE, "CN=Mail01/O=Acme", stamp, CustomRec(values))
+        )
+        for stamp, values in KNOWN_NOTES
+    )
+    written = run_c(exe, "write", framing.value)
+    assert written == expected
+    size = REC_OFFSET[layout] + NOTECREATE_LAYOUT[layout]["sizeof"]
+    if framing is Framing.PAD_UNION:
+        size = max(size, BILLMSG_SIZE[layout])
+    assert len(written) == 3 * size
+    views = parse_fields(run_c(exe, "read", framing.value, stdin=written))
+    frames = list(read_frames(io.BytesIO(written), codec))
+    assert [f.rec for _, _, f in frames] == [CustomRec(values) for _, values in KNOWN_NOTES]
+    assert_views_equal(
+        views,
+        [
+            _notecreate_view(index, offset, frame, data)
+            for index, (offset, data, frame) in enumerate(frames)
+        ],
+    )
+
+
+@FRAMINGS
+def test_c_reads_the_notecreate_scenarios_run(
+    notecreate_reader: tuple[Layout, Path], framing: Framing, tmp_path: Path
+) -> None:
+    """`billsim run notecreate --out`: C reads every header and each NOTECREATEREC as Python."""
+    layout, exe = notecreate_reader
+    out = tmp_path / "run.nbf"
+    request = RunRequest(scenario="notecreate", out=out, layout=layout, framing=framing)
+    assert run_command(request, stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    data = out.read_bytes()
+    codec = FrameCodec(layout, framing, _notecreate_scenario().custom_kinds())
+    frames = list(read_frames(io.BytesIO(data), codec))
+    assert [f.StructType for _, _, f in frames].count(32001) == 3
+    views = parse_fields(run_c(exe, "read", framing.value, stdin=data))
+    assert_views_equal(
+        views,
+        [
+            _notecreate_view(index, offset, frame, frame_bytes)
+            for index, (offset, frame_bytes, frame) in enumerate(frames)
+        ],
+    )
