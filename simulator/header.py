@@ -33,8 +33,8 @@ _LAYOUT_CONDITION: dict[Layout, str] = {
 
 
 def _comment_text(text: str) -> str:
-    """Scenario text inside a /* */ comment: one line, never closing the comment early."""
-    return " ".join(text.split()).replace("*/", "* /")
+    """Scenario text inside a comment: one line, never ending it early nor opening another."""
+    return " ".join(text.split()).replace("*/", "* /").replace("/*", "/ *")
 
 
 def guard_macro(scenario_name: str) -> str:
