@@ -412,6 +412,46 @@ def scenarios_command() -> None:
     list_scenarios(sys.stdout)
 
 
+@app.command("tail")
+def tail_command(
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker",
+            metavar="URL",
+            help="mqtt://[user[:password]@]host[:port] or mqtts://… to watch (user and "
+            "password also from BILLSIM_MQTT_USERNAME / BILLSIM_MQTT_PASSWORD).",
+        ),
+    ] = "mqtt://127.0.0.1:1883",
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="The JSON form, one frame a line; nothing else.")
+    ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", metavar="CN", help="Only this server's topics (Mail01)."),
+    ] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", metavar="SECONDS", min=0, help="How long to retry an unreachable broker."
+        ),
+    ] = 10.0,
+) -> None:
+    """Watch a broker's billing topics: each frame decoded on one line, as it arrives.
+
+    Subscribes to domino/billing/+/# (or one server's). Frames, binary or JSON, come out
+    as one readable line each (--json: the JSON form); status, stats and control
+    messages as lines starting "--". If the broker cannot be reached, tail retries for
+    --wait seconds and exits 1; once connected it reconnects without end. Ctrl-C: exit 0.
+    """
+    from simulator.tail import run_tail  # noqa: PLC0415
+
+    raise typer.Exit(
+        run_tail(broker, json_lines=json_lines, server=server, layout=layout, wait=wait)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script `billsim` and `python -m simulator`: exits with the command's code."""
     try:
