@@ -740,3 +740,26 @@ def test_derived_mail_ids_are_timedates_of_the_derived_range() -> None:
     for part in (oid.File, oid.Note):
         assert 2_451_545 <= part.day_zone < 2_451_545 + 9_000
         assert 0 <= part.ticks < 8_640_000
+
+
+def test_all_classes_golden_mail_ids_are_the_derived_ones() -> None:
+    """tests/golden/all-classes.jsonl was derived by hand but for these identifiers: each
+    MAILREC's OriginatorID File and Note are derive_timedate(7, "mail-file"/"mail-note",
+    "script[<index of its mail action>]"), Sequence 1, SequenceTime = PostedDate."""
+    golden = Path(__file__).parent / "golden" / "all-classes.jsonl"
+    mails = [
+        json.loads(line)["rec"]
+        for line in golden.read_text().splitlines()
+        if json.loads(line)["StructType"] == c.BILL_MAILREC
+    ]
+    assert len(mails) == 2
+    for rec, index in zip(mails, (2, 9), strict=True):
+        file = derive_timedate(7, "mail-file", f"script[{index}]")
+        note = derive_timedate(7, "mail-note", f"script[{index}]")
+        assert rec["OriginatorID"] == {
+            "File": f"{file.day_zone:08X}:{file.ticks:08X}",
+            "Note": f"{note.day_zone:08X}:{note.ticks:08X}",
+            "Sequence": 1,
+            "SequenceTime": rec["PostedDate"],
+        }
+        assert rec["OrigMessageID"] == "0" * 32
