@@ -85,6 +85,8 @@ def build_summary(
         },
         "dropped": stats.dropped,
         "abandoned_tasks": sim.abandoned_tasks,
+        # Agent runs by the agent's own name, which no AGENTREC carries (DESIGN §7).
+        "agent_runs": dict(sorted(sim.tasks.agent_runs.items())),
     }
     if delivered is not None:
         summary["delivered"] = delivered
@@ -114,6 +116,9 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
         f"sessions {summary['sessions_started']} (peak {summary['peak_sessions']})"
         + (f", delivered {delivered}" if delivered is not None else "")
     )
+    if summary["agent_runs"]:
+        runs = ", ".join(f"{name} {count}" for name, count in summary["agent_runs"].items())
+        console.print(f"agent runs: {runs}")
     types = Table(title="records by type", title_justify="left", box=None, pad_edge=False)
     types.add_column("class")
     types.add_column("struct")

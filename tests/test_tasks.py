@@ -474,6 +474,7 @@ def test_tasks_running_at_shutdown_are_abandoned_and_counted() -> None:
     assert sim.tasks.completed == 1
     summary = build_summary(sim)
     assert summary["abandoned_tasks"] == 4
+    assert summary["agent_runs"] == {"A": 1}  # B never finished
     assert sim.tasks.agent_runs == {"A": 1}
 
 
