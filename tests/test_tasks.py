@@ -165,7 +165,8 @@ def test_originator_ids_are_unique_per_message_and_fixed_by_the_seed() -> None:
     assert ids == [f.rec.OriginatorID for f in again if isinstance(f.rec, MailRec)]
     other = [f.rec.OriginatorID for f in reseeded if isinstance(f.rec, MailRec)]
     assert all(a.File != b.File and a.Note != b.Note for a, b in zip(ids, other, strict=True))
-    # Not the order of drawing: the same message keeps its id when the script is reordered.
+    # A function of each message's place in the file (its identity), not of the order the
+    # router handles them in: reversed, the ids follow the lines they are on.
     reordered = head() + "".join(reversed(script.splitlines(keepends=True)))
     _, backwards = simulate(reordered)
     by_minute = {
