@@ -1,5 +1,6 @@
 """`billsim tail`: the one-line rendering of each record kind, the message handling, and the
-command itself against a private mosquitto (tests/brokers.py), never the system broker.
+command itself against a private mosquitto (the `mosquitto` fixture of tests/brokers.py,
+exposed by conftest.py), never the system broker.
 
 The expected lines are written out by hand from the frames' values.
 """
@@ -16,7 +17,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import brokers
 import pytest
 from brokers import MosquittoBroker, free_port
 from gmqtt import Client
@@ -52,10 +52,6 @@ from simulator.tail import (
     subscription_topic,
 )
 from simulator.timedate import TimeDate
-
-# The broker fixtures of tests/brokers.py (a private mosquitto on a free loopback port).
-mosquitto = brokers.mosquitto
-mosquitto_factory = brokers.mosquitto_factory
 
 REPO = Path(__file__).resolve().parent.parent
 SERVER = "CN=Mail01/O=Acme"

@@ -1,0 +1,342 @@
+"""The repository's outside face, read as data (there is no Docker engine here):
+docker-compose.yml, the Dockerfile and .dockerignore, and queue/asyncapi.yaml against
+DESIGN §6 (the topics, messages, properties and bindings written out below from it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from simulator import constants as c
+from simulator.cli import app
+from simulator.mqtt import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
+ASYNCAPI = REPO / "queue" / "asyncapi.yaml"
+MOSQUITTO_CONF = REPO / "queue" / "mosquitto.conf"
+DESIGN = REPO.parent / "shared" / "DESIGN.md"  # shared/ sits beside the clone
+
+BROKER_URL = "mqtt://mosquitto:1883"
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = load_yaml(COMPOSE)
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def asyncapi() -> dict[str, Any]:
+    data = load_yaml(ASYNCAPI)
+    assert isinstance(data, dict)
+    return data
+
+
+def help_text(command: str) -> str:
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# --- docker-compose.yml ----------------------------------------------------------------------
+
+
+def test_compose_services(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"mosquitto", "billsim", "tail"}
+
+
+def test_compose_broker(compose: dict[str, Any]) -> None:
+    broker = compose["services"]["mosquitto"]
+    assert broker["image"] == "eclipse-mosquitto:2"
+    mounts = [str(volume).split(":") for volume in broker["volumes"]]
+    assert ["./queue/mosquitto.conf", "/mosquitto/config/mosquitto.conf", "ro"] in mounts
+    assert MOSQUITTO_CONF.is_file()
+    # Its listener is where the other services connect (mqtt://mosquitto:1883).
+    assert re.search(r"^listener 1883 0\.0\.0\.0$", MOSQUITTO_CONF.read_text(), re.MULTILINE)
+    # The host sees it on loopback only.
+    assert broker["ports"] == ["127.0.0.1:${BILLSIM_MQTT_PORT:-1883}:1883"]
+    test = broker["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "mosquitto_sub"]
+    assert "$$SYS/broker/version" in test  # $$: a literal $ to compose
+
+
+@pytest.mark.parametrize("name", ["billsim", "tail"])
+def test_compose_billsim_services_build_the_image(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    assert service["build"] == "."
+    assert DOCKERFILE.is_file()
+    assert service["depends_on"]["mosquitto"] == {"condition": "service_healthy"}
+
+
+def test_compose_commands(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    run = services["billsim"]["command"]
+    assert run == ["run", "lifecycle-demo", "--speed", "realtime", "--broker", BROKER_URL]
+    assert (REPO / "scenarios" / "lifecycle-demo.yaml").is_file()
+    assert services["tail"]["command"] == ["tail", "--broker", BROKER_URL]
+    # tail is up before the run starts, so it sees the first frame.
+    assert services["billsim"]["depends_on"]["tail"] == {"condition": "service_started"}
+    # Every option the commands use is one the CLI has.
+    for command in (run, services["tail"]["command"]):
+        text = help_text(command[0])
+        for option in (word for word in command if word.startswith("--")):
+            assert option in text, (command[0], option)
+
+
+# --- Dockerfile and .dockerignore ------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            instruction, _, args = stripped.partition(" ")
+            out.append((instruction.upper(), args.strip()))
+    return out
+
+
+def test_dockerfile_installs_the_package_and_runs_billsim() -> None:
+    instructions = dockerfile_instructions()
+    base = next(args for name, args in instructions if name == "FROM")
+    match = re.fullmatch(r"python:3\.(\d+)-slim", base)
+    assert match and int(match.group(1)) >= 11  # requires-python >= 3.11
+    runs = [args for name, args in instructions if name == "RUN"]
+    assert any(re.search(r"\bpip install \.(\s|$)", run) for run in runs)
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "billsim" in pyproject["project"]["scripts"]
+    entrypoint = [args for name, args in instructions if name == "ENTRYPOINT"]
+    assert [json.loads(args) for args in entrypoint] == [["billsim"]]
+    users = [args for name, args in instructions if name == "USER"]
+    assert users and users[-1] != "root"
+
+
+def test_dockerfile_copies_what_the_wheel_needs() -> None:
+    copied: set[str] = set()
+    for name, args in dockerfile_instructions():
+        if name == "COPY":
+            *sources, _destination = shlex.split(args)
+            copied.update(source.rstrip("/") for source in sources)
+    # The package, its metadata, and what pyproject.toml force-includes into the wheel.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    included = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    needed = {"pyproject.toml", pyproject["project"]["readme"], "simulator", *included}
+    assert needed <= copied
+    for source in copied:
+        assert (REPO / source).exists(), source
+    ignored = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "!"))
+    }
+    assert not (copied & ignored)
+    assert {".git", ".venv", "**/__pycache__"} <= ignored
+
+
+# --- queue/asyncapi.yaml against DESIGN §6 ----------------------------------------------------
+
+# Every topic of DESIGN §6, in the document's {parameter} form.
+TOPICS = {
+    "domino/billing/{server}/{class}",
+    "domino/billing/{server}/custom/{structtype}",
+    "domino/billing/{server}/status",
+    "domino/billing/{server}/stats",
+    "domino/billing/{server}/control",
+    "domino/billing/{server}/control/reply",
+}
+STATS_KEYS = {
+    "virtual_time",
+    "records",
+    "queue_depth",
+    "in_flight",
+    "delivered",
+    "dropped",
+    "rate",
+    "run",
+}
+COMMANDS = {"pause", "resume", "speed", "set", "stats", "quit"}
+
+
+def resolve(doc: dict[str, Any], node: Any) -> Any:
+    """Follow local $refs (`#/a/b/c`) until a node that is not one."""
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def channel_by_address(doc: dict[str, Any], address: str) -> dict[str, Any]:
+    found = [ch for ch in doc["channels"].values() if ch["address"] == address]
+    assert len(found) == 1, address
+    result: dict[str, Any] = found[0]
+    return result
+
+
+def messages_of(doc: dict[str, Any], address: str) -> dict[str, dict[str, Any]]:
+    channel = channel_by_address(doc, address)
+    return {name: resolve(doc, ref) for name, ref in channel["messages"].items()}
+
+
+def operation_for(doc: dict[str, Any], address: str) -> dict[str, Any]:
+    for operation in doc["operations"].values():
+        if resolve(doc, operation["channel"])["address"] == address:
+            result: dict[str, Any] = operation
+            return result
+    raise AssertionError(f"no operation on {address}")
+
+
+def test_asyncapi_version_and_topics(asyncapi: dict[str, Any]) -> None:
+    assert asyncapi["asyncapi"] == "3.0.0"
+    assert {ch["address"] for ch in asyncapi["channels"].values()} == TOPICS
+    frames = channel_by_address(asyncapi, "domino/billing/{server}/{class}")
+    assert set(frames["parameters"]["class"]["enum"]) == set(c.CLASS_TOPIC_NAME.values())
+    for channel in asyncapi["channels"].values():
+        declared = set(channel.get("parameters", {}))
+        assert declared == set(re.findall(r"\{(\w+)\}", channel["address"])), channel["address"]
+
+
+def test_asyncapi_topics_are_those_design_names(asyncapi: dict[str, Any]) -> None:
+    """When DESIGN.md is at hand (shared/ beside the clone), every topic §6 names is here."""
+    if not DESIGN.is_file():
+        return  # the list above is §6's, written out
+    text = DESIGN.read_text()
+    section = text[text.index("## 6. MQTT interface") : text.index("## 7.")]
+    named = set(re.findall(r"`(domino/billing/[^`]+)`", section))
+    named |= {f"domino/billing/{{server}}/{t}" for t in re.findall(r"`(custom/[^`]+)`", section)}
+    assert named, "no topics found in DESIGN §6"
+    assert named <= {ch["address"] for ch in asyncapi["channels"].values()}
+
+
+def test_asyncapi_frames(asyncapi: dict[str, Any]) -> None:
+    for address in (
+        "domino/billing/{server}/{class}",
+        "domino/billing/{server}/custom/{structtype}",
+    ):
+        messages = messages_of(asyncapi, address)
+        content_types = {m["contentType"] for m in messages.values()}
+        assert content_types == {CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON}
+        for message in messages.values():
+            traits = [resolve(asyncapi, t) for t in message["traits"]]
+            headers = resolve(asyncapi, traits[0]["headers"])
+            assert set(headers["required"]) == {"seq", "run", "structtype"}
+        operation = operation_for(asyncapi, address)
+        assert operation["action"] == "send"
+        assert operation["bindings"]["mqtt"]["qos"] == 1
+        assert operation["bindings"]["mqtt"]["retain"] is False
+    binary = asyncapi["components"]["messages"]["frameBinary"]
+    assert binary["payload"]["maxLength"] == c.MQ_MAX_MSGSIZE
+    schema = asyncapi["components"]["schemas"]["frameJson"]
+    assert set(schema["required"]) >= {"Len", "StructType", "Class", "ServerName", "TimeStamp"}
+    assert {"rec", "seq"} <= set(schema["properties"])
+
+
+# Struct type -> the schema of its record in queue/asyncapi.yaml.
+RECORD_SCHEMAS = {
+    c.BILL_SESSIONREC: "sessionRec",
+    c.BILL_DBREC: "dbRec",
+    c.BILL_REPLREC: "replRec",
+    c.BILL_DOCCHARGE: "documentRec",
+    c.BILL_MAILREC: "mailRec",
+    c.BILL_AGENTREC: "agentRec",
+    c.BILL_HTTPREQREC: "httpReqRec",
+}
+
+
+def test_asyncapi_json_form_names_the_fields_the_decoder_writes(asyncapi: dict[str, Any]) -> None:
+    """Each golden JSON line's keys are declared by its record's schema, and each schema's
+    required keys are in every such line; the struct type picks the schema."""
+    schemas = asyncapi["components"]["schemas"]
+    rules = {
+        rule["if"]["properties"]["StructType"].get("const"): resolve(
+            asyncapi, rule["then"]["properties"]["rec"]
+        )
+        for rule in schemas["frameJson"]["allOf"]
+    }
+    for struct_type, name in RECORD_SCHEMAS.items():
+        assert rules[struct_type] is schemas[name]
+    seen = set()
+    for path in sorted((REPO / "tests" / "golden").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            obj = json.loads(line)
+            assert set(obj) <= set(schemas["frameJson"]["properties"]), path
+            kind = RECORD_SCHEMAS.get(obj["StructType"])
+            if kind is None:
+                continue
+            seen.add(kind)
+            schema = schemas[kind]
+            assert set(obj["rec"]) <= set(schema["properties"]), (path, kind)
+            assert set(schema["required"]) <= set(obj["rec"]), (path, kind)
+    assert seen == set(RECORD_SCHEMAS.values())
+
+
+def test_asyncapi_status(asyncapi: dict[str, Any]) -> None:
+    address = "domino/billing/{server}/status"
+    (status,) = messages_of(asyncapi, address).values()
+    assert status["payload"]["enum"] == ["online", "offline"]
+    assert status["contentType"] == "text/plain"
+    bindings = operation_for(asyncapi, address)["bindings"]["mqtt"]
+    assert (bindings["qos"], bindings["retain"]) == (1, True)
+    description = " ".join(channel_by_address(asyncapi, address)["description"].split())
+    assert "as the last will" in description
+
+
+def test_asyncapi_stats(asyncapi: dict[str, Any]) -> None:
+    (stats,) = messages_of(asyncapi, "domino/billing/{server}/stats").values()
+    schema = resolve(asyncapi, stats["payload"])
+    assert set(schema["required"]) == STATS_KEYS
+    assert set(schema["properties"]) == STATS_KEYS
+    assert stats["contentType"] == CONTENT_TYPE_JSON
+    for example in stats["examples"]:
+        assert set(example["payload"]) == STATS_KEYS
+
+
+def test_asyncapi_control_and_reply(asyncapi: dict[str, Any]) -> None:
+    messages = messages_of(asyncapi, "domino/billing/{server}/control")
+    commands = {}
+    for message in messages.values():
+        schema = resolve(asyncapi, message["payload"])
+        commands[schema["properties"]["cmd"]["const"]] = schema
+        traits = [resolve(asyncapi, t) for t in message["traits"]]
+        mqtt = traits[0]["bindings"]["mqtt"]
+        assert {"responseTopic", "correlationData"} <= set(mqtt)
+    assert set(commands) == COMMANDS
+    assert set(commands["speed"]["required"]) == {"cmd", "value"}
+    assert set(commands["set"]["required"]) == {"cmd", "name", "value"}
+    assert re.fullmatch(commands["speed"]["properties"]["value"]["pattern"], "60x")
+    for name in ("pause", "resume", "stats", "quit"):
+        assert commands[name]["required"] == ["cmd"]
+
+    operation = operation_for(asyncapi, "domino/billing/{server}/control")
+    assert operation["action"] == "receive"
+    reply = operation["reply"]
+    assert resolve(asyncapi, reply["channel"])["address"] == (
+        "domino/billing/{server}/control/reply"
+    )
+    assert "Response Topic" in reply["address"]["description"]
+    (answer,) = messages_of(asyncapi, "domino/billing/{server}/control/reply").values()
+    schema = resolve(asyncapi, answer["payload"])
+    assert {"ok", "error"} <= set(schema["properties"])
+    assert "correlationData" in answer["bindings"]["mqtt"]
+    assert resolve(asyncapi, answer["correlationId"])["location"].endswith("correlationData")
