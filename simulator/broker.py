@@ -278,6 +278,10 @@ async def start_embedded_broker(
                 "(apt-get install mosquitto, brew install mosquitto)"
             )
         if not amqtt_available():
+            if prefer == "amqtt":
+                raise BrokerStartError(
+                    f"amqtt is not installed for {sys.executable}: pip install amqtt"
+                )
             raise BrokerStartError(
                 "no broker to embed: install mosquitto (apt-get install mosquitto) or "
                 "amqtt (pip install amqtt), or give --broker mqtt://HOST:PORT"

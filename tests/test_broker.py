@@ -55,6 +55,15 @@ def require_mosquitto() -> str:
     return found
 
 
+def require_amqtt() -> None:
+    """amqtt is DESIGN §9's fallback broker: an environment without it is a broken install."""
+    if not broker_module.amqtt_available():
+        pytest.fail(
+            "amqtt is not installed: billsim's fallback broker (DESIGN §9) needs it "
+            "(pip install amqtt; it belongs in pyproject.toml's dependencies)"
+        )
+
+
 class Log:
     """A structlog-style logger that keeps what it is told."""
 
@@ -142,6 +151,8 @@ async def test_mosquitto_on_the_preferred_port_when_free() -> None:
 async def test_a_busy_preferred_port_gives_a_free_one(busy_port: int, prefer: Prefer) -> None:
     if prefer == "mosquitto":
         require_mosquitto()
+    else:
+        require_amqtt()
     log = Log()
     async with await start_embedded_broker(
         preferred_port=busy_port, prefer=prefer, log=log
@@ -210,6 +221,8 @@ def test_a_killed_parent_leaves_no_broker(prefer: Prefer) -> None:
     """SIGKILL to billsim cannot run `stop()`: the kernel's parent-death signal does."""
     if prefer == "mosquitto":
         require_mosquitto()
+    else:
+        require_amqtt()
     script = (
         "import asyncio, sys\n"
         "from simulator.broker import start_embedded_broker, free_port\n"
@@ -319,6 +332,7 @@ async def test_bundled_config_loads_in_this_mosquitto(tmp_path: Path) -> None:
 
 
 async def test_amqtt_when_asked() -> None:
+    require_amqtt()
     log = Log()
     broker = await start_embedded_broker(preferred_port=free_port(), prefer="amqtt", log=log)
     try:
@@ -336,6 +350,7 @@ async def test_amqtt_when_asked() -> None:
 
 
 async def test_without_mosquitto_amqtt_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_amqtt()
     monkeypatch.setattr(broker_module, "find_mosquitto", lambda: None)
     async with await start_embedded_broker(preferred_port=free_port()) as broker:
         assert broker.kind == "amqtt"
@@ -354,6 +369,8 @@ async def test_with_neither_the_error_says_what_to_install(
     assert caught.value.exit_code == 1
     with pytest.raises(BrokerStartError, match="install mosquitto"):
         await start_embedded_broker(preferred_port=free_port(), prefer="mosquitto")
+    with pytest.raises(BrokerStartError, match=r"amqtt is not installed for .*: pip install amqtt"):
+        await start_embedded_broker(preferred_port=free_port(), prefer="amqtt")
 
 
 # --- what billsim prints for a person to paste ----------------------------------------------

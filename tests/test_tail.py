@@ -23,7 +23,7 @@ from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from typer.testing import CliRunner
 
-from simulator.broker import start_embedded_broker
+from simulator.broker import amqtt_available, start_embedded_broker
 from simulator.cli import app
 from simulator.codec import FrameCodec
 from simulator.errors import InputError
@@ -438,6 +438,8 @@ async def test_tail_unreachable_broker_exits_1(tails: list[TailProcess]) -> None
 
 
 async def test_tail_on_amqtt_falls_back_to_3_1_1(tails: list[TailProcess]) -> None:
+    if not amqtt_available():
+        pytest.fail("amqtt is not installed (DESIGN §9's fallback broker): pip install amqtt")
     async with await start_embedded_broker(preferred_port=free_port(), prefer="amqtt") as broker:
         tail = await TailProcess.start("--broker", broker.url)
         tails.append(tail)
