@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -238,19 +239,25 @@ def test_a_killed_parent_leaves_no_broker(prefer: Prefer) -> None:
     try:
         assert parent.stdout is not None
         pid = int(parent.stdout.readline())
-        os.kill(pid, 0)  # running
+        # Its working directory is the temporary one with its config, which only stop()
+        # removes: here nobody calls it, so the test does.
+        workdir = Path(os.readlink(f"/proc/{pid}/cwd"))
+        assert workdir.name.startswith(f"billsim-{prefer}-")
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)  # ours to clean up: this test started it
-    pytest.fail(f"the {prefer} broker (pid {pid}) outlived its killed parent")
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)  # ours to clean up: this test started it
+        pytest.fail(f"the {prefer} broker (pid {pid}) outlived its killed parent")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def test_mosquitto_that_dies_at_start_is_reported_with_its_output(
