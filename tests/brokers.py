@@ -1,0 +1,463 @@
+"""Brokers and subscribers for the MQTT tests: a private mosquitto per test, never the system's.
+
+    def test_x(mosquitto_factory):
+        broker = mosquitto_factory(settings={"max_inflight_messages": 10})
+        ...; broker.stop(); broker.start()      # same port, same config, same data
+
+Each broker listens on a free 127.0.0.1 port with a config written into the test's
+tmp_path, so a test never touches the system broker on 1883. It is stopped by its PID
+(SIGTERM, then SIGKILL), and a missing `mosquitto` binary fails the test: the MQTT
+drain is a product feature, and a silent skip would hide that it was never tested.
+
+`Collector` is a gmqtt subscriber that keeps every message as (topic, payload, qos,
+retain, properties), for asserting on what a consumer would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from gmqtt import Client
+from gmqtt.mqtt.constants import MQTTv50, MQTTv311
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+# Settings every test broker gets (a test may override them): enough room that a test
+# subscriber which falls behind for a moment loses nothing.
+BASE_SETTINGS: dict[str, str | int] = {
+    "max_inflight_messages": 1000,
+    "max_queued_messages": 200_000,
+    "max_queued_bytes": 0,
+    "set_tcp_nodelay": "true",
+}
+
+
+def find_program(name: str) -> str:
+    """A mosquitto tool's path; fails (never skips) the test when it is not installed."""
+    found = shutil.which(name)
+    if found is None:
+        for directory in ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"):
+            candidate = Path(directory) / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                found = str(candidate)
+                break
+    if found is None:
+        pytest.fail(f"{name} is not installed: the MQTT tests need it (apt-get install mosquitto)")
+    return found
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """Make the CA and certificates with the openssl CLI (EC P-256 keys: fast to make)."""
+    openssl = find_program("openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True, timeout=30)
+
+    key_args = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    run("req", "-x509", *key_args, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+        "-subj", "/CN=billsim test CA")  # fmt: skip
+    for name, subject, extension in (
+        ("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+        ("client", "/CN=billsim-client", "extendedKeyUsage=clientAuth"),
+    ):
+        (directory / f"{name}.ext").write_text(extension + "\n")
+        run("req", *key_args, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2",
+            "-extfile", f"{name}.ext")  # fmt: skip
+    return TlsFiles(
+        ca_cert=directory / "ca.crt",
+        server_cert=directory / "server.crt",
+        server_key=directory / "server.key",
+        client_cert=directory / "client.crt",
+        client_key=directory / "client.key",
+    )
+
+
+class MosquittoBroker:
+    """One mosquitto child process on a fixed loopback port; stop() and start() again keep
+    the port, the config and (with ``persistence``) the sessions and retained messages."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        settings: Mapping[str, str | int] | None = None,
+        tls: TlsFiles | None = None,
+        require_certificate: bool = False,
+        passwords: Mapping[str, str] | None = None,
+        persistence: bool = False,
+    ) -> None:
+        self.directory = directory
+        self.host = HOST
+        self.port = port if port is not None else free_port()
+        self.tls = tls
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config_path = directory / "mosquitto.conf"
+        self.log_path = directory / "mosquitto.log"
+        lines = [f"listener {self.port} {HOST}"]
+        if tls is not None:
+            lines += [
+                f"cafile {tls.ca_cert}",
+                f"certfile {tls.server_cert}",
+                f"keyfile {tls.server_key}",
+                f"require_certificate {'true' if require_certificate else 'false'}",
+            ]
+        if passwords is not None:
+            password_file = directory / "passwd"
+            passwd = find_program("mosquitto_passwd")
+            for i, (user, password) in enumerate(passwords.items()):
+                create = ["-c"] if i == 0 else []
+                subprocess.run(
+                    [passwd, *create, "-b", str(password_file), user, password],
+                    check=True,
+                    capture_output=True,
+                    timeout=30,
+                )
+            lines += ["allow_anonymous false", f"password_file {password_file}"]
+        else:
+            lines.append("allow_anonymous true")
+        if persistence:
+            lines += ["persistence true", f"persistence_location {directory}/"]
+        else:
+            lines.append("persistence false")
+        if os.geteuid() == 0:
+            # As root, mosquitto would switch to the `mosquitto` user, which cannot read
+            # the test's files; stay who we are.
+            lines.append("user root")
+        for key, value in {**BASE_SETTINGS, **(settings or {})}.items():
+            lines.append(f"{key} {value}")
+        lines += ["log_dest stderr", "log_type all", "connection_messages true"]
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        mosquitto = find_program("mosquitto")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [mosquitto, "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        self.starts += 1
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _accepts(self.host, self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"mosquitto did not start on port {self.port}:\n{self.log_text()}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """SIGTERM to our child's PID (mosquitto saves its state and closes connections),
+        SIGKILL if it lingers."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGCONT)  # in case a test paused it
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+    def pause(self) -> None:
+        """SIGSTOP: the broker holds its connections but answers nothing until resume()."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
+    async def astop(self) -> None:
+        await asyncio.to_thread(self.stop)
+
+    async def astart(self) -> None:
+        await asyncio.to_thread(self.start)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def client_ssl(self) -> ssl.SSLContext | bool:
+        """A test client's TLS context (trusting the test CA, with the client
+        certificate), or False for a plain listener."""
+        if self.tls is None:
+            return False
+        context = ssl.create_default_context(cafile=str(self.tls.ca_cert))
+        context.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
+        return context
+
+
+_AMQTT_SCRIPT = """
+import asyncio, logging, signal, sys
+from amqtt.broker import Broker
+
+async def main(port):
+    logging.basicConfig(level=logging.ERROR)
+    broker = Broker({
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    })
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await broker.start()
+    await stop.wait()
+    await broker.shutdown()
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+class AmqttBroker:
+    """amqtt, which speaks MQTT 3.1.1 only, as a child process on a free loopback port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.host = HOST
+        self.port = free_port()
+        self.log_path = directory / "amqtt.log"
+        directory.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _AMQTT_SCRIPT, str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _accepts(self.host, self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"amqtt did not start: {self.log_path.read_text(errors='replace')}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+
+BrokerFactory = Callable[..., MosquittoBroker]
+
+
+@pytest.fixture
+def mosquitto_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
+    """Make and start brokers (keyword arguments of MosquittoBroker); all stopped at the end."""
+    brokers: list[MosquittoBroker] = []
+
+    def make(**kwargs: Any) -> MosquittoBroker:
+        broker = MosquittoBroker(tmp_path / f"mosquitto-{len(brokers)}", **kwargs)
+        brokers.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto(mosquitto_factory: BrokerFactory) -> MosquittoBroker:
+    """A plain mosquitto (anonymous, MQTT 5, load settings) on a free loopback port."""
+    return mosquitto_factory()
+
+
+class Received(NamedTuple):
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    properties: dict[str, Any]
+
+    def prop(self, name: str) -> Any:
+        """A property's first value (gmqtt gives each as a list), None when absent."""
+        values = self.properties.get(name)
+        return values[0] if values else None
+
+    @property
+    def user_properties(self) -> dict[str, str]:
+        return dict(self.properties.get("user_property", []))
+
+
+class Collector:
+    """A subscriber that records what it receives. With ``session_expiry`` it keeps a
+    broker session, so a broker restart (with persistence) or a reconnect loses nothing."""
+
+    def __init__(
+        self,
+        broker: MosquittoBroker,
+        topics: Sequence[str] = ("domino/billing/#",),
+        *,
+        qos: int = 1,
+        version: int = MQTTv50,
+        client_id: str | None = None,
+        session_expiry: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.broker = broker
+        self.topics = tuple(topics)
+        self.qos = qos
+        self.version = version
+        self.messages: list[Received] = []
+        self._changed = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        kwargs: dict[str, Any] = {}
+        if session_expiry is not None and version == MQTTv50:
+            kwargs["session_expiry_interval"] = session_expiry
+        self.client: Any = Client(
+            client_id or f"collector-{id(self):x}",
+            clean_session=session_expiry is None,
+            **kwargs,
+        )
+        self.client.set_config({"reconnect_delay": 0.1})
+        if username is not None:
+            self.client.set_auth_credentials(username, password)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    def _on_message(
+        self, _client: Any, topic: str, payload: bytes, qos: int, properties: dict[str, Any]
+    ) -> int:
+        self.messages.append(
+            Received(topic, bytes(payload), qos, bool(properties.get("retain")), properties)
+        )
+        self._changed.set()
+        return 0
+
+    def _on_subscribe(self, *_args: Any) -> None:
+        self._subscribed.set()
+
+    async def start(self) -> Collector:
+        await asyncio.wait_for(
+            self.client.connect(
+                self.broker.host,
+                self.broker.port,
+                ssl=self.broker.client_ssl(),
+                version=self.version,
+                keepalive=30,
+            ),
+            10,
+        )
+        self._subscribed.clear()
+        for topic in self.topics:
+            self.client.subscribe(topic, qos=self.qos)
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+        return self
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.client.disconnect(), 5)
+
+    def on(self, topic: str) -> list[Received]:
+        return [m for m in self.messages if m.topic == topic]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Wait until ``predicate()`` holds (checked after each message), at most ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.25))
+        return True
+
+    async def wait_count(self, count: int, prefix: str = "", timeout: float = 10.0) -> bool:
+        return await self.wait_for(
+            lambda: sum(1 for m in self.messages if m.topic.startswith(prefix)) >= count, timeout
+        )
+
+
+__all__ = [
+    "HOST",
+    "AmqttBroker",
+    "BrokerFactory",
+    "Collector",
+    "MQTTv50",
+    "MQTTv311",
+    "MosquittoBroker",
+    "Received",
+    "TlsFiles",
+    "find_program",
+    "free_port",
+    "make_tls_files",
+    "mosquitto",
+    "mosquitto_factory",
+]
