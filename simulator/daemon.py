@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from dataclasses import replace
@@ -13,6 +14,7 @@ from simulator import constants as c
 from simulator.broker import start_embedded_broker
 from simulator.control import Controller
 from simulator.engine import Simulation
+from simulator.errors import InputError
 from simulator.logs import get_logger
 from simulator.mqtt import BillingDrain, parse_broker_url
 from simulator.runner import Progress, shutdown_signals
@@ -82,7 +84,12 @@ async def run_on_mqtt(
     server_cn = common_name(sim.server_name)
     broker = None
     if broker_url is None:
-        broker = await start_embedded_broker(log=log)
+        prefer = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
+        if prefer not in ("auto", "mosquitto", "amqtt"):
+            raise InputError(
+                f"must be auto, mosquitto or amqtt, not {prefer!r}", field="BILLSIM_EMBEDDED_BROKER"
+            )
+        broker = await start_embedded_broker(log=log, prefer=prefer)  # type: ignore[arg-type]
         broker_url = broker.url
         if broker.mqtt_version == "3.1.1" and options.version != "3.1.1":
             options = replace(options, version="3.1.1")
@@ -93,7 +100,8 @@ async def run_on_mqtt(
             )
         stderr.write(
             f"billsim: embedded {broker.kind} broker at {broker.url}\n"
-            f"billsim: watch it with:  {broker.subscribe_command(server_cn)}\n"
+            f"billsim: watch it with:  {broker.tail_command(server_cn)}\n"
+            f"billsim:            or:  {broker.subscribe_command(server_cn)}\n"
         )
         stderr.flush()
     url = parse_broker_url(broker_url)
@@ -143,14 +151,21 @@ async def run_on_mqtt(
                 asyncio.create_task(progress.run()),
             ]
             drain_task = asyncio.create_task(drain.run())
+            sim_task = asyncio.create_task(sim.run())
             try:
-                await sim.run()
+                # A broker that refuses us for good (bad password, untrusted certificate)
+                # ends the drain early: stop the simulation rather than fill the queue.
+                await asyncio.wait({sim_task, drain_task}, return_when=asyncio.FIRST_COMPLETED)
+                if drain_task.done() and not sim_task.done():
+                    sim.request_stop()
+                await sim_task
                 undelivered = await drain.close(drain_timeout)
+                await asyncio.wait_for(drain_task, timeout=5)
             finally:
-                for task in (*background, drain_task):
+                for task in (*background, drain_task, sim_task):
                     task.cancel()
-                for task in (*background, drain_task):
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
                         await task
                 progress.clear()
     finally:
