@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = """
 name: bench-e2e
 start: "2026-11-21T09:00:00Z"
-duration: 12h
+duration: {duration}
 server: CN=Bench01/O=Acme
 stamp_policy: activity
 notes_ini: {{BillingClass: "Session", BillingSuppressTime: 1}}
@@ -65,7 +65,11 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
         if not line.strip().startswith(("listener", "log_dest", "persistence_location"))
     ]
     conf = workdir / "mosquitto.conf"
-    conf.write_text("\n".join([f"listener {port} 127.0.0.1", *tuned, ""]))
+    # The subscriber must keep every message for the count to be fair: no queue limit.
+    tuned = [line for line in tuned if not line.startswith("max_queued_messages")]
+    conf.write_text(
+        "\n".join([f"listener {port} 127.0.0.1", *tuned, "max_queued_messages 0", ""])
+    )
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     broker = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
     wait_listening(port)
@@ -182,7 +186,8 @@ def run_mosquitto_pub(port: int, lines: Path, frames: int, qos: int) -> tuple[in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=2000, help="generated users (sets N)")
+    parser.add_argument("--users", type=int, default=2000, help="generated users")
+    parser.add_argument("--duration", default="3h", help="virtual length (with --users, sets N)")
     args = parser.parse_args()
     with open("/proc/cpuinfo") as cpuinfo:
         models = [
@@ -195,7 +200,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         scenario = workdir / "bench-e2e.yaml"
-        scenario.write_text(SCENARIO.format(users=args.users))
+        scenario.write_text(SCENARIO.format(users=args.users, duration=args.duration))
         frames = count_frames(scenario)
         lines = workdir / "lines.txt"
         line = b"x" * (PAYLOAD_BYTES - 1) + b"\n"

@@ -26,7 +26,11 @@ from simulator.timedate import ZERO_TIMEDATE
 from simulator.workload import Population, parse_workload
 
 # At max speed the engine hands the loop over this often, so a drain and a live view run.
-_YIELD_EVERY = 2048
+# Short enough (a fraction of a millisecond) that a drain's acknowledgements are read
+# promptly, long enough that the loop's overhead does not count.
+_YIELD_EVERY = 256
+# A blocked engine resumes once this many slots are free (or a quarter of the quota).
+_RESUME_ROOM = 4096
 # Sessions ended between two looks at the queue during a shutdown.
 _SHUTDOWN_BATCH = 1024
 
@@ -158,10 +162,17 @@ class Simulation:
         return put
 
     async def _flush_pending(self) -> None:
-        """Under the block policy, a full queue stops the virtual clock until there is room."""
+        """Under the block policy, a full queue stops the virtual clock until there is room.
+
+        It waits for a block of room, not one slot: waking for every acknowledged frame
+        would switch between engine and drain once per frame.
+        """
+        queue = self.queue
+        room = max(1, min(_RESUME_ROOM, queue.quota // 4))
         while self._pending:
-            await self.queue.put(self._pending[0])
-            self._pending.popleft()
+            await queue.wait_not_full(room=min(room, len(self._pending)))
+            while self._pending and not queue.is_full:
+                queue.put_nowait(self._pending.popleft())
 
     # -- events --------------------------------------------------------------------------
 

@@ -44,9 +44,11 @@ gmqtt has no type stubs: its objects are ``Any`` and stay inside this module.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
+import socket
 import ssl
 import struct
 import time
@@ -530,6 +532,19 @@ class _FrameEncoder:
 _Entry = tuple[SequencedFrame, bool]  # a frame to publish, and whether it was published before
 
 
+def _no_delay(transport: Any) -> None:
+    """Send each write at once (TCP_NODELAY).
+
+    With Nagle's algorithm on, a window of small PUBLISH writes waits on the peer's
+    delayed ACK (~40 ms): a small receive-maximum then caps delivery at a few hundred
+    frames a second.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class BillingDrain:
     """Moves frames from MQ$BILLING to the broker: at least once, in order (module doc).
 
@@ -834,9 +849,13 @@ class BillingDrain:
                 receive_maximum=self.receive_maximum,
             )
         self.window = window
-        self._room_level = window - max(1, window // 8)
+        # Refill as soon as one frame is acknowledged. Waiting for several acks deadlocks
+        # with a broker that leaves Nagle on (mosquitto's default): it holds the rest of
+        # its PUBACKs until our delayed ACK, ~40 ms, when we send nothing meanwhile.
+        self._room_level = window - 1
         transport = client._connection._transport
         transport.set_write_buffer_limits(high=_WRITE_HIGH, low=_WRITE_LOW)
+        _no_delay(transport)
 
         self._client = client
         self._store = store
