@@ -33,7 +33,7 @@ notes_ini: {{BillingClass: "Session", BillingSuppressTime: 1}}
 workload:
   users: {users}
   arrival: 1m
-  think_time: 2m
+  think_time: 10m
   session_length: 12h
   mix: {{transfer: 1}}
 """
@@ -186,8 +186,8 @@ def run_mosquitto_pub(port: int, lines: Path, frames: int, qos: int) -> tuple[in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=2000, help="generated users")
-    parser.add_argument("--duration", default="3h", help="virtual length (with --users, sets N)")
+    parser.add_argument("--users", type=int, default=10000, help="generated users")
+    parser.add_argument("--duration", default="2h", help="virtual length (with --users, sets N)")
     args = parser.parse_args()
     with open("/proc/cpuinfo") as cpuinfo:
         models = [
