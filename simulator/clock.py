@@ -27,30 +27,40 @@ Handler = Callable[[Any], None]
 # so the heap never compares handlers and ties run first-scheduled first (SimPy's rule).
 Event = tuple[int, int, int, Handler, Any]
 
+_heappush = heapq.heappush
+_heappop = heapq.heappop
+
 
 class EventHeap:
-    """Pending events of one run; times are integer microseconds since the scenario's start."""
+    """Pending events of one run; times are integer microseconds since the scenario's start.
 
-    __slots__ = ("_sequence", "items")
+    The hot paths (the engine's loop, the generated workload) push and pop `items`
+    directly with heapq and take sequence numbers with `next(heap.counter)`: a call of
+    `schedule` per event costs more than the push itself. `items` is never rebound,
+    so such a caller may hold on to it.
+    """
+
+    __slots__ = ("counter", "items")
 
     def __init__(self) -> None:
         # A heapq list; the engine's hot loop pops it directly.
         self.items: list[Event] = []
-        self._sequence = itertools.count()
+        # Yields the sequence numbers: one per scheduled event, or reserved for later.
+        self.counter = itertools.count()
 
     def next_sequence(self) -> int:
         """A fresh sequence number: taken when an event is scheduled, or reserved for later."""
-        return next(self._sequence)
+        return next(self.counter)
 
     def schedule(
         self, time: int, phase: int, handler: Handler, arg: Any = None, sequence: int | None = None
     ) -> None:
         """Schedule `handler(arg)`; pass a reserved `sequence` to keep an earlier place in line."""
-        seq = next(self._sequence) if sequence is None else sequence
-        heapq.heappush(self.items, (time, phase, seq, handler, arg))
+        seq = next(self.counter) if sequence is None else sequence
+        _heappush(self.items, (time, phase, seq, handler, arg))
 
     def pop(self) -> Event:
-        return heapq.heappop(self.items)
+        return _heappop(self.items)
 
     def peek_time(self) -> int | None:
         return self.items[0][0] if self.items else None
@@ -63,7 +73,7 @@ class EventHeap:
         kept = [event for event in self.items if not predicate(event)]
         removed = [event for event in self.items if predicate(event)]
         heapq.heapify(kept)
-        self.items = kept
+        self.items[:] = kept  # in place: holders of `items` see the change
         return sorted(removed)
 
 

@@ -21,6 +21,24 @@ from simulator.records import DbRec, DocumentRec, Oid, SessionID, SessionRec
 from simulator.timedate import TICKS_PER_DAY, TimeDate
 
 DWORD_MASK = 0xFFFF_FFFF
+# Read once per action or record: module names are cheaper than `c.X` and, for an enum
+# member such as Phase.COMPLETION, far cheaper than the class attribute (~100 ns a look-up).
+_CLASS_SESSION = c.BILL_CLASS_SESSION
+_CLASS_DATABASE = c.BILL_CLASS_DATABASE
+_CLASS_DOCUMENT = c.BILL_CLASS_DOCUMENT
+_SESSION_START = c.BILL_SESSION_START
+_SESSION_STAMP = c.BILL_SESSION_STAMP
+_SESSION_END = c.BILL_SESSION_END
+_DB_OPEN = c.BILL_DB_OPEN
+_DB_STAMP = c.BILL_DB_STAMP
+_DB_CLOSE = c.BILL_DB_CLOSE
+_DB_CLOSE_END = c.BILL_DB_CLOSE_END
+_SESSION_BOUNDARY = Phase.SESSION_BOUNDARY
+_DATABASE_BOUNDARY = Phase.DATABASE_BOUNDARY
+_COMPLETION = Phase.COMPLETION
+# Records are built with tuple.__new__(Type, values): the same NamedTuple, without the
+# generated Python-level __new__ that a call Type(...) goes through (half the cost).
+_new_record = tuple.__new__
 SESSION_ACTIONS = frozenset({"open", "close", "read", "write", "edit", "transfer", "logout"})
 DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
 # Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
@@ -52,10 +70,11 @@ class DatabaseInfo:
     path: str
     replica_id: TimeDate
     documents: dict[int, Charges] = field(default_factory=dict)
+    # Worked out once: every database action asks.
+    is_directory: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_directory(self) -> bool:
-        return self.path.endswith("/")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_directory", self.path.endswith("/"))
 
 
 USER_TOTAL_FIELDS: tuple[str, ...] = (
@@ -234,16 +253,24 @@ class Session:
 class DocumentState:
     """A charged document's identity; its OID's sequence moves on with each write."""
 
-    __slots__ = ("file", "note", "sequence", "sequence_time")
+    __slots__ = ("_oid", "file", "note", "sequence", "sequence_time")
 
     def __init__(self, seed: int, path: str, note_id: int) -> None:
         self.file = derive_timedate(seed, "document-file", f"{path}|{note_id:#x}")
         self.note = derive_timedate(seed, "document-note", f"{path}|{note_id:#x}")
         self.sequence = 1
         self.sequence_time = self.file
+        self._oid = Oid(self.file, self.note, 1, self.file)
+
+    def written(self, when: TimeDate) -> None:
+        """A write: the OID's sequence moves on."""
+        self.sequence = (self.sequence + 1) & DWORD_MASK
+        self.sequence_time = when
+        self._oid = Oid(self.file, self.note, self.sequence, when)
 
     def oid(self) -> Oid:
-        return Oid(self.file, self.note, self.sequence, self.sequence_time)
+        # Kept between writes: most charges are reads, which bill the same OID again.
+        return self._oid
 
 
 class Server:
@@ -263,6 +290,7 @@ class Server:
             raise ValueError(f"stamp policy must be timer or activity, not {stamp_policy!r}")
         self.writer = writer
         self.heap = heap
+        self._ticks = writer.ticks
         self.suppress_us = suppress_us
         self.timer_policy = stamp_policy == "timer"
         self.idle_timeout_us = idle_timeout_us
@@ -287,40 +315,43 @@ class Server:
     def _session_record(self, session: Session, action: int, now: int) -> None:
         session.last_record = now
         session.dirty = False
-        if not session.classes & c.BILL_CLASS_SESSION:
+        if not session.classes & _CLASS_SESSION:
             return
-        rec = SessionRec(
-            session.session_id,
-            action,
-            session.name,
-            session.bytes_in,
-            session.bytes_out,
-            session.address,
+        rec = _new_record(
+            SessionRec,
+            (
+                session.session_id,
+                action,
+                session.name,
+                session.bytes_in,
+                session.bytes_out,
+                session.address,
+            ),
         )
         # Per-user totals are kept from the END on: a million open sessions then carry none.
-        if (
-            self.writer.write(rec, now, c.BILL_CLASS_SESSION, action)
-            and action == c.BILL_SESSION_END
-        ):
+        if self.writer.write(rec, now, _CLASS_SESSION, action) and action == _SESSION_END:
             self.ledger.add(session.name, "bytes_in", session.bytes_in)
             self.ledger.add(session.name, "bytes_out", session.bytes_out)
 
     def _db_open_time(self, db: DbState, now: int) -> int:
         if not db.is_open:
             return db.closed_ticks
-        return db.closed_ticks + self.writer.ticks(now) - db.opened_tick
+        return db.closed_ticks + self._ticks(now) - db.opened_tick
 
     def _db_record(self, session: Session, db: DbState, action: int, now: int) -> None:
         db.last_record = now
         db.dirty = False
-        if not db.classes & c.BILL_CLASS_DATABASE:
+        if not db.classes & _CLASS_DATABASE:
             return
-        open_time = self._db_open_time(db, now)
-        rec = DbRec(
-            session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id
+        open_time = (
+            db.closed_ticks + self._ticks(now) - db.opened_tick if db.is_open else db.closed_ticks
         )
-        written = self.writer.write(rec, now, c.BILL_CLASS_DATABASE, action)
-        if written and action == c.BILL_DB_CLOSE_END:
+        rec = _new_record(
+            DbRec,
+            (session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id),
+        )
+        written = self.writer.write(rec, now, _CLASS_DATABASE, action)
+        if written and action == _DB_CLOSE_END:
             self.ledger.add(session.name, "db_open_time", open_time)
 
     def _document_record(
@@ -338,11 +369,12 @@ class Server:
                 self.seed, info.path, note_id
             )
         if write:
-            document.sequence = (document.sequence + 1) & DWORD_MASK
-            document.sequence_time = self.writer.stamp(now)
+            document.written(self.writer.stamp(now))
         kind = c.BILLCHARGEWRITE if write else c.BILLCHARGEREAD
-        rec = DocumentRec(kind, info.replica_id, session.name, document.oid(), amount)
-        if self.writer.write(rec, now, c.BILL_CLASS_DOCUMENT, kind):
+        rec = _new_record(
+            DocumentRec, (kind, info.replica_id, session.name, document.oid(), amount)
+        )
+        if self.writer.write(rec, now, _CLASS_DOCUMENT, kind):
             self.ledger.add(session.name, "charges", amount)
             self.ledger.add(session.name, "documents", 1)
 
@@ -361,38 +393,61 @@ class Server:
     ) -> Session | None:
         """One scripted or generated session action at `now`; returns the session if it goes on."""
         session = self.sessions.get((name, address))
-        if session is None:
-            if action == "logout":
-                raise ScenarioStateError(f"logout of {name} at {address}, who has no open session")
-            if action == "close":
-                raise ScenarioStateError(
-                    f"close of {db.path if db else '?'} by {name}, who has no open session"
-                )
-            session = self._start(name, address, now, bytes_in, bytes_out)
-        else:
-            session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MASK
-            session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MASK
-            if action == "logout":
-                self.end_session(session, now)
-                return None
-            if not self.timer_policy:
-                if now - session.last_record >= self.suppress_us:
-                    self._session_record(session, c.BILL_SESSION_STAMP, now)
-                else:
-                    session.dirty = True
+        if session is not None:
+            return self.continue_session(session, now, action, db, note_id, bytes_in, bytes_out)
+        if action == "logout":
+            raise ScenarioStateError(f"logout of {name} at {address}, who has no open session")
+        if action == "close":
+            raise ScenarioStateError(
+                f"close of {db.path if db else '?'} by {name}, who has no open session"
+            )
+        session = self._start(name, address, now, bytes_in, bytes_out)
+        self._activity(session, now, action, db, note_id)
+        return session
+
+    def continue_session(
+        self,
+        session: Session,
+        now: int,
+        action: str,
+        db: DatabaseInfo | None = None,
+        note_id: int | None = None,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+    ) -> Session | None:
+        """`session_action` for an open session the caller holds (no look-up by name)."""
+        session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MASK
+        session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MASK
+        if action == "logout":
+            self.end_session(session, now)
+            return None
+        if not self.timer_policy:
+            if now - session.last_record >= self.suppress_us:
+                self._session_record(session, _SESSION_STAMP, now)
             else:
                 session.dirty = True
-                if not session.boundary_pending:
-                    self._schedule_session_boundary(session, now)
-        self._touch(session, now)
-        if db is not None and not db.is_directory:
-            if action == "close":
-                self._close_db(session, db, now)
-            elif action in DATABASE_ACTIVITY:
-                self._use_db(session, db, now)
-                if note_id is not None and action in ("read", "write"):
-                    self._document_record(session, db, note_id, action == "write", now)
+        else:
+            session.dirty = True
+            if not session.boundary_pending:
+                self._schedule_session_boundary(session, now)
+        self._activity(session, now, action, db, note_id)
         return session
+
+    def _activity(
+        self, session: Session, now: int, action: str, db: DatabaseInfo | None, note_id: int | None
+    ) -> None:
+        """What every action but logout does after its SESSIONREC: activity, then its database."""
+        session.last_activity = now
+        if self.idle_timeout_us is not None:
+            self._rearm_idle(session, now)
+        if db is None or db.is_directory:
+            return
+        if action == "close":
+            self._close_db(session, db, now)
+        elif action in DATABASE_ACTIVITY:
+            self._use_db(session, db, now)
+            if note_id is not None and action in ("read", "write"):
+                self._document_record(session, db, note_id, action == "write", now)
 
     def _start(self, name: str, address: str, now: int, bytes_in: int, bytes_out: int) -> Session:
         slot, session_id = self.slots.take()
@@ -402,7 +457,7 @@ class Server:
         self.sessions[session.key] = session
         self.sessions_started += 1
         self.peak_sessions = max(self.peak_sessions, len(self.sessions))
-        self._session_record(session, c.BILL_SESSION_START, now)
+        self._session_record(session, _SESSION_START, now)
         return session
 
     def _next_boundary(self, origin: int, now: int) -> int:
@@ -420,15 +475,13 @@ class Server:
         session.boundary_pending = True
         self.heap.schedule(
             self._next_boundary(session.started, now),
-            Phase.SESSION_BOUNDARY,
+            _SESSION_BOUNDARY,
             self._session_boundary_handler,
             session,
         )
 
-    def _touch(self, session: Session, now: int) -> None:
-        session.last_activity = now
-        if self.idle_timeout_us is None:
-            return
+    def _rearm_idle(self, session: Session, now: int) -> None:
+        assert self.idle_timeout_us is not None
         # Reserve the place in line now: an idle timeout runs among completions in the
         # order it was (re)armed, i.e. by its session's last activity.
         session.idle_sequence = self.heap.next_sequence()
@@ -436,40 +489,45 @@ class Server:
             session.idle_pending = True
             self.heap.schedule(
                 now + self.idle_timeout_us,
-                Phase.COMPLETION,
+                _COMPLETION,
                 self._idle_check_handler,
                 session,
                 sequence=session.idle_sequence,
             )
 
     def _use_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
-        db = session.db_state(info)
-        if db is None:
+        for db in session.dbs:  # Session.db_state, inline: this runs for most actions
+            if db.info is info:
+                break
+        else:
             db = DbState(session, info, now, self.writer.class_mask)
             if session.dbs:
                 session.dbs.append(db)
             else:
                 session.dbs = [db]
-        elif db.is_open:
-            if not self.timer_policy:
-                if now - db.last_record >= self.suppress_us:
-                    self._db_record(session, db, c.BILL_DB_STAMP, now)
-                else:
-                    db.dirty = True
+            db.is_open = True
+            db.opened_tick = self._ticks(now)
+            self._db_record(session, db, _DB_OPEN, now)
+            return
+        if not db.is_open:
+            db.is_open = True
+            db.opened_tick = self._ticks(now)
+            self._db_record(session, db, _DB_OPEN, now)
+        elif not self.timer_policy:
+            if now - db.last_record >= self.suppress_us:
+                self._db_record(session, db, _DB_STAMP, now)
             else:
                 db.dirty = True
-                if not db.boundary_pending:
-                    db.boundary_pending = True
-                    self.heap.schedule(
-                        self._next_boundary(db.first_open, now),
-                        Phase.DATABASE_BOUNDARY,
-                        self._db_boundary_handler,
-                        db,
-                    )
-            return
-        db.is_open = True
-        db.opened_tick = self.writer.ticks(now)
-        self._db_record(session, db, c.BILL_DB_OPEN, now)
+        else:
+            db.dirty = True
+            if not db.boundary_pending:
+                db.boundary_pending = True
+                self.heap.schedule(
+                    self._next_boundary(db.first_open, now),
+                    _DATABASE_BOUNDARY,
+                    self._db_boundary_handler,
+                    db,
+                )
 
     def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
         db = session.db_state(info)
@@ -479,19 +537,19 @@ class Server:
             )
         db.closed_ticks = self._db_open_time(db, now)
         db.is_open = False
-        self._db_record(session, db, c.BILL_DB_CLOSE, now)
+        self._db_record(session, db, _DB_CLOSE, now)
 
     # -- timers ---------------------------------------------------------------------------
 
     def _session_boundary(self, session: Session) -> None:
         session.boundary_pending = False
         if not session.ended and session.dirty:
-            self._session_record(session, c.BILL_SESSION_STAMP, self._now)
+            self._session_record(session, _SESSION_STAMP, self._now)
 
     def _db_boundary(self, db: DbState) -> None:
         db.boundary_pending = False
         if not db.session.ended and db.is_open and db.dirty:
-            self._db_record(db.session, db, c.BILL_DB_STAMP, self._now)
+            self._db_record(db.session, db, _DB_STAMP, self._now)
 
     def _idle_check(self, session: Session) -> None:
         if session.ended:
@@ -501,7 +559,7 @@ class Server:
         if due > self._now:
             self.heap.schedule(
                 due,
-                Phase.COMPLETION,
+                _COMPLETION,
                 self._idle_check_handler,
                 session,
                 sequence=session.idle_sequence,
@@ -521,9 +579,9 @@ class Server:
     def end_session(self, session: Session, now: int) -> None:
         """CLOSE_END for every database the session opened, in first-open order, then END."""
         for db in session.dbs:
-            self._db_record(session, db, c.BILL_DB_CLOSE_END, now)
+            self._db_record(session, db, _DB_CLOSE_END, now)
             db.is_open = False
-        self._session_record(session, c.BILL_SESSION_END, now)
+        self._session_record(session, _SESSION_END, now)
         if session.classes & c.BILL_CLASS_SESSION:  # its START was written
             self.ledger.add(session.name, "sessions", 1)
         session.ended = True
