@@ -16,10 +16,13 @@ from simulator.control import Controller
 from simulator.engine import Simulation
 from simulator.errors import InputError
 from simulator.logs import get_logger
+from simulator.mq import MQQuittingError
 from simulator.mqtt import BillingDrain, parse_broker_url
 from simulator.runner import Progress, shutdown_signals
 from simulator.scenario import common_name
 from simulator.timedate import format_timedate
+
+_STOP_POLL = 0.05  # seconds between looks at whether the run is stopping
 
 
 class StatsMeter:
@@ -152,17 +155,25 @@ async def run_on_mqtt(
             ]
             drain_task = asyncio.create_task(drain.run())
             sim_task = asyncio.create_task(sim.run())
+            watchdog = asyncio.create_task(
+                _bound_shutdown(sim, sim_task, drain_task, drain_timeout, log)
+            )
             try:
                 # A broker that refuses us for good (bad password, untrusted certificate)
                 # ends the drain early: stop the simulation rather than fill the queue.
                 await asyncio.wait({sim_task, drain_task}, return_when=asyncio.FIRST_COMPLETED)
                 if drain_task.done() and not sim_task.done():
                     sim.request_stop()
-                await sim_task
-                undelivered = await drain.close(drain_timeout)
+                with contextlib.suppress(MQQuittingError):  # the watchdog gave up on it
+                    await sim_task
+                gave_up = await watchdog
+                undelivered = await drain.close(0.0 if gave_up else drain_timeout)
+                # Records the server wrote while MQ$BILLING was full never got into it.
+                stats = sim.queue.stats()
+                undelivered += sim.writer.frames - stats.put - stats.dropped
                 await asyncio.wait_for(drain_task, timeout=5)
             finally:
-                for task in (*background, drain_task, sim_task):
+                for task in (*background, drain_task, sim_task, watchdog):
                     task.cancel()
                 for task in background:
                     with contextlib.suppress(asyncio.CancelledError):
@@ -182,6 +193,38 @@ async def run_on_mqtt(
     }
     log.info("finished", delivered=drain.delivered, undelivered=undelivered, run=run_id)
     return drain.delivered, extras
+
+
+async def _bound_shutdown(
+    sim: Simulation,
+    sim_task: asyncio.Task[None],
+    drain_task: asyncio.Task[None],
+    timeout: float,
+    log: Any,
+) -> bool:
+    """Once the run is stopping, its shutdown may wait for room in a full MQ$BILLING (block
+    policy) for at most `timeout` s, and not at all once the drain has given up: then the
+    queue quits, which ends the wait (and the run). Without this a broker that is down or
+    refuses us would keep a full queue full and the shutdown would never end. True if the
+    queue had to be quit."""
+    while not sim.stopping and not sim_task.done():
+        await asyncio.sleep(_STOP_POLL)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not sim_task.done():
+        remaining = deadline - loop.time()
+        if drain_task.done() or remaining <= 0:
+            log.warning(
+                "shutdown: MQ$BILLING stays full, giving up on the records still to write",
+                queued=sim.queue.depth + sim.queue.held,
+            )
+            sim.queue.quit()
+            await asyncio.wait({sim_task})
+            return True
+        await asyncio.wait(
+            {sim_task, drain_task}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+        )
+    return False
 
 
 def _live_extra(meter: StatsMeter) -> str:
