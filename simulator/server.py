@@ -45,6 +45,10 @@ DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
 _DERIVED_FIRST_DAY = 2_451_545
 _DERIVED_DAYS = 9_000
 _MAX_INDEX = 0xFFFF
+# Every WORD as one shared int object. A SessionID's Index and SeqNo are taken from here:
+# computed afresh, each Index past 256 would be a new 32-byte int held by its session
+# (30 MB with a million sessions open).
+_WORDS: tuple[int, ...] = tuple(range(_MAX_INDEX + 1))
 
 
 class ScenarioStateError(Exception):
@@ -160,9 +164,9 @@ class SlotAllocator:
         else:
             slot = self._next
             self._next += 1
-        index = (slot - 1) % _MAX_INDEX + 1
+        index = _WORDS[(slot - 1) % _MAX_INDEX + 1]
         uses = self._uses[index] = self._uses[index] + 1
-        return slot, SessionID(index, uses & 0xFFFF)
+        return slot, SessionID(index, _WORDS[uses & 0xFFFF])
 
     def give_back(self, slot: int) -> None:
         heapq.heappush(self._free, slot)
@@ -211,7 +215,6 @@ class Session:
         "ended",
         "idle_pending",
         "idle_sequence",
-        "key",
         "last_activity",
         "last_record",
         "name",
@@ -228,7 +231,6 @@ class Session:
         self.boundary_pending = False
         self.name = name
         self.address = address
-        self.key = (name, address)
         self.session_id = session_id
         self.classes = classes
         self.bytes_in = 0
@@ -239,9 +241,9 @@ class Session:
         self.ended = False
         self.idle_pending = False
         self.idle_sequence = 0
-        # In first-open order. A tuple while there are none, then a list, never a dict: a
-        # session uses a handful of databases, and a million sessions pay for every byte.
-        self.dbs: list[DbState] | tuple[()] = ()
+        # In first-open order. A tuple, grown by copying, not a list or a dict: a session
+        # uses a handful of databases, and a million sessions pay for every byte.
+        self.dbs: tuple[DbState, ...] = ()
 
     def db_state(self, info: DatabaseInfo) -> DbState | None:
         for state in self.dbs:
@@ -454,7 +456,7 @@ class Server:
         session = Session(name, address, slot, session_id, now, self.writer.class_mask)
         session.bytes_in = bytes_in & DWORD_MASK
         session.bytes_out = bytes_out & DWORD_MASK
-        self.sessions[session.key] = session
+        self.sessions[name, address] = session
         self.sessions_started += 1
         self.peak_sessions = max(self.peak_sessions, len(self.sessions))
         self._session_record(session, _SESSION_START, now)
@@ -501,10 +503,7 @@ class Server:
                 break
         else:
             db = DbState(session, info, now, self.writer.class_mask)
-            if session.dbs:
-                session.dbs.append(db)
-            else:
-                session.dbs = [db]
+            session.dbs += (db,)
             db.is_open = True
             db.opened_tick = self._ticks(now)
             self._db_record(session, db, _DB_OPEN, now)
@@ -585,7 +584,7 @@ class Server:
         if session.classes & c.BILL_CLASS_SESSION:  # its START was written
             self.ledger.add(session.name, "sessions", 1)
         session.ended = True
-        del self.sessions[session.key]
+        del self.sessions[session.name, session.address]
         self.slots.give_back(session.slot)
         if self.on_session_end is not None:
             self.on_session_end(session)
