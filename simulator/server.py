@@ -12,6 +12,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from heapq import heappush as _heappush
 from typing import Any
 
 from simulator import constants as c
@@ -292,6 +293,10 @@ class Server:
             raise ValueError(f"stamp policy must be timer or activity, not {stamp_policy!r}")
         self.writer = writer
         self.heap = heap
+        # Stamp boundaries are pushed straight onto the heap (see EventHeap): the timer
+        # policy schedules one for most actions.
+        self._heap_items = heap.items
+        self._heap_counter = heap.counter
         self._ticks = writer.ticks
         self.suppress_us = suppress_us
         self.timer_policy = stamp_policy == "timer"
@@ -475,11 +480,15 @@ class Server:
         # Scheduled only once there is activity to stamp: an idle session (most of a
         # million) then holds no heap entry and costs no event at each boundary.
         session.boundary_pending = True
-        self.heap.schedule(
-            self._next_boundary(session.started, now),
-            _SESSION_BOUNDARY,
-            self._session_boundary_handler,
-            session,
+        _heappush(
+            self._heap_items,
+            (
+                self._next_boundary(session.started, now),
+                _SESSION_BOUNDARY,
+                next(self._heap_counter),
+                self._session_boundary_handler,
+                session,
+            ),
         )
 
     def _rearm_idle(self, session: Session, now: int) -> None:
@@ -521,11 +530,15 @@ class Server:
             db.dirty = True
             if not db.boundary_pending:
                 db.boundary_pending = True
-                self.heap.schedule(
-                    self._next_boundary(db.first_open, now),
-                    _DATABASE_BOUNDARY,
-                    self._db_boundary_handler,
-                    db,
+                _heappush(
+                    self._heap_items,
+                    (
+                        self._next_boundary(db.first_open, now),
+                        _DATABASE_BOUNDARY,
+                        next(self._heap_counter),
+                        self._db_boundary_handler,
+                        db,
+                    ),
                 )
 
     def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
