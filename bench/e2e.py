@@ -4,7 +4,8 @@ For QoS 1 and QoS 0: a mosquitto_sub counts N messages while (a) `billsim run --
 drains a generated scenario of 616-byte SESSIONREC frames (compact framing) to the
 broker, and (b) `mosquitto_pub -l` publishes N lines of 615 bytes + newline. The rate is
 N over the time from the first to the last message the subscriber saw (`-F %U`), so
-neither side's start-up is counted. Run by hand: `python bench/e2e.py [--frames N]`.
+neither side's start-up is counted. Run by hand: `python bench/e2e.py [--users N]
+[--duration 2h]` (the two set N).
 Starts its own mosquitto (queue/mosquitto.conf's load settings) on a free loopback port.
 """
 
@@ -67,9 +68,7 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     conf = workdir / "mosquitto.conf"
     # The subscriber must keep every message for the count to be fair: no queue limit.
     tuned = [line for line in tuned if not line.startswith("max_queued_messages")]
-    conf.write_text(
-        "\n".join([f"listener {port} 127.0.0.1", *tuned, "max_queued_messages 0", ""])
-    )
+    conf.write_text("\n".join([f"listener {port} 127.0.0.1", *tuned, "max_queued_messages 0", ""]))
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     broker = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
     wait_listening(port)
