@@ -7,7 +7,6 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +21,7 @@ from pydantic import (
 )
 
 from simulator import constants as c
+from simulator.clock import Speed
 from simulator.cnames import field_name_problem, type_name_problem
 from simulator.codec import frame_geometry
 from simulator.durations import DurationUs, format_duration
@@ -51,7 +51,6 @@ DWORD_MAX = 0xFFFF_FFFF
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REPLICA_ID = re.compile(r"^[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8}$")
 _UNID = re.compile(r"^[0-9A-Fa-f]{32}$")
-_SPEED = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*x$")
 # Common-log time stamp, e.g. `21/Nov/2026:09:00:00 +0000`: its length never varies.
 _HTTP_TIMESTAMP_LEN = 26
 
@@ -159,25 +158,10 @@ def _aware_utc(value: object) -> datetime:
     return value.astimezone(UTC)
 
 
-def parse_speed(value: str) -> Fraction | None:
-    """Virtual seconds per wall second for `max`, `realtime` or `Nx` (N > 0); None for `max`.
-
-    Raises ValueError for anything else (also for the MQTT `speed` command).
-    """
-    text = value.strip().lower()
-    if text == "max":
-        return None
-    if text == "realtime":
-        return Fraction(1)
-    match = _SPEED.match(text)
-    factor = Fraction(match[1]) if match else Fraction(0)
-    if factor <= 0:
-        raise ValueError(f"expected max, realtime or Nx with N > 0 (like 60x), got {value!r}")
-    return factor
-
-
 def _speed(value: str) -> str:
-    parse_speed(value)
+    # The one parser of a speed, shared with `--speed` and the MQTT `speed` command: a
+    # scenario that validates must also run.
+    Speed.parse(value)
     return value.strip().lower()
 
 
@@ -219,7 +203,7 @@ Charge = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 NoteId = Annotated[int, BeforeValidator(_note_id)]
 ReplicaId = Annotated[str, AfterValidator(_replica_id)]
 UtcTime = Annotated[datetime, BeforeValidator(_aware_utc)]
-Speed = Annotated[str, AfterValidator(_speed)]
+SpeedText = Annotated[str, AfterValidator(_speed)]
 PositiveDuration = Annotated[DurationUs, Field(gt=0)]
 
 
@@ -447,7 +431,7 @@ class Scenario(_Model):
     seed: Count = 0
     start: UtcTime
     duration: PositiveDuration
-    speed: Speed | None = None  # None: the CLI decides (realtime on MQTT)
+    speed: SpeedText | None = None  # None: the CLI decides (realtime on MQTT)
     server: Annotated[Name, AfterValidator(_server_name)]
     server_address: NonEmptyText = "127.0.0.1"
     notes_ini: NotesIniSettings = NotesIniSettings()
