@@ -171,6 +171,9 @@ async def run_on_mqtt(
                 # Records the server wrote while MQ$BILLING was full never got into it.
                 stats = sim.queue.stats()
                 undelivered += sim.writer.frames - stats.put - stats.dropped
+                # Frames the broker refused (PUBACK reason >= 0x80) or the drain could not
+                # send (no topic, no JSON form) left the queue but reached no one.
+                undelivered += drain.refused + drain.rejected
                 await asyncio.wait_for(drain_task, timeout=5)
             finally:
                 for task in (*background, drain_task, sim_task, watchdog):
@@ -188,10 +191,19 @@ async def run_on_mqtt(
         "mqtt_version": drain.protocol,
         "qos": options.qos,
         "undelivered": undelivered,
+        "refused": drain.refused,
+        "rejected": drain.rejected,
         "resent": drain.resent,
         "reconnects": drain.reconnects,
     }
-    log.info("finished", delivered=drain.delivered, undelivered=undelivered, run=run_id)
+    log.info(
+        "finished",
+        delivered=drain.delivered,
+        undelivered=undelivered,
+        refused=drain.refused,
+        rejected=drain.rejected,
+        run=run_id,
+    )
     return drain.delivered, extras
 
 

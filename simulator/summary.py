@@ -111,10 +111,18 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
         f"{summary['rate_per_s']:,.0f} records/s)"
     )
     delivered = summary.get("delivered")
+    undelivered = summary.get("undelivered")
+    refused, rejected = summary.get("refused", 0), summary.get("rejected", 0)
     console.print(
         f"dropped {summary['dropped']}, abandoned tasks {summary['abandoned_tasks']}, "
         f"sessions {summary['sessions_started']} (peak {summary['peak_sessions']})"
         + (f", delivered {delivered}" if delivered is not None else "")
+        + (f", undelivered {undelivered}" if undelivered else "")
+        + (
+            f" (refused by the broker {refused}, rejected {rejected})"
+            if refused or rejected
+            else ""
+        )
     )
     if summary["agent_runs"]:
         runs = ", ".join(f"{name} {count}" for name, count in summary["agent_runs"].items())

@@ -557,6 +557,37 @@ async def test_sigterm_with_a_full_queue_and_no_broker_ends_within_the_drain_tim
     assert "Traceback" not in child.stderr
 
 
+async def test_frames_the_broker_refuses_are_undelivered_and_exit_1(
+    mosquitto_factory: BrokerFactory, billsims: StartBillsim, tmp_path: Path
+) -> None:
+    """A broker whose ACL denies some frame topics answers their PUBLISH with a PUBACK
+    reason >= 0x80: those frames reached no one, so they count as undelivered (exit 1),
+    not as delivered and not as silently lost with exit 0."""
+    reference = await reference_frames("all-classes", tmp_path)
+    allowed = ("status", "stats", "control", "control/#", "session", "database", "document")
+    acl = tmp_path / "acl"
+    acl.write_text("".join(f"topic readwrite {ROOT}{topic}\n" for topic in allowed))
+    broker = mosquitto_factory(settings={"acl_file": str(acl)})
+    denied = [f for f in reference if expected_topic(f).removeprefix(ROOT) not in allowed]
+    assert 0 < len(denied) < len(reference)
+    summary_path = tmp_path / "summary.json"
+    async with collecting(broker) as collector:
+        child = await billsims(
+            "all-classes", "--broker", broker.url, "--speed", "max",
+            "--summary", str(summary_path),
+        )  # fmt: skip
+        assert await child.finish() == 1, child.stderr
+        assert await collector.wait_for(lambda: b"offline" in statuses(collector))
+    summary = read_summary(summary_path)
+    assert summary["refused"] == len(denied)
+    assert summary["rejected"] == 0
+    assert summary["undelivered"] == len(denied)
+    assert summary["delivered"] == len(reference) - len(denied) == len(frames_of(collector))
+    assert f"billsim: {len(denied)} frame(s) were not delivered to the broker" in child.stderr
+    assert "mqtt.frame_refused" in child.stderr
+    assert "Traceback" not in child.stderr
+
+
 # -- 5. status and stats ----------------------------------------------------------------------
 
 
