@@ -9,6 +9,7 @@ from typing import Any
 from simulator.clock import Speed
 from simulator.engine import Simulation
 from simulator.errors import InputError
+from simulator.notes_ini import SERVER_NAME
 
 Reply = dict[str, Any]
 
@@ -81,9 +82,13 @@ class Controller:
             if not isinstance(value, str | int) or isinstance(value, bool):
                 raise ControlError(f"{setting}: value must be a string or a whole number")
             try:
-                settings = sim.apply_setting(setting, value)
+                changed = sim.settings.with_setting(setting, value)  # validated, not applied
             except InputError as error:
                 raise ControlError(str(error)) from None
+            # The server's name is in every topic and in the run's identity, fixed at start.
+            if (changed.server_name or sim.scenario.server) != sim.server_name:
+                raise ControlError(f"{SERVER_NAME} cannot change while the server runs")
+            settings = sim.apply_setting(setting, value)
             return {"settings": _shown(settings.as_ini())}
         if name == "stats":
             return {"stats": self.stats()}

@@ -132,12 +132,26 @@ def _text(value: object) -> str | None:
     return value.strip() or None
 
 
+def _server_name(value: object) -> str | None:
+    """ServerName obeys the rule of the scenario's `server`: at most 256 bytes of UTF-8, and a
+    Domino name whose common name is usable as an MQTT topic level (it names every topic)."""
+    text = _text(value)
+    if text is None:
+        return None
+    # Imported here, not at the top: simulator.scenario imports this module.
+    from simulator import scenario  # noqa: PLC0415
+
+    return scenario._server_name(scenario._name(text))
+
+
 class NotesIniSettings(BaseModel):
     """The settings as the server uses them, every default applied; built by alias (ini name)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    server_name: Annotated[str | None, BeforeValidator(_text), Field(alias="ServerName")] = None
+    server_name: Annotated[str | None, BeforeValidator(_server_name), Field(alias="ServerName")] = (
+        None
+    )
     billing_class: Annotated[
         int, BeforeValidator(parse_billing_class), Field(alias="BillingClass")
     ] = 0

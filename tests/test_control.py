@@ -72,6 +72,30 @@ def test_set_with_a_bad_value_or_name_is_an_error_reply_and_changes_nothing() ->
     assert send(controller, {"cmd": "set", "name": "BillingClass", "value": True})["ok"] is False
 
 
+def test_server_name_cannot_change_while_the_server_runs() -> None:
+    """ServerName is in every topic and the run's identity: a change is refused, a bad
+    value is an error reply (it used to be accepted and kill the run at the next record)."""
+    sim, controller, _ = make()
+    long_name = "CN=" + "M" * 300
+    reply = send(controller, {"cmd": "set", "name": "ServerName", "value": long_name})
+    assert reply == {
+        "ok": False,
+        "error": "ServerName: name is 303 bytes of UTF-8, longer than 256",
+    }
+    reply = send(controller, {"cmd": "set", "name": "servername", "value": "CN=Hub/O=Acme"})
+    assert reply == {"ok": False, "error": "ServerName cannot change while the server runs"}
+    reply = send(controller, {"cmd": "set", "name": "ServerName", "value": "CN=Mail+01/O=Acme"})
+    assert reply["ok"] is False and "not usable in an MQTT topic" in reply["error"]
+    assert sim.server_name == sim.writer.server_name == "CN=Mail01/O=Acme"
+    assert sim.settings.server_name is None
+    # Naming the server it already is changes nothing, so it is no error.
+    reply = send(controller, {"cmd": "set", "name": "ServerName", "value": "CN=Mail01/O=Acme"})
+    assert reply["ok"] is True
+    assert sim.server_name == sim.writer.server_name == "CN=Mail01/O=Acme"
+    sim.run_action(sim.scenario.script[0])  # the next record is written as before
+    assert sim.writer.frames == 1
+
+
 def test_stats_and_quit() -> None:
     _, controller, quits = make()
     assert send(controller, {"cmd": "stats"}) == {

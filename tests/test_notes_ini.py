@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,6 +256,10 @@ def test_with_setting() -> None:
         ("BillingSuppressTime", "soon", "BillingSuppressTime", "whole number of minutes"),
         ("BillingAddinRuntime", "120", "BillingAddinRuntime", "must not exceed"),
         ("NoSuchSetting", "1", "NoSuchSetting", "unknown setting"),
+        ("ServerName", "CN=" + "M" * 300 + "/O=Acme", "ServerName", "longer than 256"),
+        ("ServerName", "CN=Mail+01/O=Acme", "ServerName", "not usable in an MQTT topic"),
+        ("ServerName", "Mail#1/Acme", "ServerName", "not usable in an MQTT topic"),
+        ("ServerName", "CN=/O=Acme", "ServerName", "not usable in an MQTT topic"),
     ],
 )
 def test_with_setting_validates(name: str, value: str, field: str, message: str) -> None:
@@ -266,3 +273,35 @@ def test_settings_are_frozen() -> None:
     settings = NotesIniSettings()
     with pytest.raises(ValueError, match="frozen"):
         settings.billing_class = 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("CN=Mail+01/O=Acme", "server common name 'Mail+01' is not usable in an MQTT topic"),
+        ("CN=" + "M" * 300 + "/O=Acme", "name is 310 bytes of UTF-8, longer than 256"),
+    ],
+)
+def test_a_bad_server_name_in_a_notes_ini_is_input_error_exit_2(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    """ServerName names every MQTT topic and goes into every record: the scenario's rule
+    for `server` applies to it, at load (exit 2, file:line), not as a crash mid-run."""
+    ini = tmp_path / "notes.ini"
+    ini.write_text(f"[Notes]\nBillingClass=Session\nServerName={value}\n")
+    with pytest.raises(InputError, match=re.escape(message)) as caught:
+        resolve_settings(read_notes_ini(ini))
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(ini), 3, "ServerName")
+    child = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", "all-classes", "--stdout",
+         "--notes-ini", str(ini)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert child.returncode == 2, child.stderr
+    assert f"{ini}:3: ServerName: {message}" in child.stderr
+    assert "Traceback" not in child.stderr
+    assert child.stdout == ""
