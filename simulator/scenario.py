@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -95,6 +95,14 @@ def _name(text: str) -> str:
     size = _utf8_len(text)
     if size > c.MAXUSERNAME:
         raise ValueError(f"name is {size} bytes of UTF-8, longer than {c.MAXUSERNAME}")
+    return text
+
+
+def _address(text: str) -> str:
+    _non_empty(_no_nul(text))
+    size = _utf8_len(text)
+    if size > c.MAXNETADR - 1:
+        raise ValueError(f"address is {size} bytes of UTF-8, longer than {c.MAXNETADR - 1}")
     return text
 
 
@@ -194,7 +202,7 @@ Text = Annotated[str, AfterValidator(_no_nul)]
 NonEmptyText = Annotated[str, AfterValidator(_no_nul), AfterValidator(_non_empty)]
 Name = Annotated[str, AfterValidator(_name)]
 Recipient = Annotated[str, AfterValidator(_name), AfterValidator(_recipient)]
-NetAddress = Annotated[NonEmptyText, _max_bytes(c.MAXNETADR - 1, "address")]
+NetAddress = Annotated[str, AfterValidator(_address)]
 FormName = Annotated[NonEmptyText, _max_bytes(c.DESIGN_NAME_MAX - 1, "form name")]
 Ident = Annotated[str, AfterValidator(_ident)]
 Count = Annotated[int, Field(strict=True, ge=0)]
@@ -257,6 +265,111 @@ class CustomType(_Model):
     @property
     def ctypes(self) -> tuple[CField, ...]:
         return tuple((name, parse_ctype(ctype)) for name, ctype in self.fields)
+
+
+# --- the generated workload ---------------------------------------------------------------------
+
+WORKLOAD_ACTIONS = ("open", "read", "write", "edit", "transfer", "close")
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Workload(_Model):
+    """The scenario's `workload:` block (all keys optional but `users`); times in µs.
+
+    `name` and `address` are str.format templates: `{n}` is the user's number (1..users),
+    and the address may also use `{a}`, `{b}`, `{c}`, the bytes of n from the top.
+    """
+
+    users: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+    name: str = "CN=User {n}/O=Acme"
+    address: str = "10.{a}.{b}.{c}"
+    arrival: DurationUs = 0
+    session_length: PositiveDuration = 30 * 60_000_000
+    think_time: PositiveDuration = 60_000_000
+    relogin: bool = True
+    databases: list[str] | None = None
+    mix: dict[str, Weight] = {
+        "read": 5,
+        "edit": 2,
+        "write": 1,
+        "transfer": 2,
+        "open": 1,
+        "close": 1,
+    }
+    bytes_in: Count = 1_000
+    bytes_out: Count = 4_000
+
+    def name_of(self, n: int) -> str:
+        """The name of user number `n` (from 1)."""
+        return self.name.format(n=n)
+
+    def address_of(self, n: int) -> str:
+        """The address of user number `n` (from 1)."""
+        return self.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
+
+
+def _longest_candidates(users: int) -> list[int]:
+    """User numbers among which the longest name and address of users 1..`users` are.
+
+    Assuming a larger number never formats shorter, the longest is at `users` or at the
+    largest number below it whose lower bytes are all 0xFF (each of {a}, {b}, {c} at its
+    highest under a smaller byte above it).
+    """
+    candidates = {users}
+    for bits in (8, 16, 24):
+        below = ((users >> bits) << bits) - 1
+        if below >= 1:
+            candidates.add(below)
+    return sorted(candidates)
+
+
+def parse_workload(
+    raw: Mapping[str, Any], databases: Container[str], filename: str, doc: Any = None
+) -> Workload:
+    """A `workload:` block checked in full; raises ScenarioError naming `workload.<key>`.
+
+    `doc` is the parsed scenario file, for line numbers.
+    """
+    problems = _Problems(doc, filename)
+    workload = _workload(raw, databases, problems)
+    problems.raise_if_any()
+    assert workload is not None
+    return workload
+
+
+def _workload(
+    raw: Mapping[str, Any], databases: Container[str], problems: _Problems
+) -> Workload | None:
+    where = ("workload",)
+    try:
+        workload = Workload.model_validate(raw)
+    except ValidationError as exc:
+        problems.add_validation(exc, where)
+        return None
+    for key in workload.mix:
+        if key not in WORKLOAD_ACTIONS:
+            problems.add(
+                (*where, "mix", key),
+                f"unknown action {key!r} (one of {', '.join(WORKLOAD_ACTIONS)})",
+            )
+    if not any(workload.mix.values()):
+        problems.add((*where, "mix"), "at least one action needs a weight above 0")
+    for position, path in enumerate(workload.databases or ()):
+        _check_db_name(problems, (*where, "databases", position), path, databases)
+    renders = (("name", workload.name_of, _name), ("address", workload.address_of, _address))
+    for key, render, check in renders:
+        for n in _longest_candidates(workload.users):
+            try:
+                text = render(n)
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+                problems.add((*where, key), f"bad template: {error!r}")
+                break
+            try:
+                check(text)
+            except ValueError as error:
+                problems.add((*where, key), f"for user {n}: {error}")
+                break
+    return workload
 
 
 # --- script actions -------------------------------------------------------------------------------
@@ -440,6 +553,7 @@ class Scenario(_Model):
     databases: dict[str, Database] = {}
     users: dict[str, User] = {}
     script: list[Action] = []
+    # As written; `parse_workload` (checked at load) gives the model. Empty: no workload.
     workload: Annotated[dict[str, Any], BeforeValidator(_none_is_empty)] = {}
     custom_types: dict[Ident, CustomType] = {}
 
@@ -680,6 +794,9 @@ def _check(scenario: Scenario, problems: _Problems) -> Scenario:
             problems.add(where, f"a frame would be {size} bytes, over {c.MQ_MAX_MSGSIZE}")
         _check_c_names(scenario, problems, type_name, custom)
 
+    if scenario.workload:
+        _workload(scenario.workload, scenario.databases, problems)
+
     script: list[Action] = []
     for index, action in enumerate(scenario.script):
         path = ("script", index)
@@ -750,7 +867,13 @@ def _check_c_names(
 
 
 def _check_db(scenario: Scenario, problems: _Problems, path: Sequence[Any], db: str) -> None:
-    if db not in scenario.databases:
+    _check_db_name(problems, path, db, scenario.databases)
+
+
+def _check_db_name(
+    problems: _Problems, path: Sequence[Any], db: str, databases: Container[str]
+) -> None:
+    if db not in databases:
         problems.add(path, f"database {db!r} is not declared in databases")
 
 

@@ -15,90 +15,26 @@ from collections.abc import Mapping
 from heapq import heappush as _heappush
 from itertools import accumulate
 from math import log as _log
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from simulator.clock import EventHeap, Phase
-from simulator.durations import parse_duration
-from simulator.errors import InputError
+from simulator.scenario import Workload
+from simulator.scenario import parse_workload as _parse_workload
 from simulator.server import DatabaseInfo, Server, Session
 
-_ACTIONS = ("open", "read", "write", "edit", "transfer", "close")
 # An enum member's attribute look-up costs ~100 ns; every generated action schedules one.
 _GENERATED = Phase.GENERATED
-
-
-def _duration(value: object) -> int:
-    return parse_duration(value)
-
-
-class Workload(BaseModel):
-    """The scenario's `workload:` block (all keys optional but `users`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    users: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
-    name: str = "CN=User {n}/O=Acme"
-    address: str = "10.{a}.{b}.{c}"
-    arrival: Annotated[int, Field(ge=0)] = 0
-    session_length: Annotated[int, Field(gt=0)] = 30 * 60_000_000
-    think_time: Annotated[int, Field(gt=0)] = 60_000_000
-    relogin: bool = True
-    databases: list[str] | None = None
-    mix: dict[str, Annotated[float, Field(ge=0)]] = {
-        "read": 5,
-        "edit": 2,
-        "write": 1,
-        "transfer": 2,
-        "open": 1,
-        "close": 1,
-    }
-    bytes_in: Annotated[int, Field(ge=0)] = 1_000
-    bytes_out: Annotated[int, Field(ge=0)] = 4_000
-
-
-_DURATION_KEYS = ("arrival", "session_length", "think_time")
 
 
 def parse_workload(
     raw: Mapping[str, Any], databases: Mapping[str, DatabaseInfo], filename: str
 ) -> Workload:
-    """Validate a `workload:` block; errors name `workload.<key>` in the scenario file."""
-    values = dict(raw)
-    try:
-        for key in _DURATION_KEYS:
-            if key in values:
-                values[key] = _duration(values[key])
-        workload = Workload.model_validate(values)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InputError(first["msg"], file=filename, field=f"workload.{where}") from None
-    except ValueError as error:
-        raise InputError(str(error), file=filename, field="workload") from None
-    for key in workload.mix:
-        if key not in _ACTIONS:
-            raise InputError(
-                f"unknown action {key!r} (one of {', '.join(_ACTIONS)})",
-                file=filename,
-                field="workload.mix",
-            )
-    if not any(workload.mix.values()):
-        raise InputError(
-            "at least one action needs a weight above 0", file=filename, field="workload.mix"
-        )
-    for path in workload.databases or ():
-        if path not in databases:
-            raise InputError(
-                f"unknown database {path!r}", file=filename, field="workload.databases"
-            )
-    try:
-        workload.name.format(n=0)
-        workload.address.format(n=0, a=0, b=0, c=0)
-    except (KeyError, IndexError, ValueError) as error:
-        raise InputError(f"bad template: {error}", file=filename, field="workload.name") from None
-    return workload
+    """Validate a `workload:` block; errors name `workload.<key>` in the scenario file.
+
+    The model and its checks live with the scenario's (simulator.scenario), so that
+    loading a scenario checks its workload too.
+    """
+    return _parse_workload(raw, databases, filename)
 
 
 class Population:

@@ -255,3 +255,37 @@ def test_unknown_billing_class_in_the_scenario_block_exits_2(tmp_path: Path) -> 
     assert result.exit_code == 2
     assert f"{path}:5: notes_ini.BillingClass: " in result.stderr
     assert "'Databse'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "message"),
+    [
+        ("workload: {users: 3, rate: 5}\n", "workload.rate", "unknown field"),
+        ("workload: {users: 3, think_time: -1}\n", "workload.think_time", "must not be negative"),
+        (
+            "workload: {users: 3, name: 'CN=" + "x" * 300 + " {n}/O=Acme'}\n",
+            "workload.name",
+            "for user 3: name is 312 bytes of UTF-8, longer than 256",
+        ),
+        (
+            "workload: {users: 3, address: '" + "1" * 63 + "{c}'}\n",
+            "workload.address",
+            "for user 3: address is 64 bytes of UTF-8, longer than 63",
+        ),
+        ("speed: 60 x\n", "speed", "60 x"),
+        ("speed: .5x\n", "speed", ".5x"),
+    ],
+)
+def test_validate_refuses_what_run_would_refuse(
+    tmp_path: Path, extra: str, where: str, message: str
+) -> None:
+    # Validate and run agree: each of these once validated ok, then failed at run time.
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE + extra)
+    for args in (("validate", str(path)), ("run", str(path), "--stdout")):
+        result = invoke(*args)
+        assert result.exit_code == 2, (args, result.stdout, result.stderr)
+        assert result.stdout == ""
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"billsim: {path}:{BASE_LINES + 1}: {where}: "), first
+        assert message in first

@@ -28,6 +28,7 @@ from simulator.scenario import (
     common_name,
     load_scenario,
     load_scenario_text,
+    parse_workload,
     render_path,
 )
 from simulator.timedate import TimeDate, parse_timedate_id
@@ -253,10 +254,82 @@ def test_start_with_offset_and_unquoted_is_utc() -> None:
     assert load_scenario_text(text).start == datetime(2026, 11, 21, 9, tzinfo=UTC)
 
 
-def test_workload_is_kept_opaque() -> None:
-    scenario = load_scenario_text(BASE + "workload: {users: 100, rate: {x: 1}}\n")
-    assert scenario.workload == {"users": 100, "rate": {"x": 1}}
-    assert scenario.line_of("workload", "rate") == BASE_LINES + 1
+def test_workload_keys_checked_at_load() -> None:
+    # Once pinned as loading: the workload is validated with the rest of the file.
+    text = BASE + "workload: {users: 100, rate: {x: 1}}\n"
+    assert errors_of(text) == [f"t.yaml:{BASE_LINES + 1}: workload.rate: unknown field"]
+
+
+def test_workload_loads_as_written() -> None:
+    scenario = load_scenario_text(BASE + "workload:\n  users: 100\n  think_time: 5s\n")
+    assert scenario.workload == {"users": 100, "think_time": "5s"}
+    workload = parse_workload(scenario.workload, scenario.databases, scenario.filename)
+    assert workload.users == 100
+    assert workload.think_time == 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        ("think_time: -1", "workload.think_time: must not be negative, got -1"),
+        ("think_time: 0", "workload.think_time: must be > 0"),
+        ("session_length: soon", "workload.session_length: expected a duration like 350ms"),
+        ("users: 0", "workload.users: must be ≥ 1"),
+        ("bytes_in: -5", "workload.bytes_in: must be ≥ 0"),
+        ("mix: {reed: 1}", "workload.mix.reed: unknown action 'reed' (one of open, read,"),
+        ("mix: {read: 0}", "workload.mix: at least one action needs a weight above 0"),
+        ("mix: {read: .inf}", "workload.mix.read: must be a finite number"),
+        ("databases: [nope.nsf]", "workload.databases[0]: database 'nope.nsf' is not declared"),
+        ('name: "CN={x}"', "workload.name: bad template: KeyError('x')"),
+        ('address: "10.{n:q}"', "workload.address: bad template: ValueError("),
+        ('name: "CN=User {a}"', "workload.name: bad template: KeyError('a')"),
+    ],
+)
+def test_workload_errors_name_line_and_field(entry: str, error: str) -> None:
+    users = "" if entry.startswith("users:") else "  users: 10\n"
+    text = BASE + "workload:\n" + users + "  " + entry + "\n"
+    [message] = errors_of(text)
+    assert message.startswith(f"t.yaml:{BASE_LINES + (2 if users == '' else 3)}: {error}")
+
+
+@pytest.mark.parametrize(
+    ("users", "first_too_long"), [(1, None), (9, None), (10, 10), (12345, 12287)]
+)
+def test_workload_name_template_fits_for_every_user(users: int, first_too_long: int | None) -> None:
+    # 255 bytes of UTF-8 before {n}: users 1..9 fit MAXUSERNAME (256), 10 and on do not.
+    template = "CN=" + "é" * 126 + "{n}"
+    text = BASE + f"workload:\n  users: {users}\n  name: {template!r}\n"
+    if first_too_long is None:
+        load_scenario_text(text)
+        return
+    size = 255 + len(str(first_too_long))
+    assert errors_of(text) == [
+        f"t.yaml:{BASE_LINES + 3}: workload.name: for user {first_too_long}: "
+        f"name is {size} bytes of UTF-8, longer than {c.MAXUSERNAME}"
+    ]
+
+
+def test_workload_312_byte_name_is_refused_at_load() -> None:
+    template = "CN=" + "x" * 300 + " {n}/O=Acme"
+    [message] = errors_of(BASE + f"workload: {{users: 5, name: {template!r}}}\n")
+    assert message == (
+        f"t.yaml:{BASE_LINES + 1}: workload.name: for user 5: "
+        "name is 312 bytes of UTF-8, longer than 256"
+    )
+
+
+def test_workload_address_too_long_for_a_middle_user() -> None:
+    # Up to user 0x650000 (101.0.0) the longest {a}.{b}.{c} is user 0x64FFFF's
+    # 100.255.255: the check must not look only at the last user.
+    template = "h" * 53 + "{a}.{b}.{c}"
+    text = BASE + f"workload:\n  users: {0x650000}\n  address: {template!r}\n"
+    [message] = errors_of(text)
+    assert message == (
+        f"t.yaml:{BASE_LINES + 3}: workload.address: for user {0x64FFFF}: "
+        "address is 64 bytes of UTF-8, longer than 63"
+    )
+    # Up to 0x640000 (100.0.0) the longest is 99.255.255, 63 bytes: fits.
+    load_scenario_text(BASE + f"workload:\n  users: {0x640000}\n  address: {template!r}\n")
 
 
 def test_note_id_as_hex_text() -> None:
