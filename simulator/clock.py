@@ -133,6 +133,25 @@ class Pacer:
         self._virtual_anchor = virtual_now
         self._wall_anchor = self._clock()
 
+    def virtual_now(self) -> int:
+        """The virtual time (µs) the wall clock has reached at this speed, between events
+        too; frozen while paused; at max speed, where it was last rebased (no pacing)."""
+        factor = self._speed.factor
+        if factor is None or self.paused:
+            return self._virtual_anchor
+        return self._virtual_anchor + int((self._clock() - self._wall_anchor) * factor * 1e6)
+
+    def pause(self, virtual_now: int) -> None:
+        """Stop the virtual clock where it has got to (at least `virtual_now`, the last event)."""
+        if not self.paused:
+            self.rebase(max(virtual_now, self.virtual_now()))
+            self.paused = True
+
+    def resume(self, virtual_now: int) -> None:
+        """Go on from where the pause stopped it (at least `virtual_now`)."""
+        self.paused = False
+        self.rebase(max(virtual_now, self._virtual_anchor))
+
     def delay_until(self, virtual_time: int) -> float:
         """Wall seconds to wait before `virtual_time` is due (0 at max speed or when late)."""
         factor = self._speed.factor

@@ -56,7 +56,7 @@ class StatsMeter:
             self._last_frames, self._last_time = frames, now
         stats = self.sim.queue.stats()
         return {
-            "virtual_time": format_timedate(self.sim.writer.stamp(self.sim.now)),
+            "virtual_time": format_timedate(self.sim.writer.stamp(self.sim.virtual_now())),
             "records": self.records_by_class(),
             "queue_depth": stats.depth,
             "in_flight": self.drain.in_flight,

@@ -225,6 +225,12 @@ class Simulation:
 
     async def _end_sessions(self) -> None:
         """The shutdown's END records, a batch at a time, waiting for room in the queue."""
+        # A paced run stopped between events ends at the virtual time the pacer had
+        # reached, not at its last event's.
+        now = self.virtual_now()
+        if now > self.now:
+            self.now = now
+            self.server.set_now(now)
         self._abandon_tasks()
         while self.server.shutdown(self.now, _SHUTDOWN_BATCH):
             if self._pending:
@@ -234,20 +240,32 @@ class Simulation:
 
     def request_stop(self) -> None:
         """Ctrl-C, SIGTERM or a quit command: shut down at the current virtual time."""
+        if not self.stopping:
+            self.pacer.pause(self.now)  # the virtual clock stops where the stop found it
         self.stopping = True
         self._wake.set()
 
+    def virtual_now(self) -> int:
+        """The virtual time the run has reached: in a paced run the pacer's (it moves between
+        events, stands still while paused or stopping, never passes the duration); else
+        the last event's."""
+        if not self.in_run or self.finished or self.pacer.speed.factor is None:
+            return self.now
+        return max(self.now, min(self.pacer.virtual_now(), self.duration))
+
     def pause(self) -> None:
         self.paused = True
+        self.pacer.pause(self.now)
 
     def resume(self) -> None:
         if self.paused:
             self.paused = False
-            self.pacer.rebase(self.now)
+            if not self.stopping:
+                self.pacer.resume(self.now)
             self._wake.set()
 
     def set_speed(self, speed: Speed) -> None:
-        self.pacer.set_speed(speed, self.now)
+        self.pacer.set_speed(speed, self.virtual_now())
         self._wake.set()
 
     def apply_setting(self, name: str, value: object) -> NotesIniSettings:

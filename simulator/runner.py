@@ -55,8 +55,9 @@ class Progress:
         rate = (frames - self._last_frames) / max(now - self._last_time, 1e-6)
         self._last_frames, self._last_time = frames, now
         stats = self.sim.queue.stats()
+        stamp = self.sim.writer.stamp(self.sim.virtual_now())
         text = (
-            f"{format_timedate(self.sim.writer.stamp(self.sim.now))}  records {frames:,}  "
+            f"{format_timedate(stamp)}  records {frames:,}  "
             f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  "
             f"dropped {stats.dropped:,}"
         )

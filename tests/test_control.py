@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any
 
+from simulator import constants as c
+from simulator.billing import SequencedFrame
+from simulator.bundled import resolve_scenario
+from simulator.clock import Speed
 from simulator.control import Controller
+from simulator.daemon import StatsMeter
 from simulator.engine import RunOptions, Simulation
-from simulator.scenario import load_scenario_text
+from simulator.jsonform import JsonDecoder
+from simulator.scenario import load_scenario, load_scenario_text
+from simulator.sinks import drain_to_sink
 
 SCENARIO = """
 name: control
@@ -118,3 +127,98 @@ def test_malformed_and_unknown_commands_get_error_replies() -> None:
         "error": "unknown command 'reboot' (pause, resume, speed, set, stats, quit)",
     }
     assert quits == []
+
+
+MINUTE = 60_000_000
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.frames: list[SequencedFrame] = []
+
+    def write_batch(self, batch: list[SequencedFrame]) -> None:
+        self.frames.extend(batch)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_quit_in_a_paced_run_ends_at_the_virtual_time_the_pacer_reached() -> None:
+    """lifecycle-demo at 60x on a fake wall clock: START and OPEN at 0, then nothing until
+    the edit at 5m. The virtual time (stats) moves with the wall clock between events, stands
+    still while paused, and a quit ends the session (CLOSE_END, END) at the virtual time
+    reached then, not at 0, the last event's."""
+    clock = FakeClock()
+    scenario = load_scenario(resolve_scenario("lifecycle-demo"))
+    options = RunOptions(speed=Speed.parse("60x"))
+    sim = Simulation(scenario, scenario.settings_with(), options, wall_clock=clock)
+    meter = StatsMeter(sim, SimpleNamespace(in_flight=0, delivered=0), "run")
+    controller = Controller(sim, stats=meter.sample, on_quit=sim.request_stop)
+    sink = ListSink()
+    drain = asyncio.create_task(drain_to_sink(sim.queue, sink))
+    task = asyncio.create_task(sim.run())
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if sim.writer.frames >= 2:
+            break
+    assert sim.writer.frames == 2 and sim.now == 0
+
+    def virtual_time() -> str:
+        return str(send(controller, {"cmd": "stats"})["stats"]["virtual_time"])
+
+    assert virtual_time() == "2026-11-21T09:00:00.00Z"
+    clock.now += 2.0  # 2 virtual minutes at 60x
+    assert sim.virtual_now() == 2 * MINUTE
+    assert virtual_time() == "2026-11-21T09:02:00.00Z"
+    assert send(controller, {"cmd": "pause"})["ok"]
+    clock.now += 600.0
+    assert virtual_time() == "2026-11-21T09:02:00.00Z"  # paused: frozen
+    assert send(controller, {"cmd": "resume"})["ok"]
+    clock.now += 0.5
+    assert virtual_time() == "2026-11-21T09:02:30.00Z"
+    assert send(controller, {"cmd": "speed", "value": "120x"})["ok"]
+    clock.now += 0.5
+    assert sim.virtual_now() == 3 * MINUTE + 30_000_000
+    await asyncio.sleep(0)
+    assert sim.writer.frames == 2  # the edit at 5m is not due yet
+    assert send(controller, {"cmd": "quit"})["ok"]
+    clock.now += 100.0  # the stop found it at 09:03:30; the shutdown takes its time
+    await asyncio.wait_for(task, 2)
+    await asyncio.wait_for(drain, 2)
+    decode = JsonDecoder(sim.codec)
+    objs = [decode(frame, 0, seq) for seq, frame in sink.frames]
+    assert [(o["StructType"], o["rec"]["Action"], o["TimeStamp"]) for o in objs] == [
+        (c.BILL_SESSIONREC, c.BILL_SESSION_START, "2026-11-21T09:00:00.00Z"),
+        (c.BILL_DBREC, c.BILL_DB_OPEN, "2026-11-21T09:00:00.00Z"),
+        (c.BILL_DBREC, c.BILL_DB_CLOSE_END, "2026-11-21T09:03:30.00Z"),
+        (c.BILL_SESSIONREC, c.BILL_SESSION_END, "2026-11-21T09:03:30.00Z"),
+    ]
+    assert sim.now == 3 * MINUTE + 30_000_000
+    assert virtual_time() == "2026-11-21T09:03:30.00Z"
+
+
+async def test_a_paced_run_stopped_late_ends_no_later_than_its_duration() -> None:
+    clock = FakeClock()
+    scenario = load_scenario_text(SCENARIO, "control.yaml")
+    options = RunOptions(speed=Speed.parse("realtime"))
+    sim = Simulation(scenario, scenario.settings_with(), options, wall_clock=clock)
+    drain = asyncio.create_task(drain_to_sink(sim.queue, ListSink()))
+    task = asyncio.create_task(sim.run())
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if sim.writer.frames >= 1:
+            break
+    clock.now += 7200.0  # two hours of a one-hour scenario, and the loop has not looked yet
+    assert sim.virtual_now() == sim.duration
+    sim.request_stop()
+    await asyncio.wait_for(task, 2)
+    await asyncio.wait_for(drain, 2)
+    assert sim.now == sim.duration
