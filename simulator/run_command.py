@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from simulator.bundled import bundled_scenarios
 from simulator.clock import Speed
@@ -86,15 +86,21 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
     Simulation(scenario, settings, options, generate=False).dry_run()
     sim = Simulation(scenario, settings, options)
     extras: dict[str, object] = {}
-    if request.local:
-        delivered = _run_local(sim, request, stdout, stderr)
-    else:
-        configure_logging(json=request.log_json, stream=stderr)
-        delivered, extras = run_coroutine(lambda: _run_mqtt(sim, request, stderr))
-    summary = build_summary(sim, delivered=delivered, extra=extras)
-    if request.summary_path is not None:
-        with open(request.summary_path, "w", encoding="utf-8") as handle:
-            write_summary_json(summary, handle)
+    # Opened before the run, like --out: a path that cannot be written is bad input
+    # (exit 2) found at once, not an error after the whole run.
+    summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
+    try:
+        if request.local:
+            delivered = _run_local(sim, request, stdout, stderr)
+        else:
+            configure_logging(json=request.log_json, stream=stderr)
+            delivered, extras = run_coroutine(lambda: _run_mqtt(sim, request, stderr))
+        summary = build_summary(sim, delivered=delivered, extra=extras)
+        if summary_file is not None:
+            write_summary_json(summary, summary_file)
+    finally:
+        if summary_file is not None:
+            summary_file.close()
     print_summary(summary, stderr)
     undelivered = int(extras.get("undelivered", 0))  # type: ignore[call-overload]
     if undelivered:
@@ -103,14 +109,25 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
     return EXIT_OK
 
 
+@overload
+def _create(path: Path, mode: Literal["w"]) -> TextIO: ...
+@overload
+def _create(path: Path, mode: Literal["wb"]) -> BinaryIO: ...
+def _create(path: Path, mode: str) -> IO[Any]:
+    """`path` opened for writing; one that cannot be is bad input naming the file."""
+    try:
+        if mode == "w":
+            return open(path, "w", encoding="utf-8")
+        return open(path, "wb")
+    except OSError as error:
+        raise InputError(error.strerror or str(error), file=str(path)) from None
+
+
 def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     stream: BinaryIO | None = None
     try:
         if request.out is not None:
-            try:
-                stream = open(request.out, "wb")  # noqa: SIM115 -- closed below, after the run
-            except OSError as error:
-                raise InputError(error.strerror or str(error), file=str(request.out)) from None
+            stream = _create(request.out, "wb")
             sink: FrameSink = BinaryFileSink(stream)
         else:
             sink = JsonLinesSink(stdout, sim.codec)

@@ -289,3 +289,21 @@ def test_validate_refuses_what_run_would_refuse(
         first = result.stderr.splitlines()[0]
         assert first.startswith(f"billsim: {path}:{BASE_LINES + 1}: {where}: "), first
         assert message in first
+
+
+@pytest.mark.parametrize("option", ["--summary", "--out"])
+@pytest.mark.parametrize("where", ["missing-dir/x", "."])
+def test_unwritable_summary_or_out_is_bad_input_before_the_run(
+    tmp_path: Path, option: str, where: str
+) -> None:
+    target = tmp_path / where
+    args = ["run", "lifecycle-demo", option, str(target)]
+    if option == "--summary":
+        args.append("--stdout")
+    result = invoke(*args)
+    assert result.exit_code == 2, (result.stderr, result.exception)
+    # Found before the run: not a frame written, no summary printed.
+    assert result.stdout == ""
+    assert "records" not in result.stderr.lower()
+    assert result.stderr.startswith(f"billsim: {target}: "), result.stderr
+    assert "Traceback" not in result.stderr
