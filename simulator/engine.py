@@ -238,6 +238,11 @@ class Simulation:
             await asyncio.sleep(0)
         self.finished = True
 
+    @property
+    def frames_waiting(self) -> int:
+        """Records written while MQ$BILLING was full (block policy), not yet in the queue."""
+        return len(self._pending)
+
     def request_stop(self) -> None:
         """Ctrl-C, SIGTERM or a quit command: shut down at the current virtual time."""
         if not self.stopping:

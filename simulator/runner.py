@@ -99,9 +99,8 @@ def shutdown_signals(sim: Simulation, stderr: TextIO) -> Iterator[None]:
             sim.request_stop()
             return
         stats = sim.queue.stats()
-        stderr.write(
-            f"\nbillsim: quitting at once: {stats.depth + stats.held} frame(s) left undelivered\n"
-        )
+        left = stats.depth + stats.held + sim.frames_waiting
+        stderr.write(f"\nbillsim: quitting at once: {left} frame(s) left undelivered\n")
         stderr.flush()
         os._exit(EXIT_FAILED)
 

@@ -35,10 +35,14 @@ from brokers import (
 
 from simulator import constants as c
 from simulator.broker import find_mosquitto_sub
+from simulator.bundled import resolve_scenario
 from simulator.codec import FrameCodec
+from simulator.engine import RunOptions, Simulation
 from simulator.jsonform import JsonDecoder
 from simulator.layout import Framing, Layout
 from simulator.run_command import RunRequest, run
+from simulator.runner import shutdown_signals
+from simulator.scenario import load_scenario
 
 pytestmark = pytest.mark.broker
 
@@ -889,6 +893,40 @@ async def test_second_sigint_quits_at_once_saying_how_many_frames_were_left(
     assert code == 1
     assert waited < 3
     assert "billsim: quitting at once: 2 frame(s) left undelivered" in child.stderr
+
+
+async def test_second_sigint_counts_the_frames_waiting_outside_a_full_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under the block policy a full MQ$BILLING leaves records waiting outside it: the
+    second Ctrl-C's count of frames left undelivered includes them."""
+    scenario = load_scenario(resolve_scenario("all-classes"))
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions(quota=3))
+    exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    stderr = io.StringIO()
+    with shutdown_signals(sim, stderr):
+        task = asyncio.create_task(sim.run())
+        try:
+            for _ in range(100):
+                await asyncio.sleep(0)
+                if sim.frames_waiting:
+                    break
+            assert sim.queue.depth == 3 and sim.frames_waiting >= 1  # nobody drains
+            for presses in (1, 2):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(200):
+                    await asyncio.sleep(0.005)
+                    if stderr.getvalue().count("billsim:") == presses:
+                        break
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    left = sim.queue.depth + sim.frames_waiting
+    assert left == sim.writer.frames > 3
+    assert f"billsim: quitting at once: {left} frame(s) left undelivered" in stderr.getvalue()
+    assert exits == [1]
 
 
 # -- 8. the embedded broker ------------------------------------------------------------------
