@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from simulator import constants as c
-from simulator.broker import start_embedded_broker
+from simulator.broker import DEFAULT_PORT, start_embedded_broker
 from simulator.control import Controller
 from simulator.engine import Simulation
 from simulator.errors import InputError
@@ -23,6 +23,19 @@ from simulator.scenario import common_name
 from simulator.timedate import format_timedate
 
 _STOP_POLL = 0.05  # seconds between looks at whether the run is stopping
+
+
+def embedded_port(value: str | None) -> int:
+    """The embedded broker's preferred port: BILLSIM_EMBEDDED_PORT, default 1883 (a free
+    port is taken instead when that one is in use)."""
+    if value is None or not value.strip():
+        return DEFAULT_PORT
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise InputError(
+            f"must be a port number, 1 to 65535, not {value!r}", field="BILLSIM_EMBEDDED_PORT"
+        )
+    return int(text)
 
 
 class StatsMeter:
@@ -92,7 +105,11 @@ async def run_on_mqtt(
             raise InputError(
                 f"must be auto, mosquitto or amqtt, not {prefer!r}", field="BILLSIM_EMBEDDED_BROKER"
             )
-        broker = await start_embedded_broker(log=log, prefer=prefer)  # type: ignore[arg-type]
+        broker = await start_embedded_broker(
+            log=log,
+            prefer=prefer,  # type: ignore[arg-type]
+            preferred_port=embedded_port(os.environ.get("BILLSIM_EMBEDDED_PORT")),
+        )
         broker_url = broker.url
         if broker.mqtt_version == "3.1.1" and options.version != "3.1.1":
             options = replace(options, version="3.1.1")
