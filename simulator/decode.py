@@ -9,7 +9,6 @@ the decoding goes on: its `Len` says where the next frame starts.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,16 +17,16 @@ from typing import BinaryIO, TextIO
 
 from simulator.codec import FrameCodec, FrameError, is_custom_struct_type
 from simulator.errors import InputError
-from simulator.jsonform import JsonDecoder, JsonObject
+from simulator.jsonform import JsonDecoder, JsonObject, dumps_frame
 from simulator.layout import Layout
 from simulator.records import RecordKind
 
 STDIN_NAME = "-"
 CHUNK_SIZE = 1 << 16
 
-# The text of one JSON line (without the newline): no spaces; non-ASCII as \u escapes, so
-# any terminal or locale takes it, and lone surrogates (undecodable bytes) survive.
-encode_json_line: Callable[[object], str] = json.JSONEncoder(separators=(",", ":")).encode
+
+# The text of one JSON line (without the newline), under its older name (bench/encode.py).
+encode_json_line = dumps_frame
 
 
 class FrameStreamError(InputError):
@@ -164,7 +163,7 @@ def decode_stream(
     write = out.write
     try:
         for frame in iter_decoded(stream, decoder, source=source):
-            write(encode_json_line(frame.obj) + "\n")
+            write(dumps_frame(frame.obj) + "\n")
             report.frames += 1
             struct_type = frame.struct_type
             if is_unknown_struct_type(codec, struct_type):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,6 +41,26 @@ from simulator.timedate import (
 JsonObject = dict[str, Any]
 Buffer = bytes | bytearray | memoryview
 _MAX_LEN = c.MQ_MAX_MSGSIZE
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
+def dumps_frame(obj: object) -> str:
+    """The one text of a frame's JSON form as a line (without the newline).
+
+    Used by `run --stdout`, `decode`, `tail` and MQTT JSON payloads, so a frame reads the
+    same everywhere. No spaces; UTF-8 as it is (JSON is UTF-8, and names read as written);
+    only a lone surrogate, a byte that was not UTF-8 in the frame (decoded with
+    surrogateescape), is written as a \\u escape, so the line stays encodable and
+    `json.loads` gives the same string back.
+    """
+    text = _dumps(obj)
+    return text if text.isascii() else _SURROGATE.sub(_escape_surrogate, text)
 
 
 class JsonFormError(ValueError):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import BinaryIO, Protocol, TextIO
 
 from simulator.billing import SequencedFrame
 from simulator.codec import FrameCodec
-from simulator.jsonform import JsonDecoder
+from simulator.jsonform import JsonDecoder, dumps_frame
 from simulator.mq import MessageQueue, MQQuittingError
 
 _BATCH = 4096
@@ -38,11 +37,12 @@ class JsonLinesSink:
     def __init__(self, stream: TextIO, codec: FrameCodec) -> None:
         self.stream = stream
         self.to_json = JsonDecoder(codec)
-        self.dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
     def write_batch(self, batch: list[SequencedFrame]) -> None:
-        to_json, dumps = self.to_json, self.dumps
-        self.stream.write("".join(dumps(to_json(frame, 0, seq)) + "\n" for seq, frame in batch))
+        to_json = self.to_json
+        self.stream.write(
+            "".join(dumps_frame(to_json(frame, 0, seq)) + "\n" for seq, frame in batch)
+        )
 
     def close(self) -> None:
         self.stream.flush()

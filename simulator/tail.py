@@ -34,9 +34,8 @@ from typing import Any, Final, TextIO
 
 from simulator import constants as c
 from simulator.codec import FrameCodec, FrameError
-from simulator.decode import encode_json_line
 from simulator.errors import BillsimError, InputError
-from simulator.jsonform import JsonDecoder, JsonObject
+from simulator.jsonform import JsonDecoder, JsonObject, dumps_frame
 from simulator.layout import Layout
 from simulator.mqtt import CONTENT_TYPE_JSON, TOPIC_ROOT, BrokerUrl, parse_broker_url
 
@@ -318,7 +317,7 @@ class TailPrinter:
         if self.json_lines:
             if seq is not None and "seq" not in obj:
                 obj["seq"] = _int_or_none(seq) or seq
-            self._write(encode_json_line(obj))
+            self._write(dumps_frame(obj))
             return
         _, date = _time_of_day(obj.get("TimeStamp"))
         if date is not None and date != self._date:
@@ -327,7 +326,7 @@ class TailPrinter:
         try:
             line = frame_line(obj, server=parts.server, seq=seq)
         except (TypeError, ValueError, AttributeError):
-            line = f"{parts.server} {parts.rest}: {encode_json_line(obj)}"
+            line = f"{parts.server} {parts.rest}: {dumps_frame(obj)}"
         self._write(line)
 
     def _write(self, line: str) -> None:
@@ -363,7 +362,7 @@ def _side_line(topic: str, parts: Topic | None, payload: bytes) -> str:
             return f"-- {parts.server} stats {_stats_text(stats)}"
     if parts.kind in ("control", "control/reply") or text.lstrip().startswith("{"):
         with contextlib.suppress(ValueError):
-            text = encode_json_line(json.loads(payload))
+            text = dumps_frame(json.loads(payload))
     return f"-- {parts.server} {parts.rest} {_clip(text)}"
 
 

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from simulator import cli
 from simulator import constants as c
 from simulator.codec import FrameCodec
-from simulator.decode import iter_decoded
-from simulator.jsonform import JsonDecoder, frame_from_json
+from simulator.decode import decode_stream, iter_decoded
+from simulator.jsonform import JsonDecoder, dumps_frame, frame_from_json
 from simulator.layout import Framing, Layout
 from simulator.records import (
     AgentRec,
@@ -36,6 +36,7 @@ from simulator.records import (
     SessionRec,
     Unid,
 )
+from simulator.sinks import JsonLinesSink
 from simulator.timedate import TimeDate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -362,3 +363,62 @@ def test_python_m_simulator_decode_stdin_into_a_closed_pipe(tmp_path: Path) -> N
     assert process.stderr is not None
     assert process.stderr.read() == b""
     assert process.returncode == 0
+
+
+# --- one JSON text of a frame, whoever writes it -------------------------------------------
+
+ZOE = "CN=Zoë Ångström/O=Acme"
+
+UNICODE_SCENARIO = f"""\
+name: unicode
+start: "2026-11-21T09:00:00Z"
+duration: 30m
+server: CN=Mail01/O=Acme
+notes_ini: {{BillingClass: "Session,Database,Mail"}}
+databases:
+  mail/zoe.nsf: {{replica_id: "85258A3B:0052C1F0"}}
+users:
+  zoe: {{name: "{ZOE}", address: "10.0.0.7"}}
+script:
+  - {{at: 0m, user: zoe, action: open, db: mail/zoe.nsf}}
+  - {{at: 1m, action: mail, from: zoe, to: ["CN=李雷/O=Acme", "CN=Jürgen/O=Acme"]}}
+  - {{at: 5m, user: zoe, action: logout}}
+"""
+
+
+def test_run_stdout_and_decode_write_a_frame_as_the_same_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "unicode.yaml"
+    scenario.write_text(UNICODE_SCENARIO, encoding="utf-8")
+    out = tmp_path / "run.nbf"
+    stdout = runner.invoke(cli.app, ["run", str(scenario), "--stdout"])
+    assert stdout.exit_code == 0, stdout.stderr
+    ran = runner.invoke(cli.app, ["run", str(scenario), "--out", str(out)])
+    assert ran.exit_code == 0, ran.stderr
+    decoded = decode(str(out))
+    assert decoded.exit_code == 0, decoded.stderr
+    assert len(stdout.stdout.splitlines()) >= 4
+    assert decoded.stdout == stdout.stdout
+    # UTF-8 as written, not \u escapes: JSON is UTF-8.
+    assert f'"Username":"{ZOE}"' in decoded.stdout
+    assert '"CN=李雷/O=Acme"' in decoded.stdout
+    assert "\\u" not in decoded.stdout
+
+
+def test_sink_decode_and_tail_lines_agree_and_keep_undecodable_bytes(tmp_path: Path) -> None:
+    codec = FrameCodec(Layout.LINUX_X86_64)
+    # b"\xff" is not UTF-8: it decodes to the lone surrogate "\udcff" (surrogateescape).
+    rec = SessionRec(SessionID(1, 1), c.BILL_SESSION_START, "CN=Zoë \udcff/O=Acme", 1, 2, "x")
+    frame = codec.encode_record(rec, SERVER, WHEN)
+    assert b"\xc3\xab \xff/" in frame
+
+    sink_out = io.StringIO()
+    JsonLinesSink(sink_out, codec).write_batch([(1, frame)])
+    decode_out = io.StringIO()
+    decode_stream(io.BytesIO(frame), decode_out)
+    tail_line = dumps_frame(JsonDecoder(codec)(frame, 0, 1)) + "\n"
+    assert sink_out.getvalue() == decode_out.getvalue() == tail_line
+
+    line = decode_out.getvalue()
+    assert '"Username":"CN=Zoë \\udcff/O=Acme"' in line
+    line.encode("utf-8")  # writable to any UTF-8 stream, a pipe or an MQTT payload
+    assert codec.encode(frame_from_json(codec, json.loads(line))) == frame
