@@ -1,10 +1,17 @@
-"""The JSON form of a frame (DESIGN §3), and back: binary → JSON → binary gives the same bytes."""
+"""The JSON form of a frame (DESIGN §3), and back: binary → JSON → binary gives the same bytes.
+
+NUMBER (a C double) is a JSON number when finite. JSON has none for the rest, so they are
+strings: `"inf"`, `"-inf"`, `"nan"` for the canonical quiet NaN (bits 0x7ff8000000000000,
+Python's float("nan")), and any other NaN (sign bit, signalling, a payload) as its IEEE
+754 bits in hex, `"nan:0x7ff8000000000001"`, so those too come back bit for bit.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -67,9 +74,30 @@ class JsonFormError(ValueError):
     """A JSON object that is not the JSON form of a frame; names the key."""
 
 
+_DOUBLE = struct.Struct("<d")
+_BITS = struct.Struct("<Q")
+_CANONICAL_NAN = 0x7FF8_0000_0000_0000
+_EXPONENT = 0x7FF0_0000_0000_0000
+_NAN_BITS = re.compile(r"nan:0x([0-9a-fA-F]{16})")
+
+
 def _number(value: float) -> float | str:
-    # JSON has no NaN or infinities; their names as strings keep them representable.
-    return value if math.isfinite(value) else repr(value)
+    # JSON has no NaN or infinities: strings name them (see the module's docstring).
+    if math.isfinite(value):
+        return value
+    if not math.isnan(value):
+        return repr(value)  # inf, -inf
+    bits: int = _BITS.unpack(_DOUBLE.pack(value))[0]
+    return "nan" if bits == _CANONICAL_NAN else f"nan:0x{bits:016x}"
+
+
+def _nan_from_bits(text: str) -> float:
+    match = _NAN_BITS.fullmatch(text)
+    bits = int(match[1], 16) if match else 0
+    if bits & _EXPONENT != _EXPONENT or not bits & ~(_EXPONENT | 1 << 63):
+        raise ValueError(f"expected nan:0x and the 16 hex digits of a NaN, got {text!r}")
+    value: float = _DOUBLE.unpack(_BITS.pack(bits))[0]
+    return value
 
 
 def _unid_text(value: Unid) -> str:
@@ -112,6 +140,8 @@ def _float(value: Any) -> float:
     if isinstance(value, str):
         if value in ("nan", "inf", "-inf"):
             return float(value)
+        if value.startswith("nan:"):
+            return _nan_from_bits(value)
         raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number, got {value!r}")

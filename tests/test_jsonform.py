@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import struct
 from typing import Any
 
 import pytest
@@ -465,6 +467,46 @@ def test_frame_from_json_errors_name_the_key(case: str, obj: dict[str, Any], key
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("bits", "text"),
+    [
+        (0x7FF8_0000_0000_0000, "nan"),  # float("nan"): the canonical quiet NaN
+        (0x7FF8_0000_0000_0001, "nan:0x7ff8000000000001"),  # a payload
+        (0xFFF8_0000_0000_0000, "nan:0xfff8000000000000"),  # the sign bit
+        (0x7FF0_0000_0000_0001, "nan:0x7ff0000000000001"),  # signalling
+        (0x7FF0_0000_0000_0000, "inf"),
+        (0xFFF0_0000_0000_0000, "-inf"),
+    ],
+)
+def test_non_finite_charge_round_trips_bit_for_bit(bits: int, text: str) -> None:
+    codec = _CODECS[NATURAL, PAD]
+    doc = FRAMES["DOCUMENT"]
+    assert isinstance(doc.rec, DocumentRec)
+    frame = doc._replace(rec=doc.rec._replace(Charge=_double(bits)))
+    data = codec.encode(frame)
+    assert struct.pack("<Q", bits) in data
+    obj = JsonDecoder(codec)(data)
+    assert obj["rec"]["Charge"] == text
+    back = frame_from_json(codec, json.loads(json.dumps(obj, allow_nan=False)))
+    assert codec.encode(back) == data
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nan:0x0000000000000000",
+        "nan:0x7ff0000000000000",
+        "nan:0x7ff8",
+        "nan:7ff8000000000001",
+        "NaN",
+    ],
+)
+def test_a_nan_spelling_that_is_not_a_nan_is_refused(text: str) -> None:
+    obj = _with(_json_of("DOCUMENT"), text, "rec", "Charge")
+    with pytest.raises(JsonFormError, match="Charge"):
+        frame_from_json(_CODECS[NATURAL, PAD], obj)
+
+
 def test_derived_fields_may_be_left_out() -> None:
     """The codec computes lengths and offsets; a JSON without them is complete."""
     codec = _CODECS[PACKED, PAD]
@@ -483,10 +525,38 @@ WORD_MAX = 2**16 - 1
 
 words = st.one_of(st.sampled_from([0, 1, WORD_MAX]), st.integers(0, WORD_MAX))
 dwords = st.one_of(st.sampled_from([0, 1, DWORD_MAX]), st.integers(0, DWORD_MAX))
+
+
+def _double(bits: int) -> float:
+    value: float = struct.unpack("<d", struct.pack("<Q", bits))[0]
+    return value
+
+
+# Every NaN: either sign, quiet or signalling, any payload (a mantissa that is not 0).
+nans = st.builds(
+    lambda sign, mantissa: _double(sign << 63 | 0x7FF << 52 | mantissa),
+    st.integers(0, 1),
+    st.one_of(
+        st.sampled_from([1, 1 << 51, (1 << 51) | 1, (1 << 52) - 1]), st.integers(1, 2**52 - 1)
+    ),
+)
 numbers = st.one_of(
     st.sampled_from([0.0, -0.0, 1.7976931348623157e308, -1.7976931348623157e308, 5e-324, 0.05]),
+    st.sampled_from([math.inf, -math.inf, math.nan]),
     st.floats(allow_nan=False, allow_infinity=False),
+    nans,
 )
+
+
+def _bits(value: Any) -> Any:
+    """`value` with each float as its bytes: equal when bit for bit equal, NaNs included."""
+    if isinstance(value, float):
+        return struct.pack("<d", value)
+    if isinstance(value, tuple):
+        return (type(value), *map(_bits, value))
+    return value
+
+
 timedates = st.one_of(
     st.builds(TimeDate, st.integers(0, 8_639_999), st.integers(1_721_426, 5_373_484)),
     st.builds(TimeDate, dwords, dwords),
@@ -582,14 +652,15 @@ def _round_trip(layout: Layout, framing: Framing, frame: Frame, seq: int) -> Non
     obj = _DECODERS[layout, framing](data, 0, seq)
     assert obj["Len"] == len(data)
     assert obj["seq"] == seq
-    text = json.dumps(obj)  # ASCII-escaped: multibyte text travels as \u escapes
+    # Strict JSON (no NaN tokens), ASCII-escaped: multibyte text travels as \u escapes.
+    text = json.dumps(obj, allow_nan=False)
     back = frame_from_json(codec, json.loads(text))
     assert codec.encode(back) == data
     utf8_text_form = json.dumps(obj, ensure_ascii=False).encode("utf-8")
     assert codec.encode(frame_from_json(codec, json.loads(utf8_text_form))) == data
     # The values survive too (Recipients [""] is the one spelling with no bytes of its own).
     if not (isinstance(frame.rec, MailRec) and frame.rec.Recipients == ("",)):
-        assert back == frame._replace(Len=len(data))
+        assert _bits(back) == _bits(frame._replace(Len=len(data)))
 
 
 @pytest.mark.parametrize("name", KIND_NAMES)
