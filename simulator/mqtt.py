@@ -68,7 +68,7 @@ from simulator import constants as c
 from simulator.billing import SequencedFrame
 from simulator.codec import FrameCodec
 from simulator.errors import BillsimError, InputError
-from simulator.jsonform import JsonDecoder
+from simulator.jsonform import JsonDecoder, dumps_frame
 from simulator.mq import MessageQueue, MQQuittingError
 
 __all__ = [
@@ -508,9 +508,7 @@ class _FrameEncoder:
             known = self._kind(key, frame)
         payload = frame
         if self._json is not None:
-            payload = json.dumps(
-                self._json(frame, 0, seq), separators=(",", ":"), ensure_ascii=False
-            ).encode()
+            payload = dumps_frame(self._json(frame, 0, seq)).encode()
         if not self.properties:
             return known[0], b"", payload
         text = str(seq).encode()

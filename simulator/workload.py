@@ -125,6 +125,8 @@ class Population:
         db: DatabaseInfo | None = None
         note_id = None
         databases = self.databases
+        if action == "close" and not databases:
+            action = "transfer"  # nothing could be open: a drawn close is plain traffic
         if databases and action != "transfer":
             which = int(random() * len(databases))
             db = databases[which]

@@ -20,7 +20,7 @@ from simulator.billing import SequencedFrame
 from simulator.engine import RunOptions, Simulation
 from simulator.run_command import RunRequest, run
 from simulator.scenario import load_scenario_text, parse_workload
-from simulator.server import DatabaseInfo, ScenarioStateError, Server, Session
+from simulator.server import DatabaseInfo, Server, Session
 
 MINUTE = 60_000_000
 
@@ -275,13 +275,6 @@ def test_without_databases_only_session_traffic(calls: list[Call]) -> None:
     assert {frame[2:4] for _, frame in frames} == {b"\x01\x00"}  # SESSIONREC only
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ScenarioStateError,
-    reason="Population._act turns a drawn close into a transfer only when it has databases: "
-    "with none, a close for a user whose session the idle timeout ended reaches "
-    "Server.session_action as a close with no session",
-)
 def test_a_drawn_close_with_no_databases_and_no_session_is_no_error(calls: list[Call]) -> None:
     text = scenario_text(
         "{users: 20, think_time: 5m, mix: {close: 1, read: 1}}", duration="2h", databases=False
