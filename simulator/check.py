@@ -64,17 +64,9 @@ TICKS_PER_MINUTE = 60 * 100
 _HALF_DWORD = 1 << 31
 _DWORD_MASK = 0xFFFF_FFFF
 
-SESSION_ACTIONS: dict[int, str] = {
-    c.BILL_SESSION_START: "START",
-    c.BILL_SESSION_STAMP: "STAMP",
-    c.BILL_SESSION_END: "END",
-}
-DB_ACTIONS: dict[int, str] = {
-    c.BILL_DB_OPEN: "OPEN",
-    c.BILL_DB_CLOSE: "CLOSE",
-    c.BILL_DB_STAMP: "DB STAMP",
-    c.BILL_DB_CLOSE_END: "CLOSE_END",
-}
+SESSION_ACTIONS: dict[int, str] = c.SESSION_ACTION_NAMES
+# A violation names the record: "DB STAMP" keeps it apart from a session's STAMP.
+DB_ACTIONS: dict[int, str] = {**c.DB_ACTION_NAMES, c.BILL_DB_STAMP: "DB STAMP"}
 _KIND_NAMES: dict[int, str] = {kind.struct_type: kind.name for kind in BUILTIN_KINDS}
 
 

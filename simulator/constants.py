@@ -63,6 +63,20 @@ BILL_SESSION_END: Final = 255
 BILLCHARGEREAD: Final = 1
 BILLCHARGEWRITE: Final = 2
 
+# The names people read in summaries, `check` reports and `tail` lines.
+SESSION_ACTION_NAMES: Final[dict[int, str]] = {
+    BILL_SESSION_START: "START",
+    BILL_SESSION_STAMP: "STAMP",
+    BILL_SESSION_END: "END",
+}
+DB_ACTION_NAMES: Final[dict[int, str]] = {
+    BILL_DB_OPEN: "OPEN",
+    BILL_DB_CLOSE: "CLOSE",
+    BILL_DB_STAMP: "STAMP",
+    BILL_DB_CLOSE_END: "CLOSE_END",
+}
+CHARGE_TYPE_NAMES: Final[dict[int, str]] = {BILLCHARGEREAD: "READ", BILLCHARGEWRITE: "WRITE"}
+
 MAIL_ROUTING_STATE: Final[dict[str, int]] = {"pending": 0, "dead": 1, "hold": 2}
 
 BILL_AGENT_WARNINGS: Final = 0x1

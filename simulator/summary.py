@@ -14,18 +14,9 @@ from simulator.records import BUILTIN_KINDS
 from simulator.timedate import format_timedate
 
 _ACTION_NAMES = {
-    c.BILL_SESSIONREC: {
-        c.BILL_SESSION_START: "START",
-        c.BILL_SESSION_STAMP: "STAMP",
-        c.BILL_SESSION_END: "END",
-    },
-    c.BILL_DBREC: {
-        c.BILL_DB_OPEN: "OPEN",
-        c.BILL_DB_STAMP: "STAMP",
-        c.BILL_DB_CLOSE: "CLOSE",
-        c.BILL_DB_CLOSE_END: "CLOSE_END",
-    },
-    c.BILL_DOCCHARGE: {c.BILLCHARGEREAD: "READ", c.BILLCHARGEWRITE: "WRITE"},
+    c.BILL_SESSIONREC: c.SESSION_ACTION_NAMES,
+    c.BILL_DBREC: c.DB_ACTION_NAMES,
+    c.BILL_DOCCHARGE: c.CHARGE_TYPE_NAMES,
 }
 # A generated population can have a million users: the terminal shows the first few.
 _USERS_SHOWN = 25

@@ -49,18 +49,9 @@ _MQTT_V311: Final = 4
 _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
 
-SESSION_ACTIONS: Final[dict[int, str]] = {
-    c.BILL_SESSION_START: "START",
-    c.BILL_SESSION_STAMP: "STAMP",
-    c.BILL_SESSION_END: "END",
-}
-DB_ACTIONS: Final[dict[int, str]] = {
-    c.BILL_DB_OPEN: "OPEN",
-    c.BILL_DB_CLOSE: "CLOSE",
-    c.BILL_DB_STAMP: "STAMP",
-    c.BILL_DB_CLOSE_END: "CLOSE_END",
-}
-DOC_TYPES: Final[dict[int, str]] = {c.BILLCHARGEREAD: "READ", c.BILLCHARGEWRITE: "WRITE"}
+SESSION_ACTIONS: Final = c.SESSION_ACTION_NAMES
+DB_ACTIONS: Final = c.DB_ACTION_NAMES
+DOC_TYPES: Final = c.CHARGE_TYPE_NAMES
 _ROUTING_STATES: Final = {value: name.upper() for name, value in c.MAIL_ROUTING_STATE.items()}
 _MAIL_PRIORITY: Final = {value: name for name, value in c.MAIL_PRIORITY.items()}
 _MAIL_REPORT: Final = {value: name for name, value in c.MAIL_REPORT.items()}
