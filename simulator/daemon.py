@@ -10,7 +10,6 @@ import uuid
 from dataclasses import replace
 from typing import Any, TextIO
 
-from simulator import constants as c
 from simulator.broker import DEFAULT_PORT, start_embedded_broker
 from simulator.control import Controller
 from simulator.engine import Simulation
@@ -20,6 +19,7 @@ from simulator.mq import MQQuittingError
 from simulator.mqtt import BillingDrain, parse_broker_url
 from simulator.runner import Progress, shutdown_signals
 from simulator.scenario import common_name
+from simulator.summary import records_by_class
 from simulator.timedate import format_timedate
 
 _STOP_POLL = 0.05  # seconds between looks at whether the run is stopping
@@ -49,17 +49,6 @@ class StatsMeter:
         self._last_time = time.monotonic()
         self.rate = 0.0
 
-    def records_by_class(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for (struct_type, _detail), count in self.sim.writer.by_struct_type.items():
-            kind_codec = self.sim.codec.kind_codec(struct_type)
-            if kind_codec is None or struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
-                name = f"custom/{struct_type}"
-            else:
-                name = c.CLASS_TOPIC_NAME[kind_codec.kind.bill_class]
-            out[name] = out.get(name, 0) + count
-        return out
-
     def sample(self) -> dict[str, Any]:
         now = time.monotonic()
         frames = self.sim.writer.frames
@@ -70,7 +59,7 @@ class StatsMeter:
         stats = self.sim.queue.stats()
         return {
             "virtual_time": format_timedate(self.sim.writer.stamp(self.sim.virtual_now())),
-            "records": self.records_by_class(),
+            "records": records_by_class(self.sim.writer.by_struct_type),
             "queue_depth": stats.depth,
             "in_flight": self.drain.in_flight,
             "delivered": self.drain.delivered,

@@ -14,7 +14,7 @@ from simulator.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError
 from simulator.layout import Framing, Layout
 from simulator.logs import configure_logging
 from simulator.mq import QuotaPolicy
-from simulator.runner import build, load, run_coroutine, run_to_sink
+from simulator.runner import check_script, load, run_coroutine, run_to_sink
 from simulator.scenario import load_scenario
 from simulator.sinks import BinaryFileSink, FrameSink, JsonLinesSink
 from simulator.summary import build_summary, print_summary, write_summary_json
@@ -81,9 +81,7 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
         quota=request.quota,
         policy=request.queue_policy,
     )
-    # A dry run first: the script's state errors (logout with no session, …) are found
-    # before a single frame is written anywhere.
-    Simulation(scenario, settings, options, generate=False).dry_run()
+    check_script(scenario, settings, options)
     sim = Simulation(scenario, settings, options)
     extras: dict[str, object] = {}
     # Opened before the run, like --out: a path that cannot be written is bad input
@@ -173,12 +171,12 @@ def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | 
     bad = 0
     for arg in scenario_args:
         try:
-            sim = build(arg, notes_ini, RunOptions())
+            scenario, settings = load(arg, notes_ini)
+            check_script(scenario, settings, RunOptions())
         except InputError as error:
             bad += 1
             print(f"billsim: {error}", file=sys.stderr)
             continue
-        scenario = sim.scenario
         print(
             f"ok  {arg}: {scenario.name}, {len(scenario.script)} scripted action(s), "
             f"{len(scenario.users)} user(s), {len(scenario.databases)} database(s)",

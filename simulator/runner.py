@@ -28,11 +28,11 @@ def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
     return scenario, scenario.settings_with(*layers)
 
 
-def build(scenario_arg: str, notes_ini: Path | None, options: RunOptions) -> Simulation:
-    """A ready Simulation; the script has been dry-run so state errors are found before output."""
-    scenario, settings = load(scenario_arg, notes_ini)
+def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
+    """Dry-run the script: its state errors (logout with no session, …) raise InputError
+    before a single frame is written anywhere. Generated users are left out: they cannot
+    make such errors, and a big workload would run twice."""
     Simulation(scenario, settings, options, generate=False).dry_run()
-    return Simulation(scenario, settings, options)
 
 
 class Progress:

@@ -24,22 +24,26 @@ _KIND_NAMES = {kind.struct_type: kind.name for kind in BUILTIN_KINDS}
 _KIND_CLASSES = {kind.struct_type: kind.bill_class for kind in BUILTIN_KINDS}
 
 
-def _class_name(struct_type: int, sim: Simulation) -> str:
-    bill_class = _KIND_CLASSES.get(struct_type)
-    if bill_class is None:
-        return f"custom/{struct_type}"
-    return c.CLASS_TOPIC_NAME[bill_class]
+def records_by_class(by_struct_type: dict[tuple[int, int], int]) -> dict[str, int]:
+    """Records written, by the class name of their MQTT topic (custom types: custom/N).
+
+    `by_struct_type` is BillingWriter's counter; the summary and the stats topic both use this.
+    """
+    out: dict[str, int] = {}
+    for (struct_type, _detail), count in sorted(by_struct_type.items()):
+        bill_class = _KIND_CLASSES.get(struct_type)
+        name = f"custom/{struct_type}" if bill_class is None else c.CLASS_TOPIC_NAME[bill_class]
+        out[name] = out.get(name, 0) + count
+    return out
 
 
 def build_summary(
     sim: Simulation, *, delivered: int | None = None, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The summary as a JSON-ready dict (what `--summary FILE` writes)."""
-    by_class: dict[str, int] = {}
+    by_class = records_by_class(sim.writer.by_struct_type)
     by_type: dict[str, dict[str, int]] = {}
     for (struct_type, detail), count in sorted(sim.writer.by_struct_type.items()):
-        class_name = _class_name(struct_type, sim)
-        by_class[class_name] = by_class.get(class_name, 0) + count
         kind_name = _KIND_NAMES.get(struct_type)
         if kind_name is None:
             kind_codec = sim.codec.kind_codec(struct_type)
