@@ -21,12 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulator import constants as c
-from simulator.codec import FrameCodec
-from simulator.decode import encode_json_line
-from simulator.jsonform import JsonDecoder
-from simulator.layout import Framing, Layout
-from simulator.records import (
+from simulator.wire import constants as c
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.layout import Framing, Layout
+from simulator.wire.records import (
     AgentRec,
     DbRec,
     DocumentRec,
@@ -39,7 +38,8 @@ from simulator.records import (
     SessionRec,
     Unid,
 )
-from simulator.timedate import TimeDate
+from simulator.wire.stream import encode_json_line
+from simulator.wire.timedate import TimeDate
 
 SERVER = "CN=Mail01/O=Acme"
 WHEN = TimeDate(3_330_000, 2_461_366)  # 2026-11-21T09:15:00.00Z

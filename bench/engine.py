@@ -16,10 +16,10 @@ import subprocess
 import sys
 import time
 
-from simulator.engine import RunOptions, Simulation
-from simulator.runner import run_to_sink
-from simulator.scenario import Scenario, load_scenario_text
-from simulator.sinks import NullSink
+from simulator.adapters.sinks import NullSink
+from simulator.commands.runner import run_to_sink
+from simulator.domino.simulation import RunOptions, Simulation
+from simulator.scenario.model import Scenario, load_scenario_text
 
 _THROUGHPUT = """
 name: bench-throughput

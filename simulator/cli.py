@@ -1,7 +1,7 @@
 """The `billsim` command line (DESIGN §8).
 
 Each command is one small function here that parses its options and calls the code that
-does the work (`simulator.decode`, …), which knows nothing of typer. To add one:
+does the work (`simulator.commands`, …), which knows nothing of typer. To add one:
 
     @app.command("check")
     def check_command(file: InputArgument, layout: LayoutOption = Layout.LINUX_X86_64) -> None:
@@ -30,10 +30,10 @@ import typer
 from typer.core import TyperGroup
 
 from simulator import __version__
-from simulator.decode import decode_file
+from simulator.domino.mq import QuotaPolicy
 from simulator.errors import EXIT_OK, BillsimError, InputError
-from simulator.layout import Framing, Layout
-from simulator.mq import QuotaPolicy
+from simulator.wire.layout import Framing, Layout
+from simulator.wire.stream import decode_file
 
 PROG_NAME = "billsim"
 
@@ -149,8 +149,8 @@ def decode_command(
     """
     kinds: tuple[Any, ...] = ()
     if scenario is not None:
-        from simulator.bundled import resolve_scenario  # noqa: PLC0415
-        from simulator.scenario import load_scenario  # noqa: PLC0415
+        from simulator.scenario.bundled import resolve_scenario  # noqa: PLC0415
+        from simulator.scenario.model import load_scenario  # noqa: PLC0415
 
         kinds = load_scenario(resolve_scenario(scenario)).custom_kinds()
     decode_file(file, sys.stdout, sys.stderr, layout=layout, custom_kinds=kinds)
@@ -174,9 +174,9 @@ def header_command(
     both layouts. It includes queue/billmsg.h and, like it, packs the structs when
     BILLSIM_WIN32_LAYOUT is defined. Exit 2 if the scenario is not valid.
     """
-    from simulator.bundled import resolve_scenario  # noqa: PLC0415
-    from simulator.header import generate_header  # noqa: PLC0415
-    from simulator.scenario import load_scenario  # noqa: PLC0415
+    from simulator.commands.header import generate_header  # noqa: PLC0415
+    from simulator.scenario.bundled import resolve_scenario  # noqa: PLC0415
+    from simulator.scenario.model import load_scenario  # noqa: PLC0415
 
     path = resolve_scenario(scenario)
     sys.stdout.write(generate_header(load_scenario(path), path.name))
@@ -298,7 +298,7 @@ def run_command(
     Frames go to MQTT (the embedded broker unless --broker), or with --out / --stdout to
     a file or standard output.
     """
-    from simulator.run_command import RunRequest, run  # noqa: PLC0415
+    from simulator.commands.run import RunRequest, run  # noqa: PLC0415
 
     chosen = [
         name
@@ -356,7 +356,7 @@ def validate_command(
     ] = None,
 ) -> None:
     """Check scenarios: schema, names, times, and a dry run of the script (exit 2 if bad)."""
-    from simulator.run_command import validate  # noqa: PLC0415
+    from simulator.commands.run import validate  # noqa: PLC0415
 
     raise typer.Exit(validate(scenarios, notes_ini))
 
@@ -392,7 +392,7 @@ def check_command(
     Lists each violation on stdout with its frame number (from 1) and the rule broken,
     then a count: exit 0 clean (one OK line), 1 violations, 2 unreadable input.
     """
-    from simulator.check import check_file  # noqa: PLC0415
+    from simulator.verify.checker import check_file  # noqa: PLC0415
 
     report = check_file(
         file,
@@ -407,7 +407,7 @@ def check_command(
 @app.command("scenarios")
 def scenarios_command() -> None:
     """List the bundled scenarios, one a line."""
-    from simulator.run_command import list_scenarios  # noqa: PLC0415
+    from simulator.commands.run import list_scenarios  # noqa: PLC0415
 
     list_scenarios(sys.stdout)
 
@@ -445,7 +445,7 @@ def tail_command(
     messages as lines starting "--". If the broker cannot be reached, tail retries for
     --wait seconds and exits 1; once connected it reconnects without end. Ctrl-C: exit 0.
     """
-    from simulator.tail import run_tail  # noqa: PLC0415
+    from simulator.commands.tail import run_tail  # noqa: PLC0415
 
     raise typer.Exit(
         run_tail(broker, json_lines=json_lines, server=server, layout=layout, wait=wait)

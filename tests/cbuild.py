@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.layout import Layout
+from simulator.wire.layout import Layout
 
 REPO = Path(__file__).resolve().parents[1]
 QUEUE_DIR = REPO / "queue"

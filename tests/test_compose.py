@@ -16,9 +16,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from simulator import constants as c
+from simulator.adapters.mqtt.drain import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON
 from simulator.cli import app
-from simulator.mqtt import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON
+from simulator.wire import constants as c
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
@@ -26,7 +26,6 @@ DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 ASYNCAPI = REPO / "queue" / "asyncapi.yaml"
 MOSQUITTO_CONF = REPO / "queue" / "mosquitto.conf"
-DESIGN = REPO.parent / "shared" / "DESIGN.md"  # shared/ sits beside the clone
 
 BROKER_URL = "mqtt://mosquitto:1883"
 
@@ -215,18 +214,6 @@ def test_asyncapi_version_and_topics(asyncapi: dict[str, Any]) -> None:
     for channel in asyncapi["channels"].values():
         declared = set(channel.get("parameters", {}))
         assert declared == set(re.findall(r"\{(\w+)\}", channel["address"])), channel["address"]
-
-
-def test_asyncapi_topics_are_those_design_names(asyncapi: dict[str, Any]) -> None:
-    """When DESIGN.md is at hand (shared/ beside the clone), every topic §6 names is here."""
-    if not DESIGN.is_file():
-        return  # the list above is §6's, written out
-    text = DESIGN.read_text()
-    section = text[text.index("## 6. MQTT interface") : text.index("## 7.")]
-    named = set(re.findall(r"`(domino/billing/[^`]+)`", section))
-    named |= {f"domino/billing/{{server}}/{t}" for t in re.findall(r"`(custom/[^`]+)`", section)}
-    assert named, "no topics found in DESIGN §6"
-    assert named <= {ch["address"] for ch in asyncapi["channels"].values()}
 
 
 def test_asyncapi_frames(asyncapi: dict[str, Any]) -> None:

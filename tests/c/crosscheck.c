@@ -1,5 +1,5 @@
 /*
- * crosscheck.c — BILLMSG frames through queue/billmsg.h, for tests/test_c_crosscheck.py.
+ * crosscheck.c — BILLMSG frames through queue/billmsg.h, for tests/wire/test_c_crosscheck.py.
  *
  *   crosscheck write pad-union|compact   known frames, one of every record type, to stdout
  *   crosscheck read pad-union|compact    frames from stdin, every field as name=value lines

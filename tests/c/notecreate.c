@@ -1,6 +1,6 @@
 /*
  * notecreate.c — the custom NOTECREATEREC through the header `billsim header notecreate`
- * generates (included as "notecreate.h"), for tests/test_c_crosscheck.py.
+ * generates (included as "notecreate.h"), for tests/wire/test_c_crosscheck.py.
  *
  *   notecreate write pad-union|compact   known NOTECREATEREC frames to stdout
  *   notecreate read pad-union|compact    frames from stdin, as name=value lines
@@ -77,7 +77,7 @@ static NOTECREATEREC note(const char *user, NOTEID id, TIMEDATE replica) {
     return r;
 }
 
-/* Keep in step with KNOWN_NOTES in tests/test_c_crosscheck.py. */
+/* Keep in step with KNOWN_NOTES in tests/wire/test_c_crosscheck.py. */
 static int write_known(enum framing framing) {
     static const char server[] = "CN=Mail01/O=Acme";
     char long_name[MAXUSERNAME + 1];

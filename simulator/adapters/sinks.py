@@ -1,0 +1,83 @@
+"""Local sinks for frames leaving MQ$BILLING: a `.nbf` file, JSON lines, or nowhere."""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Protocol, TextIO
+
+from simulator.domino.billing import SequencedFrame
+from simulator.domino.mq import MessageQueue, MQQuittingError
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import JsonDecoder, dumps_frame
+
+_BATCH = 4096
+
+
+class FrameSink(Protocol):
+    def write_batch(self, batch: list[SequencedFrame]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class BinaryFileSink:
+    """Frames back to back, exactly as the server wrote them (the `.nbf` form)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write_batch(self, batch: list[SequencedFrame]) -> None:
+        self.stream.write(b"".join(frame for _, frame in batch))
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class JsonLinesSink:
+    """The JSON form of each frame, one a line, with its run sequence number."""
+
+    def __init__(self, stream: TextIO, codec: FrameCodec) -> None:
+        self.stream = stream
+        self.to_json = JsonDecoder(codec)
+
+    def write_batch(self, batch: list[SequencedFrame]) -> None:
+        to_json = self.to_json
+        self.stream.write(
+            "".join(dumps_frame(to_json(frame, 0, seq)) + "\n" for seq, frame in batch)
+        )
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class NullSink:
+    """Counts frames and drops them: for benchmarks of the engine alone."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.bytes = 0
+
+    def write_batch(self, batch: list[SequencedFrame]) -> None:
+        self.frames += len(batch)
+        self.bytes += sum(len(frame) for _, frame in batch)
+
+    def close(self) -> None:
+        return None
+
+
+async def drain_to_sink(queue: MessageQueue[SequencedFrame], sink: FrameSink) -> int:
+    """Move frames from the queue to a local sink until the queue quits and is empty.
+
+    A local write cannot fail the way a broker can, so frames are not held for an
+    acknowledgement: each batch frees its quota slots as it is taken.
+    """
+    written = 0
+    while True:
+        batch = queue.get_many_nowait(_BATCH, hold=False)
+        if not batch:
+            try:
+                batch = [await queue.get(hold=False)]
+            except MQQuittingError:
+                break
+        sink.write_batch(batch)
+        written += len(batch)
+    sink.close()
+    return written

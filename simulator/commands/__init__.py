@@ -1,0 +1,1 @@
+"""One module per `billsim` command: wiring, live view, summary."""

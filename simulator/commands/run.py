@@ -1,0 +1,194 @@
+"""The work behind `billsim run`, `validate` and `scenarios`, without the typer layer."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
+
+from simulator.adapters.logs import configure_logging
+from simulator.adapters.sinks import BinaryFileSink, FrameSink, JsonLinesSink
+from simulator.commands.runner import check_script, load, run_coroutine, run_to_sink
+from simulator.commands.summary import build_summary, print_summary, write_summary_json
+from simulator.domino.mq import QuotaPolicy
+from simulator.domino.simulation import RunOptions, Simulation
+from simulator.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError
+from simulator.scenario.bundled import bundled_scenarios
+from simulator.scenario.model import load_scenario
+from simulator.scenario.speed import Speed
+from simulator.wire.layout import Framing, Layout
+
+
+def parse_speed(text: str) -> Speed:
+    try:
+        return Speed.parse(text)
+    except ValueError as error:
+        raise InputError(str(error), field="--speed") from None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything `billsim run` was asked for (see the command's help)."""
+
+    scenario: str
+    out: Path | None = None
+    stdout: bool = False
+    broker: str | None = None
+    speed: str | None = None
+    seed: int | None = None
+    layout: Layout = Layout.LINUX_X86_64
+    framing: Framing = Framing.PAD_UNION
+    payload: str = "binary"
+    qos: int = 1
+    mqtt_version: str = "5"
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    control: bool = False
+    stats_interval: float = 5.0
+    drain_timeout: float = 30.0
+    log_json: bool = False
+    notes_ini: Path | None = None
+    stamp_policy: str | None = None
+    quota: int = 65535
+    queue_policy: QuotaPolicy = QuotaPolicy.BLOCK
+    summary_path: Path | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.out is not None or self.stdout
+
+
+def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run a scenario to a file, stdout or MQTT; prints the summary; returns the exit code."""
+    # Looked up per call, not bound at import: a test runner swaps sys.stdout per command.
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    scenario, settings = load(request.scenario, request.notes_ini)
+    if request.speed is not None:
+        speed = parse_speed(request.speed)
+    elif request.local:
+        speed = Speed(None)
+    else:
+        speed = parse_speed(scenario.speed or "realtime")
+    options = RunOptions(
+        speed=speed,
+        seed=request.seed,
+        layout=request.layout,
+        framing=request.framing,
+        stamp_policy=request.stamp_policy,
+        quota=request.quota,
+        policy=request.queue_policy,
+    )
+    check_script(scenario, settings, options)
+    sim = Simulation(scenario, settings, options)
+    extras: dict[str, object] = {}
+    # Opened before the run, like --out: a path that cannot be written is bad input
+    # (exit 2) found at once, not an error after the whole run.
+    summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
+    try:
+        if request.local:
+            delivered = _run_local(sim, request, stdout, stderr)
+        else:
+            configure_logging(json=request.log_json, stream=stderr)
+            delivered, extras = run_coroutine(lambda: _run_mqtt(sim, request, stderr))
+        summary = build_summary(sim, delivered=delivered, extra=extras)
+        if summary_file is not None:
+            write_summary_json(summary, summary_file)
+    finally:
+        if summary_file is not None:
+            summary_file.close()
+    print_summary(summary, stderr)
+    undelivered = int(extras.get("undelivered", 0))  # type: ignore[call-overload]
+    if undelivered:
+        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+@overload
+def _create(path: Path, mode: Literal["w"]) -> TextIO: ...
+@overload
+def _create(path: Path, mode: Literal["wb"]) -> BinaryIO: ...
+def _create(path: Path, mode: str) -> IO[Any]:
+    """`path` opened for writing; one that cannot be is bad input naming the file."""
+    try:
+        if mode == "w":
+            return open(path, "w", encoding="utf-8")
+        return open(path, "wb")
+    except OSError as error:
+        raise InputError(error.strerror or str(error), file=str(path)) from None
+
+
+def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
+    stream: BinaryIO | None = None
+    try:
+        if request.out is not None:
+            stream = _create(request.out, "wb")
+            sink: FrameSink = BinaryFileSink(stream)
+        else:
+            sink = JsonLinesSink(stdout, sim.codec)
+        written: int = run_coroutine(lambda: run_to_sink(sim, sink, stderr))
+    finally:
+        if stream is not None:
+            stream.close()
+    return written
+
+
+async def _run_mqtt(
+    sim: Simulation, request: RunRequest, stderr: TextIO
+) -> tuple[int, dict[str, object]]:
+    from simulator.adapters.mqtt.drain import MqttOptions  # noqa: PLC0415
+    from simulator.commands.daemon import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
+
+    for path in (request.ca_file, request.cert_file, request.key_file):
+        if path is not None and not path.is_file():
+            raise InputError("no such file", file=str(path))
+    options = MqttOptions(
+        qos=request.qos,
+        version=request.mqtt_version,
+        payload=request.payload,
+        ca_file=str(request.ca_file) if request.ca_file else None,
+        cert_file=str(request.cert_file) if request.cert_file else None,
+        key_file=str(request.key_file) if request.key_file else None,
+    )
+    return await run_on_mqtt(
+        sim,
+        broker_url=request.broker,
+        options=options,
+        control=request.control,
+        stats_interval=request.stats_interval,
+        drain_timeout=request.drain_timeout,
+        log_json=request.log_json,
+        stderr=stderr,
+    )
+
+
+def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | None = None) -> int:
+    """Each scenario checked in full; every bad one reported, exit 2 if any."""
+    stream = stream or sys.stdout
+    bad = 0
+    for arg in scenario_args:
+        try:
+            scenario, settings = load(arg, notes_ini)
+            check_script(scenario, settings, RunOptions())
+        except InputError as error:
+            bad += 1
+            print(f"billsim: {error}", file=sys.stderr)
+            continue
+        print(
+            f"ok  {arg}: {scenario.name}, {len(scenario.script)} scripted action(s), "
+            f"{len(scenario.users)} user(s), {len(scenario.databases)} database(s)",
+            file=stream,
+        )
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def list_scenarios(stream: TextIO) -> None:
+    for name, path in bundled_scenarios().items():
+        try:
+            description = load_scenario(path).description
+        except InputError as error:
+            description = f"(invalid: {error})"
+        print(f"{name:<24} {description}", file=stream)

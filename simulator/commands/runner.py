@@ -1,0 +1,137 @@
+"""`billsim run`: load and check a scenario, run it into a sink, report, handle Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from simulator.adapters.sinks import FrameSink, drain_to_sink
+from simulator.domino.simulation import RunOptions, Simulation
+from simulator.errors import EXIT_FAILED
+from simulator.scenario.bundled import resolve_scenario
+from simulator.scenario.model import Scenario, load_scenario
+from simulator.scenario.notes_ini import read_notes_ini
+from simulator.wire.timedate import format_timedate
+
+
+def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
+    """The scenario and its settings (a notes.ini file wins over the scenario's block)."""
+    scenario = load_scenario(resolve_scenario(scenario_arg))
+    layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
+    return scenario, scenario.settings_with(*layers)
+
+
+def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
+    """Dry-run the script: its state errors (logout with no session, …) raise InputError
+    before a single frame is written anywhere. Generated users are left out: they cannot
+    make such errors, and a big workload would run twice."""
+    Simulation(scenario, settings, options, generate=False).dry_run()
+
+
+class Progress:
+    """One status line rewritten in place on a terminal: virtual time, records, rate, queue."""
+
+    def __init__(
+        self, sim: Simulation, stream: TextIO, extra: Callable[[], str] | None = None
+    ) -> None:
+        self.sim = sim
+        self.stream = stream
+        self.extra = extra
+        self.enabled = stream.isatty()
+        self._last_frames = 0
+        self._last_time = time.monotonic()
+        self._shown = False
+
+    def line(self) -> str:
+        now = time.monotonic()
+        frames = self.sim.writer.frames
+        rate = (frames - self._last_frames) / max(now - self._last_time, 1e-6)
+        self._last_frames, self._last_time = frames, now
+        stats = self.sim.queue.stats()
+        stamp = self.sim.writer.stamp(self.sim.virtual_now())
+        text = (
+            f"{format_timedate(stamp)}  records {frames:,}  "
+            f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  "
+            f"dropped {stats.dropped:,}"
+        )
+        if self.extra is not None:
+            text += "  " + self.extra()
+        return text
+
+    async def run(self, interval: float = 0.5) -> None:
+        if not self.enabled:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            self.stream.write("\r\x1b[2K" + self.line())
+            self.stream.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+@contextlib.contextmanager
+def shutdown_signals(sim: Simulation, stderr: TextIO) -> Iterator[None]:
+    """Ctrl-C / SIGTERM shut down as Domino does; a second Ctrl-C leaves at once."""
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            stderr.write(
+                f"\nbillsim: {signal.Signals(signum).name}: shutting down: ending "
+                f"{len(sim.server.sessions)} open session(s), draining the queue "
+                "(Ctrl-C again to quit at once)\n"
+            )
+            stderr.flush()
+            sim.request_stop()
+            return
+        stats = sim.queue.stats()
+        left = stats.depth + stats.held + sim.frames_waiting
+        stderr.write(f"\nbillsim: quitting at once: {left} frame(s) left undelivered\n")
+        stderr.flush()
+        os._exit(EXIT_FAILED)
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no Unix signals
+            pass
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.stderr) -> int:
+    """Run the simulation into a local sink; returns the number of frames written."""
+    progress = Progress(sim, stderr)
+    with shutdown_signals(sim, stderr):
+        progress_task = asyncio.create_task(progress.run())
+        try:
+            written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
+        finally:
+            progress_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress_task
+            progress.clear()
+    return written
+
+
+def run_coroutine(main: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(main())  # type: ignore[arg-type]

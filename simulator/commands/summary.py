@@ -1,0 +1,173 @@
+"""The run summary: records by class and type, ground truth per user, timing, drops."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from simulator.domino.simulation import Simulation
+from simulator.wire import constants as c
+from simulator.wire.records import BUILTIN_KINDS
+from simulator.wire.timedate import format_timedate
+
+_ACTION_NAMES = {
+    c.BILL_SESSIONREC: c.SESSION_ACTION_NAMES,
+    c.BILL_DBREC: c.DB_ACTION_NAMES,
+    c.BILL_DOCCHARGE: c.CHARGE_TYPE_NAMES,
+}
+# A generated population can have a million users: the terminal shows the first few.
+_USERS_SHOWN = 25
+_KIND_NAMES = {kind.struct_type: kind.name for kind in BUILTIN_KINDS}
+_KIND_CLASSES = {kind.struct_type: kind.bill_class for kind in BUILTIN_KINDS}
+
+
+def records_by_class(by_struct_type: dict[tuple[int, int], int]) -> dict[str, int]:
+    """Records written, by the class name of their MQTT topic (custom types: custom/N).
+
+    `by_struct_type` is BillingWriter's counter; the summary and the stats topic both use this.
+    """
+    out: dict[str, int] = {}
+    for (struct_type, _detail), count in sorted(by_struct_type.items()):
+        bill_class = _KIND_CLASSES.get(struct_type)
+        name = f"custom/{struct_type}" if bill_class is None else c.CLASS_TOPIC_NAME[bill_class]
+        out[name] = out.get(name, 0) + count
+    return out
+
+
+def build_summary(
+    sim: Simulation, *, delivered: int | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The summary as a JSON-ready dict (what `--summary FILE` writes)."""
+    by_class = records_by_class(sim.writer.by_struct_type)
+    by_type: dict[str, dict[str, int]] = {}
+    for (struct_type, detail), count in sorted(sim.writer.by_struct_type.items()):
+        kind_name = _KIND_NAMES.get(struct_type)
+        if kind_name is None:
+            kind_codec = sim.codec.kind_codec(struct_type)
+            kind_name = kind_codec.kind.name if kind_codec else str(struct_type)
+        label = _ACTION_NAMES.get(struct_type, {}).get(detail, "all")
+        by_type.setdefault(kind_name, {})[label] = by_type.get(kind_name, {}).get(label, 0) + count
+    wall = max(sim.wall_ended - sim.wall_started, 1e-9)
+    stats = sim.queue.stats()
+    summary: dict[str, Any] = {
+        "scenario": sim.scenario.name,
+        "server": sim.server_name,
+        "seed": sim.seed,
+        "layout": str(sim.options.layout),
+        "framing": str(sim.options.framing),
+        "speed": str(sim.pacer.speed),
+        "virtual_start": format_timedate(sim.writer.stamp(0)),
+        "virtual_end": format_timedate(sim.writer.stamp(sim.now)),
+        "virtual_span_s": sim.now / 1e6,
+        "wall_time_s": round(wall, 6),
+        "events": sim.events,
+        "records": sim.writer.frames,
+        "rate_per_s": round(sim.writer.frames / wall, 1),
+        "records_by_class": by_class,
+        "records_by_type": by_type,
+        "users": sim.server.ledger.as_dict(),
+        "sessions_started": sim.server.sessions_started,
+        "peak_sessions": sim.server.peak_sessions,
+        "queue": {
+            "name": stats.name,
+            "quota": stats.quota,
+            "policy": str(stats.policy),
+            "put": stats.put,
+            "high_water": stats.high_water,
+        },
+        "dropped": stats.dropped,
+        "abandoned_tasks": sim.abandoned_tasks,
+        # Agent runs by the agent's own name, which no AGENTREC carries (DESIGN §7).
+        "agent_runs": dict(sorted(sim.tasks.agent_runs.items())),
+    }
+    if delivered is not None:
+        summary["delivered"] = delivered
+    if extra:
+        summary.update(extra)
+    return summary
+
+
+def write_summary_json(summary: dict[str, Any], stream: TextIO) -> None:
+    json.dump(summary, stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+
+
+def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
+    """The summary for people: a few lines and two small tables."""
+    # Off a terminal (a log, CI) rich would fold the tables to 80 columns; keep rows whole.
+    console = Console(file=stream, highlight=False, width=None if stream.isatty() else 160)
+    console.print(
+        f"[bold]{summary['scenario']}[/] on {summary['server']}: {summary['records']} records "
+        f"in {summary['virtual_start']} .. {summary['virtual_end']} "
+        f"({summary['virtual_span_s']:g} s virtual, {summary['wall_time_s']:.3f} s wall, "
+        f"{summary['rate_per_s']:,.0f} records/s)"
+    )
+    delivered = summary.get("delivered")
+    undelivered = summary.get("undelivered")
+    refused, rejected = summary.get("refused", 0), summary.get("rejected", 0)
+    console.print(
+        f"dropped {summary['dropped']}, abandoned tasks {summary['abandoned_tasks']}, "
+        f"sessions {summary['sessions_started']} (peak {summary['peak_sessions']})"
+        + (f", delivered {delivered}" if delivered is not None else "")
+        + (f", undelivered {undelivered}" if undelivered else "")
+        + (
+            f" (refused by the broker {refused}, rejected {rejected})"
+            if refused or rejected
+            else ""
+        )
+    )
+    if summary["agent_runs"]:
+        runs = ", ".join(f"{name} {count}" for name, count in summary["agent_runs"].items())
+        console.print(f"agent runs: {runs}")
+    types = Table(title="records by type", title_justify="left", box=None, pad_edge=False)
+    types.add_column("class")
+    types.add_column("struct")
+    types.add_column("detail")
+    types.add_column("count", justify="right")
+    class_of = {kind.name: c.CLASS_TOPIC_NAME[kind.bill_class] for kind in BUILTIN_KINDS}
+    for kind_name, details in summary["records_by_type"].items():
+        for detail, count in details.items():
+            types.add_row(class_of.get(kind_name, "custom"), kind_name, detail, str(count))
+    if summary["records_by_type"]:
+        console.print(types)
+    users = Table(
+        title="per user (ground truth from the records written)",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+    )
+    for column in (
+        "user",
+        "sessions",
+        "bytes in",
+        "bytes out",
+        "db open (1/100 s)",
+        "charges",
+        "docs",
+        "mail",
+        "agents",
+        "web",
+    ):
+        users.add_column(column, justify="left" if column == "user" else "right")
+    shown = list(summary["users"].items())[:_USERS_SHOWN]
+    for name, totals in shown:
+        users.add_row(
+            name,
+            str(totals["sessions"]),
+            str(totals["bytes_in"]),
+            str(totals["bytes_out"]),
+            str(totals["db_open_time"]),
+            f"{totals['charges']:.2f}",
+            str(totals["documents"]),
+            str(totals["mail"]),
+            str(totals["agents"]),
+            str(totals["web"]),
+        )
+    hidden = len(summary["users"]) - len(shown)
+    if summary["users"]:
+        console.print(users)
+    if hidden > 0:
+        console.print(f"… and {hidden:,} more users (every user is in the --summary FILE JSON)")

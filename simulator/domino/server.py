@@ -1,0 +1,623 @@
+"""The emulated server's session, database and document lifecycles (DESIGN §4): pure state.
+
+Each method takes the virtual time of the event it handles and bills through a
+BillingWriter; nothing here knows of sockets, MQTT or wall time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from array import array
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from heapq import heappush as _heappush
+from typing import Any
+
+from simulator.domino.billing import BillingWriter
+from simulator.domino.clock import EventHeap, Phase
+from simulator.wire import constants as c
+from simulator.wire.records import DbRec, DocumentRec, Oid, SessionID, SessionRec
+from simulator.wire.timedate import TICKS_PER_DAY, TimeDate
+
+DWORD_MASK = 0xFFFF_FFFF
+# Read once per action or record: module names are cheaper than `c.X` and, for an enum
+# member such as Phase.COMPLETION, far cheaper than the class attribute (~100 ns a look-up).
+_CLASS_SESSION = c.BILL_CLASS_SESSION
+_CLASS_DATABASE = c.BILL_CLASS_DATABASE
+_CLASS_DOCUMENT = c.BILL_CLASS_DOCUMENT
+_SESSION_START = c.BILL_SESSION_START
+_SESSION_STAMP = c.BILL_SESSION_STAMP
+_SESSION_END = c.BILL_SESSION_END
+_DB_OPEN = c.BILL_DB_OPEN
+_DB_STAMP = c.BILL_DB_STAMP
+_DB_CLOSE = c.BILL_DB_CLOSE
+_DB_CLOSE_END = c.BILL_DB_CLOSE_END
+_SESSION_BOUNDARY = Phase.SESSION_BOUNDARY
+_DATABASE_BOUNDARY = Phase.DATABASE_BOUNDARY
+_COMPLETION = Phase.COMPLETION
+# Records are built with tuple.__new__(Type, values): the same NamedTuple, without the
+# generated Python-level __new__ that a call Type(...) goes through (half the cost).
+_new_record = tuple.__new__
+SESSION_ACTIONS = frozenset({"open", "close", "read", "write", "edit", "transfer", "logout"})
+DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
+# Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
+_DERIVED_FIRST_DAY = 2_451_545
+_DERIVED_DAYS = 9_000
+_MAX_INDEX = 0xFFFF
+# Every WORD as one shared int object. A SessionID's Index and SeqNo are taken from here:
+# computed afresh, each Index past 256 would be a new 32-byte int held by its session
+# (30 MB with a million sessions open).
+_WORDS: tuple[int, ...] = tuple(range(_MAX_INDEX + 1))
+
+
+class ScenarioStateError(Exception):
+    """A scripted action the server's state cannot take (logout with no session, …)."""
+
+
+def derive_timedate(seed: int, kind: str, key: str) -> TimeDate:
+    """A TIMEDATE fixed by the seed and an object's identity, never by the order of draws."""
+    digest = hashlib.sha256(f"{seed}|{kind}|{key}".encode()).digest()
+    day = _DERIVED_FIRST_DAY + int.from_bytes(digest[:4], "little") % _DERIVED_DAYS
+    ticks = int.from_bytes(digest[4:8], "little") % TICKS_PER_DAY
+    return TimeDate(ticks, day)
+
+
+@dataclass(frozen=True, slots=True)
+class Charges:
+    read: float = 0.0
+    write: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    path: str
+    replica_id: TimeDate
+    documents: dict[int, Charges] = field(default_factory=dict)
+    # Worked out once: every database action asks.
+    is_directory: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_directory", self.path.endswith("/"))
+
+
+USER_TOTAL_FIELDS: tuple[str, ...] = (
+    "sessions",
+    "bytes_in",
+    "bytes_out",
+    "db_open_time",
+    "charges",
+    "documents",
+    "mail",
+    "agents",
+    "web",
+)
+
+
+class UserLedger:
+    """Ground truth per user name, from the records written (what a consumer can bill).
+
+    Kept as columns (one array per total, a row per user) rather than an object per
+    user: a million-user run would otherwise spend ~300 bytes a user on its summary.
+    """
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        # A column exists from its first non-zero amount on (most runs use a few).
+        self._columns: dict[str, array[Any]] = {}
+
+    def add(self, user: str, total: str, amount: float) -> None:
+        row = self._rows.get(user)
+        if row is None:
+            row = self._rows[user] = len(self._rows)
+            for existing in self._columns.values():
+                existing.append(0)
+        column = self._columns.get(total)
+        if column is None:
+            column = self._columns[total] = array("d" if total == "charges" else "q")
+            column.frombytes(bytes(column.itemsize * len(self._rows)))
+        column[row] += amount
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, user: str) -> dict[str, float | int] | None:
+        row = self._rows.get(user)
+        if row is None:
+            return None
+        return self._row(row)
+
+    def _row(self, row: int) -> dict[str, float | int]:
+        columns = self._columns
+        out: dict[str, float | int] = {}
+        for name in USER_TOTAL_FIELDS:
+            column = columns.get(name)
+            out[name] = column[row] if column is not None else (0.0 if name == "charges" else 0)
+        return out
+
+    def as_dict(self) -> dict[str, dict[str, float | int]]:
+        """Every user's totals, by name in sorted order."""
+        return {user: self._row(row) for user, row in sorted(self._rows.items())}
+
+
+class SlotAllocator:
+    """SessionID slots: the lowest free slot (from 1); SeqNo = times its Index was handed out.
+
+    Index is a WORD, so a server with more than 65535 sessions open at once (a load
+    test) maps slots onto Index values 1..65535 round robin. SeqNo counts uses per
+    Index, not per slot, so (Index, SeqNo) still names one session of the run until an
+    Index has been used 65535 times.
+    """
+
+    __slots__ = ("_free", "_next", "_uses")
+
+    def __init__(self) -> None:
+        self._free: list[int] = []
+        self._next = 1
+        self._uses = [0] * (_MAX_INDEX + 1)
+
+    def take(self) -> tuple[int, SessionID]:
+        if self._free:
+            slot = heapq.heappop(self._free)
+        else:
+            slot = self._next
+            self._next += 1
+        index = _WORDS[(slot - 1) % _MAX_INDEX + 1]
+        uses = self._uses[index] = self._uses[index] + 1
+        return slot, SessionID(index, _WORDS[uses & 0xFFFF])
+
+    def give_back(self, slot: int) -> None:
+        heapq.heappush(self._free, slot)
+
+
+class DbState:
+    """One database as one session uses it."""
+
+    __slots__ = (
+        "boundary_pending",
+        "classes",
+        "closed_ticks",
+        "dirty",
+        "first_open",
+        "info",
+        "is_open",
+        "last_record",
+        "opened_tick",
+        "session",
+    )
+
+    def __init__(self, session: Session, info: DatabaseInfo, now: int, classes: int) -> None:
+        self.session = session
+        self.info = info
+        self.first_open = now
+        self.classes = classes
+        self.is_open = False
+        self.opened_tick = 0
+        self.closed_ticks = 0
+        self.last_record = now
+        self.dirty = False
+        self.boundary_pending = False
+
+
+class Session:
+    """A user name at a network address, from START to END."""
+
+    __slots__ = (
+        "address",
+        "boundary_pending",
+        "bytes_in",
+        "bytes_out",
+        "classes",
+        "dbs",
+        "dirty",
+        "ended",
+        "idle_pending",
+        "idle_sequence",
+        "last_activity",
+        "last_record",
+        "name",
+        "session_id",
+        "slot",
+        "started",
+    )
+
+    def __init__(
+        self, name: str, address: str, slot: int, session_id: SessionID, now: int, classes: int
+    ) -> None:
+        self.slot = slot
+        self.started = now
+        self.boundary_pending = False
+        self.name = name
+        self.address = address
+        self.session_id = session_id
+        self.classes = classes
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.last_record = now
+        self.last_activity = now
+        self.dirty = False
+        self.ended = False
+        self.idle_pending = False
+        self.idle_sequence = 0
+        # In first-open order. A tuple, grown by copying, not a list or a dict: a session
+        # uses a handful of databases, and a million sessions pay for every byte.
+        self.dbs: tuple[DbState, ...] = ()
+
+    def db_state(self, info: DatabaseInfo) -> DbState | None:
+        for state in self.dbs:
+            if state.info is info:
+                return state
+        return None
+
+
+class DocumentState:
+    """A charged document's identity; its OID's sequence moves on with each write."""
+
+    __slots__ = ("_oid", "file", "note", "sequence", "sequence_time")
+
+    def __init__(self, seed: int, path: str, note_id: int) -> None:
+        self.file = derive_timedate(seed, "document-file", f"{path}|{note_id:#x}")
+        self.note = derive_timedate(seed, "document-note", f"{path}|{note_id:#x}")
+        self.sequence = 1
+        self.sequence_time = self.file
+        self._oid = Oid(self.file, self.note, 1, self.file)
+
+    def written(self, when: TimeDate) -> None:
+        """A write: the OID's sequence moves on."""
+        self.sequence = (self.sequence + 1) & DWORD_MASK
+        self.sequence_time = when
+        self._oid = Oid(self.file, self.note, self.sequence, when)
+
+    def oid(self) -> Oid:
+        # Kept between writes: most charges are reads, which bill the same OID again.
+        return self._oid
+
+
+class Server:
+    """Sessions, databases and documents of one emulated Domino server."""
+
+    def __init__(
+        self,
+        writer: BillingWriter,
+        heap: EventHeap,
+        *,
+        suppress_us: int,
+        stamp_policy: str = "timer",
+        idle_timeout_us: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if stamp_policy not in ("timer", "activity"):
+            raise ValueError(f"stamp policy must be timer or activity, not {stamp_policy!r}")
+        self.writer = writer
+        self.heap = heap
+        # Stamp boundaries are pushed straight onto the heap (see EventHeap): the timer
+        # policy schedules one for most actions.
+        self._heap_items = heap.items
+        self._heap_counter = heap.counter
+        self._ticks = writer.ticks
+        self.suppress_us = suppress_us
+        self.timer_policy = stamp_policy == "timer"
+        self.idle_timeout_us = idle_timeout_us
+        self.seed = seed
+        self.sessions: dict[tuple[str, str], Session] = {}
+        self.slots = SlotAllocator()
+        self.documents: dict[tuple[str, int], DocumentState] = {}
+        self.ledger = UserLedger()
+        self.sessions_started = 0
+        self._shutdown_order: deque[Session] | None = None
+        # Bound once: each `self.method` access makes a new object, and every heap entry
+        # would hold its own (a million sessions, a million copies).
+        self._session_boundary_handler = self._session_boundary
+        self._db_boundary_handler = self._db_boundary
+        self._idle_check_handler = self._idle_check
+        self.peak_sessions = 0
+        # Called with each session as it ends, so a workload can forget it.
+        self.on_session_end: Callable[[Session], None] | None = None
+
+    # -- records --------------------------------------------------------------------------
+
+    def _session_record(self, session: Session, action: int, now: int) -> None:
+        session.last_record = now
+        session.dirty = False
+        if not session.classes & _CLASS_SESSION:
+            return
+        rec = _new_record(
+            SessionRec,
+            (
+                session.session_id,
+                action,
+                session.name,
+                session.bytes_in,
+                session.bytes_out,
+                session.address,
+            ),
+        )
+        # Per-user totals are kept from the END on: a million open sessions then carry none.
+        if self.writer.write(rec, now, _CLASS_SESSION, action) and action == _SESSION_END:
+            self.ledger.add(session.name, "bytes_in", session.bytes_in)
+            self.ledger.add(session.name, "bytes_out", session.bytes_out)
+
+    def _db_open_time(self, db: DbState, now: int) -> int:
+        if not db.is_open:
+            return db.closed_ticks
+        return db.closed_ticks + self._ticks(now) - db.opened_tick
+
+    def _db_record(self, session: Session, db: DbState, action: int, now: int) -> None:
+        db.last_record = now
+        db.dirty = False
+        if not db.classes & _CLASS_DATABASE:
+            return
+        open_time = (
+            db.closed_ticks + self._ticks(now) - db.opened_tick if db.is_open else db.closed_ticks
+        )
+        rec = _new_record(
+            DbRec,
+            (session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id),
+        )
+        written = self.writer.write(rec, now, _CLASS_DATABASE, action)
+        if written and action == _DB_CLOSE_END:
+            self.ledger.add(session.name, "db_open_time", open_time)
+
+    def _document_record(
+        self, session: Session, info: DatabaseInfo, note_id: int, write: bool, now: int
+    ) -> None:
+        charges = info.documents.get(note_id)
+        if charges is None:
+            return
+        amount = charges.write if write else charges.read
+        if not amount:
+            return
+        document = self.documents.get((info.path, note_id))
+        if document is None:
+            document = self.documents[info.path, note_id] = DocumentState(
+                self.seed, info.path, note_id
+            )
+        if write:
+            document.written(self.writer.stamp(now))
+        kind = c.BILLCHARGEWRITE if write else c.BILLCHARGEREAD
+        rec = _new_record(
+            DocumentRec, (kind, info.replica_id, session.name, document.oid(), amount)
+        )
+        if self.writer.write(rec, now, _CLASS_DOCUMENT, kind):
+            self.ledger.add(session.name, "charges", amount)
+            self.ledger.add(session.name, "documents", 1)
+
+    # -- session actions ------------------------------------------------------------------
+
+    def session_action(
+        self,
+        now: int,
+        name: str,
+        address: str,
+        action: str,
+        db: DatabaseInfo | None = None,
+        note_id: int | None = None,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+    ) -> Session | None:
+        """One scripted or generated session action at `now`; returns the session if it goes on."""
+        session = self.sessions.get((name, address))
+        if session is not None:
+            return self.continue_session(session, now, action, db, note_id, bytes_in, bytes_out)
+        if action == "logout":
+            raise ScenarioStateError(f"logout of {name} at {address}, who has no open session")
+        if action == "close":
+            raise ScenarioStateError(
+                f"close of {db.path if db else '?'} by {name}, who has no open session"
+            )
+        session = self._start(name, address, now, bytes_in, bytes_out)
+        self._activity(session, now, action, db, note_id)
+        return session
+
+    def continue_session(
+        self,
+        session: Session,
+        now: int,
+        action: str,
+        db: DatabaseInfo | None = None,
+        note_id: int | None = None,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+    ) -> Session | None:
+        """`session_action` for an open session the caller holds (no look-up by name)."""
+        session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MASK
+        session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MASK
+        if action == "logout":
+            self.end_session(session, now)
+            return None
+        if not self.timer_policy:
+            if now - session.last_record >= self.suppress_us:
+                self._session_record(session, _SESSION_STAMP, now)
+            else:
+                session.dirty = True
+        else:
+            session.dirty = True
+            if not session.boundary_pending:
+                self._schedule_session_boundary(session, now)
+        self._activity(session, now, action, db, note_id)
+        return session
+
+    def _activity(
+        self, session: Session, now: int, action: str, db: DatabaseInfo | None, note_id: int | None
+    ) -> None:
+        """What every action but logout does after its SESSIONREC: activity, then its database."""
+        session.last_activity = now
+        if self.idle_timeout_us is not None:
+            self._rearm_idle(session, now)
+        if db is None or db.is_directory:
+            return
+        if action == "close":
+            self._close_db(session, db, now)
+        elif action in DATABASE_ACTIVITY:
+            self._use_db(session, db, now)
+            if note_id is not None and action in ("read", "write"):
+                self._document_record(session, db, note_id, action == "write", now)
+
+    def _start(self, name: str, address: str, now: int, bytes_in: int, bytes_out: int) -> Session:
+        slot, session_id = self.slots.take()
+        session = Session(name, address, slot, session_id, now, self.writer.class_mask)
+        session.bytes_in = bytes_in & DWORD_MASK
+        session.bytes_out = bytes_out & DWORD_MASK
+        self.sessions[name, address] = session
+        self.sessions_started += 1
+        self.peak_sessions = max(self.peak_sessions, len(self.sessions))
+        self._session_record(session, _SESSION_START, now)
+        return session
+
+    def _next_boundary(self, origin: int, now: int) -> int:
+        """The first boundary after `now` of the grid every BillingSuppressTime from `origin`.
+
+        Strictly after: a boundary at `now` has already run (boundaries come first), so
+        activity at a boundary instant counts toward the next one.
+        """
+        step = self.suppress_us
+        return origin + ((now - origin) // step + 1) * step
+
+    def _schedule_session_boundary(self, session: Session, now: int) -> None:
+        # Scheduled only once there is activity to stamp: an idle session (most of a
+        # million) then holds no heap entry and costs no event at each boundary.
+        session.boundary_pending = True
+        _heappush(
+            self._heap_items,
+            (
+                self._next_boundary(session.started, now),
+                _SESSION_BOUNDARY,
+                next(self._heap_counter),
+                self._session_boundary_handler,
+                session,
+            ),
+        )
+
+    def _rearm_idle(self, session: Session, now: int) -> None:
+        assert self.idle_timeout_us is not None
+        # Reserve the place in line now: an idle timeout runs among completions in the
+        # order it was (re)armed, i.e. by its session's last activity.
+        session.idle_sequence = self.heap.next_sequence()
+        if not session.idle_pending:
+            session.idle_pending = True
+            self.heap.schedule(
+                now + self.idle_timeout_us,
+                _COMPLETION,
+                self._idle_check_handler,
+                session,
+                sequence=session.idle_sequence,
+            )
+
+    def _use_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
+        for db in session.dbs:  # Session.db_state, inline: this runs for most actions
+            if db.info is info:
+                break
+        else:
+            db = DbState(session, info, now, self.writer.class_mask)
+            session.dbs += (db,)
+            db.is_open = True
+            db.opened_tick = self._ticks(now)
+            self._db_record(session, db, _DB_OPEN, now)
+            return
+        if not db.is_open:
+            db.is_open = True
+            db.opened_tick = self._ticks(now)
+            self._db_record(session, db, _DB_OPEN, now)
+        elif not self.timer_policy:
+            if now - db.last_record >= self.suppress_us:
+                self._db_record(session, db, _DB_STAMP, now)
+            else:
+                db.dirty = True
+        else:
+            db.dirty = True
+            if not db.boundary_pending:
+                db.boundary_pending = True
+                _heappush(
+                    self._heap_items,
+                    (
+                        self._next_boundary(db.first_open, now),
+                        _DATABASE_BOUNDARY,
+                        next(self._heap_counter),
+                        self._db_boundary_handler,
+                        db,
+                    ),
+                )
+
+    def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
+        db = session.db_state(info)
+        if db is None or not db.is_open:
+            raise ScenarioStateError(
+                f"close of {info.path} by {session.name}, who does not have it open"
+            )
+        db.closed_ticks = self._db_open_time(db, now)
+        db.is_open = False
+        self._db_record(session, db, _DB_CLOSE, now)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _session_boundary(self, session: Session) -> None:
+        session.boundary_pending = False
+        if not session.ended and session.dirty:
+            self._session_record(session, _SESSION_STAMP, self._now)
+
+    def _db_boundary(self, db: DbState) -> None:
+        db.boundary_pending = False
+        if not db.session.ended and db.is_open and db.dirty:
+            self._db_record(db.session, db, _DB_STAMP, self._now)
+
+    def _idle_check(self, session: Session) -> None:
+        if session.ended:
+            return
+        assert self.idle_timeout_us is not None
+        due = session.last_activity + self.idle_timeout_us
+        if due > self._now:
+            self.heap.schedule(
+                due,
+                _COMPLETION,
+                self._idle_check_handler,
+                session,
+                sequence=session.idle_sequence,
+            )
+            return
+        session.idle_pending = False
+        self.end_session(session, self._now)
+
+    # The engine sets this before running each event: handlers read the time from here.
+    _now: int = 0
+
+    def set_now(self, now: int) -> None:
+        self._now = now
+
+    # -- endings --------------------------------------------------------------------------
+
+    def end_session(self, session: Session, now: int) -> None:
+        """CLOSE_END for every database the session opened, in first-open order, then END."""
+        for db in session.dbs:
+            self._db_record(session, db, _DB_CLOSE_END, now)
+            db.is_open = False
+        self._session_record(session, _SESSION_END, now)
+        if session.classes & c.BILL_CLASS_SESSION:  # its START was written
+            self.ledger.add(session.name, "sessions", 1)
+        session.ended = True
+        del self.sessions[session.name, session.address]
+        self.slots.give_back(session.slot)
+        if self.on_session_end is not None:
+            self.on_session_end(session)
+
+    def shutdown(self, now: int, limit: int | None = None) -> int:
+        """End open sessions in the order they started, as a server shutdown does.
+
+        With `limit`, ends at most that many and returns how many are still open, so a
+        caller can let the queue drain between batches instead of holding every record
+        of a million-session shutdown in memory at once.
+        """
+        if self._shutdown_order is None:
+            # A snapshot: taking the dict's first entry again and again would rescan the
+            # deleted ones each time, quadratic in the number of sessions.
+            self._shutdown_order = deque(self.sessions.values())
+        order = self._shutdown_order
+        ended = 0
+        while order and (limit is None or ended < limit):
+            session = order.popleft()
+            if not session.ended:
+                self.end_session(session, now)
+                ended += 1
+        return len(self.sessions)

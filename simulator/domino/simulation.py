@@ -1,0 +1,373 @@
+"""One run: a scenario's events through the server model into MQ$BILLING, paced by the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.domino.billing import BillingWriter, SequencedFrame
+from simulator.domino.clock import EventHeap, Pacer, Phase
+from simulator.domino.mq import MessageQueue, MQExceededQuotaError, QuotaPolicy
+from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
+from simulator.domino.tasks import ServerTasks
+from simulator.domino.workload import Population, parse_workload
+from simulator.errors import InputError
+from simulator.scenario.model import Action, Scenario, SessionActionBase
+from simulator.scenario.notes_ini import NotesIniSettings
+from simulator.scenario.speed import Speed
+from simulator.wire import constants as c
+from simulator.wire.codec import FrameCodec
+from simulator.wire.layout import Framing, Layout
+from simulator.wire.timedate import ZERO_TIMEDATE
+
+# At max speed the engine hands the loop over this often, so a drain and a live view run.
+# Short enough (a fraction of a millisecond) that a drain's acknowledgements are read
+# promptly, long enough that the loop's overhead does not count.
+_YIELD_EVERY = 256
+# A blocked engine resumes once this many slots are free (or a quarter of the quota).
+_RESUME_ROOM = 4096
+# Sessions ended between two looks at the queue during a shutdown.
+_SHUTDOWN_BATCH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What the command line may set over the scenario."""
+
+    speed: Speed = field(default_factory=lambda: Speed(None))
+    seed: int | None = None
+    layout: Layout = Layout.LINUX_X86_64
+    framing: Framing = Framing.PAD_UNION
+    stamp_policy: str | None = None
+    quota: int = 65535
+    policy: QuotaPolicy = QuotaPolicy.BLOCK
+
+
+class Simulation:
+    """The emulated server for one scenario and its MQ$BILLING queue.
+
+    Built without I/O; `run()` is a coroutine only so that pacing and a full queue can
+    make the virtual clock wait while other tasks (drains, a live view) go on.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        settings: NotesIniSettings,
+        options: RunOptions,
+        *,
+        wall_clock: Callable[[], float] = time.monotonic,
+        generate: bool = True,
+    ) -> None:
+        """`generate=False` validates the workload but leaves its users out (dry runs)."""
+        self.scenario = scenario
+        self.settings = settings
+        self.options = options
+        self.seed = scenario.seed if options.seed is None else options.seed
+        self.duration = scenario.duration
+        self.codec = FrameCodec(options.layout, options.framing, scenario.custom_kinds())
+        self.queue: MessageQueue[SequencedFrame] = MessageQueue(
+            c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
+        )
+        self.server_name = settings.server_name or scenario.server
+        self._pending: deque[SequencedFrame] = deque()
+        self.writer = BillingWriter(
+            self.codec, self.server_name, scenario.start, settings.billing_class, self._make_put()
+        )
+        self.heap = EventHeap()
+        self.server = Server(
+            self.writer,
+            self.heap,
+            suppress_us=settings.suppress_time_us,
+            stamp_policy=options.stamp_policy or scenario.stamp_policy,
+            idle_timeout_us=scenario.idle_timeout,
+            seed=self.seed,
+        )
+        self.databases = {
+            path: DatabaseInfo(
+                path,
+                db.replica,
+                {
+                    note: Charges(ch.charge_read, ch.charge_write)
+                    for note, ch in db.documents.items()
+                },
+            )
+            if not path.endswith("/")
+            else DatabaseInfo(path, db.replica if db.replica_id else ZERO_TIMEDATE)
+            for path, db in scenario.databases.items()
+        }
+        self.now = 0
+        self.events = 0
+        self.abandoned_tasks = 0
+        self.finished = False
+        self.stopping = False
+        self.shutting_down = False
+        self.in_run = False
+        self.wall_started = 0.0
+        self.wall_ended = 0.0
+        self._wall_clock = wall_clock
+        self.pacer = Pacer(options.speed, wall_clock)
+        self._wake = asyncio.Event()
+        self.paused = False
+        # Server tasks (issue: mail, replication, agents, HTTP) register their completion
+        # handlers here so shutdown can tell them from timers and count them as abandoned.
+        self.task_handlers: set[Callable[[Any], None]] = set()
+        self.tasks = ServerTasks(
+            scenario, self.writer, self.heap, self.server, self.databases, seed=self.seed
+        )
+        self.task_handlers.update(self.tasks.completion_handlers)
+        self.population: Population | None = None
+        if scenario.workload:
+            workload = parse_workload(scenario.workload, self.databases, scenario.filename)
+            self.population = Population(
+                workload,
+                self.server,
+                self.heap,
+                self.databases,
+                seed=self.seed,
+                duration=self.duration,
+            )
+            if generate:
+                self.population.start()
+        for action in scenario.timeline():
+            self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
+        self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _make_put(self) -> Callable[[SequencedFrame], None]:
+        """BillingWrite's MQPut: a closure, as it runs for every record of the run."""
+        queue = self.queue
+        put_nowait = queue.put_nowait
+        pending = self._pending
+        drop = queue.policy is QuotaPolicy.DROP
+
+        def put(item: SequencedFrame) -> None:
+            if pending:
+                pending.append(item)
+                return
+            try:
+                put_nowait(item)
+            except MQExceededQuotaError:
+                if drop:
+                    queue.record_drop()
+                else:
+                    pending.append(item)
+
+        return put
+
+    async def _flush_pending(self) -> None:
+        """Under the block policy, a full queue stops the virtual clock until there is room.
+
+        It waits for a block of room, not one slot: waking for every acknowledged frame
+        would switch between engine and drain once per frame.
+        """
+        queue = self.queue
+        room = max(1, min(_RESUME_ROOM, queue.quota // 4))
+        while self._pending:
+            await queue.wait_not_full(room=min(room, len(self._pending)))
+            while self._pending and not queue.is_full:
+                queue.put_nowait(self._pending.popleft())
+
+    # -- events --------------------------------------------------------------------------
+
+    def _script_action(self, action: Action) -> None:
+        try:
+            self.run_action(action)
+        except ScenarioStateError as error:
+            raise InputError(
+                str(error), file=self.scenario.filename, line=action.line, field="action"
+            ) from None
+
+    def run_action(self, action: Action) -> None:
+        if isinstance(action, SessionActionBase):
+            user = self.scenario.users[action.user]
+            db_key: str | None = getattr(action, "db", None)
+            self.server.session_action(
+                self.now,
+                user.name,
+                user.address,
+                action.action,
+                self.databases[db_key] if db_key is not None else None,
+                getattr(action, "note_id", None),
+                action.bytes_in,
+                action.bytes_out,
+            )
+            return
+        self.tasks.start(action)  # mail, replicate, agent, http, custom (simulator.domino.tasks)
+
+    def _shutdown_at_duration(self, _: object) -> None:
+        if self.in_run:
+            self.stopping = True  # run() ends the sessions with back-pressure
+        else:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Abandon running server tasks, end open sessions in start order, stop the clock.
+
+        In `run()` the sessions end in batches (see `_end_sessions`); called directly, all at once.
+        """
+        self._abandon_tasks()
+        self.server.shutdown(self.now)
+        self.finished = True
+
+    def _abandon_tasks(self) -> None:
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        handlers = self.task_handlers
+        self.abandoned_tasks += len(self.heap.drop_where(lambda event: event[3] in handlers))
+
+    async def _end_sessions(self) -> None:
+        """The shutdown's END records, a batch at a time, waiting for room in the queue."""
+        # A paced run stopped between events ends at the virtual time the pacer had
+        # reached, not at its last event's.
+        now = self.virtual_now()
+        if now > self.now:
+            self.now = now
+            self.server.set_now(now)
+        self._abandon_tasks()
+        while self.server.shutdown(self.now, _SHUTDOWN_BATCH):
+            if self._pending:
+                await self._flush_pending()
+            await asyncio.sleep(0)
+        self.finished = True
+
+    @property
+    def frames_waiting(self) -> int:
+        """Records written while MQ$BILLING was full (block policy), not yet in the queue."""
+        return len(self._pending)
+
+    def request_stop(self) -> None:
+        """Ctrl-C, SIGTERM or a quit command: shut down at the current virtual time."""
+        if not self.stopping:
+            self.pacer.pause(self.now)  # the virtual clock stops where the stop found it
+        self.stopping = True
+        self._wake.set()
+
+    def virtual_now(self) -> int:
+        """The virtual time the run has reached: in a paced run the pacer's (it moves between
+        events, stands still while paused or stopping, never passes the duration); else
+        the last event's."""
+        if not self.in_run or self.finished or self.pacer.speed.factor is None:
+            return self.now
+        return max(self.now, min(self.pacer.virtual_now(), self.duration))
+
+    def pause(self) -> None:
+        self.paused = True
+        self.pacer.pause(self.now)
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            if not self.stopping:
+                self.pacer.resume(self.now)
+            self._wake.set()
+
+    def set_speed(self, speed: Speed) -> None:
+        self.pacer.set_speed(speed, self.virtual_now())
+        self._wake.set()
+
+    def apply_setting(self, name: str, value: object) -> NotesIniSettings:
+        """A notes.ini setting changed at run time; applies from the next record on."""
+        settings = self.settings.with_setting(name, value)
+        self.settings = settings
+        self.writer.class_mask = settings.billing_class
+        self.server.suppress_us = settings.suppress_time_us
+        if settings.server_name:
+            self.writer.server_name = settings.server_name
+        return settings
+
+    def step(self) -> bool:
+        """Run the next event; False when the run is over. Used directly by tests and dry runs."""
+        if self.finished or not self.heap:
+            self.finished = True
+            return False
+        event_time, _phase, _seq, handler, arg = self.heap.pop()
+        self.now = event_time
+        self.server.set_now(event_time)
+        handler(arg)
+        self.events += 1
+        return not self.finished
+
+    async def run(self) -> None:
+        """Run to the end: events in order, paced, waiting whenever MQ$BILLING is full."""
+        self.wall_started = self._wall_clock()
+        self.pacer.rebase(self.now)
+        self.in_run = True
+        try:
+            while not self.finished:
+                if self.stopping:
+                    await self._end_sessions()
+                    break
+                if self.paused:
+                    await self._wait_wake(None)
+                    continue
+                next_time = self.heap.peek_time()
+                if next_time is None:
+                    self.stopping = True
+                    continue
+                delay = self.pacer.delay_until(next_time)
+                if delay > 0:
+                    await self._wait_wake(delay)
+                    continue
+                self._burst(paced=self.pacer.speed.factor is not None)
+                if self._pending:
+                    await self._flush_pending()
+                # Let the drain, a live view and control commands run between bursts.
+                await asyncio.sleep(0)
+            await self._flush_pending()
+        finally:
+            self.in_run = False
+            self.wall_ended = self._wall_clock()
+            self.queue.quit()
+
+    def _burst(self, *, paced: bool) -> None:
+        """Up to _YIELD_EVERY events with nothing between them: the hot loop of a max-speed run.
+
+        A paced run stops at the next instant so the pacer can wait for it; every run
+        stops when the queue is full (the clock must wait) or the run is over.
+        """
+        items = self.heap.items
+        pending = self._pending
+        server = self.server
+        pop = heapq.heappop
+        ran = 0
+        while ran < _YIELD_EVERY and items:
+            event_time, _phase, _seq, handler, arg = pop(items)
+            self.now = server._now = event_time
+            handler(arg)
+            ran += 1
+            if pending or self.finished or self.stopping:
+                break
+            if paced and items and items[0][0] != event_time:
+                break
+        self.events += ran
+        if not items:
+            self.stopping = True  # nothing left to happen: shut down at this instant
+
+    async def _wait_wake(self, timeout: float | None) -> None:
+        self._wake.clear()
+        waiter: Awaitable[Any] = self._wake.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, timeout)
+
+    def dry_run(self) -> None:
+        """Every event with no pacing and no queue: finds the script errors only a run can find.
+
+        Build the simulation with `generate=False` for this: generated users cannot make
+        such errors, and a million of them would double the run's cost.
+        """
+        self.writer.sink = _discard
+        while self.step():
+            pass
+
+
+def _discard(_: SequencedFrame) -> None:
+    return None

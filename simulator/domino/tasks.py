@@ -1,0 +1,303 @@
+"""The server's own tasks (DESIGN §4 "Server tasks", §7): router, replicator, agents, HTTP.
+
+Pure state like `simulator.domino.server`: each scripted task action starts here at its virtual
+time and finishes as a COMPLETION event on the run's one heap, where its record is
+written. None of them writes a SESSIONREC.
+
+- mail: one MAILREC when the message leaves the mailbox, at `at` + `delay`;
+- replicate: one REPLREC per database at `at` + `duration`, in the order of its
+  `databases` list; the replication holds a SessionID slot (the sessions' own
+  allocator) from `at` until its records are written;
+- agent: one AGENTREC when the run ends, at `at` + `elapsed`;
+- http: one HTTPREQREC when the request ends, at `at` + `time_ms`;
+- custom: a scenario-declared record, written at once, in script order. It models an
+  add-in's `BillingWrite` from an Extension Manager callback (BILLMNGR's note create),
+  which bills when the event happens: there is nothing to complete, nothing to abandon.
+
+`completion_handlers` are the handlers a shutdown drops (and counts) as abandoned tasks.
+`BillingClass` filters output only: a task whose class is off still runs (a replication
+still holds its slot), and the per-user totals count only the records written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from simulator.domino.billing import BillingWriter
+from simulator.domino.clock import EventHeap, Phase
+from simulator.domino.server import DatabaseInfo, Server, derive_timedate
+from simulator.errors import InputError
+from simulator.scenario.model import (
+    AgentAction,
+    CustomAction,
+    HttpAction,
+    MailAction,
+    ReplicateAction,
+    Scenario,
+    TaskAction,
+    render_path,
+)
+from simulator.wire import constants as c
+from simulator.wire.records import (
+    AgentRec,
+    CustomRec,
+    HttpReqRec,
+    MailRec,
+    Oid,
+    ReplRec,
+    SessionID,
+    Unid,
+)
+from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
+
+DWORD_MASK = 0xFFFF_FFFF
+US_PER_MS = 1_000
+# Common-log time stamps name months in English whatever the locale (DESIGN §7): never strftime.
+ENGLISH_MONTHS: tuple[str, ...] = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+# A message's OrigMessageID: the simulator does not split messages (DESIGN §3).
+ZERO_UNID = Unid(ZERO_TIMEDATE, ZERO_TIMEDATE)
+
+
+def common_log_time(moment: datetime) -> str:
+    """`21/Nov/2026:09:00:00 +0000`: the HTTP time stamp, in GMT, to the second (truncated)."""
+    utc = moment.astimezone(UTC)
+    return (
+        f"{utc.day:02d}/{ENGLISH_MONTHS[utc.month - 1]}/{utc.year:04d}:"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} +0000"
+    )
+
+
+def mail_key(action: MailAction) -> str:
+    """A scripted message's identity: its place in the script file (stable, order-free)."""
+    return f"script[{action.index}]"
+
+
+def mail_originator_id(seed: int, key: str, posted: TimeDate) -> Oid:
+    """OriginatorID: File and Note derived from seed and message (DESIGN §3), Sequence 1,
+    SequenceTime = PostedDate (the message is not modified after it is posted)."""
+    return Oid(
+        derive_timedate(seed, "mail-file", key),
+        derive_timedate(seed, "mail-note", key),
+        1,
+        posted,
+    )
+
+
+def replication_endpoints(direction: str, this_server: str, other: str) -> tuple[str, str]:
+    """(Source, Destination) of a replication this server initiates with `other` (DESIGN §7).
+
+    `pull`: from the other server to this one; `push`: the reverse; the two-way
+    `pull-push` and `pull-pull`: from the initiator (this server) to the other.
+    """
+    if direction == "pull":
+        return other, this_server
+    if direction in ("push", "pull-push", "pull-pull"):
+        return this_server, other
+    raise ValueError(f"unknown replication direction {direction!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """A replication under way: what it does, and the SessionID slot it holds."""
+
+    action: ReplicateAction
+    slot: int
+    session_id: SessionID
+
+
+class ServerTasks:
+    """The router, replicator, agent manager and HTTP task of one emulated server."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        writer: BillingWriter,
+        heap: EventHeap,
+        server: Server,
+        databases: Mapping[str, DatabaseInfo],
+        *,
+        seed: int,
+    ) -> None:
+        self.scenario = scenario
+        self.writer = writer
+        self.heap = heap
+        self.server = server
+        self.databases = databases
+        self.seed = seed
+        self.started = 0
+        self.completed = 0
+        # Runs per agent name: the agent's own name is not in AGENTREC (DESIGN §7).
+        self.agent_runs: dict[str, int] = {}
+        self.replications: list[Replication] = []  # under way, in start order
+        # Bound once, so the heap's entries and the shutdown's membership test share them.
+        self._mail_handler = self._mail_routed
+        self._replication_handler = self._replication_done
+        self._agent_handler = self._agent_done
+        self._http_handler = self._http_done
+        self.completion_handlers: frozenset[Callable[[Any], None]] = frozenset(
+            (
+                self._mail_handler,
+                self._replication_handler,
+                self._agent_handler,
+                self._http_handler,
+            )
+        )
+        # Type name -> (struct type, class, field names in the order of the struct).
+        self._custom = {
+            type_name: (custom.struct_type, custom.bill_class, tuple(f for f, _ in custom.fields))
+            for type_name, custom in scenario.custom_types.items()
+        }
+        self._check_databases()
+
+    def _check_databases(self) -> None:
+        """A replication or an agent needs a database, not a directory (a path ending `/`)."""
+        for action in self.scenario.script:
+            paths: list[tuple[tuple[Any, ...], str]] = []
+            if isinstance(action, ReplicateAction):
+                paths = [
+                    (("script", action.index, "databases", i, "db"), replicated.db)
+                    for i, replicated in enumerate(action.databases)
+                ]
+            elif isinstance(action, AgentAction):
+                paths = [(("script", action.index, "db"), action.db)]
+            for path, db in paths:
+                info = self.databases.get(db)
+                if info is not None and info.is_directory:
+                    raise InputError(
+                        f"{db!r} is a directory: {action.action} needs a database",
+                        file=self.scenario.filename,
+                        line=self.scenario.line_of(*path),
+                        field=render_path(path),
+                    )
+
+    # -- starting -------------------------------------------------------------------------
+
+    def start(self, action: TaskAction) -> None:
+        """A scripted task action, run at its `at`: schedule its completion, or bill it now."""
+        at = action.at
+        if isinstance(action, CustomAction):
+            self._custom_record(action, at)
+            return
+        self.started += 1
+        if isinstance(action, MailAction):
+            self.heap.schedule(at + action.delay, Phase.COMPLETION, self._mail_handler, action)
+        elif isinstance(action, ReplicateAction):
+            slot, session_id = self.server.slots.take()
+            replication = Replication(action, slot, session_id)
+            self.replications.append(replication)
+            self.heap.schedule(
+                at + action.duration, Phase.COMPLETION, self._replication_handler, replication
+            )
+        elif isinstance(action, AgentAction):
+            self.heap.schedule(at + action.elapsed, Phase.COMPLETION, self._agent_handler, action)
+        else:
+            self.heap.schedule(
+                at + action.time_ms * US_PER_MS, Phase.COMPLETION, self._http_handler, action
+            )
+
+    def _custom_record(self, action: CustomAction, now: int) -> None:
+        struct_type, bill_class, fields = self._custom[action.type]
+        rec = CustomRec(tuple(action.values[name] for name in fields))
+        self.writer.write_custom(struct_type, bill_class, rec, now)
+
+    # -- completions: each at the time its start scheduled it -------------------------------
+
+    def _mail_routed(self, action: MailAction) -> None:
+        now = action.at + action.delay
+        self.completed += 1
+        resolve = self.scenario.resolve_name
+        writer = self.writer
+        posted = writer.stamp(action.at)
+        originator = resolve(action.from_)
+        recipients = tuple(resolve(name) for name in action.to)
+        rec = MailRec(
+            action.form,
+            mail_originator_id(self.seed, mail_key(action), posted),
+            ZERO_UNID,
+            action.size,
+            action.next_hop if action.next_hop is not None else writer.server_name,
+            c.MAIL_PRIORITY[action.priority],
+            c.MAIL_ROUTING_STATE[action.routing_state],
+            c.MAIL_REPORT[action.report],
+            originator,
+            len(recipients),
+            posted,
+            recipients,
+        )
+        if writer.write(rec, now, c.BILL_CLASS_MAIL):
+            self.server.ledger.add(originator, "mail", 1)
+
+    def _replication_done(self, replication: Replication) -> None:
+        action = replication.action
+        now = action.at + action.duration
+        self.completed += 1
+        source, destination = replication_endpoints(
+            action.direction, self.writer.server_name, self.scenario.resolve_name(action.with_)
+        )
+        priority = c.REPL_PRIORITY[action.priority]
+        for replicated in action.databases:
+            rec = ReplRec(
+                replication.session_id,
+                replicated.bytes_in,
+                replicated.bytes_out,
+                self.databases[replicated.db].replica_id,
+                source,
+                destination,
+                priority,
+            )
+            self.writer.write(rec, now, c.BILL_CLASS_REPLICATION)
+        self.replications.remove(replication)
+        self.server.slots.give_back(replication.slot)
+
+    def _agent_done(self, action: AgentAction) -> None:
+        now = action.at + action.elapsed
+        self.completed += 1
+        ticks = self.writer.ticks
+        signer = self.scenario.resolve_name(action.signer)
+        self.agent_runs[action.agent] = self.agent_runs.get(action.agent, 0) + 1
+        rec = AgentRec(
+            (ticks(now) - ticks(action.at)) & DWORD_MASK,
+            action.flag_bits,
+            signer,
+            action.task,
+            action.db,
+        )
+        if self.writer.write(rec, now, c.BILL_CLASS_AGENT):
+            self.server.ledger.add(signer, "agents", 1)
+
+    def _http_done(self, action: HttpAction) -> None:
+        now = action.at + action.time_ms * US_PER_MS
+        self.completed += 1
+        scenario = self.scenario
+        user = scenario.resolve_name(action.user) if action.user is not None else None
+        rec = HttpReqRec(
+            action.bytes,
+            action.time_ms,
+            action.status,
+            common_log_time(scenario.start + timedelta(microseconds=action.at)),
+            user,
+            action.address,
+            action.referer,
+            scenario.server_address,
+            action.user_agent,
+            action.request,
+            action.content_type,
+        )
+        if self.writer.write(rec, now, c.BILL_CLASS_HTTPREQUEST) and user is not None:
+            self.server.ledger.add(user, "web", 1)

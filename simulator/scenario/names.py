@@ -1,0 +1,57 @@
+"""The rules every Domino name and address in a scenario or notes.ini obeys, and `common_name`."""
+
+from __future__ import annotations
+
+from simulator.wire import constants as c
+
+
+def utf8_len(text: str) -> int:
+    """Bytes the text takes in a frame (lone surrogates kept, as the codec writes them)."""
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
+def no_nul(text: str) -> str:
+    # A NUL would end the string early in every char array and variable string it reaches.
+    if "\0" in text:
+        raise ValueError("must not contain a NUL character")
+    return text
+
+
+def non_empty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+def domino_name(text: str) -> str:
+    """A user or server name: not empty, no NUL, at most MAXUSERNAME bytes."""
+    non_empty(no_nul(text))
+    size = utf8_len(text)
+    if size > c.MAXUSERNAME:
+        raise ValueError(f"name is {size} bytes of UTF-8, longer than {c.MAXUSERNAME}")
+    return text
+
+
+def net_address(text: str) -> str:
+    """A network address: fits NetAdr with its terminating NUL."""
+    non_empty(no_nul(text))
+    size = utf8_len(text)
+    if size > c.MAXNETADR - 1:
+        raise ValueError(f"address is {size} bytes of UTF-8, longer than {c.MAXNETADR - 1}")
+    return text
+
+
+def common_name(full_name: str) -> str:
+    """`Mail01` of `CN=Mail01/O=Acme` (or of the abbreviated `Mail01/Acme`)."""
+    first = full_name.split("/", 1)[0].strip()
+    return first[3:].strip() if first[:3].upper() == "CN=" else first
+
+
+def server_name(text: str) -> str:
+    """A server's name: a Domino name whose common name can be an MQTT topic level."""
+    domino_name(text)
+    common = common_name(text)
+    # The common name is a level of every MQTT topic this server publishes on.
+    if not common or any(ch in common for ch in "+#"):
+        raise ValueError(f"server common name {common!r} is not usable in an MQTT topic")
+    return text

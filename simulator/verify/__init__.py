@@ -1,0 +1,1 @@
+"""Pure readers of a frame stream: the lifecycle invariant checker."""

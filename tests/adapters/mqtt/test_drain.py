@@ -1,0 +1,804 @@
+"""The MQTT drain (simulator/adapters/mqtt/) against real mosquitto brokers of its own.
+
+Unit tests first (URL, options, topics, packet encoding), then `broker` tests: each starts
+a private mosquitto on a free loopback port (tests/brokers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from brokers import (
+    AmqttBroker,
+    BrokerFactory,
+    Collector,
+    MosquittoBroker,
+    free_port,
+    make_tls_files,
+)
+from gmqtt import Client, Message
+from gmqtt.mqtt.constants import MQTTv50
+from gmqtt.mqtt.package import PublishPacket
+from gmqtt.mqtt.utils import IdGenerator
+
+from simulator.adapters.mqtt.drain import (
+    CONTENT_TYPE_BINARY,
+    CONTENT_TYPE_JSON,
+    BillingDrain,
+    BrokerError,
+    BrokerUrl,
+    MqttOptions,
+    _FrameEncoder,
+    control_reply_topic,
+    control_topic,
+    frame_topic,
+    parse_broker_url,
+    stats_topic,
+    status_topic,
+)
+from simulator.domino.billing import SequencedFrame
+from simulator.domino.mq import MessageQueue
+from simulator.errors import InputError
+from simulator.wire import constants as c
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.records import DbRec, Frame, RawRec, SessionID, SessionRec
+from simulator.wire.timedate import TimeDate
+
+SERVER = "CN=Mail01/O=Acme"
+CN = "Mail01"
+RUN = "run-7"
+JDN = 2461366
+FRAMES = f"domino/billing/{CN}/"
+CUSTOM_TYPE = 32001
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+class ListLog:
+    """A structlog-like logger that keeps (level, event, fields)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+
+    def _add(self, level: str, event: str, kw: dict[str, Any]) -> None:
+        self.events.append((level, event, kw))
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._add("debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._add("info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._add("warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._add("error", event, kw)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [kw for _level, name, kw in self.events if name == event]
+
+    def text(self) -> str:
+        return repr(self.events)
+
+
+def make_frames(count: int, codec: FrameCodec, *, custom_every: int = 0) -> list[SequencedFrame]:
+    """Real SESSIONREC and DBREC frames (and, every ``custom_every``, a custom one), seq 1..n."""
+    frames: list[SequencedFrame] = []
+    for seq in range(1, count + 1):
+        stamp = TimeDate(seq % 8_640_000, JDN)
+        user = f"CN=User {seq % 97}/O=Acme"
+        if custom_every and seq % custom_every == 0:
+            data = codec.encode(
+                Frame(CUSTOM_TYPE, c.BILL_CLASS_SESSION, SERVER, stamp, RawRec(seq.to_bytes(8)))
+            )
+        elif seq % 2:
+            rec = SessionRec(
+                SessionID(seq % 50, 1), c.BILL_SESSION_START, user, seq, 2 * seq, "10.0.0.1"
+            )
+            data = codec.encode_record(rec, SERVER, stamp)
+        else:
+            rec2 = DbRec(SessionID(seq % 50, 1), c.BILL_DB_OPEN, user, seq, TimeDate(seq, JDN))
+            data = codec.encode_record(rec2, SERVER, stamp)
+        frames.append((seq, data))
+    return frames
+
+
+def expected_topic(frame: bytes) -> str:
+    struct_type = int.from_bytes(frame[2:4], "little")
+    if struct_type == CUSTOM_TYPE:
+        return f"{FRAMES}custom/{CUSTOM_TYPE}"
+    return FRAMES + ("session" if struct_type == c.BILL_SESSIONREC else "database")
+
+
+def frames_of(collector: Collector) -> list[Any]:
+    return [
+        m
+        for m in collector.messages
+        if m.topic.startswith(FRAMES) and m.topic.rsplit("/", 1)[-1] not in ("status", "stats")
+    ]
+
+
+def seq_of(message: Any) -> int:
+    return int(message.user_properties["seq"])
+
+
+def make_drain(
+    url: str | BrokerUrl,
+    queue: MessageQueue[SequencedFrame],
+    codec: FrameCodec,
+    *,
+    log: ListLog | None = None,
+    on_control: Callable[[bytes], Awaitable[dict[str, Any]]] | None = None,
+    env: dict[str, str] | None = None,
+    **options: Any,
+) -> BillingDrain:
+    broker_url = parse_broker_url(url, env=env or {}) if isinstance(url, str) else url
+    options.setdefault("min_backoff", 0.05)
+    options.setdefault("max_backoff", 0.5)
+    options.setdefault("connect_timeout", 5.0)
+    return BillingDrain(
+        broker_url,
+        MqttOptions(**options),
+        queue,
+        server_cn=CN,
+        run_id=RUN,
+        codec=codec,
+        on_control=on_control,
+        log=log if log is not None else ListLog(),
+    )
+
+
+@asynccontextmanager
+async def collecting(
+    broker: MosquittoBroker, *topics: str, **kwargs: Any
+) -> AsyncIterator[Collector]:
+    collector = await Collector(broker, topics or (f"{FRAMES}#",), **kwargs).start()
+    try:
+        yield collector
+    finally:
+        await collector.stop()
+
+
+async def fill(queue: MessageQueue[SequencedFrame], frames: list[SequencedFrame]) -> None:
+    for item in frames:
+        await queue.put(item)
+
+
+@pytest.fixture
+def codec() -> FrameCodec:
+    return FrameCodec()
+
+
+# -- broker URL ----------------------------------------------------------------------------
+
+
+def test_parse_broker_url_defaults_and_ports() -> None:
+    url = parse_broker_url("mqtt://broker.example", env={})
+    assert (url.scheme, url.host, url.port, url.username, url.password) == (
+        "mqtt",
+        "broker.example",
+        1883,
+        None,
+        None,
+    )
+    assert not url.tls
+    assert parse_broker_url("mqtts://broker.example", env={}).port == 8883
+    assert parse_broker_url("MQTTS://10.1.2.3:9999/", env={}).port == 9999
+    assert parse_broker_url("mqtt://[::1]:1884", env={}).host == "::1"
+    assert str(parse_broker_url("mqtt://[::1]:1884", env={})) == "mqtt://[::1]:1884"
+
+
+def test_parse_broker_url_credentials_and_redaction() -> None:
+    url = parse_broker_url("mqtts://al%40ice:p%3Ass@word@host:8884", env={})
+    assert (url.username, url.password) == ("al@ice", "p:ss@word")
+    for shown in (str(url), repr(url), url.redacted()):
+        assert "ss@word" not in shown
+        assert "p%3A" not in shown
+    assert str(url) == "mqtts://al%40ice:***@host:8884"
+    # From the environment when the URL has none; the URL wins when it has them.
+    env = {"BILLSIM_MQTT_USERNAME": "bob", "BILLSIM_MQTT_PASSWORD": "hunter2"}
+    from_env = parse_broker_url("mqtt://host", env=env)
+    assert (from_env.username, from_env.password) == ("bob", "hunter2")
+    assert "hunter2" not in str(from_env) + repr(from_env)
+    assert parse_broker_url("mqtt://carol:pw@host", env=env).username == "carol"
+    assert parse_broker_url("mqtt://carol:pw@host", env=env).password == "pw"
+    # A user in the URL without a password takes the password from the environment.
+    assert parse_broker_url("mqtt://carol@host", env=env).password == "hunter2"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("broker:1883", "expected mqtt://"),
+        ("http://host", "scheme must be mqtt"),
+        ("mqtt://", "no host"),
+        ("mqtt://host:99999", "not a broker URL"),
+        ("mqtt://host:0", "port 0"),
+        ("mqtt://host:port", "not a broker URL"),
+        ("mqtt://host/topic", "no path"),
+        ("mqtt://host?x=1", "no path"),
+    ],
+)
+def test_parse_broker_url_errors(text: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_broker_url(text, env={})
+    assert caught.value.field == "--broker"
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://al:topsecret@host",
+        "al:topsecret@host:1883",
+        "mqtt://al:top/secret@host",
+        "mqtt://al:top@secret@host:port",
+        "mqtt://al:topsecret@host/path",
+    ],
+)
+def test_parse_broker_url_errors_never_show_the_password(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_broker_url(text, env={})
+    assert "secret" not in str(caught.value)
+    assert "al:***@" in str(caught.value)
+
+
+def test_parse_broker_url_password_needs_a_user() -> None:
+    with pytest.raises(InputError, match="needs a user name"):
+        parse_broker_url("mqtt://host", env={"BILLSIM_MQTT_PASSWORD": "x"})
+
+
+def test_options_validation() -> None:
+    assert MqttOptions().qos == 1
+    assert MqttOptions(version="311").version == "3.1.1"
+    for kwargs, field in (
+        ({"qos": 2}, "--qos"),
+        ({"version": "4"}, "--mqtt-version"),
+        ({"payload": "xml"}, "--payload"),
+        ({"window": 0}, "--window"),
+        ({"key_file": "k.pem"}, "--key-file"),
+    ):
+        with pytest.raises(InputError) as caught:
+            MqttOptions(**kwargs)
+        assert caught.value.field == field
+    queue: MessageQueue[SequencedFrame] = MessageQueue("q")
+    with pytest.raises(InputError) as caught:
+        make_drain("mqtt://host", queue, FrameCodec(), ca_file="/nonexistent")
+    assert caught.value.field == "--ca-file"
+    with pytest.raises(InputError) as caught:
+        make_drain("mqtts://host", queue, FrameCodec(), ca_file="/nonexistent/ca.pem")
+    assert caught.value.field == "--ca-file"
+
+
+# -- topics and packets --------------------------------------------------------------------
+
+
+def test_topics(codec: FrameCodec) -> None:
+    frames = dict(make_frames(4, codec, custom_every=4))
+    assert frame_topic(CN, frames[1]) == f"{FRAMES}session"
+    assert frame_topic(CN, frames[2]) == f"{FRAMES}database"
+    assert frame_topic(CN, frames[4]) == f"{FRAMES}custom/{CUSTOM_TYPE}"
+    assert status_topic(CN) == f"{FRAMES}status"
+    assert stats_topic(CN) == f"{FRAMES}stats"
+    assert control_topic(CN) == f"{FRAMES}control"
+    assert control_reply_topic(CN) == f"{FRAMES}control/reply"
+    for bill_class, name in c.CLASS_TOPIC_NAME.items():
+        header = (1000).to_bytes(2, "little") + (1).to_bytes(2, "little")
+        assert frame_topic(CN, header + bill_class.to_bytes(4, "little")) == FRAMES + name
+    with pytest.raises(ValueError, match="no topic"):
+        frame_topic(CN, bytes(2) + (1).to_bytes(2, "little") + (0x80).to_bytes(4, "little"))
+    with pytest.raises(ValueError, match="no BILLMSG header"):
+        frame_topic(CN, b"\x01\x02")
+
+
+class _Protocol:
+    """What gmqtt's PublishPacket needs of a protocol: a version and an id allocator."""
+
+    def __init__(self, proto_ver: int, mid: int) -> None:
+        self.proto_ver = proto_ver
+        self.id_generator = IdGenerator()
+        self.id_generator._last_used_id = mid - 1
+
+
+@pytest.mark.parametrize("json_payload", [False, True])
+@pytest.mark.parametrize("version", [5, 4])
+@pytest.mark.parametrize("qos", [0, 1])
+def test_frame_packets_equal_gmqtts(
+    codec: FrameCodec, json_payload: bool, version: int, qos: int
+) -> None:
+    """The drain's own PUBLISH encoding gives the bytes gmqtt's publish() would write."""
+    decoder = JsonDecoder(codec) if json_payload else None
+    encoder = _FrameEncoder(CN, RUN, decoder, properties=version == MQTTv50)
+    for seq, frame in make_frames(3, codec, custom_every=3):
+        mid = 300 + seq if qos else None
+        ours = encoder.assemble(encoder.prepare((seq, frame)), mid)
+        payload = (
+            json.dumps(decoder(frame, 0, seq), separators=(",", ":"), ensure_ascii=False).encode()
+            if decoder
+            else frame
+        )
+        struct_type = str(int.from_bytes(frame[2:4], "little"))
+        message = Message(
+            frame_topic(CN, frame),
+            payload,
+            qos=qos,
+            content_type=CONTENT_TYPE_JSON if decoder else CONTENT_TYPE_BINARY,
+            user_property=[("seq", str(seq)), ("run", RUN), ("structtype", struct_type)],
+        )
+        gmqtt_mid, theirs = PublishPacket.build_package(message, _Protocol(version, mid or 1))
+        assert gmqtt_mid == mid
+        assert ours == bytes(theirs)
+
+
+# -- broker tests ----------------------------------------------------------------------------
+
+
+@pytest.mark.broker
+async def test_qos1_every_frame_once_in_order(
+    mosquitto: MosquittoBroker, codec: FrameCodec
+) -> None:
+    frames = make_frames(5000, codec, custom_every=997)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    async with collecting(mosquitto) as collector:
+        drain = make_drain(mosquitto.url, queue, codec)
+        await drain.start()
+        run = asyncio.create_task(drain.run())
+        await fill(queue, frames)
+        queue.quit()
+        await asyncio.wait_for(run, 20)
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 5000, 20)
+        assert await drain.close(5) == 0
+        received = frames_of(collector)
+    assert [seq_of(m) for m in received] == list(range(1, 5001))
+    for message, (seq, frame) in zip(received, frames, strict=True):
+        assert message.payload == frame
+        assert message.topic == expected_topic(frame)
+        assert message.qos == 1
+        assert not message.retain
+        assert message.prop("content_type") == CONTENT_TYPE_BINARY
+        assert message.user_properties == {
+            "seq": str(seq),
+            "run": RUN,
+            "structtype": str(int.from_bytes(frame[2:4], "little")),
+        }
+    stats = queue.stats()
+    assert (stats.released, stats.held, stats.depth) == (5000, 0, 0)
+    assert drain.delivered == 5000
+    assert (drain.in_flight, drain.resent, drain.reconnects) == (0, 0, 0)
+    assert drain.protocol == "5"
+    assert drain.receive_maximum == 1000
+    assert not drain.connected
+
+
+@pytest.mark.broker
+async def test_qos0_delivers_every_frame(mosquitto: MosquittoBroker, codec: FrameCodec) -> None:
+    frames = make_frames(3000, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    async with collecting(mosquitto) as collector:
+        drain = make_drain(mosquitto.url, queue, codec, qos=0)
+        await drain.start()
+        assert await drain.wait_connected(5)
+        run = asyncio.create_task(drain.run())
+        await fill(queue, frames)
+        queue.quit()
+        await asyncio.wait_for(run, 20)
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 3000, 20)
+        assert await drain.close(5) == 0
+        received = frames_of(collector)
+    assert [m.payload for m in received] == [frame for _seq, frame in frames]
+    assert {m.qos for m in received} == {0}
+    assert queue.stats().released == 3000
+    assert drain.delivered == 3000
+
+
+@pytest.mark.broker
+async def test_json_payload(mosquitto: MosquittoBroker, codec: FrameCodec) -> None:
+    frames = make_frames(50, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    decoder = JsonDecoder(codec)
+    async with collecting(mosquitto) as collector:
+        drain = make_drain(mosquitto.url, queue, codec, payload="json")
+        run = asyncio.create_task(drain.run())
+        await fill(queue, frames)
+        queue.quit()
+        await asyncio.wait_for(run, 10)
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 50, 10)
+        await drain.close(5)
+    for message, (seq, frame) in zip(frames_of(collector), frames, strict=True):
+        assert json.loads(message.payload) == json.loads(json.dumps(decoder(frame, 0, seq)))
+        assert json.loads(message.payload)["seq"] == seq
+        assert message.prop("content_type") == CONTENT_TYPE_JSON
+
+
+@pytest.mark.broker
+async def test_broker_outage_loses_nothing(
+    mosquitto_factory: BrokerFactory, codec: FrameCodec
+) -> None:
+    broker = mosquitto_factory(persistence=True)
+    frames = make_frames(4000, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    log = ListLog()
+    drain = make_drain(broker.url, queue, codec, log=log)
+    async with collecting(broker, client_id="outage-sub", session_expiry=600) as collector:
+        run = asyncio.create_task(drain.run())
+
+        async def produce() -> None:
+            for start in range(0, len(frames), 20):
+                await fill(queue, frames[start : start + 20])
+                await asyncio.sleep(0.002)
+
+        producer = asyncio.create_task(produce())
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 800, 10)
+        await broker.astop()
+        assert not producer.done(), "the producer finished before the outage: slow it down"
+        await asyncio.sleep(0.3)
+        await broker.astart()
+        await asyncio.wait_for(producer, 20)
+        queue.quit()
+        wanted = set(range(1, 4001))
+        assert await collector.wait_for(
+            lambda: {seq_of(m) for m in frames_of(collector)} >= wanted, 20
+        ), broker.log_text()[-3000:]
+        await asyncio.wait_for(run, 10)
+        assert await drain.close(5) == 0
+    by_seq = dict(frames)
+    first: list[int] = []
+    seen: set[int] = set()
+    for message in frames_of(collector):
+        seq = seq_of(message)
+        assert message.payload == by_seq[seq]  # a duplicate is the same frame
+        if seq not in seen:
+            seen.add(seq)
+            first.append(seq)
+    assert first == sorted(first)
+    assert drain.reconnects >= 1
+    assert queue.stats().released == 4000
+    assert drain.delivered >= 4000
+    assert log.named("mqtt.disconnected")
+
+
+@pytest.mark.broker
+async def test_unacknowledged_frames_are_resent_in_order(
+    mosquitto: MosquittoBroker, codec: FrameCodec
+) -> None:
+    """Frames published but not acknowledged when the connection dies are resent first,
+    in their order, on the next connection; the broker stays up (and keeps the subscriber)."""
+    frames = make_frames(1500, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    drain = make_drain(mosquitto.url, queue, codec)
+    async with collecting(mosquitto) as collector:
+        run = asyncio.create_task(drain.run())
+        assert await drain.wait_connected(5)
+        await fill(queue, frames[:500])
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 500, 10)
+        mosquitto.pause()  # PUBACKs stop: the next frames stay unacknowledged
+        try:
+            await fill(queue, frames[500:1000])
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while drain.in_flight < 500 and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            assert drain.in_flight == 500
+            drain._abort_connection()
+            await asyncio.sleep(0.05)
+            assert not drain.connected
+        finally:
+            mosquitto.resume()
+        await fill(queue, frames[1000:])
+        queue.quit()
+        await asyncio.wait_for(run, 10)
+        assert await drain.close(5) == 0
+        wanted = set(range(1, 1501))
+        assert await collector.wait_for(
+            lambda: {seq_of(m) for m in frames_of(collector)} >= wanted, 10
+        )
+    first: dict[int, None] = {}
+    for message in frames_of(collector):
+        assert message.payload == frames[seq_of(message) - 1][1]
+        first.setdefault(seq_of(message))
+    assert list(first) == list(range(1, 1501))
+    assert drain.resent == 500
+    assert drain.reconnects == 1
+    assert drain.delivered == 1500
+    assert queue.stats().released == 1500
+
+
+@pytest.mark.broker
+async def test_window_within_receive_maximum_and_quota(
+    mosquitto_factory: BrokerFactory, codec: FrameCodec
+) -> None:
+    broker = mosquitto_factory(settings={"max_inflight_messages": 10})
+    frames = make_frames(2000, codec)
+    # A small quota: taken-but-unacknowledged frames count, so the producer blocks on
+    # acks, never on the window alone.
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING", quota=50)
+    log = ListLog()
+    drain = make_drain(broker.url, queue, codec, log=log, window=1000)
+    run = asyncio.create_task(drain.run())
+    await fill(queue, frames)
+    queue.quit()
+    await asyncio.wait_for(run, 20)
+    assert await drain.close(5) == 0
+    assert drain.receive_maximum == 10
+    assert drain.window == 8  # gmqtt: R - 1 ids; one kept for status and replies
+    assert 0 < drain.in_flight_peak <= 9
+    assert drain.delivered == 2000
+    stats = queue.stats()
+    assert stats.released == 2000
+    assert stats.high_water <= 50
+    assert log.named("mqtt.window_capped") == [
+        {"requested": 1000, "window": 8, "receive_maximum": 10}
+    ]
+
+
+@pytest.mark.broker
+async def test_status_online_offline_and_will(
+    mosquitto: MosquittoBroker, codec: FrameCodec
+) -> None:
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    drain = make_drain(mosquitto.url, queue, codec)
+    await drain.start()
+    assert await drain.wait_connected(5)
+    topic = status_topic(CN)
+    async with collecting(mosquitto, topic) as collector:
+        assert await collector.wait_count(1, topic)
+        assert collector.messages[0][1:4] == (b"online", 1, True)  # retained
+        drain._abort_connection()  # no DISCONNECT: the broker publishes the will
+        assert await collector.wait_count(3, topic)
+        assert [m.payload for m in collector.messages] == [b"online", b"offline", b"online"]
+        assert drain.reconnects == 1
+        assert drain.connected
+        assert await drain.close(1) == 0
+        assert await collector.wait_count(4, topic)
+        assert collector.messages[3].payload == b"offline"
+    async with collecting(mosquitto, topic) as late:
+        assert await late.wait_count(1, topic)
+        assert (late.messages[0].payload, late.messages[0].retain) == (b"offline", True)
+
+
+@pytest.mark.broker
+async def test_stats_published_only_when_connected(
+    mosquitto: MosquittoBroker, codec: FrameCodec
+) -> None:
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    drain = make_drain(mosquitto.url, queue, codec)
+    assert not await drain.publish_stats({"rate": 1})
+    await drain.start()
+    assert await drain.wait_connected(5)
+    async with collecting(mosquitto, stats_topic(CN)) as collector:
+        assert await drain.publish_stats({"rate": 12.5, "run": RUN})
+        assert await collector.wait_count(1)
+        message = collector.messages[0]
+        assert json.loads(message.payload) == {"rate": 12.5, "run": RUN}
+        assert (message.qos, message.retain) == (0, False)
+    await drain.close(1)
+
+
+@pytest.mark.broker
+async def test_control_round_trip(mosquitto: MosquittoBroker, codec: FrameCodec) -> None:
+    calls: list[bytes] = []
+
+    async def handler(payload: bytes) -> dict[str, Any]:
+        calls.append(payload)
+        command = json.loads(payload)
+        if command["cmd"] == "boom":
+            raise RuntimeError("kaboom")
+        return {"ok": True, "cmd": command["cmd"]}
+
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    log = ListLog()
+    drain = make_drain(mosquitto.url, queue, codec, on_control=handler, log=log)
+    run = asyncio.create_task(drain.run())
+    assert await drain.wait_connected(5)
+    replies = "test/replies/#"
+    async with collecting(mosquitto, replies, control_reply_topic(CN)) as collector:
+        requester: Any = Client("requester")
+        await requester.connect(mosquitto.host, mosquitto.port)
+        try:
+            # The drain subscribes right after connecting; ask until it answers.
+            for _ in range(50):
+                requester.publish(
+                    control_topic(CN),
+                    b'{"cmd": "stats"}',
+                    qos=1,
+                    response_topic="test/replies/1",
+                    correlation_data=b"\x01\x02",
+                )
+                if await collector.wait_count(1, timeout=0.2):
+                    break
+            reply = collector.messages[0]
+            assert reply.topic == "test/replies/1"
+            assert json.loads(reply.payload) == {"ok": True, "cmd": "stats"}
+            assert reply.prop("correlation_data") == b"\x01\x02"
+            assert reply.prop("content_type") == CONTENT_TYPE_JSON
+            collector.messages.clear()
+
+            requester.publish(control_topic(CN), b'{"cmd": "pause"}', qos=1)
+            assert await collector.wait_count(1)
+            assert collector.messages[0].topic == control_reply_topic(CN)
+            assert json.loads(collector.messages[0].payload) == {"ok": True, "cmd": "pause"}
+            collector.messages.clear()
+
+            requester.publish(
+                control_topic(CN), b'{"cmd": "boom"}', qos=0, response_topic="test/replies/2"
+            )
+            assert await collector.wait_count(1)
+            failed = collector.messages[0]
+            assert failed.topic == "test/replies/2"
+            assert json.loads(failed.payload) == {"ok": False, "error": "RuntimeError: kaboom"}
+            collector.messages.clear()
+
+            # A wildcard response topic would get the drain disconnected: reply/ instead.
+            requester.publish(
+                control_topic(CN), b'{"cmd": "resume"}', qos=1, response_topic="test/#"
+            )
+            assert await collector.wait_count(1)
+            assert collector.messages[0].topic == control_reply_topic(CN)
+        finally:
+            await requester.disconnect()
+    assert drain.connected
+    assert log.named("mqtt.control_failed")
+    queue.quit()
+    await asyncio.wait_for(run, 5)
+    await drain.close(1)
+
+
+@pytest.mark.broker
+async def test_tls_with_client_certificate(
+    mosquitto_factory: BrokerFactory, codec: FrameCodec, tmp_path: Path
+) -> None:
+    tls = make_tls_files(tmp_path / "tls")
+    broker = mosquitto_factory(tls=tls, require_certificate=True)
+    assert broker.url.startswith("mqtts://127.0.0.1:")
+    frames = make_frames(100, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    async with collecting(broker) as collector:
+        drain = make_drain(
+            broker.url,
+            queue,
+            codec,
+            ca_file=str(tls.ca_cert),
+            cert_file=str(tls.client_cert),
+            key_file=str(tls.client_key),
+        )
+        run = asyncio.create_task(drain.run())
+        await fill(queue, frames)
+        queue.quit()
+        await asyncio.wait_for(run, 10)
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 100, 10)
+        assert await drain.close(2) == 0
+    assert [m.payload for m in frames_of(collector)] == [frame for _seq, frame in frames]
+
+    # Without the test CA the server certificate is not trusted: a configuration error,
+    # reported at once instead of retried forever.
+    untrusting = make_drain(
+        broker.url,
+        MessageQueue("MQ$BILLING"),
+        codec,
+        cert_file=str(tls.client_cert),
+        key_file=str(tls.client_key),
+    )
+    with pytest.raises(BrokerError, match="certificate verify failed"):
+        await asyncio.wait_for(untrusting.run(), 10)
+    assert await untrusting.close(0) == 0
+
+
+@pytest.mark.broker
+async def test_username_and_password(
+    mosquitto_factory: BrokerFactory,
+    codec: FrameCodec,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "s3cret-Pw0rd"
+    broker = mosquitto_factory(passwords={"alice": secret})
+    logs: list[ListLog] = []
+    for url, env in (
+        (f"mqtt://alice:{secret}@{broker.host}:{broker.port}", {}),
+        (broker.url, {"BILLSIM_MQTT_USERNAME": "alice", "BILLSIM_MQTT_PASSWORD": secret}),
+    ):
+        queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+        log = ListLog()
+        logs.append(log)
+        drain = make_drain(url, queue, codec, log=log, env=env)
+        assert drain.url.password == secret
+        run = asyncio.create_task(drain.run())
+        await fill(queue, make_frames(20, codec))
+        queue.quit()
+        await asyncio.wait_for(run, 10)
+        assert await drain.close(2) == 0
+        assert drain.delivered == 20
+        assert secret not in str(drain.url) + repr(drain.url) + repr(drain)
+
+    # A wrong password is a configuration error: run() fails at once, clearly.
+    queue = MessageQueue("MQ$BILLING")
+    await queue.put((1, make_frames(1, codec)[0][1]))
+    log = ListLog()
+    logs.append(log)
+    wrong = make_drain(
+        f"mqtt://alice:not-{secret}@{broker.host}:{broker.port}", queue, codec, log=log
+    )
+    with pytest.raises(BrokerError) as caught:
+        await asyncio.wait_for(wrong.run(), 10)
+    message = str(caught.value)
+    assert "login refused: " in message
+    assert "not authori" in message.lower() or "bad user name or password" in message.lower()
+    assert "mqtt://alice:***@127.0.0.1" in message
+    assert secret not in message
+    with pytest.raises(BrokerError):
+        await wrong.wait_connected(1)
+    assert await wrong.close(0) == 1  # the frame never left
+    for log in logs:
+        assert secret not in log.text()
+    assert secret not in caplog.text
+
+
+@pytest.mark.broker
+async def test_mqtt_311_without_properties(mosquitto: MosquittoBroker, codec: FrameCodec) -> None:
+    frames = make_frames(200, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    log = ListLog()
+    async with collecting(mosquitto) as collector:
+        drain = make_drain(mosquitto.url, queue, codec, log=log, version="3.1.1")
+        run = asyncio.create_task(drain.run())
+        await fill(queue, frames)
+        queue.quit()
+        await asyncio.wait_for(run, 10)
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 200, 10)
+        assert await drain.close(2) == 0
+    received = frames_of(collector)
+    assert [m.payload for m in received] == [frame for _seq, frame in frames]
+    assert all("user_property" not in m.properties for m in received)
+    assert all("content_type" not in m.properties for m in received)
+    assert (drain.protocol, drain.receive_maximum, drain.window) == ("3.1.1", None, 1000)
+    assert len(log.named("mqtt.properties_off")) == 1
+
+
+@pytest.mark.broker
+async def test_falls_back_to_311_for_a_broker_without_mqtt5(
+    codec: FrameCodec, tmp_path: Path
+) -> None:
+    """amqtt speaks 3.1.1 only and does not answer an MQTT 5 CONNECT: before the first
+    login the drain alternates versions, and says so."""
+    pytest.importorskip("amqtt")
+    broker = AmqttBroker(tmp_path)
+    broker.start()
+    try:
+        queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+        log = ListLog()
+        drain = make_drain(broker.url, queue, codec, log=log, connect_timeout=1.0)
+        run = asyncio.create_task(drain.run())
+        await fill(queue, make_frames(20, codec))
+        queue.quit()
+        await asyncio.wait_for(run, 10)
+        assert await drain.close(2) == 0
+    finally:
+        broker.stop()
+    assert (drain.protocol, drain.delivered) == ("3.1.1", 20)
+    assert log.named("mqtt.mqtt5_refused")
+    assert log.named("mqtt.properties_off")
+
+
+async def test_close_without_broker_counts_what_is_left(codec: FrameCodec) -> None:
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    log = ListLog()
+    drain = make_drain(f"mqtt://127.0.0.1:{free_port()}", queue, codec, log=log)
+    run = asyncio.create_task(drain.run())
+    await fill(queue, make_frames(30, codec))
+    await asyncio.sleep(0.2)  # a few refused attempts, backing off
+    assert not drain.connected
+    assert not await drain.publish_stats({"x": 1})
+    assert await drain.close(0.1) == 30
+    await asyncio.wait_for(run, 2)
+    assert queue.depth == 30
+    assert log.named("mqtt.connect_failed")

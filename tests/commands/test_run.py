@@ -1,0 +1,309 @@
+"""`billsim run`, `validate` and `scenarios` through the command line (DESIGN §8)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from paths import REPO
+from typer.testing import CliRunner
+
+from simulator import cli
+from simulator.scenario.bundled import bundled_scenarios
+from simulator.wire import constants as c
+
+runner = CliRunner()
+ALICE = "CN=Alice Smith/O=Acme"
+
+# lifecycle-demo worked out from DESIGN §4: (StructType, Action or Type, minutes).
+DEMO = [
+    (c.BILL_SESSIONREC, c.BILL_SESSION_START, 0),
+    (c.BILL_DBREC, c.BILL_DB_OPEN, 0),
+    (c.BILL_SESSIONREC, c.BILL_SESSION_STAMP, 15),
+    (c.BILL_DBREC, c.BILL_DB_STAMP, 15),
+    (c.BILL_DBREC, c.BILL_DB_OPEN, 20),
+    (c.BILL_DOCCHARGE, c.BILLCHARGEREAD, 20),
+    (c.BILL_SESSIONREC, c.BILL_SESSION_STAMP, 30),
+    (c.BILL_DBREC, c.BILL_DB_CLOSE, 40),
+    (c.BILL_SESSIONREC, c.BILL_SESSION_STAMP, 45),
+    (c.BILL_DBREC, c.BILL_DB_CLOSE_END, 60),
+    (c.BILL_DBREC, c.BILL_DB_CLOSE_END, 60),
+    (c.BILL_SESSIONREC, c.BILL_SESSION_END, 60),
+]
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(cli.app, list(args))
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def shape(obj: dict[str, Any]) -> tuple[int, int, int]:
+    rec = obj["rec"]
+    detail = rec["Type"] if obj["StructType"] == c.BILL_DOCCHARGE else rec["Action"]
+    hour, minute = int(obj["TimeStamp"][11:13]), int(obj["TimeStamp"][14:16])
+    return (obj["StructType"], detail, (hour - 9) * 60 + minute)
+
+
+def test_run_stdout_through_python_dash_m_gives_the_demo_as_12_json_lines() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", "lifecycle-demo", "--stdout"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    objs = json_lines(proc.stdout)
+    assert len(objs) == 12
+    assert [o["seq"] for o in objs] == list(range(1, 13))
+    assert [shape(o) for o in objs] == DEMO
+    end = objs[-1]["rec"]
+    assert (end["BytesIn"], end["BytesOut"]) == (1700, 3400)
+    assert [o["rec"]["DBOpenTime"] for o in objs if o["StructType"] == c.BILL_DBREC] == [
+        0,
+        90000,
+        0,
+        240000,
+        240000,
+        240000,
+    ]
+    assert "12 records" in proc.stderr  # the summary goes to stderr, not into the JSON
+
+
+def test_out_and_decode_agree_with_stdout_and_summary_has_the_ground_truth(
+    tmp_path: Path,
+) -> None:
+    out, summary_path = tmp_path / "demo.nbf", tmp_path / "summary.json"
+    result = invoke("run", "lifecycle-demo", "--stdout")
+    assert result.exit_code == 0, result.stderr
+    stdout_objs = json_lines(result.stdout)
+
+    result = invoke("run", "lifecycle-demo", "--out", str(out), "--summary", str(summary_path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert len(out.read_bytes()) == 12 * 1000
+
+    result = invoke("decode", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert json_lines(result.stdout) == stdout_objs
+
+    summary = json.loads(summary_path.read_text())
+    for key in (
+        "records_by_class",
+        "records_by_type",
+        "users",
+        "virtual_span_s",
+        "wall_time_s",
+        "rate_per_s",
+        "dropped",
+        "abandoned_tasks",
+    ):
+        assert key in summary, key
+    assert summary["records_by_class"] == {"session": 5, "database": 6, "document": 1}
+    assert summary["records_by_type"]["SESSIONREC"] == {"START": 1, "STAMP": 3, "END": 1}
+    assert summary["records_by_type"]["DBREC"] == {
+        "OPEN": 2,
+        "STAMP": 1,
+        "CLOSE": 1,
+        "CLOSE_END": 2,
+    }
+    alice = summary["users"][ALICE]
+    assert (alice["bytes_in"], alice["bytes_out"]) == (1700, 3400)
+    assert alice["db_open_time"] == 480000  # the two CLOSE_ENDs: 40 min + 40 min
+    assert alice["charges"] == pytest.approx(0.05)
+    assert alice["sessions"] == 1
+    assert summary["virtual_span_s"] == 5400
+    assert summary["dropped"] == 0
+    assert summary["abandoned_tasks"] == 0
+    assert summary["wall_time_s"] >= 0
+    assert summary["rate_per_s"] >= 0
+
+
+def test_notes_ini_file_wins_over_the_scenario_block(tmp_path: Path) -> None:
+    ini = tmp_path / "notes.ini"
+    ini.write_text("[Notes]\nBillingClass=Session\nServerName=CN=Other/O=Acme\n")
+    result = invoke("run", "lifecycle-demo", "--stdout", "--notes-ini", str(ini))
+    assert result.exit_code == 0, result.stderr
+    objs = json_lines(result.stdout)
+    assert [shape(o) for o in objs] == [s for s in DEMO if s[0] == c.BILL_SESSIONREC]
+    assert {o["ServerName"] for o in objs} == {"CN=Other/O=Acme"}
+
+
+def test_unknown_billing_class_word_exits_2_naming_it(tmp_path: Path) -> None:
+    ini = tmp_path / "bad.ini"
+    ini.write_text("BillingClass=Session, Bogus\n")
+    result = invoke("run", "lifecycle-demo", "--stdout", "--notes-ini", str(ini))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"{ini}:1: BillingClass: " in result.stderr
+    assert "'Bogus'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("speed", ["fast", "0x", "-1x", "60"])
+def test_bad_speed_exits_2(speed: str) -> None:
+    result = invoke("run", "lifecycle-demo", "--stdout", "--speed", speed)
+    assert result.exit_code == 2
+    assert "--speed" in result.stderr
+    assert result.stdout == ""
+
+
+def test_scenarios_lists_the_bundled_ones() -> None:
+    result = invoke("scenarios")
+    assert result.exit_code == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert "lifecycle-demo" in names
+    assert names == list(bundled_scenarios())
+    assert all("invalid" not in line for line in result.stdout.splitlines())
+
+
+def test_validate_every_bundled_scenario() -> None:
+    names = list(bundled_scenarios())
+    result = invoke("validate", *names)
+    assert result.exit_code == 0, result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [
+        ["ok", f"{name}:"] for name in names
+    ]
+
+
+BASE = """\
+name: t
+start: "2026-11-21T09:00:00Z"
+duration: 90m
+server: CN=Mail01/O=Acme
+notes_ini: {BillingClass: "Session,Database"}
+databases:
+  mail/a.nsf: {replica_id: "85258A3B:0052C1F0"}
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.0.0.1"}
+script:
+  - {at: 0m, user: alice, action: open, db: mail/a.nsf}
+"""
+BASE_LINES = BASE.count("\n")
+
+
+@pytest.mark.parametrize(
+    ("extra", "bad_line", "where", "message"),
+    [
+        ("  - {at: 1m, user: alice, action: open]\n", 1, "", "invalid YAML"),
+        ("  - {at: 1m, user: alice, action: dance}\n", 1, "script[1].action", "unknown action"),
+        ("  - {at: 1m, user: alice, action: open}\n", 1, "script[1].db", "missing"),
+        ("  - {at: 1m, user: mallory, action: transfer}\n", 1, "script[1].user", "mallory"),
+        ("  - {at: 1m, user: alice, action: read, db: x.nsf}\n", 1, "script[1].db", "x.nsf"),
+        (
+            "  - {at: 1m, user: alice, action: transfer, bytes_in: -1}\n",
+            1,
+            "script[1].bytes_in",
+            "≥ 0",
+        ),
+        ("  - {at: 90m, user: alice, action: transfer}\n", 1, "script[1].at", "90m"),
+        ("  - {at: 91m, user: alice, action: transfer}\n", 1, "script[1].at", "91m"),
+        (
+            "  - {at: 1m, user: alice, action: logout}\n"
+            "  - {at: 2m, user: alice, action: logout}\n",
+            2,
+            "action",
+            "no open session",
+        ),
+        (
+            "  - {at: 1m, user: alice, action: close, db: mail/a.nsf}\n"
+            "  - {at: 2m, user: alice, action: close, db: mail/a.nsf}\n",
+            2,
+            "action",
+            "mail/a.nsf",
+        ),
+    ],
+)
+def test_validate_names_file_line_and_field_of_a_bad_scenario(
+    tmp_path: Path, extra: str, bad_line: int, where: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE + extra)
+    prefix = f"{path}:{BASE_LINES + bad_line}: " + (f"{where}: " if where else "")
+    for args in (("validate", str(path)), ("run", str(path), "--stdout")):
+        result = invoke(*args)
+        assert result.exit_code == 2, (args, result.stdout)
+        assert result.stdout == ""
+        assert result.stderr.startswith(f"billsim: {prefix}"), result.stderr
+        assert message in result.stderr.splitlines()[0]
+        assert "Traceback" not in result.stderr
+
+
+def test_validate_reports_every_bad_file_and_still_passes_the_good_ones(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE + "  - {at: 1m, user: alice, action: dance}\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(BASE)
+    result = invoke("validate", str(bad), str(good))
+    assert result.exit_code == 2
+    assert result.stdout.startswith(f"ok  {good}: t, 1 scripted action(s)")
+    assert f"{bad}:{BASE_LINES + 1}: script[1].action: unknown action" in result.stderr
+
+
+def test_unknown_billing_class_in_the_scenario_block_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE.replace('"Session,Database"', '"Session,Databse"'))
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    assert f"{path}:5: notes_ini.BillingClass: " in result.stderr
+    assert "'Databse'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "message"),
+    [
+        ("workload: {users: 3, rate: 5}\n", "workload.rate", "unknown field"),
+        ("workload: {users: 3, think_time: -1}\n", "workload.think_time", "must not be negative"),
+        (
+            "workload: {users: 3, name: 'CN=" + "x" * 300 + " {n}/O=Acme'}\n",
+            "workload.name",
+            "for user 3: name is 312 bytes of UTF-8, longer than 256",
+        ),
+        (
+            "workload: {users: 3, address: '" + "1" * 63 + "{c}'}\n",
+            "workload.address",
+            "for user 3: address is 64 bytes of UTF-8, longer than 63",
+        ),
+        ("speed: 60 x\n", "speed", "60 x"),
+        ("speed: .5x\n", "speed", ".5x"),
+    ],
+)
+def test_validate_refuses_what_run_would_refuse(
+    tmp_path: Path, extra: str, where: str, message: str
+) -> None:
+    # Validate and run agree: each of these once validated ok, then failed at run time.
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE + extra)
+    for args in (("validate", str(path)), ("run", str(path), "--stdout")):
+        result = invoke(*args)
+        assert result.exit_code == 2, (args, result.stdout, result.stderr)
+        assert result.stdout == ""
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"billsim: {path}:{BASE_LINES + 1}: {where}: "), first
+        assert message in first
+
+
+@pytest.mark.parametrize("option", ["--summary", "--out"])
+@pytest.mark.parametrize("where", ["missing-dir/x", "."])
+def test_unwritable_summary_or_out_is_bad_input_before_the_run(
+    tmp_path: Path, option: str, where: str
+) -> None:
+    target = tmp_path / where
+    args = ["run", "lifecycle-demo", option, str(target)]
+    if option == "--summary":
+        args.append("--stdout")
+    result = invoke(*args)
+    assert result.exit_code == 2, (result.stderr, result.exception)
+    # Found before the run: not a frame written, no summary printed.
+    assert result.stdout == ""
+    assert "records" not in result.stderr.lower()
+    assert result.stderr.startswith(f"billsim: {target}: "), result.stderr
+    assert "Traceback" not in result.stderr

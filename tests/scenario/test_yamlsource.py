@@ -1,0 +1,124 @@
+"""YAML loading keeps every entry's line, and bad YAML names file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.errors import InputError
+from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
+
+DOC = """\
+name: demo
+databases:
+  apps/orders.nsf:
+    replica_id: "85258A3B:0052C1F1"
+    documents: {0x2306: {charge_read: 0.05}}
+script:
+  - {at: 0m, action: open}
+  -
+    at: 5m
+    action: edit
+"""
+
+
+def test_lines_of_entries_and_items() -> None:
+    doc = load_yaml(DOC, "demo.yaml")
+    assert isinstance(doc, LinedDict)
+    assert doc.line == 1
+    assert doc.lines == {"name": 1, "databases": 2, "script": 6}
+    assert line_of(doc, ["databases", "apps/orders.nsf"]) == 3
+    assert line_of(doc, ["databases", "apps/orders.nsf", "replica_id"]) == 4
+    assert line_of(doc, ["databases", "apps/orders.nsf", "documents", 0x2306]) == 5
+    assert line_of(doc, ["script", 0]) == 7
+    assert line_of(doc, ["script", 1]) == 9  # a block item starts at its first key
+    assert line_of(doc, ["script", 1, "action"]) == 10
+    assert isinstance(doc["script"], LinedList)
+
+
+def test_missing_path_falls_back_to_nearest_entry() -> None:
+    doc = load_yaml(DOC, "demo.yaml")
+    assert line_of(doc, ["script", 1, "user"]) == 9
+    assert line_of(doc, ["script", 7, "user"]) == 6
+    assert line_of(doc, ["nope"]) == 1
+    assert line_of(doc, []) == 1
+    assert line_of(None, ["a"]) is None
+
+
+def test_plain_values_are_plain_python() -> None:
+    doc = load_yaml("a: [1, 2.5, x, null, true]\nb: 0x10\n", "f.yaml")
+    assert doc == {"a": [1, 2.5, "x", None, True], "b": 16}
+
+
+def test_empty_document_is_none() -> None:
+    assert load_yaml("", "f.yaml") is None
+    assert load_yaml("# only a comment\n", "f.yaml") is None
+
+
+def test_duplicate_key_names_second_line() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("a: 1\nb:\n  c: 1\n  c: 2\n", "dup.yaml")
+    assert str(caught.value) == "dup.yaml:4: duplicate key 'c' (first at line 3)"
+
+
+def test_duplicate_key_in_flow_mapping() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("x: 0\nscript:\n  - {at: 1m, at: 2m}\n", "dup.yaml")
+    assert caught.value.file == "dup.yaml"
+    assert caught.value.line == 3
+    assert "duplicate key 'at'" in caught.value.message
+
+
+def test_merge_key_may_be_overridden() -> None:
+    doc = load_yaml("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n", "m.yaml")
+    assert doc["use"] == {"x": 1, "y": 3}
+
+
+def test_syntax_error_names_file_and_line() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("a: 1\nb: [1, 2\nc: 3\n", "bad.yaml")
+    assert caught.value.file == "bad.yaml"
+    assert caught.value.line is not None and caught.value.line >= 2
+    assert str(caught.value).startswith(f"bad.yaml:{caught.value.line}: invalid YAML: ")
+
+
+def test_bad_indentation_names_line() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("a: 1\n b: 2\n", "bad.yaml")
+    assert caught.value.line == 2
+
+
+def test_unhashable_key() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("a: 1\n? [x, y]\n: 2\n", "bad.yaml")
+    assert caught.value.line == 2
+
+
+def test_recursive_alias_is_an_error() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("a: &x [*x]\n", "bad.yaml")
+    assert caught.value.file == "bad.yaml"
+
+
+def test_unsafe_tags_are_refused() -> None:
+    with pytest.raises(InputError):
+        load_yaml("a: !!python/object/apply:os.system [echo hi]\n", "evil.yaml")
+
+
+def test_two_documents_are_an_error() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("a: 1\n---\nb: 2\n", "two.yaml")
+    assert caught.value.line == 2
+
+
+def test_read_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("\ufeffa: 1\n", encoding="utf-8")
+    assert read_yaml(path) == {"a": 1}
+    with pytest.raises(InputError) as caught:
+        read_yaml(tmp_path / "missing.yaml")
+    assert caught.value.file == str(tmp_path / "missing.yaml")
+    (tmp_path / "latin.yaml").write_bytes(b"a: \xe9\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_yaml(tmp_path / "latin.yaml")
