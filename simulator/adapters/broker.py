@@ -539,7 +539,7 @@ def _log_started(broker: EmbeddedBroker, log: Any) -> None:
         )
 
 
-# --- The amqtt child: `python -m simulator.adapters.broker --amqtt PORT [--host HOST]` -------------
+# --- The amqtt child: `python -m simulator.adapters.broker --amqtt PORT [--host HOST]` ---
 
 
 async def _serve_amqtt(host: str, port: int) -> int:

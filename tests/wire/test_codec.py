@@ -984,7 +984,8 @@ def regenerate_golden(write: Callable[[Path, bytes], None]) -> None:
 
 def main(argv: list[str]) -> int:
     if argv != ["--regenerate-golden"]:
-        print("usage: PYTHONPATH=.:tests python tests/wire/test_codec.py --regenerate-golden", file=sys.stderr)
+        usage = "usage: PYTHONPATH=.:tests python tests/wire/test_codec.py --regenerate-golden"
+        print(usage, file=sys.stderr)
         return 2
 
     def write(path: Path, data: bytes) -> None:
