@@ -30,7 +30,7 @@ import typer
 from typer.core import TyperGroup
 
 from simulator import __version__
-from simulator.domino.mq import QuotaPolicy
+from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.errors import EXIT_OK, BillsimError, InputError
 from simulator.wire.layout import Framing, Layout
 from simulator.wire.stream import decode_file
@@ -281,7 +281,7 @@ def run_command(
     ] = None,
     quota: Annotated[
         int, typer.Option(help="MQ$BILLING quota in messages.", min=1, max=1_000_000)
-    ] = 65535,
+    ] = DEFAULT_QUOTA,
     queue_policy: Annotated[
         QuotaPolicy,
         typer.Option(

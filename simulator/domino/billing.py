@@ -11,11 +11,12 @@ from simulator.wire.timedate import VirtualTimeStamper
 
 # (seq, frame bytes): the run's frame number travels with the frame to every sink.
 SequencedFrame = tuple[int, bytes]
-FrameSink = Callable[[SequencedFrame], None]
+# Where BillingWrite hands a frame on: MQPut into MQ$BILLING (sinks read from there).
+PutFrame = Callable[[SequencedFrame], None]
 
 
 class BillingWriter:
-    """Writes records as BILLMSG frames to a sink, as Domino's BillingWrite does.
+    """Writes records as BILLMSG frames into MQ$BILLING (`put`), as Domino's BillingWrite does.
 
     The class mask is read at every write, so a BillingClass changed at run time
     applies from the next record on. The server model decides *whether* a record is
@@ -31,8 +32,8 @@ class BillingWriter:
         "class_mask",
         "codec",
         "frames",
+        "put",
         "server_name",
-        "sink",
         "stamp",
         "ticks",
     )
@@ -43,12 +44,12 @@ class BillingWriter:
         server_name: str,
         start: datetime,
         class_mask: int,
-        sink: FrameSink,
+        put: PutFrame,
     ) -> None:
         self.codec = codec
         self.server_name = server_name
         self.class_mask = class_mask
-        self.sink = sink
+        self.put = put
         stamper = VirtualTimeStamper(start)
         self.stamp = stamper
         self.ticks = stamper.ticks
@@ -79,7 +80,7 @@ class BillingWriter:
         counts = self.by_struct_type
         key = (struct_type, detail)
         counts[key] = counts.get(key, 0) + 1
-        self.sink((frames, frame))
+        self.put((frames, frame))
         return True
 
     def write_custom(self, struct_type: int, bill_class: int, rec: Record, now: int) -> bool:
@@ -91,5 +92,5 @@ class BillingWriter:
         self.frames += 1
         key = (struct_type, 0)
         self.by_struct_type[key] = self.by_struct_type.get(key, 0) + 1
-        self.sink((self.frames, frame))
+        self.put((self.frames, frame))
         return True

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
+from simulator.wire import constants as c
+
 __all__ = [
     "BILLING_QUEUE_NAME",
     "DEFAULT_QUOTA",
@@ -32,8 +34,8 @@ __all__ = [
 ]
 
 BILLING_QUEUE_NAME = "MQ$BILLING"
-DEFAULT_QUOTA = 0xFFFF  # MQCreate: quota 0 means the default, MAXWORD messages
-MAX_PRIORITY = 0xFFFF  # MQPut takes the priority as a WORD
+DEFAULT_QUOTA = c.WORD_MAX  # MQCreate: quota 0 means the default, MAXWORD messages
+MAX_PRIORITY = c.WORD_MAX  # MQPut takes the priority as a WORD
 
 # Status values as the C API's misc error header numbers them, so a log line can be
 # matched against Domino documentation.

@@ -21,7 +21,7 @@ from simulator.wire import constants as c
 from simulator.wire.records import DbRec, DocumentRec, Oid, SessionID, SessionRec
 from simulator.wire.timedate import TICKS_PER_DAY, TimeDate
 
-DWORD_MASK = 0xFFFF_FFFF
+DWORD_MASK = c.DWORD_MAX  # bound once: the hot paths mask every counter update
 # Read once per action or record: module names are cheaper than `c.X` and, for an enum
 # member such as Phase.COMPLETION, far cheaper than the class attribute (~100 ns a look-up).
 _CLASS_SESSION = c.BILL_CLASS_SESSION
@@ -45,7 +45,7 @@ DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
 # Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
 _DERIVED_FIRST_DAY = 2_451_545
 _DERIVED_DAYS = 9_000
-_MAX_INDEX = 0xFFFF
+_MAX_INDEX = c.WORD_MAX
 # Every WORD as one shared int object. A SessionID's Index and SeqNo are taken from here:
 # computed afresh, each Index past 256 would be a new 32-byte int held by its session
 # (30 MB with a million sessions open).
@@ -167,7 +167,7 @@ class SlotAllocator:
             self._next += 1
         index = _WORDS[(slot - 1) % _MAX_INDEX + 1]
         uses = self._uses[index] = self._uses[index] + 1
-        return slot, SessionID(index, _WORDS[uses & 0xFFFF])
+        return slot, SessionID(index, _WORDS[uses & _MAX_INDEX])
 
     def give_back(self, slot: int) -> None:
         heapq.heappush(self._free, slot)

@@ -13,7 +13,7 @@ from typing import Any
 
 from simulator.domino.billing import BillingWriter, SequencedFrame
 from simulator.domino.clock import EventHeap, Pacer, Phase
-from simulator.domino.mq import MessageQueue, MQExceededQuotaError, QuotaPolicy
+from simulator.domino.mq import DEFAULT_QUOTA, MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.domino.tasks import ServerTasks
 from simulator.domino.workload import Population, parse_workload
@@ -45,7 +45,7 @@ class RunOptions:
     layout: Layout = Layout.LINUX_X86_64
     framing: Framing = Framing.PAD_UNION
     stamp_policy: str | None = None
-    quota: int = 65535
+    quota: int = DEFAULT_QUOTA
     policy: QuotaPolicy = QuotaPolicy.BLOCK
 
 
@@ -364,7 +364,7 @@ class Simulation:
         Build the simulation with `generate=False` for this: generated users cannot make
         such errors, and a million of them would double the run's cost.
         """
-        self.writer.sink = _discard
+        self.writer.put = _discard
         while self.step():
             pass
 

@@ -53,7 +53,6 @@ from simulator.wire.records import (
 )
 from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
 
-DWORD_MASK = 0xFFFF_FFFF
 US_PER_MS = 1_000
 # Common-log time stamps name months in English whatever the locale (DESIGN §7): never strftime.
 ENGLISH_MONTHS: tuple[str, ...] = (
@@ -272,7 +271,7 @@ class ServerTasks:
         signer = self.scenario.resolve_name(action.signer)
         self.agent_runs[action.agent] = self.agent_runs.get(action.agent, 0) + 1
         rec = AgentRec(
-            (ticks(now) - ticks(action.at)) & DWORD_MASK,
+            (ticks(now) - ticks(action.at)) & c.DWORD_MAX,
             action.flag_bits,
             signer,
             action.task,

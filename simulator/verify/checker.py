@@ -50,19 +50,24 @@ from enum import StrEnum
 from typing import BinaryIO, TextIO
 
 from simulator.errors import EXIT_FAILED, EXIT_OK
+from simulator.scenario.notes_ini import DEFAULT_SUPPRESS_MINUTES
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec, FrameError, is_custom_struct_type, read_frames
 from simulator.wire.layout import Layout
 from simulator.wire.records import BUILTIN_KINDS, CustomRec, DbRec, Frame, SessionRec
 from simulator.wire.stream import FrameStreamError, open_input, source_name
-from simulator.wire.timedate import TICKS_PER_DAY, TimeDate, format_timedate, format_timedate_id
+from simulator.wire.timedate import (
+    TICKS_PER_DAY,
+    TICKS_PER_SECOND,
+    TimeDate,
+    format_timedate,
+    format_timedate_id,
+)
 
 # notes.ini's default BillingSuppressTime (DESIGN §4), in whole minutes.
-DEFAULT_SUPPRESS_MINUTES = 15
 STAMP_POLICIES: tuple[str, ...] = ("timer", "activity")
-TICKS_PER_MINUTE = 60 * 100
+TICKS_PER_MINUTE = 60 * TICKS_PER_SECOND
 _HALF_DWORD = 1 << 31
-_DWORD_MASK = 0xFFFF_FFFF
 
 SESSION_ACTIONS: dict[int, str] = c.SESSION_ACTION_NAMES
 # A violation names the record: "DB STAMP" keeps it apart from a session's STAMP.
@@ -159,7 +164,7 @@ def format_ticks(ticks: int) -> str:
 
 def _counter_step(old: int, new: int) -> int:
     """The signed step from `old` to `new` of a DWORD counter that wraps modulo 2^32."""
-    step = (new - old) & _DWORD_MASK
+    step = (new - old) & c.DWORD_MAX
     return step - (1 << 32) if step >= _HALF_DWORD else step
 
 

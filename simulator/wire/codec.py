@@ -35,7 +35,6 @@ from simulator.wire.records import (
 )
 from simulator.wire.timedate import TimeDate
 
-WORD_MAX = 0xFFFF
 Buffer = bytes | bytearray | memoryview
 
 
@@ -146,7 +145,7 @@ def _variable_data_lines(kind: RecordKind, rec_size: int) -> list[str]:
         return [
             "    var = ','.join(r.Recipients).encode('utf-8', 'surrogateescape')",
             "    RecipientSize = len(var)",
-            "    if RecipientSize > 0xFFFF: _word_overflow('RecipientSize', RecipientSize)",
+            f"    if RecipientSize > {c.WORD_MAX}: _word_overflow('RecipientSize', RecipientSize)",
         ]
     if kind is AGENTREC:
         return [
@@ -164,7 +163,7 @@ def _variable_data_lines(kind: RecordKind, rec_size: int) -> list[str]:
 
 
 def _word_overflow(name: str, value: int) -> None:
-    raise EncodeError(f"{name}: {value} does not fit a WORD (at most 65535)")
+    raise EncodeError(f"{name}: {value} does not fit a WORD (at most {c.WORD_MAX})")
 
 
 def _make_http_strings(rec_size: int) -> Callable[[HttpReqRec], tuple[bytes, list[int]]]:
@@ -177,7 +176,7 @@ def _make_http_strings(rec_size: int) -> Callable[[HttpReqRec], tuple[bytes, lis
                 offsets.append(0)
                 continue
             data = value.encode("utf-8", "surrogateescape") + b"\0"
-            if position > WORD_MAX:
+            if position > c.WORD_MAX:
                 raise EncodeError(f"HTTP string offset {position} does not fit a WORD")
             offsets.append(position)
             parts.append(data)

@@ -6,6 +6,11 @@ from typing import Final
 
 BILL_QUEUE_NAME: Final = "MQ$BILLING"
 
+# The C integer types' ranges: a WORD field or count wraps at WORD_MAX, a DWORD counter
+# (BytesIn, DBOpenTime, …) at DWORD_MAX.
+WORD_MAX: Final = 0xFFFF
+DWORD_MAX: Final = 0xFFFF_FFFF
+
 MAXUSERNAME: Final = 256
 MAXNETADR: Final = 64
 DESIGN_NAME_MAX: Final = 130
@@ -50,7 +55,7 @@ BILL_DBREC: Final = 4001
 BILL_AGENTREC: Final = 5001
 BILL_HTTPREQREC: Final = 6001
 CUSTOM_STRUCT_TYPE_MIN: Final = 32001
-CUSTOM_STRUCT_TYPE_MAX: Final = 65535
+CUSTOM_STRUCT_TYPE_MAX: Final = WORD_MAX
 
 BILL_SESSION_START: Final = 1
 BILL_DB_OPEN: Final = 2

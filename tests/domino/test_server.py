@@ -126,7 +126,7 @@ def simulate_scenario(
 ) -> Run:
     sim = Simulation(scenario, scenario.settings_with(), options or RunOptions())
     frames: list[SequencedFrame] = []
-    sim.writer.sink = frames.append
+    sim.writer.put = frames.append
     pending = sorted(((parse_duration(when), hook) for when, hook in hooks), key=lambda h: h[0])
     while True:
         upcoming = sim.heap.peek_time()

@@ -63,7 +63,7 @@ def stepped_frames(scenario: Scenario, options: RunOptions | None = None) -> lis
     """Every frame of a run, by stepping with a capturing sink (no queue)."""
     sim = simulation(scenario, options)
     frames: list[SequencedFrame] = []
-    sim.writer.sink = frames.append
+    sim.writer.put = frames.append
     while sim.step():
         pass
     return frames

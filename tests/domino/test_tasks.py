@@ -83,7 +83,7 @@ def simulate(text: str, *, seed: int | None = None) -> tuple[Simulation, list[Fr
     scenario = load_scenario_text(text, "t.yaml")
     sim = Simulation(scenario, scenario.settings_with(), RunOptions(seed=seed))
     raw: list[bytes] = []
-    sim.writer.sink = lambda item: raw.append(item[1])
+    sim.writer.put = lambda item: raw.append(item[1])
     while sim.step():
         pass
     return sim, [sim.codec.decode(data) for data in raw]

@@ -112,7 +112,7 @@ def simulate(text: str, seed: int | None = None) -> tuple[Simulation, list[Seque
     scenario = load_scenario_text(text, "crowd.yaml")
     sim = Simulation(scenario, scenario.settings_with(), RunOptions(seed=seed))
     frames: list[SequencedFrame] = []
-    sim.writer.sink = frames.append
+    sim.writer.put = frames.append
     while sim.step():
         pass
     return sim, frames
