@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.jsonform import JsonDecoder, dumps_frame
 from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import (
     AgentRec,
@@ -38,7 +38,6 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
-from simulator.wire.stream import encode_json_line
 from simulator.wire.timedate import TimeDate
 
 SERVER = "CN=Mail01/O=Acme"
@@ -122,7 +121,7 @@ def decode_loop(decoder: JsonDecoder, frame: bytes, *, text: bool) -> Callable[[
             decoder(frame)
 
     def loop_text(count: int) -> None:
-        dumps = encode_json_line
+        dumps = dumps_frame
         for _ in range(count):
             dumps(decoder(frame))
 

@@ -30,10 +30,10 @@ import typer
 from typer.core import TyperGroup
 
 from simulator import __version__
+from simulator.commands.decode import decode_file
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.errors import EXIT_OK, BillsimError, InputError
 from simulator.wire.layout import Framing, Layout
-from simulator.wire.stream import decode_file
 
 PROG_NAME = "billsim"
 
@@ -392,7 +392,7 @@ def check_command(
     Lists each violation on stdout with its frame number (from 1) and the rule broken,
     then a count: exit 0 clean (one OK line), 1 violations, 2 unreadable input.
     """
-    from simulator.verify.checker import check_file  # noqa: PLC0415
+    from simulator.commands.check import check_file  # noqa: PLC0415
 
     report = check_file(
         file,

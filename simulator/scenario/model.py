@@ -29,7 +29,6 @@ from simulator.scenario.names import (
     no_nul,
     non_empty,
     server_name,
-    utf8_len,
 )
 from simulator.scenario.notes_ini import (
     BILLING_CLASS_BITS,
@@ -42,7 +41,7 @@ from simulator.scenario.speed import Speed
 from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
 from simulator.wire import constants as c
 from simulator.wire.cnames import field_name_problem, type_name_problem
-from simulator.wire.codec import frame_geometry
+from simulator.wire.codec import frame_geometry, utf8_len
 from simulator.wire.layout import CType, Layout, compile_fields, parse_ctype
 from simulator.wire.layout import Field as CField
 from simulator.wire.records import (

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from simulator.wire import constants as c
-
-
-def utf8_len(text: str) -> int:
-    """Bytes the text takes in a frame (lone surrogates kept, as the codec writes them)."""
-    return len(text.encode("utf-8", "surrogateescape"))
+from simulator.wire.codec import utf8_len
 
 
 def no_nul(text: str) -> str:

@@ -47,15 +47,15 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 from simulator.errors import EXIT_FAILED, EXIT_OK
 from simulator.scenario.notes_ini import DEFAULT_SUPPRESS_MINUTES
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec, FrameError, is_custom_struct_type, read_frames
+from simulator.wire.codec import FrameCodec, is_custom_struct_type
 from simulator.wire.layout import Layout
 from simulator.wire.records import BUILTIN_KINDS, CustomRec, DbRec, Frame, SessionRec
-from simulator.wire.stream import FrameStreamError, open_input, source_name
+from simulator.wire.stream import read_frames
 from simulator.wire.timedate import (
     TICKS_PER_DAY,
     TICKS_PER_SECOND,
@@ -711,18 +711,10 @@ def check_frames(
     return checker.finish()
 
 
-def _feed_stream(checker: Checker, stream: BinaryIO, codec: FrameCodec, source: str) -> None:
+def feed_stream(checker: Checker, stream: BinaryIO, codec: FrameCodec, source: str) -> None:
     """Feed every frame of `stream`; FrameStreamError (exit 2) for one that cannot be read."""
-    try:
-        for offset, _data, frame in read_frames(stream, codec):
-            checker.feed(frame, offset)
-    except FrameError as error:
-        raise FrameStreamError(
-            error.message,
-            source=source,
-            offset=error.offset or 0,
-            seq=checker.report.frames + 1,
-        ) from None
+    for offset, _data, frame in read_frames(stream, codec, source=source):
+        checker.feed(frame, offset)
 
 
 def check_stream(
@@ -739,50 +731,5 @@ def check_stream(
     number of the first frame that cannot be read.
     """
     checker = Checker(suppress_time=suppress_time, stamp_policy=stamp_policy)
-    _feed_stream(checker, stream, FrameCodec(layout), source)
+    feed_stream(checker, stream, FrameCodec(layout), source)
     return checker.finish()
-
-
-def check_file(
-    path: str,
-    out: TextIO,
-    *,
-    layout: Layout = Layout.LINUX_X86_64,
-    suppress_time: int = DEFAULT_SUPPRESS_MINUTES,
-    stamp_policy: str = "timer",
-) -> CheckReport:
-    """`billsim check PATH` (`-` is stdin): violations one a line on `out`, then a count.
-
-    A clean stream gives one `OK: …` line. Returns the report (its `exit_code` is 0 or
-    1). Raises InputError (exit code 2) for a file that cannot be opened or a frame that
-    cannot be read, after writing the violations found in the frames before it.
-    """
-    source = source_name(path)
-    checker = Checker(suppress_time=suppress_time, stamp_policy=stamp_policy)
-    settings = (
-        f"{layout}, BillingSuppressTime {format_ticks(checker.suppress)},"
-        f" {checker.stamp_policy} policy"
-    )
-    with open_input(path) as stream:
-        try:
-            _feed_stream(checker, stream, FrameCodec(layout), source)
-        except FrameStreamError:
-            _write_violations(checker.sorted_report(), out)
-            out.flush()
-            raise
-    report = checker.finish()
-    _write_violations(report, out)
-    count = len(report.violations)
-    if count:
-        noun = "violation" if count == 1 else "violations"
-        out.write(f"{source}: {count} {noun} in {report.counts()} ({settings})\n")
-    else:
-        out.write(f"OK: {source}: {report.counts()}, no violations ({settings})\n")
-    out.flush()
-    return report
-
-
-def _write_violations(report: CheckReport, out: TextIO) -> None:
-    write = out.write
-    for violation in report.violations:
-        write(f"{violation}\n")

@@ -8,9 +8,8 @@ that encoding a frame is one `pack` call and no per-field interpretation.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from simulator.wire import constants as c
 from simulator.wire.layout import CompiledStruct, CType, Framing, Layout, compile_fields
@@ -438,13 +437,13 @@ class FrameCodec:
         available = len(buf) - offset
         if available < 4:
             raise FrameError("truncated frame: no room for Len and StructType", offset)
-        length = buf[offset] | (buf[offset + 1] << 8)
+        length, struct_type = LEN_AND_TYPE.unpack_from(buf, offset)
         self.check_length(length, offset)
         if available < length:
             raise FrameError(
                 f"truncated frame: Len is {length} but only {available} bytes follow", offset
             )
-        codec = self.by_struct_type.get(buf[offset + 2] | (buf[offset + 3] << 8))
+        codec = self.by_struct_type.get(struct_type)
         if codec is not None and length < codec.fixed_size:
             raise FrameError(
                 f"Len {length} is smaller than a {codec.kind.name} frame ({codec.fixed_size})",
@@ -480,47 +479,23 @@ class FrameCodec:
         return struct_type in self.by_struct_type
 
 
+def utf8_len(text: str) -> int:
+    """Bytes a string takes in a frame: UTF-8, lone surrogates kept as the codec writes them."""
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
+# Len and StructType: the first two WORDs of every frame, in both layouts and framings.
+LEN_AND_TYPE = struct.Struct("<HH")
+
+
+def peek_header(buf: Buffer, offset: int = 0) -> tuple[int, int]:
+    """Len and StructType of the frame at `offset` (at least 4 bytes must be there).
+
+    Hot loops call `LEN_AND_TYPE.unpack_from` themselves: a call less per frame.
+    """
+    length, struct_type = LEN_AND_TYPE.unpack_from(buf, offset)
+    return length, struct_type
+
+
 def is_custom_struct_type(struct_type: int) -> bool:
     return c.CUSTOM_STRUCT_TYPE_MIN <= struct_type <= c.CUSTOM_STRUCT_TYPE_MAX
-
-
-def read_frames(stream: BinaryIO, codec: FrameCodec) -> Iterator[tuple[int, bytes, Frame]]:
-    """Frames back to back (the `.nbf` form): (byte offset, frame bytes, frame), in order.
-
-    Raises FrameError naming the offset of the first frame it cannot read; the frames
-    before it have been yielded by then.
-    """
-    offset = 0
-    while True:
-        head = stream.read(2)
-        if not head:
-            return
-        if len(head) < 2:
-            raise FrameError("truncated frame: stream ends inside Len", offset)
-        length = head[0] | (head[1] << 8)
-        codec.check_length(length, offset)
-        rest = _read_exactly(stream, length - 2)
-        if len(rest) < length - 2:
-            raise FrameError(
-                f"truncated frame: Len is {length} but the stream ends after {2 + len(rest)} bytes",
-                offset,
-            )
-        data = head + rest
-        try:
-            frame = codec.decode(data)
-        except FrameError as error:
-            raise FrameError(error.message, offset) from None
-        yield offset, data, frame
-        offset += length
-
-
-def _read_exactly(stream: BinaryIO, count: int) -> bytes:
-    chunks: list[bytes] = []
-    remaining = count
-    while remaining > 0:
-        chunk = stream.read(remaining)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)

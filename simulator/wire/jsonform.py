@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec, FrameError, KindCodec
+from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError, KindCodec, utf8_len
 from simulator.wire.layout import CType
 from simulator.wire.records import (
     AGENT_LENGTH_NAMES,
@@ -40,7 +40,6 @@ from simulator.wire.timedate import (
     TimeDate,
     format_innards,
     format_timedate,
-    format_timedate_id,
     parse_timedate,
     parse_timedate_id,
 )
@@ -48,6 +47,7 @@ from simulator.wire.timedate import (
 JsonObject = dict[str, Any]
 Buffer = bytes | bytearray | memoryview
 _MAX_LEN = c.MQ_MAX_MSGSIZE
+_len_and_type = LEN_AND_TYPE.unpack_from
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -100,25 +100,11 @@ def _nan_from_bits(text: str) -> float:
     return value
 
 
-def _unid_text(value: Unid) -> str:
-    file, note = value
-    return f"{file.day_zone:08X}{file.ticks:08X}{note.day_zone:08X}{note.ticks:08X}"
-
-
 def _unid_value(text: str) -> Unid:
     if len(text) != 32:
         raise ValueError(f"a UNID is 32 hex digits, not {text!r}")
     words = [int(text[i : i + 8], 16) for i in range(0, 32, 8)]
     return Unid(TimeDate(words[1], words[0]), TimeDate(words[3], words[2]))
-
-
-def _oid_json(value: Oid) -> JsonObject:
-    return {
-        "File": format_timedate_id(value.File),
-        "Note": format_timedate_id(value.Note),
-        "Sequence": value.Sequence,
-        "SequenceTime": format_timedate(value.SequenceTime),
-    }
 
 
 def _oid_value(obj: Mapping[str, Any]) -> Oid:
@@ -154,16 +140,6 @@ def _str(value: Any) -> str:
     return value
 
 
-_TO_JSON: dict[str, Callable[[Any], Any]] = {
-    "int": lambda v: v,
-    "float": _number,
-    "str": lambda v: v,
-    "time": format_timedate,
-    "id": format_timedate_id,
-    "sessionid": lambda v: {"Index": v.Index, "SeqNo": v.SeqNo},
-    "unid": _unid_text,
-    "oid": _oid_json,
-}
 _FROM_JSON: dict[str, Callable[[Any], Any]] = {
     "int": _int,
     "float": _float,
@@ -176,16 +152,8 @@ _FROM_JSON: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def value_to_json(ctype: CType, value: Any) -> Any:
-    return _TO_JSON[ctype.kind](value)
-
-
 def value_from_json(ctype: CType, value: Any) -> Any:
     return _FROM_JSON[ctype.kind](value)
-
-
-def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogateescape"))
 
 
 def _json_expr(ctype: CType, index: int) -> tuple[str, int]:
@@ -283,8 +251,8 @@ class JsonDecoder:
         # (its fixed size is at least the header's); anything else goes through `locate`.
         end = len(buf)
         if end - offset >= 4:
-            length = buf[offset] | (buf[offset + 1] << 8)
-            fast = self._fast.get(buf[offset + 2] | (buf[offset + 3] << 8))
+            length, struct_type = _len_and_type(buf, offset)
+            fast = self._fast.get(struct_type)
             if fast is not None and fast[0] <= length <= _MAX_LEN and offset + length <= end:
                 try:
                     out = fast[1](buf, offset, length)
@@ -366,7 +334,7 @@ def _record_from_json(kind: RecordKind, obj: Mapping[str, Any]) -> Any:
         recipients = obj.get("Recipients", [])
         if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
             raise ValueError("Recipients: expected a list of strings")
-        _check_derived(obj, "RecipientSize", _utf8_len(",".join(recipients)))
+        _check_derived(obj, "RecipientSize", utf8_len(",".join(recipients)))
         return MailRec(**values, Recipients=tuple(recipients))
     if kind.python_type is AgentRec:
         for length, string in zip(AGENT_LENGTH_NAMES, AGENT_STRING_NAMES, strict=True):
@@ -374,7 +342,7 @@ def _record_from_json(kind: RecordKind, obj: Mapping[str, Any]) -> Any:
             if not isinstance(value, str):
                 raise ValueError(f"{string}: expected a string, got {value!r}")
             values[string] = value
-            _check_derived(obj, length, _utf8_len(value))
+            _check_derived(obj, length, utf8_len(value))
         return AgentRec(**values)
     if kind.python_type is HttpReqRec:
         # Offsets count from the first byte of HTTPREQREC, whose fields need no padding
@@ -387,7 +355,7 @@ def _record_from_json(kind: RecordKind, obj: Mapping[str, Any]) -> Any:
             values[string] = value
             _check_derived(obj, offset_name, 0 if value is None else position, "offset")
             if value is not None:
-                position += _utf8_len(value) + 1
+                position += utf8_len(value) + 1
         return HttpReqRec(**values)
     return kind.python_type(**values)
 

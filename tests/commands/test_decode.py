@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from simulator import cli
 from simulator.adapters.sinks import JsonLinesSink
+from simulator.commands.decode import decode_stream
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder, dumps_frame, frame_from_json
@@ -37,7 +38,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
-from simulator.wire.stream import decode_stream, iter_decoded
+from simulator.wire.stream import iter_decoded
 from simulator.wire.timedate import TimeDate
 
 SERVER = "CN=Mail01/O=Acme"

@@ -28,7 +28,7 @@ from simulator.verify.checker import (
     ticks_of,
 )
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec, read_frames
+from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import (
     DbRec,
@@ -42,7 +42,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
-from simulator.wire.stream import FrameStreamError
+from simulator.wire.stream import FrameStreamError, read_frames
 from simulator.wire.timedate import TimeDate, datetime_from_timedate, timedate_from_datetime
 
 SERVER = "CN=Mail01/O=Acme"

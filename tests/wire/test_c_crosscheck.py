@@ -41,7 +41,7 @@ from simulator.commands.run import run as run_command
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.model import Scenario, load_scenario
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec, frame_geometry, read_frames
+from simulator.wire.codec import FrameCodec, frame_geometry
 from simulator.wire.layout import Framing, Layout, compile_fields
 from simulator.wire.records import (
     BUILTIN_KINDS,
@@ -62,6 +62,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
+from simulator.wire.stream import read_frames
 from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
 
 pytestmark = pytest.mark.gcc

@@ -23,7 +23,7 @@ import pytest
 from paths import GOLDEN_FRAMES
 
 from simulator.wire import constants as c
-from simulator.wire.codec import EncodeError, FrameCodec, FrameError, read_frames
+from simulator.wire.codec import EncodeError, FrameCodec, FrameError, peek_header
 from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import (
     AgentRec,
@@ -40,6 +40,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
+from simulator.wire.stream import FrameStreamError, read_frames
 from simulator.wire.timedate import TimeDate
 
 NATURAL = Layout.LINUX_X86_64
@@ -906,9 +907,11 @@ def test_read_frames_names_the_bad_frame() -> None:
         stream = io.BytesIO(b"".join(good) + bad)
         frames = read_frames(stream, codec)
         seen: list[tuple[int, bytes, Frame]] = []
-        with pytest.raises(FrameError, match=message) as info:
+        with pytest.raises(FrameStreamError, match=message) as info:
             seen.extend(frames)
         assert info.value.offset == bad_offset
+        assert info.value.seq == 4
+        assert f"byte offset {bad_offset} (frame 4)" in str(info.value)
         assert [data for _, data, _ in seen] == good
         assert [offset for offset, _, _ in seen] == [0, len(good[0]), len(good[0]) + len(good[1])]
         assert [frame.rec for _, _, frame in seen] == [CANONICAL[n] for n in KIND_NAMES[:3]]
@@ -944,6 +947,19 @@ def test_read_frames_empty_stream_and_chunked_reads() -> None:
 def golden_bytes(layout: Layout, framing: Framing) -> bytes:
     """One frame of each type back to back, in the order of `CANONICAL`, from the oracle."""
     return b"".join(hand_frame(layout, framing, CANONICAL[name]) for name in KIND_NAMES)
+
+
+@ALL
+def test_peek_header_reads_len_and_struct_type_of_every_kind(
+    layout: Layout, framing: Framing
+) -> None:
+    data = golden_bytes(layout, framing)
+    offset = 0
+    for name in KIND_NAMES:
+        frame = hand_frame(layout, framing, CANONICAL[name])
+        assert peek_header(data, offset) == (len(frame), _word(frame, 2))
+        assert peek_header(frame) == (len(frame), _word(frame, 2))
+        offset += len(frame)
 
 
 @ALL
