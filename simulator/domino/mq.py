@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from simulator.wire import constants as c
 
 __all__ = [
-    "BILLING_QUEUE_NAME",
     "DEFAULT_QUOTA",
     "MAX_PRIORITY",
-    "DuplicateMQError",
     "MQEmptyError",
     "MQError",
     "MQExceededQuotaError",
@@ -24,16 +21,9 @@ __all__ = [
     "MQStats",
     "MQTimeoutError",
     "MessageQueue",
-    "NoSuchMQError",
-    "QueueRegistry",
     "QuotaPolicy",
-    "create_queue",
-    "delete_queue",
-    "open_queue",
-    "registry",
 ]
 
-BILLING_QUEUE_NAME = "MQ$BILLING"
 DEFAULT_QUOTA = c.WORD_MAX  # MQCreate: quota 0 means the default, MAXWORD messages
 MAX_PRIORITY = c.WORD_MAX  # MQPut takes the priority as a WORD
 
@@ -70,22 +60,6 @@ class MQTimeoutError(MQError, TimeoutError):
     code = "ERR_MQ_TIMEOUT"
     status = _PKG_MISC + 95
     text = "Timeout occurred waiting for message."
-
-
-class DuplicateMQError(MQError):
-    """A queue of that name already exists."""
-
-    code = "ERR_DUPLICATE_MQ"
-    status = _PKG_MISC + 97
-    text = "Message Queue name already in use."
-
-
-class NoSuchMQError(MQError):
-    """No queue of that name exists."""
-
-    code = "ERR_NO_SUCH_MQ"
-    status = _PKG_MISC + 98
-    text = "No Message Queue with that name."
 
 
 class MQExceededQuotaError(MQError):
@@ -512,82 +486,3 @@ class MessageQueue(Generic[_M]):
                 fut.set_result(None)
             else:
                 waiters.append((room, fut))
-
-
-class QueueRegistry:
-    """Queues by name, as a server's MQCreate/MQOpen see them."""
-
-    def __init__(self) -> None:
-        self._queues: dict[str, MessageQueue[Any]] = {}
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._queues
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._queues))
-
-    def create(
-        self,
-        name: str,
-        *,
-        quota: int = DEFAULT_QUOTA,
-        policy: QuotaPolicy | str = QuotaPolicy.BLOCK,
-    ) -> MessageQueue[Any]:
-        """Create a queue (MQCreate); ``DuplicateMQError`` if the name is taken."""
-        if name in self._queues:
-            raise DuplicateMQError(name)
-        queue: MessageQueue[Any] = MessageQueue(name, quota=quota, policy=policy)
-        self._queues[name] = queue
-        return queue
-
-    def open(
-        self,
-        name: str,
-        *,
-        create: bool = False,
-        quota: int = DEFAULT_QUOTA,
-        policy: QuotaPolicy | str = QuotaPolicy.BLOCK,
-    ) -> MessageQueue[Any]:
-        """Return the queue called ``name`` (MQOpen); ``NoSuchMQError`` if there is none,
-        unless ``create``, which creates it with ``quota`` and ``policy``. Those two apply
-        only to a queue this call creates: an existing queue keeps its own."""
-        queue = self._queues.get(name)
-        if queue is not None:
-            return queue
-        if not create:
-            raise NoSuchMQError(name)
-        return self.create(name, quota=quota, policy=policy)
-
-    def delete(self, name: str) -> None:
-        """Forget the queue and put it in the quit state so its readers finish."""
-        queue = self._queues.pop(name, None)
-        if queue is None:
-            raise NoSuchMQError(name)
-        queue.quit()
-
-
-registry = QueueRegistry()
-"""The process's queues; a test or a second server in one process can make its own."""
-
-
-def create_queue(
-    name: str, *, quota: int = DEFAULT_QUOTA, policy: QuotaPolicy | str = QuotaPolicy.BLOCK
-) -> MessageQueue[Any]:
-    """``registry.create``."""
-    return registry.create(name, quota=quota, policy=policy)
-
-
-def open_queue(
-    name: str,
-    *,
-    create: bool = False,
-    quota: int = DEFAULT_QUOTA,
-    policy: QuotaPolicy | str = QuotaPolicy.BLOCK,
-) -> MessageQueue[Any]:
-    """``registry.open``."""
-    return registry.open(name, create=create, quota=quota, policy=policy)
-
-
-def delete_queue(name: str) -> None:
-    """``registry.delete``."""
-    registry.delete(name)

@@ -12,21 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.domino.mq import (
-    BILLING_QUEUE_NAME,
     DEFAULT_QUOTA,
-    DuplicateMQError,
     MessageQueue,
     MQEmptyError,
     MQError,
     MQExceededQuotaError,
     MQQuittingError,
     MQTimeoutError,
-    NoSuchMQError,
-    QueueRegistry,
     QuotaPolicy,
-    delete_queue,
-    open_queue,
-    registry,
 )
 
 T = TypeVar("T")
@@ -56,8 +49,6 @@ def run_now(coro: Coroutine[Any, Any, T]) -> T:
     ("cls", "code", "status"),
     [
         (MQTimeoutError, "ERR_MQ_TIMEOUT", 0x400 + 95),
-        (DuplicateMQError, "ERR_DUPLICATE_MQ", 0x400 + 97),
-        (NoSuchMQError, "ERR_NO_SUCH_MQ", 0x400 + 98),
         (MQExceededQuotaError, "ERR_MQ_EXCEEDED_QUOTA", 0x400 + 99),
         (MQEmptyError, "ERR_MQ_EMPTY", 0x400 + 100),
         (MQQuittingError, "ERR_MQ_QUITTING", 0x400 + 102),
@@ -92,39 +83,6 @@ def test_policy_accepts_its_string_form() -> None:
     assert MessageQueue("q").policy is QuotaPolicy.BLOCK
     with pytest.raises(ValueError):
         MessageQueue("q", policy="spill")
-
-
-def test_registry_create_open_delete() -> None:
-    reg = QueueRegistry()
-    with pytest.raises(NoSuchMQError):
-        reg.open("MQ$A")
-    q = reg.create("MQ$A", quota=5, policy="drop")
-    with pytest.raises(DuplicateMQError):
-        reg.create("MQ$A")
-    assert reg.open("MQ$A") is q
-    # An existing queue keeps the settings it was created with.
-    assert reg.open("MQ$A", create=True, quota=9) is q
-    assert q.quota == 5
-    b = reg.open("MQ$B", create=True, quota=7)
-    assert b.quota == 7
-    assert "MQ$B" in reg
-    assert sorted(reg) == ["MQ$A", "MQ$B"]
-    reg.delete("MQ$A")
-    assert "MQ$A" not in reg
-    assert q.is_quitting
-    with pytest.raises(NoSuchMQError):
-        reg.delete("MQ$A")
-
-
-def test_module_level_functions_use_the_process_registry() -> None:
-    assert BILLING_QUEUE_NAME == "MQ$BILLING"
-    q = open_queue(BILLING_QUEUE_NAME, create=True, quota=3)
-    try:
-        assert open_queue(BILLING_QUEUE_NAME) is q
-        assert BILLING_QUEUE_NAME in registry
-    finally:
-        delete_queue(BILLING_QUEUE_NAME)
-    assert BILLING_QUEUE_NAME not in registry
 
 
 # -- order -------------------------------------------------------------------------------
