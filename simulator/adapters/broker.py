@@ -46,6 +46,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
+from simulator.adapters.logs import EventLog
 from simulator.errors import BillsimError
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -167,7 +168,7 @@ class EmbeddedBroker:
         process: asyncio.subprocess.Process,
         workdir: Path,
         log_file: Path,
-        log: Any = None,
+        log: EventLog | None = None,
     ) -> None:
         self.kind = kind  # "mosquitto" or "amqtt"
         self.host = host
@@ -260,7 +261,7 @@ async def start_embedded_broker(
     *,
     host: str = DEFAULT_HOST,
     preferred_port: int = DEFAULT_PORT,
-    log: Any = None,
+    log: EventLog | None = None,
     prefer: Prefer = "auto",
     start_timeout: float = START_TIMEOUT,
 ) -> EmbeddedBroker:
@@ -415,7 +416,7 @@ def _output_tail(text: str, lines: int = 15) -> str:
 
 
 async def _start_mosquitto(
-    binary: str, host: str, port: int, timeout: float, log: Any
+    binary: str, host: str, port: int, timeout: float, log: EventLog | None
 ) -> EmbeddedBroker:
     workdir = Path(tempfile.mkdtemp(prefix="billsim-mosquitto-"))
     try:
@@ -476,7 +477,9 @@ _AMQTT_CHILD: Final = (
 )
 
 
-async def _start_amqtt(host: str, port: int, timeout: float, log: Any) -> EmbeddedBroker:
+async def _start_amqtt(
+    host: str, port: int, timeout: float, log: EventLog | None
+) -> EmbeddedBroker:
     workdir = Path(tempfile.mkdtemp(prefix="billsim-amqtt-"))
     try:
         log_file = workdir / "amqtt.log"
@@ -527,7 +530,7 @@ async def _reap(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
-def _log_started(broker: EmbeddedBroker, log: Any) -> None:
+def _log_started(broker: EmbeddedBroker, log: EventLog | None) -> None:
     if log is not None:
         log.info(
             "embedded broker started",

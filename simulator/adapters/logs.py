@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import Protocol, TextIO
 
 import structlog
+from structlog.typing import FilteringBoundLogger, Processor
 
 
 def configure_logging(
@@ -14,7 +15,7 @@ def configure_logging(
 ) -> None:
     """One pipeline for every billsim logger; gmqtt's own chatter is kept to warnings."""
     out = stream or sys.stderr
-    renderer: Any = (
+    renderer: Processor = (
         structlog.processors.JSONRenderer()
         if json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
@@ -33,5 +34,12 @@ def configure_logging(
     logging.getLogger("gmqtt").setLevel(logging.WARNING)
 
 
-def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+class EventLog(Protocol):
+    """What a part that only reports events needs of a logger (a structlog logger is one)."""
+
+    def info(self, event: str, **fields: object) -> object: ...
+
+
+def get_logger(name: str) -> FilteringBoundLogger:
+    logger: FilteringBoundLogger = structlog.get_logger(name)
+    return logger
