@@ -174,12 +174,12 @@ def header_command(
     both layouts. It includes queue/billmsg.h and, like it, packs the structs when
     BILLSIM_WIN32_LAYOUT is defined. Exit 2 if the scenario is not valid.
     """
-    from simulator.commands.header import generate_header  # noqa: PLC0415
+    from simulator.commands.header import scenario_header  # noqa: PLC0415
     from simulator.scenario.bundled import resolve_scenario  # noqa: PLC0415
     from simulator.scenario.model import load_scenario  # noqa: PLC0415
 
     path = resolve_scenario(scenario)
-    sys.stdout.write(generate_header(load_scenario(path), path.name))
+    sys.stdout.write(scenario_header(load_scenario(path), path.name))
 
 
 ScenarioArgument = Annotated[

@@ -17,8 +17,9 @@ from cbuild import CFLAGS, LAYOUT_MACROS, QUEUE_DIR, compile_c, gcc, parse_lines
 from typer.testing import CliRunner
 
 from simulator import cli
-from simulator.commands.header import generate_header, guard_macro
+from simulator.commands.header import scenario_header
 from simulator.scenario.model import Scenario, load_scenario, load_scenario_text
+from simulator.wire.cheader import guard_macro
 from simulator.wire.cnames import BILLMSG_H_NAMES, field_name_problem, type_name_problem
 from simulator.wire.layout import Layout, compile_fields
 
@@ -74,7 +75,7 @@ def scenario_of(text: str, name: str = "every-type", description: str = "All C t
 
 def write_header(tmp_path: Path, scenario: Scenario, filename: str = "custom.h") -> Path:
     path = tmp_path / filename
-    path.write_text(generate_header(scenario, "t.yaml"))
+    path.write_text(scenario_header(scenario, "t.yaml"))
     return path
 
 
@@ -104,7 +105,7 @@ def layout_program(tmp_path: Path, header: str, types: dict[str, list[str]]) -> 
 
 
 def test_notecreate_header_declares_billmngrs_record() -> None:
-    text = generate_header(load_scenario(REPO / "scenarios" / "notecreate.yaml"), "x.yaml")
+    text = scenario_header(load_scenario(REPO / "scenarios" / "notecreate.yaml"), "x.yaml")
     assert '#include "billmsg.h"' in text
     assert "#define BILL_NOTECREATEREC 32001\n" in text
     assert "#define BILLSIM_NOTECREATEREC_CLASS BILL_CLASS_DATABASE\n" in text
@@ -136,7 +137,7 @@ def test_notecreate_header_declares_billmngrs_record() -> None:
 def test_billsim_header_command() -> None:
     result = runner.invoke(cli.app, ["header", "notecreate"])
     assert result.exit_code == 0, result.output
-    expected = generate_header(
+    expected = scenario_header(
         load_scenario(REPO / "scenarios" / "notecreate.yaml"), "notecreate.yaml"
     )
     assert result.stdout == expected
@@ -223,7 +224,7 @@ def test_awkward_scenarios_still_give_a_header_that_compiles(
     tmp_path: Path, layout: Layout
 ) -> None:
     no_types = scenario_of("", name="no types", description="nothing */ to /* declare")
-    text = generate_header(no_types, "a */ b.yaml")
+    text = scenario_header(no_types, "a */ b.yaml")
     assert "no custom types" in text
     assert guard_macro("no types") == "BILLSIM_CUSTOM_NO_TYPES_H"
     odd = scenario_of(
