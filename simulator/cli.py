@@ -364,43 +364,68 @@ def validate_command(
 @app.command("check")
 def check_command(
     file: InputArgument,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            metavar="SCENARIO",
+            help="The scenario file or bundled name the stream was run from: its "
+            "BillingSuppressTime, stamp policy and custom types are what the stream is "
+            "checked against.",
+        ),
+    ] = None,
+    notes_ini: Annotated[
+        Path | None,
+        typer.Option(
+            "--notes-ini",
+            help="The notes.ini file the stream was run with (it wins over the scenario's).",
+        ),
+    ] = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
     suppress_time: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--suppress-time",
             metavar="MINUTES",
             min=0,
             help="BillingSuppressTime the stream was written with, in whole minutes "
-            "(0 means the default, 15, as in notes.ini).",
+            "(0 means the default, 15, as in notes.ini). Wins over --scenario. "
+            "[default: the scenario's, else 15]",
+            show_default=False,
         ),
-    ] = 15,
+    ] = None,
     stamp_policy: Annotated[
-        StampPolicy,
+        StampPolicy | None,
         typer.Option(
             "--stamp-policy",
             help="The policy the stream was written with. Both: no STAMP closer than "
             "BillingSuppressTime to the previous SESSIONREC. timer also: STAMPs fall on "
             "boundaries every BillingSuppressTime after START (DB STAMPs after the "
             "database's first OPEN). activity also: no DB STAMP closer than "
-            "BillingSuppressTime to the database's previous DBREC.",
+            "BillingSuppressTime to the database's previous DBREC. Wins over --scenario. "
+            "[default: the scenario's, else timer]",
+            show_default=False,
         ),
-    ] = StampPolicy.TIMER,
+    ] = None,
 ) -> None:
-    """Verify a frame stream against the lifecycle invariants (DESIGN §4).
+    """Verify a frame stream (binary frames or JSON lines) against the lifecycle invariants.
 
-    Lists each violation on stdout with its frame number (from 1) and the rule broken,
-    then a count: exit 0 clean (one OK line), 1 violations, 2 unreadable input.
+    FILE is what `run --out` or `run --stdout` wrote (`-` reads stdin; the first byte
+    tells the two forms apart). Give --scenario (and --notes-ini) as given to run, so the
+    stream is checked against the settings it was written with. Lists each violation on
+    stdout with its frame number (from 1) and the rule broken, then a count: exit 0
+    clean (one OK line), 1 violations, 2 unreadable or empty input.
     """
-    from simulator.commands.check import check_file  # noqa: PLC0415
+    from simulator.commands.check import check_file, stream_settings  # noqa: PLC0415
 
-    report = check_file(
-        file,
-        sys.stdout,
+    settings = stream_settings(
+        scenario=scenario,
+        notes_ini=notes_ini,
         layout=layout,
         suppress_time=suppress_time,
-        stamp_policy=stamp_policy.value,
+        stamp_policy=None if stamp_policy is None else stamp_policy.value,
     )
+    report = check_file(file, sys.stdout, settings)
     raise typer.Exit(report.exit_code)
 
 

@@ -1,51 +1,135 @@
-"""`billsim check`: a frame stream against the lifecycle invariants, violations listed."""
+"""`billsim check`: a frame stream against the lifecycle invariants, violations listed.
+
+The invariants depend on what the stream was written with (BillingSuppressTime, the
+stamp policy, the layout, custom types): `--scenario` (and `--notes-ini`) give them as
+`run` used them; without, the defaults are assumed, and a violation they could explain
+says so and how to give the right ones.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
-from simulator.scenario.notes_ini import DEFAULT_SUPPRESS_MINUTES
-from simulator.verify.checker import Checker, CheckReport, feed_stream, format_ticks
+from simulator.errors import InputError
+from simulator.scenario.bundled import resolve_scenario
+from simulator.scenario.model import load_scenario
+from simulator.scenario.notes_ini import (
+    DEFAULT_SUPPRESS_MINUTES,
+    IniEntry,
+    read_notes_ini,
+    resolve_settings,
+)
+from simulator.verify.checker import Checker, CheckReport, Rule, feed_stream, format_ticks
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
-from simulator.wire.stream import FrameStreamError, open_input, source_name
+from simulator.wire.records import RecordKind
+from simulator.wire.stream import (
+    FrameForm,
+    FrameStreamError,
+    detect_form,
+    open_input,
+    read_json_frames,
+    source_name,
+)
+
+# The rules whose verdict depends on BillingSuppressTime or the stamp policy.
+_SETTINGS_RULES = frozenset(
+    (Rule.SUPPRESS_TIME, Rule.STAMP_BOUNDARY, Rule.DB_SUPPRESS_TIME, Rule.DB_STAMP_BOUNDARY)
+)
 
 
-def check_file(
-    path: str,
-    out: TextIO,
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """What a stream was written with, and whether anyone said so (`given`) or it is assumed."""
+
+    layout: Layout = Layout.LINUX_X86_64
+    suppress_minutes: int = DEFAULT_SUPPRESS_MINUTES
+    stamp_policy: str = "timer"
+    custom_kinds: tuple[RecordKind, ...] = ()
+    given: bool = False
+
+    def describe(self, checker: Checker) -> str:
+        return (
+            f"{self.layout}, BillingSuppressTime {format_ticks(checker.suppress)},"
+            f" {checker.stamp_policy} policy"
+        )
+
+
+def stream_settings(
     *,
+    scenario: str | None = None,
+    notes_ini: Path | None = None,
     layout: Layout = Layout.LINUX_X86_64,
-    suppress_time: int = DEFAULT_SUPPRESS_MINUTES,
-    stamp_policy: str = "timer",
-) -> CheckReport:
+    suppress_time: int | None = None,
+    stamp_policy: str | None = None,
+) -> StreamSettings:
+    """The settings a stream was written with: the scenario's (its `notes_ini:` block, then
+    `notes_ini`), overridden by the flags given; the defaults where nothing is given."""
+    kinds: tuple[RecordKind, ...] = ()
+    policy = "timer"
+    layers: list[dict[str, IniEntry]] = [read_notes_ini(notes_ini)] if notes_ini else []
+    if scenario is not None:
+        loaded = load_scenario(resolve_scenario(scenario))
+        minutes = loaded.settings_with(*layers).billing_suppress_time
+        kinds = loaded.custom_kinds()
+        policy = loaded.stamp_policy
+    else:
+        minutes = resolve_settings(*layers).billing_suppress_time
+    given = scenario is not None or notes_ini is not None
+    if suppress_time is not None:
+        minutes = suppress_time or DEFAULT_SUPPRESS_MINUTES
+        given = True
+    if stamp_policy is not None:
+        policy = stamp_policy
+        given = True
+    return StreamSettings(layout, minutes, policy, kinds, given)
+
+
+def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -> CheckReport:
     """`billsim check PATH` (`-` is stdin): violations one a line on `out`, then a count.
 
-    A clean stream gives one `OK: …` line. Returns the report (its `exit_code` is 0 or
-    1). Raises InputError (exit code 2) for a file that cannot be opened or a frame that
-    cannot be read, after writing the violations found in the frames before it.
+    The stream is binary frames or JSON lines (its first byte tells). A clean stream gives
+    one `OK: …` line. Returns the report (its `exit_code` is 0 or 1). Raises InputError
+    (exit code 2) for a file that cannot be opened, an empty one ("no frames"), or a frame
+    that cannot be read, after writing the violations found in the frames before it.
     """
+    settings = settings or StreamSettings()
     source = source_name(path)
-    checker = Checker(suppress_time=suppress_time, stamp_policy=stamp_policy)
-    settings = (
-        f"{layout}, BillingSuppressTime {format_ticks(checker.suppress)},"
-        f" {checker.stamp_policy} policy"
-    )
+    checker = Checker(suppress_time=settings.suppress_minutes, stamp_policy=settings.stamp_policy)
+    codec = FrameCodec(settings.layout, custom_kinds=settings.custom_kinds)
     with open_input(path) as stream:
+        form, prefix = detect_form(stream)
+        if form is None:
+            raise InputError("no frames: the input is empty", file=source)
         try:
-            feed_stream(checker, stream, FrameCodec(layout), source)
-        except FrameStreamError:
+            if form is FrameForm.JSON:
+                for _line, _seq, _data, frame in read_json_frames(
+                    stream, codec, source=source, prefix=prefix
+                ):
+                    checker.feed(frame)
+            else:
+                feed_stream(checker, stream, codec, source, prefix=prefix)
+        except (FrameStreamError, InputError):
             _write_violations(checker.sorted_report(), out)
             out.flush()
             raise
     report = checker.finish()
     _write_violations(report, out)
     count = len(report.violations)
+    described = settings.describe(checker)
     if count:
         noun = "violation" if count == 1 else "violations"
-        out.write(f"{source}: {count} {noun} in {report.counts()} ({settings})\n")
+        out.write(f"{source}: {count} {noun} in {report.counts()} ({described})\n")
+        if not settings.given and any(v.rule in _SETTINGS_RULES for v in report.violations):
+            out.write(
+                f"note: {described} were assumed; if the stream was written otherwise, say "
+                "how: --scenario NAME|FILE (as given to run, with --notes-ini FILE if run "
+                "had one), or --suppress-time MINUTES and --stamp-policy timer|activity\n"
+            )
     else:
-        out.write(f"OK: {source}: {report.counts()}, no violations ({settings})\n")
+        out.write(f"OK: {source}: {report.counts()}, no violations ({described})\n")
     out.flush()
     return report
 

@@ -8,24 +8,32 @@ frames before it are written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec, is_custom_struct_type
-from simulator.wire.jsonform import JsonDecoder, dumps_frame
+from simulator.wire.jsonform import JsonDecoder, JsonObject, dumps_frame
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
-from simulator.wire.stream import iter_decoded, open_input, source_name
+from simulator.wire.stream import (
+    FrameForm,
+    detect_form,
+    iter_decoded,
+    open_input,
+    read_json_frames,
+    source_name,
+)
 
 
 @dataclass(slots=True)
 class DecodeReport:
-    """What a decoded stream held: how many frames, and the unknown ones (offset, seq, type)."""
+    """What a decoded stream held: how many frames, and the unknown ones (where, seq, type);
+    where is `byte offset N` in binary frames, `line N` in JSON lines."""
 
     frames: int = 0
-    unknown: list[tuple[int, int, int]] = field(default_factory=list)
+    unknown: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def is_unknown_struct_type(codec: FrameCodec, struct_type: int) -> bool:
@@ -42,27 +50,45 @@ def decode_stream(
     source: str = "<stream>",
     warn: Callable[[str], None] | None = None,
 ) -> DecodeReport:
-    """Write one JSON line per frame of `stream` to `out`, and say what was in it.
+    """Write one JSON line per frame of `stream` (binary frames or JSON lines) to `out`,
+    and say what was in it.
 
     A frame of an unknown struct type is written as header plus `raw` and passed to
     `warn` as a one-line message (after `out` is flushed, so the two read in order).
-    A frame that cannot be read raises FrameStreamError once `out` is flushed.
+    A frame that cannot be read raises an InputError once `out` is flushed; so does an
+    empty stream ("no frames").
     """
     decoder = JsonDecoder(FrameCodec(layout, custom_kinds=custom_kinds))
     codec = decoder.codec
     report = DecodeReport()
     write = out.write
+    form, prefix = detect_form(stream)
+    if form is None:
+        raise InputError("no frames: the input is empty", file=source)
+    frames: Iterator[tuple[str, int, JsonObject]]
+    if form is FrameForm.JSON:
+        frames = (
+            (f"line {line}", seq, decoder(data, 0, seq))
+            for line, seq, data, _frame in read_json_frames(
+                stream, codec, source=source, prefix=prefix
+            )
+        )
+    else:
+        frames = (
+            (f"byte offset {frame.offset}", frame.seq, frame.obj)
+            for frame in iter_decoded(stream, decoder, source=source, prefix=prefix)
+        )
     try:
-        for frame in iter_decoded(stream, decoder, source=source):
-            write(dumps_frame(frame.obj) + "\n")
+        for where, seq, obj in frames:
+            write(dumps_frame(obj) + "\n")
             report.frames += 1
-            struct_type = frame.struct_type
+            struct_type = obj["StructType"]
             if is_unknown_struct_type(codec, struct_type):
-                report.unknown.append((frame.offset, frame.seq, struct_type))
+                report.unknown.append((where, seq, struct_type))
                 if warn is not None:
                     out.flush()
                     warn(
-                        f"{source}: byte offset {frame.offset} (frame {frame.seq}): "
+                        f"{source}: {where} (frame {seq}): "
                         f"unknown struct type {struct_type}, written as header + raw"
                     )
     finally:
@@ -94,12 +120,12 @@ def decode_file(
             stream, out, layout=layout, custom_kinds=custom_kinds, source=source, warn=warn
         )
     if report.unknown:
-        offset, seq, struct_type = report.unknown[0]
+        where, seq, struct_type = report.unknown[0]
         count = len(report.unknown)
         frames = "frame has" if count == 1 else "frames have"
         raise InputError(
             f"{count} {frames} an unknown struct type (the first: {struct_type}, "
-            f"frame {seq} at byte offset {offset})",
+            f"frame {seq} at {where})",
             file=source,
         )
     return report

@@ -711,9 +711,11 @@ def check_frames(
     return checker.finish()
 
 
-def feed_stream(checker: Checker, stream: BinaryIO, codec: FrameCodec, source: str) -> None:
+def feed_stream(
+    checker: Checker, stream: BinaryIO, codec: FrameCodec, source: str, prefix: bytes = b""
+) -> None:
     """Feed every frame of `stream`; FrameStreamError (exit 2) for one that cannot be read."""
-    for offset, _data, frame in read_frames(stream, codec, source=source):
+    for offset, _data, frame in read_frames(stream, codec, source=source, prefix=prefix):
         checker.feed(frame, offset)
 
 

@@ -1,21 +1,26 @@
-"""Frames back to back (the `.nbf` form), read from a file or pipe: one reader for every command.
+"""Frame streams read from a file or pipe: one reader for every command.
 
-The stream is read in chunks, never whole, so a live pipe is read as it arrives. A frame
-that cannot be read stops the reading with a `FrameStreamError` naming its byte offset
-and number; the frames before it have been yielded by then.
+Two forms: frames back to back (the `.nbf` form, `run --out`) and JSON lines (`run
+--stdout`), told apart by the first byte (`{` starts a JSON line; no frame's Len does in
+practice, see `detect_form`). The stream is read in chunks, never whole, so a live pipe
+is read as it arrives. A frame that cannot be read stops the reading with an InputError
+naming where it is (byte offset and frame number, or line); the frames before it have
+been yielded by then.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import BinaryIO
 
 from simulator.errors import InputError
-from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError
-from simulator.wire.jsonform import JsonDecoder, JsonObject
+from simulator.wire.codec import LEN_AND_TYPE, EncodeError, FrameCodec, FrameError
+from simulator.wire.jsonform import JsonDecoder, JsonFormError, JsonObject, frame_from_json
 from simulator.wire.records import Frame
 
 STDIN_NAME = "-"
@@ -62,19 +67,38 @@ def open_input(path: str) -> Iterator[BinaryIO]:
         yield stream
 
 
+class FrameForm(StrEnum):
+    BINARY = "binary"
+    JSON = "json"
+
+
+def detect_form(stream: BinaryIO) -> tuple[FrameForm | None, bytes]:
+    """The stream's form from its first byte, and that byte (to hand on as `prefix`).
+
+    `{` starts a JSON line. A binary stream would start so only with a frame whose Len
+    is 0x..7B, and its StructType would then be the bytes after the `{`: `"L` of
+    billsim's JSON lines is no struct type. None: the stream is empty.
+    """
+    first = stream.read(1)
+    if not first:
+        return None, b""
+    return (FrameForm.JSON if first == b"{" else FrameForm.BINARY), first
+
+
 def iter_frame_buffers(
-    stream: BinaryIO, codec: FrameCodec, *, source: str = "<stream>"
+    stream: BinaryIO, codec: FrameCodec, *, source: str = "<stream>", prefix: bytes = b""
 ) -> Iterator[tuple[bytearray, int, int, int, int]]:
     """(buffer, start, Len, byte offset, number from 1) of each frame of `stream`, in order.
 
     `buffer[start:start + Len]` is the frame; the buffer is reused, so it is valid only
-    until the next frame is taken. Raises FrameStreamError for a truncated stream or a
-    `Len` out of range; what the bytes hold is the caller's to decode.
+    until the next frame is taken. `prefix`: bytes already read from the stream. Raises
+    FrameStreamError for a truncated stream or a `Len` out of range; what the bytes hold
+    is the caller's to decode.
     """
     check_length = codec.check_length
     len_and_type = LEN_AND_TYPE.unpack_from
     read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
-    data = bytearray()
+    data = bytearray(prefix)
     pos = 0  # where the next frame starts in `data`
     base = 0  # byte offset of data[0] in the stream
     seq = 0
@@ -117,7 +141,7 @@ def iter_frame_buffers(
 
 
 def read_frames(
-    stream: BinaryIO, codec: FrameCodec, *, source: str = "<stream>"
+    stream: BinaryIO, codec: FrameCodec, *, source: str = "<stream>", prefix: bytes = b""
 ) -> Iterator[tuple[int, bytes, Frame]]:
     """(byte offset, frame bytes, frame) of each frame of `stream`, decoded by `codec`.
 
@@ -125,7 +149,9 @@ def read_frames(
     out of range or too small for its record, bad variable data).
     """
     decode = codec.decode
-    for buffer, start, length, offset, seq in iter_frame_buffers(stream, codec, source=source):
+    for buffer, start, length, offset, seq in iter_frame_buffers(
+        stream, codec, source=source, prefix=prefix
+    ):
         data = bytes(buffer[start : start + length])
         try:
             frame = decode(data)
@@ -135,17 +161,57 @@ def read_frames(
 
 
 def iter_decoded(
-    stream: BinaryIO, decoder: JsonDecoder, *, source: str = "<stream>"
+    stream: BinaryIO, decoder: JsonDecoder, *, source: str = "<stream>", prefix: bytes = b""
 ) -> Iterator[DecodedFrame]:
     """The JSON form of each frame of `stream`, in order, with `seq` from 1.
 
     Raises FrameStreamError as `read_frames` does.
     """
     for buffer, start, _length, offset, seq in iter_frame_buffers(
-        stream, decoder.codec, source=source
+        stream, decoder.codec, source=source, prefix=prefix
     ):
         try:
             obj = decoder(buffer, start, seq)
         except FrameError as error:
             raise FrameStreamError(error.message, source=source, offset=offset, seq=seq) from None
         yield DecodedFrame(offset, seq, obj)
+
+
+def read_json_frames(
+    stream: BinaryIO, codec: FrameCodec, *, source: str = "<stream>", prefix: bytes = b""
+) -> Iterator[tuple[int, int, bytes, Frame]]:
+    """(line number, seq, frame bytes, frame) of each JSON line of `stream` (`run --stdout`).
+
+    `seq` is the line's own `seq` if it has one, else its count from 1. Blank lines are
+    skipped. Raises InputError naming the line (and the key) of the first line that is
+    not the JSON form of a frame the codec can write.
+    """
+    count = 0
+    for number, line in enumerate(_lines(stream, prefix), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+            raise InputError(f"not a JSON line: {reason}", file=source, line=number) from None
+        if not isinstance(obj, dict):
+            raise InputError(
+                "expected a JSON object, the JSON form of a frame", file=source, line=number
+            )
+        try:
+            frame = frame_from_json(codec, obj)
+            data = codec.encode(frame)
+        except (JsonFormError, EncodeError, FrameError) as error:
+            message = error.message if isinstance(error, FrameError) else str(error)
+            raise InputError(message, file=source, line=number) from None
+        count += 1
+        seq = obj.get("seq")
+        yield number, seq if isinstance(seq, int) else count, data, frame
+
+
+def _lines(stream: BinaryIO, prefix: bytes) -> Iterator[bytes]:
+    lines = iter(stream)
+    if prefix:
+        yield prefix + next(lines, b"")
+    yield from lines

@@ -169,9 +169,11 @@ def test_stdin(tmp_path: Path) -> None:
     ]
 
 
-def test_empty_input_is_no_frames() -> None:
-    result = decode("-", stdin=b"")
-    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+def test_empty_input_is_no_frames(tmp_path: Path) -> None:
+    for result in (decode("-", stdin=b""), decode(write(tmp_path, b""))):
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert "no frames" in result.stderr
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:

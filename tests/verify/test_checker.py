@@ -555,7 +555,7 @@ def test_dash_reads_stdin() -> None:
     clean_result = check("-", stdin=clean().encode())
     assert clean_result.exit_code == 0 and clean_result.output.startswith("OK: <stdin>: 18 frames")
     empty = check("-", stdin=b"")
-    assert empty.exit_code == 0 and "0 frames, 0 sessions" in empty.output
+    assert empty.exit_code == 2 and "no frames" in empty.output
 
 
 @pytest.mark.parametrize("framing", list(Framing))

@@ -1,0 +1,120 @@
+"""`billsim check` as a user runs it: against the settings the stream was written with, on
+binary frames or JSON lines, from a file or a pipe, never a silent OK on nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from simulator import cli
+from simulator.scenario.bundled import bundled_scenarios
+
+runner = CliRunner()
+NAMES = sorted(bundled_scenarios())
+
+
+def run_to(tmp_path: Path, scenario: str, *args: str) -> Path:
+    out = tmp_path / f"{scenario}.nbf"
+    result = runner.invoke(cli.app, ["run", scenario, "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def stdout_of(scenario: str) -> bytes:
+    result = runner.invoke(cli.app, ["run", scenario, "--stdout"])
+    assert result.exit_code == 0, result.output
+    return result.stdout_bytes
+
+
+@pytest.mark.parametrize("scenario", NAMES)
+def test_every_bundled_scenario_checks_clean_with_its_own_settings(
+    tmp_path: Path, scenario: str
+) -> None:
+    path = run_to(tmp_path, scenario)
+    result = runner.invoke(cli.app, ["check", str(path), "--scenario", scenario])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"OK: {path}: ")
+
+
+@pytest.mark.parametrize("scenario", NAMES)
+def test_json_lines_on_stdin_check_the_same_as_the_binary_file(
+    tmp_path: Path, scenario: str
+) -> None:
+    binary = runner.invoke(
+        cli.app, ["check", str(run_to(tmp_path, scenario)), "--scenario", scenario]
+    )
+    lines = runner.invoke(
+        cli.app, ["check", "-", "--scenario", scenario], input=stdout_of(scenario)
+    )
+    assert lines.exit_code == binary.exit_code == 0, lines.output
+    # Same frames, same counts: only the name of the source differs.
+    assert lines.stdout.split(": ", 2)[2] == binary.stdout.split(": ", 2)[2]
+
+
+def test_without_settings_a_settings_violation_says_what_was_assumed(tmp_path: Path) -> None:
+    # reopen runs with BillingSuppressTime 10: against the assumed 15 it breaks rules.
+    path = run_to(tmp_path, "reopen")
+    result = runner.invoke(cli.app, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "[suppress-time]" in result.stdout
+    note = result.stdout.splitlines()[-1]
+    assert note.startswith("note: linux-x86_64, BillingSuppressTime 15m, timer policy")
+    assert "--scenario" in note and "--suppress-time" in note and "--stamp-policy" in note
+    # The settings given by hand are as good as the scenario's.
+    by_hand = runner.invoke(cli.app, ["check", str(path), "--suppress-time", "10"])
+    assert by_hand.exit_code == 0, by_hand.output
+
+
+def test_flags_win_over_the_scenario(tmp_path: Path) -> None:
+    path = run_to(tmp_path, "reopen")
+    result = runner.invoke(
+        cli.app, ["check", str(path), "--scenario", "reopen", "--suppress-time", "15"]
+    )
+    assert result.exit_code == 1
+    assert "BillingSuppressTime 15m" in result.stdout
+    assert "note:" not in result.stdout  # the settings were given, not assumed
+
+
+def test_notes_ini_wins_over_the_scenario_block(tmp_path: Path) -> None:
+    ini = tmp_path / "notes.ini"
+    ini.write_text("[Notes]\nBillingSuppressTime=5\n")
+    path = run_to(tmp_path, "lifecycle-demo", "--notes-ini", str(ini))
+    assert runner.invoke(cli.app, ["check", str(path), "--scenario", "lifecycle-demo"]).exit_code
+    result = runner.invoke(
+        cli.app, ["check", str(path), "--scenario", "lifecycle-demo", "--notes-ini", str(ini)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "BillingSuppressTime 5m" in result.stdout
+
+
+def test_custom_types_come_from_the_scenario(tmp_path: Path) -> None:
+    path = run_to(tmp_path, "notecreate")
+    result = runner.invoke(cli.app, ["check", str(path), "--scenario", "notecreate"])
+    assert result.exit_code == 0, result.output
+    assert "custom 3" in result.stdout
+
+
+def test_empty_input_is_no_frames(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.nbf"
+    empty.write_bytes(b"")
+    for args, stdin in (([str(empty)], None), (["-"], b"")):
+        result = runner.invoke(cli.app, ["check", *args], input=stdin)
+        assert result.exit_code == 2
+        assert "no frames" in result.output
+        assert "OK" not in result.output
+
+
+def test_a_bad_json_line_is_named_by_line(tmp_path: Path) -> None:
+    lines = stdout_of("lifecycle-demo").decode().splitlines()
+    broken = json.loads(lines[2])
+    del broken["rec"]
+    lines[2] = json.dumps(broken)
+    lines.insert(4, "not json")
+    result = runner.invoke(
+        cli.app, ["check", "-", "--scenario", "lifecycle-demo"], input="\n".join(lines) + "\n"
+    )
+    assert result.exit_code == 2
+    assert "<stdin>:3: rec: missing 'rec'" in result.output
