@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from simulator.scenario.model import CustomType, Scenario
+from simulator.scenario.models import CustomType, Scenario
 from simulator.wire import constants as c
 from simulator.wire.cnames import type_macros
 from simulator.wire.layout import CType, Layout, compile_fields

@@ -18,7 +18,7 @@ from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, S
 from simulator.domino.tasks import ServerTasks
 from simulator.domino.workload import Population, parse_workload
 from simulator.errors import InputError
-from simulator.scenario.model import Action, Scenario, SessionActionBase
+from simulator.scenario.models import Action, Scenario, SessionActionBase
 from simulator.scenario.notes_ini import NotesIniSettings
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c

@@ -30,7 +30,8 @@ from simulator.domino.billing import BillingWriter
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.server import DatabaseInfo, Server, derive_timedate
 from simulator.errors import InputError
-from simulator.scenario.model import (
+from simulator.scenario.loader import render_path
+from simulator.scenario.models import (
     AgentAction,
     CustomAction,
     HttpAction,
@@ -38,7 +39,6 @@ from simulator.scenario.model import (
     ReplicateAction,
     Scenario,
     TaskAction,
-    render_path,
 )
 from simulator.wire import constants as c
 from simulator.wire.records import (

@@ -8,7 +8,14 @@ import pytest
 from paths import REPO
 
 from simulator.errors import InputError
-from simulator.scenario.model import (
+from simulator.scenario.loader import (
+    ScenarioError,
+    load_scenario,
+    load_scenario_text,
+    parse_workload,
+    render_path,
+)
+from simulator.scenario.models import (
     AgentAction,
     CloseAction,
     CustomAction,
@@ -18,12 +25,7 @@ from simulator.scenario.model import (
     ReadAction,
     ReplicateAction,
     Scenario,
-    ScenarioError,
     WriteAction,
-    load_scenario,
-    load_scenario_text,
-    parse_workload,
-    render_path,
 )
 from simulator.scenario.names import common_name
 from simulator.scenario.notes_ini import parse_notes_ini
