@@ -82,9 +82,10 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
                 _check_db(scenario, report, (*path, "db"), getattr(action, "db", ""))
         elif isinstance(action, ReplicateAction):
             for position, replicated in enumerate(action.databases):
-                _check_db(scenario, report, (*path, "databases", position, "db"), replicated.db)
+                db_field = (*path, "databases", position, "db")
+                _check_task_db(scenario, report, db_field, replicated.db, action.action)
         elif isinstance(action, AgentAction):
-            _check_db(scenario, report, (*path, "db"), action.db)
+            _check_task_db(scenario, report, (*path, "db"), action.db, action.action)
             strings = (scenario.resolve_name(action.signer), action.task, action.db)
             _check_size(report, path, AGENTREC.fields, sum(map(utf8_len, strings)))
         elif isinstance(action, MailAction):
@@ -132,6 +133,17 @@ def _check_c_names(scenario: Scenario, report: Report, type_name: str, custom: C
 
 def _check_db(scenario: Scenario, report: Report, path: Sequence[Any], db: str) -> None:
     _check_db_name(report, path, db, scenario.databases)
+
+
+def _check_task_db(
+    scenario: Scenario, report: Report, path: Sequence[Any], db: str, task: str
+) -> None:
+    """A replication or an agent needs a declared database, not a directory (a path ending
+    `/`): a directory has no replica ID to bill it under."""
+    if db not in scenario.databases:
+        _check_db_name(report, path, db, scenario.databases)
+    elif is_directory(db):
+        report(path, f"{db!r} is a directory: {task} needs a database")
 
 
 def _check_db_name(report: Report, path: Sequence[Any], db: str, databases: Container[str]) -> None:

@@ -131,6 +131,22 @@ def test_replicate_and_agent_need_declared_databases() -> None:
     ]
 
 
+def test_replicate_and_agent_need_a_database_not_a_directory() -> None:
+    # A session may open a directory (it writes no DBREC); a task cannot: no replica ID.
+    text = script(
+        "{at: 0m, action: replicate, with: CN=Hub/O=Acme, "
+        "databases: [{db: apps/orders.nsf}, {db: archive/}]}",
+        "{at: 0m, action: agent, db: archive/, agent: A, signer: alice}",
+        "{at: 0m, user: alice, action: open, db: archive/}",
+    ).replace("users:", "  archive/: {}\nusers:")
+    assert errors_of(text) == [
+        f"t.yaml:{script_line(0) + 1}: script[0].databases[1].db: 'archive/' is a directory: "
+        "replicate needs a database",
+        f"t.yaml:{script_line(1) + 1}: script[1].db: 'archive/' is a directory: "
+        "agent needs a database",
+    ]
+
+
 def test_mail_too_big_for_a_frame() -> None:
     names = ", ".join(f"CN=User{i:05d}/O=Acme" for i in range(4000))
     [error] = errors_of(script(f"{{at: 0m, action: mail, from: alice, to: [{names}]}}"))
