@@ -90,13 +90,6 @@ class Population:
             if at < self.duration:
                 self.heap.schedule(at, Phase.GENERATED, self._login_handler, user)
 
-    def identity(self, user: int) -> tuple[str, str]:
-        """A generated user's name and address (user 0 is `{n}` = 1)."""
-        n = user + 1
-        name = self.workload.name.format(n=n)
-        address = self.workload.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
-        return name, address
-
     def _login(self, user: int) -> None:
         now = self.server._now
         length = int(-_log(1.0 - self._random()) * self.workload.session_length) + 1
@@ -147,7 +140,9 @@ class Population:
                 session, now, action, db, note_id, bytes_in, bytes_out
             )
         else:
-            name, address = self.identity(user)
+            # User 0 is `{n}` = 1 in the templates.
+            name = self.workload.name_of(user + 1)
+            address = self.workload.address_of(user + 1)
             after = self.server.session_action(
                 now, name, address, action, db, note_id, bytes_in, bytes_out
             )
