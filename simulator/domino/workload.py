@@ -19,22 +19,10 @@ from typing import Any
 
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.server import DatabaseInfo, Server, Session
-from simulator.scenario.loader import parse_workload as _parse_workload
 from simulator.scenario.models import Workload
 
 # An enum member's attribute look-up costs ~100 ns; every generated action schedules one.
 _GENERATED = Phase.GENERATED
-
-
-def parse_workload(
-    raw: Mapping[str, Any], databases: Mapping[str, DatabaseInfo], filename: str
-) -> Workload:
-    """Validate a `workload:` block; errors name `workload.<key>` in the scenario file.
-
-    The model and its checks live with the scenario's (simulator.scenario.loader), so that
-    loading a scenario checks its workload too.
-    """
-    return _parse_workload(raw, databases, filename)
 
 
 class Population:

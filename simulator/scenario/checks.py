@@ -12,18 +12,22 @@ from typing import Any
 
 from simulator.scenario.durations import format_duration
 from simulator.scenario.models import (
-    SESSION_ACTIONS,
     WORKLOAD_ACTIONS,
     Action,
     AgentAction,
+    CloseAction,
     CustomAction,
     CustomType,
+    EditAction,
     HttpAction,
     MailAction,
+    OpenAction,
+    ReadAction,
     ReplicateAction,
     Scenario,
     SessionActionBase,
     Workload,
+    WriteAction,
     is_directory,
 )
 from simulator.scenario.names import domino_name, net_address, utf8_len
@@ -37,7 +41,7 @@ from simulator.wire.records import AGENTREC, HTTPREQREC, MAILREC
 
 # Common-log time stamp, e.g. `21/Nov/2026:09:00:00 +0000`: its length never varies.
 _HTTP_TIMESTAMP_LEN = 26
-_DB_ACTIONS = frozenset(("open", "close", "read", "write", "edit"))
+_DB_ACTIONS = (OpenAction, CloseAction, ReadAction, WriteAction, EditAction)
 
 Report = Callable[[Sequence[Any], str], None]
 """Where a check sends a problem: the path of the field (`"script", 3, "db"`) and a message."""
@@ -74,12 +78,11 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
                 f"{format_duration(action.at)} is not before the end of the run "
                 f"(duration {format_duration(scenario.duration)})",
             )
-        if action.action in SESSION_ACTIONS:
-            assert isinstance(action, SessionActionBase)
+        if isinstance(action, SessionActionBase):
             if action.user not in scenario.users:
                 report((*path, "user"), f"unknown user {action.user!r} (not a key of users)")
-            if action.action in _DB_ACTIONS:
-                _check_db(scenario, report, (*path, "db"), getattr(action, "db", ""))
+            if isinstance(action, _DB_ACTIONS):
+                _check_declared(report, (*path, "db"), action.db, scenario.databases)
         elif isinstance(action, ReplicateAction):
             for position, replicated in enumerate(action.databases):
                 db_field = (*path, "databases", position, "db")
@@ -131,22 +134,19 @@ def _check_c_names(scenario: Scenario, report: Report, type_name: str, custom: C
             report(path, f"not usable as a C field name: {problem}")
 
 
-def _check_db(scenario: Scenario, report: Report, path: Sequence[Any], db: str) -> None:
-    _check_db_name(report, path, db, scenario.databases)
-
-
 def _check_task_db(
     scenario: Scenario, report: Report, path: Sequence[Any], db: str, task: str
 ) -> None:
     """A replication or an agent needs a declared database, not a directory (a path ending
     `/`): a directory has no replica ID to bill it under."""
-    if db not in scenario.databases:
-        _check_db_name(report, path, db, scenario.databases)
-    elif is_directory(db):
+    _check_declared(report, path, db, scenario.databases)
+    if db in scenario.databases and is_directory(db):
         report(path, f"{db!r} is a directory: {task} needs a database")
 
 
-def _check_db_name(report: Report, path: Sequence[Any], db: str, databases: Container[str]) -> None:
+def _check_declared(
+    report: Report, path: Sequence[Any], db: str, databases: Container[str]
+) -> None:
     if db not in databases:
         report(path, f"database {db!r} is not declared in databases")
 
@@ -223,7 +223,7 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
     if not any(workload.mix.values()):
         report((*where, "mix"), "at least one action needs a weight above 0")
     for position, path in enumerate(workload.databases or ()):
-        _check_db_name(report, (*where, "databases", position), path, databases)
+        _check_declared(report, (*where, "databases", position), path, databases)
     renders = (
         ("name", workload.name_of, domino_name),
         ("address", workload.address_of, net_address),

@@ -210,14 +210,13 @@ def _script(items: Any, problems: _Problems) -> list[ActionBase]:
     return actions
 
 
-def parse_workload(
-    raw: Mapping[str, Any], databases: Container[str], filename: str, doc: Any = None
-) -> Workload:
-    """A `workload:` block checked in full; raises ScenarioError naming `workload.<key>`.
+def parse_workload(raw: Mapping[str, Any], databases: Container[str], filename: str) -> Workload:
+    """A `workload:` block as written (`Scenario.workload`) checked in full, as the model.
 
-    `doc` is the parsed scenario file, for line numbers.
+    Raises ScenarioError naming `workload.<key>`, with no line: loading the scenario has
+    already reported any problem at its line.
     """
-    problems = _Problems(doc, filename)
+    problems = _Problems(None, filename)
     workload = _workload(raw, databases, problems)
     problems.raise_if_any()
     assert workload is not None

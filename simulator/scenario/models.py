@@ -275,9 +275,6 @@ ACTION_MODELS: dict[str, type[ActionBase]] = {
     "http": HttpAction,
     "custom": CustomAction,
 }
-SESSION_ACTIONS: frozenset[str] = frozenset(
-    ("open", "close", "read", "write", "edit", "transfer", "logout")
-)
 
 
 # --- the scenario ---------------------------------------------------------------------------------
