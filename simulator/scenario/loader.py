@@ -1,5 +1,8 @@
-"""Scenario file -> `Scenario` (DESIGN §7): YAML with line numbers, models, checks, and every
-problem as `file:line: field: message`."""
+"""Scenario file -> `Scenario` (DESIGN §7), every problem in it as `file:line: field: message`.
+
+YAML with line numbers in, the models and their pydantic errors, then the load-time checks
+(`simulator.scenario.checks`); a ScenarioError lists all the problems found, by line.
+"""
 
 from __future__ import annotations
 

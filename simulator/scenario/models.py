@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from simulator.scenario.durations import DurationUs
-from simulator.scenario.names import common_name, server_name
+from simulator.scenario.names import common_name
 from simulator.scenario.notes_ini import IniEntry, NotesIniSettings, resolve_settings
 from simulator.scenario.values import (
     BillingClassBit,
@@ -31,9 +31,11 @@ from simulator.scenario.values import (
     RawMapping,
     Recipient,
     ReplicaId,
+    ServerName,
     SpeedText,
     Text,
     UtcTime,
+    Weight,
 )
 from simulator.scenario.yamlsource import line_of
 from simulator.wire import constants as c
@@ -96,7 +98,6 @@ class CustomType(_Model):
 # --- the generated workload ---------------------------------------------------------------------
 
 WORKLOAD_ACTIONS = ("open", "read", "write", "edit", "transfer", "close")
-Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Workload(_Model):
@@ -289,7 +290,7 @@ class Scenario(_Model):
     start: UtcTime
     duration: PositiveDuration
     speed: SpeedText | None = None  # None: the CLI decides (realtime on MQTT)
-    server: Annotated[Name, AfterValidator(server_name)]
+    server: ServerName
     server_address: NonEmptyText = "127.0.0.1"
     notes_ini: NotesIniSettings = NotesIniSettings()
     stamp_policy: Literal["timer", "activity"] = "timer"

@@ -15,7 +15,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from simulator.scenario.durations import DurationUs
-from simulator.scenario.names import domino_name, net_address, no_nul, non_empty, utf8_len
+from simulator.scenario.names import (
+    domino_name,
+    net_address,
+    no_nul,
+    non_empty,
+    server_name,
+    utf8_len,
+)
 from simulator.scenario.notes_ini import BILLING_CLASS_BITS
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c
@@ -124,6 +131,7 @@ def _none_is_empty(value: object) -> object:
 Text = Annotated[str, AfterValidator(no_nul)]
 NonEmptyText = Annotated[str, AfterValidator(no_nul), AfterValidator(non_empty)]
 Name = Annotated[str, AfterValidator(domino_name)]
+ServerName = Annotated[Name, AfterValidator(server_name)]
 Recipient = Annotated[str, AfterValidator(domino_name), AfterValidator(_recipient)]
 NetAddress = Annotated[str, AfterValidator(net_address)]
 FormName = Annotated[NonEmptyText, _max_bytes(c.DESIGN_NAME_MAX - 1, "form name")]
@@ -136,6 +144,7 @@ ReplicaId = Annotated[str, AfterValidator(_replica_id)]
 UtcTime = Annotated[datetime, BeforeValidator(_aware_utc)]
 SpeedText = Annotated[str, AfterValidator(_speed)]
 PositiveDuration = Annotated[DurationUs, Field(gt=0)]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 BillingClassBit = Annotated[int, BeforeValidator(_one_class)]
 CTypeName = Annotated[str, AfterValidator(_ctype_name)]
 # A block kept as written for a later, fuller check; a key with nothing after it reads as {}.
