@@ -19,7 +19,8 @@ import time
 from simulator.adapters.sinks import NullSink
 from simulator.commands.runner import run_to_sink
 from simulator.domino.simulation import RunOptions, Simulation
-from simulator.scenario.model import Scenario, load_scenario_text
+from simulator.scenario.loader import load_scenario_text
+from simulator.scenario.models import Scenario
 
 _THROUGHPUT = """
 name: bench-throughput

@@ -150,7 +150,7 @@ def decode_command(
     kinds: tuple[Any, ...] = ()
     if scenario is not None:
         from simulator.scenario.bundled import resolve_scenario  # noqa: PLC0415
-        from simulator.scenario.model import load_scenario  # noqa: PLC0415
+        from simulator.scenario.loader import load_scenario  # noqa: PLC0415
 
         kinds = load_scenario(resolve_scenario(scenario)).custom_kinds()
     decode_file(file, sys.stdout, sys.stderr, layout=layout, custom_kinds=kinds)
@@ -176,7 +176,7 @@ def header_command(
     """
     from simulator.commands.header import scenario_header  # noqa: PLC0415
     from simulator.scenario.bundled import resolve_scenario  # noqa: PLC0415
-    from simulator.scenario.model import load_scenario  # noqa: PLC0415
+    from simulator.scenario.loader import load_scenario  # noqa: PLC0415
 
     path = resolve_scenario(scenario)
     sys.stdout.write(scenario_header(load_scenario(path), path.name))

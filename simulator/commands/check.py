@@ -14,7 +14,7 @@ from typing import TextIO
 
 from simulator.errors import InputError
 from simulator.scenario.bundled import resolve_scenario
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.notes_ini import (
     DEFAULT_SUPPRESS_MINUTES,
     IniEntry,

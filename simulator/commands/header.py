@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.scenario.model import Scenario
+from simulator.scenario.models import Scenario
 from simulator.wire.cheader import generate_header
 
 

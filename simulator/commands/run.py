@@ -15,7 +15,7 @@ from simulator.domino.mq import QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import bundled_scenarios
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.scenario.speed import Speed
 from simulator.wire.layout import Framing, Layout
 

@@ -16,7 +16,8 @@ from simulator.adapters.sinks import FrameSink, drain_to_sink
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED
 from simulator.scenario.bundled import resolve_scenario
-from simulator.scenario.model import Scenario, load_scenario
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import read_notes_ini
 from simulator.wire.timedate import format_timedate
 

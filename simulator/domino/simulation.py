@@ -16,9 +16,10 @@ from simulator.domino.clock import EventHeap, Pacer, Phase
 from simulator.domino.mq import DEFAULT_QUOTA, MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.domino.tasks import ServerTasks
-from simulator.domino.workload import Population, parse_workload
+from simulator.domino.workload import Population
 from simulator.errors import InputError
-from simulator.scenario.model import Action, Scenario, SessionActionBase
+from simulator.scenario.loader import parse_workload
+from simulator.scenario.models import Action, Scenario, SessionActionBase
 from simulator.scenario.notes_ini import NotesIniSettings
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c

@@ -29,8 +29,7 @@ from typing import Any
 from simulator.domino.billing import BillingWriter
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.server import DatabaseInfo, Server, derive_timedate
-from simulator.errors import InputError
-from simulator.scenario.model import (
+from simulator.scenario.models import (
     AgentAction,
     CustomAction,
     HttpAction,
@@ -38,7 +37,6 @@ from simulator.scenario.model import (
     ReplicateAction,
     Scenario,
     TaskAction,
-    render_path,
 )
 from simulator.wire import constants as c
 from simulator.wire.records import (
@@ -162,28 +160,6 @@ class ServerTasks:
             type_name: (custom.struct_type, custom.bill_class, tuple(f for f, _ in custom.fields))
             for type_name, custom in scenario.custom_types.items()
         }
-        self._check_databases()
-
-    def _check_databases(self) -> None:
-        """A replication or an agent needs a database, not a directory (a path ending `/`)."""
-        for action in self.scenario.script:
-            paths: list[tuple[tuple[Any, ...], str]] = []
-            if isinstance(action, ReplicateAction):
-                paths = [
-                    (("script", action.index, "databases", i, "db"), replicated.db)
-                    for i, replicated in enumerate(action.databases)
-                ]
-            elif isinstance(action, AgentAction):
-                paths = [(("script", action.index, "db"), action.db)]
-            for path, db in paths:
-                info = self.databases.get(db)
-                if info is not None and info.is_directory:
-                    raise InputError(
-                        f"{db!r} is a directory: {action.action} needs a database",
-                        file=self.scenario.filename,
-                        line=self.scenario.line_of(*path),
-                        field=render_path(path),
-                    )
 
     # -- starting -------------------------------------------------------------------------
 

@@ -19,22 +19,10 @@ from typing import Any
 
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.server import DatabaseInfo, Server, Session
-from simulator.scenario.model import Workload
-from simulator.scenario.model import parse_workload as _parse_workload
+from simulator.scenario.models import Workload
 
 # An enum member's attribute look-up costs ~100 ns; every generated action schedules one.
 _GENERATED = Phase.GENERATED
-
-
-def parse_workload(
-    raw: Mapping[str, Any], databases: Mapping[str, DatabaseInfo], filename: str
-) -> Workload:
-    """Validate a `workload:` block; errors name `workload.<key>` in the scenario file.
-
-    The model and its checks live with the scenario's (simulator.scenario.model), so that
-    loading a scenario checks its workload too.
-    """
-    return _parse_workload(raw, databases, filename)
 
 
 class Population:
@@ -90,13 +78,6 @@ class Population:
             if at < self.duration:
                 self.heap.schedule(at, Phase.GENERATED, self._login_handler, user)
 
-    def identity(self, user: int) -> tuple[str, str]:
-        """A generated user's name and address (user 0 is `{n}` = 1)."""
-        n = user + 1
-        name = self.workload.name.format(n=n)
-        address = self.workload.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
-        return name, address
-
     def _login(self, user: int) -> None:
         now = self.server._now
         length = int(-_log(1.0 - self._random()) * self.workload.session_length) + 1
@@ -147,7 +128,9 @@ class Population:
                 session, now, action, db, note_id, bytes_in, bytes_out
             )
         else:
-            name, address = self.identity(user)
+            # User 0 is `{n}` = 1 in the templates.
+            name = self.workload.name_of(user + 1)
+            address = self.workload.address_of(user + 1)
             after = self.server.session_action(
                 now, name, address, action, db, note_id, bytes_in, bytes_out
             )

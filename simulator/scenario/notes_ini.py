@@ -22,9 +22,6 @@ from simulator.errors import InputError
 from simulator.scenario.names import server_name
 from simulator.wire.constants import BILLING_CLASS_BY_WORD
 
-# The one name→bit table lives in constants; the alias keeps this module's public name.
-BILLING_CLASS_BITS: dict[str, int] = BILLING_CLASS_BY_WORD
-
 DEFAULT_SUPPRESS_MINUTES = 15
 DEFAULT_ADDIN_WAKEUP_S = 60
 DEFAULT_ADDIN_RUNTIME_S = 10
@@ -66,9 +63,9 @@ def parse_billing_class(value: object) -> int:
         key = _WHITESPACE.sub("", word).lower()
         if not key:
             continue
-        bit = BILLING_CLASS_BITS.get(key)
+        bit = BILLING_CLASS_BY_WORD.get(key)
         if bit is None:
-            known = ", ".join(BILLING_CLASS_BITS)
+            known = ", ".join(BILLING_CLASS_BY_WORD)
             raise ValueError(f"unknown billing class {word.strip()!r} (known: {known})")
         mask |= bit
     return mask
@@ -81,13 +78,13 @@ def billing_class_text(mask: int) -> str:
 
 # As the Domino documentation spells them, for values shown back to people.
 _CLASS_NAMES = (
-    ("Session", BILLING_CLASS_BITS["session"]),
-    ("Replication", BILLING_CLASS_BITS["replication"]),
-    ("Document", BILLING_CLASS_BITS["document"]),
-    ("Mail", BILLING_CLASS_BITS["mail"]),
-    ("Database", BILLING_CLASS_BITS["database"]),
-    ("Agent", BILLING_CLASS_BITS["agent"]),
-    ("HttpRequest", BILLING_CLASS_BITS["httprequest"]),
+    ("Session", BILLING_CLASS_BY_WORD["session"]),
+    ("Replication", BILLING_CLASS_BY_WORD["replication"]),
+    ("Document", BILLING_CLASS_BY_WORD["document"]),
+    ("Mail", BILLING_CLASS_BY_WORD["mail"]),
+    ("Database", BILLING_CLASS_BY_WORD["database"]),
+    ("Agent", BILLING_CLASS_BY_WORD["agent"]),
+    ("HttpRequest", BILLING_CLASS_BY_WORD["httprequest"]),
 )
 
 

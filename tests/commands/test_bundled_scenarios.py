@@ -29,7 +29,7 @@ from simulator.commands.run import run as run_command
 from simulator.commands.runner import load
 from simulator.domino.server import derive_timedate
 from simulator.scenario.bundled import bundled_scenarios
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.verify.checker import check_stream
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder

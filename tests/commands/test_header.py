@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from simulator import cli
 from simulator.commands.header import scenario_header
-from simulator.scenario.model import Scenario, load_scenario, load_scenario_text
+from simulator.scenario.loader import load_scenario, load_scenario_text
+from simulator.scenario.models import Scenario
 from simulator.wire.cheader import guard_macro
 from simulator.wire.cnames import BILLMSG_H_NAMES, field_name_problem, type_name_problem
 from simulator.wire.layout import Layout, compile_fields

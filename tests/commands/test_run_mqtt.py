@@ -40,7 +40,7 @@ from simulator.commands.run import RunRequest, run
 from simulator.commands.runner import shutdown_signals
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.bundled import resolve_scenario
-from simulator.scenario.model import load_scenario
+from simulator.scenario.loader import load_scenario
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder

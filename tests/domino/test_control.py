@@ -13,7 +13,7 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.control import Controller
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.bundled import resolve_scenario
-from simulator.scenario.model import load_scenario, load_scenario_text
+from simulator.scenario.loader import load_scenario, load_scenario_text
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c
 from simulator.wire.jsonform import JsonDecoder

@@ -19,7 +19,8 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import InputError
 from simulator.scenario.durations import parse_duration
-from simulator.scenario.model import Scenario, load_scenario_text
+from simulator.scenario.loader import load_scenario_text
+from simulator.scenario.models import Scenario
 from simulator.wire import constants as c
 from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import Framing

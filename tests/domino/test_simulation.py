@@ -17,7 +17,8 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.bundled import resolve_scenario
-from simulator.scenario.model import Scenario, load_scenario, load_scenario_text
+from simulator.scenario.loader import load_scenario, load_scenario_text
+from simulator.scenario.models import Scenario
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec

@@ -24,7 +24,7 @@ from simulator.domino import tasks
 from simulator.domino.server import derive_timedate
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.domino.tasks import common_log_time, mail_originator_id, replication_endpoints
-from simulator.scenario.model import load_scenario_text
+from simulator.scenario.loader import load_scenario_text
 from simulator.wire import constants as c
 from simulator.wire.records import (
     AgentRec,

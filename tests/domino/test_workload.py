@@ -20,7 +20,7 @@ from simulator.commands.run import RunRequest, run
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.server import DatabaseInfo, Server, Session
 from simulator.domino.simulation import RunOptions, Simulation
-from simulator.scenario.model import load_scenario_text, parse_workload
+from simulator.scenario.loader import load_scenario_text, parse_workload
 
 MINUTE = 60_000_000
 

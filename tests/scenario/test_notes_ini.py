@@ -12,7 +12,6 @@ from paths import REPO
 
 from simulator.errors import InputError
 from simulator.scenario.notes_ini import (
-    BILLING_CLASS_BITS,
     NotesIniSettings,
     billing_class_text,
     entries_from_mapping,
@@ -35,7 +34,7 @@ BillingSuppressTime=5
 
 
 def test_class_table_matches_billing_h() -> None:
-    assert BILLING_CLASS_BITS == {
+    assert c.BILLING_CLASS_BY_WORD == {
         "session": c.BILL_CLASS_SESSION,
         "replication": c.BILL_CLASS_REPLICATION,
         "document": c.BILL_CLASS_DOCUMENT,

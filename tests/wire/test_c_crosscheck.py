@@ -39,7 +39,8 @@ from cbuild import (
 from simulator.commands.run import RunRequest
 from simulator.commands.run import run as run_command
 from simulator.scenario.bundled import resolve_scenario
-from simulator.scenario.model import Scenario, load_scenario
+from simulator.scenario.loader import load_scenario
+from simulator.scenario.models import Scenario
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec, frame_geometry
 from simulator.wire.layout import Framing, Layout, compile_fields

@@ -1,0 +1,242 @@
+"""The load-time checks that need more than one part of a scenario: references, sizes, C names.
+
+Each check reports a problem as the path of the field it is about and a message; the
+loader (`simulator.scenario.loader`) turns them into `file:line: field` errors.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Container, Sequence
+from typing import Any
+
+from simulator.scenario.durations import format_duration
+from simulator.scenario.models import (
+    WORKLOAD_ACTIONS,
+    Action,
+    AgentAction,
+    CloseAction,
+    CustomAction,
+    CustomType,
+    EditAction,
+    HttpAction,
+    MailAction,
+    OpenAction,
+    ReadAction,
+    ReplicateAction,
+    Scenario,
+    SessionActionBase,
+    Workload,
+    WriteAction,
+    is_directory,
+)
+from simulator.scenario.names import domino_name, net_address
+from simulator.scenario.values import CustomValueError, custom_value
+from simulator.wire import constants as c
+from simulator.wire.cnames import field_name_problem, type_name_problem
+from simulator.wire.codec import frame_geometry, utf8_len
+from simulator.wire.layout import Field as CField
+from simulator.wire.layout import Layout, compile_fields
+from simulator.wire.records import AGENTREC, HTTPREQREC, MAILREC
+
+# Common-log time stamp, e.g. `21/Nov/2026:09:00:00 +0000`: its length never varies.
+_HTTP_TIMESTAMP_LEN = 26
+_DB_ACTIONS = (OpenAction, CloseAction, ReadAction, WriteAction, EditAction)
+
+Report = Callable[[Sequence[Any], str], None]
+"""Where a check sends a problem: the path of the field (`"script", 3, "db"`) and a message."""
+
+
+def check_scenario(scenario: Scenario, report: Report) -> Scenario:
+    """The checks that need more than one part of the file; returns custom values converted."""
+    try:
+        scenario.end  # noqa: B018 - computing it is the check
+    except OverflowError:
+        report(("duration",), "the run would end after the year 9999")
+
+    for db_path, database in scenario.databases.items():
+        if database.replica_id is None and not is_directory(db_path):
+            report(("databases", db_path, "replica_id"), "required field missing")
+
+    struct_types: dict[int, str] = {}
+    for type_name, custom in scenario.custom_types.items():
+        where = ("custom_types", type_name)
+        other = struct_types.setdefault(custom.struct_type, type_name)
+        if other != type_name:
+            report((*where, "struct_type"), f"struct type also used by {other}")
+        size = _frame_size(custom.ctypes, 0)
+        if size > c.MQ_MAX_MSGSIZE:
+            report(where, f"a frame would be {size} bytes, over {c.MQ_MAX_MSGSIZE}")
+        _check_c_names(scenario, report, type_name, custom)
+
+    script: list[Action] = []
+    for index, action in enumerate(scenario.script):
+        path = ("script", index)
+        if action.at >= scenario.duration:
+            report(
+                (*path, "at"),
+                f"{format_duration(action.at)} is not before the end of the run "
+                f"(duration {format_duration(scenario.duration)})",
+            )
+        if isinstance(action, SessionActionBase):
+            if action.user not in scenario.users:
+                report((*path, "user"), f"unknown user {action.user!r} (not a key of users)")
+            if isinstance(action, _DB_ACTIONS):
+                _check_declared(report, (*path, "db"), action.db, scenario.databases)
+        elif isinstance(action, ReplicateAction):
+            for position, replicated in enumerate(action.databases):
+                db_field = (*path, "databases", position, "db")
+                _check_task_db(scenario, report, db_field, replicated.db, action.action)
+        elif isinstance(action, AgentAction):
+            _check_task_db(scenario, report, (*path, "db"), action.db, action.action)
+            strings = (scenario.resolve_name(action.signer), action.task, action.db)
+            _check_size(report, path, AGENTREC.fields, sum(map(utf8_len, strings)))
+        elif isinstance(action, MailAction):
+            recipients = [scenario.resolve_name(name) for name in action.to]
+            for position, name in enumerate(recipients):
+                if "," in name:
+                    report((*path, "to", position), "a recipient name must not contain a comma")
+            joined = utf8_len(",".join(recipients))
+            _check_size(report, path, MAILREC.fields, joined)
+        elif isinstance(action, HttpAction):
+            present = [
+                action.user and scenario.resolve_name(action.user),
+                action.address,
+                action.referer,
+                scenario.server_address,
+                action.user_agent,
+                action.request,
+                action.content_type,
+            ]
+            variable = _HTTP_TIMESTAMP_LEN + 1 + sum(utf8_len(s) + 1 for s in present if s)
+            _check_size(report, path, HTTPREQREC.fields, variable)
+        elif isinstance(action, CustomAction):
+            script.append(_check_custom(scenario, report, path, action))
+            continue
+        script.append(action)
+    return scenario.model_copy(update={"script": script})
+
+
+def _check_c_names(scenario: Scenario, report: Report, type_name: str, custom: CustomType) -> None:
+    """Names `billsim header` can declare in C: no keyword, clash or repeated field."""
+    where = ("custom_types", type_name)
+    problem = type_name_problem(type_name)
+    if problem is not None:
+        report(where, f"not usable as a C type name: {problem}")
+    seen: set[str] = set()
+    for position, (field_name, _ctype) in enumerate(custom.fields):
+        path = (*where, "fields", position)
+        if field_name in seen:
+            report(path, f"field {field_name} is declared twice")
+        seen.add(field_name)
+        problem = field_name_problem(field_name, scenario.custom_types)
+        if problem is not None:
+            report(path, f"not usable as a C field name: {problem}")
+
+
+def _check_task_db(
+    scenario: Scenario, report: Report, path: Sequence[Any], db: str, task: str
+) -> None:
+    """A replication or an agent needs a declared database, not a directory (a path ending
+    `/`): a directory has no replica ID to bill it under."""
+    _check_declared(report, path, db, scenario.databases)
+    if db in scenario.databases and is_directory(db):
+        report(path, f"{db!r} is a directory: {task} needs a database")
+
+
+def _check_declared(
+    report: Report, path: Sequence[Any], db: str, databases: Container[str]
+) -> None:
+    if db not in databases:
+        report(path, f"database {db!r} is not declared in databases")
+
+
+def _frame_size(fields: tuple[CField, ...], variable: int) -> int:
+    """The largest frame a record makes under any layout (pad-union only pads up to 1000)."""
+    return _fixed_frame_size(fields) + variable
+
+
+@functools.cache
+def _fixed_frame_size(fields: tuple[CField, ...]) -> int:
+    # Scripts repeat a few record kinds many times: lay each out once.
+    return max(
+        frame_geometry(layout).rec_offset + compile_fields(fields, layout).size for layout in Layout
+    )
+
+
+def _check_size(
+    report: Report, path: Sequence[Any], fields: tuple[CField, ...], variable: int
+) -> None:
+    size = _frame_size(fields, variable)
+    if size > c.MQ_MAX_MSGSIZE:
+        report(path, f"its record would make a {size}-byte frame, over {c.MQ_MAX_MSGSIZE}")
+
+
+def _check_custom(
+    scenario: Scenario, report: Report, path: Sequence[Any], action: CustomAction
+) -> CustomAction:
+    custom = scenario.custom_types.get(action.type)
+    if custom is None:
+        report((*path, "type"), f"unknown custom type {action.type!r} (not in custom_types)")
+        return action
+    fields = dict(custom.ctypes)
+    for name in action.values:
+        if name not in fields:
+            report((*path, "values", name), f"unknown field of {action.type}")
+    converted: dict[str, Any] = {}
+    for name, ctype in fields.items():
+        if name not in action.values:
+            report((*path, "values"), f"missing field {name} of {action.type}")
+            continue
+        try:
+            converted[name] = custom_value(ctype, action.values[name])
+        except CustomValueError as exc:
+            report((*path, "values", name, *exc.subpath), str(exc))
+    return action.model_copy(update={"values": converted})
+
+
+def _longest_candidates(users: int) -> list[int]:
+    """User numbers among which the longest name and address of users 1..`users` are.
+
+    Assuming a larger number never formats shorter, the longest is at `users` or at the
+    largest number below it whose lower bytes are all 0xFF (each of {a}, {b}, {c} at its
+    highest under a smaller byte above it).
+    """
+    candidates = {users}
+    for bits in (8, 16, 24):
+        below = ((users >> bits) << bits) - 1
+        if below >= 1:
+            candidates.add(below)
+    return sorted(candidates)
+
+
+def check_workload(workload: Workload, databases: Container[str], report: Report) -> None:
+    """A validated `workload:` block: known actions, declared databases, and a name and an
+    address that fit for every user."""
+    where = ("workload",)
+    for key in workload.mix:
+        if key not in WORKLOAD_ACTIONS:
+            report(
+                (*where, "mix", key),
+                f"unknown action {key!r} (one of {', '.join(WORKLOAD_ACTIONS)})",
+            )
+    if not any(workload.mix.values()):
+        report((*where, "mix"), "at least one action needs a weight above 0")
+    for position, path in enumerate(workload.databases or ()):
+        _check_declared(report, (*where, "databases", position), path, databases)
+    renders = (
+        ("name", workload.name_of, domino_name),
+        ("address", workload.address_of, net_address),
+    )
+    for key, render, check in renders:
+        for n in _longest_candidates(workload.users):
+            try:
+                text = render(n)
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+                report((*where, key), f"bad template: {error!r}")
+                break
+            try:
+                check(text)
+            except ValueError as error:
+                report((*where, key), f"for user {n}: {error}")
+                break

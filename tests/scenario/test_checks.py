@@ -1,0 +1,182 @@
+"""The load-time cross-checks: references, record sizes, workload templates, custom types."""
+
+from __future__ import annotations
+
+import pytest
+from scenario_texts import (
+    BASE,
+    BASE_LINES,
+    CUSTOM,
+    GOOD_VALUES,
+    custom,
+    errors_of,
+    script,
+    script_line,
+)
+
+from simulator.scenario.loader import load_scenario_text
+from simulator.wire import constants as c
+
+
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        ("think_time: -1", "workload.think_time: must not be negative, got -1"),
+        ("think_time: 0", "workload.think_time: must be > 0"),
+        ("session_length: soon", "workload.session_length: expected a duration like 350ms"),
+        ("users: 0", "workload.users: must be ≥ 1"),
+        ("bytes_in: -5", "workload.bytes_in: must be ≥ 0"),
+        ("mix: {reed: 1}", "workload.mix.reed: unknown action 'reed' (one of open, read,"),
+        ("mix: {read: 0}", "workload.mix: at least one action needs a weight above 0"),
+        ("mix: {read: .inf}", "workload.mix.read: must be a finite number"),
+        ("databases: [nope.nsf]", "workload.databases[0]: database 'nope.nsf' is not declared"),
+        ('name: "CN={x}"', "workload.name: bad template: KeyError('x')"),
+        ('address: "10.{n:q}"', "workload.address: bad template: ValueError("),
+        ('name: "CN=User {a}"', "workload.name: bad template: KeyError('a')"),
+    ],
+)
+def test_workload_errors_name_line_and_field(entry: str, error: str) -> None:
+    users = "" if entry.startswith("users:") else "  users: 10\n"
+    text = BASE + "workload:\n" + users + "  " + entry + "\n"
+    [message] = errors_of(text)
+    assert message.startswith(f"t.yaml:{BASE_LINES + (2 if users == '' else 3)}: {error}")
+
+
+@pytest.mark.parametrize(
+    ("users", "first_too_long"), [(1, None), (9, None), (10, 10), (12345, 12287)]
+)
+def test_workload_name_template_fits_for_every_user(users: int, first_too_long: int | None) -> None:
+    # 255 bytes of UTF-8 before {n}: users 1..9 fit MAXUSERNAME (256), 10 and on do not.
+    template = "CN=" + "é" * 126 + "{n}"
+    text = BASE + f"workload:\n  users: {users}\n  name: {template!r}\n"
+    if first_too_long is None:
+        load_scenario_text(text)
+        return
+    size = 255 + len(str(first_too_long))
+    assert errors_of(text) == [
+        f"t.yaml:{BASE_LINES + 3}: workload.name: for user {first_too_long}: "
+        f"name is {size} bytes of UTF-8, longer than {c.MAXUSERNAME}"
+    ]
+
+
+def test_workload_312_byte_name_is_refused_at_load() -> None:
+    template = "CN=" + "x" * 300 + " {n}/O=Acme"
+    [message] = errors_of(BASE + f"workload: {{users: 5, name: {template!r}}}\n")
+    assert message == (
+        f"t.yaml:{BASE_LINES + 1}: workload.name: for user 5: "
+        "name is 312 bytes of UTF-8, longer than 256"
+    )
+
+
+def test_workload_address_too_long_for_a_middle_user() -> None:
+    # Up to user 0x650000 (101.0.0) the longest {a}.{b}.{c} is user 0x64FFFF's
+    # 100.255.255: the check must not look only at the last user.
+    template = "h" * 53 + "{a}.{b}.{c}"
+    text = BASE + f"workload:\n  users: {0x650000}\n  address: {template!r}\n"
+    [message] = errors_of(text)
+    assert message == (
+        f"t.yaml:{BASE_LINES + 3}: workload.address: for user {0x64FFFF}: "
+        "address is 64 bytes of UTF-8, longer than 63"
+    )
+    # Up to 0x640000 (100.0.0) the longest is 99.255.255, 63 bytes: fits.
+    load_scenario_text(BASE + f"workload:\n  users: {0x640000}\n  address: {template!r}\n")
+
+
+def test_unknown_user_and_database() -> None:
+    assert errors_of(script("{at: 0m, user: bob, action: read, db: nope.nsf}")) == [
+        f"t.yaml:{script_line(0)}: script[0].user: unknown user 'bob' (not a key of users)",
+        f"t.yaml:{script_line(0)}: script[0].db: database 'nope.nsf' is not declared in databases",
+    ]
+
+
+def test_session_user_must_be_a_key_not_a_full_name() -> None:
+    errors = errors_of(script("{at: 0m, user: CN=Alice Smith/O=Acme, action: transfer}"))
+    assert errors == [
+        f"t.yaml:{script_line(0)}: script[0].user: unknown user 'CN=Alice Smith/O=Acme' "
+        "(not a key of users)"
+    ]
+
+
+def test_action_at_or_after_duration() -> None:
+    assert errors_of(
+        script(
+            "{at: 89m, user: alice, action: transfer}",
+            "{at: 90m, user: alice, action: transfer}",
+            "{at: 2h, user: alice, action: logout}",
+        )
+    ) == [
+        f"t.yaml:{script_line(1)}: script[1].at: 90m is not before the end of the run "
+        "(duration 90m)",
+        f"t.yaml:{script_line(2)}: script[2].at: 2h is not before the end of the run "
+        "(duration 90m)",
+    ]
+
+
+def test_database_without_replica_id() -> None:
+    text = BASE.replace('  mail/alice.nsf: {replica_id: "85258A3B:0052C1F0"}', "  mail/a.nsf: {}")
+    assert errors_of(text) == ["t.yaml:6: databases[mail/a.nsf].replica_id: required field missing"]
+
+
+def test_replicate_and_agent_need_declared_databases() -> None:
+    assert errors_of(
+        script(
+            "{at: 0m, action: replicate, with: CN=Hub/O=Acme, "
+            "databases: [{db: apps/orders.nsf}, {db: gone.nsf}]}",
+            "{at: 0m, action: agent, db: gone.nsf, agent: A, signer: alice}",
+        )
+    ) == [
+        f"t.yaml:{script_line(0)}: script[0].databases[1].db: database 'gone.nsf' is not "
+        "declared in databases",
+        f"t.yaml:{script_line(1)}: script[1].db: database 'gone.nsf' is not declared in databases",
+    ]
+
+
+def test_replicate_and_agent_need_a_database_not_a_directory() -> None:
+    # A session may open a directory (it writes no DBREC); a task cannot: no replica ID.
+    text = script(
+        "{at: 0m, action: replicate, with: CN=Hub/O=Acme, "
+        "databases: [{db: apps/orders.nsf}, {db: archive/}]}",
+        "{at: 0m, action: agent, db: archive/, agent: A, signer: alice}",
+        "{at: 0m, user: alice, action: open, db: archive/}",
+    ).replace("users:", "  archive/: {}\nusers:")
+    assert errors_of(text) == [
+        f"t.yaml:{script_line(0) + 1}: script[0].databases[1].db: 'archive/' is a directory: "
+        "replicate needs a database",
+        f"t.yaml:{script_line(1) + 1}: script[1].db: 'archive/' is a directory: "
+        "agent needs a database",
+    ]
+
+
+def test_mail_too_big_for_a_frame() -> None:
+    names = ", ".join(f"CN=User{i:05d}/O=Acme" for i in range(4000))
+    [error] = errors_of(script(f"{{at: 0m, action: mail, from: alice, to: [{names}]}}"))
+    assert error.startswith(f"t.yaml:{script_line(0)}: script[0]: its record would make a ")
+    assert error.endswith("-byte frame, over 65326")
+
+
+def test_custom_unknown_and_missing_fields() -> None:
+    values = GOOD_VALUES.replace("Count: 65535,", "Cnt: 1,")
+    assert errors_of(custom(values)) == [
+        f"t.yaml:{script_line(0)}: script[0].values.Cnt: unknown field of NOTECREATEREC",
+        f"t.yaml:{script_line(0)}: script[0].values: missing field Count of NOTECREATEREC",
+    ]
+
+
+def test_custom_unknown_type() -> None:
+    text = script("{at: 1m, action: custom, type: NOPE, values: {}}") + CUSTOM
+    assert errors_of(text) == [
+        f"t.yaml:{script_line(0)}: script[0].type: unknown custom type 'NOPE' (not in custom_types)"
+    ]
+
+
+def test_custom_struct_types_are_unique_and_fit_a_frame() -> None:
+    text = (
+        BASE
+        + "custom_types:\n"
+        + "  A: {struct_type: 32001, class: Database, fields: [[x, WORD]]}\n"
+        + "  B: {struct_type: 32001, class: Database, fields: [[x, 'char[70000]']]}\n"
+    )
+    assert errors_of(text) == [
+        f"t.yaml:{BASE_LINES + 3}: custom_types.B.struct_type: struct type also used by A",
+        f"t.yaml:{BASE_LINES + 3}: custom_types.B: a frame would be 70280 bytes, over 65326",
+    ]
