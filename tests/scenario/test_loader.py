@@ -10,8 +10,10 @@ from simulator.scenario.loader import ScenarioError, load_scenario, load_scenari
 
 
 def test_bundled_scenarios_all_load() -> None:
-    for path in sorted(DEMO.parent.glob("*.yaml")):
-        load_scenario(path)
+    paths = sorted(DEMO.parent.glob("*.yaml"))
+    assert len(paths) >= 5, "the bundled scenarios were not found"
+    # Each loads, and names itself after its file (the name `billsim run NAME` takes).
+    assert [load_scenario(path).name for path in paths] == [path.stem for path in paths]
 
 
 def test_workload_keys_checked_at_load() -> None:
