@@ -17,7 +17,7 @@ import sys
 import time
 
 from simulator.adapters.sinks import NullSink
-from simulator.commands.runner import run_to_sink
+from simulator.commands.run import run_to_sink
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.model import Scenario, load_scenario_text
 

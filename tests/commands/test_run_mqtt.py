@@ -37,7 +37,7 @@ from paths import REPO
 
 from simulator.adapters.broker import find_mosquitto_sub
 from simulator.commands.run import RunRequest, run
-from simulator.commands.runner import shutdown_signals
+from simulator.commands.run_live import shutdown_signals
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.model import load_scenario

@@ -1,4 +1,4 @@
-"""`billsim run`: load and check a scenario, run it into a sink, report, handle Ctrl-C."""
+"""What a running simulation shows and obeys on the terminal: the live status line, Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,33 +6,13 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
-from simulator.adapters.sinks import FrameSink, drain_to_sink
-from simulator.domino.simulation import RunOptions, Simulation
+from simulator.domino.simulation import Simulation
 from simulator.errors import EXIT_FAILED
-from simulator.scenario.bundled import resolve_scenario
-from simulator.scenario.model import Scenario, load_scenario
-from simulator.scenario.notes_ini import read_notes_ini
 from simulator.wire.timedate import format_timedate
-
-
-def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
-    """The scenario and its settings (a notes.ini file wins over the scenario's block)."""
-    scenario = load_scenario(resolve_scenario(scenario_arg))
-    layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
-    return scenario, scenario.settings_with(*layers)
-
-
-def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
-    """Dry-run the script: its state errors (logout with no session, …) raise InputError
-    before a single frame is written anywhere. Generated users are left out: they cannot
-    make such errors, and a big workload would run twice."""
-    Simulation(scenario, settings, options, generate=False).dry_run()
 
 
 class Progress:
@@ -116,22 +96,3 @@ def shutdown_signals(sim: Simulation, stderr: TextIO) -> Iterator[None]:
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
-
-
-async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.stderr) -> int:
-    """Run the simulation into a local sink; returns the number of frames written."""
-    progress = Progress(sim, stderr)
-    with shutdown_signals(sim, stderr):
-        progress_task = asyncio.create_task(progress.run())
-        try:
-            written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
-        finally:
-            progress_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress_task
-            progress.clear()
-    return written
-
-
-def run_coroutine(main: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(main())  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from simulator.adapters.broker import DEFAULT_PORT, start_embedded_broker
 from simulator.adapters.logs import get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, parse_broker_url
-from simulator.commands.runner import Progress, shutdown_signals
+from simulator.commands.run_live import Progress, shutdown_signals
 from simulator.commands.summary import records_by_class
 from simulator.domino.control import Controller
 from simulator.domino.mq import MQQuittingError
