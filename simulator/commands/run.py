@@ -11,7 +11,7 @@ from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from simulator.adapters.logs import configure_logging
 from simulator.adapters.sinks import BinaryFileSink, FrameSink, JsonLinesSink, drain_to_sink
-from simulator.commands.run_live import Progress, shutdown_signals
+from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.summary import build_summary, print_summary, write_summary_json
 from simulator.domino.mq import QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
@@ -156,7 +156,7 @@ def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: Tex
 async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.stderr) -> int:
     """Run the simulation into a local sink; returns the number of frames written."""
     progress = Progress(sim, stderr)
-    with shutdown_signals(sim, stderr):
+    with shutdown_on_signals(sim, stderr):
         progress_task = asyncio.create_task(progress.run())
         try:
             written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())

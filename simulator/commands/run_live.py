@@ -7,9 +7,10 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TextIO
 
+from simulator.commands.signals import stop_on_signals
 from simulator.domino.simulation import Simulation
 from simulator.errors import EXIT_FAILED
 from simulator.wire.timedate import format_timedate
@@ -60,39 +61,24 @@ class Progress:
             self.stream.flush()
 
 
-@contextlib.contextmanager
-def shutdown_signals(sim: Simulation, stderr: TextIO) -> Iterator[None]:
-    """Ctrl-C / SIGTERM shut down as Domino does; a second Ctrl-C leaves at once."""
-    loop = asyncio.get_running_loop()
-    presses = 0
+def shutdown_on_signals(sim: Simulation, stderr: TextIO) -> contextlib.AbstractContextManager[None]:
+    """Ctrl-C / SIGTERM shut the server down as Domino does; a second one leaves at once,
+    saying how many frames it leaves undelivered."""
 
-    def on_signal(signum: int) -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            stderr.write(
-                f"\nbillsim: {signal.Signals(signum).name}: shutting down: ending "
-                f"{len(sim.server.sessions)} open session(s), draining the queue "
-                "(Ctrl-C again to quit at once)\n"
-            )
-            stderr.flush()
-            sim.request_stop()
-            return
+    def shut_down(signum: signal.Signals) -> None:
+        stderr.write(
+            f"\nbillsim: {signum.name}: shutting down: ending "
+            f"{len(sim.server.sessions)} open session(s), draining the queue "
+            "(Ctrl-C again to quit at once)\n"
+        )
+        stderr.flush()
+        sim.request_stop()
+
+    def quit_at_once(_signum: signal.Signals) -> None:
         stats = sim.queue.stats()
         left = stats.depth + stats.held + sim.frames_waiting
         stderr.write(f"\nbillsim: quitting at once: {left} frame(s) left undelivered\n")
         stderr.flush()
         os._exit(EXIT_FAILED)
 
-    installed = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, on_signal, signum)
-            installed.append(signum)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no Unix signals
-            pass
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+    return stop_on_signals(shut_down, quit_at_once)

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from simulator.adapters.broker import DEFAULT_PORT, start_embedded_broker
 from simulator.adapters.logs import get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, parse_broker_url
-from simulator.commands.run_live import Progress, shutdown_signals
+from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.summary import records_by_class
 from simulator.domino.control import Controller
 from simulator.domino.mq import MQQuittingError
@@ -154,7 +154,7 @@ async def run_on_mqtt(
     undelivered = 0
     try:
         await drain.start()
-        with shutdown_signals(sim, stderr):
+        with shutdown_on_signals(sim, stderr):
             background = [
                 asyncio.create_task(_publish_stats(drain, meter, stats_interval, log, log_json)),
                 asyncio.create_task(progress.run()),

@@ -37,7 +37,7 @@ from paths import REPO
 
 from simulator.adapters.broker import find_mosquitto_sub
 from simulator.commands.run import RunRequest, run
-from simulator.commands.run_live import shutdown_signals
+from simulator.commands.run_live import shutdown_on_signals
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.model import load_scenario
@@ -912,7 +912,7 @@ async def test_second_sigint_counts_the_frames_waiting_outside_a_full_queue(
     exits: list[int] = []
     monkeypatch.setattr(os, "_exit", exits.append)
     stderr = io.StringIO()
-    with shutdown_signals(sim, stderr):
+    with shutdown_on_signals(sim, stderr):
         task = asyncio.create_task(sim.run())
         try:
             for _ in range(100):
