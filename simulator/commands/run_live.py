@@ -16,25 +16,55 @@ from simulator.errors import EXIT_FAILED
 from simulator.wire.timedate import format_timedate
 
 
+class RateMeter:
+    """Records written per second since the previous reading.
+
+    Each consumer of a rate (the live line, the stats topic, the control `stats` reply)
+    has its own meter, so that its rate covers its own interval, not the time since
+    whichever consumer happened to read last.
+    """
+
+    # Readings closer together than this repeat the last rate rather than divide a few
+    # records by a sliver of time.
+    _MIN_INTERVAL = 0.05
+
+    def __init__(self, count: Callable[[], int], clock: Callable[[], float] = time.monotonic):
+        self._count = count
+        self._clock = clock
+        self._last_count = count()
+        self._last_time = clock()
+        self._rate = 0.0
+
+    def per_second(self) -> float:
+        now = self._clock()
+        elapsed = now - self._last_time
+        if elapsed > self._MIN_INTERVAL:
+            count = self._count()
+            self._rate = (count - self._last_count) / elapsed
+            self._last_count, self._last_time = count, now
+        return self._rate
+
+
 class Progress:
     """One status line rewritten in place on a terminal: virtual time, records, rate, queue."""
 
     def __init__(
-        self, sim: Simulation, stream: TextIO, extra: Callable[[], str] | None = None
+        self,
+        sim: Simulation,
+        stream: TextIO,
+        extra: Callable[[], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sim = sim
         self.stream = stream
         self.extra = extra
         self.enabled = stream.isatty()
-        self._last_frames = 0
-        self._last_time = time.monotonic()
+        self._rate = RateMeter(lambda: sim.writer.frames, clock)
         self._shown = False
 
     def line(self) -> str:
-        now = time.monotonic()
+        rate = self._rate.per_second()
         frames = self.sim.writer.frames
-        rate = (frames - self._last_frames) / max(now - self._last_time, 1e-6)
-        self._last_frames, self._last_time = frames, now
         stats = self.sim.queue.stats()
         stamp = self.sim.writer.stamp(self.sim.virtual_now())
         text = (

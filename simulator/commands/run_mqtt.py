@@ -7,13 +7,14 @@ import contextlib
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TextIO
 
 from simulator.adapters.broker import DEFAULT_PORT, start_embedded_broker
 from simulator.adapters.logs import get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, parse_broker_url
-from simulator.commands.run_live import Progress, shutdown_on_signals
+from simulator.commands.run_live import Progress, RateMeter, shutdown_on_signals
 from simulator.commands.summary import records_by_class
 from simulator.domino.control import Controller
 from simulator.domino.mq import MQQuittingError
@@ -39,23 +40,22 @@ def embedded_port(value: str | None) -> int:
 
 
 class StatsMeter:
-    """The numbers of the stats topic and the live view; rate over the last interval."""
+    """The stats message (DESIGN §6) for one consumer: its `rate` is over the time since
+    that consumer's previous message (the stats topic's: --stats-interval)."""
 
-    def __init__(self, sim: Simulation, drain: Any, run_id: str) -> None:
+    def __init__(
+        self,
+        sim: Simulation,
+        drain: Any,
+        run_id: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sim = sim
         self.drain = drain
         self.run_id = run_id
-        self._last_frames = 0
-        self._last_time = time.monotonic()
-        self.rate = 0.0
+        self._rate = RateMeter(lambda: sim.writer.frames, clock)
 
     def sample(self) -> dict[str, Any]:
-        now = time.monotonic()
-        frames = self.sim.writer.frames
-        elapsed = now - self._last_time
-        if elapsed > 0.05:
-            self.rate = (frames - self._last_frames) / elapsed
-            self._last_frames, self._last_time = frames, now
         stats = self.sim.queue.stats()
         return {
             "virtual_time": format_timedate(self.sim.writer.stamp(self.sim.virtual_now())),
@@ -64,9 +64,22 @@ class StatsMeter:
             "in_flight": self.drain.in_flight,
             "delivered": self.drain.delivered,
             "dropped": stats.dropped,
-            "rate": round(self.rate, 1),
+            "rate": round(self._rate.per_second(), 1),
             "run": self.run_id,
         }
+
+
+def live_view(
+    sim: Simulation, drain: Any, stream: TextIO, clock: Callable[[], float] = time.monotonic
+) -> Progress:
+    """The live line of a run on MQTT: the local one plus what was delivered, by class."""
+
+    def delivered_and_classes() -> str:
+        records = records_by_class(sim.writer.by_struct_type)
+        by_class = " ".join(f"{name} {count:,}" for name, count in sorted(records.items()))
+        return f"delivered {drain.delivered:,}  [{by_class}]"
+
+    return Progress(sim, stream, extra=delivered_and_classes, clock=clock)
 
 
 async def run_on_mqtt(
@@ -115,7 +128,6 @@ async def run_on_mqtt(
         stderr.flush()
     url = parse_broker_url(broker_url)
     controller: Controller | None = None
-    meter: StatsMeter | None = None
 
     async def on_control(payload: bytes) -> dict[str, Any]:
         assert controller is not None
@@ -136,8 +148,11 @@ async def run_on_mqtt(
         on_control=on_control if control else None,
         log=log,
     )
-    meter = StatsMeter(sim, drain, run_id)
-    controller = Controller(sim, stats=meter.sample, on_quit=sim.request_stop)
+    # The control `stats` reply has a meter of its own: a command must not shorten the
+    # interval the stats topic's next rate covers.
+    controller = Controller(
+        sim, stats=StatsMeter(sim, drain, run_id).sample, on_quit=sim.request_stop
+    )
     log.info(
         "run",
         scenario=sim.scenario.name,
@@ -148,7 +163,7 @@ async def run_on_mqtt(
         speed=str(sim.pacer.speed),
         run=run_id,
     )
-    progress = Progress(sim, stderr, extra=lambda: _live_extra(meter))
+    progress = live_view(sim, drain, stderr)
     if log_json:
         progress.enabled = False
     undelivered = 0
@@ -156,7 +171,11 @@ async def run_on_mqtt(
         await drain.start()
         with shutdown_on_signals(sim, stderr):
             background = [
-                asyncio.create_task(_publish_stats(drain, meter, stats_interval, log, log_json)),
+                asyncio.create_task(
+                    _publish_stats(
+                        drain, StatsMeter(sim, drain, run_id), stats_interval, log, log_json
+                    )
+                ),
                 asyncio.create_task(progress.run()),
             ]
             drain_task = asyncio.create_task(drain.run())
@@ -243,12 +262,6 @@ async def _bound_shutdown(
             {sim_task, drain_task}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
         )
     return False
-
-
-def _live_extra(meter: StatsMeter) -> str:
-    sample = meter.sample()
-    by_class = " ".join(f"{name} {count:,}" for name, count in sorted(sample["records"].items()))
-    return f"delivered {sample['delivered']:,}  [{by_class}]"
 
 
 async def _publish_stats(
