@@ -7,13 +7,13 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, TextIO
 
-from simulator.adapters.broker import DEFAULT_PORT, start_embedded_broker
+from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, start_embedded_broker
 from simulator.adapters.logs import get_logger
-from simulator.adapters.mqtt.drain import BillingDrain, parse_broker_url
+from simulator.adapters.mqtt.drain import BillingDrain, BrokerUrl, MqttOptions, parse_broker_url
 from simulator.commands.run_live import Progress, RateMeter, shutdown_on_signals
 from simulator.commands.summary import records_by_class
 from simulator.domino.control import Controller
@@ -86,7 +86,7 @@ async def run_on_mqtt(
     sim: Simulation,
     *,
     broker_url: str | None,
-    options: Any,
+    options: MqttOptions,
     control: bool,
     stats_interval: float,
     drain_timeout: float,
@@ -100,19 +100,28 @@ async def run_on_mqtt(
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
     server_cn = common_name(sim.server_name)
-    broker = None
-    if broker_url is None:
-        prefer = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
-        if prefer not in ("auto", "mosquitto", "amqtt"):
-            raise InputError(
-                f"must be auto, mosquitto or amqtt, not {prefer!r}", field="BILLSIM_EMBEDDED_BROKER"
-            )
-        broker = await start_embedded_broker(
-            log=log,
-            prefer=prefer,  # type: ignore[arg-type]
-            preferred_port=embedded_port(os.environ.get("BILLSIM_EMBEDDED_PORT")),
-        )
-        broker_url = broker.url
+    async with _broker_for_the_run(broker_url, options, server_cn, log, stderr) as broker:
+        url, broker_options = broker
+        drain = await _connect_drain(sim, url, broker_options, server_cn, run_id, control, log)
+        with shutdown_on_signals(sim, stderr):
+            async with _stats_and_live_view(
+                sim, drain, run_id, stats_interval, log_json, log, stderr
+            ):
+                undelivered = await _run_and_shut_down(sim, drain, drain_timeout, log)
+    return drain.delivered, _report(drain, url, broker_options, run_id, undelivered, log)
+
+
+@contextlib.asynccontextmanager
+async def _broker_for_the_run(
+    broker_url: str | None, options: MqttOptions, server_cn: str, log: Any, stderr: TextIO
+) -> AsyncIterator[tuple[BrokerUrl, MqttOptions]]:
+    """The broker's URL and the options it can take: --broker's as given, else those of an
+    embedded broker started here, announced on stderr and stopped on the way out."""
+    if broker_url is not None:
+        yield parse_broker_url(broker_url), options
+        return
+    broker = await _start_embedded_broker(log)
+    try:
         if broker.mqtt_version == "3.1.1" and options.version != "3.1.1":
             options = replace(options, version="3.1.1")
             log.warning(
@@ -126,11 +135,41 @@ async def run_on_mqtt(
             f"billsim:            or:  {broker.subscribe_command(server_cn)}\n"
         )
         stderr.flush()
-    url = parse_broker_url(broker_url)
+        yield parse_broker_url(broker.url), options
+    finally:
+        await broker.stop()
+
+
+async def _start_embedded_broker(log: Any) -> EmbeddedBroker:
+    """The broker BILLSIM_EMBEDDED_BROKER names (auto, mosquitto or amqtt), preferring the
+    port BILLSIM_EMBEDDED_PORT names."""
+    prefer = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
+    if prefer not in ("auto", "mosquitto", "amqtt"):
+        raise InputError(
+            f"must be auto, mosquitto or amqtt, not {prefer!r}", field="BILLSIM_EMBEDDED_BROKER"
+        )
+    return await start_embedded_broker(
+        log=log,
+        prefer=prefer,  # type: ignore[arg-type]
+        preferred_port=embedded_port(os.environ.get("BILLSIM_EMBEDDED_PORT")),
+    )
+
+
+async def _connect_drain(
+    sim: Simulation,
+    url: BrokerUrl,
+    options: MqttOptions,
+    server_cn: str,
+    run_id: str,
+    control: bool,
+    log: Any,
+) -> BillingDrain:
+    """The drain from MQ$BILLING to the broker, connected; with `control`, it also obeys
+    the commands of the control topic."""
     controller: Controller | None = None
 
     async def on_control(payload: bytes) -> dict[str, Any]:
-        assert controller is not None
+        assert controller is not None  # set below, before the drain connects
         reply = controller.handle(payload)
         if reply["ok"]:
             log.info("control", cmd=reply.get("cmd"))
@@ -163,54 +202,103 @@ async def run_on_mqtt(
         speed=str(sim.pacer.speed),
         run=run_id,
     )
+    await drain.start()
+    return drain
+
+
+@contextlib.asynccontextmanager
+async def _stats_and_live_view(
+    sim: Simulation,
+    drain: BillingDrain,
+    run_id: str,
+    stats_interval: float,
+    log_json: bool,
+    log: Any,
+    stderr: TextIO,
+) -> AsyncIterator[None]:
+    """While the block runs: the stats topic every `stats_interval` s (also logged with
+    --log-json) and, on a terminal without --log-json, the live line."""
     progress = live_view(sim, drain, stderr)
     if log_json:
         progress.enabled = False
-    undelivered = 0
+    tasks = [
+        asyncio.create_task(
+            _publish_stats(drain, StatsMeter(sim, drain, run_id), stats_interval, log, log_json)
+        ),
+        asyncio.create_task(progress.run()),
+    ]
     try:
-        await drain.start()
-        with shutdown_on_signals(sim, stderr):
-            background = [
-                asyncio.create_task(
-                    _publish_stats(
-                        drain, StatsMeter(sim, drain, run_id), stats_interval, log, log_json
-                    )
-                ),
-                asyncio.create_task(progress.run()),
-            ]
-            drain_task = asyncio.create_task(drain.run())
-            sim_task = asyncio.create_task(sim.run())
-            watchdog = asyncio.create_task(
-                _bound_shutdown(sim, sim_task, drain_task, drain_timeout, log)
-            )
-            try:
-                # A broker that refuses us for good (bad password, untrusted certificate)
-                # ends the drain early: stop the simulation rather than fill the queue.
-                await asyncio.wait({sim_task, drain_task}, return_when=asyncio.FIRST_COMPLETED)
-                if drain_task.done() and not sim_task.done():
-                    sim.request_stop()
-                with contextlib.suppress(MQQuittingError):  # the watchdog gave up on it
-                    await sim_task
-                gave_up = await watchdog
-                undelivered = await drain.close(0.0 if gave_up else drain_timeout)
-                # Records the server wrote while MQ$BILLING was full never got into it.
-                stats = sim.queue.stats()
-                undelivered += sim.writer.frames - stats.put - stats.dropped
-                # Frames the broker refused (PUBACK reason >= 0x80) or the drain could not
-                # send (no topic, no JSON form) left the queue but reached no one.
-                undelivered += drain.refused + drain.rejected
-                await asyncio.wait_for(drain_task, timeout=5)
-            finally:
-                for task in (*background, drain_task, sim_task, watchdog):
-                    task.cancel()
-                for task in background:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                progress.clear()
+        yield
     finally:
-        if broker is not None:
-            await broker.stop()
-    extras = {
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        progress.clear()
+
+
+async def _run_and_shut_down(
+    sim: Simulation, drain: BillingDrain, drain_timeout: float, log: Any
+) -> int:
+    """The simulation run while the drain delivers, then the shutdown, bounded by
+    `drain_timeout`; returns the number of frames that reached no one."""
+    drain_task = asyncio.create_task(drain.run())
+    sim_task = asyncio.create_task(sim.run())
+    watchdog = asyncio.create_task(_bound_shutdown(sim, sim_task, drain_task, drain_timeout, log))
+    try:
+        await _run_simulation(sim, sim_task, drain_task)
+        gave_up = await watchdog
+        undelivered = await _close_drain(sim, drain, 0.0 if gave_up else drain_timeout)
+        await asyncio.wait_for(drain_task, timeout=5)
+        return undelivered
+    finally:
+        for task in (drain_task, sim_task, watchdog):
+            task.cancel()
+
+
+async def _run_simulation(
+    sim: Simulation, sim_task: asyncio.Task[None], drain_task: asyncio.Task[None]
+) -> None:
+    """Until the simulation ends: by itself, by a signal or a quit, or because the drain did.
+    A broker that refuses us for good (bad password, untrusted certificate) ends the drain
+    early: stop the simulation rather than fill the queue."""
+    await asyncio.wait({sim_task, drain_task}, return_when=asyncio.FIRST_COMPLETED)
+    if drain_task.done() and not sim_task.done():
+        sim.request_stop()
+    with contextlib.suppress(MQQuittingError):  # the watchdog gave up on it
+        await sim_task
+
+
+async def _close_drain(sim: Simulation, drain: BillingDrain, timeout: float) -> int:
+    """Deliver what is still queued within `timeout` s; the frames that reached no one."""
+    undelivered = await drain.close(timeout)
+    # Records the server wrote while MQ$BILLING was full never got into it.
+    stats = sim.queue.stats()
+    undelivered += sim.writer.frames - stats.put - stats.dropped
+    # Frames the broker refused (PUBACK reason >= 0x80) or the drain could not send (no
+    # topic, no JSON form) left the queue but reached no one.
+    return undelivered + drain.refused + drain.rejected
+
+
+def _report(
+    drain: BillingDrain,
+    url: BrokerUrl,
+    options: MqttOptions,
+    run_id: str,
+    undelivered: int,
+    log: Any,
+) -> dict[str, Any]:
+    """The run's MQTT figures for the summary, also logged."""
+    log.info(
+        "finished",
+        delivered=drain.delivered,
+        undelivered=undelivered,
+        refused=drain.refused,
+        rejected=drain.rejected,
+        run=run_id,
+    )
+    return {
         "run": run_id,
         "broker": url.redacted(),
         "mqtt_version": drain.protocol,
@@ -221,15 +309,6 @@ async def run_on_mqtt(
         "resent": drain.resent,
         "reconnects": drain.reconnects,
     }
-    log.info(
-        "finished",
-        delivered=drain.delivered,
-        undelivered=undelivered,
-        refused=drain.refused,
-        rejected=drain.rejected,
-        run=run_id,
-    )
-    return drain.delivered, extras
 
 
 async def _bound_shutdown(
@@ -265,7 +344,7 @@ async def _bound_shutdown(
 
 
 async def _publish_stats(
-    drain: Any, meter: StatsMeter, interval: float, log: Any, log_json: bool
+    drain: BillingDrain, meter: StatsMeter, interval: float, log: Any, log_json: bool
 ) -> None:
     while True:
         await asyncio.sleep(interval)
