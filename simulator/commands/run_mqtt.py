@@ -72,7 +72,8 @@ class StatsMeter:
 def live_view(
     sim: Simulation, drain: Any, stream: TextIO, clock: Callable[[], float] = time.monotonic
 ) -> Progress:
-    """The live line of a run on MQTT: the local one plus what was delivered, by class."""
+    """The live line of a run on MQTT: the local one, then the frames delivered and the
+    records written by class."""
 
     def delivered_and_classes() -> str:
         records = records_by_class(sim.writer.by_struct_type)
