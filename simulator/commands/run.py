@@ -82,6 +82,33 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
     # Looked up per call, not bound at import: a test runner swaps sys.stdout per command.
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    sim = _simulation_for(request)
+    extras: dict[str, Any] = {}
+    # Opened before the run, like --out: a path that cannot be written is bad input
+    # (exit 2) found at once, not an error after the whole run.
+    summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
+    try:
+        if request.local:
+            delivered = _run_local(sim, request, stdout, stderr)
+        else:
+            configure_logging(json=request.log_json, stream=stderr)
+            delivered, extras = asyncio.run(_run_mqtt(sim, request, stderr))
+        summary = build_summary(sim, delivered=delivered, extra=extras)
+        if summary_file is not None:
+            write_summary_json(summary, summary_file)
+    finally:
+        if summary_file is not None:
+            summary_file.close()
+    print_summary(summary, stderr)
+    undelivered: int = extras.get("undelivered", 0)
+    if undelivered:
+        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _simulation_for(request: RunRequest) -> Simulation:
+    """The simulation the request asks for, its scenario loaded and its script checked."""
     scenario, settings = load(request.scenario, request.notes_ini)
     if request.speed is not None:
         speed = parse_speed(request.speed)
@@ -99,29 +126,7 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
         policy=request.queue_policy,
     )
     check_script(scenario, settings, options)
-    sim = Simulation(scenario, settings, options)
-    extras: dict[str, object] = {}
-    # Opened before the run, like --out: a path that cannot be written is bad input
-    # (exit 2) found at once, not an error after the whole run.
-    summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
-    try:
-        if request.local:
-            delivered = _run_local(sim, request, stdout, stderr)
-        else:
-            configure_logging(json=request.log_json, stream=stderr)
-            delivered, extras = asyncio.run(_run_mqtt(sim, request, stderr))
-        summary = build_summary(sim, delivered=delivered, extra=extras)
-        if summary_file is not None:
-            write_summary_json(summary, summary_file)
-    finally:
-        if summary_file is not None:
-            summary_file.close()
-    print_summary(summary, stderr)
-    undelivered = int(extras.get("undelivered", 0))  # type: ignore[call-overload]
-    if undelivered:
-        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
-        return EXIT_FAILED
-    return EXIT_OK
+    return Simulation(scenario, settings, options)
 
 
 @overload
@@ -170,7 +175,7 @@ async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.std
 
 async def _run_mqtt(
     sim: Simulation, request: RunRequest, stderr: TextIO
-) -> tuple[int, dict[str, object]]:
+) -> tuple[int, dict[str, Any]]:
     from simulator.adapters.mqtt.drain import MqttOptions  # noqa: PLC0415
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
