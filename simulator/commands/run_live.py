@@ -28,7 +28,9 @@ class RateMeter:
     # records by a sliver of time.
     _MIN_INTERVAL = 0.05
 
-    def __init__(self, count: Callable[[], int], clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, count: Callable[[], int], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._count = count
         self._clock = clock
         self._last_count = count()
