@@ -17,7 +17,7 @@ import sys
 import time
 
 from simulator.adapters.sinks import NullSink
-from simulator.commands.runner import run_to_sink
+from simulator.commands.run import run_to_sink
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.loader import load_scenario_text
 from simulator.scenario.models import Scenario

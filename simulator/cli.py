@@ -356,7 +356,7 @@ def validate_command(
     ] = None,
 ) -> None:
     """Check scenarios: schema, names, times, and a dry run of the script (exit 2 if bad)."""
-    from simulator.commands.run import validate  # noqa: PLC0415
+    from simulator.commands.validate import validate  # noqa: PLC0415
 
     raise typer.Exit(validate(scenarios, notes_ini))
 
@@ -432,7 +432,7 @@ def check_command(
 @app.command("scenarios")
 def scenarios_command() -> None:
     """List the bundled scenarios, one a line."""
-    from simulator.commands.run import list_scenarios  # noqa: PLC0415
+    from simulator.commands.scenarios import list_scenarios  # noqa: PLC0415
 
     list_scenarios(sys.stdout)
 

@@ -1,23 +1,41 @@
-"""The work behind `billsim run`, `validate` and `scenarios`, without the typer layer."""
+"""`billsim run`: the request, the scenario loaded and checked, a local run, the summary."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from simulator.adapters.logs import configure_logging
-from simulator.adapters.sinks import BinaryFileSink, FrameSink, JsonLinesSink
-from simulator.commands.runner import check_script, load, run_coroutine, run_to_sink
+from simulator.adapters.sinks import BinaryFileSink, FrameSink, JsonLinesSink, drain_to_sink
+from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.summary import build_summary, print_summary, write_summary_json
 from simulator.domino.mq import QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
-from simulator.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError
-from simulator.scenario.bundled import bundled_scenarios
+from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
+from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
+from simulator.scenario.models import Scenario
+from simulator.scenario.notes_ini import read_notes_ini
 from simulator.scenario.speed import Speed
 from simulator.wire.layout import Framing, Layout
+
+
+def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
+    """The scenario and its settings (a notes.ini file wins over the scenario's block)."""
+    scenario = load_scenario(resolve_scenario(scenario_arg))
+    layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
+    return scenario, scenario.settings_with(*layers)
+
+
+def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
+    """Dry-run the script: its state errors (logout with no session, …) raise InputError
+    before a single frame is written anywhere. Generated users are left out: they cannot
+    make such errors, and a big workload would run twice."""
+    Simulation(scenario, settings, options, generate=False).dry_run()
 
 
 def parse_speed(text: str) -> Speed:
@@ -65,6 +83,33 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
     # Looked up per call, not bound at import: a test runner swaps sys.stdout per command.
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    sim = _simulation_for(request)
+    extras: dict[str, Any] = {}
+    # Opened before the run, like --out: a path that cannot be written is bad input
+    # (exit 2) found at once, not an error after the whole run.
+    summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
+    try:
+        if request.local:
+            delivered = _run_local(sim, request, stdout, stderr)
+        else:
+            configure_logging(json=request.log_json, stream=stderr)
+            delivered, extras = asyncio.run(_run_mqtt(sim, request, stderr))
+        summary = build_summary(sim, delivered=delivered, extra=extras)
+        if summary_file is not None:
+            write_summary_json(summary, summary_file)
+    finally:
+        if summary_file is not None:
+            summary_file.close()
+    print_summary(summary, stderr)
+    undelivered: int = extras.get("undelivered", 0)
+    if undelivered:
+        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _simulation_for(request: RunRequest) -> Simulation:
+    """The simulation the request asks for, its scenario loaded and its script checked."""
     scenario, settings = load(request.scenario, request.notes_ini)
     if request.speed is not None:
         speed = parse_speed(request.speed)
@@ -82,29 +127,7 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
         policy=request.queue_policy,
     )
     check_script(scenario, settings, options)
-    sim = Simulation(scenario, settings, options)
-    extras: dict[str, object] = {}
-    # Opened before the run, like --out: a path that cannot be written is bad input
-    # (exit 2) found at once, not an error after the whole run.
-    summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
-    try:
-        if request.local:
-            delivered = _run_local(sim, request, stdout, stderr)
-        else:
-            configure_logging(json=request.log_json, stream=stderr)
-            delivered, extras = run_coroutine(lambda: _run_mqtt(sim, request, stderr))
-        summary = build_summary(sim, delivered=delivered, extra=extras)
-        if summary_file is not None:
-            write_summary_json(summary, summary_file)
-    finally:
-        if summary_file is not None:
-            summary_file.close()
-    print_summary(summary, stderr)
-    undelivered = int(extras.get("undelivered", 0))  # type: ignore[call-overload]
-    if undelivered:
-        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
-        return EXIT_FAILED
-    return EXIT_OK
+    return Simulation(scenario, settings, options)
 
 
 @overload
@@ -129,18 +152,33 @@ def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: Tex
             sink: FrameSink = BinaryFileSink(stream)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
-        written: int = run_coroutine(lambda: run_to_sink(sim, sink, stderr))
+        written = asyncio.run(run_to_sink(sim, sink, stderr))
     finally:
         if stream is not None:
             stream.close()
     return written
 
 
+async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.stderr) -> int:
+    """Run the simulation into a local sink; returns the number of frames written."""
+    progress = Progress(sim, stderr)
+    with shutdown_on_signals(sim, stderr):
+        progress_task = asyncio.create_task(progress.run())
+        try:
+            written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
+        finally:
+            progress_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress_task
+            progress.clear()
+    return written
+
+
 async def _run_mqtt(
     sim: Simulation, request: RunRequest, stderr: TextIO
-) -> tuple[int, dict[str, object]]:
+) -> tuple[int, dict[str, Any]]:
     from simulator.adapters.mqtt.drain import MqttOptions  # noqa: PLC0415
-    from simulator.commands.daemon import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
+    from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
     for path in (request.ca_file, request.cert_file, request.key_file):
         if path is not None and not path.is_file():
@@ -163,32 +201,3 @@ async def _run_mqtt(
         log_json=request.log_json,
         stderr=stderr,
     )
-
-
-def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | None = None) -> int:
-    """Each scenario checked in full; every bad one reported, exit 2 if any."""
-    stream = stream or sys.stdout
-    bad = 0
-    for arg in scenario_args:
-        try:
-            scenario, settings = load(arg, notes_ini)
-            check_script(scenario, settings, RunOptions())
-        except InputError as error:
-            bad += 1
-            print(f"billsim: {error}", file=sys.stderr)
-            continue
-        print(
-            f"ok  {arg}: {scenario.name}, {len(scenario.script)} scripted action(s), "
-            f"{len(scenario.users)} user(s), {len(scenario.databases)} database(s)",
-            file=stream,
-        )
-    return EXIT_BAD_INPUT if bad else EXIT_OK
-
-
-def list_scenarios(stream: TextIO) -> None:
-    for name, path in bundled_scenarios().items():
-        try:
-            description = load_scenario(path).description
-        except InputError as error:
-            description = f"(invalid: {error})"
-        print(f"{name:<24} {description}", file=stream)

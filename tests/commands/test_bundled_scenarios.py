@@ -24,9 +24,9 @@ from paths import GOLDEN_TRACES
 from typer.testing import CliRunner
 
 from simulator import cli
-from simulator.commands.run import RunRequest, validate
+from simulator.commands.run import RunRequest, load
 from simulator.commands.run import run as run_command
-from simulator.commands.runner import load
+from simulator.commands.validate import validate
 from simulator.domino.server import derive_timedate
 from simulator.scenario.bundled import bundled_scenarios
 from simulator.scenario.loader import load_scenario

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import pytest
@@ -37,7 +38,8 @@ from paths import REPO
 
 from simulator.adapters.broker import find_mosquitto_sub
 from simulator.commands.run import RunRequest, run
-from simulator.commands.runner import shutdown_signals
+from simulator.commands.run_live import shutdown_on_signals
+from simulator.commands.run_mqtt import StatsMeter, live_view
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
@@ -636,11 +638,57 @@ async def test_status_retained_and_stats_every_interval(
         assert sample["dropped"] == 0
         for key in ("queue_depth", "in_flight", "delivered"):
             assert isinstance(sample[key], int) and 0 <= sample[key] <= summary["records"]
-        assert isinstance(sample["rate"], int | float) and sample["rate"] >= 0
+    # Each rate covers its own interval: the records written since the previous message
+    # over at least --stats-interval (0.2 s), so never more than that allows.
+    written = [sum(sample["records"].values()) for sample in stats]
+    for before, now, sample in zip([0, *written], written, stats, strict=False):
+        assert isinstance(sample["rate"], int | float)
+        assert (sample["rate"] > 0) == (now > before), (sample, before)
+        assert sample["rate"] <= (now - before) / 0.2 * 1.01 + 0.05, (sample, before)
     times = [s["virtual_time"] for s in stats]
     assert times == sorted(times) and times[0] < times[-1]  # the clock moves on
     delivered = [s["delivered"] for s in stats]
     assert delivered == sorted(delivered) and delivered[-1] > 0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rate_shown(live_line: str) -> int:
+    found = re.search(r"  ([\d,]+)/s  ", live_line)
+    assert found is not None, live_line
+    return int(found.group(1).replace(",", ""))
+
+
+def test_stats_topic_rate_covers_its_own_interval_whatever_the_live_line_reads() -> None:
+    """No broker: a fake clock, the record count moved by hand. Over one 5 s stats
+    interval the live line reads every 0.5 s and a control `stats` command once; the
+    stats topic's rate is still that of the whole interval, each of the others its own."""
+    clock = FakeClock()
+    scenario = load_scenario(resolve_scenario("lifecycle-demo"))
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions())
+    drain = SimpleNamespace(in_flight=0, delivered=0)
+    stats_topic = StatsMeter(sim, drain, "run", clock=clock)
+    control = StatsMeter(sim, drain, "run", clock=clock)
+    live = live_view(sim, drain, io.StringIO(), clock=clock)
+    live_rates = []
+    control_rates = []
+    for tick in range(1, 11):  # 10 records each half second, 510 in the last one
+        clock.now += 0.5
+        sim.writer.frames += 510 if tick == 10 else 10
+        live_rates.append(rate_shown(live.line()))
+        if tick in (4, 10):
+            control_rates.append(control.sample()["rate"])
+    assert stats_topic.sample()["rate"] == (9 * 10 + 510) / 5.0 == 120.0
+    assert live_rates == [20] * 9 + [1020]
+    assert control_rates == [40 / 2.0, round((5 * 10 + 510) / 3.0, 1)]
+    clock.now += 5.0  # an interval with nothing written
+    assert stats_topic.sample()["rate"] == 0.0
 
 
 # -- 6. control ------------------------------------------------------------------------------
@@ -912,7 +960,7 @@ async def test_second_sigint_counts_the_frames_waiting_outside_a_full_queue(
     exits: list[int] = []
     monkeypatch.setattr(os, "_exit", exits.append)
     stderr = io.StringIO()
-    with shutdown_signals(sim, stderr):
+    with shutdown_on_signals(sim, stderr):
         task = asyncio.create_task(sim.run())
         try:
             for _ in range(100):

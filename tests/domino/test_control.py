@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from simulator.adapters.sinks import drain_to_sink
-from simulator.commands.daemon import StatsMeter
+from simulator.commands.run_mqtt import StatsMeter
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.control import Controller
 from simulator.domino.simulation import RunOptions, Simulation

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from simulator.adapters.sinks import drain_to_sink
-from simulator.commands.run import RunRequest, run
-from simulator.commands.runner import run_to_sink
+from simulator.commands.run import RunRequest, run, run_to_sink
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from paths import GOLDEN_TRACES
 
-from simulator.commands.run import RunRequest, run, validate
+from simulator.commands.run import RunRequest, run
 from simulator.commands.summary import build_summary
+from simulator.commands.validate import validate
 from simulator.domino import tasks
 from simulator.domino.server import derive_timedate
 from simulator.domino.simulation import RunOptions, Simulation

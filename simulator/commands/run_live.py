@@ -1,0 +1,116 @@
+"""What a running simulation shows and obeys on the terminal: the live status line, Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from simulator.commands.signals import stop_on_signals
+from simulator.domino.simulation import Simulation
+from simulator.errors import EXIT_FAILED
+from simulator.wire.timedate import format_timedate
+
+
+class RateMeter:
+    """Records written per second since the previous reading.
+
+    Each consumer of a rate (the live line, the stats topic, the control `stats` reply)
+    has its own meter, so that its rate covers its own interval, not the time since
+    whichever consumer happened to read last.
+    """
+
+    # Readings closer together than this repeat the last rate rather than divide a few
+    # records by a sliver of time.
+    _MIN_INTERVAL = 0.05
+
+    def __init__(
+        self, count: Callable[[], int], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._count = count
+        self._clock = clock
+        self._last_count = count()
+        self._last_time = clock()
+        self._rate = 0.0
+
+    def per_second(self) -> float:
+        now = self._clock()
+        elapsed = now - self._last_time
+        if elapsed > self._MIN_INTERVAL:
+            count = self._count()
+            self._rate = (count - self._last_count) / elapsed
+            self._last_count, self._last_time = count, now
+        return self._rate
+
+
+class Progress:
+    """One status line rewritten in place on a terminal: virtual time, records, rate, queue."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        stream: TextIO,
+        extra: Callable[[], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sim = sim
+        self.stream = stream
+        self.extra = extra
+        self.enabled = stream.isatty()
+        self._rate = RateMeter(lambda: sim.writer.frames, clock)
+        self._shown = False
+
+    def line(self) -> str:
+        rate = self._rate.per_second()
+        frames = self.sim.writer.frames
+        stats = self.sim.queue.stats()
+        stamp = self.sim.writer.stamp(self.sim.virtual_now())
+        text = (
+            f"{format_timedate(stamp)}  records {frames:,}  "
+            f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  "
+            f"dropped {stats.dropped:,}"
+        )
+        if self.extra is not None:
+            text += "  " + self.extra()
+        return text
+
+    async def run(self, interval: float = 0.5) -> None:
+        if not self.enabled:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            self.stream.write("\r\x1b[2K" + self.line())
+            self.stream.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+def shutdown_on_signals(sim: Simulation, stderr: TextIO) -> contextlib.AbstractContextManager[None]:
+    """Ctrl-C / SIGTERM shut the server down as Domino does; a second one leaves at once,
+    saying how many frames it leaves undelivered."""
+
+    def shut_down(signum: signal.Signals) -> None:
+        stderr.write(
+            f"\nbillsim: {signum.name}: shutting down: ending "
+            f"{len(sim.server.sessions)} open session(s), draining the queue "
+            "(Ctrl-C again to quit at once)\n"
+        )
+        stderr.flush()
+        sim.request_stop()
+
+    def quit_at_once(_signum: signal.Signals) -> None:
+        stats = sim.queue.stats()
+        left = stats.depth + stats.held + sim.frames_waiting
+        stderr.write(f"\nbillsim: quitting at once: {left} frame(s) left undelivered\n")
+        stderr.flush()
+        os._exit(EXIT_FAILED)
+
+    return stop_on_signals(shut_down, quit_at_once)

@@ -1,0 +1,53 @@
+"""Ctrl-C and SIGTERM for a command on an event loop: the first asks to stop, a second quits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+
+SignalCallback = Callable[[signal.Signals], None]
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    request_stop: SignalCallback, quit_now: SignalCallback | None = None
+) -> Iterator[None]:
+    """While the block runs, the first SIGINT or SIGTERM calls `request_stop` (a graceful
+    stop) and every later one `quit_now` (leave at once); with no `quit_now`, every signal
+    calls `request_stop`. Each is called with the signal received.
+
+    Handlers go on the running loop, so they run between its tasks rather than inside
+    whatever code the signal interrupted. Afterwards the handlers from before are back.
+    Where the loop cannot take signals (not the main thread, no Unix signals) they keep
+    their previous handling.
+    """
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def on_signal(signum: signal.Signals) -> None:
+        nonlocal received
+        received += 1
+        if received == 1 or quit_now is None:
+            request_stop(signum)
+        else:
+            quit_now(signum)
+
+    replaced = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (ValueError, RuntimeError, NotImplementedError):
+            continue
+        replaced[signum] = previous
+    try:
+        yield
+    finally:
+        for signum, previous in replaced.items():
+            loop.remove_signal_handler(signum)
+            # The loop would leave Python's default handler; asyncio.run had its own for
+            # SIGINT (cancel the main task), which must be back for what runs after us.
+            if previous is not None:
+                signal.signal(signum, previous)
