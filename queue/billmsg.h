@@ -12,7 +12,7 @@
  * Define BILLSIM_WIN32_LAYOUT before including this header to get the
  * `win32` layout, #pragma pack(1): sizeof(BILLMSG) 983, rec at 273.
  * Static assertions below check every size and offset against billsim's
- * contract (DESIGN §3); a compiler that lays the structs out differently
+ * contract (docs/wire-format.md); a compiler that lays the structs out differently
  * (e.g. 32-bit x86 Linux, where double aligns to 4) fails to compile them.
  * Define BILLSIM_NO_LAYOUT_ASSERTS to skip the checks.
  *
@@ -270,7 +270,7 @@ typedef struct {
 #pragma pack(pop)
 #endif
 
-/* ---- Layout checks (DESIGN §3) ------------------------------------------ */
+/* ---- Layout checks (docs/wire-format.md) -------------------------------- */
 
 /* BILLSIM_LAYOUT_ASSERT(condition, "what") is a static assertion, defined
    when the compiler has one (C11, C++11) and the checks are not turned off;
