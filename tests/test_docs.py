@@ -14,7 +14,8 @@ import pytest
 from paths import REPO
 
 from simulator.scenario.bundled import bundled_scenarios
-from simulator.scenario.model import ACTION_MODELS, load_scenario, load_scenario_text
+from simulator.scenario.loader import load_scenario, load_scenario_text
+from simulator.scenario.models import ACTION_MODELS
 from simulator.wire.codec import frame_geometry
 from simulator.wire.layout import Field, Framing, Layout, compile_fields
 from simulator.wire.records import BUILTIN_KINDS, HEADER_FIELDS, RecordKind
