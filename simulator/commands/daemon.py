@@ -12,7 +12,8 @@ from typing import Any, TextIO
 
 from simulator.adapters.broker import DEFAULT_PORT, start_embedded_broker
 from simulator.adapters.logs import get_logger
-from simulator.adapters.mqtt.drain import BillingDrain, parse_broker_url
+from simulator.adapters.mqtt.drain import BillingDrain
+from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.commands.runner import Progress, shutdown_signals
 from simulator.commands.summary import records_by_class
 from simulator.domino.control import Controller

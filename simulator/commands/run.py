@@ -139,7 +139,7 @@ def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: Tex
 async def _run_mqtt(
     sim: Simulation, request: RunRequest, stderr: TextIO
 ) -> tuple[int, dict[str, object]]:
-    from simulator.adapters.mqtt.drain import MqttOptions  # noqa: PLC0415
+    from simulator.adapters.mqtt.options import MqttOptions  # noqa: PLC0415
     from simulator.commands.daemon import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
     for path in (request.ca_file, request.cert_file, request.key_file):

@@ -24,15 +24,9 @@ from paths import REPO
 from typer.testing import CliRunner
 
 from simulator.adapters.broker import amqtt_available, start_embedded_broker
+from simulator.adapters.mqtt.topics import parse_topic, subscription_topic
 from simulator.cli import app
-from simulator.commands.tail import (
-    TailPrinter,
-    abbreviate,
-    frame_line,
-    hundredths,
-    parse_topic,
-    subscription_topic,
-)
+from simulator.commands.tail import TailPrinter
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
@@ -51,6 +45,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
+from simulator.wire.text import abbreviate, frame_line, hundredths
 from simulator.wire.timedate import TimeDate
 
 SERVER = "CN=Mail01/O=Acme"

@@ -17,9 +17,9 @@ until the broker's PUBACK releases it: a producer blocked on the quota wakes on 
 a broker outage loses nothing below the quota. Published frames wait in a window of
 unacknowledged frames (mid -> frame, in publish order), never larger than the broker's
 Receive Maximum allows. PUBACKs are learnt through gmqtt's ``persistent_storage`` hook
-(``_AckStore``); PUBACK order may differ from publish order, so an ack releases one
+(``AckStore``); PUBACK order may differ from publish order, so an ack releases one
 slot and the window keeps publish order. Frame PUBLISH packets are encoded here
-(``_FrameEncoder``: gmqtt would re-encode the same properties for every frame, a third
+(``FrameEncoder``: gmqtt would re-encode the same properties for every frame, a third
 of the time) with packet ids from gmqtt's own allocator, and written a batch at a time;
 gmqtt's PUBACK handling frees the ids as usual. Status, stats and control replies go
 through gmqtt's ``publish()``.
@@ -30,7 +30,7 @@ new packet id) before any new frame is taken. A subscriber may so see a frame tw
 always with the same seq, and sees the first copies in order.
 
 Reconnects are ours, not gmqtt's: gmqtt's fixed-delay reconnect is switched off
-(``_DrainClient.reconnect``), and each connection is a fresh gmqtt Client with a clean
+(``DrainClient.reconnect``), and each connection is a fresh gmqtt Client with a clean
 session, reached through a jittered exponential backoff. A fresh client per connection
 means no packet ids leaked by a lost session, no stale acks (a superseded client's
 callbacks are ignored) and no replay by gmqtt itself.
@@ -46,56 +46,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import socket
 import ssl
-import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
-from urllib.parse import quote, unquote, urlsplit
 
 import structlog
-from gmqtt import Client, Message, MQTTConnectError
+from gmqtt import Message, MQTTConnectError
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
-from gmqtt.storage import PersistentStorage
 
+from simulator.adapters.mqtt.gmqtt_glue import (
+    AckStore,
+    DrainClient,
+    connack_text,
+    disconnect_reason,
+)
+from simulator.adapters.mqtt.options import MqttOptions, tls_context
+from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON, FrameEncoder
+from simulator.adapters.mqtt.topics import (
+    check_server,
+    control_reply_topic,
+    control_topic,
+    publishable,
+    stats_topic,
+    status_topic,
+)
+from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
-from simulator.errors import BillsimError, InputError
-from simulator.wire import constants as c
+from simulator.errors import BillsimError
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import JsonDecoder, dumps_frame
+from simulator.wire.jsonform import JsonDecoder
 
-__all__ = [
-    "CONTENT_TYPE_BINARY",
-    "CONTENT_TYPE_JSON",
-    "DEFAULT_PORTS",
-    "ENV_PASSWORD",
-    "ENV_USERNAME",
-    "TOPIC_ROOT",
-    "BillingDrain",
-    "BrokerError",
-    "BrokerUrl",
-    "MqttOptions",
-    "control_reply_topic",
-    "control_topic",
-    "frame_topic",
-    "parse_broker_url",
-    "stats_topic",
-    "status_topic",
-]
+__all__ = ["BillingDrain", "BrokerError"]
 
-TOPIC_ROOT: Final = "domino/billing"
-CONTENT_TYPE_BINARY: Final = "application/x-domino-billmsg"
-CONTENT_TYPE_JSON: Final = "application/json"
-ENV_USERNAME: Final = "BILLSIM_MQTT_USERNAME"
-ENV_PASSWORD: Final = "BILLSIM_MQTT_PASSWORD"
-DEFAULT_PORTS: Final[Mapping[str, int]] = {"mqtt": 1883, "mqtts": 8883}
 STATUS_ONLINE: Final = b"online"
 STATUS_OFFLINE: Final = b"offline"
 
@@ -106,231 +94,6 @@ _CLOSE_POLL: Final = 0.01  # seconds between checks while close() waits for the 
 _OFFLINE_ACK_TIMEOUT: Final = 1.0
 _DISCONNECT_TIMEOUT: Final = 2.0
 _MQTT5_RECEIVE_MAXIMUM_DEFAULT: Final = 65535
-
-
-# -- broker URL --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BrokerUrl:
-    """Where the broker is, and who to log in as. The password is never shown:
-    ``str()``, ``repr()`` and ``redacted()`` leave it out."""
-
-    scheme: str  # "mqtt" or "mqtts"
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "mqtts"
-
-    def redacted(self) -> str:
-        """The URL with the password as ``***``: fit for logs and messages."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        user = ""
-        if self.username is not None:
-            user = quote(self.username, safe="")
-            if self.password is not None:
-                user += ":***"
-            user += "@"
-        return f"{self.scheme}://{user}{host}:{self.port}"
-
-    def __str__(self) -> str:
-        return self.redacted()
-
-
-def _scrub(text: str) -> str:
-    """A URL as typed, with any password in it hidden, for an error message: whatever
-    follows the first ':' of the user part, up to the last '@'."""
-    at = text.rfind("@")
-    if at < 0:
-        return text
-    scheme_end = text.find("://")
-    start = scheme_end + 3 if 0 <= scheme_end < at else 0
-    user, colon, _password = text[start:at].partition(":")
-    return text[:start] + user + (":***" if colon else "") + text[at:]
-
-
-def parse_broker_url(text: str, *, env: Mapping[str, str] = os.environ) -> BrokerUrl:
-    """``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…`` (ports 1883 / 8883).
-
-    The user name and the password may be percent-encoded. Missing from the URL, they are
-    taken from ``BILLSIM_MQTT_USERNAME`` / ``BILLSIM_MQTT_PASSWORD`` in ``env``.
-    A bad URL raises ``InputError`` for ``--broker`` (without the password in it).
-    """
-
-    def bad(message: str) -> InputError:
-        return InputError(message, field="--broker")
-
-    raw = text.strip()
-    shown = _scrub(raw)
-    if "://" not in raw:
-        raise bad(f"expected mqtt://host[:port] or mqtts://host[:port], not {shown!r}")
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError as error:
-        raise bad(f"not a broker URL ({error}): {shown!r}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS:
-        raise bad(f"the scheme must be mqtt:// or mqtts://, not {parts.scheme}:// in {shown!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise bad(f"a broker URL has no path, query or fragment: {shown!r}")
-    host = parts.hostname
-    if not host:
-        raise bad(f"no host in {shown!r}")
-    if port == 0:
-        raise bad(f"port 0 in {shown!r}: use 1..65535")
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    if username is None and password is None:
-        username = env.get(ENV_USERNAME) or None
-    if password is None:
-        password = env.get(ENV_PASSWORD) or None
-    if password is not None and username is None:
-        raise bad(f"a password needs a user name (in the URL or {ENV_USERNAME})")
-    return BrokerUrl(scheme, host, port or DEFAULT_PORTS[scheme], username, password)
-
-
-# -- options -----------------------------------------------------------------------------
-
-_VERSIONS: Final = {"5": "5", "5.0": "5", "3.1.1": "3.1.1", "311": "3.1.1"}
-
-
-@dataclass(frozen=True)
-class MqttOptions:
-    """How the drain publishes. ``window`` is the most frames left unacknowledged at QoS 1;
-    it is always capped by the broker's Receive Maximum (see ``BillingDrain.window``).
-    Times are in seconds."""
-
-    qos: int = 1
-    version: str = "5"  # "5" or "3.1.1"
-    payload: str = "binary"  # "binary" or "json"
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    client_id: str | None = None  # default billsim-<server>-<run>
-    keepalive: int = 60
-    window: int = 1000
-    connect_timeout: float = 10.0
-    max_backoff: float = 30.0
-    min_backoff: float = 0.25
-
-    def __post_init__(self) -> None:
-        if self.qos not in (0, 1):
-            raise InputError(f"QoS must be 0 or 1, not {self.qos!r}", field="--qos")
-        version = _VERSIONS.get(str(self.version))
-        if version is None:
-            raise InputError(
-                f"MQTT version must be 5 or 3.1.1, not {self.version!r}", field="--mqtt-version"
-            )
-        object.__setattr__(self, "version", version)
-        if self.payload not in ("binary", "json"):
-            raise InputError(
-                f"payload must be binary or json, not {self.payload!r}", field="--payload"
-            )
-        if self.window < 1:
-            raise InputError(f"window must be at least 1, not {self.window}", field="--window")
-        if not 0 <= self.keepalive <= 0xFFFF:
-            raise InputError(
-                f"keepalive must be 0..65535 s, not {self.keepalive}", field="--keepalive"
-            )
-        if self.connect_timeout <= 0:
-            raise InputError("connect timeout must be positive", field="--connect-timeout")
-        if self.min_backoff <= 0 or self.max_backoff < self.min_backoff:
-            raise InputError(
-                f"backoff must satisfy 0 < min ({self.min_backoff}) <= max ({self.max_backoff})",
-                field="--max-backoff",
-            )
-        if self.key_file is not None and self.cert_file is None:
-            raise InputError("a client key needs a client certificate", field="--key-file")
-
-
-def _ssl_context(url: BrokerUrl, options: MqttOptions) -> ssl.SSLContext | None:
-    """The TLS context of an mqtts:// URL: the CA file (else the system's CAs) and a
-    client certificate if given. None for mqtt://."""
-    given = [
-        name
-        for name, value in (
-            ("--ca-file", options.ca_file),
-            ("--cert-file", options.cert_file),
-            ("--key-file", options.key_file),
-        )
-        if value is not None
-    ]
-    if not url.tls:
-        if given:
-            raise InputError(f"{given[0]} needs an mqtts:// broker, not {url}", field=given[0])
-        return None
-    try:
-        context = ssl.create_default_context(cafile=options.ca_file)
-    except (OSError, ssl.SSLError) as error:
-        raise InputError(
-            f"cannot load CA file {options.ca_file}: {error}", field="--ca-file"
-        ) from None
-    if options.cert_file is not None:
-        try:
-            context.load_cert_chain(options.cert_file, options.key_file)
-        except (OSError, ssl.SSLError) as error:
-            raise InputError(
-                f"cannot load client certificate {options.cert_file}: {error}",
-                field="--cert-file",
-            ) from None
-    return context
-
-
-# -- topics ------------------------------------------------------------------------------
-
-_HEADER_MIN: Final = 8  # Len, StructType, Class
-
-
-def _check_server(server_cn: str) -> None:
-    if not server_cn or any(ch in server_cn for ch in "/+#\0"):
-        raise ValueError(f"a server common name for a topic level, not {server_cn!r}")
-
-
-def frame_topic(server_cn: str, frame: bytes) -> str:
-    """``domino/billing/{server}/{class}`` from the frame header's Class (bytes 4..8, LE);
-    custom struct types (32001-65535, bytes 2..4) go to ``…/custom/{structtype}``.
-    ValueError for a frame too short or a class with no topic."""
-    if len(frame) < _HEADER_MIN:
-        raise ValueError(f"a frame of {len(frame)} bytes has no BILLMSG header")
-    struct_type = frame[2] | (frame[3] << 8)
-    if struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
-        return f"{TOPIC_ROOT}/{server_cn}/custom/{struct_type}"
-    bill_class = int.from_bytes(frame[4:8], "little")
-    name = c.CLASS_TOPIC_NAME.get(bill_class)
-    if name is None:
-        raise ValueError(f"struct type {struct_type} with class {bill_class:#x}: no topic")
-    return f"{TOPIC_ROOT}/{server_cn}/{name}"
-
-
-def status_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/status"
-
-
-def stats_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/stats"
-
-
-def control_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/control"
-
-
-def control_reply_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/control/reply"
-
-
-def _publishable(topic: object) -> bool:
-    """A topic a client may publish to (a response topic from a request is checked: a
-    wildcard would make the broker drop the connection)."""
-    return (
-        isinstance(topic, str)
-        and 0 < len(topic.encode("utf-8", "surrogatepass")) <= 0xFFFF
-        and not any(ch in topic for ch in "+#\0")
-    )
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -353,176 +116,11 @@ class _NoAnswerError(Exception):
     """The TCP (and TLS) connection was made but the login got no CONNACK."""
 
 
-# -- gmqtt glue (the only place gmqtt's Any lives) -----------------------------------------
-
-
-class _AckStore(PersistentStorage):  # type: ignore[misc]
-    """gmqtt's in-flight store, used as its hook for acknowledgements.
-
-    gmqtt calls ``push_message(mid, raw)`` inside ``publish()`` for QoS > 0 (status and
-    replies: frames are written by the drain), ``remove_message_by_mid(mid)`` on every
-    PUBACK, and ``clear()`` on a CONNACK without a session. No packet is kept (the drain
-    keeps the frames and resends them itself), so gmqtt never replays anything and
-    ``connect()`` never waits for a drain.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.last_mid = 0
-        self.reason = 0  # reason code of the PUBACK being handled (v5; 0 otherwise)
-        self.on_ack: Callable[[int], None] = _ignore_int
-        self.on_clear: Callable[[], None] = _ignore
-
-    def push_message(self, mid: int, raw_package: object) -> None:
-        self.last_mid = mid
-
-    def remove_message_by_mid(self, mid: int) -> None:
-        self.on_ack(mid)
-
-    def clear(self) -> None:
-        super().clear()
-        self.on_clear()
-
-
-def _ignore() -> None:
-    return None
-
-
-def _ignore_int(_mid: int) -> None:
-    return None
-
-
-class _DrainClient(Client):  # type: ignore[misc]
-    """A gmqtt Client that never reconnects by itself and reports PUBACK reason codes.
-
-    gmqtt calls ``reconnect`` after any connection loss, refused CONNACK or protocol
-    downgrade; here that only marks the client dead, for the drain's own loop.
-    """
-
-    def __init__(self, client_id: str, store: _AckStore, **kwargs: Any) -> None:
-        super().__init__(client_id, persistent_storage=store, **kwargs)
-        self.dead = asyncio.Event()
-        handler = self._package_handler
-        original = handler._handle_puback_packet
-
-        def puback(cmd: int, packet: bytes) -> None:
-            # gmqtt ignores the v5 reason code (absent: a 2-byte body, success).
-            store.reason = packet[2] if len(packet) > 2 else 0
-            original(cmd, packet)
-
-        handler._handle_puback_packet = puback
-
-    async def reconnect(self, delay: bool = False) -> None:
-        self.dead.set()
-
-
 class _Log(Protocol):
     def debug(self, event: str, **kw: Any) -> Any: ...
     def info(self, event: str, **kw: Any) -> Any: ...
     def warning(self, event: str, **kw: Any) -> Any: ...
     def error(self, event: str, **kw: Any) -> Any: ...
-
-
-def _disconnect_reason(packet: object) -> str:
-    """What gmqtt's on_disconnect got: a broker DISCONNECT's body (v5: reason code first),
-    empty for a closed socket, or an error."""
-    if isinstance(packet, bytes | bytearray) and packet:
-        return f"DISCONNECT from the broker, reason {packet[0]:#04x}"
-    if isinstance(packet, BaseException):
-        return str(packet)
-    return "connection closed"
-
-
-def _connack_text(error: BaseException) -> str:
-    code = getattr(error, "_code", None)
-    message = str(getattr(error, "message", error)).removeprefix("Connection Refused: ")
-    return f"{message} (CONNACK {code:#04x})" if isinstance(code, int) else message
-
-
-# -- PUBLISH packets of frames -------------------------------------------------------------
-
-_U16: Final = struct.Struct(">H")
-_PROPERTY_CONTENT_TYPE: Final = b"\x03"
-_PROPERTY_USER: Final = b"\x26"
-_PUBLISH_QOS0: Final = b"\x30"
-_PUBLISH_QOS1: Final = b"\x32"
-
-
-def _str16(text: str) -> bytes:
-    data = text.encode("utf-8")
-    return _U16.pack(len(data)) + data
-
-
-def _varint(value: int) -> bytes:
-    """MQTT's variable byte integer."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
-
-
-class _FrameEncoder:
-    """PUBLISH packets of frames (DUP 0, never retained), as gmqtt would write them.
-
-    The drain encodes frame packets itself: gmqtt's ``publish()`` builds every property
-    anew for every message, a third of the drain's time. The topic and the properties
-    that do not change (content type, run, structtype) are encoded once per frame kind;
-    only ``seq`` and the packet id are new per frame. Acks still go through gmqtt.
-    """
-
-    def __init__(
-        self,
-        server_cn: str,
-        run_id: str,
-        json_decoder: JsonDecoder | None,
-        *,
-        properties: bool,
-    ) -> None:
-        self.server_cn = server_cn
-        self.properties = properties
-        self._json = json_decoder
-        content_type = CONTENT_TYPE_JSON if json_decoder is not None else CONTENT_TYPE_BINARY
-        self._seq_head = (
-            _PROPERTY_CONTENT_TYPE + _str16(content_type) + _PROPERTY_USER + _str16("seq")
-        )
-        self._run = _PROPERTY_USER + _str16("run") + _str16(run_id)
-        self._kinds: dict[bytes, tuple[bytes, bytes]] = {}  # header 2..8: topic, props tail
-
-    def _kind(self, key: bytes, frame: bytes) -> tuple[bytes, bytes]:
-        topic = frame_topic(self.server_cn, frame)
-        struct_type = str(frame[2] | (frame[3] << 8))
-        tail = self._run + _PROPERTY_USER + _str16("structtype") + _str16(struct_type)
-        known = self._kinds[key] = (_str16(topic), tail)
-        return known
-
-    def prepare(self, item: SequencedFrame) -> tuple[bytes, bytes, bytes]:
-        """(topic field, properties field, payload); ValueError if the frame has none."""
-        seq, frame = item
-        key = frame[2:8]
-        known = self._kinds.get(key)
-        if known is None:
-            known = self._kind(key, frame)
-        payload = frame
-        if self._json is not None:
-            payload = dumps_frame(self._json(frame, 0, seq)).encode()
-        if not self.properties:
-            return known[0], b"", payload
-        text = str(seq).encode()
-        props = b"".join((self._seq_head, _U16.pack(len(text)), text, known[1]))
-        return known[0], _varint(len(props)) + props, payload
-
-    @staticmethod
-    def assemble(parts: tuple[bytes, bytes, bytes], mid: int | None) -> bytes:
-        topic, props, payload = parts
-        if mid is None:
-            size = len(topic) + len(props) + len(payload)
-            return b"".join((_PUBLISH_QOS0, _varint(size), topic, props, payload))
-        size = len(topic) + 2 + len(props) + len(payload)
-        return b"".join((_PUBLISH_QOS1, _varint(size), topic, _U16.pack(mid), props, payload))
 
 
 # -- the drain ---------------------------------------------------------------------------
@@ -566,7 +164,7 @@ class BillingDrain:
         on_control: Callable[[bytes], Awaitable[dict[str, Any]]] | None = None,
         log: _Log | None = None,
     ) -> None:
-        _check_server(server_cn)
+        check_server(server_cn)
         self.url = url
         self.options = options
         self.server_cn = server_cn
@@ -579,16 +177,16 @@ class BillingDrain:
         self.log: _Log = log if log is not None else structlog.get_logger("billsim.mqtt")
         self._queue = queue
         self._on_control = on_control
-        self._ssl = _ssl_context(url, options)
+        self._ssl = tls_context(url, options)
         self._json = JsonDecoder(codec) if options.payload == "json" else None
         self._version: int = MQTTv311 if options.version == "3.1.1" else MQTTv50
 
-        self._client: Any = None  # the current _DrainClient
-        self._store: _AckStore | None = None
+        self._client: Any = None  # the current DrainClient
+        self._store: AckStore | None = None
         self._connected = False
         self._ever_connected = False
         self._props = self._version == MQTTv50
-        self._encoder = _FrameEncoder(server_cn, run_id, self._json, properties=self._props)
+        self._encoder = FrameEncoder(server_cn, run_id, self._json, properties=self._props)
         self._said_no_properties = False
         self._inflight: dict[int, SequencedFrame] = {}  # mid -> frame, in publish order
         self._pending: deque[_Entry] = deque()  # taken, to publish before the queue
@@ -725,7 +323,7 @@ class BillingDrain:
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
-                    error=_connack_text(error) if isinstance(error, MQTTConnectError) else error,
+                    error=connack_text(error) if isinstance(error, MQTTConnectError) else error,
                     attempt=attempt + 1,
                     retry_in=round(delay, 2),
                 )
@@ -742,13 +340,13 @@ class BillingDrain:
         self._wake.set()
 
     async def _connect_once(self) -> None:
-        store = _AckStore()
+        store = AckStore()
         will = Message(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
-        client = _DrainClient(self.client_id, store, clean_session=True, will_message=will)
+        client = DrainClient(self.client_id, store, clean_session=True, will_message=will)
         store.on_ack = lambda mid: self._on_ack(client, mid)
         store.on_clear = lambda: self._on_clear(client)
         client.on_disconnect = lambda _client, packet, exc=None: self._lost(
-            client, _disconnect_reason(packet)
+            client, disconnect_reason(packet)
         )
         if self._on_control is not None:
             client.on_message = lambda _c, topic, payload, _qos, properties: self._on_message(
@@ -797,7 +395,7 @@ class BillingDrain:
             self._drop(client)
             if isinstance(error, MQTTConnectError):
                 if client._package_handler._permanent_failure:
-                    raise _RefusedError(f"login refused: {_connack_text(error)}")
+                    raise _RefusedError(f"login refused: {connack_text(error)}")
                 raise error
             if isinstance(error, ssl.SSLCertVerificationError):
                 raise _RefusedError(
@@ -812,7 +410,7 @@ class BillingDrain:
             raise ConnectionResetError("the connection closed right after login")
         self._adopt(client, store)
 
-    def _adopt(self, client: Any, store: _AckStore) -> None:
+    def _adopt(self, client: Any, store: AckStore) -> None:
         """Make a logged-in client the current one: window, status, control, resends."""
         handler = client._package_handler
         v5 = client._connection_state.protocol_version >= MQTTv50
@@ -1092,7 +690,7 @@ class BillingDrain:
         topic = self.control_reply_topic
         response = properties.get("response_topic")
         if response:
-            if _publishable(response[0]):
+            if publishable(response[0]):
                 topic = response[0]
             else:
                 self.log.warning("mqtt.bad_response_topic", response_topic=repr(response[0]))

@@ -28,21 +28,17 @@ from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.package import PublishPacket
 from gmqtt.mqtt.utils import IdGenerator
 
-from simulator.adapters.mqtt.drain import (
-    CONTENT_TYPE_BINARY,
-    CONTENT_TYPE_JSON,
-    BillingDrain,
-    BrokerError,
-    BrokerUrl,
-    MqttOptions,
-    _FrameEncoder,
+from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
+from simulator.adapters.mqtt.options import MqttOptions
+from simulator.adapters.mqtt.packets import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, FrameEncoder
+from simulator.adapters.mqtt.topics import (
     control_reply_topic,
     control_topic,
     frame_topic,
-    parse_broker_url,
     stats_topic,
     status_topic,
 )
+from simulator.adapters.mqtt.url import BrokerUrl, parse_broker_url
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue
 from simulator.errors import InputError
@@ -318,7 +314,7 @@ def test_frame_packets_equal_gmqtts(
 ) -> None:
     """The drain's own PUBLISH encoding gives the bytes gmqtt's publish() would write."""
     decoder = JsonDecoder(codec) if json_payload else None
-    encoder = _FrameEncoder(CN, RUN, decoder, properties=version == MQTTv50)
+    encoder = FrameEncoder(CN, RUN, decoder, properties=version == MQTTv50)
     for seq, frame in make_frames(3, codec, custom_every=3):
         mid = 300 + seq if qos else None
         ours = encoder.assemble(encoder.prepare((seq, frame)), mid)
