@@ -14,31 +14,26 @@ is the engine's business. The daemon wires it up:
 
 Delivery (QoS 1). Frames are taken with a holding get, so a frame keeps its quota slot
 until the broker's PUBACK releases it: a producer blocked on the quota wakes on acks, and
-a broker outage loses nothing below the quota. Published frames wait in a window of
-unacknowledged frames (mid -> frame, in publish order), never larger than the broker's
-Receive Maximum allows. PUBACKs are learnt through gmqtt's ``persistent_storage`` hook
-(``AckStore``); PUBACK order may differ from publish order, so an ack releases one
-slot and the window keeps publish order. Frame PUBLISH packets are encoded here
-(``FrameEncoder``: gmqtt would re-encode the same properties for every frame, a third
-of the time) with packet ids from gmqtt's own allocator, and written a batch at a time;
-gmqtt's PUBACK handling frees the ids as usual. Status, stats and control replies go
-through gmqtt's ``publish()``.
+a broker outage loses nothing below the quota. Which frames are in flight, in what order
+they are (re)published and what each PUBACK releases is the business of the sans-IO
+``InFlightWindow`` (window.py); this module does the I/O around it. PUBACKs are learnt
+through gmqtt's ``persistent_storage`` hook (``AckStore``). Frame PUBLISH packets are
+encoded by ``FrameEncoder`` (packets.py) with packet ids from gmqtt's own allocator, and
+written a batch at a time; gmqtt's PUBACK handling frees the ids as usual. Status, stats
+and control replies go through gmqtt's ``publish()``. Whatever of gmqtt is not public is
+reached through gmqtt_glue.py.
 
-When the connection is lost, every unacknowledged frame goes back to the front of a
-resend list, in publish order; after the reconnect those are published again (same seq,
-new packet id) before any new frame is taken. A subscriber may so see a frame twice,
-always with the same seq, and sees the first copies in order.
+When the connection is lost, every unacknowledged frame is published again after the
+reconnect (same seq, new packet id) before any new frame is taken. A subscriber may so
+see a frame twice, always with the same seq, and sees the first copies in order.
 
-Reconnects are ours, not gmqtt's: gmqtt's fixed-delay reconnect is switched off
-(``DrainClient.reconnect``), and each connection is a fresh gmqtt Client with a clean
-session, reached through a jittered exponential backoff. A fresh client per connection
-means no packet ids leaked by a lost session, no stale acks (a superseded client's
-callbacks are ignored) and no replay by gmqtt itself.
+Reconnects are ours, not gmqtt's: each connection is a fresh ``OwnReconnectClient`` with
+a clean session, reached through a jittered exponential backoff. A fresh client per
+connection means no packet ids leaked by a lost session, no stale acks (a superseded
+client's callbacks are ignored) and no replay by gmqtt itself.
 
 QoS 0: a frame is released once written to the transport; the transport's write buffer
 (high/low water marks) is the back-pressure, so memory stays bounded.
-
-gmqtt has no type stubs: its objects are ``Any`` and stay inside this module.
 """
 
 from __future__ import annotations
@@ -49,22 +44,15 @@ import json
 import random
 import socket
 import ssl
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any, Final, Protocol
 
 import structlog
 from gmqtt import Message, MQTTConnectError
-from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
-from simulator.adapters.mqtt.gmqtt_glue import (
-    AckStore,
-    DrainClient,
-    connack_text,
-    disconnect_reason,
-)
+from simulator.adapters.mqtt import gmqtt_glue as glue
+from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, AckStore, OwnReconnectClient
 from simulator.adapters.mqtt.options import MqttOptions, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON, FrameEncoder
 from simulator.adapters.mqtt.topics import (
@@ -76,6 +64,7 @@ from simulator.adapters.mqtt.topics import (
     status_topic,
 )
 from simulator.adapters.mqtt.url import BrokerUrl
+from simulator.adapters.mqtt.window import InFlightWindow, Waiting
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.errors import BillsimError
@@ -125,10 +114,8 @@ class _Log(Protocol):
 
 # -- the drain ---------------------------------------------------------------------------
 
-_Entry = tuple[SequencedFrame, bool]  # a frame to publish, and whether it was published before
 
-
-def _no_delay(transport: Any) -> None:
+def _no_delay(transport: asyncio.BaseTransport) -> None:
     """Send each write at once (TCP_NODELAY).
 
     With Nagle's algorithm on, a window of small PUBLISH writes waits on the peer's
@@ -179,18 +166,17 @@ class BillingDrain:
         self._on_control = on_control
         self._ssl = tls_context(url, options)
         self._json = JsonDecoder(codec) if options.payload == "json" else None
-        self._version: int = MQTTv311 if options.version == "3.1.1" else MQTTv50
+        self._version: int = MQTT_V311 if options.version == "3.1.1" else MQTT_V5
 
-        self._client: Any = None  # the current DrainClient
+        self._client: Any = None  # the current OwnReconnectClient
         self._store: AckStore | None = None
         self._connected = False
         self._ever_connected = False
-        self._props = self._version == MQTTv50
+        self._props = self._version == MQTT_V5
         self._encoder = FrameEncoder(server_cn, run_id, self._json, properties=self._props)
         self._said_no_properties = False
-        self._inflight: dict[int, SequencedFrame] = {}  # mid -> frame, in publish order
-        self._pending: deque[_Entry] = deque()  # taken, to publish before the queue
-        self._room_level = 0  # wake the run loop once this few frames are unacknowledged
+        self._window = InFlightWindow(options.window)
+        self._written_qos0 = 0
         self._want_room = False
         self._want_acks = False
         self._awaiting: dict[int, asyncio.Future[None]] = {}  # service mids waited on
@@ -199,18 +185,13 @@ class BillingDrain:
         self._lost_signal = asyncio.Event()
         self._connected_event = asyncio.Event()
         self._failed_event = asyncio.Event()
-        self._ids: Any = None  # the current client's packet-id allocator
         self._connector: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._closing = False
         self._closed = False
         self._failure: BrokerError | None = None
 
-        self.window = 1
-        self.delivered = 0
-        self.resent = 0
         self.reconnects = 0
-        self.refused = 0
         self.rejected = 0
         self.in_flight_peak = 0
         self.protocol = options.version
@@ -233,7 +214,24 @@ class BillingDrain:
     def in_flight(self) -> int:
         """Frames taken from the queue and not yet acknowledged (published or waiting
         for a resend)."""
-        return len(self._inflight) + len(self._pending)
+        return self._window.in_flight
+
+    @property
+    def window(self) -> int:
+        """The most frames left unacknowledged at once on the current connection."""
+        return self._window.size
+
+    @property
+    def delivered(self) -> int:
+        return self._window.delivered + self._written_qos0
+
+    @property
+    def resent(self) -> int:
+        return self._window.resent
+
+    @property
+    def refused(self) -> int:
+        return self._window.refused
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -300,8 +298,8 @@ class BillingDrain:
                 if not self._ever_connected and self.options.version == "5":
                     # Some 3.1.1-only brokers (amqtt) neither answer nor refuse an MQTT 5
                     # CONNECT: until a first login, alternate the two versions.
-                    self._version = MQTTv311 if self._version == MQTTv50 else MQTTv50
-                    note = f"next attempt with MQTT {'5' if self._version == MQTTv50 else '3.1.1'}"
+                    self._version = MQTT_V311 if self._version == MQTT_V5 else MQTT_V5
+                    note = f"next attempt with MQTT {'5' if self._version == MQTT_V5 else '3.1.1'}"
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
@@ -318,12 +316,21 @@ class BillingDrain:
                 self.log.error(
                     "mqtt.refused", broker=str(self.url), error=str(error), retry_in=round(delay, 2)
                 )
-            except (OSError, TimeoutError, MQTTConnectError) as error:
+            except MQTTConnectError as error:
                 delay = self._backoff(attempt)
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
-                    error=connack_text(error) if isinstance(error, MQTTConnectError) else error,
+                    error=glue.connack_text(error),
+                    attempt=attempt + 1,
+                    retry_in=round(delay, 2),
+                )
+            except (OSError, TimeoutError) as error:
+                delay = self._backoff(attempt)
+                self.log.warning(
+                    "mqtt.connect_failed",
+                    broker=str(self.url),
+                    error=error,
                     attempt=attempt + 1,
                     retry_in=round(delay, 2),
                 )
@@ -342,11 +349,13 @@ class BillingDrain:
     async def _connect_once(self) -> None:
         store = AckStore()
         will = Message(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
-        client = DrainClient(self.client_id, store, clean_session=True, will_message=will)
+        client = OwnReconnectClient(
+            self.client_id, store=store, clean_session=True, will_message=will
+        )
         store.on_ack = lambda mid: self._on_ack(client, mid)
         store.on_clear = lambda: self._on_clear(client)
         client.on_disconnect = lambda _client, packet, exc=None: self._lost(
-            client, disconnect_reason(packet)
+            client, glue.disconnect_reason(packet)
         )
         if self._on_control is not None:
             client.on_message = lambda _c, topic, payload, _qos, properties: self._on_message(
@@ -365,7 +374,7 @@ class BillingDrain:
                 version=version,
             )
         )
-        dead = asyncio.ensure_future(client.dead.wait())
+        dead = asyncio.ensure_future(client.lost.wait())
         try:
             await asyncio.wait(
                 (connect, dead),
@@ -374,28 +383,28 @@ class BillingDrain:
             )
         except BaseException:
             connect.cancel()
-            self._drop(client)
+            glue.drop(client)
             raise
         finally:
             dead.cancel()
         if not connect.done():
             connect.cancel()
-            self._drop(client)
+            glue.drop(client)
             await asyncio.wait((connect,))
             if not connect.cancelled():
                 connect.exception()  # retrieved: it is replaced by the errors below
-            if version == MQTTv50 and client._connection_state.protocol_version == MQTTv311:
-                self._version = MQTTv311
+            if version == MQTT_V5 and client.refused_v5.is_set():
+                self._version = MQTT_V311
                 raise _DowngradedError
-            if client.dead.is_set():
+            if client.lost.is_set():
                 raise _NoAnswerError("the broker closed the connection during login")
             raise _NoAnswerError(f"no CONNACK within {self.options.connect_timeout} s")
         error = connect.exception()
         if error is not None:
-            self._drop(client)
+            glue.drop(client)
             if isinstance(error, MQTTConnectError):
-                if client._package_handler._permanent_failure:
-                    raise _RefusedError(f"login refused: {connack_text(error)}")
+                if glue.refused_for_good(client):
+                    raise _RefusedError(f"login refused: {glue.connack_text(error)}")
                 raise error
             if isinstance(error, ssl.SSLCertVerificationError):
                 raise _RefusedError(
@@ -403,22 +412,21 @@ class BillingDrain:
                 )
             raise error
         if self._closing:
-            self._drop(client)
+            glue.drop(client)
             return
-        if client.dead.is_set() or not client.is_connected:
-            self._drop(client)
+        if client.lost.is_set() or not client.is_connected:
+            glue.drop(client)
             raise ConnectionResetError("the connection closed right after login")
         self._adopt(client, store)
 
     def _adopt(self, client: Any, store: AckStore) -> None:
         """Make a logged-in client the current one: window, status, control, resends."""
-        handler = client._package_handler
-        v5 = client._connection_state.protocol_version >= MQTTv50
+        v5 = glue.protocol_version(client) >= MQTT_V5
         self.protocol = "5" if v5 else "3.1.1"
         self._props = self._encoder.properties = v5
         if v5:
-            values = handler._connack_properties.get("receive_maximum")
-            self.receive_maximum = values[0] if values else _MQTT5_RECEIVE_MAXIMUM_DEFAULT
+            announced = glue.receive_maximum(client)
+            self.receive_maximum = announced or _MQTT5_RECEIVE_MAXIMUM_DEFAULT
         else:
             self.receive_maximum = None
             if not self._said_no_properties:
@@ -433,29 +441,21 @@ class BillingDrain:
                     "mqtt.properties_off",
                     note="MQTT 3.1.1: frames go without content type and seq/run/structtype",
                 )
-        # gmqtt allows at most _max - 1 packet ids in use (_max = Receive Maximum); one is
-        # kept for the status message, the control subscription and control replies.
-        ids = handler.id_generator._max - 1
-        window = min(self.options.window, max(1, ids - 1))
-        if window != self.window and window < self.options.window:
+        previous = self._window.size
+        window = self._window.open(glue.usable_packet_ids(client))
+        if window != previous and window < self.options.window:
             self.log.info(
                 "mqtt.window_capped",
                 requested=self.options.window,
                 window=window,
                 receive_maximum=self.receive_maximum,
             )
-        self.window = window
-        # Refill as soon as one frame is acknowledged. Waiting for several acks deadlocks
-        # with a broker that leaves Nagle on (mosquitto's default): it holds the rest of
-        # its PUBACKs until our delayed ACK, ~40 ms, when we send nothing meanwhile.
-        self._room_level = window - 1
-        transport = client._connection._transport
+        transport = glue.transport(client)
         transport.set_write_buffer_limits(high=_WRITE_HIGH, low=_WRITE_LOW)
         _no_delay(transport)
 
         self._client = client
         self._store = store
-        self._ids = handler.id_generator
         self._connected = True
         self._publish_service(self.status_topic, STATUS_ONLINE, qos=1, retain=True)
         if self._on_control is not None:
@@ -472,33 +472,20 @@ class BillingDrain:
             receive_maximum=self.receive_maximum,
             window=self.window,
             qos=self.options.qos,
-            resend=len(self._pending),
+            resend=self._window.waiting,
         )
         self._wake.set()
 
-    def _drop(self, client: Any) -> None:
-        """Forget a client: close its socket at once, free the ids gmqtt may have leaked."""
-        client._is_active = False
-        handler = client._package_handler
-        handler.id_generator._used_ids.clear()
-        connection = client._connection
-        if connection is not None:
-            callback = connection._keep_connection_callback
-            if callback is not None:
-                callback.cancel()
-            connection._transport.abort()
-
     def _lost(self, client: Any, reason: str) -> None:
         """The current connection is gone: unacknowledged frames go back to be resent."""
-        client.dead.set()
+        client.lost.set()
         if client is not self._client or not self._connected:
             return
         self._connected = False
         self._connected_event.clear()
-        unacked = len(self._inflight)
-        self._requeue_inflight()
+        unacked = self._window.lose()
         self._want_room = False
-        self._drop(client)
+        glue.drop(client)
         for future in self._awaiting.values():
             if not future.done():
                 future.set_result(None)  # no ack will come: stop waiting
@@ -510,46 +497,35 @@ class BillingDrain:
                 "mqtt.disconnected", broker=str(self.url), reason=reason, unacked=unacked
             )
 
-    def _requeue_inflight(self) -> None:
-        if self._inflight:
-            self._pending.extendleft(reversed([(item, True) for item in self._inflight.values()]))
-            self._inflight.clear()
-
     def _on_clear(self, client: Any) -> None:
         # A CONNACK without a session: gmqtt forgets its in-flight messages. The drain
         # publishes only after that CONNACK, so there is nothing to lose; should there be,
         # those frames are resent.
-        if client is self._client and self._inflight:
-            self._requeue_inflight()
+        if client is self._client and self._window.lose():
             self._wake.set()
 
     def _on_ack(self, client: Any, mid: int) -> None:
         if client is not self._client:
             return
-        item = self._inflight.pop(mid, None)
-        if item is None:
+        store = self._store
+        released = self._window.ack(mid, store.reason if store is not None else 0)
+        if released is None:
             future = self._awaiting.pop(mid, None)
             if future is not None and not future.done():
                 future.set_result(None)
-            if self._want_room:  # a packet id came free
-                self._want_room = False
-                self._wake.set()
-            return
-        self._queue.release()
-        store = self._store
-        reason = store.reason if store is not None else 0
-        if reason < 0x80:
-            self.delivered += 1
         else:
-            self.refused += 1
-            if reason not in self._refusals:
+            self._queue.release()
+            reason = released.reason
+            if not released.delivered and reason not in self._refusals:
                 self._refusals.add(reason)
-                self.log.error("mqtt.frame_refused", seq=item[0], reason=f"{reason:#04x}")
+                self.log.error("mqtt.frame_refused", seq=released.item[0], reason=f"{reason:#04x}")
+        # Refill as soon as one packet id is free. Waiting for several acks deadlocks with
+        # a broker that leaves Nagle on (mosquitto's default): it holds the rest of its
+        # PUBACKs until our delayed ACK, ~40 ms, when we send nothing meanwhile.
         if self._want_room:
-            if len(self._inflight) <= self._room_level:
-                self._want_room = False
-                self._wake.set()
-        elif self._want_acks and not self._inflight:
+            self._want_room = False
+            self._wake.set()
+        elif self._want_acks and not self._window.unacknowledged:
             self._wake.set()
 
     # -- publishing ------------------------------------------------------------------------
@@ -564,71 +540,65 @@ class BillingDrain:
             self.log.error("mqtt.frame_rejected", seq=item[0], error=str(error))
             return None
 
-    def _send_qos1(self, items: list[SequencedFrame], again: bool = False) -> None:
-        """Publish frames at QoS 1 into the window, in one write; ``again`` for resends."""
-        connection = self._client._connection
-        transport = connection._transport
-        prepare = self._prepare
-        assemble = self._encoder.assemble
-        next_id = self._ids.next_id
-        inflight = self._inflight
-        if transport.is_closing():
+    def _send_qos1(self, entries: list[Waiting]) -> None:
+        """Publish frames at QoS 1 into the window, in one write."""
+        client = self._client
+        window = self._window
+        if glue.transport(client).is_closing():
             # Lost, and not yet reported (that comes in a callback): say it now, so the
             # frames wait for the reconnect, after those in flight, instead of a busy loop.
-            self._pending.extendleft(reversed([(item, again) for item in items]))
-            self._lost(self._client, "closed")
+            window.put_back(entries)
+            self._lost(client, "closed")
             return
+        prepare = self._prepare
+        assemble = self._encoder.assemble
+        next_id = glue.packet_id_allocator(client)
         chunks: list[bytes] = []
         done = 0
         try:
-            for item in items:
-                parts = prepare(item)
+            for entry in entries:
+                parts = prepare(entry.item)
                 if parts is None:
                     self._queue.release()
                 else:
                     mid = next_id()
                     chunks.append(assemble(parts, mid))
-                    inflight[mid] = item
+                    window.published(mid, entry)
                 done += 1
         except OverflowError:
             # No packet id free (gmqtt's Receive Maximum check): the rest waits.
             self._want_room = True
         finally:
             if chunks:
-                transport.write(b"".join(chunks))
-                connection._last_data_out = time.monotonic()
-            if done < len(items):  # keep the rest, in order, for the next round
-                self._pending.extendleft(reversed([(item, again) for item in items[done:]]))
-            if again:
-                self.resent += done
-            self.in_flight_peak = max(self.in_flight_peak, len(self._ids._used_ids))
+                glue.write(client, b"".join(chunks))
+            if done < len(entries):  # keep the rest, in order, for the next round
+                window.put_back(entries[done:])
+            self.in_flight_peak = max(self.in_flight_peak, glue.packet_ids_in_use(client))
 
-    def _send_qos0(self, items: list[SequencedFrame]) -> None:
-        """Write frames at QoS 0 and release them; those not written wait in pending."""
-        connection = self._client._connection
-        transport = connection._transport
+    def _send_qos0(self, entries: list[Waiting]) -> None:
+        """Write frames at QoS 0 and release them; those not written wait."""
+        client = self._client
+        if glue.transport(client).is_closing():
+            self._window.put_back(entries)
+            self._lost(client, "closed")
+            return
         prepare = self._prepare
         assemble = self._encoder.assemble
-        if transport.is_closing():
-            self._pending.extendleft(reversed([(item, False) for item in items]))
-            self._lost(self._client, "closed")
-            return
         chunks: list[bytes] = []
         done = 0
         try:
-            for item in items:
-                parts = prepare(item)
+            for entry in entries:
+                parts = prepare(entry.item)
                 if parts is not None:
                     chunks.append(assemble(parts, None))
                 done += 1
         finally:
             if chunks:
-                transport.write(b"".join(chunks))
-                connection._last_data_out = time.monotonic()
-            if done < len(items):
-                self._pending.extendleft(reversed([(item, False) for item in items[done:]]))
+                glue.write(client, b"".join(chunks))
+            if done < len(entries):
+                self._window.put_back(entries[done:])
             self._queue.release(done)
-            self.delivered += len(chunks)
+            self._written_qos0 += len(chunks)
 
     def _publish_service(
         self, topic: str, payload: bytes, *, qos: int, retain: bool, **props: Any
@@ -638,10 +608,8 @@ class BillingDrain:
         client = self._client
         if client is None or not self._connected:
             return None
-        if qos:
-            ids = client._package_handler.id_generator
-            if len(ids._used_ids) >= ids._max - 1:
-                qos = 0
+        if qos and glue.free_packet_ids(client) <= 0:
+            qos = 0
         client.publish(topic, payload, qos, retain, **(props if self._props else {}))
         if qos and self._store is not None:
             return self._store.last_mid
@@ -720,20 +688,18 @@ class BillingDrain:
     def _room(self) -> int:
         """Frames that may be published now: the window, and the packet ids gmqtt has free
         (status, subscription and replies use them too)."""
-        ids = self._ids
-        free: int = ids._max - 1 - len(ids._used_ids)
-        return min(self.window - len(self._inflight), free)
+        return self._window.room(glue.free_packet_ids(self._client))
 
     async def _run_qos1(self) -> None:
         queue = self._queue
         wake = self._wake
-        pending = self._pending
+        window = self._window
         while True:
             wake.clear()
             if self._closing or self._failure is not None:
                 return
             if not self._connected:
-                if queue.is_quitting and not queue.depth and not pending:
+                if queue.is_quitting and not queue.depth and not window.waiting:
                     return
                 await wake.wait()
                 continue
@@ -742,17 +708,15 @@ class BillingDrain:
                 self._want_room = True
                 await wake.wait()
                 continue
-            if pending:
-                for _ in range(min(room, len(pending))):
-                    item, again = pending.popleft()
-                    self._send_qos1([item], again)
+            if window.waiting:
+                self._send_qos1(window.next_waiting(room))
                 continue
             batch = queue.get_many_nowait(room)
             if batch:
-                self._send_qos1(batch)
+                self._send_qos1([Waiting(item) for item in batch])
                 continue
             if queue.is_quitting:
-                if not self._inflight:
+                if not window.unacknowledged:
                     return
                 self._want_acks = True
                 await wake.wait()
@@ -760,35 +724,34 @@ class BillingDrain:
                 continue
             got = await self._next_frame()
             if got is not None:
-                if self._connected and not pending:
-                    self._send_qos1([got])
+                if self._connected and not window.waiting:
+                    self._send_qos1([Waiting(got)])
                 else:
-                    pending.append((got, False))
+                    window.wait(got)
 
     async def _run_qos0(self) -> None:
         queue = self._queue
         wake = self._wake
-        pending = self._pending
+        window = self._window
         while True:
             wake.clear()
             if self._closing or self._failure is not None:
                 return
             if not self._connected:
-                if queue.is_quitting and not queue.depth and not pending:
+                if queue.is_quitting and not queue.depth and not window.waiting:
                     return
                 await wake.wait()
                 continue
             client = self._client
-            if pending:
-                items = [pending.popleft()[0] for _ in range(min(_QOS0_BATCH, len(pending)))]
+            if window.waiting:
+                entries = window.next_waiting(_QOS0_BATCH)
             else:
-                items = queue.get_many_nowait(_QOS0_BATCH)
-            if items:
-                self._send_qos0(items)
-                protocol = client._connection._protocol
-                if protocol._paused:
+                entries = [Waiting(item) for item in queue.get_many_nowait(_QOS0_BATCH)]
+            if entries:
+                self._send_qos0(entries)
+                if glue.write_paused(client):
                     try:
-                        await protocol._drain_helper()
+                        await glue.until_writable(client)
                     except ConnectionError:
                         self._lost(client, "closed while writing")
                 else:
@@ -799,11 +762,11 @@ class BillingDrain:
                 return
             got = await self._next_frame()
             if got is not None:
-                pending.append((got, False))
+                window.wait(got)
 
     async def _flush(self, client: Any) -> None:
         """Wait (QoS 0, at the end) until the transport has sent what was written."""
-        transport = client._connection._transport
+        transport = glue.transport(client)
         while (
             self._connected
             and not self._closing
@@ -824,7 +787,7 @@ class BillingDrain:
             if not get.done():
                 get.cancel()
             elif not get.cancelled() and get.exception() is None:
-                self._pending.append((get.result(), False))
+                self._window.wait(get.result())
             raise
         woken.cancel()
         if not get.done():
@@ -842,7 +805,7 @@ class BillingDrain:
         if queue.depth or queue.held:
             return False
         if self.options.qos == 0 and self._connected:
-            transport = self._client._connection._transport
+            transport = glue.transport(self._client)
             return transport.is_closing() or not transport.get_write_buffer_size()
         return True
 
@@ -891,7 +854,7 @@ class BillingDrain:
         if client is None:
             return
         if not self._connected:
-            self._drop(client)
+            glue.drop(client)
             return
         mid = self._publish_service(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
         if mid is not None:
@@ -901,16 +864,16 @@ class BillingDrain:
                 await asyncio.wait_for(future, _OFFLINE_ACK_TIMEOUT)
         self._connected = False
         self._connected_event.clear()
-        self._requeue_inflight()
+        self._window.lose()
         try:
             await asyncio.wait_for(client.disconnect(), _DISCONNECT_TIMEOUT)
         except (OSError, TimeoutError) as error:
             self.log.debug("mqtt.disconnect_failed", error=str(error))
-            self._drop(client)
+            glue.drop(client)
 
     # -- for tests -------------------------------------------------------------------------
 
     def _abort_connection(self) -> None:
         """Cut the socket without DISCONNECT (the broker then publishes the will)."""
-        if self._client is not None and self._client._connection is not None:
-            self._client._connection._transport.abort()
+        if self._client is not None:
+            glue.abort(self._client)

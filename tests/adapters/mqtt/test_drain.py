@@ -303,7 +303,10 @@ class _Protocol:
     def __init__(self, proto_ver: int, mid: int) -> None:
         self.proto_ver = proto_ver
         self.id_generator = IdGenerator()
-        self.id_generator._last_used_id = mid - 1
+        # Through its public methods: the allocator hands out ids in turn.
+        taken = [self.id_generator.next_id() for _ in range(mid - 1)]
+        for used in taken:
+            self.id_generator.free_id(used)
 
 
 @pytest.mark.parametrize("json_payload", [False, True])
