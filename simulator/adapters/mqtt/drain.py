@@ -164,7 +164,9 @@ class BillingDrain:
         self.log: _Log = log if log is not None else structlog.get_logger("billsim.mqtt")
         self._queue = queue
         self._on_control = on_control
-        self._ssl = tls_context(url, options)
+        self._ssl = tls_context(
+            url, ca_file=options.ca_file, cert_file=options.cert_file, key_file=options.key_file
+        )
         self._json = JsonDecoder(codec) if options.payload == "json" else None
         self._version: int = MQTT_V311 if options.version == "3.1.1" else MQTT_V5
 

@@ -1,5 +1,5 @@
-"""How to publish to a broker (``MqttOptions``) and the one TLS context builder that
-``run`` and ``tail`` share."""
+"""How to talk to a broker: the drain's ``MqttOptions``, and the one TLS context builder
+that ``run`` and ``tail`` share."""
 
 from __future__ import annotations
 
@@ -45,32 +45,48 @@ class MqttOptions:
             raise InputError(
                 f"payload must be binary or json, not {self.payload!r}", field="--payload"
             )
+        # No command has a flag for the window, keepalive, connect timeout or backoff:
+        # these messages name the setting, not an option the user cannot find.
         if self.window < 1:
-            raise InputError(f"window must be at least 1, not {self.window}", field="--window")
+            raise InputError(f"the MQTT in-flight window must be at least 1, not {self.window}")
         if not 0 <= self.keepalive <= 0xFFFF:
-            raise InputError(
-                f"keepalive must be 0..65535 s, not {self.keepalive}", field="--keepalive"
-            )
+            raise InputError(f"the MQTT keepalive must be 0..65535 s, not {self.keepalive}")
         if self.connect_timeout <= 0:
-            raise InputError("connect timeout must be positive", field="--connect-timeout")
+            raise InputError(
+                f"the MQTT connect timeout must be positive, not {self.connect_timeout}"
+            )
         if self.min_backoff <= 0 or self.max_backoff < self.min_backoff:
             raise InputError(
-                f"backoff must satisfy 0 < min ({self.min_backoff}) <= max ({self.max_backoff})",
-                field="--max-backoff",
+                "the MQTT reconnect backoff must satisfy 0 < min <= max, "
+                f"not min {self.min_backoff} s, max {self.max_backoff} s"
             )
-        if self.key_file is not None and self.cert_file is None:
-            raise InputError("a client key needs a client certificate", field="--key-file")
+        _check_key_has_certificate(self.cert_file, self.key_file)
 
 
-def tls_context(url: BrokerUrl, options: MqttOptions) -> ssl.SSLContext | None:
+def _check_key_has_certificate(cert_file: str | None, key_file: str | None) -> None:
+    if key_file is not None and cert_file is None:
+        raise InputError(
+            "a client key needs a client certificate (--cert-file)", field="--key-file"
+        )
+
+
+def tls_context(
+    url: BrokerUrl,
+    *,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+) -> ssl.SSLContext | None:
     """The TLS context of an mqtts:// URL: the CA file (else the system's CAs) and a
-    client certificate if given. None for mqtt://."""
+    client certificate if given; None for mqtt://. The one builder for every command
+    that connects: bad files are InputError for ``--ca-file``, ``--cert-file`` or
+    ``--key-file``."""
     given = [
         name
         for name, value in (
-            ("--ca-file", options.ca_file),
-            ("--cert-file", options.cert_file),
-            ("--key-file", options.key_file),
+            ("--ca-file", ca_file),
+            ("--cert-file", cert_file),
+            ("--key-file", key_file),
         )
         if value is not None
     ]
@@ -78,18 +94,16 @@ def tls_context(url: BrokerUrl, options: MqttOptions) -> ssl.SSLContext | None:
         if given:
             raise InputError(f"{given[0]} needs an mqtts:// broker, not {url}", field=given[0])
         return None
+    _check_key_has_certificate(cert_file, key_file)
     try:
-        context = ssl.create_default_context(cafile=options.ca_file)
+        context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as error:
-        raise InputError(
-            f"cannot load CA file {options.ca_file}: {error}", field="--ca-file"
-        ) from None
-    if options.cert_file is not None:
+        raise InputError(f"cannot load CA file {ca_file}: {error}", field="--ca-file") from None
+    if cert_file is not None:
         try:
-            context.load_cert_chain(options.cert_file, options.key_file)
+            context.load_cert_chain(cert_file, key_file)
         except (OSError, ssl.SSLError) as error:
             raise InputError(
-                f"cannot load client certificate {options.cert_file}: {error}",
-                field="--cert-file",
+                f"cannot load client certificate {cert_file}: {error}", field="--cert-file"
             ) from None
     return context
