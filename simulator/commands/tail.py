@@ -9,12 +9,12 @@ and prints each message as it arrives:
 - status, stats and control messages as a dim line starting `--` (skipped in JSON mode);
 - a frame that cannot be decoded as one line on stderr; tail goes on.
 
-Connecting: MQTT 5 first (it carries the content type and the `seq` user property),
-falling back to 3.1.1 at once when the broker refuses v5 (amqtt does). If the broker
-cannot be reached, tail retries for `wait` seconds (saying so on stderr once) and then
-fails with exit 1: a wrong URL is reported, not waited on forever. Once it has been
-connected, a lost connection is retried without end (a message on stderr each time it
-drops and comes back), so tail outlives a broker restart. Ctrl-C or SIGTERM: exit 0.
+Connecting (adapters/mqtt/subscriber.py): MQTT 5 first, else 3.1.1; mqtts:// with
+`--ca-file`, `--cert-file`, `--key-file` as for `run`. If the broker cannot be reached,
+tail retries for `wait` seconds (saying so on stderr once) and then fails with exit 1: a
+wrong URL is reported, not waited on forever. Once it has been connected, a lost
+connection is retried without end (a message on stderr each time it drops and comes
+back), so tail outlives a broker restart. Ctrl-C or SIGTERM: exit 0.
 """
 
 from __future__ import annotations
@@ -30,12 +30,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TextIO
 
+from simulator.adapters.mqtt.options import tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
-from simulator.adapters.mqtt.subscriber import (
-    CONNECT_TIMEOUT,
-    SubscriberError,
-    connect,
-)
+from simulator.adapters.mqtt.subscriber import Subscriber
 from simulator.adapters.mqtt.topics import FRAME_KINDS, Topic, parse_topic, subscription_topic
 from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.wire.codec import FrameCodec, FrameError
@@ -48,7 +45,6 @@ DEFAULT_WAIT: Final = 10.0  # seconds to keep trying an unreachable broker at st
 
 _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
-_MQTT_V5: Final = 5
 
 
 def _prop(properties: Mapping[str, Any], name: str) -> Any:
@@ -223,74 +219,58 @@ async def tail(
     server: str | None = None,
     layout: Layout = Layout.LINUX_X86_64,
     wait: float = DEFAULT_WAIT,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Print the broker's billing messages until `stop` is set (or SIGINT/SIGTERM); 0.
 
     Raises SubscriberError (exit 1) when the broker cannot be reached within `wait` seconds
-    or refuses the connection, InputError (exit 2) for a bad URL or server name.
+    or refuses the connection, InputError (exit 2) for a bad URL, server name or TLS file.
     """
     address = parse_broker_url(broker)
     topic = subscription_topic(server)
+    tls = tls_context(address, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
     printer = TailPrinter(out, err, json_lines=json_lines, layout=layout)
     stop = stop or asyncio.Event()
     broken_pipe = False
 
-    def on_message(client: Any, msg_topic: str, payload: bytes, qos: int, props: Any) -> int:
+    def on_message(msg_topic: str, payload: bytes, props: Mapping[str, Any]) -> None:
         nonlocal broken_pipe
         if stop.is_set():
-            return 0
+            return
         try:
-            printer.handle(msg_topic, payload, props or {})
+            printer.handle(msg_topic, payload, props)
         except BrokenPipeError:
             broken_pipe = True
             stop.set()
-        return 0
 
+    def say(line: str) -> None:
+        err.write(f"billsim tail: {line}\n")
+        err.flush()
+
+    deadline: float | None = time.monotonic() + wait
+    note = "waiting for the broker at"
+
+    def say_waiting(reason: str) -> None:
+        say(f"{note} {address} ({reason})")
+
+    subscriber = Subscriber(address, on_message, tls=tls)
     with _signals_set(stop):
-        deadline: float | None = time.monotonic() + wait
-        note = "waiting for the broker at"
         while not stop.is_set():
-            connected = await connect(
-                address, on_message, deadline=deadline, stop=stop, err=err, waiting_note=note
+            connected = await subscriber.connect(
+                deadline=deadline, stop=stop, on_waiting=say_waiting
             )
-            if connected is None:
+            if not connected:
                 break
-            client, version = connected
-            subscribed = asyncio.get_running_loop().create_future()
-
-            def on_subscribe(
-                client: Any, mid: int, qos: Any, props: Any, done: Any = subscribed
-            ) -> None:
-                if not done.done():
-                    done.set_result(qos)
-
-            client.on_subscribe = on_subscribe
-            client.subscribe(topic, qos=1)
-            try:
-                granted = await asyncio.wait_for(subscribed, CONNECT_TIMEOUT)
-            except TimeoutError:
-                granted = None  # no SUBACK yet; the messages will tell
-            if granted and all(isinstance(q, int) and q >= 0x80 for q in granted):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.disconnect(), 1)
-                raise SubscriberError(f"{address.redacted()} refused the subscription to {topic}")
-            protocol = "MQTT 5" if version == _MQTT_V5 else "MQTT 3.1.1"
-            err.write(f"billsim tail: subscribed to {topic} on {address.redacted()} ({protocol})\n")
-            err.flush()
-            lost = asyncio.ensure_future(client.lost.wait())
-            stopped = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            lost.cancel()
-            stopped.cancel()
-            if stop.is_set():
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.disconnect(), 2)
+            await subscriber.subscribe(topic)
+            say(f"subscribed to {topic} on {address} ({subscriber.protocol})")
+            if not await subscriber.until_lost(stop):
+                await subscriber.disconnect(2)
                 break
-            err.write(f"billsim tail: lost the connection to {address.redacted()}\n")
-            err.flush()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.disconnect(), 1)
+            say(f"lost the connection to {address}")
+            await subscriber.disconnect(1)
             deadline = None  # it was there: wait for it to come back, however long
             note = "reconnecting to"
     if broken_pipe:
@@ -323,6 +303,9 @@ def run_tail(
     server: str | None = None,
     layout: Layout = Layout.LINUX_X86_64,
     wait: float = DEFAULT_WAIT,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -337,6 +320,9 @@ def run_tail(
         server=server,
         layout=layout,
         wait=wait,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
     )
     try:
         return asyncio.run(coroutine)

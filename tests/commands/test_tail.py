@@ -11,13 +11,15 @@ import asyncio
 import io
 import json
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import MosquittoBroker, free_port
+from brokers import BrokerFactory, MosquittoBroker, free_port, make_tls_files
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from paths import REPO
@@ -332,9 +334,9 @@ async def tails() -> AsyncIterator[list[TailProcess]]:
         await tail.process.wait()
 
 
-async def publisher(port: int, version: int = MQTTv50) -> Any:
+async def publisher(port: int, version: int = MQTTv50, tls: ssl.SSLContext | bool = False) -> Any:
     client = Client(f"test-pub-{port}")
-    await asyncio.wait_for(client.connect("127.0.0.1", port, version=version), 10)
+    await asyncio.wait_for(client.connect("127.0.0.1", port, ssl=tls, version=version), 10)
     return client
 
 
@@ -416,6 +418,45 @@ async def test_tail_survives_a_broker_restart(
     await pub.disconnect()
     code, _, _ = await tail.interrupt()
     assert code == 0
+
+
+@pytest.mark.broker
+async def test_tail_over_tls_with_a_client_certificate(
+    mosquitto_factory: BrokerFactory, tails: list[TailProcess], tmp_path: Path
+) -> None:
+    tls = make_tls_files(tmp_path / "tls")
+    broker = mosquitto_factory(tls=tls, require_certificate=True)
+    assert broker.url.startswith("mqtts://127.0.0.1:")
+    files = ("--cert-file", str(tls.client_cert), "--key-file", str(tls.client_key))
+    tail = await TailProcess.start("--broker", broker.url, "--ca-file", str(tls.ca_cert), *files)
+    tails.append(tail)
+    assert f"on {broker.url} (MQTT 5)" in await tail.wait_subscribed()
+    pub = await publisher(broker.port, tls=broker.client_ssl())
+    publish_frame(pub, "Mail01", "session", 7)
+    assert await tail.out_lines(2) == ["-- 2026-11-21", EXPECTED_LINES["session"]]
+    await pub.disconnect()
+    code, rest, err = await tail.interrupt()
+    assert (code, rest) == (0, "")
+    assert "Traceback" not in err
+
+    # Without the test CA the broker's certificate is not trusted: exit 1, saying why.
+    untrusting = await TailProcess.start("--broker", broker.url, "--wait", "0", *files)
+    tails.append(untrusting)
+    out, err_bytes = await asyncio.wait_for(untrusting.process.communicate(), 20)
+    assert untrusting.process.returncode == 1
+    assert out == b""
+    assert f"billsim: cannot connect to {broker.url}: " in err_bytes.decode()
+    assert "certificate verify failed" in err_bytes.decode()
+
+
+def test_tls_files_with_a_plain_broker_exit_2(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not used\n")
+    result = CliRunner().invoke(
+        app, ["tail", "--broker", "mqtt://127.0.0.1:1", "--ca-file", str(ca_file)]
+    )
+    assert result.exit_code == 2
+    assert "--ca-file needs an mqtts:// broker" in result.output
 
 
 async def test_tail_unreachable_broker_exits_1(tails: list[TailProcess]) -> None:

@@ -94,3 +94,18 @@ def test_tls_context_of_files_and_their_errors(tmp_path: Path) -> None:
         with pytest.raises(InputError) as caught:
             tls_context(SECURE, **kwargs)
         assert caught.value.field == field
+
+
+def test_tail_and_run_take_the_same_tls_options() -> None:
+    tls_flags = {"--ca-file", "--cert-file", "--key-file"}
+    assert tls_flags <= options_of("run")
+    assert tls_flags <= options_of("tail")
+
+    def helps(name: str) -> dict[str, str | None]:
+        return {
+            param.opts[0]: getattr(param, "help", None)
+            for param in command(name).params
+            if param.opts[0] in tls_flags
+        }
+
+    assert helps("tail") == helps("run")
