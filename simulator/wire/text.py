@@ -18,6 +18,9 @@ _MAIL_REPORT: Final = {value: name for name, value in c.MAIL_REPORT.items()}
 _REPL_PRIORITY: Final = {value: name for name, value in c.REPL_PRIORITY.items()}
 
 
+_NAME_KEYS: Final = frozenset(("CN", "OU", "O", "C"))
+
+
 def abbreviate(name: str) -> str:
     """A Domino name in abbreviated form: `CN=Alice Smith/O=Acme` → `Alice Smith/Acme`."""
     if "=" not in name:
@@ -27,9 +30,6 @@ def abbreviate(name: str) -> str:
         key, sep, value = part.partition("=")
         parts.append(value if sep and key.strip().upper() in _NAME_KEYS else part)
     return "/".join(parts)
-
-
-_NAME_KEYS: Final = frozenset(("CN", "OU", "O", "C"))
 
 
 def hundredths(value: int) -> str:
@@ -43,6 +43,7 @@ def hundredths(value: int) -> str:
 
 
 def thousands(value: Any) -> str:
+    """An integer with thousands separators (`48,213`); anything else as it is."""
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 

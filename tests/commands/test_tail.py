@@ -26,10 +26,8 @@ from paths import REPO
 from typer.testing import CliRunner
 
 from simulator.adapters.broker import amqtt_available, start_embedded_broker
-from simulator.adapters.mqtt.topics import parse_topic, subscription_topic
 from simulator.cli import app
 from simulator.commands.tail import TailPrinter
-from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import Layout
@@ -47,7 +45,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
-from simulator.wire.text import abbreviate, frame_line, hundredths
+from simulator.wire.text import frame_line
 from simulator.wire.timedate import TimeDate
 
 SERVER = "CN=Mail01/O=Acme"
@@ -172,24 +170,6 @@ def test_frame_line_of_unknown_and_odd_values() -> None:
     # A time stamp with zone bits stays in its lossless id form.
     zoned = FRAMES["session"]._replace(TimeStamp=TimeDate(0x006CDCC0, 0x852563FC))
     assert frame_line(DECODE(CODEC.encode(zoned))).startswith("852563FC:006CDCC0 Mail01 ")
-
-
-def test_helpers() -> None:
-    assert abbreviate("CN=Alice Smith/OU=Sales/O=Acme/C=US") == "Alice Smith/Sales/Acme/US"
-    assert abbreviate("Alice Smith/Acme") == "Alice Smith/Acme"
-    assert hundredths(0) == "0:00.00"
-    assert hundredths(357) == "0:03.57"
-    assert hundredths(90_000) == "15:00.00"
-    assert hundredths(360_000 + 6_000 + 101) == "1:01:01.01"
-    assert parse_topic("domino/billing/Mail01/custom/32001") is not None
-    topic = parse_topic("domino/billing/Mail01/control/reply")
-    assert topic is not None and (topic.server, topic.kind) == ("Mail01", "control/reply")
-    assert parse_topic("elsewhere/x") is None
-    assert subscription_topic(None) == "domino/billing/+/#"
-    assert subscription_topic("Mail01") == "domino/billing/Mail01/#"
-    assert subscription_topic("CN=Mail01/O=Acme") == "domino/billing/Mail01/#"
-    with pytest.raises(InputError, match="--server"):
-        subscription_topic("Mail+01")
 
 
 # --- message handling ----------------------------------------------------------------------

@@ -177,24 +177,6 @@ def codec() -> FrameCodec:
 # -- topics and packets --------------------------------------------------------------------
 
 
-def test_topics(codec: FrameCodec) -> None:
-    frames = dict(make_frames(4, codec, custom_every=4))
-    assert frame_topic(CN, frames[1]) == f"{FRAMES}session"
-    assert frame_topic(CN, frames[2]) == f"{FRAMES}database"
-    assert frame_topic(CN, frames[4]) == f"{FRAMES}custom/{CUSTOM_TYPE}"
-    assert status_topic(CN) == f"{FRAMES}status"
-    assert stats_topic(CN) == f"{FRAMES}stats"
-    assert control_topic(CN) == f"{FRAMES}control"
-    assert control_reply_topic(CN) == f"{FRAMES}control/reply"
-    for bill_class, name in c.CLASS_TOPIC_NAME.items():
-        header = (1000).to_bytes(2, "little") + (1).to_bytes(2, "little")
-        assert frame_topic(CN, header + bill_class.to_bytes(4, "little")) == FRAMES + name
-    with pytest.raises(ValueError, match="no topic"):
-        frame_topic(CN, bytes(2) + (1).to_bytes(2, "little") + (0x80).to_bytes(4, "little"))
-    with pytest.raises(ValueError, match="no BILLMSG header"):
-        frame_topic(CN, b"\x01\x02")
-
-
 class _Protocol:
     """What gmqtt's PublishPacket needs of a protocol: a version and an id allocator."""
 
