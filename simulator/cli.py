@@ -462,6 +462,15 @@ def tail_command(
             "--wait", metavar="SECONDS", min=0, help="How long to retry an unreachable broker."
         ),
     ] = 10.0,
+    ca_file: Annotated[
+        Path | None, typer.Option("--ca-file", help="CA certificates for mqtts://.")
+    ] = None,
+    cert_file: Annotated[
+        Path | None, typer.Option("--cert-file", help="Client certificate (PEM) for mqtts://.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
+    ] = None,
 ) -> None:
     """Watch a broker's billing topics: each frame decoded on one line, as it arrives.
 
@@ -473,7 +482,16 @@ def tail_command(
     from simulator.commands.tail import run_tail  # noqa: PLC0415
 
     raise typer.Exit(
-        run_tail(broker, json_lines=json_lines, server=server, layout=layout, wait=wait)
+        run_tail(
+            broker,
+            json_lines=json_lines,
+            server=server,
+            layout=layout,
+            wait=wait,
+            ca_file=str(ca_file) if ca_file else None,
+            cert_file=str(cert_file) if cert_file else None,
+            key_file=str(key_file) if key_file else None,
+        )
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from simulator.adapters.mqtt.drain import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON
+from simulator.adapters.mqtt.packets import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON
 from simulator.cli import app
 from simulator.wire import constants as c
 

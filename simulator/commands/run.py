@@ -177,7 +177,7 @@ async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.std
 async def _run_mqtt(
     sim: Simulation, request: RunRequest, stderr: TextIO
 ) -> tuple[int, dict[str, Any]]:
-    from simulator.adapters.mqtt.drain import MqttOptions  # noqa: PLC0415
+    from simulator.adapters.mqtt.options import MqttOptions  # noqa: PLC0415
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
     for path in (request.ca_file, request.cert_file, request.key_file):

@@ -13,7 +13,9 @@ from typing import Any, TextIO
 
 from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, start_embedded_broker
 from simulator.adapters.logs import get_logger
-from simulator.adapters.mqtt.drain import BillingDrain, BrokerUrl, MqttOptions, parse_broker_url
+from simulator.adapters.mqtt.drain import BillingDrain
+from simulator.adapters.mqtt.options import MqttOptions
+from simulator.adapters.mqtt.url import BrokerUrl, parse_broker_url
 from simulator.commands.run_live import Progress, RateMeter, shutdown_on_signals
 from simulator.commands.summary import records_by_class
 from simulator.domino.control import Controller

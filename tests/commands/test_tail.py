@@ -11,13 +11,15 @@ import asyncio
 import io
 import json
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import MosquittoBroker, free_port
+from brokers import BrokerFactory, MosquittoBroker, free_port, make_tls_files
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from paths import REPO
@@ -25,15 +27,7 @@ from typer.testing import CliRunner
 
 from simulator.adapters.broker import amqtt_available, start_embedded_broker
 from simulator.cli import app
-from simulator.commands.tail import (
-    TailPrinter,
-    abbreviate,
-    frame_line,
-    hundredths,
-    parse_topic,
-    subscription_topic,
-)
-from simulator.errors import InputError
+from simulator.commands.tail import TailPrinter
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import Layout
@@ -51,6 +45,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
+from simulator.wire.text import frame_line
 from simulator.wire.timedate import TimeDate
 
 SERVER = "CN=Mail01/O=Acme"
@@ -175,24 +170,6 @@ def test_frame_line_of_unknown_and_odd_values() -> None:
     # A time stamp with zone bits stays in its lossless id form.
     zoned = FRAMES["session"]._replace(TimeStamp=TimeDate(0x006CDCC0, 0x852563FC))
     assert frame_line(DECODE(CODEC.encode(zoned))).startswith("852563FC:006CDCC0 Mail01 ")
-
-
-def test_helpers() -> None:
-    assert abbreviate("CN=Alice Smith/OU=Sales/O=Acme/C=US") == "Alice Smith/Sales/Acme/US"
-    assert abbreviate("Alice Smith/Acme") == "Alice Smith/Acme"
-    assert hundredths(0) == "0:00.00"
-    assert hundredths(357) == "0:03.57"
-    assert hundredths(90_000) == "15:00.00"
-    assert hundredths(360_000 + 6_000 + 101) == "1:01:01.01"
-    assert parse_topic("domino/billing/Mail01/custom/32001") is not None
-    topic = parse_topic("domino/billing/Mail01/control/reply")
-    assert topic is not None and (topic.server, topic.kind) == ("Mail01", "control/reply")
-    assert parse_topic("elsewhere/x") is None
-    assert subscription_topic(None) == "domino/billing/+/#"
-    assert subscription_topic("Mail01") == "domino/billing/Mail01/#"
-    assert subscription_topic("CN=Mail01/O=Acme") == "domino/billing/Mail01/#"
-    with pytest.raises(InputError, match="--server"):
-        subscription_topic("Mail+01")
 
 
 # --- message handling ----------------------------------------------------------------------
@@ -337,9 +314,9 @@ async def tails() -> AsyncIterator[list[TailProcess]]:
         await tail.process.wait()
 
 
-async def publisher(port: int, version: int = MQTTv50) -> Any:
+async def publisher(port: int, version: int = MQTTv50, tls: ssl.SSLContext | bool = False) -> Any:
     client = Client(f"test-pub-{port}")
-    await asyncio.wait_for(client.connect("127.0.0.1", port, version=version), 10)
+    await asyncio.wait_for(client.connect("127.0.0.1", port, ssl=tls, version=version), 10)
     return client
 
 
@@ -421,6 +398,45 @@ async def test_tail_survives_a_broker_restart(
     await pub.disconnect()
     code, _, _ = await tail.interrupt()
     assert code == 0
+
+
+@pytest.mark.broker
+async def test_tail_over_tls_with_a_client_certificate(
+    mosquitto_factory: BrokerFactory, tails: list[TailProcess], tmp_path: Path
+) -> None:
+    tls = make_tls_files(tmp_path / "tls")
+    broker = mosquitto_factory(tls=tls, require_certificate=True)
+    assert broker.url.startswith("mqtts://127.0.0.1:")
+    files = ("--cert-file", str(tls.client_cert), "--key-file", str(tls.client_key))
+    tail = await TailProcess.start("--broker", broker.url, "--ca-file", str(tls.ca_cert), *files)
+    tails.append(tail)
+    assert f"on {broker.url} (MQTT 5)" in await tail.wait_subscribed()
+    pub = await publisher(broker.port, tls=broker.client_ssl())
+    publish_frame(pub, "Mail01", "session", 7)
+    assert await tail.out_lines(2) == ["-- 2026-11-21", EXPECTED_LINES["session"]]
+    await pub.disconnect()
+    code, rest, err = await tail.interrupt()
+    assert (code, rest) == (0, "")
+    assert "Traceback" not in err
+
+    # Without the test CA the broker's certificate is not trusted: exit 1, saying why.
+    untrusting = await TailProcess.start("--broker", broker.url, "--wait", "0", *files)
+    tails.append(untrusting)
+    out, err_bytes = await asyncio.wait_for(untrusting.process.communicate(), 20)
+    assert untrusting.process.returncode == 1
+    assert out == b""
+    assert f"billsim: cannot connect to {broker.url}: " in err_bytes.decode()
+    assert "certificate verify failed" in err_bytes.decode()
+
+
+def test_tls_files_with_a_plain_broker_exit_2(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not used\n")
+    result = CliRunner().invoke(
+        app, ["tail", "--broker", "mqtt://127.0.0.1:1", "--ca-file", str(ca_file)]
+    )
+    assert result.exit_code == 2
+    assert "--ca-file needs an mqtts:// broker" in result.output
 
 
 async def test_tail_unreachable_broker_exits_1(tails: list[TailProcess]) -> None:

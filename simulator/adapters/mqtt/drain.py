@@ -14,31 +14,26 @@ is the engine's business. The daemon wires it up:
 
 Delivery (QoS 1). Frames are taken with a holding get, so a frame keeps its quota slot
 until the broker's PUBACK releases it: a producer blocked on the quota wakes on acks, and
-a broker outage loses nothing below the quota. Published frames wait in a window of
-unacknowledged frames (mid -> frame, in publish order), never larger than the broker's
-Receive Maximum allows. PUBACKs are learnt through gmqtt's ``persistent_storage`` hook
-(``_AckStore``); PUBACK order may differ from publish order, so an ack releases one
-slot and the window keeps publish order. Frame PUBLISH packets are encoded here
-(``_FrameEncoder``: gmqtt would re-encode the same properties for every frame, a third
-of the time) with packet ids from gmqtt's own allocator, and written a batch at a time;
-gmqtt's PUBACK handling frees the ids as usual. Status, stats and control replies go
-through gmqtt's ``publish()``.
+a broker outage loses nothing below the quota. Which frames are in flight, in what order
+they are (re)published and what each PUBACK releases is the business of the sans-IO
+``InFlightWindow`` (window.py); this module does the I/O around it. PUBACKs are learnt
+through gmqtt's ``persistent_storage`` hook (``AckStore``). Frame PUBLISH packets are
+encoded by ``FrameEncoder`` (packets.py) with packet ids from gmqtt's own allocator, and
+written a batch at a time; gmqtt's PUBACK handling frees the ids as usual. Status, stats
+and control replies go through gmqtt's ``publish()``. Whatever of gmqtt is not public is
+reached through gmqtt_glue.py.
 
-When the connection is lost, every unacknowledged frame goes back to the front of a
-resend list, in publish order; after the reconnect those are published again (same seq,
-new packet id) before any new frame is taken. A subscriber may so see a frame twice,
-always with the same seq, and sees the first copies in order.
+When the connection is lost, every unacknowledged frame is published again after the
+reconnect (same seq, new packet id) before any new frame is taken. A subscriber may so
+see a frame twice, always with the same seq, and sees the first copies in order.
 
-Reconnects are ours, not gmqtt's: gmqtt's fixed-delay reconnect is switched off
-(``_DrainClient.reconnect``), and each connection is a fresh gmqtt Client with a clean
-session, reached through a jittered exponential backoff. A fresh client per connection
-means no packet ids leaked by a lost session, no stale acks (a superseded client's
-callbacks are ignored) and no replay by gmqtt itself.
+Reconnects are ours, not gmqtt's: each connection is a fresh ``OwnReconnectClient`` with
+a clean session, reached through a jittered exponential backoff. A fresh client per
+connection means no packet ids leaked by a lost session, no stale acks (a superseded
+client's callbacks are ignored) and no replay by gmqtt itself.
 
 QoS 0: a frame is released once written to the transport; the transport's write buffer
 (high/low water marks) is the back-pressure, so memory stays bounded.
-
-gmqtt has no type stubs: its objects are ``Any`` and stay inside this module.
 """
 
 from __future__ import annotations
@@ -46,56 +41,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import socket
 import ssl
-import struct
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
-from urllib.parse import quote, unquote, urlsplit
 
 import structlog
-from gmqtt import Client, Message, MQTTConnectError
-from gmqtt.mqtt.constants import MQTTv50, MQTTv311
-from gmqtt.storage import PersistentStorage
+from gmqtt import Message, MQTTConnectError
 
+from simulator.adapters.mqtt import gmqtt_glue as glue
+from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, AckStore, OwnReconnectClient
+from simulator.adapters.mqtt.options import MqttOptions, tls_context
+from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON, FrameEncoder
+from simulator.adapters.mqtt.topics import (
+    check_server,
+    control_reply_topic,
+    control_topic,
+    publishable,
+    stats_topic,
+    status_topic,
+)
+from simulator.adapters.mqtt.url import BrokerUrl
+from simulator.adapters.mqtt.window import InFlightWindow, Waiting
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
-from simulator.errors import BillsimError, InputError
-from simulator.wire import constants as c
+from simulator.errors import BillsimError
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import JsonDecoder, dumps_frame
+from simulator.wire.jsonform import JsonDecoder
 
-__all__ = [
-    "CONTENT_TYPE_BINARY",
-    "CONTENT_TYPE_JSON",
-    "DEFAULT_PORTS",
-    "ENV_PASSWORD",
-    "ENV_USERNAME",
-    "TOPIC_ROOT",
-    "BillingDrain",
-    "BrokerError",
-    "BrokerUrl",
-    "MqttOptions",
-    "control_reply_topic",
-    "control_topic",
-    "frame_topic",
-    "parse_broker_url",
-    "stats_topic",
-    "status_topic",
-]
+__all__ = ["BillingDrain", "BrokerError"]
 
-TOPIC_ROOT: Final = "domino/billing"
-CONTENT_TYPE_BINARY: Final = "application/x-domino-billmsg"
-CONTENT_TYPE_JSON: Final = "application/json"
-ENV_USERNAME: Final = "BILLSIM_MQTT_USERNAME"
-ENV_PASSWORD: Final = "BILLSIM_MQTT_PASSWORD"
-DEFAULT_PORTS: Final[Mapping[str, int]] = {"mqtt": 1883, "mqtts": 8883}
 STATUS_ONLINE: Final = b"online"
 STATUS_OFFLINE: Final = b"offline"
 
@@ -106,231 +83,6 @@ _CLOSE_POLL: Final = 0.01  # seconds between checks while close() waits for the 
 _OFFLINE_ACK_TIMEOUT: Final = 1.0
 _DISCONNECT_TIMEOUT: Final = 2.0
 _MQTT5_RECEIVE_MAXIMUM_DEFAULT: Final = 65535
-
-
-# -- broker URL --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BrokerUrl:
-    """Where the broker is, and who to log in as. The password is never shown:
-    ``str()``, ``repr()`` and ``redacted()`` leave it out."""
-
-    scheme: str  # "mqtt" or "mqtts"
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "mqtts"
-
-    def redacted(self) -> str:
-        """The URL with the password as ``***``: fit for logs and messages."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        user = ""
-        if self.username is not None:
-            user = quote(self.username, safe="")
-            if self.password is not None:
-                user += ":***"
-            user += "@"
-        return f"{self.scheme}://{user}{host}:{self.port}"
-
-    def __str__(self) -> str:
-        return self.redacted()
-
-
-def _scrub(text: str) -> str:
-    """A URL as typed, with any password in it hidden, for an error message: whatever
-    follows the first ':' of the user part, up to the last '@'."""
-    at = text.rfind("@")
-    if at < 0:
-        return text
-    scheme_end = text.find("://")
-    start = scheme_end + 3 if 0 <= scheme_end < at else 0
-    user, colon, _password = text[start:at].partition(":")
-    return text[:start] + user + (":***" if colon else "") + text[at:]
-
-
-def parse_broker_url(text: str, *, env: Mapping[str, str] = os.environ) -> BrokerUrl:
-    """``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…`` (ports 1883 / 8883).
-
-    The user name and the password may be percent-encoded. Missing from the URL, they are
-    taken from ``BILLSIM_MQTT_USERNAME`` / ``BILLSIM_MQTT_PASSWORD`` in ``env``.
-    A bad URL raises ``InputError`` for ``--broker`` (without the password in it).
-    """
-
-    def bad(message: str) -> InputError:
-        return InputError(message, field="--broker")
-
-    raw = text.strip()
-    shown = _scrub(raw)
-    if "://" not in raw:
-        raise bad(f"expected mqtt://host[:port] or mqtts://host[:port], not {shown!r}")
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError as error:
-        raise bad(f"not a broker URL ({error}): {shown!r}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS:
-        raise bad(f"the scheme must be mqtt:// or mqtts://, not {parts.scheme}:// in {shown!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise bad(f"a broker URL has no path, query or fragment: {shown!r}")
-    host = parts.hostname
-    if not host:
-        raise bad(f"no host in {shown!r}")
-    if port == 0:
-        raise bad(f"port 0 in {shown!r}: use 1..65535")
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    if username is None and password is None:
-        username = env.get(ENV_USERNAME) or None
-    if password is None:
-        password = env.get(ENV_PASSWORD) or None
-    if password is not None and username is None:
-        raise bad(f"a password needs a user name (in the URL or {ENV_USERNAME})")
-    return BrokerUrl(scheme, host, port or DEFAULT_PORTS[scheme], username, password)
-
-
-# -- options -----------------------------------------------------------------------------
-
-_VERSIONS: Final = {"5": "5", "5.0": "5", "3.1.1": "3.1.1", "311": "3.1.1"}
-
-
-@dataclass(frozen=True)
-class MqttOptions:
-    """How the drain publishes. ``window`` is the most frames left unacknowledged at QoS 1;
-    it is always capped by the broker's Receive Maximum (see ``BillingDrain.window``).
-    Times are in seconds."""
-
-    qos: int = 1
-    version: str = "5"  # "5" or "3.1.1"
-    payload: str = "binary"  # "binary" or "json"
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    client_id: str | None = None  # default billsim-<server>-<run>
-    keepalive: int = 60
-    window: int = 1000
-    connect_timeout: float = 10.0
-    max_backoff: float = 30.0
-    min_backoff: float = 0.25
-
-    def __post_init__(self) -> None:
-        if self.qos not in (0, 1):
-            raise InputError(f"QoS must be 0 or 1, not {self.qos!r}", field="--qos")
-        version = _VERSIONS.get(str(self.version))
-        if version is None:
-            raise InputError(
-                f"MQTT version must be 5 or 3.1.1, not {self.version!r}", field="--mqtt-version"
-            )
-        object.__setattr__(self, "version", version)
-        if self.payload not in ("binary", "json"):
-            raise InputError(
-                f"payload must be binary or json, not {self.payload!r}", field="--payload"
-            )
-        if self.window < 1:
-            raise InputError(f"window must be at least 1, not {self.window}", field="--window")
-        if not 0 <= self.keepalive <= 0xFFFF:
-            raise InputError(
-                f"keepalive must be 0..65535 s, not {self.keepalive}", field="--keepalive"
-            )
-        if self.connect_timeout <= 0:
-            raise InputError("connect timeout must be positive", field="--connect-timeout")
-        if self.min_backoff <= 0 or self.max_backoff < self.min_backoff:
-            raise InputError(
-                f"backoff must satisfy 0 < min ({self.min_backoff}) <= max ({self.max_backoff})",
-                field="--max-backoff",
-            )
-        if self.key_file is not None and self.cert_file is None:
-            raise InputError("a client key needs a client certificate", field="--key-file")
-
-
-def _ssl_context(url: BrokerUrl, options: MqttOptions) -> ssl.SSLContext | None:
-    """The TLS context of an mqtts:// URL: the CA file (else the system's CAs) and a
-    client certificate if given. None for mqtt://."""
-    given = [
-        name
-        for name, value in (
-            ("--ca-file", options.ca_file),
-            ("--cert-file", options.cert_file),
-            ("--key-file", options.key_file),
-        )
-        if value is not None
-    ]
-    if not url.tls:
-        if given:
-            raise InputError(f"{given[0]} needs an mqtts:// broker, not {url}", field=given[0])
-        return None
-    try:
-        context = ssl.create_default_context(cafile=options.ca_file)
-    except (OSError, ssl.SSLError) as error:
-        raise InputError(
-            f"cannot load CA file {options.ca_file}: {error}", field="--ca-file"
-        ) from None
-    if options.cert_file is not None:
-        try:
-            context.load_cert_chain(options.cert_file, options.key_file)
-        except (OSError, ssl.SSLError) as error:
-            raise InputError(
-                f"cannot load client certificate {options.cert_file}: {error}",
-                field="--cert-file",
-            ) from None
-    return context
-
-
-# -- topics ------------------------------------------------------------------------------
-
-_HEADER_MIN: Final = 8  # Len, StructType, Class
-
-
-def _check_server(server_cn: str) -> None:
-    if not server_cn or any(ch in server_cn for ch in "/+#\0"):
-        raise ValueError(f"a server common name for a topic level, not {server_cn!r}")
-
-
-def frame_topic(server_cn: str, frame: bytes) -> str:
-    """``domino/billing/{server}/{class}`` from the frame header's Class (bytes 4..8, LE);
-    custom struct types (32001-65535, bytes 2..4) go to ``…/custom/{structtype}``.
-    ValueError for a frame too short or a class with no topic."""
-    if len(frame) < _HEADER_MIN:
-        raise ValueError(f"a frame of {len(frame)} bytes has no BILLMSG header")
-    struct_type = frame[2] | (frame[3] << 8)
-    if struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
-        return f"{TOPIC_ROOT}/{server_cn}/custom/{struct_type}"
-    bill_class = int.from_bytes(frame[4:8], "little")
-    name = c.CLASS_TOPIC_NAME.get(bill_class)
-    if name is None:
-        raise ValueError(f"struct type {struct_type} with class {bill_class:#x}: no topic")
-    return f"{TOPIC_ROOT}/{server_cn}/{name}"
-
-
-def status_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/status"
-
-
-def stats_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/stats"
-
-
-def control_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/control"
-
-
-def control_reply_topic(server_cn: str) -> str:
-    return f"{TOPIC_ROOT}/{server_cn}/control/reply"
-
-
-def _publishable(topic: object) -> bool:
-    """A topic a client may publish to (a response topic from a request is checked: a
-    wildcard would make the broker drop the connection)."""
-    return (
-        isinstance(topic, str)
-        and 0 < len(topic.encode("utf-8", "surrogatepass")) <= 0xFFFF
-        and not any(ch in topic for ch in "+#\0")
-    )
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -353,69 +105,6 @@ class _NoAnswerError(Exception):
     """The TCP (and TLS) connection was made but the login got no CONNACK."""
 
 
-# -- gmqtt glue (the only place gmqtt's Any lives) -----------------------------------------
-
-
-class _AckStore(PersistentStorage):  # type: ignore[misc]
-    """gmqtt's in-flight store, used as its hook for acknowledgements.
-
-    gmqtt calls ``push_message(mid, raw)`` inside ``publish()`` for QoS > 0 (status and
-    replies: frames are written by the drain), ``remove_message_by_mid(mid)`` on every
-    PUBACK, and ``clear()`` on a CONNACK without a session. No packet is kept (the drain
-    keeps the frames and resends them itself), so gmqtt never replays anything and
-    ``connect()`` never waits for a drain.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.last_mid = 0
-        self.reason = 0  # reason code of the PUBACK being handled (v5; 0 otherwise)
-        self.on_ack: Callable[[int], None] = _ignore_int
-        self.on_clear: Callable[[], None] = _ignore
-
-    def push_message(self, mid: int, raw_package: object) -> None:
-        self.last_mid = mid
-
-    def remove_message_by_mid(self, mid: int) -> None:
-        self.on_ack(mid)
-
-    def clear(self) -> None:
-        super().clear()
-        self.on_clear()
-
-
-def _ignore() -> None:
-    return None
-
-
-def _ignore_int(_mid: int) -> None:
-    return None
-
-
-class _DrainClient(Client):  # type: ignore[misc]
-    """A gmqtt Client that never reconnects by itself and reports PUBACK reason codes.
-
-    gmqtt calls ``reconnect`` after any connection loss, refused CONNACK or protocol
-    downgrade; here that only marks the client dead, for the drain's own loop.
-    """
-
-    def __init__(self, client_id: str, store: _AckStore, **kwargs: Any) -> None:
-        super().__init__(client_id, persistent_storage=store, **kwargs)
-        self.dead = asyncio.Event()
-        handler = self._package_handler
-        original = handler._handle_puback_packet
-
-        def puback(cmd: int, packet: bytes) -> None:
-            # gmqtt ignores the v5 reason code (absent: a 2-byte body, success).
-            store.reason = packet[2] if len(packet) > 2 else 0
-            original(cmd, packet)
-
-        handler._handle_puback_packet = puback
-
-    async def reconnect(self, delay: bool = False) -> None:
-        self.dead.set()
-
-
 class _Log(Protocol):
     def debug(self, event: str, **kw: Any) -> Any: ...
     def info(self, event: str, **kw: Any) -> Any: ...
@@ -423,114 +112,10 @@ class _Log(Protocol):
     def error(self, event: str, **kw: Any) -> Any: ...
 
 
-def _disconnect_reason(packet: object) -> str:
-    """What gmqtt's on_disconnect got: a broker DISCONNECT's body (v5: reason code first),
-    empty for a closed socket, or an error."""
-    if isinstance(packet, bytes | bytearray) and packet:
-        return f"DISCONNECT from the broker, reason {packet[0]:#04x}"
-    if isinstance(packet, BaseException):
-        return str(packet)
-    return "connection closed"
-
-
-def _connack_text(error: BaseException) -> str:
-    code = getattr(error, "_code", None)
-    message = str(getattr(error, "message", error)).removeprefix("Connection Refused: ")
-    return f"{message} (CONNACK {code:#04x})" if isinstance(code, int) else message
-
-
-# -- PUBLISH packets of frames -------------------------------------------------------------
-
-_U16: Final = struct.Struct(">H")
-_PROPERTY_CONTENT_TYPE: Final = b"\x03"
-_PROPERTY_USER: Final = b"\x26"
-_PUBLISH_QOS0: Final = b"\x30"
-_PUBLISH_QOS1: Final = b"\x32"
-
-
-def _str16(text: str) -> bytes:
-    data = text.encode("utf-8")
-    return _U16.pack(len(data)) + data
-
-
-def _varint(value: int) -> bytes:
-    """MQTT's variable byte integer."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
-
-
-class _FrameEncoder:
-    """PUBLISH packets of frames (DUP 0, never retained), as gmqtt would write them.
-
-    The drain encodes frame packets itself: gmqtt's ``publish()`` builds every property
-    anew for every message, a third of the drain's time. The topic and the properties
-    that do not change (content type, run, structtype) are encoded once per frame kind;
-    only ``seq`` and the packet id are new per frame. Acks still go through gmqtt.
-    """
-
-    def __init__(
-        self,
-        server_cn: str,
-        run_id: str,
-        json_decoder: JsonDecoder | None,
-        *,
-        properties: bool,
-    ) -> None:
-        self.server_cn = server_cn
-        self.properties = properties
-        self._json = json_decoder
-        content_type = CONTENT_TYPE_JSON if json_decoder is not None else CONTENT_TYPE_BINARY
-        self._seq_head = (
-            _PROPERTY_CONTENT_TYPE + _str16(content_type) + _PROPERTY_USER + _str16("seq")
-        )
-        self._run = _PROPERTY_USER + _str16("run") + _str16(run_id)
-        self._kinds: dict[bytes, tuple[bytes, bytes]] = {}  # header 2..8: topic, props tail
-
-    def _kind(self, key: bytes, frame: bytes) -> tuple[bytes, bytes]:
-        topic = frame_topic(self.server_cn, frame)
-        struct_type = str(frame[2] | (frame[3] << 8))
-        tail = self._run + _PROPERTY_USER + _str16("structtype") + _str16(struct_type)
-        known = self._kinds[key] = (_str16(topic), tail)
-        return known
-
-    def prepare(self, item: SequencedFrame) -> tuple[bytes, bytes, bytes]:
-        """(topic field, properties field, payload); ValueError if the frame has none."""
-        seq, frame = item
-        key = frame[2:8]
-        known = self._kinds.get(key)
-        if known is None:
-            known = self._kind(key, frame)
-        payload = frame
-        if self._json is not None:
-            payload = dumps_frame(self._json(frame, 0, seq)).encode()
-        if not self.properties:
-            return known[0], b"", payload
-        text = str(seq).encode()
-        props = b"".join((self._seq_head, _U16.pack(len(text)), text, known[1]))
-        return known[0], _varint(len(props)) + props, payload
-
-    @staticmethod
-    def assemble(parts: tuple[bytes, bytes, bytes], mid: int | None) -> bytes:
-        topic, props, payload = parts
-        if mid is None:
-            size = len(topic) + len(props) + len(payload)
-            return b"".join((_PUBLISH_QOS0, _varint(size), topic, props, payload))
-        size = len(topic) + 2 + len(props) + len(payload)
-        return b"".join((_PUBLISH_QOS1, _varint(size), topic, _U16.pack(mid), props, payload))
-
-
 # -- the drain ---------------------------------------------------------------------------
 
-_Entry = tuple[SequencedFrame, bool]  # a frame to publish, and whether it was published before
 
-
-def _no_delay(transport: Any) -> None:
+def _no_delay(transport: asyncio.BaseTransport) -> None:
     """Send each write at once (TCP_NODELAY).
 
     With Nagle's algorithm on, a window of small PUBLISH writes waits on the peer's
@@ -566,7 +151,7 @@ class BillingDrain:
         on_control: Callable[[bytes], Awaitable[dict[str, Any]]] | None = None,
         log: _Log | None = None,
     ) -> None:
-        _check_server(server_cn)
+        check_server(server_cn)
         self.url = url
         self.options = options
         self.server_cn = server_cn
@@ -579,20 +164,21 @@ class BillingDrain:
         self.log: _Log = log if log is not None else structlog.get_logger("billsim.mqtt")
         self._queue = queue
         self._on_control = on_control
-        self._ssl = _ssl_context(url, options)
+        self._ssl = tls_context(
+            url, ca_file=options.ca_file, cert_file=options.cert_file, key_file=options.key_file
+        )
         self._json = JsonDecoder(codec) if options.payload == "json" else None
-        self._version: int = MQTTv311 if options.version == "3.1.1" else MQTTv50
+        self._version: int = MQTT_V311 if options.version == "3.1.1" else MQTT_V5
 
-        self._client: Any = None  # the current _DrainClient
-        self._store: _AckStore | None = None
+        self._client: Any = None  # the current OwnReconnectClient
+        self._store: AckStore | None = None
         self._connected = False
         self._ever_connected = False
-        self._props = self._version == MQTTv50
-        self._encoder = _FrameEncoder(server_cn, run_id, self._json, properties=self._props)
+        self._props = self._version == MQTT_V5
+        self._encoder = FrameEncoder(server_cn, run_id, self._json, properties=self._props)
         self._said_no_properties = False
-        self._inflight: dict[int, SequencedFrame] = {}  # mid -> frame, in publish order
-        self._pending: deque[_Entry] = deque()  # taken, to publish before the queue
-        self._room_level = 0  # wake the run loop once this few frames are unacknowledged
+        self._window = InFlightWindow(options.window)
+        self._written_qos0 = 0
         self._want_room = False
         self._want_acks = False
         self._awaiting: dict[int, asyncio.Future[None]] = {}  # service mids waited on
@@ -601,18 +187,13 @@ class BillingDrain:
         self._lost_signal = asyncio.Event()
         self._connected_event = asyncio.Event()
         self._failed_event = asyncio.Event()
-        self._ids: Any = None  # the current client's packet-id allocator
         self._connector: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._closing = False
         self._closed = False
         self._failure: BrokerError | None = None
 
-        self.window = 1
-        self.delivered = 0
-        self.resent = 0
         self.reconnects = 0
-        self.refused = 0
         self.rejected = 0
         self.in_flight_peak = 0
         self.protocol = options.version
@@ -635,7 +216,24 @@ class BillingDrain:
     def in_flight(self) -> int:
         """Frames taken from the queue and not yet acknowledged (published or waiting
         for a resend)."""
-        return len(self._inflight) + len(self._pending)
+        return self._window.in_flight
+
+    @property
+    def window(self) -> int:
+        """The most frames left unacknowledged at once on the current connection."""
+        return self._window.size
+
+    @property
+    def delivered(self) -> int:
+        return self._window.delivered + self._written_qos0
+
+    @property
+    def resent(self) -> int:
+        return self._window.resent
+
+    @property
+    def refused(self) -> int:
+        return self._window.refused
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -702,8 +300,8 @@ class BillingDrain:
                 if not self._ever_connected and self.options.version == "5":
                     # Some 3.1.1-only brokers (amqtt) neither answer nor refuse an MQTT 5
                     # CONNECT: until a first login, alternate the two versions.
-                    self._version = MQTTv311 if self._version == MQTTv50 else MQTTv50
-                    note = f"next attempt with MQTT {'5' if self._version == MQTTv50 else '3.1.1'}"
+                    self._version = MQTT_V311 if self._version == MQTT_V5 else MQTT_V5
+                    note = f"next attempt with MQTT {'5' if self._version == MQTT_V5 else '3.1.1'}"
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
@@ -720,12 +318,21 @@ class BillingDrain:
                 self.log.error(
                     "mqtt.refused", broker=str(self.url), error=str(error), retry_in=round(delay, 2)
                 )
-            except (OSError, TimeoutError, MQTTConnectError) as error:
+            except MQTTConnectError as error:
                 delay = self._backoff(attempt)
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
-                    error=_connack_text(error) if isinstance(error, MQTTConnectError) else error,
+                    error=glue.connack_text(error),
+                    attempt=attempt + 1,
+                    retry_in=round(delay, 2),
+                )
+            except (OSError, TimeoutError) as error:
+                delay = self._backoff(attempt)
+                self.log.warning(
+                    "mqtt.connect_failed",
+                    broker=str(self.url),
+                    error=error,
                     attempt=attempt + 1,
                     retry_in=round(delay, 2),
                 )
@@ -742,13 +349,15 @@ class BillingDrain:
         self._wake.set()
 
     async def _connect_once(self) -> None:
-        store = _AckStore()
+        store = AckStore()
         will = Message(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
-        client = _DrainClient(self.client_id, store, clean_session=True, will_message=will)
+        client = OwnReconnectClient(
+            self.client_id, store=store, clean_session=True, will_message=will
+        )
         store.on_ack = lambda mid: self._on_ack(client, mid)
         store.on_clear = lambda: self._on_clear(client)
         client.on_disconnect = lambda _client, packet, exc=None: self._lost(
-            client, _disconnect_reason(packet)
+            client, glue.disconnect_reason(packet)
         )
         if self._on_control is not None:
             client.on_message = lambda _c, topic, payload, _qos, properties: self._on_message(
@@ -767,7 +376,7 @@ class BillingDrain:
                 version=version,
             )
         )
-        dead = asyncio.ensure_future(client.dead.wait())
+        dead = asyncio.ensure_future(client.lost.wait())
         try:
             await asyncio.wait(
                 (connect, dead),
@@ -776,28 +385,28 @@ class BillingDrain:
             )
         except BaseException:
             connect.cancel()
-            self._drop(client)
+            glue.drop(client)
             raise
         finally:
             dead.cancel()
         if not connect.done():
             connect.cancel()
-            self._drop(client)
+            glue.drop(client)
             await asyncio.wait((connect,))
             if not connect.cancelled():
                 connect.exception()  # retrieved: it is replaced by the errors below
-            if version == MQTTv50 and client._connection_state.protocol_version == MQTTv311:
-                self._version = MQTTv311
+            if version == MQTT_V5 and client.refused_v5.is_set():
+                self._version = MQTT_V311
                 raise _DowngradedError
-            if client.dead.is_set():
+            if client.lost.is_set():
                 raise _NoAnswerError("the broker closed the connection during login")
             raise _NoAnswerError(f"no CONNACK within {self.options.connect_timeout} s")
         error = connect.exception()
         if error is not None:
-            self._drop(client)
+            glue.drop(client)
             if isinstance(error, MQTTConnectError):
-                if client._package_handler._permanent_failure:
-                    raise _RefusedError(f"login refused: {_connack_text(error)}")
+                if glue.refused_for_good(client):
+                    raise _RefusedError(f"login refused: {glue.connack_text(error)}")
                 raise error
             if isinstance(error, ssl.SSLCertVerificationError):
                 raise _RefusedError(
@@ -805,22 +414,21 @@ class BillingDrain:
                 )
             raise error
         if self._closing:
-            self._drop(client)
+            glue.drop(client)
             return
-        if client.dead.is_set() or not client.is_connected:
-            self._drop(client)
+        if client.lost.is_set() or not client.is_connected:
+            glue.drop(client)
             raise ConnectionResetError("the connection closed right after login")
         self._adopt(client, store)
 
-    def _adopt(self, client: Any, store: _AckStore) -> None:
+    def _adopt(self, client: Any, store: AckStore) -> None:
         """Make a logged-in client the current one: window, status, control, resends."""
-        handler = client._package_handler
-        v5 = client._connection_state.protocol_version >= MQTTv50
+        v5 = glue.protocol_version(client) >= MQTT_V5
         self.protocol = "5" if v5 else "3.1.1"
         self._props = self._encoder.properties = v5
         if v5:
-            values = handler._connack_properties.get("receive_maximum")
-            self.receive_maximum = values[0] if values else _MQTT5_RECEIVE_MAXIMUM_DEFAULT
+            announced = glue.receive_maximum(client)
+            self.receive_maximum = announced or _MQTT5_RECEIVE_MAXIMUM_DEFAULT
         else:
             self.receive_maximum = None
             if not self._said_no_properties:
@@ -835,29 +443,21 @@ class BillingDrain:
                     "mqtt.properties_off",
                     note="MQTT 3.1.1: frames go without content type and seq/run/structtype",
                 )
-        # gmqtt allows at most _max - 1 packet ids in use (_max = Receive Maximum); one is
-        # kept for the status message, the control subscription and control replies.
-        ids = handler.id_generator._max - 1
-        window = min(self.options.window, max(1, ids - 1))
-        if window != self.window and window < self.options.window:
+        previous = self._window.size
+        window = self._window.open(glue.usable_packet_ids(client))
+        if window != previous and window < self.options.window:
             self.log.info(
                 "mqtt.window_capped",
                 requested=self.options.window,
                 window=window,
                 receive_maximum=self.receive_maximum,
             )
-        self.window = window
-        # Refill as soon as one frame is acknowledged. Waiting for several acks deadlocks
-        # with a broker that leaves Nagle on (mosquitto's default): it holds the rest of
-        # its PUBACKs until our delayed ACK, ~40 ms, when we send nothing meanwhile.
-        self._room_level = window - 1
-        transport = client._connection._transport
+        transport = glue.transport(client)
         transport.set_write_buffer_limits(high=_WRITE_HIGH, low=_WRITE_LOW)
         _no_delay(transport)
 
         self._client = client
         self._store = store
-        self._ids = handler.id_generator
         self._connected = True
         self._publish_service(self.status_topic, STATUS_ONLINE, qos=1, retain=True)
         if self._on_control is not None:
@@ -874,33 +474,20 @@ class BillingDrain:
             receive_maximum=self.receive_maximum,
             window=self.window,
             qos=self.options.qos,
-            resend=len(self._pending),
+            resend=self._window.waiting,
         )
         self._wake.set()
 
-    def _drop(self, client: Any) -> None:
-        """Forget a client: close its socket at once, free the ids gmqtt may have leaked."""
-        client._is_active = False
-        handler = client._package_handler
-        handler.id_generator._used_ids.clear()
-        connection = client._connection
-        if connection is not None:
-            callback = connection._keep_connection_callback
-            if callback is not None:
-                callback.cancel()
-            connection._transport.abort()
-
     def _lost(self, client: Any, reason: str) -> None:
         """The current connection is gone: unacknowledged frames go back to be resent."""
-        client.dead.set()
+        client.lost.set()
         if client is not self._client or not self._connected:
             return
         self._connected = False
         self._connected_event.clear()
-        unacked = len(self._inflight)
-        self._requeue_inflight()
+        unacked = self._window.lose()
         self._want_room = False
-        self._drop(client)
+        glue.drop(client)
         for future in self._awaiting.values():
             if not future.done():
                 future.set_result(None)  # no ack will come: stop waiting
@@ -912,46 +499,35 @@ class BillingDrain:
                 "mqtt.disconnected", broker=str(self.url), reason=reason, unacked=unacked
             )
 
-    def _requeue_inflight(self) -> None:
-        if self._inflight:
-            self._pending.extendleft(reversed([(item, True) for item in self._inflight.values()]))
-            self._inflight.clear()
-
     def _on_clear(self, client: Any) -> None:
         # A CONNACK without a session: gmqtt forgets its in-flight messages. The drain
         # publishes only after that CONNACK, so there is nothing to lose; should there be,
         # those frames are resent.
-        if client is self._client and self._inflight:
-            self._requeue_inflight()
+        if client is self._client and self._window.lose():
             self._wake.set()
 
     def _on_ack(self, client: Any, mid: int) -> None:
         if client is not self._client:
             return
-        item = self._inflight.pop(mid, None)
-        if item is None:
+        store = self._store
+        released = self._window.ack(mid, store.reason if store is not None else 0)
+        if released is None:
             future = self._awaiting.pop(mid, None)
             if future is not None and not future.done():
                 future.set_result(None)
-            if self._want_room:  # a packet id came free
-                self._want_room = False
-                self._wake.set()
-            return
-        self._queue.release()
-        store = self._store
-        reason = store.reason if store is not None else 0
-        if reason < 0x80:
-            self.delivered += 1
         else:
-            self.refused += 1
-            if reason not in self._refusals:
+            self._queue.release()
+            reason = released.reason
+            if not released.delivered and reason not in self._refusals:
                 self._refusals.add(reason)
-                self.log.error("mqtt.frame_refused", seq=item[0], reason=f"{reason:#04x}")
+                self.log.error("mqtt.frame_refused", seq=released.item[0], reason=f"{reason:#04x}")
+        # Refill as soon as one packet id is free. Waiting for several acks deadlocks with
+        # a broker that leaves Nagle on (mosquitto's default): it holds the rest of its
+        # PUBACKs until our delayed ACK, ~40 ms, when we send nothing meanwhile.
         if self._want_room:
-            if len(self._inflight) <= self._room_level:
-                self._want_room = False
-                self._wake.set()
-        elif self._want_acks and not self._inflight:
+            self._want_room = False
+            self._wake.set()
+        elif self._want_acks and not self._window.unacknowledged:
             self._wake.set()
 
     # -- publishing ------------------------------------------------------------------------
@@ -966,71 +542,65 @@ class BillingDrain:
             self.log.error("mqtt.frame_rejected", seq=item[0], error=str(error))
             return None
 
-    def _send_qos1(self, items: list[SequencedFrame], again: bool = False) -> None:
-        """Publish frames at QoS 1 into the window, in one write; ``again`` for resends."""
-        connection = self._client._connection
-        transport = connection._transport
-        prepare = self._prepare
-        assemble = self._encoder.assemble
-        next_id = self._ids.next_id
-        inflight = self._inflight
-        if transport.is_closing():
+    def _send_qos1(self, entries: list[Waiting]) -> None:
+        """Publish frames at QoS 1 into the window, in one write."""
+        client = self._client
+        window = self._window
+        if glue.transport(client).is_closing():
             # Lost, and not yet reported (that comes in a callback): say it now, so the
             # frames wait for the reconnect, after those in flight, instead of a busy loop.
-            self._pending.extendleft(reversed([(item, again) for item in items]))
-            self._lost(self._client, "closed")
+            window.put_back(entries)
+            self._lost(client, "closed")
             return
+        prepare = self._prepare
+        assemble = self._encoder.assemble
+        next_id = glue.packet_id_allocator(client)
         chunks: list[bytes] = []
         done = 0
         try:
-            for item in items:
-                parts = prepare(item)
+            for entry in entries:
+                parts = prepare(entry.item)
                 if parts is None:
                     self._queue.release()
                 else:
                     mid = next_id()
                     chunks.append(assemble(parts, mid))
-                    inflight[mid] = item
+                    window.published(mid, entry)
                 done += 1
         except OverflowError:
             # No packet id free (gmqtt's Receive Maximum check): the rest waits.
             self._want_room = True
         finally:
             if chunks:
-                transport.write(b"".join(chunks))
-                connection._last_data_out = time.monotonic()
-            if done < len(items):  # keep the rest, in order, for the next round
-                self._pending.extendleft(reversed([(item, again) for item in items[done:]]))
-            if again:
-                self.resent += done
-            self.in_flight_peak = max(self.in_flight_peak, len(self._ids._used_ids))
+                glue.write(client, b"".join(chunks))
+            if done < len(entries):  # keep the rest, in order, for the next round
+                window.put_back(entries[done:])
+            self.in_flight_peak = max(self.in_flight_peak, glue.packet_ids_in_use(client))
 
-    def _send_qos0(self, items: list[SequencedFrame]) -> None:
-        """Write frames at QoS 0 and release them; those not written wait in pending."""
-        connection = self._client._connection
-        transport = connection._transport
+    def _send_qos0(self, entries: list[Waiting]) -> None:
+        """Write frames at QoS 0 and release them; those not written wait."""
+        client = self._client
+        if glue.transport(client).is_closing():
+            self._window.put_back(entries)
+            self._lost(client, "closed")
+            return
         prepare = self._prepare
         assemble = self._encoder.assemble
-        if transport.is_closing():
-            self._pending.extendleft(reversed([(item, False) for item in items]))
-            self._lost(self._client, "closed")
-            return
         chunks: list[bytes] = []
         done = 0
         try:
-            for item in items:
-                parts = prepare(item)
+            for entry in entries:
+                parts = prepare(entry.item)
                 if parts is not None:
                     chunks.append(assemble(parts, None))
                 done += 1
         finally:
             if chunks:
-                transport.write(b"".join(chunks))
-                connection._last_data_out = time.monotonic()
-            if done < len(items):
-                self._pending.extendleft(reversed([(item, False) for item in items[done:]]))
+                glue.write(client, b"".join(chunks))
+            if done < len(entries):
+                self._window.put_back(entries[done:])
             self._queue.release(done)
-            self.delivered += len(chunks)
+            self._written_qos0 += len(chunks)
 
     def _publish_service(
         self, topic: str, payload: bytes, *, qos: int, retain: bool, **props: Any
@@ -1040,10 +610,8 @@ class BillingDrain:
         client = self._client
         if client is None or not self._connected:
             return None
-        if qos:
-            ids = client._package_handler.id_generator
-            if len(ids._used_ids) >= ids._max - 1:
-                qos = 0
+        if qos and glue.free_packet_ids(client) <= 0:
+            qos = 0
         client.publish(topic, payload, qos, retain, **(props if self._props else {}))
         if qos and self._store is not None:
             return self._store.last_mid
@@ -1092,7 +660,7 @@ class BillingDrain:
         topic = self.control_reply_topic
         response = properties.get("response_topic")
         if response:
-            if _publishable(response[0]):
+            if publishable(response[0]):
                 topic = response[0]
             else:
                 self.log.warning("mqtt.bad_response_topic", response_topic=repr(response[0]))
@@ -1122,20 +690,18 @@ class BillingDrain:
     def _room(self) -> int:
         """Frames that may be published now: the window, and the packet ids gmqtt has free
         (status, subscription and replies use them too)."""
-        ids = self._ids
-        free: int = ids._max - 1 - len(ids._used_ids)
-        return min(self.window - len(self._inflight), free)
+        return self._window.room(glue.free_packet_ids(self._client))
 
     async def _run_qos1(self) -> None:
         queue = self._queue
         wake = self._wake
-        pending = self._pending
+        window = self._window
         while True:
             wake.clear()
             if self._closing or self._failure is not None:
                 return
             if not self._connected:
-                if queue.is_quitting and not queue.depth and not pending:
+                if queue.is_quitting and not queue.depth and not window.waiting:
                     return
                 await wake.wait()
                 continue
@@ -1144,17 +710,15 @@ class BillingDrain:
                 self._want_room = True
                 await wake.wait()
                 continue
-            if pending:
-                for _ in range(min(room, len(pending))):
-                    item, again = pending.popleft()
-                    self._send_qos1([item], again)
+            if window.waiting:
+                self._send_qos1(window.next_waiting(room))
                 continue
             batch = queue.get_many_nowait(room)
             if batch:
-                self._send_qos1(batch)
+                self._send_qos1([Waiting(item) for item in batch])
                 continue
             if queue.is_quitting:
-                if not self._inflight:
+                if not window.unacknowledged:
                     return
                 self._want_acks = True
                 await wake.wait()
@@ -1162,35 +726,34 @@ class BillingDrain:
                 continue
             got = await self._next_frame()
             if got is not None:
-                if self._connected and not pending:
-                    self._send_qos1([got])
+                if self._connected and not window.waiting:
+                    self._send_qos1([Waiting(got)])
                 else:
-                    pending.append((got, False))
+                    window.wait(got)
 
     async def _run_qos0(self) -> None:
         queue = self._queue
         wake = self._wake
-        pending = self._pending
+        window = self._window
         while True:
             wake.clear()
             if self._closing or self._failure is not None:
                 return
             if not self._connected:
-                if queue.is_quitting and not queue.depth and not pending:
+                if queue.is_quitting and not queue.depth and not window.waiting:
                     return
                 await wake.wait()
                 continue
             client = self._client
-            if pending:
-                items = [pending.popleft()[0] for _ in range(min(_QOS0_BATCH, len(pending)))]
+            if window.waiting:
+                entries = window.next_waiting(_QOS0_BATCH)
             else:
-                items = queue.get_many_nowait(_QOS0_BATCH)
-            if items:
-                self._send_qos0(items)
-                protocol = client._connection._protocol
-                if protocol._paused:
+                entries = [Waiting(item) for item in queue.get_many_nowait(_QOS0_BATCH)]
+            if entries:
+                self._send_qos0(entries)
+                if glue.write_paused(client):
                     try:
-                        await protocol._drain_helper()
+                        await glue.until_writable(client)
                     except ConnectionError:
                         self._lost(client, "closed while writing")
                 else:
@@ -1201,11 +764,11 @@ class BillingDrain:
                 return
             got = await self._next_frame()
             if got is not None:
-                pending.append((got, False))
+                window.wait(got)
 
     async def _flush(self, client: Any) -> None:
         """Wait (QoS 0, at the end) until the transport has sent what was written."""
-        transport = client._connection._transport
+        transport = glue.transport(client)
         while (
             self._connected
             and not self._closing
@@ -1226,7 +789,7 @@ class BillingDrain:
             if not get.done():
                 get.cancel()
             elif not get.cancelled() and get.exception() is None:
-                self._pending.append((get.result(), False))
+                self._window.wait(get.result())
             raise
         woken.cancel()
         if not get.done():
@@ -1244,7 +807,7 @@ class BillingDrain:
         if queue.depth or queue.held:
             return False
         if self.options.qos == 0 and self._connected:
-            transport = self._client._connection._transport
+            transport = glue.transport(self._client)
             return transport.is_closing() or not transport.get_write_buffer_size()
         return True
 
@@ -1293,7 +856,7 @@ class BillingDrain:
         if client is None:
             return
         if not self._connected:
-            self._drop(client)
+            glue.drop(client)
             return
         mid = self._publish_service(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
         if mid is not None:
@@ -1303,16 +866,16 @@ class BillingDrain:
                 await asyncio.wait_for(future, _OFFLINE_ACK_TIMEOUT)
         self._connected = False
         self._connected_event.clear()
-        self._requeue_inflight()
+        self._window.lose()
         try:
             await asyncio.wait_for(client.disconnect(), _DISCONNECT_TIMEOUT)
         except (OSError, TimeoutError) as error:
             self.log.debug("mqtt.disconnect_failed", error=str(error))
-            self._drop(client)
+            glue.drop(client)
 
     # -- for tests -------------------------------------------------------------------------
 
     def _abort_connection(self) -> None:
         """Cut the socket without DISCONNECT (the broker then publishes the will)."""
-        if self._client is not None and self._client._connection is not None:
-            self._client._connection._transport.abort()
+        if self._client is not None:
+            glue.abort(self._client)

@@ -28,24 +28,19 @@ from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.package import PublishPacket
 from gmqtt.mqtt.utils import IdGenerator
 
-from simulator.adapters.mqtt.drain import (
-    CONTENT_TYPE_BINARY,
-    CONTENT_TYPE_JSON,
-    BillingDrain,
-    BrokerError,
-    BrokerUrl,
-    MqttOptions,
-    _FrameEncoder,
+from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
+from simulator.adapters.mqtt.options import MqttOptions
+from simulator.adapters.mqtt.packets import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, FrameEncoder
+from simulator.adapters.mqtt.topics import (
     control_reply_topic,
     control_topic,
     frame_topic,
-    parse_broker_url,
     stats_topic,
     status_topic,
 )
+from simulator.adapters.mqtt.url import BrokerUrl, parse_broker_url
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue
-from simulator.errors import InputError
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
@@ -179,126 +174,7 @@ def codec() -> FrameCodec:
     return FrameCodec()
 
 
-# -- broker URL ----------------------------------------------------------------------------
-
-
-def test_parse_broker_url_defaults_and_ports() -> None:
-    url = parse_broker_url("mqtt://broker.example", env={})
-    assert (url.scheme, url.host, url.port, url.username, url.password) == (
-        "mqtt",
-        "broker.example",
-        1883,
-        None,
-        None,
-    )
-    assert not url.tls
-    assert parse_broker_url("mqtts://broker.example", env={}).port == 8883
-    assert parse_broker_url("MQTTS://10.1.2.3:9999/", env={}).port == 9999
-    assert parse_broker_url("mqtt://[::1]:1884", env={}).host == "::1"
-    assert str(parse_broker_url("mqtt://[::1]:1884", env={})) == "mqtt://[::1]:1884"
-
-
-def test_parse_broker_url_credentials_and_redaction() -> None:
-    url = parse_broker_url("mqtts://al%40ice:p%3Ass@word@host:8884", env={})
-    assert (url.username, url.password) == ("al@ice", "p:ss@word")
-    for shown in (str(url), repr(url), url.redacted()):
-        assert "ss@word" not in shown
-        assert "p%3A" not in shown
-    assert str(url) == "mqtts://al%40ice:***@host:8884"
-    # From the environment when the URL has none; the URL wins when it has them.
-    env = {"BILLSIM_MQTT_USERNAME": "bob", "BILLSIM_MQTT_PASSWORD": "hunter2"}
-    from_env = parse_broker_url("mqtt://host", env=env)
-    assert (from_env.username, from_env.password) == ("bob", "hunter2")
-    assert "hunter2" not in str(from_env) + repr(from_env)
-    assert parse_broker_url("mqtt://carol:pw@host", env=env).username == "carol"
-    assert parse_broker_url("mqtt://carol:pw@host", env=env).password == "pw"
-    # A user in the URL without a password takes the password from the environment.
-    assert parse_broker_url("mqtt://carol@host", env=env).password == "hunter2"
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("broker:1883", "expected mqtt://"),
-        ("http://host", "scheme must be mqtt"),
-        ("mqtt://", "no host"),
-        ("mqtt://host:99999", "not a broker URL"),
-        ("mqtt://host:0", "port 0"),
-        ("mqtt://host:port", "not a broker URL"),
-        ("mqtt://host/topic", "no path"),
-        ("mqtt://host?x=1", "no path"),
-    ],
-)
-def test_parse_broker_url_errors(text: str, message: str) -> None:
-    with pytest.raises(InputError) as caught:
-        parse_broker_url(text, env={})
-    assert caught.value.field == "--broker"
-    assert message in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "http://al:topsecret@host",
-        "al:topsecret@host:1883",
-        "mqtt://al:top/secret@host",
-        "mqtt://al:top@secret@host:port",
-        "mqtt://al:topsecret@host/path",
-    ],
-)
-def test_parse_broker_url_errors_never_show_the_password(text: str) -> None:
-    with pytest.raises(InputError) as caught:
-        parse_broker_url(text, env={})
-    assert "secret" not in str(caught.value)
-    assert "al:***@" in str(caught.value)
-
-
-def test_parse_broker_url_password_needs_a_user() -> None:
-    with pytest.raises(InputError, match="needs a user name"):
-        parse_broker_url("mqtt://host", env={"BILLSIM_MQTT_PASSWORD": "x"})
-
-
-def test_options_validation() -> None:
-    assert MqttOptions().qos == 1
-    assert MqttOptions(version="311").version == "3.1.1"
-    for kwargs, field in (
-        ({"qos": 2}, "--qos"),
-        ({"version": "4"}, "--mqtt-version"),
-        ({"payload": "xml"}, "--payload"),
-        ({"window": 0}, "--window"),
-        ({"key_file": "k.pem"}, "--key-file"),
-    ):
-        with pytest.raises(InputError) as caught:
-            MqttOptions(**kwargs)
-        assert caught.value.field == field
-    queue: MessageQueue[SequencedFrame] = MessageQueue("q")
-    with pytest.raises(InputError) as caught:
-        make_drain("mqtt://host", queue, FrameCodec(), ca_file="/nonexistent")
-    assert caught.value.field == "--ca-file"
-    with pytest.raises(InputError) as caught:
-        make_drain("mqtts://host", queue, FrameCodec(), ca_file="/nonexistent/ca.pem")
-    assert caught.value.field == "--ca-file"
-
-
 # -- topics and packets --------------------------------------------------------------------
-
-
-def test_topics(codec: FrameCodec) -> None:
-    frames = dict(make_frames(4, codec, custom_every=4))
-    assert frame_topic(CN, frames[1]) == f"{FRAMES}session"
-    assert frame_topic(CN, frames[2]) == f"{FRAMES}database"
-    assert frame_topic(CN, frames[4]) == f"{FRAMES}custom/{CUSTOM_TYPE}"
-    assert status_topic(CN) == f"{FRAMES}status"
-    assert stats_topic(CN) == f"{FRAMES}stats"
-    assert control_topic(CN) == f"{FRAMES}control"
-    assert control_reply_topic(CN) == f"{FRAMES}control/reply"
-    for bill_class, name in c.CLASS_TOPIC_NAME.items():
-        header = (1000).to_bytes(2, "little") + (1).to_bytes(2, "little")
-        assert frame_topic(CN, header + bill_class.to_bytes(4, "little")) == FRAMES + name
-    with pytest.raises(ValueError, match="no topic"):
-        frame_topic(CN, bytes(2) + (1).to_bytes(2, "little") + (0x80).to_bytes(4, "little"))
-    with pytest.raises(ValueError, match="no BILLMSG header"):
-        frame_topic(CN, b"\x01\x02")
 
 
 class _Protocol:
@@ -307,7 +183,10 @@ class _Protocol:
     def __init__(self, proto_ver: int, mid: int) -> None:
         self.proto_ver = proto_ver
         self.id_generator = IdGenerator()
-        self.id_generator._last_used_id = mid - 1
+        # Through its public methods: the allocator hands out ids in turn.
+        taken = [self.id_generator.next_id() for _ in range(mid - 1)]
+        for used in taken:
+            self.id_generator.free_id(used)
 
 
 @pytest.mark.parametrize("json_payload", [False, True])
@@ -318,7 +197,7 @@ def test_frame_packets_equal_gmqtts(
 ) -> None:
     """The drain's own PUBLISH encoding gives the bytes gmqtt's publish() would write."""
     decoder = JsonDecoder(codec) if json_payload else None
-    encoder = _FrameEncoder(CN, RUN, decoder, properties=version == MQTTv50)
+    encoder = FrameEncoder(CN, RUN, decoder, properties=version == MQTTv50)
     for seq, frame in make_frames(3, codec, custom_every=3):
         mid = 300 + seq if qos else None
         ours = encoder.assemble(encoder.prepare((seq, frame)), mid)

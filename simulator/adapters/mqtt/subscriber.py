@@ -1,0 +1,176 @@
+"""An MQTT subscriber of the billing topics: the one gmqtt client that ``tail`` (and later
+other commands) read the broker with.
+
+Connecting: MQTT 5 first (it carries the content type and the ``seq`` user property),
+falling back to 3.1.1 at once, on a fresh client, when the broker refuses v5 (amqtt
+does). ``connect`` retries an unreachable broker every second until a deadline, and
+without end once there is none (after a first success: a broker restart is waited out).
+A refused login is not retried. gmqtt's own reconnects are off: a lost connection is
+reported by ``until_lost``, and the caller connects again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from gmqtt import MQTTConnectError
+
+from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, OwnReconnectClient
+from simulator.adapters.mqtt.url import BrokerUrl
+from simulator.errors import BillsimError
+
+CONNECT_TIMEOUT: Final = 5.0
+RETRY_INTERVAL: Final = 1.0
+_KEEPALIVE: Final = 30
+_GOODBYE_TIMEOUT: Final = 1.0
+
+MessageHandler = Callable[[str, bytes, Mapping[str, Any]], None]
+"""Called with each message's topic, payload and MQTT 5 properties (as gmqtt gives them:
+each value a list; empty under 3.1.1)."""
+
+
+class SubscriberError(BillsimError):
+    """The broker cannot be reached, or refused the login or the subscription: exit 1."""
+
+
+class Subscriber:
+    """One connection at a time to ``url``, each message handed to ``on_message``."""
+
+    def __init__(
+        self,
+        url: BrokerUrl,
+        on_message: MessageHandler,
+        *,
+        tls: ssl.SSLContext | None = None,
+        name: str = "billsim-tail",
+    ) -> None:
+        self.url = url
+        self.tls = tls
+        self.name = name
+        self._on_message = on_message
+        self._client: Any = None
+        self.version: int | None = None
+
+    @property
+    def protocol(self) -> str:
+        """ "MQTT 5" or "MQTT 3.1.1", as the current connection speaks."""
+        return "MQTT 5" if self.version == MQTT_V5 else "MQTT 3.1.1"
+
+    async def connect(
+        self,
+        *,
+        deadline: float | None,
+        stop: asyncio.Event,
+        on_waiting: Callable[[str], None],
+    ) -> bool:
+        """Connect, retrying every second until ``deadline`` (``time.monotonic()``; None:
+        without end). ``on_waiting`` hears the reason once, at the first failure. False if
+        ``stop`` was set first; SubscriberError when the deadline passes or the broker
+        refuses the login."""
+        said = False
+        while not stop.is_set():
+            try:
+                await self._connect_once()
+                return True
+            except (OSError, TimeoutError) as error:
+                reason = _reason(error)
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise SubscriberError(f"cannot connect to {self.url}: {reason}") from None
+                if not said:
+                    on_waiting(reason)
+                    said = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY_INTERVAL)
+        return False
+
+    async def _connect_once(self) -> None:
+        for version in (MQTT_V5, MQTT_V311):
+            client = OwnReconnectClient(f"{self.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}")
+            if self.url.username:
+                client.set_auth_credentials(self.url.username, self.url.password)
+            client.on_message = self._deliver
+            connect = asyncio.ensure_future(
+                client.connect(
+                    self.url.host,
+                    self.url.port,
+                    ssl=self.tls if self.tls is not None else False,
+                    keepalive=_KEEPALIVE,
+                    version=version,
+                )
+            )
+            refused = asyncio.ensure_future(client.refused_v5.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {connect, refused}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                refused.cancel()
+            if connect in done:
+                error = connect.exception()
+                if error is None:
+                    self._client, self.version = client, version
+                    return
+                if isinstance(error, MQTTConnectError):
+                    raise SubscriberError(f"{self.url} refused the connection: {error}")
+                raise error
+            connect.cancel()
+            with contextlib.suppress(BaseException):
+                await connect
+            if version == MQTT_V311 or refused not in done:
+                raise TimeoutError(f"no CONNACK within {CONNECT_TIMEOUT:g} s")
+            # CONNACK 0x01 to v5: try 3.1.1 with a fresh client.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), _GOODBYE_TIMEOUT)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _deliver(self, _client: Any, topic: str, payload: bytes, _qos: int, properties: Any) -> int:
+        self._on_message(topic, bytes(payload), properties or {})
+        return 0  # the PUBACK reason: success
+
+    async def subscribe(self, topic: str) -> None:
+        """Subscribe at QoS 1 and wait (up to the connect timeout) for the SUBACK;
+        SubscriberError if the broker refuses every topic."""
+        client = self._client
+        subscribed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def on_subscribe(_client: Any, _mid: int, granted: Any, _properties: Any) -> None:
+            if not subscribed.done():
+                subscribed.set_result(granted)
+
+        client.on_subscribe = on_subscribe
+        client.subscribe(topic, qos=1)
+        try:
+            granted = await asyncio.wait_for(subscribed, CONNECT_TIMEOUT)
+        except TimeoutError:
+            granted = None  # no SUBACK yet; the messages will tell
+        if granted and all(isinstance(q, int) and q >= 0x80 for q in granted):
+            await self.disconnect(_GOODBYE_TIMEOUT)
+            raise SubscriberError(f"{self.url} refused the subscription to {topic}")
+
+    async def until_lost(self, stop: asyncio.Event) -> bool:
+        """Wait until the connection is lost (True) or ``stop`` is set (False)."""
+        lost = asyncio.ensure_future(self._client.lost.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        lost.cancel()
+        stopped.cancel()
+        return not stop.is_set()
+
+    async def disconnect(self, timeout: float) -> None:
+        """Say goodbye if the broker still listens; never raises."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), timeout)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__

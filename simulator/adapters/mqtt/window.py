@@ -1,0 +1,147 @@
+"""The in-flight window of the drain: which frames are published and unacknowledged,
+which wait to be (re)published, and what an acknowledgement releases.
+
+Sans-IO: no sockets, no asyncio, no gmqtt. The drain asks how much ``room`` there is,
+records each PUBLISH with ``published(packet_id, …)``, passes each PUBACK to ``ack`` and
+a lost connection to ``lose``; this class keeps the order and the counts.
+
+Order is what it guards: frames wait in the order they were taken from the queue; a lost
+connection puts every unacknowledged frame back in front of them, in publish order, so
+after a reconnect the same frames (same seq) go out again, first and in order, before any
+new frame. Acks may come in any order: each releases its own frame, and the rest keep
+their publish order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from simulator.domino.billing import SequencedFrame
+
+REFUSED_FROM: Final = 0x80
+"""PUBACK reason codes from here up say the broker did not accept the message."""
+
+
+class Waiting(NamedTuple):
+    """A frame taken from the queue and not yet (re)published; ``again`` if it went out
+    before, on a connection since lost. (A tuple: the drain makes one per frame.)"""
+
+    item: SequencedFrame
+    again: bool = False
+
+
+@dataclass(frozen=True)
+class Ack:
+    """What a PUBACK released: the frame, and whether the broker took it."""
+
+    item: SequencedFrame
+    reason: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.reason < REFUSED_FROM
+
+
+class InFlightWindow:
+    """At most ``size`` frames published and unacknowledged; the others wait, in order.
+
+    Counters: ``delivered`` and ``refused`` (acks by reason code), ``resent`` (frames
+    published again after a lost connection).
+    """
+
+    def __init__(self, requested: int) -> None:
+        if requested < 1:
+            raise ValueError(f"a window of at least 1 frame, not {requested}")
+        self.requested = requested
+        self.size = 1  # until a connection says how many packet ids the broker allows
+        self._published: dict[int, SequencedFrame] = {}  # packet id -> frame, publish order
+        self._waiting: deque[Waiting] = deque()
+        self.delivered = 0
+        self.refused = 0
+        self.resent = 0
+
+    def open(self, packet_ids: int) -> int:
+        """Size the window for a new connection on which ``packet_ids`` ids may be in use
+        at once (the broker's Receive Maximum, as the client library counts it). One id
+        is kept for status messages, the control subscription and replies; the window
+        is never below one frame. Returns the size."""
+        self.size = min(self.requested, max(1, packet_ids - 1))
+        return self.size
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def unacknowledged(self) -> int:
+        """Frames published on the current connection and not yet acknowledged."""
+        return len(self._published)
+
+    @property
+    def waiting(self) -> int:
+        """Frames taken from the queue that wait to be (re)published."""
+        return len(self._waiting)
+
+    @property
+    def in_flight(self) -> int:
+        """Frames taken from the queue and not yet acknowledged, published or not."""
+        return len(self._published) + len(self._waiting)
+
+    def room(self, free_packet_ids: int) -> int:
+        """How many frames may be published now: what the window has left, within the
+        packet ids the client has free."""
+        return max(0, min(self.size - len(self._published), free_packet_ids))
+
+    def published_seqs(self) -> list[int]:
+        """The seq of each unacknowledged frame, in publish order."""
+        return [seq for seq, _frame in self._published.values()]
+
+    # -- frames out ----------------------------------------------------------------------
+
+    def wait(self, item: SequencedFrame) -> None:
+        """A frame taken from the queue that cannot be published yet: after the others."""
+        self._waiting.append(Waiting(item))
+
+    def next_waiting(self, count: int) -> list[Waiting]:
+        """Take up to ``count`` waiting frames, the oldest first."""
+        take = min(count, len(self._waiting))
+        return [self._waiting.popleft() for _ in range(take)]
+
+    def put_back(self, entries: Iterable[Waiting]) -> None:
+        """Frames taken (by ``next_waiting`` or from the queue) but not written: they
+        go back in front, in their order."""
+        self._waiting.extendleft(reversed(list(entries)))
+
+    def published(self, packet_id: int, entry: Waiting) -> None:
+        """A frame was written with this packet id; it counts against the window until
+        its PUBACK."""
+        if packet_id in self._published:
+            raise ValueError(f"packet id {packet_id} is already in flight")
+        self._published[packet_id] = entry.item
+        if entry.again:
+            self.resent += 1
+
+    # -- what comes back -----------------------------------------------------------------
+
+    def ack(self, packet_id: int, reason: int = 0) -> Ack | None:
+        """A PUBACK: the frame it releases (delivered below reason 0x80, else refused), or
+        None for a packet id that is not a frame in flight (a status message, a duplicate,
+        an ack from before a reconnect)."""
+        item = self._published.pop(packet_id, None)
+        if item is None:
+            return None
+        if reason < REFUSED_FROM:
+            self.delivered += 1
+        else:
+            self.refused += 1
+        return Ack(item, reason)
+
+    def lose(self) -> int:
+        """The connection is gone: every unacknowledged frame goes back in front of the
+        waiting ones, in publish order, to be published again. Returns how many."""
+        lost = len(self._published)
+        if lost:
+            self.put_back(Waiting(item, again=True) for item in self._published.values())
+            self._published.clear()
+        return lost

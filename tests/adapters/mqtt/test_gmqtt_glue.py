@@ -1,0 +1,114 @@
+"""The gmqtt internals that simulator/adapters/mqtt/gmqtt_glue.py relies on are still
+there and still behave: a gmqtt upgrade that moves one fails here, naming it and the
+gmqtt version, instead of somewhere deep in a drain test."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tomllib
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from brokers import MosquittoBroker
+from gmqtt import MQTTConnectError
+from paths import REPO
+
+from simulator.adapters.mqtt import gmqtt_glue as glue
+from simulator.adapters.mqtt.packets import FrameEncoder
+from simulator.wire.codec import FrameCodec
+from simulator.wire.records import SessionID, SessionRec
+from simulator.wire.timedate import TimeDate
+
+INSTALLED = version("gmqtt")
+
+
+def missing(owner: str, obj: object) -> list[str]:
+    return [
+        f"gmqtt {INSTALLED}: {owner}.{name} is gone (gmqtt_glue.py uses it; tested with "
+        f"gmqtt {glue.TESTED_GMQTT_VERSION})"
+        for name in glue.RELIED_ON[owner]
+        if not hasattr(obj, name)
+    ]
+
+
+def reach(root: Any, owner: str) -> Any:
+    """``Client._connection._protocol`` -> that object of ``root`` (a Client)."""
+    obj = root
+    for name in owner.split(".")[1:]:
+        obj = getattr(obj, name)
+    return obj
+
+
+def test_the_installed_gmqtt_is_the_pinned_and_tested_one() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    pins = [dep for dep in project["project"]["dependencies"] if re.match(r"gmqtt\b", dep)]
+    assert pins == [f"gmqtt=={glue.TESTED_GMQTT_VERSION}"], (
+        "pyproject.toml must pin gmqtt to the version gmqtt_glue.py was tested with"
+    )
+    assert INSTALLED == glue.TESTED_GMQTT_VERSION, (
+        f"gmqtt {INSTALLED} is installed, gmqtt_glue.py was tested with "
+        f"{glue.TESTED_GMQTT_VERSION}: run this file, then update TESTED_GMQTT_VERSION"
+    )
+
+
+def test_the_internals_of_a_client_before_it_connects() -> None:
+    client = glue.OwnReconnectClient("glue-test", store=glue.AckStore())
+    problems = missing("Client", client)
+    for owner in (
+        "Client._connection_state",
+        "Client._package_handler",
+        "Client._package_handler.id_generator",
+    ):
+        problems += missing(owner, reach(client, owner))
+    problems += missing("MQTTConnectError", MQTTConnectError(5))
+    assert not problems, "\n".join(problems)
+    assert glue.connack_text(MQTTConnectError(5)) == "not authorised (CONNACK 0x05)"
+
+
+@pytest.mark.broker
+async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoBroker) -> None:
+    """Connect, publish a frame through the glue, and see gmqtt report its PUBACK."""
+    store = glue.AckStore()
+    acks: list[tuple[int, int]] = []
+    store.on_ack = lambda mid: acks.append((mid, store.reason))
+    client = glue.OwnReconnectClient("glue-test", store=store)
+    await asyncio.wait_for(client.connect("127.0.0.1", mosquitto.port, version=glue.MQTT_V5), 10)
+    try:
+        problems: list[str] = []
+        for owner in ("Client._connection", "Client._connection._protocol"):
+            problems += missing(owner, reach(client, owner))
+        assert not problems, "\n".join(problems)
+
+        assert glue.protocol_version(client) == glue.MQTT_V5
+        assert not glue.refused_for_good(client)
+        assert glue.receive_maximum(client) == 1000  # max_inflight_messages of tests/brokers.py
+        assert glue.usable_packet_ids(client) == 999  # gmqtt: one fewer than announced
+        assert glue.packet_ids_in_use(client) == 0
+        assert not glue.write_paused(client)
+        await glue.until_writable(client)  # returns at once: nothing is buffered
+
+        codec = FrameCodec()
+        stamp = TimeDate(3_330_000, 2461366)
+        rec = SessionRec(SessionID(1, 1), 1, "CN=Alice/O=Acme", 0, 0, "10.0.0.1")
+        frame = codec.encode_record(rec, "CN=Mail01/O=Acme", stamp)
+        encoder = FrameEncoder("Mail01", "run-1", None, properties=True)
+        mid = glue.packet_id_allocator(client)()
+        assert glue.packet_ids_in_use(client) == 1
+        assert glue.free_packet_ids(client) == 998
+        glue.write(client, encoder.assemble(encoder.prepare((1, frame)), mid))
+        for _ in range(200):
+            if acks:
+                break
+            await asyncio.sleep(0.01)
+        # 0x10, no matching subscribers: the v5 reason code reaches the store.
+        assert acks == [(mid, 0x10)], "gmqtt no longer reports a PUBACK (and its reason)"
+        assert glue.packet_ids_in_use(client) == 0, "gmqtt no longer frees an acked id"
+
+        glue.drop(client)
+        assert glue.transport(client).is_closing()
+        assert glue.packet_ids_in_use(client) == 0
+        await asyncio.wait_for(client.lost.wait(), 5)  # gmqtt's reconnect is ours: it only says so
+    finally:
+        glue.abort(client)

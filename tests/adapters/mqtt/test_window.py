@@ -1,0 +1,164 @@
+"""The drain's in-flight window (simulator/adapters/mqtt/window.py), without a broker:
+its size, the order of what an ack releases, resends after a lost connection, refusals
+and stray acks."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulator.adapters.mqtt.window import InFlightWindow, Waiting
+from simulator.domino.billing import SequencedFrame
+
+
+def frame(seq: int) -> SequencedFrame:
+    return seq, f"frame {seq}".encode()
+
+
+def publish(window: InFlightWindow, seqs: range, first_mid: int = 100) -> dict[int, int]:
+    """Publish these seqs with consecutive packet ids; seq -> packet id."""
+    mids = {}
+    for offset, seq in enumerate(seqs):
+        mids[seq] = first_mid + offset
+        window.published(first_mid + offset, Waiting(frame(seq)))
+    return mids
+
+
+def test_size_is_the_request_within_the_packet_ids_less_one_for_status() -> None:
+    window = InFlightWindow(1000)
+    assert window.size == 1  # nothing published before a connection sizes it
+    assert window.open(9) == 8
+    assert window.open(65534) == 1000
+    assert window.open(1) == 1  # never below one frame
+    assert InFlightWindow(5).open(100) == 5
+    with pytest.raises(ValueError, match="at least 1"):
+        InFlightWindow(0)
+
+
+def test_room_is_the_window_left_within_the_free_packet_ids() -> None:
+    window = InFlightWindow(10)
+    window.open(100)
+    assert window.room(free_packet_ids=50) == 10
+    publish(window, range(1, 8))
+    assert window.room(free_packet_ids=50) == 3
+    assert window.room(free_packet_ids=2) == 2
+    assert window.room(free_packet_ids=0) == 0
+    publish(window, range(8, 11), first_mid=200)
+    assert window.room(free_packet_ids=50) == 0
+
+
+@given(
+    requested=st.integers(1, 40),
+    packet_ids=st.integers(1, 50),
+    steps=st.lists(st.tuples(st.booleans(), st.integers(0, 60)), max_size=80),
+)
+def test_the_window_never_exceeds_its_size_or_the_receive_maximum(
+    requested: int, packet_ids: int, steps: list[tuple[bool, int]]
+) -> None:
+    """Publishing only what ``room`` allows, in any mix of publishes and acks."""
+    window = InFlightWindow(requested)
+    size = window.open(packet_ids)
+    assert size <= requested
+    assert size <= max(1, packet_ids - 1)
+    next_mid = 1
+    in_flight: list[int] = []
+    for is_publish, count in steps:
+        if is_publish:
+            for _ in range(min(count, window.room(free_packet_ids=10_000))):
+                window.published(next_mid, Waiting(frame(next_mid)))
+                in_flight.append(next_mid)
+                next_mid += 1
+        else:
+            for mid in in_flight[:count]:
+                assert window.ack(mid) is not None
+            del in_flight[:count]
+        assert window.unacknowledged == len(in_flight) <= size
+
+
+def test_acks_out_of_order_release_their_own_frames_and_keep_the_rest_in_order() -> None:
+    window = InFlightWindow(10)
+    window.open(100)
+    mids = publish(window, range(1, 6))
+    first = window.ack(mids[3])
+    second = window.ack(mids[1])
+    assert first is not None
+    assert second is not None
+    assert (first.item, first.delivered) == (frame(3), True)
+    assert (second.item, second.delivered) == (frame(1), True)
+    assert window.published_seqs() == [2, 4, 5]
+    assert (window.delivered, window.refused, window.in_flight) == (2, 0, 3)
+
+
+def test_a_lost_connection_resends_every_unacknowledged_frame_in_seq_order() -> None:
+    window = InFlightWindow(10)
+    window.open(100)
+    mids = publish(window, range(1, 6))
+    window.wait(frame(6))  # taken from the queue, not yet published
+    window.ack(mids[2])
+    window.ack(mids[4])
+
+    assert window.lose() == 3
+    assert window.unacknowledged == 0
+    assert window.in_flight == 4
+    resend = window.next_waiting(10)
+    assert [(entry.item, entry.again) for entry in resend] == [
+        (frame(1), True),
+        (frame(3), True),
+        (frame(5), True),
+        (frame(6), False),
+    ]
+    # Published again (new packet ids, same seq): only the copies count as resent.
+    for mid, entry in enumerate(resend, start=500):
+        window.published(mid, entry)
+    assert window.resent == 3
+    assert window.published_seqs() == [1, 3, 5, 6]
+    assert window.lose() == 4
+    assert window.lose() == 0
+
+
+def test_frames_not_written_go_back_in_front_in_their_order() -> None:
+    window = InFlightWindow(10)
+    for seq in (1, 2, 3):
+        window.wait(frame(seq))
+    taken = window.next_waiting(2)
+    assert [entry.item[0] for entry in taken] == [1, 2]
+    window.put_back(taken)
+    assert [entry.item[0] for entry in window.next_waiting(5)] == [1, 2, 3]
+    assert window.next_waiting(5) == []
+
+
+@pytest.mark.parametrize(
+    ("reason", "delivered"),
+    [(0x00, True), (0x10, True), (0x7F, True), (0x80, False), (0x87, False), (0x97, False)],
+)
+def test_a_puback_reason_code_from_0x80_up_counts_as_refused(reason: int, delivered: bool) -> None:
+    window = InFlightWindow(10)
+    window.open(100)
+    mids = publish(window, range(1, 2))
+    released = window.ack(mids[1], reason)
+    assert released is not None
+    assert released.item == frame(1)
+    assert released.delivered is delivered
+    assert (window.delivered, window.refused) == ((1, 0) if delivered else (0, 1))
+    assert window.in_flight == 0
+
+
+def test_duplicate_and_unknown_acks_are_ignored() -> None:
+    window = InFlightWindow(10)
+    window.open(100)
+    mids = publish(window, range(1, 4))
+    assert window.ack(mids[2]) is not None
+    assert window.ack(mids[2]) is None  # a duplicate
+    assert window.ack(7) is None  # a status message's packet id, say
+    window.lose()
+    assert window.ack(mids[1]) is None  # from the connection that was lost
+    assert (window.delivered, window.refused) == (1, 0)
+    assert window.in_flight == 2
+
+
+def test_a_packet_id_in_flight_is_not_given_twice() -> None:
+    window = InFlightWindow(10)
+    window.published(1, Waiting(frame(1)))
+    with pytest.raises(ValueError, match="already in flight"):
+        window.published(1, Waiting(frame(2)))
