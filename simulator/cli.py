@@ -1,4 +1,4 @@
-"""The `billsim` command line (DESIGN §8).
+"""The `billsim` command line (docs/cli.md).
 
 Each command is one small function here that parses its options and calls the code that
 does the work (`simulator.commands`, …), which knows nothing of typer. To add one:

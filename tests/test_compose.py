@@ -1,6 +1,6 @@
 """The repository's outside face, read as data (there is no Docker engine here):
 docker-compose.yml, the Dockerfile and .dockerignore, and queue/asyncapi.yaml against
-DESIGN §6 (the topics, messages, properties and bindings written out below from it).
+docs/mqtt.md (the topics, messages, properties and bindings written out below from it).
 """
 
 from __future__ import annotations
@@ -152,9 +152,9 @@ def test_dockerfile_copies_what_the_wheel_needs() -> None:
     assert {".git", ".venv", "**/__pycache__"} <= ignored
 
 
-# --- queue/asyncapi.yaml against DESIGN §6 ----------------------------------------------------
+# --- queue/asyncapi.yaml against docs/mqtt.md ----------------------------------------------------
 
-# Every topic of DESIGN §6, in the document's {parameter} form.
+# Every topic of docs/mqtt.md, in the document's {parameter} form.
 TOPICS = {
     "domino/billing/{server}/{class}",
     "domino/billing/{server}/custom/{structtype}",

@@ -1,4 +1,4 @@
-"""The embedded default broker (DESIGN §6, §9): what `billsim run` talks to with no --broker.
+"""The embedded default broker (docs/mqtt.md): what `billsim run` talks to with no --broker.
 
     broker = await start_embedded_broker(log=log)   # or: async with await start_…() as broker:
     print(broker.url, broker.subscribe_command("Mail01"))

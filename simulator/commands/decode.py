@@ -37,7 +37,7 @@ class DecodeReport:
 
 
 def is_unknown_struct_type(codec: FrameCodec, struct_type: int) -> bool:
-    """Neither a type the codec has a table for nor one of the custom range (DESIGN §8)."""
+    """Neither a type the codec has a table for nor one of the custom range (docs/cli.md)."""
     return not codec.is_known(struct_type) and not is_custom_struct_type(struct_type)
 
 

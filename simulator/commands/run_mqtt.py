@@ -42,7 +42,7 @@ def embedded_port(value: str | None) -> int:
 
 
 class StatsMeter:
-    """The stats message (DESIGN §6) for one consumer: its `rate` is over the time since
+    """The stats message (docs/mqtt.md) for one consumer: its `rate` is over the time since
     that consumer's previous message (the stats topic's: --stats-interval)."""
 
     def __init__(

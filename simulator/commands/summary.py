@@ -80,7 +80,7 @@ def build_summary(
         },
         "dropped": stats.dropped,
         "abandoned_tasks": sim.abandoned_tasks,
-        # Agent runs by the agent's own name, which no AGENTREC carries (DESIGN §7).
+        # Agent runs by the agent's own name, which no AGENTREC carries (docs/scenario.md).
         "agent_runs": dict(sorted(sim.tasks.agent_runs.items())),
     }
     if delivered is not None:

@@ -12,7 +12,7 @@ from simulator.scenario.speed import Speed
 
 
 class Phase(IntEnum):
-    """What runs first among events of one instant (DESIGN §4, Order)."""
+    """What runs first among events of one instant (docs/lifecycles.md, Order)."""
 
     SESSION_BOUNDARY = 0
     DATABASE_BOUNDARY = 1

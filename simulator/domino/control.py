@@ -1,4 +1,4 @@
-"""The control topic's commands (DESIGN §6): parse one JSON command, apply it, say what happened."""
+"""The control topic's commands (docs/mqtt.md): parse one, apply it, say what happened."""
 
 from __future__ import annotations
 

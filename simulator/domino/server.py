@@ -1,4 +1,4 @@
-"""The emulated server's session, database and document lifecycles (DESIGN §4): pure state.
+"""The emulated server's session, database and document lifecycles (docs/lifecycles.md): pure state.
 
 Each method takes the virtual time of the event it handles and bills through a
 BillingWriter; nothing here knows of sockets, MQTT or wall time.

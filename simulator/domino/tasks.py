@@ -1,4 +1,4 @@
-"""The server's own tasks (DESIGN §4 "Server tasks", §7): router, replicator, agents, HTTP.
+"""The server's own tasks (docs/lifecycles.md, docs/scenario.md): router, replicator, agents, HTTP.
 
 Pure state like `simulator.domino.server`: each scripted task action starts here at its virtual
 time and finishes as a COMPLETION event on the run's one heap, where its record is
@@ -52,7 +52,8 @@ from simulator.wire.records import (
 from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
 
 US_PER_MS = 1_000
-# Common-log time stamps name months in English whatever the locale (DESIGN §7): never strftime.
+# Common-log time stamps name months in English whatever the locale (docs/scenario.md):
+# never strftime.
 ENGLISH_MONTHS: tuple[str, ...] = (
     "Jan",
     "Feb",
@@ -67,7 +68,7 @@ ENGLISH_MONTHS: tuple[str, ...] = (
     "Nov",
     "Dec",
 )
-# A message's OrigMessageID: the simulator does not split messages (DESIGN §3).
+# A message's OrigMessageID: the simulator does not split messages (docs/wire-format.md).
 ZERO_UNID = Unid(ZERO_TIMEDATE, ZERO_TIMEDATE)
 
 
@@ -86,7 +87,7 @@ def mail_key(action: MailAction) -> str:
 
 
 def mail_originator_id(seed: int, key: str, posted: TimeDate) -> Oid:
-    """OriginatorID: File and Note derived from seed and message (DESIGN §3), Sequence 1,
+    """OriginatorID: File and Note derived from seed and message (docs/wire-format.md), Sequence 1,
     SequenceTime = PostedDate (the message is not modified after it is posted)."""
     return Oid(
         derive_timedate(seed, "mail-file", key),
@@ -97,7 +98,7 @@ def mail_originator_id(seed: int, key: str, posted: TimeDate) -> Oid:
 
 
 def replication_endpoints(direction: str, this_server: str, other: str) -> tuple[str, str]:
-    """(Source, Destination) of a replication this server initiates with `other` (DESIGN §7).
+    """(Source, Destination) of a replication this server initiates with `other` (docs/scenario.md).
 
     `pull`: from the other server to this one; `push`: the reverse; the two-way
     `pull-push` and `pull-pull`: from the initiator (this server) to the other.
@@ -139,7 +140,7 @@ class ServerTasks:
         self.seed = seed
         self.started = 0
         self.completed = 0
-        # Runs per agent name: the agent's own name is not in AGENTREC (DESIGN §7).
+        # Runs per agent name: the agent's own name is not in AGENTREC (docs/scenario.md).
         self.agent_runs: dict[str, int] = {}
         self.replications: list[Replication] = []  # under way, in start order
         # Bound once, so the heap's entries and the shutdown's membership test share them.

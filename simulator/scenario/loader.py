@@ -1,4 +1,4 @@
-"""Scenario file -> `Scenario` (DESIGN §7), every problem in it as `file:line: field: message`.
+"""Scenario file -> `Scenario` (docs/scenario.md), each problem as `file:line: field: message`.
 
 YAML with line numbers in, the models and their pydantic errors, then the load-time checks
 (`simulator.scenario.checks`); a ScenarioError lists all the problems found, by line.

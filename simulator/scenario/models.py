@@ -1,4 +1,4 @@
-"""The scenario's pydantic models (DESIGN §7): databases, users, custom types, workload, actions.
+"""The scenario's pydantic models (docs/scenario.md): databases, users, types, workload, actions.
 
 Fields are declared with the value rules of `simulator.scenario.values`; the checks that
 need more than one part of the file are `simulator.scenario.checks`.
@@ -71,7 +71,7 @@ class Database(_Model):
 
 
 def is_directory(path: str) -> bool:
-    """Opening a directory writes no DBREC (DESIGN §4)."""
+    """Opening a directory writes no DBREC (docs/lifecycles.md)."""
     return path.endswith("/")
 
 

@@ -1,4 +1,4 @@
-"""`billsim check`: verify any frame stream against the lifecycle invariants of DESIGN §4.
+"""`billsim check`: verify any frame stream against the lifecycle invariants of docs/lifecycles.md.
 
 Pure: `Checker` takes decoded frames one at a time and collects `Violation`s;
 `check_frames` runs it over an iterable of (byte offset, frame), `check_stream` over a
@@ -64,7 +64,7 @@ from simulator.wire.timedate import (
     format_timedate_id,
 )
 
-# notes.ini's default BillingSuppressTime (DESIGN §4), in whole minutes.
+# notes.ini's default BillingSuppressTime (docs/lifecycles.md), in whole minutes.
 STAMP_POLICIES: tuple[str, ...] = ("timer", "activity")
 TICKS_PER_MINUTE = 60 * TICKS_PER_SECOND
 _HALF_DWORD = 1 << 31
@@ -76,7 +76,7 @@ _KIND_NAMES: dict[int, str] = {kind.struct_type: kind.name for kind in BUILTIN_K
 
 
 class Rule(StrEnum):
-    """The invariant a violation breaks (DESIGN §4); the value is its short name."""
+    """The invariant a violation breaks (docs/lifecycles.md); the value is its short name."""
 
     BAD_ACTION = "bad-action"
     DUPLICATE_START = "duplicate-start"
@@ -285,7 +285,7 @@ class Checker:
     """Feed it the frames of a stream in order; `finish` adds the end-of-stream rules.
 
     `suppress_time` is BillingSuppressTime in whole minutes (0 means the default, 15, as
-    in notes.ini); `stamp_policy` is `timer` or `activity` (DESIGN §4).
+    in notes.ini); `stamp_policy` is `timer` or `activity` (docs/lifecycles.md).
     """
 
     def __init__(

@@ -36,7 +36,7 @@ BILLING_CLASS_BY_WORD: Final[dict[str, int]] = {
     "agent": BILL_CLASS_AGENT,
     "httprequest": BILL_CLASS_HTTPREQUEST,
 }
-# As DESIGN §6 spells them in MQTT topics.
+# As docs/mqtt.md spells them in MQTT topics.
 CLASS_TOPIC_NAME: Final[dict[int, str]] = {
     BILL_CLASS_SESSION: "session",
     BILL_CLASS_DATABASE: "database",
@@ -93,7 +93,7 @@ AGENT_FLAGS: Final[dict[str, int]] = {
     "public": BILL_AGENT_PUBLIC,
 }
 
-# Simulator-defined encodings (DESIGN §3): no public source fixes these values.
+# Simulator-defined encodings (docs/wire-format.md): no public source fixes these values.
 MAIL_PRIORITY: Final[dict[str, int]] = {"low": 0, "normal": 1, "high": 2}
 MAIL_REPORT: Final[dict[str, int]] = {"none": 0, "basic": 1, "confirm": 2, "trace": 3}
 REPL_PRIORITY: Final[dict[str, int]] = {"low": 0, "medium": 1, "high": 2}

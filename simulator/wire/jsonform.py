@@ -1,4 +1,4 @@
-"""The JSON form of a frame (DESIGN §3), and back: binary → JSON → binary gives the same bytes.
+"""The JSON form of a frame (docs/wire-format.md), and back: binary → JSON → binary, same bytes.
 
 NUMBER (a C double) is a JSON number when finite. JSON has none for the rest, so they are
 strings: `"inf"`, `"-inf"`, `"nan"` for the canonical quiet NaN (bits 0x7ff8000000000000,

@@ -57,10 +57,10 @@ def require_mosquitto() -> str:
 
 
 def require_amqtt() -> None:
-    """amqtt is DESIGN §9's fallback broker: an environment without it is a broken install."""
+    """amqtt is the fallback broker (docs/mqtt.md): an environment without it is broken."""
     if not broker_module.amqtt_available():
         pytest.fail(
-            "amqtt is not installed: billsim's fallback broker (DESIGN §9) needs it "
+            "amqtt is not installed: billsim's fallback broker (docs/architecture.md) needs it "
             "(pip install amqtt; it belongs in pyproject.toml's dependencies)"
         )
 

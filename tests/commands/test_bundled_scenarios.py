@@ -1,11 +1,11 @@
 """The bundled scenarios: each validates, each is pinned by a golden trace, each passes check.
 
 The golden traces in tests/golden/ (`<scenario>.jsonl`, exactly what `billsim run <scenario>
---stdout` must print) were derived by hand from the lifecycle rules of DESIGN §4 (the
+--stdout` must print) were derived by hand from the lifecycle rules of docs/lifecycles.md (the
 comments in each scenario file say which record every script line causes), not copied
 from the program's output. One part of them was computed with the program's own code:
 a DOCUMENT's OriginatorID File and Note come from `simulator.domino.server.derive_timedate`
-(SHA-256 of seed and identity, DESIGN §3), because they are identifiers, not behaviour;
+(SHA-256 of seed and identity, docs/wire-format.md), because they are identifiers, not behaviour;
 `test_golden_originator_ids_are_the_derived_ones` below says exactly which.
 
 Where the program and a golden disagree and the rules side with the golden, the golden
@@ -41,7 +41,7 @@ GOLDEN = GOLDEN_TRACES
 SCENARIOS = bundled_scenarios()
 NAMES = sorted(SCENARIOS)
 
-# Scenario name -> what the engine gets wrong against DESIGN §4 (the golden is right).
+# Scenario name -> what the engine gets wrong against docs/lifecycles.md (the golden is right).
 ENGINE_BUGS: dict[str, str] = {}
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""`billsim header`: the C header of a scenario's custom types (DESIGN §7, §8; issue 5).
+"""`billsim header`: the C header of a scenario's custom types (docs/scenario.md, docs/cli.md).
 
 Sizes and offsets expected here are worked out by hand from C's layout rules (natural
 alignment, or none under pack(1)); gcc then confirms them, and the codec must agree.

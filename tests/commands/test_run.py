@@ -1,4 +1,4 @@
-"""`billsim run`, `validate` and `scenarios` through the command line (DESIGN §8)."""
+"""`billsim run`, `validate` and `scenarios` through the command line (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from simulator.wire import constants as c
 runner = CliRunner()
 ALICE = "CN=Alice Smith/O=Acme"
 
-# lifecycle-demo worked out from DESIGN §4: (StructType, Action or Type, minutes).
+# lifecycle-demo worked out from docs/lifecycles.md: (StructType, Action or Type, minutes).
 DEMO = [
     (c.BILL_SESSIONREC, c.BILL_SESSION_START, 0),
     (c.BILL_DBREC, c.BILL_DB_OPEN, 0),

@@ -70,7 +70,7 @@ STATS_KEYS = {
     "rate",
     "run",
 }
-# DESIGN §6 topic names, written out here rather than taken from the code under test.
+# docs/mqtt.md topic names, written out here rather than taken from the code under test.
 TOPIC_OF_STRUCT_TYPE = {
     c.BILL_SESSIONREC: "session",
     c.BILL_DBREC: "database",

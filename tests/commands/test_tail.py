@@ -454,7 +454,9 @@ async def test_tail_unreachable_broker_exits_1(tails: list[TailProcess]) -> None
 
 async def test_tail_on_amqtt_falls_back_to_3_1_1(tails: list[TailProcess]) -> None:
     if not amqtt_available():
-        pytest.fail("amqtt is not installed (DESIGN §9's fallback broker): pip install amqtt")
+        pytest.fail(
+            "amqtt is not installed (docs/architecture.md's fallback broker): pip install amqtt"
+        )
     async with await start_embedded_broker(preferred_port=free_port(), prefer="amqtt") as broker:
         tail = await TailProcess.start("--broker", broker.url)
         tails.append(tail)

@@ -1,4 +1,4 @@
-"""The session, database and document lifecycles of DESIGN §4, record by record.
+"""The session, database and document lifecycles of docs/lifecycles.md, record by record.
 
 Each test runs a small scenario through `Simulation.step()` with a capturing sink and
 compares the exact record sequence with one worked out by hand from the rules. Records

@@ -1,5 +1,6 @@
-"""The server tasks of DESIGN §4 ("Server tasks", Order) and §7: mail, replicate, agent, http,
-custom. Expected values are worked out from those rules here, not taken from a run.
+"""The server tasks of docs/lifecycles.md ("Server tasks", Order) and docs/scenario.md: mail,
+replicate, agent, http, custom. Expected values are worked out from those rules here, not
+taken from a run.
 
 Each scenario below is a header (`HEAD`) plus a script; times in comments are from the
 scenario's start, 2026-11-21T09:00:00Z.
@@ -245,7 +246,7 @@ def test_replrecs_follow_the_databases_list_at_the_end() -> None:
         (0, 0),
         (4294967295, 0),
     ]
-    # `with: alice` means that user's full name (DESIGN §7 Names).
+    # `with: alice` means that user's full name (docs/scenario.md Names).
     assert {f.rec.Destination for f in frames} == {ALICE}  # type: ignore[union-attr]
     # Both held a slot at once: the first has slot 1, the second slot 2.
     assert [f.rec.SessionID for f in frames] == [  # type: ignore[union-attr]

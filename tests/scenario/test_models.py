@@ -1,4 +1,4 @@
-"""The scenario models: the §7 examples load, with their defaults, enumerations, helpers."""
+"""The scenario models: the documented examples load, with defaults, enumerations, helpers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`billsim check`: hand-made streams, one per rule of DESIGN §4, through the CLI and the API.
+"""`billsim check`: hand-made streams, one per rule of docs/lifecycles.md, through CLI and API.
 
 The streams are built record by record with `FrameCodec.encode_record`, never by the
 simulator, so the checker is tested against the rules and not against billsim's own

@@ -9,7 +9,7 @@ For both layouts (natural, and `-DBILLSIM_WIN32_LAYOUT` for pack(1)) and both fr
   field by field to the Python values, and rebuild in C to the same bytes (so every
   padding byte is zero).
 
-Expected lengths come from the sizes DESIGN §3 lists, not from the codec.
+Expected lengths come from the sizes docs/wire-format.md lists, not from the codec.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
 
 pytestmark = pytest.mark.gcc
 
-# DESIGN §3: where the record starts, sizeof(BILLMSG), and each record's sizeof.
+# docs/wire-format.md: where the record starts, sizeof(BILLMSG), and each record's sizeof.
 REC_OFFSET = {Layout.LINUX_X86_64: 280, Layout.WIN32: 273}
 BILLMSG_SIZE = {Layout.LINUX_X86_64: 1000, Layout.WIN32: 983}
 REC_SIZE = {

@@ -1,7 +1,7 @@
-"""BILLMSG frames byte for byte (DESIGN §3).
+"""BILLMSG frames byte for byte (docs/wire-format.md).
 
 The expected bytes are built here by hand, field by field with `struct.pack_into` at the
-offsets DESIGN states (copied as literals), into a zeroed bytearray: nothing of the
+offsets docs/wire-format.md states (copied as literals), into a zeroed bytearray: nothing of the
 codec's own field tables or format strings is used to build them.
 
 The golden frame files under `queue/golden/` are checked against the same hand-built
@@ -52,7 +52,7 @@ FRAMINGS = (PAD, COMPACT)
 
 GOLDEN_DIR = GOLDEN_FRAMES
 
-# --- DESIGN §3, as literals -------------------------------------------------------------
+# --- docs/wire-format.md, as literals -------------------------------------------------------------
 
 # (offset of TimeStamp, offset of rec, sizeof(BILLMSG), header size); Len@0, StructType@2,
 # Class@4 and ServerName@8 are the same in both layouts.
@@ -169,7 +169,7 @@ OFFSETS: dict[Layout, dict[str, dict[str, int]]] = {
         "HTTPREQREC": HTTP_OFFSETS,
     },
 }
-# Struct types and classes (DESIGN §3 "Constants").
+# Struct types and classes (docs/wire-format.md "Constants").
 STRUCT_TYPE = {
     "SESSIONREC": (1, 0x01),
     "REPLREC": (1001, 0x02),
@@ -402,7 +402,7 @@ def hand_frame(
     server: str = SERVER,
     stamp: TimeDate = STAMP,
 ) -> bytes:
-    """The frame DESIGN §3 describes, built without the codec."""
+    """The frame docs/wire-format.md describes, built without the codec."""
     name = kind_name(rec)
     timestamp_at, rec_at, billmsg_size, _ = HEADER[layout]
     rec_size = REC_SIZE[layout][name]
@@ -994,7 +994,9 @@ def regenerate_golden(write: Callable[[Path, bytes], None]) -> None:
                 codec.encode_record(CANONICAL[name], SERVER, STAMP) for name in KIND_NAMES
             )
             if data != golden_bytes(layout, framing):
-                raise SystemExit(f"{layout}/{framing}: the codec disagrees with DESIGN's oracle")
+                raise SystemExit(
+                    f"{layout}/{framing}: the codec disagrees with the hand-built oracle"
+                )
             write(golden_path(layout, framing), data)
 
 

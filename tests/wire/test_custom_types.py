@@ -1,4 +1,4 @@
-"""Custom record types (DESIGN §3, §7 `custom_types`): golden bytes, JSON form, round trips.
+"""Custom record types (docs/wire-format.md, docs/scenario.md): golden bytes, JSON, round trips.
 
 The golden bytes are built by hand at the offsets of BILLMNGR's NOTECREATEREC (worked out
 from C's rules, as in tests/commands/test_header.py), not with the codec's tables. The property

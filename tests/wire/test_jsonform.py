@@ -1,7 +1,7 @@
-"""The JSON form of a frame (DESIGN §3 "JSON form of a frame"), and binary → JSON → binary.
+"""The JSON form of a frame (docs/wire-format.md), and binary → JSON → binary.
 
-The expected objects are written by hand from DESIGN's rendering rules, not produced by
-the code under test.
+The expected objects are written by hand from the JSON form's rules (docs/wire-format.md),
+not produced by the code under test.
 """
 
 from __future__ import annotations

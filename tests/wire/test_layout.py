@@ -1,6 +1,6 @@
-"""Every size and offset DESIGN §3 states, asserted against the compiled field tables.
+"""Every size and offset docs/wire-format.md states, asserted against the compiled field tables.
 
-The expected numbers are literals copied from DESIGN.md (or, for win32, the sums DESIGN's
+The expected numbers are literals copied from docs/wire-format.md (or, for win32, the sums its
 "fields follow one another with no padding" implies): the document is the oracle.
 """
 
@@ -43,7 +43,7 @@ from simulator.wire.records import (
 NATURAL = Layout.LINUX_X86_64
 PACKED = Layout.WIN32
 
-# DESIGN §3, "Record sizes and offsets (natural alignment), relative to `rec`".
+# docs/wire-format.md, "Record sizes and offsets (natural alignment), relative to `rec`".
 NATURAL_RECORDS: dict[str, tuple[int, dict[str, int]]] = {
     "SESSIONREC": (
         336,
@@ -112,7 +112,7 @@ NATURAL_RECORDS: dict[str, tuple[int, dict[str, int]]] = {
     ),
 }
 
-# DESIGN §3: "`win32` (packed) record sizes: SESSIONREC 335, DBREC 275, REPLREC 536,
+# docs/wire-format.md: "`win32` (packed) record sizes: SESSIONREC 335, DBREC 275, REPLREC 536,
 # DOCUMENT 303, MAILREC 710, AGENTREC 14, HTTPREQREC 28; fields follow one another with no
 # padding." The offsets are the running sums of the field sizes (WORD 2, DWORD 4, TIMEDATE 8,
 # SESSIONID 4, OID 28, UNID 16, NUMBER 8, char[257], char[64], char[130]).
@@ -203,7 +203,7 @@ def test_every_builtin_kind_is_listed() -> None:
 
 
 def test_primitive_sizes() -> None:
-    # DESIGN §3 "Types".
+    # docs/wire-format.md "Types".
     sizes = {
         WORD: (2, 2),
         DWORD: (4, 4),

@@ -1,4 +1,4 @@
-"""TIMEDATE (DESIGN §3): Julian days, hundredths by truncation, zone and DST bits, text forms."""
+"""TIMEDATE (docs/wire-format.md): Julian days, hundredths by truncation, zone/DST bits, text."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from simulator.wire.timedate import (
     timedate_from_ticks,
 )
 
-JDN_2026_11_21 = 2461366  # DESIGN/brief: 2026-11-21 is Julian day 2461366
+JDN_2026_11_21 = 2461366  # 2026-11-21 is Julian day 2461366
 JDN_0001_01_01 = 1721426
 JDN_9999_12_31 = 5373484
 DWORD = 2**32

@@ -1,4 +1,4 @@
-"""The MQTT drain: MQ$BILLING to an MQTT broker, at least once and in order (DESIGN §5, §6).
+"""The MQTT drain: MQ$BILLING to an MQTT broker, at least once and in order (docs/mqtt.md).
 
 A pure adapter: it takes frames from the queue and publishes them; what the frames say
 is the engine's business. The daemon wires it up:

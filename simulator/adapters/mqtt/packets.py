@@ -1,5 +1,5 @@
 """PUBLISH packets of frames: the payload form, the MQTT 5 content type and the user
-properties ``seq``, ``run``, ``structtype`` (DESIGN §6)."""
+properties ``seq``, ``run``, ``structtype`` (docs/mqtt.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every topic name of DESIGN §6, and taking a topic apart: one place for the drain and
+"""Every topic name of docs/mqtt.md, and taking a topic apart: one place for the drain and
 ``tail``."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def publishable(topic: object) -> bool:
 
 @dataclass(frozen=True)
 class Topic:
-    """A topic of DESIGN §6 taken apart: the server's CN and what follows it."""
+    """A topic of docs/mqtt.md taken apart: the server's CN and what follows it."""
 
     server: str
     kind: str  # a class name, "custom", "status", "stats", "control", "control/reply", …

@@ -1,5 +1,5 @@
 """Broker URLs: ``mqtt://`` and ``mqtts://`` with a user and password that are never shown
-(DESIGN §6)."""
+(docs/mqtt.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The topics of DESIGN §6 (simulator/adapters/mqtt/topics.py): where the drain publishes
+"""The topics of docs/mqtt.md (simulator/adapters/mqtt/topics.py): where the drain publishes
 each frame and message, and how tail takes topics apart and subscribes."""
 
 from __future__ import annotations
