@@ -17,6 +17,7 @@ from typing import Any
 
 from simulator.domino.billing import BillingWriter
 from simulator.domino.clock import EventHeap, Phase
+from simulator.scenario.models import is_directory
 from simulator.wire import constants as c
 from simulator.wire.records import DbRec, DocumentRec, Oid, SessionID, SessionRec
 from simulator.wire.timedate import TICKS_PER_DAY, TimeDate
@@ -79,7 +80,7 @@ class DatabaseInfo:
     is_directory: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "is_directory", self.path.endswith("/"))
+        object.__setattr__(self, "is_directory", is_directory(self.path))
 
 
 USER_TOTAL_FIELDS: tuple[str, ...] = (

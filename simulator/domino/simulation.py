@@ -19,7 +19,7 @@ from simulator.domino.tasks import ServerTasks
 from simulator.domino.workload import Population
 from simulator.errors import InputError
 from simulator.scenario.loader import parse_workload
-from simulator.scenario.models import Action, Scenario, SessionActionBase
+from simulator.scenario.models import Action, Scenario, SessionActionBase, is_directory
 from simulator.scenario.notes_ini import NotesIniSettings
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c
@@ -99,7 +99,7 @@ class Simulation:
                     for note, ch in db.documents.items()
                 },
             )
-            if not path.endswith("/")
+            if not is_directory(path)
             else DatabaseInfo(path, db.replica if db.replica_id else ZERO_TIMEDATE)
             for path, db in scenario.databases.items()
         }

@@ -46,7 +46,7 @@ class Population:
         paths = (
             workload.databases
             if workload.databases is not None
-            else [p for p in databases if not p.endswith("/")]
+            else [path for path, db in databases.items() if not db.is_directory]
         )
         self.databases = [databases[p] for p in paths]
         self.actions = [a for a, w in workload.mix.items() if w > 0]

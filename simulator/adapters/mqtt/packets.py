@@ -8,6 +8,7 @@ from typing import Final
 
 from simulator.adapters.mqtt.topics import frame_topic
 from simulator.domino.billing import SequencedFrame
+from simulator.wire.codec import peek_header
 from simulator.wire.jsonform import JsonDecoder, dumps_frame
 
 CONTENT_TYPE_BINARY: Final = "application/x-domino-billmsg"
@@ -66,7 +67,7 @@ class FrameEncoder:
 
     def _kind(self, key: bytes, frame: bytes) -> tuple[bytes, bytes]:
         topic = frame_topic(self.server_cn, frame)
-        struct_type = str(frame[2] | (frame[3] << 8))
+        struct_type = str(peek_header(frame)[1])
         tail = self._run + _PROPERTY_USER + _str16("structtype") + _str16(struct_type)
         known = self._kinds[key] = (_str16(topic), tail)
         return known

@@ -8,6 +8,7 @@ from typing import Final
 
 from simulator.errors import InputError
 from simulator.wire import constants as c
+from simulator.wire.codec import peek_header
 
 TOPIC_ROOT: Final = "domino/billing"
 
@@ -25,7 +26,7 @@ def frame_topic(server_cn: str, frame: bytes) -> str:
     ValueError for a frame too short or a class with no topic."""
     if len(frame) < _HEADER_MIN:
         raise ValueError(f"a frame of {len(frame)} bytes has no BILLMSG header")
-    struct_type = frame[2] | (frame[3] << 8)
+    struct_type = peek_header(frame)[1]
     if struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
         return f"{TOPIC_ROOT}/{server_cn}/custom/{struct_type}"
     bill_class = int.from_bytes(frame[4:8], "little")
