@@ -108,6 +108,20 @@ InputArgument = Annotated[
 ]
 
 
+class TextFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+FormatOption = Annotated[
+    TextFormat,
+    typer.Option(
+        "--format",
+        help="json: the JSON form, one frame a line; text: tail's one-line view of each frame.",
+    ),
+]
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"{PROG_NAME} {__version__}")
@@ -139,9 +153,12 @@ def decode_command(
             help="A scenario file or bundled name whose custom_types name the custom records.",
         ),
     ] = None,
+    text_format: FormatOption = TextFormat.JSON,
 ) -> None:
-    """Frames to JSON lines, one per frame, with seq from 1.
+    """Frames (binary, or JSON lines) to JSON lines or text lines, one per frame.
 
+    FILE holds binary frames (run --out) or JSON lines (run --stdout); - reads stdin. The
+    JSON form carries seq from 1; --format text prints tail's one-line view instead.
     Custom struct types (32001-65535) decode field by field when --scenario declares them,
     else as the header plus "raw" (the hex of the bytes after the header). Exit 2 at a
     frame that cannot be read, naming its byte offset, or at the end if any frame had an
@@ -153,7 +170,14 @@ def decode_command(
         from simulator.scenario.loader import load_scenario  # noqa: PLC0415
 
         kinds = load_scenario(resolve_scenario(scenario)).custom_kinds()
-    decode_file(file, sys.stdout, sys.stderr, layout=layout, custom_kinds=kinds)
+    decode_file(
+        file,
+        sys.stdout,
+        sys.stderr,
+        layout=layout,
+        custom_kinds=kinds,
+        text=text_format is TextFormat.TEXT,
+    )
 
 
 @app.command("header")
@@ -208,11 +232,26 @@ def run_command(
     *,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write the frames back to back (the .nbf form) to FILE."),
+        typer.Option(
+            "--out",
+            help="Write the frames back to back (the .nbf form) to FILE (- for stdout).",
+        ),
     ] = None,
     stdout: Annotated[
-        bool, typer.Option("--stdout", help="Write the JSON form, one frame a line.")
+        bool,
+        typer.Option(
+            "--stdout", help="Write the frames to stdout as text: JSON lines or, see --format."
+        ),
     ] = False,
+    text_format: Annotated[
+        TextFormat | None,
+        typer.Option(
+            "--format",
+            help="With --stdout: json (the JSON form, one frame a line) or text (tail's "
+            "one-line view). [default: json]",
+            show_default=False,
+        ),
+    ] = None,
     broker: Annotated[
         str | None,
         typer.Option(
@@ -314,6 +353,8 @@ def run_command(
             f"choose one of --out, --stdout and --broker, not {' and '.join(chosen)}",
             field=chosen[1],
         )
+    if text_format is not None and not stdout:
+        raise InputError("goes with --stdout (what it formats)", field="--format")
     request = RunRequest(
         scenario=scenario,
         out=out,
@@ -338,6 +379,7 @@ def run_command(
         quota=quota,
         queue_policy=queue_policy,
         summary_path=summary,
+        text_format=(text_format or TextFormat.JSON).value,
     )
     raise typer.Exit(run(request))
 

@@ -1,4 +1,4 @@
-"""Local sinks for frames leaving MQ$BILLING: a `.nbf` file, JSON lines, or nowhere."""
+"""Local sinks for frames leaving MQ$BILLING: a `.nbf` file, JSON lines, text lines, or nowhere."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder, dumps_frame
+from simulator.wire.text import TextView
 
 _BATCH = 4096
 
@@ -43,6 +44,27 @@ class JsonLinesSink:
         self.stream.write(
             "".join(dumps_frame(to_json(frame, 0, seq)) + "\n" for seq, frame in batch)
         )
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class TextLinesSink:
+    """`tail`'s one-line view of each frame (and a line when the day changes)."""
+
+    def __init__(self, stream: TextIO, codec: FrameCodec) -> None:
+        self.stream = stream
+        self.to_json = JsonDecoder(codec)
+        self.view = TextView()
+
+    def write_batch(self, batch: list[SequencedFrame]) -> None:
+        lines: list[str] = []
+        for seq, frame in batch:
+            date_line, line = self.view.lines(self.to_json(frame, 0, seq))
+            if date_line is not None:
+                lines.append(date_line)
+            lines.append(line)
+        self.stream.write("\n".join(lines) + "\n")
 
     def close(self) -> None:
         self.stream.flush()

@@ -25,6 +25,7 @@ from simulator.wire.stream import (
     read_json_frames,
     source_name,
 )
+from simulator.wire.text import TextView
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ def decode_stream(
     custom_kinds: Iterable[RecordKind] = (),
     source: str = "<stream>",
     warn: Callable[[str], None] | None = None,
+    text: bool = False,
 ) -> DecodeReport:
     """Write one JSON line per frame of `stream` (binary frames or JSON lines) to `out`,
     and say what was in it.
@@ -56,7 +58,7 @@ def decode_stream(
     A frame of an unknown struct type is written as header plus `raw` and passed to
     `warn` as a one-line message (after `out` is flushed, so the two read in order).
     A frame that cannot be read raises an InputError once `out` is flushed; so does an
-    empty stream ("no frames").
+    empty stream ("no frames"). `text`: tail's one-line view instead of JSON lines.
     """
     decoder = JsonDecoder(FrameCodec(layout, custom_kinds=custom_kinds))
     codec = decoder.codec
@@ -78,9 +80,14 @@ def decode_stream(
             (f"byte offset {frame.offset}", frame.seq, frame.obj)
             for frame in iter_decoded(stream, decoder, source=source, prefix=prefix)
         )
+    view = TextView() if text else None
     try:
         for where, seq, obj in frames:
-            write(dumps_frame(obj) + "\n")
+            if view is None:
+                write(dumps_frame(obj) + "\n")
+            else:
+                date_line, line = view.lines(obj)
+                write(line + "\n" if date_line is None else f"{date_line}\n{line}\n")
             report.frames += 1
             struct_type = obj["StructType"]
             if is_unknown_struct_type(codec, struct_type):
@@ -103,6 +110,7 @@ def decode_file(
     *,
     layout: Layout = Layout.LINUX_X86_64,
     custom_kinds: Iterable[RecordKind] = (),
+    text: bool = False,
 ) -> DecodeReport:
     """`billsim decode PATH`: JSON lines on `out`, unknown struct types reported on `err`.
 
@@ -117,7 +125,13 @@ def decode_file(
 
     with open_input(path) as stream:
         report = decode_stream(
-            stream, out, layout=layout, custom_kinds=custom_kinds, source=source, warn=warn
+            stream,
+            out,
+            layout=layout,
+            custom_kinds=custom_kinds,
+            source=source,
+            warn=warn,
+            text=text,
         )
     if report.unknown:
         where, seq, struct_type = report.unknown[0]

@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from simulator.adapters.logs import configure_logging
-from simulator.adapters.sinks import BinaryFileSink, FrameSink, JsonLinesSink, drain_to_sink
+from simulator.adapters.sinks import (
+    BinaryFileSink,
+    FrameSink,
+    JsonLinesSink,
+    TextLinesSink,
+    drain_to_sink,
+)
 from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.summary import build_summary, print_summary, write_summary_json
-from simulator.domino.mq import QuotaPolicy
+from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import resolve_scenario
@@ -22,6 +28,9 @@ from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import read_notes_ini
 from simulator.scenario.speed import Speed
 from simulator.wire.layout import Framing, Layout
+
+# `--out -`: the binary frames to standard output, for a pipe into `check -` or `decode -`.
+STDOUT_NAME = "-"
 
 
 def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
@@ -69,9 +78,10 @@ class RunRequest:
     log_json: bool = False
     notes_ini: Path | None = None
     stamp_policy: str | None = None
-    quota: int = 65535
+    quota: int = DEFAULT_QUOTA
     queue_policy: QuotaPolicy = QuotaPolicy.BLOCK
     summary_path: Path | None = None
+    text_format: str = "json"  # --stdout: json lines or tail's text view
 
     @property
     def local(self) -> bool:
@@ -147,9 +157,14 @@ def _create(path: Path, mode: str) -> IO[Any]:
 def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
     stream: BinaryIO | None = None
     try:
-        if request.out is not None:
+        if request.out is not None and str(request.out) == STDOUT_NAME:
+            stdout.flush()
+            sink: FrameSink = BinaryFileSink(stdout.buffer)
+        elif request.out is not None:
             stream = _create(request.out, "wb")
-            sink: FrameSink = BinaryFileSink(stream)
+            sink = BinaryFileSink(stream)
+        elif request.text_format == "text":
+            sink = TextLinesSink(stdout, sim.codec)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
         written = asyncio.run(run_to_sink(sim, sink, stderr))

@@ -38,7 +38,7 @@ from simulator.commands.signals import stop_on_signals
 from simulator.wire.codec import FrameCodec, FrameError
 from simulator.wire.jsonform import JsonDecoder, JsonObject, dumps_frame
 from simulator.wire.layout import Layout
-from simulator.wire.text import frame_line, thousands, time_of_day
+from simulator.wire.text import TextView, thousands
 
 DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
 DEFAULT_WAIT: Final = 10.0  # seconds to keep trying an unreachable broker at start
@@ -89,7 +89,7 @@ class TailPrinter:
         self.color = _wants_color(out) if color is None else color
         self.frames = 0
         self.bad = 0
-        self._date: str | None = None
+        self.view = TextView()
 
     def handle(self, topic: str, payload: bytes, properties: Mapping[str, Any]) -> None:
         """Print one message; a frame that cannot be decoded is reported on stderr."""
@@ -129,14 +129,12 @@ class TailPrinter:
                 obj["seq"] = _int_or_none(seq) or seq
             self._write(dumps_frame(obj))
             return
-        _, date = time_of_day(obj.get("TimeStamp"))
-        if date is not None and date != self._date:
-            self._date = date
-            self._dim(f"-- {date}")
         try:
-            line = frame_line(obj, server=parts.server, seq=seq)
+            date_line, line = self.view.lines(obj, server=parts.server, seq=seq)
         except (TypeError, ValueError, AttributeError):
-            line = f"{parts.server} {parts.rest}: {dumps_frame(obj)}"
+            date_line, line = None, f"{parts.server} {parts.rest}: {dumps_frame(obj)}"
+        if date_line is not None:
+            self._dim(date_line)
         self._write(line)
 
     def _write(self, line: str) -> None:

@@ -308,6 +308,11 @@ def frame_from_json(codec: FrameCodec, obj: Mapping[str, Any]) -> Frame:
         key = "rec"
         rec_obj = obj["rec"]
         kind_codec = codec.kind_codec(struct_type)
+        if kind_codec is None and "raw" not in rec_obj:
+            raise JsonFormError(
+                f"struct type {struct_type} has fields by name, but no table here "
+                "describes it: declare its type (decode and check: --scenario) or give rec.raw"
+            )
         if "raw" in rec_obj or kind_codec is None:
             rec: Any = RawRec(bytes.fromhex(_str(rec_obj["raw"])))
         else:

@@ -157,3 +157,25 @@ def frame_line(obj: Mapping[str, Any], *, server: str | None = None, seq: Any = 
     if seq is not None:
         line += f"  #{seq}"
     return line.rstrip()
+
+
+class TextView:
+    """The one-line view of a stream of frames, as `tail`, `decode --format text` and
+    `run --stdout --format text` print it: a `-- YYYY-MM-DD` line whenever the day
+    changes, then one line per frame."""
+
+    __slots__ = ("_date",)
+
+    def __init__(self) -> None:
+        self._date: str | None = None
+
+    def lines(
+        self, obj: Mapping[str, Any], *, server: str | None = None, seq: Any = None
+    ) -> tuple[str | None, str]:
+        """(the date line if the day changed with this frame, else None; the frame's line)."""
+        _, date = time_of_day(obj.get("TimeStamp"))
+        date_line = None
+        if date is not None and date != self._date:
+            self._date = date
+            date_line = f"-- {date}"
+        return date_line, frame_line(obj, server=server, seq=seq)

@@ -1,0 +1,102 @@
+"""Pipes as a user types them: the installed `billsim` console script in a shell pipeline.
+
+`run --out -` and `run --stdout` into `check -` and `decode -`, both frame forms, the text
+view, and empty input, which is an error, never a silent OK.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+BILLSIM = BIN / "billsim"
+
+
+def sh(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`command` in bash with pipefail, the venv's console scripts first on PATH."""
+    if not BILLSIM.is_file():
+        pytest.fail(f"the console script is not installed at {BILLSIM}: pip install -e .")
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=cwd,
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("scenario", ["lifecycle-demo", "reopen", "notecreate"])
+def test_binary_frames_on_stdout_pipe_into_check(tmp_path: Path, scenario: str) -> None:
+    result = sh(f"billsim run {scenario} --out - | billsim check - --scenario {scenario}", tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout.startswith("OK: <stdin>: ")
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+
+
+def test_json_lines_pipe_into_check(tmp_path: Path) -> None:
+    result = sh("billsim run reopen --stdout | billsim check - --scenario reopen", tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "19 frames" in result.stdout
+
+
+def test_decode_reads_either_form_and_gives_the_same_json_lines(tmp_path: Path) -> None:
+    expected = sh("billsim run all-classes --stdout", tmp_path)
+    # all-classes has a custom record: decode names its fields when told its type.
+    declared = "--scenario all-classes"
+    from_binary = sh(f"billsim run all-classes --out - | billsim decode - {declared}", tmp_path)
+    from_json = sh(f"billsim run all-classes --stdout | billsim decode - {declared}", tmp_path)
+    undeclared = sh("billsim run all-classes --stdout | billsim decode -", tmp_path)
+    assert undeclared.returncode == 2
+    assert "<stdin>:9: rec: struct type 32001 has fields by name" in undeclared.stderr
+    assert "--scenario" in undeclared.stderr
+    assert expected.returncode == from_binary.returncode == from_json.returncode == 0
+    lines = expected.stdout.splitlines()
+    assert len(lines) == 21
+    assert from_binary.stdout.splitlines() == lines
+    assert from_json.stdout.splitlines() == lines
+
+
+def test_the_text_view_offline_is_tails(tmp_path: Path) -> None:
+    run_text = sh("billsim run lifecycle-demo --stdout --format text", tmp_path)
+    decode_text = sh(
+        "billsim run lifecycle-demo --out - | billsim decode - --format text", tmp_path
+    )
+    assert run_text.returncode == decode_text.returncode == 0, run_text.stderr
+    assert run_text.stdout == decode_text.stdout
+    lines = run_text.stdout.splitlines()
+    assert lines[0] == "-- 2026-11-21"
+    objects = [
+        json.loads(line)
+        for line in sh("billsim run lifecycle-demo --stdout", tmp_path).stdout.splitlines()
+    ]
+    assert len(lines) == 1 + len(objects)
+    first = lines[1].split()
+    # Action names, not numbers: the first frame is the session's START, seq 1.
+    assert first[:4] == ["09:00:00.00", "Mail01", "session", "START"]
+    assert first[-1] == "#1"
+    assert lines[-1].split()[2:4] == ["session", "END"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["printf '' | billsim check -", "billsim check /dev/null", "printf '' | billsim decode -"],
+)
+def test_empty_input_is_exit_2_no_frames(tmp_path: Path, command: str) -> None:
+    result = sh(command, tmp_path)
+    assert result.returncode == 2
+    assert "no frames" in result.stderr
+    assert "OK" not in result.stdout
+
+
+def test_format_goes_with_stdout(tmp_path: Path) -> None:
+    result = sh("billsim run lifecycle-demo --out x.nbf --format text", tmp_path)
+    assert result.returncode == 2
+    assert "--format" in result.stderr
+    assert not (tmp_path / "x.nbf").exists()
