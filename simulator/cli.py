@@ -30,6 +30,7 @@ import typer
 from typer.core import TyperGroup
 
 from simulator import __version__
+from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
 from simulator.commands.decode import decode_file
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.errors import EXIT_OK, BillsimError, InputError
@@ -301,6 +302,17 @@ def run_command(
     stats_interval: Annotated[
         float, typer.Option("--stats-interval", help="Seconds between stats messages.", min=0.1)
     ] = 5.0,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            metavar="SECONDS",
+            min=0.1,
+            help="How long to wait for the first connection to the broker: if it fails "
+            "(refused, unknown host, TLS, login), run exits 1 naming the reason before a "
+            "single frame is written. Later outages are retried.",
+        ),
+    ] = DEFAULT_CONNECT_TIMEOUT,
     drain_timeout: Annotated[
         float,
         typer.Option(
@@ -373,6 +385,7 @@ def run_command(
         control=control,
         stats_interval=stats_interval,
         drain_timeout=drain_timeout,
+        connect_timeout=connect_timeout,
         log_json=log_json,
         notes_ini=notes_ini,
         stamp_policy=stamp_policy.value if stamp_policy else None,
@@ -498,12 +511,17 @@ def tail_command(
         typer.Option("--server", metavar="CN", help="Only this server's topics (Mail01)."),
     ] = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
-    wait: Annotated[
+    connect_timeout: Annotated[
         float,
         typer.Option(
-            "--wait", metavar="SECONDS", min=0, help="How long to retry an unreachable broker."
+            "--connect-timeout",
+            "--wait",
+            metavar="SECONDS",
+            min=0,
+            help="How long to retry an unreachable broker at start (refused, unknown host); "
+            "a refused login or a TLS error ends tail at once.",
         ),
-    ] = 10.0,
+    ] = DEFAULT_CONNECT_TIMEOUT,
     ca_file: Annotated[
         Path | None, typer.Option("--ca-file", help="CA certificates for mqtts://.")
     ] = None,
@@ -519,7 +537,8 @@ def tail_command(
     Subscribes to domino/billing/+/# (or one server's). Frames, binary or JSON, come out
     as one readable line each (--json: the JSON form); status, stats and control
     messages as lines starting "--". If the broker cannot be reached, tail retries for
-    --wait seconds and exits 1; once connected it reconnects without end. Ctrl-C: exit 0.
+    --connect-timeout seconds and exits 1 naming the reason; once connected it reconnects
+    without end. Ctrl-C: exit 0.
     """
     from simulator.commands.tail import run_tail  # noqa: PLC0415
 
@@ -529,7 +548,7 @@ def tail_command(
             json_lines=json_lines,
             server=server,
             layout=layout,
-            wait=wait,
+            wait=connect_timeout,
             ca_file=str(ca_file) if ca_file else None,
             cert_file=str(cert_file) if cert_file else None,
             key_file=str(key_file) if key_file else None,

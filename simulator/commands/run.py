@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from simulator.adapters.logs import configure_logging
+from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
 from simulator.adapters.sinks import (
     BinaryFileSink,
     FrameSink,
@@ -75,6 +77,7 @@ class RunRequest:
     control: bool = False
     stats_interval: float = 5.0
     drain_timeout: float = 30.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     log_json: bool = False
     notes_ini: Path | None = None
     stamp_policy: str | None = None
@@ -98,13 +101,15 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
     summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
+    started = time.monotonic()
     try:
         if request.local:
             delivered = _run_local(sim, request, stdout, stderr)
         else:
             configure_logging(json=request.log_json, stream=stderr)
             delivered, extras = asyncio.run(_run_mqtt(sim, request, stderr))
-        summary = build_summary(sim, delivered=delivered, extra=extras)
+        wall = time.monotonic() - started
+        summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
         if summary_file is not None:
             write_summary_json(summary, summary_file)
     finally:
@@ -199,6 +204,9 @@ async def _run_mqtt(
         if path is not None and not path.is_file():
             raise InputError("no such file", file=str(path))
     options = MqttOptions(
+        # Half the budget per attempt, so a broker that ignores an MQTT 5 CONNECT
+        # leaves room for the MQTT 3.1.1 one within --connect-timeout.
+        connect_timeout=request.connect_timeout / 2,
         qos=request.qos,
         version=request.mqtt_version,
         payload=request.payload,
@@ -215,4 +223,5 @@ async def _run_mqtt(
         drain_timeout=request.drain_timeout,
         log_json=request.log_json,
         stderr=stderr,
+        connect_timeout=request.connect_timeout,
     )

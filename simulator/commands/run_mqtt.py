@@ -13,8 +13,8 @@ from typing import Any, TextIO
 
 from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, start_embedded_broker
 from simulator.adapters.logs import get_logger
-from simulator.adapters.mqtt.drain import BillingDrain
-from simulator.adapters.mqtt.options import MqttOptions
+from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
+from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
 from simulator.adapters.mqtt.url import BrokerUrl, parse_broker_url
 from simulator.commands.run_live import Progress, RateMeter, shutdown_on_signals
 from simulator.commands.summary import records_by_class
@@ -95,10 +95,13 @@ async def run_on_mqtt(
     drain_timeout: float,
     log_json: bool,
     stderr: TextIO,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> tuple[int, dict[str, Any]]:
     """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
 
     With no broker URL an embedded broker is started for the run and stopped after it.
+    Raises BrokerError (exit 1) when the first connection fails or does not succeed
+    within `connect_timeout` s: no frame is written before the broker is there.
     """
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
@@ -106,6 +109,7 @@ async def run_on_mqtt(
     async with _broker_for_the_run(broker_url, options, server_cn, log, stderr) as broker:
         url, broker_options = broker
         drain = await _connect_drain(sim, url, broker_options, server_cn, run_id, control, log)
+        await _first_connection(drain, url, connect_timeout)
         with shutdown_on_signals(sim, stderr):
             async with _stats_and_live_view(
                 sim, drain, run_id, stats_interval, log_json, log, stderr
@@ -207,6 +211,23 @@ async def _connect_drain(
     )
     await drain.start()
     return drain
+
+
+async def _first_connection(drain: BillingDrain, url: BrokerUrl, timeout: float) -> None:
+    """Wait for the drain's first connection; BrokerError naming the URL and the reason if
+    the broker refuses it for good (credentials, TLS) or is not there within `timeout` s.
+    Once connected, an outage is retried without end, as the drain does."""
+    try:
+        if await drain.wait_connected(timeout):
+            return
+    except BrokerError:
+        await drain.close(0)
+        raise
+    await drain.close(0)
+    reason = drain.last_error or "no answer"
+    raise BrokerError(
+        f"cannot connect to the broker {url.redacted()} within {timeout:g} s: {reason}"
+    )
 
 
 @contextlib.asynccontextmanager

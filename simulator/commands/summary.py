@@ -38,9 +38,15 @@ def records_by_class(by_struct_type: dict[tuple[int, int], int]) -> dict[str, in
 
 
 def build_summary(
-    sim: Simulation, *, delivered: int | None = None, extra: dict[str, Any] | None = None
+    sim: Simulation,
+    *,
+    delivered: int | None = None,
+    extra: dict[str, Any] | None = None,
+    wall_time: float | None = None,
 ) -> dict[str, Any]:
-    """The summary as a JSON-ready dict (what `--summary FILE` writes)."""
+    """The summary as a JSON-ready dict (what `--summary FILE` writes). `wall_time`: the
+    seconds the whole run took (broker, connection and drain included), else the
+    simulation's own."""
     by_class = records_by_class(sim.writer.by_struct_type)
     by_type: dict[str, dict[str, int]] = {}
     for (struct_type, detail), count in sorted(sim.writer.by_struct_type.items()):
@@ -50,7 +56,7 @@ def build_summary(
             kind_name = kind_codec.kind.name if kind_codec else str(struct_type)
         label = _ACTION_NAMES.get(struct_type, {}).get(detail, "all")
         by_type.setdefault(kind_name, {})[label] = by_type.get(kind_name, {}).get(label, 0) + count
-    wall = max(sim.wall_ended - sim.wall_started, 1e-9)
+    wall = max(wall_time if wall_time is not None else sim.wall_ended - sim.wall_started, 1e-9)
     stats = sim.queue.stats()
     summary: dict[str, Any] = {
         "scenario": sim.scenario.name,
@@ -65,7 +71,7 @@ def build_summary(
         "wall_time_s": round(wall, 6),
         "events": sim.events,
         "records": sim.writer.frames,
-        "rate_per_s": round(sim.writer.frames / wall, 1),
+        "rate_per_s": _rounded_rate(sim.writer.frames / wall),
         "records_by_class": by_class,
         "records_by_type": by_type,
         "users": sim.server.ledger.as_dict(),
@@ -90,6 +96,17 @@ def build_summary(
     return summary
 
 
+def _rounded_rate(rate: float) -> float:
+    """Three significant figures at least: a demo's 0.13 records/s is not 0."""
+    return round(rate, 1) if rate >= 100 else round(rate, 3)
+
+
+def _rate_text(rate: float) -> str:
+    if rate >= 100:
+        return f"{rate:,.0f}"
+    return f"{rate:.3g}"
+
+
 def write_summary_json(summary: dict[str, Any], stream: TextIO) -> None:
     json.dump(summary, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
@@ -103,7 +120,7 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
         f"[bold]{summary['scenario']}[/] on {summary['server']}: {summary['records']} records "
         f"in {summary['virtual_start']} .. {summary['virtual_end']} "
         f"({summary['virtual_span_s']:g} s virtual, {summary['wall_time_s']:.3f} s wall, "
-        f"{summary['rate_per_s']:,.0f} records/s)"
+        f"{_rate_text(summary['rate_per_s'])} records/s)"
     )
     delivered = summary.get("delivered")
     undelivered = summary.get("undelivered")

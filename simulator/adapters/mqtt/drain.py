@@ -63,7 +63,7 @@ from simulator.adapters.mqtt.topics import (
     stats_topic,
     status_topic,
 )
-from simulator.adapters.mqtt.url import BrokerUrl
+from simulator.adapters.mqtt.url import BrokerUrl, connect_failure
 from simulator.adapters.mqtt.window import InFlightWindow, Waiting
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
@@ -192,6 +192,8 @@ class BillingDrain:
         self._closing = False
         self._closed = False
         self._failure: BrokerError | None = None
+        # Why the latest connection attempt failed: what a run that never connects reports.
+        self.last_error: str | None = None
 
         self.reconnects = 0
         self.rejected = 0
@@ -302,6 +304,7 @@ class BillingDrain:
                     # CONNECT: until a first login, alternate the two versions.
                     self._version = MQTT_V311 if self._version == MQTT_V5 else MQTT_V5
                     note = f"next attempt with MQTT {'5' if self._version == MQTT_V5 else '3.1.1'}"
+                self.last_error = str(error)
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
@@ -320,6 +323,7 @@ class BillingDrain:
                 )
             except MQTTConnectError as error:
                 delay = self._backoff(attempt)
+                self.last_error = glue.connack_text(error)
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
@@ -329,6 +333,7 @@ class BillingDrain:
                 )
             except (OSError, TimeoutError) as error:
                 delay = self._backoff(attempt)
+                self.last_error = connect_failure(error)
                 self.log.warning(
                     "mqtt.connect_failed",
                     broker=str(self.url),
@@ -409,9 +414,7 @@ class BillingDrain:
                     raise _RefusedError(f"login refused: {glue.connack_text(error)}")
                 raise error
             if isinstance(error, ssl.SSLCertVerificationError):
-                raise _RefusedError(
-                    f"TLS certificate verify failed: {error.verify_message or error}"
-                )
+                raise _RefusedError(connect_failure(error))
             raise error
         if self._closing:
             glue.drop(client)

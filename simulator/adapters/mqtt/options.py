@@ -13,6 +13,10 @@ from simulator.errors import InputError
 _VERSIONS: Final = {"5": "5", "5.0": "5", "3.1.1": "3.1.1", "311": "3.1.1"}
 
 
+# How long a command waits for its first connection to a broker (--connect-timeout).
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
 @dataclass(frozen=True)
 class MqttOptions:
     """How the drain publishes. ``window`` is the most frames left unacknowledged at QoS 1;
@@ -28,7 +32,7 @@ class MqttOptions:
     client_id: str | None = None  # default billsim-<server>-<run>
     keepalive: int = 60
     window: int = 1000
-    connect_timeout: float = 10.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT  # one attempt's wait for CONNACK
     max_backoff: float = 30.0
     min_backoff: float = 0.25
 

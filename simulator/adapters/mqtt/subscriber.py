@@ -22,7 +22,7 @@ from typing import Any, Final
 from gmqtt import MQTTConnectError
 
 from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, OwnReconnectClient
-from simulator.adapters.mqtt.url import BrokerUrl
+from simulator.adapters.mqtt.url import BrokerUrl, connect_failure
 from simulator.errors import BillsimError
 
 CONNECT_TIMEOUT: Final = 5.0
@@ -71,15 +71,18 @@ class Subscriber:
     ) -> bool:
         """Connect, retrying every second until ``deadline`` (``time.monotonic()``; None:
         without end). ``on_waiting`` hears the reason once, at the first failure. False if
-        ``stop`` was set first; SubscriberError when the deadline passes or the broker
-        refuses the login."""
+        ``stop`` was set first; SubscriberError when the deadline passes, the broker refuses
+        the login or TLS fails."""
         said = False
         while not stop.is_set():
             try:
                 await self._connect_once()
                 return True
             except (OSError, TimeoutError) as error:
-                reason = _reason(error)
+                reason = connect_failure(error)
+                if isinstance(error, ssl.SSLError):
+                    # An untrusted certificate or a TLS mismatch does not mend by waiting.
+                    raise SubscriberError(f"cannot connect to {self.url}: {reason}") from None
                 if deadline is not None and time.monotonic() >= deadline:
                     raise SubscriberError(f"cannot connect to {self.url}: {reason}") from None
                 if not said:
@@ -168,9 +171,3 @@ class Subscriber:
         if client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), timeout)
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__

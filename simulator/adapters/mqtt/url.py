@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -97,3 +99,17 @@ def parse_broker_url(text: str, *, env: Mapping[str, str] = os.environ) -> Broke
     if password is not None and username is None:
         raise bad(f"a password needs a user name (in the URL or {ENV_USERNAME})")
     return BrokerUrl(scheme, host, port or DEFAULT_PORTS[scheme], username, password)
+
+
+def connect_failure(error: BaseException) -> str:
+    """Why a connection to a broker failed, for people: `connection refused`, `unknown
+    host (...)`, a TLS error's text; no errno numbers, no reprs."""
+    if isinstance(error, socket.gaierror):
+        return f"unknown host ({error.strerror})"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate verify failed: {error.verify_message or error}"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror[0].lower() + error.strerror[1:]
+    return str(error) or type(error).__name__
