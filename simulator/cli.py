@@ -123,6 +123,16 @@ FormatOption = Annotated[
 ]
 
 
+def _seconds(text: str, flag: str) -> float:
+    """A duration option (`10s`, `1m`, a bare number of seconds) in seconds."""
+    from simulator.scenario.durations import DurationError, parse_duration  # noqa: PLC0415
+
+    try:
+        return parse_duration(text) / 1e6
+    except DurationError as error:
+        raise InputError(str(error), field=flag) from None
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"{PROG_NAME} {__version__}")
@@ -302,6 +312,37 @@ def run_command(
     stats_interval: Annotated[
         float, typer.Option("--stats-interval", help="Seconds between stats messages.", min=0.1)
     ] = 5.0,
+    watch: Annotated[
+        bool | None,
+        typer.Option(
+            "--watch/--no-watch",
+            help="Print each frame as tail does, in this terminal, from the first one. "
+            "[default: on for a bundled scenario on the embedded broker with stdout on a "
+            "terminal]",
+            show_default=False,
+        ),
+    ] = None,
+    start_after: Annotated[
+        str | None,
+        typer.Option(
+            "--start-after",
+            metavar="DURATION",
+            help="Wait this long (e.g. 10s), connected, before the first frame: time to "
+            "start a tail by hand after the broker URL is printed.",
+        ),
+    ] = None,
+    embedded_port: Annotated[
+        int | None,
+        typer.Option(
+            "--embedded-port",
+            metavar="PORT",
+            min=1,
+            max=65535,
+            help="The embedded broker's port (a free one if it is taken). "
+            "[default: BILLSIM_EMBEDDED_PORT, else 1883]",
+            show_default=False,
+        ),
+    ] = None,
     connect_timeout: Annotated[
         float,
         typer.Option(
@@ -367,6 +408,18 @@ def run_command(
         )
     if text_format is not None and not stdout:
         raise InputError("goes with --stdout (what it formats)", field="--format")
+    local = out is not None or stdout
+    for name, given in (
+        ("--watch", watch),
+        ("--start-after", start_after is not None),
+        ("--embedded-port", embedded_port is not None),
+    ):
+        if given and (local or (name == "--embedded-port" and broker is not None)):
+            raise InputError(
+                "goes with a run on MQTT"
+                + (" on the embedded broker" if name == "--embedded-port" else ""),
+                field=name,
+            )
     request = RunRequest(
         scenario=scenario,
         out=out,
@@ -393,6 +446,9 @@ def run_command(
         queue_policy=queue_policy,
         summary_path=summary,
         text_format=(text_format or TextFormat.JSON).value,
+        watch=watch,
+        start_after=_seconds(start_after, "--start-after") if start_after is not None else 0.0,
+        embedded_port=embedded_port,
     )
     raise typer.Exit(run(request))
 
@@ -511,6 +567,13 @@ def tail_command(
         typer.Option("--server", metavar="CN", help="Only this server's topics (Mail01)."),
     ] = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Keep watching when the server goes offline (its run ended), for the next run.",
+        ),
+    ] = False,
     connect_timeout: Annotated[
         float,
         typer.Option(
@@ -538,7 +601,8 @@ def tail_command(
     as one readable line each (--json: the JSON form); status, stats and control
     messages as lines starting "--". If the broker cannot be reached, tail retries for
     --connect-timeout seconds and exits 1 naming the reason; once connected it reconnects
-    without end. Ctrl-C: exit 0.
+    without end. When the server it watches goes offline (its run ended), tail says so and
+    exits 0, unless --follow. Ctrl-C: exit 0.
     """
     from simulator.commands.tail import run_tail  # noqa: PLC0415
 
@@ -552,6 +616,7 @@ def tail_command(
             ca_file=str(ca_file) if ca_file else None,
             cert_file=str(cert_file) if cert_file else None,
             key_file=str(key_file) if key_file else None,
+            follow=follow,
         )
     )
 

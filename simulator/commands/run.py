@@ -24,7 +24,7 @@ from simulator.commands.summary import build_summary, print_summary, write_summa
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
-from simulator.scenario.bundled import resolve_scenario
+from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import read_notes_ini
@@ -85,6 +85,9 @@ class RunRequest:
     queue_policy: QuotaPolicy = QuotaPolicy.BLOCK
     summary_path: Path | None = None
     text_format: str = "json"  # --stdout: json lines or tail's text view
+    watch: bool | None = None  # None: on for a bundled demo on the embedded broker in a terminal
+    start_after: float = 0.0  # seconds, connected, before the first frame
+    embedded_port: int | None = None
 
     @property
     def local(self) -> bool:
@@ -107,7 +110,7 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
             delivered = _run_local(sim, request, stdout, stderr)
         else:
             configure_logging(json=request.log_json, stream=stderr)
-            delivered, extras = asyncio.run(_run_mqtt(sim, request, stderr))
+            delivered, extras = asyncio.run(_run_mqtt(sim, request, stdout, stderr))
         wall = time.monotonic() - started
         summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
         if summary_file is not None:
@@ -194,8 +197,18 @@ async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.std
     return written
 
 
+def watches(request: RunRequest, stdout: TextIO) -> bool:
+    """--watch as asked, else on when a bundled demo plays on the embedded broker with
+    stdout on a terminal: the newcomer's first run shows its frames where it was started."""
+    if request.watch is not None:
+        return request.watch
+    bundled = request.scenario in bundled_scenarios() and not Path(request.scenario).is_file()
+    isatty = getattr(stdout, "isatty", None)
+    return bundled and request.broker is None and bool(isatty and isatty())
+
+
 async def _run_mqtt(
-    sim: Simulation, request: RunRequest, stderr: TextIO
+    sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO
 ) -> tuple[int, dict[str, Any]]:
     from simulator.adapters.mqtt.options import MqttOptions  # noqa: PLC0415
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
@@ -224,4 +237,7 @@ async def _run_mqtt(
         log_json=request.log_json,
         stderr=stderr,
         connect_timeout=request.connect_timeout,
+        watch=stdout if watches(request, stdout) else None,
+        start_after=request.start_after,
+        embedded_port=request.embedded_port,
     )

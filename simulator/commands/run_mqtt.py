@@ -7,17 +7,20 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
 from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, start_embedded_broker
 from simulator.adapters.logs import get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
-from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
+from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions, tls_context
+from simulator.adapters.mqtt.subscriber import Subscriber
+from simulator.adapters.mqtt.topics import subscription_topic
 from simulator.adapters.mqtt.url import BrokerUrl, parse_broker_url
 from simulator.commands.run_live import Progress, RateMeter, shutdown_on_signals
 from simulator.commands.summary import records_by_class
+from simulator.commands.tail import TailPrinter
 from simulator.domino.control import Controller
 from simulator.domino.mq import MQQuittingError
 from simulator.domino.simulation import Simulation
@@ -26,6 +29,8 @@ from simulator.scenario.names import common_name
 from simulator.wire.timedate import format_timedate
 
 _STOP_POLL = 0.05  # seconds between looks at whether the run is stopping
+# How long --watch waits, after the run, for the last messages (the `offline`) to come back.
+_WATCH_LAST_MESSAGES_S = 5.0
 
 
 def embedded_port(value: str | None) -> int:
@@ -96,38 +101,54 @@ async def run_on_mqtt(
     log_json: bool,
     stderr: TextIO,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    watch: TextIO | None = None,
+    start_after: float = 0.0,
+    embedded_port: int | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
 
     With no broker URL an embedded broker is started for the run and stopped after it.
     Raises BrokerError (exit 1) when the first connection fails or does not succeed
-    within `connect_timeout` s: no frame is written before the broker is there.
+    within `connect_timeout` s: no frame is written before the broker is there. `watch`:
+    print every message of the run's topics there, as `tail` does, from the first frame
+    on (subscribed before it is written). `start_after`: seconds to wait, connected, before
+    the first frame, so that a `tail` started by hand sees it too.
     """
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
     server_cn = common_name(sim.server_name)
-    async with _broker_for_the_run(broker_url, options, server_cn, log, stderr) as broker:
+    async with _broker_for_the_run(
+        broker_url, options, server_cn, log, stderr, embedded_port
+    ) as broker:
         url, broker_options = broker
         drain = await _connect_drain(sim, url, broker_options, server_cn, run_id, control, log)
         await _first_connection(drain, url, connect_timeout)
-        with shutdown_on_signals(sim, stderr):
-            async with _stats_and_live_view(
-                sim, drain, run_id, stats_interval, log_json, log, stderr
-            ):
-                undelivered = await _run_and_shut_down(sim, drain, drain_timeout, log)
+        async with _watching(url, broker_options, server_cn, watch, stderr, connect_timeout):
+            with shutdown_on_signals(sim, stderr):
+                await _wait_before_the_first_frame(sim, start_after, stderr)
+                async with _stats_and_live_view(
+                    sim, drain, run_id, stats_interval, log_json, log, stderr, live=watch is None
+                ):
+                    undelivered = await _run_and_shut_down(sim, drain, drain_timeout, log)
     return drain.delivered, _report(drain, url, broker_options, run_id, undelivered, log)
 
 
 @contextlib.asynccontextmanager
 async def _broker_for_the_run(
-    broker_url: str | None, options: MqttOptions, server_cn: str, log: Any, stderr: TextIO
+    broker_url: str | None,
+    options: MqttOptions,
+    server_cn: str,
+    log: Any,
+    stderr: TextIO,
+    embedded_port: int | None = None,
 ) -> AsyncIterator[tuple[BrokerUrl, MqttOptions]]:
     """The broker's URL and the options it can take: --broker's as given, else those of an
-    embedded broker started here, announced on stderr and stopped on the way out."""
+    embedded broker started here (on `embedded_port` if free), announced on stderr and
+    stopped on the way out."""
     if broker_url is not None:
         yield parse_broker_url(broker_url), options
         return
-    broker = await _start_embedded_broker(log)
+    broker = await _start_embedded_broker(log, embedded_port)
     try:
         if broker.mqtt_version == "3.1.1" and options.version != "3.1.1":
             options = replace(options, version="3.1.1")
@@ -147,9 +168,9 @@ async def _broker_for_the_run(
         await broker.stop()
 
 
-async def _start_embedded_broker(log: Any) -> EmbeddedBroker:
-    """The broker BILLSIM_EMBEDDED_BROKER names (auto, mosquitto or amqtt), preferring the
-    port BILLSIM_EMBEDDED_PORT names."""
+async def _start_embedded_broker(log: Any, port: int | None = None) -> EmbeddedBroker:
+    """The broker BILLSIM_EMBEDDED_BROKER names (auto, mosquitto or amqtt), preferring
+    `port` (--embedded-port), else the port BILLSIM_EMBEDDED_PORT names, else 1883."""
     prefer = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
     if prefer not in ("auto", "mosquitto", "amqtt"):
         raise InputError(
@@ -158,7 +179,9 @@ async def _start_embedded_broker(log: Any) -> EmbeddedBroker:
     return await start_embedded_broker(
         log=log,
         prefer=prefer,  # type: ignore[arg-type]
-        preferred_port=embedded_port(os.environ.get("BILLSIM_EMBEDDED_PORT")),
+        preferred_port=port
+        if port is not None
+        else embedded_port(os.environ.get("BILLSIM_EMBEDDED_PORT")),
     )
 
 
@@ -213,6 +236,57 @@ async def _connect_drain(
     return drain
 
 
+@contextlib.asynccontextmanager
+async def _watching(
+    url: BrokerUrl,
+    options: MqttOptions,
+    server_cn: str,
+    out: TextIO | None,
+    err: TextIO,
+    connect_timeout: float,
+) -> AsyncIterator[None]:
+    """With `out`: subscribed to the run's topics for the block, each message printed as
+    `tail` prints it; on the way out, until the run's `offline` has come (or briefly)."""
+    if out is None:
+        yield
+        return
+    printer = TailPrinter(out, err)
+    offline = asyncio.Event()
+
+    def on_message(topic: str, payload: bytes, properties: Mapping[str, Any]) -> None:
+        printer.handle(topic, payload, properties)
+        if printer.ended is not None:
+            offline.set()
+
+    tls = tls_context(
+        url, ca_file=options.ca_file, cert_file=options.cert_file, key_file=options.key_file
+    )
+    subscriber = Subscriber(url, on_message, tls=tls, name="billsim-watch")
+    connected = await subscriber.connect(
+        deadline=time.monotonic() + connect_timeout, stop=asyncio.Event(), on_waiting=lambda _: None
+    )
+    if connected:
+        await subscriber.subscribe(subscription_topic(server_cn))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(offline.wait(), _WATCH_LAST_MESSAGES_S)
+        await subscriber.disconnect(1)
+
+
+async def _wait_before_the_first_frame(sim: Simulation, seconds: float, stderr: TextIO) -> None:
+    """--start-after: wait, connected and announced, before the first frame; Ctrl-C (which
+    asks the simulation to stop) ends the wait."""
+    if seconds <= 0:
+        return
+    stderr.write(f"billsim: the first frame in {seconds:g} s\n")
+    stderr.flush()
+    deadline = time.monotonic() + seconds
+    while not sim.stopping and time.monotonic() < deadline:
+        await asyncio.sleep(min(_STOP_POLL, deadline - time.monotonic()))
+
+
 async def _first_connection(drain: BillingDrain, url: BrokerUrl, timeout: float) -> None:
     """Wait for the drain's first connection; BrokerError naming the URL and the reason if
     the broker refuses it for good (credentials, TLS) or is not there within `timeout` s.
@@ -239,11 +313,14 @@ async def _stats_and_live_view(
     log_json: bool,
     log: Any,
     stderr: TextIO,
+    *,
+    live: bool = True,
 ) -> AsyncIterator[None]:
     """While the block runs: the stats topic every `stats_interval` s (also logged with
-    --log-json) and, on a terminal without --log-json, the live line."""
+    --log-json) and, on a terminal without --log-json, the live line (not with --watch,
+    whose lines it would overwrite)."""
     progress = live_view(sim, drain, stderr)
-    if log_json:
+    if log_json or not live:
         progress.enabled = False
     tasks = [
         asyncio.create_task(

@@ -29,10 +29,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TextIO
 
-from simulator.adapters.mqtt.options import tls_context
+from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.subscriber import Subscriber
-from simulator.adapters.mqtt.topics import FRAME_KINDS, Topic, parse_topic, subscription_topic
+from simulator.adapters.mqtt.topics import (
+    FRAME_KINDS,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    Topic,
+    parse_topic,
+    subscription_topic,
+)
 from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.commands.signals import stop_on_signals
 from simulator.wire.codec import FrameCodec, FrameError
@@ -41,7 +48,6 @@ from simulator.wire.layout import Layout
 from simulator.wire.text import TextView, thousands
 
 DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
-DEFAULT_WAIT: Final = 10.0  # seconds to keep trying an unreachable broker at start
 
 _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
@@ -90,14 +96,29 @@ class TailPrinter:
         self.frames = 0
         self.bad = 0
         self.view = TextView()
+        # Servers seen online in this tail; `ended` names the one whose going offline (live,
+        # not a retained leftover of an earlier run) left none of them online.
+        self.online: set[str] = set()
+        self.ended: str | None = None
 
     def handle(self, topic: str, payload: bytes, properties: Mapping[str, Any]) -> None:
         """Print one message; a frame that cannot be decoded is reported on stderr."""
         parts = parse_topic(topic)
         if parts is not None and parts.kind in FRAME_KINDS:
             self._frame(topic, parts, bytes(payload), properties)
-        elif not self.json_lines:
+            return
+        if not self.json_lines:
             self._dim(_side_line(topic, parts, bytes(payload)))
+        if parts is not None and parts.kind == "status":
+            self._status(parts.server, bytes(payload).strip(), bool(_prop(properties, "retain")))
+
+    def _status(self, server: str, status: bytes, retained: bool) -> None:
+        if status == STATUS_ONLINE:
+            self.online.add(server)
+        elif status == STATUS_OFFLINE and not retained and server in self.online:
+            self.online.discard(server)
+            if not self.online:
+                self.ended = server
 
     def _frame(
         self, topic: str, parts: Topic, payload: bytes, properties: Mapping[str, Any]
@@ -216,13 +237,15 @@ async def tail(
     json_lines: bool = False,
     server: str | None = None,
     layout: Layout = Layout.LINUX_X86_64,
-    wait: float = DEFAULT_WAIT,
+    wait: float = DEFAULT_CONNECT_TIMEOUT,
     ca_file: str | None = None,
     cert_file: str | None = None,
     key_file: str | None = None,
     stop: asyncio.Event | None = None,
+    follow: bool = False,
 ) -> int:
-    """Print the broker's billing messages until `stop` is set (or SIGINT/SIGTERM); 0.
+    """Print the broker's billing messages until `stop` is set (or SIGINT/SIGTERM), or,
+    unless `follow`, until the servers seen online have all gone offline; 0.
 
     Raises SubscriberError (exit 1) when the broker cannot be reached within `wait` seconds
     or refuses the connection, InputError (exit 2) for a bad URL, server name or TLS file.
@@ -242,6 +265,9 @@ async def tail(
             printer.handle(msg_topic, payload, props)
         except BrokenPipeError:
             broken_pipe = True
+            stop.set()
+        if printer.ended is not None and not follow:
+            say(f"{printer.ended} went offline: its run has ended (--follow waits for the next)")
             stop.set()
 
     def say(line: str) -> None:
@@ -282,14 +308,16 @@ def run_tail(
     json_lines: bool = False,
     server: str | None = None,
     layout: Layout = Layout.LINUX_X86_64,
-    wait: float = DEFAULT_WAIT,
+    wait: float = DEFAULT_CONNECT_TIMEOUT,
     ca_file: str | None = None,
     cert_file: str | None = None,
     key_file: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    follow: bool = False,
 ) -> int:
-    """`billsim tail`: run until Ctrl-C; the exit code (0), or SubscriberError / InputError."""
+    """`billsim tail`: run until Ctrl-C, or until the run it watches ends (unless `follow`);
+    the exit code (0), or SubscriberError / InputError."""
     # gmqtt warns of what tail reports itself (a refused v5 CONNECT, a lost connection).
     logging.getLogger("gmqtt").setLevel(logging.ERROR)
     coroutine = tail(
@@ -303,6 +331,7 @@ def run_tail(
         ca_file=ca_file,
         cert_file=cert_file,
         key_file=key_file,
+        follow=follow,
     )
     try:
         return asyncio.run(coroutine)

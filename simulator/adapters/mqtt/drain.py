@@ -56,6 +56,8 @@ from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, AckStore, Own
 from simulator.adapters.mqtt.options import MqttOptions, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON, FrameEncoder
 from simulator.adapters.mqtt.topics import (
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
     check_server,
     control_reply_topic,
     control_topic,
@@ -73,10 +75,10 @@ from simulator.wire.jsonform import JsonDecoder
 
 __all__ = ["BillingDrain", "BrokerError"]
 
-STATUS_ONLINE: Final = b"online"
-STATUS_OFFLINE: Final = b"offline"
 
 _QOS0_BATCH: Final = 256  # frames written between two yields to the event loop
+# Packet ids gmqtt and the window keep back from the Receive Maximum (see window.open).
+_SERVICE_PACKET_IDS: Final = 2
 _WRITE_HIGH: Final = 256 * 1024  # transport write buffer: pause above, resume below low
 _WRITE_LOW: Final = 64 * 1024
 _CLOSE_POLL: Final = 0.01  # seconds between checks while close() waits for the drain
@@ -449,7 +451,10 @@ class BillingDrain:
         previous = self._window.size
         window = self._window.open(glue.usable_packet_ids(client))
         if window != previous and window < self.options.window:
-            self.log.info(
+            # Worth telling only when the broker's Receive Maximum caps it: a couple of
+            # packet ids kept back for status and stats is not news on every run.
+            capped_by_broker = window < self.options.window - _SERVICE_PACKET_IDS
+            (self.log.info if capped_by_broker else self.log.debug)(
                 "mqtt.window_capped",
                 requested=self.options.window,
                 window=window,

@@ -62,6 +62,11 @@ def publishable(topic: object) -> bool:
     )
 
 
+# The retained payloads of `…/status`: offline is also the will of a run that dies.
+STATUS_ONLINE: Final = b"online"
+STATUS_OFFLINE: Final = b"offline"
+
+
 @dataclass(frozen=True)
 class Topic:
     """A topic of docs/mqtt.md taken apart: the server's CN and what follows it."""
