@@ -501,16 +501,19 @@ async def test_broker_restart_mid_run_loses_no_seq(
 # -- 4. drop policy with no broker ----------------------------------------------------------
 
 
-async def test_drop_policy_without_a_broker_counts_and_reports(
+async def test_drop_policy_with_the_broker_gone_counts_and_reports(
     mosquitto: MosquittoBroker, billsims: StartBillsim, tmp_path: Path
 ) -> None:
-    url = mosquitto.url
-    mosquitto.stop()  # nobody listens there for the whole run
     summary_path = tmp_path / "summary.json"
     child = await billsims(
-        "lifecycle-demo", "--broker", url, "--speed", "max", "--queue-policy", "drop",
+        "lifecycle-demo", "--broker", mosquitto.url, "--speed", "max", "--queue-policy", "drop",
         "--quota", "3", "--drain-timeout", "1", "--summary", str(summary_path),
+        "--start-after", "2s",
     )  # fmt: skip
+    # Connected (a first connection that fails ends the run at once): then the broker goes,
+    # before the first frame, and nobody listens for the rest of the run.
+    await child.wait_stderr("the first frame in")
+    mosquitto.stop()
     started = time.monotonic()
     assert await child.finish() == 1, child.stderr
     assert time.monotonic() - started < 15
@@ -542,21 +545,21 @@ async def test_a_full_queue_cannot_keep_a_refused_run_from_ending(
     assert WRONG_PASSWORD not in child.stdout + child.stderr
 
 
-async def test_sigterm_with_a_full_queue_and_no_broker_ends_within_the_drain_timeout(
+async def test_sigterm_with_a_full_queue_and_the_broker_gone_ends_within_the_drain_timeout(
     mosquitto: MosquittoBroker, billsims: StartBillsim, tmp_path: Path
 ) -> None:
-    """No broker and a full queue (block policy): the virtual clock waits for room, as it
+    """The broker gone and a full queue (block policy): the virtual clock waits for room, as it
     should; SIGTERM then ends the run after --drain-timeout, exit 1, every record that
     did not reach the broker counted as undelivered (those still waiting outside the
     full queue too). It used to wait for the broker for ever."""
-    url = mosquitto.url
-    mosquitto.stop()
     summary_path = tmp_path / "summary.json"
     child = await billsims(
-        "lifecycle-demo", "--broker", url, "--speed", "max", "--quota", "3",
-        "--drain-timeout", "1", "--summary", str(summary_path),
+        "lifecycle-demo", "--broker", mosquitto.url, "--speed", "max", "--quota", "3",
+        "--drain-timeout", "1", "--summary", str(summary_path), "--start-after", "1s",
     )  # fmt: skip
-    await asyncio.sleep(1.0)
+    await child.wait_stderr("the first frame in")
+    mosquitto.stop()  # gone after the first connection, before the first frame
+    await asyncio.sleep(2.0)
     assert child.running, child.stderr  # blocked on the full queue
     child.signal(signal.SIGTERM)
     signalled = time.monotonic()
