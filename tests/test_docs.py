@@ -34,6 +34,7 @@ SELF_CONTAINED = (
     REPO / "pyproject.toml",
     REPO / "Dockerfile",
     REPO / "docker-compose.yml",
+    REPO / ".ci",
 )
 OUTSIDE_POINTERS = ("../shared", "shared/seeds", "DESIGN.md", "DESIGN §")
 SETUP_COMMANDS = (

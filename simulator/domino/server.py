@@ -41,7 +41,6 @@ _COMPLETION = Phase.COMPLETION
 # Records are built with tuple.__new__(Type, values): the same NamedTuple, without the
 # generated Python-level __new__ that a call Type(...) goes through (half the cost).
 _new_record = tuple.__new__
-SESSION_ACTIONS = frozenset({"open", "close", "read", "write", "edit", "transfer", "logout"})
 DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
 # Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
 _DERIVED_FIRST_DAY = 2_451_545

@@ -69,7 +69,6 @@ STAMP_POLICIES: tuple[str, ...] = ("timer", "activity")
 TICKS_PER_MINUTE = 60 * TICKS_PER_SECOND
 _HALF_DWORD = 1 << 31
 
-SESSION_ACTIONS: dict[int, str] = c.SESSION_ACTION_NAMES
 # A violation names the record: "DB STAMP" keeps it apart from a session's STAMP.
 DB_ACTIONS: dict[int, str] = {**c.DB_ACTION_NAMES, c.BILL_DB_STAMP: "DB STAMP"}
 _KIND_NAMES: dict[int, str] = {kind.struct_type: kind.name for kind in BUILTIN_KINDS}
@@ -369,7 +368,7 @@ class Checker:
     def _session_rec(self, frame: Frame, rec: SessionRec) -> None:
         key = (frame.ServerName, rec.SessionID.Index, rec.SessionID.SeqNo)
         ticks = ticks_of(frame.TimeStamp)
-        action = SESSION_ACTIONS.get(rec.Action)
+        action = c.SESSION_ACTION_NAMES.get(rec.Action)
         session = self._open.get(key)
         if action is None:
             subject = session.subject if session else _subject(key, rec.Username)
