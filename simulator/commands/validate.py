@@ -9,6 +9,7 @@ from typing import TextIO
 from simulator.commands.run import check_script, load
 from simulator.domino.simulation import RunOptions
 from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
+from simulator.scenario.loader import parse_workload
 
 
 def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | None = None) -> int:
@@ -23,9 +24,13 @@ def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | 
             bad += 1
             print(f"billsim: {error}", file=sys.stderr)
             continue
+        users = f"{len(scenario.users)} user(s)"
+        if scenario.workload:
+            generated = parse_workload(scenario.workload, scenario.databases, scenario.filename)
+            users += f" + {generated.users:,} generated"
         print(
             f"ok  {arg}: {scenario.name}, {len(scenario.script)} scripted action(s), "
-            f"{len(scenario.users)} user(s), {len(scenario.databases)} database(s)",
+            f"{users}, {len(scenario.databases)} database(s)",
             file=stream,
         )
     return EXIT_BAD_INPUT if bad else EXIT_OK

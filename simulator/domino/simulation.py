@@ -18,7 +18,7 @@ from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, S
 from simulator.domino.tasks import ServerTasks
 from simulator.domino.workload import Population
 from simulator.errors import InputError
-from simulator.scenario.loader import parse_workload
+from simulator.scenario.loader import ScenarioError, parse_workload
 from simulator.scenario.models import Action, Scenario, SessionActionBase, is_directory
 from simulator.scenario.notes_ini import NotesIniSettings
 from simulator.scenario.speed import Speed
@@ -106,6 +106,8 @@ class Simulation:
         self.now = 0
         self.events = 0
         self.abandoned_tasks = 0
+        # Collected, not raised, while `dry_run` goes through the script.
+        self._script_problems: list[InputError] | None = None
         self.finished = False
         self.stopping = False
         self.shutting_down = False
@@ -182,9 +184,16 @@ class Simulation:
         try:
             self.run_action(action)
         except ScenarioStateError as error:
-            raise InputError(
-                str(error), file=self.scenario.filename, line=action.line, field="action"
-            ) from None
+            problem = InputError(
+                str(error),
+                file=self.scenario.filename,
+                line=action.line,
+                field=f"script[{action.index}].action",
+            )
+            if self._script_problems is None:
+                raise problem from None
+            # A dry run goes on without the action, to find the script's other problems.
+            self._script_problems.append(problem)
 
     def run_action(self, action: Action) -> None:
         if isinstance(action, SessionActionBase):
@@ -363,11 +372,15 @@ class Simulation:
         """Every event with no pacing and no queue: finds the script errors only a run can find.
 
         Build the simulation with `generate=False` for this: generated users cannot make
-        such errors, and a million of them would double the run's cost.
+        such errors, and a million of them would double the run's cost. Raises a
+        ScenarioError listing every action the script's state refused, each skipped.
         """
         self.writer.put = _discard
+        self._script_problems = []
         while self.step():
             pass
+        if self._script_problems:
+            raise ScenarioError(self._script_problems)
 
 
 def _discard(_: SequencedFrame) -> None:

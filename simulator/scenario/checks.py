@@ -7,17 +7,19 @@ loader (`simulator.scenario.loader`) turns them into `file:line: field` errors.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
 from simulator.scenario.durations import format_duration
 from simulator.scenario.models import (
     WORKLOAD_ACTIONS,
     Action,
+    ActionBase,
     AgentAction,
     CloseAction,
     CustomAction,
     CustomType,
+    Database,
     EditAction,
     HttpAction,
     MailAction,
@@ -78,11 +80,10 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
                 f"{format_duration(action.at)} is not before the end of the run "
                 f"(duration {format_duration(scenario.duration)})",
             )
+        check_references(report, path, action, scenario.users, scenario.databases)
         if isinstance(action, SessionActionBase):
-            if action.user not in scenario.users:
-                report((*path, "user"), f"unknown user {action.user!r} (not a key of users)")
-            if isinstance(action, _DB_ACTIONS):
-                _check_declared(report, (*path, "db"), action.db, scenario.databases)
+            if isinstance(action, ReadAction | WriteAction) and action.note_id is not None:
+                _check_charged(report, (*path, "note_id"), action, scenario.databases)
         elif isinstance(action, ReplicateAction):
             for position, replicated in enumerate(action.databases):
                 db_field = (*path, "databases", position, "db")
@@ -142,6 +143,41 @@ def _check_task_db(
     _check_declared(report, path, db, scenario.databases)
     if db in scenario.databases and is_directory(db):
         report(path, f"{db!r} is a directory: {task} needs a database")
+
+
+def check_references(
+    report: Report,
+    path: Sequence[Any],
+    action: ActionBase,
+    users: Container[str],
+    databases: Container[str],
+) -> None:
+    """The user and the database a session action names are declared in the file."""
+    if isinstance(action, SessionActionBase) and action.user not in users:
+        report((*path, "user"), f"unknown user {action.user!r} (not a key of users)")
+    if isinstance(action, _DB_ACTIONS):
+        _check_declared(report, (*path, "db"), action.db, databases)
+
+
+def _check_charged(
+    report: Report,
+    path: Sequence[Any],
+    action: ReadAction | WriteAction,
+    databases: Mapping[str, Database],
+) -> None:
+    """A scripted read or write of a note must name a document of the database's
+    `documents` (one with no charges, `{}`, is an uncharged document): an undeclared note
+    would silently bill nothing, which is a typo far more often than a wish."""
+    database = databases.get(action.db)
+    if database is None or action.note_id is None:
+        return  # an undeclared database is reported as such
+    if action.note_id not in database.documents:
+        report(
+            path,
+            f"note {action.note_id:#x} is not a document of databases[{action.db}].documents, "
+            "so it would be billed nothing: declare it there (with its charge_read / "
+            "charge_write, or {} for an uncharged document), or leave note_id out",
+        )
 
 
 def _check_declared(

@@ -13,8 +13,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from simulator.errors import InputError
-from simulator.scenario.checks import check_scenario, check_workload
-from simulator.scenario.models import ACTION_MODELS, ActionBase, Scenario, Workload
+from simulator.scenario.checks import check_references, check_scenario, check_workload
+from simulator.scenario.models import (
+    ACTION_MODELS,
+    ActionBase,
+    Scenario,
+    Workload,
+)
 from simulator.scenario.notes_ini import (
     IniEntry,
     NotesIniSettings,
@@ -169,6 +174,9 @@ def _build(doc: Any, filename: str) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         problems.add_validation(exc)
+        # No model to cross-check: still say which script lines name a user or a database
+        # the file does not declare, so one run of `validate` lists those too.
+        _check_names_declared(data, problems)
     problems.raise_if_any()
     assert scenario is not None
 
@@ -180,6 +188,15 @@ def _build(doc: Any, filename: str) -> Scenario:
     scenario._doc = doc
     scenario._ini_entries = ini_entries
     return scenario
+
+
+def _check_names_declared(data: Mapping[str, Any], problems: _Problems) -> None:
+    """The users and databases the valid script actions name, against the keys written."""
+    users, databases = data.get("users", {}), data.get("databases", {})
+    if not isinstance(users, Mapping) or not isinstance(databases, Mapping):
+        return  # the model's errors say what is wrong with them
+    for action in data["script"]:
+        check_references(problems.add, ("script", action.index), action, users, databases)
 
 
 def _script(items: Any, problems: _Problems) -> list[ActionBase]:

@@ -38,12 +38,12 @@ USERS: dict[str, tuple[str, str]] = {
     "zed": ("CN=Zed/O=Acme", "10.0.0.5"),
 }
 DATABASES = """\
-  mail/a.nsf: {replica_id: "85258A3B:0000000A"}
+  mail/a.nsf: {replica_id: "85258A3B:0000000A", documents: {0x10: {}}}
   mail/b.nsf: {replica_id: "85258A3B:0000000B"}
   mail/c.nsf: {replica_id: "85258A3B:0000000C"}
   apps/o.nsf:
     replica_id: "85258A3B:000000FF"
-    documents: {0x10: {charge_read: 0.05, charge_write: 0.25}, 0x20: {charge_read: 0.5}}
+    documents: {0x10: {charge_read: 0.05, charge_write: 0.25}, 0x20: {charge_read: 0.5}, 0x99: {}}
   dir/: {}
 """
 REPLICAS = {
@@ -374,7 +374,7 @@ def test_read_and_write_of_an_open_database_are_database_activity() -> None:
                 "{at: 0m, user: alice, action: open, db: mail/a.nsf}",
                 "{at: 0m, user: alice, action: open, db: mail/b.nsf}",
                 "{at: 5m, user: alice, action: read, db: mail/a.nsf}",
-                "{at: 20m, user: alice, action: write, db: mail/b.nsf, note_id: 0x10}",
+                "{at: 20m, user: alice, action: write, db: mail/b.nsf}",
             ],
             duration="40m",
         )

@@ -1,0 +1,143 @@
+"""`billsim validate` as a newcomer writing a first scenario meets it: every problem of a
+file in one run (file:line: field each), a note read that would bill nothing refused by
+name, and a generated workload's users counted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from simulator import cli
+
+runner = CliRunner()
+
+HEAD = """\
+name: first
+start: "2026-11-21T09:00:00Z"
+duration: 1h
+server: CN=Mail01/O=Acme
+databases:
+  mail/a.nsf: {replica_id: "85258A3B:0052C1F0"}
+  apps/x.nsf:
+    replica_id: "85258A3B:0052C1F1"
+    documents: {0x10: {charge_read: 0.1}, 0x11: {}}
+"""
+PROBLEM = re.compile(r"^(?:billsim: )?(\S+?):(\d+): (\S+): (.+)$")
+
+
+def validate(tmp_path: Path, text: str) -> tuple[int, list[tuple[int, str, str]]]:
+    path = tmp_path / "first.yaml"
+    path.write_text(text)
+    result = runner.invoke(cli.app, ["validate", str(path)])
+    problems = []
+    for line in result.output.splitlines():
+        match = PROBLEM.match(line)
+        if match:
+            assert match[1] == str(path)
+            problems.append((int(match[2]), match[3], match[4]))
+    return result.exit_code, problems
+
+
+def test_model_errors_and_undeclared_names_come_in_one_run(tmp_path: Path) -> None:
+    code, problems = validate(
+        tmp_path,
+        HEAD
+        + """\
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+  bob: {name: "CN=Bob/O=Acme"}
+script:
+  - {at: 0m, user: alice, action: open, db: mail/a.nsf}
+  - {at: 1m, user: carol, action: open, db: mail/a.nsf}
+  - {at: 2m, user: alice, action: open, db: mail/z.nsf}
+  - {at: 5m, user: bob, action: fly}
+""",
+    )
+    assert code == 2
+    assert [(line, field) for line, field, _ in problems] == [
+        (12, "users.bob.address"),
+        (15, "script[1].user"),
+        (16, "script[2].db"),
+        (17, "script[3].action"),
+    ]
+    assert "unknown user 'carol'" in problems[1][2]
+    assert "'mail/z.nsf' is not declared" in problems[2][2]
+
+
+def test_every_state_error_of_the_dry_run_in_one_run(tmp_path: Path) -> None:
+    code, problems = validate(
+        tmp_path,
+        HEAD
+        + """\
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+script:
+  - {at: 0m, user: alice, action: logout}
+  - {at: 1m, user: alice, action: open, db: mail/a.nsf}
+  - {at: 2m, user: alice, action: close, db: mail/a.nsf}
+  - {at: 3m, user: alice, action: close, db: mail/a.nsf}
+  - {at: 4m, user: alice, action: logout}
+  - {at: 5m, user: alice, action: logout}
+""",
+    )
+    assert code == 2
+    assert [(line, field) for line, field, _ in problems] == [
+        (13, "script[0].action"),
+        (16, "script[3].action"),
+        (18, "script[5].action"),
+    ]
+    assert "who has no open session" in problems[0][2]
+    assert "does not have it open" in problems[1][2]
+
+
+def test_a_note_read_that_would_bill_nothing_is_refused_by_name(tmp_path: Path) -> None:
+    code, problems = validate(
+        tmp_path,
+        HEAD
+        + """\
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+script:
+  - {at: 0m, user: alice, action: read, db: apps/x.nsf, note_id: 0x10}
+  - {at: 1m, user: alice, action: read, db: apps/x.nsf, note_id: 0x2306}
+  - {at: 2m, user: alice, action: write, db: apps/x.nsf, note_id: 0x11}
+  - {at: 3m, user: alice, action: read, db: apps/x.nsf}
+  - {at: 4m, user: alice, action: write, db: apps/x.nsf, note_id: 0x12}
+""",
+    )
+    assert code == 2
+    assert [(line, field) for line, field, _ in problems] == [
+        (14, "script[1].note_id"),
+        (17, "script[4].note_id"),
+    ]
+    message = problems[0][2]
+    assert message.startswith("note 0x2306 is not a document of databases[apps/x.nsf].documents")
+    assert "{} for an uncharged document" in message and "leave note_id out" in message
+
+
+def test_a_declared_uncharged_document_and_a_read_without_a_note_are_fine(
+    tmp_path: Path,
+) -> None:
+    code, problems = validate(
+        tmp_path,
+        HEAD
+        + """\
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+script:
+  - {at: 0m, user: alice, action: read, db: apps/x.nsf, note_id: 0x11}
+  - {at: 1m, user: alice, action: write, db: apps/x.nsf, note_id: 0x10}
+  - {at: 2m, user: alice, action: read, db: mail/a.nsf}
+""",
+    )
+    assert (code, problems) == (0, [])
+
+
+def test_a_workload_counts_its_users(tmp_path: Path) -> None:
+    path = tmp_path / "load.yaml"
+    path.write_text(HEAD + "workload: {users: 10000, arrival: 30m, think_time: 2m}\n")
+    result = runner.invoke(cli.app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "0 user(s) + 10,000 generated" in result.output
