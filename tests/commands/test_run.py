@@ -218,14 +218,14 @@ BASE_LINES = BASE.count("\n")
             "  - {at: 1m, user: alice, action: logout}\n"
             "  - {at: 2m, user: alice, action: logout}\n",
             2,
-            "action",
+            "script[2].action",
             "no open session",
         ),
         (
             "  - {at: 1m, user: alice, action: close, db: mail/a.nsf}\n"
             "  - {at: 2m, user: alice, action: close, db: mail/a.nsf}\n",
             2,
-            "action",
+            "script[2].action",
             "mail/a.nsf",
         ),
     ],
