@@ -161,15 +161,21 @@ STRUCT_TYPE = {
     "HTTPREQREC": (6001, 0x40),
 }
 
-# --- The canonical values (also those of the golden files; see queue/golden/README.md) ----
+# --- The sample values (also those of the golden files; see queue/golden/README.md) -------
 
 SERVER = "CN=Mail01/O=Acme"
+SERVER_CN = "Mail01"  # SERVER's common name, as topics spell it
+HUB = "CN=Hub01/O=Acme"
+ALICE = "CN=Alice Smith/O=Acme"
+BOB = "CN=Bob Jones/O=Acme"
+CAROL = "CN=Carol Diaz/O=Acme"
+ZOE = "CN=Zoë Müller/O=Acme"  # not ASCII: 22 bytes of UTF-8
 JDN = 2461366  # 2026-11-21
 STAMP = TimeDate(3_330_000, JDN)  # 2026-11-21T09:15:00.00Z
-REPLICA = TimeDate(0x0052C1F0, 0x85258A3B)  # 85258A3B:0052C1F0
-ORDERS_REPLICA = TimeDate(0x0052C1F1, 0x85258A3B)
+REPLICA = TimeDate(0x0052C1F0, 0x85258A3B)  # 85258A3B:0052C1F0, Alice's mail file
+ORDERS_REPLICA = TimeDate(0x0052C1F1, 0x85258A3B)  # 85258A3B:0052C1F1, apps/orders.nsf
 DOC_OID = Oid(
-    TimeDate(0x0052C1F1, 0x85258A3B),
+    ORDERS_REPLICA,
     TimeDate(0x00002306, 0x00258EB6),
     7,
     TimeDate(3_240_000, JDN),  # 09:00:00.00
@@ -180,51 +186,57 @@ MAIL_OID = Oid(
     1,
     TimeDate(3_300_000, JDN),  # 09:10:00.00
 )
+# Not zero (the simulator writes zero): a non-zero UNID pins the byte order of its halves.
 MAIL_UNID = Unid(TimeDate(0x01020304, 0x05060708), TimeDate(0x090A0B0C, 0x0D0E0F10))
 
-CANONICAL: dict[str, Record] = {
-    "SESSIONREC": SessionRec(
-        SessionID(3, 1), c.BILL_SESSION_START, "CN=Alice Smith/O=Acme", 400, 2200, "10.1.2.3"
-    ),
-    "DBREC": DbRec(SessionID(3, 1), c.BILL_DB_CLOSE, "CN=Alice Smith/O=Acme", 123_456, REPLICA),
-    "REPLREC": ReplRec(
-        SessionID(4, 2), 90_000, 1_200, ORDERS_REPLICA, "CN=Hub01/O=Acme", SERVER, 1
-    ),
-    "DOCUMENT": DocumentRec(
-        c.BILLCHARGEREAD, ORDERS_REPLICA, "CN=Zoë Müller/O=Acme", DOC_OID, 0.05
-    ),
-    "MAILREC": MailRec(
-        "Memo",
-        MAIL_OID,
-        MAIL_UNID,
-        48_213,
-        "CN=Hub01/O=Acme",
-        1,
-        c.MAIL_ROUTING_STATE["pending"],
-        1,
-        "CN=Alice Smith/O=Acme",
-        2,
-        TimeDate(3_300_000, JDN),
-        ("CN=Bob Jones/O=Acme", "CN=Carol Diaz/O=Acme"),
-    ),
-    "AGENTREC": AgentRec(
-        350, c.BILL_AGENT_PUBLIC, "CN=Alice Smith/O=Acme", "AMgr", "apps/orders.nsf"
-    ),
-    "HTTPREQREC": HttpReqRec(
-        5120,
-        35,
-        200,
-        "21/Nov/2026:09:15:00 +0000",
-        None,
-        "10.1.2.9",
-        None,
-        "127.0.0.1",
-        "Mozilla/5.0",
-        "GET /apps/orders.nsf/byDate?OpenView HTTP/1.1",
-        "text/html",
-    ),
+# One record of each built-in kind; typed, so a test can `_replace` a field of one.
+SESSION_REC = SessionRec(SessionID(3, 1), c.BILL_SESSION_START, ALICE, 400, 2200, "10.1.2.3")
+DB_REC = DbRec(SessionID(3, 1), c.BILL_DB_CLOSE, ALICE, 123_456, REPLICA)
+REPL_REC = ReplRec(SessionID(4, 2), 90_000, 1_200, ORDERS_REPLICA, HUB, SERVER, 1)
+DOC_REC = DocumentRec(c.BILLCHARGEREAD, ORDERS_REPLICA, ZOE, DOC_OID, 0.05)
+MAIL_REC = MailRec(
+    "Memo",
+    MAIL_OID,
+    MAIL_UNID,
+    48_213,
+    HUB,
+    1,
+    c.MAIL_ROUTING_STATE["pending"],
+    1,
+    ALICE,
+    2,
+    TimeDate(3_300_000, JDN),
+    (BOB, CAROL),
+)
+AGENT_REC = AgentRec(350, c.BILL_AGENT_PUBLIC, ALICE, "AMgr", "apps/orders.nsf")
+HTTP_REC = HttpReqRec(
+    5120,
+    35,
+    200,
+    "21/Nov/2026:09:15:00 +0000",
+    None,
+    "10.1.2.9",
+    None,
+    "127.0.0.1",
+    "Mozilla/5.0",
+    "GET /apps/orders.nsf/byDate?OpenView HTTP/1.1",
+    "text/html",
+)
+# The same, by billing.h name, in the golden files' order.
+RECORDS: dict[str, Record] = {
+    "SESSIONREC": SESSION_REC,
+    "DBREC": DB_REC,
+    "REPLREC": REPL_REC,
+    "DOCUMENT": DOC_REC,
+    "MAILREC": MAIL_REC,
+    "AGENTREC": AGENT_REC,
+    "HTTPREQREC": HTTP_REC,
 }
-KIND_NAMES = list(CANONICAL)
+KIND_NAMES = list(RECORDS)
+# Each record as BillingWrite sends it: its struct type and class, SERVER, STAMP.
+FRAMES: dict[str, Frame] = {
+    name: Frame(*STRUCT_TYPE[name], SERVER, STAMP, rec) for name, rec in RECORDS.items()
+}
 
 # --- The hand-built oracle ----------------------------------------------------------------
 
@@ -400,8 +412,3 @@ def hand_frame(
     _write_record(buf, rec_at, OFFSETS[layout][name], rec, derived)
     buf[rec_at + rec_size : rec_at + rec_size + len(var)] = var
     return bytes(buf)
-
-
-def canonical_frame(name: str) -> Frame:
-    struct_type, bill_class = STRUCT_TYPE[name]
-    return Frame(struct_type, bill_class, SERVER, STAMP, CANONICAL[name])

@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 from paths import GOLDEN_FRAMES
 from samples import (
-    CANONICAL,
     DOC_OID,
+    FRAMES,
     HEADER,
     KIND_NAMES,
     OFFSETS,
     REC_SIZE,
+    RECORDS,
     SERVER,
     STAMP,
-    canonical_frame,
     hand_frame,
 )
 
@@ -106,17 +106,17 @@ ALL = pytest.mark.parametrize(
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_golden_bytes(layout: Layout, framing: Framing, name: str) -> None:
     codec = codec_for(layout, framing)
-    expected = hand_frame(layout, framing, CANONICAL[name])
-    assert codec.encode_record(CANONICAL[name], SERVER, STAMP) == expected
-    assert codec.encode(canonical_frame(name)) == expected
+    expected = hand_frame(layout, framing, RECORDS[name])
+    assert codec.encode_record(RECORDS[name], SERVER, STAMP) == expected
+    assert codec.encode(FRAMES[name]) == expected
     decoded = codec.decode(expected)
-    assert decoded == canonical_frame(name)._replace(Len=len(expected))
+    assert decoded == FRAMES[name]._replace(Len=len(expected))
 
 
 @ALL
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_frame_length(layout: Layout, framing: Framing, name: str) -> None:
-    data = codec_for(layout, framing).encode_record(CANONICAL[name], SERVER, STAMP)
+    data = codec_for(layout, framing).encode_record(RECORDS[name], SERVER, STAMP)
     assert _word(data, 0) == len(data)
     fixed = HEADER[layout][1] + REC_SIZE[layout][name]
     var_len = {
@@ -126,7 +126,7 @@ def test_frame_length(layout: Layout, framing: Framing, name: str) -> None:
     }.get(name, 0)
     if framing is PAD:
         assert len(data) == max(HEADER[layout][2], fixed + var_len)
-        # The canonical MAILREC (996 + 40, 983 + 40) is longer than sizeof(BILLMSG) already.
+        # The sample MAILREC (996 + 40, 983 + 40) is longer than sizeof(BILLMSG) already.
         long_mail = {NATURAL: 1036, PACKED: 1023}[layout]
         assert len(data) == (long_mail if name == "MAILREC" else HEADER[layout][2])
         assert data[fixed + var_len :] == bytes(len(data) - fixed - var_len)
@@ -135,9 +135,9 @@ def test_frame_length(layout: Layout, framing: Framing, name: str) -> None:
 
 
 def test_http_offsets_literal() -> None:
-    """The canonical HTTPREQREC's offsets, counted by hand from the first byte of HTTPREQREC."""
+    """The sample HTTPREQREC's offsets, counted by hand from the first byte of HTTPREQREC."""
     for layout in LAYOUTS:
-        data = codec_for(layout, COMPACT).encode_record(CANONICAL["HTTPREQREC"], SERVER, STAMP)
+        data = codec_for(layout, COMPACT).encode_record(RECORDS["HTTPREQREC"], SERVER, STAMP)
         rec = HEADER[layout][1]
         offsets = [_word(data, rec + 12 + 2 * i) for i in range(8)]
         # TimeStamp (26 + NUL), AuthUser absent, Partner (8 + NUL), Referer absent,
@@ -149,14 +149,14 @@ def test_http_offsets_literal() -> None:
 
 
 def test_header_bytes_literal() -> None:
-    data = codec_for(NATURAL, PAD).encode_record(CANONICAL["SESSIONREC"], SERVER, STAMP)
+    data = codec_for(NATURAL, PAD).encode_record(RECORDS["SESSIONREC"], SERVER, STAMP)
     assert data[:8] == bytes.fromhex("e8 03 01 00 01 00 00 00")
     assert data[8:24] == b"CN=Mail01/O=Acme"
     assert data[24:268] == bytes(244)
     assert data[268:276] == bytes.fromhex("d0 cf 32 00 b6 8e 25 00")
     assert data[276:280] == bytes(4)
     assert data[280:284] == bytes.fromhex("03 00 01 00")  # SessionID {3, 1}
-    packed = codec_for(PACKED, COMPACT).encode_record(CANONICAL["SESSIONREC"], SERVER, STAMP)
+    packed = codec_for(PACKED, COMPACT).encode_record(RECORDS["SESSIONREC"], SERVER, STAMP)
     assert packed[:8] == bytes.fromhex("60 02 01 00 01 00 00 00")  # Len 608 = 273 + 335
     assert len(packed) == 608
     assert packed[265:273] == bytes.fromhex("d0 cf 32 00 b6 8e 25 00")
@@ -164,7 +164,7 @@ def test_header_bytes_literal() -> None:
 
 def test_mailrec_recipients_follow_the_struct() -> None:
     for layout in LAYOUTS:
-        data = codec_for(layout, COMPACT).encode_record(CANONICAL["MAILREC"], SERVER, STAMP)
+        data = codec_for(layout, COMPACT).encode_record(RECORDS["MAILREC"], SERVER, STAMP)
         fixed = HEADER[layout][1] + REC_SIZE[layout]["MAILREC"]
         o = OFFSETS[layout]["MAILREC"]
         rec = HEADER[layout][1]
@@ -175,7 +175,7 @@ def test_mailrec_recipients_follow_the_struct() -> None:
 
 def test_agentrec_names_follow_the_struct() -> None:
     for layout in LAYOUTS:
-        data = codec_for(layout, COMPACT).encode_record(CANONICAL["AGENTREC"], SERVER, STAMP)
+        data = codec_for(layout, COMPACT).encode_record(RECORDS["AGENTREC"], SERVER, STAMP)
         rec = HEADER[layout][1]
         assert [_word(data, rec + i) for i in (0, 2, 4)] == [21, 4, 15]
         assert data[rec + REC_SIZE[layout]["AGENTREC"] :] == (
@@ -184,7 +184,7 @@ def test_agentrec_names_follow_the_struct() -> None:
 
 
 def test_mailrec_without_recipients() -> None:
-    rec = CANONICAL["MAILREC"]
+    rec = RECORDS["MAILREC"]
     assert isinstance(rec, MailRec)
     empty = rec._replace(Recipients=(), RecipientCount=0)
     for layout in LAYOUTS:
@@ -195,7 +195,7 @@ def test_mailrec_without_recipients() -> None:
 
 
 def test_http_all_strings_absent_and_all_present() -> None:
-    base = CANONICAL["HTTPREQREC"]
+    base = RECORDS["HTTPREQREC"]
     assert isinstance(base, HttpReqRec)
     absent = base._replace(
         TimeStamp=None, Partner=None, ServerAddr=None, UserAgent=None, RequestLine=None
@@ -220,7 +220,7 @@ def test_http_all_strings_absent_and_all_present() -> None:
 @pytest.mark.parametrize("recipient_bytes", [0, 1, 3, 4, 5, 2000])
 def test_pad_union_mailrec_around_billmsg_size(layout: Layout, recipient_bytes: int) -> None:
     """Variable data starts right after the struct; padding only fills up to sizeof(BILLMSG)."""
-    rec = CANONICAL["MAILREC"]
+    rec = RECORDS["MAILREC"]
     assert isinstance(rec, MailRec)
     recipients = ("x" * recipient_bytes,) if recipient_bytes else ()
     long = rec._replace(Recipients=recipients, RecipientCount=len(recipients))
@@ -239,7 +239,7 @@ def test_pad_union_mailrec_around_billmsg_size(layout: Layout, recipient_bytes: 
 @ALL
 def test_mq_max_msgsize(layout: Layout, framing: Framing) -> None:
     assert c.MQ_MAX_MSGSIZE == MAX_FRAME
-    rec = CANONICAL["MAILREC"]
+    rec = RECORDS["MAILREC"]
     assert isinstance(rec, MailRec)
     codec = codec_for(layout, framing)
     room = MAX_FRAME - HEADER[layout][1] - REC_SIZE[layout]["MAILREC"]
@@ -259,7 +259,7 @@ def test_mq_max_msgsize(layout: Layout, framing: Framing) -> None:
 @ALL
 def test_variable_data_past_mq_max_msgsize(layout: Layout, framing: Framing) -> None:
     codec = codec_for(layout, framing)
-    agent = CANONICAL["AGENTREC"]
+    agent = RECORDS["AGENTREC"]
     assert isinstance(agent, AgentRec)
     room = MAX_FRAME - HEADER[layout][1] - REC_SIZE[layout]["AGENTREC"]
     fits = agent._replace(UserName="u" * 30_000, TaskName="t" * 30_000)
@@ -269,11 +269,11 @@ def test_variable_data_past_mq_max_msgsize(layout: Layout, framing: Framing) -> 
         codec.encode_record(fits._replace(DatabaseName="d" * (room - 59_999)), SERVER, STAMP)
     with pytest.raises(EncodeError):
         codec.encode_record(agent._replace(UserName="u" * 70_000), SERVER, STAMP)
-    http = CANONICAL["HTTPREQREC"]
+    http = RECORDS["HTTPREQREC"]
     assert isinstance(http, HttpReqRec)
     with pytest.raises(EncodeError):
         codec.encode_record(http._replace(UserAgent="m" * MAX_FRAME), SERVER, STAMP)
-    mail = CANONICAL["MAILREC"]
+    mail = RECORDS["MAILREC"]
     assert isinstance(mail, MailRec)
     with pytest.raises(EncodeError):
         codec.encode_record(mail._replace(Recipients=("r" * 70_000,)), SERVER, STAMP)
@@ -301,7 +301,7 @@ def test_string_length_limits(
     codec = codec_for(layout, framing)
     at = HEADER[layout][1] + OFFSETS[layout][name][field]
     longest = "n" * (size - 1)  # 256, 63, 129 bytes: the NUL takes the last one
-    rec = replaced(CANONICAL[name], field, longest)
+    rec = replaced(RECORDS[name], field, longest)
     data = codec.encode_record(rec, SERVER, STAMP)
     assert data == hand_frame(layout, framing, rec)
     assert data[at : at + size] == longest.encode() + b"\0"
@@ -316,7 +316,7 @@ def test_string_length_limits(
 @ALL
 def test_server_name_limit(layout: Layout, framing: Framing) -> None:
     codec = codec_for(layout, framing)
-    rec = CANONICAL["SESSIONREC"]
+    rec = RECORDS["SESSIONREC"]
     data = codec.encode_record(rec, "S" * 256, STAMP)
     assert data[8 : 8 + 257] == b"S" * 256 + b"\0"
     assert codec.decode(data).ServerName == "S" * 256
@@ -353,7 +353,7 @@ OUT_OF_RANGE: list[tuple[str, str, object]] = [
 def test_integer_out_of_range(name: str, field: str, value: object) -> None:
     for layout in LAYOUTS:
         codec = codec_for(layout, COMPACT)
-        rec = replaced(CANONICAL[name], field, value)
+        rec = replaced(RECORDS[name], field, value)
         with pytest.raises(EncodeError, match=name):
             codec.encode_record(rec, SERVER, STAMP)
 
@@ -369,24 +369,24 @@ def test_integer_extremes_fit() -> None:
 def test_header_out_of_range() -> None:
     codec = codec_for(NATURAL, PAD)
     with pytest.raises(EncodeError):
-        codec.encode(canonical_frame("SESSIONREC")._replace(Class=2**32))
+        codec.encode(FRAMES["SESSIONREC"]._replace(Class=2**32))
     with pytest.raises(EncodeError):
-        codec.encode(canonical_frame("SESSIONREC")._replace(TimeStamp=TimeDate(-1, 0)))
+        codec.encode(FRAMES["SESSIONREC"]._replace(TimeStamp=TimeDate(-1, 0)))
 
 
 def test_struct_type_must_match_the_record() -> None:
     codec = codec_for(NATURAL, PAD)
-    wrong = canonical_frame("SESSIONREC")._replace(StructType=4001)
+    wrong = FRAMES["SESSIONREC"]._replace(StructType=4001)
     with pytest.raises(EncodeError, match="4001"):
         codec.encode(wrong)
     with pytest.raises(EncodeError, match="999"):
-        codec.encode(canonical_frame("DBREC")._replace(StructType=999))
+        codec.encode(FRAMES["DBREC"]._replace(StructType=999))
 
 
 def test_header_class_is_kept_on_encode() -> None:
     """`encode` writes the frame's own Class (the header says which class enabled it)."""
     codec = codec_for(PACKED, COMPACT)
-    frame = canonical_frame("DBREC")._replace(Class=0x7F)
+    frame = FRAMES["DBREC"]._replace(Class=0x7F)
     data = codec.encode(frame)
     assert struct.unpack_from("<I", data, 4)[0] == 0x7F
     assert codec.decode(data) == frame._replace(Len=len(data))
@@ -399,7 +399,7 @@ def test_header_class_is_kept_on_encode() -> None:
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_truncated_frame(layout: Layout, framing: Framing, name: str) -> None:
     codec = codec_for(layout, framing)
-    data = hand_frame(layout, framing, CANONICAL[name])
+    data = hand_frame(layout, framing, RECORDS[name])
     with pytest.raises(FrameError, match="truncated") as info:
         codec.decode(data[:-1])
     assert info.value.offset == 0
@@ -417,7 +417,7 @@ def test_truncated_frame(layout: Layout, framing: Framing, name: str) -> None:
 def test_len_smaller_than_the_header(layout: Layout) -> None:
     codec = codec_for(layout, PAD)
     header_size = HEADER[layout][3]
-    data = hand_frame(layout, PAD, CANONICAL["SESSIONREC"])
+    data = hand_frame(layout, PAD, RECORDS["SESSIONREC"])
     for length in (0, 4, header_size - 1):
         with pytest.raises(FrameError, match="header") as info:
             codec.decode(_set_word(data, 0, length))
@@ -433,7 +433,7 @@ def test_len_smaller_than_the_header(layout: Layout) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
 def test_len_over_mq_max_msgsize(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
-    data = hand_frame(layout, COMPACT, CANONICAL["DBREC"])
+    data = hand_frame(layout, COMPACT, RECORDS["DBREC"])
     big = _set_word(data, 0, MAX_FRAME + 1) + bytes(MAX_FRAME + 1 - len(data))
     with pytest.raises(FrameError, match="MQ_MAX_MSGSIZE") as info:
         codec.decode(big)
@@ -447,7 +447,7 @@ def test_len_over_mq_max_msgsize(layout: Layout) -> None:
 def test_len_smaller_than_the_record(layout: Layout, framing: Framing, name: str) -> None:
     codec = codec_for(layout, framing)
     fixed = HEADER[layout][1] + REC_SIZE[layout][name]
-    data = hand_frame(layout, framing, CANONICAL[name])
+    data = hand_frame(layout, framing, RECORDS[name])
     short = _set_word(data, 0, fixed - 1)[: fixed - 1]
     with pytest.raises(FrameError, match=f"smaller than a {name}") as info:
         codec.decode(short)
@@ -457,7 +457,7 @@ def test_len_smaller_than_the_record(layout: Layout, framing: Framing, name: str
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
 def test_recipient_size_past_len(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
-    data = hand_frame(layout, COMPACT, CANONICAL["MAILREC"])
+    data = hand_frame(layout, COMPACT, RECORDS["MAILREC"])
     at = HEADER[layout][1] + OFFSETS[layout]["MAILREC"]["RecipientSize"]
     bad = _set_word(data, at, _word(data, at) + 1)
     with pytest.raises(FrameError, match="RecipientSize") as info:
@@ -465,7 +465,7 @@ def test_recipient_size_past_len(layout: Layout) -> None:
     assert info.value.offset == 7
     # In a pad-union frame the recipients may run into the padding, never past Len.
     pad = codec_for(layout, PAD)
-    padded = hand_frame(layout, PAD, CANONICAL["MAILREC"])
+    padded = hand_frame(layout, PAD, RECORDS["MAILREC"])
     beyond = len(padded) - HEADER[layout][1] - REC_SIZE[layout]["MAILREC"] + 1
     with pytest.raises(FrameError, match="RecipientSize"):
         pad.decode(_set_word(padded, at, beyond))
@@ -474,7 +474,7 @@ def test_recipient_size_past_len(layout: Layout) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
 def test_agent_lengths_past_len(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
-    data = hand_frame(layout, COMPACT, CANONICAL["AGENTREC"])
+    data = hand_frame(layout, COMPACT, RECORDS["AGENTREC"])
     rec = HEADER[layout][1]
     for at in (rec, rec + 2, rec + 4):
         with pytest.raises(FrameError, match="ULen") as info:
@@ -485,7 +485,7 @@ def test_agent_lengths_past_len(layout: Layout) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
 def test_http_offset_past_the_end(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
-    data = hand_frame(layout, COMPACT, CANONICAL["HTTPREQREC"])
+    data = hand_frame(layout, COMPACT, RECORDS["HTTPREQREC"])
     rec = HEADER[layout][1]
     end = len(data) - rec  # relative to HTTPREQREC: the first byte after the frame
     for index in range(8):
@@ -500,7 +500,7 @@ def test_http_offset_past_the_end(layout: Layout) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
 def test_http_string_without_nul(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
-    data = hand_frame(layout, COMPACT, CANONICAL["HTTPREQREC"])
+    data = hand_frame(layout, COMPACT, RECORDS["HTTPREQREC"])
     cut = _set_word(data, 0, len(data) - 1)[:-1]  # ContentType loses its NUL
     with pytest.raises(FrameError, match="ContentType string has no NUL") as info:
         codec.decode(b"\0\0" + cut, 2)
@@ -512,7 +512,7 @@ def test_unknown_struct_type_is_raw(layout: Layout, framing: Framing) -> None:
     codec = codec_for(layout, framing)
     header_size = HEADER[layout][3]
     for struct_type in (0, 2, 999, 32001, 65535):
-        data = _set_word(hand_frame(layout, framing, CANONICAL["REPLREC"]), 2, struct_type)
+        data = _set_word(hand_frame(layout, framing, RECORDS["REPLREC"]), 2, struct_type)
         frame = codec.decode(data)
         assert isinstance(frame.rec, RawRec)
         assert frame.rec.raw == data[header_size:]
@@ -524,8 +524,8 @@ def test_unknown_struct_type_is_raw(layout: Layout, framing: Framing) -> None:
 
 def test_read_frames_names_the_bad_frame() -> None:
     codec = codec_for(NATURAL, COMPACT)
-    good = [hand_frame(NATURAL, COMPACT, CANONICAL[name]) for name in KIND_NAMES[:3]]
-    mail = hand_frame(NATURAL, COMPACT, CANONICAL["MAILREC"])
+    good = [hand_frame(NATURAL, COMPACT, RECORDS[name]) for name in KIND_NAMES[:3]]
+    mail = hand_frame(NATURAL, COMPACT, RECORDS["MAILREC"])
     at = 280 + 704
     bad_mail = _set_word(mail, at, _word(mail, at) + 1)
     bad_offset = sum(len(g) for g in good)
@@ -548,7 +548,7 @@ def test_read_frames_names_the_bad_frame() -> None:
         assert f"byte offset {bad_offset} (frame 4)" in str(info.value)
         assert [data for _, data, _ in seen] == good
         assert [offset for offset, _, _ in seen] == [0, len(good[0]), len(good[0]) + len(good[1])]
-        assert [frame.rec for _, _, frame in seen] == [CANONICAL[n] for n in KIND_NAMES[:3]]
+        assert [frame.rec for _, _, frame in seen] == [RECORDS[n] for n in KIND_NAMES[:3]]
 
 
 def test_read_frames_empty_stream_and_chunked_reads() -> None:
@@ -569,9 +569,9 @@ def test_read_frames_empty_stream_and_chunked_reads() -> None:
             chunk, self.data = self.data[:count], self.data[count:]
             return chunk
 
-    data = b"".join(hand_frame(PACKED, PAD, CANONICAL[name]) for name in KIND_NAMES)
+    data = b"".join(hand_frame(PACKED, PAD, RECORDS[name]) for name in KIND_NAMES)
     frames = list(read_frames(Trickle(data), codec))  # type: ignore[arg-type]
-    assert [frame.rec for _, _, frame in frames] == list(CANONICAL.values())
+    assert [frame.rec for _, _, frame in frames] == list(RECORDS.values())
     assert b"".join(chunk for _, chunk, _ in frames) == data
 
 
@@ -579,8 +579,8 @@ def test_read_frames_empty_stream_and_chunked_reads() -> None:
 
 
 def golden_bytes(layout: Layout, framing: Framing) -> bytes:
-    """One frame of each type back to back, in the order of `CANONICAL`, from the oracle."""
-    return b"".join(hand_frame(layout, framing, CANONICAL[name]) for name in KIND_NAMES)
+    """One frame of each type back to back, in the order of `RECORDS`, from the oracle."""
+    return b"".join(hand_frame(layout, framing, RECORDS[name]) for name in KIND_NAMES)
 
 
 @ALL
@@ -590,7 +590,7 @@ def test_peek_header_reads_len_and_struct_type_of_every_kind(
     data = golden_bytes(layout, framing)
     offset = 0
     for name in KIND_NAMES:
-        frame = hand_frame(layout, framing, CANONICAL[name])
+        frame = hand_frame(layout, framing, RECORDS[name])
         assert peek_header(data, offset) == (len(frame), _word(frame, 2))
         assert peek_header(frame) == (len(frame), _word(frame, 2))
         offset += len(frame)
@@ -607,7 +607,7 @@ def test_golden_file(layout: Layout, framing: Framing) -> None:
     codec = codec_for(layout, framing)
     frames = list(read_frames(io.BytesIO(data), codec))
     assert [frame for _, _, frame in frames] == [
-        canonical_frame(name)._replace(Len=len(chunk))
+        FRAMES[name]._replace(Len=len(chunk))
         for name, (_, chunk, _) in zip(KIND_NAMES, frames, strict=True)
     ]
     assert b"".join(codec.encode(frame) for _, _, frame in frames) == data
@@ -625,7 +625,7 @@ def regenerate_golden(write: Callable[[Path, bytes], None]) -> None:
         for framing in FRAMINGS:
             codec = FrameCodec(layout, framing)
             data = b"".join(
-                codec.encode_record(CANONICAL[name], SERVER, STAMP) for name in KIND_NAMES
+                codec.encode_record(RECORDS[name], SERVER, STAMP) for name in KIND_NAMES
             )
             if data != golden_bytes(layout, framing):
                 raise SystemExit(
