@@ -10,6 +10,7 @@ nothing of the codec's own field tables or format strings.
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
 from simulator.wire import constants as c
 from simulator.wire.layout import Framing, Layout
@@ -35,11 +36,20 @@ PAD = Framing.PAD_UNION
 
 # --- docs/wire-format.md, as literals -------------------------------------------------------------
 
-# (offset of TimeStamp, offset of rec, sizeof(BILLMSG), header size); Len@0, StructType@2,
-# Class@4 and ServerName@8 are the same in both layouts.
-HEADER: dict[Layout, tuple[int, int, int, int]] = {
-    NATURAL: (268, 280, 1000, 276),
-    PACKED: (265, 273, 983, 273),
+
+class Header(NamedTuple):
+    """Where a layout puts the header's parts; Len@0, StructType@2, Class@4 and ServerName@8
+    are the same in both layouts."""
+
+    timestamp_at: int
+    rec_at: int
+    billmsg_size: int  # sizeof(BILLMSG)
+    size: int  # the header's own bytes, TimeStamp's end
+
+
+HEADER: dict[Layout, Header] = {
+    NATURAL: Header(268, 280, 1000, 276),
+    PACKED: Header(265, 273, 983, 273),
 }
 REC_SIZE: dict[Layout, dict[str, int]] = {
     NATURAL: {

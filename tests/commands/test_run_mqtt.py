@@ -80,7 +80,7 @@ TOPIC_OF_STRUCT_TYPE = {
     c.BILL_AGENTREC: "agent",
     c.BILL_HTTPREQREC: "httprequest",
 }
-ALICE = "CN=Alice Smith/O=Acme"
+ALICE = "CN=Alice Smith/O=Acme"  # the user of scenarios/lifecycle-demo.yaml, pinned by that file
 PASSWORD = "Pw-7qXk2-never-shown"
 WRONG_PASSWORD = "Wrong-9zTq-never-shown"
 

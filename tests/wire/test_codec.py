@@ -118,17 +118,17 @@ def test_golden_bytes(layout: Layout, framing: Framing, name: str) -> None:
 def test_frame_length(layout: Layout, framing: Framing, name: str) -> None:
     data = codec_for(layout, framing).encode_record(RECORDS[name], SERVER, STAMP)
     assert _word(data, 0) == len(data)
-    fixed = HEADER[layout][1] + REC_SIZE[layout][name]
+    fixed = HEADER[layout].rec_at + REC_SIZE[layout][name]
     var_len = {
         "MAILREC": len("CN=Bob Jones/O=Acme,CN=Carol Diaz/O=Acme"),
         "AGENTREC": len("CN=Alice Smith/O=AcmeAMgrapps/orders.nsf"),
         "HTTPREQREC": 27 + 9 + 10 + 12 + 46 + 10,
     }.get(name, 0)
     if framing is PAD:
-        assert len(data) == max(HEADER[layout][2], fixed + var_len)
+        assert len(data) == max(HEADER[layout].billmsg_size, fixed + var_len)
         # The sample MAILREC (996 + 40, 983 + 40) is longer than sizeof(BILLMSG) already.
         long_mail = {NATURAL: 1036, PACKED: 1023}[layout]
-        assert len(data) == (long_mail if name == "MAILREC" else HEADER[layout][2])
+        assert len(data) == (long_mail if name == "MAILREC" else HEADER[layout].billmsg_size)
         assert data[fixed + var_len :] == bytes(len(data) - fixed - var_len)
     else:
         assert len(data) == fixed + var_len
@@ -138,7 +138,7 @@ def test_http_offsets_literal() -> None:
     """The sample HTTPREQREC's offsets, counted by hand from the first byte of HTTPREQREC."""
     for layout in LAYOUTS:
         data = codec_for(layout, COMPACT).encode_record(RECORDS["HTTPREQREC"], SERVER, STAMP)
-        rec = HEADER[layout][1]
+        rec = HEADER[layout].rec_at
         offsets = [_word(data, rec + 12 + 2 * i) for i in range(8)]
         # TimeStamp (26 + NUL), AuthUser absent, Partner (8 + NUL), Referer absent,
         # ServerAddr (9 + NUL), UserAgent (11 + NUL), RequestLine (45 + NUL), ContentType.
@@ -165,9 +165,9 @@ def test_header_bytes_literal() -> None:
 def test_mailrec_recipients_follow_the_struct() -> None:
     for layout in LAYOUTS:
         data = codec_for(layout, COMPACT).encode_record(RECORDS["MAILREC"], SERVER, STAMP)
-        fixed = HEADER[layout][1] + REC_SIZE[layout]["MAILREC"]
+        fixed = HEADER[layout].rec_at + REC_SIZE[layout]["MAILREC"]
         o = OFFSETS[layout]["MAILREC"]
-        rec = HEADER[layout][1]
+        rec = HEADER[layout].rec_at
         assert data[fixed:] == b"CN=Bob Jones/O=Acme,CN=Carol Diaz/O=Acme"  # no NUL
         assert _word(data, rec + o["RecipientSize"]) == 40
         assert _word(data, rec + o["RecipientCount"]) == 2
@@ -176,7 +176,7 @@ def test_mailrec_recipients_follow_the_struct() -> None:
 def test_agentrec_names_follow_the_struct() -> None:
     for layout in LAYOUTS:
         data = codec_for(layout, COMPACT).encode_record(RECORDS["AGENTREC"], SERVER, STAMP)
-        rec = HEADER[layout][1]
+        rec = HEADER[layout].rec_at
         assert [_word(data, rec + i) for i in (0, 2, 4)] == [21, 4, 15]
         assert data[rec + REC_SIZE[layout]["AGENTREC"] :] == (
             b"CN=Alice Smith/O=AcmeAMgrapps/orders.nsf"
@@ -210,7 +210,7 @@ def test_http_all_strings_absent_and_all_present() -> None:
                 assert data == hand_frame(layout, framing, rec)
                 assert codec.decode(data).rec == rec
         compact = codec_for(layout, COMPACT).encode_record(absent, SERVER, STAMP)
-        assert len(compact) == HEADER[layout][1] + 28
+        assert len(compact) == HEADER[layout].rec_at + 28
 
 
 # --- Padding and size limits ----------------------------------------------------------------
@@ -224,8 +224,8 @@ def test_pad_union_mailrec_around_billmsg_size(layout: Layout, recipient_bytes: 
     assert isinstance(rec, MailRec)
     recipients = ("x" * recipient_bytes,) if recipient_bytes else ()
     long = rec._replace(Recipients=recipients, RecipientCount=len(recipients))
-    fixed = HEADER[layout][1] + REC_SIZE[layout]["MAILREC"]
-    billmsg = HEADER[layout][2]
+    fixed = HEADER[layout].rec_at + REC_SIZE[layout]["MAILREC"]
+    billmsg = HEADER[layout].billmsg_size
     data = codec_for(layout, PAD).encode_record(long, SERVER, STAMP)
     assert data == hand_frame(layout, PAD, long)
     assert len(data) == max(billmsg, fixed + recipient_bytes)
@@ -242,7 +242,7 @@ def test_mq_max_msgsize(layout: Layout, framing: Framing) -> None:
     rec = RECORDS["MAILREC"]
     assert isinstance(rec, MailRec)
     codec = codec_for(layout, framing)
-    room = MAX_FRAME - HEADER[layout][1] - REC_SIZE[layout]["MAILREC"]
+    room = MAX_FRAME - HEADER[layout].rec_at - REC_SIZE[layout]["MAILREC"]
     names = ("a" * 250,) * (room // 251)
     last = room - len(",".join(names)) - 1
     exact = rec._replace(Recipients=(*names, "b" * last), RecipientCount=len(names) + 1)
@@ -261,7 +261,7 @@ def test_variable_data_past_mq_max_msgsize(layout: Layout, framing: Framing) -> 
     codec = codec_for(layout, framing)
     agent = RECORDS["AGENTREC"]
     assert isinstance(agent, AgentRec)
-    room = MAX_FRAME - HEADER[layout][1] - REC_SIZE[layout]["AGENTREC"]
+    room = MAX_FRAME - HEADER[layout].rec_at - REC_SIZE[layout]["AGENTREC"]
     fits = agent._replace(UserName="u" * 30_000, TaskName="t" * 30_000)
     fits = fits._replace(DatabaseName="d" * (room - 60_000))
     assert len(codec.encode_record(fits, SERVER, STAMP)) == MAX_FRAME
@@ -299,7 +299,7 @@ def test_string_length_limits(
     layout: Layout, framing: Framing, name: str, field: str, size: int
 ) -> None:
     codec = codec_for(layout, framing)
-    at = HEADER[layout][1] + OFFSETS[layout][name][field]
+    at = HEADER[layout].rec_at + OFFSETS[layout][name][field]
     longest = "n" * (size - 1)  # 256, 63, 129 bytes: the NUL takes the last one
     rec = replaced(RECORDS[name], field, longest)
     data = codec.encode_record(rec, SERVER, STAMP)
@@ -416,7 +416,7 @@ def test_truncated_frame(layout: Layout, framing: Framing, name: str) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
 def test_len_smaller_than_the_header(layout: Layout) -> None:
     codec = codec_for(layout, PAD)
-    header_size = HEADER[layout][3]
+    header_size = HEADER[layout].size
     data = hand_frame(layout, PAD, RECORDS["SESSIONREC"])
     for length in (0, 4, header_size - 1):
         with pytest.raises(FrameError, match="header") as info:
@@ -446,7 +446,7 @@ def test_len_over_mq_max_msgsize(layout: Layout) -> None:
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_len_smaller_than_the_record(layout: Layout, framing: Framing, name: str) -> None:
     codec = codec_for(layout, framing)
-    fixed = HEADER[layout][1] + REC_SIZE[layout][name]
+    fixed = HEADER[layout].rec_at + REC_SIZE[layout][name]
     data = hand_frame(layout, framing, RECORDS[name])
     short = _set_word(data, 0, fixed - 1)[: fixed - 1]
     with pytest.raises(FrameError, match=f"smaller than a {name}") as info:
@@ -458,7 +458,7 @@ def test_len_smaller_than_the_record(layout: Layout, framing: Framing, name: str
 def test_recipient_size_past_len(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
     data = hand_frame(layout, COMPACT, RECORDS["MAILREC"])
-    at = HEADER[layout][1] + OFFSETS[layout]["MAILREC"]["RecipientSize"]
+    at = HEADER[layout].rec_at + OFFSETS[layout]["MAILREC"]["RecipientSize"]
     bad = _set_word(data, at, _word(data, at) + 1)
     with pytest.raises(FrameError, match="RecipientSize") as info:
         codec.decode(b"\0" * 7 + bad, 7)
@@ -466,7 +466,7 @@ def test_recipient_size_past_len(layout: Layout) -> None:
     # In a pad-union frame the recipients may run into the padding, never past Len.
     pad = codec_for(layout, PAD)
     padded = hand_frame(layout, PAD, RECORDS["MAILREC"])
-    beyond = len(padded) - HEADER[layout][1] - REC_SIZE[layout]["MAILREC"] + 1
+    beyond = len(padded) - HEADER[layout].rec_at - REC_SIZE[layout]["MAILREC"] + 1
     with pytest.raises(FrameError, match="RecipientSize"):
         pad.decode(_set_word(padded, at, beyond))
 
@@ -475,7 +475,7 @@ def test_recipient_size_past_len(layout: Layout) -> None:
 def test_agent_lengths_past_len(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
     data = hand_frame(layout, COMPACT, RECORDS["AGENTREC"])
-    rec = HEADER[layout][1]
+    rec = HEADER[layout].rec_at
     for at in (rec, rec + 2, rec + 4):
         with pytest.raises(FrameError, match="ULen") as info:
             codec.decode(_set_word(data, at, _word(data, at) + 1))
@@ -486,7 +486,7 @@ def test_agent_lengths_past_len(layout: Layout) -> None:
 def test_http_offset_past_the_end(layout: Layout) -> None:
     codec = codec_for(layout, COMPACT)
     data = hand_frame(layout, COMPACT, RECORDS["HTTPREQREC"])
-    rec = HEADER[layout][1]
+    rec = HEADER[layout].rec_at
     end = len(data) - rec  # relative to HTTPREQREC: the first byte after the frame
     for index in range(8):
         at = rec + 12 + 2 * index
@@ -510,7 +510,7 @@ def test_http_string_without_nul(layout: Layout) -> None:
 @ALL
 def test_unknown_struct_type_is_raw(layout: Layout, framing: Framing) -> None:
     codec = codec_for(layout, framing)
-    header_size = HEADER[layout][3]
+    header_size = HEADER[layout].size
     for struct_type in (0, 2, 999, 32001, 65535):
         data = _set_word(hand_frame(layout, framing, RECORDS["REPLREC"]), 2, struct_type)
         frame = codec.decode(data)
