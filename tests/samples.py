@@ -1,4 +1,4 @@
-"""Sample BILLMSG frames the tests share: one record of each built-in kind, and its bytes
+"""Sample BILLMSG frames the tests share: one record of each built-in kind, and their bytes
 built by hand.
 
 The values are those of the golden frames (queue/golden/README.md). `hand_frame` is the

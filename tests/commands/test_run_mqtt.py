@@ -50,7 +50,7 @@ from simulator.wire.layout import Framing, Layout
 
 pytestmark = pytest.mark.broker
 
-CN = "Mail01"
+CN = "Mail01"  # the server of the scenarios run here (STEADY and the bundled ones)
 ROOT = f"domino/billing/{CN}/"
 STATUS = ROOT + "status"
 STATS = ROOT + "stats"

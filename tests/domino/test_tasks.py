@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from paths import GOLDEN_TRACES
-from samples import ALICE, BOB, HUB, JDN, ORDERS_REPLICA, SERVER
+from samples import ALICE, BOB, HUB, JDN, ORDERS_REPLICA, REPLICA, SERVER
 
 from simulator.commands.run import RunRequest, run
 from simulator.commands.summary import build_summary
@@ -235,7 +235,7 @@ def test_replrecs_follow_the_databases_list_at_the_end() -> None:
         (stamp(0), ORDERS_REPLICA, 0),
         (stamp(1, 3000), NAMES, 2),
         (stamp(1, 3000), ORDERS_REPLICA, 2),
-        (stamp(1, 3000), TimeDate(0x0052C1F0, 0x85258A3B), 2),
+        (stamp(1, 3000), REPLICA, 2),
     ]
     assert [(f.rec.BytesIn, f.rec.BytesOut) for f in frames] == [  # type: ignore[union-attr]
         (0, 0),
