@@ -295,6 +295,7 @@ def test_asyncapi_stats(asyncapi: dict[str, Any]) -> None:
     assert set(schema["required"]) == STATS_KEYS
     assert set(schema["properties"]) == STATS_KEYS
     assert stats["contentType"] == CONTENT_TYPE_JSON
+    assert stats["examples"], "the stats message shows no example"
     for example in stats["examples"]:
         assert set(example["payload"]) == STATS_KEYS
 

@@ -47,6 +47,7 @@ from types import TracebackType
 from typing import Any, Final, Literal
 
 from simulator.adapters.logs import EventLog
+from simulator.adapters.mqtt.topics import subscription_topic
 from simulator.errors import BillsimError
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -195,7 +196,7 @@ class EmbeddedBroker:
 
     def subscribe_command(self, server_cn: str) -> str:
         """A command to paste into another terminal to watch the server's topics."""
-        topic = f"domino/billing/{server_cn}/#"
+        topic = subscription_topic(server_cn)
         if find_mosquitto_sub() is not None:
             return f"mosquitto_sub -h {self.host} -p {self.port} -t {shlex.quote(topic)} -v"
         return self.tail_command(server_cn)

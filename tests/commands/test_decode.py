@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from paths import REPO
+from samples import RECORDS, SERVER, STAMP
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -23,77 +24,22 @@ from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder, dumps_frame, frame_from_json
 from simulator.wire.layout import Framing, Layout
-from simulator.wire.records import (
-    AgentRec,
-    DbRec,
-    DocumentRec,
-    Frame,
-    HttpReqRec,
-    MailRec,
-    Oid,
-    RawRec,
-    Record,
-    ReplRec,
-    SessionID,
-    SessionRec,
-    Unid,
-)
+from simulator.wire.records import Frame, RawRec, SessionID, SessionRec
 from simulator.wire.stream import iter_decoded
-from simulator.wire.timedate import TimeDate
 
-SERVER = "CN=Mail01/O=Acme"
-WHEN = TimeDate(3_330_000, 2_461_366)  # 2026-11-21T09:15:00.00Z
-REPLICA = TimeDate(0x0052C1F0, 0x85258A3B)
-ALICE = "CN=Alice Smith/O=Acme"
-OID = Oid(TimeDate(0x11, 0x85258A3B), TimeDate(0x22, 0x85258A3C), 3, WHEN)
-
-# One record of every built-in kind, variable data included (non-ASCII too).
-RECORDS: tuple[Record, ...] = (
-    SessionRec(SessionID(1, 1), c.BILL_SESSION_START, ALICE, 400, 2200, "10.1.2.3"),
-    DbRec(SessionID(1, 1), c.BILL_DB_OPEN, ALICE, 0, REPLICA),
-    DocumentRec(c.BILLCHARGEREAD, REPLICA, ALICE, OID, 0.05),
-    ReplRec(SessionID(2, 1), 90000, 1200, REPLICA, "CN=Hub01/O=Acme", SERVER, 1),
-    MailRec(
-        "Memo",
-        OID,
-        Unid(TimeDate(0, 0), TimeDate(0, 0)),
-        48213,
-        "CN=Hub01/O=Acme",
-        1,
-        0,
-        1,
-        ALICE,
-        2,
-        WHEN,
-        ("CN=Bob Jones/O=Acme", "CN=Jürgen Groß/O=Acme"),
-    ),
-    AgentRec(350, c.BILL_AGENT_PUBLIC, ALICE, "AMgr", "apps/orders.nsf"),
-    HttpReqRec(
-        5120,
-        35,
-        200,
-        "21/Nov/2026:09:50:00 +0000",
-        None,
-        "10.1.2.9",
-        None,
-        "127.0.0.1",
-        "Mozilla/5.0",
-        "GET /apps/orders.nsf/byDate?OpenView HTTP/1.1",
-        "text/html",
-    ),
-)
 LAYOUTS = [Layout.LINUX_X86_64, Layout.WIN32]
 runner = CliRunner()
 
 
 def encode_all(layout: Layout, framing: Framing = Framing.PAD_UNION) -> list[bytes]:
     codec = FrameCodec(layout, framing)
-    return [codec.encode_record(rec, SERVER, WHEN) for rec in RECORDS]
+    # One frame of each built-in kind, variable data included (and a name not in ASCII).
+    return [codec.encode_record(rec, SERVER, STAMP) for rec in RECORDS.values()]
 
 
 def raw_frame(layout: Layout, struct_type: int, payload: bytes = b"\x01\x02\x03") -> bytes:
     codec = FrameCodec(layout)
-    return codec.encode(Frame(struct_type, c.BILL_CLASS_DATABASE, SERVER, WHEN, RawRec(payload)))
+    return codec.encode(Frame(struct_type, c.BILL_CLASS_DATABASE, SERVER, STAMP, RawRec(payload)))
 
 
 def set_word(frame: bytes, offset: int, value: int) -> bytes:
@@ -161,8 +107,8 @@ def test_stdin(tmp_path: Path) -> None:
     assert [obj["StructType"] for obj in lines(result.stdout)] == [
         c.BILL_SESSIONREC,
         c.BILL_DBREC,
-        c.BILL_DOCCHARGE,
         c.BILL_REPLREC,
+        c.BILL_DOCCHARGE,
         c.BILL_MAILREC,
         c.BILL_AGENTREC,
         c.BILL_HTTPREQREC,
@@ -271,7 +217,7 @@ def test_unknown_struct_type_is_written_reported_and_decoding_goes_on(tmp_path: 
     assert [obj["seq"] for obj in objs] == [1, 2, 3, 4]
     assert objs[1]["StructType"] == 7
     assert objs[1]["rec"] == {"raw": "ab" * 10}
-    assert objs[2]["rec"]["DBOpenTime"] == 0
+    assert objs[2]["rec"]["DBOpenTime"] == 123_456  # the sample DBREC's
     second = 1000 + len(unknown) + 1000
     assert result.stderr.splitlines() == [
         f"billsim: {path}: byte offset 1000 (frame 2): unknown struct type 7, "
@@ -411,7 +357,7 @@ def test_sink_decode_and_tail_lines_agree_and_keep_undecodable_bytes(tmp_path: P
     codec = FrameCodec(Layout.LINUX_X86_64)
     # b"\xff" is not UTF-8: it decodes to the lone surrogate "\udcff" (surrogateescape).
     rec = SessionRec(SessionID(1, 1), c.BILL_SESSION_START, "CN=Zoë \udcff/O=Acme", 1, 2, "x")
-    frame = codec.encode_record(rec, SERVER, WHEN)
+    frame = codec.encode_record(rec, SERVER, STAMP)
     assert b"\xc3\xab \xff/" in frame
 
     sink_out = io.StringIO()

@@ -18,7 +18,7 @@ from simulator.scenario.bundled import bundled_scenarios
 from simulator.wire import constants as c
 
 runner = CliRunner()
-ALICE = "CN=Alice Smith/O=Acme"
+ALICE = "CN=Alice Smith/O=Acme"  # the user of scenarios/lifecycle-demo.yaml, pinned by that file
 
 # lifecycle-demo worked out from docs/lifecycles.md: (StructType, Action or Type, minutes).
 DEMO = [

@@ -50,7 +50,7 @@ from simulator.wire.layout import Framing, Layout
 
 pytestmark = pytest.mark.broker
 
-CN = "Mail01"
+CN = "Mail01"  # the server of the scenarios run here (STEADY and the bundled ones)
 ROOT = f"domino/billing/{CN}/"
 STATUS = ROOT + "status"
 STATS = ROOT + "stats"
@@ -80,7 +80,7 @@ TOPIC_OF_STRUCT_TYPE = {
     c.BILL_AGENTREC: "agent",
     c.BILL_HTTPREQREC: "httprequest",
 }
-ALICE = "CN=Alice Smith/O=Acme"
+ALICE = "CN=Alice Smith/O=Acme"  # the user of scenarios/lifecycle-demo.yaml, pinned by that file
 PASSWORD = "Pw-7qXk2-never-shown"
 WRONG_PASSWORD = "Wrong-9zTq-never-shown"
 

@@ -23,6 +23,8 @@ from brokers import BrokerFactory, MosquittoBroker, free_port, make_tls_files
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from paths import REPO
+from samples import ALICE, HTTP_REC, SERVER, STAMP
+from samples import FRAMES as SAMPLE_FRAMES
 from typer.testing import CliRunner
 
 from simulator.adapters.broker import amqtt_available, start_embedded_broker
@@ -32,86 +34,28 @@ from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import Layout
 from simulator.wire.records import (
-    AgentRec,
-    DbRec,
-    DocumentRec,
     Frame,
-    HttpReqRec,
-    MailRec,
-    Oid,
     RawRec,
-    ReplRec,
     SessionID,
     SessionRec,
-    Unid,
 )
 from simulator.wire.text import frame_line
 from simulator.wire.timedate import TimeDate
 
-SERVER = "CN=Mail01/O=Acme"
-JDN = 2461366  # 2026-11-21
-STAMP = TimeDate(3_330_000, JDN)  # 09:15:00.00
-ALICE = "CN=Alice Smith/O=Acme"
-REPLICA = TimeDate(0x0052C1F0, 0x85258A3B)
-OID = Oid(REPLICA, TimeDate(0x00002306, 0x00258EB6), 7, TimeDate(3_240_000, JDN))
 CODEC = FrameCodec()
 DECODE = JsonDecoder(CODEC)
 
+# The shared sample of each kind, by its topic's name.
 FRAMES: dict[str, Frame] = {
-    "session": Frame(
-        1, 0x01, SERVER, STAMP, SessionRec(SessionID(3, 1), 1, ALICE, 400, 2200, "10.1.2.3")
-    ),
-    "database": Frame(
-        4001, 0x10, SERVER, STAMP, DbRec(SessionID(3, 1), 3, ALICE, 123_456, REPLICA)
-    ),
-    "document": Frame(2001, 0x04, SERVER, STAMP, DocumentRec(2, REPLICA, ALICE, OID, 0.05)),
-    "mail": Frame(
-        3001,
-        0x08,
-        SERVER,
-        STAMP,
-        MailRec(
-            "Memo",
-            OID,
-            Unid(TimeDate(0, 0), TimeDate(0, 0)),
-            48_213,
-            "CN=Hub01/O=Acme",
-            2,
-            0,
-            2,
-            ALICE,
-            2,
-            TimeDate(3_300_000, JDN),
-            ("CN=Bob Jones/O=Acme", "CN=Carol Diaz/O=Acme"),
-        ),
-    ),
-    "replication": Frame(
-        1001,
-        0x02,
-        SERVER,
-        STAMP,
-        ReplRec(SessionID(4, 2), 90_000, 1_200, REPLICA, "CN=Hub01/O=Acme", SERVER, 1),
-    ),
-    "agent": Frame(5001, 0x20, SERVER, STAMP, AgentRec(357, 0x5, ALICE, "AMgr", "apps/orders.nsf")),
-    "httprequest": Frame(
-        6001,
-        0x40,
-        SERVER,
-        STAMP,
-        HttpReqRec(
-            5120,
-            35,
-            200,
-            "21/Nov/2026:09:15:00 +0000",
-            ALICE,
-            "10.1.2.9",
-            None,
-            "127.0.0.1",
-            "Mozilla/5.0",
-            "GET /apps/orders.nsf/byDate?OpenView HTTP/1.1",
-            "text/html",
-        ),
-    ),
+    "session": SAMPLE_FRAMES["SESSIONREC"],
+    "database": SAMPLE_FRAMES["DBREC"],
+    "document": SAMPLE_FRAMES["DOCUMENT"],
+    "mail": SAMPLE_FRAMES["MAILREC"],
+    "replication": SAMPLE_FRAMES["REPLREC"],
+    "agent": SAMPLE_FRAMES["AGENTREC"],
+    # An authenticated request (the sample's AuthUser is None): the user column shows
+    # AuthUser, a branch nothing else renders.
+    "httprequest": SAMPLE_FRAMES["HTTPREQREC"]._replace(rec=HTTP_REC._replace(AuthUser=ALICE)),
 }
 
 EXPECTED_LINES: dict[str, str] = {
@@ -119,14 +63,14 @@ EXPECTED_LINES: dict[str, str] = {
     "sid 3.1  in 400  out 2,200  10.1.2.3  #7",
     "database": "09:15:00.00 Mail01   database    CLOSE     Alice Smith/Acme       "
     "sid 3.1  db 85258A3B:0052C1F0  open 20:34.56  #7",
-    "document": "09:15:00.00 Mail01   document    WRITE     Alice Smith/Acme       "
-    "db 85258A3B:0052C1F0  charge 0.05  #7",
+    "document": "09:15:00.00 Mail01   document    READ      Zoë Müller/Acme        "
+    "db 85258A3B:0052C1F1  charge 0.05  #7",
     "mail": "09:15:00.00 Mail01   mail        PENDING   Alice Smith/Acme       "
-    "Memo  to 2 recipients  48,213 bytes  high  report confirm  via Hub01/Acme  #7",
+    "Memo  to 2 recipients  48,213 bytes  normal  report basic  via Hub01/Acme  #7",
     "replication": "09:15:00.00 Mail01   replication REPLICATE Hub01/Acme             "
-    "sid 4.2  to Mail01/Acme  db 85258A3B:0052C1F0  in 90,000  out 1,200  medium  #7",
+    "sid 4.2  to Mail01/Acme  db 85258A3B:0052C1F1  in 90,000  out 1,200  medium  #7",
     "agent": "09:15:00.00 Mail01   agent       RUN       Alice Smith/Acme       "
-    "AMgr  apps/orders.nsf  ran 0:03.57  warnings,public  #7",
+    "AMgr  apps/orders.nsf  ran 0:03.50  public  #7",
     "httprequest": "09:15:00.00 Mail01   httprequest GET       Alice Smith/Acme       "
     "/apps/orders.nsf/byDate?OpenView  200  5,120 bytes  35 ms  from 10.1.2.9  #7",
 }

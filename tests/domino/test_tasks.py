@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from paths import GOLDEN_TRACES
+from samples import ALICE, BOB, HUB, JDN, ORDERS_REPLICA, REPLICA, SERVER
 
 from simulator.commands.run import RunRequest, run
 from simulator.commands.summary import build_summary
@@ -42,12 +43,6 @@ from simulator.wire.records import (
 )
 from simulator.wire.timedate import TimeDate
 
-JDN = 2461366  # 2026-11-21
-SERVER = "CN=Mail01/O=Acme"
-HUB = "CN=Hub01/O=Acme"
-ALICE = "CN=Alice Smith/O=Acme"
-BOB = "CN=Bob Jones/O=Acme"
-ORDERS = TimeDate(0x0052C1F1, 0x85258A3B)
 NAMES = TimeDate(0x0052C100, 0x85258A3B)
 ALL_CLASSES = "Session,Database,Document,Mail,Replication,Agent,HttpRequest"
 
@@ -221,7 +216,9 @@ def test_replication_direction(direction: str | None, source: str, destination: 
     )
     [frame] = frames
     assert frame.TimeStamp == stamp(7)
-    assert frame.rec == ReplRec(SessionID(1, 1), 90000, 1200, ORDERS, source, destination, 1)
+    assert frame.rec == ReplRec(
+        SessionID(1, 1), 90000, 1200, ORDERS_REPLICA, source, destination, 1
+    )
     assert replication_endpoints(direction or "pull-push", SERVER, HUB) == (source, destination)
 
 
@@ -235,10 +232,10 @@ def test_replrecs_follow_the_databases_list_at_the_end() -> None:
     )
     # The zero-length one ends at once (0m); the other at 1m30s, its three in list order.
     assert [(f.TimeStamp, f.rec.ReplicaID, f.rec.Priority) for f in frames] == [  # type: ignore[union-attr]
-        (stamp(0), ORDERS, 0),
+        (stamp(0), ORDERS_REPLICA, 0),
         (stamp(1, 3000), NAMES, 2),
-        (stamp(1, 3000), ORDERS, 2),
-        (stamp(1, 3000), TimeDate(0x0052C1F0, 0x85258A3B), 2),
+        (stamp(1, 3000), ORDERS_REPLICA, 2),
+        (stamp(1, 3000), REPLICA, 2),
     ]
     assert [(f.rec.BytesIn, f.rec.BytesOut) for f in frames] == [  # type: ignore[union-attr]
         (0, 0),
@@ -438,8 +435,9 @@ def test_custom_record_is_written_at_once_in_script_order() -> None:
         (c.BILL_SESSIONREC, stamp(60)),
     ]
     assert frames[0].Class == c.BILL_CLASS_DATABASE
-    assert frames[0].rec == CustomRec((ALICE, 0x20FA, ORDERS))
-    assert frames[2].rec == CustomRec(("", 0xFFFFFFFF, ORDERS))  # values in the struct's order
+    assert frames[0].rec == CustomRec((ALICE, 0x20FA, ORDERS_REPLICA))
+    # The values in the struct's order.
+    assert frames[2].rec == CustomRec(("", 0xFFFFFFFF, ORDERS_REPLICA))
 
 
 def test_custom_record_is_filtered_by_its_declared_class() -> None:

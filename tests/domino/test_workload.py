@@ -280,7 +280,10 @@ def test_a_drawn_close_with_no_databases_and_no_session_is_no_error(calls: list[
         "{users: 20, think_time: 5m, mix: {close: 1, read: 1}}", duration="2h", databases=False
     ).replace("workload:", "idle_timeout: 1m\nworkload:")
     simulate(text)
-    assert not any(call.action == "close" and call.new_session for call in calls)
+    # Sessions idle out (1m) between actions (5m): most draws find no session, the case here.
+    assert sum(call.new_session for call in calls) > 100
+    # With nothing to close, a drawn close never reaches the server as a close.
+    assert all(call.action != "close" for call in calls)
 
 
 # --- names and addresses ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samples import ALICE, BOB, HUB, ORDERS_REPLICA, REPLICA, SERVER
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -45,12 +46,7 @@ from simulator.wire.records import (
 from simulator.wire.stream import FrameStreamError, read_frames
 from simulator.wire.timedate import TimeDate, datetime_from_timedate, timedate_from_datetime
 
-SERVER = "CN=Mail01/O=Acme"
-ALICE = "CN=Alice Smith/O=Acme"
-BOB = "CN=Bob Jones/O=Acme"
 START_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-MAIL = TimeDate(0x0052C1F0, 0x85258A3B)
-ORDERS = TimeDate(0x0052C1F1, 0x85258A3B)
 MINUTE = 6000  # ticks
 
 START = c.BILL_SESSION_START
@@ -95,7 +91,7 @@ class Stream:
         action: int,
         open_time: int = 0,
         *,
-        replica: TimeDate = MAIL,
+        replica: TimeDate = REPLICA,
         sid: tuple[int, int] = (1, 1),
         user: str = ALICE,
     ) -> Stream:
@@ -118,7 +114,7 @@ class Stream:
 
 
 def replrec(sid: tuple[int, int]) -> ReplRec:
-    return ReplRec(SessionID(*sid), 9000, 1200, MAIL, "CN=Hub01/O=Acme", SERVER, 1)
+    return ReplRec(SessionID(*sid), 9000, 1200, REPLICA, HUB, SERVER, 1)
 
 
 def mailrec() -> MailRec:
@@ -137,13 +133,13 @@ def clean() -> Stream:
     s.session(15, STAMP, bytes_in=1600, bytes_out=2500)  # 5: exactly BillingSuppressTime
     s.db(15, DB_STAMP, 15 * MINUTE)  # 6: on the database's first boundary
     s.db(20, CLOSE, 20 * MINUTE)  # 7
-    s.db(20, OPEN, 0, replica=ORDERS)  # 8
+    s.db(20, OPEN, 0, replica=ORDERS_REPLICA)  # 8
     s.db(25, OPEN, 20 * MINUTE)  # 9: reopened, DBOpenTime unchanged while closed
     s.other(26, mailrec())  # 10
     s.session(30, STAMP, bytes_in=1700, bytes_out=3400)  # 11
-    s.db(35, DB_STAMP, 15 * MINUTE, replica=ORDERS)  # 12: 15m after its first OPEN
+    s.db(35, DB_STAMP, 15 * MINUTE, replica=ORDERS_REPLICA)  # 12: 15m after its first OPEN
     s.db(40, CLOSE_END, 35 * MINUTE)  # 13
-    s.db(40, CLOSE_END, 20 * MINUTE, replica=ORDERS)  # 14
+    s.db(40, CLOSE_END, 20 * MINUTE, replica=ORDERS_REPLICA)  # 14
     s.session(40, END, bytes_in=1800, bytes_out=3500)  # 15
     s.session(41, START, sid=(1, 2))  # 16: slot 1 again, next SeqNo
     s.session(42, END, sid=(2, 1), user=BOB, bytes_in=20)  # 17
@@ -204,8 +200,8 @@ CASES: dict[str, Case] = {
             Stream()
             .session(0, START)
             .db(0, OPEN)
-            .db(1, OPEN, replica=ORDERS)
-            .db(5, CLOSE_END, 5 * MINUTE, replica=ORDERS)
+            .db(1, OPEN, replica=ORDERS_REPLICA)
+            .db(5, CLOSE_END, 5 * MINUTE, replica=ORDERS_REPLICA)
             .session(5, END)
         ),
         (),
@@ -376,9 +372,9 @@ CASES: dict[str, Case] = {
             Stream()
             .db(0, OPEN)
             .db(5, CLOSE, 5 * MINUTE)
-            .db(7, OPEN, 0, replica=ORDERS, sid=(2, 1), user=BOB)
+            .db(7, OPEN, 0, replica=ORDERS_REPLICA, sid=(2, 1), user=BOB)
             .db(9, CLOSE_END, 5 * MINUTE)
-            .db(9, CLOSE_END, 2 * MINUTE, replica=ORDERS, sid=(2, 1), user=BOB)
+            .db(9, CLOSE_END, 2 * MINUTE, replica=ORDERS_REPLICA, sid=(2, 1), user=BOB)
         ),
         (),
         [],
@@ -388,8 +384,8 @@ CASES: dict[str, Case] = {
             Stream()
             .db(0, OPEN)
             .db(5, CLOSE, 5 * MINUTE)
-            .db(6, OPEN, 0, replica=ORDERS)
-            .db(7, CLOSE_END, MINUTE, replica=ORDERS)
+            .db(6, OPEN, 0, replica=ORDERS_REPLICA)
+            .db(7, CLOSE_END, MINUTE, replica=ORDERS_REPLICA)
         ),
         (),
         [(1, Rule.CLOSE_END_MISSING)],

@@ -9,7 +9,8 @@ For both layouts (natural, and `-DBILLSIM_WIN32_LAYOUT` for pack(1)) and both fr
   field by field to the Python values, and rebuild in C to the same bytes (so every
   padding byte is zero).
 
-Expected lengths come from the sizes docs/wire-format.md lists, not from the codec.
+Expected lengths come from the sizes docs/wire-format.md lists (copied as literals into
+tests/samples.py), not from the codec.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cbuild import (
     parse_lines,
     run_c,
 )
+from samples import HEADER, REC_SIZE
 
 from simulator.commands.run import RunRequest
 from simulator.commands.run import run as run_command
@@ -68,29 +70,6 @@ from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
 
 pytestmark = pytest.mark.gcc
 
-# docs/wire-format.md: where the record starts, sizeof(BILLMSG), and each record's sizeof.
-REC_OFFSET = {Layout.LINUX_X86_64: 280, Layout.WIN32: 273}
-BILLMSG_SIZE = {Layout.LINUX_X86_64: 1000, Layout.WIN32: 983}
-REC_SIZE = {
-    Layout.LINUX_X86_64: {
-        "SESSIONREC": 336,
-        "DBREC": 276,
-        "REPLREC": 536,
-        "DOCUMENT": 312,
-        "MAILREC": 716,
-        "AGENTREC": 16,
-        "HTTPREQREC": 28,
-    },
-    Layout.WIN32: {
-        "SESSIONREC": 335,
-        "DBREC": 275,
-        "REPLREC": 536,
-        "DOCUMENT": 303,
-        "MAILREC": 710,
-        "AGENTREC": 14,
-        "HTTPREQREC": 28,
-    },
-}
 # BILLREC's member for each record, as billing.h names it.
 UNION_MEMBER = {
     "SESSIONREC": "sess",
@@ -112,6 +91,8 @@ class Written(NamedTuple):
 
 
 # ---- Known values: the frames `crosscheck write` builds (keep in step with crosscheck.c) ----
+# Not the shared samples of tests/samples.py: tests/c/crosscheck.c spells these same values
+# out in C, so they are pinned here, and changing one means changing both.
 
 SERVER = "CN=Billing01/O=Acme"
 ALICE = "CN=Alice Example/O=Acme"
@@ -245,7 +226,7 @@ def extremes(layout: Layout) -> tuple[Written, ...]:
     all_ones_oid = Oid(ALL_ONES, ALL_ONES, DWORD_MAX, ALL_ONES)
     odd_oid = Oid(ZONED, TimeDate(0, DWORD_MAX), 0, ZONED)
     # Recipients that take the frame to exactly MQ_MAX_MSGSIZE.
-    room = c.MQ_MAX_MSGSIZE - REC_OFFSET[layout] - REC_SIZE[layout]["MAILREC"]
+    room = c.MQ_MAX_MSGSIZE - HEADER[layout].rec_at - REC_SIZE[layout]["MAILREC"]
     one = "CN=Recipient Ünïcode/OU=Sales/O=Acme"
     count = room // (len(one.encode()) + 1) - 1
     recipients = (one,) * count + ("x" * (room - count * (len(one.encode()) + 1)),)
@@ -557,9 +538,9 @@ def expected_views(
         kind = KIND_BY_PYTHON_TYPE[type(rec)]
         rec_size = REC_SIZE[layout][kind.name]
         var_size, derived, var_lines = _variable_data(rec, rec_size)
-        length = REC_OFFSET[layout] + rec_size + var_size
+        length = HEADER[layout].rec_at + rec_size + var_size
         if framing is Framing.PAD_UNION:
-            length = max(length, BILLMSG_SIZE[layout])
+            length = max(length, HEADER[layout].billmsg_size)
         view = {
             "frame": str(index),
             "offset": str(offset),
@@ -626,8 +607,8 @@ def test_gcc_lays_out_what_the_codec_computes(crosscheck: tuple[Layout, Path]) -
         python[f"{kind.name}.sizeof"] = compiled.size
         python.update({f"{kind.name}.{name}": off for name, off in compiled.offsets.items()})
     assert {k: int(v) for k, v in gcc_layout.items()} == python
-    assert python["BILLMSG.sizeof"] == BILLMSG_SIZE[layout]
-    assert python["BILLMSG.rec"] == REC_OFFSET[layout]
+    assert python["BILLMSG.sizeof"] == HEADER[layout].billmsg_size
+    assert python["BILLMSG.rec"] == HEADER[layout].rec_at
     for kind in BUILTIN_KINDS:
         assert python[f"{kind.name}.sizeof"] == REC_SIZE[layout][kind.name]
 
@@ -709,8 +690,9 @@ def test_the_headers_static_asserts_reject_another_layout(layout: Layout, tmp_pa
 
 # ---- The custom NOTECREATEREC, through the header `billsim header` generates ----
 
+# What `notecreate write` builds (keep in step with tests/c/notecreate.c, which pins these
+# values in C: they are not taken from tests/samples.py).
 NOTECREATE_REPLICA = TimeDate(0x0052C1F1, 0x85258A3B)
-# What `notecreate write` builds (keep in step with tests/c/notecreate.c).
 KNOWN_NOTES: tuple[tuple[TimeDate, tuple[object, ...]], ...] = (
     (TimeDate(5040000, DAY), ("CN=Alice Smith/O=Acme", 0x20FA, NOTECREATE_REPLICA)),
     (ZERO_TIMEDATE, ("", 0, ZERO_TIMEDATE)),
@@ -814,9 +796,9 @@ def test_notecreate_frames_built_in_c_are_the_codecs_bytes(
     )
     written = run_c(exe, "write", framing.value)
     assert written == expected
-    size = REC_OFFSET[layout] + NOTECREATE_LAYOUT[layout]["sizeof"]
+    size = HEADER[layout].rec_at + NOTECREATE_LAYOUT[layout]["sizeof"]
     if framing is Framing.PAD_UNION:
-        size = max(size, BILLMSG_SIZE[layout])
+        size = max(size, HEADER[layout].billmsg_size)
     assert len(written) == 3 * size
     views = parse_fields(run_c(exe, "read", framing.value, stdin=written))
     frames = list(read_frames(io.BytesIO(written), codec))

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paths import GOLDEN_TRACES
+from samples import ALICE, ORDERS_REPLICA, SERVER, STAMP
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -44,9 +45,6 @@ from simulator.wire.timedate import TimeDate
 
 NATURAL, PACKED = Layout.LINUX_X86_64, Layout.WIN32
 COMBINATIONS = [(layout, framing) for layout in Layout for framing in Framing]
-SERVER = "CN=Mail01/O=Acme"
-STAMP = TimeDate(5_040_000, 2_461_366)  # 2026-11-21T14:00:00.00Z
-REPLICA = TimeDate(0x0052C1F1, 0x85258A3B)
 NOTECREATEREC = custom_kind(
     "NOTECREATEREC",
     32001,
@@ -79,7 +77,7 @@ def hand_notecreate(layout: Layout, framing: Framing, user: str, note: int, rid:
 @pytest.mark.parametrize(
     ("user", "note", "rid"),
     [
-        ("CN=Alice Smith/O=Acme", 0x20FA, REPLICA),
+        (ALICE, 0x20FA, ORDERS_REPLICA),
         ("", 0, TimeDate(0, 0)),
         ("é" * 128, 0xFFFF_FFFF, TimeDate(0xFFFF_FFFF, 0xFFFF_FFFF)),
     ],
@@ -106,15 +104,15 @@ def test_notecreaterec_golden_bytes(
 
 def test_notecreaterec_json_form() -> None:
     codec = FrameCodec(NATURAL, Framing.PAD_UNION, [NOTECREATEREC])
-    data = hand_notecreate(NATURAL, Framing.PAD_UNION, "CN=Alice Smith/O=Acme", 0x20FA, REPLICA)
+    data = hand_notecreate(NATURAL, Framing.PAD_UNION, ALICE, 0x20FA, ORDERS_REPLICA)
     assert JsonDecoder(codec)(data, 0, 3) == {
         "Len": 1000,
         "StructType": 32001,
         "Class": 16,
         "ServerName": SERVER,
-        "TimeStamp": "2026-11-21T14:00:00.00Z",
+        "TimeStamp": "2026-11-21T09:15:00.00Z",
         "rec": {
-            "Username": "CN=Alice Smith/O=Acme",
+            "Username": ALICE,
             "dbNoteID": 8442,
             "ReplicaID": "85258A3B:0052C1F1",
         },

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from samples import BOB, JDN, MAIL_OID, MAIL_REC
+from samples import FRAMES as SAMPLE_FRAMES
 
 from simulator.wire.codec import FrameCodec, FrameError
 from simulator.wire.jsonform import JsonDecoder, JsonFormError, frame_from_json, frame_to_json
@@ -42,116 +44,24 @@ PAD = Framing.PAD_UNION
 COMPACT = Framing.COMPACT
 COMBINATIONS = [(layout, framing) for layout in (NATURAL, PACKED) for framing in (PAD, COMPACT)]
 
-SERVER = "CN=Mail01/O=Acme"
-JDN = 2461366  # 2026-11-21
-STAMP = TimeDate(3_330_000, JDN)  # 09:15:00.00
-
 _CODECS = {key: FrameCodec(*key) for key in COMBINATIONS}
 _DECODERS = {key: JsonDecoder(codec) for key, codec in _CODECS.items()}
 
 # --- One frame of each type: the values, and their JSON form written out by hand ------------
 
+# The shared samples, but for two values pinned to edge cases of the JSON form, which the
+# JSON below is written out for by hand.
 FRAMES: dict[str, Frame] = {
-    "SESSIONREC": Frame(
-        1,
-        0x01,
-        SERVER,
-        STAMP,
-        SessionRec(SessionID(3, 1), 1, "CN=Alice Smith/O=Acme", 400, 2200, "10.1.2.3"),
-    ),
-    "DBREC": Frame(
-        4001,
-        0x10,
-        SERVER,
-        STAMP,
-        DbRec(
-            SessionID(3, 1), 3, "CN=Alice Smith/O=Acme", 123_456, TimeDate(0x0052C1F0, 0x85258A3B)
-        ),
-    ),
-    "REPLREC": Frame(
-        1001,
-        0x02,
-        SERVER,
-        # A header time stamp with the DST bit and zone 5 west: rendered as an id.
-        TimeDate(0x006CDCC0, 0x852563FC),
-        ReplRec(
-            SessionID(4, 2),
-            90_000,
-            1_200,
-            TimeDate(0x0052C1F1, 0x85258A3B),
-            "CN=Hub01/O=Acme",
-            SERVER,
-            1,
-        ),
-    ),
-    "DOCUMENT": Frame(
-        2001,
-        0x04,
-        SERVER,
-        STAMP,
-        DocumentRec(
-            1,
-            TimeDate(0x0052C1F1, 0x85258A3B),
-            "CN=Zoë Müller/O=Acme",
-            Oid(
-                TimeDate(0x0052C1F1, 0x85258A3B),
-                TimeDate(0x00002306, 0x00258EB6),
-                7,
-                TimeDate(3_240_000, JDN),
-            ),
-            0.05,
-        ),
-    ),
-    "MAILREC": Frame(
-        3001,
-        0x08,
-        SERVER,
-        STAMP,
-        MailRec(
-            "Memo",
-            Oid(
-                TimeDate(0x11223344, 0x85258A3B),
-                TimeDate(0x55667788, 0x0099AABB),
-                1,
-                TimeDate(0x00000001, 0x40258EB6),  # zone bits: id form
-            ),
-            Unid(TimeDate(0x01020304, 0x05060708), TimeDate(0x090A0B0C, 0x0D0E0F10)),
-            48_213,
-            "CN=Hub01/O=Acme",
-            1,
-            0,
-            1,
-            "CN=Alice Smith/O=Acme",
-            2,
-            TimeDate(3_300_000, JDN),
-            ("CN=Bob Jones/O=Acme", "CN=Carol Díaz/O=Acme"),
-        ),
-    ),
-    "AGENTREC": Frame(
-        5001,
-        0x20,
-        SERVER,
-        STAMP,
-        AgentRec(350, 0x4, "CN=Alice Smith/O=Acme", "AMgr", "apps/orders.nsf"),
-    ),
-    "HTTPREQREC": Frame(
-        6001,
-        0x40,
-        SERVER,
-        STAMP,
-        HttpReqRec(
-            5120,
-            35,
-            200,
-            "21/Nov/2026:09:15:00 +0000",
-            None,
-            "10.1.2.9",
-            None,
-            "127.0.0.1",
-            "Mozilla/5.0",
-            "GET /apps/orders.nsf/byDate?OpenView HTTP/1.1",
-            "text/html",
-        ),
+    **SAMPLE_FRAMES,
+    # A header time stamp with the DST bit and zone 5 west: rendered as an id.
+    "REPLREC": SAMPLE_FRAMES["REPLREC"]._replace(TimeStamp=TimeDate(0x006CDCC0, 0x852563FC)),
+    "MAILREC": SAMPLE_FRAMES["MAILREC"]._replace(
+        rec=MAIL_REC._replace(
+            # Zone bits: the SequenceTime in id form.
+            OriginatorID=MAIL_OID._replace(SequenceTime=TimeDate(0x00000001, 0x40258EB6)),
+            # A recipient not in ASCII: RecipientSize counts bytes (41), not characters.
+            Recipients=(BOB, "CN=Carol Díaz/O=Acme"),
+        )
     ),
 }
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from samples import ALICE
 
 from simulator.wire import constants as c
 from simulator.wire.text import abbreviate, frame_line, hundredths, thousands, time_of_day
-
-ALICE = "CN=Alice Smith/O=Acme"
 
 
 def json_form(

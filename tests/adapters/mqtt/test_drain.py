@@ -27,6 +27,7 @@ from gmqtt import Client, Message
 from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.package import PublishPacket
 from gmqtt.mqtt.utils import IdGenerator
+from samples import JDN, SERVER, SERVER_CN
 
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
 from simulator.adapters.mqtt.options import MqttOptions
@@ -47,11 +48,8 @@ from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.records import DbRec, Frame, RawRec, SessionID, SessionRec
 from simulator.wire.timedate import TimeDate
 
-SERVER = "CN=Mail01/O=Acme"
-CN = "Mail01"
 RUN = "run-7"
-JDN = 2461366
-FRAMES = f"domino/billing/{CN}/"
+FRAMES = f"domino/billing/{SERVER_CN}/"
 CUSTOM_TYPE = 32001
 
 
@@ -145,7 +143,7 @@ def make_drain(
         broker_url,
         MqttOptions(**options),
         queue,
-        server_cn=CN,
+        server_cn=SERVER_CN,
         run_id=RUN,
         codec=codec,
         on_control=on_control,
@@ -197,7 +195,7 @@ def test_frame_packets_equal_gmqtts(
 ) -> None:
     """The drain's own PUBLISH encoding gives the bytes gmqtt's publish() would write."""
     decoder = JsonDecoder(codec) if json_payload else None
-    encoder = FrameEncoder(CN, RUN, decoder, properties=version == MQTTv50)
+    encoder = FrameEncoder(SERVER_CN, RUN, decoder, properties=version == MQTTv50)
     for seq, frame in make_frames(3, codec, custom_every=3):
         mid = 300 + seq if qos else None
         ours = encoder.assemble(encoder.prepare((seq, frame)), mid)
@@ -208,7 +206,7 @@ def test_frame_packets_equal_gmqtts(
         )
         struct_type = str(int.from_bytes(frame[2:4], "little"))
         message = Message(
-            frame_topic(CN, frame),
+            frame_topic(SERVER_CN, frame),
             payload,
             qos=qos,
             content_type=CONTENT_TYPE_JSON if decoder else CONTENT_TYPE_BINARY,
@@ -428,7 +426,7 @@ async def test_status_online_offline_and_will(
     drain = make_drain(mosquitto.url, queue, codec)
     await drain.start()
     assert await drain.wait_connected(5)
-    topic = status_topic(CN)
+    topic = status_topic(SERVER_CN)
     async with collecting(mosquitto, topic) as collector:
         assert await collector.wait_count(1, topic)
         assert collector.messages[0][1:4] == (b"online", 1, True)  # retained
@@ -454,7 +452,7 @@ async def test_stats_published_only_when_connected(
     assert not await drain.publish_stats({"rate": 1})
     await drain.start()
     assert await drain.wait_connected(5)
-    async with collecting(mosquitto, stats_topic(CN)) as collector:
+    async with collecting(mosquitto, stats_topic(SERVER_CN)) as collector:
         assert await drain.publish_stats({"rate": 12.5, "run": RUN})
         assert await collector.wait_count(1)
         message = collector.messages[0]
@@ -480,14 +478,14 @@ async def test_control_round_trip(mosquitto: MosquittoBroker, codec: FrameCodec)
     run = asyncio.create_task(drain.run())
     assert await drain.wait_connected(5)
     replies = "test/replies/#"
-    async with collecting(mosquitto, replies, control_reply_topic(CN)) as collector:
+    async with collecting(mosquitto, replies, control_reply_topic(SERVER_CN)) as collector:
         requester: Any = Client("requester")
         await requester.connect(mosquitto.host, mosquitto.port)
         try:
             # The drain subscribes right after connecting; ask until it answers.
             for _ in range(50):
                 requester.publish(
-                    control_topic(CN),
+                    control_topic(SERVER_CN),
                     b'{"cmd": "stats"}',
                     qos=1,
                     response_topic="test/replies/1",
@@ -502,14 +500,14 @@ async def test_control_round_trip(mosquitto: MosquittoBroker, codec: FrameCodec)
             assert reply.prop("content_type") == CONTENT_TYPE_JSON
             collector.messages.clear()
 
-            requester.publish(control_topic(CN), b'{"cmd": "pause"}', qos=1)
+            requester.publish(control_topic(SERVER_CN), b'{"cmd": "pause"}', qos=1)
             assert await collector.wait_count(1)
-            assert collector.messages[0].topic == control_reply_topic(CN)
+            assert collector.messages[0].topic == control_reply_topic(SERVER_CN)
             assert json.loads(collector.messages[0].payload) == {"ok": True, "cmd": "pause"}
             collector.messages.clear()
 
             requester.publish(
-                control_topic(CN), b'{"cmd": "boom"}', qos=0, response_topic="test/replies/2"
+                control_topic(SERVER_CN), b'{"cmd": "boom"}', qos=0, response_topic="test/replies/2"
             )
             assert await collector.wait_count(1)
             failed = collector.messages[0]
@@ -519,10 +517,10 @@ async def test_control_round_trip(mosquitto: MosquittoBroker, codec: FrameCodec)
 
             # A wildcard response topic would get the drain disconnected: reply/ instead.
             requester.publish(
-                control_topic(CN), b'{"cmd": "resume"}', qos=1, response_topic="test/#"
+                control_topic(SERVER_CN), b'{"cmd": "resume"}', qos=1, response_topic="test/#"
             )
             assert await collector.wait_count(1)
-            assert collector.messages[0].topic == control_reply_topic(CN)
+            assert collector.messages[0].topic == control_reply_topic(SERVER_CN)
         finally:
             await requester.disconnect()
     assert drain.connected
@@ -648,8 +646,8 @@ async def test_falls_back_to_311_for_a_broker_without_mqtt5(
     codec: FrameCodec, tmp_path: Path
 ) -> None:
     """amqtt speaks 3.1.1 only and does not answer an MQTT 5 CONNECT: before the first
-    login the drain alternates versions, and says so."""
-    pytest.importorskip("amqtt")
+    login the drain alternates versions, and says so. amqtt is a dependency: without it
+    the broker does not start and the test fails, never skips."""
     broker = AmqttBroker(tmp_path)
     broker.start()
     try:

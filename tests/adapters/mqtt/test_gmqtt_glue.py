@@ -14,12 +14,11 @@ import pytest
 from brokers import MosquittoBroker
 from gmqtt import MQTTConnectError
 from paths import REPO
+from samples import SERVER, SERVER_CN, SESSION_REC, STAMP
 
 from simulator.adapters.mqtt import gmqtt_glue as glue
 from simulator.adapters.mqtt.packets import FrameEncoder
 from simulator.wire.codec import FrameCodec
-from simulator.wire.records import SessionID, SessionRec
-from simulator.wire.timedate import TimeDate
 
 INSTALLED = version("gmqtt")
 
@@ -89,11 +88,8 @@ async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoB
         assert not glue.write_paused(client)
         await glue.until_writable(client)  # returns at once: nothing is buffered
 
-        codec = FrameCodec()
-        stamp = TimeDate(3_330_000, 2461366)
-        rec = SessionRec(SessionID(1, 1), 1, "CN=Alice/O=Acme", 0, 0, "10.0.0.1")
-        frame = codec.encode_record(rec, "CN=Mail01/O=Acme", stamp)
-        encoder = FrameEncoder("Mail01", "run-1", None, properties=True)
+        frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+        encoder = FrameEncoder(SERVER_CN, "run-1", None, properties=True)
         mid = glue.packet_id_allocator(client)()
         assert glue.packet_ids_in_use(client) == 1
         assert glue.free_packet_ids(client) == 998

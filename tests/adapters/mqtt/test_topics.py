@@ -4,6 +4,7 @@ each frame and message, and how tail takes topics apart and subscribes."""
 from __future__ import annotations
 
 import pytest
+from samples import SERVER_CN
 
 from simulator.adapters.mqtt.topics import (
     control_reply_topic,
@@ -17,8 +18,7 @@ from simulator.adapters.mqtt.topics import (
 from simulator.errors import InputError
 from simulator.wire import constants as c
 
-CN = "Mail01"
-FRAMES = f"domino/billing/{CN}/"
+FRAMES = f"domino/billing/{SERVER_CN}/"
 
 
 def header(struct_type: int, bill_class: int) -> bytes:
@@ -32,19 +32,19 @@ def header(struct_type: int, bill_class: int) -> bytes:
 
 def test_frame_topics_by_class_and_custom_type() -> None:
     for bill_class, name in c.CLASS_TOPIC_NAME.items():
-        assert frame_topic(CN, header(1, bill_class)) == FRAMES + name
-    assert frame_topic(CN, header(32001, c.BILL_CLASS_SESSION)) == f"{FRAMES}custom/32001"
+        assert frame_topic(SERVER_CN, header(1, bill_class)) == FRAMES + name
+    assert frame_topic(SERVER_CN, header(32001, c.BILL_CLASS_SESSION)) == f"{FRAMES}custom/32001"
     with pytest.raises(ValueError, match="no topic"):
-        frame_topic(CN, header(1, 0x80))
+        frame_topic(SERVER_CN, header(1, 0x80))
     with pytest.raises(ValueError, match="no BILLMSG header"):
-        frame_topic(CN, b"\x01\x02")
+        frame_topic(SERVER_CN, b"\x01\x02")
 
 
 def test_the_server_topics() -> None:
-    assert status_topic(CN) == f"{FRAMES}status"
-    assert stats_topic(CN) == f"{FRAMES}stats"
-    assert control_topic(CN) == f"{FRAMES}control"
-    assert control_reply_topic(CN) == f"{FRAMES}control/reply"
+    assert status_topic(SERVER_CN) == f"{FRAMES}status"
+    assert stats_topic(SERVER_CN) == f"{FRAMES}stats"
+    assert control_topic(SERVER_CN) == f"{FRAMES}control"
+    assert control_reply_topic(SERVER_CN) == f"{FRAMES}control/reply"
 
 
 def test_topics_taken_apart() -> None:
