@@ -39,8 +39,9 @@ from paths import REPO
 from simulator.adapters.broker import find_mosquitto_sub
 from simulator.commands.run import RunRequest, run
 from simulator.commands.run_live import shutdown_on_signals
-from simulator.commands.run_mqtt import StatsMeter, live_view
+from simulator.commands.run_mqtt import StatsMeter, embedded_port, live_view
 from simulator.domino.simulation import RunOptions, Simulation
+from simulator.errors import InputError
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
 from simulator.wire import constants as c
@@ -508,7 +509,7 @@ async def test_drop_policy_with_the_broker_gone_counts_and_reports(
     child = await billsims(
         "lifecycle-demo", "--broker", mosquitto.url, "--speed", "max", "--queue-policy", "drop",
         "--quota", "3", "--drain-timeout", "1", "--summary", str(summary_path),
-        "--start-after", "2s",
+        "--start-after", "1s",
     )  # fmt: skip
     # Connected (a first connection that fails ends the run at once): then the broker goes,
     # before the first frame, and nobody listens for the rest of the run.
@@ -555,11 +556,11 @@ async def test_sigterm_with_a_full_queue_and_the_broker_gone_ends_within_the_dra
     summary_path = tmp_path / "summary.json"
     child = await billsims(
         "lifecycle-demo", "--broker", mosquitto.url, "--speed", "max", "--quota", "3",
-        "--drain-timeout", "1", "--summary", str(summary_path), "--start-after", "1s",
+        "--drain-timeout", "1", "--summary", str(summary_path), "--start-after", "0.5s",
     )  # fmt: skip
     await child.wait_stderr("the first frame in")
     mosquitto.stop()  # gone after the first connection, before the first frame
-    await asyncio.sleep(2.0)
+    await asyncio.sleep(1.5)
     assert child.running, child.stderr  # blocked on the full queue
     child.signal(signal.SIGTERM)
     signalled = time.monotonic()
@@ -1067,11 +1068,17 @@ async def test_embedded_broker_listens_on_the_preferred_port_when_it_is_free(
 
 
 @pytest.mark.parametrize("value", ["0", "65536", "http", "-5", "18 83", "\u00b2"])
-async def test_a_bad_embedded_port_is_input_error_naming_it(
-    billsims: StartBillsim, value: str
+def test_a_bad_embedded_port_is_input_error_naming_it(value: str) -> None:
+    with pytest.raises(InputError, match="must be a port number, 1 to 65535") as info:
+        embedded_port(value)
+    assert info.value.field == "BILLSIM_EMBEDDED_PORT"
+
+
+async def test_run_with_a_bad_embedded_port_exits_2_before_any_broker(
+    billsims: StartBillsim,
 ) -> None:
     child = await billsims(
-        "all-classes", "--speed", "max", env=child_env(BILLSIM_EMBEDDED_PORT=value)
+        "all-classes", "--speed", "max", env=child_env(BILLSIM_EMBEDDED_PORT="0")
     )
     assert await child.finish() == 2, child.stderr
     assert "BILLSIM_EMBEDDED_PORT: must be a port number, 1 to 65535" in child.stderr
