@@ -78,6 +78,18 @@ class BillsimGroup(TyperGroup):
             _silence_stdout()
             raise typer.Exit(EXIT_OK) from None
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list with each summary whole, wrapped to the terminal, never cut
+        short with `...` (click's default on a narrow terminal)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name=PROG_NAME,
@@ -166,8 +178,9 @@ def decode_command(
     ] = None,
     text_format: FormatOption = TextFormat.JSON,
 ) -> None:
-    """Frames (binary, or JSON lines) to JSON lines or text lines, one per frame.
+    """Decode a frame stream to JSON lines or text lines.
 
+    One line per frame.
     FILE holds binary frames (run --out) or JSON lines (run --stdout); - reads stdin. The
     JSON form carries seq from 1; --format text prints tail's one-line view instead.
     Custom struct types (32001-65535) decode field by field when --scenario declares them,
@@ -385,8 +398,9 @@ def run_command(
         Path | None, typer.Option("--summary", help="Also write the run summary as JSON to FILE.")
     ] = None,
 ) -> None:
-    """Run a scenario: an emulated server writing BILLMSG frames through MQ$BILLING.
+    """Run a scenario: BILLMSG frames to MQTT, a file or stdout.
 
+    An emulated server writes them through MQ$BILLING.
     Frames go to MQTT (the embedded broker unless --broker), or with --out / --stdout to
     a file or standard output.
     """
@@ -466,7 +480,11 @@ def validate_command(
         typer.Option("--notes-ini", help="A notes.ini file to validate the settings with."),
     ] = None,
 ) -> None:
-    """Check scenarios: schema, names, times, and a dry run of the script (exit 2 if bad)."""
+    """Check scenarios without running them.
+
+    Schema, names, times, and a dry run of the script: every problem of a file is listed
+    as file:line: field: message (exit 2 if any).
+    """
     from simulator.commands.validate import validate  # noqa: PLC0415
 
     raise typer.Exit(validate(scenarios, notes_ini))
@@ -519,8 +537,9 @@ def check_command(
         ),
     ] = None,
 ) -> None:
-    """Verify a frame stream (binary frames or JSON lines) against the lifecycle invariants.
+    """Check a frame stream against the lifecycle invariants.
 
+    Binary frames or JSON lines.
     FILE is what `run --out` or `run --stdout` wrote (`-` reads stdin; the first byte
     tells the two forms apart). Give --scenario (and --notes-ini) as given to run, so the
     stream is checked against the settings it was written with. Lists each violation on
@@ -595,8 +614,9 @@ def tail_command(
         Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
     ] = None,
 ) -> None:
-    """Watch a broker's billing topics: each frame decoded on one line, as it arrives.
+    """Watch a broker's billing topics, one line a message.
 
+    Each frame decoded on one line, as it arrives.
     Subscribes to domino/billing/+/# (or one server's). Frames, binary or JSON, come out
     as one readable line each (--json: the JSON form); status, stats and control
     messages as lines starting "--". If the broker cannot be reached, tail retries for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -112,10 +113,52 @@ def write_summary_json(summary: dict[str, Any], stream: TextIO) -> None:
     stream.write("\n")
 
 
+def _width(stream: TextIO) -> int | None:
+    """The terminal's width (None: rich asks it), or 160 off a terminal."""
+    return None if stream.isatty() else 160
+
+
+_USER_HEADERS = (
+    "user",
+    "sessions",
+    "bytes in",
+    "bytes out",
+    "db open (1/100 s)",
+    "charges",
+    "docs",
+    "mail",
+    "agents",
+    "web",
+)
+
+
+def user_table_lines(rows: Sequence[tuple[str, ...]], width: int) -> list[str]:
+    """The per-user table, names and numbers always whole (they are what a reader matches
+    against a consumer's bill): as columns when they fit `width`, else a block a user."""
+    widths = [
+        max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(_USER_HEADERS)
+    ]
+
+    def line(cells: tuple[str, ...]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(size) for cell, size in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join((first, *rest)).rstrip()
+
+    table = [line(_USER_HEADERS), *(line(row) for row in rows)]
+    if max(len(text) for text in table) <= width:
+        return table
+    return [
+        row[0]
+        + "\n  "
+        + ", ".join(f"{h} {v}" for h, v in zip(_USER_HEADERS[1:], row[1:], strict=True))
+        for row in rows
+    ]
+
+
 def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
     """The summary for people: a few lines and two small tables."""
     # Off a terminal (a log, CI) rich would fold the tables to 80 columns; keep rows whole.
-    console = Console(file=stream, highlight=False, width=None if stream.isatty() else 160)
+    console = Console(file=stream, highlight=False, width=_width(stream))
     console.print(
         f"[bold]{summary['scenario']}[/] on {summary['server']}: {summary['records']} records "
         f"in {summary['virtual_start']} .. {summary['virtual_end']} "
@@ -150,28 +193,9 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
             types.add_row(class_of.get(kind_name, "custom"), kind_name, detail, str(count))
     if summary["records_by_type"]:
         console.print(types)
-    users = Table(
-        title="per user (ground truth from the records written)",
-        title_justify="left",
-        box=None,
-        pad_edge=False,
-    )
-    for column in (
-        "user",
-        "sessions",
-        "bytes in",
-        "bytes out",
-        "db open (1/100 s)",
-        "charges",
-        "docs",
-        "mail",
-        "agents",
-        "web",
-    ):
-        users.add_column(column, justify="left" if column == "user" else "right")
     shown = list(summary["users"].items())[:_USERS_SHOWN]
-    for name, totals in shown:
-        users.add_row(
+    rows = [
+        (
             name,
             str(totals["sessions"]),
             str(totals["bytes_in"]),
@@ -183,8 +207,12 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
             str(totals["agents"]),
             str(totals["web"]),
         )
+        for name, totals in shown
+    ]
+    if rows:
+        console.print("per user (ground truth from the records written)")
+        for line in user_table_lines(rows, console.width):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     hidden = len(summary["users"]) - len(shown)
-    if summary["users"]:
-        console.print(users)
     if hidden > 0:
         console.print(f"… and {hidden:,} more users (every user is in the --summary FILE JSON)")

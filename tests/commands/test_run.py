@@ -14,6 +14,7 @@ from paths import REPO
 from typer.testing import CliRunner
 
 from simulator import cli
+from simulator.commands.summary import user_table_lines
 from simulator.scenario.bundled import bundled_scenarios
 from simulator.wire import constants as c
 
@@ -315,3 +316,31 @@ def test_unwritable_summary_or_out_is_bad_input_before_the_run(
     assert "records" not in result.stderr.lower()
     assert result.stderr.startswith(f"billsim: {target}: "), result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_the_command_list_is_never_cut_short() -> None:
+    """`billsim --help` on a narrow terminal wraps each command's summary; no `...`."""
+    result = CliRunner().invoke(cli.app, ["--help"], env={"COLUMNS": "50"}, terminal_width=50)
+    assert result.exit_code == 0
+    commands = result.output.split("Commands:", 1)[1]
+    assert "..." not in commands
+    assert "lifecycle" in commands and "invariants." in commands
+
+
+def test_the_user_table_keeps_names_and_numbers_whole_on_a_narrow_terminal() -> None:
+    rows = [
+        ("CN=Alexandra Featherstonehaugh/OU=Sales/O=Acme", "1", "1600", "2500", "114000",
+         "0.00", "0", "1", "0", "1"),
+        ("CN=Bob Jones/O=Acme", "12", "400", "950", "156000", "0.05", "1", "0", "1", "0"),
+    ]  # fmt: skip
+    wide = user_table_lines(rows, 200)
+    assert wide[0].split()[:3] == ["user", "sessions", "bytes"]
+    assert wide[1].startswith(rows[0][0] + "  ") and wide[1].endswith("  1")
+    assert len({len(line.rstrip()) for line in wide[1:]}) == 1  # columns line up
+    narrow = user_table_lines(rows, 80)
+    assert narrow[0].splitlines() == [
+        rows[0][0],
+        "  sessions 1, bytes in 1600, bytes out 2500, db open (1/100 s) 114000, charges 0.00,"
+        " docs 0, mail 1, agents 0, web 1",
+    ]
+    assert narrow[1].startswith("CN=Bob Jones/O=Acme\n  sessions 12,")
