@@ -1,0 +1,1 @@
+"""Where the add-in stores frames: SQLite (embedded default), PostgreSQL, NBF files."""

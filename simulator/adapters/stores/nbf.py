@@ -1,0 +1,93 @@
+"""`nbf:PATH`: frames appended back to back, the billing.nbf form (what `run --out` writes).
+
+The file holds frames only, so a redelivery is recognised by (server, run, seq) kept in a
+sidecar index next to it (`PATH.seen`, one `server run seq` line per stored frame);
+without a run and seq (MQTT 3.1.1) every frame is appended. Rejects go to `PATH.rejects`
+as JSON lines (topic, reason, payload in hex). A commit writes and fsyncs both files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from simulator.addin.store import Committed, Received, Rejected
+
+
+class NbfStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"nbf:{self.path}"
+        self._seen_path = self.path.with_name(self.path.name + ".seen")
+        self._rejects_path = self.path.with_name(self.path.name + ".rejects")
+        self._seen: set[tuple[str, str, int]] = set()
+        if self._seen_path.exists():
+            for line in self._seen_path.read_text().splitlines():
+                server, run, seq = line.rsplit(" ", 2)
+                self._seen.add((server, run, int(seq)))
+        self._pending: list[Received | Rejected] = []
+        self._frames: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        self._index: BinaryIO = open(self._seen_path, "ab")  # noqa: SIM115
+        self._rejects: BinaryIO | None = None
+
+    def add(self, item: Received | Rejected) -> None:
+        self._pending.append(item)
+
+    def commit(self) -> Committed:
+        stored = duplicates = rejected = 0
+        frames: list[bytes] = []
+        index: list[bytes] = []
+        rejects: list[bytes] = []
+        for item in self._pending:
+            if isinstance(item, Rejected):
+                rejected += 1
+                rejects.append(_reject_line(item))
+                continue
+            if item.run is not None and item.seq is not None:
+                key = (item.server, item.run, item.seq)
+                if key in self._seen:
+                    duplicates += 1
+                    continue
+                self._seen.add(key)
+                index.append(f"{item.server} {item.run} {item.seq}\n".encode())
+            frames.append(item.frame)
+            stored += 1
+        self._pending.clear()
+        if frames:
+            self._frames.write(b"".join(frames))
+            _sync(self._frames)
+        if index:
+            self._index.write(b"".join(index))
+            _sync(self._index)
+        if rejects:
+            if self._rejects is None:
+                self._rejects = open(self._rejects_path, "ab")  # noqa: SIM115
+            self._rejects.write(b"".join(rejects))
+            _sync(self._rejects)
+        return Committed(stored, duplicates, rejected)
+
+    def close(self) -> None:
+        for stream in (self._frames, self._index, self._rejects):
+            if stream is not None:
+                stream.close()
+
+
+def _reject_line(item: Rejected) -> bytes:
+    obj = {
+        "server": item.server,
+        "run": item.run,
+        "seq": item.seq,
+        "topic": item.topic,
+        "reason": item.reason,
+        "payload": item.payload.hex(),
+        "received_us": item.received_us,
+    }
+    return (json.dumps(obj) + "\n").encode()
+
+
+def _sync(stream: BinaryIO) -> None:
+    # Frames are acknowledged to the broker after this: they must be on disk by then.
+    stream.flush()
+    os.fsync(stream.fileno())
