@@ -115,7 +115,7 @@ InputArgument = Annotated[
     str,
     typer.Argument(
         metavar="FILE|-",
-        help="Frames back to back (the .nbf form); - reads standard input.",
+        help="Binary frames back to back (the .nbf form) or JSON lines; - reads standard input.",
         show_default=False,
     ),
 ]
@@ -258,13 +258,13 @@ def run_command(
         Path | None,
         typer.Option(
             "--out",
-            help="Write the frames back to back (the .nbf form) to FILE (- for stdout).",
+            help="Write the frames back to back (the .nbf form) to this file (- for stdout).",
         ),
     ] = None,
     stdout: Annotated[
         bool,
         typer.Option(
-            "--stdout", help="Write the frames to stdout as text: JSON lines or, see --format."
+            "--stdout", help="Write the frames to stdout as JSON lines (or text: --format)."
         ),
     ] = False,
     text_format: Annotated[
@@ -395,7 +395,8 @@ def run_command(
         ),
     ] = QuotaPolicy.BLOCK,
     summary: Annotated[
-        Path | None, typer.Option("--summary", help="Also write the run summary as JSON to FILE.")
+        Path | None,
+        typer.Option("--summary", help="Also write the run summary as JSON to this file."),
     ] = None,
 ) -> None:
     """Run a scenario: BILLMSG frames to MQTT, a file or stdout.

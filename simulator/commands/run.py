@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -109,7 +110,13 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
         if request.local:
             delivered = _run_local(sim, request, stdout, stderr)
         else:
-            configure_logging(json=request.log_json, stream=stderr)
+            # Watching, the frames are the show: only warnings and errors come between them.
+            quiet = watches(request, stdout) and not request.log_json
+            configure_logging(
+                json=request.log_json,
+                stream=stderr,
+                level=logging.WARNING if quiet else logging.INFO,
+            )
             delivered, extras = asyncio.run(_run_mqtt(sim, request, stdout, stderr))
         wall = time.monotonic() - started
         summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)

@@ -284,7 +284,7 @@ async def tail(
     with stop_on_signals(lambda _signum: stop.set()):
         while not stop.is_set():
             connected = await subscriber.connect(
-                deadline=deadline, stop=stop, on_waiting=say_waiting
+                deadline=deadline, stop=stop, on_waiting=say_waiting, waited=wait
             )
             if not connected:
                 break

@@ -59,6 +59,12 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
     for db_path, database in scenario.databases.items():
         if database.replica_id is None and not is_directory(db_path):
             report(("databases", db_path, "replica_id"), "required field missing")
+        if database.documents and is_directory(db_path):
+            # Nothing opens a directory's documents: their charges would bill nothing.
+            report(
+                ("databases", db_path, "documents"),
+                "a directory holds no documents: declare them on the database they are in",
+            )
 
     struct_types: dict[int, str] = {}
     for type_name, custom in scenario.custom_types.items():

@@ -1120,7 +1120,7 @@ async def test_tls_with_a_wrong_ca_exits_1_with_a_clear_message(
     assert await child.finish(20) == 1, child.stderr
     assert "Traceback" not in child.stderr
     last = child.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"billsim: cannot use the broker {broker.url}: "), child.stderr
+    assert last.startswith(f"billsim: cannot connect to the broker {broker.url}: "), child.stderr
     assert "certificate verify failed" in last
 
 

@@ -369,7 +369,7 @@ async def test_tail_over_tls_with_a_client_certificate(
     out, err_bytes = await asyncio.wait_for(untrusting.process.communicate(), 20)
     assert untrusting.process.returncode == 1
     assert out == b""
-    assert f"billsim: cannot connect to {broker.url}: " in err_bytes.decode()
+    assert f"billsim: cannot connect to the broker {broker.url}: " in err_bytes.decode()
     assert "certificate verify failed" in err_bytes.decode()
 
 
@@ -392,7 +392,7 @@ async def test_tail_unreachable_broker_exits_1(tails: list[TailProcess]) -> None
     assert out == b""
     text = err.decode()
     assert f"waiting for the broker at mqtt://127.0.0.1:{port}" in text
-    assert f"billsim: cannot connect to mqtt://127.0.0.1:{port}: " in text
+    assert f"billsim: cannot connect to the broker mqtt://127.0.0.1:{port} within " in text
     assert "Traceback" not in text
 
 

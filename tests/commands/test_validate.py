@@ -141,3 +141,19 @@ def test_a_workload_counts_its_users(tmp_path: Path) -> None:
     result = runner.invoke(cli.app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "0 user(s) + 10,000 generated" in result.output
+
+
+def test_documents_of_a_directory_are_refused(tmp_path: Path) -> None:
+    code, problems = validate(
+        tmp_path,
+        HEAD
+        + """\
+  help/:
+    documents: {0x10: {charge_read: 1.0}}
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+""",
+    )
+    assert code == 2
+    assert [(line, field) for line, field, _ in problems] == [(11, "databases[help/].documents")]
+    assert "a directory holds no documents" in problems[0][2]

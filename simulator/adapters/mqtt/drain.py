@@ -317,7 +317,7 @@ class BillingDrain:
                 )
             except _RefusedError as error:
                 if not self._ever_connected:
-                    self._fail(BrokerError(f"cannot use the broker {self.url}: {error}"))
+                    self._fail(BrokerError(f"cannot connect to the broker {self.url}: {error}"))
                     return
                 delay = self._backoff(attempt)
                 self.log.error(

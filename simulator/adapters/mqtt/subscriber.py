@@ -68,11 +68,12 @@ class Subscriber:
         deadline: float | None,
         stop: asyncio.Event,
         on_waiting: Callable[[str], None],
+        waited: float | None = None,
     ) -> bool:
         """Connect, retrying every second until ``deadline`` (``time.monotonic()``; None:
         without end). ``on_waiting`` hears the reason once, at the first failure. False if
         ``stop`` was set first; SubscriberError when the deadline passes, the broker refuses
-        the login or TLS fails."""
+        the login or TLS fails (`waited`: the seconds the deadline allowed, for its message)."""
         said = False
         while not stop.is_set():
             try:
@@ -82,9 +83,14 @@ class Subscriber:
                 reason = connect_failure(error)
                 if isinstance(error, ssl.SSLError):
                     # An untrusted certificate or a TLS mismatch does not mend by waiting.
-                    raise SubscriberError(f"cannot connect to {self.url}: {reason}") from None
+                    raise SubscriberError(
+                        f"cannot connect to the broker {self.url}: {reason}"
+                    ) from None
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise SubscriberError(f"cannot connect to {self.url}: {reason}") from None
+                    within = f" within {waited:g} s" if waited is not None else ""
+                    raise SubscriberError(
+                        f"cannot connect to the broker {self.url}{within}: {reason}"
+                    ) from None
                 if not said:
                     on_waiting(reason)
                     said = True
