@@ -103,6 +103,16 @@ app = typer.Typer(
 )
 
 # Options and arguments more than one command takes.
+# TLS to the broker (mqtts://), for every command that connects to one.
+CaFileOption = Annotated[
+    Path | None, typer.Option("--ca-file", help="CA certificates for mqtts://.")
+]
+CertFileOption = Annotated[
+    Path | None, typer.Option("--cert-file", help="Client certificate (PEM) for mqtts://.")
+]
+KeyFileOption = Annotated[
+    Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
+]
 LayoutOption = Annotated[
     Layout,
     typer.Option(
@@ -307,15 +317,9 @@ def run_command(
     mqtt_version: Annotated[
         MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
     ] = MqttVersion.V5,
-    ca_file: Annotated[
-        Path | None, typer.Option("--ca-file", help="CA certificates for mqtts://.")
-    ] = None,
-    cert_file: Annotated[
-        Path | None, typer.Option("--cert-file", help="Client certificate (PEM) for mqtts://.")
-    ] = None,
-    key_file: Annotated[
-        Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
-    ] = None,
+    ca_file: CaFileOption = None,
+    cert_file: CertFileOption = None,
+    key_file: KeyFileOption = None,
     control: Annotated[
         bool,
         typer.Option(
@@ -605,15 +609,9 @@ def tail_command(
             "a refused login or a TLS error ends tail at once.",
         ),
     ] = DEFAULT_CONNECT_TIMEOUT,
-    ca_file: Annotated[
-        Path | None, typer.Option("--ca-file", help="CA certificates for mqtts://.")
-    ] = None,
-    cert_file: Annotated[
-        Path | None, typer.Option("--cert-file", help="Client certificate (PEM) for mqtts://.")
-    ] = None,
-    key_file: Annotated[
-        Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
-    ] = None,
+    ca_file: CaFileOption = None,
+    cert_file: CertFileOption = None,
+    key_file: KeyFileOption = None,
 ) -> None:
     """Watch a broker's billing topics, one line a message.
 
