@@ -79,7 +79,7 @@ def stream_settings(
         minutes = resolve_settings(*layers).billing_suppress_time
     given = scenario is not None or notes_ini is not None
     if suppress_time is not None:
-        minutes = suppress_time or DEFAULT_SUPPRESS_MINUTES
+        minutes = suppress_time  # 0: the default, as in notes.ini (the Checker knows)
         given = True
     if stamp_policy is not None:
         policy = stamp_policy
