@@ -27,6 +27,7 @@ from simulator.wire.records import (
     AgentRec,
     HttpReqRec,
     MailRec,
+    RawRec,
     RecordKind,
 )
 from simulator.wire.timedate import datetime_from_timedate, parse_timedate
@@ -210,7 +211,9 @@ class RowMaker:
         )
         known = self._kinds.get(obj["StructType"])
         if known is None:
-            return RAW_CUSTOM, (*meta, bytes.fromhex(obj["rec"]["raw"]))
+            raw = self._decoder.codec.decode_raw(item.frame, 0, obj["Len"]).rec
+            assert isinstance(raw, RawRec)
+            return RAW_CUSTOM, (*meta, raw.raw)
         table, kind = known
         return table, (*meta, *_field_values(kind, obj["rec"]))
 

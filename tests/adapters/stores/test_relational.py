@@ -180,15 +180,13 @@ def test_a_failed_commit_stores_nothing_and_the_next_retries_it(
     frame = CODEC.encode(FRAMES["AGENTREC"])
     store.add(received(frame, 1))
     # A row the database refuses (a column short) fails the whole batch.
-    from simulator.addin import rows
-
-    real = rows.RowMaker.row
+    real = RowMaker.row
 
     def bad_row(self: RowMaker, item: Received) -> Any:
         table, row = real(self, item)
         return table, row[:-1]
 
-    monkeypatch.setattr(rows.RowMaker, "row", bad_row)
+    monkeypatch.setattr(RowMaker, "row", bad_row)
     with pytest.raises(Exception):  # noqa: B017 - each database says it its own way
         store.commit()
     monkeypatch.undo()
