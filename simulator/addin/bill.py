@@ -1,4 +1,4 @@
-"""The bill from stored rows (DESIGN §10 `report`): totals per user, database or server.
+"""The bill from stored rows (`billsim report`, docs/addin.md): totals per user, database or server.
 
 Rows are those of `simulator.addin.rows`, by table name, each a dict by column name, in
 the order they were stored. The fields are the run summary's `users` fields, so a bill
