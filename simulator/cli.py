@@ -31,7 +31,9 @@ from typer.core import TyperGroup
 
 from simulator import __version__
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
+from simulator.addin.bill import BillBy
 from simulator.commands.decode import decode_file
+from simulator.commands.report import ReportFormat
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.errors import EXIT_OK, BillsimError, InputError
 from simulator.wire.layout import Framing, Layout
@@ -637,6 +639,66 @@ def tail_command(
             key_file=str(key_file) if key_file else None,
             follow=follow,
         )
+    )
+
+
+@app.command("report")
+def report_command(
+    store: Annotated[
+        str,
+        typer.Argument(
+            metavar="STORE",
+            help="sqlite:///PATH, postgresql://… or nbf:PATH (what addin --store wrote, "
+            "or the frames of run --out).",
+            show_default=False,
+        ),
+    ],
+    by: Annotated[BillBy, typer.Option("--by", help="Whom the totals are for.")] = BillBy.USER,
+    report_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help='table for people; csv (header user,sessions,…) or json ({"users": {…}}) '
+            "for billsim verify.",
+        ),
+    ] = ReportFormat.TABLE,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="TIME",
+            help="Only records with a TimeStamp at or after TIME (ISO-8601; UTC if no zone).",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", metavar="TIME", help="Only records with a TimeStamp before TIME."),
+    ] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+) -> None:
+    """Print the bill of a store: totals per user, database or server.
+
+    Per user: sessions; bytes in and out (per session its END, else its last stored
+    record); DB open time (per session and database the last DBOpenTime); charges and
+    charged documents; mail count and bytes (the sender's); replication bytes in and out
+    (billed to the other server's name); agent runs and run time (the signer's); web
+    requests and bytes (AuthUser, else Anonymous). The fields are those of the run
+    summary's users, so billsim verify compares the two. --by database: by replica ID
+    (agents by their database's path); --by server: by the server's common name. Exit 2
+    for a store that does not exist or an unknown URL, 1 when a database cannot be
+    reached.
+    """
+    from simulator.commands.report import parse_time, write_report  # noqa: PLC0415
+    from simulator.wire.codec import FrameCodec  # noqa: PLC0415
+
+    write_report(
+        store,
+        sys.stdout,
+        by=by,
+        report_format=report_format,
+        start=None if start is None else parse_time(start, "--from"),
+        end=None if end is None else parse_time(end, "--to"),
+        codec=FrameCodec(layout),
     )
 
 

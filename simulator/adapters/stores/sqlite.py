@@ -1,0 +1,127 @@
+"""`sqlite:///PATH`: the add-in's embedded default store, one SQLite file in WAL mode.
+
+Tables are those of `simulator.addin.rows` (docs/addin.md), created on first use. A frame
+is identified by (server, run, seq), UNIQUE in every record table, so `INSERT OR IGNORE`
+turns a redelivery into a counted duplicate; a frame without run and seq (MQTT 3.1.1)
+has NULLs there, which never collide, and the surrogate `id` keeps every one of them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from simulator.addin.rows import ColumnType, RowMaker, Table, rows_by_table
+from simulator.addin.store import Committed, Received, Rejected
+from simulator.errors import InputError
+
+_SQL_TYPE = {
+    ColumnType.TEXT: "TEXT",
+    ColumnType.INTEGER: "INTEGER",
+    ColumnType.REAL: "REAL",
+    # ISO-8601 text, one fixed form, so it sorts and compares as time does.
+    ColumnType.TIMESTAMP: "TEXT",
+    ColumnType.BYTES: "BLOB",
+}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_table_sql(table: Table) -> str:
+    columns = [f"{_quote(name)} {_SQL_TYPE[kind]}" for name, kind in table.columns]
+    key = ", UNIQUE (server, run, seq)" if table.keyed else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {_quote(table.name)} "
+        f"(id INTEGER PRIMARY KEY, {', '.join(columns)}{key})"
+    )
+
+
+def _to_sql(value: Any) -> Any:
+    return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path, maker: RowMaker) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{path}"
+        self._maker = maker
+        # Autocommit mode: each batch is one explicit BEGIN ... COMMIT.
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # The add-in acknowledges a batch once commit returns: the WAL is synced by then.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._schema_created = False
+        self._inserts: dict[str, str] = {}
+        self._pending: list[Received | Rejected] = []
+
+    def add(self, item: Received | Rejected) -> None:
+        self._pending.append(item)
+
+    def commit(self) -> Committed:
+        if not self._pending:
+            return Committed()
+        by_table, rejected = rows_by_table(self._maker, self._pending)
+        stored = duplicates = 0
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # In the batch's transaction: rolled back with it, so tried again with the next.
+            if not self._schema_created:
+                for table in self._maker.tables:
+                    db.execute(create_table_sql(table))
+            for table, rows in by_table.items():
+                cursor = db.executemany(self._insert(table), ([*map(_to_sql, r)] for r in rows))
+                if table.keyed:
+                    stored += cursor.rowcount
+                    duplicates += len(rows) - cursor.rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._schema_created = True
+        self._pending.clear()
+        return Committed(stored, duplicates, rejected)
+
+    def _insert(self, table: Table) -> str:
+        sql = self._inserts.get(table.name)
+        if sql is None:
+            names = ", ".join(map(_quote, table.column_names))
+            marks = ", ".join("?" * len(table.columns))
+            sql = f"INSERT OR IGNORE INTO {_quote(table.name)} ({names}) VALUES ({marks})"
+            self._inserts[table.name] = sql
+        return sql
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def read_sqlite(path: str | Path, tables: tuple[Table, ...]) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the store's tables that `tables` describes, in the order stored."""
+    if not Path(path).is_file():
+        raise InputError("no such SQLite store", file=str(path))
+    db = sqlite3.connect(f"file:{Path(path).absolute()}?mode=ro", uri=True)
+    try:
+        present = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        return {
+            table.name: list(_read_table(db, table)) for table in tables if table.name in present
+        }
+    except sqlite3.DatabaseError as error:
+        raise InputError(f"not a billsim SQLite store: {error}", file=str(path)) from None
+    finally:
+        db.close()
+
+
+def _read_table(db: sqlite3.Connection, table: Table) -> Iterator[dict[str, Any]]:
+    names = table.column_names
+    stamps = [kind is ColumnType.TIMESTAMP for _, kind in table.columns]
+    columns = ", ".join(map(_quote, names))
+    for row in db.execute(f"SELECT {columns} FROM {_quote(table.name)} ORDER BY id"):
+        yield {
+            name: datetime.fromisoformat(value) if stamp and value is not None else value
+            for name, value, stamp in zip(names, row, stamps, strict=True)
+        }

@@ -1,0 +1,238 @@
+"""The SQLite and PostgreSQL stores: every record type stored and read back field for field,
+redeliveries counted once, rejects kept, frames without run and seq never dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samples import FRAMES, SERVER, SERVER_CN, STAMP
+
+from simulator.adapters.stores import open_store, read_rows
+from simulator.addin.rows import RowMaker
+from simulator.addin.store import Committed, Received, Rejected, Store
+from simulator.errors import BillsimError, InputError
+from simulator.wire import constants as c
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.layout import DBID, DWORD, char
+from simulator.wire.records import CustomRec, Frame, custom_kind
+from simulator.wire.timedate import TimeDate
+
+NOTECREATE = custom_kind(
+    "NOTECREATEREC",
+    32001,
+    c.BILL_CLASS_DATABASE,
+    (("Username", char(257)), ("dbNoteID", DWORD), ("ReplicaID", DBID)),
+)
+UNDECLARED = 32002
+CODEC = FrameCodec(custom_kinds=[NOTECREATE])
+SENT_US = 1_795_000_000_123_456
+RECEIVED_US = SENT_US + 2_500
+
+
+def frames() -> list[bytes]:
+    """One frame of each built-in kind, a declared custom one and an undeclared one."""
+    out = [CODEC.encode(frame) for frame in FRAMES.values()]
+    custom = CustomRec(("CN=Alice Smith/O=Acme", 0x20FA, TimeDate(0x0052C1F1, 0x85258A3B)))
+    out.append(
+        CODEC.encode(Frame(NOTECREATE.struct_type, NOTECREATE.bill_class, SERVER, STAMP, custom))
+    )
+    other = custom_kind("OTHER", UNDECLARED, 1, (("n", DWORD),))
+    declared = FrameCodec(custom_kinds=[other])
+    out.append(declared.encode(Frame(UNDECLARED, 1, SERVER, STAMP, CustomRec((7,)))))
+    return out
+
+
+def received(frame: bytes, seq: int | None, run: str | None = "run-1") -> Received:
+    return Received(SERVER_CN, run, seq, "domino/billing/Mail01/x", frame, SENT_US, RECEIVED_US)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'billing.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def opened(store_url: str) -> Iterator[Callable[[], Store]]:
+    stores: list[Store] = []
+
+    def open_one() -> Store:
+        stores.append(open_store(store_url, CODEC))
+        return stores[-1]
+
+    yield open_one
+    for store in stores:
+        store.close()
+
+
+def test_every_record_type_reads_back_field_for_field(
+    store_url: str, opened: Callable[[], Store]
+) -> None:
+    store = opened()
+    sent = frames()
+    for seq, frame in enumerate(sent, 1):
+        store.add(received(frame, seq))
+    assert store.commit() == Committed(stored=len(sent))
+    tables = read_rows(store_url, CODEC)
+    maker = RowMaker(JsonDecoder(CODEC))
+    expected: dict[str, list[dict[str, Any]]] = {}
+    for seq, frame in enumerate(sent, 1):
+        table, row = maker.row(received(frame, seq))
+        expected.setdefault(table.name, []).append(dict(zip(table.column_names, row, strict=True)))
+    assert sorted(expected) == [
+        "agentrec",
+        "custom",
+        "custom_notecreaterec",
+        "dbrec",
+        "document",
+        "httpreqrec",
+        "mailrec",
+        "replrec",
+        "sessionrec",
+    ]
+    assert {name: tables[name] for name in expected} == expected
+    assert tables["rejects"] == []
+    # Spot checks of what the rows mean, beyond agreeing with the row maker.
+    (mail,) = tables["mailrec"]
+    assert mail["Recipients"] == "CN=Bob Jones/O=Acme,CN=Carol Diaz/O=Acme"
+    assert mail["seq"] == 5 and mail["run"] == "run-1" and mail["server"] == SERVER_CN
+    assert mail["time_stamp"] == datetime(2026, 11, 21, 9, 15, tzinfo=UTC)
+    assert mail["sent"] == datetime(2026, 11, 18, 11, 6, 40, 123456, tzinfo=UTC)  # SENT_US
+    (note,) = tables["custom_notecreaterec"]
+    assert (note["dbNoteID"], note["ReplicaID"]) == (0x20FA, "85258A3B:0052C1F1")
+    (raw,) = tables["custom"]
+    assert raw["StructType"] == UNDECLARED
+    # The bytes after the header, as decode shows them: the alignment gap, then n = 7.
+    assert raw["raw"] == sent[-1][CODEC.header_size : raw["Len"]]
+    assert raw["raw"][4:8] == (7).to_bytes(4, "little")
+
+
+def test_a_redelivered_frame_is_one_row_and_counted(
+    store_url: str, opened: Callable[[], Store]
+) -> None:
+    frame = CODEC.encode(FRAMES["SESSIONREC"])
+    store = opened()
+    store.add(received(frame, 1))
+    store.add(received(frame, 1))  # within the batch
+    store.add(received(frame, 2))
+    assert store.commit() == Committed(stored=2, duplicates=1)
+    store.close()
+    again = opened()  # a restarted add-in, the broker redelivering what it had not acked
+    again.add(received(frame, 2))
+    again.add(received(frame, 1, run="run-2"))  # another run: a new frame
+    assert again.commit() == Committed(stored=1, duplicates=1)
+    rows = read_rows(store_url)["sessionrec"]
+    assert [(row["run"], row["seq"]) for row in rows] == [
+        ("run-1", 1),
+        ("run-1", 2),
+        ("run-2", 1),
+    ]
+
+
+def test_frames_without_run_and_seq_are_all_kept(
+    store_url: str, opened: Callable[[], Store]
+) -> None:
+    frame = CODEC.encode(FRAMES["DBREC"])
+    store = opened()
+    for _ in range(3):
+        store.add(received(frame, None, run=None))
+    assert store.commit() == Committed(stored=3)
+    store.add(received(frame, None, run=None))
+    assert store.commit() == Committed(stored=1)
+    assert len(read_rows(store_url)["dbrec"]) == 4
+
+
+def test_rejects_are_kept_with_their_reason(store_url: str, opened: Callable[[], Store]) -> None:
+    store = opened()
+    store.add(
+        Rejected(SERVER_CN, "run-1", 7, "domino/billing/Mail01/mail", b"\x00\x01", "short", 5)
+    )
+    # A frame that does not decode under the store's layout becomes a reject too.
+    broken = bytearray(CODEC.encode(FRAMES["SESSIONREC"]))
+    broken[0:2] = (30).to_bytes(2, "little")  # Len shorter than the header
+    store.add(received(bytes(broken), 8))
+    assert store.commit() == Committed(rejected=2)
+    first, second = read_rows(store_url)["rejects"]
+    assert first == {
+        "server": SERVER_CN,
+        "run": "run-1",
+        "seq": 7,
+        "topic": "domino/billing/Mail01/mail",
+        "payload": b"\x00\x01",
+        "reason": "short",
+        "received_at": datetime(1970, 1, 1, 0, 0, 0, 5, tzinfo=UTC),
+    }
+    assert second["seq"] == 8 and second["payload"] == bytes(broken)
+    assert second["reason"].startswith("does not decode")
+
+
+def test_a_failed_commit_stores_nothing_and_the_next_retries_it(
+    store_url: str, opened: Callable[[], Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = opened()
+    frame = CODEC.encode(FRAMES["AGENTREC"])
+    store.add(received(frame, 1))
+    # A row the database refuses (a column short) fails the whole batch.
+    real = RowMaker.row
+
+    def bad_row(self: RowMaker, item: Received) -> Any:
+        table, row = real(self, item)
+        return table, row[:-1]
+
+    monkeypatch.setattr(RowMaker, "row", bad_row)
+    with pytest.raises(Exception):  # noqa: B017 - each database says it its own way
+        store.commit()
+    monkeypatch.undo()
+    assert read_rows(store_url).get("agentrec", []) == []
+    # What the failed commit held is still buffered: the next commit makes it durable.
+    store.add(received(frame, 2))
+    assert store.commit() == Committed(stored=2)
+    assert [row["seq"] for row in read_rows(store_url)["agentrec"]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://localhost/billing", "billing.db", "sqlite:///", "nbf:", "sqlite://billing.db"],
+)
+def test_an_unknown_or_malformed_url_is_bad_input(url: str) -> None:
+    with pytest.raises(InputError, match="sqlite:///PATH, postgresql://… or nbf:PATH"):
+        open_store(url)
+
+
+def test_a_malformed_postgresql_url_is_bad_input() -> None:
+    with pytest.raises(InputError, match="malformed PostgreSQL URL"):
+        open_store("postgresql://127.0.0.1/db?nosuch=1")
+
+
+def test_an_unreachable_postgresql_names_the_url_without_its_password() -> None:
+    with pytest.raises(BillsimError) as caught:
+        open_store("postgresql://u:secret@127.0.0.1:1/billing?connect_timeout=2")
+    assert not isinstance(caught.value, InputError)
+    assert "postgresql://u@127.0.0.1:1/billing" in str(caught.value)
+    assert "secret" not in str(caught.value)
+
+
+def test_reading_a_store_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such SQLite store"):
+        read_rows(f"sqlite:///{tmp_path / 'none.db'}")
+    assert not (tmp_path / "none.db").exists()
+    with pytest.raises(InputError, match="no such NBF store"):
+        read_rows(f"nbf:{tmp_path / 'none.nbf'}")
+
+
+def test_an_nbf_file_reads_as_the_rows_a_relational_store_holds(tmp_path: Path) -> None:
+    path = tmp_path / "billing.nbf"
+    sent = frames()
+    path.write_bytes(b"".join(sent))
+    tables = read_rows(f"nbf:{path}", CODEC)
+    assert sum(len(rows) for rows in tables.values()) == len(sent)
+    (session,) = tables["sessionrec"]
+    assert (session["server"], session["run"], session["seq"]) == (SERVER_CN, None, 1)
+    assert session["Username"] == "CN=Alice Smith/O=Acme"
