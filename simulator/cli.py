@@ -566,6 +566,50 @@ def check_command(
     raise typer.Exit(report.exit_code)
 
 
+class VerifyFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command("verify")
+def verify_command(
+    expected: Annotated[
+        str,
+        typer.Option(
+            "--expected",
+            metavar="SUMMARY.json",
+            help="The ground truth: the run's --summary file (or any REPORT).",
+            show_default=False,
+        ),
+    ],
+    actual: Annotated[
+        str,
+        typer.Option(
+            "--actual",
+            metavar="REPORT.json|REPORT.csv",
+            help="The consumer's bill, in a REPORT form of docs/verification.md.",
+            show_default=False,
+        ),
+    ],
+    output_format: Annotated[
+        VerifyFormat,
+        typer.Option(
+            "--format", help="table: the differences for people; json: the whole outcome."
+        ),
+    ] = VerifyFormat.TABLE,
+) -> None:
+    """Check a consumer's bill against a run's ground truth.
+
+    Per user and bill field: expected, actual and difference (charges within half a
+    cent, the rest exactly), and the users on one side only. Exit 0 equal, 1 different
+    (each user and field named), 2 unreadable input (file:line: field).
+    """
+    from simulator.commands.verify import verify_files  # noqa: PLC0415
+
+    code = verify_files(expected, actual, sys.stdout, as_json=output_format is VerifyFormat.JSON)
+    raise typer.Exit(code)
+
+
 @app.command("scenarios")
 def scenarios_command() -> None:
     """List the bundled scenarios, one a line."""

@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 import yaml
+from samples import SERVER, SERVER_CN, SESSION_REC, STAMP
 from typer.testing import CliRunner
 
-from simulator.adapters.mqtt.packets import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON
+from simulator.adapters.mqtt.packets import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, FrameEncoder
 from simulator.cli import app
 from simulator.scenario.loader import load_scenario
 from simulator.wire import constants as c
+from simulator.wire.codec import FrameCodec
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
@@ -230,7 +232,8 @@ def test_asyncapi_frames(asyncapi: dict[str, Any]) -> None:
         for message in messages.values():
             traits = [resolve(asyncapi, t) for t in message["traits"]]
             headers = resolve(asyncapi, traits[0]["headers"])
-            assert set(headers["required"]) == {"seq", "run", "structtype"}
+            assert set(headers["required"]) == {"seq", "run", "structtype", "sent"}
+            assert set(headers["properties"]) == set(headers["required"])
         operation = operation_for(asyncapi, address)
         assert operation["action"] == "send"
         assert operation["bindings"]["mqtt"]["qos"] == 1
@@ -240,6 +243,50 @@ def test_asyncapi_frames(asyncapi: dict[str, Any]) -> None:
     schema = asyncapi["components"]["schemas"]["frameJson"]
     assert set(schema["required"]) >= {"Len", "StructType", "Class", "ServerName", "TimeStamp"}
     assert {"rec", "seq"} <= set(schema["properties"])
+
+
+def user_properties(properties_field: bytes) -> dict[str, str]:
+    """The user properties of a PUBLISH properties field (one-byte length, content type
+    and user properties only: what FrameEncoder writes)."""
+    assert properties_field[0] < 0x80
+    data, at, found = properties_field[1:], 0, {}
+
+    def text() -> str:
+        nonlocal at
+        size = int.from_bytes(data[at : at + 2], "big")
+        at += 2 + size
+        return data[at - size : at].decode()
+
+    while at < len(data):
+        identifier = data[at]
+        at += 1
+        if identifier == 0x03:
+            text()
+        else:
+            assert identifier == 0x26
+            name = text()
+            found[name] = text()
+    return found
+
+
+def test_asyncapi_frame_properties_are_those_the_drain_writes(asyncapi: dict[str, Any]) -> None:
+    headers = asyncapi["components"]["schemas"]["frameUserProperties"]
+    frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+    encoder = FrameEncoder(SERVER_CN, "3f9c1a2b4d5e", None, properties=True)
+    _topic, properties_field, _payload = encoder.prepare((7, frame), 1_795_251_600_123_456)
+    written = user_properties(properties_field)
+    assert written == {
+        "seq": "7",
+        "run": "3f9c1a2b4d5e",
+        "structtype": str(c.BILL_SESSIONREC),
+        "sent": "1795251600123456",
+    }
+    (example,) = asyncapi["components"]["messages"]["frameJson"]["examples"]
+    for sample in (written, example["headers"]):
+        assert set(sample) == set(headers["properties"])
+        for name, value in sample.items():
+            pattern = headers["properties"][name].get("pattern", ".")
+            assert re.search(pattern, value), (name, value)
 
 
 # Struct type -> the schema of its record in queue/asyncapi.yaml.

@@ -90,9 +90,20 @@ USER_TOTAL_FIELDS: tuple[str, ...] = (
     "charges",
     "documents",
     "mail",
+    "mail_bytes",
+    "replication_bytes_in",
+    "replication_bytes_out",
     "agents",
+    "agent_time",
     "web",
+    "web_bytes",
 )
+"""The bill's fields per user, in its order (docs/verification.md): what the summary's
+``users`` holds and ``billsim verify`` compares."""
+
+ANONYMOUS_WEB_USER = "Anonymous"
+"""Whom the ledger bills an HTTP request without an AuthUser to (Domino's own name for
+an unauthenticated web user)."""
 
 
 class UserLedger:

@@ -16,7 +16,12 @@ written. None of them writes a SESSIONREC.
 
 `completion_handlers` are the handlers a shutdown drops (and counts) as abandoned tasks.
 `BillingClass` filters output only: a task whose class is off still runs (a replication
-still holds its slot), and the per-user totals count only the records written.
+still holds its slot), and the per-user totals count only the records written, taking
+each amount from the record: mail and mail_bytes (MessageSize) to the Originator; agents
+and agent_time (ElapsedRunTime) to the signer; web and web_bytes (HttpContentLength) to
+the AuthUser, or to "Anonymous" for a request without one. A replication has no user:
+its REPLREC's BytesIn and BytesOut are billed to the remote server's full name (`with`),
+one "user" per server pair, as replication_bytes_in and replication_bytes_out.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 
 from simulator.domino.billing import BillingWriter
 from simulator.domino.clock import EventHeap, Phase
-from simulator.domino.server import DatabaseInfo, Server, derive_timedate
+from simulator.domino.server import ANONYMOUS_WEB_USER, DatabaseInfo, Server, derive_timedate
 from simulator.scenario.models import (
     AgentAction,
     CustomAction,
@@ -217,16 +222,20 @@ class ServerTasks:
             recipients,
         )
         if writer.write(rec, now, c.BILL_CLASS_MAIL):
-            self.server.ledger.add(originator, "mail", 1)
+            ledger = self.server.ledger
+            ledger.add(originator, "mail", 1)
+            ledger.add(originator, "mail_bytes", rec.MessageSize)
 
     def _replication_done(self, replication: Replication) -> None:
         action = replication.action
         now = action.at + action.duration
         self.completed += 1
+        remote = self.scenario.resolve_name(action.with_)
         source, destination = replication_endpoints(
-            action.direction, self.writer.server_name, self.scenario.resolve_name(action.with_)
+            action.direction, self.writer.server_name, remote
         )
         priority = c.REPL_PRIORITY[action.priority]
+        ledger = self.server.ledger
         for replicated in action.databases:
             rec = ReplRec(
                 replication.session_id,
@@ -237,7 +246,9 @@ class ServerTasks:
                 destination,
                 priority,
             )
-            self.writer.write(rec, now, c.BILL_CLASS_REPLICATION)
+            if self.writer.write(rec, now, c.BILL_CLASS_REPLICATION):
+                ledger.add(remote, "replication_bytes_in", rec.BytesIn)
+                ledger.add(remote, "replication_bytes_out", rec.BytesOut)
         self.replications.remove(replication)
         self.server.slots.give_back(replication.slot)
 
@@ -255,7 +266,9 @@ class ServerTasks:
             action.db,
         )
         if self.writer.write(rec, now, c.BILL_CLASS_AGENT):
-            self.server.ledger.add(signer, "agents", 1)
+            ledger = self.server.ledger
+            ledger.add(signer, "agents", 1)
+            ledger.add(signer, "agent_time", rec.ElapsedRunTime)
 
     def _http_done(self, action: HttpAction) -> None:
         now = action.at + action.time_ms * US_PER_MS
@@ -275,5 +288,8 @@ class ServerTasks:
             action.request,
             action.content_type,
         )
-        if self.writer.write(rec, now, c.BILL_CLASS_HTTPREQUEST) and user is not None:
-            self.server.ledger.add(user, "web", 1)
+        if self.writer.write(rec, now, c.BILL_CLASS_HTTPREQUEST):
+            billed = ANONYMOUS_WEB_USER if user is None else user
+            ledger = self.server.ledger
+            ledger.add(billed, "web", 1)
+            ledger.add(billed, "web_bytes", rec.HttpContentLength)

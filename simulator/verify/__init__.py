@@ -1,1 +1,2 @@
-"""Pure readers of a frame stream: the lifecycle invariant checker."""
+"""Pure readers of a frame stream and of bills: the lifecycle invariant checker, and the
+reconciliation of a consumer's bill with a run's ground truth."""

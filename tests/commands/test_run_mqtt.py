@@ -337,18 +337,34 @@ async def wait_online(collector: Collector, child: Billsim, timeout: float = 15.
     assert ok and child.running, f"billsim not online:\n{child.stderr}"
 
 
+def wall_us() -> int:
+    return time.time_ns() // 1000
+
+
 def assert_once_in_order(
-    messages: Sequence[Received], reference: Sequence[bytes], run_id: str, content_type: str
+    messages: Sequence[Received],
+    reference: Sequence[bytes],
+    run_id: str,
+    content_type: str,
+    wall: tuple[int, int],
 ) -> None:
-    """Every frame once, in order, byte-identical, on its topic, with its properties."""
+    """Every frame once, in order, byte-identical, on its topic, with its properties;
+    ``sent`` (microseconds since the epoch) within ``wall``, the run's wall time, and
+    never earlier than the frame before's."""
     assert [seq_of(m) for m in messages] == list(range(1, len(reference) + 1))
+    earliest, latest = wall
     for message, frame in zip(messages, reference, strict=True):
         assert message.payload == frame, seq_of(message)
         assert message.topic == expected_topic(frame)
         assert message.qos == 1
         assert not message.retain
         assert message.prop("content_type") == content_type
-        assert message.user_properties == {
+        properties = message.user_properties
+        sent = properties.pop("sent")
+        assert sent.isdigit()
+        assert earliest <= int(sent) <= latest, (earliest, sent, latest)
+        earliest = int(sent)
+        assert properties == {
             "seq": str(seq_of(message)),
             "run": run_id,
             "structtype": str(struct_type_of(frame)),
@@ -380,18 +396,20 @@ async def test_qos1_every_frame_once_in_order_as_out_writes_it(
     reference = await reference_frames(scenario, tmp_path, **options)
     summary_path = tmp_path / "summary.json"
     async with collecting(mosquitto) as collector:
+        started = wall_us()
         child = await billsims(
             scenario, "--broker", mosquitto.url, "--speed", "max",
             "--summary", str(summary_path), *args,
         )  # fmt: skip
         assert await child.finish() == 0, child.stderr
+        ended = wall_us()
         assert await collector.wait_for(lambda: len(frames_of(collector)) >= len(reference))
         await asyncio.sleep(0.2)  # room for a duplicate, which must not come
     summary = read_summary(summary_path)
     assert summary["records"] == summary["delivered"] == len(reference)
     assert summary["undelivered"] == 0 and summary["dropped"] == 0
     assert summary["qos"] == 1 and summary["mqtt_version"] == "5"
-    assert_once_in_order(frames_of(collector), reference, summary["run"], BINARY)
+    assert_once_in_order(frames_of(collector), reference, summary["run"], BINARY, (started, ended))
     if scenario == "all-classes":  # every class, and the custom record on its own topic
         topics = {m.topic for m in frames_of(collector)}
         assert topics == {ROOT + name for name in TOPIC_OF_STRUCT_TYPE.values()} | {
@@ -419,7 +437,9 @@ async def test_json_payload_is_the_stdout_form(
         assert message.payload.decode() == line
         obj = json.loads(line)
         assert message.prop("content_type") == JSON_TYPE
-        assert message.user_properties == {
+        properties = message.user_properties
+        assert properties.pop("sent").isdigit()
+        assert properties == {
             "seq": str(obj["seq"]),
             "run": run_id,
             "structtype": str(obj["StructType"]),
@@ -1097,16 +1117,18 @@ async def test_tls_with_ca_and_client_certificate(
     reference = await reference_frames("all-classes", tmp_path)
     summary_path = tmp_path / "summary.json"
     async with collecting(broker) as collector:
+        started = wall_us()
         child = await billsims(
             "all-classes", "--broker", broker.url, "--speed", "max",
             "--ca-file", str(tls.ca_cert), "--cert-file", str(tls.client_cert),
             "--key-file", str(tls.client_key), "--summary", str(summary_path),
         )  # fmt: skip
         assert await child.finish() == 0, child.stderr
+        ended = wall_us()
         assert await collector.wait_for(lambda: len(frames_of(collector)) >= len(reference))
     summary = read_summary(summary_path)
     assert summary["broker"] == broker.url
-    assert_once_in_order(frames_of(collector), reference, summary["run"], BINARY)
+    assert_once_in_order(frames_of(collector), reference, summary["run"], BINARY, (started, ended))
 
 
 async def test_tls_with_a_wrong_ca_exits_1_with_a_clear_message(

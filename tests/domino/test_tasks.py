@@ -368,7 +368,8 @@ def test_http_request_record() -> None:
     assert named.rec.AuthUser == "CN=Web Guest/O=Partner"  # type: ignore[union-attr]
     assert (sim.server.ledger.get(ALICE) or {})["web"] == 1
     assert (sim.server.ledger.get("CN=Web Guest/O=Partner") or {})["web"] == 1
-    assert len(sim.server.ledger) == 2  # the anonymous request is nobody's
+    assert (sim.server.ledger.get("Anonymous") or {})["web"] == 1  # no AuthUser
+    assert len(sim.server.ledger) == 3
 
 
 def test_server_address_defaults_to_loopback() -> None:

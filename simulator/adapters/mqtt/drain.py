@@ -24,8 +24,9 @@ and control replies go through gmqtt's ``publish()``. Whatever of gmqtt is not p
 reached through gmqtt_glue.py.
 
 When the connection is lost, every unacknowledged frame is published again after the
-reconnect (same seq, new packet id) before any new frame is taken. A subscriber may so
-see a frame twice, always with the same seq, and sees the first copies in order.
+reconnect (same seq and sent, new packet id) before any new frame is taken. A subscriber
+may so see a frame twice, always with the same seq, and sees the first copies in order.
+``sent`` is read from the wall clock once per batch written, not per frame.
 
 Reconnects are ours, not gmqtt's: each connection is a fresh ``OwnReconnectClient`` with
 a clean session, reached through a jittered exponential backoff. A fresh client per
@@ -44,6 +45,7 @@ import json
 import random
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any, Final, Protocol
@@ -115,6 +117,11 @@ class _Log(Protocol):
 
 
 # -- the drain ---------------------------------------------------------------------------
+
+
+def _wall_us() -> int:
+    """The wall clock in microseconds since the Unix epoch: a frame's ``sent``."""
+    return time.time_ns() // 1000
 
 
 def _no_delay(transport: asyncio.BaseTransport) -> None:
@@ -540,11 +547,11 @@ class BillingDrain:
 
     # -- publishing ------------------------------------------------------------------------
 
-    def _prepare(self, item: SequencedFrame) -> tuple[bytes, bytes, bytes] | None:
+    def _prepare(self, item: SequencedFrame, sent_us: int) -> tuple[bytes, bytes, bytes] | None:
         """A frame's PUBLISH parts (topic field, properties, payload); None, logged and
         counted, for a frame with no topic or no JSON form."""
         try:
-            return self._encoder.prepare(item)
+            return self._encoder.prepare(item, sent_us)
         except ValueError as error:
             self.rejected += 1
             self.log.error("mqtt.frame_rejected", seq=item[0], error=str(error))
@@ -563,17 +570,19 @@ class BillingDrain:
         prepare = self._prepare
         assemble = self._encoder.assemble
         next_id = glue.packet_id_allocator(client)
+        now = _wall_us()
         chunks: list[bytes] = []
         done = 0
         try:
             for entry in entries:
-                parts = prepare(entry.item)
+                sent = now if entry.sent is None else entry.sent
+                parts = prepare(entry.item, sent)
                 if parts is None:
                     self._queue.release()
                 else:
                     mid = next_id()
                     chunks.append(assemble(parts, mid))
-                    window.published(mid, entry)
+                    window.published(mid, entry, sent)
                 done += 1
         except OverflowError:
             # No packet id free (gmqtt's Receive Maximum check): the rest waits.
@@ -594,11 +603,12 @@ class BillingDrain:
             return
         prepare = self._prepare
         assemble = self._encoder.assemble
+        now = _wall_us()
         chunks: list[bytes] = []
         done = 0
         try:
             for entry in entries:
-                parts = prepare(entry.item)
+                parts = prepare(entry.item, now)
                 if parts is not None:
                     chunks.append(assemble(parts, None))
                 done += 1

@@ -1,5 +1,5 @@
 """PUBLISH packets of frames: the payload form, the MQTT 5 content type and the user
-properties ``seq``, ``run``, ``structtype`` (docs/mqtt.md)."""
+properties ``seq``, ``run``, ``structtype``, ``sent`` (docs/mqtt.md)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ class FrameEncoder:
     The drain encodes frame packets itself: gmqtt's ``publish()`` builds every property
     anew for every message, a third of the drain's time. The topic and the properties
     that do not change (content type, run, structtype) are encoded once per frame kind;
-    only ``seq`` and the packet id are new per frame. Acks still go through gmqtt.
+    only ``seq`` and the packet id are new per frame, and ``sent`` is encoded once per
+    publish time (the drain stamps a whole batch with one). Acks still go through gmqtt.
     """
 
     def __init__(
@@ -64,6 +65,8 @@ class FrameEncoder:
         )
         self._run = _PROPERTY_USER + _str16("run") + _str16(run_id)
         self._kinds: dict[bytes, tuple[bytes, bytes]] = {}  # header 2..8: topic, props tail
+        self._sent_us = -1
+        self._sent = b""
 
     def _kind(self, key: bytes, frame: bytes) -> tuple[bytes, bytes]:
         topic = frame_topic(self.server_cn, frame)
@@ -72,8 +75,11 @@ class FrameEncoder:
         known = self._kinds[key] = (_str16(topic), tail)
         return known
 
-    def prepare(self, item: SequencedFrame) -> tuple[bytes, bytes, bytes]:
-        """(topic field, properties field, payload); ValueError if the frame has none."""
+    def prepare(self, item: SequencedFrame, sent_us: int) -> tuple[bytes, bytes, bytes]:
+        """(topic field, properties field, payload); ValueError if the frame has none.
+
+        ``sent_us``: the wall-clock time of the frame's first publish, in microseconds
+        since the Unix epoch; a resend passes the first one again."""
         seq, frame = item
         key = frame[2:8]
         known = self._kinds.get(key)
@@ -84,8 +90,11 @@ class FrameEncoder:
             payload = dumps_frame(self._json(frame, 0, seq)).encode()
         if not self.properties:
             return known[0], b"", payload
+        if sent_us != self._sent_us:
+            self._sent = _PROPERTY_USER + _str16("sent") + _str16(str(sent_us))
+            self._sent_us = sent_us
         text = str(seq).encode()
-        props = b"".join((self._seq_head, _U16.pack(len(text)), text, known[1]))
+        props = b"".join((self._seq_head, _U16.pack(len(text)), text, known[1], self._sent))
         return known[0], _varint(len(props)) + props, payload
 
     @staticmethod

@@ -8,8 +8,9 @@ a lost connection to ``lose``; this class keeps the order and the counts.
 Order is what it guards: frames wait in the order they were taken from the queue; a lost
 connection puts every unacknowledged frame back in front of them, in publish order, so
 after a reconnect the same frames (same seq) go out again, first and in order, before any
-new frame. Acks may come in any order: each releases its own frame, and the rest keep
-their publish order.
+new frame, each with the time of its first publish (the ``sent`` property), which the
+window keeps with it. Acks may come in any order: each releases its own frame, and the
+rest keep their publish order.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ REFUSED_FROM: Final = 0x80
 
 
 class Waiting(NamedTuple):
-    """A frame taken from the queue and not yet (re)published; ``again`` if it went out
-    before, on a connection since lost. (A tuple: the drain makes one per frame.)"""
+    """A frame taken from the queue and not yet (re)published. ``sent``: None until its
+    first publish, then the wall-clock time of that publish (microseconds since the Unix
+    epoch), which a resend after a lost connection carries again. (A tuple: the drain
+    makes one per frame.)"""
 
     item: SequencedFrame
-    again: bool = False
+    sent: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ class InFlightWindow:
             raise ValueError(f"a window of at least 1 frame, not {requested}")
         self.requested = requested
         self.size = 1  # until a connection says how many packet ids the broker allows
-        self._published: dict[int, SequencedFrame] = {}  # packet id -> frame, publish order
+        # packet id -> the frame and its first publish time, in publish order
+        self._published: dict[int, tuple[SequencedFrame, int]] = {}
         self._waiting: deque[Waiting] = deque()
         self.delivered = 0
         self.refused = 0
@@ -95,7 +99,7 @@ class InFlightWindow:
 
     def published_seqs(self) -> list[int]:
         """The seq of each unacknowledged frame, in publish order."""
-        return [seq for seq, _frame in self._published.values()]
+        return [seq for (seq, _frame), _sent in self._published.values()]
 
     # -- frames out ----------------------------------------------------------------------
 
@@ -113,13 +117,13 @@ class InFlightWindow:
         go back in front, in their order."""
         self._waiting.extendleft(reversed(list(entries)))
 
-    def published(self, packet_id: int, entry: Waiting) -> None:
-        """A frame was written with this packet id; it counts against the window until
-        its PUBACK."""
+    def published(self, packet_id: int, entry: Waiting, sent: int) -> None:
+        """A frame was written with this packet id, stamped ``sent`` (``entry.sent`` if it
+        went out before); it counts against the window until its PUBACK."""
         if packet_id in self._published:
             raise ValueError(f"packet id {packet_id} is already in flight")
-        self._published[packet_id] = entry.item
-        if entry.again:
+        self._published[packet_id] = (entry.item, sent)
+        if entry.sent is not None:
             self.resent += 1
 
     # -- what comes back -----------------------------------------------------------------
@@ -128,9 +132,10 @@ class InFlightWindow:
         """A PUBACK: the frame it releases (delivered below reason 0x80, else refused), or
         None for a packet id that is not a frame in flight (a status message, a duplicate,
         an ack from before a reconnect)."""
-        item = self._published.pop(packet_id, None)
-        if item is None:
+        in_flight = self._published.pop(packet_id, None)
+        if in_flight is None:
             return None
+        item = in_flight[0]
         if reason < REFUSED_FROM:
             self.delivered += 1
         else:
@@ -142,6 +147,6 @@ class InFlightWindow:
         waiting ones, in publish order, to be published again. Returns how many."""
         lost = len(self._published)
         if lost:
-            self.put_back(Waiting(item, again=True) for item in self._published.values())
+            self.put_back(Waiting(item, sent) for item, sent in self._published.values())
             self._published.clear()
         return lost

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -125,6 +126,14 @@ def seq_of(message: Any) -> int:
     return int(message.user_properties["seq"])
 
 
+def sent_of(message: Any) -> int:
+    return int(message.user_properties["sent"])
+
+
+def wall_us() -> int:
+    return time.time_ns() // 1000
+
+
 def make_drain(
     url: str | BrokerUrl,
     queue: MessageQueue[SequencedFrame],
@@ -198,7 +207,8 @@ def test_frame_packets_equal_gmqtts(
     encoder = FrameEncoder(SERVER_CN, RUN, decoder, properties=version == MQTTv50)
     for seq, frame in make_frames(3, codec, custom_every=3):
         mid = 300 + seq if qos else None
-        ours = encoder.assemble(encoder.prepare((seq, frame)), mid)
+        sent = 1_764_000_000_000_000 + seq // 2  # two frames of one batch share a stamp
+        ours = encoder.assemble(encoder.prepare((seq, frame), sent), mid)
         payload = (
             json.dumps(decoder(frame, 0, seq), separators=(",", ":"), ensure_ascii=False).encode()
             if decoder
@@ -210,7 +220,12 @@ def test_frame_packets_equal_gmqtts(
             payload,
             qos=qos,
             content_type=CONTENT_TYPE_JSON if decoder else CONTENT_TYPE_BINARY,
-            user_property=[("seq", str(seq)), ("run", RUN), ("structtype", struct_type)],
+            user_property=[
+                ("seq", str(seq)),
+                ("run", RUN),
+                ("structtype", struct_type),
+                ("sent", str(sent)),
+            ],
         )
         gmqtt_mid, theirs = PublishPacket.build_package(message, _Protocol(version, mid or 1))
         assert gmqtt_mid == mid
@@ -227,16 +242,20 @@ async def test_qos1_every_frame_once_in_order(
     frames = make_frames(5000, codec, custom_every=997)
     queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
     async with collecting(mosquitto) as collector:
+        started = wall_us()
         drain = make_drain(mosquitto.url, queue, codec)
         await drain.start()
         run = asyncio.create_task(drain.run())
         await fill(queue, frames)
         queue.quit()
         await asyncio.wait_for(run, 20)
+        ended = wall_us()
         assert await collector.wait_for(lambda: len(frames_of(collector)) >= 5000, 20)
         assert await drain.close(5) == 0
         received = frames_of(collector)
     assert [seq_of(m) for m in received] == list(range(1, 5001))
+    sent = [sent_of(m) for m in received]
+    assert started <= sent[0] and sent == sorted(sent) and sent[-1] <= ended
     for message, (seq, frame) in zip(received, frames, strict=True):
         assert message.payload == frame
         assert message.topic == expected_topic(frame)
@@ -247,6 +266,7 @@ async def test_qos1_every_frame_once_in_order(
             "seq": str(seq),
             "run": RUN,
             "structtype": str(int.from_bytes(frame[2:4], "little")),
+            "sent": str(sent_of(message)),
         }
     stats = queue.stats()
     assert (stats.released, stats.held, stats.depth) == (5000, 0, 0)
@@ -388,6 +408,58 @@ async def test_unacknowledged_frames_are_resent_in_order(
     assert drain.reconnects == 1
     assert drain.delivered == 1500
     assert queue.stats().released == 1500
+
+
+@pytest.mark.broker
+async def test_a_frame_resent_after_a_broker_restart_keeps_its_first_sent(
+    mosquitto_factory: BrokerFactory, codec: FrameCodec
+) -> None:
+    """Frames published while the broker hangs stay unacknowledged; the connection is
+    lost and the broker restarts; the drain publishes them again, each with the ``sent``
+    of its first publish, from before the restart, while every frame published after it
+    is stamped later."""
+    broker = mosquitto_factory(persistence=True)
+    frames = make_frames(600, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    drain = make_drain(broker.url, queue, codec)
+    async with collecting(broker, client_id="resend-sub", session_expiry=600) as collector:
+        run = asyncio.create_task(drain.run())
+        assert await drain.wait_connected(5)
+        await fill(queue, frames[:100])
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 100, 10)
+        broker.pause()  # the next frames are written to a broker that reads nothing
+        try:
+            await fill(queue, frames[100:400])
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while drain.in_flight < 300 and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            assert drain.in_flight == 300
+            assert drain.resent == 0
+            stopped = wall_us()
+            # Lost before any PUBACK: all 300 are resent, whatever the broker does with
+            # the copies it still reads before it stops.
+            drain._abort_connection()
+        finally:
+            await broker.astop()  # SIGCONT, then SIGTERM: it saves the sessions and stops
+        await asyncio.sleep(0.2)
+        await broker.astart()
+        await fill(queue, frames[400:])
+        queue.quit()
+        await asyncio.wait_for(run, 20)
+        assert await drain.close(5) == 0
+        wanted = set(range(1, 601))
+        assert await collector.wait_for(
+            lambda: {seq_of(m) for m in frames_of(collector)} >= wanted, 20
+        ), broker.log_text()[-3000:]
+    assert drain.resent >= 300
+    sent_by_seq: dict[int, set[int]] = {}
+    for message in frames_of(collector):
+        sent_by_seq.setdefault(seq_of(message), set()).add(sent_of(message))
+    assert all(len(stamps) == 1 for stamps in sent_by_seq.values()), "a copy was restamped"
+    first_sent = {seq: stamps.pop() for seq, stamps in sent_by_seq.items()}
+    assert all(first_sent[seq] <= stopped for seq in range(1, 401))
+    assert all(first_sent[seq] > stopped for seq in range(401, 601))
 
 
 @pytest.mark.broker

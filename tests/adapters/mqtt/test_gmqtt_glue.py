@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import tomllib
 from importlib.metadata import version
 from typing import Any
@@ -93,7 +94,9 @@ async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoB
         mid = glue.packet_id_allocator(client)()
         assert glue.packet_ids_in_use(client) == 1
         assert glue.free_packet_ids(client) == 998
-        glue.write(client, encoder.assemble(encoder.prepare((1, frame)), mid))
+        glue.write(
+            client, encoder.assemble(encoder.prepare((1, frame), time.time_ns() // 1000), mid)
+        )
         for _ in range(200):
             if acks:
                 break

@@ -16,12 +16,18 @@ def frame(seq: int) -> SequencedFrame:
     return seq, f"frame {seq}".encode()
 
 
+def sent_at(seq: int) -> int:
+    """A distinct first-publish time per frame, in microseconds since the epoch."""
+    return 1_800_000_000_000_000 + seq
+
+
 def publish(window: InFlightWindow, seqs: range, first_mid: int = 100) -> dict[int, int]:
-    """Publish these seqs with consecutive packet ids; seq -> packet id."""
+    """Publish these seqs with consecutive packet ids, each first sent at ``sent_at(seq)``;
+    seq -> packet id."""
     mids = {}
     for offset, seq in enumerate(seqs):
         mids[seq] = first_mid + offset
-        window.published(first_mid + offset, Waiting(frame(seq)))
+        window.published(first_mid + offset, Waiting(frame(seq)), sent_at(seq))
     return mids
 
 
@@ -66,7 +72,7 @@ def test_the_window_never_exceeds_its_size_or_the_receive_maximum(
     for is_publish, count in steps:
         if is_publish:
             for _ in range(min(count, window.room(free_packet_ids=10_000))):
-                window.published(next_mid, Waiting(frame(next_mid)))
+                window.published(next_mid, Waiting(frame(next_mid)), sent_at(next_mid))
                 in_flight.append(next_mid)
                 next_mid += 1
         else:
@@ -90,7 +96,7 @@ def test_acks_out_of_order_release_their_own_frames_and_keep_the_rest_in_order()
     assert (window.delivered, window.refused, window.in_flight) == (2, 0, 3)
 
 
-def test_a_lost_connection_resends_every_unacknowledged_frame_in_seq_order() -> None:
+def test_a_lost_connection_resends_unacknowledged_frames_in_order_as_first_sent() -> None:
     window = InFlightWindow(10)
     window.open(100)
     mids = publish(window, range(1, 6))
@@ -102,18 +108,26 @@ def test_a_lost_connection_resends_every_unacknowledged_frame_in_seq_order() -> 
     assert window.unacknowledged == 0
     assert window.in_flight == 4
     resend = window.next_waiting(10)
-    assert [(entry.item, entry.again) for entry in resend] == [
-        (frame(1), True),
-        (frame(3), True),
-        (frame(5), True),
-        (frame(6), False),
+    # Each copy keeps the time of its first publish; the frame never published has none.
+    assert [(entry.item, entry.sent) for entry in resend] == [
+        (frame(1), sent_at(1)),
+        (frame(3), sent_at(3)),
+        (frame(5), sent_at(5)),
+        (frame(6), None),
     ]
     # Published again (new packet ids, same seq): only the copies count as resent.
+    later = sent_at(1000)
     for mid, entry in enumerate(resend, start=500):
-        window.published(mid, entry)
+        window.published(mid, entry, later if entry.sent is None else entry.sent)
     assert window.resent == 3
     assert window.published_seqs() == [1, 3, 5, 6]
     assert window.lose() == 4
+    assert [entry.sent for entry in window.next_waiting(10)] == [
+        sent_at(1),
+        sent_at(3),
+        sent_at(5),
+        later,
+    ]
     assert window.lose() == 0
 
 
@@ -159,6 +173,6 @@ def test_duplicate_and_unknown_acks_are_ignored() -> None:
 
 def test_a_packet_id_in_flight_is_not_given_twice() -> None:
     window = InFlightWindow(10)
-    window.published(1, Waiting(frame(1)))
+    window.published(1, Waiting(frame(1)), sent_at(1))
     with pytest.raises(ValueError, match="already in flight"):
-        window.published(1, Waiting(frame(2)))
+        window.published(1, Waiting(frame(2)), sent_at(2))

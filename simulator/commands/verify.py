@@ -1,0 +1,152 @@
+"""`billsim verify`: a consumer's bill against a run's ground truth, as a table or JSON.
+
+Reads the two REPORT files (docs/verification.md), reconciles them
+(simulator/verify/reconcile.py), writes the outcome and returns the exit code: 0 equal,
+1 different; bad input raises InputError (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
+from simulator.verify.reconcile import (
+    BILL_FIELDS,
+    MONEY_FIELDS,
+    Amount,
+    Reconciliation,
+    read_bill,
+    reconcile,
+)
+
+# The store URLs of `billsim addin --store`: reading one is wired with the stores.
+_STORE_PREFIXES: Final = ("sqlite:", "postgresql:", "postgres:", "nbf:")
+_HEADERS: Final = ("user", "field", "expected", "actual", "difference")
+
+
+def read_text(path: str, option: str) -> str:
+    """A REPORT file's text; InputError naming the file when it cannot be read."""
+    if path.startswith(_STORE_PREFIXES):
+        raise InputError(
+            "reading a store is not supported yet: give a REPORT file (.json or .csv)",
+            field=option,
+        )
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text ({error.reason})", file=path) from None
+    except OSError as error:
+        raise InputError(error.strerror or str(error), file=path) from None
+
+
+def verify_files(expected: str, actual: str, out: TextIO, *, as_json: bool = False) -> int:
+    """Reconcile the bill in ``actual`` with the ground truth in ``expected`` and write
+    the outcome to ``out``; the exit code."""
+    expected_bill = read_bill(read_text(expected, "--expected"), expected)
+    actual_bill = read_bill(read_text(actual, "--actual"), actual)
+    result = reconcile(expected_bill, actual_bill)
+    if as_json:
+        json.dump(result_json(result, expected, actual), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        write_table(result, expected, actual, out)
+    return EXIT_OK if result.equal else EXIT_FAILED
+
+
+def result_json(result: Reconciliation, expected: str, actual: str) -> dict[str, Any]:
+    """The outcome as `--format json` writes it (docs/verification.md)."""
+    return {
+        "equal": result.equal,
+        "expected": expected,
+        "actual": actual,
+        "users": result.users,
+        "fields": list(BILL_FIELDS),
+        "differences": [
+            {
+                "user": d.user,
+                "field": d.field,
+                "expected": d.expected,
+                "actual": d.actual,
+                "difference": d.difference,
+            }
+            for d in result.differences
+        ],
+        "missing_from_actual": list(result.missing_from_actual),
+        "missing_from_expected": list(result.missing_from_expected),
+        "seq": [
+            {
+                "server": s.server,
+                "run": s.run,
+                "missing": list(s.missing),
+                "duplicated": list(s.duplicated),
+            }
+            for s in result.seq
+        ],
+    }
+
+
+def write_table(result: Reconciliation, expected: str, actual: str, out: TextIO) -> None:
+    """The outcome for people: one row per (user, field) that differs, the users on one
+    side only, the seq findings, then the verdict."""
+    rows = [
+        (
+            d.user,
+            d.field,
+            _amount_text(d.field, d.expected),
+            _amount_text(d.field, d.actual),
+            _amount_text(d.field, d.difference, signed=True),
+        )
+        for d in result.differences
+    ]
+    if rows:
+        widths = [max(len(cells[i]) for cells in (_HEADERS, *rows)) for i in range(len(_HEADERS))]
+        for cells in (_HEADERS, *rows):
+            first = [cell.ljust(width) for cell, width in zip(cells[:2], widths, strict=False)]
+            rest = [cell.rjust(width) for cell, width in zip(cells[2:], widths[2:], strict=True)]
+            out.write("  ".join(first + rest).rstrip() + "\n")
+    for user in result.missing_from_actual:
+        out.write(f"missing from {actual}: {user}\n")
+    for user in result.missing_from_expected:
+        out.write(f"not in {expected}: {user}\n")
+    for findings in result.seq:
+        if findings.missing:
+            out.write(
+                f"{findings.server} run {findings.run}: seq missing {_seqs(findings.missing)}\n"
+            )
+        if findings.duplicated:
+            out.write(
+                f"{findings.server} run {findings.run}: seq stored twice "
+                f"{_seqs(findings.duplicated)}\n"
+            )
+    fields = len(BILL_FIELDS)
+    if result.equal:
+        out.write(f"EQUAL: {result.users} users, {fields} fields each, {actual} = {expected}\n")
+        return
+    differing = len({d.user for d in result.differences})
+    out.write(
+        f"DIFFERENT: {len(result.differences)} differences in {differing} of "
+        f"{result.users} users ({fields} fields each), {actual} against {expected}\n"
+    )
+
+
+def _amount_text(field: str, value: Amount, *, signed: bool = False) -> str:
+    sign = "+" if signed and value > 0 else ""
+    if field in MONEY_FIELDS:
+        return sign + f"{value:.6f}".rstrip("0").rstrip(".")
+    return sign + str(value)
+
+
+def _seqs(numbers: tuple[int, ...]) -> str:
+    """Seq numbers as ranges: 3-5, 9."""
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for number in (*numbers[1:], None):
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    return ", ".join(parts)

@@ -1,0 +1,176 @@
+"""`billsim verify` end to end: a run of all-classes writes its frames and its summary; a
+consumer's bill is made from the summary as REPORT files (docs/verification.md), with
+the effect of a frame it missed, a frame it billed twice or a wrong total, each worked
+out from the record's own values; verify's exit code and output name what differs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from simulator import cli
+from simulator.verify.reconcile import BILL_FIELDS
+from simulator.wire.codec import FrameCodec
+from simulator.wire.records import AgentRec, Frame, MailRec
+from simulator.wire.stream import read_frames
+
+runner = CliRunner()
+ALICE = "CN=Alice Smith/O=Acme"
+BOB = "CN=Bob Jones/O=Acme"
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(cli.app, list(args))
+
+
+@pytest.fixture(scope="module")
+def run_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Frame]]:
+    """The summary of a run of all-classes, and the frames it wrote."""
+    directory = tmp_path_factory.mktemp("run")
+    summary, frames = directory / "summary.json", directory / "frames.nbf"
+    result = invoke("run", "all-classes", "--out", str(frames), "--summary", str(summary))
+    assert result.exit_code == 0, result.stderr
+    with frames.open("rb") as stream:
+        decoded = [frame for _offset, _data, frame in read_frames(stream, FrameCodec())]
+    return summary, decoded
+
+
+def users_of(summary: Path) -> dict[str, dict[str, Any]]:
+    users: dict[str, dict[str, Any]] = json.loads(summary.read_text())["users"]
+    return users
+
+
+def write_csv(path: Path, users: dict[str, dict[str, Any]]) -> Path:
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["user", *BILL_FIELDS])
+        for user, totals in users.items():
+            writer.writerow([user, *(totals[name] for name in BILL_FIELDS)])
+    return path
+
+
+def the_record(frames: list[Frame], kind: type, field: str, user: str) -> Any:
+    """The one record of ``kind`` whose ``field`` names ``user``."""
+    (rec,) = [f.rec for f in frames if isinstance(f.rec, kind) and getattr(f.rec, field) == user]
+    return rec
+
+
+def test_a_summary_equals_itself_and_its_csv_export(
+    run_files: tuple[Path, list[Frame]], tmp_path: Path
+) -> None:
+    summary, _ = run_files
+    users = users_of(summary)
+    assert {ALICE, BOB, "Anonymous", "CN=Hub01/O=Acme"} <= set(users)
+    result = invoke("verify", "--expected", str(summary), "--actual", str(summary))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"EQUAL: {len(users)} users, 14 fields each")
+    report = write_csv(tmp_path / "report.csv", users)
+    result = invoke("verify", "--expected", str(summary), "--actual", str(report))
+    assert result.exit_code == 0, result.output
+
+
+def test_a_missed_frame_names_its_user_and_fields(
+    run_files: tuple[Path, list[Frame]], tmp_path: Path
+) -> None:
+    summary, frames = run_files
+    mail = the_record(frames, MailRec, "Originator", ALICE)
+    users = users_of(summary)
+    users[ALICE]["mail"] -= 1
+    users[ALICE]["mail_bytes"] -= mail.MessageSize
+    report = write_csv(tmp_path / "missed.csv", users)
+    result = invoke("verify", "--expected", str(summary), "--actual", str(report))
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["user", "field", "expected", "actual", "difference"]
+    expected_mail = users[ALICE]["mail_bytes"] + mail.MessageSize
+    assert [" ".join(line.split()) for line in lines[1:3]] == [
+        f"{ALICE} mail 1 0 -1",
+        f"{ALICE} mail_bytes {expected_mail} 0 -{mail.MessageSize}",
+    ]
+    assert lines[-1].startswith("DIFFERENT: 2 differences in 1 of")
+
+
+def test_a_frame_billed_twice_names_its_user_and_fields(
+    run_files: tuple[Path, list[Frame]], tmp_path: Path
+) -> None:
+    summary, frames = run_files
+    agent = the_record(frames, AgentRec, "UserName", BOB)
+    users = users_of(summary)
+    users[BOB]["agents"] += 1
+    users[BOB]["agent_time"] += agent.ElapsedRunTime
+    report = tmp_path / "doubled.json"
+    report.write_text(json.dumps({"users": users}))
+    result = invoke(
+        "verify", "--expected", str(summary), "--actual", str(report), "--format", "json"
+    )
+    assert result.exit_code == 1, result.output
+    outcome = json.loads(result.stdout)
+    assert outcome["equal"] is False
+    assert outcome["differences"] == [
+        {"user": BOB, "field": "agents", "expected": 1, "actual": 2, "difference": 1},
+        {
+            "user": BOB,
+            "field": "agent_time",
+            "expected": agent.ElapsedRunTime,
+            "actual": 2 * agent.ElapsedRunTime,
+            "difference": agent.ElapsedRunTime,
+        },
+    ]
+    assert outcome["missing_from_actual"] == outcome["missing_from_expected"] == []
+
+
+def test_a_wrong_total_and_a_missing_user(
+    run_files: tuple[Path, list[Frame]], tmp_path: Path
+) -> None:
+    summary, _ = run_files
+    users = users_of(summary)
+    users[BOB]["charges"] += 0.01  # a cent: beyond the half cent allowed
+    users[ALICE]["charges"] += 0.004  # within it
+    del users["CN=Hub01/O=Acme"]
+    report = write_csv(tmp_path / "wrong.csv", users)
+    result = invoke("verify", "--expected", str(summary), "--actual", str(report))
+    assert result.exit_code == 1, result.output
+    rows = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert f"{BOB} charges 0.05 0.06 +0.01" in rows
+    assert not any(row.startswith(f"{ALICE} ") for row in rows)
+    assert f"missing from {report}: CN=Hub01/O=Acme" in rows
+    assert any(
+        row.startswith("CN=Hub01/O=Acme replication_bytes_in 135000 0 -135000") for row in rows
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("bad.csv", "user,sessions\nx,1\n", "bad.csv:1: bytes_in: missing from the header"),
+        ("bad.json", '{"users": {\n  "x": [1,\n', "bad.json:3: not JSON"),
+        ("empty.csv", "", "empty.csv:1: empty"),
+    ],
+)
+def test_a_malformed_report_exits_2_naming_file_and_line(
+    run_files: tuple[Path, list[Frame]], tmp_path: Path, name: str, text: str, where: str
+) -> None:
+    summary, _ = run_files
+    report = tmp_path / name
+    report.write_text(text)
+    result = invoke("verify", "--expected", str(summary), "--actual", str(report))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"billsim: {tmp_path}/{where}"), result.stderr
+
+
+def test_an_unreadable_expected_file_or_a_store_exits_2(
+    run_files: tuple[Path, list[Frame]], tmp_path: Path
+) -> None:
+    summary, _ = run_files
+    result = invoke("verify", "--expected", str(tmp_path / "nope.json"), "--actual", str(summary))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"billsim: {tmp_path}/nope.json: No such file")
+    result = invoke("verify", "--expected", str(summary), "--actual", "sqlite:///billing.db")
+    assert result.exit_code == 2
+    assert "--actual: reading a store is not supported yet" in result.stderr
