@@ -12,26 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from simulator.domino.server import ANONYMOUS_WEB_USER, BILL_FIELDS
 from simulator.wire import constants as c
-
-BILL_FIELDS: tuple[str, ...] = (
-    "sessions",
-    "bytes_in",
-    "bytes_out",
-    "db_open_time",
-    "charges",
-    "documents",
-    "mail",
-    "mail_bytes",
-    "replication_bytes_in",
-    "replication_bytes_out",
-    "agents",
-    "agent_time",
-    "web",
-    "web_bytes",
-)
-# Web requests without an AuthUser are billed under this name.
-ANONYMOUS = "Anonymous"
 
 Row = Mapping[str, Any]
 Totals = dict[str, int | float]
@@ -155,7 +137,7 @@ def bill(
     for row in rows("httpreqrec"):
         name = who(row, "AuthUser", None)
         if user and name is None:
-            name = ANONYMOUS
+            name = ANONYMOUS_WEB_USER
         out.add(name, "web", 1)
         out.add(name, "web_bytes", row["HttpContentLength"])
     return dict(sorted(out.totals.items()))

@@ -9,7 +9,8 @@ from enum import StrEnum
 from typing import TextIO
 
 from simulator.adapters.stores import read_rows
-from simulator.addin.bill import BILL_FIELDS, BillBy, Totals, bill
+from simulator.addin.bill import BillBy, Totals, bill
+from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
 

@@ -1,6 +1,8 @@
 """`billsim verify`: a consumer's bill against a run's ground truth, as a table or JSON.
 
-Reads the two REPORT files (docs/verification.md), reconciles them
+Reads the expected REPORT (a run's --summary) and the actual one: a REPORT file
+(docs/verification.md) or the store the reference add-in wrote (its bill, as `billsim
+report` prints it, and the seq numbers it holds of the run), reconciles them
 (simulator/verify/reconcile.py), writes the outcome and returns the exit code: 0 equal,
 1 different; bad input raises InputError (exit 2).
 """
@@ -8,15 +10,22 @@ Reads the two REPORT files (docs/verification.md), reconciles them
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from simulator.adapters.stores import read_rows
+from simulator.addin.bill import bill
+from simulator.domino.server import BILL_FIELDS
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
+from simulator.scenario.names import common_name
 from simulator.verify.reconcile import (
-    BILL_FIELDS,
     MONEY_FIELDS,
     Amount,
+    Bill,
     Reconciliation,
+    SeqFindings,
     read_bill,
     reconcile,
 )
@@ -26,13 +35,8 @@ _STORE_PREFIXES: Final = ("sqlite:", "postgresql:", "postgres:", "nbf:")
 _HEADERS: Final = ("user", "field", "expected", "actual", "difference")
 
 
-def read_text(path: str, option: str) -> str:
+def read_text(path: str) -> str:
     """A REPORT file's text; InputError naming the file when it cannot be read."""
-    if path.startswith(_STORE_PREFIXES):
-        raise InputError(
-            "reading a store is not supported yet: give a REPORT file (.json or .csv)",
-            field=option,
-        )
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -44,15 +48,43 @@ def read_text(path: str, option: str) -> str:
 def verify_files(expected: str, actual: str, out: TextIO, *, as_json: bool = False) -> int:
     """Reconcile the bill in ``actual`` with the ground truth in ``expected`` and write
     the outcome to ``out``; the exit code."""
-    expected_bill = read_bill(read_text(expected, "--expected"), expected)
-    actual_bill = read_bill(read_text(actual, "--actual"), actual)
-    result = reconcile(expected_bill, actual_bill)
+    if expected.startswith(_STORE_PREFIXES):
+        raise InputError(
+            "the ground truth is a REPORT file: run --summary FILE", field="--expected"
+        )
+    expected_text = read_text(expected)
+    expected_bill = read_bill(expected_text, expected)
+    if actual.startswith(_STORE_PREFIXES):
+        tables = read_rows(actual)
+        actual_bill: Bill = bill(tables)
+        seq = _seq_findings(json.loads(expected_text), tables)
+    else:
+        actual_bill, seq = read_bill(read_text(actual), actual), []
+    result = reconcile(expected_bill, actual_bill, seq)
     if as_json:
         json.dump(result_json(result, expected, actual), out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
         write_table(result, expected, actual, out)
     return EXIT_OK if result.equal else EXIT_FAILED
+
+
+def _seq_findings(
+    summary: Any, tables: Mapping[str, Iterable[Mapping[str, Any]]]
+) -> list[SeqFindings]:
+    """The seq numbers of the summary's run (1..records) that the store lacks or holds
+    twice; none to tell when the summary is of a run without MQTT (no `run`)."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("run"), str):
+        return []
+    server, run = common_name(str(summary.get("server", ""))), summary["run"]
+    stored: Counter[int] = Counter()
+    for name, rows in tables.items():
+        if name == "rejects":
+            continue
+        for row in rows:
+            if row.get("server") == server and row.get("run") == run and row.get("seq"):
+                stored[int(row["seq"])] += 1
+    return [SeqFindings.of(server, run, int(summary.get("records", 0)), stored)]
 
 
 def result_json(result: Reconciliation, expected: str, actual: str) -> dict[str, Any]:

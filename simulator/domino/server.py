@@ -82,7 +82,7 @@ class DatabaseInfo:
         object.__setattr__(self, "is_directory", is_directory(self.path))
 
 
-USER_TOTAL_FIELDS: tuple[str, ...] = (
+BILL_FIELDS: tuple[str, ...] = (
     "sessions",
     "bytes_in",
     "bytes_out",
@@ -144,7 +144,7 @@ class UserLedger:
     def _row(self, row: int) -> dict[str, float | int]:
         columns = self._columns
         out: dict[str, float | int] = {}
-        for name in USER_TOTAL_FIELDS:
+        for name in BILL_FIELDS:
             column = columns.get(name)
             out[name] = column[row] if column is not None else (0.0 if name == "charges" else 0)
         return out

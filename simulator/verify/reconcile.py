@@ -23,10 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-from simulator.domino.server import USER_TOTAL_FIELDS
+from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 
-BILL_FIELDS: Final = USER_TOTAL_FIELDS
 MONEY_FIELDS: Final = frozenset({"charges"})
 MONEY_TOLERANCE: Final = 0.005
 """Half a cent: two charges totals that round to the same cent are equal."""

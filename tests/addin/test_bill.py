@@ -26,11 +26,12 @@ from samples import (
 )
 
 from simulator.adapters.stores import open_store, read_rows
-from simulator.addin.bill import ANONYMOUS, BILL_FIELDS, BillBy, bill
+from simulator.addin.bill import BillBy, bill
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Received
 from simulator.commands.run import RunRequest
 from simulator.commands.run import run as run_command
+from simulator.domino.server import ANONYMOUS_WEB_USER, BILL_FIELDS
 from simulator.scenario.bundled import bundled_scenarios
 from simulator.scenario.loader import load_scenario
 from simulator.wire import constants as c
@@ -73,8 +74,8 @@ def test_the_bill_of_a_stored_run_is_its_summary(name: str, tmp_path: Path) -> N
     # The fields both sides have: more are compared as the summary gains them.
     fields = [f for f in BILL_FIELDS if any(f in totals for totals in expected.values())]
     assert {"sessions", "bytes_in", "db_open_time", "charges", "mail", "web"} <= set(fields)
-    # Until the summary bills anonymous requests under ANONYMOUS, it has no such user.
-    names = set(expected) | (set(billed) - ({ANONYMOUS} - set(expected)))
+    # Until the summary bills anonymous requests under ANONYMOUS_WEB_USER, it has no such user.
+    names = set(expected) | (set(billed) - ({ANONYMOUS_WEB_USER} - set(expected)))
     for user in sorted(names):
         want = expected.get(user, {})
         got = billed.get(user, {})
@@ -179,7 +180,7 @@ def test_mail_agents_documents_and_web() -> None:
     assert (alice["agents"], alice["agent_time"]) == (2, 700)
     zoe = totals[DOC_REC.Username]
     assert zoe["documents"] == 2 and zoe["charges"] == pytest.approx(0.10)
-    assert (totals[ANONYMOUS]["web"], totals[ANONYMOUS]["web_bytes"]) == (1, 5120)
+    assert (totals[ANONYMOUS_WEB_USER]["web"], totals[ANONYMOUS_WEB_USER]["web_bytes"]) == (1, 5120)
     assert (totals[BOB]["web"], totals[BOB]["web_bytes"]) == (1, 100)
     assert list(totals[ALICE]) == list(BILL_FIELDS)
     by_db = bill(stored, BillBy.DATABASE)

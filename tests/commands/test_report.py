@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from simulator import cli
 from simulator.adapters.stores import open_store
-from simulator.addin.bill import BILL_FIELDS
 from simulator.addin.store import Received
+from simulator.domino.server import BILL_FIELDS
 from simulator.wire.codec import FrameCodec
 
 runner = CliRunner()

@@ -6,6 +6,7 @@ out from the record's own values; verify's exit code and output name what differ
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from simulator import cli
-from simulator.verify.reconcile import BILL_FIELDS
+from simulator.adapters.stores import open_store
+from simulator.addin.store import Received
+from simulator.domino.server import BILL_FIELDS
 from simulator.wire.codec import FrameCodec
 from simulator.wire.records import AgentRec, Frame, MailRec
 from simulator.wire.stream import read_frames
@@ -171,6 +174,38 @@ def test_an_unreadable_expected_file_or_a_store_exits_2(
     result = invoke("verify", "--expected", str(tmp_path / "nope.json"), "--actual", str(summary))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"billsim: {tmp_path}/nope.json: No such file")
-    result = invoke("verify", "--expected", str(summary), "--actual", "sqlite:///billing.db")
+    missing = tmp_path / "billing.db"
+    result = invoke("verify", "--expected", str(summary), "--actual", f"sqlite:///{missing}")
     assert result.exit_code == 2
-    assert "--actual: reading a store is not supported yet" in result.stderr
+    assert f"{missing}: no such SQLite store" in result.stderr
+    assert not missing.exists()  # verify never creates the store it reads
+    result = invoke("verify", "--expected", f"sqlite:///{missing}", "--actual", str(summary))
+    assert result.exit_code == 2
+    assert "--expected: the ground truth is a REPORT file" in result.stderr
+
+
+def test_a_store_is_verified_by_its_bill_and_the_seq_numbers_of_the_run(tmp_path: Path) -> None:
+    """The add-in's store as --actual: what `billsim report` bills from it, and the seq
+    numbers of the summary's run that it lacks (a frame withheld) are named."""
+    out = tmp_path / "run.nbf"
+    summary = tmp_path / "summary.json"
+    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
+    decoded = list(read_frames(io.BytesIO(out.read_bytes()), FrameCodec()))
+    frames = [data for _, data, _ in decoded]
+    truth = json.loads(summary.read_text())
+    truth["run"] = "r1"  # as a run on MQTT has one; the store's frames carry it
+    summary.write_text(json.dumps(truth))
+    store = open_store(f"sqlite:///{tmp_path / 'billing.db'}")
+    # Withheld: the first MAILREC, Alice's (her mail count and bytes go wrong).
+    withheld = next(seq for seq, (_, _, f) in enumerate(decoded, 1) if isinstance(f.rec, MailRec))
+    mail = decoded[withheld - 1][2].rec
+    assert isinstance(mail, MailRec) and mail.Originator == "CN=Alice Smith/O=Acme"
+    for seq, frame in enumerate(frames, 1):
+        if seq != withheld:
+            store.add(Received("Mail01", "r1", seq, "t", frame, None, 0))
+    store.commit()
+    store.close()
+    result = invoke("verify", "--expected", str(summary), "--actual", store.url)
+    assert result.exit_code == 1
+    assert "CN=Alice Smith/O=Acme  mail " in result.stdout
+    assert f"Mail01 run r1: seq missing {withheld}" in result.stdout

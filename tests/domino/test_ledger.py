@@ -11,7 +11,7 @@ import pytest
 from samples import ALICE, BOB, HUB, SERVER
 
 from simulator.commands.summary import build_summary
-from simulator.domino.server import ANONYMOUS_WEB_USER, USER_TOTAL_FIELDS
+from simulator.domino.server import ANONYMOUS_WEB_USER, BILL_FIELDS
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario_text
@@ -53,7 +53,7 @@ def run(text: str) -> tuple[dict[str, dict[str, float | int]], list[Frame]]:
 
 def test_every_user_has_exactly_the_bill_fields_in_order() -> None:
     users, _ = run(scenario_text("  - {at: 1m, user: alice, action: open, db: mail/alice.nsf}\n"))
-    assert list(users[ALICE]) == list(USER_TOTAL_FIELDS) == [
+    assert list(users[ALICE]) == list(BILL_FIELDS) == [
         "sessions", "bytes_in", "bytes_out", "db_open_time", "charges", "documents", "mail",
         "mail_bytes", "replication_bytes_in", "replication_bytes_out", "agents", "agent_time",
         "web", "web_bytes",
@@ -221,6 +221,6 @@ def test_a_generated_run_bills_what_its_session_and_database_records_say() -> No
             totals["bytes_in"] += rec.BytesIn
     assert len(expected) >= 10
     for user, billed in users.items():
-        assert list(billed) == list(USER_TOTAL_FIELDS)
+        assert list(billed) == list(BILL_FIELDS)
         assert {"sessions": billed["sessions"], "bytes_in": billed["bytes_in"]} == expected[user]
         assert all(billed[field] == 0 for field in TASK_FIELDS)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.verify.reconcile import (
-    BILL_FIELDS,
     FieldDifference,
     SeqFindings,
     read_bill,
