@@ -586,8 +586,10 @@ def verify_command(
         str,
         typer.Option(
             "--actual",
-            metavar="REPORT.json|REPORT.csv",
-            help="The consumer's bill, in a REPORT form of docs/verification.md.",
+            metavar="STORE|REPORT.json|REPORT.csv",
+            help="The consumer's bill, in a REPORT form of docs/verification.md, or the store "
+            "billsim addin wrote (sqlite:///…, postgresql://…, nbf:…): its bill, and the seq "
+            "numbers of the summary's run it lacks or holds twice.",
             show_default=False,
         ),
     ],
@@ -601,8 +603,9 @@ def verify_command(
     """Check a consumer's bill against a run's ground truth.
 
     Per user and bill field: expected, actual and difference (charges within half a
-    cent, the rest exactly), and the users on one side only. Exit 0 equal, 1 different
-    (each user and field named), 2 unreadable input (file:line: field).
+    cent, the rest exactly), the users on one side only and, with a store, the seq
+    numbers of the run missing or stored twice. Exit 0 equal, 1 different (each user and
+    field named), 2 unreadable input (file:line: field).
     """
     from simulator.commands.verify import verify_files  # noqa: PLC0415
 
