@@ -227,6 +227,7 @@ class BillingAddin:
         intake: Intake,
         executor: ThreadPoolExecutor,
         tally: Tally,
+        stop: asyncio.Event,
         *,
         max_items: int = MAX_BATCH_ITEMS,
         max_wait: float = MAX_BATCH_WAIT,
@@ -236,6 +237,7 @@ class BillingAddin:
         self.intake = intake
         self.executor = executor
         self.tally = tally
+        self.stop = stop
         self.clock = clock
         self.batcher: Batcher[asyncio.Future[None]] = Batcher(max_items, max_wait)
         self.accepting = False
@@ -267,8 +269,12 @@ class BillingAddin:
 
     def release_untaken(self) -> None:
         """The connection that delivered the untaken messages is closed: let their
-        handlers end (their PUBACKs go nowhere)."""
+        handlers end (their PUBACKs go nowhere). After a store failed, that includes
+        every message taken and never committed."""
         untaken, self._untaken = self._untaken, []
+        if self.failure is not None:
+            while (batch := self.batcher.take(self.clock(), flush=True)) is not None:
+                untaken += self.batcher.committed(batch)
         for done in untaken:
             if not done.done():
                 done.set_result(None)
@@ -293,7 +299,10 @@ class BillingAddin:
                     )
                 except Exception as error:
                     self.failure = StoreError(f"a store failed to commit: {error}")
+                    # Never acknowledged: released only once the connection is gone.
+                    self._untaken += self.batcher.committed(batch)
                     self._settled.set()
+                    self.stop.set()
                     return
                 self.tally.count(batch.items, results, _wall_us())
             for done in self.batcher.committed(batch):
@@ -413,13 +422,14 @@ async def _drain(
             def waiting(reason: str, note: str = note) -> None:
                 say(f"{note} {address} ({reason})")
 
+            # Taking messages from the CONNACK on: a session's backlog comes before the SUBACK.
+            addin.accepting = pacing.awake(addin.clock())
             if not await consumer.connect(deadline=deadline, stop=stop, on_waiting=waiting):
                 break
             filters = await consumer.subscribe(request.server, request.group)
             if deadline is not None:
                 say(f"subscribed to {' and '.join(filters)} on {address} ({consumer.protocol})")
             deadline = None
-            addin.accepting = pacing.awake(addin.clock())
             state = "awake" if addin.accepting else "asleep"
             ended = await _until_change(consumer, addin, pacing, stop, request.until_idle)
             await addin.settle()
@@ -460,11 +470,9 @@ async def _until_change(
         if stop.is_set() or addin.failure is not None:
             return "stop"
         now = addin.clock()
-        if not addin.accepting:
-            return "sleep"  # connected while asleep only to subscribe: back at wake-up
+        if not addin.accepting or not pacing.awake(now):
+            return "sleep"  # (connected while asleep only to subscribe) back at wake-up
         change = pacing.next_change(now)
-        if change is not None and now >= change:
-            return "sleep"
         limits = [change] if change is not None else []
         if until_idle is not None and addin.accepting:
             idle_end = max(addin.last_frame, awake_since) + until_idle
@@ -552,7 +560,7 @@ async def serve(
         stores = await loop.run_in_executor(executor, _opened, open_stores)
         try:
             tally = Tally([store.url for store in stores])
-            addin = BillingAddin(stores, intake or Intake(request.layout), executor, tally)
+            addin = BillingAddin(stores, intake or Intake(request.layout), executor, tally, stop)
             pacing: Pacing = Unpaced()
             if request.pacing == "notes-ini":
                 pacing = WakeupPacing.from_settings(
