@@ -1,6 +1,6 @@
 """`billsim addin`: the reference billing add-in, draining the broker into its stores.
 
-Wiring (DESIGN §10): the MQTT consumer (adapters/mqtt/consumer.py) hands each message to
+Wiring: the MQTT consumer (adapters/mqtt/consumer.py) hands each message to
 `BillingAddin`, which makes it a frame or a reject (addin/intake.py), batches it
 (addin/batcher.py) and commits each batch to every store in turn before the batch's
 messages are acknowledged, so killing the add-in at any instant loses nothing. Pacing
