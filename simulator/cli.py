@@ -749,6 +749,141 @@ def report_command(
     )
 
 
+class Pacing(StrEnum):
+    NONE = "none"
+    NOTES_INI = "notes-ini"
+
+
+@app.command("addin")
+def addin_command(
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker",
+            metavar="URL",
+            help="mqtt://[user[:password]@]host[:port] or mqtts://… to drain (user and "
+            "password also from BILLSIM_MQTT_USERNAME / BILLSIM_MQTT_PASSWORD).",
+        ),
+    ] = "mqtt://127.0.0.1:1883",
+    store: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--store",
+            metavar="URL",
+            help="Where records go: sqlite:///PATH, postgresql://…, nbf:PATH (frames back to "
+            "back). Repeat it to write several stores, each committing before any frame is "
+            "acknowledged. [default: from BillingAddinOutput of --notes-ini (1: "
+            "sqlite:///billing.db, 8: nbf:billing.nbf, 9: both), else sqlite:///billing.db]",
+            show_default=False,
+        ),
+    ] = None,
+    group: Annotated[
+        str,
+        typer.Option(
+            "--group",
+            metavar="NAME",
+            help="The shared-subscription group: add-ins of one group share the stream.",
+        ),
+    ] = "addins",
+    member: Annotated[
+        int,
+        typer.Option(
+            "--member",
+            min=1,
+            help="This add-in's number in its group: its client id, and so its broker "
+            "session, is billsim-addin-{group}-{member}.",
+        ),
+    ] = 1,
+    server: Annotated[
+        str,
+        typer.Option("--server", metavar="CN|+", help="Only this server's frames; + for all."),
+    ] = "+",
+    pacing: Annotated[
+        Pacing,
+        typer.Option(
+            "--pacing",
+            help="none: drain as fast as it can; notes-ini: as NBILLSES, wake up every "
+            "BillingAddinWakeup seconds and drain for BillingAddinRuntime seconds "
+            "(disconnected in between: the backlog waits at the broker).",
+        ),
+    ] = Pacing.NONE,
+    notes_ini: Annotated[
+        Path | None,
+        typer.Option(
+            "--notes-ini",
+            help="A notes.ini: BillingAddinWakeup, BillingAddinRuntime (defaults 60 and 10) "
+            "and BillingAddinOutput.",
+        ),
+    ] = None,
+    until_idle: Annotated[
+        str | None,
+        typer.Option(
+            "--until-idle",
+            metavar="DURATION",
+            help="End after this long awake without a frame (e.g. 10s).",
+        ),
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option("--summary", help="Also write the summary as JSON to FILE."),
+    ] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            metavar="SCENARIO",
+            help="A scenario file or bundled name whose custom_types the frames may hold.",
+        ),
+    ] = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            metavar="SECONDS",
+            min=0.1,
+            help="How long to wait for the first connection: if it fails (refused, unknown "
+            "host, TLS, login) the add-in exits 1 naming the reason. Later outages are "
+            "retried.",
+        ),
+    ] = DEFAULT_CONNECT_TIMEOUT,
+    ca_file: CaFileOption = None,
+    cert_file: CertFileOption = None,
+    key_file: KeyFileOption = None,
+) -> None:
+    """Run the reference billing add-in: store each frame from the broker.
+
+    Drains MQTT into stores, acknowledging a frame only once it is committed.
+    Subscribes at QoS 1 with a persistent session to
+    $share/{group}/domino/billing/{server}/+ and .../custom/+ (a plain subscription under
+    MQTT 3.1.1). Binary and JSON
+    payloads are stored as frames; a message that is no frame goes to the rejects. A
+    frame delivered again (same server, run and seq) is counted as a duplicate, never
+    stored twice. Ends on Ctrl-C / SIGTERM after committing, or after --until-idle;
+    prints frames by class, duplicates, rejects and publish-to-commit latency.
+    """
+    from simulator.commands.addin import AddinRequest, run_addin  # noqa: PLC0415
+
+    request = AddinRequest(
+        broker=broker,
+        stores=tuple(store or ()),
+        group=group,
+        member=member,
+        server=server,
+        pacing=pacing.value,
+        notes_ini=notes_ini,
+        until_idle=_seconds(until_idle, "--until-idle") if until_idle is not None else None,
+        summary_path=summary,
+        layout=layout,
+        scenario=scenario,
+        connect_timeout=connect_timeout,
+        ca_file=str(ca_file) if ca_file else None,
+        cert_file=str(cert_file) if cert_file else None,
+        key_file=str(key_file) if key_file else None,
+    )
+    raise typer.Exit(run_addin(request))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script `billsim` and `python -m simulator`: exits with the command's code."""
     try:

@@ -1,9 +1,11 @@
 """The gmqtt glue: every use of gmqtt's internals (and of asyncio's, reached through it).
 
 gmqtt 0.8.0 (pinned in pyproject.toml) has no public way to write pre-encoded packets,
-read a PUBACK's reason code, count free packet ids, read the CONNACK's Receive Maximum,
-or drop a client without its reconnect machinery. The drain and the subscriber need all
-of that, so they ask this module; no other module touches a ``_name`` of gmqtt.
+read a PUBACK's reason code, count free packet ids, read the CONNACK's Receive Maximum
+and shared-subscription flag, see that a client acknowledges a message only once its
+handler is done, or drop a client without its reconnect machinery. The drain, the
+subscriber and the add-in's consumer need all of that, so they ask this module; no other
+module touches a ``_name`` of gmqtt.
 ``RELIED_ON`` lists each internal used here, and tests/adapters/mqtt/test_gmqtt_glue.py
 fails, naming it and the gmqtt version, when an upgrade moves one.
 
@@ -31,6 +33,7 @@ RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
         "_handle_puback_packet",
         "_connack_properties",
         "_permanent_failure",
+        "_optimistic_acknowledgement",
         "id_generator",
     ),
     "Client._package_handler.id_generator": ("_used_ids", "_max", "next_id"),
@@ -137,6 +140,20 @@ def receive_maximum(client: Any) -> int | None:
     """The Receive Maximum of the CONNACK, None if the broker sent none."""
     values = client._package_handler._connack_properties.get("receive_maximum")
     return int(values[0]) if values else None
+
+
+def shared_subscriptions_available(client: Any) -> bool:
+    """The CONNACK did not say Shared Subscription Available = 0 (absent means available)."""
+    values = client._package_handler._connack_properties.get("shared_subscription_available")
+    return not values or bool(values[0])
+
+
+def acknowledges_after_handling(client: Any) -> bool:
+    """The client sends a QoS 1 message's PUBACK only when its (async) ``on_message`` has
+    returned, with the reason code it returned; gmqtt decides this when the client is made
+    (``optimistic_acknowledgement=False``, honoured for a client made while the version
+    is still MQTT 5, whatever version it then connects with)."""
+    return client._package_handler._optimistic_acknowledgement is False
 
 
 def transport(client: Any) -> asyncio.WriteTransport:

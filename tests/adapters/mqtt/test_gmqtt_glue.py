@@ -111,3 +111,69 @@ async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoB
         await asyncio.wait_for(client.lost.wait(), 5)  # gmqtt's reconnect is ours: it only says so
     finally:
         glue.abort(client)
+
+
+def test_a_client_made_not_optimistic_acknowledges_after_handling_under_both_versions() -> None:
+    client = glue.OwnReconnectClient("glue-test", optimistic_acknowledgement=False)
+    assert glue.acknowledges_after_handling(client)
+    assert not glue.acknowledges_after_handling(glue.OwnReconnectClient("glue-test"))
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("mqtt_version", [glue.MQTT_V5, glue.MQTT_V311])
+async def test_a_message_is_acknowledged_only_when_its_handler_returns(
+    mosquitto: MosquittoBroker, mqtt_version: int
+) -> None:
+    """The add-in's guarantee rests on this: a message whose handler has not returned is
+    not acknowledged, so the broker delivers it again to the session's next connection."""
+    release = asyncio.Event()
+    seen: list[tuple[bytes, int]] = []
+
+    async def hold(_client: Any, _topic: str, payload: bytes, _qos: int, props: Any) -> int:
+        seen.append((bytes(payload), int(props.get("dup", 0))))
+        await release.wait()
+        return 0
+
+    def consumer() -> Any:
+        session: dict[str, Any] = {}
+        if mqtt_version == glue.MQTT_V5:
+            session["session_expiry_interval"] = 600
+        client = glue.OwnReconnectClient(
+            "glue-consumer", clean_session=False, optimistic_acknowledgement=False, **session
+        )
+        client.on_message = hold
+        return client
+
+    first = consumer()
+    await asyncio.wait_for(first.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10)
+    assert glue.shared_subscriptions_available(first)
+    first.subscribe("glue/test", qos=1)
+    publisher = glue.OwnReconnectClient("glue-publisher")
+    await asyncio.wait_for(publisher.connect("127.0.0.1", mosquitto.port), 10)
+    await asyncio.sleep(0.2)  # the SUBACK
+    publisher.publish("glue/test", b"held", qos=1)
+    for _ in range(200):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == [(b"held", 0)]
+    glue.drop(first)  # gone before its handler returned: no PUBACK was sent
+
+    second = consumer()
+    await asyncio.wait_for(second.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10)
+    for _ in range(200):
+        if len(seen) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert seen[1:] == [(b"held", 1)], "the unacknowledged message was not delivered again"
+    release.set()  # now both handlers return; the second connection's PUBACK settles it
+    await asyncio.sleep(0.2)
+    await second.disconnect()
+    glue.drop(second)
+
+    third = consumer()
+    await asyncio.wait_for(third.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10)
+    await asyncio.sleep(0.5)
+    assert len(seen) == 2, "an acknowledged message was delivered again"
+    await third.disconnect()
+    await publisher.disconnect()

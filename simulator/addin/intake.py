@@ -1,0 +1,121 @@
+"""A received MQTT message made into what a store takes: the frame it carries, or a reject.
+
+The payload is the binary frame, or its JSON form (as its content type says; with no
+content type, as under MQTT 3.1.1, a payload that reads as a JSON object), which is encoded
+back to the frame it stands for, in the framing whose length its `Len` gives.
+The binary frame must decode with the add-in's layout (a custom struct type no scenario
+declares is checked as far as its header). `seq`, `run` and `sent` come from the MQTT 5
+user properties. Anything that fails is a `Rejected` naming the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from simulator.addin.store import Received, Rejected
+from simulator.wire import constants as c
+from simulator.wire.codec import FrameCodec, FrameError, peek_header
+from simulator.wire.jsonform import frame_from_json
+from simulator.wire.layout import Framing, Layout
+from simulator.wire.records import RecordKind
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message as the broker delivered it: its topic, the server named in the topic,
+    the payload, whether its content type says JSON (None: no content type, as under
+    MQTT 3.1.1) and its user properties (MQTT 5; empty otherwise)."""
+
+    topic: str
+    server: str | None
+    payload: bytes
+    json: bool | None
+    user_properties: Mapping[str, str]
+
+
+class Intake:
+    """Turns messages into `Received` / `Rejected` for one layout and set of custom types."""
+
+    def __init__(self, layout: Layout, custom_kinds: Iterable[RecordKind] = ()) -> None:
+        kinds = tuple(custom_kinds)
+        self.codec = FrameCodec(layout, Framing.PAD_UNION, kinds)
+        self._compact = FrameCodec(layout, Framing.COMPACT, kinds)
+
+    def take(self, message: Message, received_us: int) -> Received | Rejected:
+        server = message.server
+        props = message.user_properties
+
+        def rejected(reason: str, seq: int | None = None, run: str | None = None) -> Rejected:
+            return Rejected(server, run, seq, message.topic, message.payload, reason, received_us)
+
+        run = props.get("run")
+        try:
+            seq = _whole_number(props, "seq")
+            sent_us = _whole_number(props, "sent")
+        except ValueError as error:
+            return rejected(str(error), run=run)
+        if server is None:
+            return rejected("the topic names no server", seq, run)
+        try:
+            if _is_json(message.payload, message.json):
+                frame = self._from_json(message.payload)
+            else:
+                frame = self._checked(message.payload)
+        except ValueError as error:
+            return rejected(str(error), seq, run)
+        return Received(server, run, seq, message.topic, frame, sent_us, received_us)
+
+    def _checked(self, payload: bytes) -> bytes:
+        try:
+            self.codec.decode(payload)
+        except FrameError as error:
+            raise ValueError(f"not a frame ({len(payload)} bytes): {error.message}") from None
+        length = peek_header(payload)[0]
+        if length != len(payload):
+            raise ValueError(f"frame Len {length} but the message has {len(payload)} bytes")
+        return payload
+
+    def _from_json(self, payload: bytes) -> bytes:
+        try:
+            obj = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValueError(f"not JSON: {error}") from None
+        if not isinstance(obj, dict):
+            raise ValueError("not the JSON form of a frame: not an object")
+        try:
+            frame = frame_from_json(self.codec, obj)
+            encoded = self.codec.encode(frame)
+            if frame.Len and frame.Len != len(encoded):
+                # A compact run's frame: its JSON form keeps the Len it was written with.
+                compact = self._compact.encode(frame)
+                if len(compact) == frame.Len:
+                    encoded = compact
+        except (ValueError, TypeError, OverflowError, struct.error) as error:
+            raise ValueError(f"not the JSON form of a frame: {error}") from None
+        return encoded
+
+
+def frame_class(frame: bytes) -> str:
+    """The topic name of a stored frame's class (`session`, …), `custom` for custom types."""
+    struct_type = peek_header(frame)[1]
+    if struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
+        return "custom"
+    return c.CLASS_TOPIC_NAME.get(int.from_bytes(frame[4:8], "little"), "unknown")
+
+
+def _whole_number(props: Mapping[str, str], name: str) -> int | None:
+    text = props.get(name)
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        raise ValueError(f"user property {name} is not a whole number: {text!r}")
+    return int(text)
+
+
+def _is_json(payload: bytes, declared: bool | None) -> bool:
+    if declared is not None:
+        return declared
+    return payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"

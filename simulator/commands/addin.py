@@ -1,0 +1,610 @@
+"""`billsim addin`: the reference billing add-in, draining the broker into its stores.
+
+Wiring: the MQTT consumer (adapters/mqtt/consumer.py) hands each message to
+`BillingAddin`, which makes it a frame or a reject (addin/intake.py), batches it
+(addin/batcher.py) and commits each batch to every store in turn before the batch's
+messages are acknowledged, so killing the add-in at any instant loses nothing. Pacing
+(addin/pacing.py): with `notes-ini` the add-in is connected only while awake; asleep it
+is disconnected and the broker keeps the backlog in its persistent session. It ends on
+Ctrl-C / SIGTERM (after committing what it took) or after `--until-idle` seconds awake
+without a frame, and prints what it stored, the duplicates, the rejects and the
+publish-to-commit latency; with `--summary` it writes the same as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from simulator.adapters.mqtt.consumer import (
+    Consumer,
+    check_group,
+    client_id,
+    topic_filters,
+)
+from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
+from simulator.adapters.mqtt.url import parse_broker_url
+from simulator.adapters.stores import open_store
+from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_BATCH_WAIT, Batcher
+from simulator.addin.intake import Intake, Message, frame_class
+from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
+from simulator.addin.store import Committed, Received, Rejected, Store
+from simulator.commands.run_live import RateMeter
+from simulator.commands.signals import stop_on_signals
+from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
+from simulator.scenario.notes_ini import (
+    BILLING_ADDIN_OUTPUT,
+    NotesIniSettings,
+    read_notes_ini,
+    resolve_settings,
+)
+from simulator.wire.codec import FrameCodec
+from simulator.wire.layout import Layout
+
+DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
+DEFAULT_GROUP: Final = "addins"
+RELATIONAL_STORE: Final = "sqlite:///billing.db"  # the stand-in for billing.nsf
+NBF_STORE: Final = "nbf:billing.nbf"
+# BillingAddinOutput bits, as the Billing task reads them.
+_OUTPUT_RELATIONAL: Final = 1
+_OUTPUT_NBF: Final = 8
+_GOODBYE_TIMEOUT: Final = 2.0
+_LIVE_INTERVAL: Final = 0.5
+
+
+class StoreError(BillsimError):
+    """A store failed to commit: nothing of the batch was acknowledged; exit 1."""
+
+
+def _open_store(url: str, codec: FrameCodec) -> Store:
+    """The store a `--store` URL names; a bad URL is an error of that option."""
+    try:
+        return open_store(url, codec)
+    except InputError as error:
+        if error.file is None and error.field is None:
+            raise InputError(error.message, field="--store") from None
+        raise
+
+
+def store_urls(
+    stores: Sequence[str], settings: NotesIniSettings, notes_ini: Path | None
+) -> list[str]:
+    """`--store` as given, else where BillingAddinOutput sends records (1: the relational
+    store, 8: billing.nbf, 9: both), else the relational store."""
+    if stores:
+        return list(stores)
+    text = settings.billing_addin_output
+    if text is None:
+        return [RELATIONAL_STORE]
+    where = str(notes_ini) if notes_ini is not None else None
+    try:
+        bits = int(text, 0)
+    except ValueError:
+        raise InputError(
+            f"expected a number (1, 8 or 9), got {text!r}", file=where, field=BILLING_ADDIN_OUTPUT
+        ) from None
+    urls = [RELATIONAL_STORE] if bits & _OUTPUT_RELATIONAL else []
+    urls += [NBF_STORE] if bits & _OUTPUT_NBF else []
+    if not urls:
+        raise InputError(
+            f"{bits} names no output (1: billing database, 8: billing.nbf, 9: both)",
+            file=where,
+            field=BILLING_ADDIN_OUTPUT,
+        )
+    return urls
+
+
+# -- what was stored -----------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What the add-in committed: frames by class, each store's counts, latencies (µs)."""
+
+    urls: Sequence[str]
+    frames: Counter[str] = field(default_factory=Counter)
+    per_store: list[Committed] = field(default_factory=list)
+    latencies_us: array[int] = field(default_factory=lambda: array("q"))
+    without_key: int = 0
+
+    def __post_init__(self) -> None:
+        self.per_store = [Committed() for _ in self.urls]
+
+    def count(
+        self, items: Sequence[Received | Rejected], results: Sequence[Committed], committed_us: int
+    ) -> None:
+        for item in items:
+            if isinstance(item, Received):
+                self.frames[frame_class(item.frame)] += 1
+                if item.sent_us is not None:
+                    self.latencies_us.append(committed_us - item.sent_us)
+                if item.run is None or item.seq is None:
+                    self.without_key += 1
+        self.per_store = [
+            Committed(
+                total.stored + new.stored,
+                total.duplicates + new.duplicates,
+                total.rejected + new.rejected,
+            )
+            for total, new in zip(self.per_store, results, strict=True)
+        ]
+
+    @property
+    def taken(self) -> int:
+        return sum(self.frames.values())
+
+    @property
+    def first(self) -> Committed:
+        return self.per_store[0]
+
+    def latency_ms(self) -> dict[str, float] | None:
+        """p50, p90, p99 and max of publish-to-commit, None if no frame carried `sent`."""
+        if not self.latencies_us:
+            return None
+        ordered = sorted(self.latencies_us)
+
+        def rank(p: float) -> float:
+            return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] / 1000
+
+        return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1] / 1000}
+
+    def summary(self, wall_time: float) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "frames": dict(sorted(self.frames.items())),
+            "stored": self.first.stored,
+            "duplicates": self.first.duplicates,
+            "rejects": self.first.rejected,
+            "stores": [
+                {"url": url, "stored": c.stored, "duplicates": c.duplicates, "rejects": c.rejected}
+                for url, c in zip(self.urls, self.per_store, strict=True)
+            ],
+            "without_seq": self.without_key,
+            "wall_time": round(wall_time, 3),
+        }
+        latency = self.latency_ms()
+        if latency is not None:
+            out["latency_ms"] = {**latency, "frames": len(self.latencies_us)}
+        return out
+
+
+def print_summary(summary: dict[str, Any], out: TextIO) -> None:
+    frames = summary["frames"]
+    by_class = ", ".join(f"{name} {count:,}" for name, count in frames.items())
+    out.write(
+        f"billsim addin: {sum(frames.values()):,} frame(s) committed"
+        + (f" ({by_class})" if by_class else "")
+        + f": stored {summary['stored']:,}, duplicates {summary['duplicates']:,}, "
+        f"rejects {summary['rejects']:,}\n"
+    )
+    if len(summary["stores"]) > 1:
+        for store in summary["stores"]:
+            out.write(
+                f"  {store['url']}: stored {store['stored']:,}, duplicates "
+                f"{store['duplicates']:,}, rejects {store['rejects']:,}\n"
+            )
+    latency = summary.get("latency_ms")
+    if latency is not None:
+        out.write(
+            f"  publish-to-commit latency: p50 {latency['p50']:,.1f} ms, p90 "
+            f"{latency['p90']:,.1f} ms, p99 {latency['p99']:,.1f} ms, max "
+            f"{latency['max']:,.1f} ms ({latency['frames']:,} frames with sent)\n"
+        )
+    if summary["without_seq"]:
+        out.write(
+            f"  {summary['without_seq']:,} frame(s) came without run and seq (no MQTT 5 "
+            "properties): duplicates among them cannot be told apart, each was stored\n"
+        )
+    out.flush()
+
+
+# -- the add-in at work ------------------------------------------------------------------
+
+
+def _wall_us() -> int:
+    return time.time_ns() // 1000
+
+
+class BillingAddin:
+    """Takes messages while `accepting`, batches them, commits each batch to every store
+    (on one thread of their own: a store is only ever used from it) and then lets the
+    batch's messages be acknowledged, in the order they arrived."""
+
+    def __init__(
+        self,
+        stores: Sequence[Store],
+        intake: Intake,
+        executor: ThreadPoolExecutor,
+        tally: Tally,
+        stop: asyncio.Event,
+        *,
+        max_items: int = MAX_BATCH_ITEMS,
+        max_wait: float = MAX_BATCH_WAIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stores = stores
+        self.intake = intake
+        self.executor = executor
+        self.tally = tally
+        self.stop = stop
+        self.clock = clock
+        self.batcher: Batcher[asyncio.Future[None]] = Batcher(max_items, max_wait)
+        self.accepting = False
+        self.last_frame = clock()
+        self.failure: StoreError | None = None
+        self._changed = asyncio.Event()
+        self._settled = asyncio.Event()  # nothing waits for a commit
+        self._settled.set()
+        self._untaken: list[asyncio.Future[None]] = []
+
+    async def on_message(self, message: Message | None) -> None:
+        """A message from the broker; returns (and so lets it be acknowledged) once it is
+        committed. A message not taken (asleep, stopping) returns only once its
+        connection is gone, so it is never acknowledged and the broker keeps it."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.accepting:
+            self._untaken.append(done)
+            await done
+            return
+        now = self.clock()
+        item = None
+        if message is not None:
+            self.last_frame = now
+            item = self.intake.take(message, _wall_us())
+        self.batcher.add(item, done, now)
+        self._settled.clear()
+        self._changed.set()
+        await done
+
+    def release_untaken(self) -> None:
+        """The connection that delivered the untaken messages is closed: let their
+        handlers end (their PUBACKs go nowhere). After a store failed, that includes
+        every message taken and never committed."""
+        untaken, self._untaken = self._untaken, []
+        if self.failure is not None:
+            while (batch := self.batcher.take(self.clock(), flush=True)) is not None:
+                untaken += self.batcher.committed(batch)
+        for done in untaken:
+            if not done.done():
+                done.set_result(None)
+
+    async def commit_loop(self) -> None:
+        """Commit each batch when it is due, one at a time, until cancelled or a store fails."""
+        while self.failure is None:
+            batch = self.batcher.take(self.clock(), flush=not self.accepting)
+            if batch is None:
+                if self.batcher.waiting == 0:
+                    self._settled.set()
+                due = self.batcher.due_at()
+                self._changed.clear()
+                timeout = None if due is None else max(due - self.clock(), 0.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+                continue
+            if batch.items:
+                try:
+                    results = await asyncio.get_running_loop().run_in_executor(
+                        self.executor, _commit_all, self.stores, batch.items
+                    )
+                except Exception as error:
+                    self.failure = StoreError(f"a store failed to commit: {error}")
+                    # Never acknowledged: released only once the connection is gone.
+                    self._untaken += self.batcher.committed(batch)
+                    self._settled.set()
+                    self.stop.set()
+                    return
+                self.tally.count(batch.items, results, _wall_us())
+            for done in self.batcher.committed(batch):
+                if not done.done():
+                    done.set_result(None)
+
+    async def settle(self) -> None:
+        """Stop taking messages and wait until what was taken is committed (or a store
+        has failed)."""
+        self.accepting = False
+        self._changed.set()
+        while not self._settled.is_set():
+            await self._settled.wait()
+        # Let the released handlers run, so their PUBACKs are written before a goodbye.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+
+def _commit_all(stores: Sequence[Store], items: Sequence[Received | Rejected]) -> list[Committed]:
+    results = []
+    for store in stores:
+        for item in items:
+            store.add(item)
+        results.append(store.commit())
+    return results
+
+
+@dataclass(frozen=True)
+class AddinRequest:
+    """Everything `billsim addin` was asked for (see the command's help)."""
+
+    broker: str = DEFAULT_BROKER
+    stores: tuple[str, ...] = ()
+    group: str = DEFAULT_GROUP
+    member: int = 1
+    server: str = "+"
+    pacing: str = "none"  # or "notes-ini"
+    notes_ini: Path | None = None
+    until_idle: float | None = None
+    summary_path: Path | None = None
+    layout: Layout = Layout.LINUX_X86_64
+    scenario: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class _Live:
+    """The status line on a terminal: frames committed, rate, stored, duplicates, rejects."""
+
+    def __init__(self, addin: BillingAddin, stream: TextIO, state: Callable[[], str]) -> None:
+        self.addin = addin
+        self.stream = stream
+        self.state = state
+        isatty = getattr(stream, "isatty", None)
+        self.enabled = bool(isatty and isatty())
+        self._rate = RateMeter(lambda: addin.tally.taken)
+        self._shown = False
+
+    def line(self) -> str:
+        first = self.addin.tally.first
+        return (
+            f"{self.state()}  frames {self.addin.tally.taken:,}  {self._rate.per_second():,.0f}/s  "
+            f"stored {first.stored:,}  duplicates {first.duplicates:,}  "
+            f"rejects {first.rejected:,}  unacknowledged {self.addin.batcher.waiting:,}"
+        )
+
+    async def run(self) -> None:
+        if not self.enabled:
+            return
+        while True:
+            await asyncio.sleep(_LIVE_INTERVAL)
+            self.stream.write("\r\x1b[2K" + self.line())
+            self.stream.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+async def _drain(
+    request: AddinRequest,
+    addin: BillingAddin,
+    consumer: Consumer,
+    pacing: Pacing,
+    stderr: TextIO,
+    stop: asyncio.Event,
+) -> None:
+    """Connect, subscribe and take messages while awake, until stopped, idle or failed."""
+    address = consumer.url
+    state = "connecting"
+
+    def say(line: str) -> None:
+        live.clear()
+        stderr.write(f"billsim addin: {line}\n")
+        stderr.flush()
+
+    live = _Live(addin, stderr, lambda: state)
+    live_task = asyncio.create_task(live.run())
+    committer = asyncio.create_task(addin.commit_loop())
+    deadline: float | None = time.monotonic() + request.connect_timeout
+    note = "waiting for the broker at"
+    try:
+        while not stop.is_set() and addin.failure is None:
+            now = addin.clock()
+            if deadline is None and not pacing.awake(now):
+                state = "asleep"
+                change = pacing.next_change(now)
+                timeout = None if change is None else max(change - now, 0.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout)
+                continue
+
+            def waiting(reason: str, note: str = note) -> None:
+                say(f"{note} {address} ({reason})")
+
+            # Taking messages from the CONNACK on: a session's backlog comes before the SUBACK.
+            addin.accepting = pacing.awake(addin.clock())
+            if not await consumer.connect(deadline=deadline, stop=stop, on_waiting=waiting):
+                break
+            filters = await consumer.subscribe(request.server, request.group)
+            if deadline is not None:
+                say(f"subscribed to {' and '.join(filters)} on {address} ({consumer.protocol})")
+            deadline = None
+            state = "awake" if addin.accepting else "asleep"
+            ended = await _until_change(consumer, addin, pacing, stop, request.until_idle)
+            await addin.settle()
+            await consumer.disconnect(_GOODBYE_TIMEOUT)
+            addin.release_untaken()
+            if ended == "lost":
+                state = "reconnecting"
+                say(f"lost the connection to {address}")
+                note = "reconnecting to"
+            elif ended == "idle":
+                say(f"no frame for {request.until_idle:g} s: ending")
+                break
+    finally:
+        addin.accepting = False
+        await addin.settle()
+        await consumer.disconnect(_GOODBYE_TIMEOUT)
+        addin.release_untaken()
+        for task in (committer, live_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        live.clear()
+    if addin.failure is not None:
+        raise addin.failure
+
+
+async def _until_change(
+    consumer: Consumer,
+    addin: BillingAddin,
+    pacing: Pacing,
+    stop: asyncio.Event,
+    until_idle: float | None,
+) -> str:
+    """Wait while connected: "stop" (asked to, or a store failed), "sleep" (pacing),
+    "idle" (`until_idle` seconds awake without a frame) or "lost"."""
+    awake_since = addin.clock()
+    while True:
+        if stop.is_set() or addin.failure is not None:
+            return "stop"
+        now = addin.clock()
+        if not addin.accepting or not pacing.awake(now):
+            return "sleep"  # (connected while asleep only to subscribe) back at wake-up
+        change = pacing.next_change(now)
+        limits = [change] if change is not None else []
+        if until_idle is not None and addin.accepting:
+            idle_end = max(addin.last_frame, awake_since) + until_idle
+            if now >= idle_end:
+                return "idle"
+            limits.append(idle_end)
+        timeout = min(limits) - now if limits else None
+        if await consumer.lost_within(stop, timeout):
+            return "lost"
+
+
+def run_addin(
+    request: AddinRequest, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """`billsim addin`: drain the broker into the stores until stopped; the exit code."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    # gmqtt warns of what the add-in reports itself (a refused v5 CONNECT, a lost
+    # connection, a PUBACK left unsent because its connection is gone).
+    logging.getLogger("gmqtt").setLevel(logging.ERROR)
+    settings = (
+        resolve_settings(read_notes_ini(request.notes_ini))
+        if request.notes_ini is not None
+        else NotesIniSettings()
+    )
+    urls = store_urls(request.stores, settings, request.notes_ini)
+    kinds: tuple[Any, ...] = ()
+    if request.scenario is not None:
+        from simulator.scenario.bundled import resolve_scenario  # noqa: PLC0415
+        from simulator.scenario.loader import load_scenario  # noqa: PLC0415
+
+        kinds = load_scenario(resolve_scenario(request.scenario)).custom_kinds()
+    summary_file = None
+    if request.summary_path is not None:
+        try:
+            summary_file = open(request.summary_path, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as error:
+            raise InputError(error.strerror or str(error), file=str(request.summary_path)) from None
+    started = time.monotonic()
+    try:
+        intake = Intake(request.layout, kinds)
+        tally = asyncio.run(
+            serve(
+                request,
+                # The stores decode with the intake's codec: declared custom types get tables.
+                lambda: [_open_store(url, intake.codec) for url in urls],
+                settings=settings,
+                intake=intake,
+                stderr=stderr,
+            )
+        )
+        summary = tally.summary(time.monotonic() - started)
+        if summary_file is not None:
+            json.dump(summary, summary_file, indent=2)
+            summary_file.write("\n")
+    finally:
+        if summary_file is not None:
+            summary_file.close()
+    print_summary(summary, stdout)
+    return EXIT_OK
+
+
+async def serve(
+    request: AddinRequest,
+    open_stores: Callable[[], Sequence[Store]],
+    *,
+    settings: NotesIniSettings | None = None,
+    intake: Intake | None = None,
+    stderr: TextIO = sys.stderr,
+    stop: asyncio.Event | None = None,
+) -> Tally:
+    """Open the stores (on the thread that will commit to them), drain the broker into
+    them until `stop` is set, SIGINT / SIGTERM, `--until-idle` or a failure, close them;
+    what was committed. ConsumerError (exit 1) if the broker cannot be used, StoreError
+    (exit 1) if a store fails, InputError (exit 2) for bad options."""
+    check_group(request.group)
+    topic_filters(request.server, request.group)
+    address = parse_broker_url(request.broker)
+    if request.until_idle is not None and request.until_idle <= 0:
+        raise InputError("must be a positive number of seconds", field="--until-idle")
+    tls = tls_context(
+        address, ca_file=request.ca_file, cert_file=request.cert_file, key_file=request.key_file
+    )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(1, thread_name_prefix="billsim-store") as executor:
+        stores = await loop.run_in_executor(executor, _opened, open_stores)
+        try:
+            tally = Tally([store.url for store in stores])
+            addin = BillingAddin(stores, intake or Intake(request.layout), executor, tally, stop)
+            pacing: Pacing = Unpaced()
+            if request.pacing == "notes-ini":
+                pacing = WakeupPacing.from_settings(
+                    settings or NotesIniSettings(), started=addin.clock()
+                )
+            consumer = Consumer(
+                address,
+                addin.on_message,
+                client_id=client_id(request.group, request.member),
+                tls=tls,
+            )
+
+            def request_stop(signum: signal.Signals) -> None:
+                stderr.write(
+                    f"\nbillsim addin: {signum.name}: committing what was taken, then "
+                    "stopping (again to quit at once: nothing unacknowledged is lost)\n"
+                )
+                stderr.flush()
+                stop.set()
+
+            def quit_now(_signum: signal.Signals) -> None:
+                os._exit(EXIT_FAILED)
+
+            with stop_on_signals(request_stop, quit_now):
+                await _drain(request, addin, consumer, pacing, stderr, stop)
+        finally:
+            await loop.run_in_executor(executor, _close_all, stores)
+    return tally
+
+
+def _opened(open_stores: Callable[[], Sequence[Store]]) -> list[Store]:
+    opened: list[Store] = []
+    try:
+        opened.extend(open_stores())
+    except BaseException:
+        _close_all(opened)
+        raise
+    return opened
+
+
+def _close_all(stores: Sequence[Store]) -> None:
+    for store in stores:
+        store.close()

@@ -1,0 +1,101 @@
+"""A received message becomes the frame it carries (binary, or JSON encoded back to the
+same bytes) or a reject that says why; seq, run and sent come from the user properties."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pytest
+from samples import HTTP_REC, MAIL_REC, SERVER, SERVER_CN, SESSION_REC, STAMP
+
+from simulator.addin.intake import Intake, Message, frame_class
+from simulator.addin.store import Received, Rejected
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import JsonDecoder, dumps_frame
+from simulator.wire.layout import Framing, Layout
+
+TOPIC = f"domino/billing/{SERVER_CN}/session"
+PROPS = {"seq": "7", "run": "run-1", "sent": "1700000000000000", "structtype": "1"}
+
+
+def message(
+    payload: bytes, json_form: bool | None = False, props: Mapping[str, str] = PROPS
+) -> Message:
+    return Message(TOPIC, SERVER_CN, payload, json_form, props)
+
+
+def test_a_binary_frame_is_taken_with_its_properties() -> None:
+    frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+    got = Intake(Layout.LINUX_X86_64).take(message(frame), received_us=5)
+    assert got == Received(SERVER_CN, "run-1", 7, TOPIC, frame, 1_700_000_000_000_000, 5)
+    assert frame_class(frame) == "session"
+
+
+def test_without_properties_the_frame_is_taken_without_a_key() -> None:
+    frame = FrameCodec().encode_record(MAIL_REC, SERVER, STAMP)
+    got = Intake(Layout.LINUX_X86_64).take(message(frame, json_form=None, props={}), received_us=0)
+    assert isinstance(got, Received)
+    assert (got.run, got.seq, got.sent_us, got.frame) == (None, None, None, frame)
+    assert frame_class(frame) == "mail"
+
+
+@pytest.mark.parametrize("framing", list(Framing))
+@pytest.mark.parametrize("json_form", [True, None])
+def test_the_json_form_is_encoded_back_to_the_same_bytes(
+    framing: Framing, json_form: bool | None
+) -> None:
+    codec = FrameCodec(Layout.LINUX_X86_64, framing)
+    frame = codec.encode_record(HTTP_REC, SERVER, STAMP)
+    payload = dumps_frame(JsonDecoder(codec)(frame, 0, 7)).encode()
+    got = Intake(Layout.LINUX_X86_64).take(message(payload, json_form), received_us=0)
+    assert isinstance(got, Received)
+    assert got.frame == frame
+
+
+@pytest.mark.parametrize(
+    ("payload", "json_form", "reason"),
+    [
+        (b"garbage!", False, "not a frame (8 bytes)"),
+        (b"", False, "not a frame (0 bytes)"),
+        (b"{not json}", True, "not JSON"),
+        (b"[1, 2]", True, "not an object"),
+        (json.dumps({"StructType": 1}).encode(), True, "not the JSON form of a frame"),
+    ],
+)
+def test_a_message_that_is_no_frame_is_rejected_with_the_reason(
+    payload: bytes, json_form: bool, reason: str
+) -> None:
+    got = Intake(Layout.LINUX_X86_64).take(message(payload, json_form), received_us=9)
+    assert isinstance(got, Rejected)
+    assert reason in got.reason
+    assert (got.server, got.run, got.seq, got.topic, got.payload) == (
+        SERVER_CN,
+        "run-1",
+        7,
+        TOPIC,
+        payload,
+    )
+
+
+def test_a_frame_whose_len_is_not_the_message_length_is_rejected() -> None:
+    frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+    got = Intake(Layout.LINUX_X86_64).take(message(frame + b"\0\0", props={}), received_us=0)
+    assert isinstance(got, Rejected)
+    assert got.reason == f"frame Len {len(frame)} but the message has {len(frame) + 2} bytes"
+
+
+def test_a_truncated_frame_is_rejected() -> None:
+    frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+    got = Intake(Layout.LINUX_X86_64).take(message(frame[:-10], props={}), received_us=0)
+    assert isinstance(got, Rejected)
+    assert "truncated frame" in got.reason
+
+
+def test_a_seq_or_sent_that_is_no_number_is_a_reject() -> None:
+    frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+    got = Intake(Layout.LINUX_X86_64).take(message(frame, props={"seq": "seven"}), received_us=0)
+    assert isinstance(got, Rejected)
+    assert got.reason == "user property seq is not a whole number: 'seven'"
+    got = Intake(Layout.LINUX_X86_64).take(message(frame, props={"sent": "-1"}), received_us=0)
+    assert isinstance(got, Rejected) and "sent" in got.reason
