@@ -85,7 +85,7 @@ def frames_of(data: bytes) -> list[bytes]:
 def seqs_of(store: Path) -> list[int]:
     """The seq of every frame an NBF store holds (its sidecar index)."""
     seen = store.with_name(store.name + ".seen")
-    return [int(line.rsplit(" ", 1)[1]) for line in seen.read_text().splitlines()]
+    return [int(line.rsplit(" ", 3)[2]) for line in seen.read_text().splitlines()]
 
 
 def publish(scenario: Path, broker: MosquittoBroker) -> subprocess.CompletedProcess[bytes]:

@@ -1,9 +1,14 @@
 """`nbf:PATH`: frames appended back to back, the billing.nbf form (what `run --out` writes).
 
 The file holds frames only, so a redelivery is recognised by (server, run, seq) kept in a
-sidecar index next to it (`PATH.seen`, one `server run seq` line per stored frame);
-without a run and seq (MQTT 3.1.1) every frame is appended. Rejects go to `PATH.rejects`
-as JSON lines (topic, reason, payload in hex). A commit writes and fsyncs both files.
+sidecar index next to it (`PATH.seen`, one `server run seq end` line per stored frame,
+`-` for a run and seq the frame came without: then every copy is appended). Rejects go
+to `PATH.rejects` as JSON lines (topic, reason, payload in hex).
+
+A commit writes and fsyncs the frames, then their index lines. An add-in killed between
+the two leaves frames the index does not know: no broker had their acknowledgement, so
+they come again, and opening the store cuts them off first (the file ends where the last
+complete index line says), so the file holds each frame once.
 """
 
 from __future__ import annotations
@@ -23,14 +28,33 @@ class NbfStore:
         self._seen_path = self.path.with_name(self.path.name + ".seen")
         self._rejects_path = self.path.with_name(self.path.name + ".rejects")
         self._seen: set[tuple[str, str, int]] = set()
-        if self._seen_path.exists():
-            for line in self._seen_path.read_text().splitlines():
-                server, run, seq = line.rsplit(" ", 2)
-                self._seen.add((server, run, int(seq)))
+        self._size = self._recover()
         self._pending: list[Received | Rejected] = []
         self._frames: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         self._index: BinaryIO = open(self._seen_path, "ab")  # noqa: SIM115
         self._rejects: BinaryIO | None = None
+
+    def _recover(self) -> int:
+        """Read the index and cut the frames file to the end of its last complete line;
+        the size the frames file has from then on."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if not self._seen_path.exists():
+            return size  # frames written before this store kept an index are left as they are
+        data = self._seen_path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        end = 0
+        for line in complete.decode().splitlines():
+            server, run, seq, last = line.rsplit(" ", 3)
+            end = int(last)
+            if seq != "-":
+                self._seen.add((server, run, int(seq)))
+        if len(complete) < len(data):
+            with open(self._seen_path, "r+b") as index:
+                index.truncate(len(complete))
+        if size > end:
+            with open(self.path, "r+b") as frames:
+                frames.truncate(end)
+        return min(size, end)
 
     def add(self, item: Received | Rejected) -> None:
         self._pending.append(item)
@@ -45,14 +69,17 @@ class NbfStore:
                 rejected += 1
                 rejects.append(_reject_line(item))
                 continue
+            run, seq = "-", "-"
             if item.run is not None and item.seq is not None:
                 key = (item.server, item.run, item.seq)
                 if key in self._seen:
                     duplicates += 1
                     continue
                 self._seen.add(key)
-                index.append(f"{item.server} {item.run} {item.seq}\n".encode())
+                run, seq = item.run, str(item.seq)
             frames.append(item.frame)
+            self._size += len(item.frame)
+            index.append(f"{item.server} {run} {seq} {self._size}\n".encode())
             stored += 1
         self._pending.clear()
         if frames:

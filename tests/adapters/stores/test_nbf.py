@@ -49,3 +49,29 @@ def test_without_run_and_seq_every_frame_is_appended(tmp_path: Path) -> None:
     store.add(received(frame, None, None))
     assert store.commit() == Committed(stored=2)
     store.close()
+
+
+def test_frames_written_without_their_index_line_are_cut_off_on_open(tmp_path: Path) -> None:
+    """An add-in killed after the frames' fsync and before their index line: the broker
+    never had the acknowledgement and delivers them again; the file must not hold them
+    twice."""
+    codec = FrameCodec()
+    frames = [codec.encode(frame) for frame in FRAMES.values()]
+    path = tmp_path / "billing.nbf"
+    store = NbfStore(path)
+    store.add(received(frames[0], 1))
+    store.commit()
+    store.close()
+    with path.open("ab") as stream:  # the next batch's frames, its index never written
+        stream.write(frames[1] + frames[2])
+    seen = tmp_path / "billing.nbf.seen"
+    with seen.open("ab") as stream:  # and half an index line
+        stream.write(b"Mail01 r1 2 ")
+    again = NbfStore(path)
+    assert path.read_bytes() == frames[0]
+    assert seen.read_text().count("\n") == 1 and seen.read_text().endswith("\n")
+    for seq, frame in enumerate(frames[:3], 1):
+        again.add(received(frame, seq))
+    assert again.commit() == Committed(stored=2, duplicates=1)
+    again.close()
+    assert path.read_bytes() == b"".join(frames[:3])
