@@ -43,7 +43,7 @@ from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_BATCH_WAIT, Batcher
 from simulator.addin.intake import Intake, Message, frame_class
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.store import Committed, Received, Rejected, Store
-from simulator.commands.run_live import RateMeter
+from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.signals import stop_on_signals
 from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
 from simulator.scenario.notes_ini import (
@@ -63,7 +63,6 @@ NBF_STORE: Final = "nbf:billing.nbf"
 _OUTPUT_RELATIONAL: Final = 1
 _OUTPUT_NBF: Final = 8
 _GOODBYE_TIMEOUT: Final = 2.0
-_LIVE_INTERVAL: Final = 0.5
 
 
 class StoreError(BillsimError):
@@ -353,17 +352,14 @@ class AddinRequest:
     key_file: str | None = None
 
 
-class _Live:
-    """The status line on a terminal: frames committed, rate, stored, duplicates, rejects."""
+class _Live(LiveLine):
+    """The add-in's live line: frames committed, rate, stored, duplicates, rejects."""
 
     def __init__(self, addin: BillingAddin, stream: TextIO, state: Callable[[], str]) -> None:
+        super().__init__(stream)
         self.addin = addin
-        self.stream = stream
         self.state = state
-        isatty = getattr(stream, "isatty", None)
-        self.enabled = bool(isatty and isatty())
         self._rate = RateMeter(lambda: addin.tally.taken)
-        self._shown = False
 
     def line(self) -> str:
         first = self.addin.tally.first
@@ -372,20 +368,6 @@ class _Live:
             f"stored {first.stored:,}  duplicates {first.duplicates:,}  "
             f"rejects {first.rejected:,}  unacknowledged {self.addin.batcher.waiting:,}"
         )
-
-    async def run(self) -> None:
-        if not self.enabled:
-            return
-        while True:
-            await asyncio.sleep(_LIVE_INTERVAL)
-            self.stream.write("\r\x1b[2K" + self.line())
-            self.stream.flush()
-            self._shown = True
-
-    def clear(self) -> None:
-        if self._shown:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
 
 
 async def _drain(

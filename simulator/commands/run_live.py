@@ -47,36 +47,18 @@ class RateMeter:
         return self._rate
 
 
-class Progress:
-    """One status line rewritten in place on a terminal: virtual time, records, rate, queue."""
+class LiveLine:
+    """One status line rewritten in place on a terminal, every `interval` s; nothing off a
+    terminal. Subclasses say what the line holds (`line`)."""
 
-    def __init__(
-        self,
-        sim: Simulation,
-        stream: TextIO,
-        extra: Callable[[], str] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.sim = sim
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.extra = extra
-        self.enabled = stream.isatty()
-        self._rate = RateMeter(lambda: sim.writer.frames, clock)
+        isatty = getattr(stream, "isatty", None)
+        self.enabled = bool(isatty and isatty())
         self._shown = False
 
     def line(self) -> str:
-        rate = self._rate.per_second()
-        frames = self.sim.writer.frames
-        stats = self.sim.queue.stats()
-        stamp = self.sim.writer.stamp(self.sim.virtual_now())
-        text = (
-            f"{format_timedate(stamp)}  records {frames:,}  "
-            f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  "
-            f"dropped {stats.dropped:,}"
-        )
-        if self.extra is not None:
-            text += "  " + self.extra()
-        return text
+        raise NotImplementedError
 
     async def run(self, interval: float = 0.5) -> None:
         if not self.enabled:
@@ -91,6 +73,36 @@ class Progress:
         if self._shown:
             self.stream.write("\r\x1b[2K")
             self.stream.flush()
+
+
+class Progress(LiveLine):
+    """A run's live line: virtual time, records, rate, queue."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        stream: TextIO,
+        extra: Callable[[], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(stream)
+        self.sim = sim
+        self.extra = extra
+        self._rate = RateMeter(lambda: sim.writer.frames, clock)
+
+    def line(self) -> str:
+        rate = self._rate.per_second()
+        frames = self.sim.writer.frames
+        stats = self.sim.queue.stats()
+        stamp = self.sim.writer.stamp(self.sim.virtual_now())
+        text = (
+            f"{format_timedate(stamp)}  records {frames:,}  "
+            f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  "
+            f"dropped {stats.dropped:,}"
+        )
+        if self.extra is not None:
+            text += "  " + self.extra()
+        return text
 
 
 def shutdown_on_signals(sim: Simulation, stderr: TextIO) -> contextlib.AbstractContextManager[None]:
