@@ -128,10 +128,20 @@ def _variable_columns(kind: RecordKind) -> tuple[Column, ...]:
     return ()
 
 
+# A declared custom type's table: `custom_` and its name.
+CUSTOM_TABLE_PREFIX = "custom_"
+
+
 def table_name(kind: RecordKind) -> str:
     """`sessionrec`, `dbrec`, …; a declared custom type's is `custom_` and its name."""
     name = kind.name.lower()
-    return name if kind in BUILTIN_KINDS else f"custom_{name}"
+    return name if kind in BUILTIN_KINDS else f"{CUSTOM_TABLE_PREFIX}{name}"
+
+
+def identity_of(name: str) -> Table:
+    """What every frame table `name` has: who sent the frame and when, and its header; all
+    a reader that does not know a custom type's fields can take from its table."""
+    return Table(name, (*META_COLUMNS, *HEADER_COLUMNS))
 
 
 def kind_table(kind: RecordKind) -> Table:

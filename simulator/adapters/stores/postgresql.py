@@ -16,7 +16,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from simulator.addin.rows import ColumnType, RowMaker, Table, rows_by_table
+from simulator.addin.rows import (
+    CUSTOM_TABLE_PREFIX,
+    ColumnType,
+    RowMaker,
+    Table,
+    identity_of,
+    rows_by_table,
+)
 from simulator.addin.store import Committed, Received, Rejected
 from simulator.errors import BillsimError, InputError
 
@@ -135,16 +142,19 @@ class PostgresStore:
 
 
 def read_postgres(url: str, tables: tuple[Table, ...]) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the store's tables that `tables` describes, in the order stored."""
+    """Every row of the store's tables that `tables` describes, in the order stored; of the
+    tables of custom types it does not describe (declared when the add-in ran), the
+    columns every table has, so that the frames' seq numbers can be counted."""
     with connect(url) as db, db.cursor() as cursor:
         cursor.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
         present = {name for (name,) in cursor.fetchall()}
+        described = {table.name: table for table in tables if table.name in present}
         return {
-            table.name: list(_read_table(cursor, table))
-            for table in tables
-            if table.name in present
+            name: list(_read_table(cursor, described.get(name) or identity_of(name)))
+            for name in sorted(present)
+            if name in described or name.startswith(CUSTOM_TABLE_PREFIX)
         }
 
 

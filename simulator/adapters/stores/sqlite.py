@@ -14,7 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from simulator.addin.rows import ColumnType, RowMaker, Table, rows_by_table
+from simulator.addin.rows import (
+    CUSTOM_TABLE_PREFIX,
+    ColumnType,
+    RowMaker,
+    Table,
+    identity_of,
+    rows_by_table,
+)
 from simulator.addin.store import Committed, Received, Rejected
 from simulator.errors import InputError
 
@@ -101,14 +108,19 @@ class SqliteStore:
 
 
 def read_sqlite(path: str | Path, tables: tuple[Table, ...]) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the store's tables that `tables` describes, in the order stored."""
+    """Every row of the store's tables that `tables` describes, in the order stored; of the
+    tables of custom types it does not describe (declared when the add-in ran), the
+    columns every table has, so that the frames' seq numbers can be counted."""
     if not Path(path).is_file():
         raise InputError("no such SQLite store", file=str(path))
     db = sqlite3.connect(f"file:{Path(path).absolute()}?mode=ro", uri=True)
     try:
         present = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        described = {table.name: table for table in tables if table.name in present}
         return {
-            table.name: list(_read_table(db, table)) for table in tables if table.name in present
+            name: list(_read_table(db, described.get(name) or identity_of(name)))
+            for name in sorted(present)
+            if name in described or name.startswith(CUSTOM_TABLE_PREFIX)
         }
     except sqlite3.DatabaseError as error:
         raise InputError(f"not a billsim SQLite store: {error}", file=str(path)) from None
