@@ -53,7 +53,9 @@ from simulator.scenario.notes_ini import (
     resolve_settings,
 )
 from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import Layout
+from simulator.wire.text import TextView
 
 DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
 DEFAULT_GROUP: Final = "addins"
@@ -62,6 +64,7 @@ NBF_STORE: Final = "nbf:billing.nbf"
 # BillingAddinOutput bits, as the Billing task reads them.
 _OUTPUT_RELATIONAL: Final = 1
 _OUTPUT_NBF: Final = 8
+_OUTPUT_PRINT: Final = 2  # +2: each record also printed as tail shows it
 _GOODBYE_TIMEOUT: Final = 2.0
 
 
@@ -83,7 +86,8 @@ def store_urls(
     stores: Sequence[str], settings: NotesIniSettings, notes_ini: Path | None
 ) -> list[str]:
     """`--store` as given, else where BillingAddinOutput sends records (1: the relational
-    store, 8: billing.nbf, 9: both), else the relational store."""
+    store, 8: billing.nbf, 9: both; +2 also prints them: `prints_records`), else the
+    relational store."""
     if stores:
         return list(stores)
     text = settings.billing_addin_output
@@ -100,11 +104,42 @@ def store_urls(
     urls += [NBF_STORE] if bits & _OUTPUT_NBF else []
     if not urls:
         raise InputError(
-            f"{bits} names no output (1: billing database, 8: billing.nbf, 9: both)",
+            f"{bits} names no store (1: billing database, 8: billing.nbf, 9: both; "
+            "+2: also printed)",
             file=where,
             field=BILLING_ADDIN_OUTPUT,
         )
     return urls
+
+
+def prints_records(stores: Sequence[str], settings: NotesIniSettings) -> bool:
+    """BillingAddinOutput +2 (with no --store): each record also printed as `tail` shows it."""
+    text = settings.billing_addin_output
+    if stores or text is None:
+        return False
+    try:
+        return bool(int(text, 0) & _OUTPUT_PRINT)
+    except ValueError:
+        return False  # store_urls has said what is wrong with it
+
+
+class RecordPrinter:
+    """Each committed frame as `tail` shows it, on `out` (BillingAddinOutput +2)."""
+
+    def __init__(self, codec: FrameCodec, out: TextIO) -> None:
+        self.decoder = JsonDecoder(codec)
+        self.view = TextView()
+        self.out = out
+
+    def __call__(self, items: Sequence[Received | Rejected]) -> None:
+        for item in items:
+            if isinstance(item, Received):
+                obj = self.decoder(item.frame, 0, item.seq)
+                date_line, line = self.view.lines(obj, server=item.server)
+                if date_line is not None:
+                    self.out.write(date_line + "\n")
+                self.out.write(line + "\n")
+        self.out.flush()
 
 
 # -- what was stored -----------------------------------------------------------------------
@@ -233,8 +268,10 @@ class BillingAddin:
         max_items: int = MAX_BATCH_ITEMS,
         max_wait: float = MAX_BATCH_WAIT,
         clock: Callable[[], float] = time.monotonic,
+        on_committed: Callable[[Sequence[Received | Rejected]], None] | None = None,
     ) -> None:
         self.stores = stores
+        self.on_committed = on_committed
         self.intake = intake
         self.executor = executor
         self.tally = tally
@@ -306,6 +343,8 @@ class BillingAddin:
                     self.stop.set()
                     return
                 self.tally.count(batch.items, results, _wall_us())
+                if self.on_committed is not None:
+                    self.on_committed(batch.items)
             for done in self.batcher.committed(batch):
                 if not done.done():
                     done.set_result(None)
@@ -506,6 +545,7 @@ def run_addin(
                 settings=settings,
                 intake=intake,
                 stderr=stderr,
+                show=stdout if prints_records(request.stores, settings) else None,
             )
         )
         summary = tally.summary(time.monotonic() - started)
@@ -527,11 +567,13 @@ async def serve(
     intake: Intake | None = None,
     stderr: TextIO = sys.stderr,
     stop: asyncio.Event | None = None,
+    show: TextIO | None = None,
 ) -> Tally:
     """Open the stores (on the thread that will commit to them), drain the broker into
     them until `stop` is set, SIGINT / SIGTERM, `--until-idle` or a failure, close them;
-    what was committed. ConsumerError (exit 1) if the broker cannot be used, StoreError
-    (exit 1) if a store fails, InputError (exit 2) for bad options."""
+    what was committed; with `show`, each committed frame is also printed there as `tail`
+    shows it. ConsumerError (exit 1) if the broker cannot be used, StoreError (exit 1) if
+    a store fails, InputError (exit 2) for bad options."""
     check_group(request.group)
     topic_filters(request.server, request.group)
     address = parse_broker_url(request.broker)
@@ -546,7 +588,9 @@ async def serve(
         stores = await loop.run_in_executor(executor, _opened, open_stores)
         try:
             tally = Tally([store.url for store in stores])
-            addin = BillingAddin(stores, intake or Intake(request.layout), executor, tally, stop)
+            intake = intake or Intake(request.layout)
+            printer = RecordPrinter(intake.codec, show) if show is not None else None
+            addin = BillingAddin(stores, intake, executor, tally, stop, on_committed=printer)
             pacing: Pacing = Unpaced()
             if request.pacing == "notes-ini":
                 pacing = WakeupPacing.from_settings(

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from samples import SERVER, SERVER_CN, SESSION_REC, STAMP
 from simulator.adapters.mqtt.consumer import ConsumerError
 from simulator.addin.intake import Intake
 from simulator.addin.store import Committed, Received, Rejected
-from simulator.commands.addin import AddinRequest, StoreError, serve, store_urls
+from simulator.commands.addin import AddinRequest, StoreError, prints_records, serve, store_urls
 from simulator.errors import InputError
 from simulator.scenario.notes_ini import NotesIniSettings, read_notes_ini, resolve_settings
 from simulator.wire.codec import FrameCodec
@@ -312,10 +313,43 @@ def test_billing_addin_output_chooses_the_stores(tmp_path: Path) -> None:
     assert store_urls([], settings("8"), None) == ["nbf:billing.nbf"]
     assert store_urls([], settings("9"), None) == ["sqlite:///billing.db", "nbf:billing.nbf"]
     assert store_urls(["nbf:x"], settings("9"), None) == ["nbf:x"]
-    with pytest.raises(InputError, match="names no output"):
+    with pytest.raises(InputError, match="names no store"):
         store_urls([], settings("2"), tmp_path / "notes.ini")
+    # +2: the records are also printed, as tail shows them (not with --store).
+    assert store_urls([], settings("10"), None) == ["nbf:billing.nbf"]
+    assert prints_records([], settings("10")) and prints_records([], settings("0xB"))
+    assert not prints_records([], settings("9")) and not prints_records(["nbf:x"], settings("10"))
     with pytest.raises(InputError, match="expected a number"):
         store_urls([], settings("both"), tmp_path / "notes.ini")
+
+
+def test_billing_addin_output_plus_2_prints_each_record_as_tail_shows_it(
+    mosquitto: MosquittoBroker,
+    stream: tuple[Path, bytes],
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    scenario, reference = stream
+    (tmp_path / "notes.ini").write_text("BillingAddinOutput=10\n")
+    addin = subprocess.Popen(
+        billsim(
+            "addin", "--broker", mosquitto.url, "--notes-ini", "notes.ini", "--until-idle", "2s"
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    processes.append(addin)
+    wait_subscribed(addin, mosquitto)
+    publish(scenario, mosquitto)
+    code, out, err = finish(addin)
+    assert code == 0, err
+    assert (tmp_path / "billing.nbf").read_bytes() == reference
+    lines = out.splitlines()
+    assert lines[0] == "-- 2026-11-21"
+    frames = [line for line in lines if re.match(r"\d\d:\d\d:\d\d\.\d\d Mail01 ", line)]
+    assert len(frames) == len(frames_of(reference))
+    assert frames[0].split()[2:4] == ["session", "START"] and frames[0].endswith("#1")
 
 
 # -- in process, with an in-memory store ---------------------------------------------------
