@@ -5,10 +5,12 @@ docs/mqtt.md (the topics, messages, properties and bindings written out below fr
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shlex
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,9 @@ ASYNCAPI = REPO / "queue" / "asyncapi.yaml"
 MOSQUITTO_CONF = REPO / "queue" / "mosquitto.conf"
 
 BROKER_URL = "mqtt://mosquitto:1883"
+STORE_URL = "postgresql://postgres@postgres:5432/billing"
+TRUTH = "/shared/truth.json"
+BILLSIM_SERVICES = ("billsim", "tail", "addin", "verify", "shared-volume")
 
 
 def load_yaml(path: Path) -> Any:
@@ -62,7 +67,20 @@ def help_text(command: str) -> str:
 
 def test_compose_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"mosquitto", "billsim", "tail"}
+    assert set(services) == {"mosquitto", "postgres", *BILLSIM_SERVICES}
+
+
+def depends_on(compose: dict[str, Any], name: str) -> dict[str, str]:
+    """A service's dependencies: the name of each, and the condition it waits for."""
+    needs = compose["services"][name].get("depends_on", {})
+    return {other: spec["condition"] for other, spec in needs.items()}
+
+
+def assert_options_exist(command: list[str]) -> None:
+    """Every option a service's command uses is one its billsim command has."""
+    text = help_text(command[0])
+    for option in (word for word in command if word.startswith("--")):
+        assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text), (command[0], option)
 
 
 def test_compose_broker(compose: dict[str, Any]) -> None:
@@ -80,29 +98,123 @@ def test_compose_broker(compose: dict[str, Any]) -> None:
     assert "$$SYS/broker/version" in test  # $$: a literal $ to compose
 
 
-@pytest.mark.parametrize("name", ["billsim", "tail"])
+@pytest.mark.parametrize("name", BILLSIM_SERVICES)
 def test_compose_billsim_services_build_the_image(compose: dict[str, Any], name: str) -> None:
-    service = compose["services"][name]
-    assert service["build"] == "."
+    assert compose["services"][name]["build"] == "."
     assert DOCKERFILE.is_file()
-    assert service["depends_on"]["mosquitto"] == {"condition": "service_healthy"}
+
+
+@pytest.mark.parametrize("name", ["billsim", "tail", "addin"])
+def test_compose_broker_clients_wait_for_a_healthy_broker(
+    compose: dict[str, Any], name: str
+) -> None:
+    assert depends_on(compose, name)["mosquitto"] == "service_healthy"
+
+
+def test_compose_postgres(compose: dict[str, Any]) -> None:
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"] == "postgres:16"
+    environment = postgres["environment"]
+    assert environment["POSTGRES_HOST_AUTH_METHOD"] == "trust"  # STORE_URL has no password
+    assert environment["POSTGRES_DB"] == STORE_URL.rsplit("/", 1)[1]
+    test = postgres["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "pg_isready"]
+    # Over TCP: the socket answers while the first initialisation still runs.
+    assert test[test.index("-h") + 1] == "127.0.0.1"
+    assert "ports" not in postgres  # the host's own PostgreSQL keeps 5432
+
+
+def option_value(command: list[str], option: str) -> str:
+    assert command.count(option) == 1, (command, option)
+    return command[command.index(option) + 1]
 
 
 def test_compose_commands(compose: dict[str, Any]) -> None:
     services = compose["services"]
     run = services["billsim"]["command"]
     # The demo plays at its own speed (60x: 90 minutes in 90 seconds), as the README says.
-    assert run == ["run", "lifecycle-demo", "--broker", BROKER_URL]
+    assert run[:2] == ["run", "lifecycle-demo"]
+    assert "--speed" not in run
     assert load_scenario(REPO / "scenarios" / "lifecycle-demo.yaml").speed == "60x"
+    assert option_value(run, "--broker") == BROKER_URL
     # tail follows run after run (it restarts with its container anyway).
     assert services["tail"]["command"] == ["tail", "--broker", BROKER_URL, "--follow"]
-    # tail is up before the run starts, so it sees the first frame.
-    assert services["billsim"]["depends_on"]["tail"] == {"condition": "service_started"}
-    # Every option the commands use is one the CLI has.
-    for command in (run, services["tail"]["command"]):
-        text = help_text(command[0])
-        for option in (word for word in command if word.startswith("--")):
-            assert option in text, (command[0], option)
+    addin = services["addin"]["command"]
+    assert addin[0] == "addin"
+    assert option_value(addin, "--broker") == BROKER_URL
+    assert option_value(addin, "--store") == STORE_URL
+    verify = services["verify"]["command"]
+    assert verify[0] == "verify"
+    # verify compares the bill in the add-in's store with the ground truth the run wrote.
+    assert option_value(run, "--summary") == option_value(verify, "--expected") == TRUTH
+    assert option_value(verify, "--actual") == STORE_URL
+    for command in (run, services["tail"]["command"], addin, verify):
+        assert_options_exist(command)
+
+
+def test_compose_the_helper_catches_an_option_the_cli_lacks() -> None:
+    with pytest.raises(AssertionError):
+        assert_options_exist(["addin", "--until"])  # a prefix of --until-idle is no option
+
+
+def seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|m)", duration)
+    assert match, duration
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+def test_compose_the_add_in_outlasts_the_quiet_stretches_of_the_demo(
+    compose: dict[str, Any],
+) -> None:
+    """The add-in ends once idle for --until-idle: that must be longer than the run's wait
+    before its first frame (--start-after) and than the demo's longest gap between two
+    frames at its speed, or the add-in would end before the run does."""
+    services = compose["services"]
+    until_idle = seconds(option_value(services["addin"]["command"], "--until-idle"))
+    start_after = seconds(option_value(services["billsim"]["command"], "--start-after"))
+    speed = load_scenario(REPO / "scenarios" / "lifecycle-demo.yaml").speed
+    assert speed is not None and speed.endswith("x")
+    golden = (REPO / "tests" / "golden" / "lifecycle-demo.jsonl").read_text().splitlines()
+    stamps = sorted({datetime.fromisoformat(json.loads(line)["TimeStamp"][:19]) for line in golden})
+    longest_gap = max(b - a for a, b in itertools.pairwise(stamps)).total_seconds()
+    assert until_idle > start_after + 5  # and the few seconds a container takes to start
+    assert until_idle > longest_gap / float(speed[:-1])
+
+
+def test_compose_dependency_order(compose: dict[str, Any]) -> None:
+    # The add-in stores into a PostgreSQL that answers.
+    assert depends_on(compose, "addin")["postgres"] == "service_healthy"
+    # The run starts once the add-in and tail are up, so both see its first frame, and
+    # once the shared volume is the run's to write.
+    run = depends_on(compose, "billsim")
+    assert run["addin"] == run["tail"] == "service_started"
+    assert run["shared-volume"] == "service_completed_successfully"
+    # verify runs once: after the run wrote the ground truth and the add-in committed all.
+    assert depends_on(compose, "verify") == {
+        "billsim": "service_completed_successfully",
+        "addin": "service_completed_successfully",
+    }
+    # The one-shot services are not restarted; the servers are.
+    services = compose["services"]
+    for name in ("billsim", "addin", "verify", "shared-volume"):
+        assert services[name]["restart"] == "no", name
+    for name in ("mosquitto", "postgres", "tail"):
+        assert services[name]["restart"] == "unless-stopped", name
+
+
+def test_compose_the_ground_truth_is_shared(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "shared" in compose["volumes"]
+    truth_dir = TRUTH.rsplit("/", 1)[0]
+    for name in ("billsim", "verify", "shared-volume"):
+        mounts = [str(volume).split(":") for volume in services[name]["volumes"]]
+        assert ["shared", truth_dir] in [mount[:2] for mount in mounts], name
+    # The image runs as billsim; the volume is handed to it before the run writes there.
+    owner = services["shared-volume"]
+    assert owner["user"] == "root"
+    assert owner["entrypoint"] == ["chown", "billsim", truth_dir]
+    users = [args for name, args in dockerfile_instructions() if name == "USER"]
+    assert users[-1] == "billsim"
 
 
 # --- Dockerfile and .dockerignore ------------------------------------------------------------
