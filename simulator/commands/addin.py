@@ -447,7 +447,10 @@ async def _drain(
 
             # Taking messages from the CONNACK on: a session's backlog comes before the SUBACK.
             addin.accepting = pacing.awake(addin.clock())
-            if not await consumer.connect(deadline=deadline, stop=stop, on_waiting=waiting):
+            connected = await consumer.connect(
+                deadline=deadline, stop=stop, on_waiting=waiting, waited=request.connect_timeout
+            )
+            if not connected:
                 break
             filters = await consumer.subscribe(request.server, request.group)
             if deadline is not None:

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from simulator.domino.server import BILL_FIELDS
 from simulator.domino.simulation import Simulation
 from simulator.wire import constants as c
 from simulator.wire.records import BUILTIN_KINDS
@@ -118,39 +119,41 @@ def _width(stream: TextIO) -> int | None:
     return None if stream.isatty() else 160
 
 
-_USER_HEADERS = (
-    "user",
-    "sessions",
-    "bytes in",
-    "bytes out",
-    "db open (1/100 s)",
-    "charges",
-    "docs",
-    "mail",
-    "agents",
-    "web",
-)
+# The bill's fields (domino.server.BILL_FIELDS) as the table heads them.
+_USER_HEADERS: dict[str, str] = {
+    "sessions": "sessions",
+    "bytes_in": "bytes in",
+    "bytes_out": "bytes out",
+    "db_open_time": "db open (1/100 s)",
+    "charges": "charges",
+    "documents": "docs",
+    "mail": "mail",
+    "mail_bytes": "mail bytes",
+    "replication_bytes_in": "repl in",
+    "replication_bytes_out": "repl out",
+    "agents": "agents",
+    "agent_time": "agent time (1/100 s)",
+    "web": "web",
+    "web_bytes": "web bytes",
+}
 
 
 def user_table_lines(rows: Sequence[tuple[str, ...]], width: int) -> list[str]:
     """The per-user table, names and numbers always whole (they are what a reader matches
     against a consumer's bill): as columns when they fit `width`, else a block a user."""
-    widths = [
-        max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(_USER_HEADERS)
-    ]
+    headers = ("user", *(_USER_HEADERS[field] for field in BILL_FIELDS))
+    widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
 
     def line(cells: tuple[str, ...]) -> str:
         first = cells[0].ljust(widths[0])
         rest = (cell.rjust(size) for cell, size in zip(cells[1:], widths[1:], strict=True))
         return "  ".join((first, *rest)).rstrip()
 
-    table = [line(_USER_HEADERS), *(line(row) for row in rows)]
+    table = [line(headers), *(line(row) for row in rows)]
     if max(len(text) for text in table) <= width:
         return table
     return [
-        row[0]
-        + "\n  "
-        + ", ".join(f"{h} {v}" for h, v in zip(_USER_HEADERS[1:], row[1:], strict=True))
+        row[0] + "\n  " + ", ".join(f"{h} {v}" for h, v in zip(headers[1:], row[1:], strict=True))
         for row in rows
     ]
 
@@ -197,15 +200,10 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
     rows = [
         (
             name,
-            str(totals["sessions"]),
-            str(totals["bytes_in"]),
-            str(totals["bytes_out"]),
-            str(totals["db_open_time"]),
-            f"{totals['charges']:.2f}",
-            str(totals["documents"]),
-            str(totals["mail"]),
-            str(totals["agents"]),
-            str(totals["web"]),
+            *(
+                f"{totals[field]:.2f}" if field == "charges" else str(totals[field])
+                for field in BILL_FIELDS
+            ),
         )
         for name, totals in shown
     ]

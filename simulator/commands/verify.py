@@ -73,8 +73,11 @@ def _seq_findings(
     summary: Any, tables: Mapping[str, Iterable[Mapping[str, Any]]]
 ) -> list[SeqFindings]:
     """The seq numbers of the summary's run (1..records) that the store lacks or holds
-    twice; none to tell when the summary is of a run without MQTT (no `run`)."""
+    twice; none to tell when the summary is of a run without MQTT (no `run`) or the store
+    keeps no run ids (an NBF file holds frames only)."""
     if not isinstance(summary, dict) or not isinstance(summary.get("run"), str):
+        return []
+    if not any(row.get("run") for rows in tables.values() for row in rows):
         return []
     server, run = common_name(str(summary.get("server", ""))), summary["run"]
     stored: Counter[int] = Counter()

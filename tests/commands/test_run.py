@@ -328,19 +328,22 @@ def test_the_command_list_is_never_cut_short() -> None:
 
 
 def test_the_user_table_keeps_names_and_numbers_whole_on_a_narrow_terminal() -> None:
+    # user, then the 14 bill fields in order
     rows = [
         ("CN=Alexandra Featherstonehaugh/OU=Sales/O=Acme", "1", "1600", "2500", "114000",
-         "0.00", "0", "1", "0", "1"),
-        ("CN=Bob Jones/O=Acme", "12", "400", "950", "156000", "0.05", "1", "0", "1", "0"),
+         "0.00", "0", "1", "48213", "0", "0", "0", "0", "1", "5120"),
+        ("CN=Bob Jones/O=Acme", "12", "400", "950", "156000", "0.05", "1", "0", "0", "0", "0",
+         "1", "357", "0", "0"),
     ]  # fmt: skip
-    wide = user_table_lines(rows, 200)
+    wide = user_table_lines(rows, 300)
     assert wide[0].split()[:3] == ["user", "sessions", "bytes"]
-    assert wide[1].startswith(rows[0][0] + "  ") and wide[1].endswith("  1")
+    assert wide[1].startswith(rows[0][0] + "  ") and wide[1].endswith("  5120")
     assert len({len(line.rstrip()) for line in wide[1:]}) == 1  # columns line up
     narrow = user_table_lines(rows, 80)
     assert narrow[0].splitlines() == [
         rows[0][0],
         "  sessions 1, bytes in 1600, bytes out 2500, db open (1/100 s) 114000, charges 0.00,"
-        " docs 0, mail 1, agents 0, web 1",
+        " docs 0, mail 1, mail bytes 48213, repl in 0, repl out 0, agents 0,"
+        " agent time (1/100 s) 0, web 1, web bytes 5120",
     ]
     assert narrow[1].startswith("CN=Bob Jones/O=Acme\n  sessions 12,")

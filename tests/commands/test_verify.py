@@ -209,3 +209,19 @@ def test_a_store_is_verified_by_its_bill_and_the_seq_numbers_of_the_run(tmp_path
     assert result.exit_code == 1
     assert "CN=Alice Smith/O=Acme  mail " in result.stdout
     assert f"Mail01 run r1: seq missing {withheld}" in result.stdout
+
+
+def test_an_nbf_store_keeps_no_run_ids_so_its_seq_numbers_are_not_judged(
+    tmp_path: Path,
+) -> None:
+    """An NBF file holds frames only: against the summary of a run on MQTT (which has a
+    run id) its bill is compared, its seq numbers cannot be."""
+    out = tmp_path / "run.nbf"
+    summary = tmp_path / "summary.json"
+    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
+    truth = json.loads(summary.read_text())
+    truth["run"] = "0123456789ab"
+    summary.write_text(json.dumps(truth))
+    result = invoke("verify", "--expected", str(summary), "--actual", f"nbf:{out}")
+    assert result.exit_code == 0, result.stdout
+    assert "seq missing" not in result.stdout

@@ -19,22 +19,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from gmqtt import MQTTConnectError, Subscription
 
 from simulator.adapters.mqtt import gmqtt_glue as glue
+from simulator.adapters.mqtt.connecting import connect_until
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.topics import FRAME_KINDS, TOPIC_ROOT, parse_topic
-from simulator.adapters.mqtt.url import BrokerUrl, connect_failure
+from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.addin.intake import Message
 from simulator.errors import BillsimError, InputError
 
 SESSION_EXPIRY: Final = 86_400  # seconds: a day's outage or sleep loses nothing
 CONNECT_TIMEOUT: Final = 5.0
-RETRY_INTERVAL: Final = 1.0
 _KEEPALIVE: Final = 30
 _GOODBYE_TIMEOUT: Final = 1.0
 
@@ -89,29 +88,24 @@ class Consumer:
         return "MQTT 5" if self.version == glue.MQTT_V5 else "MQTT 3.1.1"
 
     async def connect(
-        self, *, deadline: float | None, stop: asyncio.Event, on_waiting: Callable[[str], None]
+        self,
+        *,
+        deadline: float | None,
+        stop: asyncio.Event,
+        on_waiting: Callable[[str], None],
+        waited: float | None = None,
     ) -> bool:
-        """Connect, retrying every second until ``deadline`` (``time.monotonic()``; None:
-        without end). ``on_waiting`` hears the reason once, at the first failure. False if
-        ``stop`` was set first; ConsumerError when the deadline passes, the broker refuses
-        the login or TLS fails."""
-        said = False
-        while not stop.is_set():
-            try:
-                await self._connect_once()
-                return True
-            except (OSError, TimeoutError) as error:
-                reason = connect_failure(error)
-                if isinstance(error, ssl.SSLError) or (
-                    deadline is not None and time.monotonic() >= deadline
-                ):
-                    raise ConsumerError(f"cannot connect to {self.url}: {reason}") from None
-                if not said:
-                    on_waiting(reason)
-                    said = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RETRY_INTERVAL)
-        return False
+        """Connect as `connecting.connect_until` does; ConsumerError when it cannot, or
+        when the broker refuses the login."""
+        return await connect_until(
+            self._connect_once,
+            self.url,
+            deadline=deadline,
+            stop=stop,
+            on_waiting=on_waiting,
+            error=ConsumerError,
+            waited=waited,
+        )
 
     def _new_client(self, version: int) -> Any:
         session: dict[str, Any] = {}

@@ -21,12 +21,12 @@ from typing import Any, Final
 
 from gmqtt import MQTTConnectError
 
+from simulator.adapters.mqtt.connecting import connect_until
 from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, OwnReconnectClient
-from simulator.adapters.mqtt.url import BrokerUrl, connect_failure
+from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.errors import BillsimError
 
 CONNECT_TIMEOUT: Final = 5.0
-RETRY_INTERVAL: Final = 1.0
 _KEEPALIVE: Final = 30
 _GOODBYE_TIMEOUT: Final = 1.0
 
@@ -70,33 +70,17 @@ class Subscriber:
         on_waiting: Callable[[str], None],
         waited: float | None = None,
     ) -> bool:
-        """Connect, retrying every second until ``deadline`` (``time.monotonic()``; None:
-        without end). ``on_waiting`` hears the reason once, at the first failure. False if
-        ``stop`` was set first; SubscriberError when the deadline passes, the broker refuses
-        the login or TLS fails (`waited`: the seconds the deadline allowed, for its message)."""
-        said = False
-        while not stop.is_set():
-            try:
-                await self._connect_once()
-                return True
-            except (OSError, TimeoutError) as error:
-                reason = connect_failure(error)
-                if isinstance(error, ssl.SSLError):
-                    # An untrusted certificate or a TLS mismatch does not mend by waiting.
-                    raise SubscriberError(
-                        f"cannot connect to the broker {self.url}: {reason}"
-                    ) from None
-                if deadline is not None and time.monotonic() >= deadline:
-                    within = f" within {waited:g} s" if waited is not None else ""
-                    raise SubscriberError(
-                        f"cannot connect to the broker {self.url}{within}: {reason}"
-                    ) from None
-                if not said:
-                    on_waiting(reason)
-                    said = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RETRY_INTERVAL)
-        return False
+        """Connect as `connecting.connect_until` does; SubscriberError when it cannot, or
+        when the broker refuses the login."""
+        return await connect_until(
+            self._connect_once,
+            self.url,
+            deadline=deadline,
+            stop=stop,
+            on_waiting=on_waiting,
+            error=SubscriberError,
+            waited=waited,
+        )
 
     async def _connect_once(self) -> None:
         for version in (MQTT_V5, MQTT_V311):
