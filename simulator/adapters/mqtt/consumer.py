@@ -144,6 +144,7 @@ class Consumer:
             if connect in done:
                 error = connect.exception()
                 if error is None:
+                    glue.coalesce_writes(client)
                     self._client, self.version = client, version
                     return
                 glue.drop(client)

@@ -170,6 +170,36 @@ def write(client: Any, data: bytes) -> None:
     connection._last_data_out = time.monotonic()
 
 
+def coalesce_writes(client: Any) -> None:
+    """From now on, what the connection writes in one turn of the event loop goes out in
+    one send: gmqtt writes each PUBACK on its own, and a consumer acknowledging a
+    committed batch of a thousand frames would otherwise make a thousand system calls.
+    Order is kept; pending bytes are written before the transport closes."""
+    transport = client._connection._transport
+    write, close = transport.write, transport.close
+    loop = asyncio.get_running_loop()
+    pending: list[bytes] = []
+
+    def flush() -> None:
+        if pending:
+            data = b"".join(pending)
+            pending.clear()
+            if not transport.is_closing():
+                write(data)
+
+    def coalesced(data: bytes) -> None:
+        if not pending:
+            loop.call_soon(flush)
+        pending.append(bytes(data))
+
+    def flushed_then_closed() -> None:
+        flush()
+        close()
+
+    transport.write = coalesced
+    transport.close = flushed_then_closed
+
+
 def write_paused(client: Any) -> bool:
     """The transport's write buffer is above its high-water mark."""
     return bool(client._connection._protocol._paused)
