@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from simulator.addin.store import Received, Rejected
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec, FrameError, peek_header
+from simulator.wire.codec import FrameCodec, FrameError, peek_class, peek_header
 from simulator.wire.jsonform import frame_from_json
 from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import RecordKind
@@ -103,7 +103,7 @@ def frame_class(frame: bytes) -> str:
     struct_type = peek_header(frame)[1]
     if struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
         return "custom"
-    return c.CLASS_TOPIC_NAME.get(int.from_bytes(frame[4:8], "little"), "unknown")
+    return c.CLASS_TOPIC_NAME.get(peek_class(frame), "unknown")
 
 
 def _whole_number(props: Mapping[str, str], name: str) -> int | None:

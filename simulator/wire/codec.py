@@ -497,5 +497,15 @@ def peek_header(buf: Buffer, offset: int = 0) -> tuple[int, int]:
     return length, struct_type
 
 
+# Class: the DWORD after Len and StructType, at offset 4 in both layouts.
+_CLASS = struct.Struct("<I")
+
+
+def peek_class(buf: Buffer, offset: int = 0) -> int:
+    """The header's Class of the frame at `offset` (at least 8 bytes must be there)."""
+    bill_class: int = _CLASS.unpack_from(buf, offset + 4)[0]
+    return bill_class
+
+
 def is_custom_struct_type(struct_type: int) -> bool:
     return c.CUSTOM_STRUCT_TYPE_MIN <= struct_type <= c.CUSTOM_STRUCT_TYPE_MAX

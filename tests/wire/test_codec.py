@@ -35,7 +35,7 @@ from samples import (
 )
 
 from simulator.wire import constants as c
-from simulator.wire.codec import EncodeError, FrameCodec, FrameError, peek_header
+from simulator.wire.codec import EncodeError, FrameCodec, FrameError, peek_class, peek_header
 from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import (
     AgentRec,
@@ -593,6 +593,9 @@ def test_peek_header_reads_len_and_struct_type_of_every_kind(
         frame = hand_frame(layout, framing, RECORDS[name])
         assert peek_header(data, offset) == (len(frame), _word(frame, 2))
         assert peek_header(frame) == (len(frame), _word(frame, 2))
+        assert (
+            peek_class(data, offset) == peek_class(frame) == struct.unpack_from("<I", frame, 4)[0]
+        )
         offset += len(frame)
 
 

@@ -8,7 +8,7 @@ from typing import Final
 
 from simulator.errors import InputError
 from simulator.wire import constants as c
-from simulator.wire.codec import peek_header
+from simulator.wire.codec import peek_class, peek_header
 
 TOPIC_ROOT: Final = "domino/billing"
 
@@ -29,7 +29,7 @@ def frame_topic(server_cn: str, frame: bytes) -> str:
     struct_type = peek_header(frame)[1]
     if struct_type >= c.CUSTOM_STRUCT_TYPE_MIN:
         return f"{TOPIC_ROOT}/{server_cn}/custom/{struct_type}"
-    bill_class = int.from_bytes(frame[4:8], "little")
+    bill_class = peek_class(frame)
     name = c.CLASS_TOPIC_NAME.get(bill_class)
     if name is None:
         raise ValueError(f"struct type {struct_type} with class {bill_class:#x}: no topic")
