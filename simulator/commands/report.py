@@ -10,6 +10,7 @@ from typing import TextIO
 
 from simulator.adapters.stores import read_rows
 from simulator.addin.bill import BillBy, Totals, bill
+from simulator.commands.columns import aligned
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
@@ -74,8 +75,5 @@ def _write_table(totals: dict[str, Totals], by: BillBy, out: TextIO) -> None:
     fields = [f for f in BILL_FIELDS if any(entry[f] for entry in totals.values())]
     headers = [by.value, *(f.replace("_", " ") for f in fields)]
     rows = [[name, *(_cell(f, entry[f]) for f in fields)] for name, entry in totals.items()]
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    for row in [headers, *rows]:
-        cells = [row[0].ljust(widths[0])]
-        cells += (cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))
-        out.write("  ".join(cells).rstrip() + "\n")
+    for line in aligned([headers, *rows]):
+        out.write(line + "\n")

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from simulator.commands.columns import aligned
 from simulator.domino.server import BILL_FIELDS
 from simulator.domino.simulation import Simulation
 from simulator.wire import constants as c
@@ -142,14 +143,7 @@ def user_table_lines(rows: Sequence[tuple[str, ...]], width: int) -> list[str]:
     """The per-user table, names and numbers always whole (they are what a reader matches
     against a consumer's bill): as columns when they fit `width`, else a block a user."""
     headers = ("user", *(_USER_HEADERS[field] for field in BILL_FIELDS))
-    widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(size) for cell, size in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join((first, *rest)).rstrip()
-
-    table = [line(headers), *(line(row) for row in rows)]
+    table = aligned([headers, *rows])
     if max(len(text) for text in table) <= width:
         return table
     return [

@@ -17,6 +17,7 @@ from typing import Any, Final, TextIO
 
 from simulator.adapters.stores import read_rows
 from simulator.addin.bill import bill
+from simulator.commands.columns import aligned
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.names import common_name
@@ -136,11 +137,8 @@ def write_table(result: Reconciliation, expected: str, actual: str, out: TextIO)
         for d in result.differences
     ]
     if rows:
-        widths = [max(len(cells[i]) for cells in (_HEADERS, *rows)) for i in range(len(_HEADERS))]
-        for cells in (_HEADERS, *rows):
-            first = [cell.ljust(width) for cell, width in zip(cells[:2], widths, strict=False)]
-            rest = [cell.rjust(width) for cell, width in zip(cells[2:], widths[2:], strict=True)]
-            out.write("  ".join(first + rest).rstrip() + "\n")
+        for line in aligned([_HEADERS, *rows], left=2):
+            out.write(line + "\n")
     for user in result.missing_from_actual:
         out.write(f"missing from {actual}: {user}\n")
     for user in result.missing_from_expected:
