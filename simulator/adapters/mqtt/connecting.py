@@ -1,5 +1,5 @@
-"""Retrying a client's connection to a broker until a deadline: `tail`'s subscriber and
-the add-in's consumer connect the same way."""
+"""How `tail`'s subscriber and the add-in's consumer connect to a broker: MQTT 5 first,
+else MQTT 3.1.1, one attempt after another until a deadline."""
 
 from __future__ import annotations
 
@@ -8,12 +8,64 @@ import contextlib
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from gmqtt import MQTTConnectError
+
+from simulator.adapters.mqtt import gmqtt_glue as glue
 from simulator.adapters.mqtt.url import BrokerUrl, connect_failure
 from simulator.errors import BillsimError
 
 # Seconds between attempts while the broker is not there.
 RETRY_INTERVAL = 1.0
+# One attempt's wait for the CONNACK, and the keepalive asked for.
+CONNECT_TIMEOUT = 5.0
+KEEPALIVE = 30
+
+
+async def connect_either_version(
+    new_client: Callable[[int], Any],
+    url: BrokerUrl,
+    tls: ssl.SSLContext | None,
+    error: type[BillsimError],
+) -> tuple[Any, int]:
+    """A client connected to `url` and its protocol version: MQTT 5 first; a broker that
+    refuses MQTT 5 (CONNACK 0x01: NATS, RabbitMQ before 3.13) gets MQTT 3.1.1 from a
+    fresh client (`new_client(version)`). Raises `error` for a refused login, TimeoutError
+    when no CONNACK comes, OSError as the socket fails."""
+    for version in (glue.MQTT_V5, glue.MQTT_V311):
+        client = new_client(version)
+        connect = asyncio.ensure_future(
+            client.connect(
+                url.host,
+                url.port,
+                ssl=tls if tls is not None else False,
+                keepalive=KEEPALIVE,
+                version=version,
+            )
+        )
+        refused = asyncio.ensure_future(client.refused_v5.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {connect, refused}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            refused.cancel()
+        if connect in done:
+            failure = connect.exception()
+            if failure is None:
+                return client, version
+            glue.drop(client)
+            if isinstance(failure, MQTTConnectError):
+                raise error(f"{url} refused the connection: {glue.connack_text(failure)}")
+            raise failure
+        connect.cancel()
+        with contextlib.suppress(BaseException):
+            await connect
+        glue.drop(client)
+        if version == glue.MQTT_V311 or refused not in done:
+            raise TimeoutError(f"no CONNACK within {CONNECT_TIMEOUT:g} s")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def connect_until(

@@ -22,10 +22,14 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
-from gmqtt import MQTTConnectError, Subscription
+from gmqtt import Subscription
 
 from simulator.adapters.mqtt import gmqtt_glue as glue
-from simulator.adapters.mqtt.connecting import connect_until
+from simulator.adapters.mqtt.connecting import (
+    CONNECT_TIMEOUT,
+    connect_either_version,
+    connect_until,
+)
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.topics import FRAME_KINDS, TOPIC_ROOT, parse_topic
 from simulator.adapters.mqtt.url import BrokerUrl
@@ -33,8 +37,6 @@ from simulator.addin.intake import Message
 from simulator.errors import BillsimError, InputError
 
 SESSION_EXPIRY: Final = 86_400  # seconds: a day's outage or sleep loses nothing
-CONNECT_TIMEOUT: Final = 5.0
-_KEEPALIVE: Final = 30
 _GOODBYE_TIMEOUT: Final = 1.0
 
 MessageHandler = Callable[[Message | None], Awaitable[None]]
@@ -123,43 +125,11 @@ class Consumer:
         return client
 
     async def _connect_once(self) -> None:
-        for version in (glue.MQTT_V5, glue.MQTT_V311):
-            client = self._new_client(version)
-            connect = asyncio.ensure_future(
-                client.connect(
-                    self.url.host,
-                    self.url.port,
-                    ssl=self.tls if self.tls is not None else False,
-                    keepalive=_KEEPALIVE,
-                    version=version,
-                )
-            )
-            refused = asyncio.ensure_future(client.refused_v5.wait())
-            try:
-                done, _ = await asyncio.wait(
-                    {connect, refused}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                refused.cancel()
-            if connect in done:
-                error = connect.exception()
-                if error is None:
-                    glue.coalesce_writes(client)
-                    self._client, self.version = client, version
-                    return
-                glue.drop(client)
-                if isinstance(error, MQTTConnectError):
-                    raise ConsumerError(
-                        f"{self.url} refused the connection: {glue.connack_text(error)}"
-                    )
-                raise error
-            connect.cancel()
-            with contextlib.suppress(BaseException):
-                await connect
-            glue.drop(client)
-            if version == glue.MQTT_V311 or refused not in done:
-                raise TimeoutError(f"no CONNACK within {CONNECT_TIMEOUT:g} s")
-        raise AssertionError("unreachable")  # pragma: no cover
+        client, version = await connect_either_version(
+            self._new_client, self.url, self.tls, ConsumerError
+        )
+        glue.coalesce_writes(client)
+        self._client, self.version = client, version
 
     def _connected(self, _client: Any, flags: int, _rc: int, _properties: Any) -> None:
         self.session_present = bool(flags)

@@ -19,15 +19,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from gmqtt import MQTTConnectError
-
-from simulator.adapters.mqtt.connecting import connect_until
-from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, OwnReconnectClient
+from simulator.adapters.mqtt.connecting import (
+    CONNECT_TIMEOUT,
+    connect_either_version,
+    connect_until,
+)
+from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, OwnReconnectClient
 from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.errors import BillsimError
 
-CONNECT_TIMEOUT: Final = 5.0
-_KEEPALIVE: Final = 30
 _GOODBYE_TIMEOUT: Final = 1.0
 
 MessageHandler = Callable[[str, bytes, Mapping[str, Any]], None]
@@ -83,44 +83,16 @@ class Subscriber:
         )
 
     async def _connect_once(self) -> None:
-        for version in (MQTT_V5, MQTT_V311):
-            client = OwnReconnectClient(f"{self.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}")
-            if self.url.username:
-                client.set_auth_credentials(self.url.username, self.url.password)
-            client.on_message = self._deliver
-            connect = asyncio.ensure_future(
-                client.connect(
-                    self.url.host,
-                    self.url.port,
-                    ssl=self.tls if self.tls is not None else False,
-                    keepalive=_KEEPALIVE,
-                    version=version,
-                )
-            )
-            refused = asyncio.ensure_future(client.refused_v5.wait())
-            try:
-                done, _ = await asyncio.wait(
-                    {connect, refused}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                refused.cancel()
-            if connect in done:
-                error = connect.exception()
-                if error is None:
-                    self._client, self.version = client, version
-                    return
-                if isinstance(error, MQTTConnectError):
-                    raise SubscriberError(f"{self.url} refused the connection: {error}")
-                raise error
-            connect.cancel()
-            with contextlib.suppress(BaseException):
-                await connect
-            if version == MQTT_V311 or refused not in done:
-                raise TimeoutError(f"no CONNACK within {CONNECT_TIMEOUT:g} s")
-            # CONNACK 0x01 to v5: try 3.1.1 with a fresh client.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.disconnect(), _GOODBYE_TIMEOUT)
-        raise AssertionError("unreachable")  # pragma: no cover
+        self._client, self.version = await connect_either_version(
+            self._new_client, self.url, self.tls, SubscriberError
+        )
+
+    def _new_client(self, _version: int) -> OwnReconnectClient:
+        client = OwnReconnectClient(f"{self.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}")
+        if self.url.username:
+            client.set_auth_credentials(self.url.username, self.url.password)
+        client.on_message = self._deliver
+        return client
 
     def _deliver(self, _client: Any, topic: str, payload: bytes, _qos: int, properties: Any) -> int:
         self._on_message(topic, bytes(payload), properties or {})
