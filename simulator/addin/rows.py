@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from simulator.addin.store import Received, Rejected
+from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder, JsonObject, value_from_json
 from simulator.wire.layout import NUMBER, CType
@@ -136,6 +137,16 @@ def table_name(kind: RecordKind) -> str:
     """`sessionrec`, `dbrec`, …; a declared custom type's is `custom_` and its name."""
     name = kind.name.lower()
     return name if kind in BUILTIN_KINDS else f"{CUSTOM_TABLE_PREFIX}{name}"
+
+
+_CLASS_OF_TABLE: dict[str, str] = {
+    table_name(kind): c.CLASS_TOPIC_NAME[kind.bill_class] for kind in BUILTIN_KINDS
+}
+
+
+def table_class(table: Table) -> str:
+    """The class (as topics name it) of the frames a table holds; `custom` for custom types."""
+    return _CLASS_OF_TABLE.get(table.name, "custom")
 
 
 def identity_of(name: str) -> Table:

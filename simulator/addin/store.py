@@ -10,7 +10,7 @@ identifies a frame: a redelivered one is counted as a duplicate, never stored tw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -44,11 +44,14 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """What one commit made durable: new frames stored, duplicates ignored, rejects kept."""
+    """What one commit made durable: new frames stored, duplicates ignored, rejects kept,
+    and the frames stored by class (`session`, …, `custom`), duplicates left out."""
 
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    # Not part of equality: the totals are what a commit is compared by.
+    stored_by_class: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
 
 class Store(Protocol):

@@ -40,7 +40,7 @@ from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.adapters.stores import open_store
 from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_BATCH_WAIT, Batcher
-from simulator.addin.intake import Intake, Message, frame_class
+from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.store import Committed, Received, Rejected, Store
 from simulator.commands.run_live import LiveLine, RateMeter
@@ -147,9 +147,12 @@ class RecordPrinter:
 
 @dataclass
 class Tally:
-    """What the add-in committed: frames by class, each store's counts, latencies (µs)."""
+    """What the add-in committed: frames (deliveries) committed, frames stored by class
+    (in the first store: a redelivery is not stored twice), each store's counts,
+    latencies (µs)."""
 
     urls: Sequence[str]
+    taken: int = 0
     frames: Counter[str] = field(default_factory=Counter)
     per_store: list[Committed] = field(default_factory=list)
     latencies_us: array[int] = field(default_factory=lambda: array("q"))
@@ -163,11 +166,12 @@ class Tally:
     ) -> None:
         for item in items:
             if isinstance(item, Received):
-                self.frames[frame_class(item.frame)] += 1
+                self.taken += 1
                 if item.sent_us is not None:
                     self.latencies_us.append(committed_us - item.sent_us)
                 if item.run is None or item.seq is None:
                     self.without_key += 1
+        self.frames.update(dict(results[0].stored_by_class))
         self.per_store = [
             Committed(
                 total.stored + new.stored,
@@ -176,10 +180,6 @@ class Tally:
             )
             for total, new in zip(self.per_store, results, strict=True)
         ]
-
-    @property
-    def taken(self) -> int:
-        return sum(self.frames.values())
 
     @property
     def first(self) -> Committed:
@@ -198,6 +198,7 @@ class Tally:
 
     def summary(self, wall_time: float) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "committed": self.taken,
             "frames": dict(sorted(self.frames.items())),
             "stored": self.first.stored,
             "duplicates": self.first.duplicates,
@@ -216,13 +217,12 @@ class Tally:
 
 
 def print_summary(summary: dict[str, Any], out: TextIO) -> None:
-    frames = summary["frames"]
-    by_class = ", ".join(f"{name} {count:,}" for name, count in frames.items())
+    by_class = ", ".join(f"{name} {count:,}" for name, count in summary["frames"].items())
     out.write(
-        f"billsim addin: {sum(frames.values()):,} frame(s) committed"
+        f"billsim addin: {summary['committed']:,} frame(s) committed: stored "
+        f"{summary['stored']:,}"
         + (f" ({by_class})" if by_class else "")
-        + f": stored {summary['stored']:,}, duplicates {summary['duplicates']:,}, "
-        f"rejects {summary['rejects']:,}\n"
+        + f", duplicates {summary['duplicates']:,}, rejects {summary['rejects']:,}\n"
     )
     if len(summary["stores"]) > 1:
         for store in summary["stores"]:

@@ -42,7 +42,7 @@ def loop(
     )  # fmt: skip
     code, out, err = finish(addin)
     assert code == 0, err
-    assert "stored 21, duplicates 0, rejects 0" in out, out
+    assert "21 frame(s) committed: stored 21 (" in out and "duplicates 0, rejects 0" in out, out
     return truth
 
 

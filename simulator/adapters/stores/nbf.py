@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import BinaryIO
 
+from simulator.addin.intake import frame_class
 from simulator.addin.store import Committed, Received, Rejected
 
 
@@ -61,6 +63,7 @@ class NbfStore:
 
     def commit(self) -> Committed:
         stored = duplicates = rejected = 0
+        by_class: Counter[str] = Counter()
         frames: list[bytes] = []
         index: list[bytes] = []
         rejects: list[bytes] = []
@@ -81,6 +84,7 @@ class NbfStore:
             self._size += len(item.frame)
             index.append(f"{item.server} {run} {seq} {self._size}\n".encode())
             stored += 1
+            by_class[frame_class(item.frame)] += 1
         self._pending.clear()
         if frames:
             self._frames.write(b"".join(frames))
@@ -93,7 +97,7 @@ class NbfStore:
                 self._rejects = open(self._rejects_path, "ab")  # noqa: SIM115
             self._rejects.write(b"".join(rejects))
             _sync(self._rejects)
-        return Committed(stored, duplicates, rejected)
+        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
 
     def close(self) -> None:
         for stream in (self._frames, self._index, self._rejects):

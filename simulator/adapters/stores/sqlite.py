@@ -9,6 +9,7 @@ has NULLs there, which never collide, and the surrogate `id` keeps every one of 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from simulator.addin.rows import (
     Table,
     identity_of,
     rows_by_table,
+    table_class,
 )
 from simulator.addin.store import Committed, Received, Rejected
 from simulator.errors import InputError
@@ -74,6 +76,7 @@ class SqliteStore:
             return Committed()
         by_table, rejected = rows_by_table(self._maker, self._pending)
         stored = duplicates = 0
+        by_class: Counter[str] = Counter()
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -86,13 +89,14 @@ class SqliteStore:
                 if table.keyed:
                     stored += cursor.rowcount
                     duplicates += len(rows) - cursor.rowcount
+                    by_class[table_class(table)] += cursor.rowcount
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._schema_created = True
         self._pending.clear()
-        return Committed(stored, duplicates, rejected)
+        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
 
     def _insert(self, table: Table) -> str:
         sql = self._inserts.get(table.name)

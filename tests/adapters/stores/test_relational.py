@@ -122,12 +122,18 @@ def test_a_redelivered_frame_is_one_row_and_counted(
     store.add(received(frame, 1))
     store.add(received(frame, 1))  # within the batch
     store.add(received(frame, 2))
-    assert store.commit() == Committed(stored=2, duplicates=1)
+    store.add(received(CODEC.encode(FRAMES["DBREC"]), 3))
+    first = store.commit()
+    assert first == Committed(stored=3, duplicates=1)
+    # By class, the frames stored: the duplicate is not one of them.
+    assert first.stored_by_class == (("database", 1), ("session", 2))
     store.close()
     again = opened()  # a restarted add-in, the broker redelivering what it had not acked
     again.add(received(frame, 2))
     again.add(received(frame, 1, run="run-2"))  # another run: a new frame
-    assert again.commit() == Committed(stored=1, duplicates=1)
+    second = again.commit()
+    assert second == Committed(stored=1, duplicates=1)
+    assert second.stored_by_class == (("session", 1),)
     rows = read_rows(store_url)["sessionrec"]
     assert [(row["run"], row["seq"]) for row in rows] == [
         ("run-1", 1),
