@@ -8,7 +8,7 @@ import contextlib
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from gmqtt import MQTTConnectError
 
@@ -101,3 +101,51 @@ async def connect_until(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RETRY_INTERVAL)
     return False
+
+
+class BrokerClient:
+    """What `tail`'s subscriber and the add-in's consumer share: the broker and its TLS,
+    the protocol the connection speaks, and connecting as `connect_until` and
+    `connect_either_version` do. A subclass makes its gmqtt client (`_new_client`) and
+    names the error it raises (`connection_error`)."""
+
+    connection_error: ClassVar[type[BillsimError]] = BillsimError
+
+    def __init__(self, url: BrokerUrl, tls: ssl.SSLContext | None) -> None:
+        self.url = url
+        self.tls = tls
+        self._client: Any = None
+        self.version: int | None = None
+
+    @property
+    def protocol(self) -> str:
+        """ "MQTT 5" or "MQTT 3.1.1", as the current connection speaks."""
+        return "MQTT 5" if self.version == glue.MQTT_V5 else "MQTT 3.1.1"
+
+    async def connect(
+        self,
+        *,
+        deadline: float | None,
+        stop: asyncio.Event,
+        on_waiting: Callable[[str], None],
+        waited: float | None = None,
+    ) -> bool:
+        """Connect as `connect_until` does; `connection_error` when it cannot, or when
+        the broker refuses the login."""
+        return await connect_until(
+            self._connect_once,
+            self.url,
+            deadline=deadline,
+            stop=stop,
+            on_waiting=on_waiting,
+            error=self.connection_error,
+            waited=waited,
+        )
+
+    async def _connect_once(self) -> None:
+        self._client, self.version = await connect_either_version(
+            self._new_client, self.url, self.tls, self.connection_error
+        )
+
+    def _new_client(self, version: int) -> Any:
+        raise NotImplementedError

@@ -27,8 +27,7 @@ from gmqtt import Subscription
 from simulator.adapters.mqtt import gmqtt_glue as glue
 from simulator.adapters.mqtt.connecting import (
     CONNECT_TIMEOUT,
-    connect_either_version,
-    connect_until,
+    BrokerClient,
 )
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.topics import FRAME_KINDS, TOPIC_ROOT, parse_topic
@@ -67,7 +66,12 @@ def check_group(group: str) -> None:
         raise InputError(f"a share name without / + #, not {group!r}", field="--group")
 
 
-class Consumer:
+class Consumer(BrokerClient):
+    """The add-in's connection: a persistent session, messages acknowledged only once
+    handled, each handed to ``handler``."""
+
+    connection_error = ConsumerError
+
     def __init__(
         self,
         url: BrokerUrl,
@@ -76,38 +80,11 @@ class Consumer:
         client_id: str,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.url = url
-        self.tls = tls
+        super().__init__(url, tls)
         self.client_id = client_id
         self._handler = handler
-        self._client: Any = None
-        self.version: int | None = None
         self.shared = False
         self.session_present = False
-
-    @property
-    def protocol(self) -> str:
-        return "MQTT 5" if self.version == glue.MQTT_V5 else "MQTT 3.1.1"
-
-    async def connect(
-        self,
-        *,
-        deadline: float | None,
-        stop: asyncio.Event,
-        on_waiting: Callable[[str], None],
-        waited: float | None = None,
-    ) -> bool:
-        """Connect as `connecting.connect_until` does; ConsumerError when it cannot, or
-        when the broker refuses the login."""
-        return await connect_until(
-            self._connect_once,
-            self.url,
-            deadline=deadline,
-            stop=stop,
-            on_waiting=on_waiting,
-            error=ConsumerError,
-            waited=waited,
-        )
 
     def _new_client(self, version: int) -> Any:
         session: dict[str, Any] = {}
@@ -125,11 +102,8 @@ class Consumer:
         return client
 
     async def _connect_once(self) -> None:
-        client, version = await connect_either_version(
-            self._new_client, self.url, self.tls, ConsumerError
-        )
-        glue.coalesce_writes(client)
-        self._client, self.version = client, version
+        await super()._connect_once()
+        glue.coalesce_writes(self._client)
 
     def _connected(self, _client: Any, flags: int, _rc: int, _properties: Any) -> None:
         self.session_present = bool(flags)

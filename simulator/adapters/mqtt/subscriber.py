@@ -21,10 +21,9 @@ from typing import Any, Final
 
 from simulator.adapters.mqtt.connecting import (
     CONNECT_TIMEOUT,
-    connect_either_version,
-    connect_until,
+    BrokerClient,
 )
-from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, OwnReconnectClient
+from simulator.adapters.mqtt.gmqtt_glue import OwnReconnectClient
 from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.errors import BillsimError
 
@@ -39,8 +38,10 @@ class SubscriberError(BillsimError):
     """The broker cannot be reached, or refused the login or the subscription: exit 1."""
 
 
-class Subscriber:
+class Subscriber(BrokerClient):
     """One connection at a time to ``url``, each message handed to ``on_message``."""
+
+    connection_error = SubscriberError
 
     def __init__(
         self,
@@ -50,42 +51,9 @@ class Subscriber:
         tls: ssl.SSLContext | None = None,
         name: str = "billsim-tail",
     ) -> None:
-        self.url = url
-        self.tls = tls
+        super().__init__(url, tls)
         self.name = name
         self._on_message = on_message
-        self._client: Any = None
-        self.version: int | None = None
-
-    @property
-    def protocol(self) -> str:
-        """ "MQTT 5" or "MQTT 3.1.1", as the current connection speaks."""
-        return "MQTT 5" if self.version == MQTT_V5 else "MQTT 3.1.1"
-
-    async def connect(
-        self,
-        *,
-        deadline: float | None,
-        stop: asyncio.Event,
-        on_waiting: Callable[[str], None],
-        waited: float | None = None,
-    ) -> bool:
-        """Connect as `connecting.connect_until` does; SubscriberError when it cannot, or
-        when the broker refuses the login."""
-        return await connect_until(
-            self._connect_once,
-            self.url,
-            deadline=deadline,
-            stop=stop,
-            on_waiting=on_waiting,
-            error=SubscriberError,
-            waited=waited,
-        )
-
-    async def _connect_once(self) -> None:
-        self._client, self.version = await connect_either_version(
-            self._new_client, self.url, self.tls, SubscriberError
-        )
 
     def _new_client(self, _version: int) -> OwnReconnectClient:
         client = OwnReconnectClient(f"{self.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}")
