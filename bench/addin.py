@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import start_broker
+from e2e import machine_line, start_broker
 
 from simulator.adapters.stores import read_rows
 
@@ -115,14 +114,7 @@ def main() -> None:
     parser.add_argument("--paced-rate", type=float, default=10000.0, help="records/s, paced")
     parser.add_argument("--stores", default="sqlite,postgresql", help="which stores")
     args = parser.parse_args()
-    with open("/proc/cpuinfo") as cpuinfo:
-        models = [
-            line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
-        ]
-    print(
-        f"billsim add-in benchmark: Python {platform.python_version()}, "
-        f"{models[0] if models else '?'}, {os.cpu_count()} cores"
-    )
+    print(machine_line("add-in"))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         scenario = workdir / "bench.yaml"

@@ -183,19 +183,24 @@ def run_mosquitto_pub(port: int, lines: Path, frames: int, qos: int) -> tuple[in
     return window(sub, timeout=60)
 
 
+def machine_line(bench: str) -> str:
+    """What a benchmark ran on, its first line: Python, CPU model, cores."""
+    with open("/proc/cpuinfo") as cpuinfo:
+        models = [
+            line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
+        ]
+    return (
+        f"billsim {bench} benchmark: Python {platform.python_version()}, "
+        f"{models[0] if models else '?'}, {os.cpu_count()} cores"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=10000, help="generated users")
     parser.add_argument("--duration", default="2h", help="virtual length (with --users, sets N)")
     args = parser.parse_args()
-    with open("/proc/cpuinfo") as cpuinfo:
-        models = [
-            line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
-        ]
-    print(
-        f"billsim e2e benchmark: Python {platform.python_version()}, "
-        f"{models[0] if models else '?'}, {os.cpu_count()} cores"
-    )
+    print(machine_line("e2e"))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         scenario = workdir / "bench-e2e.yaml"
