@@ -19,7 +19,7 @@ from typing import Any
 
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.server import DatabaseInfo, Server, Session
-from simulator.scenario.models import Workload
+from simulator.scenario.workload import Workload
 
 # An enum member's attribute look-up costs ~100 ns; every generated action schedules one.
 _GENERATED = Phase.GENERATED
@@ -44,8 +44,8 @@ class Population:
         self.duration = duration
         self.random = random.Random(f"workload|{seed}")
         paths = (
-            workload.databases
-            if workload.databases is not None
+            workload.declared_databases
+            if workload.declared_databases is not None
             else [path for path, db in databases.items() if not db.is_directory]
         )
         self.databases = [databases[p] for p in paths]
@@ -58,7 +58,9 @@ class Population:
         self._random = self.random.random
         self._bytes_in = workload.bytes_in
         self._bytes_out = workload.bytes_out
-        self._think_time = workload.think_time
+        self._think_time = (
+            workload.think_time.mean
+        )  # exponential draws below (issue 10 generalises)
         self.logout_at = array("q", bytes(8 * workload.users))
         # The open session of each user, so a generated action needs no name formatting.
         self.session_of: list[Session | None] = [None] * workload.users
@@ -80,7 +82,7 @@ class Population:
 
     def _login(self, user: int) -> None:
         now = self.server._now
-        length = int(-_log(1.0 - self._random()) * self.workload.session_length) + 1
+        length = int(-_log(1.0 - self._random()) * self.workload.session_lengths.mean) + 1
         self.logout_at[user] = now + length
         self._act(user, "open" if self.databases else "transfer", now)
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from simulator.scenario.durations import format_duration
 from simulator.scenario.models import (
-    WORKLOAD_ACTIONS,
     Action,
     ActionBase,
     AgentAction,
@@ -28,12 +27,12 @@ from simulator.scenario.models import (
     ReplicateAction,
     Scenario,
     SessionActionBase,
-    Workload,
     WriteAction,
     is_directory,
 )
 from simulator.scenario.names import domino_name, net_address
 from simulator.scenario.values import CustomValueError, custom_value
+from simulator.scenario.workload import WORKLOAD_ACTIONS, Workload
 from simulator.wire import constants as c
 from simulator.wire.cnames import field_name_problem, type_name_problem
 from simulator.wire.codec import frame_geometry, utf8_len
@@ -264,7 +263,7 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
             )
     if not any(workload.mix.values()):
         report((*where, "mix"), "at least one action needs a weight above 0")
-    for position, path in enumerate(workload.databases or ()):
+    for position, path in enumerate(workload.declared_databases or ()):
         _check_declared(report, (*where, "databases", position), path, databases)
     renders = (
         ("name", workload.name_of, domino_name),

@@ -18,7 +18,6 @@ from simulator.scenario.models import (
     ACTION_MODELS,
     ActionBase,
     Scenario,
-    Workload,
 )
 from simulator.scenario.notes_ini import (
     IniEntry,
@@ -27,6 +26,7 @@ from simulator.scenario.notes_ini import (
     resolve_settings,
 )
 from simulator.scenario.values import C_IDENTIFIER
+from simulator.scenario.workload import Workload
 from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
 
 

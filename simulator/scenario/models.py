@@ -35,7 +35,6 @@ from simulator.scenario.values import (
     SpeedText,
     Text,
     UtcTime,
-    Weight,
 )
 from simulator.scenario.yamlsource import line_of
 from simulator.wire import constants as c
@@ -93,46 +92,6 @@ class CustomType(_Model):
     @property
     def ctypes(self) -> tuple[CField, ...]:
         return tuple((name, parse_ctype(ctype)) for name, ctype in self.fields)
-
-
-# --- the generated workload ---------------------------------------------------------------------
-
-WORKLOAD_ACTIONS = ("open", "read", "write", "edit", "transfer", "close")
-
-
-class Workload(_Model):
-    """The scenario's `workload:` block (all keys optional but `users`); times in µs.
-
-    `name` and `address` are str.format templates: `{n}` is the user's number (1..users),
-    and the address may also use `{a}`, `{b}`, `{c}`, the bytes of n from the top.
-    """
-
-    users: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
-    name: str = "CN=User {n}/O=Acme"
-    address: str = "10.{a}.{b}.{c}"
-    arrival: DurationUs = 0
-    session_length: PositiveDuration = 30 * 60_000_000
-    think_time: PositiveDuration = 60_000_000
-    relogin: bool = True
-    databases: list[str] | None = None
-    mix: dict[str, Weight] = {
-        "read": 5,
-        "edit": 2,
-        "write": 1,
-        "transfer": 2,
-        "open": 1,
-        "close": 1,
-    }
-    bytes_in: Count = 1_000
-    bytes_out: Count = 4_000
-
-    def name_of(self, n: int) -> str:
-        """The name of user number `n` (from 1)."""
-        return self.name.format(n=n)
-
-    def address_of(self, n: int) -> str:
-        """The address of user number `n` (from 1)."""
-        return self.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
 
 
 # --- script actions -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from scenario_texts import BASE, BASE_LINES, DEMO, errors_of, script, script_line
 
+from simulator.scenario.distributions import Exponential
 from simulator.scenario.loader import load_scenario, load_scenario_text, parse_workload
 from simulator.scenario.models import (
     AgentAction,
@@ -206,7 +207,7 @@ def test_workload_loads_as_written() -> None:
     assert scenario.workload == {"users": 100, "think_time": "5s"}
     workload = parse_workload(scenario.workload, scenario.databases, scenario.filename)
     assert workload.users == 100
-    assert workload.think_time == 5_000_000
+    assert workload.think_time == Exponential(5_000_000)  # a bare duration: the mean
 
 
 def test_directory_needs_no_replica_id() -> None:
@@ -315,3 +316,39 @@ def test_scenario_is_frozen() -> None:
     scenario: Scenario = load_scenario(DEMO)
     with pytest.raises(ValueError, match="frozen"):
         scenario.name = "x"
+
+
+DAY_AT_A_SERVER = """
+workload:
+  users: 4000
+  active: 0.5
+  calendar:
+    timezone: Europe/Berlin
+    days: [mon, tue, wed, thu, fri]
+    curve: [[08:00, 0.3], [09:00, 1.0], [12:00, 0.6], [13:00, 1.0], [17:00, 0.4], [18:00, 0]]
+  session: {length: {lognormal: {median: 4h, sigma: 0.5}}, idle_timeout: 240m}
+  think_time: {exponential: {mean: 90s}}
+  databases: {count: 200, popularity: {zipf: 0.9}, mail_file: "mail/{user}.nsf", charged: 0.05}
+  mail: {per_day: 29, recipients: {poisson: {mean: 2}}, size: notesbench, external: 0.1}
+  replication: [{with: CN=Hub01/O=Acme, every: 360m, window: "08:00-22:00", databases: 20,
+                 bytes: {lognormal: {median: 2MB, sigma: 1}}}]
+  agents: [{db: apps/orders.nsf, agent: Nightly, at: "02:00", every: 1d,
+            elapsed: {lognormal: {median: 3m, sigma: 0.7}}}]
+  http: {share: 0.15, per_visit: 12, mix: {view: 0.4, open: 0.35, save: 0.12, search: 0.05,
+         agent: 0.05, static: 0.03}, status: {200: 0.95, 304: 0.03, 404: 0.015, 500: 0.005}}
+  servers: 1
+"""
+
+
+def test_the_documented_day_at_a_server_parses() -> None:
+    scenario = load_scenario_text(BASE + DAY_AT_A_SERVER)
+    workload = parse_workload(scenario.workload, scenario.databases, scenario.filename)
+    assert workload.calendar is not None and workload.calendar.curve[1] == (9 * 3600_000_000, 1.0)
+    assert workload.session_lengths.mean > 4 * 3600_000_000
+    assert workload.generated_databases is not None
+    assert workload.generated_databases.count == 200
+    assert workload.mail is not None and workload.mail.recipients.mean == 2.0
+    assert workload.replication[0].with_ == "CN=Hub01/O=Acme"
+    assert workload.replication[0].window == (8 * 3600_000_000, 22 * 3600_000_000)
+    assert workload.agents[0].at == 2 * 3600_000_000
+    assert workload.http is not None and workload.http.status[500] == 0.005

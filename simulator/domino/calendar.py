@@ -1,0 +1,113 @@
+"""The working calendar of a generated workload, in the run's virtual µs (docs/workload.md).
+
+Days are local days of the calendar's time zone, numbered from the local date of the
+scenario's start (day 0, which may have begun before the start). Wall-clock times map
+to virtual time through the zone, so a day with a DST change is 23 or 25 hours long
+and an 08:00 curve point stays at 08:00 local. The arrival curve is a density over
+the local day: `arrival(day, u)` turns one uniform number into one instant by
+inverting the curve's cumulative area, so arrivals per hour follow the curve exactly
+in expectation.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from simulator.scenario.workload import WEEKDAYS, CalendarSpec
+
+
+class Calendar:
+    __slots__ = ("_areas", "_cumulative", "_first_date", "_points", "_start", "_zone", "days")
+
+    def __init__(self, spec: CalendarSpec, start: datetime) -> None:
+        self._zone = ZoneInfo(spec.timezone)
+        self._start = start.astimezone(UTC)
+        self._first_date = self._start.astimezone(self._zone).date()
+        self.days = frozenset(WEEKDAYS.index(day) for day in spec.days)
+        self._points = list(spec.curve)
+        self._areas = [
+            (rate + next_rate) / 2 * (next_at - at)
+            for (at, rate), (next_at, next_rate) in zip(
+                self._points, self._points[1:], strict=False
+            )
+        ]
+        cumulative = [0.0]
+        for area in self._areas:
+            cumulative.append(cumulative[-1] + area)
+        self._cumulative = cumulative
+
+    # -- days ---------------------------------------------------------------------------
+
+    def at(self, day: int, clock_us: int) -> int:
+        """Virtual µs of local wall-clock time `clock_us` (after midnight) on `day`."""
+        local = datetime.combine(
+            self._first_date + timedelta(days=day), datetime.min.time(), self._zone
+        ) + timedelta(microseconds=clock_us)
+        # Wall-clock arithmetic: the offset is the one in force at that local time.
+        moment = local.astimezone(UTC)
+        return (moment - self._start) // timedelta(microseconds=1)
+
+    def day_start(self, day: int) -> int:
+        return self.at(day, 0)
+
+    def day_of(self, virtual_us: int) -> int:
+        """The day holding virtual instant `virtual_us`."""
+        moment = self._start + timedelta(microseconds=virtual_us)
+        return (moment.astimezone(self._zone).date() - self._first_date).days
+
+    def is_working_day(self, day: int) -> bool:
+        return (self._first_date + timedelta(days=day)).weekday() in self.days
+
+    # -- the arrival curve ----------------------------------------------------------------
+
+    @property
+    def area(self) -> float:
+        """The curve's area over one day, in rate times µs (relative units)."""
+        return self._cumulative[-1]
+
+    def arrival_clock(self, u: float) -> int:
+        """The local time of day (µs) of an arrival drawn by inverting the curve's area."""
+        target = u * self._cumulative[-1]
+        segment = min(bisect_right(self._cumulative, target) - 1, len(self._areas) - 1)
+        while segment > 0 and self._areas[segment] == 0:
+            segment -= 1  # a flat-zero stretch holds no arrivals: land before it
+        (at, rate), (next_at, next_rate) = self._points[segment], self._points[segment + 1]
+        remaining = target - self._cumulative[segment]
+        slope = (next_rate - rate) / (next_at - at)
+        if abs(slope) < 1e-18:
+            offset = remaining / rate if rate else 0.0
+        else:
+            offset = (-rate + math.sqrt(max(0.0, rate * rate + 2 * slope * remaining))) / slope
+        return at + min(int(offset), next_at - at - 1)
+
+    def arrival(self, day: int, u: float) -> int:
+        """Virtual µs of an arrival on `day` (before 0 when day 0 began before the start)."""
+        return self.at(day, self.arrival_clock(u))
+
+    def rate_at_clock(self, clock_us: int) -> float:
+        """The curve's relative rate at local time of day `clock_us` (0 outside the points)."""
+        points = self._points
+        if clock_us < points[0][0] or clock_us >= points[-1][0]:
+            return 0.0
+        index = bisect_right([at for at, _ in points], clock_us) - 1
+        (at, rate), (next_at, next_rate) = points[index], points[index + 1]
+        return rate + (next_rate - rate) * (clock_us - at) / (next_at - at)
+
+    def share_between(self, from_clock: int, to_clock: int) -> float:
+        """The expected share of a day's arrivals between two local times of day."""
+        return (self._area_before(to_clock) - self._area_before(from_clock)) / self.area
+
+    def _area_before(self, clock_us: int) -> float:
+        points = self._points
+        if clock_us <= points[0][0]:
+            return 0.0
+        if clock_us >= points[-1][0]:
+            return self.area
+        index = bisect_right([at for at, _ in points], clock_us) - 1
+        at, rate = points[index]
+        width = clock_us - at
+        middle = self.rate_at_clock(clock_us)
+        return self._cumulative[index] + (rate + middle) / 2 * width
