@@ -56,3 +56,13 @@ class UserStreams:
     def restart(self, user: int) -> None:
         """Begin the user's stream again from its first number."""
         self._states[user] = 0
+
+
+def chance(key: int, *parts: int) -> float:
+    """A number in [0, 1) fixed by `key` and `parts`, with no stream state: for yes/no
+    questions asked once per (user, day) — is this user active today? — whose answer must
+    not depend on what else was drawn."""
+    value = key
+    for part in parts:
+        value = splitmix64(value ^ (part & _MASK))
+    return (value >> 11) * _TO_UNIT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from simulator.domino.streams import UserStreams, splitmix64
+from simulator.domino.streams import UserStreams, chance, splitmix64, stream_key
 
 
 def test_a_stream_repeats_for_the_same_seed_purpose_and_user() -> None:
@@ -55,3 +55,11 @@ def test_values_are_uniform_on_the_unit_interval() -> None:
 def test_splitmix64_is_the_reference_function() -> None:
     # First output of SplitMix64 seeded with 0 (the reference implementation's state 0).
     assert splitmix64(0) == 0xE220A8397B1DCDAF
+
+
+def test_chance_is_fixed_by_its_parts_and_uniform() -> None:
+    key = stream_key(3, "active")
+    assert chance(key, 5, 2) == chance(key, 5, 2)
+    assert chance(key, 5, 2) != chance(key, 2, 5)
+    values = [chance(key, user, day) for user in range(2000) for day in range(10)]
+    assert abs(sum(v < 0.3 for v in values) / len(values) - 0.3) < 0.01
