@@ -14,6 +14,10 @@ written. None of them writes a SESSIONREC.
   add-in's `BillingWrite` from an Extension Manager callback (BILLMNGR's note create),
   which bills when the event happens: there is nothing to complete, nothing to abandon.
 
+Generated replications and agent runs (`simulator.domino.schedules`) start through
+`replicate` and `run_agent` and finish in the same completion handlers, so they write
+the same records, obey the same class filter and totals, and are abandoned alike.
+
 `completion_handlers` are the handlers a shutdown drops (and counts) as abandoned tasks.
 `BillingClass` filters output only: a task whose class is off still runs (a replication
 still holds its slot), and the per-user totals count only the records written, taking
@@ -116,12 +120,39 @@ def replication_endpoints(direction: str, this_server: str, other: str) -> tuple
 
 
 @dataclass(frozen=True, slots=True)
-class Replication:
-    """A replication under way: what it does, and the SessionID slot it holds."""
+class ReplicatedDatabase:
+    """One database of a replication, as its REPLREC reports it."""
 
-    action: ReplicateAction
+    replica_id: TimeDate
+    bytes_in: int
+    bytes_out: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """A replication under way (scripted or generated): with whom, which databases in the
+    order of their REPLRECs, when it ends, and the SessionID slot it holds."""
+
+    remote: str  # the other server's full name
+    direction: str
+    priority: int  # REPLREC's Priority code
+    databases: tuple[ReplicatedDatabase, ...]
+    ends: int
     slot: int
     session_id: SessionID
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRun:
+    """An agent run under way (scripted or generated); `agent` is its own name, in no record."""
+
+    agent: str
+    started: int
+    ends: int
+    flags: int
+    signer: str  # full name
+    task: str
+    db: str
 
 
 class ServerTasks:
@@ -179,18 +210,69 @@ class ServerTasks:
         if isinstance(action, MailAction):
             self.heap.schedule(at + action.delay, Phase.COMPLETION, self._mail_handler, action)
         elif isinstance(action, ReplicateAction):
-            slot, session_id = self.server.slots.take()
-            replication = Replication(action, slot, session_id)
-            self.replications.append(replication)
-            self.heap.schedule(
-                at + action.duration, Phase.COMPLETION, self._replication_handler, replication
+            databases = self.databases
+            self._begin_replication(
+                at,
+                at + action.duration,
+                self.scenario.resolve_name(action.with_),
+                action.direction,
+                c.REPL_PRIORITY[action.priority],
+                tuple(
+                    ReplicatedDatabase(databases[r.db].replica_id, r.bytes_in, r.bytes_out)
+                    for r in action.databases
+                ),
             )
         elif isinstance(action, AgentAction):
-            self.heap.schedule(at + action.elapsed, Phase.COMPLETION, self._agent_handler, action)
+            self._begin_agent(
+                AgentRun(
+                    action.agent,
+                    at,
+                    at + action.elapsed,
+                    action.flag_bits,
+                    self.scenario.resolve_name(action.signer),
+                    action.task,
+                    action.db,
+                )
+            )
         else:
             self.heap.schedule(
                 at + action.time_ms * US_PER_MS, Phase.COMPLETION, self._http_handler, action
             )
+
+    def replicate(
+        self,
+        now: int,
+        ends: int,
+        remote: str,
+        direction: str,
+        priority: int,
+        databases: tuple[ReplicatedDatabase, ...],
+    ) -> None:
+        """A generated replication this server initiates now (simulator.domino.schedules)."""
+        self.started += 1
+        self._begin_replication(now, ends, remote, direction, priority, databases)
+
+    def run_agent(self, run: AgentRun) -> None:
+        """A generated agent run starting now (simulator.domino.schedules)."""
+        self.started += 1
+        self._begin_agent(run)
+
+    def _begin_replication(
+        self,
+        now: int,
+        ends: int,
+        remote: str,
+        direction: str,
+        priority: int,
+        databases: tuple[ReplicatedDatabase, ...],
+    ) -> None:
+        slot, session_id = self.server.slots.take()
+        replication = Replication(remote, direction, priority, databases, ends, slot, session_id)
+        self.replications.append(replication)
+        self.heap.schedule(ends, Phase.COMPLETION, self._replication_handler, replication)
+
+    def _begin_agent(self, run: AgentRun) -> None:
+        self.heap.schedule(run.ends, Phase.COMPLETION, self._agent_handler, run)
 
     def _custom_record(self, action: CustomAction, now: int) -> None:
         struct_type, bill_class, fields = self._custom[action.type]
@@ -227,43 +309,44 @@ class ServerTasks:
             ledger.add(originator, "mail_bytes", rec.MessageSize)
 
     def _replication_done(self, replication: Replication) -> None:
-        action = replication.action
-        now = action.at + action.duration
+        now = replication.ends
         self.completed += 1
-        remote = self.scenario.resolve_name(action.with_)
+        remote = replication.remote
         source, destination = replication_endpoints(
-            action.direction, self.writer.server_name, remote
+            replication.direction, self.writer.server_name, remote
         )
-        priority = c.REPL_PRIORITY[action.priority]
+        priority = replication.priority
+        session_id = replication.session_id
+        write = self.writer.write
         ledger = self.server.ledger
-        for replicated in action.databases:
+        for replicated in replication.databases:
             rec = ReplRec(
-                replication.session_id,
+                session_id,
                 replicated.bytes_in,
                 replicated.bytes_out,
-                self.databases[replicated.db].replica_id,
+                replicated.replica_id,
                 source,
                 destination,
                 priority,
             )
-            if self.writer.write(rec, now, c.BILL_CLASS_REPLICATION):
+            if write(rec, now, c.BILL_CLASS_REPLICATION):
                 ledger.add(remote, "replication_bytes_in", rec.BytesIn)
                 ledger.add(remote, "replication_bytes_out", rec.BytesOut)
         self.replications.remove(replication)
         self.server.slots.give_back(replication.slot)
 
-    def _agent_done(self, action: AgentAction) -> None:
-        now = action.at + action.elapsed
+    def _agent_done(self, run: AgentRun) -> None:
+        now = run.ends
         self.completed += 1
         ticks = self.writer.ticks
-        signer = self.scenario.resolve_name(action.signer)
-        self.agent_runs[action.agent] = self.agent_runs.get(action.agent, 0) + 1
+        signer = run.signer
+        self.agent_runs[run.agent] = self.agent_runs.get(run.agent, 0) + 1
         rec = AgentRec(
-            (ticks(now) - ticks(action.at)) & c.DWORD_MAX,
-            action.flag_bits,
+            (ticks(now) - ticks(run.started)) & c.DWORD_MAX,
+            run.flags,
             signer,
-            action.task,
-            action.db,
+            run.task,
+            run.db,
         )
         if self.writer.write(rec, now, c.BILL_CLASS_AGENT):
             ledger = self.server.ledger
