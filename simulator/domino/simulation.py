@@ -13,7 +13,9 @@ from typing import Any
 
 from simulator.domino.billing import BillingWriter, SequencedFrame
 from simulator.domino.clock import EventHeap, Pacer, Phase
+from simulator.domino.domain import Domain
 from simulator.domino.mq import DEFAULT_QUOTA, MessageQueue, MQExceededQuotaError, QuotaPolicy
+from simulator.domino.schedules import Schedules
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.domino.tasks import ServerTasks
 from simulator.domino.workload import Population
@@ -65,8 +67,10 @@ class Simulation:
         *,
         wall_clock: Callable[[], float] = time.monotonic,
         generate: bool = True,
+        domain: Domain | None = None,
     ) -> None:
-        """`generate=False` validates the workload but leaves its users out (dry runs)."""
+        """`generate=False` validates the workload but leaves its users and schedules out
+        (dry runs); `domain` is the domain this server belongs to (default: itself alone)."""
         self.scenario = scenario
         self.settings = settings
         self.options = options
@@ -126,6 +130,7 @@ class Simulation:
         )
         self.task_handlers.update(self.tasks.completion_handlers)
         self.population: Population | None = None
+        self.schedules: Schedules | None = None
         if scenario.workload:
             workload = parse_workload(scenario.workload, self.databases, scenario.filename)
             self.population = Population(
@@ -138,6 +143,19 @@ class Simulation:
             )
             if generate:
                 self.population.start()
+            if workload.replication or workload.agents:
+                self.schedules = Schedules(
+                    workload,
+                    self.tasks,
+                    self.heap,
+                    self.databases,
+                    domain or Domain.single(self.server_name),
+                    start=scenario.start,
+                    seed=self.seed,
+                    duration=self.duration,
+                )
+                if generate:
+                    self.schedules.start()
         for action in scenario.timeline():
             self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)

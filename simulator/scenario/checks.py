@@ -265,6 +265,7 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
         report((*where, "mix"), "at least one action needs a weight above 0")
     for position, path in enumerate(workload.declared_databases or ()):
         _check_declared(report, (*where, "databases", position), path, databases)
+    check_schedules(workload, databases, report)
     renders = (
         ("name", workload.name_of, domino_name),
         ("address", workload.address_of, net_address),
@@ -281,3 +282,38 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
             except ValueError as error:
                 report((*where, key), f"for user {n}: {error}")
                 break
+
+
+def check_schedules(workload: Workload, databases: Container[str], report: Report) -> None:
+    """Scheduled replication and agents: a partner to replicate with, a database for each
+    agent that the scenario declares or the workload generates, and an interval."""
+    for position, replication in enumerate(workload.replication):
+        if replication.with_ is None and workload.servers == 1:
+            report(
+                ("workload", "replication", position, "with"),
+                "required field missing: one server has no other to replicate with "
+                "(without `with`, a domain's first server replicates with the others)",
+            )
+    generated: set[str] | None = None
+    for position, agent in enumerate(workload.agents):
+        path = ("workload", "agents", position)
+        if agent.db in databases:
+            if is_directory(agent.db):
+                report((*path, "db"), f"{agent.db!r} is a directory: an agent needs a database")
+        else:
+            if generated is None:
+                spec = workload.generated_databases
+                generated = (
+                    set() if spec is None else {spec.path_of(n) for n in range(1, spec.count + 1)}
+                )
+            if agent.db not in generated:
+                report(
+                    (*path, "db"),
+                    f"database {agent.db!r} is neither declared in databases nor generated "
+                    "by workload.databases",
+                )
+        if agent.every.mean <= 0:
+            report((*path, "every"), "an agent's interval must be above 0")
+        # The signer may be a key of users whose name is longer: count the longest name.
+        signer = max(utf8_len(agent.signer or ""), c.MAXUSERNAME)
+        _check_size(report, path, AGENTREC.fields, signer + utf8_len(agent.task + agent.db))

@@ -30,7 +30,14 @@ from simulator.scenario.distributions import (
     poisson,
 )
 from simulator.scenario.durations import DurationUs, parse_duration
-from simulator.scenario.values import Count, Name, PositiveDuration, ServerName, Weight
+from simulator.scenario.values import (
+    Count,
+    Name,
+    NonEmptyText,
+    PositiveDuration,
+    ServerName,
+    Weight,
+)
 
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
@@ -156,6 +163,10 @@ class DatabasesSpec(_Model):
     charge_read: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.05
     charge_write: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.25
 
+    def path_of(self, n: int) -> str:
+        """The path of generated database number `n` (from 1)."""
+        return self.path.format(n=n, user=n)
+
 
 class MailSpec(_Model):
     """Mail an active user sends in a working day: about `per_day` messages (a Poisson
@@ -175,11 +186,15 @@ Direction = Literal["pull", "push", "pull-push", "pull-pull"]
 
 class ReplicationSpec(_Model):
     """A connection document: replicate with `with` every `every` inside `window` (local
-    time), `databases` of them per run, each moving `bytes` in (and `bytes_out` out)."""
+    time) on `days`, `databases` of them per run, each moving `bytes` in (and `bytes_out`
+    out). Without `with`, a domain's first server replicates with each of the others."""
 
-    with_: ServerName = Field(alias="with")
+    with_: ServerName | None = Field(default=None, alias="with")
     every: PositiveDuration
     window: WindowUs = (0, US_PER_DAY)
+    days: Annotated[list[Annotated[str, AfterValidator(_weekday)]], Field(min_length=1)] = list(
+        WEEKDAYS
+    )
     databases: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 1
     bytes: SizeDistribution = Constant(100_000)
     bytes_out: SizeDistribution | None = None
@@ -195,12 +210,12 @@ class AgentSpec(_Model):
     every `every` (a distribution: `{uniform: [30m, 60m]}` varies it), running `elapsed`."""
 
     db: str
-    agent: str
+    agent: NonEmptyText
     at: ClockUs | None = None
     every: DurationDistribution = Constant(US_PER_DAY)
     elapsed: DurationDistribution = Constant(US_PER_SECOND)
     signer: Name | None = None
-    task: str = "AMgr"
+    task: NonEmptyText = "AMgr"
 
 
 class HttpSpec(_Model):
