@@ -22,7 +22,6 @@ from simulator.domino.schedules import (
 )
 from simulator.domino.server import DatabaseInfo
 from simulator.domino.simulation import RunOptions, Simulation
-from simulator.errors import InputError
 from simulator.scenario.loader import load_scenario_text
 from simulator.scenario.workload import ReplicationSpec, Workload
 from simulator.verify.checker import check_frames
@@ -526,39 +525,3 @@ def test_a_domain_hub_replicates_with_each_spoke_and_agents_run_on_one_server() 
     assert runs == {0: {"A": 4, "D": 4}, 1: {"B": 4}, 2: {"C": 4}}
     for index, frames in records.items():
         assert {f.rec.UserName for f in agent_frames(frames)} == {DOMAIN[index]}  # type: ignore[union-attr]
-
-
-# --- scenario errors ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("workload", "field", "message"),
-    [
-        ("agents: [{db: nowhere.nsf, agent: A}]", "workload.agents[0].db", "neither declared"),
-        ("agents: [{db: archive/, agent: A}]", "workload.agents[0].db", "is a directory"),
-        ("agents: [{db: names.nsf, agent: A, every: 0}]", "workload.agents[0].every", "above 0"),
-        ("agents: [{db: names.nsf, agent: ''}]", "workload.agents[0].agent", "empty"),
-        ("replication: [{every: 1h}]", "workload.replication[0].with", "no other to replicate"),
-        ("replication: [{with: h, every: 1h, days: []}]", "workload.replication[0].days",
-         "at least 1"),
-        ("replication: [{with: h, every: 1h, days: [mon, funday]}]",
-         "workload.replication[0].days[1]", "day of the week"),
-    ],
-)  # fmt: skip
-def test_bad_schedules_are_scenario_errors(workload: str, field: str, message: str) -> None:
-    with pytest.raises(InputError) as caught:
-        load_scenario_text(scenario(workload), "t.yaml")
-    error = caught.value
-    assert (error.file, error.line, error.field) == ("t.yaml", 13, field), str(error)
-    assert message in error.message
-
-
-def test_an_agent_may_run_on_a_generated_database() -> None:
-    generated = "databases: {count: 3, path: 'apps/x{n}.nsf'}, "
-    assert load_scenario_text(scenario(generated + "agents: [{db: apps/x3.nsf, agent: A}]"))
-    with pytest.raises(InputError, match="neither declared"):
-        load_scenario_text(scenario(generated + "agents: [{db: apps/x4.nsf, agent: A}]"))
-
-
-def test_a_domain_needs_no_replication_partner() -> None:
-    assert load_scenario_text(scenario("servers: 2, replication: [{every: 1h}]"), "t.yaml")
