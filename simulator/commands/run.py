@@ -26,9 +26,9 @@ from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
+from simulator.scenario.durations import DurationError, parse_run_length
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.models import Scenario
-from simulator.scenario.durations import DurationError, parse_run_length
 from simulator.scenario.notes_ini import read_notes_ini
 from simulator.scenario.rate import RatePlan, parse_rate
 from simulator.scenario.speed import Speed

@@ -337,9 +337,7 @@ class Scenario(_Model):
         """The `stages:` as the engine's rate plan; None: the run is paced by speed."""
         if not self.stages:
             return None
-        return RatePlan(
-            tuple(RateStage(stage.rate, stage.for_ / 1e6) for stage in self.stages)
-        )
+        return RatePlan(tuple(RateStage(stage.rate, stage.for_ / 1e6) for stage in self.stages))
 
     def resolve_name(self, value: str) -> str:
         """A key of `users` means that user's full name; anything else is a full name."""

@@ -27,7 +27,14 @@ def plan(*stages: tuple[float, float]) -> RatePlan:
 
 @pytest.mark.parametrize(
     ("value", "rate"),
-    [("5000/s", 5000.0), ("5000", 5000.0), ("2.5/s", 2.5), ("0/s", 0.0), (" 7 / s ", 7.0), (40, 40.0)],
+    [
+        ("5000/s", 5000.0),
+        ("5000", 5000.0),
+        ("2.5/s", 2.5),
+        ("0/s", 0.0),
+        (" 7 / s ", 7.0),
+        (40, 40.0),
+    ],
 )
 def test_parse_rate(value: object, rate: float) -> None:
     assert parse_rate(value) == rate
@@ -36,7 +43,7 @@ def test_parse_rate(value: object, rate: float) -> None:
 
 @pytest.mark.parametrize("value", ["", "fast", "5000/m", "-5/s", "5k/s", "inf", True, None, [1]])
 def test_parse_rate_rejects(value: object) -> None:
-    with pytest.raises(ValueError, match="rate|negative"):
+    with pytest.raises(ValueError, match=r"rate|negative"):
         parse_rate(value)
 
 
