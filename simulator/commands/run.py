@@ -76,7 +76,12 @@ def with_duration(scenario: Scenario, text: str) -> Scenario:
         duration = parse_run_length(text)
     except DurationError as error:
         raise InputError(str(error), field="--duration") from None
-    return scenario.model_copy(update={"duration": duration})
+    longer = scenario.model_copy(update={"duration": duration})
+    try:
+        longer.end  # noqa: B018 - computing it is the check
+    except OverflowError:
+        raise InputError("the run would end after the year 9999", field="--duration") from None
+    return longer
 
 
 def rate_plan(request: RunRequest, scenario: Scenario) -> RatePlan | None:

@@ -91,6 +91,7 @@ def test_a_rate_works_with_stdout_too(tmp_path: Path) -> None:
         (("--rate", "5/s", "--speed", "60x"), "billsim: --rate: goes without --speed"),
         (("--duration", "0"), "billsim: --duration: must be > 0, or forever"),
         (("--duration", "soon"), "billsim: --duration: expected a duration like"),
+        (("--duration", "3000000d"), "billsim: --duration: the run would end after the year 9999"),
     ],
 )
 def test_bad_rate_and_duration_options_exit_2_naming_them(
