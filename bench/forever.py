@@ -75,7 +75,7 @@ def main() -> None:
         try:
             while (elapsed := time.monotonic() - started) < args.minutes * 60:
                 if child.poll() is not None:
-                    raise SystemExit(f"billsim exited early:\n{child.stderr.read()}")  # type: ignore[union-attr]
+                    raise SystemExit(f"billsim exited early:\n{child.communicate()[1]}")
                 samples.append((elapsed, rss_mib(child.pid)))
                 print(f"  {elapsed:7.1f} s  RSS {samples[-1][1]:8.1f} MiB", flush=True)
                 time.sleep(args.every)
