@@ -304,6 +304,24 @@ def run_command(
             "the scenario's own speed, else realtime."
         ),
     ] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate",
+            metavar="N/s",
+            help="Pace the run by its output: N records a second (e.g. 5000/s), whatever "
+            "the virtual clock does. Replaces the scenario's stages; not with --speed.",
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            "--duration",
+            metavar="DURATION|forever",
+            help="Run this long in virtual time (e.g. 8h) instead of the scenario's "
+            "duration; forever runs until stopped (Ctrl-C, SIGTERM, a quit command).",
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
     frame: Annotated[
@@ -447,6 +465,8 @@ def run_command(
         stdout=stdout,
         broker=broker,
         speed=speed,
+        rate=rate,
+        duration=duration,
         seed=seed,
         layout=layout,
         framing=frame,

@@ -288,6 +288,7 @@ STATS_KEYS = {
     "delivered",
     "dropped",
     "rate",
+    "target_rate",
     "run",
 }
 COMMANDS = {"pause", "resume", "speed", "set", "stats", "quit"}

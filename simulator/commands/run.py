@@ -26,9 +26,11 @@ from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
+from simulator.scenario.durations import DurationError, parse_run_length
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import read_notes_ini
+from simulator.scenario.rate import RatePlan, parse_rate
 from simulator.scenario.speed import Speed
 from simulator.wire.layout import Framing, Layout
 
@@ -57,6 +59,51 @@ def parse_speed(text: str) -> Speed:
         raise InputError(str(error), field="--speed") from None
 
 
+def parse_rate_option(text: str) -> float:
+    """`--rate`: records per second, more than 0 (at 0 the run would never move)."""
+    try:
+        rate = parse_rate(text)
+    except ValueError as error:
+        raise InputError(str(error), field="--rate") from None
+    if rate <= 0:
+        raise InputError(f"must be more than 0/s, not {text!r}", field="--rate")
+    return rate
+
+
+def with_duration(scenario: Scenario, text: str) -> Scenario:
+    """The scenario with `--duration` (a duration or `forever`) for its own."""
+    try:
+        duration = parse_run_length(text)
+    except DurationError as error:
+        raise InputError(str(error), field="--duration") from None
+    longer = scenario.model_copy(update={"duration": duration})
+    try:
+        longer.end  # noqa: B018 - computing it is the check
+    except OverflowError:
+        raise InputError("the run would end after the year 9999", field="--duration") from None
+    return longer
+
+
+def rate_plan(request: RunRequest, scenario: Scenario) -> RatePlan | None:
+    """The run's rate shaping: `--rate`, else the scenario's `stages:`; None: paced by
+    speed. Either excludes `--speed`."""
+    if request.rate is not None:
+        if request.speed is not None:
+            raise InputError(
+                "goes without --speed: --rate paces the records, --speed the virtual clock",
+                field="--rate",
+            )
+        return RatePlan.constant(parse_rate_option(request.rate))
+    plan = scenario.rate_plan
+    if plan is not None and request.speed is not None:
+        raise InputError(
+            f"{scenario.filename} shapes the rate of records (stages:), which excludes "
+            "--speed; --rate replaces its stages",
+            field="--speed",
+        )
+    return plan
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """Everything `billsim run` was asked for (see the command's help)."""
@@ -66,6 +113,8 @@ class RunRequest:
     stdout: bool = False
     broker: str | None = None
     speed: str | None = None
+    rate: str | None = None  # --rate: records per second; replaces the scenario's stages
+    duration: str | None = None  # --duration: a duration or forever, for the scenario's
     seed: int | None = None
     layout: Layout = Layout.LINUX_X86_64
     framing: Framing = Framing.PAD_UNION
@@ -136,7 +185,12 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
 def _simulation_for(request: RunRequest) -> Simulation:
     """The simulation the request asks for, its scenario loaded and its script checked."""
     scenario, settings = load(request.scenario, request.notes_ini)
-    if request.speed is not None:
+    if request.duration is not None:
+        scenario = with_duration(scenario, request.duration)
+    plan = rate_plan(request, scenario)
+    if plan is not None:
+        speed = Speed(None)  # unused: the records set the pace
+    elif request.speed is not None:
         speed = parse_speed(request.speed)
     elif request.local:
         speed = Speed(None)
@@ -144,6 +198,7 @@ def _simulation_for(request: RunRequest) -> Simulation:
         speed = parse_speed(scenario.speed or "realtime")
     options = RunOptions(
         speed=speed,
+        rate=plan,
         seed=request.seed,
         layout=request.layout,
         framing=request.framing,

@@ -76,7 +76,8 @@ class LiveLine:
 
 
 class Progress(LiveLine):
-    """A run's live line: virtual time, records, rate, queue."""
+    """A run's live line: virtual time, records, rate (and the target rate of a shaped
+    run), queue."""
 
     def __init__(
         self,
@@ -95,9 +96,12 @@ class Progress(LiveLine):
         frames = self.sim.writer.frames
         stats = self.sim.queue.stats()
         stamp = self.sim.writer.stamp(self.sim.virtual_now())
+        target = self.sim.target_rate()
+        # A rate-shaped run shows the rate it is asked for beside the one it makes.
+        pace = f"{rate:,.0f}/s" if target is None else f"{rate:,.0f}/s (target {target:,.0f}/s)"
         text = (
             f"{format_timedate(stamp)}  records {frames:,}  "
-            f"{rate:,.0f}/s  queue {stats.depth:,}  in flight {stats.held:,}  "
+            f"{pace}  queue {stats.depth:,}  in flight {stats.held:,}  "
             f"dropped {stats.dropped:,}"
         )
         if self.extra is not None:

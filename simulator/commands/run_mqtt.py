@@ -64,6 +64,7 @@ class StatsMeter:
 
     def sample(self) -> dict[str, Any]:
         stats = self.sim.queue.stats()
+        target = self.sim.target_rate()
         return {
             "virtual_time": format_timedate(self.sim.writer.stamp(self.sim.virtual_now())),
             "records": records_by_class(self.sim.writer.by_struct_type),
@@ -72,6 +73,7 @@ class StatsMeter:
             "delivered": self.drain.delivered,
             "dropped": stats.dropped,
             "rate": round(self._rate.per_second(), 1),
+            "target_rate": None if target is None else round(target, 1),
             "run": self.run_id,
         }
 
@@ -229,7 +231,7 @@ async def _connect_drain(
         broker=url.redacted(),
         qos=options.qos,
         mqtt=options.version,
-        speed=str(sim.pacer.speed),
+        speed=sim.pace,
         run=run_id,
     )
     await drain.start()

@@ -67,7 +67,7 @@ def build_summary(
         "seed": sim.seed,
         "layout": str(sim.options.layout),
         "framing": str(sim.options.framing),
-        "speed": str(sim.pacer.speed),
+        "speed": sim.pace,
         "virtual_start": format_timedate(sim.writer.stamp(0)),
         "virtual_end": format_timedate(sim.writer.stamp(sim.now)),
         "virtual_span_s": sim.now / 1e6,

@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.domino.billing import BillingWriter, SequencedFrame
@@ -17,12 +18,14 @@ from simulator.domino.domain import Domain
 from simulator.domino.mq import DEFAULT_QUOTA, MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.domino.schedules import Schedules
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
+from simulator.domino.shaping import RateLimiter
 from simulator.domino.tasks import ServerTasks
 from simulator.domino.workload import Population
 from simulator.errors import InputError
 from simulator.scenario.loader import ScenarioError, parse_workload
 from simulator.scenario.models import Action, Scenario, SessionActionBase, is_directory
 from simulator.scenario.notes_ini import NotesIniSettings
+from simulator.scenario.rate import RatePlan
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
@@ -37,6 +40,9 @@ _YIELD_EVERY = 256
 _RESUME_ROOM = 4096
 # Sessions ended between two looks at the queue during a shutdown.
 _SHUTDOWN_BATCH = 1024
+# A run without end still ends when the virtual clock would pass the last time a TIMEDATE
+# stamp can show (the end of the year 9999): a max-speed run with sparse events gets there.
+_LAST_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 990000, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,8 @@ class RunOptions:
     """What the command line may set over the scenario."""
 
     speed: Speed = field(default_factory=lambda: Speed(None))
+    # Paces by records written instead of by virtual time (`--rate`, `stages:`).
+    rate: RatePlan | None = None
     seed: int | None = None
     layout: Layout = Layout.LINUX_X86_64
     framing: Framing = Framing.PAD_UNION
@@ -75,7 +83,12 @@ class Simulation:
         self.settings = settings
         self.options = options
         self.seed = scenario.seed if options.seed is None else options.seed
-        self.duration = scenario.duration
+        self.forever = scenario.duration is None
+        self.duration = (
+            scenario.duration
+            if scenario.duration is not None
+            else (_LAST_INSTANT - scenario.start) // timedelta(microseconds=1)
+        )
         self.codec = FrameCodec(options.layout, options.framing, scenario.custom_kinds())
         self.queue: MessageQueue[SequencedFrame] = MessageQueue(
             c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
@@ -119,7 +132,8 @@ class Simulation:
         self.wall_started = 0.0
         self.wall_ended = 0.0
         self._wall_clock = wall_clock
-        self.pacer = Pacer(options.speed, wall_clock)
+        self.pacer = Pacer(Speed(None) if options.rate else options.speed, wall_clock)
+        self.limiter = RateLimiter(options.rate, wall_clock) if options.rate else None
         self._wake = asyncio.Event()
         self.paused = False
         # Server tasks (issue: mail, replication, agents, HTTP) register their completion
@@ -290,17 +304,34 @@ class Simulation:
     def pause(self) -> None:
         self.paused = True
         self.pacer.pause(self.now)
+        if self.limiter is not None:
+            self.limiter.pause()
 
     def resume(self) -> None:
         if self.paused:
             self.paused = False
             if not self.stopping:
                 self.pacer.resume(self.now)
+            if self.limiter is not None:
+                self.limiter.resume()
             self._wake.set()
 
     def set_speed(self, speed: Speed) -> None:
+        """A new pace of virtual time; a rate-shaped run goes on at this speed instead."""
+        self.limiter = None
         self.pacer.set_speed(speed, self.virtual_now())
         self._wake.set()
+
+    @property
+    def pace(self) -> str:
+        """How the run is paced, for people: `60x`, `max`, `5000/s` or its stages."""
+        if self.limiter is not None:
+            return str(self.limiter.schedule.plan)
+        return str(self.pacer.speed)
+
+    def target_rate(self) -> float | None:
+        """Records per second the rate shaping asks for now; None when paced by speed."""
+        return self.limiter.target_rate() if self.limiter is not None else None
 
     def apply_setting(self, name: str, value: object) -> NotesIniSettings:
         """A notes.ini setting changed at run time; applies from the next record on."""
@@ -328,6 +359,10 @@ class Simulation:
         """Run to the end: events in order, paced, waiting whenever MQ$BILLING is full."""
         self.wall_started = self._wall_clock()
         self.pacer.rebase(self.now)
+        if self.limiter is not None:
+            self.limiter.start(self.writer.frames)
+            if self.paused:
+                self.limiter.pause()
         self.in_run = True
         try:
             while not self.finished:
@@ -341,11 +376,23 @@ class Simulation:
                 if next_time is None:
                     self.stopping = True
                     continue
-                delay = self.pacer.delay_until(next_time)
-                if delay > 0:
-                    await self._wait_wake(delay)
-                    continue
-                self._burst(paced=self.pacer.speed.factor is not None)
+                limiter = self.limiter
+                if limiter is not None:
+                    frames = self.writer.frames
+                    allowance = limiter.allowance(frames)
+                    if allowance == 0:
+                        if limiter.ended:
+                            self.stopping = True  # the last stage, a pause, is over
+                        else:
+                            await self._wait_wake(limiter.wait(frames))
+                        continue
+                    self._burst(paced=False, frame_limit=frames + allowance)
+                else:
+                    delay = self.pacer.delay_until(next_time)
+                    if delay > 0:
+                        await self._wait_wake(delay)
+                        continue
+                    self._burst(paced=self.pacer.speed.factor is not None)
                 if self._pending:
                     await self._flush_pending()
                 # Let the drain, a live view and control commands run between bursts.
@@ -356,15 +403,19 @@ class Simulation:
             self.wall_ended = self._wall_clock()
             self.queue.quit()
 
-    def _burst(self, *, paced: bool) -> None:
+    def _burst(self, *, paced: bool, frame_limit: int | None = None) -> None:
         """Up to _YIELD_EVERY events with nothing between them: the hot loop of a max-speed run.
 
-        A paced run stops at the next instant so the pacer can wait for it; every run
-        stops when the queue is full (the clock must wait) or the run is over.
+        A paced run stops at the next instant so the pacer can wait for it, a rate-shaped
+        one once `frame_limit` records are written; every run stops when the queue is
+        full (the clock must wait) or the run is over.
         """
         items = self.heap.items
         pending = self._pending
         server = self.server
+        writer = self.writer
+        limited = frame_limit is not None
+        limit = frame_limit or 0
         pop = heapq.heappop
         ran = 0
         while ran < _YIELD_EVERY and items:
@@ -375,6 +426,8 @@ class Simulation:
             if pending or self.finished or self.stopping:
                 break
             if paced and items and items[0][0] != event_time:
+                break
+            if limited and writer.frames >= limit:
                 break
         self.events += ran
         if not items:

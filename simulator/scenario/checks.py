@@ -54,6 +54,11 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
         scenario.end  # noqa: B018 - computing it is the check
     except OverflowError:
         report(("duration",), "the run would end after the year 9999")
+    if scenario.stages and scenario.speed is not None:
+        report(
+            ("stages",),
+            "stages shape the rate of records and speed the pace of time: give one of them",
+        )
 
     for db_path, database in scenario.databases.items():
         if database.replica_id is None and not is_directory(db_path):
@@ -79,7 +84,7 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
     script: list[Action] = []
     for index, action in enumerate(scenario.script):
         path = ("script", index)
-        if action.at >= scenario.duration:
+        if scenario.duration is not None and action.at >= scenario.duration:
             report(
                 (*path, "at"),
                 f"{format_duration(action.at)} is not before the end of the run "

@@ -91,5 +91,26 @@ def format_duration(us: int) -> str:
     return f"{us}us"
 
 
+# A run's length (`duration:`, `--duration`) may also be this: until it is stopped.
+FOREVER = "forever"
+
+
+def parse_run_length(value: object) -> int | None:
+    """A run's length in microseconds (> 0), or None for `forever`."""
+    if isinstance(value, str) and value.strip().lower() == FOREVER:
+        return None
+    try:
+        us = parse_duration(value)
+    except DurationError as error:
+        if str(error).startswith("expected"):
+            raise DurationError(f"expected {_EXPECTED}, or {FOREVER}; got {value!r}") from None
+        raise
+    if us == 0:
+        raise DurationError(f"must be > 0, or {FOREVER}")
+    return us
+
+
 # A pydantic field type for scenario durations: validated to int microseconds.
 DurationUs = Annotated[int, BeforeValidator(parse_duration)]
+# A run's length: int microseconds, None for forever.
+RunLength = Annotated[int | None, BeforeValidator(parse_run_length)]

@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from simulator.scenario.durations import DurationUs
+from simulator.scenario.durations import DurationUs, RunLength
 from simulator.scenario.names import common_name
 from simulator.scenario.notes_ini import IniEntry, NotesIniSettings, resolve_settings
+from simulator.scenario.rate import RatePlan, RateStage
 from simulator.scenario.values import (
     BillingClassBit,
     Charge,
@@ -28,6 +29,7 @@ from simulator.scenario.values import (
     NonEmptyText,
     NoteId,
     PositiveDuration,
+    Rate,
     RawMapping,
     Recipient,
     ReplicaId,
@@ -240,6 +242,14 @@ ACTION_MODELS: dict[str, type[ActionBase]] = {
 # --- the scenario ---------------------------------------------------------------------------------
 
 
+class Stage(_Model):
+    """One stage of `stages:`: its `rate` is reached linearly over `for` (wall time) from
+    the previous stage's; a stage of rate 0 is a pause (see RateSchedule)."""
+
+    rate: Rate
+    for_: DurationUs = Field(alias="for")
+
+
 class Scenario(_Model):
     """A loaded scenario. Times (`at`, `duration`, …) are int microseconds from `start`."""
 
@@ -247,8 +257,9 @@ class Scenario(_Model):
     description: Text = ""
     seed: Count = 0
     start: UtcTime
-    duration: PositiveDuration
+    duration: RunLength  # None: forever (until the run is stopped)
     speed: SpeedText | None = None  # None: the CLI decides (realtime on MQTT)
+    stages: list[Stage] = []  # rate shaping; excludes `speed`
     server: ServerName
     server_address: NonEmptyText = "127.0.0.1"
     notes_ini: NotesIniSettings = NotesIniSettings()
@@ -274,8 +285,18 @@ class Scenario(_Model):
         return common_name(self.server)
 
     @property
-    def end(self) -> datetime:
+    def end(self) -> datetime | None:
+        """When the run ends in virtual time; None when it runs forever."""
+        if self.duration is None:
+            return None
         return self.start + timedelta(microseconds=self.duration)
+
+    @property
+    def rate_plan(self) -> RatePlan | None:
+        """The `stages:` as the engine's rate plan; None: the run is paced by speed."""
+        if not self.stages:
+            return None
+        return RatePlan(tuple(RateStage(stage.rate, stage.for_ / 1e6) for stage in self.stages))
 
     def resolve_name(self, value: str) -> str:
         """A key of `users` means that user's full name; anything else is a full name."""

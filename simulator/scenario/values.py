@@ -22,6 +22,7 @@ from simulator.scenario.names import (
     non_empty,
     server_name,
 )
+from simulator.scenario.rate import parse_rate
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c
 from simulator.wire.codec import utf8_len
@@ -141,6 +142,8 @@ NoteId = Annotated[int, BeforeValidator(_note_id)]
 ReplicaId = Annotated[str, AfterValidator(_replica_id)]
 UtcTime = Annotated[datetime, BeforeValidator(_aware_utc)]
 SpeedText = Annotated[str, AfterValidator(_speed)]
+# Records per second (`5000/s`, or a number); the one parser `--rate` uses too.
+Rate = Annotated[float, BeforeValidator(parse_rate)]
 PositiveDuration = Annotated[DurationUs, Field(gt=0)]
 Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 BillingClassBit = Annotated[int, BeforeValidator(_one_class)]

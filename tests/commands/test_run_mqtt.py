@@ -44,6 +44,7 @@ from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import InputError
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
+from simulator.scenario.rate import RatePlan, RateStage
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
@@ -69,6 +70,7 @@ STATS_KEYS = {
     "delivered",
     "dropped",
     "rate",
+    "target_rate",
     "run",
 }
 # docs/mqtt.md topic names, written out here rather than taken from the code under test.
@@ -660,6 +662,7 @@ async def test_status_retained_and_stats_every_interval(
         assert set(sample["records"]) <= {"session", "database", "document"}
         assert all(isinstance(n, int) and n > 0 for n in sample["records"].values())
         assert sample["dropped"] == 0
+        assert sample["target_rate"] is None  # paced by speed, not shaped
         for key in ("queue_depth", "in_flight", "delivered"):
             assert isinstance(sample[key], int) and 0 <= sample[key] <= summary["records"]
     # Each rate covers its own interval: the records written since the previous message
@@ -673,6 +676,33 @@ async def test_status_retained_and_stats_every_interval(
     assert times == sorted(times) and times[0] < times[-1]  # the clock moves on
     delivered = [s["delivered"] for s in stats]
     assert delivered == sorted(delivered) and delivered[-1] > 0
+
+
+async def test_a_rate_shaped_run_delivers_the_max_speed_frames_and_says_its_target(
+    mosquitto: MosquittoBroker, billsims: StartBillsim, tmp_path: Path
+) -> None:
+    """--rate on MQTT: the frames those of a max-speed --out run, every one once; the
+    stats messages carry the target rate beside the achieved one."""
+    scenario = steady_scenario(tmp_path)
+    reference = await reference_frames(scenario, tmp_path)
+    summary_path = tmp_path / "summary.json"
+    async with collecting(mosquitto) as collector:
+        child = await billsims(
+            str(scenario), "--broker", mosquitto.url, "--rate", "1000/s",
+            "--stats-interval", "0.2", "--summary", str(summary_path),
+        )  # fmt: skip
+        assert await child.finish() == 0, child.stderr
+        assert await collector.wait_for(lambda: b"offline" in statuses(collector))
+    messages = frames_of(collector)
+    assert [seq_of(m) for m in messages] == list(range(1, len(reference) + 1))
+    assert [m.payload for m in messages] == reference
+    stats = stats_of(collector)
+    assert stats, child.stderr
+    assert {sample["target_rate"] for sample in stats} == {1000.0}
+    assert any(sample["rate"] > 0 for sample in stats)
+    summary = read_summary(summary_path)
+    assert summary["speed"] == "1000/s"
+    assert summary["delivered"] == len(reference)
 
 
 class FakeClock:
@@ -713,6 +743,23 @@ def test_stats_topic_rate_covers_its_own_interval_whatever_the_live_line_reads()
     assert control_rates == [40 / 2.0, round((5 * 10 + 510) / 3.0, 1)]
     clock.now += 5.0  # an interval with nothing written
     assert stats_topic.sample()["rate"] == 0.0
+
+
+def test_the_live_line_and_stats_of_a_shaped_run_show_its_target_rate() -> None:
+    clock = FakeClock()
+    scenario = load_scenario(resolve_scenario("lifecycle-demo"))
+    plan = RatePlan((RateStage(1000, 10),))  # a ramp 0 → 1000/s over 10 s
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions(rate=plan), wall_clock=clock)
+    assert sim.limiter is not None
+    sim.limiter.start(0)
+    drain = SimpleNamespace(in_flight=0, delivered=0)
+    stats_topic = StatsMeter(sim, drain, "run", clock=clock)
+    live = live_view(sim, drain, io.StringIO(), clock=clock)
+    clock.now += 5
+    sim.writer.frames += 2500
+    assert "  500/s (target 500/s)  " in live.line()
+    sample = stats_topic.sample()
+    assert (sample["rate"], sample["target_rate"]) == (500.0, 500.0)
 
 
 # -- 6. control ------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_bad_top_level_values() -> None:
         "t.yaml:3: stamp_policy: must be 'timer' or 'activity'",
         "t.yaml:4: seed: must be ≥ 0",
         "t.yaml:5: start: needs a zone (Z or +hh:mm): 2026-11-21T09:00:00",
-        "t.yaml:6: duration: must be > 0",
+        "t.yaml:6: duration: must be > 0, or forever",
     ]
 
 
