@@ -25,6 +25,7 @@ from simulator.scenario.notes_ini import (
     entries_from_mapping,
     resolve_settings,
 )
+from simulator.scenario.presets import with_preset
 from simulator.scenario.values import C_IDENTIFIER
 from simulator.scenario.workload import Workload
 from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
@@ -231,7 +232,8 @@ def _script(items: Any, problems: _Problems) -> list[ActionBase]:
 
 
 def parse_workload(raw: Mapping[str, Any], databases: Container[str], filename: str) -> Workload:
-    """A `workload:` block as written (`Scenario.workload`) checked in full, as the model.
+    """A `workload:` block as written (`Scenario.workload`), over its preset if it names
+    one (`simulator.scenario.presets`), checked in full, as the model.
 
     Raises ScenarioError naming `workload.<key>`, with no line: loading the scenario has
     already reported any problem at its line.
@@ -248,7 +250,7 @@ def _workload(
 ) -> Workload | None:
     where = ("workload",)
     try:
-        workload = Workload.model_validate(raw)
+        workload = Workload.model_validate(with_preset(raw))
     except ValidationError as exc:
         problems.add_validation(exc, where)
         return None
