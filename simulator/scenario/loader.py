@@ -27,7 +27,7 @@ from simulator.scenario.notes_ini import (
 )
 from simulator.scenario.presets import with_preset
 from simulator.scenario.values import C_IDENTIFIER
-from simulator.scenario.workload import Workload
+from simulator.scenario.workload import UNION_TAGS, Workload
 from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
 
 
@@ -118,6 +118,11 @@ def render_path(path: Sequence[Any]) -> str:
     return out
 
 
+# Parts of a pydantic error's location that are no field of the file: a dict key's
+# marker, and the tags of the workload's unions.
+_NOT_FIELDS = frozenset({"[key]", *UNION_TAGS})
+
+
 class _Problems:
     """Collects errors against one parsed file, so a run of `validate` reports them all."""
 
@@ -138,7 +143,7 @@ class _Problems:
 
     def add_validation(self, exc: ValidationError, prefix: Sequence[Any] = ()) -> None:
         for error in exc.errors():
-            loc = [part for part in error["loc"] if part != "[key]"]
+            loc = [part for part in error["loc"] if part not in _NOT_FIELDS]
             self.add([*prefix, *loc], _message(error))
 
     def raise_if_any(self) -> None:

@@ -15,7 +15,15 @@ from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+)
 
 from simulator.scenario.distributions import (
     Constant,
@@ -237,6 +245,22 @@ def _flat_or_distribution(value: object) -> Any:
 
 ThinkTime = Annotated[DurationDistribution, BeforeValidator(_flat_or_distribution)]
 
+# The two forms of `databases`, told apart by the value's type, so that an error names
+# only the form written. Their tags are parts of an error's location that the loader
+# leaves out of the field it names.
+_PATHS_TAG, _BLOCK_TAG = "<paths>", "<block>"
+UNION_TAGS = frozenset({_PATHS_TAG, _BLOCK_TAG})
+
+
+def _databases_form(value: object) -> str:
+    return _PATHS_TAG if isinstance(value, list) else _BLOCK_TAG
+
+
+WorkloadDatabases = Annotated[
+    Annotated[list[str], Tag(_PATHS_TAG)] | Annotated[DatabasesSpec, Tag(_BLOCK_TAG)],
+    Discriminator(_databases_form),
+]
+
 
 class Workload(_Model):
     """The scenario's `workload:` block (`users` required unless a preset gives it).
@@ -259,7 +283,7 @@ class Workload(_Model):
     session: SessionSpec | None = None
     think_time: ThinkTime = Exponential(60 * US_PER_SECOND)
     # A list of declared databases (first meaning), or the generated databases' block.
-    databases: list[str] | DatabasesSpec | None = None
+    databases: WorkloadDatabases | None = None
     mix: dict[str, Weight] = {
         "read": 5,
         "edit": 2,
