@@ -23,6 +23,7 @@ import pytest
 from simulator.commands.run import RunRequest, run
 from simulator.commands.summary import build_summary
 from simulator.domino.billing import SequencedFrame
+from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.server import DatabaseInfo, Server, Session, derive_timedate
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.domino.streams import chance, stream_key
@@ -739,3 +740,32 @@ def test_a_generated_day_passes_check_and_bills_what_its_records_say() -> None:
     for name, totals in expected.items():
         for field in fields:
             assert users[name][field] == pytest.approx(totals[field]), (name, field)
+
+
+def test_nobody_signs_on_when_nobody_is_active(calls: list[Call]) -> None:
+    sim, frames = simulate(day_text("{users: 50, active: 0, calendar: {}}", duration="3d"))
+    assert calls == [] and frames == []
+    assert sim.population is not None and sim.population.sign_ons == 0
+
+
+def test_a_domain_server_generates_only_the_users_at_home_there() -> None:
+    scenario = load_scenario_text(
+        day_text("{users: 300, calendar: {}, session: {length: 1h}}", duration="1d"), "day.yaml"
+    )
+    domain = Domain(domain_servers(scenario.server, 3), 1)
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions(), generate=False)
+    workload = parse_workload(scenario.workload, scenario.databases, scenario.filename)
+    population = Population(
+        workload,
+        sim.server,
+        sim.heap,
+        sim.databases,
+        seed=sim.seed,
+        duration=sim.duration,
+        start=scenario.start,
+        domain=domain,
+    )
+    population.start()
+    users = {event[4] for event in sim.heap.items if event[3] == population._sign_on_handler}
+    assert users == {user for user in range(300) if domain.is_home(user)}
+    assert 70 < len(users) < 130
