@@ -343,8 +343,7 @@ class Population:
             db = DatabaseInfo(path, derive_timedate(self.seed, "replica", path), _NO_DOCUMENTS)
         elif self._pick is not None:
             pick = self._pick
-            which = _bisect(pick.cumulative, uniform(user) * pick.total)
-            db = self.databases[min(which, len(self.databases) - 1)]
+            db = self.databases[_bisect(pick.cumulative, uniform(user) * pick.total)]
         split = uniform(user) * _HALF
         half = int(split)
         bytes_in = int(-_log(1.0 - half * _PER_HALF) * self._bytes_in)
