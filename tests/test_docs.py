@@ -12,10 +12,12 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from paths import REPO
+from pydantic import BaseModel
 
 from simulator.scenario.bundled import bundled_scenarios
-from simulator.scenario.loader import load_scenario, load_scenario_text
+from simulator.scenario.loader import load_scenario, load_scenario_text, parse_workload
 from simulator.scenario.models import ACTION_MODELS
+from simulator.scenario.workload import CalendarSpec, DatabasesSpec, SessionSpec, Workload
 from simulator.wire.codec import frame_geometry
 from simulator.wire.layout import Field, Framing, Layout, compile_fields
 from simulator.wire.records import BUILTIN_KINDS, HEADER_FIELDS, RecordKind
@@ -244,6 +246,28 @@ def test_the_scenario_page_shows_every_script_action() -> None:
     # Every action the loader accepts has its example on the page, checked by the test above.
     shown = set(re.findall(r"action: (\w+)", "\n".join(scenario_page_examples())))
     assert shown == set(ACTION_MODELS)
+
+
+def workload_page_examples() -> list[str]:
+    return yaml_blocks(DOCS / "workload.md")
+
+
+@pytest.mark.parametrize("block", workload_page_examples(), ids=lambda b: b.split("\n")[0][:40])
+def test_the_workload_pages_examples_load(block: str) -> None:
+    """Whole scenarios stand alone; a `workload:` block is set into EXAMPLE_BASE."""
+    text = block if block.startswith("name:") else EXAMPLE_BASE + block
+    scenario = load_scenario_text(text, "docs/workload.md")
+    assert scenario.workload
+    parse_workload(scenario.workload, scenario.databases, scenario.filename)
+
+
+@pytest.mark.parametrize(
+    "model", [Workload, CalendarSpec, SessionSpec, DatabasesSpec], ids=lambda m: m.__name__
+)
+def test_the_workload_page_names_every_key(model: type[BaseModel]) -> None:
+    text = (DOCS / "workload.md").read_text(encoding="utf-8")
+    keys = [field.alias or name for name, field in model.model_fields.items()]
+    assert [key for key in keys if f"`{key}`" not in text] == []
 
 
 @pytest.mark.parametrize("name", list(all_tables()))

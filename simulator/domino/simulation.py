@@ -154,6 +154,7 @@ class Simulation:
                 self.databases,
                 seed=self.seed,
                 duration=self.duration,
+                start=scenario.start,
             )
             if generate:
                 self.population.start()

@@ -21,6 +21,15 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _TO_UNIT = 2.0**-53
 
 
+# A caller stepping a stream itself gives the numbers `uniform` gives with
+# `state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK`, then
+# `(state >> 11) * TO_UNIT`.
+STEP_MULTIPLIER = _MULTIPLIER
+STEP_INCREMENT = _INCREMENT
+STATE_MASK = _MASK
+TO_UNIT = _TO_UNIT
+
+
 def splitmix64(value: int) -> int:
     """A well-mixed 64-bit number from any 64-bit number (Steele, Lea and Flood 2014)."""
     z = (value + _GOLDEN) & _MASK
@@ -48,10 +57,20 @@ class UserStreams:
     def uniform(self, user: int) -> float:
         state = self._states[user]
         if not state:
-            state = splitmix64(self._key ^ ((user * _GOLDEN) & _MASK)) or 1
+            state = self.first_state(user)
         state = (state * _MULTIPLIER + _INCREMENT) & _MASK
         self._states[user] = state
         return (state >> 11) * _TO_UNIT
+
+    @property
+    def states(self) -> array[int]:
+        """Every user's state, for a hot loop that steps one user's stream several times in
+        a row itself (see STEP_MULTIPLIER): a state of 0 is a stream not started."""
+        return self._states
+
+    def first_state(self, user: int) -> int:
+        """The state a user's stream starts from."""
+        return splitmix64(self._key ^ ((user * _GOLDEN) & _MASK)) or 1
 
     def restart(self, user: int) -> None:
         """Begin the user's stream again from its first number."""

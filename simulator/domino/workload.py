@@ -1,28 +1,137 @@
 """A generated population of users: many sessions from a few numbers, on the one event heap.
 
-Each generated user is an index, its next action one heap entry and its logout time
-one slot of an array, so a million concurrent sessions cost no asyncio task and
-little memory. Draws come from one seeded generator in event order, which the heap
-makes deterministic.
+Each generated user is an index: its next event is one heap entry, its sign-off time one
+slot of an array, its random numbers one 64-bit stream of its own (purpose "session"),
+so a million users cost no asyncio task and little memory, and one user's draws never
+move another's. Without a calendar, users arrive over `arrival` from the start and sign
+on again after each session (`relogin`). With one, each user active on a working day
+signs on once that day, at a time drawn from the curve; its next day is planned when
+the day's session ends, so the days repeat for as long as the run lasts without ever a
+list of all users for a day (docs/workload.md).
 """
 
 from __future__ import annotations
 
-import random
 from array import array
 from bisect import bisect_right as _bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from heapq import heappush as _heappush
 from itertools import accumulate
 from math import log as _log
 from typing import Any
 
+from simulator.domino.calendar import Calendar
 from simulator.domino.clock import EventHeap, Phase
-from simulator.domino.server import DatabaseInfo, Server, Session
-from simulator.scenario.workload import Workload
+from simulator.domino.domain import Domain
+from simulator.domino.server import Charges, DatabaseInfo, Server, Session, derive_timedate
+from simulator.domino.streams import (
+    STATE_MASK,
+    STEP_INCREMENT,
+    STEP_MULTIPLIER,
+    TO_UNIT,
+    UserStreams,
+    chance,
+    stream_key,
+)
+from simulator.scenario.distributions import (
+    Constant,
+    Discrete,
+    Distribution,
+    Exponential,
+    Uniform,
+    ZipfExponent,
+)
+from simulator.scenario.workload import (
+    US_PER_DAY,
+    WEEKDAYS,
+    CalendarSpec,
+    DatabasesSpec,
+    Workload,
+    mail_file_key,
+)
 
 # An enum member's attribute look-up costs ~100 ns; every generated action schedules one.
 _GENERATED = Phase.GENERATED
+# A session's first action takes its two byte counts from one number of the stream, split
+# into two 26-bit halves; a later action takes them and its think time from one step
+# (27 + 13 + 13 of its top 53 bits). One step of the stream costs more than a split.
+_HALF = float(1 << 26)
+_PER_HALF = 1.0 / _HALF
+_PER_THINK = 2.0**-27
+_BYTES_BITS = (1 << 13) - 1
+_PER_BYTES = 2.0**-13
+# Charged documents of a generated database: note IDs are multiples of 4 in Domino.
+FIRST_CHARGED_NOTE = 0x2000
+_NOTE_STEP = 4
+# Days whose start and length are remembered: a run works through days in order.
+_DAYS_KEPT = 64
+_NO_DOCUMENTS: dict[int, Charges] = {}
+
+FLAT_CALENDAR = CalendarSpec.model_validate(
+    {"timezone": "UTC", "days": list(WEEKDAYS), "curve": [["00:00", 1.0], ["24:00", 1.0]]}
+)
+"""The calendar of a workload without one: every day a working day, arrivals even over it."""
+
+
+def calendar_of(workload: Workload, start: datetime) -> Calendar:
+    """The workload's calendar, or the flat one (UTC days, all working, an even curve)."""
+    return Calendar(workload.calendar or FLAT_CALENDAR, start)
+
+
+def charged_note_ids(count: int) -> tuple[int, ...]:
+    """The note IDs of a generated database's `documents` charged documents."""
+    return tuple(FIRST_CHARGED_NOTE + _NOTE_STEP * k for k in range(count))
+
+
+def generated_databases(spec: DatabasesSpec, seed: int) -> tuple[DatabaseInfo, ...]:
+    """The block's `count` databases in popularity order (rank 1 first): `path` with `{n}`
+    the rank, a replica ID fixed by the seed and the path, and `documents` charged documents
+    each (one shared table: they all charge the same)."""
+    charges = Charges(spec.charge_read, spec.charge_write)
+    documents = dict.fromkeys(charged_note_ids(spec.documents), charges)
+    paths = (spec.path.format(n=rank) for rank in range(1, spec.count + 1))
+    return tuple(
+        DatabaseInfo(path, derive_timedate(seed, "replica", path), documents) for path in paths
+    )
+
+
+def rank_weights(popularity: Distribution | ZipfExponent, count: int) -> list[float]:
+    """How often each of `count` databases (rank 1 first) is picked: ranks a distribution
+    gives outside 1..count count as the nearest rank."""
+    if isinstance(popularity, ZipfExponent):
+        popularity = popularity.over(count)
+    weights = [0.0] * count
+    if isinstance(popularity, Discrete):
+        for value, weight in zip(popularity.values, popularity.weights, strict=True):
+            weights[min(max(int(value), 1), count) - 1] += weight
+    elif isinstance(popularity, Constant):
+        weights[min(max(int(popularity.value), 1), count) - 1] = 1.0
+    elif isinstance(popularity, Uniform):
+        low = min(max(int(popularity.low), 1), count)
+        high = min(max(int(popularity.high), 1), count)
+        for rank in range(low, high + 1):
+            weights[rank - 1] = 1.0
+    else:
+        # The loader refuses these (checks.check_workload): no table of ranks to draw from.
+        raise ValueError(f"popularity must be zipf, table, uniform or constant: {popularity!r}")
+    return weights
+
+
+class _Table:
+    """A weighted pick by one uniform number, leaving the rest of that number for the next
+    choice: inside the picked entry's slice, where it fell is again uniform in [0, 1)."""
+
+    __slots__ = ("cumulative", "lower", "total", "weights")
+
+    def __init__(self, weights: Sequence[float]) -> None:
+        self.weights = list(weights)
+        cumulative = list(accumulate(self.weights))
+        self.lower = [0.0, *cumulative[:-1]]
+        self.total = cumulative[-1]
+        # A number that rounds up to the total still picks the last entry.
+        cumulative[-1] = float("inf")
+        self.cumulative = cumulative
 
 
 class Population:
@@ -37,115 +146,324 @@ class Population:
         *,
         seed: int,
         duration: int,
+        start: datetime,
+        domain: Domain | None = None,
     ) -> None:
+        """`databases` are the scenario's declared ones; `domain`: generate only the users
+        whose home is this server (all users when None)."""
         self.workload = workload
         self.server = server
         self.heap = heap
         self.duration = duration
-        self.random = random.Random(f"workload|{seed}")
-        paths = (
-            workload.declared_databases
-            if workload.declared_databases is not None
-            else [path for path, db in databases.items() if not db.is_directory]
-        )
-        self.databases = [databases[p] for p in paths]
+        self.domain = domain
+        self.seed = seed
+        users = workload.users
+        self.streams = UserStreams(seed, "session", users)
+        self._uniform = self.streams.uniform
+        self._states = self.streams.states
+        self.calendar = calendar_of(workload, start)
+        self.by_calendar = workload.calendar is not None
+        self._active = workload.active
+        self._active_key = stream_key(seed, "active")
+        self._never = workload.active <= 0 or not self.calendar.days
+        self._days: dict[int, tuple[int, bool, bool]] = {}
+        self._session_lengths = workload.session_lengths
+        session = workload.session
+        self._idle = session.idle_timeout if session is not None else None
+        self._relogin = workload.relogin
+
         self.actions = [a for a, w in workload.mix.items() if w > 0]
-        self.weights = [workload.mix[a] for a in self.actions]
-        self.cumulative = list(accumulate(self.weights))
-        self.total_weight = self.cumulative[-1]
-        self.notes = [sorted(db.documents) for db in self.databases]
-        # Exponential draws are inlined as -log(1 - u) * mean: the hot path has one per value.
-        self._random = self.random.random
+        self._mix = _Table([workload.mix[a] for a in self.actions])
         self._bytes_in = workload.bytes_in
         self._bytes_out = workload.bytes_out
-        self._think_time = (
-            workload.think_time.mean
-        )  # exponential draws below (issue 10 generalises)
-        self.logout_at = array("q", bytes(8 * workload.users))
+        think = workload.think_time
+        # Exponential draws are inlined as -log(1 - u) * mean: the hot path has one per action.
+        self._think_mean = think.mean if isinstance(think, Exponential) else None
+        self._think = think
+
+        spec = workload.generated_databases
+        self.mail_template: str | None = None
+        self._mail_share = 0.0
+        if spec is None:
+            paths = (
+                workload.declared_databases
+                if workload.declared_databases is not None
+                else [path for path, db in databases.items() if not db.is_directory]
+            )
+            self.databases: list[DatabaseInfo] = [databases[p] for p in paths]
+            # A read or write of a declared database picks one of its declared documents.
+            notes = [tuple(sorted(db.documents)) for db in self.databases]
+            shares = [1.0 if of_db else 0.0 for of_db in notes]
+            weights = [1.0] * len(self.databases)
+        else:
+            self.databases = list(generated_databases(spec, seed))
+            notes = [charged_note_ids(spec.documents)] * spec.count
+            shares = [spec.charged] * spec.count
+            weights = rank_weights(spec.popularity, spec.count)
+            self.mail_template = spec.mail_file
+            if spec.mail_file is not None:
+                self._mail_share = spec.mail_share
+        self._pick = _Table(weights) if self.databases else None
+        # A read or write touches a note with probability share, then one of the notes
+        # evenly: note index = int(what is left of the number * count / share). The last
+        # note repeated once more takes a number that rounds up to the count.
+        self._note_share = shares
+        self._note_scale = [
+            len(of_db) / share if share else 0.0 for of_db, share in zip(notes, shares, strict=True)
+        ]
+        self._notes = [of_db + of_db[-1:] for of_db in notes]
+
+        self.logout_at = array("q", bytes(8 * users))
+        # Only with a calendar: the day each user last signed on (its next is a later one).
+        self.sign_on_day = array("i", bytes(4 * users)) if self.by_calendar else None
+        # Only with an idle timeout: when a user idled out comes back.
+        self.resume_at = array("q", bytes(8 * users)) if self._idle is not None else None
         # The open session of each user, so a generated action needs no name formatting.
-        self.session_of: list[Session | None] = [None] * workload.users
-        self.actions_run = 0
+        self.session_of: list[Session | None] = [None] * users
+        self.sign_ons = 0
         # One bound method each, shared by every heap entry (see Server.__init__).
-        self._login_handler = self._login
+        self._sign_on_handler = self._sign_on
         self._next_handler = self._next
+        self._idle_handler = self._idle_out
+        self._continue_session = server.continue_session
         # Each action schedules the next straight onto the heap (see EventHeap).
         self._heap_items = heap.items
         self._heap_counter = heap.counter
 
-    def start(self) -> None:
-        arrival = self.workload.arrival
-        draw = self.random.random
-        for user in range(self.workload.users):
-            at = int(draw() * arrival) if arrival else 0
-            if at < self.duration:
-                self.heap.schedule(at, Phase.GENERATED, self._login_handler, user)
+    # -- days ------------------------------------------------------------------------------
 
-    def _login(self, user: int) -> None:
+    def _day(self, day: int) -> tuple[int, bool, bool]:
+        """(virtual start, 24 hours long, a working day) of `day`, remembered for a while."""
+        known = self._days.get(day)
+        if known is None:
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()
+            calendar = self.calendar
+            begins = calendar.day_start(day)
+            regular = calendar.day_start(day + 1) - begins == US_PER_DAY
+            known = self._days[day] = (begins, regular, calendar.is_working_day(day))
+        return known
+
+    def is_active(self, user: int, day: int) -> bool:
+        """The one rule of every generator: is user `user` (index) active on `day`?"""
+        return chance(self._active_key, user, day) < self._active
+
+    def _plan_day(self, user: int, day: int, not_before: int) -> None:
+        """Schedule the user's sign-on on its first active working day from `day` on whose
+        drawn arrival is not before `not_before`; nothing once the run is over by then."""
+        if self._never:
+            return
+        every_user = self._active >= 1
+        duration = self.duration
+        calendar = self.calendar
+        while True:
+            begins, regular, working = self._day(day)
+            if begins >= duration:
+                return
+            if working and (every_user or self.is_active(user, day)):
+                u = self._uniform(user)
+                at = begins + calendar.arrival_clock(u) if regular else calendar.arrival(day, u)
+                if at >= not_before:
+                    if at < duration:
+                        if self.sign_on_day is not None:
+                            self.sign_on_day[user] = day
+                        self._push(at, self._sign_on_handler, user)
+                    return
+            day += 1
+
+    # -- arrivals and sign-offs ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Plan every (home) user's first sign-on."""
+        domain = self.domain
+        for user in range(self.workload.users):
+            if domain is not None and not domain.is_home(user):
+                continue
+            if self.by_calendar:
+                self._plan_day(user, 0, 0)  # an arrival before the start is not on the run
+            else:
+                arrival = self.workload.arrival
+                self._flat_sign_on(user, int(self._uniform(user) * arrival))
+
+    def _flat_sign_on(self, user: int, at: int) -> None:
+        """Without a calendar: sign on at `at`, or on the next day the user is active."""
+        if self._never:
+            return
+        if self._active < 1:
+            day = self.calendar.day_of(at)
+            if not self.is_active(user, day):
+                self._plan_day(user, day + 1, at)
+                return
+        if at < self.duration:
+            self._push(at, self._sign_on_handler, user)
+
+    def _sign_on(self, user: int) -> None:
         now = self.server._now
-        length = int(-_log(1.0 - self._random()) * self.workload.session_lengths.mean) + 1
+        length = int(self._session_lengths.draw(self._uniform(user))) or 1
         self.logout_at[user] = now + length
-        self._act(user, "open" if self.databases else "transfer", now)
+        self.sign_ons += 1
+        self._connect(user, now)
+
+    def _sign_off(self, user: int, now: int) -> None:
+        session = self.session_of[user]
+        self.session_of[user] = None
+        if session is not None and not session.ended:
+            self.server.continue_session(session, now, "logout")
+        if self.sign_on_day is not None:
+            self._plan_day(user, self.sign_on_day[user] + 1, now)
+        elif self._relogin:
+            self._flat_sign_on(user, now + self._think_time(user))
+
+    def _idle_out(self, user: int) -> None:
+        """The server ends a session idle for `session.idle_timeout`; the user's next
+        action (its think time drawn before) signs on again."""
+        session = self.session_of[user]
+        self.session_of[user] = None
+        if session is not None and not session.ended:
+            self.server.end_session(session, self.server._now)
+        assert self.resume_at is not None
+        at = self.resume_at[user]
+        if at < self.duration:
+            self._push(at, self._next_handler, user)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _connect(self, user: int, now: int) -> None:
+        """A session's first action: open the user's mail file, else a database by
+        popularity, else plain traffic; it starts the session."""
+        uniform = self._uniform
+        n = user + 1  # user 0 is `{n}` = 1 in the templates
+        workload = self.workload
+        name = workload.name_of(n)
+        db: DatabaseInfo | None = None
+        if self.mail_template is not None:
+            path = self.mail_template.format(n=n, user=mail_file_key(name))
+            # Made afresh for each session, not kept per user: a million users' mail files
+            # would otherwise stay in memory; the replica ID depends on the path alone.
+            db = DatabaseInfo(path, derive_timedate(self.seed, "replica", path), _NO_DOCUMENTS)
+        elif self._pick is not None:
+            pick = self._pick
+            db = self.databases[_bisect(pick.cumulative, uniform(user) * pick.total)]
+        split = uniform(user) * _HALF
+        half = int(split)
+        bytes_in = int(-_log(1.0 - half * _PER_HALF) * self._bytes_in)
+        bytes_out = int(-_log(1.0 - (split - half)) * self._bytes_out)
+        self.session_of[user] = self.server.session_action(
+            now,
+            name,
+            workload.address_of(n),
+            "transfer" if db is None else "open",
+            db,
+            None,
+            bytes_in,
+            bytes_out,
+        )
+        self._schedule_next(user, now)
 
     def _next(self, user: int) -> None:
         now = self.server._now
-        if now >= self.logout_at[user]:
-            session = self.session_of[user]
-            self.session_of[user] = None
-            self.actions_run += 1
-            if session is not None and not session.ended:
-                self.server.continue_session(session, now, "logout")
-            if self.workload.relogin:
-                self._schedule(user, now, self._login_handler)
+        end = self.logout_at[user]
+        if now >= end:
+            self._sign_off(user, now)
             return
-        action = self.actions[_bisect(self.cumulative, self._random() * self.total_weight)]
-        self._act(user, action, now)
-
-    def _act(self, user: int, action: str, now: int) -> None:
-        random = self._random
         session = self.session_of[user]
-        if session is not None and session.ended:
-            session = None
+        if session is None or session.ended:
+            self._connect(user, now)  # the server ended it (idle timeout): sign on again
+            return
+        # The user's stream stepped here, twice (UserStreams.uniform's steps): this runs
+        # once per generated action.
+        states = self._states
+        state = states[user] or self.streams.first_state(user)
+        state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+        # One number picks the action, and what is left of it the database and the note.
+        mix = self._mix
+        u = (state >> 11) * TO_UNIT * mix.total
+        index = _bisect(mix.cumulative, u)
+        action = self.actions[index]
         db: DatabaseInfo | None = None
         note_id = None
-        databases = self.databases
-        if action == "close" and not databases:
-            action = "transfer"  # nothing could be open: a drawn close is plain traffic
-        if databases and action != "transfer":
-            which = int(random() * len(databases))
-            db = databases[which]
-            if action == "close":
-                state = session.db_state(db) if session is not None else None
-                if state is None or not state.is_open:
+        pick = self._pick
+        mail_share = self._mail_share
+        if action != "transfer" and (pick is not None or mail_share):
+            rest = (u - mix.lower[index]) / mix.weights[index]
+            if rest < mail_share:
+                # The session opened its mail file first (unless a scripted user of the
+                # same name and address had started it: then its first database).
+                db = session.dbs[0].info if session.dbs else None
+            elif pick is not None:
+                if mail_share:
+                    rest = (rest - mail_share) / (1.0 - mail_share)
+                u = rest * pick.total
+                which = _bisect(pick.cumulative, u)
+                db = self.databases[which]
+                if action == "read" or action == "write":  # noqa: PLR1714 - faster than a tuple
+                    share = self._note_share[which]
+                    if share:
+                        rest = (u - pick.lower[which]) / pick.weights[which]
+                        if rest < share:
+                            note_id = self._notes[which][int(rest * self._note_scale[which])]
+            if action == "close" and db is not None:
+                db_state = session.db_state(db)
+                if db_state is None or not db_state.is_open:
                     action, db = "transfer", None
-            elif action in ("read", "write"):
-                notes = self.notes[which]
-                if notes:
-                    note_id = notes[int(random() * len(notes))]
-        bytes_in = int(-_log(1.0 - random()) * self._bytes_in)
-        bytes_out = int(-_log(1.0 - random()) * self._bytes_out)
-        self.actions_run += 1
-        if session is not None:
-            # Held since its start: the server need not look it up by name and address.
-            after = self.server.continue_session(
-                session, now, action, db, note_id, bytes_in, bytes_out
-            )
-        else:
-            # User 0 is `{n}` = 1 in the templates.
-            name = self.workload.name_of(user + 1)
-            address = self.workload.address_of(user + 1)
-            after = self.server.session_action(
-                now, name, address, action, db, note_id, bytes_in, bytes_out
-            )
-        self.session_of[user] = after
-        # _schedule(user, now, self._next_handler), inline: this runs once per action.
-        at = now + int(-_log(1.0 - random()) * self._think_time) + 1
+        if action == "close" and db is None:
+            action = "transfer"  # nothing could be open: a drawn close is plain traffic
+        # The second number gives three: its top 27 bits the think time, the next 13 and
+        # 13 the byte counts (a step of the stream costs more than the split).
+        state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+        states[user] = state
+        u = (state >> 37) * _PER_THINK
+        bytes_in = int(-_log(1.0 - ((state >> 24) & _BYTES_BITS) * _PER_BYTES) * self._bytes_in)
+        bytes_out = int(-_log(1.0 - ((state >> 11) & _BYTES_BITS) * _PER_BYTES) * self._bytes_out)
+        # Held since its start: the server need not look it up by name and address.
+        self.session_of[user] = self._continue_session(
+            session, now, action, db, note_id, bytes_in, bytes_out
+        )
+        # _schedule_next(user, now), inline with the number drawn above.
+        mean = self._think_mean
+        think = (int(-_log(1.0 - u) * mean) if mean is not None else int(self._think.draw(u))) or 1
+        idle = self._idle
+        if idle is not None and think > idle and now + idle < end:
+            self._idle_until(user, now, think, end)
+            return
+        at = now + think
+        if at > end:  # noqa: PLR1730 - min() is a call: this runs once per action
+            at = end
         if at < self.duration:
             _heappush(
                 self._heap_items,
                 (at, _GENERATED, next(self._heap_counter), self._next_handler, user),
             )
 
-    def _schedule(self, user: int, now: int, handler: Any) -> None:
-        at = now + int(-_log(1.0 - self._random()) * self._think_time) + 1
+    def _think_time(self, user: int) -> int:
+        mean = self._think_mean
+        if mean is not None:
+            return int(-_log(1.0 - self._uniform(user)) * mean) or 1
+        return int(self._think.draw(self._uniform(user))) or 1
+
+    def _schedule_next(self, user: int, now: int) -> None:
+        """The user's next action a think time on, its sign-off at the session's end, or
+        the server's idle timeout first if the think time is longer."""
+        mean = self._think_mean
+        if mean is not None:
+            think = int(-_log(1.0 - self._uniform(user)) * mean) or 1
+        else:
+            think = int(self._think.draw(self._uniform(user))) or 1
+        end = self.logout_at[user]
+        idle = self._idle
+        if idle is not None and think > idle and now + idle < end:
+            self._idle_until(user, now, think, end)
+            return
+        at = min(now + think, end)
         if at < self.duration:
-            _heappush(self._heap_items, (at, _GENERATED, next(self._heap_counter), handler, user))
+            self._push(at, self._next_handler, user)
+
+    def _idle_until(self, user: int, now: int, think: int, end: int) -> None:
+        """A think time longer than the idle timeout: the server ends the session first."""
+        assert self.resume_at is not None and self._idle is not None
+        self.resume_at[user] = min(now + think, end)
+        if now + self._idle < self.duration:
+            self._push(now + self._idle, self._idle_handler, user)
+
+    def _push(self, at: int, handler: Any, user: int) -> None:
+        _heappush(self._heap_items, (at, _GENERATED, next(self._heap_counter), handler, user))

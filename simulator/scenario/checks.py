@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
+from simulator.scenario.distributions import Exponential, LogNormal
 from simulator.scenario.durations import format_duration
 from simulator.scenario.models import (
     Action,
@@ -32,7 +33,7 @@ from simulator.scenario.models import (
 )
 from simulator.scenario.names import domino_name, net_address
 from simulator.scenario.values import CustomValueError, custom_value
-from simulator.scenario.workload import WORKLOAD_ACTIONS, Workload
+from simulator.scenario.workload import WORKLOAD_ACTIONS, DatabasesSpec, Workload
 from simulator.wire import constants as c
 from simulator.wire.cnames import field_name_problem, type_name_problem
 from simulator.wire.codec import frame_geometry, utf8_len
@@ -257,9 +258,14 @@ def _longest_candidates(users: int) -> list[int]:
 
 
 def check_workload(workload: Workload, databases: Container[str], report: Report) -> None:
-    """A validated `workload:` block: known actions, declared databases, and a name and an
-    address that fit for every user."""
+    """A validated `workload:` block: known actions, declared databases, a name and an
+    address that fit for every user, keys that mean something together, and generated
+    databases with valid, distinct paths."""
     where = ("workload",)
+    _check_workload_keys(workload, report)
+    spec = workload.generated_databases
+    if spec is not None:
+        _check_generated_databases(workload, spec, databases, report)
     for key in workload.mix:
         if key not in WORKLOAD_ACTIONS:
             report(
@@ -322,3 +328,86 @@ def check_schedules(workload: Workload, databases: Container[str], report: Repor
         # The signer may be a key of users whose name is longer: count the longest name.
         signer = max(utf8_len(agent.signer or ""), c.MAXUSERNAME)
         _check_size(report, path, AGENTREC.fields, signer + utf8_len(agent.task + agent.db))
+
+
+def _check_workload_keys(workload: Workload, report: Report) -> None:
+    """Keys that a calendar makes meaningless, and a session length given twice."""
+    where = ("workload",)
+    given = workload.model_fields_set
+    if workload.calendar is not None:
+        for key in ("arrival", "relogin"):
+            if key in given:
+                report(
+                    (*where, key),
+                    "has no meaning with a calendar: users sign on once a day, when its curve says",
+                )
+        if not workload.calendar.days:
+            report((*where, "calendar", "days"), "no working day: nobody would ever sign on")
+    session = workload.session
+    if "session_length" in given and session is not None and "length" in session.model_fields_set:
+        report(
+            (*where, "session", "length"),
+            "the session length is given twice: keep session.length or session_length",
+        )
+
+
+def database_path_problem(path: str) -> str | None:
+    """Why `path` cannot name a generated database, or None."""
+    if not path.strip():
+        return "renders an empty path"
+    if "\0" in path:
+        return "renders a path with a NUL character"
+    if is_directory(path):
+        return f"renders {path!r}, a directory (a path ending /): it would bill nothing"
+    return None
+
+
+def _check_generated_databases(
+    workload: Workload, spec: DatabasesSpec, databases: Container[str], report: Report
+) -> None:
+    where = ("workload", "databases")
+    if isinstance(spec.popularity, Exponential | LogNormal):
+        report(
+            (*where, "popularity"),
+            "a popularity is zipf, table, uniform or constant: a rank from 1 to count",
+        )
+    seen: dict[str, int] = {}
+    for rank in range(1, spec.count + 1):
+        try:
+            path = spec.path.format(n=rank)
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+            report((*where, "path"), f"bad template: {error!r} (it takes {{n}}, the rank)")
+            break
+        problem = database_path_problem(path)
+        if problem is None and path in seen:
+            problem = f"renders {path!r} for databases {seen[path]} and {rank}: put {{n}} in it"
+        if problem is None and path in databases:
+            problem = f"renders {path!r}, a database declared in databases"
+        if problem is not None:
+            report((*where, "path"), problem)
+            break
+        seen[path] = rank
+    if spec.mail_file is None:
+        return
+    mail_files: dict[str, int] = {}
+    # Users 1 and 2 share a mail file unless the template tells them apart; the longest
+    # names make the longest paths.
+    for n in sorted({1, min(2, workload.users), *_longest_candidates(workload.users)}):
+        try:
+            mail_file = workload.mail_file_of(n)
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+            report((*where, "mail_file"), f"bad template: {error!r} (it takes {{n}} and {{user}})")
+            return
+        assert mail_file is not None
+        problem = database_path_problem(mail_file)
+        if problem is None and mail_file in mail_files:
+            problem = (
+                f"users {mail_files[mail_file]} and {n} would share {mail_file!r}: "
+                "put {n} or {user} in it"
+            )
+        if problem is None and mail_file in seen:
+            problem = f"user {n}'s mail file {mail_file!r} is also a generated database"
+        if problem is not None:
+            report((*where, "mail_file"), problem)
+            return
+        mail_files[mail_file] = n

@@ -25,8 +25,9 @@ from simulator.scenario.notes_ini import (
     entries_from_mapping,
     resolve_settings,
 )
+from simulator.scenario.presets import with_preset
 from simulator.scenario.values import C_IDENTIFIER
-from simulator.scenario.workload import Workload
+from simulator.scenario.workload import UNION_TAGS, Workload
 from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
 
 
@@ -117,6 +118,11 @@ def render_path(path: Sequence[Any]) -> str:
     return out
 
 
+# Parts of a pydantic error's location that are no field of the file: a dict key's
+# marker, and the tags of the workload's unions.
+_NOT_FIELDS = frozenset({"[key]", *UNION_TAGS})
+
+
 class _Problems:
     """Collects errors against one parsed file, so a run of `validate` reports them all."""
 
@@ -137,7 +143,7 @@ class _Problems:
 
     def add_validation(self, exc: ValidationError, prefix: Sequence[Any] = ()) -> None:
         for error in exc.errors():
-            loc = [part for part in error["loc"] if part != "[key]"]
+            loc = [part for part in error["loc"] if part not in _NOT_FIELDS]
             self.add([*prefix, *loc], _message(error))
 
     def raise_if_any(self) -> None:
@@ -231,7 +237,8 @@ def _script(items: Any, problems: _Problems) -> list[ActionBase]:
 
 
 def parse_workload(raw: Mapping[str, Any], databases: Container[str], filename: str) -> Workload:
-    """A `workload:` block as written (`Scenario.workload`) checked in full, as the model.
+    """A `workload:` block as written (`Scenario.workload`), over its preset if it names
+    one (`simulator.scenario.presets`), checked in full, as the model.
 
     Raises ScenarioError naming `workload.<key>`, with no line: loading the scenario has
     already reported any problem at its line.
@@ -248,7 +255,7 @@ def _workload(
 ) -> Workload | None:
     where = ("workload",)
     try:
-        workload = Workload.model_validate(raw)
+        workload = Workload.model_validate(with_preset(raw))
     except ValidationError as exc:
         problems.add_validation(exc, where)
         return None

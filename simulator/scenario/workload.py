@@ -15,7 +15,15 @@ from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+)
 
 from simulator.scenario.distributions import (
     Constant,
@@ -30,6 +38,7 @@ from simulator.scenario.distributions import (
     poisson,
 )
 from simulator.scenario.durations import DurationUs, parse_duration
+from simulator.scenario.names import common_name
 from simulator.scenario.values import (
     Count,
     Name,
@@ -151,13 +160,15 @@ def _database_path(template: str) -> str:
 class DatabasesSpec(_Model):
     """Generated databases: `count` of them, picked by `popularity` (a rank distribution,
     rank 1 the most popular); `mail_file` gives each user a mail file of its own that
-    its sessions open first; `charged` is the share of document reads and writes that
-    touch a charged document (`documents` of them per database)."""
+    its sessions open first, and `mail_share` of their database actions go to it;
+    `charged` is the share of document reads and writes that touch a charged document
+    (`documents` of them per database)."""
 
     count: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 1
     path: Annotated[str, AfterValidator(_database_path)] = "apps/app{n:04d}.nsf"
     popularity: RankDistribution = ZipfExponent(1.0)
     mail_file: Annotated[str, AfterValidator(_database_path)] | None = None
+    mail_share: Share = 0.5
     charged: Share = 0.0
     documents: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 20
     charge_read: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.05
@@ -249,6 +260,22 @@ def _flat_or_distribution(value: object) -> Any:
 
 ThinkTime = Annotated[DurationDistribution, BeforeValidator(_flat_or_distribution)]
 
+# The two forms of `databases`, told apart by the value's type, so that an error names
+# only the form written. Their tags are parts of an error's location that the loader
+# leaves out of the field it names.
+_PATHS_TAG, _BLOCK_TAG = "<paths>", "<block>"
+UNION_TAGS = frozenset({_PATHS_TAG, _BLOCK_TAG})
+
+
+def _databases_form(value: object) -> str:
+    return _PATHS_TAG if isinstance(value, list) else _BLOCK_TAG
+
+
+WorkloadDatabases = Annotated[
+    Annotated[list[str], Tag(_PATHS_TAG)] | Annotated[DatabasesSpec, Tag(_BLOCK_TAG)],
+    Discriminator(_databases_form),
+]
+
 
 class Workload(_Model):
     """The scenario's `workload:` block (`users` required unless a preset gives it).
@@ -271,7 +298,7 @@ class Workload(_Model):
     session: SessionSpec | None = None
     think_time: ThinkTime = Exponential(60 * US_PER_SECOND)
     # A list of declared databases (first meaning), or the generated databases' block.
-    databases: list[str] | DatabasesSpec | None = None
+    databases: WorkloadDatabases | None = None
     mix: dict[str, Weight] = {
         "read": 5,
         "edit": 2,
@@ -290,8 +317,9 @@ class Workload(_Model):
 
     @property
     def session_lengths(self) -> Distribution:
-        """The session length distribution: `session.length`, else exponential `session_length`."""
-        if self.session is not None:
+        """The session length distribution: `session.length` if given, else exponential
+        `session_length`."""
+        if self.session is not None and "length" in self.session.model_fields_set:
             return self.session.length
         return Exponential(float(self.session_length))
 
@@ -307,9 +335,22 @@ class Workload(_Model):
         """The name of user number `n` (from 1)."""
         return self.name.format(n=n)
 
+    def mail_file_of(self, n: int, name: str | None = None) -> str | None:
+        """User number `n`'s mail file (None without `databases.mail_file`): `{n}` the
+        number, `{user}` the common name of its `name` in lower case without spaces."""
+        spec = self.generated_databases
+        if spec is None or spec.mail_file is None:
+            return None
+        return spec.mail_file.format(n=n, user=mail_file_key(name or self.name_of(n)))
+
     def address_of(self, n: int) -> str:
         """The address of user number `n` (from 1)."""
         return self.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
+
+
+def mail_file_key(name: str) -> str:
+    """`{user}` of a mail file template: the common name, lower case, without spaces."""
+    return common_name(name).lower().replace(" ", "")
 
 
 def clock_time(us: int) -> time:

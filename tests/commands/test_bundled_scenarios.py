@@ -1,4 +1,9 @@
-"""The bundled scenarios: each validates, each is pinned by a golden trace, each passes check.
+"""The bundled scenarios: each validates, each scripted one is pinned by a golden trace, each
+passes check.
+
+The generated ones (a `workload:` preset, no script) are pinned by their statistical and
+determinism tests (tests/domino/test_workload.py) instead: thousands of drawn records
+derive from no hand-written rule one by one.
 
 The golden traces in tests/golden/ (`<scenario>.jsonl`, exactly what `billsim run <scenario>
 --stdout` must print) were derived by hand from the lifecycle rules of docs/lifecycles.md (the
@@ -40,6 +45,8 @@ from simulator.wire.timedate import format_timedate, parse_timedate_id
 GOLDEN = GOLDEN_TRACES
 SCENARIOS = bundled_scenarios()
 NAMES = sorted(SCENARIOS)
+GENERATED = [name for name in NAMES if load_scenario(SCENARIOS[name]).workload]
+SCRIPTED = [name for name in NAMES if name not in GENERATED]
 
 # Scenario name -> what the engine gets wrong against docs/lifecycles.md (the golden is right).
 ENGINE_BUGS: dict[str, str] = {}
@@ -60,7 +67,7 @@ def golden_params() -> list[Any]:
             else [],
             id=name,
         )
-        for name in NAMES
+        for name in SCRIPTED
     ]
 
 
@@ -92,7 +99,12 @@ def decoded(path: Path, layout: Layout, name: str | None = None) -> list[dict[st
 
 def test_the_bundle_holds_the_demo_and_at_least_four_more() -> None:
     assert "lifecycle-demo" in NAMES
-    assert len(NAMES) >= 5
+    assert len(SCRIPTED) >= 5
+
+
+def test_the_bundle_holds_a_day_of_each_preset() -> None:
+    presets = {name: load_scenario(SCENARIOS[name]).workload.get("preset") for name in GENERATED}
+    assert presets == {"typical-mail": "typical-mail", "app-server": "app-server", "web": "web"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -113,8 +125,8 @@ def test_scenario_is_a_readable_demo(name: str) -> None:
     assert scenario.speed.endswith("x")
 
 
-def test_every_bundled_scenario_has_a_golden_trace() -> None:
-    assert sorted(path.stem for path in GOLDEN.glob("*.jsonl")) == NAMES
+def test_every_scripted_bundled_scenario_has_a_golden_trace() -> None:
+    assert sorted(path.stem for path in GOLDEN.glob("*.jsonl")) == SCRIPTED
 
 
 @pytest.mark.parametrize("name", golden_params())
@@ -133,7 +145,7 @@ def test_cli_runs_twice_in_one_process() -> None:
 # the test below by checking nothing.
 DOCUMENT_NAMES = [
     name
-    for name in NAMES
+    for name in SCRIPTED
     if any(
         charges.charge_read or charges.charge_write
         for database in load_scenario(SCENARIOS[name]).databases.values()
@@ -179,8 +191,15 @@ def test_run_out_passes_check(name: str, layout: Layout, tmp_path: Path) -> None
             stamp_policy=scenario.stamp_policy,
             source=str(out),
         )
-    assert report.frames == len(golden_lines(name))
+    assert report.frames == frame_count(name)
     assert report.violations == [], "\n".join(map(str, report.violations))
+
+
+def frame_count(name: str) -> int:
+    """The golden trace's length, or for a generated scenario what `--stdout` prints."""
+    if name in GENERATED:
+        return len(run(name).splitlines())
+    return len(golden_lines(name))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -202,4 +221,4 @@ def test_both_layouts_decode_to_the_same_json_but_len(name: str, tmp_path: Path)
         else:
             assert (natural_len, packed_len) == (1000, 983)
     assert natural == packed
-    assert len(natural) == len(golden_lines(name))
+    assert len(natural) == frame_count(name)

@@ -298,6 +298,7 @@ def test_counts_and_local_times_follow_the_schedule_across_dst() -> None:
             " {db: names.nsf, agent: Hourly, every: 1h}]",
             start="2026-03-25T23:00:00Z",  # Thursday 00:00 in Berlin
             duration="7d",
+            population="users: 1, session_length: 1s, think_time: 1s",
         )
     )
     windowed = [f for f in frames if isinstance(f.rec, ReplRec) and f.rec.Destination == HUB]

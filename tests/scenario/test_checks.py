@@ -222,3 +222,96 @@ def test_an_agent_may_run_on_a_generated_database() -> None:
 
 def test_a_domain_needs_no_replication_partner() -> None:
     load_scenario_text(SCHEDULES + "  servers: 2\n  replication: [{every: 1h}]\n")
+
+
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        (
+            "databases: {count: 3, path: apps/a.nsf}",
+            "workload.databases.path: renders 'apps/a.nsf' for databases 1 and 2: put {n} in it",
+        ),
+        (
+            "databases: {count: 3, path: 'apps/{n}/'}",
+            "workload.databases.path: renders 'apps/1/', a directory",
+        ),
+        (
+            "databases: {count: 3, path: 'apps/{user}.nsf'}",
+            "workload.databases.path: bad template: KeyError('user') (it takes {n}, the rank)",
+        ),
+        (
+            "databases: {count: 3, path: 'apps/orders.nsf'}",
+            "workload.databases.path: renders 'apps/orders.nsf', a database declared in databases",
+        ),
+        (
+            "databases: {mail_file: mail/shared.nsf}",
+            "workload.databases.mail_file: users 1 and 2 would share 'mail/shared.nsf': "
+            "put {n} or {user} in it",
+        ),
+        (
+            "databases: {mail_file: 'mail/{x}.nsf'}",
+            "workload.databases.mail_file: bad template 'mail/{x}.nsf': KeyError('x')",
+        ),
+        (
+            "databases: {count: 2, path: 'apps/{n}.nsf', mail_file: 'apps/{n}.nsf'}",
+            "workload.databases.mail_file: user 1's mail file 'apps/1.nsf' is also a generated",
+        ),
+        (
+            "databases: {popularity: {exponential: {mean: 3}}}",
+            "workload.databases.popularity: a popularity is zipf, table, uniform or constant",
+        ),
+        (
+            "calendar: {days: []}",
+            "workload.calendar.days: no working day: nobody would ever sign on",
+        ),
+        ("calendar: {}\n  arrival: 30m", "workload.arrival: has no meaning with a calendar"),
+        (
+            "session_length: 1h\n  session: {length: 2h}",
+            "workload.session.length: the session length is given twice",
+        ),
+    ],
+)
+def test_workload_block_errors(entry: str, error: str) -> None:
+    [message] = errors_of(BASE + "workload:\n  users: 10\n  " + entry + "\n")
+    assert message.split(": ", 1)[1].startswith(error), message
+
+
+NESTED = """\
+workload:
+  users: 10
+  calendar:
+    timezone: Europe/Berlin
+    curve:
+      - [08:00, 1]
+      - [09:00, 1]
+      - [25:00, 0]
+  mail:
+    per_day: 3
+    size: {lognormal: {median: 2XB, sigma: 1}}
+  databases:
+    count: 3
+    path: apps/x.nsf
+"""
+
+
+def test_nested_workload_errors_name_their_own_lines() -> None:
+    assert errors_of(BASE + NESTED) == [
+        # YAML 1.1 reads an unquoted 25:00 as the number 1500.
+        f"t.yaml:{BASE_LINES + 8}: workload.calendar.curve[2][0]: expected a time of day like "
+        "08:30, got 1500",
+        f"t.yaml:{BASE_LINES + 11}: workload.mail.size: expected a size like 500, 10KB or 2MB, "
+        "got '2XB'",
+    ]
+    fixed = NESTED.replace("25:00", "18:00").replace("2XB", "2MB")
+    assert errors_of(BASE + fixed) == [
+        f"t.yaml:{BASE_LINES + 14}: workload.databases.path: renders 'apps/x.nsf' for "
+        "databases 1 and 2: put {n} in it"
+    ]
+
+
+def test_a_good_generated_day_loads() -> None:
+    load_scenario_text(
+        BASE
+        + "workload:\n  users: 100000\n  calendar: {timezone: Europe/Berlin}\n"
+        + "  databases: {count: 500, mail_file: 'mail/{user}.nsf', charged: 0.1}\n"
+    )
