@@ -13,9 +13,11 @@ from typing import Any
 
 from simulator.domino.billing import BillingWriter, SequencedFrame
 from simulator.domino.clock import EventHeap, Pacer, Phase
+from simulator.domino.domain import Domain
 from simulator.domino.mq import DEFAULT_QUOTA, MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.domino.tasks import ServerTasks
+from simulator.domino.traffic import Traffic
 from simulator.domino.workload import Population
 from simulator.errors import InputError
 from simulator.scenario.loader import ScenarioError, parse_workload
@@ -65,8 +67,10 @@ class Simulation:
         *,
         wall_clock: Callable[[], float] = time.monotonic,
         generate: bool = True,
+        domain: Domain | None = None,
     ) -> None:
-        """`generate=False` validates the workload but leaves its users out (dry runs)."""
+        """`generate=False` validates the workload but leaves its users out (dry runs);
+        `domain`: the servers of a `servers: N` domain and which of them this one is."""
         self.scenario = scenario
         self.settings = settings
         self.options = options
@@ -76,7 +80,10 @@ class Simulation:
         self.queue: MessageQueue[SequencedFrame] = MessageQueue(
             c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
         )
-        self.server_name = settings.server_name or scenario.server
+        self.server_name = (
+            domain.server if domain is not None else settings.server_name or scenario.server
+        )
+        self.domain = domain if domain is not None else Domain.single(self.server_name)
         self._pending: deque[SequencedFrame] = deque()
         self.writer = BillingWriter(
             self.codec, self.server_name, scenario.start, settings.billing_class, self._make_put()
@@ -126,6 +133,7 @@ class Simulation:
         )
         self.task_handlers.update(self.tasks.completion_handlers)
         self.population: Population | None = None
+        self.traffic: Traffic | None = None  # generated mail and web requests
         if scenario.workload:
             workload = parse_workload(scenario.workload, self.databases, scenario.filename)
             self.population = Population(
@@ -138,6 +146,21 @@ class Simulation:
             )
             if generate:
                 self.population.start()
+            if workload.mail is not None or workload.http is not None:
+                self.traffic = Traffic(
+                    workload,
+                    self.writer,
+                    self.server.ledger,
+                    self.heap,
+                    start=scenario.start,
+                    server_address=scenario.server_address,
+                    scenario_databases=list(self.databases),
+                    seed=self.seed,
+                    duration=self.duration,
+                    domain=self.domain,
+                )
+                if generate:
+                    self.traffic.start()
         for action in scenario.timeline():
             self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)
