@@ -59,9 +59,16 @@ class ScenarioStateError(Exception):
 def derive_timedate(seed: int, kind: str, key: str) -> TimeDate:
     """A TIMEDATE fixed by the seed and an object's identity, never by the order of draws."""
     digest = hashlib.sha256(f"{seed}|{kind}|{key}".encode()).digest()
-    day = _DERIVED_FIRST_DAY + int.from_bytes(digest[:4], "little") % _DERIVED_DAYS
-    ticks = int.from_bytes(digest[4:8], "little") % TICKS_PER_DAY
-    return TimeDate(ticks, day)
+    return timedate_from_bits(int.from_bytes(digest[:8], "little"))
+
+
+def timedate_from_bits(bits: int) -> TimeDate:
+    """The derived TIMEDATE of 64 well-mixed bits: the day from the low 32, the time of day
+    from the high 32 (what `derive_timedate` does with its digest; generators that need an
+    identifier per event derive the bits more cheaply)."""
+    day = _DERIVED_FIRST_DAY + (bits & 0xFFFF_FFFF) % _DERIVED_DAYS
+    ticks = (bits >> 32 & 0xFFFF_FFFF) % TICKS_PER_DAY
+    return _new_record(TimeDate, (ticks, day))
 
 
 @dataclass(frozen=True, slots=True)

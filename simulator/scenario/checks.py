@@ -281,3 +281,13 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
             except ValueError as error:
                 report((*where, key), f"for user {n}: {error}")
                 break
+    if workload.mail is not None:
+        # Generated mail packs its recipients' names into one comma-separated string.
+        for n in _longest_candidates(workload.users):
+            try:
+                text = workload.name_of(n)
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+                break  # reported above
+            if "," in text:
+                report((*where, "name"), f"for user {n}: a mail recipient's name has a comma")
+                break

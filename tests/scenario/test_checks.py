@@ -59,6 +59,15 @@ def test_workload_name_template_fits_for_every_user(users: int, first_too_long: 
     ]
 
 
+def test_generated_mail_refuses_a_name_with_a_comma() -> None:
+    # MAILREC packs recipients comma-separated: "User 1, Acme" would read as two names.
+    text = BASE + 'workload: {users: 5, name: "User {n}, Acme", mail: {per_day: 3}}\n'
+    assert errors_of(text) == [
+        f"t.yaml:{BASE_LINES + 1}: workload.name: for user 5: a mail recipient's name has a comma"
+    ]
+    load_scenario_text(BASE + 'workload: {users: 5, name: "User {n}, Acme"}\n')
+
+
 def test_workload_312_byte_name_is_refused_at_load() -> None:
     template = "CN=" + "x" * 300 + " {n}/O=Acme"
     [message] = errors_of(BASE + f"workload: {{users: 5, name: {template!r}}}\n")
