@@ -42,9 +42,10 @@ _COMPLETION = Phase.COMPLETION
 # generated Python-level __new__ that a call Type(...) goes through (half the cost).
 _new_record = tuple.__new__
 DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
-# Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
-_DERIVED_FIRST_DAY = 2_451_545
-_DERIVED_DAYS = 9_000
+# Derived identifiers are plain GMT TIMEDATEs of DERIVED_DAYS days from 2000-01-01 (JDN
+# 2451545) on.
+DERIVED_FIRST_DAY = 2_451_545
+DERIVED_DAYS = 9_000
 _MAX_INDEX = c.WORD_MAX
 # Every WORD as one shared int object. A SessionID's Index and SeqNo are taken from here:
 # computed afresh, each Index past 256 would be a new 32-byte int held by its session
@@ -59,16 +60,9 @@ class ScenarioStateError(Exception):
 def derive_timedate(seed: int, kind: str, key: str) -> TimeDate:
     """A TIMEDATE fixed by the seed and an object's identity, never by the order of draws."""
     digest = hashlib.sha256(f"{seed}|{kind}|{key}".encode()).digest()
-    return timedate_from_bits(int.from_bytes(digest[:8], "little"))
-
-
-def timedate_from_bits(bits: int) -> TimeDate:
-    """The derived TIMEDATE of 64 well-mixed bits: the day from the low 32, the time of day
-    from the high 32 (what `derive_timedate` does with its digest; generators that need an
-    identifier per event derive the bits more cheaply)."""
-    day = _DERIVED_FIRST_DAY + (bits & 0xFFFF_FFFF) % _DERIVED_DAYS
-    ticks = (bits >> 32 & 0xFFFF_FFFF) % TICKS_PER_DAY
-    return _new_record(TimeDate, (ticks, day))
+    day = DERIVED_FIRST_DAY + int.from_bytes(digest[:4], "little") % DERIVED_DAYS
+    ticks = int.from_bytes(digest[4:8], "little") % TICKS_PER_DAY
+    return TimeDate(ticks, day)
 
 
 @dataclass(frozen=True, slots=True)

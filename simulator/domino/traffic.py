@@ -29,23 +29,28 @@ parameters never move another user's records.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from heapq import heappush
+from itertools import accumulate
 from math import log
+from string import Formatter
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from simulator.domino.billing import BillingWriter
 from simulator.domino.calendar import Calendar
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
-from simulator.domino.server import UserLedger, timedate_from_bits
-from simulator.domino.streams import UserStreams, chance, splitmix64, stream_key
+from simulator.domino.server import DERIVED_DAYS, DERIVED_FIRST_DAY, UserLedger
+from simulator.domino.streams import UserStreams, chance, stream_key
 from simulator.domino.tasks import ZERO_UNID, common_log_time, write_http, write_mail
 from simulator.scenario.distributions import Constant, Discrete, Distribution, ZipfExponent
 from simulator.scenario.workload import (
     HTTP_KINDS,
     US_PER_DAY,
+    US_PER_SECOND,
     WEEKDAYS,
     CalendarSpec,
     HttpSpec,
@@ -54,12 +59,12 @@ from simulator.scenario.workload import (
 )
 from simulator.wire import constants as c
 from simulator.wire.records import HttpReqRec, MailRec, Oid
-from simulator.wire.timedate import TimeDate
+from simulator.wire.timedate import TICKS_PER_DAY, TimeDate
 
 DELIVERY_DELAY_US = 1_000_000
 """From a message's MAILREC on the sender's server to its delivery MAILREC on a recipient's
 server of the same domain: one hop on a fast network."""
-EXTERNAL_RECIPIENT = "contact{n}@example.com"
+EXTERNAL_RECIPIENT = "contact{}@example.com"
 """An external recipient: an internet address (no comma, no NUL, short: a valid MAILREC
 recipient), numbered from 1 to the number of users; example.com reaches nobody."""
 ANONYMOUS_ADDRESSES = 65_536
@@ -83,9 +88,6 @@ _PENDING = c.MAIL_ROUTING_STATE["pending"]
 _NO_REPORT = c.MAIL_REPORT["none"]
 _GENERATED = Phase.GENERATED  # an enum member's look-up costs: the hot path reads it once
 _DAYS_CACHED = 64
-_MASK = (1 << 64) - 1
-_LCG_MULTIPLIER = 6364136223846793005  # Knuth's MMIX step (as in simulator.domino.streams)
-_LCG_INCREMENT = 1442695040888963407
 # Any name is at most MAXUSERNAME bytes (the workload's name rule), plus its comma: this many
 # recipients always fit a frame, so only longer lists are measured.
 _NAME_ROOM = c.MAXUSERNAME + 1
@@ -98,15 +100,69 @@ def anonymous_address(index: int) -> str:
     return f"198.18.{index >> 8 & 255}.{index & 255}"
 
 
-def generated_originator_id(key: int, user: int, day: int, index: int, posted: TimeDate) -> Oid:
-    """A generated message's OriginatorID: File and Note fixed by the run's key and the
-    message's identity (sender, day, place in its day), Sequence 1, SequenceTime = PostedDate,
-    like a scripted message's (`tasks.mail_originator_id`) but without a hash per message.
-    The identity packs into 64 bits (users and places below 2**24, days modulo 2**16), mixed
-    once; the Note's bits are the File's one LCG step on."""
-    bits = splitmix64(key ^ (user | (day & 0xFFFF) << 24 | index << 40))
-    note_bits = (bits * _LCG_MULTIPLIER + _LCG_INCREMENT) & _MASK
-    return _new(Oid, (timedate_from_bits(bits), timedate_from_bits(note_bits), 1, posted))
+class OriginatorIds:
+    """OriginatorIDs of generated messages: File and Note fixed by the seed and the message's
+    identity (sender, day, its place in the day), Sequence 1, SequenceTime = PostedDate —
+    like a scripted message's (`tasks.mail_originator_id`), with arithmetic instead of a
+    hash per message. File's time of day is the sender's number times a prime coprime
+    with a day's ticks, plus an offset from the seed; Note's is the place in the day's,
+    its day the day's: distinct (File, Note) for every message of users below twice
+    TICKS_PER_DAY (17 million) over DERIVED_DAYS (24 years) of days."""
+
+    __slots__ = ("_file_day", "_file_ticks", "_note_day", "_note_ticks")
+
+    def __init__(self, seed: int) -> None:
+        key = stream_key(seed, "mail-originator")
+        self._file_ticks = key % TICKS_PER_DAY
+        self._file_day = (key >> 24) % DERIVED_DAYS
+        self._note_ticks = (key >> 36) % TICKS_PER_DAY
+        self._note_day = (key >> 50) % DERIVED_DAYS
+
+    def __call__(self, user: int, day: int, index: int, posted: TimeDate) -> Oid:
+        file: TimeDate = _new(
+            TimeDate,
+            (
+                (user * 7_919 + self._file_ticks) % TICKS_PER_DAY,
+                DERIVED_FIRST_DAY + (user // TICKS_PER_DAY + self._file_day) % DERIVED_DAYS,
+            ),
+        )
+        note: TimeDate = _new(
+            TimeDate,
+            (
+                (index * 6_007 + self._note_ticks) % TICKS_PER_DAY,
+                DERIVED_FIRST_DAY + (day * 7 + self._note_day) % DERIVED_DAYS,
+            ),
+        )
+        return _new(Oid, (file, note, 1, posted))
+
+
+def fast_draw(distribution: Distribution) -> Callable[[float], float]:
+    """`distribution.draw`, for a table (Discrete) without its property and bounds calls;
+    the same value for the same uniform."""
+    if not isinstance(distribution, Discrete):
+        return distribution.draw
+    values = (*distribution.values, distribution.values[-1])  # u * total may round up to it
+    cumulative = list(accumulate(distribution.weights))
+    total = cumulative[-1]
+
+    def draw(u: float) -> float:
+        return values[bisect_right(cumulative, u * total)]
+
+    return draw
+
+
+def positional(template: str) -> Callable[[int], str]:
+    """`template.format(n=...)` as a one-argument call: `{n}` fields made positional (a
+    keyword format builds a dict per name; names are formatted once per message)."""
+    parts = []
+    for literal, field, spec, conversion in Formatter().parse(template):
+        parts.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field is not None:
+            if field != "n" and not field.startswith(("n.", "n[")):
+                return lambda n: template.format(n=n)  # validated elsewhere; keep its error
+            parts.append("{0" + field[1:] + (f"!{conversion}" if conversion else ""))
+            parts.append((f":{spec}" if spec else "") + "}")
+    return "".join(parts).format
 
 
 def web_databases(
@@ -167,18 +223,24 @@ class TrafficDays:
         "_cache",
         "_plain_day",
         "_plain_start",
+        "_start_position",
         "calendar",
+        "calendar_spec",
         "duration",
     )
 
     def __init__(self, workload: Workload, start: datetime, *, seed: int, duration: int) -> None:
-        self.calendar = Calendar(workload.calendar or FLAT_CALENDAR, start)
+        self.calendar_spec = workload.calendar or FLAT_CALENDAR
+        self.calendar = Calendar(self.calendar_spec, start)
         self.duration = duration
         self._arrival_clock = self.calendar.arrival_clock
         self._active_key = stream_key(seed, "active")
         self._active = workload.active
         # day -> (virtual start, working?, 24 hours long?) for the few days the run is in.
         self._cache: dict[int, tuple[int, bool, bool]] = {}
+        local = start.astimezone(ZoneInfo(self.calendar_spec.timezone))
+        clock = (local.hour * 3600 + local.minute * 60 + local.second) * US_PER_SECOND
+        self._start_position = self.calendar.share_between(0, clock + local.microsecond)
         # The last day of 24 hours `arrival` met, and its start: most arrivals fall on it.
         self._plain_day = -1
         self._plain_start = 0
@@ -207,6 +269,12 @@ class TrafficDays:
             self._plain_day, self._plain_start = day, start
             return start + self._arrival_clock(position)
         return self.calendar.arrival(day, position)
+
+    def first_position(self, day: int) -> float:
+        """Where a day's arrivals begin for the run: the share of the curve's area before
+        the run's start on the day it starts in (earlier arrivals are not made; a Poisson
+        process is memoryless, so the later ones are as if the day had been whole), else 0."""
+        return self._start_position if day == 0 else 0.0
 
     def next_active_day(self, user: int, day: int) -> int:
         """The user's next working day after `day` on which it is active (the workload's one
@@ -252,24 +320,24 @@ class MailTraffic:
         self._position = array("d", bytes(8 * users))
         self._posted = array("q", bytes(8 * users))
         self._single = domain.size == 1
-        self._oid_key = stream_key(seed, "mail-originator")
-        self._name_of = workload.name.format
+        self._originator_id = OriginatorIds(seed)
+        self._name_of = positional(workload.name)
         self._external_of = EXTERNAL_RECIPIENT.format
         # An `external` of 0 or 1 decides nothing: no draw for it.
         self._external_drawn = 0.0 < mail.external < 1.0
         self._all_external = mail.external >= 1.0
         self._fixed_recipients = _fixed_count(mail.recipients)
+        self._recipients_draw = fast_draw(mail.recipients)
         self._fixed_size = (
             min(int(mail.size.value), c.DWORD_MAX) if isinstance(mail.size, Constant) else -1
         )
+        self._size_draw = fast_draw(mail.size)
         # What a frame leaves the recipients: MQ_MAX_MSGSIZE less the fixed part.
         fixed = writer.codec.by_python_type[MailRec].fixed_size
         self._room = c.MQ_MAX_MSGSIZE - fixed
         self._items = heap.items
         self._counter = heap.counter
         self._handler = self._message
-        # The bound method: calling the stamper object goes through its type's __call__ slot.
-        self._stamp = writer.stamp.__call__
 
     def start(self) -> None:
         for user in range(self.users):
@@ -287,7 +355,7 @@ class MailTraffic:
                 day = days.next_active_day(user, day)
                 if day < 0:
                     return
-                position = -log(1.0 - uniform(user)) * gap
+                position = days.first_position(day) - log(1.0 - uniform(user)) * gap
                 index = 0
                 continue
             posted = days.arrival(day, position)
@@ -307,25 +375,49 @@ class MailTraffic:
             heappush(self._items, (at, _GENERATED, next(self._counter), self._handler, user))
 
     def _message(self, user: int) -> None:
-        """The user's message due now: its draws, then this server's records of it."""
-        spec = self.spec
+        """The user's message due now: its draws, then this server's records of it, then
+        the user's next message onto the heap."""
         uniform = self._uniform
-        external = uniform(user) < spec.external if self._external_drawn else self._all_external
-        wanted = self._fixed_recipients or max(1, int(spec.recipients.draw(uniform(user))))
+        if self._external_drawn:
+            external = uniform(user) < self.spec.external
+        else:
+            external = self._all_external
+        wanted = self._fixed_recipients
+        if not wanted:
+            wanted = int(self._recipients_draw(uniform(user))) or 1
         size = self._fixed_size
         if size < 0:
-            size = min(int(spec.size.draw(uniform(user))), c.DWORD_MAX)
+            size = min(int(self._size_draw(uniform(user))), c.DWORD_MAX)
         chosen, names, cut = self._recipients(user, wanted, external)
         day, index, posted = self._day[user], self._index[user], self._posted[user]
         if self._single:
             self.messages += 1
             self.recipients_cut += cut
-            hop = spec.external_hop if external else self.writer.server_name
-            self._route(user, day, index, posted, size, ((hop, names),), posted, self.ledger)
+            writer = self.writer
+            posted_date = writer.stamp_at(posted)  # routed as it is posted: the header's too
+            rec: MailRec = _new(
+                MailRec,
+                (
+                    self.spec.form,
+                    self._originator_id(user, day, index, posted_date),
+                    ZERO_UNID,
+                    size,
+                    self.spec.external_hop if external else writer.server_name,
+                    _NORMAL,
+                    _PENDING,
+                    _NO_REPORT,
+                    self._name_of(user + 1),
+                    len(names),
+                    posted_date,
+                    tuple(names),
+                ),
+            )
+            write_mail(writer, self.ledger, rec, posted)
         else:
             self._domain_message(user, day, index, posted, size, external, chosen, names, cut)
-        position = self._position[user] - log(1.0 - uniform(user)) * self._gap
-        self._schedule(user, day, position, index + 1)
+        self._schedule(
+            user, day, self._position[user] - log(1.0 - uniform(user)) * self._gap, index + 1
+        )
 
     def _domain_message(
         self,
@@ -372,17 +464,18 @@ class MailTraffic:
         """`wanted` distinct recipients (user numbers from 0) and their names, cut short where
         the next name would not fit the frame; and whether they were cut."""
         uniform = self._uniform
+        template: Callable[[int], str]
         if external:
             pool, template = self.users, self._external_of
         else:
             pool, template = self.users - 1, self._name_of
         if pool == 0:
-            return [sender], [template(n=sender + 1)], False  # the only user: a note to self
+            return [sender], [template(sender + 1)], False  # the only user: a note to self
         if wanted == 1:  # the common case, short
             r = int(uniform(sender) * pool)
             if not external and r >= sender:
                 r += 1
-            return [r], [template(n=r + 1)], False
+            return [r], [template(r + 1)], False
         wanted = min(wanted, pool)
         measured = wanted * _NAME_ROOM > self._room
         room = self._room + 1  # n names take their bytes and n - 1 commas
@@ -395,7 +488,7 @@ class MailTraffic:
                 r += 1
             if r in seen:
                 continue
-            name = template(n=r + 1)
+            name = template(r + 1)
             if measured:
                 room -= (len(name) if name.isascii() else len(name.encode())) + 1
                 if room < 0:
@@ -419,9 +512,9 @@ class MailTraffic:
         """One MAILREC per hop at `now`; with a `ledger` (on the sender's server) the
         message is billed with the first one written."""
         writer = self.writer
-        posted_date = self._stamp(posted)
-        originator_id = generated_originator_id(self._oid_key, user, day, index, posted_date)
-        originator = self._name_of(n=user + 1)
+        posted_date = writer.stamp_at(posted) if now == posted else writer.stamp(posted)
+        originator_id = self._originator_id(user, day, index, posted_date)
+        originator = self._name_of(user + 1)
         form = self.spec.form
         for hop, recipients in hops:
             rec: MailRec = _new(
@@ -498,13 +591,15 @@ class WebTraffic:
         self._fixed_per_visit = _fixed_count(http.per_visit)
         kinds = [kind for kind in HTTP_KINDS if http.mix.get(kind, 0) > 0]
         self._kinds = kinds
-        self._kind_draw = Discrete(
-            tuple(float(i) for i in range(len(kinds))), tuple(http.mix[k] for k in kinds)
-        ).draw
+        self._kind_draw = fast_draw(
+            Discrete(tuple(float(i) for i in range(len(kinds))), tuple(http.mix[k] for k in kinds))
+        )
         codes = sorted(code for code, weight in http.status.items() if weight > 0)
-        self._status_draw = Discrete(
-            tuple(float(code) for code in codes), tuple(http.status[code] for code in codes)
-        ).draw
+        self._status_draw = fast_draw(
+            Discrete(
+                tuple(float(code) for code in codes), tuple(http.status[code] for code in codes)
+            )
+        )
         paths, popularity = web_databases(workload, scenario_databases)
         self._paths = [quote(path, safe="/") for path in paths]
         self._popularity = popularity
@@ -537,7 +632,7 @@ class WebTraffic:
                 day = days.next_active_day(user, day)
                 if day < 0:
                     return
-                position = -log(1.0 - uniform(user)) * gap
+                position = days.first_position(day) - log(1.0 - uniform(user)) * gap
                 continue
             begins = days.arrival(day, position)
             if begins >= duration:

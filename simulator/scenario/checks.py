@@ -32,7 +32,7 @@ from simulator.scenario.models import (
 )
 from simulator.scenario.names import domino_name, net_address
 from simulator.scenario.values import CustomValueError, custom_value
-from simulator.scenario.workload import WORKLOAD_ACTIONS, Workload
+from simulator.scenario.workload import HTTP_KINDS, WORKLOAD_ACTIONS, Workload
 from simulator.wire import constants as c
 from simulator.wire.cnames import field_name_problem, type_name_problem
 from simulator.wire.codec import frame_geometry, utf8_len
@@ -291,3 +291,22 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
             if "," in text:
                 report((*where, "name"), f"for user {n}: a mail recipient's name has a comma")
                 break
+    if workload.http is not None:
+        _check_http(workload, report)
+
+
+def _check_http(workload: Workload, report: Report) -> None:
+    """The web requests' kinds and status codes: known, and one of each with a weight."""
+    http = workload.http
+    assert http is not None
+    where = ("workload", "http")
+    unknown = [kind for kind in http.mix if kind not in HTTP_KINDS]
+    for kind in unknown:
+        report((*where, "mix", kind), f"unknown kind {kind!r} (one of {', '.join(HTTP_KINDS)})")
+    if not unknown and not any(http.mix.values()):
+        report((*where, "mix"), "at least one kind needs a weight above 0")
+    for code in http.status:
+        if not 100 <= code <= 999:
+            report((*where, "status", code), f"an HTTP status code is 100 to 999, got {code}")
+    if not any(http.status.values()):
+        report((*where, "status"), "at least one status code needs a weight above 0")

@@ -30,9 +30,11 @@ from simulator.domino.traffic import (
     DELIVERY_DELAY_US,
     GENERIC_WEB_DATABASE,
     CommonLogClock,
-    generated_originator_id,
+    OriginatorIds,
+    fast_draw,
+    positional,
 )
-from simulator.scenario.distributions import NOTESBENCH_SIZES, poisson
+from simulator.scenario.distributions import NOTESBENCH, NOTESBENCH_SIZES, Discrete, poisson
 from simulator.scenario.loader import load_scenario_text
 from simulator.scenario.values import Recipient
 from simulator.verify.checker import check_frames
@@ -545,13 +547,31 @@ def test_common_log_clock_agrees_with_common_log_time() -> None:
         assert clock(offset) == common_log_time(start + timedelta(microseconds=offset))
 
 
-def test_generated_originator_ids_are_distinct() -> None:
+def test_generated_originator_ids_are_distinct_and_seeded() -> None:
     posted = TimeDate(0, 2_461_000)
+    originator_id = OriginatorIds(99)
+    users = [*range(40), 8_639_999, 8_640_000, 10_000_000]
     ids = {
         (oid.File, oid.Note)
-        for user in range(40)
-        for day in range(30)
-        for index in range(40)
-        for oid in [generated_originator_id(99, user, day, index, posted)]
+        for user in users
+        for day in [*range(30), 8_999]
+        for index in [*range(40), 10_000]
+        for oid in [originator_id(user, day, index, posted)]
     }
-    assert len(ids) == 40 * 30 * 40
+    assert len(ids) == len(users) * 31 * 41
+    assert OriginatorIds(98)(1, 1, 1, posted) != originator_id(1, 1, 1, posted)  # the seed's
+
+
+@pytest.mark.parametrize(
+    "template", ["CN=User {n}/O=Acme", "{n:05d}@{{x}}", "CN={n!r} {n:>4}/O=A", "{n.real}"]
+)
+def test_positional_names_are_the_templates(template: str) -> None:
+    name_of = positional(template)
+    assert [name_of(n) for n in (1, 42, 12345)] == [template.format(n=n) for n in (1, 42, 12345)]
+
+
+@pytest.mark.parametrize("distribution", [NOTESBENCH, poisson(2.0), Discrete((3.0,), (1.0,))])
+def test_fast_draw_is_the_distributions_draw(distribution: Discrete) -> None:
+    draw = fast_draw(distribution)
+    for u in [i / 997 for i in range(997)] + [1 - 2**-53, 0.0]:
+        assert draw(u) == distribution.draw(u)
