@@ -388,9 +388,9 @@ class MailTraffic:
         size = self._fixed_size
         if size < 0:
             size = min(int(self._size_draw(uniform(user))), c.DWORD_MAX)
-        chosen, names, cut = self._recipients(user, wanted, external)
         day, index, posted = self._day[user], self._index[user], self._posted[user]
         if self._single:
+            _, names, cut = self._recipients(user, wanted, external, named=True)
             self.messages += 1
             self.recipients_cut += cut
             writer = self.writer
@@ -414,7 +414,7 @@ class MailTraffic:
             )
             write_mail(writer, self.ledger, rec, posted)
         else:
-            self._domain_message(user, day, index, posted, size, external, chosen, names, cut)
+            self._domain_message(user, day, index, posted, size, wanted, external)
         self._schedule(
             user, day, self._position[user] - log(1.0 - uniform(user)) * self._gap, index + 1
         )
@@ -426,16 +426,17 @@ class MailTraffic:
         index: int,
         posted: int,
         size: int,
+        wanted: int,
         external: bool,
-        chosen: list[int],
-        names: list[str],
-        cut: bool,
     ) -> None:
         domain = self.domain
         home_of = domain.home_of
         here = domain.index
         server_name = self.writer.server_name
-        if home_of(user) == here:
+        # Another server's sender: the same draws, names only for the recipients homed here.
+        sender_here = home_of(user) == here
+        chosen, names, cut = self._recipients(user, wanted, external, named=sender_here)
+        if sender_here:
             self.messages += 1
             self.recipients_cut += cut
             if external:
@@ -453,16 +454,18 @@ class MailTraffic:
                 ]
             self._route(user, day, index, posted, size, hops, posted, self.ledger)
         elif not external:
-            delivered = [name for r, name in zip(chosen, names, strict=True) if home_of(r) == here]
+            name_of = self._name_of
+            delivered = [name_of(r + 1) for r in chosen if home_of(r) == here]
             if delivered:
                 now = posted + DELIVERY_DELAY_US
                 self._route(user, day, index, posted, size, ((server_name, delivered),), now, None)
 
     def _recipients(
-        self, sender: int, wanted: int, external: bool
+        self, sender: int, wanted: int, external: bool, *, named: bool
     ) -> tuple[list[int], list[str], bool]:
-        """`wanted` distinct recipients (user numbers from 0) and their names, cut short where
-        the next name would not fit the frame; and whether they were cut."""
+        """`wanted` distinct recipients (user numbers from 0) and, if `named`, their names, cut
+        short where the next name would not fit the frame; and whether they were cut. The
+        draws are the same whether named or not."""
         uniform = self._uniform
         template: Callable[[int], str]
         if external:
@@ -470,12 +473,12 @@ class MailTraffic:
         else:
             pool, template = self.users - 1, self._name_of
         if pool == 0:
-            return [sender], [template(sender + 1)], False  # the only user: a note to self
+            return [sender], [template(sender + 1)] if named else [], False  # a note to self
         if wanted == 1:  # the common case, short
             r = int(uniform(sender) * pool)
             if not external and r >= sender:
                 r += 1
-            return [r], [template(r + 1)], False
+            return [r], [template(r + 1)] if named else [], False
         wanted = min(wanted, pool)
         measured = wanted * _NAME_ROOM > self._room
         room = self._room + 1  # n names take their bytes and n - 1 commas
@@ -488,14 +491,16 @@ class MailTraffic:
                 r += 1
             if r in seen:
                 continue
-            name = template(r + 1)
-            if measured:
-                room -= (len(name) if name.isascii() else len(name.encode())) + 1
-                if room < 0:
-                    return chosen, names, True
+            if measured or named:
+                name = template(r + 1)
+                if measured:
+                    room -= (len(name) if name.isascii() else len(name.encode())) + 1
+                    if room < 0:
+                        return chosen, names if named else [], True
+                if named:
+                    names.append(name)
             seen.add(r)
             chosen.append(r)
-            names.append(name)
         return chosen, names, False
 
     def _route(

@@ -51,7 +51,9 @@ START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 SECOND = 1_000_000
 DAY = 86_400 * SECOND
 ALL_CLASSES = "Session,Database,Document,Mail,Replication,Agent,HttpRequest"
-USER_NAME = re.compile(r"^CN=User (\d+)/O=Acme$")
+USER_NAME = re.compile(
+    r"^CN=(?:User |Generated Recipient With A Long Name )(\d+)/(?:OU=Department/)?O=Acme$"
+)
 EXTERNAL_NAME = re.compile(r"^contact(\d+)@example\.com$")
 
 
@@ -280,11 +282,20 @@ def test_the_only_user_writes_a_note_to_self() -> None:
 # --- a domain: the two servers' views of one message ---------------------------------------
 
 
-def test_a_domain_writes_each_message_once_per_server_it_touches() -> None:
+LONG_NAMES = '  name: "CN=Generated Recipient With A Long Name {n:06d}/OU=Department/O=Acme"\n'
+
+
+@pytest.mark.parametrize(
+    ("spec", "users"),
+    [
+        (MAIL + "\n  http: {share: 0.3, visits_per_day: 2, per_visit: 3}", 120),
+        # Recipient lists cut to fit a frame: each server reads the same cut.
+        (LONG_NAMES + "  mail: {per_day: 0.02, recipients: 2000, external: 0.1}", 3000),
+    ],
+)
+def test_a_domain_writes_each_message_once_per_server_it_touches(spec: str, users: int) -> None:
     servers = domain_servers(SERVER, 2)
-    text = scenario_text(
-        MAIL + "\n  http: {share: 0.3, visits_per_day: 2, per_visit: 3}", users=120, duration="2d"
-    )
+    text = scenario_text(spec, users=users, duration="2d")
     runs = [simulate(text, domain=Domain(servers, index)) for index in range(2)]
     domain = Domain(servers)
     by_message: dict[tuple[TimeDate, TimeDate], list[tuple[int, Mail]]] = defaultdict(list)
@@ -327,6 +338,8 @@ def test_a_domain_writes_each_message_once_per_server_it_touches() -> None:
         else:
             assert not delivered
     assert crossing > 20
+    cut = sum(sim.traffic.recipients_cut for sim, _, _ in runs if sim.traffic is not None)
+    assert (cut > 0) is ("2000" in spec)
 
     # The summed summaries bill each message once, to its sender; so does the bill.
     messages: Counter[str] = Counter()
