@@ -81,7 +81,6 @@ notes_ini: {{BillingClass: "{classes}"}}
   active: {active}
   think_time: 20h
   session_length: 30h
-  relogin: false
 {workload}
 """
 
