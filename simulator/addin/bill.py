@@ -60,6 +60,21 @@ def _last_records(rows: Iterable[Row], key_of: Any, final_action: int) -> list[R
     return [row for _, row in best.values()]
 
 
+def _first_per_message(rows: Iterable[Row]) -> list[Row]:
+    """One MAILREC per message: its OriginatorID names it however many records carry it (a
+    copy per next hop, and the delivery record on a recipient's server of the domain);
+    the earliest (by time stamp, then seq, then the order stored) stands for it, which
+    is the sender's server's."""
+    first: dict[tuple[Any, Any], tuple[tuple[datetime, int, int], Row]] = {}
+    for order, row in enumerate(rows):
+        rank = (row["time_stamp"], row["seq"] or 0, order)
+        message = (row["OriginatorID_File"], row["OriginatorID_Note"])
+        held = first.get(message)
+        if held is None or rank < held[0]:
+            first[message] = (rank, row)
+    return [row for _, row in first.values()]
+
+
 def _session_key(row: Row) -> tuple[Any, ...]:
     # SeqNo counts a slot's uses, so (Index, SeqNo) names one session within a server's run.
     return (row["server"], row["run"], row["SessionID_Index"], row["SessionID_SeqNo"])
@@ -121,7 +136,7 @@ def bill(
         name = who(row, "Username", "ReplicaID")
         out.add(name, "charges", row["Charge"])
         out.add(name, "documents", 1)
-    for row in rows("mailrec"):
+    for row in _first_per_message(rows("mailrec")):
         name = who(row, "Originator", None)
         out.add(name, "mail", 1)
         out.add(name, "mail_bytes", row["MessageSize"])

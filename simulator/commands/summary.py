@@ -92,6 +92,9 @@ def build_summary(
         # Agent runs by the agent's own name, which no AGENTREC carries (docs/scenario.md).
         "agent_runs": dict(sorted(sim.tasks.agent_runs.items())),
     }
+    if sim.traffic is not None:
+        # Generated messages whose recipient list was cut to fit one frame (docs/workload.md).
+        summary["mail_recipients_cut"] = sim.traffic.recipients_cut
     if delivered is not None:
         summary["delivered"] = delivered
     if extra:
@@ -176,6 +179,9 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
             else ""
         )
     )
+    if summary.get("mail_recipients_cut"):
+        cut = summary["mail_recipients_cut"]
+        console.print(f"generated messages with recipients cut to fit a frame: {cut}")
     if summary["agent_runs"]:
         runs = ", ".join(f"{name} {count}" for name, count in summary["agent_runs"].items())
         console.print(f"agent runs: {runs}")

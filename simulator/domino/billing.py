@@ -7,7 +7,7 @@ from datetime import datetime
 
 from simulator.wire.codec import FrameCodec
 from simulator.wire.records import Record
-from simulator.wire.timedate import VirtualTimeStamper
+from simulator.wire.timedate import TimeDate, VirtualTimeStamper
 
 # (seq, frame bytes): the run's frame number travels with the frame to every sink.
 SequencedFrame = tuple[int, bytes]
@@ -66,6 +66,14 @@ class BillingWriter:
         # Several records of one event share its instant: stamp it once.
         self._stamp_now = -1
         self._stamp_value = stamper(0)
+
+    def stamp_at(self, now: int) -> TimeDate:
+        """The TIMEDATE of `now`, the one the header of a record written at `now` gets (a
+        record that names its own instant, as a routed message's PostedDate, shares it)."""
+        if now != self._stamp_now:
+            self._stamp_now = now
+            self._stamp_value = self._stamp_call(now)
+        return self._stamp_value
 
     def write(self, rec: Record, now: int, bill_class: int, detail: int = 0) -> bool:
         """Bill `rec` at virtual time `now` if its class is on; True when a frame was written."""

@@ -16,7 +16,7 @@ from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from simulator.scenario.workload import WEEKDAYS, CalendarSpec
+from simulator.scenario.workload import WEEKDAYS, CalendarSpec, Workload
 
 
 class Calendar:
@@ -111,3 +111,14 @@ class Calendar:
         width = clock_us - at
         middle = self.rate_at_clock(clock_us)
         return self._cumulative[index] + (rate + middle) / 2 * width
+
+
+FLAT_CALENDAR = CalendarSpec.model_validate(
+    {"timezone": "UTC", "days": list(WEEKDAYS), "curve": [["00:00", 1.0], ["24:00", 1.0]]}
+)
+"""The calendar of a workload without one: every day a working day, arrivals even over it."""
+
+
+def calendar_of(workload: Workload, start: datetime) -> Calendar:
+    """The workload's calendar, or the flat one (UTC days, all working, an even curve)."""
+    return Calendar(workload.calendar or FLAT_CALENDAR, start)

@@ -42,9 +42,10 @@ _COMPLETION = Phase.COMPLETION
 # generated Python-level __new__ that a call Type(...) goes through (half the cost).
 _new_record = tuple.__new__
 DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
-# Derived identifiers are plain GMT TIMEDATEs from 2000-01-01 (JDN 2451545) on.
-_DERIVED_FIRST_DAY = 2_451_545
-_DERIVED_DAYS = 9_000
+# Derived identifiers are plain GMT TIMEDATEs of DERIVED_DAYS days from 2000-01-01 (JDN
+# 2451545) on.
+DERIVED_FIRST_DAY = 2_451_545
+DERIVED_DAYS = 9_000
 _MAX_INDEX = c.WORD_MAX
 # Every WORD as one shared int object. A SessionID's Index and SeqNo are taken from here:
 # computed afresh, each Index past 256 would be a new 32-byte int held by its session
@@ -59,7 +60,7 @@ class ScenarioStateError(Exception):
 def derive_timedate(seed: int, kind: str, key: str) -> TimeDate:
     """A TIMEDATE fixed by the seed and an object's identity, never by the order of draws."""
     digest = hashlib.sha256(f"{seed}|{kind}|{key}".encode()).digest()
-    day = _DERIVED_FIRST_DAY + int.from_bytes(digest[:4], "little") % _DERIVED_DAYS
+    day = DERIVED_FIRST_DAY + int.from_bytes(digest[:4], "little") % DERIVED_DAYS
     ticks = int.from_bytes(digest[4:8], "little") % TICKS_PER_DAY
     return TimeDate(ticks, day)
 

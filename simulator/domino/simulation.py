@@ -20,6 +20,7 @@ from simulator.domino.schedules import Schedules
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.domino.shaping import RateLimiter
 from simulator.domino.tasks import ServerTasks
+from simulator.domino.traffic import Traffic
 from simulator.domino.workload import Population
 from simulator.errors import InputError
 from simulator.scenario.loader import ScenarioError, parse_workload
@@ -93,7 +94,10 @@ class Simulation:
         self.queue: MessageQueue[SequencedFrame] = MessageQueue(
             c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
         )
-        self.server_name = settings.server_name or scenario.server
+        self.server_name = (
+            domain.server if domain is not None else settings.server_name or scenario.server
+        )
+        self.domain = domain if domain is not None else Domain.single(self.server_name)
         self._pending: deque[SequencedFrame] = deque()
         self.writer = BillingWriter(
             self.codec, self.server_name, scenario.start, settings.billing_class, self._make_put()
@@ -145,6 +149,7 @@ class Simulation:
         self.task_handlers.update(self.tasks.completion_handlers)
         self.population: Population | None = None
         self.schedules: Schedules | None = None
+        self.traffic: Traffic | None = None  # generated mail and web requests
         if scenario.workload:
             workload = parse_workload(scenario.workload, self.databases, scenario.filename)
             self.population = Population(
@@ -155,6 +160,7 @@ class Simulation:
                 seed=self.seed,
                 duration=self.duration,
                 start=scenario.start,
+                domain=self.domain,
             )
             if generate:
                 self.population.start()
@@ -164,13 +170,28 @@ class Simulation:
                     self.tasks,
                     self.heap,
                     self.databases,
-                    domain or Domain.single(self.server_name),
+                    self.domain,
                     start=scenario.start,
                     seed=self.seed,
                     duration=self.duration,
                 )
                 if generate:
                     self.schedules.start()
+            if workload.mail is not None or workload.http is not None:
+                self.traffic = Traffic(
+                    workload,
+                    self.writer,
+                    self.server.ledger,
+                    self.heap,
+                    start=scenario.start,
+                    server_address=scenario.server_address,
+                    scenario_databases=list(self.databases),
+                    seed=self.seed,
+                    duration=self.duration,
+                    domain=self.domain,
+                )
+                if generate:
+                    self.traffic.start()
         for action in scenario.timeline():
             self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)

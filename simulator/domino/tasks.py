@@ -37,7 +37,13 @@ from typing import Any
 
 from simulator.domino.billing import BillingWriter
 from simulator.domino.clock import EventHeap, Phase
-from simulator.domino.server import ANONYMOUS_WEB_USER, DatabaseInfo, Server, derive_timedate
+from simulator.domino.server import (
+    ANONYMOUS_WEB_USER,
+    DatabaseInfo,
+    Server,
+    UserLedger,
+    derive_timedate,
+)
 from simulator.scenario.models import (
     AgentAction,
     CustomAction,
@@ -104,6 +110,32 @@ def mail_originator_id(seed: int, key: str, posted: TimeDate) -> Oid:
         1,
         posted,
     )
+
+
+def write_mail(writer: BillingWriter, ledger: UserLedger | None, rec: MailRec, now: int) -> bool:
+    """Bill one MAILREC at `now` if the Mail class is on; True when it was written.
+
+    The Originator is billed the message (mail 1, mail_bytes MessageSize) only with a
+    `ledger`: a message routed as several records (one per next hop, or again at
+    delivery on another server of the domain) is billed with the first one only.
+    """
+    if not writer.write(rec, now, c.BILL_CLASS_MAIL):
+        return False
+    if ledger is not None:
+        ledger.add(rec.Originator, "mail", 1)
+        ledger.add(rec.Originator, "mail_bytes", rec.MessageSize)
+    return True
+
+
+def write_http(writer: BillingWriter, ledger: UserLedger, rec: HttpReqRec, now: int) -> bool:
+    """Bill one HTTPREQREC at `now` if the HttpRequest class is on, to its AuthUser (or
+    "Anonymous"); True when it was written."""
+    if not writer.write(rec, now, c.BILL_CLASS_HTTPREQUEST):
+        return False
+    billed = ANONYMOUS_WEB_USER if rec.AuthUser is None else rec.AuthUser
+    ledger.add(billed, "web", 1)
+    ledger.add(billed, "web_bytes", rec.HttpContentLength)
+    return True
 
 
 def replication_endpoints(direction: str, this_server: str, other: str) -> tuple[str, str]:
@@ -303,10 +335,7 @@ class ServerTasks:
             posted,
             recipients,
         )
-        if writer.write(rec, now, c.BILL_CLASS_MAIL):
-            ledger = self.server.ledger
-            ledger.add(originator, "mail", 1)
-            ledger.add(originator, "mail_bytes", rec.MessageSize)
+        write_mail(writer, self.server.ledger, rec, now)
 
     def _replication_done(self, replication: Replication) -> None:
         now = replication.ends
@@ -371,8 +400,4 @@ class ServerTasks:
             action.request,
             action.content_type,
         )
-        if self.writer.write(rec, now, c.BILL_CLASS_HTTPREQUEST):
-            billed = ANONYMOUS_WEB_USER if user is None else user
-            ledger = self.server.ledger
-            ledger.add(billed, "web", 1)
-            ledger.add(billed, "web_bytes", rec.HttpContentLength)
+        write_http(self.writer, self.server.ledger, rec, now)

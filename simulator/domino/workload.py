@@ -21,7 +21,7 @@ from itertools import accumulate
 from math import log as _log
 from typing import Any
 
-from simulator.domino.calendar import Calendar
+from simulator.domino.calendar import calendar_of
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
 from simulator.domino.server import Charges, DatabaseInfo, Server, Session, derive_timedate
@@ -44,8 +44,6 @@ from simulator.scenario.distributions import (
 )
 from simulator.scenario.workload import (
     US_PER_DAY,
-    WEEKDAYS,
-    CalendarSpec,
     DatabasesSpec,
     Workload,
     mail_file_key,
@@ -67,16 +65,6 @@ _NOTE_STEP = 4
 # Days whose start and length are remembered: a run works through days in order.
 _DAYS_KEPT = 64
 _NO_DOCUMENTS: dict[int, Charges] = {}
-
-FLAT_CALENDAR = CalendarSpec.model_validate(
-    {"timezone": "UTC", "days": list(WEEKDAYS), "curve": [["00:00", 1.0], ["24:00", 1.0]]}
-)
-"""The calendar of a workload without one: every day a working day, arrivals even over it."""
-
-
-def calendar_of(workload: Workload, start: datetime) -> Calendar:
-    """The workload's calendar, or the flat one (UTC days, all working, an even curve)."""
-    return Calendar(workload.calendar or FLAT_CALENDAR, start)
 
 
 def charged_note_ids(count: int) -> tuple[int, ...]:

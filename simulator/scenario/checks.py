@@ -33,7 +33,7 @@ from simulator.scenario.models import (
 )
 from simulator.scenario.names import domino_name, net_address
 from simulator.scenario.values import CustomValueError, custom_value
-from simulator.scenario.workload import WORKLOAD_ACTIONS, DatabasesSpec, Workload
+from simulator.scenario.workload import HTTP_KINDS, WORKLOAD_ACTIONS, DatabasesSpec, Workload
 from simulator.wire import constants as c
 from simulator.wire.cnames import field_name_problem, type_name_problem
 from simulator.wire.codec import frame_geometry, utf8_len
@@ -293,6 +293,18 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
             except ValueError as error:
                 report((*where, key), f"for user {n}: {error}")
                 break
+    if workload.mail is not None:
+        # Generated mail packs its recipients' names into one comma-separated string.
+        for n in _longest_candidates(workload.users):
+            try:
+                text = workload.name_of(n)
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+                break  # reported above
+            if "," in text:
+                report((*where, "name"), f"for user {n}: a mail recipient's name has a comma")
+                break
+    if workload.http is not None:
+        _check_http(workload, report)
 
 
 def check_schedules(workload: Workload, databases: Container[str], report: Report) -> None:
@@ -411,3 +423,20 @@ def _check_generated_databases(
             report((*where, "mail_file"), problem)
             return
         mail_files[mail_file] = n
+
+
+def _check_http(workload: Workload, report: Report) -> None:
+    """The web requests' kinds and status codes: known, and one of each with a weight."""
+    http = workload.http
+    assert http is not None
+    where = ("workload", "http")
+    unknown = [kind for kind in http.mix if kind not in HTTP_KINDS]
+    for kind in unknown:
+        report((*where, "mix", kind), f"unknown kind {kind!r} (one of {', '.join(HTTP_KINDS)})")
+    if not unknown and not any(http.mix.values()):
+        report((*where, "mix"), "at least one kind needs a weight above 0")
+    for code in http.status:
+        if not 100 <= code <= 999:
+            report((*where, "status", code), f"an HTTP status code is 100 to 999, got {code}")
+    if not any(http.status.values()):
+        report((*where, "status"), "at least one status code needs a weight above 0")

@@ -59,6 +59,30 @@ def test_workload_name_template_fits_for_every_user(users: int, first_too_long: 
     ]
 
 
+def test_generated_mail_refuses_a_name_with_a_comma() -> None:
+    # MAILREC packs recipients comma-separated: "User 1, Acme" would read as two names.
+    text = BASE + 'workload: {users: 5, name: "User {n}, Acme", mail: {per_day: 3}}\n'
+    assert errors_of(text) == [
+        f"t.yaml:{BASE_LINES + 1}: workload.name: for user 5: a mail recipient's name has a comma"
+    ]
+    load_scenario_text(BASE + 'workload: {users: 5, name: "User {n}, Acme"}\n')
+
+
+@pytest.mark.parametrize(
+    ("http", "error"),
+    [
+        ("mix: {viwe: 1}", "workload.http.mix.viwe: unknown kind 'viwe' (one of view, open,"),
+        ("mix: {view: 0}", "workload.http.mix: at least one kind needs a weight above 0"),
+        ("status: {42: 1}", "workload.http.status[42]: an HTTP status code is 100 to 999, got 42"),
+        ("status: {200: 0}", "workload.http.status: at least one status code needs a weight"),
+    ],
+)
+def test_generated_web_requests_need_known_kinds_and_codes(http: str, error: str) -> None:
+    text = BASE + f"workload: {{users: 5, http: {{share: 0.5, {http}}}}}\n"
+    [message] = errors_of(text)
+    assert message.startswith(f"t.yaml:{BASE_LINES + 1}: {error}")
+
+
 def test_workload_312_byte_name_is_refused_at_load() -> None:
     template = "CN=" + "x" * 300 + " {n}/O=Acme"
     [message] = errors_of(BASE + f"workload: {{users: 5, name: {template!r}}}\n")
