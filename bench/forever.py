@@ -39,6 +39,17 @@ workload:
   session_length: 1h
   mix: {{read: 6, write: 2, edit: 1, open: 1, transfer: 1, close: 1}}
 """
+# --preset: every record class, days after days of a preset's calendar (docs/workload.md).
+_PRESET_SCENARIO = """
+name: bench-forever-{preset}
+start: "2026-11-23T00:00:00Z"
+duration: forever
+server: CN=Bench01/O=Acme
+notes_ini: {{BillingClass: "Session,Database,Document,Mail,Replication,Agent,HttpRequest"}}
+workload:
+  preset: {preset}
+  users: {users}
+"""
 
 
 def rss_mib(pid: int) -> float:
@@ -56,16 +67,27 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--rate", help="pace by records instead of --speed max (e.g. 50000/s)")
     parser.add_argument("--broker", help="deliver to this broker instead of --out /dev/null")
+    parser.add_argument(
+        "--preset",
+        choices=("typical-mail", "app-server", "web"),
+        help="a preset's day of every record class instead of flat sessions",
+    )
     args = parser.parse_args()
     pace = ["--rate", args.rate] if args.rate else ["--speed", "max"]
     output = ["--broker", args.broker] if args.broker else ["--out", os.devnull]
     print(
         f"billsim forever soak: Python {platform.python_version()}, {os.cpu_count()} cores, "
-        f"{args.users:,} users, {args.minutes:g} min, {' '.join(pace + output)}"
+        f"{args.users:,} users{', preset ' + args.preset if args.preset else ''}, "
+        f"{args.minutes:g} min, {' '.join(pace + output)}"
     )
     with tempfile.TemporaryDirectory() as directory:
         scenario = Path(directory) / "forever.yaml"
-        scenario.write_text(_SCENARIO.format(users=args.users))
+        text = (
+            _PRESET_SCENARIO.format(preset=args.preset, users=args.users)
+            if args.preset
+            else _SCENARIO.format(users=args.users)
+        )
+        scenario.write_text(text)
         summary = Path(directory) / "summary.json"
         command = [sys.executable, "-m", "simulator", "run", str(scenario), *pace]
         command += [*output, "--summary", str(summary)]
