@@ -42,6 +42,7 @@ from simulator.adapters.stores import open_store
 from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_BATCH_WAIT, Batcher
 from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
+from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.signals import stop_on_signals
@@ -72,10 +73,11 @@ class StoreError(BillsimError):
     """A store failed to commit: nothing of the batch was acknowledged; exit 1."""
 
 
-def _open_store(url: str, codec: FrameCodec) -> Store:
-    """The store a `--store` URL names; a bad URL is an error of that option."""
+def _open_store(url: str, rows: RowMaker) -> Store:
+    """The store a `--store` URL names, taking the frames as `rows` (the intake's) read
+    them; a bad URL is an error of that option."""
     try:
-        return open_store(url, codec)
+        return open_store(url, rows)
     except InputError as error:
         if error.file is None and error.field is None:
             raise InputError(error.message, field="--store") from None
@@ -543,8 +545,9 @@ def run_addin(
         tally = asyncio.run(
             serve(
                 request,
-                # The stores decode with the intake's codec: declared custom types get tables.
-                lambda: [_open_store(url, intake.codec) for url in urls],
+                # The stores take the frames as the intake read them (its codec: declared
+                # custom types get tables).
+                lambda: [_open_store(url, intake.rows) for url in urls],
                 settings=settings,
                 intake=intake,
                 stderr=stderr,

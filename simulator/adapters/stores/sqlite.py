@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,25 @@ def create_table_sql(table: Table) -> str:
     )
 
 
-def _to_sql(value: Any) -> Any:
-    return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
+_US_PER_DAY = 86_400_000_000
+_ORDINAL_OF_EPOCH = date(1970, 1, 1).toordinal()
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))
+_DAY_PREFIX: dict[int, str] = {}
+
+
+def iso_timestamp(us: int) -> str:
+    """A time as this store writes it: what `datetime.isoformat(timespec="microseconds")`
+    gives for that UTC datetime (`2026-11-21T09:15:00.000000+00:00`), for µs since the Unix
+    epoch, without making the datetime: a batch writes three per row."""
+    day, in_day = divmod(us, _US_PER_DAY)
+    prefix = _DAY_PREFIX.get(day)
+    if prefix is None:
+        prefix = _DAY_PREFIX[day] = date.fromordinal(day + _ORDINAL_OF_EPOCH).isoformat() + "T"
+    seconds, micro = divmod(in_day, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    two = _TWO_DIGITS
+    return f"{prefix}{two[hour]}:{two[minute]}:{two[second]}.{micro:06d}+00:00"
 
 
 class SqliteStore:
@@ -74,7 +91,7 @@ class SqliteStore:
     def commit(self) -> Committed:
         if not self._pending:
             return Committed()
-        by_table, rejected = rows_by_table(self._maker, self._pending)
+        by_table, rejected = rows_by_table(self._maker, self._pending, iso_timestamp)
         stored = duplicates = 0
         by_class: Counter[str] = Counter()
         db = self._db
@@ -85,7 +102,7 @@ class SqliteStore:
                 for table in self._maker.tables:
                     db.execute(create_table_sql(table))
             for table, rows in by_table.items():
-                cursor = db.executemany(self._insert(table), ([*map(_to_sql, r)] for r in rows))
+                cursor = db.executemany(self._insert(table), rows)
                 if table.keyed:
                     stored += cursor.rowcount
                     duplicates += len(rows) - cursor.rowcount
