@@ -177,3 +177,89 @@ async def test_a_message_is_acknowledged_only_when_its_handler_returns(
     assert len(seen) == 2, "an acknowledged message was delivered again"
     await third.disconnect()
     await publisher.disconnect()
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("mqtt_version", [glue.MQTT_V5, glue.MQTT_V311])
+async def test_received_publishes_are_acknowledged_only_when_the_receiver_says(
+    mosquitto: MosquittoBroker, mqtt_version: int
+) -> None:
+    """`receive_publishes` hands each message over at once, with what MQTT 5 said of it;
+    only `acknowledge` sends its PUBACK, so a message not acknowledged before its
+    connection is gone is delivered again to the session's next connection."""
+    seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
+
+    def consumer() -> Any:
+        session: dict[str, Any] = {}
+        if mqtt_version == glue.MQTT_V5:
+            session["session_expiry_interval"] = 600
+        client = glue.OwnReconnectClient("glue-receiver", clean_session=False, **session)
+        glue.receive_publishes(client, lambda *message: seen.append(message))
+        return client
+
+    async def until(count: int) -> None:
+        for _ in range(200):
+            if len(seen) >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(seen)} message(s), not {count}")
+
+    first = consumer()
+    await asyncio.wait_for(first.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10)
+    first.subscribe("glue/+", qos=1)
+    publisher = glue.OwnReconnectClient("glue-publisher")
+    await asyncio.wait_for(publisher.connect("127.0.0.1", mosquitto.port), 10)
+    await asyncio.sleep(0.2)  # the SUBACK
+    publisher.publish(
+        "glue/a",
+        b"first",
+        qos=1,
+        content_type="application/x-domino-billmsg",
+        user_property=[("seq", "1"), ("run", "r"), ("seq", "2")],
+        # Properties a frame never has, skipped on the way to the payload.
+        payload_format_id=0,
+        message_expiry_interval=600,
+        response_topic="glue/reply",
+        correlation_data=b"\x00\x01",
+    )
+    publisher.publish("glue/b", b"second", qos=1)
+    publisher.publish("glue/c", b"at most once", qos=0)
+    await until(3)
+    (topic, payload, content_type, user, first_id), second, third = seen
+    assert (topic, payload) == ("glue/a", b"first")
+    if mqtt_version == glue.MQTT_V5:
+        assert content_type == "application/x-domino-billmsg"
+        assert user == {"seq": "2", "run": "r"}  # a key given twice: its last value
+    else:
+        assert (content_type, user) == (None, {})
+    assert second[:2] == ("glue/b", b"second") and isinstance(second[4], int)
+    assert third[:2] == ("glue/c", b"at most once") and third[4] is None
+    assert isinstance(first_id, int)
+    glue.acknowledge(first, [first_id])  # the first only
+    await asyncio.sleep(0.2)
+    glue.drop(first)
+
+    seen.clear()
+    second_connection = consumer()
+    await asyncio.wait_for(
+        second_connection.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10
+    )
+    await until(1)
+    await asyncio.sleep(0.3)
+    assert [message[:2] for message in seen] == [("glue/b", b"second")], "not delivered again"
+    redelivered = seen[0][4]
+    assert redelivered is not None
+    glue.acknowledge(second_connection, [redelivered])
+    await asyncio.sleep(0.2)
+    await second_connection.disconnect()
+    glue.drop(second_connection)
+
+    seen.clear()
+    third_connection = consumer()
+    await asyncio.wait_for(
+        third_connection.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10
+    )
+    await asyncio.sleep(0.5)
+    assert seen == [], "an acknowledged message was delivered again"
+    await third_connection.disconnect()
+    await publisher.disconnect()
