@@ -35,6 +35,8 @@ from addin import POSTGRES, billsim, psql
 from e2e import machine_line, start_broker
 
 from simulator.adapters.stores import open_store
+from simulator.addin.intake import Intake
+from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
 from simulator.commands.addin import AddinRequest, serve
 
@@ -79,12 +81,16 @@ class TimedStore:
         self.store.close()
 
 
-def drain(broker: str, group: str, open_one: Callable[[], Store], until_idle: float) -> None:
+def drain(
+    broker: str, group: str, open_one: Callable[[RowMaker], Store], until_idle: float
+) -> None:
     """The add-in, in this process, until `until_idle` seconds without a frame; the store
-    is opened on the add-in's store thread, as `billsim addin` opens it."""
+    is opened on the add-in's store thread with the intake's rows, as `billsim addin`
+    opens it."""
     request = AddinRequest(broker=broker, group=group, until_idle=until_idle)
+    intake = Intake(request.layout)
     with open(os.devnull, "w") as quiet:
-        asyncio.run(serve(request, lambda: [open_one()], stderr=quiet))
+        asyncio.run(serve(request, lambda: [open_one(intake.rows)], intake=intake, stderr=quiet))
 
 
 def one_drain(
@@ -94,7 +100,7 @@ def one_drain(
     broker = f"mqtt://127.0.0.1:{port}"
     group = uuid.uuid4().hex[:8]
     # The persistent session, subscribed, then gone: the backlog is kept for it.
-    drain(broker, group, lambda: open_store(f"nbf:{workdir / group}.nbf"), 0.3)
+    drain(broker, group, lambda _rows: open_store(f"nbf:{workdir / group}.nbf"), 0.3)
     subprocess.run(
         billsim("run", str(scenario), "--broker", broker, "--speed", "max"),
         check=True,
@@ -102,8 +108,8 @@ def one_drain(
     )
     opened: list[TimedStore] = []
 
-    def open_timed() -> Store:
-        opened.append(TimedStore(open_store(url)))
+    def open_timed(rows: RowMaker) -> Store:
+        opened.append(TimedStore(open_store(url, rows)))
         return opened[-1]
 
     started = time.process_time()

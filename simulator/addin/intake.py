@@ -25,7 +25,7 @@ from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import RecordKind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see Received
 class Message:
     """One message as the broker delivered it: its topic, the server named in the topic,
     the payload, whether its content type says JSON (None: no content type, as under
@@ -51,18 +51,14 @@ class Intake:
     def take(self, message: Message, received_us: int) -> Received | Rejected:
         server = message.server
         props = message.user_properties
-
-        def rejected(reason: str, seq: int | None = None, run: str | None = None) -> Rejected:
-            return Rejected(server, run, seq, message.topic, message.payload, reason, received_us)
-
         run = props.get("run")
         try:
             seq = _whole_number(props, "seq")
             sent_us = _whole_number(props, "sent")
         except ValueError as error:
-            return rejected(str(error), run=run)
+            return _rejected(message, received_us, str(error), None, run)
         if server is None:
-            return rejected("the topic names no server", seq, run)
+            return _rejected(message, received_us, "the topic names no server", seq, run)
         frame = message.payload
         try:
             if _is_json(frame, message.json):
@@ -70,11 +66,11 @@ class Intake:
                 frame_row = self._read(frame)
             else:
                 frame_row = self._read(frame)
-                length = peek_header(frame)[0]
+                length = peek_header(frame)[0] if frame_row is None else frame_row.values[0]
                 if length != len(frame):
                     raise ValueError(f"frame Len {length} but the message has {len(frame)} bytes")
         except ValueError as error:
-            return rejected(str(error), seq, run)
+            return _rejected(message, received_us, str(error), seq, run)
         return Received(server, run, seq, message.topic, frame, sent_us, received_us, frame_row)
 
     def _read(self, frame: bytes) -> FrameRow | None:
@@ -108,6 +104,12 @@ class Intake:
         return encoded
 
 
+def _rejected(
+    message: Message, received_us: int, reason: str, seq: int | None, run: str | None
+) -> Rejected:
+    return Rejected(message.server, run, seq, message.topic, message.payload, reason, received_us)
+
+
 def frame_class(frame: bytes) -> str:
     """The topic name of a stored frame's class (`session`, …), `custom` for custom types."""
     struct_type = peek_header(frame)[1]
@@ -120,9 +122,9 @@ def _whole_number(props: Mapping[str, str], name: str) -> int | None:
     text = props.get(name)
     if text is None:
         return None
-    if not text.strip().isdigit():
-        raise ValueError(f"user property {name} is not a whole number: {text!r}")
-    return int(text)
+    if text.isdigit() or text.strip().isdigit():
+        return int(text)
+    raise ValueError(f"user property {name} is not a whole number: {text!r}")
 
 
 def _is_json(payload: bytes, declared: bool | None) -> bool:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
-@dataclass(frozen=True, slots=True)
+# Received and its Message (intake.py) are made once per frame: not frozen, as a frozen
+# dataclass's __init__ costs five times as much; nobody changes one once made.
+@dataclass(slots=True)
 class Received:
     """One frame as it arrived: the server's common name, the run id and seq (MQTT 5 user
     properties; None when the broker carried none), the topic, the frame's bytes,

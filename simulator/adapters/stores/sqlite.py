@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,25 +50,24 @@ def create_table_sql(table: Table) -> str:
     )
 
 
-_US_PER_DAY = 86_400_000_000
-_ORDINAL_OF_EPOCH = date(1970, 1, 1).toordinal()
-_TWO_DIGITS = tuple(f"{i:02d}" for i in range(60))
-_DAY_PREFIX: dict[int, str] = {}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECONDS: dict[int, str] = {}  # seconds since the Unix epoch -> "2026-11-21T09:15:00."
+_SECONDS_KEPT = 4096  # a batch's times fall within a few seconds; forget older ones
 
 
 def iso_timestamp(us: int) -> str:
     """A time as this store writes it: what `datetime.isoformat(timespec="microseconds")`
     gives for that UTC datetime (`2026-11-21T09:15:00.000000+00:00`), for µs since the Unix
-    epoch, without making the datetime: a batch writes three per row."""
-    day, in_day = divmod(us, _US_PER_DAY)
-    prefix = _DAY_PREFIX.get(day)
+    epoch; the text up to the second is kept, not made again for each of the three times
+    of every row of a batch."""
+    seconds, micro = divmod(us, 1_000_000)
+    prefix = _SECONDS.get(seconds)
     if prefix is None:
-        prefix = _DAY_PREFIX[day] = date.fromordinal(day + _ORDINAL_OF_EPOCH).isoformat() + "T"
-    seconds, micro = divmod(in_day, 1_000_000)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    two = _TWO_DIGITS
-    return f"{prefix}{two[hour]}:{two[minute]}:{two[second]}.{micro:06d}+00:00"
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        moment = _EPOCH + timedelta(seconds=seconds)
+        prefix = _SECONDS[seconds] = moment.isoformat()[:-6] + "."
+    return f"{prefix}{micro:06d}+00:00"
 
 
 class SqliteStore:
