@@ -52,9 +52,20 @@ class Intake:
         server = message.server
         props = message.user_properties
         run = props.get("run")
+        seq_text = props.get("seq")
+        sent_text = props.get("sent")
         try:
-            seq = _whole_number(props, "seq")
-            sent_us = _whole_number(props, "sent")
+            # Digits, the usual case, are read here without a call.
+            seq = (
+                int(seq_text)
+                if seq_text is not None and seq_text.isdigit()
+                else _whole_number(props, "seq")
+            )
+            sent_us = (
+                int(sent_text)
+                if sent_text is not None and sent_text.isdigit()
+                else _whole_number(props, "sent")
+            )
         except ValueError as error:
             return _rejected(message, received_us, str(error), None, run)
         if server is None:

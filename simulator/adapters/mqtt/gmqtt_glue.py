@@ -296,7 +296,11 @@ def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
         content_type = None
         user: dict[str, str] = {}
         if state.protocol_version >= MQTTv50:
-            end, at = _variable_byte_integer(data, at)
+            end = data[at]
+            if end < 0x80:  # properties of less than 128 bytes, as a frame's are
+                at += 1
+            else:
+                end, at = _variable_byte_integer(data, at)
             end += at
             if end > stop:
                 logger.critical("PUBLISH whose properties overrun the packet: dropped")
