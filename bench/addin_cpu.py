@@ -9,8 +9,11 @@ loopback port; the add-in's persistent session is made first (subscribed, then g
 the add-in (`serve`, in this process) drains it into the store until idle. Printed: frames,
 CPU µs per frame of the whole process (the event loop and the store's thread), of the
 store's thread alone (its commits), and the drain's rate from its first to its last
-commit. `--repeat` drains K fresh backlogs (the best is what the machine allows);
-`--profile` writes cProfile stats of the event loop's thread of the last drain.
+commit; and, for the CPU budget of the machine end to end, the publisher's (its start
+and the simulation included) and the broker's CPU per frame (taking the backlog in,
+handing it out). `--repeat` drains K fresh backlogs (the best is what the machine
+allows); `--profile` writes cProfile stats of the event loop's thread of the last drain.
+The add-in's process is tuned as `billsim addin` tunes it (`collect_garbage_seldom`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncio
 import cProfile
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -93,19 +98,41 @@ def drain(
         asyncio.run(serve(request, lambda: [open_one(intake.rows)], intake=intake, stderr=quiet))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Drained(NamedTuple):
+    frames: int
+    cpu_us: float  # the add-in's process, a frame
+    store_us: float  # of which its store thread's commits
+    rate: float  # frames/s from the first commit to the last
+    publisher_us: float  # `billsim run --speed max` publishing the backlog, a frame
+    broker_in_us: float  # the broker taking the backlog in, a frame
+    broker_out_us: float  # the broker handing it to the add-in, a frame
+
+
 def one_drain(
-    port: int, scenario: Path, url: str, profile: Path | None, workdir: Path
-) -> tuple[int, float, float, float]:
-    """Frames, process CPU µs/frame, store-thread CPU µs/frame, frames/s."""
+    port: int, broker_pid: int, scenario: Path, url: str, profile: Path | None, workdir: Path
+) -> Drained:
     broker = f"mqtt://127.0.0.1:{port}"
     group = uuid.uuid4().hex[:8]
     # The persistent session, subscribed, then gone: the backlog is kept for it.
     drain(broker, group, lambda _rows: open_store(f"nbf:{workdir / group}.nbf"), 0.3)
+    broker_before = cpu_seconds(broker_pid)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         billsim("run", str(scenario), "--broker", broker, "--speed", "max"),
         check=True,
         stderr=subprocess.DEVNULL,
     )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    publisher = (
+        children.ru_utime - children_before.ru_utime + children.ru_stime - children_before.ru_stime
+    )
+    broker_published = cpu_seconds(broker_pid)
     opened: list[TimedStore] = []
 
     def open_timed(rows: RowMaker) -> Store:
@@ -121,11 +148,21 @@ def one_drain(
         profiler.disable()
         profiler.dump_stats(profile)
     cpu = time.process_time() - started
+    broker_drained = cpu_seconds(broker_pid)
     (store,) = opened
     frames = sum(count for _, count in store.commits)
     first, last = store.commits[0][0], store.commits[-1][0]
     rate = (frames - store.commits[0][1]) / (last - first) if last > first else 0.0
-    return frames, cpu / frames * 1e6, store.cpu / frames * 1e6, rate
+    per_frame = 1e6 / frames
+    return Drained(
+        frames,
+        cpu * per_frame,
+        store.cpu * per_frame,
+        rate,
+        publisher * per_frame,
+        (broker_published - broker_before) * per_frame,
+        (broker_drained - broker_published) * per_frame,
+    )
 
 
 def main() -> None:
@@ -156,13 +193,15 @@ def main() -> None:
                     url = f"{POSTGRES}/{name}"
                 profile = args.profile if attempt == args.repeat - 1 else None
                 try:
-                    frames, cpu, store_cpu, rate = one_drain(port, scenario, url, profile, workdir)
+                    got = one_drain(port, broker.pid, scenario, url, profile, workdir)
                 finally:
                     if args.store == "postgresql":
                         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 print(
-                    f"{args.store:<10} {frames:,} frames  {cpu:.1f} µs CPU/frame "
-                    f"(store thread {store_cpu:.1f})  {rate:,.0f} frames/s drained",
+                    f"{args.store:<10} {got.frames:,} frames  add-in {got.cpu_us:.1f} µs "
+                    f"CPU/frame (store thread {got.store_us:.1f})  {got.rate:,.0f} frames/s "
+                    f"drained; publisher {got.publisher_us:.1f}, broker in "
+                    f"{got.broker_in_us:.1f} + out {got.broker_out_us:.1f} µs/frame",
                     flush=True,
                 )
         finally:
