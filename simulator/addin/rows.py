@@ -35,7 +35,17 @@ from simulator.wire.records import (
     RawRec,
     RecordKind,
 )
-from simulator.wire.timedate import format_innards, unix_us_from_innards
+from simulator.wire.timedate import (
+    FIRST_DATETIME_JDN,
+    JDN_OF_UNIX_EPOCH,
+    JULIAN_DAY_MASK,
+    LAST_DATETIME_JDN,
+    MICROSECONDS_PER_DAY,
+    MICROSECONDS_PER_TICK,
+    TICKS_PER_DAY,
+    format_innards,
+    unix_us_from_innards,
+)
 
 Buffer = bytes | bytearray | memoryview
 _len_and_type = LEN_AND_TYPE.unpack_from
@@ -276,10 +286,21 @@ def _compile_reader(maker: RowMaker, kind_codec: KindCodec, table: Table) -> Rea
     FrameRow: one `unpack_from`, then each column's value from the unpacked values."""
     index = 0
     header: dict[str, list[str]] = {}
-    stamp = ""  # the TimeStamp's unpacked values, as µs since the Unix epoch
+    stamp: list[str] = []  # the TimeStamp as µs since the Unix epoch, in `stamp`
     for name, ctype in HEADER_FIELDS:
         if name == "TimeStamp":
-            stamp = f"_stamp_us(v{index}, v{index + 1})"
+            # unix_us_from_innards inline for a plain time of day and date; it is called
+            # (and says what is wrong) for anything else.
+            ticks, day_zone = f"v{index}", f"v{index + 1}"
+            first, last = FIRST_DATETIME_JDN, LAST_DATETIME_JDN
+            stamp = [
+                f"    day = {day_zone} & {JULIAN_DAY_MASK}",
+                f"    if {ticks} < {TICKS_PER_DAY} and {first} <= day <= {last}:",
+                f"        stamp = (day - {JDN_OF_UNIX_EPOCH}) * {MICROSECONDS_PER_DAY} + {ticks} * "
+                f"{MICROSECONDS_PER_TICK}",
+                "    else:",
+                f"        stamp = _stamp_us({ticks}, {day_zone})",
+            ]
         exprs, used = _column_exprs(ctype, index)
         header[name] = exprs
         index += used
@@ -300,7 +321,8 @@ def _compile_reader(maker: RowMaker, kind_codec: KindCodec, table: Table) -> Rea
         "def read(buf, length):",
         f"    {''.join(f'v{i}, ' for i in range(index))}= unpack_from(buf, 0)",
         *lines,
-        f"    return FrameRow(maker, table, {stamp}, ({', '.join(values)},))",
+        *stamp,
+        f"    return new(FrameRow, (maker, table, stamp, ({', '.join(values)},)))",
     ]
     namespace: dict[str, Any] = {
         "unpack_from": kind_codec.struct.unpack_from,
@@ -309,6 +331,7 @@ def _compile_reader(maker: RowMaker, kind_codec: KindCodec, table: Table) -> Rea
         "_stamp_us": unix_us_from_innards,
         "_short": _short,
         "FrameRow": FrameRow,
+        "new": tuple.__new__,  # FrameRow's own __new__ is a call more
         "maker": maker,
         "table": table,
     }
