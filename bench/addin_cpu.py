@@ -70,15 +70,17 @@ class TimedStore:
         self.store = store
         self.url = store.url
         self.cpu = 0.0
+        self.wall = 0.0
         self.commits: list[tuple[float, int]] = []  # (time.monotonic(), frames stored)
 
     def add(self, item: Received | Rejected) -> None:
         self.store.add(item)
 
     def commit(self) -> Committed:
-        started = time.thread_time()
+        started, wall = time.thread_time(), time.monotonic()
         result = self.store.commit()
         self.cpu += time.thread_time() - started
+        self.wall += time.monotonic() - wall
         self.commits.append((time.monotonic(), result.stored + result.duplicates))
         return result
 
@@ -108,6 +110,7 @@ class Drained(NamedTuple):
     frames: int
     cpu_us: float  # the add-in's process, a frame
     store_us: float  # of which its store thread's commits
+    commit_wall_us: float  # the commits' wall time
     rate: float  # frames/s from the first commit to the last
     publisher_us: float  # `billsim run --speed max` publishing the backlog, a frame
     broker_in_us: float  # the broker taking the backlog in, a frame
@@ -158,6 +161,7 @@ def one_drain(
         frames,
         cpu * per_frame,
         store.cpu * per_frame,
+        store.wall * per_frame,
         rate,
         publisher * per_frame,
         (broker_published - broker_before) * per_frame,
@@ -199,7 +203,8 @@ def main() -> None:
                         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 print(
                     f"{args.store:<10} {got.frames:,} frames  add-in {got.cpu_us:.1f} µs "
-                    f"CPU/frame (store thread {got.store_us:.1f})  {got.rate:,.0f} frames/s "
+                    f"CPU/frame (store thread {got.store_us:.1f}, its commits' wall time "
+                    f"{got.commit_wall_us:.1f})  {got.rate:,.0f} frames/s "
                     f"drained; publisher {got.publisher_us:.1f}, broker in "
                     f"{got.broker_in_us:.1f} + out {got.broker_out_us:.1f} µs/frame",
                     flush=True,
