@@ -49,10 +49,12 @@ class Batcher(Generic[Ack]):
         self._open: Batch[Ack] | None = None
         self._committing: Batch[Ack] | None = None
 
-    def add(self, item: Received | Rejected | None, ack: Ack, now: float) -> None:
+    def add(self, item: Received | Rejected | None, ack: Ack, now: float) -> bool:
         """One message received at `now`: `item` to store (None: nothing to store), and
-        the token that acknowledges it."""
+        the token that acknowledges it. True when `due_at` moved (a batch opened or
+        filled): a caller waiting for it looks again."""
         batch = self._open
+        opened = batch is None
         if batch is None:
             batch = self._open = Batch(opened=now)
         if item is not None:
@@ -61,6 +63,8 @@ class Batcher(Generic[Ack]):
         if len(batch.items) >= self.max_items:
             self._full.append(batch)
             self._open = None
+            return True
+        return opened
 
     @property
     def waiting(self) -> int:

@@ -4,8 +4,9 @@ The payload is the binary frame, or its JSON form (as its content type says; wit
 content type, as under MQTT 3.1.1, a payload that reads as a JSON object), which is encoded
 back to the frame it stands for, in the framing whose length its `Len` gives.
 The binary frame must decode with the add-in's layout (a custom struct type no scenario
-declares is checked as far as its header). `seq`, `run` and `sent` come from the MQTT 5
-user properties. Anything that fails is a `Rejected` naming the reason, never dropped.
+declares is checked as far as its header): it is read once, into the row the relational
+stores take (`simulator.addin.rows`). `seq`, `run` and `sent` come from the MQTT 5 user
+properties. Anything that fails is a `Rejected` naming the reason, never dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from simulator.addin.rows import FrameRow, RowMaker
 from simulator.addin.store import Received, Rejected
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec, FrameError, peek_class, peek_header
@@ -23,7 +25,7 @@ from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import RecordKind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see Received
 class Message:
     """One message as the broker delivered it: its topic, the server named in the topic,
     the payload, whether its content type says JSON (None: no content type, as under
@@ -43,40 +45,55 @@ class Intake:
         kinds = tuple(custom_kinds)
         self.codec = FrameCodec(layout, Framing.PAD_UNION, kinds)
         self._compact = FrameCodec(layout, Framing.COMPACT, kinds)
+        # Give the stores this maker (`open_store(url, intake.rows)`): they take the rows read here.
+        self.rows = RowMaker(self.codec)
 
     def take(self, message: Message, received_us: int) -> Received | Rejected:
         server = message.server
         props = message.user_properties
-
-        def rejected(reason: str, seq: int | None = None, run: str | None = None) -> Rejected:
-            return Rejected(server, run, seq, message.topic, message.payload, reason, received_us)
-
         run = props.get("run")
+        seq_text = props.get("seq")
+        sent_text = props.get("sent")
         try:
-            seq = _whole_number(props, "seq")
-            sent_us = _whole_number(props, "sent")
+            # Digits, the usual case, are read here without a call.
+            seq = (
+                int(seq_text)
+                if seq_text is not None and seq_text.isdigit()
+                else _whole_number(props, "seq")
+            )
+            sent_us = (
+                int(sent_text)
+                if sent_text is not None and sent_text.isdigit()
+                else _whole_number(props, "sent")
+            )
         except ValueError as error:
-            return rejected(str(error), run=run)
+            return _rejected(message, received_us, str(error), None, run)
         if server is None:
-            return rejected("the topic names no server", seq, run)
+            return _rejected(message, received_us, "the topic names no server", seq, run)
+        frame = message.payload
         try:
-            if _is_json(message.payload, message.json):
-                frame = self._from_json(message.payload)
+            if _is_json(frame, message.json):
+                frame = self._from_json(frame)
+                frame_row = self._read(frame)
             else:
-                frame = self._checked(message.payload)
+                frame_row = self._read(frame)
+                length = peek_header(frame)[0] if frame_row is None else frame_row.values[0]
+                if length != len(frame):
+                    raise ValueError(f"frame Len {length} but the message has {len(frame)} bytes")
         except ValueError as error:
-            return rejected(str(error), seq, run)
-        return Received(server, run, seq, message.topic, frame, sent_us, received_us)
+            return _rejected(message, received_us, str(error), seq, run)
+        return Received(server, run, seq, message.topic, frame, sent_us, received_us, frame_row)
 
-    def _checked(self, payload: bytes) -> bytes:
+    def _read(self, frame: bytes) -> FrameRow | None:
+        """The frame read into its row; ValueError if it does not decode. None when only its
+        TimeStamp names no time: such a frame is taken as it is (an NBF store keeps it), and
+        a relational store rejects it itself."""
         try:
-            self.codec.decode(payload)
+            return self.rows.read(frame)
         except FrameError as error:
-            raise ValueError(f"not a frame ({len(payload)} bytes): {error.message}") from None
-        length = peek_header(payload)[0]
-        if length != len(payload):
-            raise ValueError(f"frame Len {length} but the message has {len(payload)} bytes")
-        return payload
+            raise ValueError(f"not a frame ({len(frame)} bytes): {error.message}") from None
+        except ValueError:
+            return None
 
     def _from_json(self, payload: bytes) -> bytes:
         try:
@@ -98,6 +115,12 @@ class Intake:
         return encoded
 
 
+def _rejected(
+    message: Message, received_us: int, reason: str, seq: int | None, run: str | None
+) -> Rejected:
+    return Rejected(message.server, run, seq, message.topic, message.payload, reason, received_us)
+
+
 def frame_class(frame: bytes) -> str:
     """The topic name of a stored frame's class (`session`, …), `custom` for custom types."""
     struct_type = peek_header(frame)[1]
@@ -110,9 +133,9 @@ def _whole_number(props: Mapping[str, str], name: str) -> int | None:
     text = props.get(name)
     if text is None:
         return None
-    if not text.strip().isdigit():
-        raise ValueError(f"user property {name} is not a whole number: {text!r}")
-    return int(text)
+    if text.isdigit() or text.strip().isdigit():
+        return int(text)
+    raise ValueError(f"user property {name} is not a whole number: {text!r}")
 
 
 def _is_json(payload: bytes, declared: bool | None) -> bool:

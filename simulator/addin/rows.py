@@ -2,28 +2,32 @@
 
 The schema is defined here once (docs/addin.md shows it): every store that keeps rows
 (SQLite, PostgreSQL) creates its tables from `Table` and maps each `ColumnType` to its own
-SQL type. A frame is read through its JSON form (`simulator.wire.jsonform`), so a row holds
-the values `decode` shows: ids and TIMEDATEs other than the header's as their JSON text
-(lossless, zone bits included), SESSIONID and OID split into a column per part, the
-variable data (Recipients, the AGENTREC names, the HTTP strings) as text columns.
+SQL type. A row holds the values `decode` shows in the JSON form (`simulator.wire.jsonform`):
+ids and TIMEDATEs other than the header's as their JSON text (lossless, zone bits
+included), SESSIONID and OID split into a column per part, the variable data (Recipients,
+the AGENTREC names, the HTTP strings) as text columns. Each record kind's frames are read
+by a function generated from its field table: one `struct` unpack, each column's value
+made straight from the unpacked values, with neither the JSON form nor text round trips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from simulator.addin.store import Received, Rejected
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import JsonDecoder, JsonObject, value_from_json
-from simulator.wire.layout import NUMBER, CType
+from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError, KindCodec
+from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.layout import CType
 from simulator.wire.records import (
+    AGENT_LENGTH_NAMES,
     AGENT_STRING_NAMES,
     BUILTIN_KINDS,
+    HEADER_FIELDS,
     HTTP_STRING_NAMES,
     AgentRec,
     HttpReqRec,
@@ -31,7 +35,21 @@ from simulator.wire.records import (
     RawRec,
     RecordKind,
 )
-from simulator.wire.timedate import datetime_from_timedate, parse_timedate
+from simulator.wire.timedate import (
+    FIRST_DATETIME_JDN,
+    JDN_OF_UNIX_EPOCH,
+    JULIAN_DAY_MASK,
+    LAST_DATETIME_JDN,
+    MICROSECONDS_PER_DAY,
+    MICROSECONDS_PER_TICK,
+    TICKS_PER_DAY,
+    format_innards,
+    unix_us_from_innards,
+)
+
+Buffer = bytes | bytearray | memoryview
+_len_and_type = LEN_AND_TYPE.unpack_from
+_MAX_LEN = c.MQ_MAX_MSGSIZE
 
 
 class ColumnType(StrEnum):
@@ -171,75 +189,224 @@ def _fits(kind: RecordKind) -> bool:
     return not RESERVED & set(names[len(HEADER_COLUMNS) :]) and len(set(names)) == len(names)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def datetime_from_us(us: int) -> datetime:
+    """A timestamp column's value as a time: µs since the Unix epoch -> an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def us_from_datetime(moment: datetime) -> int:
+    return (moment - _EPOCH) // _ONE_US
+
+
 def _timestamp(us: int | None) -> datetime | None:
-    return None if us is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    return None if us is None else datetime_from_us(us)
 
 
-def _field_values(kind: RecordKind, rec: JsonObject) -> list[Any]:
-    values: list[Any] = []
-    for name, ctype in kind.fields:
-        value = rec[name]
-        match ctype.kind:
-            case "sessionid":
-                values += (value["Index"], value["SeqNo"])
-            case "oid":
-                values += (value["File"], value["Note"], value["Sequence"], value["SequenceTime"])
-            case "float":
-                values.append(value_from_json(NUMBER, value))
-            case _:
-                values.append(value)
+class FrameRow(NamedTuple):
+    """A frame read into its row, but for who sent it and when it arrived: the table, the
+    header TimeStamp (µs since the Unix epoch) and the columns from `Len` on. The intake
+    reads each frame once (`RowMaker.read`); the stores take the row from here."""
+
+    maker: RowMaker
+    table: Table
+    time_stamp_us: int
+    values: tuple[Any, ...]
+
+
+Reader = Callable[[Buffer, int], FrameRow]
+
+# The Python source of a C field's column values, from the unpacked values `v0`, `v1`, …,
+# as the JSON form (`simulator.wire.jsonform`) writes them: the same text for ids and
+# TIMEDATEs, the parts of a SESSIONID and an OID apart, a NUMBER as the double it is.
+_TEXT = "v{0}.partition(b'\\0')[0].decode('utf-8', 'surrogateescape')"
+_ID = "'%08X:%08X' % (v{1}, v{0})"
+
+
+def _column_exprs(ctype: CType, index: int) -> tuple[list[str], int]:
+    """The source of a field's column values, and how many unpacked values it uses."""
+    i = index
+    match ctype.kind:
+        case "int" | "float":
+            return [f"v{i}"], 1
+        case "str":
+            return [_TEXT.format(i)], 1
+        case "time":
+            return [f"_time(v{i}, v{i + 1})"], 2
+        case "id":
+            return [_ID.format(i, i + 1)], 2
+        case "sessionid":
+            return [f"v{i}", f"v{i + 1}"], 2
+        case "unid":
+            return [f"'%08X%08X%08X%08X' % (v{i + 1}, v{i}, v{i + 3}, v{i + 2})"], 4
+        case "oid":
+            exprs = [_ID.format(i, i + 1), _ID.format(i + 2, i + 3), f"v{i + 4}"]
+            return [*exprs, f"_time(v{i + 5}, v{i + 6})"], 7
+    raise AssertionError(ctype)  # pragma: no cover
+
+
+def _variable_lines(kind_codec: KindCodec, columns: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Source that reads the variable data after the struct, with the checks (and the
+    messages) of the codec's decoder; and the source of its column values."""
+    kind, tail = kind_codec.kind, kind_codec.fixed_size
     if kind.python_type is MailRec:
-        values.append(",".join(rec["Recipients"]))
-    elif kind.python_type in (AgentRec, HttpReqRec):
-        names = AGENT_STRING_NAMES if kind.python_type is AgentRec else HTTP_STRING_NAMES
-        values += (rec[name] for name in names)
-    return values
+        lines = [
+            f"    end = {tail} + {columns['RecipientSize']}",
+            "    if end > length: _short(length, end, 'RecipientSize')",
+            f"    recipients = bytes(buf[{tail}:end]).decode('utf-8', 'surrogateescape')",
+        ]
+        return lines, ["recipients"]
+    if kind.python_type is AgentRec:
+        lengths = [columns[name] for name in AGENT_LENGTH_NAMES]
+        lines = [
+            f"    p = {tail}",
+            f"    q = p + {lengths[0]}",
+            f"    r = q + {lengths[1]}",
+            f"    end = r + {lengths[2]}",
+            "    if end > length: _short(length, end, 'ULen + TLen + DLen')",
+        ]
+        spans = [("p", "q"), ("q", "r"), ("r", "end")]
+        return lines, [f"bytes(buf[{a}:{b}]).decode('utf-8', 'surrogateescape')" for a, b in spans]
+    if kind.python_type is HttpReqRec:
+        # Rare enough to read through the codec, whose decoder follows the eight offsets.
+        lines = ["    strings = decode(buf, 0, length).rec[3:]"]
+        return lines, [f"strings[{i}]" for i in range(len(HTTP_STRING_NAMES))]
+    return [], []
+
+
+def _short(length: int, needed: int, what: str) -> None:
+    raise FrameError(f"Len {length} is too small for the variable data ({what} needs {needed})")
+
+
+def _compile_reader(maker: RowMaker, kind_codec: KindCodec, table: Table) -> Reader:
+    """A function from a frame of one record kind (at offset 0, its Len checked) to its
+    FrameRow: one `unpack_from`, then each column's value from the unpacked values."""
+    index = 0
+    header: dict[str, list[str]] = {}
+    stamp: list[str] = []  # the TimeStamp as µs since the Unix epoch, in `stamp`
+    for name, ctype in HEADER_FIELDS:
+        if name == "TimeStamp":
+            # unix_us_from_innards inline for a plain time of day and date; it is called
+            # (and says what is wrong) for anything else.
+            ticks, day_zone = f"v{index}", f"v{index + 1}"
+            first, last = FIRST_DATETIME_JDN, LAST_DATETIME_JDN
+            stamp = [
+                f"    day = {day_zone} & {JULIAN_DAY_MASK}",
+                f"    if {ticks} < {TICKS_PER_DAY} and {first} <= day <= {last}:",
+                f"        stamp = (day - {JDN_OF_UNIX_EPOCH}) * {MICROSECONDS_PER_DAY} + {ticks} * "
+                f"{MICROSECONDS_PER_TICK}",
+                "    else:",
+                f"        stamp = _stamp_us({ticks}, {day_zone})",
+            ]
+        exprs, used = _column_exprs(ctype, index)
+        header[name] = exprs
+        index += used
+    record: dict[str, list[str]] = {}
+    for name, ctype in kind_codec.kind.fields:
+        record[name], used = _column_exprs(ctype, index)
+        index += used
+    lines, variable = _variable_lines(kind_codec, {k: v[0] for k, v in record.items()})
+    values = [
+        *header["Len"],
+        *header["StructType"],
+        *header["Class"],
+        *header["ServerName"],
+        *(expr for exprs in record.values() for expr in exprs),
+        *variable,
+    ]
+    source = [
+        "def read(buf, length):",
+        f"    {''.join(f'v{i}, ' for i in range(index))}= unpack_from(buf, 0)",
+        *lines,
+        *stamp,
+        f"    return new(FrameRow, (maker, table, stamp, ({', '.join(values)},)))",
+    ]
+    namespace: dict[str, Any] = {
+        "unpack_from": kind_codec.struct.unpack_from,
+        "decode": kind_codec.decode,
+        "_time": format_innards,
+        "_stamp_us": unix_us_from_innards,
+        "_short": _short,
+        "FrameRow": FrameRow,
+        "new": tuple.__new__,  # FrameRow's own __new__ is a call more
+        "maker": maker,
+        "table": table,
+    }
+    exec("\n".join(source), namespace)
+    reader: Reader = namespace["read"]
+    return reader
 
 
 class RowMaker:
-    """Frames -> (table, row) for one codec (its layout and its declared custom types)."""
+    """Frames -> (table, row) for one codec (its layout and its declared custom types).
 
-    def __init__(self, decoder: JsonDecoder) -> None:
-        self._decoder = decoder
-        self._kinds: dict[int, tuple[Table, RecordKind]] = {}
-        for struct_type, kind_codec in decoder.codec.by_struct_type.items():
+    The add-in's intake reads each frame once with its maker; stores given that maker take
+    the rows as read. (A JsonDecoder stands for its codec: the JSON form is how this class
+    read frames before it read them itself.)
+    """
+
+    def __init__(self, codec: FrameCodec | JsonDecoder) -> None:
+        self.codec: FrameCodec = codec.codec if isinstance(codec, JsonDecoder) else codec
+        self._kinds: dict[int, Table] = {}
+        self._readers: dict[int, tuple[int, Reader]] = {}
+        for struct_type, kind_codec in self.codec.by_struct_type.items():
             if _fits(kind_codec.kind):
-                self._kinds[struct_type] = (kind_table(kind_codec.kind), kind_codec.kind)
-
-    @property
-    def codec(self) -> FrameCodec:
-        return self._decoder.codec
+                table = self._kinds[struct_type] = kind_table(kind_codec.kind)
+                reader = _compile_reader(self, kind_codec, table)
+                self._readers[struct_type] = (kind_codec.fixed_size, reader)
 
     @property
     def tables(self) -> tuple[Table, ...]:
         """Every table this maker can fill, rejects included."""
-        return (*(table for table, _ in self._kinds.values()), RAW_CUSTOM, REJECTS)
+        return (*self._kinds.values(), RAW_CUSTOM, REJECTS)
+
+    def read(self, frame: Buffer) -> FrameRow:
+        """The frame (its first Len bytes) read into its row: FrameError if it does not
+        decode, as `FrameCodec.decode` says it; ValueError if its TimeStamp names no time."""
+        end = len(frame)
+        if end >= 4:
+            length, struct_type = _len_and_type(frame, 0)
+            known = self._readers.get(struct_type)
+            if known is not None and known[0] <= length <= _MAX_LEN and length <= end:
+                try:
+                    return known[1](frame, length)
+                except FrameError as error:
+                    raise FrameError(error.message, 0) from None
+        # Anything else is read, or refused with the reason, as the codec does it.
+        length, kind_codec = self.codec.locate(frame, 0)
+        if kind_codec is not None:
+            self.codec.decode(frame, 0)  # a declared type kept raw must still decode
+        raw = self.codec.decode_raw(frame, 0, length)
+        assert isinstance(raw.rec, RawRec)
+        stamp = unix_us_from_innards(*raw.TimeStamp)
+        values = (raw.Len, raw.StructType, raw.Class, raw.ServerName, raw.rec.raw)
+        return FrameRow(self, RAW_CUSTOM, stamp, values)
 
     def row(self, item: Received) -> tuple[Table, tuple[Any, ...]]:
-        """The table and row of a received frame; ValueError (FrameError) if it does not read."""
-        obj = self._decoder(item.frame)
+        """The table and row of a received frame, its times as datetimes; ValueError
+        (FrameError) if it does not read."""
+        read = item.frame_row
+        if read is None or read.maker is not self:
+            read = self.read(item.frame)
         meta = (
             item.server,
             item.run,
             item.seq,
-            datetime_from_timedate(parse_timedate(obj["TimeStamp"])),
-            _timestamp(item.received_us),
+            datetime_from_us(read.time_stamp_us),
+            datetime_from_us(item.received_us),
             _timestamp(item.sent_us),
-            obj["Len"],
-            obj["StructType"],
-            obj["Class"],
-            obj["ServerName"],
         )
-        known = self._kinds.get(obj["StructType"])
-        if known is None:
-            raw = self._decoder.codec.decode_raw(item.frame, 0, obj["Len"]).rec
-            assert isinstance(raw, RawRec)
-            return RAW_CUSTOM, (*meta, raw.raw)
-        table, kind = known
-        return table, (*meta, *_field_values(kind, obj["rec"]))
+        return read.table, meta + read.values
 
 
-def reject_row(item: Rejected) -> tuple[Any, ...]:
+Stamp = Callable[[int], Any]
+"""How a store writes a time: from µs since the Unix epoch to the value it binds."""
+
+
+def reject_row(item: Rejected, stamp: Stamp = datetime_from_us) -> tuple[Any, ...]:
     return (
         item.server,
         item.run,
@@ -247,7 +414,7 @@ def reject_row(item: Rejected) -> tuple[Any, ...]:
         item.topic,
         item.payload,
         item.reason,
-        _timestamp(item.received_us),
+        stamp(item.received_us),
     )
 
 
@@ -258,23 +425,57 @@ def rejected(item: Received, reason: str) -> Rejected:
     )
 
 
+def _restamped(row: tuple[Any, ...], stamp: Stamp) -> tuple[Any, ...]:
+    """A row of `RowMaker.row`, its times (time_stamp, received_at, sent) as `stamp` writes them."""
+    times = tuple(None if time is None else stamp(us_from_datetime(time)) for time in row[3:6])
+    return row[:3] + times + row[6:]
+
+
 def rows_by_table(
-    maker: RowMaker, items: Iterable[Received | Rejected]
+    maker: RowMaker, items: Iterable[Received | Rejected], stamp: Stamp = datetime_from_us
 ) -> tuple[dict[Table, list[tuple[Any, ...]]], int]:
-    """Group a batch's rows by table; returns them and how many became rejects."""
-    out: dict[Table, list[tuple[Any, ...]]] = {}
+    """Group a batch's rows by table, their times as `stamp` writes them (default:
+    datetimes); returns them and how many became rejects.
+
+    A frame the intake read with this maker is taken as read; any other is read here."""
+    grouped: dict[int, list[tuple[Any, ...]]] = {}  # by id(table): a Table hashes slowly
+    tables: dict[int, Table] = {}
     rejects = 0
-    for item in items:
+    for taken in items:
+        item = taken
         if isinstance(item, Received):
-            try:
-                table, row = maker.row(item)
-            except ValueError as error:
-                refused = rejected(item, f"does not decode: {error}")
+            read = item.frame_row
+            if read is not None and read.maker is maker:
+                table = read.table
+                sent = item.sent_us
+                meta = (
+                    item.server,
+                    item.run,
+                    item.seq,
+                    stamp(read.time_stamp_us),
+                    stamp(item.received_us),
+                    None if sent is None else stamp(sent),
+                )
+                row = meta + read.values
             else:
-                out.setdefault(table, []).append(row)
+                try:
+                    table, row = maker.row(item)
+                except ValueError as error:
+                    item = rejected(item, f"does not decode: {error}")
+                else:
+                    if stamp is not datetime_from_us:
+                        row = _restamped(row, stamp)
+            if isinstance(item, Received):
+                key = id(table)
+                rows = grouped.get(key)
+                if rows is None:
+                    rows = grouped[key] = []
+                    tables[key] = table
+                rows.append(row)
                 continue
-        else:
-            refused = item
         rejects += 1
-        out.setdefault(REJECTS, []).append(reject_row(refused))
-    return out, rejects
+        key = id(REJECTS)
+        if key not in grouped:
+            grouped[key], tables[key] = [], REJECTS
+        grouped[key].append(reject_row(item, stamp))
+    return {tables[key]: rows for key, rows in grouped.items()}, rejects

@@ -11,14 +11,18 @@ identifies a frame: a redelivered one is counted as a duplicate, never stored tw
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
-@dataclass(frozen=True, slots=True)
+# Received and its Message (intake.py) are made once per frame: not frozen, as a frozen
+# dataclass's __init__ costs five times as much; nobody changes one once made.
+@dataclass(slots=True)
 class Received:
     """One frame as it arrived: the server's common name, the run id and seq (MQTT 5 user
     properties; None when the broker carried none), the topic, the frame's bytes,
-    the `sent` property (µs since the epoch, None if absent) and when it arrived (µs)."""
+    the `sent` property (µs since the epoch, None if absent) and when it arrived (µs);
+    `frame_row`: the frame as the intake read it (a `simulator.addin.rows.FrameRow`), so
+    that a store need not read it again; None: a store reads `frame` itself."""
 
     server: str
     run: str | None
@@ -27,6 +31,8 @@ class Received:
     frame: bytes
     sent_us: int | None
     received_us: int
+    # Not part of equality: it says nothing the frame does not.
+    frame_row: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from simulator.adapters.mqtt.consumer import (
+    Ack,
     Consumer,
     check_group,
     client_id,
@@ -42,6 +44,7 @@ from simulator.adapters.stores import open_store
 from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_BATCH_WAIT, Batcher
 from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
+from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.signals import stop_on_signals
@@ -72,10 +75,11 @@ class StoreError(BillsimError):
     """A store failed to commit: nothing of the batch was acknowledged; exit 1."""
 
 
-def _open_store(url: str, codec: FrameCodec) -> Store:
-    """The store a `--store` URL names; a bad URL is an error of that option."""
+def _open_store(url: str, rows: RowMaker) -> Store:
+    """The store a `--store` URL names, taking the frames as `rows` (the intake's) read
+    them; a bad URL is an error of that option."""
     try:
-        return open_store(url, codec)
+        return open_store(url, rows)
     except InputError as error:
         if error.file is None and error.field is None:
             raise InputError(error.message, field="--store") from None
@@ -254,8 +258,9 @@ def _wall_us() -> int:
 
 class BillingAddin:
     """Takes messages while `accepting`, batches them, commits each batch to every store
-    (on one thread of their own: a store is only ever used from it) and then lets the
-    batch's messages be acknowledged, in the order they arrived."""
+    (on one thread of their own: a store is only ever used from it) and then
+    acknowledges the batch's messages (`acknowledge`, given their tokens), in the order
+    they arrived."""
 
     def __init__(
         self,
@@ -264,6 +269,7 @@ class BillingAddin:
         executor: ThreadPoolExecutor,
         tally: Tally,
         stop: asyncio.Event,
+        acknowledge: Callable[[list[Ack]], None],
         *,
         max_items: int = MAX_BATCH_ITEMS,
         max_wait: float = MAX_BATCH_WAIT,
@@ -276,46 +282,30 @@ class BillingAddin:
         self.executor = executor
         self.tally = tally
         self.stop = stop
+        self.acknowledge = acknowledge
         self.clock = clock
-        self.batcher: Batcher[asyncio.Future[None]] = Batcher(max_items, max_wait)
+        self.batcher: Batcher[Ack] = Batcher(max_items, max_wait)
         self.accepting = False
         self.last_frame = clock()
         self.failure: StoreError | None = None
         self._changed = asyncio.Event()
         self._settled = asyncio.Event()  # nothing waits for a commit
         self._settled.set()
-        self._untaken: list[asyncio.Future[None]] = []
 
-    async def on_message(self, message: Message | None) -> None:
-        """A message from the broker; returns (and so lets it be acknowledged) once it is
-        committed. A message not taken (asleep, stopping) returns only once its
-        connection is gone, so it is never acknowledged and the broker keeps it."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def on_message(self, message: Message | None, ack: Ack) -> None:
+        """A message from the broker and the token that acknowledges it, once committed.
+        A message not taken (asleep, stopping, a store failed) is never acknowledged: the
+        broker keeps it for the session's next connection."""
         if not self.accepting:
-            self._untaken.append(done)
-            await done
             return
         now = self.clock()
         item = None
         if message is not None:
             self.last_frame = now
             item = self.intake.take(message, _wall_us())
-        self.batcher.add(item, done, now)
+        if self.batcher.add(item, ack, now):
+            self._changed.set()  # a batch is due sooner: the commit loop looks again
         self._settled.clear()
-        self._changed.set()
-        await done
-
-    def release_untaken(self) -> None:
-        """The connection that delivered the untaken messages is closed: let their
-        handlers end (their PUBACKs go nowhere). After a store failed, that includes
-        every message taken and never committed."""
-        untaken, self._untaken = self._untaken, []
-        if self.failure is not None:
-            while (batch := self.batcher.take(self.clock(), flush=True)) is not None:
-                untaken += self.batcher.committed(batch)
-        for done in untaken:
-            if not done.done():
-                done.set_result(None)
 
     async def commit_loop(self) -> None:
         """Commit each batch when it is due, one at a time, until cancelled or a store fails."""
@@ -336,29 +326,24 @@ class BillingAddin:
                         self.executor, _commit_all, self.stores, batch.items
                     )
                 except Exception as error:
+                    # Nothing of it is acknowledged; nothing more is taken.
                     self.failure = StoreError(f"a store failed to commit: {error}")
-                    # Never acknowledged: released only once the connection is gone.
-                    self._untaken += self.batcher.committed(batch)
+                    self.accepting = False
                     self._settled.set()
                     self.stop.set()
                     return
                 self.tally.count(batch.items, results, _wall_us())
                 if self.on_committed is not None:
                     self.on_committed(batch.items)
-            for done in self.batcher.committed(batch):
-                if not done.done():
-                    done.set_result(None)
+            self.acknowledge(self.batcher.committed(batch))
 
     async def settle(self) -> None:
-        """Stop taking messages and wait until what was taken is committed (or a store
-        has failed)."""
+        """Stop taking messages and wait until what was taken is committed and
+        acknowledged (or a store has failed)."""
         self.accepting = False
         self._changed.set()
         while not self._settled.is_set():
             await self._settled.wait()
-        # Let the released handlers run, so their PUBACKs are written before a goodbye.
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
 
 
 def _commit_all(stores: Sequence[Store], items: Sequence[Received | Rejected]) -> list[Committed]:
@@ -460,7 +445,6 @@ async def _drain(
             ended = await _until_change(consumer, addin, pacing, stop, request.until_idle)
             await addin.settle()
             await consumer.disconnect(_GOODBYE_TIMEOUT)
-            addin.release_untaken()
             if ended == "lost":
                 state = "reconnecting"
                 say(f"lost the connection to {address}")
@@ -472,7 +456,6 @@ async def _drain(
         addin.accepting = False
         await addin.settle()
         await consumer.disconnect(_GOODBYE_TIMEOUT)
-        addin.release_untaken()
         for task in (committer, live_task):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -510,6 +493,20 @@ async def _until_change(
             return "lost"
 
 
+# Objects made between two collections of the youngest generation; Python's default is 700.
+_GC_THRESHOLD: Final = 50_000
+
+
+def collect_garbage_seldom() -> None:
+    """Tune this process's garbage collector for a stream of frames: every frame makes a
+    dozen short-lived objects, freed by reference counting, and the default threshold
+    ran a collection every hundred frames or so (10% of the add-in's CPU, measured on a
+    backlog). What is alive now (modules, tables, compiled readers) is frozen out of
+    the collections to come."""
+    gc.freeze()
+    gc.set_threshold(_GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def run_addin(
     request: AddinRequest, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -519,6 +516,7 @@ def run_addin(
     # gmqtt warns of what the add-in reports itself (a refused v5 CONNECT, a lost
     # connection, a PUBACK left unsent because its connection is gone).
     logging.getLogger("gmqtt").setLevel(logging.ERROR)
+    collect_garbage_seldom()
     settings = (
         resolve_settings(read_notes_ini(request.notes_ini))
         if request.notes_ini is not None
@@ -543,8 +541,9 @@ def run_addin(
         tally = asyncio.run(
             serve(
                 request,
-                # The stores decode with the intake's codec: declared custom types get tables.
-                lambda: [_open_store(url, intake.codec) for url in urls],
+                # The stores take the frames as the intake read them (its codec: declared
+                # custom types get tables).
+                lambda: [_open_store(url, intake.rows) for url in urls],
                 settings=settings,
                 intake=intake,
                 stderr=stderr,
@@ -593,7 +592,15 @@ async def serve(
             tally = Tally([store.url for store in stores])
             intake = intake or Intake(request.layout)
             printer = RecordPrinter(intake.codec, show) if show is not None else None
-            addin = BillingAddin(stores, intake, executor, tally, stop, on_committed=printer)
+            consumer: Consumer | None = None
+
+            def acknowledge(acks: list[Ack]) -> None:
+                if consumer is not None:
+                    consumer.acknowledge(acks)
+
+            addin = BillingAddin(
+                stores, intake, executor, tally, stop, acknowledge, on_committed=printer
+            )
             pacing: Pacing = Unpaced()
             if request.pacing == "notes-ini":
                 pacing = WakeupPacing.from_settings(

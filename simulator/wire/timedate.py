@@ -91,6 +91,24 @@ def datetime_from_timedate(value: TimeDate) -> datetime:
     return date + timedelta(microseconds=value.ticks * MICROSECONDS_PER_TICK)
 
 
+# Julian day numbers of the Unix epoch, and of the first and last days a datetime holds.
+JDN_OF_UNIX_EPOCH = 2_440_588
+FIRST_DATETIME_JDN = _JDN_OF_ORDINAL_ZERO + 1
+LAST_DATETIME_JDN = _JDN_OF_ORDINAL_ZERO + datetime.max.toordinal()
+MICROSECONDS_PER_DAY = 86_400_000_000
+JULIAN_DAY_MASK = _DAY_MASK  # Innards[1]'s bits that are the day
+
+
+def unix_us_from_innards(ticks: int, day_zone: int) -> int:
+    """The instant `datetime_from_timedate` gives for Innards[0], Innards[1], as µs since
+    the Unix epoch, without making the datetime; the same ValueError where it has none."""
+    day = day_zone & _DAY_MASK
+    if ticks >= TICKS_PER_DAY or not FIRST_DATETIME_JDN <= day <= LAST_DATETIME_JDN:
+        datetime_from_timedate(TimeDate(ticks, day_zone))  # says what is out of range
+        raise AssertionError("unreachable")  # pragma: no cover
+    return (day - JDN_OF_UNIX_EPOCH) * MICROSECONDS_PER_DAY + ticks * MICROSECONDS_PER_TICK
+
+
 class VirtualTimeStamper:
     """Turns virtual microseconds since a scenario's start into TIMEDATEs, fast.
 

@@ -3,9 +3,10 @@
 One connection at a time, always with the same client id and a session the broker keeps
 (MQTT 5: clean start off, session expiry one day; 3.1.1: clean session off), so that a
 crash, a disconnect while asleep or a broker restart (with persistence) loses nothing: what
-was not acknowledged is delivered again. Each message goes to an async handler; its PUBACK
-is sent only when the handler returns (gmqtt's ``optimistic_acknowledgement=False``), and
-the handler returns once the message is committed to the stores.
+was not acknowledged is delivered again. Each message goes to a handler, with a token;
+nothing is acknowledged until the handler's owner hands the token to `acknowledge` (the
+add-in: once the message is committed to the stores). No asyncio task per message: the
+messages are taken from gmqtt as they are parsed (`gmqtt_glue.receive_publishes`).
 
 Subscriptions: `$share/{group}/domino/billing/{server}/+` and `…/custom/+` at QoS 1, so the
 members of a group share the stream; a plain subscription under MQTT 3.1.1 or when the
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from gmqtt import Subscription
@@ -30,7 +31,7 @@ from simulator.adapters.mqtt.connecting import (
     BrokerClient,
 )
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
-from simulator.adapters.mqtt.topics import FRAME_KINDS, TOPIC_ROOT, parse_topic
+from simulator.adapters.mqtt.topics import FRAME_KINDS, TOPIC_ROOT, Topic, parse_topic
 from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.addin.intake import Message
 from simulator.errors import BillsimError, InputError
@@ -38,9 +39,14 @@ from simulator.errors import BillsimError, InputError
 SESSION_EXPIRY: Final = 86_400  # seconds: a day's outage or sleep loses nothing
 _GOODBYE_TIMEOUT: Final = 1.0
 
-MessageHandler = Callable[[Message | None], Awaitable[None]]
+Ack = int | None
+"""What acknowledges a message (`Consumer.acknowledge`); None: nothing to (QoS 0)."""
+MessageHandler = Callable[[Message | None, Ack], None]
 """Called with each message on a frame topic (None for any other topic the subscription
-matched: status, stats, control); the message is acknowledged when it returns."""
+matched: status, stats, control) and the token that acknowledges it."""
+# Topics and content types seen, remembered so each is taken apart once (a consumer sees
+# a few of each); forgotten past this many, should a broker send endless new ones.
+_REMEMBERED: Final = 4096
 
 
 class ConsumerError(BillsimError):
@@ -67,8 +73,8 @@ def check_group(group: str) -> None:
 
 
 class Consumer(BrokerClient):
-    """The add-in's connection: a persistent session, messages acknowledged only once
-    handled, each handed to ``handler``."""
+    """The add-in's connection: a persistent session, each message handed to ``handler``
+    and acknowledged only when its token comes back to `acknowledge`."""
 
     connection_error = ConsumerError
 
@@ -85,6 +91,11 @@ class Consumer(BrokerClient):
         self._handler = handler
         self.shared = False
         self.session_present = False
+        # Each client made counts one up; a token holds it above the packet id, so a
+        # token of a connection since gone never acknowledges a message of a newer one.
+        self._generation = 0
+        self._topics: dict[str, Topic | None] = {}
+        self._json_forms: dict[str, bool] = {}
 
     def _new_client(self, version: int) -> Any:
         session: dict[str, Any] = {}
@@ -97,9 +108,53 @@ class Consumer(BrokerClient):
             raise AssertionError("gmqtt would acknowledge messages before they are stored")
         if self.url.username:
             client.set_auth_credentials(self.url.username, self.url.password)
-        client.on_message = self._deliver
+        self._generation += 1
+        generation = self._generation << 16
+        handler, message = self._handler, self._message
+
+        def deliver(
+            topic: str, payload: bytes, content_type: str | None, user: dict[str, str], mid: Ack
+        ) -> None:
+            ack = None if mid is None else generation | mid
+            handler(message(topic, payload, content_type, user), ack)
+
+        glue.receive_publishes(client, deliver)
         client.on_connect = self._connected
         return client
+
+    def acknowledge(self, tokens: Iterable[Ack]) -> None:
+        """Acknowledge the messages these tokens came with, in the order given (their
+        receive order); those the current connection did not receive are left: the
+        broker delivers them again on the session's next connection."""
+        if self._client is None:
+            return
+        current = self._generation
+        glue.acknowledge(
+            self._client,
+            [token & 0xFFFF for token in tokens if token is not None and token >> 16 == current],
+        )
+
+    def _message(
+        self, topic: str, payload: bytes, content_type: str | None, user: dict[str, str]
+    ) -> Message | None:
+        topics = self._topics
+        if topic in topics:
+            parts = topics[topic]
+        else:
+            if len(topics) >= _REMEMBERED:
+                topics.clear()
+            parts = topics[topic] = _frame_topic(topic)
+        if parts is None:
+            return None
+        json_form = None
+        if content_type is not None:
+            json_form = self._json_forms.get(content_type)
+            if json_form is None:
+                if len(self._json_forms) >= _REMEMBERED:
+                    self._json_forms.clear()
+                json_form = content_type.split(";", 1)[0].strip() == CONTENT_TYPE_JSON
+                self._json_forms[content_type] = json_form
+        return Message(topic, parts.server, payload, json_form, user)
 
     async def _connect_once(self) -> None:
         await super()._connect_once()
@@ -107,12 +162,6 @@ class Consumer(BrokerClient):
 
     def _connected(self, _client: Any, flags: int, _rc: int, _properties: Any) -> None:
         self.session_present = bool(flags)
-
-    async def _deliver(
-        self, _client: Any, topic: str, payload: bytes, _qos: int, properties: Any
-    ) -> int:
-        await self._handler(_message(topic, bytes(payload), properties or {}))
-        return 0  # the PUBACK's reason: success
 
     async def subscribe(self, server: str, group: str) -> tuple[str, ...]:
         """Subscribe to `server`'s frame topics at QoS 1 (shared within `group` where the
@@ -158,23 +207,7 @@ class Consumer(BrokerClient):
         glue.drop(client)
 
 
-def _message(topic: str, payload: bytes, properties: Mapping[str, Any]) -> Message | None:
+def _frame_topic(topic: str) -> Topic | None:
+    """The topic taken apart, if it is one of frames (not status, stats, control)."""
     parts = parse_topic(topic)
-    if parts is None or parts.kind not in FRAME_KINDS:
-        return None
-    content_type = _first(properties, "content_type")
-    json_form = None
-    if content_type is not None:
-        json_form = str(content_type).split(";", 1)[0].strip() == CONTENT_TYPE_JSON
-    user: dict[str, str] = {}
-    for pair in properties.get("user_property") or ():
-        if isinstance(pair, tuple | list) and len(pair) == 2:
-            user[str(pair[0])] = str(pair[1])
-    return Message(topic, parts.server, payload, json_form, user)
-
-
-def _first(properties: Mapping[str, Any], name: str) -> Any:
-    value = properties.get(name)
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
+    return parts if parts is not None and parts.kind in FRAME_KINDS else None

@@ -3,9 +3,10 @@
 gmqtt 0.8.0 (pinned in pyproject.toml) has no public way to write pre-encoded packets,
 read a PUBACK's reason code, count free packet ids, read the CONNACK's Receive Maximum
 and shared-subscription flag, see that a client acknowledges a message only once its
-handler is done, or drop a client without its reconnect machinery. The drain, the
-subscriber and the add-in's consumer need all of that, so they ask this module; no other
-module touches a ``_name`` of gmqtt.
+handler is done, receive messages without a task each and acknowledge them later, or
+drop a client without its reconnect machinery. The drain, the subscriber and the
+add-in's consumer need all of that, so they ask this module; no other module touches a
+``_name`` of gmqtt.
 ``RELIED_ON`` lists each internal used here, and tests/adapters/mqtt/test_gmqtt_glue.py
 fails, naming it and the gmqtt version, when an upgrade moves one.
 
@@ -15,22 +16,34 @@ gmqtt has no type stubs: its objects are ``Any`` and stay behind these functions
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
+from gmqtt.mqtt.package import Package
 from gmqtt.storage import PersistentStorage
 
 TESTED_GMQTT_VERSION: Final = "0.8.0"
 
 RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
     # owner (as a client reaches it) -> the internal attributes and methods used here
-    "Client": ("_connection", "_connection_state", "_package_handler", "_is_active"),
+    "Client": (
+        "_connection",
+        "_connection_state",
+        "_package_handler",
+        "_is_active",
+        "_create_connection",
+    ),
     "Client._connection_state": ("protocol_version",),
     "Client._package_handler": (
         "_handle_puback_packet",
+        "_handle_publish_packet",
+        "_logger",
+        "current_connection",
         "_connack_properties",
         "_permanent_failure",
         "_optimistic_acknowledgement",
@@ -41,9 +54,11 @@ RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
         "_transport",
         "_protocol",
         "_last_data_out",
+        "_last_data_in",
         "_keep_connection_callback",
+        "put_package",
     ),
-    "Client._connection._protocol": ("_paused", "_drain_helper"),
+    "Client._connection._protocol": ("_paused", "_drain_helper", "_read_packet"),
     "MQTTConnectError": ("_code", "message"),
 }
 
@@ -229,6 +244,203 @@ def drop(client: Any) -> None:
         if callback is not None:
             callback.cancel()
         connection._transport.abort()
+
+
+# -- receiving, and acknowledging later --------------------------------------------------------
+
+PublishHandler = Callable[[str, bytes, str | None, dict[str, str], int | None], None]
+"""Called with a received PUBLISH's topic, payload, content type (None: none), user
+properties (a pair given twice: its last value) and packet id (None: QoS 0)."""
+
+# PUBLISH properties (MQTT 5, 3.3.2.3) other than content type, user property and topic
+# alias: how many bytes each takes after its identifier (-2: a two-byte length and that
+# many bytes; -1: a variable byte integer).
+_SKIPPED_PROPERTIES: Final = {0x01: 1, 0x02: 4, 0x08: -2, 0x09: -2, 0x0B: -1}
+_PUBLISH: Final = 0x30
+_CONTENT_TYPE: Final = 0x03
+_TOPIC_ALIAS: Final = 0x23
+_USER_PROPERTY: Final = 0x26
+
+
+def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
+    """From now on, hand each QoS 0 or 1 PUBLISH the client receives to ``on_publish`` at
+    once, and acknowledge nothing: the caller acknowledges with ``acknowledge`` when it
+    will (an add-in: once the message is committed). Set before connecting, so that a
+    session's backlog, which may come with the CONNACK, is received so too.
+
+    gmqtt makes a packet object of each packet read, hands it through three layers,
+    parses every property into lists of a dict and runs each message's handler as an
+    asyncio task whose end sends the PUBACK; for a consumer of tens of thousands of
+    messages a second, that was most of its time. Here each connection's reader parses a
+    PUBLISH where it lies in what was read, keeping only what a consumer of frames reads;
+    other packets go to gmqtt as before. A malformed PUBLISH is dropped unacknowledged, as
+    gmqtt drops it (the broker delivers it again on the session's next connection); QoS 2,
+    which no subscription here asks for, is left to gmqtt.
+    """
+    handler = client._package_handler
+    state = client._connection_state
+    logger = handler._logger
+    gmqtt_publish = handler._handle_publish_packet
+    aliases: dict[int, str] = {}
+
+    def publish_at(cmd: int, data: bytes, at: int, stop: int) -> None:
+        """The QoS 0 or 1 PUBLISH whose variable header starts at ``at`` and which ends
+        at ``stop``."""
+        start = at + 2
+        at = start + (data[at] << 8 | data[at + 1])
+        topic = data[start:at].decode()
+        mid = None
+        if cmd & 0x06:
+            mid = data[at] << 8 | data[at + 1]
+            at += 2
+        content_type = None
+        user: dict[str, str] = {}
+        if state.protocol_version >= MQTTv50:
+            end = data[at]
+            if end < 0x80:  # properties of less than 128 bytes, as a frame's are
+                at += 1
+            else:
+                end, at = _variable_byte_integer(data, at)
+            end += at
+            if end > stop:
+                logger.critical("PUBLISH whose properties overrun the packet: dropped")
+                return
+            while at < end:
+                ident = data[at]
+                at += 1
+                if ident == _USER_PROPERTY:
+                    size = data[at] << 8 | data[at + 1]
+                    key = data[at + 2 : at + 2 + size].decode()
+                    at += 2 + size
+                    size = data[at] << 8 | data[at + 1]
+                    user[key] = data[at + 2 : at + 2 + size].decode()
+                    at += 2 + size
+                elif ident == _CONTENT_TYPE:
+                    size = data[at] << 8 | data[at + 1]
+                    content_type = data[at + 2 : at + 2 + size].decode()
+                    at += 2 + size
+                elif ident == _TOPIC_ALIAS:
+                    alias = data[at] << 8 | data[at + 1]
+                    at += 2
+                    if topic:
+                        aliases[alias] = topic
+                    else:
+                        topic = aliases.get(alias, "")
+                else:
+                    size = _SKIPPED_PROPERTIES.get(ident, 0)
+                    if size == 0:
+                        logger.critical("PUBLISH with an unknown property %#x: dropped", ident)
+                        return
+                    if size == -1:
+                        at = _variable_byte_integer(data, at)[1]
+                    else:
+                        at += size if size > 0 else 2 + (data[at] << 8 | data[at + 1])
+            if at != end:
+                logger.critical("PUBLISH whose properties overrun their length: dropped")
+                return
+        if not topic or at > stop:
+            logger.warning("PUBLISH without a topic, an unknown alias or too short: dropped")
+            return
+        on_publish(topic, data[at:stop], content_type, user, mid)
+
+    def publish(cmd: int, packet: bytes) -> None:
+        # What still reaches gmqtt's dispatch: QoS 2, and packets read before the reader
+        # below was in place.
+        if cmd & 0x06 == 0x04:
+            gmqtt_publish(cmd, packet)
+        else:
+            publish_at(cmd, packet, 0, len(packet))
+
+    handler._handle_publish_packet = publish
+    create_connection = client._create_connection
+
+    async def create_connection_reading_publishes(*args: Any, **kwargs: Any) -> Any:
+        connection = await create_connection(*args, **kwargs)
+        protocol = connection._protocol
+        protocol._read_packet = _packet_reader(connection, handler, publish_at, logger)
+        return connection
+
+    client._create_connection = create_connection_reading_publishes
+
+
+def _packet_reader(
+    connection: Any, handler: Any, publish_at: Callable[[int, bytes, int, int], None], logger: Any
+) -> Callable[[bytes], int]:
+    """gmqtt's ``MQTTProtocol._read_packet`` for one connection: the packets complete in
+    ``data``, QoS 0 and 1 PUBLISHes to ``publish_at``, any other packet to gmqtt as its own
+    reader hands it on; returns the bytes used, -1 for a malformed length."""
+    put_package = connection.put_package
+    gmqtt_read = connection._protocol._read_packet
+    monotonic = time.monotonic
+
+    def read_packets(data: bytes) -> int:
+        if handler.current_connection is not connection:
+            return int(gmqtt_read(data))  # superseded: gmqtt drops what it reads
+        size = len(data)
+        at = 0
+        while size - at >= 2:
+            length = shift = 0
+            body = at + 1
+            while True:
+                if body >= size:
+                    return at  # the length is not all there yet
+                byte = data[body]
+                body += 1
+                length |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+                if shift > 21:
+                    return -1
+            stop = body + length
+            if stop > size:
+                break
+            cmd = data[at]
+            try:
+                if cmd & 0xF0 == _PUBLISH and cmd & 0x06 != 0x04:
+                    publish_at(cmd, data, body, stop)
+                else:
+                    put_package(Package(cmd, data[body:stop]))
+            except Exception:  # as gmqtt's handler does: the packet is lost, not the connection
+                logger.exception("error handling a packet")
+            at = stop
+        connection._last_data_in = monotonic()  # gmqtt's keepalive: data came in
+        return at
+
+    return read_packets
+
+
+def _variable_byte_integer(data: bytes, at: int) -> tuple[int, int]:
+    """The variable byte integer at ``at``, and where it ends."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+        if shift > 21:
+            raise ValueError("a variable byte integer of more than four bytes")
+
+
+# PUBACK, success, without reason code or properties (allowed in MQTT 5 too): 0x40 0x02, then
+# the packet id; as big-endian 16-bit words, the first word of each.
+_PUBACK_WORD: Final = 0x4002
+_BIG_ENDIAN: Final = sys.byteorder == "big"
+
+
+def acknowledge(client: Any, packet_ids: Sequence[int]) -> None:
+    """PUBACK (success) the QoS 1 messages with these packet ids, in the order given (MQTT
+    wants receive order), in one write; nothing when the connection is gone."""
+    connection = client._connection
+    if not packet_ids or connection is None or connection._transport.is_closing():
+        return
+    words = array("H", (_PUBACK_WORD, 0)) * len(packet_ids)
+    words[1::2] = array("H", packet_ids)
+    if not _BIG_ENDIAN:
+        words.byteswap()
+    write(client, words.tobytes())
 
 
 # -- packet ids ----------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from simulator.addin.store import Received, Store
 from simulator.errors import InputError
 from simulator.scenario.names import common_name
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.stream import iter_frame_buffers
 
 STORE_URL_FORMS = "sqlite:///PATH, postgresql://… or nbf:PATH"
@@ -36,15 +35,17 @@ def _scheme_path(url: str) -> tuple[str, str]:
     raise InputError(f"unknown store URL {url!r}: expected {STORE_URL_FORMS}")
 
 
-def open_store(url: str, codec: FrameCodec | None = None) -> Store:
+def open_store(url: str, codec: FrameCodec | RowMaker | None = None) -> Store:
     """The store `url` names, ready to take frames. `codec`: the layout the frames are
-    written in and the declared custom types (each gets a table); default: linux-x86_64."""
+    written in and the declared custom types (each gets a table); default: linux-x86_64.
+    Given the intake's RowMaker instead, a relational store takes the frames as the intake
+    read them."""
     scheme, rest = _scheme_path(url)
     if scheme == "nbf":
         from simulator.adapters.stores.nbf import NbfStore  # noqa: PLC0415
 
         return NbfStore(rest)
-    maker = RowMaker(JsonDecoder(codec or FrameCodec()))
+    maker = codec if isinstance(codec, RowMaker) else RowMaker(codec or FrameCodec())
     if scheme == "sqlite":
         from simulator.adapters.stores.sqlite import SqliteStore  # noqa: PLC0415
 
@@ -62,7 +63,7 @@ def read_rows(url: str, codec: FrameCodec | None = None) -> dict[str, list[dict[
     hold, with seq their place in the file and no run.
     """
     scheme, rest = _scheme_path(url)
-    maker = RowMaker(JsonDecoder(codec or FrameCodec()))
+    maker = RowMaker(codec or FrameCodec())
     if scheme == "sqlite":
         from simulator.adapters.stores.sqlite import read_sqlite  # noqa: PLC0415
 

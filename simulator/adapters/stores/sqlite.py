@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,24 @@ def create_table_sql(table: Table) -> str:
     )
 
 
-def _to_sql(value: Any) -> Any:
-    return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECONDS: dict[int, str] = {}  # seconds since the Unix epoch -> "2026-11-21T09:15:00."
+_SECONDS_KEPT = 4096  # a batch's times fall within a few seconds; forget older ones
+
+
+def iso_timestamp(us: int) -> str:
+    """A time as this store writes it: what `datetime.isoformat(timespec="microseconds")`
+    gives for that UTC datetime (`2026-11-21T09:15:00.000000+00:00`), for µs since the Unix
+    epoch; the text up to the second is kept, not made again for each of the three times
+    of every row of a batch."""
+    seconds, micro = divmod(us, 1_000_000)
+    prefix = _SECONDS.get(seconds)
+    if prefix is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        moment = _EPOCH + timedelta(seconds=seconds)
+        prefix = _SECONDS[seconds] = moment.isoformat()[:-6] + "."
+    return f"{prefix}{micro:06d}+00:00"
 
 
 class SqliteStore:
@@ -74,7 +90,7 @@ class SqliteStore:
     def commit(self) -> Committed:
         if not self._pending:
             return Committed()
-        by_table, rejected = rows_by_table(self._maker, self._pending)
+        by_table, rejected = rows_by_table(self._maker, self._pending, iso_timestamp)
         stored = duplicates = 0
         by_class: Counter[str] = Counter()
         db = self._db
@@ -85,7 +101,7 @@ class SqliteStore:
                 for table in self._maker.tables:
                     db.execute(create_table_sql(table))
             for table, rows in by_table.items():
-                cursor = db.executemany(self._insert(table), ([*map(_to_sql, r)] for r in rows))
+                cursor = db.executemany(self._insert(table), rows)
                 if table.keyed:
                     stored += cursor.rowcount
                     duplicates += len(rows) - cursor.rowcount

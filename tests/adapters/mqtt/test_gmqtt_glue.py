@@ -177,3 +177,185 @@ async def test_a_message_is_acknowledged_only_when_its_handler_returns(
     assert len(seen) == 2, "an acknowledged message was delivered again"
     await third.disconnect()
     await publisher.disconnect()
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("mqtt_version", [glue.MQTT_V5, glue.MQTT_V311])
+async def test_received_publishes_are_acknowledged_only_when_the_receiver_says(
+    mosquitto: MosquittoBroker, mqtt_version: int
+) -> None:
+    """`receive_publishes` hands each message over at once, with what MQTT 5 said of it;
+    only `acknowledge` sends its PUBACK, so a message not acknowledged before its
+    connection is gone is delivered again to the session's next connection."""
+    seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
+
+    def consumer() -> Any:
+        session: dict[str, Any] = {}
+        if mqtt_version == glue.MQTT_V5:
+            session["session_expiry_interval"] = 600
+        client = glue.OwnReconnectClient("glue-receiver", clean_session=False, **session)
+        glue.receive_publishes(client, lambda *message: seen.append(message))
+        return client
+
+    async def until(count: int) -> None:
+        for _ in range(200):
+            if len(seen) >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(seen)} message(s), not {count}")
+
+    first = consumer()
+    await asyncio.wait_for(first.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10)
+    first.subscribe("glue/+", qos=1)
+    publisher = glue.OwnReconnectClient("glue-publisher")
+    await asyncio.wait_for(publisher.connect("127.0.0.1", mosquitto.port), 10)
+    await asyncio.sleep(0.2)  # the SUBACK
+    publisher.publish(
+        "glue/a",
+        b"first",
+        qos=1,
+        content_type="application/x-domino-billmsg",
+        user_property=[("seq", "1"), ("run", "r"), ("seq", "2")],
+        # Properties a frame never has, skipped on the way to the payload.
+        payload_format_id=0,
+        message_expiry_interval=600,
+        response_topic="glue/reply",
+        correlation_data=b"\x00\x01",
+    )
+    publisher.publish("glue/b", b"second", qos=1)
+    publisher.publish("glue/c", b"at most once", qos=0)
+    await until(3)
+    (topic, payload, content_type, user, first_id), second, third = seen
+    assert (topic, payload) == ("glue/a", b"first")
+    if mqtt_version == glue.MQTT_V5:
+        assert content_type == "application/x-domino-billmsg"
+        assert user == {"seq": "2", "run": "r"}  # a key given twice: its last value
+    else:
+        assert (content_type, user) == (None, {})
+    assert second[:2] == ("glue/b", b"second") and isinstance(second[4], int)
+    assert third[:2] == ("glue/c", b"at most once") and third[4] is None
+    assert isinstance(first_id, int)
+    glue.acknowledge(first, [first_id])  # the first only
+    await asyncio.sleep(0.2)
+    glue.drop(first)
+
+    seen.clear()
+    second_connection = consumer()
+    await asyncio.wait_for(
+        second_connection.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10
+    )
+    await until(1)
+    await asyncio.sleep(0.3)
+    assert [message[:2] for message in seen] == [("glue/b", b"second")], "not delivered again"
+    redelivered = seen[0][4]
+    assert redelivered is not None
+    glue.acknowledge(second_connection, [redelivered])
+    await asyncio.sleep(0.2)
+    await second_connection.disconnect()
+    glue.drop(second_connection)
+
+    seen.clear()
+    third_connection = consumer()
+    await asyncio.wait_for(
+        third_connection.connect("127.0.0.1", mosquitto.port, version=mqtt_version), 10
+    )
+    await asyncio.sleep(0.5)
+    assert seen == [], "an acknowledged message was delivered again"
+    await third_connection.disconnect()
+    await publisher.disconnect()
+
+
+def _publish_body(topic: str, mid: int | None, props: bytes | None, payload: bytes) -> bytes:
+    """A PUBLISH's variable header and payload (props None: MQTT 3.1.1, no properties)."""
+    name = topic.encode()
+    body = len(name).to_bytes(2, "big") + name
+    if mid is not None:
+        body += mid.to_bytes(2, "big")
+    if props is not None:
+        body += bytes([len(props)]) + props
+    return body + payload
+
+
+def _str16(text: str) -> bytes:
+    return len(text.encode()).to_bytes(2, "big") + text.encode()
+
+
+def test_publish_properties_are_read_or_skipped_as_mqtt_5_lays_them_out() -> None:
+    seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
+    client = glue.OwnReconnectClient("glue-parse")
+    glue.receive_publishes(client, lambda *message: seen.append(message))
+    publish = reach(client, "Client._package_handler")._handle_publish_packet
+    skipped = (
+        b"\x01\x01"  # payload format indicator
+        + b"\x02\x00\x00\x02\x58"  # message expiry interval
+        + b"\x08"
+        + _str16("reply/to")  # response topic
+        + b"\x09\x00\x02\xff\x00"  # correlation data
+        + b"\x0b\x81\x01"  # subscription identifier 129, two bytes
+    )
+    props = (
+        b"\x03"
+        + _str16("application/json")
+        + skipped
+        + b"\x26"
+        + _str16("seq")
+        + _str16("7")
+        + b"\x23\x00\x05"  # topic alias 5 for this topic
+    )
+    publish(0x32, _publish_body("a/b", 9, props, b"payload"))
+    publish(0x30, _publish_body("", None, b"\x23\x00\x05", b"by alias"))  # QoS 0, aliased
+    publish(0x32, _publish_body("a/c", 10, b"\x7f\x00", b"unknown property: dropped"))
+    publish(0x32, _publish_body("", 11, b"", b"no topic: dropped"))
+    assert seen == [
+        ("a/b", b"payload", "application/json", {"seq": "7"}, 9),
+        ("a/b", b"by alias", None, {}, None),
+    ]
+    seen.clear()
+    reach(client, "Client._connection_state").protocol_version = glue.MQTT_V311
+    publish(0x32, _publish_body("a/d", 12, None, b"\x26 not properties under 3.1.1"))
+    assert seen == [("a/d", b"\x26 not properties under 3.1.1", None, {}, 12)]
+
+
+async def test_the_connection_reader_takes_whole_packets_and_hands_the_rest_to_gmqtt() -> None:
+    seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
+    client = glue.OwnReconnectClient("glue-reader")
+    handler = reach(client, "Client._package_handler")
+
+    class Connection:
+        """A connection as gmqtt makes it, but for the socket."""
+
+        def __init__(self) -> None:
+            self.packages: list[tuple[int, bytes]] = []
+            self._last_data_in = 0.0
+            self._protocol = self
+            self.superseded = 0
+
+        def put_package(self, package: Any) -> None:
+            self.packages.append((package.cmd, package.data))
+
+        def _read_packet(self, data: bytes) -> int:  # gmqtt's own reader
+            self.superseded += 1
+            return len(data)
+
+    connection = Connection()
+
+    async def create_connection(*_args: Any, **_kwargs: Any) -> Connection:
+        handler.set_connection(connection)
+        return connection
+
+    client._create_connection = create_connection
+    glue.receive_publishes(client, lambda *message: seen.append(message))
+    assert await client._create_connection("127.0.0.1", 1883) is connection
+    read = connection._read_packet  # the glue's now
+    body = _publish_body("a/b", 1, b"", b"frame")
+    publish = bytes([0x32, len(body)]) + body
+    pingresp = b"\xd0\x00"
+    data = publish + pingresp + publish + publish[:5]  # the last one not all there yet
+    assert read(data) == len(data) - 5
+    assert seen == [("a/b", b"frame", None, {}, 1)] * 2
+    assert connection.packages == [(0xD0, b"")]
+    assert connection._last_data_in > 0
+    assert read(b"\x32\xff\xff\xff\xff\x01") == -1  # a length of five bytes: malformed
+    handler.set_connection(object())  # superseded: gmqtt's reader drops what it reads
+    assert read(data) == len(data) and connection.superseded == 1
+    assert len(seen) == 2
