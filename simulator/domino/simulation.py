@@ -13,6 +13,7 @@ from typing import Any
 
 from simulator.domino.billing import BillingWriter, SequencedFrame
 from simulator.domino.clock import EventHeap, Pacer, Phase
+from simulator.domino.domain import Domain
 from simulator.domino.mq import DEFAULT_QUOTA, MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
 from simulator.domino.tasks import ServerTasks
@@ -65,8 +66,15 @@ class Simulation:
         *,
         wall_clock: Callable[[], float] = time.monotonic,
         generate: bool = True,
+        domain: Domain | None = None,
     ) -> None:
-        """`generate=False` validates the workload but leaves its users out (dry runs)."""
+        """`generate=False` validates the workload but leaves its users out (dry runs).
+
+        `domain`: the servers of a `servers: N` domain and which one this is; it names the
+        server and keeps the generated users to those homed here. The script runs on the
+        domain's first server only: its users are named, not partitioned. Default: one
+        server, named by notes.ini's ServerName else the scenario's `server`.
+        """
         self.scenario = scenario
         self.settings = settings
         self.options = options
@@ -76,7 +84,8 @@ class Simulation:
         self.queue: MessageQueue[SequencedFrame] = MessageQueue(
             c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
         )
-        self.server_name = settings.server_name or scenario.server
+        self.domain = domain or Domain.single(settings.server_name or scenario.server)
+        self.server_name = self.domain.server
         self._pending: deque[SequencedFrame] = deque()
         self.writer = BillingWriter(
             self.codec, self.server_name, scenario.start, settings.billing_class, self._make_put()
@@ -135,11 +144,13 @@ class Simulation:
                 self.databases,
                 seed=self.seed,
                 duration=self.duration,
+                domain=self.domain,
             )
             if generate:
                 self.population.start()
-        for action in scenario.timeline():
-            self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
+        if self.domain.index == 0:
+            for action in scenario.timeline():
+                self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)
 
     # -- writing -------------------------------------------------------------------------

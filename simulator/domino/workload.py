@@ -18,6 +18,7 @@ from math import log as _log
 from typing import Any
 
 from simulator.domino.clock import EventHeap, Phase
+from simulator.domino.domain import Domain
 from simulator.domino.server import DatabaseInfo, Server, Session
 from simulator.scenario.workload import Workload
 
@@ -37,8 +38,11 @@ class Population:
         *,
         seed: int,
         duration: int,
+        domain: Domain | None = None,
     ) -> None:
         self.workload = workload
+        # In a domain each server generates only the users homed on it.
+        self.domain = domain
         self.server = server
         self.heap = heap
         self.duration = duration
@@ -75,9 +79,11 @@ class Population:
     def start(self) -> None:
         arrival = self.workload.arrival
         draw = self.random.random
+        domain = self.domain
         for user in range(self.workload.users):
+            # Drawn for every user, so a user's arrival is the same whichever server it is on.
             at = int(draw() * arrival) if arrival else 0
-            if at < self.duration:
+            if at < self.duration and (domain is None or domain.is_home(user)):
                 self.heap.schedule(at, Phase.GENERATED, self._login_handler, user)
 
     def _login(self, user: int) -> None:
