@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import MosquittoBroker
+from brokers import MosquittoBroker, free_port
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -341,6 +341,21 @@ def test_bad_procs_and_one_stream_for_a_domain_are_exit_2_naming_the_option(
             f"{option}: shows one server's frames" in result.stderr
         )
     assert not list(tmp_path.glob("*.nbf"))
+
+
+def test_a_broker_that_is_not_there_fails_the_domain_naming_a_server_and_the_reason(
+    scenario: Path,
+) -> None:
+    url = f"mqtt://127.0.0.1:{free_port()}"
+    proc = subprocess.run(
+        billsim("run", str(scenario), "--broker", url, "--connect-timeout", "1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert f"billsim: CN=Mail01/O=Acme: cannot connect to the broker {url}" in proc.stderr
 
 
 # -- on MQTT ---------------------------------------------------------------------------------
