@@ -243,7 +243,7 @@ async def run_servers(
                 summaries = await run_group(plans[0], board, stderr, announce=True)
         else:
             summaries = await _run_children(plans, scenario, stderr, live)
-    return {servers[index]: summary for index, summary in sorted(summaries)}
+    return {servers[index]: summary for index, summary in sorted(summaries, key=lambda s: s[0])}
 
 
 @contextlib.asynccontextmanager
