@@ -483,8 +483,9 @@ async def _run_children(
     servers = plans[0].servers
     slots = context.RawArray("q", Board.size(len(servers)))
     board = Board(slots, len(servers))
-    children = _start_children(context, plans, slots)
+    children: list[_Child] = []
     try:
+        _start_children(context, plans, slots, children)
         async with _live_line(board, scenario, servers, stderr, live):
             with stop_on_signals(_ask(board, _STOP, stderr), _ask(board, _QUIT, stderr)):
                 await _wait_for(children, board)
@@ -497,8 +498,11 @@ async def _run_children(
     return _results(children, board)
 
 
-def _start_children(context: Any, plans: Sequence[ServerGroup], slots: Slots) -> list[_Child]:
-    children: list[_Child] = []
+def _start_children(
+    context: Any, plans: Sequence[ServerGroup], slots: Slots, children: list[_Child]
+) -> None:
+    """Each plan's process started, added to `children` (so that all that started are
+    waited for, whatever fails)."""
     # Children inherit an ignored SIGINT (an exec keeps SIG_IGN) and keep it until their
     # own handlers are set: a Ctrl-C meanwhile reaches them through the board.
     ignore = threading.current_thread() is threading.main_thread()
@@ -517,7 +521,6 @@ def _start_children(context: Any, plans: Sequence[ServerGroup], slots: Slots) ->
     finally:
         if ignore:
             signal.signal(signal.SIGINT, previous)
-    return children
 
 
 def _ask(board: Board, word: int, stderr: TextIO) -> Callable[[signal.Signals], None]:
