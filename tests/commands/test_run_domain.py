@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ from simulator.adapters.sinks import BinaryFileSink
 from simulator.adapters.stores import open_store, read_rows
 from simulator.addin.store import Received
 from simulator.commands.run import run_to_sink
-from simulator.commands.run_domain import process_count, server_output, share_out
+from simulator.commands.run_domain import (
+    Board,
+    DomainProgress,
+    process_count,
+    server_output,
+    share_out,
+)
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.server import BILL_FIELDS
 from simulator.domino.simulation import RunOptions, Simulation
@@ -140,6 +147,16 @@ def test_procs_default_to_the_servers_and_never_exceed_them() -> None:
 def test_each_server_writes_the_out_file_named_after_it() -> None:
     assert server_output(Path("runs/day.nbf"), SERVERS[1]) == Path("runs/day.Mail02.nbf")
     assert server_output(Path("day"), SERVERS[0]) == Path("day.Mail01")
+
+
+def test_the_live_line_shows_the_slowest_servers_time_and_each_servers_records() -> None:
+    board = Board.local(2)
+    board.post(0, 1_200, 90 * 60_000_000)
+    board.post(1, 800, 30 * 60_000_000)
+    line = DomainProgress(board, datetime(2026, 11, 21, 9, tzinfo=UTC), SERVERS, io.StringIO())
+    text = line.line()
+    assert text.startswith("2026-11-21 09:30:00  records 2,000  ")
+    assert text.endswith("[Mail01 1,200  Mail02 800]")
 
 
 # -- a domain's run --------------------------------------------------------------------------
