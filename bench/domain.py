@@ -120,7 +120,10 @@ def main() -> None:
                 records, seconds = domain_run(path, servers, procs)
                 rate = records / seconds
                 best[label] = max(best.get(label, 0.0), rate)
-                print(f"  {label}: {records:,} records in {seconds:.2f} s: {rate:,.0f}/s")
+                print(
+                    f"  {label}: {records:,} records in {seconds:.2f} s: {rate:,.0f}/s "
+                    f"(load average {os.getloadavg()[0]:.2f})"
+                )
         path = Path(directory) / "domain-2.yaml"
         cpu = [min(server_cpu(path, 2, index) for _ in range(args.repeat)) for index in (0, 1)]
         start = min(child_start_cpu() for _ in range(args.repeat))
