@@ -2,4 +2,6 @@
 
 from simulator.cli import main
 
-main()
+# Guarded: a domain's processes (multiprocessing, spawn) import the main module again.
+if __name__ == "__main__":
+    main()

@@ -422,6 +422,18 @@ def run_command(
         Path | None,
         typer.Option("--summary", help="Also write the run summary as JSON to this file."),
     ] = None,
+    procs: Annotated[
+        int | None,
+        typer.Option(
+            "--procs",
+            metavar="N",
+            min=1,
+            help="Processes for a domain (workload servers: N), each running a share of "
+            "the servers; never more than the servers. [default: one a server, at most "
+            "the cores]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: BILLMSG frames to MQTT, a file or stdout.
 
@@ -429,7 +441,8 @@ def run_command(
     Frames go to MQTT (the embedded broker unless --broker), or with --out / --stdout to
     a file or standard output.
     """
-    from simulator.commands.run import RunRequest, run  # noqa: PLC0415
+    from simulator.commands.run import RunRequest  # noqa: PLC0415
+    from simulator.commands.run_domain import run_scenario  # noqa: PLC0415
 
     chosen = [
         name
@@ -490,8 +503,9 @@ def run_command(
         watch=watch,
         start_after=_seconds(start_after, "--start-after") if start_after is not None else 0.0,
         embedded_port=embedded_port,
+        procs=procs,
     )
-    raise typer.Exit(run(request))
+    raise typer.Exit(run_scenario(request))
 
 
 @app.command("validate")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from simulator.adapters.logs import configure_logging
-from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
+from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
 from simulator.adapters.sinks import (
     BinaryFileSink,
     FrameSink,
@@ -27,11 +27,12 @@ from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.durations import DurationError, parse_run_length
-from simulator.scenario.loader import load_scenario
+from simulator.scenario.loader import load_scenario, parse_workload
 from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import read_notes_ini
 from simulator.scenario.rate import RatePlan, parse_rate
 from simulator.scenario.speed import Speed
+from simulator.scenario.workload import Workload
 from simulator.wire.layout import Framing, Layout
 
 # `--out -`: the binary frames to standard output, for a pipe into `check -` or `decode -`.
@@ -43,6 +44,14 @@ def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
     scenario = load_scenario(resolve_scenario(scenario_arg))
     layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
     return scenario, scenario.settings_with(*layers)
+
+
+def load_request(request: RunRequest) -> tuple[Scenario, Any]:
+    """The request's scenario and settings, with `--duration` for the scenario's own."""
+    scenario, settings = load(request.scenario, request.notes_ini)
+    if request.duration is not None:
+        scenario = with_duration(scenario, request.duration)
+    return scenario, settings
 
 
 def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
@@ -138,6 +147,7 @@ class RunRequest:
     watch: bool | None = None  # None: on for a bundled demo on the embedded broker in a terminal
     start_after: float = 0.0  # seconds, connected, before the first frame
     embedded_port: int | None = None
+    procs: int | None = None  # a domain's processes; None: one a server, at most the cores
 
     @property
     def local(self) -> bool:
@@ -145,15 +155,26 @@ class RunRequest:
 
 
 def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run a scenario to a file, stdout or MQTT; prints the summary; returns the exit code."""
+    """Run a scenario to a file, stdout or MQTT; prints the summary; returns the exit code.
+
+    One server: a domain's scenario (`servers:` > 1) runs through commands/run_domain.py.
+    """
     # Looked up per call, not bound at import: a test runner swaps sys.stdout per command.
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    sim = _simulation_for(request)
+    scenario, settings = load_request(request)
+    return run_loaded(request, scenario, settings, stdout, stderr)
+
+
+def run_loaded(
+    request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
+) -> int:
+    """`run` of a scenario already loaded."""
+    sim = _simulation_for(request, scenario, settings)
     extras: dict[str, Any] = {}
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
-    summary_file = _create(request.summary_path, "w") if request.summary_path is not None else None
+    summary_file = create(request.summary_path, "w") if request.summary_path is not None else None
     started = time.monotonic()
     try:
         if request.local:
@@ -182,11 +203,22 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
     return EXIT_OK
 
 
-def _simulation_for(request: RunRequest) -> Simulation:
-    """The simulation the request asks for, its scenario loaded and its script checked."""
-    scenario, settings = load(request.scenario, request.notes_ini)
-    if request.duration is not None:
-        scenario = with_duration(scenario, request.duration)
+def workload_of(scenario: Scenario) -> Workload:
+    """The scenario's `workload:` block checked as the model (it has one)."""
+    assert scenario.workload is not None
+    return parse_workload(scenario.workload, scenario.databases, scenario.filename)
+
+
+def _simulation_for(request: RunRequest, scenario: Scenario, settings: Any) -> Simulation:
+    """The simulation the request asks for, its script checked."""
+    options = run_options(request, scenario)
+    check_script(scenario, settings, options)
+    return Simulation(scenario, settings, options)
+
+
+def run_options(request: RunRequest, scenario: Scenario) -> RunOptions:
+    """What the command line sets over the scenario; the speed's default depends on where
+    the frames go."""
     plan = rate_plan(request, scenario)
     if plan is not None:
         speed = Speed(None)  # unused: the records set the pace
@@ -196,7 +228,7 @@ def _simulation_for(request: RunRequest) -> Simulation:
         speed = Speed(None)
     else:
         speed = parse_speed(scenario.speed or "realtime")
-    options = RunOptions(
+    return RunOptions(
         speed=speed,
         rate=plan,
         seed=request.seed,
@@ -206,15 +238,13 @@ def _simulation_for(request: RunRequest) -> Simulation:
         quota=request.quota,
         policy=request.queue_policy,
     )
-    check_script(scenario, settings, options)
-    return Simulation(scenario, settings, options)
 
 
 @overload
-def _create(path: Path, mode: Literal["w"]) -> TextIO: ...
+def create(path: Path, mode: Literal["w"]) -> TextIO: ...
 @overload
-def _create(path: Path, mode: Literal["wb"]) -> BinaryIO: ...
-def _create(path: Path, mode: str) -> IO[Any]:
+def create(path: Path, mode: Literal["wb"]) -> BinaryIO: ...
+def create(path: Path, mode: str) -> IO[Any]:
     """`path` opened for writing; one that cannot be is bad input naming the file."""
     try:
         if mode == "w":
@@ -231,7 +261,7 @@ def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: Tex
             stdout.flush()
             sink: FrameSink = BinaryFileSink(stdout.buffer)
         elif request.out is not None:
-            stream = _create(request.out, "wb")
+            stream = create(request.out, "wb")
             sink = BinaryFileSink(stream)
         elif request.text_format == "text":
             sink = TextLinesSink(stdout, sim.codec)
@@ -272,27 +302,12 @@ def watches(request: RunRequest, stdout: TextIO) -> bool:
 async def _run_mqtt(
     sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO
 ) -> tuple[int, dict[str, Any]]:
-    from simulator.adapters.mqtt.options import MqttOptions  # noqa: PLC0415
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
-    for path in (request.ca_file, request.cert_file, request.key_file):
-        if path is not None and not path.is_file():
-            raise InputError("no such file", file=str(path))
-    options = MqttOptions(
-        # Half the budget per attempt, so a broker that ignores an MQTT 5 CONNECT
-        # leaves room for the MQTT 3.1.1 one within --connect-timeout.
-        connect_timeout=request.connect_timeout / 2,
-        qos=request.qos,
-        version=request.mqtt_version,
-        payload=request.payload,
-        ca_file=str(request.ca_file) if request.ca_file else None,
-        cert_file=str(request.cert_file) if request.cert_file else None,
-        key_file=str(request.key_file) if request.key_file else None,
-    )
     return await run_on_mqtt(
         sim,
         broker_url=request.broker,
-        options=options,
+        options=mqtt_options(request),
         control=request.control,
         stats_interval=request.stats_interval,
         drain_timeout=request.drain_timeout,
@@ -302,4 +317,22 @@ async def _run_mqtt(
         watch=stdout if watches(request, stdout) else None,
         start_after=request.start_after,
         embedded_port=request.embedded_port,
+    )
+
+
+def mqtt_options(request: RunRequest) -> MqttOptions:
+    """How to talk to the broker; a TLS file that is not there is bad input."""
+    for path in (request.ca_file, request.cert_file, request.key_file):
+        if path is not None and not path.is_file():
+            raise InputError("no such file", file=str(path))
+    return MqttOptions(
+        # Half the budget per attempt, so a broker that ignores an MQTT 5 CONNECT
+        # leaves room for the MQTT 3.1.1 one within --connect-timeout.
+        connect_timeout=request.connect_timeout / 2,
+        qos=request.qos,
+        version=request.mqtt_version,
+        payload=request.payload,
+        ca_file=str(request.ca_file) if request.ca_file else None,
+        cert_file=str(request.cert_file) if request.cert_file else None,
+        key_file=str(request.key_file) if request.key_file else None,
     )

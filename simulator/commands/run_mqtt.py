@@ -106,6 +106,8 @@ async def run_on_mqtt(
     watch: TextIO | None = None,
     start_after: float = 0.0,
     embedded_port: int | None = None,
+    signals: bool = True,
+    live: bool = True,
 ) -> tuple[int, dict[str, Any]]:
     """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
 
@@ -114,29 +116,37 @@ async def run_on_mqtt(
     within `connect_timeout` s: no frame is written before the broker is there. `watch`:
     print every message of the run's topics there, as `tail` does, from the first frame
     on (subscribed before it is written). `start_after`: seconds to wait, connected, before
-    the first frame, so that a `tail` started by hand sees it too.
+    the first frame, so that a `tail` started by hand sees it too. `signals` and `live`
+    off: a domain's runner handles Ctrl-C and shows the live line for all its servers.
     """
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
     server_cn = common_name(sim.server_name)
-    async with _broker_for_the_run(
+    async with broker_for_the_run(
         broker_url, options, server_cn, log, stderr, embedded_port
     ) as broker:
         url, broker_options = broker
         drain = await _connect_drain(sim, url, broker_options, server_cn, run_id, control, log)
         await _first_connection(drain, url, connect_timeout)
         async with _watching(url, broker_options, server_cn, watch, stderr, connect_timeout):
-            with shutdown_on_signals(sim, stderr):
+            with shutdown_on_signals(sim, stderr) if signals else contextlib.nullcontext():
                 await _wait_before_the_first_frame(sim, start_after, stderr)
                 async with _stats_and_live_view(
-                    sim, drain, run_id, stats_interval, log_json, log, stderr, live=watch is None
+                    sim,
+                    drain,
+                    run_id,
+                    stats_interval,
+                    log_json,
+                    log,
+                    stderr,
+                    live=live and watch is None,
                 ):
                     undelivered = await _run_and_shut_down(sim, drain, drain_timeout, log)
     return drain.delivered, _report(drain, url, broker_options, run_id, undelivered, log)
 
 
 @contextlib.asynccontextmanager
-async def _broker_for_the_run(
+async def broker_for_the_run(
     broker_url: str | None,
     options: MqttOptions,
     server_cn: str,

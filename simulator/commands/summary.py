@@ -74,7 +74,7 @@ def build_summary(
         "wall_time_s": round(wall, 6),
         "events": sim.events,
         "records": sim.writer.frames,
-        "rate_per_s": _rounded_rate(sim.writer.frames / wall),
+        "rate_per_s": rounded_rate(sim.writer.frames / wall),
         "records_by_class": by_class,
         "records_by_type": by_type,
         "users": sim.server.ledger.as_dict(),
@@ -102,7 +102,7 @@ def build_summary(
     return summary
 
 
-def _rounded_rate(rate: float) -> float:
+def rounded_rate(rate: float) -> float:
     """Three significant figures at least: a demo's 0.13 records/s is not 0."""
     return round(rate, 1) if rate >= 100 else round(rate, 3)
 

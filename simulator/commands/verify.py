@@ -74,21 +74,31 @@ def _seq_findings(
     summary: Any, tables: Mapping[str, Iterable[Mapping[str, Any]]]
 ) -> list[SeqFindings]:
     """The seq numbers of the summary's run (1..records) that the store lacks or holds
-    twice; none to tell when the summary is of a run without MQTT (no `run`) or the store
-    keeps no run ids (an NBF file holds frames only)."""
-    if not isinstance(summary, dict) or not isinstance(summary.get("run"), str):
+    twice — of each server's run, for a domain's summary (its `servers`); none to tell
+    when the summary is of a run without MQTT (no `run`) or the store keeps no run ids
+    (an NBF file holds frames only)."""
+    if not isinstance(summary, dict):
         return []
-    if not any(row.get("run") for rows in tables.values() for row in rows):
+    servers = summary.get("servers")
+    candidates = list(servers.values()) if isinstance(servers, dict) else [summary]
+    runs = [s for s in candidates if isinstance(s, dict) and isinstance(s.get("run"), str)]
+    if not runs or not any(row.get("run") for rows in tables.values() for row in rows):
         return []
-    server, run = common_name(str(summary.get("server", ""))), summary["run"]
-    stored: Counter[int] = Counter()
+    records = {
+        (common_name(str(s.get("server", ""))), s["run"]): int(s.get("records", 0)) for s in runs
+    }
+    stored: dict[tuple[str, str], Counter[int]] = {key: Counter() for key in records}
     for name, rows in tables.items():
         if name == "rejects":
             continue
         for row in rows:
-            if row.get("server") == server and row.get("run") == run and row.get("seq"):
-                stored[int(row["seq"])] += 1
-    return [SeqFindings.of(server, run, int(summary.get("records", 0)), stored)]
+            counter = stored.get((row.get("server"), row.get("run")))  # type: ignore[arg-type]
+            if counter is not None and row.get("seq"):
+                counter[int(row["seq"])] += 1
+    return [
+        SeqFindings.of(server, run, count, stored[server, run])
+        for (server, run), count in records.items()
+    ]
 
 
 def result_json(result: Reconciliation, expected: str, actual: str) -> dict[str, Any]:

@@ -79,7 +79,13 @@ class Simulation:
         domain: Domain | None = None,
     ) -> None:
         """`generate=False` validates the workload but leaves its users and schedules out
-        (dry runs); `domain` is the domain this server belongs to (default: itself alone)."""
+        (dry runs).
+
+        `domain`: the servers of a `servers: N` domain and which one this is; it names the
+        server and keeps the generated users to those homed here. The script runs on the
+        domain's first server only: its users are named, not partitioned. Default: one
+        server, named by notes.ini's ServerName else the scenario's `server`.
+        """
         self.scenario = scenario
         self.settings = settings
         self.options = options
@@ -94,10 +100,8 @@ class Simulation:
         self.queue: MessageQueue[SequencedFrame] = MessageQueue(
             c.BILL_QUEUE_NAME, quota=options.quota, policy=options.policy
         )
-        self.server_name = (
-            domain.server if domain is not None else settings.server_name or scenario.server
-        )
-        self.domain = domain if domain is not None else Domain.single(self.server_name)
+        self.domain = domain or Domain.single(settings.server_name or scenario.server)
+        self.server_name = self.domain.server
         self._pending: deque[SequencedFrame] = deque()
         self.writer = BillingWriter(
             self.codec, self.server_name, scenario.start, settings.billing_class, self._make_put()
@@ -192,8 +196,9 @@ class Simulation:
                 )
                 if generate:
                     self.traffic.start()
-        for action in scenario.timeline():
-            self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
+        if self.domain.index == 0:
+            for action in scenario.timeline():
+                self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)
 
     # -- writing -------------------------------------------------------------------------

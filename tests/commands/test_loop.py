@@ -27,7 +27,7 @@ def loop(
     children: list[subprocess.Popen[bytes]],
 ) -> Path:
     """The add-in subscribed, all-classes published, the add-in drained: the truth file."""
-    addin = start_addin(broker, "--store", store, "--until-idle", "2s", "--scenario", "all-classes")
+    addin = start_addin(broker, "--store", store, "--until-idle", "6s", "--scenario", "all-classes")
     children.append(addin)
     wait_subscribed(addin, broker)
     truth = tmp_path / "truth.json"

@@ -1,0 +1,617 @@
+"""`billsim run` of a domain (`workload: servers: N`): its servers side by side, one summary.
+
+Each server is a Simulation of its own — its ServerName, MQ$BILLING, session slots and
+output file or MQTT connection — built with `Domain(servers, index)`, so it generates
+only the users homed on it. `--procs` processes share the servers out in order (the
+first process Mail01, Mail02 …); a process runs its servers on one asyncio loop. With one
+process the servers run here; else this process starts the others (the spawn context:
+nothing of this process is copied, each child builds its simulations from the request),
+starts the embedded broker once for all of them, shows one live line and merges their
+summaries (commands/domain_summary.py).
+
+This process and its children share a board: per server the records written and the
+virtual time reached (for the live line), and this process's word — run, stop, quit —
+which every child reads ten times a second. Ctrl-C reaches the children through it: they
+start with SIGINT ignored, so a key pressed while they start cannot kill one half-built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from array import array
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, NoReturn, Protocol, TextIO
+
+from simulator.adapters.logs import configure_logging, get_logger
+from simulator.adapters.sinks import BinaryFileSink, FrameSink, NullSink, drain_to_sink
+from simulator.commands.domain_summary import merge_summaries, print_domain_summary
+from simulator.commands.run import (
+    STDOUT_NAME,
+    RunRequest,
+    check_script,
+    create,
+    load_request,
+    mqtt_options,
+    run_loaded,
+    run_options,
+    workload_of,
+)
+from simulator.commands.run_live import LiveLine, RateMeter
+from simulator.commands.signals import stop_on_signals
+from simulator.commands.summary import build_summary, write_summary_json
+from simulator.domino.domain import Domain, domain_servers
+from simulator.domino.simulation import Simulation
+from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
+from simulator.scenario.models import Scenario
+from simulator.scenario.names import common_name
+
+_RUN, _STOP, _QUIT = 0, 1, 2
+_BOARD_EVERY = 0.1  # seconds between a process's looks at the board
+# After a quit, how long the children have to leave before they are killed.
+_QUIT_GRACE = 5.0
+
+Summaries = list[tuple[int, dict[str, Any]]]
+"""A process's result: (server index, that server's summary) for each of its servers."""
+
+
+class Slots(Protocol):
+    """64-bit integers by index: an `array('q')` here, a shared RawArray between processes."""
+
+    def __getitem__(self, index: int, /) -> int: ...
+
+    def __setitem__(self, index: int, value: int, /) -> None: ...
+
+
+class Board:
+    """Per server the records written and the virtual µs reached; then the parent's word."""
+
+    def __init__(self, slots: Slots, servers: int) -> None:
+        self.slots = slots
+        self.servers = servers
+
+    @staticmethod
+    def size(servers: int) -> int:
+        return 2 * servers + 1
+
+    @classmethod
+    def local(cls, servers: int) -> Board:
+        return cls(array("q", bytes(8 * cls.size(servers))), servers)
+
+    def post(self, index: int, records: int, virtual_us: int) -> None:
+        self.slots[2 * index] = records
+        self.slots[2 * index + 1] = virtual_us
+
+    def records(self, index: int) -> int:
+        return int(self.slots[2 * index])
+
+    def total_records(self) -> int:
+        return sum(self.records(index) for index in range(self.servers))
+
+    def virtual_us(self, index: int) -> int:
+        return int(self.slots[2 * index + 1])
+
+    @property
+    def word(self) -> int:
+        return int(self.slots[2 * self.servers])
+
+    @word.setter
+    def word(self, value: int) -> None:
+        self.slots[2 * self.servers] = value
+
+
+@dataclass(frozen=True)
+class ServerGroup:
+    """What one process runs: the request (on MQTT, its broker the one to use), the
+    domain's servers, the indices of its own, and — in a local run — where each server of
+    the domain writes (a file, or None: a null sink, for benchmarks)."""
+
+    request: RunRequest
+    servers: tuple[str, ...]
+    indices: tuple[int, ...]
+    outputs: tuple[Path | None, ...] = ()
+
+
+# -- the plan ------------------------------------------------------------------------------
+
+
+def available_cores() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def process_count(asked: int | None, servers: int) -> int:
+    """`--procs` (default: the cores), never more than the servers: a process with no
+    server would do nothing."""
+    if asked is not None and asked < 1:
+        raise InputError(f"at least 1, not {asked}", field="--procs")
+    return max(1, min(servers, asked if asked is not None else available_cores()))
+
+
+def share_out(servers: int, processes: int) -> list[tuple[int, ...]]:
+    """The server indices of each process: in order, as even as they come (5 over 2:
+    0-2 and 3-4)."""
+    share, extra = divmod(servers, processes)
+    groups: list[tuple[int, ...]] = []
+    first = 0
+    for number in range(processes):
+        size = share + (1 if number < extra else 0)
+        groups.append(tuple(range(first, first + size)))
+        first += size
+    return groups
+
+
+def server_output(out: Path, server: str) -> Path:
+    """Where one server of a domain writes `--out`: day.nbf → day.Mail01.nbf (day → day.Mail01)."""
+    name = common_name(server)
+    if out.suffix:
+        return out.with_name(f"{out.stem}.{name}{out.suffix}")
+    return out.with_name(f"{out.name}.{name}")
+
+
+def _check_request(request: RunRequest, servers: int) -> None:
+    """What a domain cannot do: one stream on stdout, one server's frames on the terminal."""
+    one_stream = f"a domain of {servers} servers writes a stream per server: use --out FILE"
+    if request.stdout:
+        raise InputError(one_stream + " (FILE.<server> each) or MQTT", field="--stdout")
+    if request.out is not None and str(request.out) == STDOUT_NAME:
+        raise InputError(one_stream + " (FILE.<server> each) or MQTT", field="--out")
+    if request.watch:
+        raise InputError(
+            f"shows one server's frames; watch a domain of {servers} servers with "
+            "`billsim tail --broker URL` (every server)",
+            field="--watch",
+        )
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def run_scenario(
+    request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """`billsim run`: a scenario of one server (commands/run.py) or of a domain; prints the
+    summary, returns the exit code."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    scenario, settings = load_request(request)
+    if scenario.workload and workload_of(scenario).servers > 1:
+        return run_domain(request, scenario, settings, stdout, stderr)
+    return run_loaded(request, scenario, settings, stdout, stderr)
+
+
+def run_domain(
+    request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
+) -> int:
+    """`billsim run` of a scenario whose workload has `servers:` > 1; the exit code."""
+    del stdout  # a domain writes files or MQTT only (see _check_request)
+    servers = domain_servers(settings.server_name or scenario.server, workload_of(scenario).servers)
+    _check_request(request, len(servers))
+    check_script(scenario, settings, run_options(request, scenario))
+    outputs: tuple[Path | None, ...] = ()
+    if request.out is not None:
+        outputs = tuple(server_output(request.out, server) for server in servers)
+        for path in outputs:  # a path that cannot be written is bad input found at once
+            assert path is not None
+            create(path, "wb").close()
+    summary_file = create(request.summary_path, "w") if request.summary_path else None
+    try:
+        by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr))
+        summary = merge_summaries(by_server)
+        if summary_file is not None:
+            write_summary_json(summary, summary_file)
+    finally:
+        if summary_file is not None:
+            summary_file.close()
+    print_domain_summary(summary, stderr)
+    undelivered: int = summary.get("undelivered", 0)
+    if undelivered:
+        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def run_servers(
+    request: RunRequest,
+    scenario: Scenario,
+    servers: tuple[str, ...],
+    outputs: tuple[Path | None, ...],
+    stderr: TextIO,
+) -> dict[str, dict[str, Any]]:
+    """Every server of the domain run to its end (in `request.procs` processes); their
+    summaries by server name, in domain order. `outputs` (a local run): each server's
+    file, None for a null sink."""
+    groups = share_out(len(servers), process_count(request.procs, len(servers)))
+    async with _broker_for_the_domain(request, servers, stderr) as each_request:
+        plans = [ServerGroup(each_request, servers, indices, outputs) for indices in groups]
+        live = not request.log_json
+        if len(plans) == 1:
+            board = Board.local(len(servers))
+            async with _live_line(board, scenario, servers, stderr, live):
+                summaries = await run_group(plans[0], board, stderr, announce=True)
+        else:
+            summaries = await _run_children(plans, scenario, stderr, live)
+    return {servers[index]: summary for index, summary in sorted(summaries, key=lambda s: s[0])}
+
+
+@contextlib.asynccontextmanager
+async def _broker_for_the_domain(
+    request: RunRequest, servers: tuple[str, ...], stderr: TextIO
+) -> AsyncIterator[RunRequest]:
+    """The request each server runs: on the embedded broker, that broker's URL, the broker
+    started here once for every server (and stopped on the way out)."""
+    if request.local:
+        yield request
+        return
+    from simulator.commands.run_mqtt import broker_for_the_run  # noqa: PLC0415 -- gmqtt
+
+    configure_logging(json=request.log_json, stream=stderr)
+    if request.broker is not None:
+        yield request
+        return
+    async with broker_for_the_run(
+        None,
+        mqtt_options(request),
+        common_name(servers[0]),
+        get_logger("billsim"),
+        stderr,
+        request.embedded_port,
+    ) as (url, options):
+        # The URL without its user: each server takes it from the environment again.
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        yield replace(
+            request, broker=f"{url.scheme}://{host}:{url.port}", mqtt_version=options.version
+        )
+
+
+# -- one process's servers -----------------------------------------------------------------
+
+
+async def run_group(
+    group: ServerGroup,
+    board: Board,
+    stderr: TextIO,
+    *,
+    announce: bool,
+    parent: int | None = None,
+) -> Summaries:
+    """The group's servers run side by side on this loop; their summaries. `announce`: say
+    on stderr what Ctrl-C does (the process a user started does). `parent`: the pid of
+    the process that started this one; if it goes, the servers stop."""
+    request = group.request
+    scenario, settings = load_request(request)
+    options = run_options(request, scenario)
+    sims = [
+        Simulation(scenario, settings, options, domain=Domain(group.servers, index))
+        for index in group.indices
+    ]
+    runs: list[Coroutine[Any, Any, tuple[int, dict[str, Any], float]]] = []
+    for sim, index in zip(sims, group.indices, strict=True):
+        if request.local:
+            runs.append(_to_sink(sim, group.outputs[index]))
+        else:
+            runs.append(_to_broker(sim, request, stderr))
+    with _stop_on_signals(sims, stderr, announce=announce):
+        follower = asyncio.create_task(_follow_board(sims, group.indices, board, parent))
+        try:
+            results = await _all_or_stop(sims, runs)
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            _post(sims, group.indices, board)
+    return [
+        (index, build_summary(sim, delivered=delivered, extra=extra, wall_time=wall))
+        for index, sim, (delivered, extra, wall) in zip(group.indices, sims, results, strict=True)
+    ]
+
+
+async def _all_or_stop(
+    sims: Sequence[Simulation],
+    runs: Sequence[Coroutine[Any, Any, tuple[int, dict[str, Any], float]]],
+) -> list[tuple[int, dict[str, Any], float]]:
+    """Every run to its end; when one fails the others are stopped (shut down, drained),
+    then the first failure, in server order, is raised."""
+    tasks = [asyncio.create_task(run) for run in runs]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        if any(task.done() and task.exception() is not None for task in tasks):
+            for sim in sims:
+                sim.request_stop()
+        await asyncio.wait(tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return [task.result() for task in tasks]
+
+
+async def _to_sink(sim: Simulation, path: Path | None) -> tuple[int, dict[str, Any], float]:
+    started = time.monotonic()
+    stream = create(path, "wb") if path is not None else None
+    sink: FrameSink = BinaryFileSink(stream) if stream is not None else NullSink()
+    try:
+        written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
+    finally:
+        if stream is not None:
+            stream.close()
+    return written, {}, time.monotonic() - started
+
+
+async def _to_broker(
+    sim: Simulation, request: RunRequest, stderr: TextIO
+) -> tuple[int, dict[str, Any], float]:
+    from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt
+
+    started = time.monotonic()
+    delivered, extras = await run_on_mqtt(
+        sim,
+        broker_url=request.broker,
+        options=mqtt_options(request),
+        control=request.control,
+        stats_interval=request.stats_interval,
+        drain_timeout=request.drain_timeout,
+        log_json=request.log_json,
+        stderr=stderr,
+        connect_timeout=request.connect_timeout,
+        start_after=request.start_after,
+        signals=False,
+        live=False,
+    )
+    return delivered, extras, time.monotonic() - started
+
+
+def _post(sims: Sequence[Simulation], indices: Sequence[int], board: Board) -> None:
+    for sim, index in zip(sims, indices, strict=True):
+        board.post(index, sim.writer.frames, sim.virtual_now())
+
+
+async def _follow_board(
+    sims: Sequence[Simulation], indices: Sequence[int], board: Board, parent: int | None
+) -> None:
+    """Post the servers' progress and obey the parent's word, until cancelled."""
+    stopped = False
+    while True:
+        _post(sims, indices, board)
+        word = board.word
+        orphaned = parent is not None and os.getppid() != parent
+        if (word >= _STOP or orphaned) and not stopped:
+            stopped = True
+            for sim in sims:
+                sim.request_stop()
+        if word >= _QUIT:
+            _quit_at_once(sims, sys.stderr)
+        await asyncio.sleep(_BOARD_EVERY)
+
+
+def _stop_on_signals(
+    sims: Sequence[Simulation], stderr: TextIO, *, announce: bool
+) -> contextlib.AbstractContextManager[None]:
+    """Ctrl-C / SIGTERM shut every server down; a second one leaves at once."""
+
+    def shut_down(signum: signal.Signals) -> None:
+        if announce:
+            sessions = sum(len(sim.server.sessions) for sim in sims)
+            stderr.write(
+                f"\nbillsim: {signum.name}: shutting down {len(sims)} servers: ending "
+                f"{sessions} open session(s), draining the queues (Ctrl-C again to quit "
+                "at once)\n"
+            )
+            stderr.flush()
+        for sim in sims:
+            sim.request_stop()
+
+    return stop_on_signals(shut_down, lambda _: _quit_at_once(sims, stderr))
+
+
+def _quit_at_once(sims: Sequence[Simulation], stderr: TextIO) -> NoReturn:
+    left = 0
+    for sim in sims:
+        stats = sim.queue.stats()
+        left += stats.depth + stats.held + sim.frames_waiting
+    names = ", ".join(common_name(sim.server_name) for sim in sims)
+    stderr.write(f"\nbillsim: {names}: quitting at once: {left} frame(s) left undelivered\n")
+    stderr.flush()
+    os._exit(EXIT_FAILED)
+
+
+def serve_group(group: ServerGroup, slots: Slots, results: Connection) -> None:
+    """A child process's work: its servers run, then their summaries (or what went wrong)
+    sent back on `results`."""
+    board = Board(slots, len(group.servers))
+    message: tuple[Any, ...]
+    try:
+        if not group.request.local:
+            configure_logging(json=group.request.log_json, stream=sys.stderr)
+        summaries = asyncio.run(
+            run_group(group, board, sys.stderr, announce=False, parent=os.getppid())
+        )
+        message = ("done", summaries)
+    except BillsimError as error:
+        message = ("error", error.exit_code, str(error))
+    except Exception:  # a bug: its traceback goes to the parent, which reports it
+        message = ("error", EXIT_FAILED, traceback.format_exc())
+    results.send(message)
+    results.close()
+
+
+# -- the children --------------------------------------------------------------------------
+
+
+@dataclass
+class _Child:
+    group: ServerGroup
+    process: BaseProcess
+    results: Connection
+    message: tuple[Any, ...] | None = None
+
+    @property
+    def names(self) -> str:
+        return ", ".join(self.group.servers[index] for index in self.group.indices)
+
+    def collect(self) -> bool:
+        """Whether the child is done: its message in, or gone without one."""
+        if self.message is not None:
+            return True
+        if self.results.poll():
+            try:
+                self.message = self.results.recv()
+            except EOFError:
+                self.message = ("gone", self.process.exitcode)
+            return True
+        if not self.process.is_alive():
+            self.message = ("gone", self.process.exitcode)
+            return True
+        return False
+
+
+async def _run_children(
+    plans: Sequence[ServerGroup], scenario: Scenario, stderr: TextIO, live: bool
+) -> Summaries:
+    context = multiprocessing.get_context("spawn")
+    servers = plans[0].servers
+    slots = context.RawArray("q", Board.size(len(servers)))
+    board = Board(slots, len(servers))
+    children: list[_Child] = []
+    try:
+        _start_children(context, plans, slots, children)
+        async with _live_line(board, scenario, servers, stderr, live):
+            with stop_on_signals(_ask(board, _STOP, stderr), _ask(board, _QUIT, stderr)):
+                await _wait_for(children, board)
+    finally:
+        for child in children:
+            if child.process.is_alive():
+                child.process.kill()
+            child.process.join()
+            child.results.close()
+    return _results(children, board)
+
+
+def _start_children(
+    context: Any, plans: Sequence[ServerGroup], slots: Slots, children: list[_Child]
+) -> None:
+    """Each plan's process started, added to `children` (so that all that started are
+    waited for, whatever fails)."""
+    # Children inherit an ignored SIGINT (an exec keeps SIG_IGN) and keep it until their
+    # own handlers are set: a Ctrl-C meanwhile reaches them through the board.
+    ignore = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignore else None
+    try:
+        for plan in plans:
+            results, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=serve_group,
+                args=(plan, slots, sender),
+                name="billsim " + ",".join(common_name(plan.servers[i]) for i in plan.indices),
+            )
+            process.start()
+            sender.close()
+            children.append(_Child(plan, process, results))
+    finally:
+        if ignore:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _ask(board: Board, word: int, stderr: TextIO) -> Callable[[signal.Signals], None]:
+    def ask(signum: signal.Signals) -> None:
+        if board.word >= word:
+            return
+        board.word = word
+        if word == _STOP:
+            stderr.write(
+                f"\nbillsim: {signum.name}: shutting down {board.servers} servers: ending their "
+                "sessions, draining the queues (Ctrl-C again to quit at once)\n"
+            )
+        else:
+            stderr.write("\nbillsim: quitting at once\n")
+        stderr.flush()
+
+    return ask
+
+
+async def _wait_for(children: Sequence[_Child], board: Board) -> None:
+    """Until every child is done. One that fails stops the others; after a quit, those
+    still there after a grace period are killed."""
+    quit_since: float | None = None
+    while not all([child.collect() for child in children]):
+        failed = any(child.message is not None and child.message[0] != "done" for child in children)
+        if failed and board.word == _RUN:
+            board.word = _STOP
+        if board.word >= _QUIT:
+            quit_since = quit_since or time.monotonic()
+            if time.monotonic() - quit_since > _QUIT_GRACE:
+                return
+        await asyncio.sleep(_BOARD_EVERY / 2)
+
+
+def _results(children: Sequence[_Child], board: Board) -> Summaries:
+    """Every server's summary; else the first failure, in server order."""
+    summaries: Summaries = []
+    for child in children:
+        message = child.message or ("gone", child.process.exitcode)
+        if message[0] == "done":
+            summaries.extend(message[1])
+            continue
+        if message[0] == "error":
+            _, code, text = message
+            if code == InputError.exit_code:
+                raise InputError(text)
+            raise BillsimError(f"{child.names}: {text}")
+        if board.word >= _QUIT:
+            raise BillsimError("quit at once: the run's summary is lost")
+        raise BillsimError(f"{child.names}: the process ended (exit code {message[1]}) early")
+    return summaries
+
+
+# -- the live line -------------------------------------------------------------------------
+
+
+class DomainProgress(LiveLine):
+    """The domain's live line: the slowest server's virtual time, the records, the rate,
+    and each server's records."""
+
+    def __init__(
+        self, board: Board, start: datetime, servers: Sequence[str], stream: TextIO
+    ) -> None:
+        super().__init__(stream)
+        self.board = board
+        self.start = start
+        self.names = [common_name(server) for server in servers]
+        self._rate = RateMeter(board.total_records)
+
+    def line(self) -> str:
+        board = self.board
+        rate = self._rate.per_second()
+        slowest = min(board.virtual_us(index) for index in range(board.servers))
+        at = (self.start + timedelta(microseconds=slowest)).strftime("%Y-%m-%d %H:%M:%S")
+        each = "  ".join(
+            f"{name} {board.records(index):,}" for index, name in enumerate(self.names)
+        )
+        return f"{at}  records {board.total_records():,}  {rate:,.0f}/s  [{each}]"
+
+
+@contextlib.asynccontextmanager
+async def _live_line(
+    board: Board, scenario: Scenario, servers: Sequence[str], stderr: TextIO, live: bool
+) -> AsyncIterator[None]:
+    progress = DomainProgress(board, scenario.start, servers, stderr)
+    progress.enabled = progress.enabled and live
+    task = asyncio.create_task(progress.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        progress.clear()
