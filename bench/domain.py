@@ -2,10 +2,12 @@
 
 The same records both ways (each server generates its own users, whichever process runs
 it), so the ratio of the rates is what the second process buys; the aim is >= 1.7x. The
-wall time counts everything a user waits for: the children's start (spawn, imports), the
-simulations' construction and the run. Also shown: one server with the whole population
-(`servers: 1`), the engine's single-core figure. Run by hand: `python bench/domain.py`
-(on a quiet machine: the load average is printed with the figures).
+wall time counts everything a user waits for: the children's start (spawn, imports, about
+half a second of a core), the simulations' construction and the run; the default run
+(about 1.5 million records) is long enough for the start to matter little. Also shown:
+one server with the whole population (`servers: 1`), the engine's single-core figure.
+Run by hand: `python bench/domain.py` (on a quiet machine: the load average is printed
+with the figures).
 
 On a busy machine wall times say little, so the CPU time is measured too: each server's
 simulation run alone (built and run to a null sink) and the start of a child process
@@ -97,7 +99,7 @@ def child_start_cpu() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=10_000, help="users of the whole domain")
-    parser.add_argument("--duration", default="3h", help="virtual length of each run")
+    parser.add_argument("--duration", default="6h", help="virtual length of each run")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case; best shown")
     args = parser.parse_args()
     print(
