@@ -196,7 +196,11 @@ def run_loaded(
         if summary_file is not None:
             summary_file.close()
     print_summary(summary, stderr)
-    undelivered: int = extras.get("undelivered", 0)
+    return exit_code(extras.get("undelivered", 0), stderr)
+
+
+def exit_code(undelivered: int, stderr: TextIO) -> int:
+    """A run's exit code: 1, said on stderr, when frames were left undelivered."""
     if undelivered:
         stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
         return EXIT_FAILED

@@ -43,6 +43,7 @@ from simulator.commands.run import (
     RunRequest,
     check_script,
     create,
+    exit_code,
     load_request,
     mqtt_options,
     run_loaded,
@@ -54,7 +55,7 @@ from simulator.commands.signals import stop_on_signals
 from simulator.commands.summary import build_summary, write_summary_json
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.simulation import Simulation
-from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
+from simulator.errors import EXIT_FAILED, BillsimError, InputError
 from simulator.scenario.models import Scenario
 from simulator.scenario.names import common_name
 
@@ -216,11 +217,7 @@ def run_domain(
         if summary_file is not None:
             summary_file.close()
     print_domain_summary(summary, stderr)
-    undelivered: int = summary.get("undelivered", 0)
-    if undelivered:
-        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
-        return EXIT_FAILED
-    return EXIT_OK
+    return exit_code(summary.get("undelivered", 0), stderr)
 
 
 async def run_servers(
