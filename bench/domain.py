@@ -29,32 +29,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine import THROUGHPUT_SCENARIO  # bench/ is on the path of a script run from it
+
 from simulator.adapters.sinks import NullSink, drain_to_sink
 from simulator.commands.run import RunRequest, load, run_options
 from simulator.commands.run_domain import run_servers
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.simulation import Simulation
 
-_SCENARIO = """
-name: bench-domain
-start: "2026-11-21T09:00:00Z"
-duration: {duration}
-server: CN=Bench01/O=Acme
-stamp_policy: activity
-notes_ini: {{BillingClass: "Session,Database,Document", BillingSuppressTime: 1}}
-databases:
-  mail/shared.nsf: {{replica_id: "85258A3B:0052C1F0"}}
-  apps/orders.nsf:
-    replica_id: "85258A3B:0052C1F1"
-    documents: {{0x2306: {{charge_read: 0.05, charge_write: 0.25}}, 0x2307: {{charge_read: 0.01}}}}
-workload:
-  users: {users}
-  arrival: 1m
-  think_time: 5m
-  session_length: 1h
-  mix: {{read: 6, write: 2, edit: 1, open: 1, transfer: 1}}
-  servers: {servers}
-"""
+# engine.py's record-heavy flat workload, shared out among the domain's servers.
+_SCENARIO = THROUGHPUT_SCENARIO + "  servers: {servers}\n"
 
 
 def domain_run(path: Path, servers: int, procs: int) -> tuple[int, float]:

@@ -24,7 +24,7 @@ from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.loader import load_scenario_text
 from simulator.scenario.models import Scenario
 
-_THROUGHPUT = """
+THROUGHPUT_SCENARIO = """
 name: bench-throughput
 start: "2026-11-21T09:00:00Z"
 duration: {duration}
@@ -131,7 +131,7 @@ def main() -> None:
     cpu = models[0] if models else platform.processor()
     print(f"billsim engine benchmark: Python {platform.python_version()}, {cpu}, ", end="")
     print(f"{os.cpu_count()} cores")
-    runs = [("flat keys", _THROUGHPUT, args.users, args.duration, "300,000")]
+    runs = [("flat keys", THROUGHPUT_SCENARIO, args.users, args.duration, "300,000")]
     if args.mail_users:
         runs.append(("typical-mail", _TYPICAL_MAIL, args.mail_users, args.mail_duration, "250,000"))
     for label, text, users, duration, aim in runs:

@@ -20,7 +20,16 @@ from simulator.scenario.workload import WEEKDAYS, CalendarSpec, Workload
 
 
 class Calendar:
-    __slots__ = ("_areas", "_cumulative", "_first_date", "_points", "_start", "_zone", "days")
+    __slots__ = (
+        "_areas",
+        "_cumulative",
+        "_first_date",
+        "_points",
+        "_start",
+        "_times",
+        "_zone",
+        "days",
+    )
 
     def __init__(self, spec: CalendarSpec, start: datetime) -> None:
         self._zone = ZoneInfo(spec.timezone)
@@ -28,6 +37,7 @@ class Calendar:
         self._first_date = self._start.astimezone(self._zone).date()
         self.days = frozenset(WEEKDAYS.index(day) for day in spec.days)
         self._points = list(spec.curve)
+        self._times = [at for at, _ in self._points]
         self._areas = [
             (rate + next_rate) / 2 * (next_at - at)
             for (at, rate), (next_at, next_rate) in zip(
@@ -92,7 +102,7 @@ class Calendar:
         points = self._points
         if clock_us < points[0][0] or clock_us >= points[-1][0]:
             return 0.0
-        index = bisect_right([at for at, _ in points], clock_us) - 1
+        index = bisect_right(self._times, clock_us) - 1
         (at, rate), (next_at, next_rate) = points[index], points[index + 1]
         return rate + (next_rate - rate) * (clock_us - at) / (next_at - at)
 
@@ -106,7 +116,7 @@ class Calendar:
             return 0.0
         if clock_us >= points[-1][0]:
             return self.area
-        index = bisect_right([at for at, _ in points], clock_us) - 1
+        index = bisect_right(self._times, clock_us) - 1
         at, rate = points[index]
         width = clock_us - at
         middle = self.rate_at_clock(clock_us)

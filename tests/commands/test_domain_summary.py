@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from simulator.commands.domain_summary import merge_summaries, print_domain_summary
+from simulator.domino.server import BILL_FIELDS
 
 
 def summary(server: str, run: str, users: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -90,27 +91,7 @@ def test_a_user_on_two_servers_has_each_bill_field_summed() -> None:
 
 
 def test_the_printed_summary_has_a_line_per_server_then_the_domains() -> None:
-    users = {
-        "A": {
-            f: 0
-            for f in (
-                "sessions",
-                "bytes_in",
-                "bytes_out",
-                "db_open_time",
-                "charges",
-                "documents",
-                "mail",
-                "mail_bytes",
-                "replication_bytes_in",
-                "replication_bytes_out",
-                "agents",
-                "agent_time",
-                "web",
-                "web_bytes",
-            )
-        }
-    }
+    users = {"A": {f: 0 for f in BILL_FIELDS}}
     merged = merge_summaries(
         {
             "CN=Mail01/O=Acme": summary("CN=Mail01/O=Acme", "r1", users),
