@@ -90,7 +90,6 @@ class Simulation:
         self.settings = settings
         self.options = options
         self.seed = scenario.seed if options.seed is None else options.seed
-        self.forever = scenario.duration is None
         self.duration = (
             scenario.duration
             if scenario.duration is not None
@@ -348,6 +347,11 @@ class Simulation:
         self.limiter = None
         self.pacer.set_speed(speed, self.virtual_now())
         self._wake.set()
+
+    @property
+    def forever(self) -> bool:
+        """A run without end (`duration: forever`): it stops when it is stopped."""
+        return self.scenario.duration is None
 
     @property
     def pace(self) -> str:
