@@ -60,7 +60,8 @@ def read_rows(url: str, codec: FrameCodec | None = None) -> dict[str, list[dict[
     """Every stored row by table name (`sessionrec`, …), each row a dict by column name.
 
     An NBF file holds frames only: they are read as the rows a relational store would
-    hold, with seq their place in the file and no run.
+    hold; the server, run and seq of each are those the add-in's index beside it
+    (`PATH.seen`) recorded, else its server's common name, no run and its place in the file.
     """
     scheme, rest = _scheme_path(url)
     maker = RowMaker(codec or FrameCodec())
@@ -79,10 +80,13 @@ def _read_nbf(path: Path, maker: RowMaker) -> dict[str, list[dict[str, Any]]]:
     if not path.is_file():
         raise InputError("no such NBF store", file=str(path))
     out: dict[str, list[dict[str, Any]]] = {}
+    index = _nbf_index(path)
     with path.open("rb") as stream:
         frames = iter_frame_buffers(stream, maker.codec, source=str(path))
-        for data, start, length, offset, seq in frames:
-            item = Received("", None, seq, "", bytes(data[start : start + length]), None, 0)
+        for data, start, length, offset, place in frames:
+            server, run, seq = index.get(offset + length, (None, None, None))
+            frame = bytes(data[start : start + length])
+            item = Received("", run, place if seq is None else seq, "", frame, None, 0)
             try:
                 table, values = maker.row(item)
             except ValueError as error:
@@ -91,6 +95,30 @@ def _read_nbf(path: Path, maker: RowMaker) -> dict[str, list[dict[str, Any]]]:
                 ) from None
             row = dict(zip(table.column_names, values, strict=True))
             # What a topic would have said: the server's common name.
-            row["server"] = common_name(row["ServerName"])
+            row["server"] = server or common_name(row["ServerName"])
             out.setdefault(table.name, []).append(row)
     return out
+
+
+def _nbf_index(path: Path) -> dict[int, tuple[str, str | None, int | None]]:
+    """(server, run, seq) of each frame the add-in stored in the NBF file at ``path``, by
+    the byte offset where the frame ends (frames written before the index was kept have
+    none); run and seq None for a frame that came without them."""
+    seen = path.with_name(path.name + ".seen")
+    try:
+        text = seen.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"the store's index cannot be read: {error}", file=str(seen)) from None
+    index: dict[int, tuple[str, str | None, int | None]] = {}
+    # Only complete lines: the store cuts a half-written last one off when it opens.
+    for number, line in enumerate(text[: text.rfind("\n") + 1].splitlines(), 1):
+        try:
+            server, run, seq, end = line.rsplit(" ", 3)
+            index[int(end)] = (server, None, None) if seq == "-" else (server, run, int(seq))
+        except ValueError:
+            raise InputError(
+                "not a line `server run seq end`", file=str(seen), line=number
+            ) from None
+    return index

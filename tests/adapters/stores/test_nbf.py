@@ -1,14 +1,18 @@
-"""The NBF store: frames back to back as `run --out` writes them, redeliveries counted."""
+"""The NBF store: frames back to back as `run --out` writes them, redeliveries counted, and
+read back with the server, run and seq its index recorded."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from samples import FRAMES
 
+from simulator.adapters.stores import read_rows
 from simulator.adapters.stores.nbf import NbfStore
 from simulator.addin.store import Committed, Received, Rejected
+from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
 from simulator.wire.stream import read_frames
 
@@ -77,3 +81,34 @@ def test_frames_written_without_their_index_line_are_cut_off_on_open(tmp_path: P
     assert again.commit() == Committed(stored=2, duplicates=1)
     again.close()
     assert path.read_bytes() == b"".join(frames[:3])
+
+
+def test_read_back_each_frame_has_the_server_run_and_seq_the_index_recorded(
+    tmp_path: Path,
+) -> None:
+    """So `verify` judges an NBF store's seq numbers as a relational store's; a frame that
+    came without run and seq keeps its place in the file, and no run."""
+    codec = FrameCodec()
+    frames = [codec.encode(frame) for frame in FRAMES.values()][:3]
+    path = tmp_path / "billing.nbf"
+    store = NbfStore(path)
+    store.add(received(frames[0], 7))
+    store.add(received(frames[1], 9, "r2"))
+    store.add(received(frames[2], None, None))
+    store.commit()
+    store.close()
+    rows = [row for table in read_rows(f"nbf:{path}").values() for row in table]
+    assert sorted((row["seq"], row["server"], row["run"]) for row in rows) == [
+        (3, "Mail01", None),
+        (7, "Mail01", "r1"),
+        (9, "Mail01", "r2"),
+    ]
+
+
+def test_an_index_line_that_is_not_server_run_seq_end_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "billing.nbf"
+    path.write_bytes(FrameCodec().encode(next(iter(FRAMES.values()))))
+    (tmp_path / "billing.nbf.seen").write_text("Mail01 r1 1 1000\nMail01 r1 x\n")
+    with pytest.raises(InputError) as caught:
+        read_rows(f"nbf:{path}")
+    assert (caught.value.file, caught.value.line) == (f"{path}.seen", 2)
