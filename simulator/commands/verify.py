@@ -21,10 +21,23 @@ from simulator.commands.columns import aligned
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.names import common_name
+from simulator.verify.explain import (
+    MISSING,
+    STORED_TWICE,
+    DifferenceVerdict,
+    Explanation,
+    Fault,
+    Findings,
+    SeqVerdict,
+    Touch,
+    explain,
+    read_faults,
+)
 from simulator.verify.reconcile import (
     MONEY_FIELDS,
     Amount,
     Bill,
+    FieldDifference,
     Reconciliation,
     SeqFindings,
     read_bill,
@@ -47,27 +60,31 @@ def read_text(path: str) -> str:
 
 
 def verify_files(expected: str, actual: str, out: TextIO, *, as_json: bool = False) -> int:
-    """Reconcile the bill in ``actual`` with the ground truth in ``expected`` and write
-    the outcome to ``out``; the exit code."""
+    """Reconcile the bill in ``actual`` with the ground truth in ``expected``, judge what
+    differs against the faults the run injected (its summary's ``faults``), and write the
+    outcome to ``out``; the exit code."""
     if expected.startswith(_STORE_PREFIXES):
         raise InputError(
             "the ground truth is a REPORT file: run --summary FILE", field="--expected"
         )
     expected_text = read_text(expected)
     expected_bill = read_bill(expected_text, expected)
+    # A CSV REPORT is a bill only: no run, no seq numbers, no faults.
+    summary = json.loads(expected_text) if expected_text.lstrip().startswith("{") else None
+    faults = read_faults(summary, expected_text, expected)
     if actual.startswith(_STORE_PREFIXES):
         tables = read_rows(actual)
         actual_bill: Bill = bill(tables)
-        seq = _seq_findings(json.loads(expected_text), tables)
+        seq = _seq_findings(summary, tables)
     else:
         actual_bill, seq = read_bill(read_text(actual), actual), []
-    result = reconcile(expected_bill, actual_bill, seq)
+    explanation = explain(reconcile(expected_bill, actual_bill, seq), faults)
     if as_json:
-        json.dump(result_json(result, expected, actual), out, indent=2, ensure_ascii=False)
+        json.dump(result_json(explanation, expected, actual), out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
-        write_table(result, expected, actual, out)
-    return EXIT_OK if result.equal else EXIT_FAILED
+        write_table(explanation, expected, actual, out)
+    return EXIT_OK if explanation.passed else EXIT_FAILED
 
 
 def _seq_findings(
@@ -101,77 +118,267 @@ def _seq_findings(
     ]
 
 
-def result_json(result: Reconciliation, expected: str, actual: str) -> dict[str, Any]:
-    """The outcome as `--format json` writes it (docs/verification.md)."""
+def result_json(explanation: Explanation, expected: str, actual: str) -> dict[str, Any]:
+    """The outcome as `--format json` writes it (docs/verification.md): the consumer's
+    differences apart from those the injected faults explain."""
+    result = explanation.reconciliation
     return {
         "equal": result.equal,
+        "passed": explanation.passed,
         "expected": expected,
         "actual": actual,
         "users": result.users,
         "fields": list(BILL_FIELDS),
         "differences": [
-            {
-                "user": d.user,
-                "field": d.field,
-                "expected": d.expected,
-                "actual": d.actual,
-                "difference": d.difference,
-            }
-            for d in result.differences
+            {**_difference_json(v.difference), "touched_by": _touches_json(v.touched_by)}
+            for v in explanation.differences
+            if not v.explained
+        ],
+        "explained": [
+            {**_difference_json(v.difference), "explained_by": _touches_json(v.explained_by)}
+            for v in explanation.differences
+            if v.explained
         ],
         "missing_from_actual": list(result.missing_from_actual),
         "missing_from_expected": list(result.missing_from_expected),
-        "seq": [
-            {
-                "server": s.server,
-                "run": s.run,
-                "missing": list(s.missing),
-                "duplicated": list(s.duplicated),
-            }
-            for s in result.seq
+        "seq": [_seq_json(findings, explanation.seq) for findings in result.seq],
+        "faults": [_fault_json(fault, explanation) for fault in explanation.faults],
+    }
+
+
+def _difference_json(d: FieldDifference) -> dict[str, Any]:
+    return {
+        "user": d.user,
+        "field": d.field,
+        "expected": d.expected,
+        "actual": d.actual,
+        "difference": d.difference,
+    }
+
+
+def _touches_json(touches: Iterable[Touch]) -> list[dict[str, Any]]:
+    return [
+        {
+            "fault": t.fault.kind,
+            "number": t.fault.number,
+            "server": t.fault.server,
+            "run": t.fault.run,
+            "seq": list(t.seq),
+        }
+        for t in touches
+    ]
+
+
+def _seq_json(findings: SeqFindings, verdicts: Iterable[SeqVerdict]) -> dict[str, Any]:
+    """One server's run: the seqs missing that no fault explains, those stored twice,
+    the explained ones with their faults, and the faults that touched unexplained ones."""
+    mine = [v for v in verdicts if (v.server, v.run) == (findings.server, findings.run)]
+    return {
+        "server": findings.server,
+        "run": findings.run,
+        "missing": sorted(
+            s for v in mine if v.finding == MISSING and not v.explained for s in v.seq
+        ),
+        "duplicated": list(findings.duplicated),
+        "explained": [
+            {"seq": list(v.seq), "explained_by": _touches_json(v.explained_by)}
+            for v in mine
+            if v.explained
+        ],
+        "touched": [
+            {"finding": v.finding, "seq": list(v.seq), "touched_by": _touches_json(v.touched_by)}
+            for v in mine
+            if not v.explained and v.touched_by
         ],
     }
 
 
-def write_table(result: Reconciliation, expected: str, actual: str, out: TextIO) -> None:
-    """The outcome for people: one row per (user, field) that differs, the users on one
-    side only, the seq findings, then the verdict."""
+def _fault_json(fault: Fault, explanation: Explanation) -> dict[str, Any]:
+    return {
+        "number": fault.number,
+        "fault": fault.kind,
+        "server": fault.server,
+        "run": fault.run,
+        "seq": list(fault.seq),
+        "explains": _findings_json(explanation.explained_by(fault)),
+        "touches": _findings_json(explanation.touched_by(fault)),
+    }
+
+
+def _findings_json(findings: Findings) -> dict[str, Any]:
+    return {
+        "differences": [
+            {"user": v.difference.user, "field": v.difference.field} for v in findings.differences
+        ],
+        "missing": sorted(n for v in findings.seq if v.finding == MISSING for n in v.seq),
+        "stored_twice": sorted(n for v in findings.seq if v.finding == STORED_TWICE for n in v.seq),
+    }
+
+
+def write_table(explanation: Explanation, expected: str, actual: str, out: TextIO) -> None:
+    """The outcome for people: the differences no fault explains (the consumer's), with
+    the users on one side only and the seq findings; then those the injected faults
+    explain, each naming its faults; then every injected fault; then the verdict."""
+    result = explanation.reconciliation
+    consumers = [v for v in explanation.differences if not v.explained]
+    explained = [v for v in explanation.differences if v.explained]
+    _write_differences(consumers, out)
+    for verdict in consumers:
+        d = verdict.difference
+        for touch in verdict.touched_by:
+            out.write(f"  {d.user} {d.field}: {_touch_text(touch)} {_cannot(touch.fault)}\n")
+    # A user on one side only goes with its differences: the consumer's unless all explained.
+    users_of_consumers = {v.difference.user for v in consumers}
+    _write_missing_users(result, expected, actual, users_of_consumers, out)
+    for found in explanation.seq:
+        if not found.explained:
+            line = f"{found.server} run {found.run}: seq {found.finding} {_seqs(found.seq)}"
+            notes = [
+                f"{_touch_text(t)} {_cannot(t.fault, found.finding)}" for t in found.touched_by
+            ]
+            out.write(line + "".join(f"; {note}" for note in notes) + "\n")
+    explained_seq = [v for v in explanation.seq if v.explained]
+    if explained or explained_seq:
+        out.write("explained by injected faults:\n")
+        _write_differences(explained, out)
+        explained_users = {v.difference.user for v in explained} - users_of_consumers
+        _write_missing_users(result, expected, actual, explained_users, out)
+        for found in explained_seq:
+            out.write(
+                f"{found.server} run {found.run}: seq {found.finding} "
+                f"{_seqs(found.seq)}: {'; '.join(map(_touch_text, found.explained_by))}\n"
+            )
+    _write_faults(explanation, out)
+    out.write(_verdict(explanation, expected, actual) + "\n")
+
+
+def _write_differences(verdicts: list[DifferenceVerdict], out: TextIO) -> None:
+    """The (user, field) rows, with the faults that explain each at the end of its row."""
+    if not verdicts:
+        return
     rows = [
         (
-            d.user,
-            d.field,
-            _amount_text(d.field, d.expected),
-            _amount_text(d.field, d.actual),
-            _amount_text(d.field, d.difference, signed=True),
+            v.difference.user,
+            v.difference.field,
+            _amount_text(v.difference.field, v.difference.expected),
+            _amount_text(v.difference.field, v.difference.actual),
+            _amount_text(v.difference.field, v.difference.difference, signed=True),
         )
-        for d in result.differences
+        for v in verdicts
     ]
-    if rows:
-        for line in aligned([_HEADERS, *rows], left=2):
-            out.write(line + "\n")
+    lines = aligned([_HEADERS, *rows], left=2)
+    out.write(lines[0] + ("  fault" if verdicts[0].explained else "") + "\n")
+    for line, verdict in zip(lines[1:], verdicts, strict=True):
+        faults = "; ".join(map(_touch_text, verdict.explained_by))
+        out.write(line + (f"  {faults}" if faults else "") + "\n")
+
+
+def _write_missing_users(
+    result: Reconciliation, expected: str, actual: str, users: set[str], out: TextIO
+) -> None:
     for user in result.missing_from_actual:
-        out.write(f"missing from {actual}: {user}\n")
+        if user in users:
+            out.write(f"missing from {actual}: {user}\n")
     for user in result.missing_from_expected:
-        out.write(f"not in {expected}: {user}\n")
-    for findings in result.seq:
-        if findings.missing:
-            out.write(
-                f"{findings.server} run {findings.run}: seq missing {_seqs(findings.missing)}\n"
-            )
-        if findings.duplicated:
-            out.write(
-                f"{findings.server} run {findings.run}: seq stored twice "
-                f"{_seqs(findings.duplicated)}\n"
-            )
+        if user in users:
+            out.write(f"not in {expected}: {user}\n")
+
+
+_FAULTS_SHOWN: Final = 50
+"""Faults listed one a line: a long run can inject thousands (--format json lists all)."""
+
+
+def _write_faults(explanation: Explanation, out: TextIO) -> None:
+    """Every injected fault, with how many findings it explains and how many it touched
+    without explaining them (a duplicate billed twice: the consumer's, listed above)."""
+    faults = explanation.faults
+    if not faults:
+        return
+    out.write(f"injected faults ({len(faults)}):\n")
+    for fault in faults[:_FAULTS_SHOWN]:
+        explains = _findings_text(explanation.explained_by(fault))
+        touches = _findings_text(explanation.touched_by(fault))
+        parts = [f"explains {explains}"] if explains else []
+        if touches:
+            parts.append(f"touches {touches} it does not explain")
+        out.write(f"  {fault.number}. {_fault_text(fault)}: ")
+        out.write(("; ".join(parts) if parts else "explains nothing verify found") + "\n")
+    if len(faults) > _FAULTS_SHOWN:
+        out.write(f"  … and {len(faults) - _FAULTS_SHOWN} more (--format json lists every one)\n")
+
+
+def _findings_text(findings: Findings) -> str:
+    """`2 differences and 1 missing seq`; empty for none."""
+    missing = sum(len(v.seq) for v in findings.seq if v.finding == MISSING)
+    twice = sum(len(v.seq) for v in findings.seq if v.finding == STORED_TWICE)
+    parts = [
+        _count(len(findings.differences), "difference"),
+        _count(missing, "missing seq"),
+        _count(twice, "seq") + " stored twice",
+    ]
+    counts = (len(findings.differences), missing, twice)
+    return " and ".join(part for part, count in zip(parts, counts, strict=True) if count)
+
+
+def _verdict(explanation: Explanation, expected: str, actual: str) -> str:
+    result = explanation.reconciliation
     fields = len(BILL_FIELDS)
     if result.equal:
-        out.write(f"EQUAL: {result.users} users, {fields} fields each, {actual} = {expected}\n")
-        return
-    differing = len({d.user for d in result.differences})
-    out.write(
-        f"DIFFERENT: {len(result.differences)} differences in {differing} of "
-        f"{result.users} users ({fields} fields each), {actual} against {expected}\n"
+        return f"EQUAL: {result.users} users, {fields} fields each, {actual} = {expected}"
+    explained = [v for v in explanation.differences if v.explained]
+    consumers = [v for v in explanation.differences if not v.explained]
+    if explanation.passed:
+        users = len({v.difference.user for v in explained})
+        missing = sum(len(v.seq) for v in explanation.seq)
+        seqs = f" and {_count(missing, 'missing seq')}" if missing else ""
+        return (
+            f"EXPLAINED: {_count(len(explained), 'difference')} in {users} of {result.users} "
+            f"users ({fields} fields each){seqs}, each by an injected fault, "
+            f"{actual} against {expected}"
+        )
+    users = len({v.difference.user for v in consumers})
+    seq_counts = Counter[str]()
+    for verdict in explanation.seq:
+        if not verdict.explained:
+            seq_counts[verdict.finding] += len(verdict.seq)
+    seqs = "".join(
+        f", {_count(seq_counts[finding], 'seq')} {finding}"
+        for finding in (MISSING, STORED_TWICE)
+        if seq_counts[finding]
     )
+    faults = ""
+    if explanation.faults:
+        others = len(explained) + sum(len(v.seq) for v in explanation.seq if v.explained)
+        faults = f" that no injected fault explains ({_count(others, 'other finding')} explained)"
+    return (
+        f"DIFFERENT: {len(consumers)} differences in {users} of {result.users} users "
+        f"({fields} fields each){seqs}{faults}, {actual} against {expected}"
+    )
+
+
+def _fault_text(fault: Fault) -> str:
+    """`truncate on Mail01 seq 40-41`: the kind, the server and every seq it touched."""
+    return _touch_text(Touch(fault, fault.seq))
+
+
+def _touch_text(touch: Touch) -> str:
+    text = f"{touch.fault.kind} on {touch.fault.server_name}"
+    return text + (f" seq {_seqs(touch.seq)}" if touch.seq else "")
+
+
+def _cannot(fault: Fault, finding: str | None = None) -> str:
+    """Why a fault that touched a finding does not explain it."""
+    if fault.kind == "duplicate":
+        return "published it twice: a consumer stores and bills it once"
+    if fault.kind == "wrap":
+        return "wrapped a counter there: that is off by a multiple of 2^32"
+    if finding == MISSING:
+        return "touched it: that fault takes no frame away"
+    return "touched it: that fault changes no amount"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _amount_text(field: str, value: Amount, *, signed: bool = False) -> str:

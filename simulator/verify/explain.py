@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
@@ -265,18 +265,32 @@ class Explanation:
     faults: tuple[Fault, ...]
     differences: tuple[DifferenceVerdict, ...]
     seq: tuple[SeqVerdict, ...]
-    _explains: Mapping[int, tuple[list[DifferenceVerdict], list[SeqVerdict]]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _explains: Mapping[int, Findings] = field(default_factory=dict, repr=False, compare=False)
+    _touches: Mapping[int, Findings] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
         """Exit 0: nothing differs, or every difference and seq finding is explained."""
         return all(v.explained for v in self.differences) and all(v.explained for v in self.seq)
 
-    def explained_by(self, fault: Fault) -> tuple[list[DifferenceVerdict], list[SeqVerdict]]:
+    def explained_by(self, fault: Fault) -> Findings:
         """The differences and the seq findings ``fault`` explains."""
-        return self._explains.get(fault.number, ([], []))
+        return self._explains.get(fault.number, Findings())
+
+    def touched_by(self, fault: Fault) -> Findings:
+        """Those ``fault`` touched without explaining them (a duplicate's: the consumer's)."""
+        return self._touches.get(fault.number, Findings())
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Some differences and seq findings (those one fault explains, or touched)."""
+
+    differences: list[DifferenceVerdict] = field(default_factory=list)
+    seq: list[SeqVerdict] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.differences or self.seq)
 
 
 def explain(result: Reconciliation, faults: Sequence[Fault]) -> Explanation:
@@ -291,14 +305,30 @@ def explain(result: Reconciliation, faults: Sequence[Fault]) -> Explanation:
         _judge_difference(d, touching.get((d.user, d.field), ())) for d in result.differences
     )
     seq_verdicts = tuple(v for findings in result.seq for v in _judge_seq(findings, faults))
-    explains: dict[int, tuple[list[DifferenceVerdict], list[SeqVerdict]]] = {}
+    return Explanation(
+        result,
+        tuple(faults),
+        differences,
+        seq_verdicts,
+        _by_fault(differences, seq_verdicts, lambda verdict: verdict.explained_by),
+        _by_fault(differences, seq_verdicts, lambda verdict: verdict.touched_by),
+    )
+
+
+def _by_fault(
+    differences: Iterable[DifferenceVerdict],
+    seq_verdicts: Iterable[SeqVerdict],
+    touches_of: Callable[[DifferenceVerdict | SeqVerdict], tuple[Touch, ...]],
+) -> dict[int, Findings]:
+    """The findings each fault (by number) has a part in, as ``touches_of`` says."""
+    out: dict[int, Findings] = defaultdict(Findings)
     for difference in differences:
-        for touch in difference.explained_by:
-            explains.setdefault(touch.fault.number, ([], []))[0].append(difference)
+        for touch in touches_of(difference):
+            out[touch.fault.number].differences.append(difference)
     for seq_verdict in seq_verdicts:
-        for touch in seq_verdict.explained_by:
-            explains.setdefault(touch.fault.number, ([], []))[1].append(seq_verdict)
-    return Explanation(result, tuple(faults), differences, seq_verdicts, explains)
+        for touch in touches_of(seq_verdict):
+            out[touch.fault.number].seq.append(seq_verdict)
+    return dict(out)
 
 
 def _judge_difference(

@@ -115,15 +115,25 @@ def test_a_frame_billed_twice_names_its_user_and_fields(
     outcome = json.loads(result.stdout)
     assert outcome["equal"] is False
     assert outcome["differences"] == [
-        {"user": BOB, "field": "agents", "expected": 1, "actual": 2, "difference": 1},
+        {
+            "user": BOB,
+            "field": "agents",
+            "expected": 1,
+            "actual": 2,
+            "difference": 1,
+            "touched_by": [],
+        },
         {
             "user": BOB,
             "field": "agent_time",
             "expected": agent.ElapsedRunTime,
             "actual": 2 * agent.ElapsedRunTime,
             "difference": agent.ElapsedRunTime,
+            "touched_by": [],
         },
     ]
+    assert outcome["passed"] is False
+    assert outcome["explained"] == outcome["faults"] == []
     assert outcome["missing_from_actual"] == outcome["missing_from_expected"] == []
 
 

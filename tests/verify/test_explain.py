@@ -91,8 +91,9 @@ def test_a_fault_explains_a_difference_of_the_user_and_field_its_frame_carries(k
     for field in ("mail", "mail_bytes"):
         (touch,) = one_verdict(explanation, field).explained_by
         assert (touch.fault, touch.seq) == (injected, (17,))
-    differences, seqs = explanation.explained_by(injected)
-    assert [v.difference.field for v in differences] == ["mail", "mail_bytes"] and seqs == []
+    explained = explanation.explained_by(injected)
+    assert [v.difference.field for v in explained.differences] == ["mail", "mail_bytes"]
+    assert explained.seq == [] and not explanation.touched_by(injected)
 
 
 def test_a_difference_in_a_field_the_faulted_frame_does_not_carry_is_the_consumers() -> None:
@@ -117,7 +118,8 @@ def test_a_frame_that_bills_nobody_explains_nothing() -> None:
 def test_a_duplicate_billed_once_leaves_nothing_to_explain() -> None:
     explanation = judged(billed(), fault("duplicate", ANN_MAIL))
     assert explanation.passed and explanation.reconciliation.equal
-    assert explanation.explained_by(explanation.faults[0]) == ([], [])
+    (duplicate,) = explanation.faults
+    assert not explanation.explained_by(duplicate) and not explanation.touched_by(duplicate)
 
 
 def test_a_duplicate_billed_twice_is_the_consumers_and_names_the_duplicate() -> None:
@@ -128,6 +130,9 @@ def test_a_duplicate_billed_twice_is_the_consumers_and_names_the_duplicate() -> 
     assert not verdict.explained
     (touch,) = verdict.touched_by
     assert (touch.fault, touch.seq) == (duplicate, (17,))
+    assert not explanation.explained_by(duplicate)
+    touched = explanation.touched_by(duplicate).differences
+    assert [v.difference.field for v in touched] == ["mail", "mail_bytes"]
 
 
 def test_a_duplicate_does_not_hide_behind_another_fault_of_another_field() -> None:
