@@ -612,7 +612,8 @@ def verify_command(
         typer.Option(
             "--expected",
             metavar="SUMMARY.json",
-            help="The ground truth: the run's --summary file (or any REPORT).",
+            help="The ground truth: the run's --summary file (or any REPORT); its faults, "
+            "if the run injected any, explain differences.",
             show_default=False,
         ),
     ],
@@ -638,7 +639,9 @@ def verify_command(
 
     Per user and bill field: expected, actual and difference (charges within half a
     cent, the rest exactly), the users on one side only and, with a store, the seq
-    numbers of the run missing or stored twice. Exit 0 equal, 1 different (each user and
+    numbers of the run missing or stored twice. When the summary lists injected faults,
+    the differences they explain are printed apart, each with its fault and seq numbers.
+    Exit 0 equal or every difference explained, 1 any other difference (each user and
     field named), 2 unreadable input (file:line: field).
     """
     from simulator.commands.verify import verify_files  # noqa: PLC0415

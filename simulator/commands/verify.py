@@ -3,8 +3,9 @@
 Reads the expected REPORT (a run's --summary) and the actual one: a REPORT file
 (docs/verification.md) or the store the reference add-in wrote (its bill, as `billsim
 report` prints it, and the seq numbers it holds of the run), reconciles them
-(simulator/verify/reconcile.py), writes the outcome and returns the exit code: 0 equal,
-1 different; bad input raises InputError (exit 2).
+(simulator/verify/reconcile.py), judges what differs against the faults the run injected
+(simulator/verify/explain.py), writes the outcome and returns the exit code: 0 equal or
+every difference explained, 1 any other; bad input raises InputError (exit 2).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def _seq_findings(
     """The seq numbers of the summary's run (1..records) that the store lacks or holds
     twice — of each server's run, for a domain's summary (its `servers`); none to tell
     when the summary is of a run without MQTT (no `run`) or the store keeps no run ids
-    (an NBF file holds frames only)."""
+    (an NBF file without the add-in's index)."""
     if not isinstance(summary, dict):
         return []
     servers = summary.get("servers")

@@ -1,6 +1,6 @@
-"""Tell the differences injected faults explain from those a consumer made (DESIGN §12).
+"""Tell the differences injected faults explain from those a consumer made.
 
-Pure: ``read_faults`` reads the ``faults`` of a run summary (the contract of DESIGN §12:
+Pure: ``read_faults`` reads the ``faults`` of a run summary (docs/verification.md:
 one entry per injected fault, with the ``seq`` numbers it touched and, per seq, the user
 and the bill fields that frame carries); ``explain`` takes a ``Reconciliation`` and those
 faults and judges each finding. docs/verification.md states the rules; in short:

@@ -1,6 +1,6 @@
-"""`billsim verify` with a summary that lists injected faults (DESIGN §12): the differences
-the faults explain printed apart from the consumer's, each naming its fault and seq
-numbers, exit 0 only when every difference is explained.
+"""`billsim verify` with a summary that lists injected faults (docs/verification.md): the
+differences the faults explain printed apart from the consumer's, each naming its fault
+and seq numbers, exit 0 only when every difference is explained.
 
 The faults are written into a run of all-classes by hand, to the contract of the
 summary's `faults` (each touched seq with the user and bill fields its frame carries,

@@ -1,7 +1,7 @@
 """Which injected fault explains which finding (simulator/verify/explain.py, the rules of
 docs/verification.md): each fault kind with a difference it explains and one it does
 not, seq numbers a store lacks or holds twice, and the summary's `faults` read to the
-contract of DESIGN §12 (file:line: field for what breaks it)."""
+contract of docs/verification.md (file:line: field for what breaks it)."""
 
 from __future__ import annotations
 
