@@ -1,7 +1,7 @@
 """`billsim check` names what real servers do — a crash and restart, a counter wrap, a clock
 step — instead of reporting it as violations, and still finds a real violation beside it.
 
-The streams are built record by record, as the fault injection of DESIGN §12 would leave
+The streams are built record by record, as the `crash`, `wrap` and `clock_step` faults leave
 them: a crash cuts the open sessions without END or CLOSE_END, loses what was still queued,
 and after `restart_after` new sessions take the slots again (SeqNo counting on, or from 1);
 `wrap` starts byte counters near 2^32; a clock step moves every TimeStamp after it.
