@@ -52,18 +52,27 @@ violation (docs/lifecycles.md#what-check-names):
   was no restart after all: the START's conflict is reported as the violation it is.
 - a counter wrap: BytesIn, BytesOut or DBOpenTime lower than before by a step forward
   modulo 2^32 (of less than 2^31): a DWORD past 2^32.
-- a clock step back: a record earlier than both of its server's two records before it,
-  followed by a record of that server that is still earlier than them (the clock stayed
-  back; a lone record out of order is no step). The step's sessions are not compared
-  across it: each one's first record after it starts its times afresh.
+- a clock step, seen either way:
+  - from the server's timeline (a step back): a record earlier than both of its server's
+    two records before it, followed by a record of that server that is still earlier
+    than the latest of them (the clock stayed back; a lone record out of order is no
+    step). The record waits for the server's next one to be judged (`_Held`).
+  - from databases (back or forward): a database open from one DBREC to its next was
+    open exactly as long as their TimeStamps are apart; when two sessions' databases
+    disagree with their TimeStamps by the same amount over overlapping frames, the clock
+    stepped by that amount in between. The time violations already reported across it
+    are withdrawn (`_Timed`).
+  Times are not compared across a step: each session's and database's first record
+  after it starts its times (and timer boundaries) afresh.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import BinaryIO
 
 from simulator.errors import EXIT_FAILED, EXIT_OK
@@ -79,6 +88,7 @@ from simulator.wire.timedate import (
     TimeDate,
     format_timedate,
     format_timedate_id,
+    timedate_from_ticks,
 )
 
 # notes.ini's default BillingSuppressTime (docs/lifecycles.md), in whole minutes.
@@ -91,6 +101,13 @@ _HALF_DWORD = 1 << 31
 RESTART_SILENCE = TICKS_PER_MINUTE
 # Events listed per kind; the rest are counted (a run with `wrap` wraps every session).
 EVENTS_LISTED = 10
+# A database open from one DBREC to the next was open exactly as long as their TimeStamps
+# are apart: a clock step between them is the difference. Smaller ones are taken for a
+# server's rounding, and two sessions' databases must agree to within this.
+DB_CLOCK_SKEW = TICKS_PER_SECOND
+# Databases that disagree with their TimeStamps, kept per server until another session's
+# database agrees.
+_WITNESSES_KEPT = 64
 
 # A violation names the record: "DB STAMP" keeps it apart from a session's STAMP.
 DB_ACTIONS: dict[int, str] = {**c.DB_ACTION_NAMES, c.BILL_DB_STAMP: "DB STAMP"}
@@ -119,6 +136,13 @@ class Rule(StrEnum):
     DB_STATE = "db-state"
     DB_SUPPRESS_TIME = "db-suppress-time"
     DB_STAMP_BOUNDARY = "db-stamp-boundary"
+
+
+# The rules about time that only a clock step back can explain: a step forward makes
+# records later, never earlier or closer (it moves STAMPs off their boundaries).
+_EXPLAINED_BY_A_STEP_BACK_ONLY = frozenset(
+    (Rule.TIME_BACKWARDS, Rule.SUPPRESS_TIME, Rule.DB_SUPPRESS_TIME)
+)
 
 
 class EventKind(StrEnum):
@@ -297,6 +321,31 @@ class _Held:
     latest_frame: int
 
 
+@dataclass(slots=True)
+class _Witness:
+    """A database open across two DBRECs whose TimeStamps are `skew` further apart than
+    its DBOpenTime grew: a clock step of `skew` between frames `after` and `by`."""
+
+    session: _Session
+    skew: int
+    after: int
+    after_ticks: int
+    by: int
+
+
+@dataclass(slots=True)
+class _Timed:
+    """A violation of a rule about time, which a clock step after `since` would explain.
+
+    `since` is the frame of the record it was measured from; `reanchor` starts the
+    session's or database's boundaries afresh at the violating record.
+    """
+
+    violation: Violation
+    since: int
+    reanchor: Callable[[], None] | None
+
+
 class _Server:
     """One server's timeline: its lives (one per restart), clock steps and silences."""
 
@@ -312,6 +361,9 @@ class _Server:
         "name",
         "silence",
         "step_frame",
+        "steps",
+        "timed",
+        "witnesses",
     )
 
     def __init__(self, name: str) -> None:
@@ -326,6 +378,10 @@ class _Server:
         # The frame of its latest clock step (0: none); a time before it is not compared
         # with one after it.
         self.step_frame = 0
+        # Clock steps the DBOpenTime of databases showed: (skew, after frame, by frame).
+        self.steps: list[tuple[int, int, int]] = []
+        self.witnesses: list[_Witness] = []
+        self.timed: list[_Timed] = []  # violations a clock step found later could explain
         # The last record judged, for silences.
         self.last_ticks: int | None = None
         self.last_frame = 0
@@ -385,6 +441,10 @@ class _Db:
         self.open_time_frame = frame
         self.close_end_frame: int | None = None
 
+    def boundaries_from(self, ticks: int) -> None:
+        """After a clock step: its DB STAMPs fall on boundaries counted from `ticks`."""
+        self.first_open_ticks = ticks
+
 
 class _Session:
     """One session's state: its SESSIONRECs so far (if any) and its databases."""
@@ -427,6 +487,10 @@ class _Session:
         self.first_dbrec_frame: int | None = None
         self.first_dbrec_offset: int | None = None
         self.cut_by: _Restart | None = None
+
+    def boundaries_from(self, ticks: int) -> None:
+        """After a clock step: its STAMPs fall on boundaries counted from `ticks`."""
+        self.start_ticks = ticks
 
 
 class _EndedKeys:
@@ -529,11 +593,27 @@ class Checker:
             frame, offset = self._frame, self._offset
         return Violation(frame, offset, rule, subject, message)
 
-    def _name(self, kind: EventKind, text: str) -> None:
-        """Name an event of the current frame (listed while its kind has room)."""
+    def _violate_timed(
+        self,
+        server: _Server,
+        rule: Rule,
+        subject: str,
+        message: str,
+        *,
+        since: int,
+        reanchor: Callable[[], None] | None = None,
+    ) -> None:
+        """A violation of a time rule, measured from frame `since`: kept, should a clock
+        step between them come to light (_clock_stepped)."""
+        violation = self._violation(rule, subject, message)
+        self.report.violations.append(violation)
+        server.timed.append(_Timed(violation, since, reanchor))
+
+    def _name(self, kind: EventKind, text: str, frame: int | None = None) -> None:
+        """Name an event of the current frame, or `frame` (listed while its kind has room)."""
         self._event_counts[kind] += 1
         if self._event_counts[kind] <= EVENTS_LISTED:
-            self._events.append(Event(self._frame, kind, text))
+            self._events.append(Event(self._frame if frame is None else frame, kind, text))
 
     # -- frames --------------------------------------------------------------------------
 
@@ -619,12 +699,14 @@ class Checker:
         """Whether `ticks` is earlier than the session's previous record (reported if so)."""
         if ticks >= session.last_ticks or session.server.step_frame > session.last_frame:
             return False  # (a clock step between them: their times do not compare)
-        self._violate(
+        self._violate_timed(
+            session.server,
             Rule.TIME_BACKWARDS,
             session.subject,
             f"{what} TimeStamp {format_timedate(stamp)} is"
             f" {format_ticks(session.last_ticks - ticks)} earlier than the session's previous"
             f" record (frame {session.last_frame})",
+            since=session.last_frame,
         )
         return True
 
@@ -814,23 +896,30 @@ class Checker:
             session.start_ticks = ticks
             return
         elapsed = ticks - last
+        reanchor = partial(session.boundaries_from, ticks)
         if elapsed < self.suppress:
-            self._violate(
+            self._violate_timed(
+                session.server,
                 Rule.SUPPRESS_TIME,
                 session.subject,
                 f"STAMP {format_ticks(elapsed)} after the previous SESSIONREC"
                 f" (frame {session.last_srec_frame}), closer than {self.suppress_text}",
+                since=session.last_srec_frame,
+                reanchor=reanchor,
             )
             return
         if self.timer and session.start_ticks is not None:
             since_start = ticks - session.start_ticks
             if since_start % self.suppress:
-                self._violate(
+                self._violate_timed(
+                    session.server,
                     Rule.STAMP_BOUNDARY,
                     session.subject,
                     f"STAMP {format_ticks(since_start)} after START is not on a boundary"
                     f" (under the timer policy, stamps fall every {self.suppress_text}"
                     " after START)",
+                    since=session.last_srec_frame,
+                    reanchor=reanchor,
                 )
 
     def _check_counters(self, session: _Session, rec: SessionRec) -> None:
@@ -912,11 +1001,19 @@ class Checker:
         if session.first_dbrec_frame is None:
             session.first_dbrec_frame = self._frame
             session.first_dbrec_offset = self._offset
+        db = session.dbs.get(rec.ReplicaID)
+        if (
+            db is not None
+            and db.is_open
+            and db.close_end_frame is None
+            and rec.Action != c.BILL_DB_OPEN
+            and server.step_frame <= db.last_frame
+        ):
+            self._compare_open_time(server, session, db, rec.DBOpenTime, ticks)
         went_back = self._time_went_back(session, ticks, frame.TimeStamp, action)
         session.last_ticks = ticks
         session.last_frame = self._frame
         subject = f"{session.subject}, database {db_name}"
-        db = session.dbs.get(rec.ReplicaID)
         if db is None:
             db = session.dbs[rec.ReplicaID] = _Db(self._frame, ticks)
             if rec.Action == c.BILL_DB_OPEN:
@@ -962,14 +1059,7 @@ class Checker:
                     self._name_wrap(
                         subject, "DBOpenTime", db.open_time, rec.DBOpenTime, db.open_time_frame
                     )
-            self._db_transition(
-                db,
-                rec.Action,
-                subject,
-                ticks=ticks,
-                went_back=went_back,
-                step_frame=server.step_frame,
-            )
+            self._db_transition(server, db, rec.Action, subject, ticks=ticks, went_back=went_back)
         if rec.Action == c.BILL_DB_OPEN:
             db.is_open = True
             db.open_frame = self._frame
@@ -982,15 +1072,75 @@ class Checker:
         db.open_time = rec.DBOpenTime
         db.open_time_frame = self._frame
 
+    def _compare_open_time(
+        self, server: _Server, session: _Session, db: _Db, open_time: int, ticks: int
+    ) -> None:
+        """A database open since its previous DBREC was open exactly as long as their
+        TimeStamps are apart; if not, their server's clock stepped in between.
+
+        Two sessions' databases agreeing on the step (and on when) make it a clock step:
+        named, and the time violations measured across it are withdrawn.
+        """
+        skew = (ticks - db.last_ticks) - _counter_step(db.open_time, open_time)
+        if abs(skew) < DB_CLOCK_SKEW:
+            return
+        witness = _Witness(session, skew, db.last_frame, db.last_ticks, self._frame)
+        for step_skew, after, by in server.steps:
+            if abs(step_skew - skew) <= DB_CLOCK_SKEW and max(after, witness.after) < min(
+                by, witness.by
+            ):
+                return  # one more database across a step already named
+        for other in server.witnesses:
+            if (
+                other.session is not session
+                and abs(other.skew - skew) <= DB_CLOCK_SKEW
+                and max(other.after, witness.after) < min(other.by, witness.by)
+            ):
+                server.witnesses.remove(other)
+                self._clock_stepped(server, other, witness)
+                return
+        server.witnesses.append(witness)
+        if len(server.witnesses) > _WITNESSES_KEPT:
+            del server.witnesses[0]
+
+    def _clock_stepped(self, server: _Server, first: _Witness, second: _Witness) -> None:
+        """Two databases show the same clock step: name it, judge no time across it."""
+        latest = first if first.after >= second.after else second
+        after, by, skew = latest.after, min(first.by, second.by), first.skew
+        server.steps.append((skew, after, by))
+        server.step_frame = max(server.step_frame, after + 1)
+        back = skew < 0
+        kept: list[_Timed] = []
+        for timed in server.timed:
+            violation = timed.violation
+            explained = back or violation.rule not in _EXPLAINED_BY_A_STEP_BACK_ONLY
+            if explained and timed.since <= after < violation.frame:
+                self.report.violations.remove(violation)
+                if timed.reanchor is not None:
+                    timed.reanchor()
+            else:
+                kept.append(timed)
+        server.timed = kept
+        amount = format_ticks(abs(skew))
+        self._name(
+            EventKind.CLOCK_STEP,
+            f"between frames {after} and {by} ({server.name}): TimeStamps went"
+            f" {'back' if back else 'forward'} {amount} after"
+            f" {format_timedate(timedate_from_ticks(latest.after_ticks))} (the DBOpenTime of"
+            f" databases open across it, in two sessions, grew {amount}"
+            f" {'more' if back else 'less'} than their TimeStamps)",
+            after + 1,
+        )
+
     def _db_transition(
         self,
+        server: _Server,
         db: _Db,
         action_code: int,
         subject: str,
         *,
         ticks: int,
         went_back: bool,
-        step_frame: int,
     ) -> None:
         """OPEN, CLOSE and DB STAMP of a database the session has seen before."""
         if action_code == c.BILL_DB_OPEN:
@@ -1010,36 +1160,41 @@ class Checker:
             if not db.is_open:
                 self._violate(Rule.DB_STATE, subject, "DB STAMP of a database that is not open")
             elif not went_back:
-                self._check_db_stamp(db, subject, ticks, step_frame)
+                self._check_db_stamp(server, db, subject, ticks)
             db.grid_frame = self._frame
 
-    def _check_db_stamp(self, db: _Db, subject: str, ticks: int, step_frame: int) -> None:
+    def _check_db_stamp(self, server: _Server, db: _Db, subject: str, ticks: int) -> None:
         if not self.timer:
-            if step_frame > db.last_frame:
+            if server.step_frame > db.last_frame:
                 return  # a clock step since its previous DBREC: the times do not compare
             elapsed = ticks - db.last_ticks
             if elapsed < self.suppress:
-                self._violate(
+                self._violate_timed(
+                    server,
                     Rule.DB_SUPPRESS_TIME,
                     subject,
                     f"DB STAMP {format_ticks(elapsed)} after the database's previous DBREC"
                     f" (frame {db.last_frame}), closer than {self.suppress_text}"
                     " (activity policy)",
+                    since=db.last_frame,
                 )
             return
         if db.first_open_ticks is None:
             return
-        if step_frame > db.grid_frame:
-            db.first_open_ticks = ticks  # a clock step since: its boundaries run from here on
+        if server.step_frame > db.grid_frame:
+            db.boundaries_from(ticks)  # a clock step since: its boundaries run from here on
             return
         since_open = ticks - db.first_open_ticks
         if since_open <= 0 or since_open % self.suppress:
-            self._violate(
+            self._violate_timed(
+                server,
                 Rule.DB_STAMP_BOUNDARY,
                 subject,
                 f"DB STAMP {format_ticks(since_open)} after the database's first OPEN is not on"
                 f" a boundary (under the timer policy, DB stamps fall every {self.suppress_text}"
                 " after the first OPEN)",
+                since=db.grid_frame,
+                reanchor=partial(db.boundaries_from, ticks),
             )
 
     # -- the end ---------------------------------------------------------------------------

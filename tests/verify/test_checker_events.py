@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from samples import ALICE, BOB, CAROL, ORDERS_REPLICA, SERVER
 from test_checker import (
+    CLOSE,
     CLOSE_END,
     DB_STAMP,
     END,
@@ -44,7 +45,7 @@ from simulator.verify.checker import (
     check_stream,
 )
 from simulator.wire.codec import FrameCodec
-from simulator.wire.records import SessionID, SessionRec
+from simulator.wire.records import DbRec, SessionID, SessionRec
 from simulator.wire.timedate import TimeDate
 
 DAN = "CN=Dan Ode/O=Acme"
@@ -415,13 +416,116 @@ def test_a_clock_step_on_one_server_leaves_another_alone() -> None:
     assert event.kind is EventKind.CLOCK_STEP and SERVER in event.text and MAIL02 not in event.text
 
 
-def test_a_clock_step_forward_by_whole_boundaries_breaks_no_rule() -> None:
+def test_a_clock_step_forward_without_databases_reads_as_an_idle_spell() -> None:
     """An hour forward under the timer policy (or any step forward under the activity
-    policy) leaves every rule kept: the stream reads like an idle hour, and check cannot
-    tell it from one (docs/lifecycles.md#what-check-names)."""
+    policy) keeps every rule, and with no database open across it nothing shows it: the
+    stream reads like an idle hour (docs/lifecycles.md#what-check-names)."""
     s = Stream().session(0, START).session(15, STAMP).session(30 + 60, STAMP).session(95, END)
     report = check_frames(s.frames())
     assert report.ok and report.events == []
+
+
+def databases_across_a_step(
+    by: float, *, dan_too_early: bool = False, bob_closes_first: bool = False
+) -> Stream:
+    """Three sessions on the timer, two of them with a database open across a clock step of
+    `by` minutes at 09:33; Dan starts after it. `dan_too_early`: Dan's STAMP comes 10m
+    after his START, a real violation (frame 21). `bob_closes_first`: Bob closes his
+    database at 09:32 (frame 14, CLOSE), so only Alice's is open across the step (and the
+    frames from 19 on move one up)."""
+
+    def t(minutes: float) -> float:
+        return minutes + by if minutes >= STEP_AT else minutes
+
+    s = Stream()
+    s.session(t(0), START, sid=(1, 1), user=ALICE)  # 1
+    s.db(t(0), OPEN, 0, sid=(1, 1), user=ALICE)  # 2
+    s.session(t(2), START, sid=(2, 1), user=BOB)  # 3
+    s.db(t(2), OPEN, 0, replica=ORDERS_REPLICA, sid=(2, 1), user=BOB)  # 4
+    s.session(t(4), START, sid=(3, 1), user=CAROL)  # 5: no database
+    s.session(t(15), STAMP, sid=(1, 1), user=ALICE)  # 6
+    s.db(t(15), DB_STAMP, 15 * MINUTE, sid=(1, 1), user=ALICE)  # 7
+    s.session(t(17), STAMP, sid=(2, 1), user=BOB)  # 8
+    s.db(t(17), DB_STAMP, 15 * MINUTE, replica=ORDERS_REPLICA, sid=(2, 1), user=BOB)  # 9
+    s.session(t(19), STAMP, sid=(3, 1), user=CAROL)  # 10
+    s.session(t(30), STAMP, sid=(1, 1), user=ALICE)  # 11
+    s.db(t(30), DB_STAMP, 30 * MINUTE, sid=(1, 1), user=ALICE)  # 12
+    s.session(t(32), STAMP, sid=(2, 1), user=BOB)  # 13
+    bob_at_32 = CLOSE if bob_closes_first else DB_STAMP
+    s.db(t(32), bob_at_32, 30 * MINUTE, replica=ORDERS_REPLICA, sid=(2, 1), user=BOB)  # 14
+    # the step: Carol's, Alice's and Bob's next records are off their boundaries
+    s.session(t(34), STAMP, sid=(3, 1), user=CAROL)  # 15
+    s.session(t(45), STAMP, sid=(1, 1), user=ALICE)  # 16
+    s.db(t(45), DB_STAMP, 45 * MINUTE, sid=(1, 1), user=ALICE)  # 17: one database says so
+    s.session(t(47), STAMP, sid=(2, 1), user=BOB)  # 18
+    if not bob_closes_first:
+        s.db(t(47), DB_STAMP, 45 * MINUTE, replica=ORDERS_REPLICA, sid=(2, 1), user=BOB)  # 19
+    s.session(t(50), START, sid=(4, 1), user=DAN)  # 20
+    s.session(t(60 if dan_too_early else 65), STAMP, sid=(4, 1), user=DAN)  # 21
+    s.session(t(60), STAMP, sid=(1, 1), user=ALICE)  # 22: on its boundaries since the step
+    s.db(t(60), DB_STAMP, 60 * MINUTE, sid=(1, 1), user=ALICE)  # 23
+    s.session(t(62), STAMP, sid=(2, 1), user=BOB)  # 24
+    s.session(t(64), STAMP, sid=(3, 1), user=CAROL)  # 25
+    s.session(t(66), END, sid=(4, 1), user=DAN)  # 26
+    s.db(t(70), CLOSE_END, 70 * MINUTE, sid=(1, 1), user=ALICE)  # 27
+    s.session(t(70), END, sid=(1, 1), user=ALICE)  # 28
+    bob_open_time = (30 if bob_closes_first else 69) * MINUTE
+    s.db(t(71), CLOSE_END, bob_open_time, replica=ORDERS_REPLICA, sid=(2, 1), user=BOB)  # 29
+    s.session(t(71), END, sid=(2, 1), user=BOB)  # 30
+    s.session(t(72), END, sid=(3, 1), user=CAROL)  # 31
+    return s
+
+
+def db_step_line(went: str, amount: str, grew: str) -> str:
+    return (
+        f"clock step between frames 14 and 17 ({SERVER}): TimeStamps went {went} {amount}"
+        " after 2026-11-21T09:32:00.00Z (the DBOpenTime of databases open across it, in two"
+        f" sessions, grew {amount} {grew} than their TimeStamps)"
+    )
+
+
+@pytest.mark.parametrize("policy", ["timer", "activity"])
+def test_databases_open_across_a_clock_step_forward_show_it(tmp_path: Path, policy: str) -> None:
+    """7 minutes forward: under the timer policy every session's next STAMP (and DB STAMP)
+    is off its boundary — Carol's and Alice's judged before the databases told, Bob's
+    after. Alice's and Bob's databases were open 7m less than their TimeStamps say."""
+    stream = databases_across_a_step(7)
+    result = check(write(tmp_path, stream.encode()), "--stamp-policy", policy)
+    assert result.exit_code == 0, result.output
+    assert ", no violations, 1 clock step (" in result.output
+    assert events_of(result.output) == [db_step_line("forward", "7m", "less")]
+
+
+@pytest.mark.parametrize("policy", ["timer", "activity"])
+def test_databases_show_a_step_back_too_small_for_the_timeline(tmp_path: Path, policy: str) -> None:
+    """30 seconds back, less than the gap between records: each STAMP across it comes
+    early (closer than BillingSuppressTime) until two databases tell."""
+    stream = databases_across_a_step(-0.5)
+    result = check(write(tmp_path, stream.encode()), "--stamp-policy", policy)
+    assert result.exit_code == 0, result.output
+    assert events_of(result.output) == [db_step_line("back", "30s", "more")]
+
+
+def test_a_clock_step_shown_by_databases_beside_a_real_violation_exits_1(tmp_path: Path) -> None:
+    stream = databases_across_a_step(7, dan_too_early=True)
+    result = check(write(tmp_path, stream.encode()))
+    assert result.exit_code == 1, result.output
+    assert violations_of(result.output) == [(21, Rule.SUPPRESS_TIME)]  # Dan began after it
+    assert events_of(result.output) == [db_step_line("forward", "7m", "less")]
+
+
+def test_one_database_or_two_that_disagree_are_no_clock_step() -> None:
+    """It takes two sessions' databases agreeing on the step and on when."""
+    alone = databases_across_a_step(7, bob_closes_first=True)
+    report = check_frames(alone.frames())
+    assert report.events == []
+    assert {v.rule for v in report.violations} == {Rule.STAMP_BOUNDARY, Rule.DB_STAMP_BOUNDARY}
+    disagree = databases_across_a_step(7)
+    bob_stamp, when = disagree.records[18]
+    assert isinstance(bob_stamp, DbRec)
+    disagree.records[18] = (bob_stamp._replace(DBOpenTime=44 * MINUTE), when)  # 8m short
+    report = check_frames(disagree.frames())
+    assert report.events == [] and not report.ok
 
 
 # -- the event lines, and clean runs ---------------------------------------------------------
