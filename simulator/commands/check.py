@@ -1,4 +1,5 @@
-"""`billsim check`: a frame stream against the lifecycle invariants, violations listed.
+"""`billsim check`: a frame stream against the lifecycle invariants, violations listed,
+then what it recognised of a real server's life (restarts, counter wraps, clock steps).
 
 The invariants depend on what the stream was written with (BillingSuppressTime, the
 stamp policy, the layout, custom types): `--scenario` (and `--notes-ini`) give them as
@@ -88,12 +89,14 @@ def stream_settings(
 
 
 def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -> CheckReport:
-    """`billsim check PATH` (`-` is stdin): violations one a line on `out`, then a count.
+    """`billsim check PATH` (`-` is stdin): violations one a line on `out`, then a count,
+    then the events named (server restarts, counter wraps, clock steps) one a line.
 
     The stream is binary frames or JSON lines (its first byte tells). A clean stream gives
-    one `OK: …` line. Returns the report (its `exit_code` is 0 or 1). Raises InputError
-    (exit code 2) for a file that cannot be opened, an empty one ("no frames"), or a frame
-    that cannot be read, after writing the violations found in the frames before it.
+    an `OK: …` line (then its events, if any). Returns the report (its `exit_code` is 0 or
+    1). Raises InputError (exit code 2) for a file that cannot be opened, an empty one ("no
+    frames"), or a frame that cannot be read, after writing the violations and events found
+    in the frames before it.
     """
     settings = settings or StreamSettings()
     source = source_name(path)
@@ -112,16 +115,20 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
             else:
                 feed_stream(checker, stream, codec, source, prefix=prefix)
         except (FrameStreamError, InputError):
-            _write_violations(checker.sorted_report(), out)
+            mid_stream = checker.sorted_report()
+            _write_violations(mid_stream, out)
+            _write_events(mid_stream, out)
             out.flush()
             raise
     report = checker.finish()
     _write_violations(report, out)
     count = len(report.violations)
     described = settings.describe(checker)
+    named = f", {report.named()}" if report.event_counts else ""
     if count:
         noun = "violation" if count == 1 else "violations"
-        out.write(f"{source}: {count} {noun} in {report.counts()} ({described})\n")
+        out.write(f"{source}: {count} {noun} in {report.counts()}{named} ({described})\n")
+        _write_events(report, out)
         if not settings.given and any(v.rule in _SETTINGS_RULES for v in report.violations):
             out.write(
                 f"note: {described} were assumed; if the stream was written otherwise, say "
@@ -129,7 +136,8 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
                 "had one), or --suppress-time MINUTES and --stamp-policy timer|activity\n"
             )
     else:
-        out.write(f"OK: {source}: {report.counts()}, no violations ({described})\n")
+        out.write(f"OK: {source}: {report.counts()}, no violations{named} ({described})\n")
+        _write_events(report, out)
     out.flush()
     return report
 
@@ -138,3 +146,11 @@ def _write_violations(report: CheckReport, out: TextIO) -> None:
     write = out.write
     for violation in report.violations:
         write(f"{violation}\n")
+
+
+def _write_events(report: CheckReport, out: TextIO) -> None:
+    """The events named, one a line in frame order, and a count of those not listed."""
+    for event in report.events:
+        out.write(f"{event}\n")
+    for kind, more in report.unlisted():
+        out.write(f"and {more:,} more {kind.noun(more)}, not listed\n")
