@@ -158,7 +158,9 @@ def _capture_frame(raw: bytes, source: str, line: int, count: int) -> SourceFram
         raise bad("not UTF-8 text", None) from None
     except ValueError as error:
         reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
-        raise bad(f"not a JSON line: {reason}", None) from None
+        raise bad(f"not a JSON line: {_clip(reason)}", None) from None
+    except RecursionError:
+        raise bad("not a captured frame: nested too deep", None) from None
     if not isinstance(obj, dict):
         raise bad(
             "expected a JSON object: a captured frame {" + ", ".join(CAPTURE_KEYS) + "}", None
@@ -167,7 +169,7 @@ def _capture_frame(raw: bytes, source: str, line: int, count: int) -> SourceFram
         if key not in obj:
             raise bad("missing", key)
     at = obj["at"]
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at < 0:
+    if not _seconds(at):
         raise bad(f"seconds since the first frame (a number >= 0), not {_quote(at)}", "at")
     topic = obj["topic"]
     if not isinstance(topic, str):
@@ -188,13 +190,23 @@ def _capture_frame(raw: bytes, source: str, line: int, count: int) -> SourceFram
     return SourceFrame(f"line {line}", float(at), parts.server, run, seq or count, frame)
 
 
+def _seconds(value: Any) -> bool:
+    """Whether `value` is a time since the first frame: a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
 def _frame_bytes(value: Any, bad: _Bad) -> bytes:
     if not isinstance(value, str):
         raise bad(f"the frame's bytes in base64, not {_quote(value)}", "frame")
     try:
         frame = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise bad(f"not base64: {error}", "frame") from None
+        raise bad(f"not base64: {_clip(str(error))}", "frame") from None
     if not frame:
         raise bad("no bytes: a frame has at least its header", "frame")
     return frame
@@ -221,5 +233,12 @@ def _seq(value: Any, bad: _Bad) -> int | None:
 
 def _quote(value: Any) -> str:
     """A value as an error shows it: JSON, cut short (a line can be long)."""
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):  # an integer too long to print, a deep nest
+        text = f"a {type(value).__name__}"
+    return _clip(text)
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

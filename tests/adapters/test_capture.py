@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from samples import FRAMES
 
 from simulator.adapters.capture import CaptureWriter, read_stream, topic_run_and_seq
@@ -123,3 +125,32 @@ def test_an_empty_file_a_directory_and_a_cut_nbf_are_bad_input(tmp_path: Path) -
     cut.write_bytes(SESSION + MAIL[:500])
     with pytest.raises(InputError, match=rf"byte offset {len(SESSION)} \(frame 2\): truncated"):
         list(read_stream(str(cut), CODEC))
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_mutated_capture_is_read_or_refused_as_bad_input_never_a_crash(
+    tmp_path: Path, data: st.DataObject
+) -> None:
+    good = (json.dumps(GOOD) + "\n").encode() * 3
+    mutated = bytearray(good)
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(mutated)))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip" and at < len(mutated):
+            mutated[at] ^= data.draw(st.integers(1, 255))
+        elif action == "cut":
+            del mutated[at : at + data.draw(st.integers(1, 40))]
+        else:
+            mutated[at:at] = data.draw(
+                st.sampled_from([b"9" * 5000, b"[" * 3000, b"\xff", b"-1e999", b'"', b"{}", b"\n"])
+            )
+    path = tmp_path / "mutated.jsonl"
+    path.write_bytes(bytes(mutated))
+    try:
+        for item in read_stream(str(path), CODEC):
+            assert isinstance(item.frame, bytes) and item.seq >= 1
+    except InputError as error:
+        assert str(path) in str(error) and len(str(error)) < 400

@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from samples import (
     DB_REC,
     DOC_REC,
@@ -207,3 +209,28 @@ def test_the_reader_helpers() -> None:
         None,
         [],
     )
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data())
+def test_any_mutation_of_a_frame_is_rewritten_to_as_many_bytes_or_refused_by_name(
+    data: st.DataObject,
+) -> None:
+    codec = data.draw(st.sampled_from(CODECS))
+    frame = bytearray(codec.encode(FRAMES[data.draw(st.sampled_from(KIND_NAMES))]))
+    for _ in range(data.draw(st.integers(0, 12))):
+        at = data.draw(st.integers(0, len(frame) - 1))
+        frame[at] = data.draw(st.integers(0, 255))
+    frame = frame[: data.draw(st.integers(0, len(frame)))]
+    edit = FrameEdit(
+        shift_ticks=data.draw(st.integers(-(10**9), 10**9)),
+        server_name=data.draw(st.sampled_from([None, "CN=Mail02/O=Acme"])),
+        seqno=lambda _server, _index, number: number % 65535 + 1,
+        message_id=lambda file, note: (note, file),
+    )
+    try:
+        out = FrameRewriter(codec).rewrite(bytes(frame), edit)
+    except RewriteError as error:
+        assert "moved by" in str(error)
+    else:
+        assert len(out) == len(frame)
