@@ -17,7 +17,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -163,7 +163,11 @@ async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:
 
 
 async def _watch(
-    recorder: Recorder, request: RecordRequest, stream: TextIO, stop: asyncio.Event, say: Any
+    recorder: Recorder,
+    request: RecordRequest,
+    stream: TextIO,
+    stop: asyncio.Event,
+    say: Callable[[str], None],
 ) -> None:
     """Flush the file every second; set `stop` when recording should end by itself."""
     started = time.monotonic()

@@ -49,6 +49,7 @@ from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
 from simulator.wire.rewrite import FrameEdit, FrameRewriter, RewriteError
+from simulator.wire.stream import STDIN_NAME
 from simulator.wire.timedate import format_timedate
 
 Group = tuple[str, str]  # (server common name, run): one MQTT connection, one run
@@ -121,7 +122,7 @@ def custom_kinds(scenario: str | None) -> tuple[RecordKind, ...]:
 def plan_replay(request: ReplayRequest, codec: FrameCodec) -> ReplayPlan:
     """Read the stream once and plan its passes; InputError for a stream or options that
     cannot be replayed."""
-    if request.source == STDOUT_NAME:
+    if request.source == STDIN_NAME:
         raise InputError(
             "replay reads its file more than once (to plan, then to send): name a file, not -"
         )
@@ -159,8 +160,8 @@ class SentLedger:
     seqs: dict[Group, int] = field(default_factory=dict)  # distinct seqs sent per run
     rejected: int = 0
     users: dict[str, Totals] = field(default_factory=dict)
-    _pass_seqs: dict[Group, set[int]] = field(default_factory=dict)
-    _rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _pass_seqs: dict[Group, set[int]] = field(default_factory=dict, init=False)
+    _rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False)
 
     def add(self, group: Group, seq: int, frame: bytes, stamp: str | None) -> None:
         self.frames += 1
