@@ -155,20 +155,19 @@ class SentLedger:
     intake: Intake | None
     frames: int = 0
     passes: int = 0
-    first_stamp: str | None = None
-    last_stamp: str | None = None
+    first_frame: bytes = b""
+    last_frame: bytes = b""
     seqs: dict[Group, int] = field(default_factory=dict)  # distinct seqs sent per run
     rejected: int = 0
     users: dict[str, Totals] = field(default_factory=dict)
     _pass_seqs: dict[Group, set[int]] = field(default_factory=dict, init=False)
     _rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False)
 
-    def add(self, group: Group, seq: int, frame: bytes, stamp: str | None) -> None:
+    def add(self, group: Group, seq: int, frame: bytes) -> None:
         self.frames += 1
-        if stamp is not None:
-            if self.first_stamp is None:
-                self.first_stamp = stamp
-            self.last_stamp = stamp
+        if not self.first_frame:
+            self.first_frame = frame
+        self.last_frame = frame
         seen = self._pass_seqs.setdefault(group, set())
         if seq in seen:
             return  # a store keeps one row per seq: the copy is a duplicate
@@ -257,15 +256,13 @@ async def play(
             if stop.is_set():
                 break
             frame = _rewritten(rewriter, item, edit, request.source)
-            group = plan.group(item)
-            seq = plan.seq(item, pass_index)
+            group, seq = plan.route(item, pass_index)
             try:
                 await put(group, (seq, frame))
             except MQQuittingError:
                 stop.set()  # the drain gave up (a refused broker): nothing more goes out
                 break
-            stamp = rewriter.time_stamp(frame)
-            ledger.add(group, seq, frame, None if stamp is None else format_timedate(stamp))
+            ledger.add(group, seq, frame)
         ledger.end_pass()
         pass_index += 1
 
@@ -469,8 +466,8 @@ def build_replay_summary(
         "shift_s": plan.shift_ticks(0) / 100,
         "span_s": plan.span_ticks / 100,
         "server_name": request.server_name,
-        "first_time_stamp": ledger.first_stamp,
-        "last_time_stamp": ledger.last_stamp,
+        "first_time_stamp": _time_stamp(plan, ledger.first_frame),
+        "last_time_stamp": _time_stamp(plan, ledger.last_frame),
         "wall_time_s": round(wall, 6),
     }
     if len(runs) == 1:
@@ -482,6 +479,11 @@ def build_replay_summary(
         summary["rejected_by_the_addin"] = ledger.rejected
         summary["users"] = ledger.users
     return summary
+
+
+def _time_stamp(plan: ReplayPlan, frame: bytes) -> str | None:
+    stamp = plan.scan.rewriter.time_stamp(frame)
+    return None if stamp is None else format_timedate(stamp)
 
 
 def print_replay_summary(summary: dict[str, Any], stream: TextIO) -> None:

@@ -82,6 +82,7 @@ class ReplayScan:
         # Per (ServerName, SessionID Index): the highest SeqNo the stream used.
         self.max_seqno: dict[tuple[str, int], int] = {}
         self.seqs: dict[GroupKey, set[int]] = {}
+        self._common_names: dict[str, str] = {}
 
     def add(self, item: SourceFrame) -> None:
         self.frames += 1
@@ -104,9 +105,17 @@ class ReplayScan:
                 self.first_stamp = stamp
             self.min_stamp = stamp if self.min_stamp is None else min(self.min_stamp, stamp)
             self.max_stamp = stamp if self.max_stamp is None else max(self.max_stamp, stamp)
-        server = item.server if item.server is not None else common_name(name or "")
+        server = item.server if item.server is not None else self.common_name(name)
         self.servers.add(server)
         self.seqs.setdefault((server, item.run), set()).add(item.seq)
+
+    def common_name(self, server_name: str | None) -> str:
+        """The common name of a frame's ServerName (remembered: a stream has a few)."""
+        key = server_name or ""
+        known = self._common_names.get(key)
+        if known is None:
+            known = self._common_names[key] = common_name(key)
+        return known
 
     @property
     def span_ticks(self) -> int:
@@ -189,11 +198,18 @@ class ReplayPlan:
         """The (server, run) the capture had the frame under."""
         if item.server is not None:
             return item.server, item.run
-        return common_name(self.scan.rewriter.server_name(item.frame) or ""), item.run
+        scan = self.scan
+        return scan.common_name(scan.rewriter.server_name(item.frame)), item.run
+
+    def route(self, item: SourceFrame, pass_index: int) -> tuple[tuple[str, str], int]:
+        """The (server common name, run) the frame goes out under in a pass, and its seq."""
+        key = self.source_group(item)
+        ranks = self._ranks[key]
+        return self.out_group(key), ranks(item.seq) + pass_index * ranks.count
 
     def group(self, item: SourceFrame) -> tuple[str, str]:
         """The (server common name, run) the frame goes out under."""
-        return self.out_group(self.source_group(item))
+        return self.route(item, 0)[0]
 
     def out_group(self, key: GroupKey) -> tuple[str, str]:
         """The (server common name, run) a recorded server's run goes out under."""
@@ -207,12 +223,8 @@ class ReplayPlan:
         return sorted({self.out_group(key) for key in self.scan.seqs})
 
     def seq(self, item: SourceFrame, pass_index: int) -> int:
-        ranks = self._ranks[self.source_group(item)]
-        return ranks(item.seq) + pass_index * ranks.count
-
-    def frames_per_pass(self, item: SourceFrame) -> int:
-        """How many distinct seqs the frame's run has in one pass."""
-        return self._ranks[self.source_group(item)].count
+        """The seq the frame goes out with in a pass."""
+        return self.route(item, pass_index)[1]
 
     def pass_offset(self, item: SourceFrame) -> float | None:
         """Seconds after the pass's first frame the frame is due at 1x: its receive time,
@@ -231,11 +243,16 @@ def _message_ids(pass_index: int) -> Callable[[TimeDate, TimeDate], tuple[TimeDa
     and the pass (docs/wire-format.md's rule for derived ids), so each message of a pass
     is a new message, and its copies within the pass (one per hop) stay one message."""
 
+    made: dict[tuple[TimeDate, TimeDate], tuple[TimeDate, TimeDate]] = {}  # this pass's
+
     def message_id(file: TimeDate, note: TimeDate) -> tuple[TimeDate, TimeDate]:
-        key = f"{format_timedate_id(file)}|{format_timedate_id(note)}"
-        return (
-            derive_timedate(pass_index, "replay-mail-file", key),
-            derive_timedate(pass_index, "replay-mail-note", key),
-        )
+        known = made.get((file, note))
+        if known is None:
+            key = f"{format_timedate_id(file)}|{format_timedate_id(note)}"
+            known = made[file, note] = (
+                derive_timedate(pass_index, "replay-mail-file", key),
+                derive_timedate(pass_index, "replay-mail-note", key),
+            )
+        return known
 
     return message_id

@@ -30,7 +30,7 @@ from simulator.wire.timedate import (
     TimeDate,
     format_timedate,
     shift_common_log_time,
-    shift_timedate,
+    shift_innards,
 )
 
 _TIMEDATE = struct.Struct("<II")
@@ -143,8 +143,9 @@ class FrameRewriter:
         """The frame's ServerName, or None when it is shorter than the header."""
         if len(frame) < self.header_size:
             return None
-        raw = _text(bytearray(frame), self._server_at, _SERVER_NAME_SIZE)
-        return raw.decode("utf-8", "surrogateescape")
+        raw = frame[self._server_at : self._server_at + _SERVER_NAME_SIZE]
+        end = raw.find(0)
+        return (raw if end < 0 else raw[:end]).decode("utf-8", "surrogateescape")
 
     def time_stamp(self, frame: bytes) -> TimeDate | None:
         """The frame's header TimeStamp, or None when it is shorter than the header."""
@@ -175,7 +176,6 @@ class FrameRewriter:
             return frame
         data = bytearray(frame)
         old_server = _text(data, self._server_at, _SERVER_NAME_SIZE)
-        server_text = old_server.decode("utf-8", "surrogateescape")
         shift = edit.shift_ticks
         if shift:
             self._move(data, self._stamp_at, shift, "TimeStamp")
@@ -195,7 +195,8 @@ class FrameRewriter:
             for at in slots.server_names:
                 if _text(data, at, _SERVER_NAME_SIZE) == old_server:
                     _put_name(data, at, new_server)
-        if edit.seqno is not None:
+        if edit.seqno is not None and slots.session_ids:
+            server_text = old_server.decode("utf-8", "surrogateescape")
             for at in slots.session_ids:
                 index, seqno = _WORD_PAIR.unpack_from(data, at)
                 _WORD.pack_into(data, at + _SEQNO, edit.seqno(server_text, index, seqno))
@@ -210,16 +211,14 @@ class FrameRewriter:
 
     @staticmethod
     def _move(data: bytearray, at: int, shift: int, name: str) -> None:
-        value = TimeDate(*_TIMEDATE.unpack_from(data, at))
-        if value == (0, 0) or value.ticks >= TICKS_PER_DAY:
-            return  # no time, or none a clock wrote: nothing to move
+        ticks, day_zone = _TIMEDATE.unpack_from(data, at)
+        if ticks >= TICKS_PER_DAY or not (ticks or day_zone):
+            return  # none a clock wrote, or no time: nothing to move
         try:
-            moved = shift_timedate(value, shift)
+            _TIMEDATE.pack_into(data, at, *shift_innards(ticks, day_zone, shift))
         except ValueError as error:
-            raise RewriteError(
-                f"{name} {format_timedate(value)} moved by {shift / 100:+g} s: {error}"
-            ) from None
-        _TIMEDATE.pack_into(data, at, *moved)
+            value = format_timedate(TimeDate(ticks, day_zone))
+            raise RewriteError(f"{name} {value} moved by {shift / 100:+g} s: {error}") from None
 
 
 def _session_id(frame: bytes, at: int) -> tuple[int, int]:
