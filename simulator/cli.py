@@ -921,6 +921,250 @@ def addin_command(
     raise typer.Exit(run_addin(request))
 
 
+@app.command("record")
+def record_command(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="The capture file to write (JSON lines, docs/record-replay.md).",
+            show_default=False,
+        ),
+    ],
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker",
+            metavar="URL",
+            help="mqtt://[user[:password]@]host[:port] or mqtts://… to record from (user and "
+            "password also from BILLSIM_MQTT_USERNAME / BILLSIM_MQTT_PASSWORD).",
+        ),
+    ] = "mqtt://127.0.0.1:1883",
+    server: Annotated[
+        str,
+        typer.Option("--server", metavar="CN|+", help="Only this server's frames; + for all."),
+    ] = "+",
+    until_idle: Annotated[
+        str | None,
+        typer.Option(
+            "--until-idle",
+            metavar="DURATION",
+            help="End after this long without a frame (e.g. 10s).",
+        ),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Keep recording when the servers go offline (their run ended), for the next run.",
+        ),
+    ] = False,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            metavar="SECONDS",
+            min=0,
+            help="How long to retry an unreachable broker at start; a refused login or a "
+            "TLS error ends record at once (exit 1).",
+        ),
+    ] = DEFAULT_CONNECT_TIMEOUT,
+    ca_file: CaFileOption = None,
+    cert_file: CertFileOption = None,
+    key_file: KeyFileOption = None,
+) -> None:
+    """Record a broker's billing frames to a capture file, for billsim replay.
+
+    One JSON line a frame: receive time, topic, seq, the frame in base64, the MQTT 5 user
+    properties.
+    Subscribes to domino/billing/+/# (or one server's topics) as tail does. JSON payloads
+    are recorded as the binary frames they stand for. Ends on Ctrl-C / SIGTERM, after
+    --until-idle, or when every server seen online has gone offline (unless --follow).
+    """
+    from simulator.commands.record import RecordRequest, run_record  # noqa: PLC0415
+
+    request = RecordRequest(
+        out=out,
+        broker=broker,
+        server=server,
+        layout=layout,
+        until_idle=_seconds(until_idle, "--until-idle") if until_idle is not None else None,
+        follow=follow,
+        connect_timeout=connect_timeout,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+    )
+    raise typer.Exit(run_record(request))
+
+
+@app.command("replay")
+def replay_command(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE|NBF",
+            help="A capture (billsim record), frames back to back (.nbf, run --out) or JSON "
+            "lines (run --stdout).",
+            show_default=False,
+        ),
+    ],
+    *,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="mqtt://[user[:password]@]host[:port] or mqtts://… (password also from "
+            "BILLSIM_MQTT_PASSWORD). Default: an embedded broker, as for run.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the frames back to back (the .nbf form) to this file (- for stdout) "
+            "instead of MQTT.",
+        ),
+    ] = None,
+    speed: Annotated[
+        str | None,
+        typer.Option(
+            "--speed",
+            metavar="Nx|max",
+            help="Pace: the capture's receive times (an .nbf: its TimeStamps) N times as "
+            "fast, or as fast as it goes. Default: 1x on MQTT, max with --out.",
+            show_default=False,
+        ),
+    ] = None,
+    rebase: Annotated[
+        str | None,
+        typer.Option(
+            "--rebase",
+            metavar="TIME",
+            help="Move every time in every frame by one offset so the first frame is at TIME "
+            "(ISO-8601; UTC if no zone).",
+        ),
+    ] = None,
+    server_name: Annotated[
+        str | None,
+        typer.Option(
+            "--server-name",
+            metavar="NAME",
+            help="Send as this server (e.g. CN=Mail02/O=Acme): its ServerName, topic and "
+            "the fields that named the recorded server.",
+        ),
+    ] = None,
+    loop: Annotated[
+        str,
+        typer.Option(
+            "--loop",
+            metavar="N|forever",
+            help="Play the stream N times (or until stopped), each pass after the last: times "
+            "moved on by the stream's span, SessionID SeqNo, message ids and seq renumbered.",
+        ),
+    ] = "1",
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Write what was sent as JSON, with its bill (as billsim report computes it "
+            "from a store) for billsim verify --expected.",
+        ),
+    ] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            metavar="SCENARIO",
+            help="A scenario file or bundled name whose custom_types the frames may hold "
+            "(their TIMEDATE fields are moved too).",
+        ),
+    ] = None,
+    payload: Annotated[
+        Payload, typer.Option("--payload", help="MQTT payload: the binary frame or its JSON form.")
+    ] = Payload.BINARY,
+    qos: Annotated[
+        int, typer.Option("--qos", help="MQTT QoS of the frames (0 or 1).", min=0, max=1)
+    ] = 1,
+    mqtt_version: Annotated[
+        MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
+    ] = MqttVersion.V5,
+    ca_file: CaFileOption = None,
+    cert_file: CertFileOption = None,
+    key_file: KeyFileOption = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            metavar="SECONDS",
+            min=0.1,
+            help="How long to wait for the first connection to the broker: if it fails, "
+            "replay exits 1 naming the reason before a frame is sent.",
+        ),
+    ] = DEFAULT_CONNECT_TIMEOUT,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            "--drain-timeout", help="Seconds to deliver what is queued at the end.", min=0
+        ),
+    ] = 30.0,
+    embedded_port: Annotated[
+        int | None,
+        typer.Option(
+            "--embedded-port",
+            metavar="PORT",
+            min=1,
+            max=65535,
+            help="The embedded broker's port, as for run.",
+            show_default=False,
+        ),
+    ] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="structlog JSON lines for the log.")
+    ] = False,
+) -> None:
+    """Replay a capture or an .nbf file to MQTT or a file, moved in time, renamed, looped.
+
+    Frames go out as run sends them: one MQ$BILLING and drain per server and run.
+    Each frame keeps its recorded run and seq (an .nbf gets a new run), so a replay
+    verifies against the recorded run's summary. --rebase moves every time (header
+    TimeStamp, PostedDate, OID SequenceTime, the HTTP time string); --loop renumbers each
+    pass so a consumer sees new sessions and messages. Exit 0 done, 1 frames left
+    undelivered or the broker unreachable, 2 bad input (file, line, field).
+    """
+    from simulator.commands.replay import ReplayRequest, replay  # noqa: PLC0415
+
+    if embedded_port is not None and (broker is not None or out is not None):
+        raise InputError("goes with a replay on the embedded broker", field="--embedded-port")
+    request = ReplayRequest(
+        source=source,
+        out=out,
+        broker=broker,
+        speed=speed,
+        rebase=rebase,
+        server_name=server_name,
+        loop=loop,
+        summary_path=summary,
+        layout=layout,
+        scenario=scenario,
+        payload=payload.value,
+        qos=qos,
+        mqtt_version=mqtt_version.value,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        connect_timeout=connect_timeout,
+        drain_timeout=drain_timeout,
+        embedded_port=embedded_port,
+        log_json=log_json,
+    )
+    raise typer.Exit(replay(request))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script `billsim` and `python -m simulator`: exits with the command's code."""
     try:

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal, TextIO, overload
+from typing import IO, Any, BinaryIO, Literal, Protocol, TextIO, overload
 
 from simulator.adapters.logs import configure_logging
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
@@ -324,7 +324,26 @@ async def _run_mqtt(
     )
 
 
-def mqtt_options(request: RunRequest) -> MqttOptions:
+class BrokerRequest(Protocol):
+    """What a command that publishes frames (`run`, `replay`) asks of its broker connection."""
+
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def qos(self) -> int: ...
+    @property
+    def mqtt_version(self) -> str: ...
+    @property
+    def payload(self) -> str: ...
+    @property
+    def ca_file(self) -> Path | None: ...
+    @property
+    def cert_file(self) -> Path | None: ...
+    @property
+    def key_file(self) -> Path | None: ...
+
+
+def mqtt_options(request: BrokerRequest) -> MqttOptions:
     """How to talk to the broker; a TLS file that is not there is bad input."""
     for path in (request.ca_file, request.cert_file, request.key_file):
         if path is not None and not path.is_file():

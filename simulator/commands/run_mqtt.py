@@ -127,7 +127,7 @@ async def run_on_mqtt(
     ) as broker:
         url, broker_options = broker
         drain = await _connect_drain(sim, url, broker_options, server_cn, run_id, control, log)
-        await _first_connection(drain, url, connect_timeout)
+        await first_connection(drain, url, connect_timeout)
         async with _watching(url, broker_options, server_cn, watch, stderr, connect_timeout):
             with shutdown_on_signals(sim, stderr) if signals else contextlib.nullcontext():
                 await _wait_before_the_first_frame(sim, start_after, stderr)
@@ -299,7 +299,7 @@ async def _wait_before_the_first_frame(sim: Simulation, seconds: float, stderr: 
         await asyncio.sleep(min(_STOP_POLL, deadline - time.monotonic()))
 
 
-async def _first_connection(drain: BillingDrain, url: BrokerUrl, timeout: float) -> None:
+async def first_connection(drain: BillingDrain, url: BrokerUrl, timeout: float) -> None:
     """Wait for the drain's first connection; BrokerError naming the URL and the reason if
     the broker refuses it for good (credentials, TLS) or is not there within `timeout` s.
     Once connected, an outage is retried without end, as the drain does."""
