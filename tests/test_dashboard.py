@@ -1,6 +1,7 @@
 """The metrics' outside face, read as data (no Docker engine, no Grafana here): Prometheus
-and Grafana in docker-compose.yml, their files under deploy/, and the dashboard's queries,
-each of which must name only series that billsim's collectors export."""
+and Grafana in docker-compose.yml, their files under deploy/, the dashboard's queries,
+each of which must name only series that billsim's collectors export, and the table of
+docs/observability.md."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from simulator.adapters.metrics.exporter import (
     ADDIN_METRICS,
     LABELS,
     RUN_METRICS,
+    MetricSpec,
     exported_names,
 )
+from simulator.adapters.metrics.histogram import BATCH_BOUNDS, LATENCY_BOUNDS_US
 from simulator.scenario.bundled import bundled_scenarios
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -263,3 +266,25 @@ def test_the_panels_fit_the_grid_without_overlapping(dashboard: dict[str, Any]) 
         assert not cells & mine, f"{panel['title']} overlaps another panel"
         cells |= mine
         assert panel["title"]
+
+
+# --- docs/observability.md ------------------------------------------------------------------
+
+
+def metric_row(spec: MetricSpec) -> str:
+    labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
+    return f"| `{spec.exported}` | {spec.kind} | {labels} | {spec.help} |"
+
+
+@pytest.mark.parametrize("spec", [*RUN_METRICS, *ADDIN_METRICS], ids=lambda spec: spec.name)
+def test_the_observability_page_has_a_row_for_every_metric(spec: MetricSpec) -> None:
+    text = (REPO / "docs" / "observability.md").read_text(encoding="utf-8")
+    assert metric_row(spec) in text, f"docs/observability.md: write the row\n{metric_row(spec)}"
+
+
+def test_the_observability_page_gives_the_buckets_the_histograms_have() -> None:
+    text = (REPO / "docs" / "observability.md").read_text(encoding="utf-8")
+    seconds = ", ".join(f"{bound / 1_000_000:g}" for bound in LATENCY_BOUNDS_US)
+    assert f"in seconds: {seconds} and `+Inf`" in " ".join(text.split())
+    frames = ", ".join(f"{bound:,}" for bound in BATCH_BOUNDS[:-1])
+    assert f"{frames} and {BATCH_BOUNDS[-1]:,} frames" in " ".join(text.split())
