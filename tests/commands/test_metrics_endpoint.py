@@ -205,6 +205,36 @@ def test_a_domain_serves_every_servers_series_on_one_endpoint(
         assert_server_agrees(final, name, summary["servers"][f"CN={name}/O=Acme"])
 
 
+def test_a_domain_in_one_process_to_files_serves_its_servers_records(tmp_path: Path) -> None:
+    """No broker: the records, queue and virtual time of each server, no frame series."""
+    scenario = tmp_path / "domain.yaml"
+    scenario.write_text(SCENARIO % ", servers: 2")
+    summary_path = tmp_path / "summary.json"
+    port = free_port()
+    process = subprocess.Popen(
+        billsim(
+            *("run", str(scenario), "--out", str(tmp_path / "day.nbf"), "--rate", "1500/s"),
+            *("--procs", "1", "--metrics-port", str(port), "--summary", str(summary_path)),
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _during, final, summary = scrape_until_summed_up(process, port, summary_path)
+    code, err = finish(process)
+    assert code == 0, err
+    for name in ("Mail01", "Mail02"):
+        server_summary = summary["servers"][f"CN={name}/O=Acme"]
+        assert final.by("billsim_records_total", "class", server=name) == {
+            record_class: float(count)
+            for record_class, count in server_summary["records_by_class"].items()
+        }
+        assert final.get("billsim_frames_dropped_total", server=name) == 0
+        assert final.get("billsim_virtual_time_seconds", server=name) == pytest.approx(
+            START + server_summary["virtual_span_s"]
+        )
+    assert not final.by("billsim_frames_delivered_total", "server")
+
+
 def wait_subscribed(process: subprocess.Popen[bytes], broker: MosquittoBroker) -> None:
     deadline = time.monotonic() + 20
     while "SUBSCRIBE from billsim-addin-addins-1" not in broker.log_text():
