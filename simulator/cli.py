@@ -115,6 +115,29 @@ CertFileOption = Annotated[
 KeyFileOption = Annotated[
     Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
 ]
+# The Prometheus endpoint (docs/observability.md), for `run`, `addin` (and `replay`).
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        metavar="PORT",
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics on this port (http://HOST:PORT/metrics) while "
+        "running; at the end, wait for one more scrape so the final counts are seen.",
+        show_default=False,
+    ),
+]
+MetricsHostOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-host",
+        metavar="HOST",
+        help="The address the metrics endpoint listens on (0.0.0.0: every interface, as "
+        "in a container). [default: 127.0.0.1]",
+        show_default=False,
+    ),
+]
 LayoutOption = Annotated[
     Layout,
     typer.Option(
@@ -434,6 +457,8 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
 ) -> None:
     """Run a scenario: BILLMSG frames to MQTT, a file or stdout.
 
@@ -504,6 +529,8 @@ def run_command(
         start_after=_seconds(start_after, "--start-after") if start_after is not None else 0.0,
         embedded_port=embedded_port,
         procs=procs,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     raise typer.Exit(run_scenario(request))
 
@@ -887,6 +914,8 @@ def addin_command(
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
 ) -> None:
     """Run the reference billing add-in: store each frame from the broker.
 
@@ -917,6 +946,8 @@ def addin_command(
         ca_file=str(ca_file) if ca_file else None,
         cert_file=str(cert_file) if cert_file else None,
         key_file=str(key_file) if key_file else None,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     raise typer.Exit(run_addin(request))
 

@@ -46,6 +46,7 @@ from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
+from simulator.commands.metrics import AddinMetrics, metrics_endpoint, pumping
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.signals import stop_on_signals
 from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
@@ -374,6 +375,8 @@ class AddinRequest:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
+    metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
 
 
 class _Live(LiveLine):
@@ -535,29 +538,31 @@ def run_addin(
             summary_file = open(request.summary_path, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as error:
             raise InputError(error.strerror or str(error), file=str(request.summary_path)) from None
-    started = time.monotonic()
-    try:
-        intake = Intake(request.layout, kinds)
-        tally = asyncio.run(
-            serve(
-                request,
-                # The stores take the frames as the intake read them (its codec: declared
-                # custom types get tables).
-                lambda: [_open_store(url, intake.rows) for url in urls],
-                settings=settings,
-                intake=intake,
-                stderr=stderr,
-                show=stdout if prints_records(request.stores, settings) else None,
+    with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
+        started = time.monotonic()
+        try:
+            intake = Intake(request.layout, kinds)
+            tally = asyncio.run(
+                serve(
+                    request,
+                    # The stores take the frames as the intake read them (its codec: declared
+                    # custom types get tables).
+                    lambda: [_open_store(url, intake.rows) for url in urls],
+                    settings=settings,
+                    intake=intake,
+                    stderr=stderr,
+                    show=stdout if prints_records(request.stores, settings) else None,
+                    metrics=AddinMetrics(endpoint) if endpoint is not None else None,
+                )
             )
-        )
-        summary = tally.summary(time.monotonic() - started)
-        if summary_file is not None:
-            json.dump(summary, summary_file, indent=2)
-            summary_file.write("\n")
-    finally:
-        if summary_file is not None:
-            summary_file.close()
-    print_summary(summary, stdout)
+            summary = tally.summary(time.monotonic() - started)
+            if summary_file is not None:
+                json.dump(summary, summary_file, indent=2)
+                summary_file.write("\n")
+        finally:
+            if summary_file is not None:
+                summary_file.close()
+        print_summary(summary, stdout)
     return EXIT_OK
 
 
@@ -570,12 +575,14 @@ async def serve(
     stderr: TextIO = sys.stderr,
     stop: asyncio.Event | None = None,
     show: TextIO | None = None,
+    metrics: AddinMetrics | None = None,
 ) -> Tally:
     """Open the stores (on the thread that will commit to them), drain the broker into
     them until `stop` is set, SIGINT / SIGTERM, `--until-idle` or a failure, close them;
     what was committed; with `show`, each committed frame is also printed there as `tail`
-    shows it. ConsumerError (exit 1) if the broker cannot be used, StoreError (exit 1) if
-    a store fails, InputError (exit 2) for bad options."""
+    shows it; with `metrics`, the figures are posted there meanwhile. ConsumerError
+    (exit 1) if the broker cannot be used, StoreError (exit 1) if a store fails,
+    InputError (exit 2) for bad options."""
     check_group(request.group)
     topic_filters(request.server, request.group)
     address = parse_broker_url(request.broker)
@@ -598,9 +605,14 @@ async def serve(
                 if consumer is not None:
                     consumer.acknowledge(acks)
 
+            on_committed: Callable[[Sequence[Received | Rejected]], None] | None = printer
+            if metrics is not None:
+                on_committed = _each(printer, metrics.committed)
             addin = BillingAddin(
-                stores, intake, executor, tally, stop, acknowledge, on_committed=printer
+                stores, intake, executor, tally, stop, acknowledge, on_committed=on_committed
             )
+            if metrics is not None:
+                metrics.watch(tally, lambda: addin.batcher.waiting)
             pacing: Pacing = Unpaced()
             if request.pacing == "notes-ini":
                 pacing = WakeupPacing.from_settings(
@@ -625,10 +637,24 @@ async def serve(
                 os._exit(EXIT_FAILED)
 
             with stop_on_signals(request_stop, quit_now):
-                await _drain(request, addin, consumer, pacing, stderr, stop)
+                async with pumping(metrics):
+                    await _drain(request, addin, consumer, pacing, stderr, stop)
         finally:
             await loop.run_in_executor(executor, _close_all, stores)
     return tally
+
+
+def _each(
+    *calls: Callable[[Sequence[Received | Rejected]], None] | None,
+) -> Callable[[Sequence[Received | Rejected]], None]:
+    """One `on_committed` that makes each of `calls` (None: left out)."""
+
+    def every(items: Sequence[Received | Rejected]) -> None:
+        for call in calls:
+            if call is not None:
+                call(items)
+
+    return every
 
 
 def _opened(open_stores: Callable[[], Sequence[Store]]) -> list[Store]:

@@ -20,6 +20,7 @@ from simulator.adapters.sinks import (
     TextLinesSink,
     drain_to_sink,
 )
+from simulator.commands.metrics import RunMetrics, metrics_endpoint, pumping, watch_simulation
 from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.summary import build_summary, print_summary, write_summary_json
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
@@ -148,6 +149,8 @@ class RunRequest:
     start_after: float = 0.0  # seconds, connected, before the first frame
     embedded_port: int | None = None
     procs: int | None = None  # a domain's processes; None: one a server, at most the cores
+    metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
+    metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
 
     @property
     def local(self) -> bool:
@@ -169,8 +172,19 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
 def run_loaded(
     request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
 ) -> int:
-    """`run` of a scenario already loaded."""
+    """`run` of a scenario already loaded; with --metrics-port, its figures served meanwhile."""
     sim = _simulation_for(request, scenario, settings)
+    with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
+        metrics = None
+        if endpoint is not None:
+            metrics = RunMetrics(endpoint)
+            metrics.watch(watch_simulation(sim))
+        return _run_simulation(sim, request, stdout, stderr, metrics)
+
+
+def _run_simulation(
+    sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO, metrics: RunMetrics | None
+) -> int:
     extras: dict[str, Any] = {}
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
@@ -178,7 +192,7 @@ def run_loaded(
     started = time.monotonic()
     try:
         if request.local:
-            delivered = _run_local(sim, request, stdout, stderr)
+            delivered = _run_local(sim, request, stdout, stderr, metrics)
         else:
             # Watching, the frames are the show: only warnings and errors come between them.
             quiet = watches(request, stdout) and not request.log_json
@@ -187,7 +201,7 @@ def run_loaded(
                 stream=stderr,
                 level=logging.WARNING if quiet else logging.INFO,
             )
-            delivered, extras = asyncio.run(_run_mqtt(sim, request, stdout, stderr))
+            delivered, extras = asyncio.run(_run_mqtt(sim, request, stdout, stderr, metrics))
         wall = time.monotonic() - started
         summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
         if summary_file is not None:
@@ -258,7 +272,13 @@ def create(path: Path, mode: str) -> IO[Any]:
         raise InputError(error.strerror or str(error), file=str(path)) from None
 
 
-def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
+def _run_local(
+    sim: Simulation,
+    request: RunRequest,
+    stdout: TextIO,
+    stderr: TextIO,
+    metrics: RunMetrics | None = None,
+) -> int:
     stream: BinaryIO | None = None
     try:
         if request.out is not None and str(request.out) == STDOUT_NAME:
@@ -271,20 +291,26 @@ def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: Tex
             sink = TextLinesSink(stdout, sim.codec)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
-        written = asyncio.run(run_to_sink(sim, sink, stderr))
+        written = asyncio.run(run_to_sink(sim, sink, stderr, metrics))
     finally:
         if stream is not None:
             stream.close()
     return written
 
 
-async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.stderr) -> int:
+async def run_to_sink(
+    sim: Simulation,
+    sink: FrameSink,
+    stderr: TextIO = sys.stderr,
+    metrics: RunMetrics | None = None,
+) -> int:
     """Run the simulation into a local sink; returns the number of frames written."""
     progress = Progress(sim, stderr)
     with shutdown_on_signals(sim, stderr):
         progress_task = asyncio.create_task(progress.run())
         try:
-            written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
+            async with pumping(metrics):
+                written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
         finally:
             progress_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -304,24 +330,30 @@ def watches(request: RunRequest, stdout: TextIO) -> bool:
 
 
 async def _run_mqtt(
-    sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO
+    sim: Simulation,
+    request: RunRequest,
+    stdout: TextIO,
+    stderr: TextIO,
+    metrics: RunMetrics | None = None,
 ) -> tuple[int, dict[str, Any]]:
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
-    return await run_on_mqtt(
-        sim,
-        broker_url=request.broker,
-        options=mqtt_options(request),
-        control=request.control,
-        stats_interval=request.stats_interval,
-        drain_timeout=request.drain_timeout,
-        log_json=request.log_json,
-        stderr=stderr,
-        connect_timeout=request.connect_timeout,
-        watch=stdout if watches(request, stdout) else None,
-        start_after=request.start_after,
-        embedded_port=request.embedded_port,
-    )
+    async with pumping(metrics):
+        return await run_on_mqtt(
+            sim,
+            broker_url=request.broker,
+            options=mqtt_options(request),
+            control=request.control,
+            stats_interval=request.stats_interval,
+            drain_timeout=request.drain_timeout,
+            log_json=request.log_json,
+            stderr=stderr,
+            connect_timeout=request.connect_timeout,
+            watch=stdout if watches(request, stdout) else None,
+            start_after=request.start_after,
+            embedded_port=request.embedded_port,
+            on_drain=metrics.drain_hook(0) if metrics is not None else None,
+        )
 
 
 class BrokerRequest(Protocol):

@@ -108,6 +108,7 @@ async def run_on_mqtt(
     embedded_port: int | None = None,
     signals: bool = True,
     live: bool = True,
+    on_drain: Callable[[BillingDrain], None] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
 
@@ -118,6 +119,7 @@ async def run_on_mqtt(
     on (subscribed before it is written). `start_after`: seconds to wait, connected, before
     the first frame, so that a `tail` started by hand sees it too. `signals` and `live`
     off: a domain's runner handles Ctrl-C and shows the live line for all its servers.
+    `on_drain`: told of the drain once made, before its first frame (the metrics).
     """
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
@@ -127,6 +129,8 @@ async def run_on_mqtt(
     ) as broker:
         url, broker_options = broker
         drain = await _connect_drain(sim, url, broker_options, server_cn, run_id, control, log)
+        if on_drain is not None:
+            on_drain(drain)
         await first_connection(drain, url, connect_timeout)
         async with _watching(url, broker_options, server_cn, watch, stderr, connect_timeout):
             with shutdown_on_signals(sim, stderr) if signals else contextlib.nullcontext():
