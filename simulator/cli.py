@@ -434,6 +434,17 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="NAME=VALUE",
+            help="Inject a fault (docs/faults.md), as the scenario's faults: block does and "
+            "in place of its entry NAME; VALUE is YAML. Repeatable: --fault duplicate=0.001 "
+            "--fault 'crash={at: 2h, restart_after: 5m}'. Faults: duplicate, reorder, "
+            "corrupt, truncate, crash, clock_step, dst, wrap.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: BILLMSG frames to MQTT, a file or stdout.
 
@@ -504,6 +515,7 @@ def run_command(
         start_after=_seconds(start_after, "--start-after") if start_after is not None else 0.0,
         embedded_port=embedded_port,
         procs=procs,
+        faults=tuple(fault or ()),
     )
     raise typer.Exit(run_scenario(request))
 
