@@ -224,7 +224,7 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
         )
     )
     if "faults" in summary:
-        console.print(faults_line(summary["faults"]), markup=False, highlight=False)
+        console.print(faults_line(summary["faults"]), markup=False, highlight=False, soft_wrap=True)
     if summary.get("mail_recipients_cut"):
         cut = summary["mail_recipients_cut"]
         console.print(f"generated messages with recipients cut to fit a frame: {cut}")

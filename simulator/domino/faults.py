@@ -282,6 +282,9 @@ class FaultInjector:
         self.tracks_sessions = faults.wrap or faults.crash is not None
         self.frame_faults = faults.frame_faults
         self.down = False
+        # Frames handed on to MQ$BILLING: the records written, a duplicate's copies more,
+        # less those a crash lost and those still held back.
+        self.handed = 0
         # What the writer is writing now: set before each frame reaches `put`.
         self.record: Record | None = None
         self.now = 0
@@ -376,6 +379,7 @@ class FaultInjector:
     def _transport(self, seq: int, frame: bytes, record: Record | None) -> None:
         """A frame on its way: truncated or corrupted, held back (reorder), doubled."""
         if not self.frame_faults:
+            self.handed += 1
             self.downstream((seq, frame))
             return
         faults = self.faults
@@ -423,15 +427,19 @@ class FaultInjector:
             info = info if info is not None else self._info(record)
             self._entries.append({"fault": "duplicate", "seq": [seq], "frames": {str(seq): info}})
         for _ in range(copies):
+            self.handed += 1
             self.downstream((seq, frame))
             if self._held:
                 info = info if info is not None else self._info(record)
                 self._went_past(seq, info)
 
     def _went_past(self, seq: int, info: FrameInfo) -> None:
-        """A frame went into the queue ahead of those held back: each is one nearer release."""
+        """A frame went into the queue ahead of those held back before it was written: each
+        of them is one nearer its release."""
         due: list[_Held] = []
         for held in self._held:
+            if seq < held.seq:
+                continue  # an older frame let go before it: no frame written later
             held.passed[seq] = info
             held.left -= 1
             if held.left <= 0:

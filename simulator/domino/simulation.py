@@ -354,6 +354,12 @@ class Simulation:
             self.faults.finish()
 
     @property
+    def frames_handed(self) -> int:
+        """Frames BillingWrite handed to MQ$BILLING's put: the records written, with faults
+        (docs/faults.md) a duplicate's second copies more and a crash's lost frames less."""
+        return self.faults.handed if self.faults is not None else self.writer.frames
+
+    @property
     def frames_waiting(self) -> int:
         """Records written while MQ$BILLING was full (block policy), not yet in the queue."""
         return len(self._pending)
