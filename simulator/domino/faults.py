@@ -2,11 +2,11 @@
 
 Sans-IO, on the run's event heap. Frame faults — duplicate, reorder, corrupt, truncate —
 act between BillingWrite and MQ$BILLING, so every sink (MQTT, `--out`, `--stdout`) gets
-the same frames; `crash`, `clock_step`, `dst` and `wrap` act on the server model. Every
-decision is drawn from the fault's own stream, fixed by the seed, the server and the
-frame's `seq` (a stateless draw per frame, `simulator.domino.streams.chance`), so a run
-with faults writes the records of the run without them up to the first fault, a frame
-fault changes only the frames it touches, and one fault's draws never move another's.
+the same frames; `crash`, `clock_step`, `dst` and `wrap` act on the server model. Which
+`seq` numbers a frame fault picks comes from that fault's own stream, fixed by the seed
+and the server (`FramePicks`), and what it does to a frame from a draw fixed by its `seq`,
+so a run with faults writes the records of the run without them up to the first fault, a
+frame fault changes only the frames it touches, and one fault's draws never move another's.
 
 Each injected fault is one entry of `FaultInjector.entries()` (the summary's `faults`),
 naming the `seq` numbers it touched and, per `seq`, the user and the bill fields that
@@ -15,6 +15,7 @@ frame carries (`simulator.domino.billfields.bill_fields_of`).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ _DST_BIT = 1 << 31
 _TICKS_PER_QUARTER = 15 * 60 * 100
 # The C types whose bytes `corrupt` may flip: numbers, ids and times, whatever their
 # bits, still decode; a name or a length would not (or would bill someone else).
+_new_record = tuple.__new__
+# A seq number no run reaches: the next pick of a fault that picks nothing.
+NEVER = 1 << 62
 _CORRUPTIBLE_KINDS = frozenset({"int", "float", "time", "id", "sessionid", "unid", "oid"})
 
 FaultEntry = dict[str, Any]
@@ -175,6 +179,52 @@ class ShiftedStamper:
         return self._base(virtual_us + self.offset_us)
 
 
+# -- which frames a fault picks ---------------------------------------------------------------
+
+
+class FramePicks:
+    """The seq numbers a `share` of frames picks, from one seeded stream of gaps.
+
+    The gaps between picks are geometric (each frame is picked with probability `share`,
+    independently), drawn in turn from the stream of `key`: which frames are picked
+    depends on the seed and the fault alone, and a frame costs one comparison
+    (`seq >= picks.next`) until a pick is due. Asked in rising seq order.
+    """
+
+    __slots__ = ("_draws", "_key", "_log_miss", "next")
+
+    def __init__(self, key: int, share: float) -> None:
+        self._key = key
+        self._draws = 0
+        self._log_miss = math.log1p(-share) if 0.0 < share < 1.0 else 0.0
+        if share <= 0.0:
+            self.next = NEVER
+        elif share >= 1.0:
+            self.next = 1
+        else:
+            self.next = self._gap()
+
+    def _gap(self) -> int:
+        if not self._log_miss:
+            return 1
+        u = chance(self._key, self._draws)
+        self._draws += 1
+        return 1 + int(math.log1p(-u) / self._log_miss)
+
+    def picks(self, seq: int) -> bool:
+        """Whether frame `seq` is picked (call for each frame with `seq >= self.next`)."""
+        while self.next < seq:  # a frame lost before it got here was picked: move on
+            self.next += self._gap()
+        if self.next != seq:
+            return False
+        self.next += self._gap()
+        return True
+
+    def draw(self, seq: int, which: int) -> float:
+        """A number in [0, 1) for what a pick of `seq` does (where to cut, which byte)."""
+        return chance(self._key, seq, which)
+
+
 # -- the writer ---------------------------------------------------------------------------
 
 
@@ -218,9 +268,17 @@ class FaultingWriter(BillingWriter):
         injector = self.injector
         carried = rec
         if injector.wrap:
-            carried = rec._replace(
-                BytesIn=(WRAP_START + rec.BytesIn) & _DWORD,
-                BytesOut=(WRAP_START + rec.BytesOut) & _DWORD,
+            # tuple.__new__: NamedTuple._replace costs several times as much.
+            carried = _new_record(
+                SessionRec,
+                (
+                    rec[0],
+                    rec[1],
+                    rec[2],
+                    (WRAP_START + rec[3]) & _DWORD,
+                    (WRAP_START + rec[4]) & _DWORD,
+                    rec[5],
+                ),
             )
         injector.record, injector.now = carried, now
         if not super().write(carried, now, bill_class, detail):
@@ -248,7 +306,8 @@ class _Held:
     info: FrameInfo
     left: int
     # The frames that went into the queue ahead of it, by seq: what each bills.
-    passed: dict[int, FrameInfo]
+    passed: dict[int, Record | FrameInfo | None]
+    twice: bool  # `duplicate` picked it too
 
 
 class FaultInjector:
@@ -272,11 +331,17 @@ class FaultInjector:
         self.codec = codec
         self.quota = quota
         self.downstream = downstream
+
         # A stream per fault and server: a domain's servers draw apart.
-        self._keys = {
-            name: stream_key(seed, f"fault|{name}|{server}")
-            for name in ("duplicate", "reorder", "corrupt", "truncate")
-        }
+        def picks(name: str, share: float) -> FramePicks:
+            return FramePicks(stream_key(seed, f"fault|{name}|{server}"), share)
+
+        self._duplicate = picks("duplicate", faults.duplicate)
+        self._corrupt = picks("corrupt", faults.corrupt)
+        self._truncate = picks("truncate", faults.truncate)
+        reorder = faults.reorder
+        self._reorder = picks("reorder", reorder.share if reorder is not None else 0.0)
+        self._window = reorder.window if reorder is not None else 1
         self._clock = VirtualTimeStamper(start)  # true time, for the entries' texts
         self.wrap = faults.wrap
         self.tracks_sessions = faults.wrap or faults.crash is not None
@@ -377,25 +442,23 @@ class FaultInjector:
         self._transport(seq, frame, self.record)
 
     def _transport(self, seq: int, frame: bytes, record: Record | None) -> None:
-        """A frame on its way: truncated or corrupted, held back (reorder), doubled."""
+        """A frame on its way: truncated or corrupted, held back (reorder), doubled. Frames
+        come here in seq order, as each fault's picks expect."""
         if not self.frame_faults:
             self.handed += 1
             self.downstream((seq, frame))
             return
-        faults = self.faults
-        keys = self._keys
         info: FrameInfo | None = None
-        if faults.truncate and chance(keys["truncate"], seq) < faults.truncate:
+        truncate, corrupt = self._truncate, self._corrupt
+        if seq >= truncate.next and truncate.picks(seq):
             info = self._info(record)
-            cut = truncate_frame(self.codec, frame, chance(keys["truncate"], seq, 1))
+            cut = truncate_frame(self.codec, frame, truncate.draw(seq, 1))
             self._entries.append(
                 {"fault": "truncate", "seq": [seq], "frames": {str(seq): info}, "kept": len(cut)}
             )
             frame = cut
-        elif faults.corrupt and chance(keys["corrupt"], seq) < faults.corrupt:
-            corrupted = corrupt_frame(
-                self.codec, frame, chance(keys["corrupt"], seq, 1), chance(keys["corrupt"], seq, 2)
-            )
+        elif seq >= corrupt.next and corrupt.picks(seq):
+            corrupted = corrupt_frame(self.codec, frame, corrupt.draw(seq, 1), corrupt.draw(seq, 2))
             if corrupted is not None:
                 info = self._info(record)
                 frame, name, offset = corrupted
@@ -408,39 +471,38 @@ class FaultInjector:
                         "offset": offset,
                     }
                 )
-        reorder = faults.reorder
-        if reorder is not None and chance(keys["reorder"], seq) < reorder.share:
-            left = 1 + min(
-                int(chance(keys["reorder"], seq, 1) * reorder.window), reorder.window - 1
-            )
+        duplicate, reorder = self._duplicate, self._reorder
+        twice = seq >= duplicate.next and duplicate.picks(seq)
+        if seq >= reorder.next and reorder.picks(seq):
+            window = self._window
+            left = 1 + min(int(reorder.draw(seq, 1) * window), window - 1)
             info = info if info is not None else self._info(record)
-            self._held.append(_Held(seq, frame, info, left, {}))
+            self._held.append(_Held(seq, frame, info, left, {}, twice))
             return
-        self._emit(seq, frame, record, info)
+        self._emit(seq, frame, record, info, twice)
 
-    def _emit(self, seq: int, frame: bytes, record: Record | None, info: FrameInfo | None) -> None:
+    def _emit(
+        self, seq: int, frame: bytes, record: Record | None, info: FrameInfo | None, twice: bool
+    ) -> None:
         """Into MQ$BILLING (twice, `duplicate`), past the frames held back."""
-        faults = self.faults
-        copies = 1
-        if faults.duplicate and chance(self._keys["duplicate"], seq) < faults.duplicate:
-            copies = 2
+        if twice:
             info = info if info is not None else self._info(record)
             self._entries.append({"fault": "duplicate", "seq": [seq], "frames": {str(seq): info}})
-        for _ in range(copies):
+        for _ in range(2 if twice else 1):
             self.handed += 1
             self.downstream((seq, frame))
             if self._held:
-                info = info if info is not None else self._info(record)
-                self._went_past(seq, info)
+                # What it bills is worked out only if a held frame's entry lists it.
+                self._went_past(seq, info if info is not None else record)
 
-    def _went_past(self, seq: int, info: FrameInfo) -> None:
+    def _went_past(self, seq: int, what: Record | FrameInfo | None) -> None:
         """A frame went into the queue ahead of those held back before it was written: each
         of them is one nearer its release."""
         due: list[_Held] = []
         for held in self._held:
             if seq < held.seq:
                 continue  # an older frame let go before it: no frame written later
-            held.passed[seq] = info
+            held.passed[seq] = what
             held.left -= 1
             if held.left <= 0:
                 due.append(held)
@@ -451,7 +513,9 @@ class FaultInjector:
 
     def _release(self, held: _Held) -> None:
         if held.passed:  # delivered after frames written later: out of order
-            by_seq = {held.seq: held.info, **held.passed}
+            by_seq = {held.seq: held.info}
+            for seq, what in held.passed.items():
+                by_seq[seq] = what if isinstance(what, dict) else self._info(what)
             moved = sorted(by_seq)
             self._entries.append(
                 {
@@ -462,7 +526,7 @@ class FaultInjector:
                     "delivered_after": list(held.passed)[-1],
                 }
             )
-        self._emit(held.seq, held.frame, None, held.info)
+        self._emit(held.seq, held.frame, None, held.info, held.twice)
 
     def _info(self, record: Record | None) -> FrameInfo:
         if record is None:

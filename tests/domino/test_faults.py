@@ -15,12 +15,14 @@ from samples import ALICE, FRAMES, HUB, KIND_NAMES, RECORDS, SERVER
 from simulator.domino.billfields import bill_fields_of
 from simulator.domino.faults import (
     WRAP_START,
+    FramePicks,
     ZonedStamper,
     corrupt_frame,
     corruptible_spans,
     truncate_frame,
 )
 from simulator.domino.simulation import RunOptions, Simulation
+from simulator.domino.streams import stream_key
 from simulator.scenario.loader import load_scenario_text
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec, FrameError
@@ -408,3 +410,28 @@ def test_the_crash_and_clock_step_times_must_be_inside_the_run() -> None:
         Exception, match=r"f\.yaml:\d+: faults\.crash\.at: 1h is not before the end"
     ):
         load_scenario_text(with_faults("crash: {at: 60m}"), "f.yaml")
+
+
+# -- which frames a share picks ------------------------------------------------------------------
+
+
+def picked(picks: FramePicks, seqs: range | list[int]) -> list[int]:
+    return [seq for seq in seqs if seq >= picks.next and picks.picks(seq)]
+
+
+@pytest.mark.parametrize("share", [0.5, 0.1, 0.001])
+def test_a_share_picks_about_that_share_of_frames_independently(share: float) -> None:
+    frames = 400_000
+    count = len(picked(FramePicks(stream_key(1, "t"), share), range(1, frames + 1)))
+    expected = share * frames
+    assert abs(count - expected) < 5 * (expected * (1 - share)) ** 0.5  # five sigma
+
+
+def test_shares_of_none_and_all_and_the_same_picks_whatever_frames_are_missing() -> None:
+    assert picked(FramePicks(1, 0.0), range(1, 1000)) == []
+    assert picked(FramePicks(1, 1.0), range(1, 100)) == list(range(1, 100))
+    every = picked(FramePicks(stream_key(3, "t"), 0.2), range(1, 2000))
+    # Frames a crash lost never get here: the others are picked as before.
+    some = picked(FramePicks(stream_key(3, "t"), 0.2), [s for s in range(1, 2000) if s % 3])
+    assert some == [seq for seq in every if seq % 3]
+    assert every != picked(FramePicks(stream_key(4, "t"), 0.2), range(1, 2000))

@@ -3,11 +3,15 @@ mistake named by file, line and field (or by the option)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from paths import REPO
 
 from simulator.errors import InputError
 from simulator.scenario.faults import (
     DEFAULT_QUEUED_US,
+    FAULT_NAMES,
     ClockStepFault,
     CrashFault,
     Faults,
@@ -169,3 +173,11 @@ def test_an_option_replaces_the_blocks_entry_and_keeps_the_rest() -> None:
     assert changed.duplicate == 0.5
     assert changed.crash == crash(at="2h")
     assert changed.crash is not None and changed.crash.at == 2 * HOUR
+
+
+def test_the_faults_page_example_loads_and_names_every_fault() -> None:
+    page = (REPO / "docs" / "faults.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"^```yaml\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
+    faults = load_scenario_text(block, "docs/faults.md").faults
+    assert all(getattr(faults, name) for name in FAULT_NAMES)
+    assert [name for name in FAULT_NAMES if f"**`{name}`**" not in page] == []
