@@ -459,6 +459,17 @@ def run_command(
     ] = None,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="NAME=VALUE",
+            help="Inject a fault (docs/faults.md), as the scenario's faults: block does and "
+            "in place of its entry NAME; VALUE is YAML. Repeatable: --fault duplicate=0.001 "
+            "--fault 'crash={at: 2h, restart_after: 5m}'. Faults: duplicate, reorder, "
+            "corrupt, truncate, crash, clock_step, dst, wrap.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: BILLMSG frames to MQTT, a file or stdout.
 
@@ -531,6 +542,7 @@ def run_command(
         procs=procs,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        faults=tuple(fault or ()),
     )
     raise typer.Exit(run_scenario(request))
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, Protocol, TextIO, overload
@@ -28,6 +29,7 @@ from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.durations import DurationError, parse_run_length
+from simulator.scenario.faults import Faults, check_faults, parse_fault_option, with_overrides
 from simulator.scenario.loader import load_scenario, parse_workload
 from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import read_notes_ini
@@ -48,18 +50,48 @@ def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
 
 
 def load_request(request: RunRequest) -> tuple[Scenario, Any]:
-    """The request's scenario and settings, with `--duration` for the scenario's own."""
+    """The request's scenario and settings, with `--duration` for the scenario's own and
+    each `--fault` for the `faults:` entry of its name."""
     scenario, settings = load(request.scenario, request.notes_ini)
     if request.duration is not None:
         scenario = with_duration(scenario, request.duration)
+    overrides = [parse_fault_option(text) for text in request.faults]
+    if overrides:
+        faults = with_overrides(scenario.faults, overrides)
+        scenario = scenario.model_copy(update={"faults": faults})
+    if overrides or request.duration is not None:
+        check_fault_times(scenario, {name for name, _ in overrides})
     return scenario, settings
+
+
+def check_fault_times(scenario: Scenario, from_options: Container[str]) -> None:
+    """A crash or clock step must come before the end of the run (`--duration` may have
+    moved it); the first that does not is bad input, named where it was given."""
+
+    def refuse(path: Sequence[Any], message: str) -> None:
+        name = path[1]
+        if name in from_options:
+            raise InputError(message, field=f"--fault {name}")
+        raise InputError(
+            message,
+            file=scenario.filename,
+            line=scenario.line_of(*path),
+            field=".".join(str(part) for part in path),
+        )
+
+    check_faults(scenario.faults, scenario.duration, refuse)
+
+
+def without_faults(scenario: Scenario) -> Scenario:
+    """The scenario with no faults: what a dry run of its script checks."""
+    return scenario.model_copy(update={"faults": Faults()}) if scenario.faults.any else scenario
 
 
 def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
     """Dry-run the script: its state errors (logout with no session, …) raise InputError
     before a single frame is written anywhere. Generated users are left out: they cannot
     make such errors, and a big workload would run twice."""
-    Simulation(scenario, settings, options, generate=False).dry_run()
+    Simulation(without_faults(scenario), settings, options, generate=False).dry_run()
 
 
 def parse_speed(text: str) -> Speed:
@@ -151,6 +183,7 @@ class RunRequest:
     procs: int | None = None  # a domain's processes; None: one a server, at most the cores
     metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
     metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
+    faults: tuple[str, ...] = ()  # --fault NAME=VALUE, each for the faults: entry NAME
 
     @property
     def local(self) -> bool:

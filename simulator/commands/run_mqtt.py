@@ -392,7 +392,7 @@ async def _close_drain(sim: Simulation, drain: BillingDrain, timeout: float) -> 
     undelivered = await drain.close(timeout)
     # Records the server wrote while MQ$BILLING was full never got into it.
     stats = sim.queue.stats()
-    undelivered += sim.writer.frames - stats.put - stats.dropped
+    undelivered += sim.frames_handed - stats.put - stats.dropped
     # Frames the broker refused (PUBACK reason >= 0x80) or the drain could not send (no
     # topic, no JSON form) left the queue but reached no one.
     return undelivered + drain.refused + drain.rejected

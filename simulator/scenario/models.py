@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from simulator.scenario.durations import DurationUs, RunLength
+from simulator.scenario.faults import Faults, FaultsBlock
 from simulator.scenario.names import common_name
 from simulator.scenario.notes_ini import IniEntry, NotesIniSettings, resolve_settings
 from simulator.scenario.rate import RatePlan, RateStage
@@ -271,6 +272,7 @@ class Scenario(_Model):
     # As written; `parse_workload` (checked at load) gives the model. Empty: no workload.
     workload: RawMapping = {}
     custom_types: dict[Ident, CustomType] = {}
+    faults: FaultsBlock = Faults()  # docs/faults.md
 
     _filename: str = PrivateAttr(default="<scenario>")
     _doc: Any = PrivateAttr(default=None)
