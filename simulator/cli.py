@@ -1169,6 +1169,8 @@ def replay_command(
     log_json: Annotated[
         bool, typer.Option("--log-json", help="structlog JSON lines for the log.")
     ] = False,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
 ) -> None:
     """Replay a capture or an .nbf file to MQTT or a file, moved in time, renamed, looped.
 
@@ -1183,6 +1185,8 @@ def replay_command(
 
     if embedded_port is not None and (broker is not None or out is not None):
         raise InputError("goes with a replay on the embedded broker", field="--embedded-port")
+    if metrics_port is not None and out is not None:
+        raise InputError("goes with a replay to MQTT, not --out", field="--metrics-port")
     request = ReplayRequest(
         source=source,
         out=out,
@@ -1204,6 +1208,8 @@ def replay_command(
         drain_timeout=drain_timeout,
         embedded_port=embedded_port,
         log_json=log_json,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     raise typer.Exit(replay(request))
 

@@ -29,8 +29,9 @@ from simulator.adapters.logs import configure_logging, get_logger
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
 from simulator.adapters.sinks import BinaryFileSink, drain_to_sink
 from simulator.addin.bill import Totals, bill
-from simulator.addin.intake import Intake, Message
+from simulator.addin.intake import Intake, Message, frame_class
 from simulator.addin.store import Received
+from simulator.commands.metrics import RunMetrics, Watched, metrics_endpoint, pumping
 from simulator.commands.report import parse_time
 from simulator.commands.run import STDOUT_NAME, create, exit_code, mqtt_options, parse_speed
 from simulator.commands.signals import stop_on_signals
@@ -50,7 +51,7 @@ from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
 from simulator.wire.rewrite import FrameEdit, FrameRewriter, RewriteError
 from simulator.wire.stream import STDIN_NAME
-from simulator.wire.timedate import format_timedate
+from simulator.wire.timedate import datetime_from_timedate, format_timedate
 
 Group = tuple[str, str]  # (server common name, run): one MQTT connection, one run
 Put = Callable[[Group, SequencedFrame], Awaitable[None]]
@@ -81,6 +82,8 @@ class ReplayRequest:
     drain_timeout: float = 30.0
     embedded_port: int | None = None
     log_json: bool = False
+    metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
+    metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
 
 
 def parse_loop(text: str) -> int | None:
@@ -298,7 +301,11 @@ def replay(
             extras = asyncio.run(_to_file(request, plan, passes, ledger, speed, stdout))
         else:
             configure_logging(json=request.log_json, stream=stderr, level=logging.INFO)
-            extras = asyncio.run(_to_mqtt(request, plan, passes, ledger, speed, stderr))
+            with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
+                metrics = RunMetrics(endpoint) if endpoint is not None else None
+                extras = asyncio.run(
+                    _to_mqtt(request, plan, passes, ledger, speed, stderr, metrics)
+                )
         summary = build_replay_summary(
             request, plan, ledger, speed, extras, time.monotonic() - started
         )
@@ -355,8 +362,10 @@ async def _to_mqtt(
     ledger: SentLedger,
     speed: Speed,
     stderr: TextIO,
+    metrics: RunMetrics | None = None,
 ) -> dict[str, Any]:
-    """One MQ$BILLING and drain per server and run, as `run` publishes a server's frames."""
+    """One MQ$BILLING and drain per server and run, as `run` publishes a server's frames;
+    with `metrics`, each is a server of the Prometheus endpoint's figures."""
     # gmqtt only for a replay to MQTT.
     from simulator.adapters.mqtt.drain import BillingDrain, BrokerError  # noqa: PLC0415
     from simulator.commands.run_mqtt import broker_for_the_run, first_connection  # noqa: PLC0415
@@ -369,6 +378,7 @@ async def _to_mqtt(
     ) as (url, broker_options):
         queues: dict[Group, MessageQueue[SequencedFrame]] = {}
         drains: dict[Group, BillingDrain] = {}
+        sent: dict[Group, _SentFigures] = {}
         for group in groups:
             server, run = group
             queues[group] = MessageQueue(c.BILL_QUEUE_NAME)
@@ -383,6 +393,12 @@ async def _to_mqtt(
                 codec=plan.scan.rewriter.codec,
                 log=log,
             )
+            if metrics is not None:
+                sent[group] = figures = _SentFigures(plan)
+                index = metrics.watch(
+                    Watched(server, figures.records, queues[group], figures.virtual_time)
+                )
+                metrics.attach_drain(index, drains[group])
         log.info(
             "replay",
             source=request.source,
@@ -405,6 +421,10 @@ async def _to_mqtt(
         async def put(group: Group, item: SequencedFrame) -> None:
             await queues[group].put(item)
 
+        async def put_counted(group: Group, item: SequencedFrame) -> None:
+            await queues[group].put(item)
+            sent[group].add(item[1])
+
         stop = asyncio.Event()
 
         def quit_now(_signum: object) -> None:
@@ -413,12 +433,18 @@ async def _to_mqtt(
                 queue.quit()
 
         try:
-            with stop_on_signals(lambda _signum: stop.set(), quit_now):
-                player = asyncio.create_task(play(request, plan, passes, put, ledger, stop, speed))
-                await asyncio.wait({player, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-                if not player.done():  # a drain ended first: the broker refused us
-                    quit_now(None)
-                await player
+            async with pumping(metrics):
+                with stop_on_signals(lambda _signum: stop.set(), quit_now):
+                    player = asyncio.create_task(
+                        play(
+                            request, plan, passes, put if metrics is None else put_counted,
+                            ledger, stop, speed,
+                        )
+                    )  # fmt: skip
+                    await asyncio.wait({player, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+                    if not player.done():  # a drain ended first: the broker refused us
+                        quit_now(None)
+                    await player
         finally:
             for queue in queues.values():
                 queue.quit()
@@ -426,6 +452,8 @@ async def _to_mqtt(
             for drain in drains.values():
                 undelivered += await drain.close(request.drain_timeout)
                 undelivered += drain.refused + drain.rejected
+            if metrics is not None:
+                metrics.post()  # the final figures, acknowledgements included
             done, _ = await asyncio.wait(tasks, timeout=5)
         for task in done:
             task.result()  # a BrokerError (refused at the start) is the run's failure
@@ -437,6 +465,28 @@ async def _to_mqtt(
             "undelivered": undelivered,
             "resent": sum(drain.resent for drain in drains.values()),
         }
+
+
+class _SentFigures:
+    """What the metrics read of one server's replayed frames: records by class so far and
+    the virtual time reached (the TimeStamp of its latest frame, read only when posted)."""
+
+    def __init__(self, plan: ReplayPlan) -> None:
+        self._plan = plan
+        self._by_class: dict[str, int] = {}
+        self._last: bytes | None = None
+
+    def add(self, frame: bytes) -> None:
+        name = frame_class(frame)
+        self._by_class[name] = self._by_class.get(name, 0) + 1
+        self._last = frame
+
+    def records(self) -> dict[str, int]:
+        return dict(self._by_class)
+
+    def virtual_time(self) -> float:
+        stamp = None if self._last is None else self._plan.scan.rewriter.time_stamp(self._last)
+        return 0.0 if stamp is None else datetime_from_timedate(stamp).timestamp()
 
 
 # -- the summary ----------------------------------------------------------------------------

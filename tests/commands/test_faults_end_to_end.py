@@ -1,4 +1,4 @@
-"""Faults end to end (DESIGN §12): a run with every frame fault and a crash, published to
+"""Faults end to end (docs/faults.md): a run with every frame fault and a crash, published to
 a real mosquitto, drained by `billsim addin` into SQLite; `billsim verify` explains every
 difference by the faults the summary lists (exit 0) — and when the test itself withholds
 one more frame, one no fault touched, verify names that frame and exits 1."""

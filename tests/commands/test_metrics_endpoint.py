@@ -405,3 +405,45 @@ def test_a_run_to_a_file_announces_its_endpoint_and_ends_when_nobody_scrapes(
     assert result.exit_code == 0, result.output
     assert "billsim: metrics at http://127.0.0.1:" in result.output
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.broker
+def test_a_replay_serves_its_counters_and_ends_on_what_it_sent(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "stream.yaml"
+    scenario.write_text(SCENARIO % "")
+    frames, truth = tmp_path / "run.nbf", tmp_path / "truth.json"
+    subprocess.run(
+        billsim("run", str(scenario), "--out", str(frames), "--summary", str(truth)),
+        check=True,
+        capture_output=True,
+    )
+    expected = json.loads(truth.read_text())
+    summary_path = tmp_path / "replay.json"
+    port = free_port()
+    process = subprocess.Popen(
+        billsim(
+            *("replay", str(frames), "--broker", mosquitto.url, "--speed", "400x"),
+            *("--metrics-port", str(port), "--summary", str(summary_path)),
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    during, final, summary = scrape_until_summed_up(process, port, summary_path)
+    code, err = finish(process)
+    assert code == 0, err
+    assert summary["frames"] == expected["records"]
+    # The replayed server's series: the run's records by class, every one acknowledged.
+    assert final.by("billsim_records_total", "class", server="Mail01") == {
+        name: float(count) for name, count in expected["records_by_class"].items()
+    }
+    for name in ("billsim_frames_published_total", "billsim_frames_delivered_total"):
+        assert final.get(name, server="Mail01") == expected["records"], name
+    assert final.get("billsim_publish_to_ack_seconds_count", server="Mail01") == expected["records"]
+    assert final.get("billsim_queue_depth_frames", server="Mail01") == 0
+    assert final.get("billsim_virtual_time_seconds", server="Mail01") == pytest.approx(
+        START + expected["virtual_span_s"], abs=0.01
+    )
+    written = [sum(s.by("billsim_records_total", "class").values()) for s in during]
+    assert any(0 < count < expected["records"] for count in written), written
