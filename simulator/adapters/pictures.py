@@ -33,10 +33,12 @@ from typing import Any, BinaryIO
 import matplotlib
 import matplotlib.dates as mdates
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator
+from matplotlib.transforms import blended_transform_factory
 
 from simulator.scenario.names import common_name
 from simulator.verify.timeline import (
@@ -231,6 +233,9 @@ class _Painter:
         self.text = text
         self.geometry = _geometry(timeline)
         self.rows: list[_Row] = []
+        # Drawn once for all sessions (one artist each, not one per session): fast at 200.
+        self.cuts: list[tuple[tuple[float, float], tuple[float, float]]] = []
+        self.strips: list[list[tuple[float, float]]] = []
         self.epoch = date_number(_EPOCH)
         self.legend: dict[str, Any] = {}
         span = max(timeline.last - timeline.first, timeline.suppress)
@@ -263,6 +268,17 @@ class _Painter:
     def add_legend(self, label: str, handle: Any) -> None:
         self.legend.setdefault(label, handle)
 
+    def flush(self, axes: Axes) -> None:
+        """Draw what was gathered for all sessions."""
+        if self.strips:
+            strips = PolyCollection(self.strips, facecolors=DATABASE_COLOUR, linewidths=0)
+            strips.set_zorder(3)
+            axes.add_collection(strips)
+        if self.cuts:
+            cuts = LineCollection(self.cuts, colors="white", linewidths=0.6)
+            cuts.set_zorder(5)
+            axes.add_collection(cuts)
+
 
 def render_timeline(timeline: Timeline, text: PictureText) -> Figure:
     """The figure of `timeline`, not yet written anywhere."""
@@ -287,7 +303,8 @@ def render_timeline(timeline: Timeline, text: PictureText) -> Figure:
         painter.rows.append(_Row(bar_y, session_label(bar, with_server=with_server), "session"))
         db_ys: list[float] = []
         if geometry.detail is Detail.COMPACT:
-            y += geometry.db_space + geometry.db_bar
+            if painter.most_open:  # room for the strips, when any session has a database
+                y += geometry.db_space + geometry.db_bar
         else:
             for row in bar.databases:
                 y += geometry.db_space + geometry.label_room * 0.95
@@ -313,6 +330,7 @@ def render_timeline(timeline: Timeline, text: PictureText) -> Figure:
         _draw_lane(axes, painter, lane, marks, lane_y)
     for number, bar, bar_y, db_ys in session_rows:
         _draw_session(axes, painter, number, bar, bar_y, db_ys)
+    painter.flush(axes)
     draw_crash_bands(
         axes,
         [(_datetime(start), _datetime(end)) for start, end in timeline.crashes],
@@ -474,16 +492,18 @@ def _draw_session(
     half = geometry.bar / 2
     end = bar.end if bar.end is not None else painter.open_end
     colour = SESSION_COLOUR
-    rect = axes.broken_barh(
-        [(painter.x(bar.start), painter.width(max(end - bar.start, 1)))],
-        (bar_y - half, geometry.bar),
-        facecolors=colour if bar.session_records else "white",
-        edgecolors=colour,
+    rect = Rectangle(
+        (painter.x(bar.start), bar_y - half),
+        painter.width(max(end - bar.start, 1)),
+        geometry.bar,
+        facecolor=colour if bar.session_records else "white",
+        edgecolor=colour,
         linewidth=0.8 if bar.session_records else 1.2,
         linestyle="solid" if bar.session_records else (0, (3, 2)),
         zorder=4,
+        gid=SESSION_BAR_ID.format(number=number),
     )
-    rect.set_gid(SESSION_BAR_ID.format(number=number))
+    axes.add_patch(rect)
     if bar.session_records:
         painter.add_legend("session, START to END (SESSIONREC)", Patch(color=colour))
     else:
@@ -493,15 +513,8 @@ def _draw_session(
         )
     if bar.stamps and geometry.detail is Detail.COMPACT:
         # Thin pale cuts across the bar: a day of stamps every 15 minutes must not turn
-        # the bar black.
-        axes.vlines(
-            [painter.x(t) for t in bar.stamps],
-            bar_y - half,
-            bar_y + half,
-            colors="white",
-            linewidths=0.6,
-            zorder=5,
-        )
+        # the bar black. Drawn for all sessions at once (`_Painter.flush`).
+        painter.cuts += [((x, bar_y - half), (x, bar_y + half)) for x in map(painter.x, bar.stamps)]
         painter.add_legend(
             "STAMP (a pale cut across the bar)",
             Line2D(
@@ -539,16 +552,19 @@ def _draw_session(
         # No END: after its last record the bar fades out (hatched) to an arrow head past
         # the stream's last record; whatever happened there, the stream does not say.
         seen = bar.last if bar.last is not None else bar.start
-        rect = axes.broken_barh(
-            [(painter.x(seen), painter.width(max(end - seen, 1)))],
-            (bar_y - half, geometry.bar),
-            facecolors="white",
-            edgecolors=colour,
-            hatch="////",
-            linewidth=0.8,
-            zorder=4.5,
+        axes.add_patch(
+            Rectangle(
+                (painter.x(seen), bar_y - half),
+                painter.width(max(end - seen, 1)),
+                geometry.bar,
+                facecolor="white",
+                edgecolor=colour,
+                hatch="////",
+                linewidth=0.8,
+                zorder=4.5,
+            )
         )
-        axes.plot(
+        (arrow,) = axes.plot(
             [painter.x(end)],
             [bar_y],
             marker=">",
@@ -556,6 +572,7 @@ def _draw_session(
             color=OPEN_ENDED_COLOUR,
             zorder=6,
         )
+        arrow.set_gid(f"open-end-{number}")
         painter.add_legend(
             "no END: hatched after its last record",
             (
@@ -717,30 +734,31 @@ def _draw_database_strip(
     if not most or height <= 0:
         return
     scale = painter.most_open
-    xs = [painter.x(at) for at, _ in steps]
-    ys = [top + height * count / scale for _, count in steps]
-    axes.fill_between(
-        xs, [top] * len(xs), ys, step="post", color=DATABASE_COLOUR, linewidth=0, zorder=3
-    )
+    # The step outline, closed along the strip's top edge; drawn with the others at once.
+    outline: list[tuple[float, float]] = [(painter.x(steps[0][0]), top)]
+    level = top
+    for at, count in steps:
+        x = painter.x(at)
+        outline += [(x, level), (x, top + height * count / scale)]
+        level = top + height * count / scale
+    painter.strips.append(outline)
     painter.add_legend("databases open (strip height: how many)", Patch(color=DATABASE_COLOUR))
 
 
 def _draw_labels(axes: Axes, painter: _Painter) -> None:
+    """Each row's name left of the plot: plain texts, far cheaper than 200 tick labels."""
     geometry = painter.geometry
-    rows = painter.rows
-    axes.yaxis.set_major_locator(FixedLocator([row.y for row in rows]))
-    axes.set_yticks([row.y for row in rows], [row.label for row in rows])
-    axes.tick_params(axis="y", length=0, pad=6)
-    for tick, row in zip(axes.get_yticklabels(), rows, strict=True):
+    axes.set_yticks([])
+    beside = blended_transform_factory(axes.transAxes, axes.transData)
+    for row in painter.rows:
+        style: dict[str, Any] = {"fontsize": geometry.label_size}
         if row.kind == "database":
-            tick.set_fontsize(geometry.db_label_size)
-            tick.set_color(LABEL_COLOUR)
+            style = {"fontsize": geometry.db_label_size, "color": LABEL_COLOUR}
         elif row.kind == "lane":
-            tick.set_fontsize(geometry.label_size)
-            tick.set_fontstyle("italic")
-        else:
-            tick.set_fontsize(geometry.label_size)
-            tick.set_fontweight("bold" if geometry.detail is not Detail.COMPACT else "normal")
+            style["fontstyle"] = "italic"
+        elif geometry.detail is not Detail.COMPACT:
+            style["fontweight"] = "bold"
+        axes.text(-0.008, row.y, row.label, transform=beside, ha="right", va="center", **style)
 
 
 def _format_time_axis(axes: Axes, painter: _Painter) -> None:

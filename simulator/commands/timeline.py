@@ -34,7 +34,7 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import InputError
-from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
+from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.models import Scenario
 from simulator.scenario.speed import Speed
@@ -70,13 +70,14 @@ class TimelineRequest:
 
 
 def is_scenario(source: str) -> bool:
-    """A scenario: a .yaml file, or a bundled name that is no file; else a frame stream."""
-    path = Path(source)
+    """A scenario: a .yaml file, a bundled name, or a name that is no file (which
+    `resolve_scenario` then reports with the bundled names); any other file is frames."""
     if source == STDIN_NAME:
         return False
+    path = Path(source)
     if path.is_file():
         return path.suffix.lower() in _SCENARIO_SUFFIXES
-    return path.suffix.lower() in _SCENARIO_SUFFIXES or source in bundled_scenarios()
+    return not path.exists()
 
 
 def draw(request: TimelineRequest, stderr: TextIO | None = None) -> Timeline:
@@ -107,12 +108,16 @@ def draw(request: TimelineRequest, stderr: TextIO | None = None) -> Timeline:
     with create(request.out, "wb") as stream:
         draw_timeline(timeline, stream, picture, text)
     shown = len(timeline.sessions)
-    of = f" (the {shown:,} busiest of {timeline.total_sessions:,})" if timeline.hidden else ""
+    of = f" (the {shown:,} busiest drawn)" if timeline.hidden else ""
     stderr.write(
-        f"billsim: timeline of {timeline.frames:,} records, {timeline.total_sessions:,} "
-        f"sessions{of}, written to {request.out}\n"
+        f"billsim: timeline of {_count(timeline.frames, 'record')}, "
+        f"{_count(timeline.total_sessions, 'session')}{of}, written to {request.out}\n"
     )
     return timeline
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 # -- a scenario, run in memory ---------------------------------------------------------------
