@@ -548,6 +548,19 @@ def _draw_session(
                 markeredgewidth=1.6,
             ),
         )
+    if bar.charges:  # charged documents of a stream without DBRECs: on the bar itself
+        style = _MARK_STYLES[MarkKind.CHARGE]
+        axes.scatter(
+            [painter.x(m.at) for m in bar.charges],
+            [bar_y] * len(bar.charges),
+            marker=style.marker,
+            s=60 if geometry.detail is not Detail.COMPACT else 18,
+            c=style.colour,
+            edgecolors=STAMP_COLOUR,
+            linewidths=0.6,
+            zorder=7,
+        )
+        painter.add_legend(style.legend, _marker_handle(style))
     if bar.end is None:
         # No END: after its last record the bar fades out (hatched) to an arrow head past
         # the stream's last record; whatever happened there, the stream does not say.
@@ -700,10 +713,15 @@ def _annotate(
     colour: str,
     size: float = 8.0,
 ) -> None:
-    """The records' names just above a row, centred on their times; one that would touch
-    the previous name on the row is moved up a line, so no two overlap."""
-    last_x: list[float] = []  # per line: where the last name ended (ticks)
+    """The records' names just above a row, centred on their times; records of one instant
+    share a label (`STAMP, END`), and one that would touch the previous name on the row is
+    moved up a line, so no two overlap."""
+    merged: dict[int, tuple[str, str | None]] = {}
     for at, name, own_colour in sorted(events, key=lambda e: e[0]):
+        before, before_colour = merged.get(at, ("", None))
+        merged[at] = (f"{before}, {name}" if before else name, before_colour or own_colour)
+    last_x: list[float] = []  # per line: where the last name ended (ticks)
+    for at, (name, own_colour) in merged.items():
         half_width = painter.min_label_gap * max(len(name), 5) / 10
         line = 0
         while line < len(last_x) and at - half_width < last_x[line]:

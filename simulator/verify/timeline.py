@@ -4,7 +4,8 @@
 a `Timeline`: a `SessionBar` per session from START to END with its STAMPs, under it a
 `DatabaseRow` per database the session opened with the `OpenInterval`s from each OPEN to
 its CLOSE or CLOSE_END (DB STAMPs as ticks), document charges on the row of the database
-they were charged in, and the server tasks' records (mail, replication, agents, HTTP) as
+they were charged in (on the session's bar when the stream has no DBRECs), and the server
+tasks' records (mail, replication, agents, HTTP) as
 `Mark`s on a lane each. adapters/pictures.py draws it; this module knows nothing of
 matplotlib, so the same model can be tested by hand and drawn by anything.
 
@@ -130,6 +131,7 @@ class SessionBar:
     address: str = ""
     session_records: bool = True  # False: only its DBRECs are in the stream
     last: int | None = None  # its last record (of an open-ended session: where it was seen last)
+    charges: tuple[Mark, ...] = ()  # charged documents when the stream has no DBRECs
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -216,6 +218,7 @@ class _Session:
     end: int | None = None
     stamps: list[int] = field(default_factory=list)
     dbs: dict[TimeDate, _Db] = field(default_factory=dict)
+    charges: list[Mark] = field(default_factory=list)
     records: int = 0
 
 
@@ -356,12 +359,19 @@ class TimelineBuilder:
     def _charge(self, server: str, rec: DocumentRec, ticks: int) -> None:
         verb = c.CHARGE_TYPE_NAMES.get(rec.Type, str(rec.Type)).lower()
         mark = Mark(ticks, MarkKind.CHARGE, f"{verb} {rec.Charge:.2f}")
-        for session in self._by_user.get((server, rec.Username), ()):
+        sessions = self._by_user.get((server, rec.Username), ())
+        for session in sessions:
             db = session.dbs.get(rec.ReplicaID)
             if db is not None and db.open_since is not None:
                 db.charges.append(mark)
                 session.records += 1
                 return
+        if len(sessions) == 1 and not sessions[0].dbs:
+            # No DBRECs in the stream (BillingClass without Database): the user's one
+            # session is still where the charge was made.
+            sessions[0].charges.append(mark)
+            sessions[0].records += 1
+            return
         self._mark(Lane.DOCUMENT, mark)
 
     def _mark(self, lane: Lane, mark: Mark) -> None:
@@ -438,6 +448,7 @@ class TimelineBuilder:
             address=session.address,
             session_records=session.session_recs,
             last=session.last,
+            charges=tuple(session.charges),
         )
 
 

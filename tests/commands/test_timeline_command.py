@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import matplotlib
 import pytest
+from paths import REPO
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -197,3 +199,17 @@ def test_bad_input_exits_2_saying_what_is_wrong(
     assert message in output
     assert "Traceback" not in output
     assert not (tmp_path / "t.svg").exists()
+
+
+def test_the_readme_picture_is_what_billsim_draws_of_lifecycle_demo(tmp_path: Path) -> None:
+    kept = REPO / "docs" / "images" / "lifecycle-demo.svg"
+    assert "(docs/images/lifecycle-demo.svg)" in (REPO / "README.md").read_text(encoding="utf-8")
+    assert bars(kept) == 1
+
+    fresh = tmp_path / "demo.svg"
+    assert timeline("lifecycle-demo", "-o", str(fresh))[0] == 0
+    drawn_by = re.search(rb"Matplotlib v([0-9.]+)", kept.read_bytes())
+    if drawn_by is not None and drawn_by[1].decode() == matplotlib.__version__:
+        # The same matplotlib draws the same bytes: redraw it when the picture changes
+        # (billsim timeline lifecycle-demo -o docs/images/lifecycle-demo.svg).
+        assert fresh.read_bytes() == kept.read_bytes()

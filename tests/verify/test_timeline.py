@@ -323,3 +323,15 @@ def test_open_database_steps_count_the_databases_open_over_time() -> None:
         (t(10), 1),
         (t(20), 0),
     ]
+
+
+def test_without_dbrecs_a_charge_lies_on_its_users_one_session() -> None:
+    frames = [session(0, START), charge(2), session(3, START, sid=(2, 1), user=BOB)]
+    frames += [charge(4, user=BOB), session(5, START, sid=(3, 1), user=BOB), charge(6, user=BOB)]
+    timeline = build_timeline(frames, suppress_minutes=15)
+
+    alice, bob_first, _bob_second = timeline.sessions
+    assert [m.at for m in alice.charges] == [t(2)]
+    assert [m.at for m in bob_first.charges] == [t(4)]  # Bob's only session then
+    # With two sessions open, which one charged is not known: the documents lane.
+    assert [m.at for m in timeline.lane(Lane.DOCUMENT)] == [t(6)]
