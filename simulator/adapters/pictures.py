@@ -491,6 +491,8 @@ def _draw_session(
     geometry = painter.geometry
     half = geometry.bar / 2
     end = bar.end if bar.end is not None else painter.open_end
+    if bar.end is None and bar.cut_at is not None:
+        end = bar.cut_at  # cut by a crash: it stops where the server went down
     colour = SESSION_COLOUR
     rect = Rectangle(
         (painter.x(bar.start), bar_y - half),
@@ -615,6 +617,19 @@ def _draw_session(
         events += [(t, "STAMP", None) for t in bar.stamps]
         if bar.end is not None:
             events.append((end, "END", None))
+        elif bar.cut_at is not None:
+            # Beside its arrow, in the crash's band: the STAMP or START above stays black.
+            axes.annotate(
+                "no END (crash)",
+                (painter.x(end), bar_y),
+                xytext=(8, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=8,
+                color=OPEN_ENDED_COLOUR,
+                zorder=8,
+            )
         else:
             events.append((end, "no END", OPEN_ENDED_COLOUR))
         _annotate(axes, painter, events, bar_y - half * 1.5, colour=STAMP_COLOUR)
@@ -625,7 +640,7 @@ def _draw_session(
         db_half = geometry.db_bar / 2
         spans = []
         for interval in row.intervals:
-            stop = interval.end if interval.end is not None else painter.open_end
+            stop = interval.end if interval.end is not None else end
             spans.append((painter.x(interval.start), painter.width(max(stop - interval.start, 1))))
         if spans:
             axes.broken_barh(
@@ -747,7 +762,7 @@ def _draw_database_strip(
     axes: Axes, painter: _Painter, bar: SessionBar, top: float, height: float
 ) -> None:
     """How many databases the session has open, as a step area under its bar."""
-    steps = open_database_steps(bar, painter.open_end)
+    steps = open_database_steps(bar, bar.cut_at or painter.open_end)
     most = max((count for _, count in steps), default=0)
     if not most or height <= 0:
         return

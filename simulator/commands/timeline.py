@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from simulator.adapters.pictures import (
@@ -38,9 +39,11 @@ from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.models import Scenario
 from simulator.scenario.speed import Speed
+from simulator.verify.checker import Checker
 from simulator.verify.timeline import DEFAULT_BUSIEST, Timeline, TimelineBuilder
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
+from simulator.wire.records import Frame
 from simulator.wire.stream import (
     STDIN_NAME,
     FrameForm,
@@ -215,23 +218,27 @@ def _from_frames(request: TimelineRequest) -> tuple[Timeline, PictureText]:
     builder = TimelineBuilder(
         suppress_minutes=settings.suppress_minutes, origin=origin, database_names=names
     )
+    # `check`'s own reading of the stream, for the server restarts it names: each is a
+    # band where the server was down, and the sessions it cut stop there.
+    checker = Checker(suppress_time=settings.suppress_minutes, stamp_policy=settings.stamp_policy)
     source = source_name(request.source)
     codec = FrameCodec(settings.layout, custom_kinds=settings.custom_kinds)
     with open_input(request.source) as stream:
         form, prefix = detect_form(stream)
         if form is None:
             raise InputError("no frames: the input is empty", file=source)
-        frames: Any
+        frames: Iterable[Frame]
         if form is FrameForm.JSON:
             frames = (
                 f for _l, _s, _d, f in read_json_frames(stream, codec, source=source, prefix=prefix)
             )
         else:
             frames = (f for _o, _d, f in read_frames(stream, codec, source=source, prefix=prefix))
-        builder.feed_all(frames)
-    # `check` does not yet tell a server restart from a stream's errors (the crash fault is
-    # not in yet); once it does, its restarts become builder.finish(crashes=…) here.
-    timeline = builder.finish(busiest=request.busiest)
+        for frame in frames:
+            builder.feed(frame)
+            checker.feed(frame)
+    checker.finish()
+    timeline = builder.finish(busiest=request.busiest, crashes=checker.restart_intervals())
     zone, zone_name = _fixed_zone(timeline.zone)
     assumed = "" if settings.given else " (assumed: give --scenario)"
     subtitle = f"BillingSuppressTime {timeline.suppress_minutes} min{assumed}"

@@ -132,6 +132,7 @@ class SessionBar:
     session_records: bool = True  # False: only its DBRECs are in the stream
     last: int | None = None  # its last record (of an open-ended session: where it was seen last)
     charges: tuple[Mark, ...] = ()  # charged documents when the stream has no DBRECs
+    cut_at: int | None = None  # no END: the crash after its last record, where it was cut
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -388,7 +389,9 @@ class TimelineBuilder:
         """The timeline of the frames fed: at most `busiest` sessions, by START.
 
         `crashes`: (start, end) tick intervals in which the server was down, drawn as
-        bands (from the run's faults, or where a checker found a restart).
+        bands (from the run's faults, or where the checker found a restart:
+        `Checker.restart_intervals`); a session with no END and a crash after its last
+        record was cut by it (`SessionBar.cut_at`).
         """
         if busiest < 1:
             raise ValueError(f"busiest must be at least 1, not {busiest}")
@@ -398,13 +401,14 @@ class TimelineBuilder:
             sessions.sort(key=lambda s: (-s.records, s.start, s.key))
             sessions = sessions[:busiest]
         sessions.sort(key=lambda s: (s.start, s.key))
+        crashes = tuple(sorted(crashes))
         first = self.first if self.first is not None else 0
         last = self.last if self.last is not None else first
         lanes = tuple(
             (lane, tuple(self._marks[lane])) for lane in LANE_ORDER if self._marks.get(lane)
         )
         return Timeline(
-            sessions=tuple(self._bar(session) for session in sessions),
+            sessions=tuple(self._bar(session, crashes) for session in sessions),
             lanes=lanes,
             first=first,
             last=last,
@@ -413,11 +417,11 @@ class TimelineBuilder:
             suppress=self.suppress,
             grid_origin=self.origin if self.origin is not None else first,
             zone=self.zone or timedelta(0),
-            crashes=tuple(sorted(crashes)),
+            crashes=crashes,
             servers=tuple(self._servers),
         )
 
-    def _bar(self, session: _Session) -> SessionBar:
+    def _bar(self, session: _Session, crashes: tuple[tuple[int, int], ...]) -> SessionBar:
         server, index, seqno = session.key
         rows = tuple(
             DatabaseRow(
@@ -434,6 +438,10 @@ class TimelineBuilder:
         end = session.end
         if not session.session_recs and all(db.open_since is None for db in session.dbs.values()):
             end = session.last
+        # A session that never ENDed and a crash after its last record: the crash cut it.
+        cut_at = None
+        if end is None:
+            cut_at = next((start for start, _ in crashes if start >= session.last), None)
         return SessionBar(
             server=server,
             index=index,
@@ -449,6 +457,7 @@ class TimelineBuilder:
             session_records=session.session_recs,
             last=session.last,
             charges=tuple(session.charges),
+            cut_at=cut_at,
         )
 
 

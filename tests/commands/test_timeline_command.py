@@ -4,22 +4,28 @@ PNG that decodes, an SVG with one bar per session, and exit 2 for bad input."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import matplotlib
 import pytest
 from paths import REPO
 from PIL import Image
+from samples import ALICE, BOB, CAROL, SERVER
 from typer.testing import CliRunner
 
 from simulator import cli
 from simulator.verify.checker import check_stream
+from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
-from simulator.wire.records import SessionRec
+from simulator.wire.records import SessionID, SessionRec
 from simulator.wire.stream import read_frames
+from simulator.wire.timedate import timedate_from_datetime
 
 runner = CliRunner()
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+START, STAMP, END = c.BILL_SESSION_START, c.BILL_SESSION_STAMP, c.BILL_SESSION_END
 BAR_ID = re.compile(rb'id="session-bar-\d+"')
 
 # 260 generated users arriving over 10 minutes, each one session: more than 200 sessions.
@@ -145,7 +151,7 @@ def test_a_stream_cut_short_draws_its_sessions_open_ended(tmp_path: Path) -> Non
     with frames.open("rb") as stream, cut.open("wb") as out:
         # Everything up to the first END: the two sessions never end.
         for _offset, data, frame in read_frames(stream, FrameCodec(Layout.LINUX_X86_64)):
-            if isinstance(frame.rec, SessionRec) and frame.rec.Action == 255:
+            if isinstance(frame.rec, SessionRec) and frame.rec.Action == END:
                 break
             out.write(data)
 
@@ -213,3 +219,32 @@ def test_the_readme_picture_is_what_billsim_draws_of_lifecycle_demo(tmp_path: Pa
         # The same matplotlib draws the same bytes: redraw it when the picture changes
         # (billsim timeline lifecycle-demo -o docs/images/lifecycle-demo.svg).
         assert fresh.read_bytes() == kept.read_bytes()
+
+
+def test_a_frame_file_with_a_restart_gets_a_band_where_check_names_it(tmp_path: Path) -> None:
+    codec = FrameCodec(Layout.LINUX_X86_64)
+    records = [
+        (0, SessionRec(SessionID(1, 1), START, ALICE, 400, 2200, "10.1.2.3")),
+        (2, SessionRec(SessionID(2, 1), START, BOB, 300, 1000, "10.1.2.4")),
+        (15, SessionRec(SessionID(1, 1), STAMP, ALICE, 1600, 2500, "10.1.2.3")),
+        # The server dies after 09:15 (no END for either) and is back at 09:30: slot 1 again.
+        (30, SessionRec(SessionID(1, 2), START, CAROL, 100, 100, "10.1.2.5")),
+        (40, SessionRec(SessionID(1, 2), END, CAROL, 900, 900, "10.1.2.5")),
+    ]
+    crashed = tmp_path / "crashed.nbf"
+    crashed.write_bytes(
+        b"".join(
+            codec.encode_record(rec, SERVER, timedate_from_datetime(T0 + timedelta(minutes=m)))
+            for m, rec in records
+        )
+    )
+    checked = runner.invoke(cli.app, ["check", str(crashed)])
+    assert checked.exit_code == 0 and "server restart at" in checked.output, checked.output
+
+    picture = tmp_path / "crashed.svg"
+    code, output = timeline(str(crashed), "-o", str(picture))
+    assert code == 0, output
+    svg = picture.read_bytes()
+    assert bars(picture) == 3
+    assert svg.count(b'id="crash-') == 1
+    assert svg.count(b'id="open-end-') == 2  # Alice and Bob, cut by the crash

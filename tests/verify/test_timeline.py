@@ -335,3 +335,19 @@ def test_without_dbrecs_a_charge_lies_on_its_users_one_session() -> None:
     assert [m.at for m in bob_first.charges] == [t(4)]  # Bob's only session then
     # With two sessions open, which one charged is not known: the documents lane.
     assert [m.at for m in timeline.lane(Lane.DOCUMENT)] == [t(6)]
+
+
+def test_a_session_without_end_before_a_crash_was_cut_by_it() -> None:
+    frames = [
+        session(0, START),
+        session(2, START, sid=(2, 1), user=BOB),
+        session(15, STAMP),
+        session(30, START, sid=(1, 2), user=CAROL),  # the server back
+        session(40, STAMP, sid=(1, 2), user=CAROL),  # and still open when the stream ends
+    ]
+    timeline = build_timeline(frames, suppress_minutes=15, crashes=[(t(15), t(30))])
+
+    alice, bob, carol = timeline.sessions
+    assert (alice.end, alice.cut_at) == (None, t(15))
+    assert (bob.end, bob.cut_at) == (None, t(15))
+    assert (carol.end, carol.cut_at) == (None, None)  # no crash after its last record
