@@ -639,6 +639,80 @@ def check_command(
     raise typer.Exit(report.exit_code)
 
 
+@app.command("timeline")
+def timeline_command(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SCENARIO|FILE",
+            help="A scenario (bundled name or .yaml file), run here in memory at max speed; "
+            "or a frame file (run --out, run --stdout; - reads stdin).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE.svg|FILE.png",
+            help="The picture to write.",
+            show_default=False,
+        ),
+    ],
+    busiest: Annotated[
+        int,
+        typer.Option(
+            "--busiest",
+            metavar="N",
+            help="Draw at most N sessions: those with the most "
+            "records (the picture says how many were left out).",
+        ),
+    ] = 200,
+    duration: Annotated[
+        str | None,
+        typer.Option("--duration", metavar="DURATION", help="Run the scenario this long instead."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            metavar="SCENARIO",
+            help="With a frame file: the scenario it was run "
+            "from (BillingSuppressTime, custom types, database names).",
+        ),
+    ] = None,
+    notes_ini: Annotated[
+        Path | None,
+        typer.Option("--notes-ini", help="A notes.ini file; its settings win over the scenario's."),
+    ] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+) -> None:
+    """Draw the lifecycles of a run as a picture (SVG or PNG).
+
+    A bar per session from START to END with a tick per STAMP, its databases' open
+    intervals under it, mail, replication, agent and HTTP records on lanes of their own,
+    the BillingSuppressTime grid behind; times in the scenario's zone (a frame file: its
+    TIMEDATEs'). Exit 2 for bad input: an unknown scenario, an unreadable stream, a FILE
+    that is neither .svg nor .png.
+    """
+    from simulator.commands.timeline import TimelineRequest, draw  # noqa: PLC0415
+
+    draw(
+        TimelineRequest(
+            source=source,
+            out=output,
+            busiest=busiest,
+            duration=duration,
+            seed=seed,
+            scenario=scenario,
+            notes_ini=notes_ini,
+            layout=layout,
+        )
+    )
+
+
 class VerifyFormat(StrEnum):
     TABLE = "table"
     JSON = "json"

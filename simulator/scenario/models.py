@@ -294,6 +294,20 @@ class Scenario(_Model):
         return self.start + timedelta(microseconds=self.duration)
 
     @property
+    def start_offset(self) -> timedelta:
+        """The UTC offset `start` was written with (`Z`: none), for showing times as the
+        file writes them; `start` itself is kept in UTC."""
+        written = self._doc.get("start") if isinstance(self._doc, Mapping) else None
+        if isinstance(written, str):
+            try:
+                written = datetime.fromisoformat(written.strip())
+            except ValueError:
+                return timedelta(0)
+        if isinstance(written, datetime):
+            return written.utcoffset() or timedelta(0)
+        return timedelta(0)
+
+    @property
     def rate_plan(self) -> RatePlan | None:
         """The `stages:` as the engine's rate plan; None: the run is paced by speed."""
         if not self.stages:
