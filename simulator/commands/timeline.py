@@ -56,6 +56,8 @@ from simulator.wire.stream import (
 from simulator.wire.timedate import TimeDate, absolute_ticks
 
 _SCENARIO_SUFFIXES = (".yaml", ".yml")
+# A TIMEDATE tick is 1/100 s; the simulation counts microseconds.
+_US_PER_TICK = 10_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,14 @@ def draw(request: TimelineRequest, stderr: TextIO | None = None) -> Timeline:
             flag = "--duration" if request.duration is not None else "--seed"
             raise InputError("goes with a scenario, which is run; a frame file is read", field=flag)
         timeline, text = _from_frames(request)
+    if not timeline.frames:
+        # Nothing to draw is a mistake worth naming, not an empty picture (check says the
+        # same of an empty stream); a scenario's usual cause is its BillingClass.
+        raise InputError(
+            "no records to draw: the run wrote none (is notes_ini's BillingClass on for "
+            "the classes it makes?)",
+            file=request.source,
+        )
     with create(request.out, "wb") as stream:
         draw_timeline(timeline, stream, picture, text)
     shown = len(timeline.sessions)
@@ -158,6 +168,7 @@ def _from_scenario(request: TimelineRequest, stderr: TextIO) -> tuple[Timeline, 
     server: str = settings.server_name or scenario.server
     servers = domain_servers(server, workload_of(scenario).servers if scenario.workload else 1)
     builder: TimelineBuilder | None = None
+    crashes: list[tuple[int, int]] = []
     for index in range(len(servers)):
         # A domain's servers one after another: each its own simulation, all in one picture.
         sim = Simulation(scenario, settings, options, domain=Domain(servers, index))
@@ -168,15 +179,25 @@ def _from_scenario(request: TimelineRequest, stderr: TextIO) -> tuple[Timeline, 
                 database_names={info.replica_id: path for path, info in sim.databases.items()},
             )
         asyncio.run(run_into(sim, _TimelineSink(builder, sim.codec), stderr))
+        crashes += _crash_interval(scenario, sim.now)
     assert builder is not None
-    # The crash fault (`crash: {at, restart_after}`), once scenarios have it, gives its
-    # intervals here: builder.finish(crashes=[(at, at + restart_after), …]) in ticks.
-    timeline = builder.finish(busiest=request.busiest)
+    timeline = builder.finish(busiest=request.busiest, crashes=sorted(set(crashes)))
     zone, zone_name = scenario_zone(scenario)
     policy = scenario.stamp_policy
     subtitle = f"BillingSuppressTime {timeline.suppress_minutes} min, {policy} stamps"
     title = f"{scenario.name} on {_server_names(timeline)}"
     return timeline, PictureText(title, zone, zone_name, subtitle)
+
+
+def _crash_interval(scenario: Scenario, ended_us: int) -> list[tuple[int, int]]:
+    """The scenario's `crash` fault as the ticks the server was down: from `at` to the
+    restart, or to the end of the run when it never came back."""
+    crash = scenario.faults.crash
+    if crash is None or crash.at > ended_us:
+        return []
+    back = ended_us if crash.restart_after is None else crash.at + crash.restart_after
+    origin = absolute_ticks(scenario.start)
+    return [(origin + crash.at // _US_PER_TICK, origin + min(back, ended_us) // _US_PER_TICK)]
 
 
 def scenario_zone(scenario: Scenario) -> tuple[tzinfo, str]:

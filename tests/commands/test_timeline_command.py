@@ -248,3 +248,42 @@ def test_a_frame_file_with_a_restart_gets_a_band_where_check_names_it(tmp_path: 
     assert bars(picture) == 3
     assert svg.count(b'id="crash-') == 1
     assert svg.count(b'id="open-end-') == 2  # Alice and Bob, cut by the crash
+
+
+CRASHING = """\
+name: crash-demo
+start: "2026-11-23T07:00:00Z"
+duration: 3h
+server: CN=Mail01/O=Acme
+notes_ini: {BillingClass: "Session,Database,Mail"}
+workload: {preset: typical-mail, users: 30}
+faults: {crash: {at: 90m, restart_after: 10m}}
+"""
+
+
+def test_a_scenario_s_crash_fault_is_a_band_over_the_minutes_the_server_was_down(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "crash.yaml"
+    scenario.write_text(CRASHING)
+    picture = tmp_path / "crash.svg"
+    code, output = timeline(str(scenario), "-o", str(picture))
+    assert code == 0, output
+    svg = picture.read_bytes()
+    assert svg.count(b'id="crash-') == 1
+    # Without the fault: the same day, no band.
+    scenario.write_text(CRASHING.replace("faults:", "# faults:"))
+    code, output = timeline(str(scenario), "-o", str(picture))
+    assert code == 0, output
+    assert b'id="crash-' not in picture.read_bytes()
+
+
+def test_a_scenario_that_writes_no_records_is_refused_naming_the_likely_cause(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "silent.yaml"
+    scenario.write_text(CRASHING.replace('"Session,Database,Mail"', '""'))
+    code, output = timeline(str(scenario), "-o", str(tmp_path / "silent.svg"))
+    assert code == 2
+    assert "no records to draw" in output and "BillingClass" in output
+    assert not (tmp_path / "silent.svg").exists()
