@@ -10,12 +10,14 @@ from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from simulator.errors import InputError
 from simulator.scenario.checks import check_references, check_scenario, check_workload
+from simulator.scenario.lined import LinedDict, LinedList
 from simulator.scenario.models import (
     ACTION_MODELS,
+    Action,
     ActionBase,
     Scenario,
 )
@@ -28,7 +30,7 @@ from simulator.scenario.notes_ini import (
 from simulator.scenario.presets import with_preset
 from simulator.scenario.values import C_IDENTIFIER
 from simulator.scenario.workload import UNION_TAGS, Workload
-from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
+from simulator.scenario.yamlsource import line_of, load_yaml, read_yaml
 
 
 class ScenarioError(InputError):
@@ -205,11 +207,16 @@ def _check_names_declared(data: Mapping[str, Any], problems: _Problems) -> None:
         check_references(problems.add, ("script", action.index), action, users, databases)
 
 
+# The whole script in one validation: pydantic's per-call cost, 30,000 times over, was
+# most of the time a big script took to load.
+_SCRIPT = TypeAdapter(list[Action])
+
+
 def _script(items: Any, problems: _Problems) -> list[ActionBase]:
     if not isinstance(items, LinedList):
         problems.add(("script",), "must be a list of actions")
         return []
-    actions: list[ActionBase] = []
+    candidates: list[dict[Any, Any]] = []
     for index, item in enumerate(items):
         path = ("script", index)
         if not isinstance(item, LinedDict):
@@ -227,12 +234,20 @@ def _script(items: Any, problems: _Problems) -> list[ActionBase]:
         for reserved in ("line", "index"):
             if reserved in item:
                 problems.add((*path, reserved), "unknown field")
+        candidates.append({**item, "line": items.lines[index], "index": index})
+    try:
+        return list(_SCRIPT.validate_python(candidates))
+    except ValidationError:
+        pass
+    # Some action is wrong: validated one by one, each error names its action's fields,
+    # and the valid actions are kept for the checks that can still be made.
+    actions: list[ActionBase] = []
+    for candidate in candidates:
+        index = candidate["index"]
         try:
-            actions.append(
-                model.model_validate({**item, "line": items.lines[index], "index": index})
-            )
+            actions.append(ACTION_MODELS[candidate["action"]].model_validate(candidate))
         except ValidationError as exc:
-            problems.add_validation(exc, path)
+            problems.add_validation(exc, ("script", index))
     return actions
 
 
