@@ -14,7 +14,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from simulator.errors import InputError
 from simulator.scenario.checks import check_references, check_scenario, check_workload
-from simulator.scenario.lined import LinedDict, LinedList
 from simulator.scenario.models import (
     ACTION_MODELS,
     Action,
@@ -30,7 +29,7 @@ from simulator.scenario.notes_ini import (
 from simulator.scenario.presets import with_preset
 from simulator.scenario.values import C_IDENTIFIER
 from simulator.scenario.workload import UNION_TAGS, Workload
-from simulator.scenario.yamlsource import line_of, load_yaml, read_yaml
+from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
 
 
 class ScenarioError(InputError):
