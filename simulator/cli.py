@@ -157,6 +157,16 @@ def _seconds(text: str, flag: str) -> float:
         raise InputError(str(error), field=flag) from None
 
 
+def _microseconds(text: str, flag: str) -> int:
+    """A duration option (`100ms`, `5s`, a bare number of seconds) in whole microseconds."""
+    from simulator.scenario.durations import DurationError, parse_duration  # noqa: PLC0415
+
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise InputError(str(error), field=flag) from None
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"{PROG_NAME} {__version__}")
@@ -634,6 +644,51 @@ def verify_command(
             "--format", help="table: the differences for people; json: the whole outcome."
         ),
     ] = VerifyFormat.TABLE,
+    result: Annotated[
+        Path | None,
+        typer.Option(
+            "--result",
+            metavar="FILE",
+            help="Also write the whole outcome as JSON (what --format json prints) to FILE: "
+            "billsim report --verify FILE puts its verdict on top of the HTML report.",
+        ),
+    ] = None,
+    addin_summary: Annotated[
+        str | None,
+        typer.Option(
+            "--addin-summary",
+            metavar="FILE",
+            help="The add-in's summary (billsim addin --summary FILE): what --max-p99, "
+            "--max-lag and --max-rejects are held against.",
+        ),
+    ] = None,
+    max_p99: Annotated[
+        str | None,
+        typer.Option(
+            "--max-p99",
+            metavar="DURATION",
+            help="Fail (exit 1) when the p99 of the add-in's publish-to-commit latency is "
+            "above DURATION (100ms, 1.5s).",
+        ),
+    ] = None,
+    max_lag: Annotated[
+        str | None,
+        typer.Option(
+            "--max-lag",
+            metavar="DURATION",
+            help="Fail (exit 1) when the add-in fell further behind than DURATION: its "
+            "longest publish-to-commit latency, the age its backlog's oldest frame reached.",
+        ),
+    ] = None,
+    max_rejects: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rejects",
+            metavar="N",
+            min=0,
+            help="Fail (exit 1) when the add-in rejected more than N messages (no frame).",
+        ),
+    ] = None,
 ) -> None:
     """Check a consumer's bill against a run's ground truth.
 
@@ -641,12 +696,29 @@ def verify_command(
     cent, the rest exactly), the users on one side only and, with a store, the seq
     numbers of the run missing or stored twice. When the summary lists injected faults,
     the differences they explain are printed apart, each with its fault and seq numbers.
-    Exit 0 equal or every difference explained, 1 any other difference (each user and
-    field named), 2 unreadable input (file:line: field).
+    With --max-p99, --max-lag or --max-rejects (load tools' thresholds), the add-in's
+    summary (--addin-summary) is held against each and every one missed is named.
+    Exit 0 equal or every difference explained, and every threshold met; 1 any other
+    difference (each user and field named) or a threshold missed; 2 unreadable input
+    (file:line: field) or a threshold without --addin-summary.
     """
     from simulator.commands.verify import verify_files  # noqa: PLC0415
+    from simulator.verify.thresholds import Thresholds  # noqa: PLC0415
 
-    code = verify_files(expected, actual, sys.stdout, as_json=output_format is VerifyFormat.JSON)
+    thresholds = Thresholds(
+        max_p99_us=None if max_p99 is None else _microseconds(max_p99, "--max-p99"),
+        max_lag_us=None if max_lag is None else _microseconds(max_lag, "--max-lag"),
+        max_rejects=max_rejects,
+    )
+    code = verify_files(
+        expected,
+        actual,
+        sys.stdout,
+        as_json=output_format is VerifyFormat.JSON,
+        thresholds=thresholds,
+        addin_summary=addin_summary,
+        result_path=result,
+    )
     raise typer.Exit(code)
 
 
