@@ -444,6 +444,16 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE.html",
+            help="Also write the run's HTML report to FILE.html: one self-contained page "
+            "with the summary's tables, records per second over time by class, and the "
+            "timeline.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: BILLMSG frames to MQTT, a file or stdout.
 
@@ -514,6 +524,7 @@ def run_command(
         start_after=_seconds(start_after, "--start-after") if start_after is not None else 0.0,
         embedded_port=embedded_port,
         procs=procs,
+        report_path=report,
     )
     raise typer.Exit(run_scenario(request))
 
@@ -815,7 +826,8 @@ def report_command(
         typer.Option(
             "--format",
             help='table for people; csv (header user,sessions,…) or json ({"users": {…}}) '
-            "for billsim verify.",
+            "for billsim verify; html: the HTML run report (with --verify, --summary, "
+            "--addin-summary).",
         ),
     ] = ReportFormat.TABLE,
     start: Annotated[
@@ -831,6 +843,41 @@ def report_command(
         typer.Option("--to", metavar="TIME", help="Only records with a TimeStamp before TIME."),
     ] = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="--format html: write the page to FILE (.html) instead of standard output.",
+        ),
+    ] = None,
+    verify_result: Annotated[
+        Path | None,
+        typer.Option(
+            "--verify",
+            metavar="RESULT.json",
+            help="--format html: the verdict on top, from billsim verify --result FILE.",
+        ),
+    ] = None,
+    run_summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            metavar="FILE",
+            help="--format html: the run's summary (run --summary FILE): its tables and "
+            "records per second over time.",
+        ),
+    ] = None,
+    addin_summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--addin-summary",
+            metavar="FILE",
+            help="--format html: the add-in's summary (addin --summary FILE): what it "
+            "stored and its latency over time.",
+        ),
+    ] = None,
 ) -> None:
     """Print the bill of a store: totals per user, database or server.
 
@@ -844,9 +891,37 @@ def report_command(
     for a store that does not exist or an unknown URL, 1 when a database cannot be
     reached.
     """
-    from simulator.commands.report import parse_time, write_report  # noqa: PLC0415
+    from simulator.commands.report import (  # noqa: PLC0415
+        HtmlSources,
+        parse_time,
+        write_html_report,
+        write_report,
+    )
     from simulator.wire.codec import FrameCodec  # noqa: PLC0415
 
+    html_only = [
+        name
+        for name, given in (
+            ("--output", output),
+            ("--verify", verify_result),
+            ("--summary", run_summary),
+            ("--addin-summary", addin_summary),
+        )
+        if given is not None
+    ]
+    if report_format is ReportFormat.HTML:
+        write_html_report(
+            store,
+            output if output is not None else sys.stdout,
+            HtmlSources(verify_result, run_summary, addin_summary),
+            by=by,
+            start=None if start is None else parse_time(start, "--from"),
+            end=None if end is None else parse_time(end, "--to"),
+            codec=FrameCodec(layout),
+        )
+        return
+    if html_only:
+        raise InputError("goes with --format html", field=html_only[0])
     write_report(
         store,
         sys.stdout,
@@ -959,6 +1034,15 @@ def addin_command(
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE.html",
+            help="Also write the add-in's HTML report to FILE.html: what it stored, frames "
+            "per second and latency percentiles over time, the timeline.",
+        ),
+    ] = None,
 ) -> None:
     """Run the reference billing add-in: store each frame from the broker.
 
@@ -989,6 +1073,7 @@ def addin_command(
         ca_file=str(ca_file) if ca_file else None,
         cert_file=str(cert_file) if cert_file else None,
         key_file=str(key_file) if key_file else None,
+        report_path=report,
     )
     raise typer.Exit(run_addin(request))
 

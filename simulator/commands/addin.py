@@ -47,6 +47,7 @@ from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
 from simulator.commands.run_live import LiveLine, RateMeter
+from simulator.commands.series import LATENCIES, CounterSeries, addin_series_json, sampling
 from simulator.commands.signals import stop_on_signals
 from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
 from simulator.scenario.notes_ini import (
@@ -161,6 +162,7 @@ class Tally:
     per_store: list[Committed] = field(default_factory=list)
     latencies_us: array[int] = field(default_factory=lambda: array("q"))
     without_key: int = 0
+    series: CounterSeries | None = None  # stored by class and latencies, over wall time
 
     def __post_init__(self) -> None:
         self.per_store = [Committed() for _ in self.urls]
@@ -217,7 +219,35 @@ class Tally:
         latency = self.latency_ms()
         if latency is not None:
             out["latency_ms"] = {**latency, "frames": len(self.latencies_us)}
+        if self.series is not None:
+            out["series"] = addin_series_json(self.series, self.latencies_us)
         return out
+
+    def sample_over_time(self) -> CounterSeries:
+        """Sample what was stored by class, and how many latencies were measured, from now."""
+        self.series = CounterSeries(lambda: {**self.frames, LATENCIES: len(self.latencies_us)})
+        return self.series
+
+
+class FrameKeeper:
+    """The first `limit` frames committed, as bytes: the report's timeline is drawn
+    from them (a few MB at most, however long the add-in runs)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.frames: list[bytes] = []
+        self.cut = False
+
+    def __call__(self, items: Sequence[Received | Rejected]) -> None:
+        if len(self.frames) >= self.limit:
+            self.cut = self.cut or any(isinstance(item, Received) for item in items)
+            return
+        for item in items:
+            if isinstance(item, Received):
+                if len(self.frames) >= self.limit:
+                    self.cut = True
+                    return
+                self.frames.append(item.frame)
 
 
 def print_summary(summary: dict[str, Any], out: TextIO) -> None:
@@ -374,6 +404,11 @@ class AddinRequest:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    report_path: Path | None = None  # --report: the HTML report of what it stored
+
+
+# Frames kept for the report's timeline: a picture of more sessions shows only the busiest.
+REPORT_FRAMES = 20_000
 
 
 class _Live(LiveLine):
@@ -535,6 +570,11 @@ def run_addin(
             summary_file = open(request.summary_path, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as error:
             raise InputError(error.strerror or str(error), file=str(request.summary_path)) from None
+    if request.report_path is not None:
+        from simulator.commands.html_report import check_writable  # noqa: PLC0415
+
+        check_writable(request.report_path, "--report")
+    keeper = FrameKeeper(REPORT_FRAMES) if request.report_path is not None else None
     started = time.monotonic()
     try:
         intake = Intake(request.layout, kinds)
@@ -548,6 +588,7 @@ def run_addin(
                 intake=intake,
                 stderr=stderr,
                 show=stdout if prints_records(request.stores, settings) else None,
+                keeper=keeper,
             )
         )
         summary = tally.summary(time.monotonic() - started)
@@ -558,7 +599,30 @@ def run_addin(
         if summary_file is not None:
             summary_file.close()
     print_summary(summary, stdout)
+    if request.report_path is not None and keeper is not None:
+        _write_addin_report(request, summary, keeper, stdout)
     return EXIT_OK
+
+
+def _write_addin_report(
+    request: AddinRequest, summary: dict[str, Any], keeper: FrameKeeper, stdout: TextIO
+) -> None:
+    """`--report`: the add-in's HTML report; its timeline from the first frames it stored."""
+    from simulator.commands.html_report import (  # noqa: PLC0415 -- matplotlib
+        ReportParts,
+        TimelineSource,
+        write_report,
+    )
+
+    assert request.report_path is not None
+    parts = ReportParts(
+        title="billsim addin",
+        addin=summary,
+        timeline=TimelineSource(frames=keeper.frames, frames_cut=keeper.cut),
+        sources=[f"add-in on {request.broker}"],
+    )
+    write_report(request.report_path, parts)
+    stdout.write(f"billsim addin: report written to {request.report_path}\n")
 
 
 async def serve(
@@ -570,6 +634,7 @@ async def serve(
     stderr: TextIO = sys.stderr,
     stop: asyncio.Event | None = None,
     show: TextIO | None = None,
+    keeper: FrameKeeper | None = None,
 ) -> Tally:
     """Open the stores (on the thread that will commit to them), drain the broker into
     them until `stop` is set, SIGINT / SIGTERM, `--until-idle` or a failure, close them;
@@ -592,6 +657,7 @@ async def serve(
             tally = Tally([store.url for store in stores])
             intake = intake or Intake(request.layout)
             printer = RecordPrinter(intake.codec, show) if show is not None else None
+            on_committed = _both(printer, keeper)
             consumer: Consumer | None = None
 
             def acknowledge(acks: list[Ack]) -> None:
@@ -599,7 +665,7 @@ async def serve(
                     consumer.acknowledge(acks)
 
             addin = BillingAddin(
-                stores, intake, executor, tally, stop, acknowledge, on_committed=printer
+                stores, intake, executor, tally, stop, acknowledge, on_committed=on_committed
             )
             pacing: Pacing = Unpaced()
             if request.pacing == "notes-ini":
@@ -625,10 +691,26 @@ async def serve(
                 os._exit(EXIT_FAILED)
 
             with stop_on_signals(request_stop, quit_now):
-                await _drain(request, addin, consumer, pacing, stderr, stop)
+                async with sampling(tally.sample_over_time()):
+                    await _drain(request, addin, consumer, pacing, stderr, stop)
         finally:
             await loop.run_in_executor(executor, _close_all, stores)
     return tally
+
+
+def _both(
+    *callbacks: Callable[[Sequence[Received | Rejected]], None] | None,
+) -> Callable[[Sequence[Received | Rejected]], None] | None:
+    """One callback calling each of `callbacks` that is there; None if none is."""
+    present = [callback for callback in callbacks if callback is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+
+    def each(items: Sequence[Received | Rejected]) -> None:
+        for callback in present:
+            callback(items)
+
+    return each
 
 
 def _opened(open_stores: Callable[[], Sequence[Store]]) -> list[Store]:

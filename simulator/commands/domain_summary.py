@@ -7,7 +7,8 @@ queue puts, drops …); the virtual span and end are the longest server's, the w
 and the queue's high water the highest; the rate is the sum of the servers' rates (they
 ran side by side); `peak_sessions` is the sum of each server's peak. A value that differs
 between servers and cannot be summed (each server's MQTT `run` id) is left to the
-per-server summaries.
+per-server summaries. The records-over-time `series` is the servers' summed at every
+time any of them was sampled.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from simulator.commands.series import merge_series
 from simulator.commands.summary import print_summary, rounded_rate
 
 # Fields every server has the same value of, numbers or not (the seed of one run).
@@ -40,6 +42,8 @@ def merge_summaries(by_server: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
             merged[key] = rounded_rate(sum(values))
         elif key == "users":
             merged[key] = _merged_users(values)
+        elif key == "series":
+            merged[key] = merge_series(values, "records_by_class")
         elif (value := _merged(key, values)) is not _DIFFERS:
             merged[key] = value
     merged["servers"] = {name: dict(summary) for name, summary in by_server.items()}

@@ -21,7 +21,13 @@ from simulator.adapters.sinks import (
     drain_to_sink,
 )
 from simulator.commands.run_live import Progress, shutdown_on_signals
-from simulator.commands.summary import build_summary, print_summary, write_summary_json
+from simulator.commands.series import CounterSeries, sampled
+from simulator.commands.summary import (
+    build_summary,
+    print_summary,
+    records_by_class,
+    write_summary_json,
+)
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -148,6 +154,7 @@ class RunRequest:
     start_after: float = 0.0  # seconds, connected, before the first frame
     embedded_port: int | None = None
     procs: int | None = None  # a domain's processes; None: one a server, at most the cores
+    report_path: Path | None = None  # --report: the HTML run report
 
     @property
     def local(self) -> bool:
@@ -172,13 +179,17 @@ def run_loaded(
     """`run` of a scenario already loaded."""
     sim = _simulation_for(request, scenario, settings)
     extras: dict[str, Any] = {}
+    if request.report_path is not None:
+        check_report_path(request.report_path)
+    # Records by class over wall time, for the report's chart: the summary's `series`.
+    series = records_series(sim)
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
     summary_file = create(request.summary_path, "w") if request.summary_path is not None else None
     started = time.monotonic()
     try:
         if request.local:
-            delivered = _run_local(sim, request, stdout, stderr)
+            delivered = _run_local(sim, request, stdout, stderr, series)
         else:
             # Watching, the frames are the show: only warnings and errors come between them.
             quiet = watches(request, stdout) and not request.log_json
@@ -187,8 +198,11 @@ def run_loaded(
                 stream=stderr,
                 level=logging.WARNING if quiet else logging.INFO,
             )
-            delivered, extras = asyncio.run(_run_mqtt(sim, request, stdout, stderr))
+            delivered, extras = asyncio.run(
+                sampled(series, _run_mqtt(sim, request, stdout, stderr))
+            )
         wall = time.monotonic() - started
+        extras = {**extras, "series": series_json(series)}
         summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
         if summary_file is not None:
             write_summary_json(summary, summary_file)
@@ -196,7 +210,51 @@ def run_loaded(
         if summary_file is not None:
             summary_file.close()
     print_summary(summary, stderr)
+    if request.report_path is not None:
+        write_run_report(request, summary, stderr)
     return exit_code(extras.get("undelivered", 0), stderr)
+
+
+def records_series(sim: Simulation) -> CounterSeries:
+    """The simulation's records by class, sampled over wall time from now."""
+    return CounterSeries(lambda: records_by_class(sim.writer.by_struct_type))
+
+
+def series_json(series: CounterSeries) -> dict[str, Any]:
+    """A run's `series` as its summary holds it (docs/cli.md)."""
+    return series.as_json("records_by_class")
+
+
+def check_report_path(path: Path) -> None:
+    from simulator.commands.html_report import check_writable  # noqa: PLC0415 -- matplotlib
+
+    check_writable(path, "--report")
+
+
+def write_run_report(request: RunRequest, summary: dict[str, Any], stderr: TextIO) -> None:
+    """`--report`: the run's HTML report, its timeline from the scenario run again."""
+    from simulator.commands.html_report import (  # noqa: PLC0415 -- matplotlib
+        ReportParts,
+        TimelineSource,
+        write_report,
+    )
+
+    assert request.report_path is not None
+    timeline = TimelineSource(
+        scenario=request.scenario,
+        seed=summary.get("seed"),
+        duration_s=summary.get("virtual_span_s"),
+        notes_ini=request.notes_ini,
+        records=int(summary.get("records", 0)),
+    )
+    parts = ReportParts(
+        title=f"billsim run: {summary.get('scenario')}",
+        run=summary,
+        timeline=timeline,
+        sources=[f"run of {request.scenario}"],
+    )
+    write_report(request.report_path, parts)
+    stderr.write(f"billsim: report written to {request.report_path}\n")
 
 
 def exit_code(undelivered: int, stderr: TextIO) -> int:
@@ -258,7 +316,9 @@ def create(path: Path, mode: str) -> IO[Any]:
         raise InputError(error.strerror or str(error), file=str(path)) from None
 
 
-def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO) -> int:
+def _run_local(
+    sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO, series: CounterSeries
+) -> int:
     stream: BinaryIO | None = None
     try:
         if request.out is not None and str(request.out) == STDOUT_NAME:
@@ -271,7 +331,7 @@ def _run_local(sim: Simulation, request: RunRequest, stdout: TextIO, stderr: Tex
             sink = TextLinesSink(stdout, sim.codec)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
-        written = asyncio.run(run_to_sink(sim, sink, stderr))
+        written = asyncio.run(sampled(series, run_to_sink(sim, sink, stderr)))
     finally:
         if stream is not None:
             stream.close()

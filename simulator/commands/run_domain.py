@@ -41,16 +41,21 @@ from simulator.commands.domain_summary import merge_summaries, print_domain_summ
 from simulator.commands.run import (
     STDOUT_NAME,
     RunRequest,
+    check_report_path,
     check_script,
     create,
     exit_code,
     load_request,
     mqtt_options,
+    records_series,
     run_loaded,
     run_options,
+    series_json,
     workload_of,
+    write_run_report,
 )
 from simulator.commands.run_live import LiveLine, RateMeter
+from simulator.commands.series import sampled
 from simulator.commands.signals import stop_on_signals
 from simulator.commands.summary import build_summary, write_summary_json
 from simulator.domino.domain import Domain, domain_servers
@@ -207,6 +212,8 @@ def run_domain(
         for path in outputs:  # a path that cannot be written is bad input found at once
             assert path is not None
             create(path, "wb").close()
+    if request.report_path is not None:
+        check_report_path(request.report_path)
     summary_file = create(request.summary_path, "w") if request.summary_path else None
     try:
         by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr))
@@ -217,6 +224,8 @@ def run_domain(
         if summary_file is not None:
             summary_file.close()
     print_domain_summary(summary, stderr)
+    if request.report_path is not None:
+        write_run_report(request, summary, stderr)
     return exit_code(summary.get("undelivered", 0), stderr)
 
 
@@ -295,11 +304,12 @@ async def run_group(
         for index in group.indices
     ]
     runs: list[Coroutine[Any, Any, tuple[int, dict[str, Any], float]]] = []
-    for sim, index in zip(sims, group.indices, strict=True):
+    series = [records_series(sim) for sim in sims]
+    for sim, index, samples in zip(sims, group.indices, series, strict=True):
         if request.local:
-            runs.append(_to_sink(sim, group.outputs[index]))
+            runs.append(sampled(samples, _to_sink(sim, group.outputs[index])))
         else:
-            runs.append(_to_broker(sim, request, stderr))
+            runs.append(sampled(samples, _to_broker(sim, request, stderr)))
     with _stop_on_signals(sims, stderr, announce=announce):
         follower = asyncio.create_task(_follow_board(sims, group.indices, board, parent))
         try:
@@ -310,8 +320,18 @@ async def run_group(
                 await follower
             _post(sims, group.indices, board)
     return [
-        (index, build_summary(sim, delivered=delivered, extra=extra, wall_time=wall))
-        for index, sim, (delivered, extra, wall) in zip(group.indices, sims, results, strict=True)
+        (
+            index,
+            build_summary(
+                sim,
+                delivered=delivered,
+                extra={**extra, "series": series_json(samples)},
+                wall_time=wall,
+            ),
+        )
+        for index, sim, samples, (delivered, extra, wall) in zip(
+            group.indices, sims, series, results, strict=True
+        )
     ]
 
 
