@@ -887,9 +887,11 @@ def report_command(
     (billed to the other server's name); agent runs and run time (the signer's); web
     requests and bytes (AuthUser, else Anonymous). The fields are those of the run
     summary's users, so billsim verify compares the two. --by database: by replica ID
-    (agents by their database's path); --by server: by the server's common name. Exit 2
-    for a store that does not exist or an unknown URL, 1 when a database cannot be
-    reached.
+    (agents by their database's path); --by server: by the server's common name.
+    --format html writes the HTML run report of the store (to --output), with the
+    verdict of a verify result (--verify) on top and the run's and add-in's summaries.
+    Exit 2 for a store that does not exist or an unknown URL, 1 when a database cannot
+    be reached.
     """
     from simulator.commands.report import (  # noqa: PLC0415
         HtmlSources,
