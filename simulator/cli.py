@@ -115,6 +115,29 @@ CertFileOption = Annotated[
 KeyFileOption = Annotated[
     Path | None, typer.Option("--key-file", help="Client certificate's key (PEM).")
 ]
+# The Prometheus endpoint (docs/observability.md), for `run`, `addin` (and `replay`).
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        metavar="PORT",
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics on this port (http://HOST:PORT/metrics) while "
+        "running; at the end, wait for one more scrape so the final counts are seen.",
+        show_default=False,
+    ),
+]
+MetricsHostOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-host",
+        metavar="HOST",
+        help="The address the metrics endpoint listens on (0.0.0.0: every interface, as "
+        "in a container). [default: 127.0.0.1]",
+        show_default=False,
+    ),
+]
 LayoutOption = Annotated[
     Layout,
     typer.Option(
@@ -444,6 +467,19 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="NAME=VALUE",
+            help="Inject a fault (docs/faults.md), as the scenario's faults: block does and "
+            "in place of its entry NAME; VALUE is YAML. Repeatable: --fault duplicate=0.001 "
+            "--fault 'crash={at: 2h, restart_after: 5m}'. Faults: duplicate, reorder, "
+            "corrupt, truncate, crash, clock_step, dst, wrap.",
+        ),
+    ] = None,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -524,6 +560,9 @@ def run_command(
         start_after=_seconds(start_after, "--start-after") if start_after is not None else 0.0,
         embedded_port=embedded_port,
         procs=procs,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        faults=tuple(fault or ()),
         report_path=report,
     )
     raise typer.Exit(run_scenario(request))
@@ -619,6 +658,80 @@ def check_command(
     )
     report = check_file(file, sys.stdout, settings)
     raise typer.Exit(report.exit_code)
+
+
+@app.command("timeline")
+def timeline_command(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SCENARIO|FILE",
+            help="A scenario (bundled name or .yaml file), run here in memory at max speed; "
+            "or a frame file (run --out, run --stdout; - reads stdin).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE.svg|FILE.png",
+            help="The picture to write.",
+            show_default=False,
+        ),
+    ],
+    busiest: Annotated[
+        int,
+        typer.Option(
+            "--busiest",
+            metavar="N",
+            help="Draw at most N sessions: those with the most "
+            "records (the picture says how many were left out).",
+        ),
+    ] = 200,
+    duration: Annotated[
+        str | None,
+        typer.Option("--duration", metavar="DURATION", help="Run the scenario this long instead."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            metavar="SCENARIO",
+            help="With a frame file: the scenario it was run "
+            "from (BillingSuppressTime, custom types, database names).",
+        ),
+    ] = None,
+    notes_ini: Annotated[
+        Path | None,
+        typer.Option("--notes-ini", help="A notes.ini file; its settings win over the scenario's."),
+    ] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+) -> None:
+    """Draw the lifecycles of a run as a picture (SVG or PNG).
+
+    A bar per session from START to END with a tick per STAMP, its databases' open
+    intervals under it, mail, replication, agent and HTTP records on lanes of their own,
+    the BillingSuppressTime grid behind; times in the scenario's zone (a frame file: its
+    TIMEDATEs'). Exit 2 for bad input: an unknown scenario, an unreadable stream, a FILE
+    that is neither .svg nor .png.
+    """
+    from simulator.commands.timeline import TimelineRequest, draw  # noqa: PLC0415
+
+    draw(
+        TimelineRequest(
+            source=source,
+            out=output,
+            busiest=busiest,
+            duration=duration,
+            seed=seed,
+            scenario=scenario,
+            notes_ini=notes_ini,
+            layout=layout,
+        )
+    )
 
 
 class VerifyFormat(StrEnum):
@@ -1036,6 +1149,8 @@ def addin_command(
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -1075,9 +1190,261 @@ def addin_command(
         ca_file=str(ca_file) if ca_file else None,
         cert_file=str(cert_file) if cert_file else None,
         key_file=str(key_file) if key_file else None,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
         report_path=report,
     )
     raise typer.Exit(run_addin(request))
+
+
+@app.command("record")
+def record_command(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="The capture file to write (JSON lines, docs/record-replay.md).",
+            show_default=False,
+        ),
+    ],
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker",
+            metavar="URL",
+            help="mqtt://[user[:password]@]host[:port] or mqtts://… to record from (user and "
+            "password also from BILLSIM_MQTT_USERNAME / BILLSIM_MQTT_PASSWORD).",
+        ),
+    ] = "mqtt://127.0.0.1:1883",
+    server: Annotated[
+        str,
+        typer.Option("--server", metavar="CN|+", help="Only this server's frames; + for all."),
+    ] = "+",
+    until_idle: Annotated[
+        str | None,
+        typer.Option(
+            "--until-idle",
+            metavar="DURATION",
+            help="End after this long without a frame (e.g. 10s).",
+        ),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Keep recording when the servers go offline (their run ended), for the next run.",
+        ),
+    ] = False,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            metavar="SECONDS",
+            min=0,
+            help="How long to retry an unreachable broker at start; a refused login or a "
+            "TLS error ends record at once (exit 1).",
+        ),
+    ] = DEFAULT_CONNECT_TIMEOUT,
+    ca_file: CaFileOption = None,
+    cert_file: CertFileOption = None,
+    key_file: KeyFileOption = None,
+) -> None:
+    """Record a broker's billing frames to a capture file, for billsim replay.
+
+    One JSON line a frame: receive time, topic, seq, the frame in base64, the MQTT 5 user
+    properties.
+    Subscribes to domino/billing/+/# (or one server's topics) as tail does. JSON payloads
+    are recorded as the binary frames they stand for. Ends on Ctrl-C / SIGTERM, after
+    --until-idle, or when every server seen online has gone offline (unless --follow).
+    """
+    from simulator.commands.record import RecordRequest, run_record  # noqa: PLC0415
+
+    request = RecordRequest(
+        out=out,
+        broker=broker,
+        server=server,
+        layout=layout,
+        until_idle=_seconds(until_idle, "--until-idle") if until_idle is not None else None,
+        follow=follow,
+        connect_timeout=connect_timeout,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+    )
+    raise typer.Exit(run_record(request))
+
+
+@app.command("replay")
+def replay_command(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE|NBF",
+            help="A capture (billsim record), frames back to back (.nbf, run --out) or JSON "
+            "lines (run --stdout).",
+            show_default=False,
+        ),
+    ],
+    *,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="mqtt://[user[:password]@]host[:port] or mqtts://… (password also from "
+            "BILLSIM_MQTT_PASSWORD). Default: an embedded broker, as for run.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the frames back to back (the .nbf form) to this file (- for stdout) "
+            "instead of MQTT.",
+        ),
+    ] = None,
+    speed: Annotated[
+        str | None,
+        typer.Option(
+            "--speed",
+            metavar="Nx|max",
+            help="Pace: the capture's receive times (an .nbf: its TimeStamps) N times as "
+            "fast, or as fast as it goes. Default: 1x on MQTT, max with --out.",
+            show_default=False,
+        ),
+    ] = None,
+    rebase: Annotated[
+        str | None,
+        typer.Option(
+            "--rebase",
+            metavar="TIME",
+            help="Move every time in every frame by one offset so the first frame is at TIME "
+            "(ISO-8601; UTC if no zone).",
+        ),
+    ] = None,
+    server_name: Annotated[
+        str | None,
+        typer.Option(
+            "--server-name",
+            metavar="NAME",
+            help="Send as this server (e.g. CN=Mail02/O=Acme): its ServerName, topic and "
+            "the fields that named the recorded server.",
+        ),
+    ] = None,
+    loop: Annotated[
+        str,
+        typer.Option(
+            "--loop",
+            metavar="N|forever",
+            help="Play the stream N times (or until stopped), each pass after the last: times "
+            "moved on by the stream's span, SessionID SeqNo, message ids and seq renumbered.",
+        ),
+    ] = "1",
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Write what was sent as JSON, with its bill (as billsim report computes it "
+            "from a store) for billsim verify --expected.",
+        ),
+    ] = None,
+    layout: LayoutOption = Layout.LINUX_X86_64,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            metavar="SCENARIO",
+            help="A scenario file or bundled name whose custom_types the frames may hold "
+            "(their TIMEDATE fields are moved too).",
+        ),
+    ] = None,
+    payload: Annotated[
+        Payload, typer.Option("--payload", help="MQTT payload: the binary frame or its JSON form.")
+    ] = Payload.BINARY,
+    qos: Annotated[
+        int, typer.Option("--qos", help="MQTT QoS of the frames (0 or 1).", min=0, max=1)
+    ] = 1,
+    mqtt_version: Annotated[
+        MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
+    ] = MqttVersion.V5,
+    ca_file: CaFileOption = None,
+    cert_file: CertFileOption = None,
+    key_file: KeyFileOption = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            metavar="SECONDS",
+            min=0.1,
+            help="How long to wait for the first connection to the broker: if it fails, "
+            "replay exits 1 naming the reason before a frame is sent.",
+        ),
+    ] = DEFAULT_CONNECT_TIMEOUT,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            "--drain-timeout", help="Seconds to deliver what is queued at the end.", min=0
+        ),
+    ] = 30.0,
+    embedded_port: Annotated[
+        int | None,
+        typer.Option(
+            "--embedded-port",
+            metavar="PORT",
+            min=1,
+            max=65535,
+            help="The embedded broker's port, as for run.",
+            show_default=False,
+        ),
+    ] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="structlog JSON lines for the log.")
+    ] = False,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
+) -> None:
+    """Replay a capture or an .nbf file to MQTT or a file, moved in time, renamed, looped.
+
+    Frames go out as run sends them: one MQ$BILLING and drain per server and run.
+    Each frame keeps its recorded run and seq (an .nbf gets a new run), so a replay
+    verifies against the recorded run's summary. --rebase moves every time (header
+    TimeStamp, PostedDate, OID SequenceTime, the HTTP time string); --loop renumbers each
+    pass so a consumer sees new sessions and messages. Exit 0 done, 1 frames left
+    undelivered or the broker unreachable, 2 bad input (file, line, field).
+    """
+    from simulator.commands.replay import ReplayRequest, replay  # noqa: PLC0415
+
+    if embedded_port is not None and (broker is not None or out is not None):
+        raise InputError("goes with a replay on the embedded broker", field="--embedded-port")
+    if metrics_port is not None and out is not None:
+        raise InputError("goes with a replay to MQTT, not --out", field="--metrics-port")
+    request = ReplayRequest(
+        source=source,
+        out=out,
+        broker=broker,
+        speed=speed,
+        rebase=rebase,
+        server_name=server_name,
+        loop=loop,
+        summary_path=summary,
+        layout=layout,
+        scenario=scenario,
+        payload=payload.value,
+        qos=qos,
+        mqtt_version=mqtt_version.value,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        connect_timeout=connect_timeout,
+        drain_timeout=drain_timeout,
+        embedded_port=embedded_port,
+        log_json=log_json,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
+    raise typer.Exit(replay(request))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

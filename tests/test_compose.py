@@ -67,7 +67,8 @@ def help_text(command: str) -> str:
 
 def test_compose_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"mosquitto", "postgres", *BILLSIM_SERVICES}
+    # prometheus and grafana: tests/test_dashboard.py
+    assert set(services) == {"mosquitto", "postgres", "prometheus", "grafana", *BILLSIM_SERVICES}
 
 
 def depends_on(compose: dict[str, Any], name: str) -> dict[str, str]:

@@ -1,1 +1,1 @@
-"""Sockets, files and processes: frame sinks, the embedded broker, MQTT, logging."""
+"""Sockets, files and processes: frame sinks, the embedded broker, MQTT, logging, metrics."""

@@ -7,7 +7,7 @@ from typing import BinaryIO, Protocol, TextIO
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import JsonDecoder, dumps_frame
+from simulator.wire.jsonform import JsonDecoder, dumps_frame, json_or_raw
 from simulator.wire.text import TextView
 
 _BATCH = 4096
@@ -42,7 +42,7 @@ class JsonLinesSink:
     def write_batch(self, batch: list[SequencedFrame]) -> None:
         to_json = self.to_json
         self.stream.write(
-            "".join(dumps_frame(to_json(frame, 0, seq)) + "\n" for seq, frame in batch)
+            "".join(dumps_frame(json_or_raw(to_json, frame, seq)) + "\n" for seq, frame in batch)
         )
 
     def close(self) -> None:
@@ -60,7 +60,7 @@ class TextLinesSink:
     def write_batch(self, batch: list[SequencedFrame]) -> None:
         lines: list[str] = []
         for seq, frame in batch:
-            date_line, line = self.view.lines(self.to_json(frame, 0, seq))
+            date_line, line = self.view.lines(json_or_raw(self.to_json, frame, seq))
             if date_line is not None:
                 lines.append(date_line)
             lines.append(line)

@@ -46,6 +46,7 @@ from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
+from simulator.commands.metrics import AddinMetrics, metrics_endpoint, pumping
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.series import LATENCIES, CounterSeries, addin_series_json, sampling
 from simulator.commands.signals import stop_on_signals
@@ -404,6 +405,8 @@ class AddinRequest:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
+    metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
     report_path: Path | None = None  # --report: the HTML report of what it stored
 
 
@@ -575,30 +578,32 @@ def run_addin(
 
         check_writable(request.report_path, "--report")
     keeper = FrameKeeper(REPORT_FRAMES) if request.report_path is not None else None
-    started = time.monotonic()
-    try:
-        intake = Intake(request.layout, kinds)
-        tally = asyncio.run(
-            serve(
-                request,
-                # The stores take the frames as the intake read them (its codec: declared
-                # custom types get tables).
-                lambda: [_open_store(url, intake.rows) for url in urls],
-                settings=settings,
-                intake=intake,
-                stderr=stderr,
-                show=stdout if prints_records(request.stores, settings) else None,
-                keeper=keeper,
+    with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
+        started = time.monotonic()
+        try:
+            intake = Intake(request.layout, kinds)
+            tally = asyncio.run(
+                serve(
+                    request,
+                    # The stores take the frames as the intake read them (its codec: declared
+                    # custom types get tables).
+                    lambda: [_open_store(url, intake.rows) for url in urls],
+                    settings=settings,
+                    intake=intake,
+                    stderr=stderr,
+                    show=stdout if prints_records(request.stores, settings) else None,
+                    metrics=AddinMetrics(endpoint) if endpoint is not None else None,
+                    keeper=keeper,
+                )
             )
-        )
-        summary = tally.summary(time.monotonic() - started)
-        if summary_file is not None:
-            json.dump(summary, summary_file, indent=2)
-            summary_file.write("\n")
-    finally:
-        if summary_file is not None:
-            summary_file.close()
-    print_summary(summary, stdout)
+            summary = tally.summary(time.monotonic() - started)
+            if summary_file is not None:
+                json.dump(summary, summary_file, indent=2)
+                summary_file.write("\n")
+        finally:
+            if summary_file is not None:
+                summary_file.close()
+        print_summary(summary, stdout)
     if request.report_path is not None and keeper is not None:
         _write_addin_report(request, summary, keeper, stdout)
     return EXIT_OK
@@ -618,7 +623,7 @@ def _write_addin_report(
     parts = ReportParts(
         title="billsim addin",
         addin=summary,
-        timeline=TimelineSource(frames=keeper.frames, frames_cut=keeper.cut),
+        timeline=TimelineSource(frames=keeper.frames, frames_cut=keeper.cut, layout=request.layout),
         sources=[f"add-in on {request.broker}"],
     )
     write_report(request.report_path, parts)
@@ -634,13 +639,15 @@ async def serve(
     stderr: TextIO = sys.stderr,
     stop: asyncio.Event | None = None,
     show: TextIO | None = None,
+    metrics: AddinMetrics | None = None,
     keeper: FrameKeeper | None = None,
 ) -> Tally:
     """Open the stores (on the thread that will commit to them), drain the broker into
     them until `stop` is set, SIGINT / SIGTERM, `--until-idle` or a failure, close them;
     what was committed; with `show`, each committed frame is also printed there as `tail`
-    shows it. ConsumerError (exit 1) if the broker cannot be used, StoreError (exit 1) if
-    a store fails, InputError (exit 2) for bad options."""
+    shows it; with `metrics`, the figures are posted there meanwhile. ConsumerError
+    (exit 1) if the broker cannot be used, StoreError (exit 1) if a store fails,
+    InputError (exit 2) for bad options."""
     check_group(request.group)
     topic_filters(request.server, request.group)
     address = parse_broker_url(request.broker)
@@ -657,16 +664,22 @@ async def serve(
             tally = Tally([store.url for store in stores])
             intake = intake or Intake(request.layout)
             printer = RecordPrinter(intake.codec, show) if show is not None else None
-            on_committed = _both(printer, keeper)
             consumer: Consumer | None = None
 
             def acknowledge(acks: list[Ack]) -> None:
                 if consumer is not None:
                     consumer.acknowledge(acks)
 
+            on_committed: Callable[[Sequence[Received | Rejected]], None] | None = printer
+            if metrics is not None or keeper is not None:
+                on_committed = _each(
+                    printer, keeper, metrics.committed if metrics is not None else None
+                )
             addin = BillingAddin(
                 stores, intake, executor, tally, stop, acknowledge, on_committed=on_committed
             )
+            if metrics is not None:
+                metrics.watch(tally, lambda: addin.batcher.waiting)
             pacing: Pacing = Unpaced()
             if request.pacing == "notes-ini":
                 pacing = WakeupPacing.from_settings(
@@ -691,26 +704,24 @@ async def serve(
                 os._exit(EXIT_FAILED)
 
             with stop_on_signals(request_stop, quit_now):
-                async with sampling(tally.sample_over_time()):
+                async with pumping(metrics), sampling(tally.sample_over_time()):
                     await _drain(request, addin, consumer, pacing, stderr, stop)
         finally:
             await loop.run_in_executor(executor, _close_all, stores)
     return tally
 
 
-def _both(
-    *callbacks: Callable[[Sequence[Received | Rejected]], None] | None,
-) -> Callable[[Sequence[Received | Rejected]], None] | None:
-    """One callback calling each of `callbacks` that is there; None if none is."""
-    present = [callback for callback in callbacks if callback is not None]
-    if len(present) <= 1:
-        return present[0] if present else None
+def _each(
+    *calls: Callable[[Sequence[Received | Rejected]], None] | None,
+) -> Callable[[Sequence[Received | Rejected]], None]:
+    """One `on_committed` that makes each of `calls` (None: left out)."""
 
-    def each(items: Sequence[Received | Rejected]) -> None:
-        for callback in present:
-            callback(items)
+    def every(items: Sequence[Received | Rejected]) -> None:
+        for call in calls:
+            if call is not None:
+                call(items)
 
-    return each
+    return every
 
 
 def _opened(open_stores: Callable[[], Sequence[Store]]) -> list[Store]:

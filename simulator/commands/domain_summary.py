@@ -7,8 +7,9 @@ queue puts, drops …); the virtual span and end are the longest server's, the w
 and the queue's high water the highest; the rate is the sum of the servers' rates (they
 ran side by side); `peak_sessions` is the sum of each server's peak. A value that differs
 between servers and cannot be summed (each server's MQTT `run` id) is left to the
-per-server summaries. The records-over-time `series` is the servers' summed at every
-time any of them was sampled.
+per-server summaries. The injected `faults` are every server's entries, server by server.
+The records-over-time `series` is the servers' summed at every time any of them was
+sampled.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def merge_summaries(by_server: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
             merged[key] = rounded_rate(sum(values))
         elif key == "users":
             merged[key] = _merged_users(values)
+        elif key == "faults":  # every server's, server by server (each names its server)
+            merged[key] = [entry for entries in values for entry in entries]
         elif key == "series":
             merged[key] = merge_series(values, "records_by_class")
         elif (value := _merged(key, values)) is not _DIFFERS:

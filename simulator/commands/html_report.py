@@ -10,7 +10,8 @@ The report is made of parts, each from one source, put together by the command a
 - the add-in, from its summary: what it stored, per store, the publish-to-commit
   latency, frames stored per second and latency percentiles over time;
 - the store, from its rows: the bill per user and the records by class over time;
-- the timeline, from frames (`TimelineSource`).
+- the timeline, from frames (`TimelineSource`), as `billsim timeline` draws it
+  (commands/timeline.py).
 
 `run --report`, `addin --report` and `report STORE --format html` each call
 `build_report` with what they have, and `write_report` writes the page, drawn by
@@ -19,16 +20,19 @@ adapters/report_html.py with the charts of adapters/charts.py.
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from simulator import __version__
-from simulator.adapters.charts import latency_chart, rates_chart
+from simulator.adapters.charts import inline_svg, latency_chart, rates_chart
+from simulator.adapters.pictures import PictureFormat, draw_timeline
 from simulator.adapters.report_html import (
     Block,
     Note,
@@ -40,10 +44,14 @@ from simulator.adapters.report_html import (
     render_html,
 )
 from simulator.addin.bill import Totals
+from simulator.commands.run import RunRequest
 from simulator.commands.summary import USER_HEADERS
+from simulator.commands.timeline import TimelineRequest, timeline_of
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
+from simulator.scenario.durations import format_duration
 from simulator.wire import constants as c
+from simulator.wire.layout import Layout
 from simulator.wire.records import BUILTIN_KINDS
 
 USERS_SHOWN: Final = 100
@@ -96,6 +104,7 @@ class TimelineSource:
     duration_s: float | None = None
     notes_ini: Path | None = None
     records: int = 0
+    layout: Layout = Layout.LINUX_X86_64
 
 
 @dataclass
@@ -148,6 +157,27 @@ def write_report(path: Path, parts: ReportParts) -> None:
         path.write_text(page, encoding="utf-8")
     except OSError as error:
         raise InputError(error.strerror or str(error), file=str(path)) from None
+
+
+def write_run_report(request: RunRequest, summary: dict[str, Any], stderr: TextIO) -> None:
+    """`run --report`: the run's HTML report; its timeline is the scenario run again."""
+    assert request.report_path is not None
+    timeline = TimelineSource(
+        scenario=request.scenario,
+        seed=summary.get("seed"),
+        duration_s=summary.get("virtual_span_s"),
+        notes_ini=request.notes_ini,
+        records=int(summary.get("records", 0)),
+        layout=request.layout,
+    )
+    parts = ReportParts(
+        title=f"billsim run: {summary.get('scenario')}",
+        run=summary,
+        timeline=timeline,
+        sources=[f"run of {request.scenario}"],
+    )
+    write_report(request.report_path, parts)
+    stderr.write(f"billsim: report written to {request.report_path}\n")
 
 
 def check_writable(path: Path, option: str) -> None:
@@ -599,36 +629,85 @@ def _bucketed(
 
 
 def timeline_section(source: TimelineSource | None) -> Section:
-    """The lifecycles as a picture, from `source`.
-
-    HOOK: `billsim timeline` (issue 14, point 3: commands/timeline.py and
-    adapters/pictures.py, on the branch that builds it) is not on main yet. Once it is,
-    this is its one call: build a `Timeline` from the source — `source.frames` decoded
-    and fed to a TimelineBuilder, `source.frame_file` read as `timeline FILE` reads it,
-    `source.scenario` run as `timeline SCENARIO --seed --duration` runs it — and draw it
-    with `draw_timeline(timeline, BytesIO, PictureFormat.SVG, text)` into a `Picture`.
-    """
-    if source is None:
-        return Section(
-            "Timeline",
-            "timeline",
-            [
-                Note(
-                    "No frames to draw the timeline from: billsim timeline draws one from a "
-                    "scenario or a frame file."
+    """The lifecycles as `billsim timeline` draws them, from `source`: the frames given
+    (written to a scratch .nbf file first), a frame file, or the scenario run again in
+    memory with the run's seed for its virtual span — not when that would be a long run
+    again (more than `TIMELINE_RECORDS` records): then a note says how to draw it. What
+    the timeline cannot draw (no records, a file that does not read) is a note too: the
+    rest of the report stands without it."""
+    note = _timeline_note(source)
+    if note is not None or source is None:
+        return Section("Timeline", "timeline", [Note(note or "")])
+    try:
+        if source.frames:
+            with tempfile.TemporaryDirectory(prefix="billsim-report-") as scratch:
+                frames = Path(scratch) / "frames.nbf"
+                frames.write_bytes(b"".join(source.frames))
+                svg = _timeline_svg(
+                    TimelineRequest(
+                        str(frames), _NO_FILE, busiest=TIMELINE_SESSIONS, layout=source.layout
+                    )
                 )
-            ],
-        )
-    return Section(
-        "Timeline",
-        "timeline",
-        [
-            Note(
-                "The timeline picture is not in this build yet (billsim timeline draws the "
-                "lifecycles of a scenario or a frame file)."
+        elif source.frame_file is not None:
+            svg = _timeline_svg(
+                TimelineRequest(
+                    source.frame_file, _NO_FILE, busiest=TIMELINE_SESSIONS, layout=source.layout
+                )
             )
-        ],
-    )
+        else:
+            assert source.scenario is not None
+            duration = None
+            if source.duration_s:
+                duration = format_duration(max(round(source.duration_s * 1e6), 1))
+            request = TimelineRequest(
+                source.scenario,
+                _NO_FILE,
+                busiest=TIMELINE_SESSIONS,
+                duration=duration,
+                seed=source.seed,
+                notes_ini=source.notes_ini,
+                layout=source.layout,
+            )
+            svg = _timeline_svg(request)
+    except InputError as error:
+        return Section("Timeline", "timeline", [Note(f"No timeline: {error}")])
+    caption = "Sessions as bars from START to END with their STAMPs, databases' open "
+    caption += "intervals beneath, server-task records as marks (as billsim timeline draws)."
+    if source.frames_cut:
+        caption += f" The first {len(source.frames):,} frames stored."
+    return Section("Timeline", "timeline", [Picture(svg, caption, "timeline-figure")])
+
+
+TIMELINE_RECORDS: Final = 200_000
+"""A run of more records is not run again for its timeline."""
+TIMELINE_SESSIONS: Final = 50
+"""Sessions the report's timeline shows at most (the busiest, as `timeline --busiest`):
+a picture of hundreds is a page of its own, which `billsim timeline` draws."""
+_NO_FILE: Final = Path("report.svg")  # timeline_of never writes `out`
+
+
+def _timeline_note(source: TimelineSource | None) -> str | None:
+    if source is None:
+        return (
+            "No frames to draw the timeline from (a relational store keeps rows): "
+            "billsim timeline draws it from the scenario or a frame file."
+        )
+    if source.scenario is not None and source.records > TIMELINE_RECORDS:
+        span = format_duration(round(source.duration_s or 0) * 1_000_000)
+        return (
+            f"{source.records:,} records are too many to run again for a timeline here: "
+            f"billsim timeline {source.scenario} --seed {source.seed} --duration {span} "
+            "-o timeline.svg draws the busiest sessions."
+        )
+    return None
+
+
+def _timeline_svg(request: TimelineRequest) -> str:
+    """The timeline of `request` as inline SVG (what `billsim timeline` would write)."""
+    timeline, text = timeline_of(request, io.StringIO())
+    buffer = io.BytesIO()
+    draw_timeline(timeline, buffer, PictureFormat.SVG, text)
+    return inline_svg(buffer.getvalue().decode("utf-8"), "timeline")
 
 
 # -- numbers for people ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from simulator.commands.columns import aligned
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
+from simulator.wire.layout import Layout
 
 
 class ReportFormat(StrEnum):
@@ -137,7 +138,10 @@ def write_html_report(
     rows = read_rows(url, codec)
     parts.store = StoreContent(url, bill(rows, by, start=start, end=end), rows, by.value)
     if url.startswith("nbf:"):
-        parts.timeline = TimelineSource(frame_file=url.removeprefix("nbf:"))
+        parts.timeline = TimelineSource(
+            frame_file=url.removeprefix("nbf:"),
+            layout=codec.layout if codec else Layout.LINUX_X86_64,
+        )
     if isinstance(out, Path):
         write_report(out, parts)
     else:

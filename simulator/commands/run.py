@@ -7,9 +7,10 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal, TextIO, overload
+from typing import IO, Any, BinaryIO, Literal, Protocol, TextIO, overload
 
 from simulator.adapters.logs import configure_logging
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
@@ -20,6 +21,7 @@ from simulator.adapters.sinks import (
     TextLinesSink,
     drain_to_sink,
 )
+from simulator.commands.metrics import RunMetrics, metrics_endpoint, pumping, watch_simulation
 from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.series import CounterSeries, sampled
 from simulator.commands.summary import (
@@ -33,6 +35,7 @@ from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.durations import DurationError, parse_run_length
+from simulator.scenario.faults import Faults, check_faults, parse_fault_option, with_overrides
 from simulator.scenario.loader import load_scenario, parse_workload
 from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import read_notes_ini
@@ -53,18 +56,48 @@ def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
 
 
 def load_request(request: RunRequest) -> tuple[Scenario, Any]:
-    """The request's scenario and settings, with `--duration` for the scenario's own."""
+    """The request's scenario and settings, with `--duration` for the scenario's own and
+    each `--fault` for the `faults:` entry of its name."""
     scenario, settings = load(request.scenario, request.notes_ini)
     if request.duration is not None:
         scenario = with_duration(scenario, request.duration)
+    overrides = [parse_fault_option(text) for text in request.faults]
+    if overrides:
+        faults = with_overrides(scenario.faults, overrides)
+        scenario = scenario.model_copy(update={"faults": faults})
+    if overrides or request.duration is not None:
+        check_fault_times(scenario, {name for name, _ in overrides})
     return scenario, settings
+
+
+def check_fault_times(scenario: Scenario, from_options: Container[str]) -> None:
+    """A crash or clock step must come before the end of the run (`--duration` may have
+    moved it); the first that does not is bad input, named where it was given."""
+
+    def refuse(path: Sequence[Any], message: str) -> None:
+        name = path[1]
+        if name in from_options:
+            raise InputError(message, field=f"--fault {name}")
+        raise InputError(
+            message,
+            file=scenario.filename,
+            line=scenario.line_of(*path),
+            field=".".join(str(part) for part in path),
+        )
+
+    check_faults(scenario.faults, scenario.duration, refuse)
+
+
+def without_faults(scenario: Scenario) -> Scenario:
+    """The scenario with no faults: what a dry run of its script checks."""
+    return scenario.model_copy(update={"faults": Faults()}) if scenario.faults.any else scenario
 
 
 def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
     """Dry-run the script: its state errors (logout with no session, …) raise InputError
     before a single frame is written anywhere. Generated users are left out: they cannot
     make such errors, and a big workload would run twice."""
-    Simulation(scenario, settings, options, generate=False).dry_run()
+    Simulation(without_faults(scenario), settings, options, generate=False).dry_run()
 
 
 def parse_speed(text: str) -> Speed:
@@ -154,6 +187,9 @@ class RunRequest:
     start_after: float = 0.0  # seconds, connected, before the first frame
     embedded_port: int | None = None
     procs: int | None = None  # a domain's processes; None: one a server, at most the cores
+    metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
+    metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
+    faults: tuple[str, ...] = ()  # --fault NAME=VALUE, each for the faults: entry NAME
     report_path: Path | None = None  # --report: the HTML run report
 
     @property
@@ -174,13 +210,33 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
 
 
 def run_loaded(
-    request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
+    request: RunRequest,
+    scenario: Scenario,
+    settings: Any,
+    stdout: TextIO,
+    stderr: TextIO,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
-    """`run` of a scenario already loaded."""
+    """`run` of a scenario already loaded; with --metrics-port, its figures served meanwhile.
+    `on_summary` is given the summary once it is printed (the HTML report is written so)."""
     sim = _simulation_for(request, scenario, settings)
+    with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
+        metrics = None
+        if endpoint is not None:
+            metrics = RunMetrics(endpoint)
+            metrics.watch(watch_simulation(sim))
+        return _run_simulation(sim, request, stdout, stderr, metrics, on_summary)
+
+
+def _run_simulation(
+    sim: Simulation,
+    request: RunRequest,
+    stdout: TextIO,
+    stderr: TextIO,
+    metrics: RunMetrics | None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
+) -> int:
     extras: dict[str, Any] = {}
-    if request.report_path is not None:
-        check_report_path(request.report_path)
     # Records by class over wall time, for the report's chart: the summary's `series`.
     series = records_series(sim)
     # Opened before the run, like --out: a path that cannot be written is bad input
@@ -189,7 +245,7 @@ def run_loaded(
     started = time.monotonic()
     try:
         if request.local:
-            delivered = _run_local(sim, request, stdout, stderr, series)
+            delivered = _run_local(sim, request, stdout, stderr, series, metrics)
         else:
             # Watching, the frames are the show: only warnings and errors come between them.
             quiet = watches(request, stdout) and not request.log_json
@@ -199,7 +255,7 @@ def run_loaded(
                 level=logging.WARNING if quiet else logging.INFO,
             )
             delivered, extras = asyncio.run(
-                sampled(series, _run_mqtt(sim, request, stdout, stderr))
+                sampled(series, _run_mqtt(sim, request, stdout, stderr, metrics))
             )
         wall = time.monotonic() - started
         extras = {**extras, "series": series_json(series)}
@@ -210,8 +266,8 @@ def run_loaded(
         if summary_file is not None:
             summary_file.close()
     print_summary(summary, stderr)
-    if request.report_path is not None:
-        write_run_report(request, summary, stderr)
+    if on_summary is not None:
+        on_summary(summary)
     return exit_code(extras.get("undelivered", 0), stderr)
 
 
@@ -223,38 +279,6 @@ def records_series(sim: Simulation) -> CounterSeries:
 def series_json(series: CounterSeries) -> dict[str, Any]:
     """A run's `series` as its summary holds it (docs/cli.md)."""
     return series.as_json("records_by_class")
-
-
-def check_report_path(path: Path) -> None:
-    from simulator.commands.html_report import check_writable  # noqa: PLC0415 -- matplotlib
-
-    check_writable(path, "--report")
-
-
-def write_run_report(request: RunRequest, summary: dict[str, Any], stderr: TextIO) -> None:
-    """`--report`: the run's HTML report, its timeline from the scenario run again."""
-    from simulator.commands.html_report import (  # noqa: PLC0415 -- matplotlib
-        ReportParts,
-        TimelineSource,
-        write_report,
-    )
-
-    assert request.report_path is not None
-    timeline = TimelineSource(
-        scenario=request.scenario,
-        seed=summary.get("seed"),
-        duration_s=summary.get("virtual_span_s"),
-        notes_ini=request.notes_ini,
-        records=int(summary.get("records", 0)),
-    )
-    parts = ReportParts(
-        title=f"billsim run: {summary.get('scenario')}",
-        run=summary,
-        timeline=timeline,
-        sources=[f"run of {request.scenario}"],
-    )
-    write_report(request.report_path, parts)
-    stderr.write(f"billsim: report written to {request.report_path}\n")
 
 
 def exit_code(undelivered: int, stderr: TextIO) -> int:
@@ -317,7 +341,12 @@ def create(path: Path, mode: str) -> IO[Any]:
 
 
 def _run_local(
-    sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO, series: CounterSeries
+    sim: Simulation,
+    request: RunRequest,
+    stdout: TextIO,
+    stderr: TextIO,
+    series: CounterSeries,
+    metrics: RunMetrics | None = None,
 ) -> int:
     stream: BinaryIO | None = None
     try:
@@ -331,20 +360,26 @@ def _run_local(
             sink = TextLinesSink(stdout, sim.codec)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
-        written = asyncio.run(sampled(series, run_to_sink(sim, sink, stderr)))
+        written = asyncio.run(sampled(series, run_to_sink(sim, sink, stderr, metrics)))
     finally:
         if stream is not None:
             stream.close()
     return written
 
 
-async def run_to_sink(sim: Simulation, sink: FrameSink, stderr: TextIO = sys.stderr) -> int:
+async def run_to_sink(
+    sim: Simulation,
+    sink: FrameSink,
+    stderr: TextIO = sys.stderr,
+    metrics: RunMetrics | None = None,
+) -> int:
     """Run the simulation into a local sink; returns the number of frames written."""
     progress = Progress(sim, stderr)
     with shutdown_on_signals(sim, stderr):
         progress_task = asyncio.create_task(progress.run())
         try:
-            written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
+            async with pumping(metrics):
+                written, _ = await asyncio.gather(drain_to_sink(sim.queue, sink), sim.run())
         finally:
             progress_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -364,27 +399,52 @@ def watches(request: RunRequest, stdout: TextIO) -> bool:
 
 
 async def _run_mqtt(
-    sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO
+    sim: Simulation,
+    request: RunRequest,
+    stdout: TextIO,
+    stderr: TextIO,
+    metrics: RunMetrics | None = None,
 ) -> tuple[int, dict[str, Any]]:
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
-    return await run_on_mqtt(
-        sim,
-        broker_url=request.broker,
-        options=mqtt_options(request),
-        control=request.control,
-        stats_interval=request.stats_interval,
-        drain_timeout=request.drain_timeout,
-        log_json=request.log_json,
-        stderr=stderr,
-        connect_timeout=request.connect_timeout,
-        watch=stdout if watches(request, stdout) else None,
-        start_after=request.start_after,
-        embedded_port=request.embedded_port,
-    )
+    async with pumping(metrics):
+        return await run_on_mqtt(
+            sim,
+            broker_url=request.broker,
+            options=mqtt_options(request),
+            control=request.control,
+            stats_interval=request.stats_interval,
+            drain_timeout=request.drain_timeout,
+            log_json=request.log_json,
+            stderr=stderr,
+            connect_timeout=request.connect_timeout,
+            watch=stdout if watches(request, stdout) else None,
+            start_after=request.start_after,
+            embedded_port=request.embedded_port,
+            on_drain=metrics.drain_hook(0) if metrics is not None else None,
+        )
 
 
-def mqtt_options(request: RunRequest) -> MqttOptions:
+class BrokerRequest(Protocol):
+    """What a command that publishes frames (`run`, `replay`) asks of its broker connection."""
+
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def qos(self) -> int: ...
+    @property
+    def mqtt_version(self) -> str: ...
+    @property
+    def payload(self) -> str: ...
+    @property
+    def ca_file(self) -> Path | None: ...
+    @property
+    def cert_file(self) -> Path | None: ...
+    @property
+    def key_file(self) -> Path | None: ...
+
+
+def mqtt_options(request: BrokerRequest) -> MqttOptions:
     """How to talk to the broker; a TLS file that is not there is bad input."""
     for path in (request.ca_file, request.cert_file, request.key_file):
         if path is not None and not path.is_file():

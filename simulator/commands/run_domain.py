@@ -33,15 +33,23 @@ from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
 
 from simulator.adapters.logs import configure_logging, get_logger
+from simulator.adapters.metrics.figures import FiguresLayout
 from simulator.adapters.sinks import BinaryFileSink, FrameSink, NullSink, drain_to_sink
 from simulator.commands.domain_summary import merge_summaries, print_domain_summary
+from simulator.commands.metrics import (
+    RunMetrics,
+    SharedFigures,
+    domain_layout,
+    metrics_endpoint,
+    pumping,
+    watch_simulation,
+)
 from simulator.commands.run import (
     STDOUT_NAME,
     RunRequest,
-    check_report_path,
     check_script,
     create,
     exit_code,
@@ -52,7 +60,6 @@ from simulator.commands.run import (
     run_options,
     series_json,
     workload_of,
-    write_run_report,
 )
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.series import sampled
@@ -63,6 +70,9 @@ from simulator.domino.simulation import Simulation
 from simulator.errors import EXIT_FAILED, BillsimError, InputError
 from simulator.scenario.models import Scenario
 from simulator.scenario.names import common_name
+
+if TYPE_CHECKING:
+    from simulator.adapters.metrics.exporter import MetricsEndpoint
 
 _RUN, _STOP, _QUIT = 0, 1, 2
 _BOARD_EVERY = 0.1  # seconds between a process's looks at the board
@@ -193,15 +203,34 @@ def run_scenario(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     scenario, settings = load_request(request)
+    on_summary = None
+    if request.report_path is not None:
+        # matplotlib (the report's charts) only for a run that writes a report.
+        from simulator.commands.html_report import (  # noqa: PLC0415
+            check_writable,
+            write_run_report,
+        )
+
+        check_writable(request.report_path, "--report")
+
+        def on_summary(summary: dict[str, Any]) -> None:
+            write_run_report(request, summary, stderr)
+
     if scenario.workload and workload_of(scenario).servers > 1:
-        return run_domain(request, scenario, settings, stdout, stderr)
-    return run_loaded(request, scenario, settings, stdout, stderr)
+        return run_domain(request, scenario, settings, stdout, stderr, on_summary)
+    return run_loaded(request, scenario, settings, stdout, stderr, on_summary)
 
 
 def run_domain(
-    request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
+    request: RunRequest,
+    scenario: Scenario,
+    settings: Any,
+    stdout: TextIO,
+    stderr: TextIO,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
-    """`billsim run` of a scenario whose workload has `servers:` > 1; the exit code."""
+    """`billsim run` of a scenario whose workload has `servers:` > 1; the exit code.
+    `on_summary` is given the domain's summary once it is printed."""
     del stdout  # a domain writes files or MQTT only (see _check_request)
     servers = domain_servers(settings.server_name or scenario.server, workload_of(scenario).servers)
     _check_request(request, len(servers))
@@ -212,11 +241,22 @@ def run_domain(
         for path in outputs:  # a path that cannot be written is bad input found at once
             assert path is not None
             create(path, "wb").close()
-    if request.report_path is not None:
-        check_report_path(request.report_path)
+    with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
+        return _run_and_sum_up(request, scenario, servers, outputs, stderr, endpoint, on_summary)
+
+
+def _run_and_sum_up(
+    request: RunRequest,
+    scenario: Scenario,
+    servers: tuple[str, ...],
+    outputs: tuple[Path | None, ...],
+    stderr: TextIO,
+    endpoint: MetricsEndpoint | None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
+) -> int:
     summary_file = create(request.summary_path, "w") if request.summary_path else None
     try:
-        by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr))
+        by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr, endpoint))
         summary = merge_summaries(by_server)
         if summary_file is not None:
             write_summary_json(summary, summary_file)
@@ -224,8 +264,8 @@ def run_domain(
         if summary_file is not None:
             summary_file.close()
     print_domain_summary(summary, stderr)
-    if request.report_path is not None:
-        write_run_report(request, summary, stderr)
+    if on_summary is not None:
+        on_summary(summary)
     return exit_code(summary.get("undelivered", 0), stderr)
 
 
@@ -235,20 +275,22 @@ async def run_servers(
     servers: tuple[str, ...],
     outputs: tuple[Path | None, ...],
     stderr: TextIO,
+    endpoint: MetricsEndpoint | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every server of the domain run to its end (in `request.procs` processes); their
     summaries by server name, in domain order. `outputs` (a local run): each server's
-    file, None for a null sink."""
+    file, None for a null sink. `endpoint`: serves every server's figures."""
     groups = share_out(len(servers), process_count(request.procs, len(servers)))
     async with _broker_for_the_domain(request, servers, stderr) as each_request:
         plans = [ServerGroup(each_request, servers, indices, outputs) for indices in groups]
         live = not request.log_json
         if len(plans) == 1:
             board = Board.local(len(servers))
+            metrics = RunMetrics(endpoint) if endpoint is not None else None
             async with _live_line(board, scenario, servers, stderr, live):
-                summaries = await run_group(plans[0], board, stderr, announce=True)
+                summaries = await run_group(plans[0], board, stderr, announce=True, metrics=metrics)
         else:
-            summaries = await _run_children(plans, scenario, stderr, live)
+            summaries = await _run_children(plans, scenario, stderr, live, endpoint)
     return {servers[index]: summary for index, summary in sorted(summaries, key=lambda s: s[0])}
 
 
@@ -292,10 +334,12 @@ async def run_group(
     *,
     announce: bool,
     parent: int | None = None,
+    metrics: RunMetrics | None = None,
 ) -> Summaries:
     """The group's servers run side by side on this loop; their summaries. `announce`: say
     on stderr what Ctrl-C does (the process a user started does). `parent`: the pid of
-    the process that started this one; if it goes, the servers stop."""
+    the process that started this one; if it goes, the servers stop. `metrics`: where
+    the servers' figures are posted while they run."""
     request = group.request
     scenario, settings = load_request(request)
     options = run_options(request, scenario)
@@ -306,14 +350,18 @@ async def run_group(
     runs: list[Coroutine[Any, Any, tuple[int, dict[str, Any], float]]] = []
     series = [records_series(sim) for sim in sims]
     for sim, index, samples in zip(sims, group.indices, series, strict=True):
+        if metrics is not None:
+            metrics.watch(watch_simulation(sim), index)
         if request.local:
             runs.append(sampled(samples, _to_sink(sim, group.outputs[index])))
         else:
-            runs.append(sampled(samples, _to_broker(sim, request, stderr)))
+            on_drain = metrics.drain_hook(index) if metrics is not None else None
+            runs.append(sampled(samples, _to_broker(sim, request, stderr, on_drain)))
     with _stop_on_signals(sims, stderr, announce=announce):
         follower = asyncio.create_task(_follow_board(sims, group.indices, board, parent))
         try:
-            results = await _all_or_stop(sims, runs)
+            async with pumping(metrics):
+                results = await _all_or_stop(sims, runs)
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -367,7 +415,10 @@ async def _to_sink(sim: Simulation, path: Path | None) -> tuple[int, dict[str, A
 
 
 async def _to_broker(
-    sim: Simulation, request: RunRequest, stderr: TextIO
+    sim: Simulation,
+    request: RunRequest,
+    stderr: TextIO,
+    on_drain: Callable[[Any], None] | None = None,
 ) -> tuple[int, dict[str, Any], float]:
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt
 
@@ -385,6 +436,7 @@ async def _to_broker(
         start_after=request.start_after,
         signals=False,
         live=False,
+        on_drain=on_drain,
     )
     return delivered, extras, time.monotonic() - started
 
@@ -443,16 +495,28 @@ def _quit_at_once(sims: Sequence[Simulation], stderr: TextIO) -> NoReturn:
     os._exit(EXIT_FAILED)
 
 
-def serve_group(group: ServerGroup, slots: Slots, results: Connection) -> None:
+def serve_group(
+    group: ServerGroup,
+    slots: Slots,
+    results: Connection,
+    shared_figures: tuple[FiguresLayout, Slots] | None = None,
+) -> None:
     """A child process's work: its servers run, then their summaries (or what went wrong)
-    sent back on `results`."""
+    sent back on `results`. `shared_figures`: where to post the servers' figures for the
+    parent's metrics endpoint."""
     board = Board(slots, len(group.servers))
+    metrics = None
+    if shared_figures is not None:
+        metrics = RunMetrics()
+        metrics.share(*shared_figures)
     message: tuple[Any, ...]
     try:
         if not group.request.local:
             configure_logging(json=group.request.log_json, stream=sys.stderr)
         summaries = asyncio.run(
-            run_group(group, board, sys.stderr, announce=False, parent=os.getppid())
+            run_group(
+                group, board, sys.stderr, announce=False, parent=os.getppid(), metrics=metrics
+            )
         )
         message = ("done", summaries)
     except BillsimError as error:
@@ -494,15 +558,25 @@ class _Child:
 
 
 async def _run_children(
-    plans: Sequence[ServerGroup], scenario: Scenario, stderr: TextIO, live: bool
+    plans: Sequence[ServerGroup],
+    scenario: Scenario,
+    stderr: TextIO,
+    live: bool,
+    endpoint: MetricsEndpoint | None = None,
 ) -> Summaries:
     context = multiprocessing.get_context("spawn")
     servers = plans[0].servers
     slots = context.RawArray("q", Board.size(len(servers)))
     board = Board(slots, len(servers))
+    shared_figures = None
+    if endpoint is not None:  # the children post their figures, this process serves them
+        layout = domain_layout(scenario)
+        figure_slots = context.RawArray("q", layout.slots_for(len(servers)))
+        SharedFigures(layout, figure_slots, servers, endpoint)
+        shared_figures = (layout, figure_slots)
     children: list[_Child] = []
     try:
-        _start_children(context, plans, slots, children)
+        _start_children(context, plans, slots, children, shared_figures)
         async with _live_line(board, scenario, servers, stderr, live):
             with stop_on_signals(_ask(board, _STOP, stderr), _ask(board, _QUIT, stderr)):
                 await _wait_for(children, board)
@@ -516,7 +590,11 @@ async def _run_children(
 
 
 def _start_children(
-    context: Any, plans: Sequence[ServerGroup], slots: Slots, children: list[_Child]
+    context: Any,
+    plans: Sequence[ServerGroup],
+    slots: Slots,
+    children: list[_Child],
+    shared_figures: tuple[FiguresLayout, Slots] | None = None,
 ) -> None:
     """Each plan's process started, added to `children` (so that all that started are
     waited for, whatever fails)."""
@@ -529,7 +607,7 @@ def _start_children(
             results, sender = context.Pipe(duplex=False)
             process = context.Process(
                 target=serve_group,
-                args=(plan, slots, sender),
+                args=(plan, slots, sender, shared_figures),
                 name="billsim " + ",".join(common_name(plan.servers[i]) for i in plan.indices),
             )
             process.start()

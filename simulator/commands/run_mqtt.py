@@ -108,6 +108,7 @@ async def run_on_mqtt(
     embedded_port: int | None = None,
     signals: bool = True,
     live: bool = True,
+    on_drain: Callable[[BillingDrain], None] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
 
@@ -118,6 +119,7 @@ async def run_on_mqtt(
     on (subscribed before it is written). `start_after`: seconds to wait, connected, before
     the first frame, so that a `tail` started by hand sees it too. `signals` and `live`
     off: a domain's runner handles Ctrl-C and shows the live line for all its servers.
+    `on_drain`: told of the drain once made, before its first frame (the metrics).
     """
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
@@ -127,7 +129,9 @@ async def run_on_mqtt(
     ) as broker:
         url, broker_options = broker
         drain = await _connect_drain(sim, url, broker_options, server_cn, run_id, control, log)
-        await _first_connection(drain, url, connect_timeout)
+        if on_drain is not None:
+            on_drain(drain)
+        await first_connection(drain, url, connect_timeout)
         async with _watching(url, broker_options, server_cn, watch, stderr, connect_timeout):
             with shutdown_on_signals(sim, stderr) if signals else contextlib.nullcontext():
                 await _wait_before_the_first_frame(sim, start_after, stderr)
@@ -299,7 +303,7 @@ async def _wait_before_the_first_frame(sim: Simulation, seconds: float, stderr: 
         await asyncio.sleep(min(_STOP_POLL, deadline - time.monotonic()))
 
 
-async def _first_connection(drain: BillingDrain, url: BrokerUrl, timeout: float) -> None:
+async def first_connection(drain: BillingDrain, url: BrokerUrl, timeout: float) -> None:
     """Wait for the drain's first connection; BrokerError naming the URL and the reason if
     the broker refuses it for good (credentials, TLS) or is not there within `timeout` s.
     Once connected, an outage is retried without end, as the drain does."""
@@ -388,7 +392,7 @@ async def _close_drain(sim: Simulation, drain: BillingDrain, timeout: float) -> 
     undelivered = await drain.close(timeout)
     # Records the server wrote while MQ$BILLING was full never got into it.
     stats = sim.queue.stats()
-    undelivered += sim.writer.frames - stats.put - stats.dropped
+    undelivered += sim.frames_handed - stats.put - stats.dropped
     # Frames the broker refused (PUBACK reason >= 0x80) or the drain could not send (no
     # topic, no JSON form) left the queue but reached no one.
     return undelivered + drain.refused + drain.rejected

@@ -14,7 +14,7 @@ from simulator.domino.server import BILL_FIELDS
 from simulator.domino.simulation import Simulation
 from simulator.wire import constants as c
 from simulator.wire.records import BUILTIN_KINDS
-from simulator.wire.timedate import format_timedate
+from simulator.wire.timedate import VirtualTimeStamper, format_timedate
 
 _ACTION_NAMES = {
     c.BILL_SESSIONREC: c.SESSION_ACTION_NAMES,
@@ -61,6 +61,8 @@ def build_summary(
         by_type.setdefault(kind_name, {})[label] = by_type.get(kind_name, {}).get(label, 0) + count
     wall = max(wall_time if wall_time is not None else sim.wall_ended - sim.wall_started, 1e-9)
     stats = sim.queue.stats()
+    # The run's own clock: a fault may step or label the one the server stamps with.
+    clock = VirtualTimeStamper(sim.scenario.start)
     summary: dict[str, Any] = {
         "scenario": sim.scenario.name,
         "server": sim.server_name,
@@ -68,8 +70,8 @@ def build_summary(
         "layout": str(sim.options.layout),
         "framing": str(sim.options.framing),
         "speed": sim.pace,
-        "virtual_start": format_timedate(sim.writer.stamp(0)),
-        "virtual_end": format_timedate(sim.writer.stamp(sim.now)),
+        "virtual_start": format_timedate(clock(0)),
+        "virtual_end": format_timedate(clock(sim.now)),
         "virtual_span_s": sim.now / 1e6,
         "wall_time_s": round(wall, 6),
         "events": sim.events,
@@ -99,6 +101,12 @@ def build_summary(
         summary["delivered"] = delivered
     if extra:
         summary.update(extra)
+    if sim.faults is not None:
+        # What docs/faults.md injected, each with the frames it touched: verify's evidence.
+        run = summary.get("run")
+        summary["faults"] = sim.faults.entries(
+            sim.server_name, run if isinstance(run, str) else None
+        )
     return summary
 
 
@@ -155,6 +163,42 @@ def user_table_lines(rows: Sequence[tuple[str, ...]], width: int) -> list[str]:
     ]
 
 
+# A fault's entries shown by their seq numbers up to this many, then counted.
+_SEQS_SHOWN = 8
+
+
+def faults_line(faults: Sequence[dict[str, Any]]) -> str:
+    """The injected faults in one line: each kind with its count and first seq numbers; a
+    crash with its time and what it cut."""
+    if not faults:
+        return "faults injected: none"
+    parts: list[str] = []
+    by_kind: dict[str, list[int]] = {}
+    for entry in faults:
+        kind = entry["fault"]
+        if kind == "crash":
+            restart = entry["restart_at"]
+            parts.append(
+                f"crash at {entry['at']} ({entry['sessions_without_end']} sessions without END, "
+                f"{len(entry['lost'])} frames lost in MQ$BILLING, "
+                + (f"restart at {restart})" if restart else "no restart)")
+            )
+        elif kind == "clock_step":
+            parts.append(f"clock step at {entry['at']} by {entry['by_s']:+g} s")
+        elif kind == "dst":
+            parts.append(f"times labelled with zone {entry['zone']}")
+        else:
+            by_kind.setdefault(kind, []).extend(
+                entry["seq"] if kind != "reorder" else [entry["held"]]
+            )
+    for kind, seqs in by_kind.items():
+        shown = ", ".join(str(seq) for seq in seqs[:_SEQS_SHOWN])
+        more = f", … {len(seqs) - _SEQS_SHOWN} more" if len(seqs) > _SEQS_SHOWN else ""
+        what = "frames with counters past 2^32" if kind == "wrap" else "frames"
+        parts.append(f"{kind} {len(seqs)} {what} (seq {shown}{more})" if seqs else f"{kind} none")
+    return "faults injected: " + "; ".join(parts)
+
+
 def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
     """The summary for people: a few lines and two small tables."""
     # Off a terminal (a log, CI) rich would fold the tables to 80 columns; keep rows whole.
@@ -179,6 +223,8 @@ def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
             else ""
         )
     )
+    if "faults" in summary:
+        console.print(faults_line(summary["faults"]), markup=False, highlight=False, soft_wrap=True)
     if summary.get("mail_recipients_cut"):
         cut = summary["mail_recipients_cut"]
         console.print(f"generated messages with recipients cut to fit a frame: {cut}")

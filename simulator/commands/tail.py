@@ -31,7 +31,7 @@ from typing import Any, Final, TextIO
 
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
-from simulator.adapters.mqtt.subscriber import Subscriber
+from simulator.adapters.mqtt.subscriber import Subscriber, message_property, user_properties
 from simulator.adapters.mqtt.topics import (
     FRAME_KINDS,
     STATUS_OFFLINE,
@@ -51,23 +51,6 @@ DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
 
 _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
-
-
-def _prop(properties: Mapping[str, Any], name: str) -> Any:
-    """A received MQTT 5 property (gmqtt gives lists), or None."""
-    value = properties.get(name)
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
-def _user_properties(properties: Mapping[str, Any]) -> dict[str, str]:
-    pairs = properties.get("user_property") or []
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if isinstance(pair, tuple | list) and len(pair) == 2:
-            out[str(pair[0])] = str(pair[1])
-    return out
 
 
 def _looks_like_json(payload: bytes, content_type: Any) -> bool:
@@ -110,7 +93,9 @@ class TailPrinter:
         if not self.json_lines:
             self._dim(_side_line(topic, parts, bytes(payload)))
         if parts is not None and parts.kind == "status":
-            self._status(parts.server, bytes(payload).strip(), bool(_prop(properties, "retain")))
+            self._status(
+                parts.server, bytes(payload).strip(), bool(message_property(properties, "retain"))
+            )
 
     def _status(self, server: str, status: bytes, retained: bool) -> None:
         if status == STATUS_ONLINE:
@@ -123,10 +108,10 @@ class TailPrinter:
     def _frame(
         self, topic: str, parts: Topic, payload: bytes, properties: Mapping[str, Any]
     ) -> None:
-        user = _user_properties(properties)
+        user = user_properties(properties)
         seq: Any = user.get("seq")
         obj: JsonObject | None = None
-        if _looks_like_json(payload, _prop(properties, "content_type")):
+        if _looks_like_json(payload, message_property(properties, "content_type")):
             try:
                 loaded = json.loads(payload)
             except ValueError:

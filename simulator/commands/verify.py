@@ -305,8 +305,9 @@ def write_table(explanation: Explanation, expected: str, actual: str, out: TextI
     _write_differences(consumers, out)
     for verdict in consumers:
         d = verdict.difference
-        for touch in verdict.touched_by:
-            out.write(f"  {d.user} {d.field}: {_touch_text(touch)} {_cannot(touch.fault)}\n")
+        for touch in _merged(verdict.touched_by):
+            why = _cannot(touch.fault, field=d.field)
+            out.write(f"  {d.user} {d.field}: {_touch_text(touch)} {why}\n")
     # A user on one side only goes with its differences: the consumer's unless all explained.
     users_of_consumers = {v.difference.user for v in consumers}
     _write_missing_users(result, expected, actual, users_of_consumers, out)
@@ -326,7 +327,7 @@ def write_table(explanation: Explanation, expected: str, actual: str, out: TextI
         for found in explained_seq:
             out.write(
                 f"{found.server} run {found.run}: seq {found.finding} "
-                f"{_seqs(found.seq)}: {'; '.join(map(_touch_text, found.explained_by))}\n"
+                f"{_seqs(found.seq)}: {_touches_text(found.explained_by)}\n"
             )
     _write_faults(explanation, out)
     out.write(_verdict(explanation, expected, actual) + "\n")
@@ -396,7 +397,7 @@ def _write_differences(verdicts: list[DifferenceVerdict], out: TextIO) -> None:
     lines = aligned([_HEADERS, *rows], left=2)
     out.write(lines[0] + ("  fault" if verdicts[0].explained else "") + "\n")
     for line, verdict in zip(lines[1:], verdicts, strict=True):
-        faults = "; ".join(map(_touch_text, verdict.explained_by))
+        faults = _touches_text(verdict.explained_by)
         out.write(line + (f"  {faults}" if faults else "") + "\n")
 
 
@@ -493,8 +494,26 @@ def _touch_text(touch: Touch) -> str:
     return text + (f" seq {_seqs(touch.seq)}" if touch.seq else "")
 
 
-def _cannot(fault: Fault, finding: str | None = None) -> str:
+def _touches_text(touches: Iterable[Touch]) -> str:
+    """`crash on Mail01 seq 537; reorder on Mail01 seq 1041, 2728`."""
+    return "; ".join(map(_touch_text, _merged(touches)))
+
+
+def _merged(touches: Iterable[Touch]) -> list[Touch]:
+    """One touch per kind of fault and server (several reorder events that touched one
+    user read as one), in the order they first appear, with every seq of theirs that bears
+    on the finding; each stands for the first fault of its kind and server."""
+    merged: dict[tuple[str, str], tuple[Fault, set[int]]] = {}
+    for touch in touches:
+        key = (touch.fault.kind, touch.fault.server_name)
+        merged.setdefault(key, (touch.fault, set()))[1].update(touch.seq)
+    return [Touch(fault, tuple(sorted(seq))) for fault, seq in merged.values()]
+
+
+def _cannot(fault: Fault, finding: str | None = None, *, field: str | None = None) -> str:
     """Why a fault that touched a finding does not explain it."""
+    if field is not None and fault.kind in ("reorder", "clock_step"):
+        return f"moved it: {field} bills the same in any order"
     if fault.kind == "duplicate":
         return "published it twice: a consumer stores and bills it once"
     if fault.kind == "wrap":

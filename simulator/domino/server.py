@@ -184,6 +184,12 @@ class SlotAllocator:
     def give_back(self, slot: int) -> None:
         heapq.heappush(self._free, slot)
 
+    def free_all(self) -> None:
+        """Every slot free again, as after a server restart; each Index keeps counting its
+        uses, so a slot reused after the restart has a new SeqNo."""
+        self._free = []
+        self._next = 1
+
 
 class DbState:
     """One database as one session uses it."""
@@ -414,6 +420,8 @@ class Server:
         session = self.sessions.get((name, address))
         if session is not None:
             return self.continue_session(session, now, action, db, note_id, bytes_in, bytes_out)
+        if self.down:
+            return None  # a crashed server takes no session until it restarts
         if action == "logout":
             raise ScenarioStateError(f"logout of {name} at {address}, who has no open session")
         if action == "close":
@@ -594,6 +602,8 @@ class Server:
 
     # The engine sets this before running each event: handlers read the time from here.
     _now: int = 0
+    # Between a crash and its restart (simulator.domino.faults): no session starts.
+    down: bool = False
 
     def set_now(self, now: int) -> None:
         self._now = now
@@ -633,3 +643,23 @@ class Server:
                 self.end_session(session, now)
                 ended += 1
         return len(self.sessions)
+
+    # -- a crash (simulator.domino.faults) ------------------------------------------------
+
+    def crash(self) -> list[Session]:
+        """The server dies: every open session is gone without a record (no CLOSE_END, no
+        END), its slot free. Returns those sessions in the order they started; the server
+        is `down`, taking no session, until `restart`."""
+        cut = list(self.sessions.values())
+        for session in cut:
+            session.ended = True  # its timers and its user's next action see it gone
+        self.sessions.clear()
+        self._shutdown_order = None
+        self.slots.free_all()
+        self.down = True
+        return cut
+
+    def restart(self) -> None:
+        """Up again after a crash: sessions start afresh from slot 1, each with a new SeqNo."""
+        self.slots.free_all()  # slots a task took while the server was down are free too
+        self.down = False

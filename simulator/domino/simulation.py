@@ -15,6 +15,7 @@ from typing import Any
 from simulator.domino.billing import BillingWriter, SequencedFrame
 from simulator.domino.clock import EventHeap, Pacer, Phase
 from simulator.domino.domain import Domain
+from simulator.domino.faults import FaultInjector
 from simulator.domino.mq import DEFAULT_QUOTA, MessageQueue, MQExceededQuotaError, QuotaPolicy
 from simulator.domino.schedules import Schedules
 from simulator.domino.server import Charges, DatabaseInfo, ScenarioStateError, Server
@@ -102,9 +103,28 @@ class Simulation:
         self.domain = domain or Domain.single(settings.server_name or scenario.server)
         self.server_name = self.domain.server
         self._pending: deque[SequencedFrame] = deque()
-        self.writer = BillingWriter(
-            self.codec, self.server_name, scenario.start, settings.billing_class, self._make_put()
-        )
+        # Faults on purpose (docs/faults.md): between BillingWrite and MQ$BILLING, and in
+        # the server model. None when the scenario asks for none.
+        self.faults: FaultInjector | None = None
+        if scenario.faults.any:
+            self.faults = FaultInjector(
+                scenario.faults,
+                seed=self.seed,
+                server=self.server_name,
+                start=scenario.start,
+                codec=self.codec,
+                quota=options.quota,
+                downstream=self._make_put(),
+            )
+            self.writer: BillingWriter = self.faults.make_writer(settings.billing_class)
+        else:
+            self.writer = BillingWriter(
+                self.codec,
+                self.server_name,
+                scenario.start,
+                settings.billing_class,
+                self._make_put(),
+            )
         self.heap = EventHeap()
         self.server = Server(
             self.writer,
@@ -153,8 +173,11 @@ class Simulation:
         self.population: Population | None = None
         self.schedules: Schedules | None = None
         self.traffic: Traffic | None = None  # generated mail and web requests
+        calendar_zone: str | None = None  # the workload's, for `dst` (docs/faults.md)
         if scenario.workload:
             workload = parse_workload(scenario.workload, self.databases, scenario.filename)
+            if workload.calendar is not None:
+                calendar_zone = workload.calendar.timezone
             self.population = Population(
                 workload,
                 self.server,
@@ -195,6 +218,15 @@ class Simulation:
                 )
                 if generate:
                     self.traffic.start()
+        if self.faults is not None:
+            self.faults.attach(
+                self.heap,
+                self.server,
+                self.tasks,
+                self.task_handlers,
+                duration=self.duration,
+                calendar_zone=calendar_zone,
+            )
         if self.domain.index == 0:
             for action in scenario.timeline():
                 self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
@@ -239,9 +271,16 @@ class Simulation:
     # -- events --------------------------------------------------------------------------
 
     def _script_action(self, action: Action) -> None:
+        faults = self.faults
+        if faults is not None and faults.down and faults.skip_script_action():
+            return  # the server is down: nobody reaches it
         try:
             self.run_action(action)
         except ScenarioStateError as error:
+            # The script runs clean without faults (checked before the run): what fails
+            # now names a session a crash cut.
+            if faults is not None and faults.skip_script_action():
+                return
             problem = InputError(
                 str(error),
                 file=self.scenario.filename,
@@ -283,6 +322,7 @@ class Simulation:
         """
         self._abandon_tasks()
         self.server.shutdown(self.now)
+        self._finish_faults()
         self.finished = True
 
     def _abandon_tasks(self) -> None:
@@ -305,7 +345,19 @@ class Simulation:
             if self._pending:
                 await self._flush_pending()
             await asyncio.sleep(0)
+        self._finish_faults()
         self.finished = True
+
+    def _finish_faults(self) -> None:
+        """Frames a fault still holds back (reorder) go into the queue before it closes."""
+        if self.faults is not None:
+            self.faults.finish()
+
+    @property
+    def frames_handed(self) -> int:
+        """Frames BillingWrite handed to MQ$BILLING's put: the records written, with faults
+        (docs/faults.md) a duplicate's second copies more and a crash's lost frames less."""
+        return self.faults.handed if self.faults is not None else self.writer.frames
 
     @property
     def frames_waiting(self) -> int:

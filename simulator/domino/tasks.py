@@ -64,25 +64,9 @@ from simulator.wire.records import (
     SessionID,
     Unid,
 )
-from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
+from simulator.wire.timedate import ENGLISH_MONTHS, ZERO_TIMEDATE, TimeDate
 
 US_PER_MS = 1_000
-# Common-log time stamps name months in English whatever the locale (docs/scenario.md):
-# never strftime.
-ENGLISH_MONTHS: tuple[str, ...] = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 # A message's OrigMessageID: the simulator does not split messages (docs/wire-format.md).
 ZERO_UNID = Unid(ZERO_TIMEDATE, ZERO_TIMEDATE)
 

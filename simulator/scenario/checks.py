@@ -12,6 +12,7 @@ from typing import Any
 
 from simulator.scenario.distributions import Exponential, LogNormal
 from simulator.scenario.durations import format_duration
+from simulator.scenario.faults import check_faults
 from simulator.scenario.models import (
     Action,
     ActionBase,
@@ -55,6 +56,7 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
         scenario.end  # noqa: B018 - computing it is the check
     except OverflowError:
         report(("duration",), "the run would end after the year 9999")
+    check_faults(scenario.faults, scenario.duration, report)
     if scenario.stages and scenario.speed is not None:
         report(
             ("stages",),

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from simulator.scenario.durations import DurationUs, RunLength
+from simulator.scenario.faults import Faults, FaultsBlock
 from simulator.scenario.names import common_name
 from simulator.scenario.notes_ini import IniEntry, NotesIniSettings, resolve_settings
 from simulator.scenario.rate import RatePlan, RateStage
@@ -271,6 +272,7 @@ class Scenario(_Model):
     # As written; `parse_workload` (checked at load) gives the model. Empty: no workload.
     workload: RawMapping = {}
     custom_types: dict[Ident, CustomType] = {}
+    faults: FaultsBlock = Faults()  # docs/faults.md
 
     _filename: str = PrivateAttr(default="<scenario>")
     _doc: Any = PrivateAttr(default=None)
@@ -290,6 +292,20 @@ class Scenario(_Model):
         if self.duration is None:
             return None
         return self.start + timedelta(microseconds=self.duration)
+
+    @property
+    def start_offset(self) -> timedelta:
+        """The UTC offset `start` was written with (`Z`: none), for showing times as the
+        file writes them; `start` itself is kept in UTC."""
+        written = self._doc.get("start") if isinstance(self._doc, Mapping) else None
+        if isinstance(written, str):
+            try:
+                written = datetime.fromisoformat(written.strip())
+            except ValueError:
+                return timedelta(0)
+        if isinstance(written, datetime):
+            return written.utcoffset() or timedelta(0)
+        return timedelta(0)
 
     @property
     def rate_plan(self) -> RatePlan | None:

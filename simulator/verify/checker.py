@@ -1238,6 +1238,17 @@ class Checker:
                         )
         return self.sorted_report()
 
+    def restart_intervals(self) -> list[tuple[int, int]]:
+        """Each server restart named (and not refuted), as the silence it ended in ticks: from
+        the server's last record before it to its first after — where the server was down,
+        as `billsim timeline` draws it. Complete once the stream is `finish`ed."""
+        intervals = []
+        for restart in self._restarts:
+            if not restart.refuted:
+                resumed = ticks_of(restart.silence.resume_stamp)
+                intervals.append((resumed - restart.silence.gap, resumed))
+        return sorted(intervals)
+
     def sorted_report(self) -> CheckReport:
         """The report with its violations and events in frame order (also mid-stream)."""
         report = self.report

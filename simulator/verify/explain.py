@@ -7,8 +7,10 @@ faults and judges each finding. docs/verification.md states the rules; in short:
 
 - a (user, field) difference is explained by a fault that touched a frame of that user
   carrying that field, when the fault is of a kind that can change a bill: corrupt,
-  truncate, reorder, crash, clock_step, and wrap when the difference is a whole multiple
-  of 2^32 (a 32-bit counter that went round);
+  truncate, crash; reorder and clock_step only in a session's or database's fields (the
+  order of their records decides which one a consumer bills; a moved message, agent run
+  or web request bills the same whenever it comes); and wrap when the difference is a
+  whole multiple of 2^32 (a 32-bit counter that went round);
 - a seq missing from a store is explained by the fault that removed the frame: truncate,
   corrupt (the consumer may refuse a frame whose bytes were flipped) or crash (its ``lost``
   seqs, the frames MQ$BILLING held when the server died);
@@ -44,6 +46,10 @@ FAULT_KINDS: Final = (
 )
 # Kinds whose touched frames may bill their user differently from the ground truth.
 _CHANGE_A_BILL: Final = frozenset({"corrupt", "truncate", "reorder", "crash", "clock_step"})
+# Kinds that change only what a consumer makes of the order of a lifecycle's records.
+_CHANGE_AN_ORDER: Final = frozenset({"reorder", "clock_step"})
+# The fields billed from a lifecycle's latest record (END, CLOSE_END or the last STAMP).
+LIFECYCLE_FIELDS: Final = frozenset({"sessions", "bytes_in", "bytes_out", "db_open_time"})
 # Kinds that take a frame away from a store (crash: only the seqs it lists as lost).
 _REMOVE_A_FRAME: Final = frozenset({"corrupt", "truncate"})
 WRAP: Final = 2**32
@@ -345,6 +351,8 @@ def _explains_difference(fault: Fault, difference: FieldDifference) -> bool:
     if fault.kind == "wrap":
         amount = difference.difference
         return isinstance(amount, int) and amount != 0 and amount % WRAP == 0
+    if fault.kind in _CHANGE_AN_ORDER:
+        return difference.field in LIFECYCLE_FIELDS
     return fault.kind in _CHANGE_A_BILL
 
 

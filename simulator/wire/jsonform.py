@@ -286,6 +286,20 @@ def _raw_json(frame: Frame) -> JsonObject:
     }
 
 
+def json_or_raw(decoder: JsonDecoder, frame: Buffer, seq: int | None = None) -> JsonObject:
+    """The JSON form of one whole frame; for a frame its struct type's table cannot read (a
+    cut or damaged frame, docs/faults.md), its header and the bytes after it as `rec.raw`,
+    from which the JSON reader makes the same bytes again. FrameError only for a frame
+    without a whole header."""
+    try:
+        return decoder(frame, 0, seq)
+    except FrameError:
+        out = _raw_json(decoder.codec.decode_raw(frame, 0, len(frame)))
+        if seq is not None:
+            out["seq"] = seq
+        return out
+
+
 def frame_to_json(codec: FrameCodec, frame: Frame, seq: int | None = None) -> JsonObject:
     """The JSON form of a Frame value: that of its bytes, so the two can never disagree."""
     return JsonDecoder(codec)(codec.encode(frame), 0, seq)

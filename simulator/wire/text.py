@@ -69,6 +69,9 @@ def _describe(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     """(what, who, details) of a frame's JSON form, by struct type."""
     rec: Mapping[str, Any] = obj.get("rec") or {}
     struct_type = obj.get("StructType")
+    if "raw" in rec:  # a type no table here describes, or a frame its table cannot read
+        raw = str(rec["raw"])
+        return f"type {struct_type}", "", f"{len(raw) // 2} bytes of record"
     if struct_type == c.BILL_SESSIONREC:
         what = _name_of(c.SESSION_ACTION_NAMES, rec.get("Action"), "action")
         details = (
@@ -129,10 +132,7 @@ def _describe(obj: Mapping[str, Any]) -> tuple[str, str, str]:
             + (f"  from {rec['Partner']}" if rec.get("Partner") else "")
         )
         return method or "HTTP", abbreviate(str(rec.get("AuthUser") or "-")), details
-    # Custom types (decoded by name when the sender knew them) and unknown ones.
-    if "raw" in rec:
-        raw = str(rec["raw"])
-        return f"type {struct_type}", "", f"{len(raw) // 2} bytes of record"
+    # Custom types, decoded by name when the sender knew them.
     fields = "  ".join(f"{key} {value}" for key, value in rec.items())
     return f"type {struct_type}", "", fields
 

@@ -188,3 +188,64 @@ def parse_timedate(text: str) -> TimeDate:
     year, month, day, hour, minute, second, hundredths = (int(g) for g in match.groups())
     moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     return timedate_from_ticks(absolute_ticks(moment) + hundredths)
+
+
+def shift_timedate(value: TimeDate, ticks: int) -> TimeDate:
+    """`value` moved by `ticks` hundredths of a second, its zone and DST bits kept (they
+    label the instant, which is GMT ticks and day); ValueError if the day leaves TIMEDATE's
+    range or the time of day is not one."""
+    return TimeDate(*shift_innards(value[0], value[1], ticks))
+
+
+def shift_innards(time_of_day: int, day_zone: int, ticks: int) -> tuple[int, int]:
+    """`shift_timedate` of Innards[0], Innards[1]: a replay's hot path, so no TimeDate."""
+    if time_of_day >= TICKS_PER_DAY:
+        raise ValueError(f"TIMEDATE time of day out of range: {time_of_day} ticks")
+    day, moved = divmod((day_zone & _DAY_MASK) * TICKS_PER_DAY + time_of_day + ticks, TICKS_PER_DAY)
+    if not 0 <= day <= _DAY_MASK:
+        raise ValueError(f"date out of TIMEDATE range (Julian day {day})")
+    return moved, day | (day_zone & _ZONE_BITS)
+
+
+# Common-log time stamps name months in English whatever the locale (docs/scenario.md):
+# never strftime.
+ENGLISH_MONTHS: tuple[str, ...] = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+_MONTH_NUMBER = {name: number for number, name in enumerate(ENGLISH_MONTHS, 1)}
+_COMMON_LOG_RE = re.compile(
+    r"^(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{2}\d{2})$"
+)
+
+
+def shift_common_log_time(text: str, ticks: int) -> str | None:
+    """The HTTP time stamp string `text` (`21/Nov/2026:09:00:00 +0000`) moved by `ticks`
+    hundredths of a second, written in the zone it names; None when `text` is no such
+    time. The string holds whole seconds: the moved time is truncated to the second, as
+    the server truncates when it writes one."""
+    match = _COMMON_LOG_RE.match(text)
+    if match is None or match[2] not in _MONTH_NUMBER:
+        return None
+    day, year, hour, minute, second = (int(match[i]) for i in (1, 3, 4, 5, 6))
+    try:
+        local = datetime(year, _MONTH_NUMBER[match[2]], day, hour, minute, second)
+        moved = local + timedelta(microseconds=ticks * MICROSECONDS_PER_TICK)
+    except (ValueError, OverflowError):
+        return None
+    if not 1 <= moved.year <= 9999:
+        return None
+    return (
+        f"{moved.day:02d}/{ENGLISH_MONTHS[moved.month - 1]}/{moved.year:04d}:"
+        f"{moved.hour:02d}:{moved.minute:02d}:{moved.second:02d} {match[7]}"
+    )

@@ -12,6 +12,7 @@ the test's tmp_path, to look at.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,11 @@ def test_the_run_report_opens_in_a_browser_with_its_tables_and_chart(
         assert chart["width"] > 600 and chart["height"] > 150, chart
         for name in summary["records_by_class"]:
             assert page.evaluate(f"!!document.getElementById('run-rates-{name}')"), name
+        # The timeline, as billsim timeline draws it: a bar per session it shows.
+        timeline = visible(page, "svg#timeline")
+        assert timeline["width"] > 600 and timeline["height"] > 150, timeline
+        bars = page.evaluate("document.querySelectorAll('[id^=\"timeline-session-bar-\"]').length")
+        assert 1 <= bars <= summary["sessions_started"]
         page.screenshot(tmp_path / "run-report.png")
     assert (tmp_path / "run-report.png").stat().st_size > 20_000
 
@@ -143,6 +149,7 @@ def test_report_html_options_are_checked(
     assert result.exit_code == 0
     assert result.stdout.startswith("<!DOCTYPE html>")
     assert 'id="store-rates"' in result.stdout  # a frame file's records over virtual time
+    assert re.search(r'<svg[^>]* id="timeline"', result.stdout)  # a frame file's timeline
     assert not fetches(result.stdout)
 
 
@@ -273,10 +280,13 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
             box = visible(page, f"svg#{chart}")
             assert box["width"] > 600 and box["height"] > 150, chart
         assert page.evaluate("!!document.getElementById('addin-latency-p99')")
+        # A relational store keeps rows, not frames: the timeline says how to draw one.
+        assert "billsim timeline" in page.evaluate("document.querySelector('#timeline').innerText")
         page.screenshot(tmp_path / "full-report.png")
 
         for path in (run_html, addin_html):
             page = browser.open(path)
             assert_loads_cleanly(page, path)
+            assert visible(page, "svg#timeline")["height"] > 150, path  # from its frames
             page.screenshot(tmp_path / f"{path.stem}-report.png")
         assert visible(page, "svg#addin-latency")["width"] > 600

@@ -23,12 +23,12 @@ from samples import ALICE, BOB, HUB, JDN, ORDERS_REPLICA, REPLICA, SERVER
 from simulator.commands.run import RunRequest, run
 from simulator.commands.summary import build_summary
 from simulator.commands.validate import validate
-from simulator.domino import tasks
 from simulator.domino.server import derive_timedate
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.domino.tasks import common_log_time, mail_originator_id, replication_endpoints
 from simulator.scenario.loader import load_scenario_text
 from simulator.wire import constants as c
+from simulator.wire import timedate
 from simulator.wire.records import (
     AgentRec,
     CustomRec,
@@ -407,7 +407,7 @@ def test_http_time_stamp_months_are_english_whatever_the_locale(
         assert datetime(2026, 10, 3).strftime("%b") != "Oct"
     # By construction too: month names come from a fixed table, never from strftime.
     assert "strftime" not in inspect.getsource(common_log_time)
-    assert months == tasks.ENGLISH_MONTHS
+    assert months == timedate.ENGLISH_MONTHS
 
 
 def test_common_log_time_is_gmt() -> None:

@@ -43,6 +43,7 @@ from simulator.verify.checker import (
     Rule,
     check_frames,
     check_stream,
+    ticks_of,
 )
 from simulator.wire.codec import FrameCodec
 from simulator.wire.records import DbRec, SessionID, SessionRec
@@ -121,6 +122,27 @@ def test_a_crash_and_restart_is_named_and_exits_0(tmp_path: Path, seqno: str) ->
         " 1 server restart (linux-x86_64, BillingSuppressTime 15m, timer policy)"
     )
     assert lines[1:] == [RESTART_LINE]
+
+
+@pytest.mark.parametrize("seqno", list(SEQNO))
+def test_a_restart_is_the_silence_it_ended_for_a_picture(seqno: str) -> None:
+    stream = after_the_restart(before_the_crash(), SEQNO[seqno])
+    checker = Checker()
+    for offset, frame in stream.frames():
+        checker.feed(frame, offset)
+    checker.finish()
+
+    # From the last record before the crash (09:18) to the first after it (09:26).
+    assert checker.restart_intervals() == [(ticks_of(at(18)), ticks_of(at(26)))]
+
+
+def test_no_restart_no_interval() -> None:
+    checker = Checker()
+    for offset, frame in before_the_crash().frames():
+        checker.feed(frame, offset)
+    checker.finish()
+
+    assert checker.restart_intervals() == []
 
 
 @pytest.mark.parametrize("seqno", list(SEQNO))

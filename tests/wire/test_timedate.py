@@ -21,6 +21,8 @@ from simulator.wire.timedate import (
     format_timedate_id,
     parse_timedate,
     parse_timedate_id,
+    shift_common_log_time,
+    shift_timedate,
     timedate_from_datetime,
     timedate_from_ticks,
 )
@@ -276,3 +278,46 @@ def test_virtual_time_stamper_agrees_with_datetime(first: int, second: int) -> N
         expected = timedate_from_datetime(start + timedelta(microseconds=virtual_us))
         assert stamp(virtual_us) == expected
         assert stamp.ticks(virtual_us) == expected.julian_day * TICKS_PER_DAY + expected.ticks
+
+
+# -- moving times (billsim replay --rebase) ------------------------------------------------
+
+
+def test_shift_timedate_moves_the_instant_across_days_and_keeps_zone_bits() -> None:
+    eastern_dst = (5 << 24) | (1 << 31)  # zone 5 hours west, DST in effect
+    value = TimeDate(TICKS_PER_DAY - 50, JDN_2026_11_21 | eastern_dst)
+    moved = shift_timedate(value, 80)
+    assert moved == TimeDate(30, (JDN_2026_11_21 + 1) | eastern_dst)
+    assert shift_timedate(moved, -80) == value
+    assert shift_timedate(value, -400 * TICKS_PER_DAY).julian_day == JDN_2026_11_21 - 400
+
+
+def test_shift_timedate_out_of_range_or_of_no_time_of_day_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="out of TIMEDATE range"):
+        shift_timedate(TimeDate(0, 1), -2 * TICKS_PER_DAY)
+    with pytest.raises(ValueError, match="time of day"):
+        shift_timedate(TimeDate(TICKS_PER_DAY, JDN_2026_11_21), 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "ticks", "moved"),
+    [
+        ("21/Nov/2026:09:15:00 +0000", 100 * 86_400 * 41, "01/Jan/2027:09:15:00 +0000"),
+        ("31/Dec/2026:23:59:59 +0000", 100, "01/Jan/2027:00:00:00 +0000"),
+        # Whole seconds only: the moved time is truncated, never rounded.
+        ("21/Nov/2026:09:15:00 +0000", 99, "21/Nov/2026:09:15:00 +0000"),
+        ("21/Nov/2026:09:15:00 +0000", -1, "21/Nov/2026:09:14:59 +0000"),
+        # Written in the zone it names.
+        ("01/Mar/2028:00:30:00 +0100", -3600 * 100, "29/Feb/2028:23:30:00 +0100"),
+    ],
+)
+def test_shift_common_log_time(text: str, ticks: int, moved: str) -> None:
+    assert shift_common_log_time(text, ticks) == moved
+
+
+@pytest.mark.parametrize(
+    "text", ["", "21/Nov/2026 09:15:00", "21/Foo/2026:09:15:00 +0000", "31/Feb/2026:00:00:00 +0000"]
+)
+def test_a_string_that_is_no_common_log_time_is_not_moved(text: str) -> None:
+    assert shift_common_log_time(text, 100) is None
+    assert shift_common_log_time("31/Dec/9999:23:59:59 +0000", 100) is None

@@ -53,6 +53,7 @@ from typing import Any, Final, Protocol
 import structlog
 from gmqtt import Message, MQTTConnectError
 
+from simulator.adapters.metrics.histogram import Histogram
 from simulator.adapters.mqtt import gmqtt_glue as glue
 from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, AckStore, OwnReconnectClient
 from simulator.adapters.mqtt.options import MqttOptions, tls_context
@@ -140,12 +141,15 @@ def _no_delay(transport: asyncio.BaseTransport) -> None:
 class BillingDrain:
     """Moves frames from MQ$BILLING to the broker: at least once, in order (module doc).
 
-    Counters (for stats and the live view): ``delivered`` (acknowledged at QoS 1, written
-    at QoS 0), ``in_flight`` (taken from the queue, not yet acknowledged), ``resent``,
+    Counters (for stats, the live view and metrics): ``published`` (the first time),
+    ``delivered`` (acknowledged at QoS 1, written at QoS 0), ``in_flight`` (taken from the
+    queue, not yet acknowledged), ``resent``,
     ``reconnects``, ``refused`` (PUBACK with a failure reason: released, not delivered),
     ``rejected`` (frames with no topic or no JSON form: released, not sent),
     ``connected``, ``protocol`` ("5" or "3.1.1"), ``receive_maximum`` (None under 3.1.1),
-    ``window`` and ``in_flight_peak`` (most QoS 1 packet ids in use at once).
+    ``window`` and ``in_flight_peak`` (most QoS 1 packet ids in use at once). Give
+    ``ack_latency`` a ``Histogram`` (µs) and each acknowledged frame's publish-to-ack
+    time is recorded in it (the metrics endpoint folds it now and then).
     """
 
     def __init__(
@@ -207,6 +211,10 @@ class BillingDrain:
         self.reconnects = 0
         self.rejected = 0
         self.in_flight_peak = 0
+        # Publish-to-ack latencies (µs) of acknowledged frames, for the metrics endpoint:
+        # off (None) unless one is served; see _on_ack.
+        self.ack_latency: Histogram | None = None
+        self._acks_at: int | None = None
         self.protocol = options.version
         self.receive_maximum: int | None = None
 
@@ -237,6 +245,11 @@ class BillingDrain:
     @property
     def delivered(self) -> int:
         return self._window.delivered + self._written_qos0
+
+    @property
+    def published(self) -> int:
+        """Frames published (QoS 0: written) the first time; resends are `resent`."""
+        return self._window.first_publishes + self._written_qos0
 
     @property
     def resent(self) -> int:
@@ -532,6 +545,15 @@ class BillingDrain:
                 future.set_result(None)
         else:
             self._queue.release()
+            latency = self.ack_latency
+            if latency is not None:
+                # One reading of the clock for all the PUBACKs of one read from the socket
+                # (they arrived together): the first ack's time holds until the loop turns.
+                acked = self._acks_at
+                if acked is None:
+                    acked = self._acks_at = _wall_us()
+                    asyncio.get_running_loop().call_soon(self._acks_read)
+                latency.pending.append(acked - released.sent)
             reason = released.reason
             if not released.delivered and reason not in self._refusals:
                 self._refusals.add(reason)
@@ -544,6 +566,9 @@ class BillingDrain:
             self._wake.set()
         elif self._want_acks and not self._window.unacknowledged:
             self._wake.set()
+
+    def _acks_read(self) -> None:
+        self._acks_at = None
 
     # -- publishing ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Final
 from simulator.adapters.mqtt.topics import frame_topic
 from simulator.domino.billing import SequencedFrame
 from simulator.wire.codec import peek_header
-from simulator.wire.jsonform import JsonDecoder, dumps_frame
+from simulator.wire.jsonform import JsonDecoder, dumps_frame, json_or_raw
 
 CONTENT_TYPE_BINARY: Final = "application/x-domino-billmsg"
 CONTENT_TYPE_JSON: Final = "application/json"
@@ -87,7 +87,7 @@ class FrameEncoder:
             known = self._kind(key, frame)
         payload = frame
         if self._json is not None:
-            payload = dumps_frame(self._json(frame, 0, seq)).encode()
+            payload = dumps_frame(json_or_raw(self._json, frame, seq)).encode()
         if not self.properties:
             return known[0], b"", payload
         if sent_us != self._sent_us:

@@ -34,6 +34,24 @@ MessageHandler = Callable[[str, bytes, Mapping[str, Any]], None]
 each value a list; empty under 3.1.1)."""
 
 
+def message_property(properties: Mapping[str, Any], name: str) -> Any:
+    """A received MQTT 5 property (gmqtt gives lists), or None."""
+    value = properties.get(name)
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def user_properties(properties: Mapping[str, Any]) -> dict[str, str]:
+    """A received message's MQTT 5 user properties by name (empty under 3.1.1)."""
+    pairs = properties.get("user_property") or []
+    out: dict[str, str] = {}
+    for pair in pairs:
+        if isinstance(pair, tuple | list) and len(pair) == 2:
+            out[str(pair[0])] = str(pair[1])
+    return out
+
+
 class SubscriberError(BillsimError):
     """The broker cannot be reached, or refused the login or the subscription: exit 1."""
 

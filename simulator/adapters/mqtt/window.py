@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from simulator.domino.billing import SequencedFrame
@@ -36,12 +35,14 @@ class Waiting(NamedTuple):
     sent: int | None = None
 
 
-@dataclass(frozen=True)
-class Ack:
-    """What a PUBACK released: the frame, and whether the broker took it."""
+class Ack(NamedTuple):
+    """What a PUBACK released: the frame, the reason code (whether the broker took it) and
+    the frame's first publish time (µs since the Unix epoch), from which the drain measures
+    publish-to-ack. (A tuple: one is made per acknowledged frame.)"""
 
     item: SequencedFrame
     reason: int
+    sent: int
 
     @property
     def delivered(self) -> bool:
@@ -51,8 +52,9 @@ class Ack:
 class InFlightWindow:
     """At most ``size`` frames published and unacknowledged; the others wait, in order.
 
-    Counters: ``delivered`` and ``refused`` (acks by reason code), ``resent`` (frames
-    published again after a lost connection).
+    Counters: ``first_publishes`` (frames published the first time), ``delivered`` and
+    ``refused`` (acks by reason code), ``resent`` (frames published again after a lost
+    connection).
     """
 
     def __init__(self, requested: int) -> None:
@@ -63,6 +65,7 @@ class InFlightWindow:
         # packet id -> the frame and its first publish time, in publish order
         self._published: dict[int, tuple[SequencedFrame, int]] = {}
         self._waiting: deque[Waiting] = deque()
+        self.first_publishes = 0
         self.delivered = 0
         self.refused = 0
         self.resent = 0
@@ -123,7 +126,9 @@ class InFlightWindow:
         if packet_id in self._published:
             raise ValueError(f"packet id {packet_id} is already in flight")
         self._published[packet_id] = (entry.item, sent)
-        if entry.sent is not None:
+        if entry.sent is None:
+            self.first_publishes += 1
+        else:
             self.resent += 1
 
     # -- what comes back -----------------------------------------------------------------
@@ -135,12 +140,11 @@ class InFlightWindow:
         in_flight = self._published.pop(packet_id, None)
         if in_flight is None:
             return None
-        item = in_flight[0]
         if reason < REFUSED_FROM:
             self.delivered += 1
         else:
             self.refused += 1
-        return Ack(item, reason)
+        return Ack(in_flight[0], reason, in_flight[1])
 
     def lose(self) -> int:
         """The connection is gone: every unacknowledged frame goes back in front of the

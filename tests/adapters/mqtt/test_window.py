@@ -176,3 +176,20 @@ def test_a_packet_id_in_flight_is_not_given_twice() -> None:
     window.published(1, Waiting(frame(1)), sent_at(1))
     with pytest.raises(ValueError, match="already in flight"):
         window.published(1, Waiting(frame(2)), sent_at(2))
+
+
+def test_an_ack_carries_the_first_publish_time_and_first_publishes_are_counted_once() -> None:
+    """The metrics' publish-to-ack latency runs from the first publish: a resent frame's
+    ack carries the time of its first copy, and `first_publishes` counts it once."""
+    window = InFlightWindow(10)
+    window.open(100)
+    mids = publish(window, range(1, 3))
+    assert window.first_publishes == 2
+    window.lose()
+    for mid, entry in enumerate(window.next_waiting(10), start=200):
+        window.published(mid, entry, sent_at(999) if entry.sent is None else entry.sent)
+    assert (window.first_publishes, window.resent) == (2, 2)
+    released = window.ack(201)
+    assert released is not None
+    assert (released.item, released.sent) == (frame(2), sent_at(2))
+    assert window.ack(mids[1]) is None  # the lost connection's packet id

@@ -1,0 +1,251 @@
+"""`billsim replay` to a file (no broker): byte-identical when nothing is asked, every time
+of every record type moved by --rebase with `check` clean, --loop passes renumbered and
+clean, --server-name, the --summary bill, and bad input named (exit 2). Replays to MQTT,
+with `record` and the add-in, are in test_record.py."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samples import FRAMES
+from typer.testing import CliRunner
+
+from simulator import cli
+from simulator.commands.replay import ReplayRequest, SentLedger, plan_replay, play
+from simulator.domino.billing import SequencedFrame
+from simulator.scenario.speed import Speed
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.timedate import TimeDate, format_timedate, parse_timedate, shift_timedate
+
+runner = CliRunner()
+CODEC = FrameCodec()
+TO_JSON = JsonDecoder(CODEC)
+DAY = 8_640_000  # hundredths
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(cli.app, list(args))
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """all-classes (every record type, a custom one too) as run --out writes it, and its
+    summary."""
+    directory = tmp_path_factory.mktemp("recorded")
+    out, summary = directory / "all.nbf", directory / "summary.json"
+    result = invoke("run", "all-classes", "--out", str(out), "--summary", str(summary))
+    assert result.exit_code == 0, result.output
+    return out, json.loads(summary.read_text())
+
+
+def frames(path: Path) -> list[dict[str, Any]]:
+    data = path.read_bytes()
+    out, at, seq = [], 0, 0
+    while at < len(data):
+        seq += 1
+        obj = TO_JSON(data, at, seq)
+        out.append(obj)
+        at += obj["Len"]
+    return out
+
+
+def check(path: Path) -> Any:
+    return invoke("check", str(path), "--scenario", "all-classes")
+
+
+def moved(obj: dict[str, Any], ticks: int) -> dict[str, Any]:
+    """The JSON form with every time docs/wire-format.md names moved (an oracle of its own:
+    header TimeStamp, MAILREC PostedDate, OriginatorID SequenceTime, the HTTP string)."""
+    out: dict[str, Any] = json.loads(json.dumps(obj))
+
+    def move(text: str) -> str:
+        return format_timedate(shift_timedate(parse_timedate(text), ticks))
+
+    out["TimeStamp"] = move(out["TimeStamp"])
+    rec = out["rec"]
+    if "PostedDate" in rec:
+        rec["PostedDate"] = move(rec["PostedDate"])
+    if isinstance(rec.get("OriginatorID"), dict):
+        rec["OriginatorID"]["SequenceTime"] = move(rec["OriginatorID"]["SequenceTime"])
+    if obj["StructType"] == 6001:
+        assert rec["TimeStamp"].startswith("23/Nov/2026:") and ticks == 100 * DAY, "by hand"
+        rec["TimeStamp"] = rec["TimeStamp"].replace("23/Nov/2026", "03/Mar/2027")
+    return out
+
+
+def test_a_replay_to_a_file_asking_nothing_is_byte_identical(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    nbf, _ = recorded
+    out = tmp_path / "again.nbf"
+    result = invoke("replay", str(nbf), "--out", str(out), "--speed", "max")
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == nbf.read_bytes()
+    assert "replayed 21 frames" in result.stderr
+
+
+def test_rebase_moves_every_time_of_every_record_type_and_check_stays_clean(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    nbf, _ = recorded
+    first = frames(nbf)[0]["TimeStamp"]
+    target = format_timedate(shift_timedate(parse_timedate(first), 100 * DAY))
+    out = tmp_path / "rebased.nbf"
+    result = invoke("replay", str(nbf), "--out", str(out), "--rebase", target.replace(".00Z", "Z"))
+    assert result.exit_code == 0, result.output
+    before, after = frames(nbf), frames(out)
+    assert {obj["StructType"] for obj in before} == {1, 1001, 2001, 3001, 4001, 5001, 6001, 32001}
+    assert after[0]["TimeStamp"] == target
+    assert after == [moved(obj, 100 * DAY) for obj in before]
+    clean = check(out)
+    assert clean.exit_code == 0 and "no violations" in clean.stdout, clean.stdout
+    # ... and back again: the same bytes, so nothing but the times was touched.
+    back = tmp_path / "back.nbf"
+    assert invoke("replay", str(out), "--out", str(back), "--rebase", first).exit_code == 0
+    assert back.read_bytes() == nbf.read_bytes()
+
+
+def test_loop_passes_follow_each_other_renumbered_and_clean(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    nbf, original = recorded
+    out, summary = tmp_path / "looped.nbf", tmp_path / "summary.json"
+    result = invoke("replay", str(nbf), "--out", str(out), "--loop", "3", "--summary", str(summary))
+    assert result.exit_code == 0, result.output
+    passes = frames(out)
+    assert len(passes) == 63
+    one, two, three = passes[:21], passes[21:42], passes[42:]
+    span = 29 * 60 * 100  # all-classes writes from 08:01 to 08:30
+    assert [obj["TimeStamp"] for obj in one] == [obj["TimeStamp"] for obj in frames(nbf)]
+    assert [obj["TimeStamp"] for obj in three] == [
+        format_timedate(shift_timedate(parse_timedate(obj["TimeStamp"]), 2 * span)) for obj in one
+    ]
+
+    def session_ids(objs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        return [
+            (o["rec"]["SessionID"]["Index"], o["rec"]["SessionID"]["SeqNo"])
+            for o in objs
+            if "SessionID" in o["rec"]
+        ]
+
+    # Slot 1 went up to SeqNo 2 in the run, slot 2 to 1: each pass moves on by as much.
+    assert {sid for sid in session_ids(one)} == {(1, 1), (1, 2), (2, 1)}
+    assert {sid for sid in session_ids(two)} == {(1, 3), (1, 4), (2, 2)}
+    assert {sid for sid in session_ids(three)} == {(1, 5), (1, 6), (2, 3)}
+    mail_ids = {
+        json.dumps(o["rec"]["OriginatorID"]["File"]) for o in passes if o["StructType"] == 3001
+    }
+    assert len(mail_ids) == 2 * 3  # two messages, new in each pass
+    clean = check(out)
+    assert clean.exit_code == 0 and "6 sessions, no violations" in clean.stdout, clean.stdout
+    # The bill of what was sent: three times the run's, as a store of it bills it.
+    written = json.loads(summary.read_text())
+    assert (written["passes"], written["frames"], written["records"]) == (3, 63, 63)
+    for user, totals in original["users"].items():
+        assert written["users"][user] == {
+            field: pytest.approx(3 * value) for field, value in totals.items()
+        }
+    report = tmp_path / "report.json"
+    report.write_text(invoke("report", f"nbf:{out}", "--format", "json").stdout)
+    verified = invoke("verify", "--expected", str(summary), "--actual", str(report))
+    assert verified.exit_code == 0, verified.stdout
+
+
+def test_each_pass_renumbers_seq_and_keeps_the_run(
+    recorded: tuple[Path, dict[str, Any]],
+) -> None:
+    nbf, _ = recorded
+    request = ReplayRequest(source=str(nbf), loop="3")
+    plan = plan_replay(request, CODEC)
+    sent: list[tuple[tuple[str, str], int]] = []
+
+    async def put(group: tuple[str, str], item: SequencedFrame) -> None:
+        sent.append((group, item[0]))
+
+    ledger = SentLedger(None)
+    asyncio.run(play(request, plan, 3, put, ledger, asyncio.Event(), Speed(None)))
+    assert [seq for _, seq in sent] == list(range(1, 64))
+    assert {group for group, _ in sent} == {("Mail01", plan.new_run)}
+    assert (ledger.passes, ledger.frames, ledger.seqs) == (3, 63, {("Mail01", plan.new_run): 63})
+
+
+def test_server_name_renames_the_server_and_its_fields(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    nbf, _ = recorded
+    out = tmp_path / "renamed.nbf"
+    result = invoke("replay", str(nbf), "--out", str(out), "--server-name", "CN=Mail77/O=Acme")
+    assert result.exit_code == 0, result.output
+    renamed = frames(out)
+    assert {obj["ServerName"] for obj in renamed} == {"CN=Mail77/O=Acme"}
+    replications = [obj["rec"] for obj in renamed if obj["StructType"] == 1001]
+    assert {(r["Source"], r["Destination"]) for r in replications} == {
+        ("CN=Hub01/O=Acme", "CN=Mail77/O=Acme")
+    }
+    assert check(out).exit_code == 0
+
+
+def write_capture(path: Path, *topics: str) -> None:
+    frame = base64.b64encode(CODEC.encode(FRAMES["SESSIONREC"])).decode()
+    path.write_text(
+        "".join(
+            json.dumps({"at": 0, "topic": topic, "seq": n, "frame": frame, "props": {}}) + "\n"
+            for n, topic in enumerate(topics, 1)
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--loop", "0"], "--loop: a number of passes (1 or more) or forever, not '0'"),
+        (["--rebase", "soon"], "--rebase: expected an ISO-8601 time"),
+        (["--server-name", "CN=a+b/O=x"], "--server-name: server common name"),
+        (["--speed", "fast"], "--speed: speed must be max, realtime or Nx"),
+        (["--broker", "mqtt://127.0.0.1:9"], "choose one of --out and --broker"),
+    ],
+)
+def test_bad_options_exit_2_naming_the_option(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path, args: list[str], message: str | None
+) -> None:
+    nbf, _ = recorded
+    result = invoke("replay", str(nbf), "--out", str(tmp_path / "x.nbf"), *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr, result.stderr
+
+
+def test_a_rebase_that_moves_a_frame_before_the_calendar_names_it_and_the_option(
+    tmp_path: Path,
+) -> None:
+    # A frame from long before the first: a clock set back by 4,700 years, say.
+    later, earlier = FRAMES["SESSIONREC"], FRAMES["DBREC"]._replace(TimeStamp=TimeDate(0, 1000))
+    nbf = tmp_path / "stepped.nbf"
+    nbf.write_bytes(CODEC.encode(later) + CODEC.encode(earlier))
+    out = tmp_path / "x.nbf"
+    result = invoke("replay", str(nbf), "--out", str(out), "--rebase", "0001-01-01T00:00:00Z")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"billsim: {nbf}: --rebase: byte offset 1000 (frame 2): TimeStamp "
+    ), result.stderr
+    assert "out of TIMEDATE range" in result.stderr
+
+
+def test_bad_files_exit_2_naming_file_line_and_key(tmp_path: Path) -> None:
+    result = invoke("replay", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "nope.jsonl: cannot read: No such file" in result.stderr
+    capture = tmp_path / "bad.jsonl"
+    capture.write_text('{"at": 0, "topic": "domino/billing/Mail01/session", "frame": "!"}\n')
+    result = invoke("replay", str(capture), "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    assert f"billsim: {capture}:1: frame: not base64" in result.stderr
+    assert invoke("replay", "-", "--out", str(tmp_path / "x")).exit_code == 2
+    two = tmp_path / "two.jsonl"
+    write_capture(two, "domino/billing/Mail01/session", "domino/billing/Mail02/session")
+    result = invoke("replay", str(two), "--out", str(tmp_path / "x"), "--server-name", "CN=X/O=Y")
+    assert result.exit_code == 2 and "more than one server (Mail01, Mail02)" in result.stderr
