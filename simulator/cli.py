@@ -180,6 +180,16 @@ def _seconds(text: str, flag: str) -> float:
         raise InputError(str(error), field=flag) from None
 
 
+def _microseconds(text: str, flag: str) -> int:
+    """A duration option (`100ms`, `5s`, a bare number of seconds) in whole microseconds."""
+    from simulator.scenario.durations import DurationError, parse_duration  # noqa: PLC0415
+
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise InputError(str(error), field=flag) from None
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"{PROG_NAME} {__version__}")
@@ -470,6 +480,16 @@ def run_command(
             "corrupt, truncate, crash, clock_step, dst, wrap.",
         ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE.html",
+            help="Also write the run's HTML report to FILE.html: one self-contained page "
+            "with the summary's tables, records per second over time by class, and the "
+            "timeline.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: BILLMSG frames to MQTT, a file or stdout.
 
@@ -543,6 +563,7 @@ def run_command(
         metrics_port=metrics_port,
         metrics_host=metrics_host,
         faults=tuple(fault or ()),
+        report_path=report,
     )
     raise typer.Exit(run_scenario(request))
 
@@ -747,6 +768,51 @@ def verify_command(
             "--format", help="table: the differences for people; json: the whole outcome."
         ),
     ] = VerifyFormat.TABLE,
+    result: Annotated[
+        Path | None,
+        typer.Option(
+            "--result",
+            metavar="FILE",
+            help="Also write the whole outcome as JSON (what --format json prints) to FILE: "
+            "billsim report --verify FILE puts its verdict on top of the HTML report.",
+        ),
+    ] = None,
+    addin_summary: Annotated[
+        str | None,
+        typer.Option(
+            "--addin-summary",
+            metavar="FILE",
+            help="The add-in's summary (billsim addin --summary FILE): what --max-p99, "
+            "--max-lag and --max-rejects are held against.",
+        ),
+    ] = None,
+    max_p99: Annotated[
+        str | None,
+        typer.Option(
+            "--max-p99",
+            metavar="DURATION",
+            help="Fail (exit 1) when the p99 of the add-in's publish-to-commit latency is "
+            "above DURATION (100ms, 1.5s).",
+        ),
+    ] = None,
+    max_lag: Annotated[
+        str | None,
+        typer.Option(
+            "--max-lag",
+            metavar="DURATION",
+            help="Fail (exit 1) when the add-in fell further behind than DURATION: its "
+            "longest publish-to-commit latency, the age its backlog's oldest frame reached.",
+        ),
+    ] = None,
+    max_rejects: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rejects",
+            metavar="N",
+            min=0,
+            help="Fail (exit 1) when the add-in rejected more than N messages (no frame).",
+        ),
+    ] = None,
 ) -> None:
     """Check a consumer's bill against a run's ground truth.
 
@@ -754,12 +820,29 @@ def verify_command(
     cent, the rest exactly), the users on one side only and, with a store, the seq
     numbers of the run missing or stored twice. When the summary lists injected faults,
     the differences they explain are printed apart, each with its fault and seq numbers.
-    Exit 0 equal or every difference explained, 1 any other difference (each user and
-    field named), 2 unreadable input (file:line: field).
+    With --max-p99, --max-lag or --max-rejects (load tools' thresholds), the add-in's
+    summary (--addin-summary) is held against each and every one missed is named.
+    Exit 0 equal or every difference explained, and every threshold met; 1 any other
+    difference (each user and field named) or a threshold missed; 2 unreadable input
+    (file:line: field) or a threshold without --addin-summary.
     """
     from simulator.commands.verify import verify_files  # noqa: PLC0415
+    from simulator.verify.thresholds import Thresholds  # noqa: PLC0415
 
-    code = verify_files(expected, actual, sys.stdout, as_json=output_format is VerifyFormat.JSON)
+    thresholds = Thresholds(
+        max_p99_us=None if max_p99 is None else _microseconds(max_p99, "--max-p99"),
+        max_lag_us=None if max_lag is None else _microseconds(max_lag, "--max-lag"),
+        max_rejects=max_rejects,
+    )
+    code = verify_files(
+        expected,
+        actual,
+        sys.stdout,
+        as_json=output_format is VerifyFormat.JSON,
+        thresholds=thresholds,
+        addin_summary=addin_summary,
+        result_path=result,
+    )
     raise typer.Exit(code)
 
 
@@ -856,7 +939,8 @@ def report_command(
         typer.Option(
             "--format",
             help='table for people; csv (header user,sessions,…) or json ({"users": {…}}) '
-            "for billsim verify.",
+            "for billsim verify; html: the HTML run report (with --verify, --summary, "
+            "--addin-summary).",
         ),
     ] = ReportFormat.TABLE,
     start: Annotated[
@@ -872,6 +956,41 @@ def report_command(
         typer.Option("--to", metavar="TIME", help="Only records with a TimeStamp before TIME."),
     ] = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="--format html: write the page to FILE (.html) instead of standard output.",
+        ),
+    ] = None,
+    verify_result: Annotated[
+        Path | None,
+        typer.Option(
+            "--verify",
+            metavar="RESULT.json",
+            help="--format html: the verdict on top, from billsim verify --result FILE.",
+        ),
+    ] = None,
+    run_summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            metavar="FILE",
+            help="--format html: the run's summary (run --summary FILE): its tables and "
+            "records per second over time.",
+        ),
+    ] = None,
+    addin_summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--addin-summary",
+            metavar="FILE",
+            help="--format html: the add-in's summary (addin --summary FILE): what it "
+            "stored and its latency over time.",
+        ),
+    ] = None,
 ) -> None:
     """Print the bill of a store: totals per user, database or server.
 
@@ -881,13 +1000,43 @@ def report_command(
     (billed to the other server's name); agent runs and run time (the signer's); web
     requests and bytes (AuthUser, else Anonymous). The fields are those of the run
     summary's users, so billsim verify compares the two. --by database: by replica ID
-    (agents by their database's path); --by server: by the server's common name. Exit 2
-    for a store that does not exist or an unknown URL, 1 when a database cannot be
-    reached.
+    (agents by their database's path); --by server: by the server's common name.
+    --format html writes the HTML run report of the store (to --output), with the
+    verdict of a verify result (--verify) on top and the run's and add-in's summaries.
+    Exit 2 for a store that does not exist or an unknown URL, 1 when a database cannot
+    be reached.
     """
-    from simulator.commands.report import parse_time, write_report  # noqa: PLC0415
+    from simulator.commands.report import (  # noqa: PLC0415
+        HtmlSources,
+        parse_time,
+        write_html_report,
+        write_report,
+    )
     from simulator.wire.codec import FrameCodec  # noqa: PLC0415
 
+    html_only = [
+        name
+        for name, given in (
+            ("--output", output),
+            ("--verify", verify_result),
+            ("--summary", run_summary),
+            ("--addin-summary", addin_summary),
+        )
+        if given is not None
+    ]
+    if report_format is ReportFormat.HTML:
+        write_html_report(
+            store,
+            output if output is not None else sys.stdout,
+            HtmlSources(verify_result, run_summary, addin_summary),
+            by=by,
+            start=None if start is None else parse_time(start, "--from"),
+            end=None if end is None else parse_time(end, "--to"),
+            codec=FrameCodec(layout),
+        )
+        return
+    if html_only:
+        raise InputError("goes with --format html", field=html_only[0])
     write_report(
         store,
         sys.stdout,
@@ -1002,6 +1151,15 @@ def addin_command(
     key_file: KeyFileOption = None,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE.html",
+            help="Also write the add-in's HTML report to FILE.html: what it stored, frames "
+            "per second and latency percentiles over time, the timeline.",
+        ),
+    ] = None,
 ) -> None:
     """Run the reference billing add-in: store each frame from the broker.
 
@@ -1034,6 +1192,7 @@ def addin_command(
         key_file=str(key_file) if key_file else None,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        report_path=report,
     )
     raise typer.Exit(run_addin(request))
 

@@ -48,6 +48,7 @@ from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
 from simulator.commands.metrics import AddinMetrics, metrics_endpoint, pumping
 from simulator.commands.run_live import LiveLine, RateMeter
+from simulator.commands.series import LATENCIES, CounterSeries, addin_series_json, sampling
 from simulator.commands.signals import stop_on_signals
 from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
 from simulator.scenario.notes_ini import (
@@ -162,6 +163,7 @@ class Tally:
     per_store: list[Committed] = field(default_factory=list)
     latencies_us: array[int] = field(default_factory=lambda: array("q"))
     without_key: int = 0
+    series: CounterSeries | None = None  # stored by class and latencies, over wall time
 
     def __post_init__(self) -> None:
         self.per_store = [Committed() for _ in self.urls]
@@ -218,7 +220,35 @@ class Tally:
         latency = self.latency_ms()
         if latency is not None:
             out["latency_ms"] = {**latency, "frames": len(self.latencies_us)}
+        if self.series is not None:
+            out["series"] = addin_series_json(self.series, self.latencies_us)
         return out
+
+    def sample_over_time(self) -> CounterSeries:
+        """Sample what was stored by class, and how many latencies were measured, from now."""
+        self.series = CounterSeries(lambda: {**self.frames, LATENCIES: len(self.latencies_us)})
+        return self.series
+
+
+class FrameKeeper:
+    """The first `limit` frames committed, as bytes: the report's timeline is drawn
+    from them (a few MB at most, however long the add-in runs)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.frames: list[bytes] = []
+        self.cut = False
+
+    def __call__(self, items: Sequence[Received | Rejected]) -> None:
+        if len(self.frames) >= self.limit:
+            self.cut = self.cut or any(isinstance(item, Received) for item in items)
+            return
+        for item in items:
+            if isinstance(item, Received):
+                if len(self.frames) >= self.limit:
+                    self.cut = True
+                    return
+                self.frames.append(item.frame)
 
 
 def print_summary(summary: dict[str, Any], out: TextIO) -> None:
@@ -377,6 +407,11 @@ class AddinRequest:
     key_file: str | None = None
     metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
     metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
+    report_path: Path | None = None  # --report: the HTML report of what it stored
+
+
+# Frames kept for the report's timeline: a picture of more sessions shows only the busiest.
+REPORT_FRAMES = 20_000
 
 
 class _Live(LiveLine):
@@ -538,6 +573,11 @@ def run_addin(
             summary_file = open(request.summary_path, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as error:
             raise InputError(error.strerror or str(error), file=str(request.summary_path)) from None
+    if request.report_path is not None:
+        from simulator.commands.html_report import check_writable  # noqa: PLC0415
+
+        check_writable(request.report_path, "--report")
+    keeper = FrameKeeper(REPORT_FRAMES) if request.report_path is not None else None
     with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
         started = time.monotonic()
         try:
@@ -553,6 +593,7 @@ def run_addin(
                     stderr=stderr,
                     show=stdout if prints_records(request.stores, settings) else None,
                     metrics=AddinMetrics(endpoint) if endpoint is not None else None,
+                    keeper=keeper,
                 )
             )
             summary = tally.summary(time.monotonic() - started)
@@ -563,7 +604,30 @@ def run_addin(
             if summary_file is not None:
                 summary_file.close()
         print_summary(summary, stdout)
+    if request.report_path is not None and keeper is not None:
+        _write_addin_report(request, summary, keeper, stdout)
     return EXIT_OK
+
+
+def _write_addin_report(
+    request: AddinRequest, summary: dict[str, Any], keeper: FrameKeeper, stdout: TextIO
+) -> None:
+    """`--report`: the add-in's HTML report; its timeline from the first frames it stored."""
+    from simulator.commands.html_report import (  # noqa: PLC0415 -- matplotlib
+        ReportParts,
+        TimelineSource,
+        write_report,
+    )
+
+    assert request.report_path is not None
+    parts = ReportParts(
+        title="billsim addin",
+        addin=summary,
+        timeline=TimelineSource(frames=keeper.frames, frames_cut=keeper.cut, layout=request.layout),
+        sources=[f"add-in on {request.broker}"],
+    )
+    write_report(request.report_path, parts)
+    stdout.write(f"billsim addin: report written to {request.report_path}\n")
 
 
 async def serve(
@@ -576,6 +640,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     show: TextIO | None = None,
     metrics: AddinMetrics | None = None,
+    keeper: FrameKeeper | None = None,
 ) -> Tally:
     """Open the stores (on the thread that will commit to them), drain the broker into
     them until `stop` is set, SIGINT / SIGTERM, `--until-idle` or a failure, close them;
@@ -606,8 +671,10 @@ async def serve(
                     consumer.acknowledge(acks)
 
             on_committed: Callable[[Sequence[Received | Rejected]], None] | None = printer
-            if metrics is not None:
-                on_committed = _each(printer, metrics.committed)
+            if metrics is not None or keeper is not None:
+                on_committed = _each(
+                    printer, keeper, metrics.committed if metrics is not None else None
+                )
             addin = BillingAddin(
                 stores, intake, executor, tally, stop, acknowledge, on_committed=on_committed
             )
@@ -637,7 +704,7 @@ async def serve(
                 os._exit(EXIT_FAILED)
 
             with stop_on_signals(request_stop, quit_now):
-                async with pumping(metrics):
+                async with pumping(metrics), sampling(tally.sample_over_time()):
                     await _drain(request, addin, consumer, pacing, stderr, stop)
         finally:
             await loop.run_in_executor(executor, _close_all, stores)

@@ -8,6 +8,8 @@ and the queue's high water the highest; the rate is the sum of the servers' rate
 ran side by side); `peak_sessions` is the sum of each server's peak. A value that differs
 between servers and cannot be summed (each server's MQTT `run` id) is left to the
 per-server summaries. The injected `faults` are every server's entries, server by server.
+The records-over-time `series` is the servers' summed at every time any of them was
+sampled.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from simulator.commands.series import merge_series
 from simulator.commands.summary import print_summary, rounded_rate
 
 # Fields every server has the same value of, numbers or not (the seed of one run).
@@ -42,6 +45,8 @@ def merge_summaries(by_server: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
             merged[key] = _merged_users(values)
         elif key == "faults":  # every server's, server by server (each names its server)
             merged[key] = [entry for entries in values for entry in entries]
+        elif key == "series":
+            merged[key] = merge_series(values, "records_by_class")
         elif (value := _merged(key, values)) is not _DIFFERS:
             merged[key] = value
     merged["servers"] = {name: dict(summary) for name, summary in by_server.items()}

@@ -1,11 +1,14 @@
-"""`billsim report STORE`: the bill of a store as a table, CSV or JSON (docs/addin.md)."""
+"""`billsim report STORE`: the bill of a store as a table, CSV or JSON (docs/addin.md), or
+the HTML run report of the store with what else is given (commands/html_report.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import TextIO
 
 from simulator.adapters.stores import read_rows
@@ -14,12 +17,14 @@ from simulator.commands.columns import aligned
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
+from simulator.wire.layout import Layout
 
 
 class ReportFormat(StrEnum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
+    HTML = "html"
 
 
 def parse_time(text: str, flag: str) -> datetime:
@@ -77,3 +82,67 @@ def _write_table(totals: dict[str, Totals], by: BillBy, out: TextIO) -> None:
     rows = [[name, *(_cell(f, entry[f]) for f in fields)] for name, entry in totals.items()]
     for line in aligned([headers, *rows]):
         out.write(line + "\n")
+
+
+@dataclass(frozen=True)
+class HtmlSources:
+    """What `report --format html` shows beside the store: a verify result (its verdict on
+    top), the run's summary and the add-in's."""
+
+    verify: Path | None = None
+    run_summary: Path | None = None
+    addin_summary: Path | None = None
+
+
+def write_html_report(
+    url: str,
+    out: TextIO | Path,
+    sources: HtmlSources,
+    *,
+    by: BillBy = BillBy.USER,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    codec: FrameCodec | None = None,
+) -> None:
+    """The HTML report of the store at `url` (its bill as `by`, `start` and `end` ask, its
+    records over time), with the verdict and the summaries of `sources`, to `out`."""
+    from simulator.adapters.report_html import render_html  # noqa: PLC0415
+    from simulator.commands.html_report import (  # noqa: PLC0415 -- matplotlib
+        ReportParts,
+        StoreContent,
+        TimelineSource,
+        build_report,
+        check_writable,
+        read_json_file,
+        write_report,
+    )
+
+    if isinstance(out, Path):
+        check_writable(out, "--output")
+    parts = ReportParts(title=f"billsim report: {url}", sources=[url])
+    if sources.verify is not None:
+        parts.verify = read_json_file(sources.verify, "--verify")
+        if "passed" not in parts.verify:
+            raise InputError(
+                "not a verify result (billsim verify --result FILE writes one): no passed",
+                file=str(sources.verify),
+                field="--verify",
+            )
+        parts.sources.append(f"verified: {sources.verify}")
+    if sources.run_summary is not None:
+        parts.run = read_json_file(sources.run_summary, "--summary")
+        parts.sources.append(f"run: {sources.run_summary}")
+    if sources.addin_summary is not None:
+        parts.addin = read_json_file(sources.addin_summary, "--addin-summary")
+        parts.sources.append(f"add-in: {sources.addin_summary}")
+    rows = read_rows(url, codec)
+    parts.store = StoreContent(url, bill(rows, by, start=start, end=end), rows, by.value)
+    if url.startswith("nbf:"):
+        parts.timeline = TimelineSource(
+            frame_file=url.removeprefix("nbf:"),
+            layout=codec.layout if codec else Layout.LINUX_X86_64,
+        )
+    if isinstance(out, Path):
+        write_report(out, parts)
+    else:
+        out.write(render_html(build_report(parts)))

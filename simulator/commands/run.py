@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, Protocol, TextIO, overload
@@ -23,7 +23,13 @@ from simulator.adapters.sinks import (
 )
 from simulator.commands.metrics import RunMetrics, metrics_endpoint, pumping, watch_simulation
 from simulator.commands.run_live import Progress, shutdown_on_signals
-from simulator.commands.summary import build_summary, print_summary, write_summary_json
+from simulator.commands.series import CounterSeries, sampled
+from simulator.commands.summary import (
+    build_summary,
+    print_summary,
+    records_by_class,
+    write_summary_json,
+)
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -184,6 +190,7 @@ class RunRequest:
     metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
     metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
     faults: tuple[str, ...] = ()  # --fault NAME=VALUE, each for the faults: entry NAME
+    report_path: Path | None = None  # --report: the HTML run report
 
     @property
     def local(self) -> bool:
@@ -203,29 +210,42 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
 
 
 def run_loaded(
-    request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
+    request: RunRequest,
+    scenario: Scenario,
+    settings: Any,
+    stdout: TextIO,
+    stderr: TextIO,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
-    """`run` of a scenario already loaded; with --metrics-port, its figures served meanwhile."""
+    """`run` of a scenario already loaded; with --metrics-port, its figures served meanwhile.
+    `on_summary` is given the summary once it is printed (the HTML report is written so)."""
     sim = _simulation_for(request, scenario, settings)
     with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
         metrics = None
         if endpoint is not None:
             metrics = RunMetrics(endpoint)
             metrics.watch(watch_simulation(sim))
-        return _run_simulation(sim, request, stdout, stderr, metrics)
+        return _run_simulation(sim, request, stdout, stderr, metrics, on_summary)
 
 
 def _run_simulation(
-    sim: Simulation, request: RunRequest, stdout: TextIO, stderr: TextIO, metrics: RunMetrics | None
+    sim: Simulation,
+    request: RunRequest,
+    stdout: TextIO,
+    stderr: TextIO,
+    metrics: RunMetrics | None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     extras: dict[str, Any] = {}
+    # Records by class over wall time, for the report's chart: the summary's `series`.
+    series = records_series(sim)
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
     summary_file = create(request.summary_path, "w") if request.summary_path is not None else None
     started = time.monotonic()
     try:
         if request.local:
-            delivered = _run_local(sim, request, stdout, stderr, metrics)
+            delivered = _run_local(sim, request, stdout, stderr, series, metrics)
         else:
             # Watching, the frames are the show: only warnings and errors come between them.
             quiet = watches(request, stdout) and not request.log_json
@@ -234,8 +254,11 @@ def _run_simulation(
                 stream=stderr,
                 level=logging.WARNING if quiet else logging.INFO,
             )
-            delivered, extras = asyncio.run(_run_mqtt(sim, request, stdout, stderr, metrics))
+            delivered, extras = asyncio.run(
+                sampled(series, _run_mqtt(sim, request, stdout, stderr, metrics))
+            )
         wall = time.monotonic() - started
+        extras = {**extras, "series": series_json(series)}
         summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
         if summary_file is not None:
             write_summary_json(summary, summary_file)
@@ -243,7 +266,19 @@ def _run_simulation(
         if summary_file is not None:
             summary_file.close()
     print_summary(summary, stderr)
+    if on_summary is not None:
+        on_summary(summary)
     return exit_code(extras.get("undelivered", 0), stderr)
+
+
+def records_series(sim: Simulation) -> CounterSeries:
+    """The simulation's records by class, sampled over wall time from now."""
+    return CounterSeries(lambda: records_by_class(sim.writer.by_struct_type))
+
+
+def series_json(series: CounterSeries) -> dict[str, Any]:
+    """A run's `series` as its summary holds it (docs/cli.md)."""
+    return series.as_json("records_by_class")
 
 
 def exit_code(undelivered: int, stderr: TextIO) -> int:
@@ -310,6 +345,7 @@ def _run_local(
     request: RunRequest,
     stdout: TextIO,
     stderr: TextIO,
+    series: CounterSeries,
     metrics: RunMetrics | None = None,
 ) -> int:
     stream: BinaryIO | None = None
@@ -324,7 +360,7 @@ def _run_local(
             sink = TextLinesSink(stdout, sim.codec)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
-        written = asyncio.run(run_to_sink(sim, sink, stderr, metrics))
+        written = asyncio.run(sampled(series, run_to_sink(sim, sink, stderr, metrics)))
     finally:
         if stream is not None:
             stream.close()

@@ -55,11 +55,14 @@ from simulator.commands.run import (
     exit_code,
     load_request,
     mqtt_options,
+    records_series,
     run_loaded,
     run_options,
+    series_json,
     workload_of,
 )
 from simulator.commands.run_live import LiveLine, RateMeter
+from simulator.commands.series import sampled
 from simulator.commands.signals import stop_on_signals
 from simulator.commands.summary import build_summary, write_summary_json
 from simulator.domino.domain import Domain, domain_servers
@@ -200,15 +203,34 @@ def run_scenario(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     scenario, settings = load_request(request)
+    on_summary = None
+    if request.report_path is not None:
+        # matplotlib (the report's charts) only for a run that writes a report.
+        from simulator.commands.html_report import (  # noqa: PLC0415
+            check_writable,
+            write_run_report,
+        )
+
+        check_writable(request.report_path, "--report")
+
+        def on_summary(summary: dict[str, Any]) -> None:
+            write_run_report(request, summary, stderr)
+
     if scenario.workload and workload_of(scenario).servers > 1:
-        return run_domain(request, scenario, settings, stdout, stderr)
-    return run_loaded(request, scenario, settings, stdout, stderr)
+        return run_domain(request, scenario, settings, stdout, stderr, on_summary)
+    return run_loaded(request, scenario, settings, stdout, stderr, on_summary)
 
 
 def run_domain(
-    request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
+    request: RunRequest,
+    scenario: Scenario,
+    settings: Any,
+    stdout: TextIO,
+    stderr: TextIO,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
-    """`billsim run` of a scenario whose workload has `servers:` > 1; the exit code."""
+    """`billsim run` of a scenario whose workload has `servers:` > 1; the exit code.
+    `on_summary` is given the domain's summary once it is printed."""
     del stdout  # a domain writes files or MQTT only (see _check_request)
     servers = domain_servers(settings.server_name or scenario.server, workload_of(scenario).servers)
     _check_request(request, len(servers))
@@ -220,7 +242,7 @@ def run_domain(
             assert path is not None
             create(path, "wb").close()
     with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
-        return _run_and_sum_up(request, scenario, servers, outputs, stderr, endpoint)
+        return _run_and_sum_up(request, scenario, servers, outputs, stderr, endpoint, on_summary)
 
 
 def _run_and_sum_up(
@@ -230,6 +252,7 @@ def _run_and_sum_up(
     outputs: tuple[Path | None, ...],
     stderr: TextIO,
     endpoint: MetricsEndpoint | None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     summary_file = create(request.summary_path, "w") if request.summary_path else None
     try:
@@ -241,6 +264,8 @@ def _run_and_sum_up(
         if summary_file is not None:
             summary_file.close()
     print_domain_summary(summary, stderr)
+    if on_summary is not None:
+        on_summary(summary)
     return exit_code(summary.get("undelivered", 0), stderr)
 
 
@@ -323,14 +348,15 @@ async def run_group(
         for index in group.indices
     ]
     runs: list[Coroutine[Any, Any, tuple[int, dict[str, Any], float]]] = []
-    for sim, index in zip(sims, group.indices, strict=True):
+    series = [records_series(sim) for sim in sims]
+    for sim, index, samples in zip(sims, group.indices, series, strict=True):
         if metrics is not None:
             metrics.watch(watch_simulation(sim), index)
         if request.local:
-            runs.append(_to_sink(sim, group.outputs[index]))
+            runs.append(sampled(samples, _to_sink(sim, group.outputs[index])))
         else:
             on_drain = metrics.drain_hook(index) if metrics is not None else None
-            runs.append(_to_broker(sim, request, stderr, on_drain))
+            runs.append(sampled(samples, _to_broker(sim, request, stderr, on_drain)))
     with _stop_on_signals(sims, stderr, announce=announce):
         follower = asyncio.create_task(_follow_board(sims, group.indices, board, parent))
         try:
@@ -342,8 +368,18 @@ async def run_group(
                 await follower
             _post(sims, group.indices, board)
     return [
-        (index, build_summary(sim, delivered=delivered, extra=extra, wall_time=wall))
-        for index, sim, (delivered, extra, wall) in zip(group.indices, sims, results, strict=True)
+        (
+            index,
+            build_summary(
+                sim,
+                delivered=delivered,
+                extra={**extra, "series": series_json(samples)},
+                wall_time=wall,
+            ),
+        )
+        for index, sim, samples, (delivered, extra, wall) in zip(
+            group.indices, sims, series, results, strict=True
+        )
     ]
 
 

@@ -132,7 +132,7 @@ def _width(stream: TextIO) -> int | None:
 
 
 # The bill's fields (domino.server.BILL_FIELDS) as the table heads them.
-_USER_HEADERS: dict[str, str] = {
+USER_HEADERS: dict[str, str] = {
     "sessions": "sessions",
     "bytes_in": "bytes in",
     "bytes_out": "bytes out",
@@ -153,7 +153,7 @@ _USER_HEADERS: dict[str, str] = {
 def user_table_lines(rows: Sequence[tuple[str, ...]], width: int) -> list[str]:
     """The per-user table, names and numbers always whole (they are what a reader matches
     against a consumer's bill): as columns when they fit `width`, else a block a user."""
-    headers = ("user", *(_USER_HEADERS[field] for field in BILL_FIELDS))
+    headers = ("user", *(USER_HEADERS[field] for field in BILL_FIELDS))
     table = aligned([headers, *rows])
     if max(len(text) for text in table) <= width:
         return table

@@ -96,6 +96,25 @@ def draw(request: TimelineRequest, stderr: TextIO | None = None) -> Timeline:
             f"the picture's file name ends in .svg or .png, not {request.out.name!r}",
             field="--output",
         )
+    timeline, text = timeline_of(request, stderr)
+    with create(request.out, "wb") as stream:
+        draw_timeline(timeline, stream, picture, text)
+    shown = len(timeline.sessions)
+    of = f" (the {shown:,} busiest drawn)" if timeline.hidden else ""
+    stderr.write(
+        f"billsim: timeline of {_count(timeline.frames, 'record')}, "
+        f"{_count(timeline.total_sessions, 'session')}{of}, written to {request.out}\n"
+    )
+    return timeline
+
+
+def timeline_of(
+    request: TimelineRequest, stderr: TextIO | None = None
+) -> tuple[Timeline, PictureText]:
+    """The request's timeline and the words around its picture, not drawn (`request.out`
+    is not looked at): what `draw` draws, and the HTML report shows. InputError (exit 2)
+    as for `draw`."""
+    stderr = stderr or sys.stderr
     if request.busiest < 1:
         raise InputError(f"must be at least 1, not {request.busiest}", field="--busiest")
     if is_scenario(request.source):
@@ -118,15 +137,7 @@ def draw(request: TimelineRequest, stderr: TextIO | None = None) -> Timeline:
             "the classes it makes?)",
             file=request.source,
         )
-    with create(request.out, "wb") as stream:
-        draw_timeline(timeline, stream, picture, text)
-    shown = len(timeline.sessions)
-    of = f" (the {shown:,} busiest drawn)" if timeline.hidden else ""
-    stderr.write(
-        f"billsim: timeline of {_count(timeline.frames, 'record')}, "
-        f"{_count(timeline.total_sessions, 'session')}{of}, written to {request.out}\n"
-    )
-    return timeline
+    return timeline, text
 
 
 def _count(number: int, noun: str) -> str:

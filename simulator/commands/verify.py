@@ -4,15 +4,18 @@ Reads the expected REPORT (a run's --summary) and the actual one: a REPORT file
 (docs/verification.md) or the store the reference add-in wrote (its bill, as `billsim
 report` prints it, and the seq numbers it holds of the run), reconciles them
 (simulator/verify/reconcile.py), judges what differs against the faults the run injected
-(simulator/verify/explain.py), writes the outcome and returns the exit code: 0 equal or
-every difference explained, 1 any other; bad input raises InputError (exit 2).
+(simulator/verify/explain.py), holds the add-in's summary against the thresholds asked
+for (simulator/verify/thresholds.py), writes the outcome and returns the exit code: 0
+equal or every difference explained and every threshold met, 1 any other; bad input
+raises InputError (exit 2).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -44,6 +47,15 @@ from simulator.verify.reconcile import (
     read_bill,
     reconcile,
 )
+from simulator.verify.thresholds import (
+    MAX_LAG,
+    MAX_P99,
+    MAX_REJECTS,
+    ThresholdCheck,
+    Thresholds,
+    judge,
+    read_addin_figures,
+)
 
 # The store URLs of `billsim addin --store`: reading one is wired with the stores.
 _STORE_PREFIXES: Final = ("sqlite:", "postgresql:", "postgres:", "nbf:")
@@ -60,14 +72,43 @@ def read_text(path: str) -> str:
         raise InputError(error.strerror or str(error), file=path) from None
 
 
-def verify_files(expected: str, actual: str, out: TextIO, *, as_json: bool = False) -> int:
+def verify_files(
+    expected: str,
+    actual: str,
+    out: TextIO,
+    *,
+    as_json: bool = False,
+    thresholds: Thresholds | None = None,
+    addin_summary: str | None = None,
+    result_path: Path | None = None,
+) -> int:
     """Reconcile the bill in ``actual`` with the ground truth in ``expected``, judge what
-    differs against the faults the run injected (its summary's ``faults``), and write the
-    outcome to ``out``; the exit code."""
+    differs against the faults the run injected (its summary's ``faults``), hold the
+    add-in's summary (``addin_summary``) against the ``thresholds``, and write the outcome
+    to ``out`` (and as JSON to ``result_path``); the exit code."""
+    thresholds = thresholds or Thresholds()
+    if thresholds.given and addin_summary is None:
+        asked = [
+            f"--{name}"
+            for name, limit in (
+                (MAX_P99, thresholds.max_p99_us),
+                (MAX_LAG, thresholds.max_lag_us),
+                (MAX_REJECTS, thresholds.max_rejects),
+            )
+            if limit is not None
+        ]
+        raise InputError(
+            f"{' and '.join(asked)} {'is' if len(asked) == 1 else 'are'} held against the "
+            "add-in's summary: give it (billsim addin --summary FILE writes it)",
+            field="--addin-summary",
+        )
     if expected.startswith(_STORE_PREFIXES):
         raise InputError(
             "the ground truth is a REPORT file: run --summary FILE", field="--expected"
         )
+    figures = None
+    if addin_summary is not None:
+        figures = read_addin_figures(read_text(addin_summary), addin_summary)
     expected_text = read_text(expected)
     expected_bill = read_bill(expected_text, expected)
     # A CSV REPORT is a bill only: no run, no seq numbers, no faults.
@@ -80,12 +121,28 @@ def verify_files(expected: str, actual: str, out: TextIO, *, as_json: bool = Fal
     else:
         actual_bill, seq = read_bill(read_text(actual), actual), []
     explanation = explain(reconcile(expected_bill, actual_bill, seq), faults)
-    if as_json:
-        json.dump(result_json(explanation, expected, actual), out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    else:
-        write_table(explanation, expected, actual, out)
-    return EXIT_OK if explanation.passed else EXIT_FAILED
+    checks = judge(thresholds, figures) if figures is not None else []
+    result_file = None
+    if result_path is not None:
+        try:
+            result_file = result_path.open("w", encoding="utf-8")
+        except OSError as error:
+            raise InputError(error.strerror or str(error), file=str(result_path)) from None
+    outcome = result_json(explanation, expected, actual, checks, addin_summary)
+    with result_file or contextlib.nullcontext():
+        if result_file is not None:
+            _dump(outcome, result_file)
+        if as_json:
+            _dump(outcome, out)
+        else:
+            write_table(explanation, expected, actual, out)
+            write_thresholds(checks, addin_summary, out)
+    return EXIT_OK if outcome["passed"] else EXIT_FAILED
+
+
+def _dump(outcome: dict[str, Any], out: TextIO) -> None:
+    json.dump(outcome, out, indent=2, ensure_ascii=False)
+    out.write("\n")
 
 
 def _seq_findings(
@@ -119,15 +176,25 @@ def _seq_findings(
     ]
 
 
-def result_json(explanation: Explanation, expected: str, actual: str) -> dict[str, Any]:
+def result_json(
+    explanation: Explanation,
+    expected: str,
+    actual: str,
+    checks: Sequence[ThresholdCheck] = (),
+    addin_summary: str | None = None,
+) -> dict[str, Any]:
     """The outcome as `--format json` writes it (docs/verification.md): the consumer's
-    differences apart from those the injected faults explain."""
+    differences apart from those the injected faults explain, and the thresholds."""
     result = explanation.reconciliation
     return {
         "equal": result.equal,
-        "passed": explanation.passed,
+        "passed": explanation.passed and all(check.met for check in checks),
+        "verdict": _verdict(explanation, expected, actual),
         "expected": expected,
         "actual": actual,
+        "addin_summary": addin_summary,
+        "thresholds": [_threshold_json(check) for check in checks],
+        "thresholds_missed": [check.name for check in checks if not check.met],
         "users": result.users,
         "fields": list(BILL_FIELDS),
         "differences": [
@@ -144,6 +211,18 @@ def result_json(explanation: Explanation, expected: str, actual: str) -> dict[st
         "missing_from_expected": list(result.missing_from_expected),
         "seq": [_seq_json(findings, explanation.seq) for findings in result.seq],
         "faults": [_fault_json(fault, explanation) for fault in explanation.faults],
+    }
+
+
+def _threshold_json(check: ThresholdCheck) -> dict[str, Any]:
+    return {
+        "name": check.name,
+        "figure": check.figure,
+        "unit": check.unit,
+        "limit": check.limit,
+        "actual": check.actual,
+        "met": check.met,
+        "note": check.note,
     }
 
 
@@ -252,6 +331,53 @@ def write_table(explanation: Explanation, expected: str, actual: str, out: TextI
             )
     _write_faults(explanation, out)
     out.write(_verdict(explanation, expected, actual) + "\n")
+
+
+def write_thresholds(
+    checks: Sequence[ThresholdCheck], addin_summary: str | None, out: TextIO
+) -> None:
+    """Each threshold with its figure and limit, then a line naming those missed (or
+    saying all were met); nothing when none was asked for."""
+    if not checks:
+        return
+    out.write(f"thresholds against {addin_summary}:\n")
+    rows = [
+        (
+            "met" if check.met else "MISSED",
+            check.name,
+            check.figure,
+            threshold_value_text(check.actual, check.unit) if check.actual is not None else "-",
+            "at most " + threshold_value_text(check.limit, check.unit),
+        )
+        for check in checks
+    ]
+    for line, check in zip(aligned(rows, left=3), checks, strict=True):
+        out.write(f"  {line}" + (f"  ({check.note})" if check.note else "") + "\n")
+    missed = [check for check in checks if not check.met]
+    if missed:
+        out.write("THRESHOLDS MISSED: " + "; ".join(map(threshold_text, missed)) + "\n")
+    else:
+        out.write(f"THRESHOLDS MET: {len(checks)} of {len(checks)}\n")
+
+
+def threshold_text(check: ThresholdCheck) -> str:
+    """`max-p99 (p99 latency 312.4 ms, at most 100 ms)`."""
+    actual = (
+        threshold_value_text(check.actual, check.unit) if check.actual is not None else check.note
+    )
+    return (
+        f"{check.name} ({check.figure} {actual}, at most "
+        f"{threshold_value_text(check.limit, check.unit)})"
+    )
+
+
+def threshold_value_text(value: float, unit: str) -> str:
+    """A latency in ms as people read it (`312.4 ms`, `5 s`); a count as a whole number."""
+    if unit != "ms":
+        return f"{value:,.0f}"
+    if value >= 1000:
+        return f"{value / 1000:,.3f}".rstrip("0").rstrip(".") + " s"
+    return f"{value:,.1f}".rstrip("0").rstrip(".") + " ms"
 
 
 def _write_differences(verdicts: list[DifferenceVerdict], out: TextIO) -> None:
