@@ -175,7 +175,7 @@ def test_mail_too_big_for_a_frame() -> None:
     names = ", ".join(f"CN=User{i:05d}/O=Acme" for i in range(4000))
     [error] = errors_of(script(f"{{at: 0m, action: mail, from: alice, to: [{names}]}}"))
     assert error.startswith(f"t.yaml:{script_line(0)}: script[0]: its record would make a ")
-    assert error.endswith("-byte frame, over 65326")
+    assert error.endswith("-byte frame, over 65342")
 
 
 def test_custom_unknown_and_missing_fields() -> None:
@@ -202,7 +202,7 @@ def test_custom_struct_types_are_unique_and_fit_a_frame() -> None:
     )
     assert errors_of(text) == [
         f"t.yaml:{BASE_LINES + 3}: custom_types.B.struct_type: struct type also used by A",
-        f"t.yaml:{BASE_LINES + 3}: custom_types.B: a frame would be 70280 bytes, over 65326",
+        f"t.yaml:{BASE_LINES + 3}: custom_types.B: a frame would be 70280 bytes, over 65342",
     ]
 
 
