@@ -36,6 +36,7 @@ from simulator.wire.records import (
     SessionID,
     Unid,
 )
+from simulator.wire.text import shown
 from simulator.wire.timedate import (
     TimeDate,
     format_innards,
@@ -50,11 +51,6 @@ _MAX_LEN = c.MQ_MAX_MSGSIZE
 _len_and_type = LEN_AND_TYPE.unpack_from
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escape_surrogate(match: re.Match[str]) -> str:
-    return f"\\u{ord(match[0]):04x}"
 
 
 def dumps_frame(obj: object) -> str:
@@ -66,8 +62,7 @@ def dumps_frame(obj: object) -> str:
     surrogateescape), is written as a \\u escape, so the line stays encodable and
     `json.loads` gives the same string back.
     """
-    text = _dumps(obj)
-    return text if text.isascii() else _SURROGATE.sub(_escape_surrogate, text)
+    return shown(_dumps(obj))
 
 
 class JsonFormError(ValueError):
