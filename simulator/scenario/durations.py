@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
+from simulator.errors import quoted
+
 US_PER_UNIT: dict[str, int] = {
     "us": 1,
     "µs": 1,
@@ -41,7 +43,7 @@ def parse_duration(value: object) -> int:
     neighbour of 0.1), since that is what the scenario's author wrote.
     """
     if isinstance(value, bool):
-        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+        raise DurationError(f"expected {_EXPECTED}, got {quoted(value)}")
     if isinstance(value, int):
         if value < 0:
             raise DurationError(f"must not be negative, got {value}")
@@ -59,17 +61,17 @@ def parse_duration(value: object) -> int:
             raise DurationError(f"must not be negative, got {value}")
         return _exact(value, US_PER_UNIT["s"], str(value))
     if not isinstance(value, str):
-        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+        raise DurationError(f"expected {_EXPECTED}, got {quoted(value)}")
     text = value.strip()
     if text.startswith("-"):
-        raise DurationError(f"must not be negative, got {value!r}")
+        raise DurationError(f"must not be negative, got {quoted(value)}")
     match = _PATTERN.match(text)
     if match is None:
-        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+        raise DurationError(f"expected {_EXPECTED}, got {quoted(value)}")
     number, unit = match.groups()
     if unit not in US_PER_UNIT and unit != "":
         units = ", ".join(US_PER_UNIT)
-        raise DurationError(f"unknown unit {unit!r} in {value!r} (one of {units})")
+        raise DurationError(f"unknown unit {quoted(unit)} in {quoted(value)} (one of {units})")
     return _exact(Fraction(number), US_PER_UNIT[unit or "s"], repr(value))
 
 
@@ -103,7 +105,9 @@ def parse_run_length(value: object) -> int | None:
         us = parse_duration(value)
     except DurationError as error:
         if str(error).startswith("expected"):
-            raise DurationError(f"expected {_EXPECTED}, or {FOREVER}; got {value!r}") from None
+            raise DurationError(
+                f"expected {_EXPECTED}, or {FOREVER}; got {quoted(value)}"
+            ) from None
         raise
     if us == 0:
         raise DurationError(f"must be > 0, or {FOREVER}")
