@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
+from simulator.adapters.atomic import AtomicFile
 from simulator.adapters.logs import configure_logging
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
 from simulator.adapters.sinks import (
@@ -21,7 +22,7 @@ from simulator.adapters.sinks import (
     drain_to_sink,
 )
 from simulator.commands.run_live import Progress, shutdown_on_signals
-from simulator.commands.summary import build_summary, print_summary, write_summary_json
+from simulator.commands.summary import build_summary, print_summary, summary_json
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -174,7 +175,7 @@ def run_loaded(
     extras: dict[str, Any] = {}
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
-    summary_file = create(request.summary_path, "w") if request.summary_path is not None else None
+    summary_file = AtomicFile(request.summary_path) if request.summary_path is not None else None
     started = time.monotonic()
     try:
         if request.local:
@@ -191,18 +192,27 @@ def run_loaded(
         wall = time.monotonic() - started
         summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
         if summary_file is not None:
-            write_summary_json(summary, summary_file)
+            summary_file.commit(summary_json(summary))
     finally:
         if summary_file is not None:
-            summary_file.close()
+            summary_file.discard()  # killed or failed before the end: the file is untouched
     print_summary(summary, stderr)
     return exit_code(extras.get("undelivered", 0), stderr)
 
 
 def exit_code(undelivered: int, stderr: TextIO) -> int:
-    """A run's exit code: 1, said on stderr, when frames were left undelivered."""
+    """A run's exit code: 1, said on stderr, when frames were left undelivered.
+
+    What billsim knows is which frames the broker did not acknowledge (PUBACK): a frame
+    whose PUBACK was lost may still have reached it, and a subscriber may have missed
+    frames the broker did take. So the message says "not acknowledged", not "lost".
+    """
     if undelivered:
-        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
+        stderr.write(
+            f"billsim: {undelivered} frame(s) were not acknowledged by the broker"
+            " (no PUBACK, or one refusing them); a frame whose PUBACK was lost may"
+            " still have reached subscribers\n"
+        )
         return EXIT_FAILED
     return EXIT_OK
 

@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TextIO
 
+from simulator.adapters.atomic import AtomicFile
 from simulator.adapters.logs import configure_logging, get_logger
 from simulator.adapters.sinks import BinaryFileSink, FrameSink, NullSink, drain_to_sink
 from simulator.commands.domain_summary import merge_summaries, print_domain_summary
@@ -52,7 +53,7 @@ from simulator.commands.run import (
 )
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.signals import stop_on_signals
-from simulator.commands.summary import build_summary, write_summary_json
+from simulator.commands.summary import build_summary, summary_json
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.simulation import Simulation
 from simulator.errors import EXIT_FAILED, BillsimError, InputError
@@ -207,15 +208,15 @@ def run_domain(
         for path in outputs:  # a path that cannot be written is bad input found at once
             assert path is not None
             create(path, "wb").close()
-    summary_file = create(request.summary_path, "w") if request.summary_path else None
+    summary_file = AtomicFile(request.summary_path) if request.summary_path else None
     try:
         by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr))
         summary = merge_summaries(by_server)
         if summary_file is not None:
-            write_summary_json(summary, summary_file)
+            summary_file.commit(summary_json(summary))
     finally:
         if summary_file is not None:
-            summary_file.close()
+            summary_file.discard()
     print_domain_summary(summary, stderr)
     return exit_code(summary.get("undelivered", 0), stderr)
 
@@ -418,7 +419,9 @@ def _quit_at_once(sims: Sequence[Simulation], stderr: TextIO) -> NoReturn:
         stats = sim.queue.stats()
         left += stats.depth + stats.held + sim.frames_waiting
     names = ", ".join(common_name(sim.server_name) for sim in sims)
-    stderr.write(f"\nbillsim: {names}: quitting at once: {left} frame(s) left undelivered\n")
+    stderr.write(
+        f"\nbillsim: {names}: quitting at once: {left} frame(s) not acknowledged by the broker\n"
+    )
     stderr.flush()
     os._exit(EXIT_FAILED)
 
