@@ -158,7 +158,14 @@ class _Problems:
 def _build(doc: Any, filename: str) -> Scenario:
     problems = _Problems(doc, filename)
     if not isinstance(doc, LinedDict):
-        problems.add((), "a scenario is a YAML mapping (name:, start:, duration:, …)")
+        # An empty file, a lone value or a list: the whole file is wrong, from its top.
+        problems.errors.append(
+            InputError(
+                "a scenario is a YAML mapping (name:, start:, duration:, …)",
+                file=filename,
+                line=doc.line if isinstance(doc, LinedList) else 1,
+            )
+        )
         problems.raise_if_any()
     data = dict(doc)
 

@@ -8,6 +8,7 @@ Python's float("nan")), and any other NaN (sign bit, signalling, a payload) as i
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -180,6 +181,8 @@ def _json_expr(ctype: CType, index: int) -> tuple[str, int]:
     )
 
 
+# Kind codecs are made once per process (codec.kind_codec_for), so are their JSON decoders.
+@functools.lru_cache(maxsize=256)
 def _compile_json_decoder(kind_codec: KindCodec) -> Callable[[Buffer, int, int], JsonObject]:
     """A function from a frame's bytes to its JSON form (without `seq`), for one record kind.
 
