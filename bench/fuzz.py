@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import sys
 import tempfile
@@ -122,8 +123,22 @@ def main() -> None:
     if args.seconds:
         argv.append(f"-max_total_time={args.seconds}")
     argv += [str(path) for path in replay] or [str(corpus)]
-    atheris.Setup(argv, target)
+    atheris.Setup(argv, _keeping_crashes(target))
     atheris.Fuzz()
+
+
+def _keeping_crashes(target: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """The target, writing an input that makes it raise to `crash-<sha1>` (in the working
+    directory) before the exception ends the run: atheris does not always keep it."""
+
+    def run(data: bytes) -> None:
+        try:
+            target(data)
+        except BaseException:
+            Path(f"crash-{hashlib.sha1(data).hexdigest()}").write_bytes(data)
+            raise
+
+    return run
 
 
 if __name__ == "__main__":

@@ -390,7 +390,7 @@ class RowMaker:
         raw = self.codec.decode_raw(frame, 0, length)
         assert isinstance(raw.rec, RawRec)
         stamp = unix_us_from_innards(*raw.TimeStamp)
-        values = (raw.Len, raw.StructType, raw.Class, raw.ServerName, raw.rec.raw)
+        values = (raw.Len, raw.StructType, raw.Class, shown(raw.ServerName), raw.rec.raw)
         return FrameRow(self, RAW_CUSTOM, stamp, values)
 
     def row(self, item: Received) -> tuple[Table, tuple[Any, ...]]:

@@ -91,3 +91,15 @@ def test_a_name_byte_that_is_not_utf8_is_stored_as_the_json_forms_escape() -> No
     for value in (*row.values, *http_row.values):
         if isinstance(value, str):
             value.encode("utf-8")  # strict
+
+
+def test_a_frame_kept_raw_shows_its_server_name_as_the_json_form_does() -> None:
+    """Found by the fuzzer (bench/fuzz.py frames): a frame of an undeclared custom type is
+    stored raw, and its ServerName with a byte that is not UTF-8 could not be encoded."""
+    codec = FrameCodec()
+    frame = bytearray(codec.encode(FRAMES["SESSIONREC"]))
+    frame[2:4] = (32002).to_bytes(2, "little")  # a custom struct type nobody declared
+    frame[8 + 3] = 0xFF  # in ServerName, after "CN="
+    row = RowMaker(codec).read(bytes(frame))
+    assert row.values[3] == "CN=\\udcffail01/O=Acme"
+    row.values[3].encode("utf-8")
