@@ -60,8 +60,8 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
         match draw(st.sampled_from(ops)):
             case "name":  # a byte that is not UTF-8 in every name that starts CN=
                 byte = draw(st.integers(0x80, 0xFF))
-                for found in range(len(data)):
-                    if data[found : found + 3] in (b"CN=", b'"CN'):
+                for found in range(len(data) - 3):
+                    if bytes(data[found : found + 3]) in (b"CN=", b'"CN'):
                         data[found + 3] = byte
             case "flip":
                 if data:
