@@ -311,8 +311,8 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
 
 # Below these, the virtual clock barely moves: a think time of 0 makes a user act every
 # microsecond (the least step), a zero interval an agent run at every step, and a run of
-# an hour would take days of wall time (DESIGN §12: a workload that cannot finish is
-# refused when it is loaded). Real servers are far above both.
+# an hour would take days of wall time. A workload that cannot finish is refused when it
+# is loaded (docs/scenario.md, Errors). Real servers are far above both.
 MIN_THINK_TIME_US = 1_000  # 1 ms: a user acting at most ~1,000 times a second
 MIN_INTERVAL_US = 1_000_000  # 1 s between scheduled replications or agent runs
 

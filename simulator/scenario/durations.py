@@ -22,6 +22,7 @@ US_PER_UNIT: dict[str, int] = {
     "d": 86_400_000_000,
 }
 _PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-zµ]*)$")
+_MAX_DIGITS = 40
 _EXPECTED = "a duration like 350ms, 3.5s, 15m, 2h, 1d or a number of seconds"
 
 
@@ -69,6 +70,10 @@ def parse_duration(value: object) -> int:
     if match is None:
         raise DurationError(f"expected {_EXPECTED}, got {quoted(value)}")
     number, unit = match.groups()
+    if len(number) > _MAX_DIGITS:
+        # Longer than any duration a TIMEDATE holds, and past 4,300 digits Python refuses
+        # to read it as a number at all.
+        raise DurationError(f"a number of {len(number):,} digits is too long for a duration")
     if unit not in US_PER_UNIT and unit != "":
         units = ", ".join(US_PER_UNIT)
         raise DurationError(f"unknown unit {quoted(unit)} in {quoted(value)} (one of {units})")

@@ -102,6 +102,8 @@ def _whole_number(value: object, default: int, unit: str) -> int:
             return default
         if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise ValueError(f"expected a whole number of {unit}, got {quoted(value)}")
+        if len(text.lstrip("+-").lstrip("0")) > len(str(_MAX_NUMBER)):
+            raise ValueError(f"too large: {quoted(text)} (at most {_MAX_NUMBER})")
         number = int(text)
     else:
         raise ValueError(f"expected a whole number of {unit}, got {quoted(value)}")
