@@ -56,8 +56,11 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
     data = bytearray(draw(st.sampled_from(_golden_streams())))
     for _ in range(draw(st.integers(1, 6))):
         at = draw(st.integers(0, max(len(data) - 1, 0)))
-        ops = ["flip", "word", "insert", "delete", "cut", "copy", "name"]
+        ops = ["flip", "word", "insert", "delete", "cut", "copy", "name", "escape"]
         match draw(st.sampled_from(ops)):
+            case "escape":  # in a JSON line: a \u escape, of a surrogate or not
+                text = draw(st.sampled_from(["\\ud800", "\\udcff", "\\u0000", "\\", '\\"']))
+                data[at:at] = text.encode()
             case "name":  # a byte that is not UTF-8 in every name that starts CN=
                 byte = draw(st.integers(0x80, 0xFF))
                 for found in range(len(data) - 3):

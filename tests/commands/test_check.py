@@ -145,3 +145,17 @@ def test_a_username_byte_that_is_not_utf8_is_shown_escaped_on_a_strict_stream(
     decoded = io.StringIO()
     decode_file(str(path), decoded, io.StringIO())
     assert '"Username":"CN=\\udcfflice Smith/O=Acme"' in decoded.getvalue()
+
+
+@pytest.mark.parametrize("command", ["check", "decode"])
+def test_a_json_line_with_a_surrogate_no_byte_stands_for_is_bad_input_at_its_line(
+    tmp_path: Path, command: str
+) -> None:
+    """`\\udcff` stands for the byte 0xFF; `\\ud800` for nothing a frame can hold: refused
+    with its line and field (it ended check and decode with a UnicodeEncodeError)."""
+    line = stdout_of("lifecycle-demo").splitlines()[0].decode()
+    path = tmp_path / "surrogate.jsonl"
+    path.write_text(line.replace("CN=Alice", "CN=\\ud800lice") + "\n")
+    result = runner.invoke(cli.app, [command, str(path)])
+    assert result.exit_code == 2
+    assert f"billsim: {path}:1: rec: Username: \\ud800 is no text a frame can hold" in result.output
