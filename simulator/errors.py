@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import re
 import reprlib
 from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+
+
+# What cannot be shown as it is: C0 control characters (a newline in a name would split a
+# one-line message or a frame's text line) and lone surrogates (a byte that was not UTF-8,
+# decoded with surrogateescape, which no strict UTF-8 stream can write).
+_UNPRINTABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match[0]
+    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def printable(text: str) -> str:
+    """`text` as billsim shows names and messages everywhere, on one line: a control
+    character or a lone surrogate as JSON writes it (`\\n`, `\\u0007`, `\\udcff` for the
+    byte 0xFF), everything else as it is."""
+    return text if text.isprintable() else _UNPRINTABLE.sub(_escape, text)
 
 
 class BillsimError(Exception):
@@ -47,7 +67,7 @@ class InputError(BillsimError):
         elif self.line is not None:
             where = f"line {self.line}: "
         field = f"{self.field}: " if self.field else ""
-        return f"{where}{field}{self.message}"
+        return printable(f"{where}{field}{self.message}")
 
 
 class _Quote(reprlib.Repr):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from simulator.errors import InputError, quoted
+from simulator.errors import InputError, printable, quoted
 
 
 def test_a_long_text_is_quoted_by_its_ends() -> None:
@@ -36,3 +36,11 @@ def test_dict_and_list_subclasses_are_quoted_short_too() -> None:
 def test_an_input_error_names_file_line_and_field() -> None:
     error = InputError("bad", file="f.yaml", line=3, field="seed")
     assert str(error) == "f.yaml:3: seed: bad" and error.exit_code == 2
+
+
+def test_an_error_is_one_line_whatever_the_input_holds() -> None:
+    """Found by the fuzzer: a user name with newlines, quoted whole in a dry-run error,
+    printed 78 lines for 2 problems. Control characters are escaped as JSON does."""
+    error = InputError("logout of CN=Bob\n\n\x07Jones/O=Acme", file="f.yaml", line=3, field="x\ty")
+    assert str(error) == "f.yaml:3: x\\ty: logout of CN=Bob\\n\\n\\u0007Jones/O=Acme"
+    assert printable("CN=\udcffnn é") == "CN=\\udcffnn é"

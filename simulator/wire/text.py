@@ -8,10 +8,10 @@ Standard library only, like the rest of the wire layer.
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from simulator.errors import printable
 from simulator.wire import constants as c
 
 # A byte of a name that is not UTF-8 is shown as `\udcXX` (XX its hex), everywhere: the
@@ -21,16 +21,10 @@ from simulator.wire import constants as c
 # turns that into the escape; SHOWN_ERRORS, a codec error handler, decodes bytes straight
 # to it (`raw.decode("utf-8", SHOWN_ERRORS)`, free when the bytes are UTF-8).
 SHOWN_ERRORS: Final = "billsim-shown"
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
-
-def _escape_surrogate(match: re.Match[str]) -> str:
-    return f"\\u{ord(match[0]):04x}"
-
-
-def shown(text: str) -> str:
-    """`text` as billsim shows it: a lone surrogate (a byte that was not UTF-8) as `\\udcXX`."""
-    return text if text.isascii() else _SURROGATE.sub(_escape_surrogate, text)
+# `text` as billsim shows it: a lone surrogate (a byte that was not UTF-8) as `\udcXX`,
+# a control character as JSON escapes it (`\n`), so a name never splits a line.
+shown = printable
 
 
 def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
