@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from simulator.errors import quoted
 from simulator.wire import constants as c
 from simulator.wire.layout import CompiledStruct, CType, Framing, Layout, compile_fields
 from simulator.wire.records import (
@@ -339,7 +340,7 @@ def _too_big(size: int) -> None:
 def _make_bad_value(kind_name: str) -> Callable[[struct.error, object], None]:
     def bad_value(error: struct.error, rec: object) -> None:
         raise EncodeError(
-            f"{kind_name}: a value does not fit its C type ({error}): {rec!r}"
+            f"{kind_name}: a value does not fit its C type ({error}): {quoted(rec)}"
         ) from error
 
     return bad_value

@@ -368,3 +368,13 @@ def test_a_good_generated_day_loads() -> None:
         + "workload:\n  users: 100000\n  calendar: {timezone: Europe/Berlin}\n"
         + "  databases: {count: 500, mail_file: 'mail/{user}.nsf', charged: 0.1}\n"
     )
+
+
+def test_an_unknown_c_type_thousands_of_characters_long_is_quoted_short() -> None:
+    """Found by the fuzzer: a custom field's C type swallowed the rest of the file (a
+    quote never closed) and the error quoted all 3,700 characters of it."""
+    long_type = "char[" + "x" * 5000 + "]"
+    custom_type = f"{{struct_type: 32001, class: Session, fields: [[f, '{long_type}']]}}"
+    text = BASE + f"custom_types:\n  A: {custom_type}\n"
+    [message] = errors_of(text)
+    assert "unknown C type 'char[xxxx" in message and len(message) < 400
