@@ -35,7 +35,7 @@ from simulator.wire.records import (
     RawRec,
     RecordKind,
 )
-from simulator.wire.text import SHOWN_ERRORS, shown
+from simulator.wire.text import SHOWN_ERRORS, as_stored
 from simulator.wire.timedate import (
     FIRST_DATETIME_JDN,
     JDN_OF_UNIX_EPOCH,
@@ -274,13 +274,13 @@ def _variable_lines(kind_codec: KindCodec, columns: dict[str, str]) -> tuple[lis
     if kind.python_type is HttpReqRec:
         # Rare enough to read through the codec, whose decoder follows the eight offsets.
         lines = ["    strings = decode(buf, 0, length).rec[3:]"]
-        return lines, [f"_shown(strings[{i}])" for i in range(len(HTTP_STRING_NAMES))]
+        return lines, [f"_stored(strings[{i}])" for i in range(len(HTTP_STRING_NAMES))]
     return [], []
 
 
-def _shown_or_none(text: str | None) -> str | None:
+def _stored_or_none(text: str | None) -> str | None:
     """An HTTP string as the text columns hold names: a byte that is not UTF-8 as `\\udcXX`."""
-    return None if text is None else shown(text)
+    return None if text is None else as_stored(text)
 
 
 def _short(length: int, needed: int, what: str) -> None:
@@ -336,7 +336,7 @@ def _compile_reader(maker: RowMaker, kind_codec: KindCodec, table: Table) -> Rea
         "_time": format_innards,
         "_stamp_us": unix_us_from_innards,
         "_short": _short,
-        "_shown": _shown_or_none,
+        "_stored": _stored_or_none,
         "SHOWN_ERRORS": SHOWN_ERRORS,
         "FrameRow": FrameRow,
         "new": tuple.__new__,  # FrameRow's own __new__ is a call more
@@ -390,7 +390,7 @@ class RowMaker:
         raw = self.codec.decode_raw(frame, 0, length)
         assert isinstance(raw.rec, RawRec)
         stamp = unix_us_from_innards(*raw.TimeStamp)
-        values = (raw.Len, raw.StructType, raw.Class, shown(raw.ServerName), raw.rec.raw)
+        values = (raw.Len, raw.StructType, raw.Class, as_stored(raw.ServerName), raw.rec.raw)
         return FrameRow(self, RAW_CUSTOM, stamp, values)
 
     def row(self, item: Received) -> tuple[Table, tuple[Any, ...]]:

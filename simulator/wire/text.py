@@ -8,6 +8,7 @@ Standard library only, like the rest of the wire layer.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -25,6 +26,18 @@ SHOWN_ERRORS: Final = "billsim-shown"
 # `text` as billsim shows it: a lone surrogate (a byte that was not UTF-8) as `\udcXX`,
 # a control character as JSON escapes it (`\n`), so a name never splits a line.
 shown = printable
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
+def as_stored(text: str) -> str:
+    """`text` as a store's text column holds it: a lone surrogate (a byte that was not
+    UTF-8) as `\\udcXX`, as SHOWN_ERRORS decodes it; control characters as they are, as
+    the JSON form's value holds them."""
+    return text if text.isascii() else _SURROGATE.sub(_escape_surrogate, text)
 
 
 def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
