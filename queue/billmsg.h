@@ -66,9 +66,9 @@ typedef DWORD NOTEID;
 /* ---- Queue -------------------------------------------------------------- */
 
 #define BILL_QUEUE_NAME "MQ$BILLING"
-/* Largest message: 65342 in the 6.5 headers, 65326 in later ones; the
-   smaller holds on every server. */
-#define MQ_MAX_MSGSIZE 65326
+/* Largest message: mq.h's MAXONESEGSIZE - 0x40, with MAXONESEGSIZE =
+   MAXWORD - 1 - 128 (osmem.h). */
+#define MQ_MAX_MSGSIZE 65342
 
 /* ---- Billing classes (BILLMSG.Class), a 32-bit mask ---------------------- */
 
@@ -120,17 +120,35 @@ typedef DWORD NOTEID;
 #define BILL_AGENT_MAIL     0x00000002  /* triggered by mail */
 #define BILL_AGENT_PUBLIC   0x00000004  /* public agent */
 
+/* ---- Mail priority and delivery report (MAILREC.Priority, .Report) ------ */
+
+/* The C API's values (mailserv.h); defined here unless mailserv.h was included. */
+#ifndef DELIVERY_PRIORITY_LOW
+#define DELIVERY_PRIORITY_LOW    0
+#define DELIVERY_PRIORITY_NORMAL 1
+#define DELIVERY_PRIORITY_HIGH   2
+#endif
+#ifndef DELIVERY_REPORT_NONE
+#define DELIVERY_REPORT_NONE               0
+#define DELIVERY_REPORT_BASIC              1  /* on failure */
+#define DELIVERY_REPORT_CONFIRMED          2
+#define DELIVERY_REPORT_TRACE              3
+#define DELIVERY_REPORT_TRACE_NO_DELIVER   4
+#define DELIVERY_REPORT_CONFIRM_NO_DELIVER 5
+#endif
+/* The names earlier billmsg.h versions gave the same values. */
+#define BILLSIM_MAIL_PRIORITY_LOW    DELIVERY_PRIORITY_LOW
+#define BILLSIM_MAIL_PRIORITY_NORMAL DELIVERY_PRIORITY_NORMAL
+#define BILLSIM_MAIL_PRIORITY_HIGH   DELIVERY_PRIORITY_HIGH
+#define BILLSIM_MAIL_REPORT_NONE    DELIVERY_REPORT_NONE
+#define BILLSIM_MAIL_REPORT_BASIC   DELIVERY_REPORT_BASIC
+#define BILLSIM_MAIL_REPORT_CONFIRM DELIVERY_REPORT_CONFIRMED
+#define BILLSIM_MAIL_REPORT_TRACE   DELIVERY_REPORT_TRACE
+#define BILLSIM_MAIL_REPORT_TRACE_NO_DELIVER   DELIVERY_REPORT_TRACE_NO_DELIVER
+#define BILLSIM_MAIL_REPORT_CONFIRM_NO_DELIVER DELIVERY_REPORT_CONFIRM_NO_DELIVER
+
 /* ---- billsim's own encodings (no public source fixes these) ------------- */
 
-/* MAILREC.Priority */
-#define BILLSIM_MAIL_PRIORITY_LOW    0
-#define BILLSIM_MAIL_PRIORITY_NORMAL 1
-#define BILLSIM_MAIL_PRIORITY_HIGH   2
-/* MAILREC.Report */
-#define BILLSIM_MAIL_REPORT_NONE    0
-#define BILLSIM_MAIL_REPORT_BASIC   1  /* on failure */
-#define BILLSIM_MAIL_REPORT_CONFIRM 2
-#define BILLSIM_MAIL_REPORT_TRACE   3
 /* REPLREC.Priority */
 #define BILLSIM_REPL_PRIORITY_LOW    0
 #define BILLSIM_REPL_PRIORITY_MEDIUM 1
@@ -213,9 +231,9 @@ typedef struct {
     UNID OrigMessageID;               /* zero: billsim does not split messages */
     DWORD MessageSize;
     char HopName[MAXUSERNAME + 1];    /* next server in the route */
-    WORD Priority;                    /* BILLSIM_MAIL_PRIORITY_* */
+    WORD Priority;                    /* DELIVERY_PRIORITY_* */
     WORD RoutingState;                /* BILL_ROUTINGSTATE_* */
-    WORD Report;                      /* BILLSIM_MAIL_REPORT_* */
+    WORD Report;                      /* DELIVERY_REPORT_* */
     char Originator[MAXUSERNAME + 1];
     WORD RecipientCount;
     WORD RecipientSize;               /* bytes of recipients after the struct */

@@ -35,6 +35,7 @@ from simulator.wire.records import (
     RawRec,
     RecordKind,
 )
+from simulator.wire.text import SHOWN_ERRORS, as_stored
 from simulator.wire.timedate import (
     FIRST_DATETIME_JDN,
     JDN_OF_UNIX_EPOCH,
@@ -222,7 +223,7 @@ Reader = Callable[[Buffer, int], FrameRow]
 # The Python source of a C field's column values, from the unpacked values `v0`, `v1`, …,
 # as the JSON form (`simulator.wire.jsonform`) writes them: the same text for ids and
 # TIMEDATEs, the parts of a SESSIONID and an OID apart, a NUMBER as the double it is.
-_TEXT = "v{0}.partition(b'\\0')[0].decode('utf-8', 'surrogateescape')"
+_TEXT = "v{0}.partition(b'\\0')[0].decode('utf-8', SHOWN_ERRORS)"
 _ID = "'%08X:%08X' % (v{1}, v{0})"
 
 
@@ -256,7 +257,7 @@ def _variable_lines(kind_codec: KindCodec, columns: dict[str, str]) -> tuple[lis
         lines = [
             f"    end = {tail} + {columns['RecipientSize']}",
             "    if end > length: _short(length, end, 'RecipientSize')",
-            f"    recipients = bytes(buf[{tail}:end]).decode('utf-8', 'surrogateescape')",
+            f"    recipients = bytes(buf[{tail}:end]).decode('utf-8', SHOWN_ERRORS)",
         ]
         return lines, ["recipients"]
     if kind.python_type is AgentRec:
@@ -269,12 +270,17 @@ def _variable_lines(kind_codec: KindCodec, columns: dict[str, str]) -> tuple[lis
             "    if end > length: _short(length, end, 'ULen + TLen + DLen')",
         ]
         spans = [("p", "q"), ("q", "r"), ("r", "end")]
-        return lines, [f"bytes(buf[{a}:{b}]).decode('utf-8', 'surrogateescape')" for a, b in spans]
+        return lines, [f"bytes(buf[{a}:{b}]).decode('utf-8', SHOWN_ERRORS)" for a, b in spans]
     if kind.python_type is HttpReqRec:
         # Rare enough to read through the codec, whose decoder follows the eight offsets.
         lines = ["    strings = decode(buf, 0, length).rec[3:]"]
-        return lines, [f"strings[{i}]" for i in range(len(HTTP_STRING_NAMES))]
+        return lines, [f"_stored(strings[{i}])" for i in range(len(HTTP_STRING_NAMES))]
     return [], []
+
+
+def _stored_or_none(text: str | None) -> str | None:
+    """An HTTP string as the text columns hold names: a byte that is not UTF-8 as `\\udcXX`."""
+    return None if text is None else as_stored(text)
 
 
 def _short(length: int, needed: int, what: str) -> None:
@@ -330,6 +336,8 @@ def _compile_reader(maker: RowMaker, kind_codec: KindCodec, table: Table) -> Rea
         "_time": format_innards,
         "_stamp_us": unix_us_from_innards,
         "_short": _short,
+        "_stored": _stored_or_none,
+        "SHOWN_ERRORS": SHOWN_ERRORS,
         "FrameRow": FrameRow,
         "new": tuple.__new__,  # FrameRow's own __new__ is a call more
         "maker": maker,
@@ -382,7 +390,7 @@ class RowMaker:
         raw = self.codec.decode_raw(frame, 0, length)
         assert isinstance(raw.rec, RawRec)
         stamp = unix_us_from_innards(*raw.TimeStamp)
-        values = (raw.Len, raw.StructType, raw.Class, raw.ServerName, raw.rec.raw)
+        values = (raw.Len, raw.StructType, raw.Class, as_stored(raw.ServerName), raw.rec.raw)
         return FrameRow(self, RAW_CUSTOM, stamp, values)
 
     def row(self, item: Received) -> tuple[Table, tuple[Any, ...]]:

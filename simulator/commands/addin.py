@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from simulator.adapters.atomic import AtomicFile
 from simulator.adapters.mqtt.consumer import (
     Ack,
     Consumer,
@@ -567,12 +568,7 @@ def run_addin(
         from simulator.scenario.loader import load_scenario  # noqa: PLC0415
 
         kinds = load_scenario(resolve_scenario(request.scenario)).custom_kinds()
-    summary_file = None
-    if request.summary_path is not None:
-        try:
-            summary_file = open(request.summary_path, "w", encoding="utf-8")  # noqa: SIM115
-        except OSError as error:
-            raise InputError(error.strerror or str(error), file=str(request.summary_path)) from None
+    summary_file = AtomicFile(request.summary_path) if request.summary_path is not None else None
     if request.report_path is not None:
         from simulator.commands.html_report import check_writable  # noqa: PLC0415
 
@@ -598,11 +594,10 @@ def run_addin(
             )
             summary = tally.summary(time.monotonic() - started)
             if summary_file is not None:
-                json.dump(summary, summary_file, indent=2)
-                summary_file.write("\n")
+                summary_file.commit(json.dumps(summary, indent=2) + "\n")
         finally:
             if summary_file is not None:
-                summary_file.close()
+                summary_file.discard()
         print_summary(summary, stdout)
     if request.report_path is not None and keeper is not None:
         _write_addin_report(request, summary, keeper, stdout)

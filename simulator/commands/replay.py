@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from simulator.adapters.atomic import AtomicFile
 from simulator.adapters.capture import read_stream
 from simulator.adapters.logs import configure_logging, get_logger
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
@@ -35,7 +36,7 @@ from simulator.commands.metrics import RunMetrics, Watched, metrics_endpoint, pu
 from simulator.commands.report import parse_time
 from simulator.commands.run import STDOUT_NAME, create, exit_code, mqtt_options, parse_speed
 from simulator.commands.signals import stop_on_signals
-from simulator.commands.summary import user_table_lines, write_summary_json
+from simulator.commands.summary import summary_json, user_table_lines
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.domino.replay import ReplayPlan, ReplayScan, SourceFrame
@@ -293,7 +294,7 @@ def replay(
     kinds = custom_kinds(request.scenario)
     codec = FrameCodec(request.layout, custom_kinds=kinds)
     plan = plan_replay(request, codec)
-    summary_file = create(request.summary_path, "w") if request.summary_path is not None else None
+    summary_file = AtomicFile(request.summary_path) if request.summary_path is not None else None
     ledger = SentLedger(Intake(request.layout, kinds) if summary_file is not None else None)
     started = time.monotonic()
     try:
@@ -310,10 +311,10 @@ def replay(
             request, plan, ledger, speed, extras, time.monotonic() - started
         )
         if summary_file is not None:
-            write_summary_json(summary, summary_file)
+            summary_file.commit(summary_json(summary))
     finally:
         if summary_file is not None:
-            summary_file.close()
+            summary_file.discard()  # killed or failed before the end: the file is untouched
     print_replay_summary(summary, stderr)
     return exit_code(int(extras.get("undelivered", 0)), stderr)
 

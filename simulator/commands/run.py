@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, Protocol, TextIO, overload
 
+from simulator.adapters.atomic import AtomicFile
 from simulator.adapters.logs import configure_logging
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
 from simulator.adapters.sinks import (
@@ -28,7 +29,7 @@ from simulator.commands.summary import (
     build_summary,
     print_summary,
     records_by_class,
-    write_summary_json,
+    summary_json,
 )
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
@@ -241,7 +242,7 @@ def _run_simulation(
     series = records_series(sim)
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
-    summary_file = create(request.summary_path, "w") if request.summary_path is not None else None
+    summary_file = AtomicFile(request.summary_path) if request.summary_path is not None else None
     started = time.monotonic()
     try:
         if request.local:
@@ -261,10 +262,10 @@ def _run_simulation(
         extras = {**extras, "series": series_json(series)}
         summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
         if summary_file is not None:
-            write_summary_json(summary, summary_file)
+            summary_file.commit(summary_json(summary))
     finally:
         if summary_file is not None:
-            summary_file.close()
+            summary_file.discard()  # killed or failed before the end: the file is untouched
     print_summary(summary, stderr)
     if on_summary is not None:
         on_summary(summary)
@@ -282,9 +283,18 @@ def series_json(series: CounterSeries) -> dict[str, Any]:
 
 
 def exit_code(undelivered: int, stderr: TextIO) -> int:
-    """A run's exit code: 1, said on stderr, when frames were left undelivered."""
+    """A run's exit code: 1, said on stderr, when frames were left undelivered.
+
+    What billsim knows is which frames the broker did not acknowledge (PUBACK): a frame
+    whose PUBACK was lost may still have reached it, and a subscriber may have missed
+    frames the broker did take. So the message says "not acknowledged", not "lost".
+    """
     if undelivered:
-        stderr.write(f"billsim: {undelivered} frame(s) were not delivered to the broker\n")
+        stderr.write(
+            f"billsim: {undelivered} frame(s) were not acknowledged by the broker"
+            " (no PUBACK, or one refusing them); a frame whose PUBACK was lost may"
+            " still have reached subscribers\n"
+        )
         return EXIT_FAILED
     return EXIT_OK
 

@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
 
+from simulator.adapters.atomic import AtomicFile
 from simulator.adapters.logs import configure_logging, get_logger
 from simulator.adapters.metrics.figures import FiguresLayout
 from simulator.adapters.sinks import BinaryFileSink, FrameSink, NullSink, drain_to_sink
@@ -64,7 +65,7 @@ from simulator.commands.run import (
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.series import sampled
 from simulator.commands.signals import stop_on_signals
-from simulator.commands.summary import build_summary, write_summary_json
+from simulator.commands.summary import build_summary, summary_json
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.simulation import Simulation
 from simulator.errors import EXIT_FAILED, BillsimError, InputError
@@ -254,15 +255,15 @@ def _run_and_sum_up(
     endpoint: MetricsEndpoint | None,
     on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
-    summary_file = create(request.summary_path, "w") if request.summary_path else None
+    summary_file = AtomicFile(request.summary_path) if request.summary_path else None
     try:
         by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr, endpoint))
         summary = merge_summaries(by_server)
         if summary_file is not None:
-            write_summary_json(summary, summary_file)
+            summary_file.commit(summary_json(summary))
     finally:
         if summary_file is not None:
-            summary_file.close()
+            summary_file.discard()
     print_domain_summary(summary, stderr)
     if on_summary is not None:
         on_summary(summary)
@@ -490,7 +491,9 @@ def _quit_at_once(sims: Sequence[Simulation], stderr: TextIO) -> NoReturn:
         stats = sim.queue.stats()
         left += stats.depth + stats.held + sim.frames_waiting
     names = ", ".join(common_name(sim.server_name) for sim in sims)
-    stderr.write(f"\nbillsim: {names}: quitting at once: {left} frame(s) left undelivered\n")
+    stderr.write(
+        f"\nbillsim: {names}: quitting at once: {left} frame(s) not acknowledged by the broker\n"
+    )
     stderr.flush()
     os._exit(EXIT_FAILED)
 

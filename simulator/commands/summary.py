@@ -121,9 +121,9 @@ def _rate_text(rate: float) -> str:
     return f"{rate:.3g}"
 
 
-def write_summary_json(summary: dict[str, Any], stream: TextIO) -> None:
-    json.dump(summary, stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+def summary_json(summary: dict[str, Any]) -> str:
+    """The text `--summary FILE` holds (written whole: `simulator.adapters.atomic`)."""
+    return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
 
 
 def _width(stream: TextIO) -> int | None:

@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
+from simulator.errors import quoted
 from simulator.scenario.distributions import Exponential, LogNormal
 from simulator.scenario.durations import format_duration
 from simulator.scenario.faults import check_faults
@@ -155,7 +156,7 @@ def _check_task_db(
     `/`): a directory has no replica ID to bill it under."""
     _check_declared(report, path, db, scenario.databases)
     if db in scenario.databases and is_directory(db):
-        report(path, f"{db!r} is a directory: {task} needs a database")
+        report(path, f"{quoted(db)} is a directory: {task} needs a database")
 
 
 def check_references(
@@ -167,7 +168,7 @@ def check_references(
 ) -> None:
     """The user and the database a session action names are declared in the file."""
     if isinstance(action, SessionActionBase) and action.user not in users:
-        report((*path, "user"), f"unknown user {action.user!r} (not a key of users)")
+        report((*path, "user"), f"unknown user {quoted(action.user)} (not a key of users)")
     if isinstance(action, _DB_ACTIONS):
         _check_declared(report, (*path, "db"), action.db, databases)
 
@@ -197,7 +198,7 @@ def _check_declared(
     report: Report, path: Sequence[Any], db: str, databases: Container[str]
 ) -> None:
     if db not in databases:
-        report(path, f"database {db!r} is not declared in databases")
+        report(path, f"database {quoted(db)} is not declared in databases")
 
 
 def _frame_size(fields: tuple[CField, ...], variable: int) -> int:
@@ -226,7 +227,7 @@ def _check_custom(
 ) -> CustomAction:
     custom = scenario.custom_types.get(action.type)
     if custom is None:
-        report((*path, "type"), f"unknown custom type {action.type!r} (not in custom_types)")
+        report((*path, "type"), f"unknown custom type {quoted(action.type)} (not in custom_types)")
         return action
     fields = dict(custom.ctypes)
     for name in action.values:
@@ -272,7 +273,7 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
         if key not in WORKLOAD_ACTIONS:
             report(
                 (*where, "mix", key),
-                f"unknown action {key!r} (one of {', '.join(WORKLOAD_ACTIONS)})",
+                f"unknown action {quoted(key)} (one of {', '.join(WORKLOAD_ACTIONS)})",
             )
     if not any(workload.mix.values()):
         report((*where, "mix"), "at least one action needs a weight above 0")
@@ -288,7 +289,7 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
             try:
                 text = render(n)
             except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
-                report((*where, key), f"bad template: {error!r}")
+                report((*where, key), f"bad template: {quoted(error)}")
                 break
             try:
                 check(text)
@@ -307,6 +308,37 @@ def check_workload(workload: Workload, databases: Container[str], report: Report
                 break
     if workload.http is not None:
         _check_http(workload, report)
+    _check_finishes(workload, report)
+
+
+# Below these, the virtual clock barely moves: a think time of 0 makes a user act every
+# microsecond (the least step), a zero interval an agent run at every step, and a run of
+# an hour would take days of wall time. A workload that cannot finish is refused when it
+# is loaded (docs/scenario.md, Errors). Real servers are far above both.
+MIN_THINK_TIME_US = 1_000  # 1 ms: a user acting at most ~1,000 times a second
+MIN_INTERVAL_US = 1_000_000  # 1 s between scheduled replications or agent runs
+
+
+def _check_finishes(workload: Workload, report: Report) -> None:
+    """Refuse generated activity whose mean gap is so small that the run would not finish."""
+    where = ("workload",)
+    too_busy = "the run would not finish: the virtual clock would barely move"
+    if workload.think_time.mean < MIN_THINK_TIME_US:
+        report(
+            (*where, "think_time"),
+            f"a mean think time below {format_duration(MIN_THINK_TIME_US)}: {too_busy}",
+        )
+    if workload.http is not None and workload.http.think.mean < MIN_THINK_TIME_US:
+        report(
+            (*where, "http", "think"),
+            f"a mean think time below {format_duration(MIN_THINK_TIME_US)}: {too_busy}",
+        )
+    for position, replication in enumerate(workload.replication):
+        if replication.every < MIN_INTERVAL_US:
+            report(
+                (*where, "replication", position, "every"),
+                f"an interval below {format_duration(MIN_INTERVAL_US)}: {too_busy}",
+            )
 
 
 def check_schedules(workload: Workload, databases: Container[str], report: Report) -> None:
@@ -324,7 +356,9 @@ def check_schedules(workload: Workload, databases: Container[str], report: Repor
         path = ("workload", "agents", position)
         if agent.db in databases:
             if is_directory(agent.db):
-                report((*path, "db"), f"{agent.db!r} is a directory: an agent needs a database")
+                report(
+                    (*path, "db"), f"{quoted(agent.db)} is a directory: an agent needs a database"
+                )
         else:
             if generated is None:
                 spec = workload.generated_databases
@@ -334,11 +368,15 @@ def check_schedules(workload: Workload, databases: Container[str], report: Repor
             if agent.db not in generated:
                 report(
                     (*path, "db"),
-                    f"database {agent.db!r} is neither declared in databases nor generated "
+                    f"database {quoted(agent.db)} is neither declared in databases nor generated "
                     "by workload.databases",
                 )
-        if agent.every.mean <= 0:
-            report((*path, "every"), "an agent's interval must be above 0")
+        if agent.every.mean < MIN_INTERVAL_US:
+            report(
+                (*path, "every"),
+                f"an agent's interval must be at least {format_duration(MIN_INTERVAL_US)}"
+                " on average: below, the run would not finish",
+            )
         # The signer may be a key of users whose name is longer: count the longest name.
         signer = max(utf8_len(agent.signer or ""), c.MAXUSERNAME)
         _check_size(report, path, AGENTREC.fields, signer + utf8_len(agent.task + agent.db))
@@ -372,7 +410,7 @@ def database_path_problem(path: str) -> str | None:
     if "\0" in path:
         return "renders a path with a NUL character"
     if is_directory(path):
-        return f"renders {path!r}, a directory (a path ending /): it would bill nothing"
+        return f"renders {quoted(path)}, a directory (a path ending /): it would bill nothing"
     return None
 
 
@@ -390,13 +428,15 @@ def _check_generated_databases(
         try:
             path = spec.path.format(n=rank)
         except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
-            report((*where, "path"), f"bad template: {error!r} (it takes {{n}}, the rank)")
+            report((*where, "path"), f"bad template: {quoted(error)} (it takes {{n}}, the rank)")
             break
         problem = database_path_problem(path)
         if problem is None and path in seen:
-            problem = f"renders {path!r} for databases {seen[path]} and {rank}: put {{n}} in it"
+            problem = (
+                f"renders {quoted(path)} for databases {seen[path]} and {rank}: put {{n}} in it"
+            )
         if problem is None and path in databases:
-            problem = f"renders {path!r}, a database declared in databases"
+            problem = f"renders {quoted(path)}, a database declared in databases"
         if problem is not None:
             report((*where, "path"), problem)
             break
@@ -410,17 +450,20 @@ def _check_generated_databases(
         try:
             mail_file = workload.mail_file_of(n)
         except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
-            report((*where, "mail_file"), f"bad template: {error!r} (it takes {{n}} and {{user}})")
+            report(
+                (*where, "mail_file"),
+                f"bad template: {quoted(error)} (it takes {{n}} and {{user}})",
+            )
             return
         assert mail_file is not None
         problem = database_path_problem(mail_file)
         if problem is None and mail_file in mail_files:
             problem = (
-                f"users {mail_files[mail_file]} and {n} would share {mail_file!r}: "
+                f"users {mail_files[mail_file]} and {n} would share {quoted(mail_file)}: "
                 "put {n} or {user} in it"
             )
         if problem is None and mail_file in seen:
-            problem = f"user {n}'s mail file {mail_file!r} is also a generated database"
+            problem = f"user {n}'s mail file {quoted(mail_file)} is also a generated database"
         if problem is not None:
             report((*where, "mail_file"), problem)
             return
@@ -434,7 +477,9 @@ def _check_http(workload: Workload, report: Report) -> None:
     where = ("workload", "http")
     unknown = [kind for kind in http.mix if kind not in HTTP_KINDS]
     for kind in unknown:
-        report((*where, "mix", kind), f"unknown kind {kind!r} (one of {', '.join(HTTP_KINDS)})")
+        report(
+            (*where, "mix", kind), f"unknown kind {quoted(kind)} (one of {', '.join(HTTP_KINDS)})"
+        )
     if not unknown and not any(http.mix.values()):
         report((*where, "mix"), "at least one kind needs a weight above 0")
     for code in http.status:

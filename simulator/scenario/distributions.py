@@ -24,6 +24,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import PlainValidator
 
+from simulator.errors import quoted
 from simulator.scenario.durations import DurationError, parse_duration
 
 _STANDARD_NORMAL = NormalDist()
@@ -176,25 +177,25 @@ _NAMES = "constant, uniform, exponential, lognormal, poisson, zipf, table"
 def parse_size(value: object) -> float:
     """Bytes from `500`, `10KB`, `2MB`, `1.5 MB` (KB = 1024 bytes, as Notes shows sizes)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a size like 500, 10KB or 2MB, got {value!r}")
+        raise ValueError(f"expected a size like 500, 10KB or 2MB, got {quoted(value)}")
     if isinstance(value, int | float):
         number = float(value)
     else:
         match = _SIZE.match(value.strip())
         if match is None:
-            raise ValueError(f"expected a size like 500, 10KB or 2MB, got {value!r}")
+            raise ValueError(f"expected a size like 500, 10KB or 2MB, got {quoted(value)}")
         number = float(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()]
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"a size must be a non-negative number of bytes, got {value!r}")
+        raise ValueError(f"a size must be a non-negative number of bytes, got {quoted(value)}")
     return number
 
 
 def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {quoted(value)}")
     number = float(value)
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"expected a non-negative number, got {value!r}")
+        raise ValueError(f"expected a non-negative number, got {quoted(value)}")
     return number
 
 
@@ -221,7 +222,7 @@ def _params(
 ) -> dict[str, Any]:
     if not isinstance(params, dict):
         wanted = ", ".join(required)
-        raise ValueError(f"{name} takes {{{wanted}}}, got {params!r}")
+        raise ValueError(f"{name} takes {{{wanted}}}, got {quoted(params)}")
     missing = [key for key in required if key not in params]
     unknown = [key for key in params if key not in (*required, *optional)]
     if missing:
@@ -243,10 +244,10 @@ def _parse(value: object, unit: Unit, *, allow_zipf: bool, allow_notesbench: boo
         return Constant(unit(params))
     if name == "uniform":
         if not isinstance(params, list | tuple) or len(params) != 2:
-            raise ValueError(f"uniform takes [low, high], got {params!r}")
+            raise ValueError(f"uniform takes [low, high], got {quoted(params)}")
         low, high = unit(params[0]), unit(params[1])
         if high < low:
-            raise ValueError(f"uniform [low, high] needs low <= high, got {params!r}")
+            raise ValueError(f"uniform [low, high] needs low <= high, got {quoted(params)}")
         return Uniform(low, high)
     if name == "exponential":
         mean = unit(_params(name, params, ["mean"])["mean"])
@@ -269,7 +270,7 @@ def _parse(value: object, unit: Unit, *, allow_zipf: bool, allow_notesbench: boo
             given = _params(name, params, ["exponent", "count"])
             count = given["count"]
             if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
-                raise ValueError(f"zipf count must be an integer 1..1000000, got {count!r}")
+                raise ValueError(f"zipf count must be an integer 1..1000000, got {quoted(count)}")
             return zipf(_number(given["exponent"]), count)
         if not allow_zipf:
             raise ValueError("zipf here needs {exponent, count}: the set has no size of its own")
@@ -280,13 +281,13 @@ def _parse(value: object, unit: Unit, *, allow_zipf: bool, allow_notesbench: boo
         values, weights = [], []
         for row in params:
             if not isinstance(row, list | tuple) or len(row) != 2:
-                raise ValueError(f"a table row is [value, weight], got {row!r}")
+                raise ValueError(f"a table row is [value, weight], got {quoted(row)}")
             values.append(unit(row[0]))
             weights.append(_number(row[1]))
         if sum(weights) <= 0:
             raise ValueError("a table needs a positive total weight")
         return Discrete(tuple(values), tuple(weights))
-    raise ValueError(f"unknown distribution {name!r} (one of {_NAMES})")
+    raise ValueError(f"unknown distribution {quoted(name)} (one of {_NAMES})")
 
 
 def _validator(

@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
+from simulator.errors import quoted
+
 US_PER_UNIT: dict[str, int] = {
     "us": 1,
     "µs": 1,
@@ -20,6 +22,7 @@ US_PER_UNIT: dict[str, int] = {
     "d": 86_400_000_000,
 }
 _PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-zµ]*)$")
+_MAX_DIGITS = 40
 _EXPECTED = "a duration like 350ms, 3.5s, 15m, 2h, 1d or a number of seconds"
 
 
@@ -41,7 +44,7 @@ def parse_duration(value: object) -> int:
     neighbour of 0.1), since that is what the scenario's author wrote.
     """
     if isinstance(value, bool):
-        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+        raise DurationError(f"expected {_EXPECTED}, got {quoted(value)}")
     if isinstance(value, int):
         if value < 0:
             raise DurationError(f"must not be negative, got {value}")
@@ -59,18 +62,22 @@ def parse_duration(value: object) -> int:
             raise DurationError(f"must not be negative, got {value}")
         return _exact(value, US_PER_UNIT["s"], str(value))
     if not isinstance(value, str):
-        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+        raise DurationError(f"expected {_EXPECTED}, got {quoted(value)}")
     text = value.strip()
     if text.startswith("-"):
-        raise DurationError(f"must not be negative, got {value!r}")
+        raise DurationError(f"must not be negative, got {quoted(value)}")
     match = _PATTERN.match(text)
     if match is None:
-        raise DurationError(f"expected {_EXPECTED}, got {value!r}")
+        raise DurationError(f"expected {_EXPECTED}, got {quoted(value)}")
     number, unit = match.groups()
+    if len(number) > _MAX_DIGITS:
+        # Longer than any duration a TIMEDATE holds, and past 4,300 digits Python refuses
+        # to read it as a number at all.
+        raise DurationError(f"a number of {len(number):,} digits is too long for a duration")
     if unit not in US_PER_UNIT and unit != "":
         units = ", ".join(US_PER_UNIT)
-        raise DurationError(f"unknown unit {unit!r} in {value!r} (one of {units})")
-    return _exact_decimal(number, US_PER_UNIT[unit or "s"], repr(value))
+        raise DurationError(f"unknown unit {quoted(unit)} in {quoted(value)} (one of {units})")
+    return _exact_decimal(number, US_PER_UNIT[unit or "s"], quoted(value))
 
 
 def _exact_decimal(number: str, us_per_unit: int, shown: str) -> int:
@@ -114,7 +121,9 @@ def parse_run_length(value: object) -> int | None:
         us = parse_duration(value)
     except DurationError as error:
         if str(error).startswith("expected"):
-            raise DurationError(f"expected {_EXPECTED}, or {FOREVER}; got {value!r}") from None
+            raise DurationError(
+                f"expected {_EXPECTED}, or {FOREVER}; got {quoted(value)}"
+            ) from None
         raise
     if us == 0:
         raise DurationError(f"must be > 0, or {FOREVER}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from simulator.errors import InputError
+from simulator.errors import InputError, quoted
 from simulator.scenario.checks import check_references, check_scenario, check_workload
 from simulator.scenario.models import (
     ACTION_MODELS,
@@ -27,13 +27,27 @@ from simulator.scenario.notes_ini import (
     resolve_settings,
 )
 from simulator.scenario.presets import with_preset
-from simulator.scenario.values import C_IDENTIFIER
 from simulator.scenario.workload import UNION_TAGS, Workload
-from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
+from simulator.scenario.yamlsource import (
+    LinedDict,
+    LinedList,
+    line_of,
+    load_yaml,
+    read_yaml,
+    render_path,
+)
+
+__all__ = ["ScenarioError", "load_scenario", "load_scenario_text", "parse_workload", "render_path"]
+
+
+# The problems a ScenarioError prints: one bad file can hold thousands (a mutated list of
+# generated users, a line repeated), and the first screenful says what to fix.
+MAX_PRINTED_PROBLEMS = 50
 
 
 class ScenarioError(InputError):
-    """Every problem found in a scenario, one `file:line: field: message` per line.
+    """Every problem found in a scenario, one `file:line: field: message` per line (the
+    first MAX_PRINTED_PROBLEMS of them, then how many more there are).
 
     Its own file, line and field are those of the first problem.
     """
@@ -44,7 +58,11 @@ class ScenarioError(InputError):
         self.errors: tuple[InputError, ...] = tuple(errors)
 
     def __str__(self) -> str:
-        return "\n".join(str(error) for error in self.errors)
+        lines = [str(error) for error in self.errors[:MAX_PRINTED_PROBLEMS]]
+        more = len(self.errors) - MAX_PRINTED_PROBLEMS
+        if more > 0:
+            lines.append(f"… and {more:,} more problem{'s' if more > 1 else ''} in {self.file}")
+        return "\n".join(lines)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -104,21 +122,6 @@ def _bound(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def render_path(path: Sequence[Any]) -> str:
-    """How errors name a field: `script[3].bytes_in`, `databases[a/b.nsf].documents[0x2306]`."""
-    out = ""
-    parent: Any = None
-    for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part:#x}]" if parent == "documents" else f"[{part}]"
-        elif isinstance(part, str) and C_IDENTIFIER.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part}]"
-        parent = part
-    return out
-
-
 # Parts of a pydantic error's location that are no field of the file: a dict key's
 # marker, and the tags of the workload's unions.
 _NOT_FIELDS = frozenset({"[key]", *UNION_TAGS})
@@ -156,7 +159,14 @@ class _Problems:
 def _build(doc: Any, filename: str) -> Scenario:
     problems = _Problems(doc, filename)
     if not isinstance(doc, LinedDict):
-        problems.add((), "a scenario is a YAML mapping (name:, start:, duration:, …)")
+        # An empty file, a lone value or a list: the whole file is wrong, from its top.
+        problems.errors.append(
+            InputError(
+                "a scenario is a YAML mapping (name:, start:, duration:, …)",
+                file=filename,
+                line=doc.line if isinstance(doc, LinedList) else 1,
+            )
+        )
         problems.raise_if_any()
     data = dict(doc)
 
@@ -227,7 +237,9 @@ def _script(items: Any, problems: _Problems) -> list[ActionBase]:
             known = ", ".join(ACTION_MODELS)
             problems.add(
                 (*path, "action"),
-                "required field missing" if name is None else f"unknown action {name!r} ({known})",
+                "required field missing"
+                if name is None
+                else f"unknown action {quoted(name)} ({known})",
             )
             continue
         for reserved in ("line", "index"):

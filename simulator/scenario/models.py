@@ -159,7 +159,10 @@ class MailAction(ActionBase):
     size: Dword = 0
     form: FormName = "Memo"
     priority: Literal["low", "normal", "high"] = "normal"
-    report: Literal["none", "basic", "confirm", "trace"] = "none"
+    # The keys of constants.MAIL_REPORT (DELIVERY_REPORT_*; a test keeps them alike).
+    report: Literal[
+        "none", "basic", "confirm", "trace", "trace-no-deliver", "confirm-no-deliver"
+    ] = "none"
     routing_state: Literal["pending", "dead", "hold"] = "pending"
     next_hop: Name | None = None  # None: delivered locally, HopName = this server
     delay: DurationUs = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simulator.errors import quoted
 from simulator.wire import constants as c
 from simulator.wire.codec import utf8_len
 
@@ -49,5 +50,5 @@ def server_name(text: str) -> str:
     common = common_name(text)
     # The common name is a level of every MQTT topic this server publishes on.
     if not common or any(ch in common for ch in "+#"):
-        raise ValueError(f"server common name {common!r} is not usable in an MQTT topic")
+        raise ValueError(f"server common name {quoted(common)} is not usable in an MQTT topic")
     return text

@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from simulator.errors import InputError
+from simulator.errors import InputError, quoted
 from simulator.scenario.names import server_name
 from simulator.wire.constants import BILLING_CLASS_BY_WORD
 
@@ -55,18 +55,18 @@ def parse_billing_class(value: object) -> int:
     elif isinstance(value, list | tuple):
         words = value
     else:
-        raise ValueError(f"expected comma-separated class names, got {value!r}")
+        raise ValueError(f"expected comma-separated class names, got {quoted(value)}")
     mask = 0
     for word in words:
         if not isinstance(word, str):
-            raise ValueError(f"expected a class name, got {word!r}")
+            raise ValueError(f"expected a class name, got {quoted(word)}")
         key = _WHITESPACE.sub("", word).lower()
         if not key:
             continue
         bit = BILLING_CLASS_BY_WORD.get(key)
         if bit is None:
             known = ", ".join(BILLING_CLASS_BY_WORD)
-            raise ValueError(f"unknown billing class {word.strip()!r} (known: {known})")
+            raise ValueError(f"unknown billing class {quoted(word.strip())} (known: {known})")
         mask |= bit
     return mask
 
@@ -93,7 +93,7 @@ def _whole_number(value: object, default: int, unit: str) -> int:
     if value is None:
         return default
     if isinstance(value, bool):
-        raise ValueError(f"expected a whole number of {unit}, got {value!r}")
+        raise ValueError(f"expected a whole number of {unit}, got {quoted(value)}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str):
@@ -101,10 +101,12 @@ def _whole_number(value: object, default: int, unit: str) -> int:
         if not text:
             return default
         if not re.fullmatch(r"[+-]?[0-9]+", text):
-            raise ValueError(f"expected a whole number of {unit}, got {value!r}")
+            raise ValueError(f"expected a whole number of {unit}, got {quoted(value)}")
+        if len(text.lstrip("+-").lstrip("0")) > len(str(_MAX_NUMBER)):
+            raise ValueError(f"too large: {quoted(text)} (at most {_MAX_NUMBER})")
         number = int(text)
     else:
-        raise ValueError(f"expected a whole number of {unit}, got {value!r}")
+        raise ValueError(f"expected a whole number of {unit}, got {quoted(value)}")
     if number < 0:
         raise ValueError(f"must not be negative, got {number}")
     if number > _MAX_NUMBER:
@@ -124,7 +126,7 @@ def _text(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"expected text, got {value!r}")
+        raise ValueError(f"expected text, got {quoted(value)}")
     if "\0" in value:
         raise ValueError("must not contain a NUL character")
     return value.strip() or None
@@ -246,7 +248,7 @@ def parse_notes_ini(text: str, filename: str) -> dict[str, IniEntry]:
         key, equals, value = line.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise InputError(f"expected key=value, got {line!r}", file=filename, line=number)
+            raise InputError(f"expected key=value, got {quoted(line)}", file=filename, line=number)
         lower = key.lower()
         if lower in entries:
             if lower in _CANONICAL:

@@ -10,6 +10,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from simulator.errors import quoted
+
 _RATE = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:/\s*s)?$")
 _EXPECTED = "a rate like 5000/s (records per second) or a bare number"
 
@@ -17,22 +19,22 @@ _EXPECTED = "a rate like 5000/s (records per second) or a bare number"
 def parse_rate(value: object) -> float:
     """Records per second from `5000/s`, `2.5/s`, `5000` or a YAML number; 0 is allowed."""
     if isinstance(value, bool):
-        raise ValueError(f"expected {_EXPECTED}, got {value!r}")
+        raise ValueError(f"expected {_EXPECTED}, got {quoted(value)}")
     if isinstance(value, int | float):
         rate = float(value)
     elif isinstance(value, str):
         match = _RATE.match(value.strip())
         if match is None:
             if value.strip().startswith("-"):
-                raise ValueError(f"must not be negative, got {value!r}")
-            raise ValueError(f"expected {_EXPECTED}, got {value!r}")
+                raise ValueError(f"must not be negative, got {quoted(value)}")
+            raise ValueError(f"expected {_EXPECTED}, got {quoted(value)}")
         rate = float(match[1])
     else:
-        raise ValueError(f"expected {_EXPECTED}, got {value!r}")
+        raise ValueError(f"expected {_EXPECTED}, got {quoted(value)}")
     if not math.isfinite(rate):
-        raise ValueError(f"expected {_EXPECTED}, got {value!r}")
+        raise ValueError(f"expected {_EXPECTED}, got {quoted(value)}")
     if rate < 0:
-        raise ValueError(f"must not be negative, got {value!r}")
+        raise ValueError(f"must not be negative, got {quoted(value)}")
     return rate
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from simulator.errors import quoted
 from simulator.scenario.durations import DurationUs
 from simulator.scenario.names import (
     domino_name,
@@ -54,7 +55,7 @@ def _recipient(text: str) -> str:
 
 def _replica_id(text: str) -> str:
     if not _REPLICA_ID.match(text):
-        raise ValueError(f"expected a replica ID like 85258A3B:0052C1F0, got {text!r}")
+        raise ValueError(f"expected a replica ID like 85258A3B:0052C1F0, got {quoted(text)}")
     return text.upper()
 
 
@@ -65,14 +66,14 @@ def _uint(value: object, bits: int, what: str) -> int:
         try:
             number = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
         except ValueError:
-            raise ValueError(f"expected a {what}, got {value!r}") from None
+            raise ValueError(f"expected a {what}, got {quoted(value)}") from None
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
-        raise ValueError(f"expected a {what}, got {value!r}")
+        raise ValueError(f"expected a {what}, got {quoted(value)}")
     top = (1 << bits) - 1
     if not 0 <= number <= top:
-        raise ValueError(f"{what} {value!r} out of range 0..{top}")
+        raise ValueError(f"{what} {quoted(value)} out of range 0..{top}")
     return number
 
 
@@ -86,10 +87,12 @@ def _aware_utc(value: object) -> datetime:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(
-                f"expected an ISO-8601 time like 2026-11-21T09:00:00Z, got {value!r}"
+                f"expected an ISO-8601 time like 2026-11-21T09:00:00Z, got {quoted(value)}"
             ) from None
     if not isinstance(value, datetime):
-        raise ValueError(f"expected an ISO-8601 time like 2026-11-21T09:00:00Z, got {value!r}")
+        raise ValueError(
+            f"expected an ISO-8601 time like 2026-11-21T09:00:00Z, got {quoted(value)}"
+        )
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"needs a zone (Z or +hh:mm): {value.isoformat()}")
     return value.astimezone(UTC)
@@ -104,11 +107,11 @@ def _speed(value: str) -> str:
 
 def _one_class(value: object) -> int:
     if not isinstance(value, str):
-        raise ValueError(f"expected a billing class name, got {value!r}")
+        raise ValueError(f"expected a billing class name, got {quoted(value)}")
     bit = c.BILLING_CLASS_BY_WORD.get(re.sub(r"\s+", "", value).lower())
     if bit is None:
         raise ValueError(
-            f"unknown billing class {value!r} (one of {', '.join(c.BILLING_CLASS_BY_WORD)})"
+            f"unknown billing class {quoted(value)} (one of {', '.join(c.BILLING_CLASS_BY_WORD)})"
         )
     return bit
 
@@ -119,7 +122,7 @@ def _ctype_name(text: str) -> str:
 
 def _ident(text: str) -> str:
     if not C_IDENTIFIER.match(text):
-        raise ValueError(f"expected a C identifier, got {text!r}")
+        raise ValueError(f"expected a C identifier, got {quoted(text)}")
     return text
 
 
@@ -171,13 +174,13 @@ def custom_value(ctype: CType, value: Any) -> Any:
             return _uint(value, 8 * ctype.size, ctype.name)
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"expected a number, got {value!r}")
+                raise ValueError(f"expected a number, got {quoted(value)}")
             if not math.isfinite(value):
-                raise ValueError(f"must be a finite number, got {value!r}")
+                raise ValueError(f"must be a finite number, got {quoted(value)}")
             return float(value)
         if kind == "str":
             if not isinstance(value, str):
-                raise ValueError(f"expected text, got {value!r}")
+                raise ValueError(f"expected text, got {quoted(value)}")
             no_nul(value)
             size = utf8_len(value)
             if size >= ctype.size:
@@ -191,7 +194,7 @@ def custom_value(ctype: CType, value: Any) -> Any:
             return _dbid(value, ctype.name)
         if kind == "unid":
             if not isinstance(value, str) or not _UNID.match(value):
-                raise ValueError(f"expected a UNID of 32 hex digits, got {value!r}")
+                raise ValueError(f"expected a UNID of 32 hex digits, got {quoted(value)}")
             words = [int(value[i : i + 8], 16) for i in range(0, 32, 8)]
             return Unid(TimeDate(words[1], words[0]), TimeDate(words[3], words[2]))
     except CustomValueError:
@@ -211,7 +214,7 @@ def _timedate(value: Any) -> TimeDate:
 
 def _dbid(value: Any, what: str) -> TimeDate:
     if not isinstance(value, str) or not _REPLICA_ID.match(value.strip()):
-        raise ValueError(f"expected a {what} like 85258A3B:0052C1F0, got {value!r}")
+        raise ValueError(f"expected a {what} like 85258A3B:0052C1F0, got {quoted(value)}")
     return parse_timedate_id(value.strip())
 
 

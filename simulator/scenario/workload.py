@@ -25,6 +25,7 @@ from pydantic import (
     Tag,
 )
 
+from simulator.errors import quoted
 from simulator.scenario.distributions import (
     Constant,
     CountDistribution,
@@ -71,10 +72,10 @@ def parse_clock(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 24 * 60:
         return value * 60 * US_PER_SECOND
     if not isinstance(value, str) or (match := _CLOCK.match(value.strip())) is None:
-        raise ValueError(f"expected a time of day like 08:30, got {value!r}")
+        raise ValueError(f"expected a time of day like 08:30, got {quoted(value)}")
     hours, minutes = int(match[1]), int(match[2])
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
-        raise ValueError(f"{value!r} is not a time of day (00:00 to 24:00)")
+        raise ValueError(f"{quoted(value)} is not a time of day (00:00 to 24:00)")
     return (hours * 60 + minutes) * 60 * US_PER_SECOND
 
 
@@ -91,9 +92,9 @@ def _window(value: object) -> tuple[int, int]:
         first, _, last = value.partition("-")
         opens, closes = parse_clock(first), parse_clock(last)
         if closes <= opens:
-            raise ValueError(f"a window closes after it opens, got {value!r}")
+            raise ValueError(f"a window closes after it opens, got {quoted(value)}")
         return opens, closes
-    raise ValueError(f"expected a window like 08:00-22:00, got {value!r}")
+    raise ValueError(f"expected a window like 08:00-22:00, got {quoted(value)}")
 
 
 WindowUs = Annotated[tuple[int, int], BeforeValidator(_window)]
@@ -103,14 +104,16 @@ def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (an IANA name like Europe/Berlin)") from None
+        raise ValueError(
+            f"unknown time zone {quoted(name)} (an IANA name like Europe/Berlin)"
+        ) from None
     return name
 
 
 def _weekday(value: str) -> str:
     day = value.strip().lower()[:3]
     if day not in WEEKDAYS:
-        raise ValueError(f"expected a day of the week ({', '.join(WEEKDAYS)}), got {value!r}")
+        raise ValueError(f"expected a day of the week ({', '.join(WEEKDAYS)}), got {quoted(value)}")
     return day
 
 
@@ -153,7 +156,7 @@ def _database_path(template: str) -> str:
     try:
         template.format(n=1, user=1)
     except (KeyError, IndexError, ValueError) as error:
-        raise ValueError(f"bad template {template!r}: {error!r}") from None
+        raise ValueError(f"bad template {quoted(template)}: {quoted(error)}") from None
     return template
 
 

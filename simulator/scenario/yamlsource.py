@@ -7,12 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from simulator.errors import InputError
+from simulator.errors import InputError, quoted
+from simulator.scenario.values import C_IDENTIFIER
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# How many values aliases may repeat in one file, beyond those written. A scenario needs
+# a handful; nine nested levels of `&a [*b, *b, …]` (a "billion laughs") would build a
+# value of billions, which every later step (validation, an error quoting it) would walk.
+MAX_ALIAS_REPEATS = 100_000
+# The largest whole number a scenario may write: more than any field takes (seeds, DWORD
+# counters, sizes), and small enough that every message can print it.
+MAX_DIGITS = 38
+_LARGEST = 10**MAX_DIGITS
 
 
 class LinedDict(dict[Any, Any]):
@@ -35,6 +45,21 @@ class LinedList(list[Any]):
         super().__init__()
         self.line = line
         self.lines: list[int] = []
+
+
+def render_path(path: Sequence[Any]) -> str:
+    """How errors name a field: `script[3].bytes_in`, `databases[a/b.nsf].documents[0x2306]`."""
+    out = ""
+    parent: Any = None
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part:#x}]" if parent == "documents" else f"[{part}]"
+        elif isinstance(part, str) and C_IDENTIFIER.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part}]"
+        parent = part
+    return out
 
 
 def _line(node: Node) -> int:
@@ -67,7 +92,7 @@ def _construct_mapping(loader: _Loader, node: MappingNode) -> LinedDict:
             ) from None
         if first is not None:
             raise InputError(
-                f"duplicate key {key!r} (first at line {first})",
+                f"duplicate key {quoted(key)} (first at line {first})",
                 file=loader.filename,
                 line=_line(key_node),
             )
@@ -93,12 +118,121 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_alias_expansion(root: Node, filename: str) -> None:
+    """Refuse a document whose aliases repeat more than MAX_ALIAS_REPEATS values.
+
+    Each node's expanded size (itself and everything under it, aliases followed) is
+    counted once, bottom up, without expanding anything; a node that aliases reach
+    through a cycle is left to the constructor, which refuses it.
+    """
+    size: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    order: list[Node] = []
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    entered: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            size[key] = 1 + sum(size.get(id(child), 1) for child in _children(node))
+            order.append(node)
+            continue
+        if key in entered:
+            continue
+        entered.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            uses[id(child)] = uses.get(id(child), 0) + 1
+            if id(child) not in entered:
+                stack.append((child, False))
+    if size[id(root)] - len(size) <= MAX_ALIAS_REPEATS:
+        return
+    # Name the first (innermost) collection that repeats aliased values past the limit.
+    culprit = next(
+        (
+            node
+            for node in order
+            if size[id(node)] > MAX_ALIAS_REPEATS
+            and any(uses.get(id(child), 0) > 1 for child in _children(node))
+        ),
+        root,
+    )
+    raise InputError(
+        f"invalid YAML: aliases here repeat more than {MAX_ALIAS_REPEATS:,} values "
+        "(nested aliases that expand like this are refused)",
+        file=filename,
+        line=_line(culprit),
+    )
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_INTS = SafeConstructor()  # reads a YAML integer's text as the loader does
+
+
+def _too_large(text: str) -> bool:
+    """Whether a YAML integer's text is past MAX_DIGITS digits, without making the int."""
+    digits = text.replace("_", "").lstrip("+-")
+    if digits.isdigit():
+        return len(digits.lstrip("0")) > MAX_DIGITS
+    # 0x…, 0o…, 0b…, sexagesimal: short texts are safe to convert; long ones are too large.
+    if len(digits) > 4 * MAX_DIGITS:
+        return True
+    try:
+        value: int = _INTS.construct_yaml_int(ScalarNode(_INT_TAG, text))
+    except ValueError:
+        return True
+    return bool(abs(value) >= _LARGEST)
+
+
+def _check_numbers(root: Node, filename: str) -> None:
+    """Refuse a whole number past MAX_DIGITS digits, naming its line and field."""
+    stack: list[tuple[Node, tuple[Any, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.tag == _INT_TAG and _too_large(str(node.value)):
+                raise InputError(
+                    f"a whole number of more than {MAX_DIGITS} digits: too large for any field",
+                    file=filename,
+                    line=_line(node),
+                    field=render_path(path) or None,
+                )
+        elif isinstance(node, SequenceNode):
+            stack.extend((child, (*path, index)) for index, child in enumerate(node.value))
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                name = key.value if isinstance(key, ScalarNode) else "?"
+                stack.append((key, path))
+                stack.append((value, (*path, name)))
+
+
+def _line_at(text: str, position: int) -> int:
+    return text.count("\n", 0, max(position, 0)) + 1
+
+
 def load_yaml(text: str, filename: str) -> Any:
     """The one document in `text` (None if empty); mappings and sequences carry their lines."""
     loader = _Loader(text)
     loader.filename = filename
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_alias_expansion(node, filename)
+        _check_numbers(node, filename)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -109,8 +243,25 @@ def load_yaml(text: str, filename: str) -> Any:
             file=filename,
             line=None if mark is None else int(mark.line) + 1,
         ) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a NUL, another control character): its line.
+        what = (
+            "a NUL character"
+            if exc.character in (0, "\0")
+            else f"character {quoted(exc.character)}"
+        )
+        raise InputError(
+            f"invalid YAML: {what} is not allowed in YAML text",
+            file=filename,
+            line=_line_at(text, exc.position),
+        ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=filename) from None
+    except RecursionError:
+        raise InputError(
+            "invalid YAML: nested too deeply (lists and mappings inside one another)",
+            file=filename,
+        ) from None
     finally:
         loader.dispose()
 

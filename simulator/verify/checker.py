@@ -82,6 +82,7 @@ from simulator.wire.codec import FrameCodec, is_custom_struct_type
 from simulator.wire.layout import Layout
 from simulator.wire.records import BUILTIN_KINDS, CustomRec, DbRec, Frame, SessionID, SessionRec
 from simulator.wire.stream import read_frames
+from simulator.wire.text import shown
 from simulator.wire.timedate import (
     TICKS_PER_DAY,
     TICKS_PER_SECOND,
@@ -270,7 +271,7 @@ SessionKey = tuple[str, int, int]
 
 def _subject(key: SessionKey, username: str) -> str:
     """`session (3,1) CN=Alice/O=Acme`: the SessionID as (Index,SeqNo), and the user."""
-    return f"session ({key[1]},{key[2]}) {username}"
+    return f"session ({key[1]},{key[2]}) {shown(username)}"
 
 
 def _sessions(count: int) -> str:

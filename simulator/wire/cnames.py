@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from simulator.errors import quoted
+
 # C11 and C23 keywords (C23's bool, true, static_assert, … are macros before it) and
 # C++ keywords: billmsg.h is usable from both languages.
 _KEYWORDS = """
@@ -38,7 +40,10 @@ _BILLMSG_H_NAMES = """
     BILL_CLASS_SESSION BILL_DBREC BILL_DB_CLOSE BILL_DB_CLOSE_END BILL_DB_OPEN BILL_DB_STAMP
     BILL_DOCCHARGE BILL_HTTPREQREC BILL_MAILREC BILL_QUEUE_NAME BILL_REPLREC
     BILL_ROUTINGSTATE_DEAD BILL_ROUTINGSTATE_HOLD BILL_ROUTINGSTATE_PENDING BILL_SESSIONREC
-    BILL_SESSION_END BILL_SESSION_STAMP BILL_SESSION_START DBID DBREC DESIGN_NAME_MAX DOCUMENT
+    BILL_SESSION_END BILL_SESSION_STAMP BILL_SESSION_START DBID DBREC DELIVERY_PRIORITY_HIGH
+    DELIVERY_PRIORITY_LOW DELIVERY_PRIORITY_NORMAL DELIVERY_REPORT_BASIC
+    DELIVERY_REPORT_CONFIRMED DELIVERY_REPORT_CONFIRM_NO_DELIVER DELIVERY_REPORT_NONE
+    DELIVERY_REPORT_TRACE DELIVERY_REPORT_TRACE_NO_DELIVER DESIGN_NAME_MAX DOCUMENT
     DWORD HTTPREQREC MAILREC MAXNETADR MAXUSERNAME MQ_MAX_MSGSIZE NOTEID NUMBER OID REPLREC
     SESSIONID SESSIONREC TIMEDATE UNID WORD
 """
@@ -64,15 +69,17 @@ def type_macros(type_name: str) -> tuple[str, str]:
 
 def _problem(name: str) -> str | None:
     if name in KEYWORDS:
-        return f"{name!r} is a C or C++ keyword"
+        return f"{quoted(name)} is a C or C++ keyword"
     if name in BILLMSG_H_NAMES:
-        return f"{name!r} is already declared by billmsg.h"
+        return f"{quoted(name)} is already declared by billmsg.h"
     if _STANDARD.match(name):
-        return f"{name!r} is declared by <stddef.h> or <stdint.h>"
+        return f"{quoted(name)} is declared by <stddef.h> or <stdint.h>"
     if _RESERVED.match(name):
-        return f"{name!r} is reserved to the C implementation (a leading _ and a capital or _)"
+        return (
+            f"{quoted(name)} is reserved to the C implementation (a leading _ and a capital or _)"
+        )
     if name.startswith(_OWN_PREFIX):
-        return f"{name!r}: names starting {_OWN_PREFIX} are billsim's own"
+        return f"{quoted(name)}: names starting {_OWN_PREFIX} are billsim's own"
     return None
 
 
@@ -94,5 +101,5 @@ def field_name_problem(field_name: str, type_names: Iterable[str]) -> str | None
         return problem
     for type_name in type_names:
         if field_name in type_macros(type_name):
-            return f"{field_name!r} is a macro the header defines for custom type {type_name}"
+            return f"{quoted(field_name)} is a macro the header defines for custom type {type_name}"
     return None

@@ -7,10 +7,12 @@ that encoding a frame is one `pack` call and no per-field interpretation.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from simulator.errors import quoted
 from simulator.wire import constants as c
 from simulator.wire.layout import CompiledStruct, CType, Framing, Layout, compile_fields
 from simulator.wire.records import (
@@ -338,7 +340,7 @@ def _too_big(size: int) -> None:
 def _make_bad_value(kind_name: str) -> Callable[[struct.error, object], None]:
     def bad_value(error: struct.error, rec: object) -> None:
         raise EncodeError(
-            f"{kind_name}: a value does not fit its C type ({error}): {rec!r}"
+            f"{kind_name}: a value does not fit its C type ({error}): {quoted(rec)}"
         ) from error
 
     return bad_value
@@ -372,6 +374,13 @@ def _make_http_read(
     return http_read
 
 
+@functools.lru_cache(maxsize=256)
+def kind_codec_for(kind: RecordKind, layout: Layout, framing: Framing) -> KindCodec:
+    """The codec of `kind` (compiled once per process and reused: a KindCodec does not
+    change once made, and compiling one takes about a millisecond)."""
+    return KindCodec(kind, layout, framing)
+
+
 class FrameCodec:
     """Every record kind's codec for one layout and framing, plus the scenario's custom kinds."""
 
@@ -387,7 +396,7 @@ class FrameCodec:
         self.header_size = self.geometry.header.size
         kinds = [*BUILTIN_KINDS, *custom_kinds]
         self.by_struct_type: dict[int, KindCodec] = {
-            kind.struct_type: KindCodec(kind, layout, framing) for kind in kinds
+            kind.struct_type: kind_codec_for(kind, layout, framing) for kind in kinds
         }
         self.by_python_type: dict[type, KindCodec] = {
             kind.python_type: self.by_struct_type[kind.struct_type] for kind in BUILTIN_KINDS

@@ -15,8 +15,8 @@ MAXUSERNAME: Final = 256
 MAXNETADR: Final = 64
 DESIGN_NAME_MAX: Final = 130
 
-# 65342 in the 6.5 headers, 65326 in later ones: the smaller holds on every server.
-MQ_MAX_MSGSIZE: Final = 65326
+# The C API's mq.h: MAXONESEGSIZE - 0x40, with MAXONESEGSIZE = MAXWORD - 1 - 128 (osmem.h).
+MQ_MAX_MSGSIZE: Final = (WORD_MAX - 1 - 128) - 0x40  # 65342
 
 BILL_CLASS_SESSION: Final = 0x01
 BILL_CLASS_REPLICATION: Final = 0x02
@@ -93,8 +93,18 @@ AGENT_FLAGS: Final[dict[str, int]] = {
     "public": BILL_AGENT_PUBLIC,
 }
 
-# Simulator-defined encodings (docs/wire-format.md): no public source fixes these values.
+# MAILREC Priority and Report: the C API's DELIVERY_PRIORITY_* and DELIVERY_REPORT_* values
+# (mailserv.h), by the names scenarios use and `decode --format text` shows.
 MAIL_PRIORITY: Final[dict[str, int]] = {"low": 0, "normal": 1, "high": 2}
-MAIL_REPORT: Final[dict[str, int]] = {"none": 0, "basic": 1, "confirm": 2, "trace": 3}
+MAIL_REPORT: Final[dict[str, int]] = {
+    "none": 0,  # DELIVERY_REPORT_NONE
+    "basic": 1,  # DELIVERY_REPORT_BASIC: on failure
+    "confirm": 2,  # DELIVERY_REPORT_CONFIRMED
+    "trace": 3,  # DELIVERY_REPORT_TRACE
+    "trace-no-deliver": 4,  # DELIVERY_REPORT_TRACE_NO_DELIVER
+    "confirm-no-deliver": 5,  # DELIVERY_REPORT_CONFIRM_NO_DELIVER
+}
+
+# Simulator-defined encodings (docs/wire-format.md): no public source fixes these values.
 REPL_PRIORITY: Final[dict[str, int]] = {"low": 0, "medium": 1, "high": 2}
 # AGENTREC.ElapsedRunTime is in hundredths of a second, like DBREC.DBOpenTime.

@@ -8,6 +8,7 @@ Python's float("nan")), and any other NaN (sign bit, signalling, a payload) as i
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -15,6 +16,7 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from simulator.errors import quoted
 from simulator.wire import constants as c
 from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError, KindCodec, utf8_len
 from simulator.wire.layout import CType
@@ -36,6 +38,7 @@ from simulator.wire.records import (
     SessionID,
     Unid,
 )
+from simulator.wire.text import shown
 from simulator.wire.timedate import (
     TimeDate,
     format_innards,
@@ -50,11 +53,6 @@ _MAX_LEN = c.MQ_MAX_MSGSIZE
 _len_and_type = LEN_AND_TYPE.unpack_from
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escape_surrogate(match: re.Match[str]) -> str:
-    return f"\\u{ord(match[0]):04x}"
 
 
 def dumps_frame(obj: object) -> str:
@@ -66,8 +64,7 @@ def dumps_frame(obj: object) -> str:
     surrogateescape), is written as a \\u escape, so the line stays encodable and
     `json.loads` gives the same string back.
     """
-    text = _dumps(obj)
-    return text if text.isascii() else _SURROGATE.sub(_escape_surrogate, text)
+    return shown(_dumps(obj))
 
 
 class JsonFormError(ValueError):
@@ -95,14 +92,14 @@ def _nan_from_bits(text: str) -> float:
     match = _NAN_BITS.fullmatch(text)
     bits = int(match[1], 16) if match else 0
     if bits & _EXPONENT != _EXPONENT or not bits & ~(_EXPONENT | 1 << 63):
-        raise ValueError(f"expected nan:0x and the 16 hex digits of a NaN, got {text!r}")
+        raise ValueError(f"expected nan:0x and the 16 hex digits of a NaN, got {quoted(text)}")
     value: float = _DOUBLE.unpack(_BITS.pack(bits))[0]
     return value
 
 
 def _unid_value(text: str) -> Unid:
     if len(text) != 32:
-        raise ValueError(f"a UNID is 32 hex digits, not {text!r}")
+        raise ValueError(f"a UNID is 32 hex digits, not {quoted(text)}")
     words = [int(text[i : i + 8], 16) for i in range(0, 32, 8)]
     return Unid(TimeDate(words[1], words[0]), TimeDate(words[3], words[2]))
 
@@ -118,7 +115,7 @@ def _oid_value(obj: Mapping[str, Any]) -> Oid:
 
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected an integer, got {value!r}")
+        raise ValueError(f"expected an integer, got {quoted(value)}")
     return value
 
 
@@ -128,15 +125,23 @@ def _float(value: Any) -> float:
             return float(value)
         if value.startswith("nan:"):
             return _nan_from_bits(value)
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {quoted(value)}")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {quoted(value)}")
     return float(value)
 
 
 def _str(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
+        raise ValueError(f"expected a string, got {quoted(value)}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as error:
+            # Only \udc80-\udcff stand for bytes (those that are not UTF-8); another lone
+            # surrogate stands for nothing a frame can hold.
+            bad = shown(value[error.start : error.end])
+            raise ValueError(f"{bad} is no text a frame can hold") from None
     return value
 
 
@@ -185,6 +190,8 @@ def _json_expr(ctype: CType, index: int) -> tuple[str, int]:
     )
 
 
+# Kind codecs are made once per process (codec.kind_codec_for), so are their JSON decoders.
+@functools.lru_cache(maxsize=256)
 def _compile_json_decoder(kind_codec: KindCodec) -> Callable[[Buffer, int, int], JsonObject]:
     """A function from a frame's bytes to its JSON form (without `seq`), for one record kind.
 
@@ -359,7 +366,7 @@ def _record_from_json(kind: RecordKind, obj: Mapping[str, Any]) -> Any:
         for length, string in zip(AGENT_LENGTH_NAMES, AGENT_STRING_NAMES, strict=True):
             value = obj.get(string)
             if not isinstance(value, str):
-                raise ValueError(f"{string}: expected a string, got {value!r}")
+                raise ValueError(f"{string}: expected a string, got {quoted(value)}")
             values[string] = value
             _check_derived(obj, length, utf8_len(value))
         return AgentRec(**values)

@@ -7,6 +7,8 @@ import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
+from simulator.errors import quoted
+
 
 class Layout(StrEnum):
     """How a C compiler lays the structs out on the platform a consumer runs on."""
@@ -71,7 +73,7 @@ def parse_ctype(text: str) -> CType:
     if match and int(match[1]) >= 1:
         return char(int(match[1]))
     known = ", ".join([*SCALAR_TYPES, "char[N]"])
-    raise ValueError(f"unknown C type {text!r} (one of {known})")
+    raise ValueError(f"unknown C type {quoted(text)} (one of {known})")
 
 
 Field = tuple[str, CType]

@@ -7,10 +7,47 @@ Standard library only, like the rest of the wire layer.
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from simulator.errors import printable
 from simulator.wire import constants as c
+
+# A byte of a name that is not UTF-8 is shown as `\udcXX` (XX its hex), everywhere: the
+# JSON form (`decode`), the text form (`tail`, `decode --format text`), `check`'s findings
+# and the text columns of the add-in's stores. The codec decodes such a byte as the lone
+# surrogate U+DCXX (surrogateescape), which no strict UTF-8 stream can write: `shown`
+# turns that into the escape; SHOWN_ERRORS, a codec error handler, decodes bytes straight
+# to it (`raw.decode("utf-8", SHOWN_ERRORS)`, free when the bytes are UTF-8).
+SHOWN_ERRORS: Final = "billsim-shown"
+
+# `text` as billsim shows it: a lone surrogate (a byte that was not UTF-8) as `\udcXX`,
+# a control character as JSON escapes it (`\n`), so a name never splits a line.
+shown = printable
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
+def as_stored(text: str) -> str:
+    """`text` as a store's text column holds it: a lone surrogate (a byte that was not
+    UTF-8) as `\\udcXX`, as SHOWN_ERRORS decodes it; control characters as they are, as
+    the JSON form's value holds them."""
+    return text if text.isascii() else _SURROGATE.sub(_escape_surrogate, text)
+
+
+def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(f"\\udc{byte:02x}" for byte in bad), error.end
+
+
+codecs.register_error(SHOWN_ERRORS, _escape_undecodable)
 
 _ROUTING_STATES: Final = {value: name.upper() for name, value in c.MAIL_ROUTING_STATE.items()}
 _MAIL_PRIORITY: Final = {value: name for name, value in c.MAIL_PRIORITY.items()}
@@ -156,7 +193,7 @@ def frame_line(obj: Mapping[str, Any], *, server: str | None = None, seq: Any = 
     )
     if seq is not None:
         line += f"  #{seq}"
-    return line.rstrip()
+    return shown(line.rstrip())
 
 
 class TextView:

@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from simulator.errors import quoted
+
 TICKS_PER_SECOND = 100
 TICKS_PER_DAY = 86_400 * TICKS_PER_SECOND
 MICROSECONDS_PER_TICK = 10_000
@@ -145,7 +147,7 @@ def format_timedate_id(value: TimeDate) -> str:
 def parse_timedate_id(text: str) -> TimeDate:
     match = _ID_RE.match(text)
     if match is None:
-        raise ValueError(f"not a replica ID of the form 85258A3B:0052C1F0: {text!r}")
+        raise ValueError(f"not a replica ID of the form 85258A3B:0052C1F0: {quoted(text)}")
     return TimeDate(int(match[2], 16), int(match[1], 16))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from samples import DOC_OID, FRAMES, SERVER, SERVER_CN, STAMP
+from samples import DOC_OID, FRAMES, HTTP_REC, SERVER, SERVER_CN, SESSION_REC, STAMP
 
 from simulator.addin.rows import (
     BUILTIN_TABLES,
@@ -76,3 +76,30 @@ def test_what_does_not_decode_becomes_a_reject_with_the_reason() -> None:
     assert first[2] == 2 and first[4] == good[:100] and first[5].startswith("does not decode")
     assert second[:6] == (SERVER_CN, None, None, "t", b"{", "not JSON")
     assert [table.name for table in by_table] == ["sessionrec", "rejects"]
+
+
+def test_a_name_byte_that_is_not_utf8_is_stored_as_the_json_forms_escape() -> None:
+    """A text column holds what `decode` shows (`\\udcff`), which any store can encode."""
+    codec = FrameCodec()
+    name = b"CN=\xffnn/O=Acme".decode("utf-8", "surrogateescape")
+    frame = codec.encode(Frame(1, 1, SERVER, STAMP, SESSION_REC._replace(Username=name)))
+    row = RowMaker(codec).read(frame)
+    assert "CN=\\udcffnn/O=Acme" in row.values
+    http = HTTP_REC._replace(UserAgent=name)
+    http_row = RowMaker(codec).read(codec.encode(Frame(6001, 0x40, SERVER, STAMP, http)))
+    assert "CN=\\udcffnn/O=Acme" in http_row.values
+    for value in (*row.values, *http_row.values):
+        if isinstance(value, str):
+            value.encode("utf-8")  # strict
+
+
+def test_a_frame_kept_raw_shows_its_server_name_as_the_json_form_does() -> None:
+    """Found by the fuzzer (bench/fuzz.py frames): a frame of an undeclared custom type is
+    stored raw, and its ServerName with a byte that is not UTF-8 could not be encoded."""
+    codec = FrameCodec()
+    frame = bytearray(codec.encode(FRAMES["SESSIONREC"]))
+    frame[2:4] = (32002).to_bytes(2, "little")  # a custom struct type nobody declared
+    frame[8 + 3] = 0xFF  # in ServerName, after "CN="
+    row = RowMaker(codec).read(bytes(frame))
+    assert row.values[3] == "CN=\\udcffail01/O=Acme"
+    row.values[3].encode("utf-8")

@@ -3,6 +3,7 @@ binary frames or JSON lines, from a file or a pipe, never a silent OK on nothing
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from simulator import cli
+from simulator.commands.check import check_file
+from simulator.commands.decode import decode_file
 from simulator.scenario.bundled import bundled_scenarios
 
 runner = CliRunner()
@@ -118,3 +121,41 @@ def test_a_bad_json_line_is_named_by_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "<stdin>:3: rec: missing 'rec'" in result.output
+
+
+def test_a_username_byte_that_is_not_utf8_is_shown_escaped_on_a_strict_stream(
+    tmp_path: Path,
+) -> None:
+    """`check` writes the name as `decode` does (`\\udcff`), never crashing on a stdout
+    that is strict UTF-8 nor writing the raw byte."""
+    stream = bytearray((run_to(tmp_path, "lifecycle-demo")).read_bytes())
+    del stream[-1000:]  # the END: a violation that names the session's user
+    at = 0
+    while (at := stream.find(b"CN=Alice", at)) >= 0:
+        stream[at + 3] = 0xFF
+        at += 1
+    path = tmp_path / "bad-name.nbf"
+    path.write_bytes(bytes(stream))
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    report = check_file(str(path), out)
+    assert report.exit_code == 1
+    text = raw.getvalue().decode("utf-8")
+    assert "session (1,1) CN=\\udcfflice Smith/O=Acme: no END" in text
+    decoded = io.StringIO()
+    decode_file(str(path), decoded, io.StringIO())
+    assert '"Username":"CN=\\udcfflice Smith/O=Acme"' in decoded.getvalue()
+
+
+@pytest.mark.parametrize("command", ["check", "decode"])
+def test_a_json_line_with_a_surrogate_no_byte_stands_for_is_bad_input_at_its_line(
+    tmp_path: Path, command: str
+) -> None:
+    """`\\udcff` stands for the byte 0xFF; `\\ud800` for nothing a frame can hold: refused
+    with its line and field (it ended check and decode with a UnicodeEncodeError)."""
+    line = stdout_of("lifecycle-demo").splitlines()[0].decode()
+    path = tmp_path / "surrogate.jsonl"
+    path.write_text(line.replace("CN=Alice", "CN=\\ud800lice") + "\n")
+    result = runner.invoke(cli.app, [command, str(path)])
+    assert result.exit_code == 2
+    assert f"billsim: {path}:1: rec: Username: \\ud800 is no text a frame can hold" in result.output

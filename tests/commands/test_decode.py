@@ -162,7 +162,7 @@ def _corruptions() -> list[Any]:
             set_word(sess, 0, 3), "Len 3 is smaller than the BILLMSG header", id="len-tiny"
         ),
         pytest.param(
-            set_word(sess, 0, 65535), "Len 65535 exceeds MQ_MAX_MSGSIZE (65326)", id="len-above-max"
+            set_word(sess, 0, 65535), "Len 65535 exceeds MQ_MAX_MSGSIZE (65342)", id="len-above-max"
         ),
         pytest.param(
             set_word(csess, 0, 300)[:300],

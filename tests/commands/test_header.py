@@ -20,6 +20,7 @@ from simulator import cli
 from simulator.commands.header import scenario_header
 from simulator.scenario.loader import load_scenario, load_scenario_text
 from simulator.scenario.models import Scenario
+from simulator.wire import constants as c
 from simulator.wire.cheader import guard_macro
 from simulator.wire.cnames import BILLMSG_H_NAMES, field_name_problem, type_name_problem
 from simulator.wire.layout import Layout, compile_fields
@@ -270,6 +271,30 @@ def test_the_reserved_names_are_billmsg_hs() -> None:
     declared |= set(re.findall(r"^typedef [A-Za-z_0-9]+ ([A-Za-z_][A-Za-z0-9_]*);", text, re.M))
     # billmsg.h's own BILLSIM_ macros are covered by the reserved BILLSIM_ prefix.
     assert {name for name in declared if not name.startswith("BILLSIM_")} == BILLMSG_H_NAMES
+
+
+def test_billmsg_h_gives_the_c_apis_mail_values_and_frame_limit() -> None:
+    """The C header and the simulator agree on MQ_MAX_MSGSIZE and the DELIVERY_* values."""
+    text = (QUEUE_DIR / "billmsg.h").read_text()
+    defines = dict(re.findall(r"^#define ([A-Z_]+) +([0-9]+)\b", text, re.M))
+    assert int(defines["MQ_MAX_MSGSIZE"]) == c.MQ_MAX_MSGSIZE == 65342
+    reports = {
+        name.removeprefix("DELIVERY_REPORT_"): int(value)
+        for name, value in defines.items()
+        if name.startswith("DELIVERY_REPORT_")
+    }
+    # The C API spells `confirm` CONFIRMED.
+    c_names = {"confirm": "CONFIRMED"}
+    assert reports == {
+        c_names.get(name, name.upper().replace("-", "_")): value
+        for name, value in c.MAIL_REPORT.items()
+    }
+    priorities = {
+        name.removeprefix("DELIVERY_PRIORITY_"): int(value)
+        for name, value in defines.items()
+        if name.startswith("DELIVERY_PRIORITY_")
+    }
+    assert priorities == {name.upper(): value for name, value in c.MAIL_PRIORITY.items()}
 
 
 @pytest.mark.parametrize(

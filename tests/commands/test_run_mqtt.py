@@ -547,7 +547,7 @@ async def test_drop_policy_with_the_broker_gone_counts_and_reports(
     assert summary["undelivered"] == 3
     assert summary["dropped"] == 9 == summary["records"] - summary["queue"]["put"]
     assert summary["dropped"] == summary["records"] - summary["delivered"] - summary["undelivered"]
-    assert "billsim: 3 frame(s) were not delivered to the broker" in child.stderr
+    assert "billsim: 3 frame(s) were not acknowledged by the broker" in child.stderr
     assert "dropped 9" in child.stderr  # the printed summary says it too
     assert "Traceback" not in child.stderr
 
@@ -592,7 +592,7 @@ async def test_sigterm_with_a_full_queue_and_the_broker_gone_ends_within_the_dra
     assert summary["queue"]["put"] == 3 and summary["dropped"] == 0
     assert summary["delivered"] == 0
     assert summary["undelivered"] == summary["records"] > 3
-    assert f"billsim: {summary['records']} frame(s) were not delivered" in child.stderr
+    assert f"billsim: {summary['records']} frame(s) were not acknowledged" in child.stderr
     assert "Traceback" not in child.stderr
 
 
@@ -622,7 +622,7 @@ async def test_frames_the_broker_refuses_are_undelivered_and_exit_1(
     assert summary["rejected"] == 0
     assert summary["undelivered"] == len(denied)
     assert summary["delivered"] == len(reference) - len(denied) == len(frames_of(collector))
-    assert f"billsim: {len(denied)} frame(s) were not delivered to the broker" in child.stderr
+    assert f"billsim: {len(denied)} frame(s) were not acknowledged by the broker" in child.stderr
     assert "mqtt.frame_refused" in child.stderr
     assert "Traceback" not in child.stderr
 

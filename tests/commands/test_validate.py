@@ -4,6 +4,7 @@ name, and a generated workload's users counted."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -157,3 +158,43 @@ users:
     assert code == 2
     assert [(line, field) for line, field, _ in problems] == [(11, "databases[help/].documents")]
     assert "a directory holds no documents" in problems[0][2]
+
+
+# --- what is at the path, when it is no scenario file ---------------------------------------
+
+
+def test_a_directory_a_fifo_and_a_path_under_a_file_are_named_as_such(tmp_path: Path) -> None:
+    directory = tmp_path / "scenarios.yaml"
+    directory.mkdir()
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(HEAD)
+    under = plain / "inner.yaml"
+    result = runner.invoke(cli.app, ["validate", str(directory), str(fifo), str(under)])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"billsim: {directory}: is a directory, not a scenario file",
+        f"billsim: {fifo}: is a FIFO (a named pipe), not a scenario file",
+        f"billsim: {under}: no such file: {plain} is a file, not a directory",
+    ]
+
+
+def test_only_a_missing_path_is_no_such_file(tmp_path: Path) -> None:
+    result = runner.invoke(cli.app, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "nope.yaml: no such file, nor a bundled scenario (bundled: " in result.output
+
+
+def test_one_bad_file_prints_fifty_problems_and_counts_the_rest(tmp_path: Path) -> None:
+    script = "".join(
+        f"  - {{at: {n}s, user: nobody{n}, action: open, db: mail/a.nsf}}\n" for n in range(3000)
+    )
+    path = tmp_path / "many.yaml"
+    path.write_text(HEAD + "users: {}\nscript:\n" + script)
+    result = runner.invoke(cli.app, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert len(lines) == 51
+    assert all(PROBLEM.match(line) for line in lines[:50])
+    assert lines[50] == f"… and 2,950 more problems in {path}"

@@ -15,6 +15,7 @@ import locale
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from paths import GOLDEN_TRACES
@@ -27,8 +28,12 @@ from simulator.domino.server import derive_timedate
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.domino.tasks import common_log_time, mail_originator_id, replication_endpoints
 from simulator.scenario.loader import load_scenario_text
+from simulator.scenario.models import MailAction
 from simulator.wire import constants as c
 from simulator.wire import timedate
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import frame_to_json
+from simulator.wire.layout import Layout
 from simulator.wire.records import (
     AgentRec,
     CustomRec,
@@ -41,6 +46,7 @@ from simulator.wire.records import (
     SessionRec,
     Unid,
 )
+from simulator.wire.text import frame_line
 from simulator.wire.timedate import TimeDate
 
 NAMES = TimeDate(0x0052C100, 0x85258A3B)
@@ -146,8 +152,34 @@ def test_mail_defaults_local_delivery_and_the_encodings() -> None:
     assert (second.Priority, second.Report, second.RoutingState) == (0, 3, 1)
     assert (third.Priority, third.Report, third.RoutingState) == (1, 1, 2)
     assert c.MAIL_PRIORITY == {"low": 0, "normal": 1, "high": 2}
-    assert c.MAIL_REPORT == {"none": 0, "basic": 1, "confirm": 2, "trace": 3}
+    # DELIVERY_REPORT_* of the C API's mailserv.h.
+    assert c.MAIL_REPORT == {
+        "none": 0,
+        "basic": 1,
+        "confirm": 2,
+        "trace": 3,
+        "trace-no-deliver": 4,
+        "confirm-no-deliver": 5,
+    }
     assert c.MAIL_ROUTING_STATE == {"pending": 0, "dead": 1, "hold": 2}
+
+
+@pytest.mark.parametrize(("report", "value"), list(c.MAIL_REPORT.items()))
+def test_every_delivery_report_of_the_c_api_is_a_scenario_name(report: str, value: int) -> None:
+    """The six DELIVERY_REPORT_* values, named in a scenario, written as the C API's
+    numbers and shown back by name in the text form."""
+    _, frames = simulate(
+        head() + f"  - {{at: 5m, action: mail, from: bob, to: [alice], report: {report}}}\n"
+    )
+    (mail,) = records(frames, MailRec)
+    assert isinstance(mail.rec, MailRec) and mail.rec.Report == value
+    line = frame_line(frame_to_json(FrameCodec(Layout.LINUX_X86_64), mail))
+    assert f"report {report}  " in line
+
+
+def test_the_scenario_takes_exactly_the_report_names_of_the_constants() -> None:
+    annotation = MailAction.model_fields["report"].annotation
+    assert set(get_args(annotation)) == set(c.MAIL_REPORT)
 
 
 def test_originator_ids_are_unique_per_message_and_fixed_by_the_seed() -> None:
@@ -563,7 +595,8 @@ SCRIPT_LINE = head().count("\n") + 1  # the first script line's number
         ),
         (
             "{at: 1m, action: mail, from: alice, to: [bob], report: loud}",
-            "script[0].report: must be 'none', 'basic', 'confirm' or 'trace'",
+            "script[0].report: must be 'none', 'basic', 'confirm', 'trace', 'trace-no-deliver'"
+            " or 'confirm-no-deliver'",
         ),
         (
             "{at: 1m, action: mail, from: alice, to: [bob], delay: soon}",
@@ -653,10 +686,10 @@ def test_a_mail_too_big_for_mq_max_msgsize_is_refused_at_load(
     )
     size = 280 + 716 + 300 * 220 + 299
     assert errors == [
-        f"bad.yaml:{SCRIPT_LINE}: script[0]: its record would make a {size}-byte frame, over 65326"
+        f"bad.yaml:{SCRIPT_LINE}: script[0]: its record would make a {size}-byte frame, over 65342"
     ]
     # One recipient fewer than the limit allows fits.
-    room = 65326 - 280 - 716
+    room = 65342 - 280 - 716
     fits = ", ".join(["y" * 255] * (room // 256))
     path = tmp_path / "fits.yaml"
     path.write_text(head() + f"  - {{at: 1m, action: mail, from: alice, to: [{fits}]}}\n")
@@ -718,7 +751,7 @@ def test_a_mail_too_big_for_mq_max_msgsize_is_refused_at_load(
         ),
         (
             "X: {struct_type: 32002, class: Mail, fields: [[a, 'char[70000]']]}",
-            "custom_types.X: a frame would be 70280 bytes, over 65326",
+            "custom_types.X: a frame would be 70280 bytes, over 65342",
         ),
         (
             "X: {struct_type: 32002, class: Mail, fields: [[2a, WORD]]}",

@@ -43,6 +43,31 @@ def test_workload_errors_name_line_and_field(entry: str, error: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        ("think_time: {constant: 0}", "workload.think_time: a mean think time below 1ms"),
+        ("think_time: {uniform: [0, 1ms]}", "workload.think_time: a mean think time below 1ms"),
+        ("think_time: 0.0005", "workload.think_time: a mean think time below 1ms"),
+        (
+            "http: {share: 1, think: {constant: 0}, per_visit: {constant: 1000000}}",
+            "workload.http.think: a mean think time below 1ms",
+        ),
+    ],
+)
+def test_a_workload_that_could_not_finish_is_refused_at_load_time(entry: str, error: str) -> None:
+    """A zero think time would keep the virtual clock at a standstill (each user acting
+    every microsecond, a visit's million requests at one instant): refused, never run."""
+    text = BASE + "workload:\n  users: 10\n  " + entry + "\n"
+    [message] = errors_of(text)
+    assert message.startswith(f"t.yaml:{BASE_LINES + 3}: {error}"), message
+    assert message.endswith("the run would not finish: the virtual clock would barely move")
+
+
+def test_a_think_time_of_a_millisecond_is_allowed() -> None:
+    load_scenario_text(BASE + "workload:\n  users: 10\n  think_time: {constant: 1ms}\n")
+
+
+@pytest.mark.parametrize(
     ("users", "first_too_long"), [(1, None), (9, None), (10, 10), (12345, 12287)]
 )
 def test_workload_name_template_fits_for_every_user(users: int, first_too_long: int | None) -> None:
@@ -175,7 +200,7 @@ def test_mail_too_big_for_a_frame() -> None:
     names = ", ".join(f"CN=User{i:05d}/O=Acme" for i in range(4000))
     [error] = errors_of(script(f"{{at: 0m, action: mail, from: alice, to: [{names}]}}"))
     assert error.startswith(f"t.yaml:{script_line(0)}: script[0]: its record would make a ")
-    assert error.endswith("-byte frame, over 65326")
+    assert error.endswith("-byte frame, over 65342")
 
 
 def test_custom_unknown_and_missing_fields() -> None:
@@ -202,7 +227,7 @@ def test_custom_struct_types_are_unique_and_fit_a_frame() -> None:
     )
     assert errors_of(text) == [
         f"t.yaml:{BASE_LINES + 3}: custom_types.B.struct_type: struct type also used by A",
-        f"t.yaml:{BASE_LINES + 3}: custom_types.B: a frame would be 70280 bytes, over 65326",
+        f"t.yaml:{BASE_LINES + 3}: custom_types.B: a frame would be 70280 bytes, over 65342",
     ]
 
 
@@ -221,7 +246,11 @@ SCHEDULES_LINES = SCHEDULES.count("\n")
         ("agents:\n  - agent: A\n    db: archive/", 3,
          "workload.agents[0].db: 'archive/' is a directory: an agent needs a database"),
         ("agents:\n  - {agent: A, db: apps/orders.nsf,\n     every: 0}", 3,
-         "workload.agents[0].every: an agent's interval must be above 0"),
+         "workload.agents[0].every: an agent's interval must be at least 1s on average"),
+        ("agents:\n  - {agent: A, db: apps/orders.nsf,\n     every: {uniform: [0, 1s]}}", 3,
+         "workload.agents[0].every: an agent's interval must be at least 1s on average"),
+        ("replication:\n  - with: h\n    every: 100ms", 3,
+         "workload.replication[0].every: an interval below 1s: the run would not finish"),
         ("agents:\n  - db: apps/orders.nsf\n    agent: ''", 3,
          "workload.agents[0].agent: must not be empty"),
         ("replication:\n  - every: 1h", 2,
@@ -339,3 +368,13 @@ def test_a_good_generated_day_loads() -> None:
         + "workload:\n  users: 100000\n  calendar: {timezone: Europe/Berlin}\n"
         + "  databases: {count: 500, mail_file: 'mail/{user}.nsf', charged: 0.1}\n"
     )
+
+
+def test_an_unknown_c_type_thousands_of_characters_long_is_quoted_short() -> None:
+    """Found by the fuzzer: a custom field's C type swallowed the rest of the file (a
+    quote never closed) and the error quoted all 3,700 characters of it."""
+    long_type = "char[" + "x" * 5000 + "]"
+    custom_type = f"{{struct_type: 32001, class: Session, fields: [[f, '{long_type}']]}}"
+    text = BASE + f"custom_types:\n  A: {custom_type}\n"
+    [message] = errors_of(text)
+    assert "unknown C type 'char[xxxx" in message and len(message) < 400

@@ -121,3 +121,9 @@ def test_floats_read_as_they_print(value: float) -> None:
     else:
         with pytest.raises(DurationError):
             parse_duration(value)
+
+
+def test_a_duration_of_thousands_of_digits_is_refused_not_a_traceback() -> None:
+    # Past 4,300 digits Python will not read the text as a number at all.
+    with pytest.raises(DurationError, match="a number of 5,000 digits is too long"):
+        parse_duration("1" * 5000 + "s")

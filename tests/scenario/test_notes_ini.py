@@ -305,3 +305,13 @@ def test_a_bad_server_name_in_a_notes_ini_is_input_error_exit_2(
     assert f"{ini}:3: ServerName: {message}" in child.stderr
     assert "Traceback" not in child.stderr
     assert child.stdout == ""
+
+
+def test_a_number_of_thousands_of_digits_is_too_large_not_a_traceback(tmp_path: Path) -> None:
+    ini = tmp_path / "notes.ini"
+    ini.write_text("BillingSuppressTime=" + "1" * 5000 + "\n")
+    with pytest.raises(InputError) as caught:
+        resolve_settings(read_notes_ini(ini))
+    message = str(caught.value)
+    assert message.startswith(f"{ini}:1: BillingSuppressTime: too large: '1111")
+    assert len(message) < len(str(ini)) + 150

@@ -122,3 +122,74 @@ def test_read_yaml(tmp_path: Path) -> None:
     (tmp_path / "latin.yaml").write_bytes(b"a: \xe9\n")
     with pytest.raises(InputError, match="not UTF-8"):
         read_yaml(tmp_path / "latin.yaml")
+
+
+# --- hostile YAML: refused with a line, never a hang or a traceback ---------------------------
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    lines = ["name: bomb", 'a0: &a0 ["lol"' + ', "lol"' * (width - 1) + "]"]
+    for level in range(1, levels + 1):
+        aliases = ", ".join([f"*a{level - 1}"] * width)
+        lines.append(f"a{level}: &a{level} [{aliases}]")
+    lines.append(f"duration: *a{levels}")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_the_line_that_expands_it() -> None:
+    """Nine levels of `[*a, *a, …]` would be 9^9 values: refused at once, naming the
+    first level whose expansion passes the limit, without building any of it."""
+    with pytest.raises(InputError) as caught:
+        load_yaml(_alias_bomb(9), "bomb.yaml")
+    # a5 (line 7) holds 9^6 = 531,441 values: the first level over 100,000.
+    assert str(caught.value) == (
+        "bomb.yaml:7: invalid YAML: aliases here repeat more than 100,000 values "
+        "(nested aliases that expand like this are refused)"
+    )
+
+
+def test_aliases_that_repeat_little_are_fine() -> None:
+    doc = load_yaml(_alias_bomb(3), "small.yaml")
+    assert len(doc["duration"]) == 9 and len(doc["duration"][0][0]) == 9
+    merged = load_yaml("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n", "m.yaml")
+    assert merged["other"] == {"x": 1, "y": 3}
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("1" * 4301, "seed"),  # past Python's 4,300-digit limit on int(text)
+        ("1" * 39, "seed"),
+        ("-" + "9" * 40, "seed"),
+        ("0x" + "f" * 200, "seed"),
+        ("1_000" * 20, "seed"),
+    ],
+)
+def test_a_whole_number_too_long_for_any_field_names_line_and_field(value: str, field: str) -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml(f"name: n\nseed: {value}\n", "n.yaml")
+    assert str(caught.value) == (
+        f"n.yaml:2: {field}: a whole number of more than 38 digits: too large for any field"
+    )
+
+
+def test_a_number_in_a_list_names_its_index() -> None:
+    with pytest.raises(InputError, match=r"^n\.yaml:3: script\[1\]\.at: a whole number"):
+        load_yaml("script:\n  - {at: 1}\n  - {at: " + "7" * 50 + "}\n", "n.yaml")
+
+
+def test_thirty_eight_digits_are_a_number() -> None:
+    assert load_yaml("seed: " + "9" * 38 + "\n", "n.yaml") == {"seed": int("9" * 38)}
+
+
+def test_a_nul_character_names_its_line() -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml("name: x\nduration: 1h\nserver: a\x00b\n", "nul.yaml")
+    assert (
+        str(caught.value) == "nul.yaml:3: invalid YAML: a NUL character is not allowed in YAML text"
+    )
+
+
+def test_deep_nesting_is_bad_input() -> None:
+    with pytest.raises(InputError, match=r"^deep\.yaml(:\d+)?: invalid YAML: "):
+        load_yaml("name: " + "[" * 50_000 + "]" * 50_000 + "\n", "deep.yaml")

@@ -59,7 +59,7 @@ FRAMINGS = (PAD, COMPACT)
 
 GOLDEN_DIR = GOLDEN_FRAMES
 
-MAX_FRAME = 65326  # MQ_MAX_MSGSIZE (docs/wire-format.md)
+MAX_FRAME = 65342  # MQ_MAX_MSGSIZE (docs/wire-format.md)
 
 _CODECS: dict[tuple[Layout, Framing], FrameCodec] = {}
 

@@ -7,10 +7,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from samples import ALICE
+from samples import ALICE, SERVER, SESSION_REC, STAMP
 
 from simulator.wire import constants as c
-from simulator.wire.text import abbreviate, frame_line, hundredths, thousands, time_of_day
+from simulator.wire.codec import FrameCodec
+from simulator.wire.jsonform import dumps_frame, frame_to_json
+from simulator.wire.records import Frame
+from simulator.wire.text import (
+    SHOWN_ERRORS,
+    abbreviate,
+    frame_line,
+    hundredths,
+    shown,
+    thousands,
+    time_of_day,
+)
 
 
 def json_form(
@@ -141,3 +152,18 @@ def test_helpers() -> None:
     assert thousands(48_213) == "48,213"
     assert thousands(True) == "True"
     assert thousands(None) == "None"
+
+
+def test_a_name_byte_that_is_not_utf8_shows_as_the_json_forms_escape() -> None:
+    """One way of showing names everywhere: the line writes to a strict UTF-8 stream, with
+    the byte as `\\udcff`, as `decode`'s JSON form writes it."""
+    codec = FrameCodec()
+    name = b"CN=\xffnn Lee/O=Acme".decode("utf-8", "surrogateescape")
+    frame = Frame(1, 1, SERVER, STAMP, SESSION_REC._replace(Username=name))
+    obj = frame_to_json(codec, codec.decode(codec.encode(frame)))
+    line = frame_line(obj)
+    line.encode("utf-8")  # strict: no lone surrogate left
+    assert "\\udcffnn Lee/Acme" in line
+    assert "CN=\\udcffnn Lee/O=Acme" in dumps_frame(obj)
+    assert shown(name) == "CN=\\udcffnn Lee/O=Acme"
+    assert b"CN=\xffnn Lee/O=Acme".decode("utf-8", SHOWN_ERRORS) == shown(name)
