@@ -33,6 +33,7 @@ from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.scenario.names import common_name
 from simulator.verify.reconcile import Amount, FieldDifference, Reconciliation, SeqFindings
+from simulator.wire import constants as c
 
 FAULT_KINDS: Final = (
     "duplicate",
@@ -52,8 +53,6 @@ _CHANGE_AN_ORDER: Final = frozenset({"reorder", "clock_step"})
 LIFECYCLE_FIELDS: Final = frozenset({"sessions", "bytes_in", "bytes_out", "db_open_time"})
 # Kinds that take a frame away from a store (crash: only the seqs it lists as lost).
 _REMOVE_A_FRAME: Final = frozenset({"corrupt", "truncate"})
-WRAP: Final = 2**32
-"""A counter wrap changes a total by a whole multiple of this."""
 
 MISSING: Final = "missing"
 STORED_TWICE: Final = "stored twice"
@@ -350,7 +349,7 @@ def _judge_difference(
 def _explains_difference(fault: Fault, difference: FieldDifference) -> bool:
     if fault.kind == "wrap":
         amount = difference.difference
-        return isinstance(amount, int) and amount != 0 and amount % WRAP == 0
+        return isinstance(amount, int) and amount != 0 and amount % c.DWORD_WRAP == 0
     if fault.kind in _CHANGE_AN_ORDER:
         return difference.field in LIFECYCLE_FIELDS
     return fault.kind in _CHANGE_A_BILL
