@@ -107,21 +107,27 @@ def metrics_endpoint(
 # -- a publishing side: run, replay ----------------------------------------------------------
 
 
-class DrainLike(Protocol):
-    """What the figures read of an MQTT drain (adapters/mqtt/drain.py's BillingDrain)."""
+class DeliveryCounts(Protocol):
+    """What the stats message and the live line read of an MQTT drain
+    (adapters/mqtt/drain.py's BillingDrain)."""
+
+    @property
+    def delivered(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+
+
+class DrainLike(DeliveryCounts, Protocol):
+    """What the figures read of an MQTT drain."""
 
     ack_latency: Histogram | None
 
     @property
     def published(self) -> int: ...
     @property
-    def delivered(self) -> int: ...
-    @property
     def resent(self) -> int: ...
     @property
     def refused(self) -> int: ...
-    @property
-    def in_flight(self) -> int: ...
 
 
 class QueueLike(Protocol):

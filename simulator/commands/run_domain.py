@@ -67,6 +67,7 @@ from simulator.domino.simulation import Simulation
 from simulator.errors import EXIT_FAILED, BillsimError, InputError
 from simulator.scenario.models import Scenario
 from simulator.scenario.names import common_name
+from simulator.scenario.notes_ini import NotesIniSettings
 
 if TYPE_CHECKING:
     from simulator.adapters.metrics.exporter import MetricsEndpoint
@@ -206,7 +207,11 @@ def run_scenario(
 
 
 def run_domain(
-    request: RunRequest, scenario: Scenario, settings: Any, stdout: TextIO, stderr: TextIO
+    request: RunRequest,
+    scenario: Scenario,
+    settings: NotesIniSettings,
+    stdout: TextIO,
+    stderr: TextIO,
 ) -> int:
     """`billsim run` of a scenario whose workload has `servers:` > 1; the exit code."""
     del stdout  # a domain writes files or MQTT only (see _check_request)
