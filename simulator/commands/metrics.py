@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import errno
 import socket
+from array import array
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
@@ -51,6 +52,7 @@ from simulator.adapters.metrics.histogram import (
     Histogram,
 )
 from simulator.commands.summary import records_by_class
+from simulator.domino.mq import MQStats
 from simulator.domino.simulation import Simulation
 from simulator.errors import InputError
 from simulator.scenario.models import Scenario
@@ -133,7 +135,7 @@ class DrainLike(DeliveryCounts, Protocol):
 class QueueLike(Protocol):
     """MQ$BILLING as the figures read it (domino/mq.py's MessageQueue)."""
 
-    def stats(self) -> Any: ...
+    def stats(self) -> MQStats: ...
 
 
 @dataclass
@@ -321,7 +323,7 @@ class TallyLike(Protocol):
     @property
     def frames(self) -> Mapping[str, int]: ...
     @property
-    def latencies_us(self) -> Any: ...  # array('q'), appended to per committed frame
+    def latencies_us(self) -> array[int]: ...  # appended to per committed frame
     @property
     def first(self) -> _Committed: ...
 
