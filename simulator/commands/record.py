@@ -38,7 +38,7 @@ from simulator.addin.intake import Intake, Message
 from simulator.addin.store import Received
 from simulator.commands.run import create
 from simulator.commands.signals import stop_on_signals
-from simulator.commands.tail import DEFAULT_BROKER
+from simulator.commands.tail import DEFAULT_BROKER, hold_subscription
 from simulator.wire.layout import Layout
 
 _FLUSH_INTERVAL: Final = 1.0  # seconds between flushes of the capture file
@@ -134,27 +134,22 @@ async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:
         err.flush()
 
     subscriber = Subscriber(address, recorder.handle, tls=tls, name="billsim-record")
-    deadline: float | None = time.monotonic() + request.connect_timeout
+    deadline = time.monotonic() + request.connect_timeout
     with stop_on_signals(lambda _signum: stop.set()):
         watcher = asyncio.create_task(_watch(recorder, request, stream, stop, say))
         try:
-            while not stop.is_set():
-                connected = await subscriber.connect(
-                    deadline=deadline,
-                    stop=stop,
-                    on_waiting=lambda why: say(f"waiting for the broker at {address} ({why})"),
-                    waited=request.connect_timeout,
-                )
-                if not connected:
-                    break
-                await subscriber.subscribe(topic)
-                say(f"recording {topic} on {address} ({subscriber.protocol}) to {request.out}")
-                if not await subscriber.until_lost(stop):
-                    await subscriber.disconnect(2)
-                    break
-                say(f"lost the connection to {address}")
-                await subscriber.disconnect(1)
-                deadline = None  # it was there: wait for it to come back, however long
+            await hold_subscription(
+                subscriber,
+                topic,
+                stop,
+                deadline=deadline,
+                waited=request.connect_timeout,
+                on_waiting=lambda why: say(f"waiting for the broker at {address} ({why})"),
+                on_subscribed=lambda: say(
+                    f"recording {topic} on {address} ({subscriber.protocol}) to {request.out}"
+                ),
+                on_lost=lambda: say(f"lost the connection to {address}"),
+            )
         finally:
             watcher.cancel()
             stream.flush()

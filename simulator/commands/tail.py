@@ -214,6 +214,39 @@ def _wants_color(stream: TextIO) -> bool:
         return False
 
 
+async def hold_subscription(
+    subscriber: Subscriber,
+    topic: str,
+    stop: asyncio.Event,
+    *,
+    deadline: float | None,
+    waited: float,
+    on_waiting: Callable[[str], None],
+    on_subscribed: Callable[[], None],
+    on_lost: Callable[[], None],
+) -> None:
+    """Subscribe to `topic` and stay subscribed until `stop` is set (`tail` and `record`).
+
+    The first connection must be made by `deadline` (else SubscriberError, or a return
+    when `stop` is set meanwhile); after a lost connection, `subscriber` connects again
+    without a deadline: the broker was there, so it is waited for however long it takes.
+    """
+    while not stop.is_set():
+        connected = await subscriber.connect(
+            deadline=deadline, stop=stop, on_waiting=on_waiting, waited=waited
+        )
+        if not connected:
+            break
+        await subscriber.subscribe(topic)
+        on_subscribed()
+        if not await subscriber.until_lost(stop):
+            await subscriber.disconnect(2)
+            break
+        on_lost()
+        await subscriber.disconnect(1)
+        deadline = None
+
+
 async def tail(
     broker: str = DEFAULT_BROKER,
     *,
@@ -259,29 +292,31 @@ async def tail(
         err.write(f"billsim tail: {line}\n")
         err.flush()
 
-    deadline: float | None = time.monotonic() + wait
+    deadline = time.monotonic() + wait
     note = "waiting for the broker at"
 
     def say_waiting(reason: str) -> None:
         say(f"{note} {address} ({reason})")
 
+    def say_lost() -> None:
+        nonlocal note
+        say(f"lost the connection to {address}")
+        note = "reconnecting to"
+
     subscriber = Subscriber(address, on_message, tls=tls)
     with stop_on_signals(lambda _signum: stop.set()):
-        while not stop.is_set():
-            connected = await subscriber.connect(
-                deadline=deadline, stop=stop, on_waiting=say_waiting, waited=wait
-            )
-            if not connected:
-                break
-            await subscriber.subscribe(topic)
-            say(f"subscribed to {topic} on {address} ({subscriber.protocol})")
-            if not await subscriber.until_lost(stop):
-                await subscriber.disconnect(2)
-                break
-            say(f"lost the connection to {address}")
-            await subscriber.disconnect(1)
-            deadline = None  # it was there: wait for it to come back, however long
-            note = "reconnecting to"
+        await hold_subscription(
+            subscriber,
+            topic,
+            stop,
+            deadline=deadline,
+            waited=wait,
+            on_waiting=say_waiting,
+            on_subscribed=lambda: say(
+                f"subscribed to {topic} on {address} ({subscriber.protocol})"
+            ),
+            on_lost=say_lost,
+        )
     if broken_pipe:
         raise BrokenPipeError
     return 0

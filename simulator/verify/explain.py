@@ -31,20 +31,11 @@ from typing import Any, Final
 
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
+from simulator.scenario.faults import FAULT_NAMES
 from simulator.scenario.names import common_name
 from simulator.verify.reconcile import Amount, FieldDifference, Reconciliation, SeqFindings
 from simulator.wire import constants as c
 
-FAULT_KINDS: Final = (
-    "duplicate",
-    "reorder",
-    "corrupt",
-    "truncate",
-    "crash",
-    "clock_step",
-    "dst",
-    "wrap",
-)
 # Kinds whose touched frames may bill their user differently from the ground truth.
 _CHANGE_A_BILL: Final = frozenset({"corrupt", "truncate", "reorder", "crash", "clock_step"})
 # Kinds that change only what a consumer makes of the order of a lifecycle's records.
@@ -152,9 +143,9 @@ def _fault(entry: Any, number: int, field: str, where: _Where) -> Fault:
     if not isinstance(entry, dict):
         raise where.error("an object: one injected fault", field)
     kind = entry.get("fault")
-    if kind not in FAULT_KINDS:
+    if kind not in FAULT_NAMES:
         raise where.error(
-            f"{json.dumps(kind)} is no fault (the faults: {', '.join(FAULT_KINDS)})",
+            f"{json.dumps(kind)} is no fault (the faults: {', '.join(FAULT_NAMES)})",
             f"{field}.fault",
         )
     server = entry.get("server")
