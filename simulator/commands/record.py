@@ -28,8 +28,6 @@ from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.subscriber import Subscriber, message_property, user_properties
 from simulator.adapters.mqtt.topics import (
     FRAME_KINDS,
-    STATUS_OFFLINE,
-    STATUS_ONLINE,
     parse_topic,
     subscription_topic,
 )
@@ -38,7 +36,7 @@ from simulator.addin.intake import Intake, Message
 from simulator.addin.store import Received
 from simulator.commands.run import create
 from simulator.commands.signals import stop_on_signals
-from simulator.commands.tail import DEFAULT_BROKER, hold_subscription
+from simulator.commands.tail import DEFAULT_BROKER, ServersOnline, hold_subscription
 from simulator.wire.layout import Layout
 
 _FLUSH_INTERVAL: Final = 1.0  # seconds between flushes of the capture file
@@ -69,7 +67,7 @@ class Recorder:
     def __init__(self, writer: CaptureWriter, layout: Layout) -> None:
         self.writer = writer
         self.intake = Intake(layout)
-        self.online: set[str] = set()
+        self.servers = ServersOnline()
         self.ended = False
         self.last_frame = time.monotonic()
         self._first: float | None = None
@@ -80,7 +78,8 @@ class Recorder:
             return
         if parts.kind == "status":
             retained = bool(message_property(properties, "retain"))
-            self._status(parts.server, payload.strip(), retained)
+            if self.servers.status(parts.server, payload.strip(), retained):
+                self.ended = True
             return
         if parts.kind not in FRAME_KINDS:
             return
@@ -102,14 +101,6 @@ class Recorder:
         if seq is None:
             seq = topic_run_and_seq(topic)[1]
         self.writer.write(now - self._first, topic, seq, frame, props)
-
-    def _status(self, server: str, status: bytes, retained: bool) -> None:
-        if status == STATUS_ONLINE:
-            self.online.add(server)
-        elif status == STATUS_OFFLINE and not retained and server in self.online:
-            self.online.discard(server)
-            if not self.online:
-                self.ended = True
 
 
 async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:

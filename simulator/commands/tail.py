@@ -59,6 +59,23 @@ def _looks_like_json(payload: bytes, content_type: Any) -> bool:
     return payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"
 
 
+class ServersOnline:
+    """The servers seen online, by their status messages. A run has ended when the last of
+    them goes offline: live, not by a retained `offline` an earlier run left behind."""
+
+    def __init__(self) -> None:
+        self.online: set[str] = set()
+
+    def status(self, server: str, status: bytes, retained: bool) -> bool:
+        """Take one status message; True when it took the last server seen online offline."""
+        if status == STATUS_ONLINE:
+            self.online.add(server)
+        elif status == STATUS_OFFLINE and not retained and server in self.online:
+            self.online.discard(server)
+            return not self.online
+        return False
+
+
 class TailPrinter:
     """Turns each received message into output lines: the part of tail without a network."""
 
@@ -79,9 +96,8 @@ class TailPrinter:
         self.frames = 0
         self.bad = 0
         self.view = TextView()
-        # Servers seen online in this tail; `ended` names the one whose going offline (live,
-        # not a retained leftover of an earlier run) left none of them online.
-        self.online: set[str] = set()
+        # `ended` names the server whose going offline ended the run (ServersOnline).
+        self.servers = ServersOnline()
         self.ended: str | None = None
 
     def handle(self, topic: str, payload: bytes, properties: Mapping[str, Any]) -> None:
@@ -93,17 +109,9 @@ class TailPrinter:
         if not self.json_lines:
             self._dim(_side_line(topic, parts, bytes(payload)))
         if parts is not None and parts.kind == "status":
-            self._status(
-                parts.server, bytes(payload).strip(), bool(message_property(properties, "retain"))
-            )
-
-    def _status(self, server: str, status: bytes, retained: bool) -> None:
-        if status == STATUS_ONLINE:
-            self.online.add(server)
-        elif status == STATUS_OFFLINE and not retained and server in self.online:
-            self.online.discard(server)
-            if not self.online:
-                self.ended = server
+            retained = bool(message_property(properties, "retain"))
+            if self.servers.status(parts.server, bytes(payload).strip(), retained):
+                self.ended = parts.server
 
     def _frame(
         self, topic: str, parts: Topic, payload: bytes, properties: Mapping[str, Any]
