@@ -10,7 +10,17 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from samples import ALICE, BOB, CAROL, DOC_OID, HUB, ORDERS_REPLICA, REPLICA, SERVER
+from samples import (
+    ALICE,
+    BOB,
+    CAROL,
+    DOC_OID,
+    HUB,
+    ORDERS_REPLICA,
+    REPLICA,
+    SERVER,
+    STRUCT_TYPE_OF,
+)
 
 from simulator.verify.checker import ticks_of
 from simulator.verify.timeline import (
@@ -44,16 +54,6 @@ MINUTE = 6000  # ticks
 T0 = ticks_of(timedate_from_datetime(START_TIME))
 OTHER = "CN=Mail02/O=Acme"
 
-_STRUCT_TYPES = {
-    SessionRec: (c.BILL_SESSIONREC, c.BILL_CLASS_SESSION),
-    DbRec: (c.BILL_DBREC, c.BILL_CLASS_DATABASE),
-    DocumentRec: (c.BILL_DOCCHARGE, c.BILL_CLASS_DOCUMENT),
-    MailRec: (c.BILL_MAILREC, c.BILL_CLASS_MAIL),
-    ReplRec: (c.BILL_REPLREC, c.BILL_CLASS_REPLICATION),
-    AgentRec: (c.BILL_AGENTREC, c.BILL_CLASS_AGENT),
-    HttpReqRec: (c.BILL_HTTPREQREC, c.BILL_CLASS_HTTPREQUEST),
-}
-
 
 def build_timeline(
     frames: Iterable[Frame],
@@ -83,7 +83,7 @@ def t(minutes: float) -> int:
 
 
 def frame(minutes: float, rec: Record, server: str = SERVER) -> Frame:
-    struct_type, bill_class = _STRUCT_TYPES[type(rec)]
+    struct_type, bill_class = STRUCT_TYPE_OF[type(rec)]
     return Frame(struct_type, bill_class, server, at(minutes), rec)
 
 
