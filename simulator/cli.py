@@ -295,6 +295,18 @@ class MqttVersion(StrEnum):
     V311 = "3.1.1"
 
 
+# How `run` and `replay` publish frames.
+PayloadOption = Annotated[
+    Payload, typer.Option("--payload", help="MQTT payload: the binary frame or its JSON form.")
+]
+QosOption = Annotated[
+    int, typer.Option("--qos", help="MQTT QoS of the frames (0 or 1).", min=0, max=1)
+]
+MqttVersionOption = Annotated[
+    MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
+]
+
+
 @app.command("run")
 def run_command(
     scenario: ScenarioArgument,
@@ -361,15 +373,9 @@ def run_command(
         Framing,
         typer.Option("--frame", help="pad-union: at least sizeof(BILLMSG); compact: no padding."),
     ] = Framing.PAD_UNION,
-    payload: Annotated[
-        Payload, typer.Option("--payload", help="MQTT payload: the binary frame or its JSON form.")
-    ] = Payload.BINARY,
-    qos: Annotated[
-        int, typer.Option("--qos", help="MQTT QoS of the frames (0 or 1).", min=0, max=1)
-    ] = 1,
-    mqtt_version: Annotated[
-        MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
-    ] = MqttVersion.V5,
+    payload: PayloadOption = Payload.BINARY,
+    qos: QosOption = 1,
+    mqtt_version: MqttVersionOption = MqttVersion.V5,
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
@@ -1360,15 +1366,9 @@ def replay_command(
             "(their TIMEDATE fields are moved too).",
         ),
     ] = None,
-    payload: Annotated[
-        Payload, typer.Option("--payload", help="MQTT payload: the binary frame or its JSON form.")
-    ] = Payload.BINARY,
-    qos: Annotated[
-        int, typer.Option("--qos", help="MQTT QoS of the frames (0 or 1).", min=0, max=1)
-    ] = 1,
-    mqtt_version: Annotated[
-        MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
-    ] = MqttVersion.V5,
+    payload: PayloadOption = Payload.BINARY,
+    qos: QosOption = 1,
+    mqtt_version: MqttVersionOption = MqttVersion.V5,
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,

@@ -243,6 +243,10 @@ RECORDS: dict[str, Record] = {
     "HTTPREQREC": HTTP_REC,
 }
 KIND_NAMES = list(RECORDS)
+# STRUCT_TYPE by a record's Python type, for frames built record by record.
+STRUCT_TYPE_OF: dict[type, tuple[int, int]] = {
+    type(rec): STRUCT_TYPE[name] for name, rec in RECORDS.items()
+}
 # Each record as BillingWrite sends it: its struct type and class, SERVER, STAMP.
 FRAMES: dict[str, Frame] = {
     name: Frame(*STRUCT_TYPE[name], SERVER, STAMP, rec) for name, rec in RECORDS.items()

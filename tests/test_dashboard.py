@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 import yaml
 from paths import REPO
+from series import LABELS, exported_name, exported_names
 
 from simulator.adapters.metrics.exporter import (
     ADDIN_METRICS,
-    LABELS,
     RUN_METRICS,
     MetricSpec,
-    exported_names,
 )
 from simulator.adapters.metrics.histogram import BATCH_BOUNDS, LATENCY_BOUNDS_US
 from simulator.scenario.bundled import bundled_scenarios
@@ -273,7 +272,7 @@ def test_the_panels_fit_the_grid_without_overlapping(dashboard: dict[str, Any]) 
 
 def metric_row(spec: MetricSpec) -> str:
     labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
-    return f"| `{spec.exported}` | {spec.kind} | {labels} | {spec.help} |"
+    return f"| `{exported_name(spec)}` | {spec.kind} | {labels} | {spec.help} |"
 
 
 @pytest.mark.parametrize("spec", [*RUN_METRICS, *ADDIN_METRICS], ids=lambda spec: spec.name)

@@ -180,9 +180,6 @@ def kind_table(kind: RecordKind) -> Table:
     return Table(table_name(kind), (*META_COLUMNS, *HEADER_COLUMNS, *columns))
 
 
-BUILTIN_TABLES: tuple[Table, ...] = tuple(kind_table(kind) for kind in BUILTIN_KINDS)
-
-
 def _fits(kind: RecordKind) -> bool:
     """A declared custom type whose field names clash with the reserved columns (SQL names
     ignore case) is kept in the raw `custom` table instead."""

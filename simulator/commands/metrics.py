@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import errno
 import socket
+from array import array
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
@@ -51,6 +52,7 @@ from simulator.adapters.metrics.histogram import (
     Histogram,
 )
 from simulator.commands.summary import records_by_class
+from simulator.domino.mq import MQStats
 from simulator.domino.simulation import Simulation
 from simulator.errors import InputError
 from simulator.scenario.models import Scenario
@@ -107,27 +109,33 @@ def metrics_endpoint(
 # -- a publishing side: run, replay ----------------------------------------------------------
 
 
-class DrainLike(Protocol):
-    """What the figures read of an MQTT drain (adapters/mqtt/drain.py's BillingDrain)."""
+class DeliveryCounts(Protocol):
+    """What the stats message and the live line read of an MQTT drain
+    (adapters/mqtt/drain.py's BillingDrain)."""
+
+    @property
+    def delivered(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+
+
+class DrainLike(DeliveryCounts, Protocol):
+    """What the figures read of an MQTT drain."""
 
     ack_latency: Histogram | None
 
     @property
     def published(self) -> int: ...
     @property
-    def delivered(self) -> int: ...
-    @property
     def resent(self) -> int: ...
     @property
     def refused(self) -> int: ...
-    @property
-    def in_flight(self) -> int: ...
 
 
 class QueueLike(Protocol):
     """MQ$BILLING as the figures read it (domino/mq.py's MessageQueue)."""
 
-    def stats(self) -> Any: ...
+    def stats(self) -> MQStats: ...
 
 
 @dataclass
@@ -315,7 +323,7 @@ class TallyLike(Protocol):
     @property
     def frames(self) -> Mapping[str, int]: ...
     @property
-    def latencies_us(self) -> Any: ...  # array('q'), appended to per committed frame
+    def latencies_us(self) -> array[int]: ...  # appended to per committed frame
     @property
     def first(self) -> _Committed: ...
 

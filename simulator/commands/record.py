@@ -28,8 +28,6 @@ from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.subscriber import Subscriber, message_property, user_properties
 from simulator.adapters.mqtt.topics import (
     FRAME_KINDS,
-    STATUS_OFFLINE,
-    STATUS_ONLINE,
     parse_topic,
     subscription_topic,
 )
@@ -38,7 +36,7 @@ from simulator.addin.intake import Intake, Message
 from simulator.addin.store import Received
 from simulator.commands.run import create
 from simulator.commands.signals import stop_on_signals
-from simulator.commands.tail import DEFAULT_BROKER
+from simulator.commands.tail import DEFAULT_BROKER, ServersOnline, hold_subscription
 from simulator.wire.layout import Layout
 
 _FLUSH_INTERVAL: Final = 1.0  # seconds between flushes of the capture file
@@ -69,7 +67,7 @@ class Recorder:
     def __init__(self, writer: CaptureWriter, layout: Layout) -> None:
         self.writer = writer
         self.intake = Intake(layout)
-        self.online: set[str] = set()
+        self.servers = ServersOnline()
         self.ended = False
         self.last_frame = time.monotonic()
         self._first: float | None = None
@@ -80,7 +78,8 @@ class Recorder:
             return
         if parts.kind == "status":
             retained = bool(message_property(properties, "retain"))
-            self._status(parts.server, payload.strip(), retained)
+            if self.servers.status(parts.server, payload.strip(), retained):
+                self.ended = True
             return
         if parts.kind not in FRAME_KINDS:
             return
@@ -102,14 +101,6 @@ class Recorder:
         if seq is None:
             seq = topic_run_and_seq(topic)[1]
         self.writer.write(now - self._first, topic, seq, frame, props)
-
-    def _status(self, server: str, status: bytes, retained: bool) -> None:
-        if status == STATUS_ONLINE:
-            self.online.add(server)
-        elif status == STATUS_OFFLINE and not retained and server in self.online:
-            self.online.discard(server)
-            if not self.online:
-                self.ended = True
 
 
 async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:
@@ -134,27 +125,22 @@ async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:
         err.flush()
 
     subscriber = Subscriber(address, recorder.handle, tls=tls, name="billsim-record")
-    deadline: float | None = time.monotonic() + request.connect_timeout
+    deadline = time.monotonic() + request.connect_timeout
     with stop_on_signals(lambda _signum: stop.set()):
         watcher = asyncio.create_task(_watch(recorder, request, stream, stop, say))
         try:
-            while not stop.is_set():
-                connected = await subscriber.connect(
-                    deadline=deadline,
-                    stop=stop,
-                    on_waiting=lambda why: say(f"waiting for the broker at {address} ({why})"),
-                    waited=request.connect_timeout,
-                )
-                if not connected:
-                    break
-                await subscriber.subscribe(topic)
-                say(f"recording {topic} on {address} ({subscriber.protocol}) to {request.out}")
-                if not await subscriber.until_lost(stop):
-                    await subscriber.disconnect(2)
-                    break
-                say(f"lost the connection to {address}")
-                await subscriber.disconnect(1)
-                deadline = None  # it was there: wait for it to come back, however long
+            await hold_subscription(
+                subscriber,
+                topic,
+                stop,
+                deadline=deadline,
+                waited=request.connect_timeout,
+                on_waiting=lambda why: say(f"waiting for the broker at {address} ({why})"),
+                on_subscribed=lambda: say(
+                    f"recording {topic} on {address} ({subscriber.protocol}) to {request.out}"
+                ),
+                on_lost=lambda: say(f"lost the connection to {address}"),
+            )
         finally:
             watcher.cancel()
             stream.flush()

@@ -39,7 +39,7 @@ from simulator.scenario.durations import DurationError, parse_run_length
 from simulator.scenario.faults import Faults, check_faults, parse_fault_option, with_overrides
 from simulator.scenario.loader import load_scenario, parse_workload
 from simulator.scenario.models import Scenario
-from simulator.scenario.notes_ini import read_notes_ini
+from simulator.scenario.notes_ini import NotesIniSettings, read_notes_ini
 from simulator.scenario.rate import RatePlan, parse_rate
 from simulator.scenario.speed import Speed
 from simulator.scenario.workload import Workload
@@ -49,14 +49,14 @@ from simulator.wire.layout import Framing, Layout
 STDOUT_NAME = "-"
 
 
-def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, Any]:
+def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, NotesIniSettings]:
     """The scenario and its settings (a notes.ini file wins over the scenario's block)."""
     scenario = load_scenario(resolve_scenario(scenario_arg))
     layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
     return scenario, scenario.settings_with(*layers)
 
 
-def load_request(request: RunRequest) -> tuple[Scenario, Any]:
+def load_request(request: RunRequest) -> tuple[Scenario, NotesIniSettings]:
     """The request's scenario and settings, with `--duration` for the scenario's own and
     each `--fault` for the `faults:` entry of its name."""
     scenario, settings = load(request.scenario, request.notes_ini)
@@ -94,7 +94,7 @@ def without_faults(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"faults": Faults()}) if scenario.faults.any else scenario
 
 
-def check_script(scenario: Scenario, settings: Any, options: RunOptions) -> None:
+def check_script(scenario: Scenario, settings: NotesIniSettings, options: RunOptions) -> None:
     """Dry-run the script: its state errors (logout with no session, …) raise InputError
     before a single frame is written anywhere. Generated users are left out: they cannot
     make such errors, and a big workload would run twice."""
@@ -213,7 +213,7 @@ def run(request: RunRequest, stdout: TextIO | None = None, stderr: TextIO | None
 def run_loaded(
     request: RunRequest,
     scenario: Scenario,
-    settings: Any,
+    settings: NotesIniSettings,
     stdout: TextIO,
     stderr: TextIO,
     on_summary: Callable[[dict[str, Any]], None] | None = None,
@@ -305,7 +305,9 @@ def workload_of(scenario: Scenario) -> Workload:
     return parse_workload(scenario.workload, scenario.databases, scenario.filename)
 
 
-def _simulation_for(request: RunRequest, scenario: Scenario, settings: Any) -> Simulation:
+def _simulation_for(
+    request: RunRequest, scenario: Scenario, settings: NotesIniSettings
+) -> Simulation:
     """The simulation the request asks for, its script checked."""
     options = run_options(request, scenario)
     check_script(scenario, settings, options)

@@ -71,6 +71,7 @@ from simulator.domino.simulation import Simulation
 from simulator.errors import EXIT_FAILED, BillsimError, InputError
 from simulator.scenario.models import Scenario
 from simulator.scenario.names import common_name
+from simulator.scenario.notes_ini import NotesIniSettings
 
 if TYPE_CHECKING:
     from simulator.adapters.metrics.exporter import MetricsEndpoint
@@ -225,7 +226,7 @@ def run_scenario(
 def run_domain(
     request: RunRequest,
     scenario: Scenario,
-    settings: Any,
+    settings: NotesIniSettings,
     stdout: TextIO,
     stderr: TextIO,
     on_summary: Callable[[dict[str, Any]], None] | None = None,

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
+from structlog.typing import FilteringBoundLogger
+
 from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, start_embedded_broker
 from simulator.adapters.logs import get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
@@ -18,6 +20,7 @@ from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
 from simulator.adapters.mqtt.subscriber import Subscriber
 from simulator.adapters.mqtt.topics import subscription_topic
 from simulator.adapters.mqtt.url import BrokerUrl, parse_broker_url
+from simulator.commands.metrics import DeliveryCounts
 from simulator.commands.run_live import Progress, RateMeter, shutdown_on_signals
 from simulator.commands.summary import records_by_class
 from simulator.commands.tail import TailPrinter
@@ -53,7 +56,7 @@ class StatsMeter:
     def __init__(
         self,
         sim: Simulation,
-        drain: Any,
+        drain: DeliveryCounts,
         run_id: str,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -79,7 +82,10 @@ class StatsMeter:
 
 
 def live_view(
-    sim: Simulation, drain: Any, stream: TextIO, clock: Callable[[], float] = time.monotonic
+    sim: Simulation,
+    drain: DeliveryCounts,
+    stream: TextIO,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Progress:
     """The live line of a run on MQTT: the local one, then the frames delivered and the
     records written by class."""
@@ -154,7 +160,7 @@ async def broker_for_the_run(
     broker_url: str | None,
     options: MqttOptions,
     server_cn: str,
-    log: Any,
+    log: FilteringBoundLogger,
     stderr: TextIO,
     embedded_port: int | None = None,
 ) -> AsyncIterator[tuple[BrokerUrl, MqttOptions]]:
@@ -184,7 +190,9 @@ async def broker_for_the_run(
         await broker.stop()
 
 
-async def _start_embedded_broker(log: Any, port: int | None = None) -> EmbeddedBroker:
+async def _start_embedded_broker(
+    log: FilteringBoundLogger, port: int | None = None
+) -> EmbeddedBroker:
     """The broker BILLSIM_EMBEDDED_BROKER names (auto, mosquitto or amqtt), preferring
     `port` (--embedded-port), else the port BILLSIM_EMBEDDED_PORT names, else 1883."""
     prefer = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
@@ -208,7 +216,7 @@ async def _connect_drain(
     server_cn: str,
     run_id: str,
     control: bool,
-    log: Any,
+    log: FilteringBoundLogger,
 ) -> BillingDrain:
     """The drain from MQ$BILLING to the broker, connected; with `control`, it also obeys
     the commands of the control topic."""
@@ -327,7 +335,7 @@ async def _stats_and_live_view(
     run_id: str,
     stats_interval: float,
     log_json: bool,
-    log: Any,
+    log: FilteringBoundLogger,
     stderr: TextIO,
     *,
     live: bool = True,
@@ -356,7 +364,7 @@ async def _stats_and_live_view(
 
 
 async def _run_and_shut_down(
-    sim: Simulation, drain: BillingDrain, drain_timeout: float, log: Any
+    sim: Simulation, drain: BillingDrain, drain_timeout: float, log: FilteringBoundLogger
 ) -> int:
     """The simulation run while the drain delivers, then the shutdown, bounded by
     `drain_timeout`; returns the number of frames that reached no one."""
@@ -404,7 +412,7 @@ def _report(
     options: MqttOptions,
     run_id: str,
     undelivered: int,
-    log: Any,
+    log: FilteringBoundLogger,
 ) -> dict[str, Any]:
     """The run's MQTT figures for the summary, also logged."""
     log.info(
@@ -433,7 +441,7 @@ async def _bound_shutdown(
     sim_task: asyncio.Task[None],
     drain_task: asyncio.Task[None],
     timeout: float,
-    log: Any,
+    log: FilteringBoundLogger,
 ) -> bool:
     """Once the run is stopping, its shutdown may wait for room in a full MQ$BILLING (block
     policy) for at most `timeout` s, and not at all once the drain has given up: then the
@@ -461,7 +469,11 @@ async def _bound_shutdown(
 
 
 async def _publish_stats(
-    drain: BillingDrain, meter: StatsMeter, interval: float, log: Any, log_json: bool
+    drain: BillingDrain,
+    meter: StatsMeter,
+    interval: float,
+    log: FilteringBoundLogger,
+    log_json: bool,
 ) -> None:
     while True:
         await asyncio.sleep(interval)

@@ -59,6 +59,23 @@ def _looks_like_json(payload: bytes, content_type: Any) -> bool:
     return payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"
 
 
+class ServersOnline:
+    """The servers seen online, by their status messages. A run has ended when the last of
+    them goes offline: live, not by a retained `offline` an earlier run left behind."""
+
+    def __init__(self) -> None:
+        self.online: set[str] = set()
+
+    def status(self, server: str, status: bytes, retained: bool) -> bool:
+        """Take one status message; True when it took the last server seen online offline."""
+        if status == STATUS_ONLINE:
+            self.online.add(server)
+        elif status == STATUS_OFFLINE and not retained and server in self.online:
+            self.online.discard(server)
+            return not self.online
+        return False
+
+
 class TailPrinter:
     """Turns each received message into output lines: the part of tail without a network."""
 
@@ -79,9 +96,8 @@ class TailPrinter:
         self.frames = 0
         self.bad = 0
         self.view = TextView()
-        # Servers seen online in this tail; `ended` names the one whose going offline (live,
-        # not a retained leftover of an earlier run) left none of them online.
-        self.online: set[str] = set()
+        # `ended` names the server whose going offline ended the run (ServersOnline).
+        self.servers = ServersOnline()
         self.ended: str | None = None
 
     def handle(self, topic: str, payload: bytes, properties: Mapping[str, Any]) -> None:
@@ -93,17 +109,9 @@ class TailPrinter:
         if not self.json_lines:
             self._dim(_side_line(topic, parts, bytes(payload)))
         if parts is not None and parts.kind == "status":
-            self._status(
-                parts.server, bytes(payload).strip(), bool(message_property(properties, "retain"))
-            )
-
-    def _status(self, server: str, status: bytes, retained: bool) -> None:
-        if status == STATUS_ONLINE:
-            self.online.add(server)
-        elif status == STATUS_OFFLINE and not retained and server in self.online:
-            self.online.discard(server)
-            if not self.online:
-                self.ended = server
+            retained = bool(message_property(properties, "retain"))
+            if self.servers.status(parts.server, bytes(payload).strip(), retained):
+                self.ended = parts.server
 
     def _frame(
         self, topic: str, parts: Topic, payload: bytes, properties: Mapping[str, Any]
@@ -214,6 +222,39 @@ def _wants_color(stream: TextIO) -> bool:
         return False
 
 
+async def hold_subscription(
+    subscriber: Subscriber,
+    topic: str,
+    stop: asyncio.Event,
+    *,
+    deadline: float | None,
+    waited: float,
+    on_waiting: Callable[[str], None],
+    on_subscribed: Callable[[], None],
+    on_lost: Callable[[], None],
+) -> None:
+    """Subscribe to `topic` and stay subscribed until `stop` is set (`tail` and `record`).
+
+    The first connection must be made by `deadline` (else SubscriberError, or a return
+    when `stop` is set meanwhile); after a lost connection, `subscriber` connects again
+    without a deadline: the broker was there, so it is waited for however long it takes.
+    """
+    while not stop.is_set():
+        connected = await subscriber.connect(
+            deadline=deadline, stop=stop, on_waiting=on_waiting, waited=waited
+        )
+        if not connected:
+            break
+        await subscriber.subscribe(topic)
+        on_subscribed()
+        if not await subscriber.until_lost(stop):
+            await subscriber.disconnect(2)
+            break
+        on_lost()
+        await subscriber.disconnect(1)
+        deadline = None
+
+
 async def tail(
     broker: str = DEFAULT_BROKER,
     *,
@@ -259,29 +300,31 @@ async def tail(
         err.write(f"billsim tail: {line}\n")
         err.flush()
 
-    deadline: float | None = time.monotonic() + wait
+    deadline = time.monotonic() + wait
     note = "waiting for the broker at"
 
     def say_waiting(reason: str) -> None:
         say(f"{note} {address} ({reason})")
 
+    def say_lost() -> None:
+        nonlocal note
+        say(f"lost the connection to {address}")
+        note = "reconnecting to"
+
     subscriber = Subscriber(address, on_message, tls=tls)
     with stop_on_signals(lambda _signum: stop.set()):
-        while not stop.is_set():
-            connected = await subscriber.connect(
-                deadline=deadline, stop=stop, on_waiting=say_waiting, waited=wait
-            )
-            if not connected:
-                break
-            await subscriber.subscribe(topic)
-            say(f"subscribed to {topic} on {address} ({subscriber.protocol})")
-            if not await subscriber.until_lost(stop):
-                await subscriber.disconnect(2)
-                break
-            say(f"lost the connection to {address}")
-            await subscriber.disconnect(1)
-            deadline = None  # it was there: wait for it to come back, however long
-            note = "reconnecting to"
+        await hold_subscription(
+            subscriber,
+            topic,
+            stop,
+            deadline=deadline,
+            waited=wait,
+            on_waiting=say_waiting,
+            on_subscribed=lambda: say(
+                f"subscribed to {topic} on {address} ({subscriber.protocol})"
+            ),
+            on_lost=say_lost,
+        )
     if broken_pipe:
         raise BrokenPipeError
     return 0

@@ -39,18 +39,13 @@ from simulator.wire.timedate import (
     VirtualTimeStamper,
     datetime_from_timedate,
     format_timedate,
+    zone_bits,
 )
 
 # `wrap: true`: every session's BytesIn and BytesOut start this far below 2^32, so a
 # session that moves more than 1 KB either way wraps its counter.
 WRAP_HEADROOM = 1024
-WRAP_START = (1 << 32) - WRAP_HEADROOM
-_DWORD = c.DWORD_MAX
-# Bits of TIMEDATE Innards[1] above the Julian day (docs/wire-format.md).
-_ZONE_HOURS_SHIFT = 24
-_QUARTERS_SHIFT = 28
-_EAST_BIT = 1 << 30
-_DST_BIT = 1 << 31
+WRAP_START = c.DWORD_WRAP - WRAP_HEADROOM
 # Zone labels are worked out once per quarter hour of time: no zone moves at a finer step.
 _TICKS_PER_QUARTER = 15 * 60 * 100
 # The C types whose bytes `corrupt` may flip: numbers, ids and times, whatever their
@@ -151,13 +146,7 @@ class ZonedStamper:
             local = datetime_from_timedate(TimeDate(ticks, day)).astimezone(self._zone)
             offset = local.utcoffset() or timedelta(0)
             daylight = local.dst() or timedelta(0)
-            standard = offset - daylight
-            minutes = abs(int(standard.total_seconds())) // 60
-            bits = (minutes // 60) << _ZONE_HOURS_SHIFT | (minutes % 60 // 15) << _QUARTERS_SHIFT
-            if standard > timedelta(0):
-                bits |= _EAST_BIT
-            if daylight > timedelta(0):
-                bits |= _DST_BIT
+            bits = zone_bits(offset - daylight, daylight > timedelta(0))
             self._labels[quarter] = bits
         return bits
 
@@ -275,8 +264,8 @@ class FaultingWriter(BillingWriter):
                     rec[0],
                     rec[1],
                     rec[2],
-                    (WRAP_START + rec[3]) & _DWORD,
-                    (WRAP_START + rec[4]) & _DWORD,
+                    (WRAP_START + rec[3]) & c.DWORD_MAX,
+                    (WRAP_START + rec[4]) & c.DWORD_MAX,
                     rec[5],
                 ),
             )

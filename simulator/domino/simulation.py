@@ -401,11 +401,6 @@ class Simulation:
         self._wake.set()
 
     @property
-    def forever(self) -> bool:
-        """A run without end (`duration: forever`): it stops when it is stopped."""
-        return self.scenario.duration is None
-
-    @property
     def pace(self) -> str:
         """How the run is paced, for people: `60x`, `max`, `5000/s` or its stages."""
         if self.limiter is not None:

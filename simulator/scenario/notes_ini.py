@@ -185,9 +185,6 @@ class NotesIniSettings(BaseModel):
         """BillingSuppressTime in virtual-time microseconds."""
         return self.billing_suppress_time * 60_000_000
 
-    def class_enabled(self, bit: int) -> bool:
-        return bool(self.billing_class & bit)
-
     def as_ini(self) -> dict[str, object]:
         """The settings as notes.ini values that validate back to these settings."""
         return {

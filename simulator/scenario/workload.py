@@ -10,7 +10,6 @@ is off (no mail, no replication …) unless a preset sets it. Times are µs, siz
 from __future__ import annotations
 
 import re
-from datetime import time
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -77,11 +76,6 @@ def parse_clock(value: object) -> int:
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
         raise ValueError(f"{quoted(value)} is not a time of day (00:00 to 24:00)")
     return (hours * 60 + minutes) * 60 * US_PER_SECOND
-
-
-def format_clock(us: int) -> str:
-    minutes = us // (60 * US_PER_SECOND)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 ClockUs = Annotated[int, BeforeValidator(parse_clock)]
@@ -354,9 +348,3 @@ class Workload(_Model):
 def mail_file_key(name: str) -> str:
     """`{user}` of a mail file template: the common name, lower case, without spaces."""
     return common_name(name).lower().replace(" ", "")
-
-
-def clock_time(us: int) -> time:
-    """A time of day from µs after midnight (below 24:00)."""
-    seconds, micro = divmod(us, US_PER_SECOND)
-    return time(seconds // 3600, seconds // 60 % 60, seconds % 60, micro)

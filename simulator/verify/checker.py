@@ -95,7 +95,7 @@ from simulator.wire.timedate import (
 # notes.ini's default BillingSuppressTime (docs/lifecycles.md), in whole minutes.
 STAMP_POLICIES: tuple[str, ...] = ("timer", "activity")
 TICKS_PER_MINUTE = 60 * TICKS_PER_SECOND
-_HALF_DWORD = 1 << 31
+_HALF_DWORD = c.DWORD_WRAP // 2
 # A restart needs the server to have written nothing for longer than this: no Domino
 # server comes back faster, and a START that reuses a slot within a busy stream's pauses
 # is the simulator's mistake, not a restart.
@@ -261,7 +261,7 @@ def format_ticks(ticks: int) -> str:
 def _counter_step(old: int, new: int) -> int:
     """The signed step from `old` to `new` of a DWORD counter that wraps modulo 2^32."""
     step = (new - old) & c.DWORD_MAX
-    return step - (1 << 32) if step >= _HALF_DWORD else step
+    return step - c.DWORD_WRAP if step >= _HALF_DWORD else step
 
 
 # ServerName — tagged with the server's life after a restart (_Server.life_key) —

@@ -31,19 +31,11 @@ from typing import Any, Final
 
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
+from simulator.scenario.faults import FAULT_NAMES
 from simulator.scenario.names import common_name
 from simulator.verify.reconcile import Amount, FieldDifference, Reconciliation, SeqFindings
+from simulator.wire import constants as c
 
-FAULT_KINDS: Final = (
-    "duplicate",
-    "reorder",
-    "corrupt",
-    "truncate",
-    "crash",
-    "clock_step",
-    "dst",
-    "wrap",
-)
 # Kinds whose touched frames may bill their user differently from the ground truth.
 _CHANGE_A_BILL: Final = frozenset({"corrupt", "truncate", "reorder", "crash", "clock_step"})
 # Kinds that change only what a consumer makes of the order of a lifecycle's records.
@@ -52,8 +44,6 @@ _CHANGE_AN_ORDER: Final = frozenset({"reorder", "clock_step"})
 LIFECYCLE_FIELDS: Final = frozenset({"sessions", "bytes_in", "bytes_out", "db_open_time"})
 # Kinds that take a frame away from a store (crash: only the seqs it lists as lost).
 _REMOVE_A_FRAME: Final = frozenset({"corrupt", "truncate"})
-WRAP: Final = 2**32
-"""A counter wrap changes a total by a whole multiple of this."""
 
 MISSING: Final = "missing"
 STORED_TWICE: Final = "stored twice"
@@ -153,9 +143,9 @@ def _fault(entry: Any, number: int, field: str, where: _Where) -> Fault:
     if not isinstance(entry, dict):
         raise where.error("an object: one injected fault", field)
     kind = entry.get("fault")
-    if kind not in FAULT_KINDS:
+    if kind not in FAULT_NAMES:
         raise where.error(
-            f"{json.dumps(kind)} is no fault (the faults: {', '.join(FAULT_KINDS)})",
+            f"{json.dumps(kind)} is no fault (the faults: {', '.join(FAULT_NAMES)})",
             f"{field}.fault",
         )
     server = entry.get("server")
@@ -350,7 +340,7 @@ def _judge_difference(
 def _explains_difference(fault: Fault, difference: FieldDifference) -> bool:
     if fault.kind == "wrap":
         amount = difference.difference
-        return isinstance(amount, int) and amount != 0 and amount % WRAP == 0
+        return isinstance(amount, int) and amount != 0 and amount % c.DWORD_WRAP == 0
     if fault.kind in _CHANGE_AN_ORDER:
         return difference.field in LIFECYCLE_FIELDS
     return fault.kind in _CHANGE_A_BILL

@@ -166,10 +166,6 @@ class Timeline:
         return self.total_sessions - len(self.sessions)
 
     @property
-    def open_ended(self) -> tuple[SessionBar, ...]:
-        return tuple(bar for bar in self.sessions if bar.end is None)
-
-    @property
     def suppress_minutes(self) -> int:
         return self.suppress // TICKS_PER_MINUTE
 
@@ -292,11 +288,6 @@ class TimelineBuilder:
             self._mark(Lane.HTTP, Mark(ticks, kind, label))
         elif isinstance(rec, CustomRec | RawRec):
             self._mark(Lane.CUSTOM, Mark(ticks, MarkKind.CUSTOM, f"type {frame.StructType}"))
-
-    def feed_all(self, frames: Iterable[Frame]) -> TimelineBuilder:
-        for frame in frames:
-            self.feed(frame)
-        return self
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -488,19 +479,3 @@ def _first_open(db: _Db) -> int:
 def _zone_of(value: TimeDate) -> timedelta:
     """The offset from GMT a TIMEDATE's zone and DST bits name (DST adds an hour)."""
     return value.zone_offset + (_ONE_HOUR if value.dst else timedelta(0))
-
-
-def build_timeline(
-    frames: Iterable[Frame],
-    *,
-    suppress_minutes: int,
-    origin: int | None = None,
-    database_names: Mapping[TimeDate, str] | None = None,
-    busiest: int = DEFAULT_BUSIEST,
-    crashes: Iterable[tuple[int, int]] = (),
-) -> Timeline:
-    """`TimelineBuilder` over `frames`, finished: the one-call form for a list in hand."""
-    builder = TimelineBuilder(
-        suppress_minutes=suppress_minutes, origin=origin, database_names=database_names
-    )
-    return builder.feed_all(frames).finish(busiest=busiest, crashes=crashes)

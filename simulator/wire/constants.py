@@ -10,6 +10,8 @@ BILL_QUEUE_NAME: Final = "MQ$BILLING"
 # (BytesIn, DBOpenTime, …) at DWORD_MAX.
 WORD_MAX: Final = 0xFFFF
 DWORD_MAX: Final = 0xFFFF_FFFF
+# 2^32: a DWORD counts modulo this, so a wrap takes a whole multiple of it off a total.
+DWORD_WRAP: Final = DWORD_MAX + 1
 
 MAXUSERNAME: Final = 256
 MAXNETADR: Final = 64

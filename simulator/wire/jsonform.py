@@ -307,11 +307,6 @@ def json_or_raw(decoder: JsonDecoder, frame: Buffer, seq: int | None = None) -> 
         return out
 
 
-def frame_to_json(codec: FrameCodec, frame: Frame, seq: int | None = None) -> JsonObject:
-    """The JSON form of a Frame value: that of its bytes, so the two can never disagree."""
-    return JsonDecoder(codec)(codec.encode(frame), 0, seq)
-
-
 def frame_from_json(codec: FrameCodec, obj: Mapping[str, Any]) -> Frame:
     """A Frame from its JSON form; JsonFormError names the key that is wrong."""
     key = "?"

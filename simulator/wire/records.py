@@ -307,7 +307,6 @@ BUILTIN_KINDS: tuple[RecordKind, ...] = (
     AGENTREC,
     HTTPREQREC,
 )
-KIND_BY_PYTHON_TYPE: dict[type, RecordKind] = {kind.python_type: kind for kind in BUILTIN_KINDS}
 
 
 def custom_kind(

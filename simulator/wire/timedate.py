@@ -47,6 +47,19 @@ class TimeDate(NamedTuple):
         return bool(self.day_zone & _DST_BIT)
 
 
+def zone_bits(standard: timedelta, daylight: bool) -> int:
+    """Innards[1]'s zone and DST bits for a zone `standard` from GMT (east positive, whole
+    quarter hours), in daylight saving time or not: what `TimeDate.zone_offset` and
+    `TimeDate.dst` read back."""
+    minutes = abs(int(standard.total_seconds())) // 60
+    bits = (minutes // 60) << _ZONE_HOURS_SHIFT | (minutes % 60 // 15) << _QUARTERS_SHIFT
+    if standard > timedelta(0):
+        bits |= _EAST_BIT
+    if daylight:
+        bits |= _DST_BIT
+    return bits
+
+
 ZERO_TIMEDATE = TimeDate(0, 0)
 
 

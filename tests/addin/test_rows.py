@@ -5,11 +5,11 @@ from __future__ import annotations
 from samples import DOC_OID, FRAMES, HTTP_REC, SERVER, SERVER_CN, SESSION_REC, STAMP
 
 from simulator.addin.rows import (
-    BUILTIN_TABLES,
     RAW_CUSTOM,
     REJECTS,
     ColumnType,
     RowMaker,
+    kind_table,
     rows_by_table,
 )
 from simulator.addin.store import Received, Rejected
@@ -17,7 +17,7 @@ from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import DWORD, NUMBER, OID, Layout
-from simulator.wire.records import CustomRec, Frame, custom_kind
+from simulator.wire.records import BUILTIN_KINDS, CustomRec, Frame, custom_kind
 
 
 def received(frame: bytes, seq: int = 1) -> Received:
@@ -25,7 +25,8 @@ def received(frame: bytes, seq: int = 1) -> Received:
 
 
 def test_a_table_per_record_type_with_the_c_field_names() -> None:
-    by_name = {table.name: dict(table.columns) for table in BUILTIN_TABLES}
+    tables = [kind_table(kind) for kind in BUILTIN_KINDS]
+    by_name = {table.name: dict(table.columns) for table in tables}
     assert sorted(by_name) == sorted(
         ["sessionrec", "dbrec", "replrec", "document", "mailrec", "agentrec", "httpreqrec"]
     )

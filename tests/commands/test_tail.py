@@ -182,6 +182,18 @@ def test_printer_dims_side_lines_on_a_terminal() -> None:
     assert out.getvalue() == "\x1b[2m-- Mail01 status offline\x1b[0m\n"
 
 
+def test_the_run_ends_with_the_server_whose_going_offline_left_none_online() -> None:
+    p = TailPrinter(io.StringIO(), io.StringIO())
+    p.handle("domino/billing/Mail01/status", b"offline", {"retain": 1})  # an old run's
+    p.handle("domino/billing/Mail01/status", b"online", {})
+    p.handle("domino/billing/Mail02/status", b"online", {})
+    p.handle("domino/billing/Mail03/status", b"offline", {})  # never seen online
+    p.handle("domino/billing/Mail01/status", b"offline", {})
+    assert p.ended is None
+    p.handle("domino/billing/Mail02/status", b"offline", {})
+    assert p.ended == "Mail02"
+
+
 def test_bad_broker_url_and_server_exit_2() -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["tail", "--broker", "http://example.com"])

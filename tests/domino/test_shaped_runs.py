@@ -182,7 +182,6 @@ async def test_a_forever_run_goes_on_until_stopped_and_then_shuts_down() -> None
     scenario = workload(duration="forever")
     assert scenario.duration is None and scenario.end is None
     sim = Simulation(scenario, scenario.settings_with(), RunOptions())
-    assert sim.forever
     sink = ListSink()
     drain = asyncio.create_task(drain_to_sink(sim.queue, sink))
     task = asyncio.create_task(sim.run())

@@ -97,8 +97,6 @@ def test_parse_file() -> None:
     assert settings.server_name == "Mail01/Acme"
     assert settings.billing_class == c.BILL_CLASS_SESSION | c.BILL_CLASS_DATABASE | 0x40
     assert settings.billing_suppress_time == 5
-    assert settings.class_enabled(c.BILL_CLASS_DATABASE)
-    assert not settings.class_enabled(c.BILL_CLASS_MAIL)
 
 
 def test_file_error_names_file_line_and_key() -> None:

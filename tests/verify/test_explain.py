@@ -16,7 +16,6 @@ from simulator.errors import InputError
 from simulator.verify.explain import (
     MISSING,
     STORED_TWICE,
-    WRAP,
     Explanation,
     Fault,
     FaultFrame,
@@ -24,6 +23,7 @@ from simulator.verify.explain import (
     read_faults,
 )
 from simulator.verify.reconcile import SeqFindings, reconcile
+from simulator.wire.constants import DWORD_WRAP
 
 ANN = "CN=Ann Lee/O=Acme"
 BOB = "CN=Bob Jones/O=Acme"
@@ -158,7 +158,7 @@ def test_a_duplicate_does_not_hide_behind_another_fault_of_another_field() -> No
 
 def test_a_counter_wrap_explains_a_difference_of_whole_multiples_of_2_to_the_32() -> None:
     wrap = fault("wrap", {40: (ANN, {"bytes_in": 1000, "bytes_out": 2000})})
-    explanation = judged(billed(ann={"bytes_in": 1000 + 2 * WRAP, "bytes_out": 2001}), wrap)
+    explanation = judged(billed(ann={"bytes_in": 1000 + 2 * DWORD_WRAP, "bytes_out": 2001}), wrap)
     assert one_verdict(explanation, "bytes_in").explained
     bytes_out = one_verdict(explanation, "bytes_out")
     assert not bytes_out.explained and bytes_out.touched_by[0].fault is wrap

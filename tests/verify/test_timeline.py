@@ -6,18 +6,30 @@ to what docs/timeline.md says a picture shows and not to billsim's own habits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from samples import ALICE, BOB, CAROL, DOC_OID, HUB, ORDERS_REPLICA, REPLICA, SERVER
+from samples import (
+    ALICE,
+    BOB,
+    CAROL,
+    DOC_OID,
+    HUB,
+    ORDERS_REPLICA,
+    REPLICA,
+    SERVER,
+    STRUCT_TYPE_OF,
+)
 
 from simulator.verify.checker import ticks_of
 from simulator.verify.timeline import (
+    DEFAULT_BUSIEST,
     Lane,
     MarkKind,
     SessionBar,
+    Timeline,
     TimelineBuilder,
-    build_timeline,
     open_database_steps,
 )
 from simulator.wire import constants as c
@@ -42,15 +54,23 @@ MINUTE = 6000  # ticks
 T0 = ticks_of(timedate_from_datetime(START_TIME))
 OTHER = "CN=Mail02/O=Acme"
 
-_STRUCT_TYPES = {
-    SessionRec: (c.BILL_SESSIONREC, c.BILL_CLASS_SESSION),
-    DbRec: (c.BILL_DBREC, c.BILL_CLASS_DATABASE),
-    DocumentRec: (c.BILL_DOCCHARGE, c.BILL_CLASS_DOCUMENT),
-    MailRec: (c.BILL_MAILREC, c.BILL_CLASS_MAIL),
-    ReplRec: (c.BILL_REPLREC, c.BILL_CLASS_REPLICATION),
-    AgentRec: (c.BILL_AGENTREC, c.BILL_CLASS_AGENT),
-    HttpReqRec: (c.BILL_HTTPREQREC, c.BILL_CLASS_HTTPREQUEST),
-}
+
+def build_timeline(
+    frames: Iterable[Frame],
+    *,
+    suppress_minutes: int,
+    origin: int | None = None,
+    database_names: Mapping[TimeDate, str] | None = None,
+    busiest: int = DEFAULT_BUSIEST,
+    crashes: Iterable[tuple[int, int]] = (),
+) -> Timeline:
+    """`TimelineBuilder` fed `frames` and finished, as `billsim timeline` drives it."""
+    builder = TimelineBuilder(
+        suppress_minutes=suppress_minutes, origin=origin, database_names=database_names
+    )
+    for frame in frames:
+        builder.feed(frame)
+    return builder.finish(busiest=busiest, crashes=crashes)
 
 
 def at(minutes: float) -> TimeDate:
@@ -63,7 +83,7 @@ def t(minutes: float) -> int:
 
 
 def frame(minutes: float, rec: Record, server: str = SERVER) -> Frame:
-    struct_type, bill_class = _STRUCT_TYPES[type(rec)]
+    struct_type, bill_class = STRUCT_TYPE_OF[type(rec)]
     return Frame(struct_type, bill_class, server, at(minutes), rec)
 
 
@@ -150,7 +170,7 @@ def test_a_session_without_end_is_open_ended_and_says_where_it_was_seen_last() -
     bob = timeline.sessions[1]
     assert bob.end is None
     assert bob.last == t(3)
-    assert timeline.open_ended == (bob,)
+    assert tuple(bar for bar in timeline.sessions if bar.end is None) == (bob,)
 
 
 def test_databases_are_rows_under_their_session_with_their_open_intervals() -> None:
@@ -300,9 +320,9 @@ def test_the_zone_is_the_one_the_first_timedate_carries_dst_adding_an_hour() -> 
 
 
 def test_crash_intervals_are_kept_in_time_order() -> None:
-    builder = TimelineBuilder(suppress_minutes=15).feed_all([session(0, START)])
-
-    timeline = builder.finish(crashes=[(t(30), t(35)), (t(10), t(12))])
+    timeline = build_timeline(
+        [session(0, START)], suppress_minutes=15, crashes=[(t(30), t(35)), (t(10), t(12))]
+    )
 
     assert timeline.crashes == ((t(10), t(12)), (t(30), t(35)))
 

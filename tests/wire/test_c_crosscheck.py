@@ -50,7 +50,6 @@ from simulator.wire.records import (
     BUILTIN_KINDS,
     HEADER_FIELDS,
     HTTP_STRING_NAMES,
-    KIND_BY_PYTHON_TYPE,
     AgentRec,
     CustomRec,
     DbRec,
@@ -69,6 +68,8 @@ from simulator.wire.stream import read_frames
 from simulator.wire.timedate import ZERO_TIMEDATE, TimeDate
 
 pytestmark = pytest.mark.gcc
+
+KIND_BY_PYTHON_TYPE = {kind.python_type: kind for kind in BUILTIN_KINDS}
 
 # BILLREC's member for each record, as billing.h names it.
 UNION_MEMBER = {

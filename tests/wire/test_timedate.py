@@ -25,6 +25,7 @@ from simulator.wire.timedate import (
     shift_timedate,
     timedate_from_datetime,
     timedate_from_ticks,
+    zone_bits,
 )
 
 JDN_2026_11_21 = 2461366  # 2026-11-21 is Julian day 2461366
@@ -129,6 +130,24 @@ def test_zone_east_with_quarter_hours() -> None:
     assert format_timedate(value) == f"{east_5_30:08X}:00000000"
     west_3_45 = (3 << 28) | (3 << 24) | JDN_2026_11_21
     assert TimeDate(0, west_3_45).zone_offset == -timedelta(hours=3, minutes=45)
+
+
+def test_zone_bits_are_the_bits_a_replica_id_shows() -> None:
+    # The two examples above, written: 0x85 (DST, west, 5 hours), 0x65 (east, 2 quarters, 5 hours).
+    assert zone_bits(timedelta(hours=-5), daylight=True) == 0x8500_0000
+    assert zone_bits(timedelta(hours=5, minutes=30), daylight=False) == 0x6500_0000
+    assert zone_bits(timedelta(0), daylight=False) == 0
+
+
+@given(
+    quarters=st.integers(-12 * 4, 14 * 4),
+    daylight=st.booleans(),
+    day=st.integers(0, 0x00FF_FFFF),
+)
+def test_zone_bits_read_back_as_the_zone_and_dst(quarters: int, daylight: bool, day: int) -> None:
+    standard = timedelta(minutes=15 * quarters)
+    value = TimeDate(0, day | zone_bits(standard, daylight))
+    assert (value.zone_offset, value.dst, value.julian_day) == (standard, daylight, day)
 
 
 @pytest.mark.parametrize("bit", [24, 27, 28, 29, 30, 31])

@@ -38,10 +38,6 @@ from prometheus_client.registry import Collector
 from simulator.adapters.metrics.figures import AddinFigures, ServerFigures
 from simulator.adapters.metrics.histogram import HistogramSnapshot
 
-PREFIX: Final = "billsim_"
-# The only labels billsim's series carry: bounded sets of values (a user name never is one).
-LABELS: Final = ("server", "class")
-
 
 class Kind(StrEnum):
     COUNTER = "counter"
@@ -57,13 +53,8 @@ class MetricSpec:
     name: str
     kind: Kind
     help: str
+    # `server` and `class` only: bounded sets of values (a user name never is one).
     labels: tuple[str, ...] = ()
-
-    @property
-    def exported(self) -> str:
-        """The name a query uses: `…_total` for a counter (a histogram's `_bucket`, `_sum`
-        and `_count` series follow from it)."""
-        return self.name + "_total" if self.kind is Kind.COUNTER else self.name
 
     def scalar_family(self) -> CounterMetricFamily | GaugeMetricFamily:
         """An empty family of this counter or gauge, for `add_metric(labels, value)`."""
@@ -263,18 +254,6 @@ class AddinCollector:
             families.add_histogram(BATCH, [], figures.batch_frames)
             families.add_histogram(E2E_LATENCY, [], figures.latency)
         yield from families
-
-
-def exported_names(specs: Sequence[MetricSpec] = RUN_METRICS + ADDIN_METRICS) -> set[str]:
-    """Every series name a query may use: counters' `_total`, gauges, histograms' `_bucket`,
-    `_sum` and `_count`."""
-    names: set[str] = set()
-    for spec in specs:
-        if spec.kind is Kind.HISTOGRAM:
-            names.update(spec.name + suffix for suffix in ("_bucket", "_sum", "_count"))
-        else:
-            names.add(spec.exported)
-    return names
 
 
 # -- the HTTP endpoint -------------------------------------------------------------------------

@@ -61,10 +61,6 @@ class HistogramSnapshot:
             out.append((bound, total))
         return out
 
-    @classmethod
-    def empty(cls, bounds: tuple[int, ...], per_unit: int = 1) -> HistogramSnapshot:
-        return cls(tuple(bound / per_unit for bound in bounds), (0,) * (len(bounds) + 1), 0.0)
-
 
 class Histogram:
     """Integer observations (µs, frames) counted per bucket of ``bounds``.

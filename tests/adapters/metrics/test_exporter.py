@@ -16,17 +16,15 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from series import LABELS, PREFIX, exported_names
 
 from simulator.adapters.metrics.exporter import (
     ADDIN_METRICS,
-    LABELS,
-    PREFIX,
     RUN_METRICS,
     AddinCollector,
     Kind,
     MetricsEndpoint,
     RunCollector,
-    exported_names,
 )
 from simulator.adapters.metrics.figures import AddinFigures, DrainFigures, ServerFigures
 from simulator.adapters.metrics.histogram import (
@@ -67,7 +65,7 @@ ADDIN = AddinFigures(
     duplicates=1,
     rejects=1,
     unacknowledged=3,
-    batch_frames=HistogramSnapshot.empty(BATCH_BOUNDS),
+    batch_frames=Histogram(BATCH_BOUNDS).fold(),
     latency=latency(1_500, 2_000_000),
 )
 

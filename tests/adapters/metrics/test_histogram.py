@@ -15,7 +15,6 @@ from simulator.adapters.metrics.histogram import (
     LATENCY_BOUNDS_US,
     MICROSECONDS_PER_SECOND,
     Histogram,
-    HistogramSnapshot,
 )
 
 
@@ -54,11 +53,11 @@ def test_folds_add_up_and_empty_the_pending_values_in_place() -> None:
     assert histogram.fold() == second
 
 
-def test_an_empty_snapshot_has_every_bucket_at_zero() -> None:
-    empty = HistogramSnapshot.empty(BATCH_BOUNDS)
-    assert empty.count == 0
-    assert len(empty.counts) == len(BATCH_BOUNDS) + 1
-    assert Histogram(BATCH_BOUNDS).fold() == empty
+def test_a_histogram_with_nothing_observed_has_every_bucket_at_zero() -> None:
+    empty = Histogram(BATCH_BOUNDS).fold()
+    assert (empty.count, empty.sum) == (0, 0.0)
+    assert empty.counts == (0,) * (len(BATCH_BOUNDS) + 1)
+    assert empty.bounds == BATCH_BOUNDS
 
 
 @pytest.mark.parametrize("bounds", [(), (5, 5), (10, 5)])
