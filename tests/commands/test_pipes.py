@@ -7,29 +7,10 @@ view, and empty input, which is an error, never a silent OK.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-BIN = Path(sys.executable).parent
-BILLSIM = BIN / "billsim"
-
-
-def sh(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`command` in bash with pipefail, the venv's console scripts first on PATH."""
-    if not BILLSIM.is_file():
-        pytest.fail(f"the console script is not installed at {BILLSIM}: pip install -e .")
-    return subprocess.run(
-        ["bash", "-o", "pipefail", "-c", command],
-        cwd=cwd,
-        env={"PATH": f"{BIN}:/usr/bin:/bin", "LANG": "C.UTF-8"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from console import sh
 
 
 @pytest.mark.parametrize("scenario", ["notecreate"])  # custom records too; every scenario:
