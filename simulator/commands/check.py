@@ -103,7 +103,7 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
     checker = Checker(suppress_time=settings.suppress_minutes, stamp_policy=settings.stamp_policy)
     codec = FrameCodec(settings.layout, custom_kinds=settings.custom_kinds)
     with open_input(path) as stream:
-        form, prefix = detect_form(stream)
+        form, prefix = detect_form(stream, source=source)
         if form is None:
             raise InputError("no frames: the input is empty", file=source)
         try:

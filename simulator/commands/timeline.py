@@ -245,7 +245,7 @@ def _from_frames(request: TimelineRequest) -> tuple[Timeline, PictureText]:
     source = source_name(request.source)
     codec = FrameCodec(settings.layout, custom_kinds=settings.custom_kinds)
     with open_input(request.source) as stream:
-        form, prefix = detect_form(stream)
+        form, prefix = detect_form(stream, source=source)
         if form is None:
             raise InputError("no frames: the input is empty", file=source)
         frames: Iterable[Frame]

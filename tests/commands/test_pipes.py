@@ -83,3 +83,29 @@ def test_format_goes_with_stdout(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--format" in result.stderr
     assert not (tmp_path / "x.nbf").exists()
+
+
+@pytest.mark.parametrize("reader", ["check -", "decode -"])
+def test_the_text_view_piped_back_is_named_not_a_truncated_frame(
+    tmp_path: Path, reader: str
+) -> None:
+    result = sh(
+        f"billsim run lifecycle-demo --stdout --format text 2>/dev/null | billsim {reader}",
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "billsim: <stdin>: not BILLMSG frames nor JSON lines: it starts with text "
+        "`-- 2026-11-21`; the text view (--format text) cannot be read back"
+    )
+    assert "OK" not in result.stdout
+
+
+@pytest.mark.parametrize("reader", ["check", "decode"])
+def test_a_text_file_is_named_for_what_it_starts_with(tmp_path: Path, reader: str) -> None:
+    (tmp_path / "notes.txt").write_text("Frames of Monday's run\nsee the .nbf\n")
+    result = sh(f"billsim {reader} notes.txt", tmp_path)
+    assert result.returncode == 2
+    assert "notes.txt: not BILLMSG frames nor JSON lines: it starts with text " in result.stderr
+    assert "`Frames of Monday's run`" in result.stderr
+    assert "truncated frame" not in result.stderr and "Traceback" not in result.stderr
