@@ -108,8 +108,9 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
             raise InputError("no frames: the input is empty", file=source)
         try:
             if form is FrameForm.JSON:
+                # An undeclared custom type is checked by its header, as in binary frames.
                 for _line, _seq, _data, frame in read_json_frames(
-                    stream, codec, source=source, prefix=prefix
+                    stream, codec, source=source, prefix=prefix, unknown_fields_unread=True
                 ):
                     checker.feed(frame)
             else:

@@ -222,13 +222,20 @@ def iter_decoded(
 
 
 def read_json_frames(
-    stream: BinaryIO, codec: FrameCodec, *, source: str = "<stream>", prefix: bytes = b""
+    stream: BinaryIO,
+    codec: FrameCodec,
+    *,
+    source: str = "<stream>",
+    prefix: bytes = b"",
+    unknown_fields_unread: bool = False,
 ) -> Iterator[tuple[int, int, bytes, Frame]]:
     """(line number, seq, frame bytes, frame) of each JSON line of `stream` (`run --stdout`).
 
     `seq` is the line's own `seq` if it has one, else its count from 1. Blank lines are
     skipped. Raises InputError naming the line (and the key) of the first line that is
-    not the JSON form of a frame the codec can write.
+    not the JSON form of a frame the codec can write. `unknown_fields_unread`: a record
+    of a type the codec has no table for, given by field name, is read as its header
+    and an empty record (see `frame_from_json`), not an error.
     """
     count = 0
     for number, line in enumerate(_lines(stream, prefix), 1):
@@ -244,7 +251,7 @@ def read_json_frames(
                 "expected a JSON object, the JSON form of a frame", file=source, line=number
             )
         try:
-            frame = frame_from_json(codec, obj)
+            frame = frame_from_json(codec, obj, unknown_fields_unread=unknown_fields_unread)
             data = codec.encode(frame)
         except (JsonFormError, EncodeError, FrameError) as error:
             message = error.message if isinstance(error, FrameError) else str(error)

@@ -109,3 +109,13 @@ def test_a_text_file_is_named_for_what_it_starts_with(tmp_path: Path, reader: st
     assert "notes.txt: not BILLMSG frames nor JSON lines: it starts with text " in result.stderr
     assert "`Frames of Monday's run`" in result.stderr
     assert "truncated frame" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_undeclared_custom_type_is_checked_by_its_header_in_either_form(tmp_path: Path) -> None:
+    """Without --scenario, check reads a custom record it has no table for as binary
+    bytes it cannot name the fields of; its JSON line, fields by name, the same way."""
+    binary = sh("billsim run notecreate --out - 2>/dev/null | billsim check -", tmp_path)
+    lines = sh("billsim run notecreate --stdout 2>/dev/null | billsim check -", tmp_path)
+    assert binary.returncode == lines.returncode == 0, lines.stderr
+    assert lines.stdout == binary.stdout
+    assert "(DBREC 4, custom 3)" in lines.stdout
