@@ -119,3 +119,14 @@ def test_an_undeclared_custom_type_is_checked_by_its_header_in_either_form(tmp_p
     assert binary.returncode == lines.returncode == 0, lines.stderr
     assert lines.stdout == binary.stdout
     assert "(DBREC 4, custom 3)" in lines.stdout
+
+
+def test_a_win32_stream_checked_as_linux_says_try_layout_win32(tmp_path: Path) -> None:
+    result = sh(
+        "billsim run lifecycle-demo --layout win32 --out - 2>/dev/null "
+        "| billsim check - --scenario lifecycle-demo",
+        tmp_path,
+    )
+    assert result.returncode == 1
+    assert "[bad-action]" in result.stdout
+    assert "note: these frames look like the win32 layout: try --layout win32" in result.stdout
