@@ -88,7 +88,7 @@ def read_stream(path: str, codec: FrameCodec) -> Iterator[SourceFrame]:
     if Path(path).is_dir():
         raise InputError("is a directory, not a capture or an .nbf file", file=source)
     with open_input(path) as stream:
-        form, prefix = detect_form(stream)
+        form, prefix = detect_form(stream, source=source)
         if form is None:
             raise InputError("no frames: the file is empty", file=source)
         if form is FrameForm.BINARY:
@@ -100,7 +100,7 @@ def read_stream(path: str, codec: FrameCodec) -> Iterator[SourceFrame]:
             return
     # The JSON form of frames (`run --stdout`): read afresh by the one JSON-lines reader.
     with open_input(path) as stream:
-        _form, prefix = detect_form(stream)
+        _form, prefix = detect_form(stream, source=source)
         yield from _read_json_form(prefix, stream, codec, source)
 
 

@@ -2,16 +2,17 @@
 then what it recognised of a real server's life (restarts, counter wraps, clock steps).
 
 The invariants depend on what the stream was written with (BillingSuppressTime, the
-stamp policy, the layout, custom types): `--scenario` (and `--notes-ini`) give them as
-`run` used them; without, the defaults are assumed, and a violation they could explain
-says so and how to give the right ones.
+stamp policy, custom types): `--scenario` (and `--notes-ini`) give them as `run` used
+them; without, the defaults are assumed, and a violation they could explain says so and
+how to give the right ones. The layout is `run`'s `--layout`, which no scenario holds:
+binary frames that read as nonsense in it but cleanly in the other get a hint saying so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO, cast
 
 from simulator.errors import InputError
 from simulator.scenario.bundled import resolve_scenario
@@ -23,6 +24,7 @@ from simulator.scenario.notes_ini import (
     resolve_settings,
 )
 from simulator.verify.checker import Checker, CheckReport, Rule, feed_stream, format_ticks
+from simulator.verify.layouts import HEAD_BYTES, likelier_layout
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
@@ -96,28 +98,35 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
     an `OK: …` line (then its events, if any). Returns the report (its `exit_code` is 0 or
     1). Raises InputError (exit code 2) for a file that cannot be opened, an empty one ("no
     frames"), or a frame that cannot be read, after writing the violations and events found
-    in the frames before it.
+    in the frames before it. Either way, binary frames whose first frames read cleanly
+    only in the other layout get a `note:` saying to try it.
     """
     settings = settings or StreamSettings()
     source = source_name(path)
     checker = Checker(suppress_time=settings.suppress_minutes, stamp_policy=settings.stamp_policy)
     codec = FrameCodec(settings.layout, custom_kinds=settings.custom_kinds)
+    kept: _HeadKept | None = None  # binary frames: their start, for the layout hint
     with open_input(path) as stream:
-        form, prefix = detect_form(stream)
+        form, prefix = detect_form(stream, source=source)
         if form is None:
             raise InputError("no frames: the input is empty", file=source)
         try:
             if form is FrameForm.JSON:
+                # An undeclared custom type is checked by its header, as in binary frames.
                 for _line, _seq, _data, frame in read_json_frames(
-                    stream, codec, source=source, prefix=prefix
+                    stream, codec, source=source, prefix=prefix, unknown_fields_unread=True
                 ):
                     checker.feed(frame)
             else:
-                feed_stream(checker, stream, codec, source, prefix=prefix)
-        except (FrameStreamError, InputError):
+                kept = _HeadKept(stream, prefix)
+                # The reader only calls read1 (or read): all a _HeadKept has.
+                feed_stream(checker, cast(BinaryIO, kept), codec, source, prefix=prefix)
+        except (FrameStreamError, InputError) as error:
             mid_stream = checker.sorted_report()
             _write_violations(mid_stream, out)
             _write_events(mid_stream, out)
+            if isinstance(error, FrameStreamError) and kept is not None:
+                _write_layout_hint(kept.head, settings, out)
             out.flush()
             raise
     report = checker.finish()
@@ -129,6 +138,8 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
         noun = "violation" if count == 1 else "violations"
         out.write(f"{source}: {count} {noun} in {report.counts()}{named} ({described})\n")
         _write_events(report, out)
+        if kept is not None and any(v.rule is Rule.BAD_ACTION for v in report.violations):
+            _write_layout_hint(kept.head, settings, out)
         if not settings.given and any(v.rule in _SETTINGS_RULES for v in report.violations):
             out.write(
                 f"note: {described} were assumed; if the stream was written otherwise, say "
@@ -140,6 +151,34 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
         _write_events(report, out)
     out.flush()
     return report
+
+
+class _HeadKept:
+    """A binary stream that keeps a copy of its first HEAD_BYTES (after `prefix`, the
+    bytes already read from it), for the layout hint when its frames read as nonsense."""
+
+    def __init__(self, stream: BinaryIO, prefix: bytes) -> None:
+        self._read = getattr(stream, "read1", stream.read)
+        self._head = bytearray(prefix)
+
+    def read1(self, size: int = -1) -> bytes:
+        data: bytes = self._read(size)
+        if len(self._head) < HEAD_BYTES:
+            self._head += data[: HEAD_BYTES - len(self._head)]
+        return data
+
+    read = read1
+
+    @property
+    def head(self) -> bytes:
+        return bytes(self._head)
+
+
+def _write_layout_hint(head: bytes, settings: StreamSettings, out: TextIO) -> None:
+    """Say so when the stream's first frames read cleanly in the other layout only."""
+    other = likelier_layout(head, settings.layout, settings.custom_kinds)
+    if other is not None:
+        out.write(f"note: these frames look like the {other} layout: try --layout {other}\n")
 
 
 def _write_violations(report: CheckReport, out: TextIO) -> None:

@@ -64,7 +64,7 @@ def decode_stream(
     codec = decoder.codec
     report = DecodeReport()
     write = out.write
-    form, prefix = detect_form(stream)
+    form, prefix = detect_form(stream, source=source)
     if form is None:
         raise InputError("no frames: the input is empty", file=source)
     frames: Iterator[tuple[str, int, JsonObject]]

@@ -174,6 +174,7 @@ def run_record(request: RecordRequest, err: TextIO | None = None) -> int:
     """`billsim record`: the capture file opened (bad path: exit 2), then `record`."""
     logging.getLogger("gmqtt").setLevel(logging.ERROR)
     err = err or sys.stderr
+    parse_broker_url(request.broker)  # a bad URL is exit 2 before the capture file is made
     stream = create(request.out, "w")
     try:
         return asyncio.run(record(request, stream, err))

@@ -256,14 +256,16 @@ def _from_frames(request: TimelineRequest) -> tuple[Timeline, PictureText]:
     source = source_name(request.source)
     codec = FrameCodec(settings.layout, custom_kinds=settings.custom_kinds)
     with open_input(request.source) as stream:
-        form, prefix = detect_form(stream)
+        form, prefix = detect_form(stream, source=source)
         if form is None:
             raise InputError("no frames: the input is empty", file=source)
         frames: Iterable[Frame]
         if form is FrameForm.JSON:
-            frames = (
-                f for _l, _s, _d, f in read_json_frames(stream, codec, source=source, prefix=prefix)
+            # An undeclared custom type is drawn by its header, as in binary frames.
+            json_frames = read_json_frames(
+                stream, codec, source=source, prefix=prefix, unknown_fields_unread=True
             )
+            frames = (f for _l, _s, _d, f in json_frames)
         else:
             frames = (f for _o, _d, f in read_frames(stream, codec, source=source, prefix=prefix))
         for frame in frames:

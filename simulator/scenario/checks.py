@@ -179,19 +179,33 @@ def _check_charged(
     action: ReadAction | WriteAction,
     databases: Mapping[str, Database],
 ) -> None:
-    """A scripted read or write of a note must name a document of the database's
-    `documents` (one with no charges, `{}`, is an uncharged document): an undeclared note
-    would silently bill nothing, which is a typo far more often than a wish."""
+    """A scripted read or write of a note must bill something: the note is a document of
+    the database's `documents` with a charge above 0 for that action. Anything else would
+    silently write no DOCUMENT, which is a typo far more often than a wish; a read or write
+    without `note_id` is the way to say "database activity, no document"."""
     database = databases.get(action.db)
     if database is None or action.note_id is None:
         return  # an undeclared database is reported as such
-    if action.note_id not in database.documents:
+    documents = f"databases[{action.db}].documents"
+    charges = database.documents.get(action.note_id)
+    if charges is None:
         report(
             path,
-            f"note {action.note_id:#x} is not a document of databases[{action.db}].documents, "
-            "so it would be billed nothing: declare it there (with its charge_read / "
-            "charge_write, or {} for an uncharged document), or leave note_id out",
+            f"note {action.note_id:#x} is not a document of {documents}, so it would be "
+            "billed nothing: declare it there with its charge_read / charge_write, or "
+            "leave note_id out",
         )
+        return
+    key = "charge_write" if isinstance(action, WriteAction) else "charge_read"
+    if getattr(charges, key) > 0:
+        return
+    why = f"its {key} is 0" if key in charges.model_fields_set else f"it has no {key}"
+    report(
+        path,
+        f"a {action.action} of note {action.note_id:#x} in {action.db} bills nothing: {why} "
+        f"(give it one in {documents}, or leave note_id out for a {action.action} of no "
+        "document)",
+    )
 
 
 def _check_declared(

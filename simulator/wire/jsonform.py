@@ -307,8 +307,15 @@ def json_or_raw(decoder: JsonDecoder, frame: Buffer, seq: int | None = None) -> 
         return out
 
 
-def frame_from_json(codec: FrameCodec, obj: Mapping[str, Any]) -> Frame:
-    """A Frame from its JSON form; JsonFormError names the key that is wrong."""
+def frame_from_json(
+    codec: FrameCodec, obj: Mapping[str, Any], *, unknown_fields_unread: bool = False
+) -> Frame:
+    """A Frame from its JSON form; JsonFormError names the key that is wrong.
+
+    A record of a struct type no table here describes, given field by field, cannot be
+    laid out: an error, unless `unknown_fields_unread`, when it is an empty RawRec — for
+    a reader of headers only (`check`), as it reads the bytes of such a type in binary
+    frames without knowing their fields."""
     key = "?"
     try:
         key = "StructType"
@@ -324,10 +331,12 @@ def frame_from_json(codec: FrameCodec, obj: Mapping[str, Any]) -> Frame:
         key = "rec"
         rec_obj = obj["rec"]
         kind_codec = codec.kind_codec(struct_type)
+        if kind_codec is None and "raw" not in rec_obj and unknown_fields_unread:
+            return Frame(struct_type, bill_class, server, timestamp, RawRec(b""), length)
         if kind_codec is None and "raw" not in rec_obj:
             raise JsonFormError(
                 f"struct type {struct_type} has fields by name, but no table here "
-                "describes it: declare its type (decode and check: --scenario) or give rec.raw"
+                "describes it: declare its type (--scenario) or give rec.raw"
             )
         if "raw" in rec_obj or kind_codec is None:
             rec: Any = RawRec(bytes.fromhex(_str(rec_obj["raw"])))

@@ -10,7 +10,9 @@ been yielded by then.
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,17 +74,59 @@ class FrameForm(StrEnum):
     JSON = "json"
 
 
-def detect_form(stream: BinaryIO) -> tuple[FrameForm | None, bytes]:
-    """The stream's form from its first byte, and that byte (to hand on as `prefix`).
+def detect_form(stream: BinaryIO, *, source: str = "<stream>") -> tuple[FrameForm | None, bytes]:
+    """The stream's form from its first bytes, and those bytes (to hand on as `prefix`).
 
     `{` starts a JSON line. A binary stream would start so only with a frame whose Len
     is 0x..7B, and its StructType would then be the bytes after the `{`: `"L` of
-    billsim's JSON lines is no struct type. None: the stream is empty.
+    billsim's JSON lines is no struct type. None: the stream is empty. Text that is
+    neither (the text view of `--format text`, a log, a YAML file) raises InputError
+    saying what it starts with, rather than a frame error about a Len made of letters.
     """
     first = stream.read(1)
     if not first:
         return None, b""
-    return (FrameForm.JSON if first == b"{" else FrameForm.BINARY), first
+    if first == b"{":
+        return FrameForm.JSON, first
+    head = first + stream.read(LEN_AND_TYPE.size - 1)
+    if len(head) == LEN_AND_TYPE.size and _is_text(head):
+        # A frame starting with four such bytes would have a Len of 2,336 or more: reading
+        # on up to that Len never waits for a frame that has not been written yet.
+        length = LEN_AND_TYPE.unpack(head)[0]
+        head += stream.read(min(length, _TEXT_SHOWN * 4) - len(head))
+        if _is_text(head):
+            if head.lstrip().startswith(b"{"):
+                return FrameForm.JSON, head  # JSON lines after blank lines
+            raise InputError(_not_frames(head), file=source)
+    return FrameForm.BINARY, head
+
+
+_TEXT_SHOWN = 40  # characters of a text input quoted in the error
+_TEXT_VIEW = re.compile(r"-- \d{4}-\d{2}-\d{2}$|\d{2}:\d{2}:\d{2}\.\d{2} ")
+
+
+def _is_text(data: bytes) -> bool:
+    """UTF-8 (a character cut at the end is fine) without control characters but tabs and
+    line ends. A frame fails this at once: its Len's high byte is a control character
+    for any frame under 2,336 bytes, and a built-in StructType's high byte is 0."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return all((char >= " " and char != "\x7f") or char in "\t\r\n" for char in text)
+
+
+def _not_frames(head: bytes) -> str:
+    lines = head.decode("utf-8", errors="ignore").splitlines()
+    first_line = next((line.strip() for line in lines if line.strip()), "")
+    shown = first_line[:_TEXT_SHOWN].rstrip() + ("…" if len(first_line) > _TEXT_SHOWN else "")
+    message = f"not BILLMSG frames nor JSON lines: it starts with text `{shown}`"
+    if _TEXT_VIEW.match(first_line):
+        return f"{message}; the text view (--format text) cannot be read back"
+    return (
+        f"{message}; billsim reads the frames `run --out` writes or the JSON lines of "
+        "`run --stdout`"
+    )
 
 
 def iter_frame_buffers(
@@ -178,13 +222,20 @@ def iter_decoded(
 
 
 def read_json_frames(
-    stream: BinaryIO, codec: FrameCodec, *, source: str = "<stream>", prefix: bytes = b""
+    stream: BinaryIO,
+    codec: FrameCodec,
+    *,
+    source: str = "<stream>",
+    prefix: bytes = b"",
+    unknown_fields_unread: bool = False,
 ) -> Iterator[tuple[int, int, bytes, Frame]]:
     """(line number, seq, frame bytes, frame) of each JSON line of `stream` (`run --stdout`).
 
     `seq` is the line's own `seq` if it has one, else its count from 1. Blank lines are
     skipped. Raises InputError naming the line (and the key) of the first line that is
-    not the JSON form of a frame the codec can write.
+    not the JSON form of a frame the codec can write. `unknown_fields_unread`: a record
+    of a type the codec has no table for, given by field name, is read as its header
+    and an empty record (see `frame_from_json`), not an error.
     """
     count = 0
     for number, line in enumerate(_lines(stream, prefix), 1):
@@ -200,7 +251,7 @@ def read_json_frames(
                 "expected a JSON object, the JSON form of a frame", file=source, line=number
             )
         try:
-            frame = frame_from_json(codec, obj)
+            frame = frame_from_json(codec, obj, unknown_fields_unread=unknown_fields_unread)
             data = codec.encode(frame)
         except (JsonFormError, EncodeError, FrameError) as error:
             message = error.message if isinstance(error, FrameError) else str(error)
@@ -213,5 +264,6 @@ def read_json_frames(
 def _lines(stream: BinaryIO, prefix: bytes) -> Iterator[bytes]:
     lines = iter(stream)
     if prefix:
-        yield prefix + next(lines, b"")
+        # The prefix may hold whole lines (blank ones before the first) and a part of one.
+        yield from (prefix + next(lines, b"")).splitlines(keepends=True)
     yield from lines

@@ -159,3 +159,36 @@ def test_a_json_line_with_a_surrogate_no_byte_stands_for_is_bad_input_at_its_lin
     result = runner.invoke(cli.app, [command, str(path)])
     assert result.exit_code == 2
     assert f"billsim: {path}:1: rec: Username: \\ud800 is no text a frame can hold" in result.output
+
+
+@pytest.mark.parametrize(
+    ("scenario", "code"),
+    [("lifecycle-demo", 1), ("all-classes", 2)],  # bad-action violations; a frame unreadable
+)
+def test_win32_frames_read_as_linux_say_which_layout_they_look_like(
+    tmp_path: Path, scenario: str, code: int
+) -> None:
+    path = run_to(tmp_path, scenario, "--layout", "win32")
+    result = runner.invoke(cli.app, ["check", str(path), "--scenario", scenario])
+    assert result.exit_code == code  # as without the hint
+    hint = "note: these frames look like the win32 layout: try --layout win32"
+    assert hint in result.stdout
+    right = runner.invoke(
+        cli.app, ["check", str(path), "--scenario", scenario, "--layout", "win32"]
+    )
+    assert right.exit_code == 0, right.output
+    assert "look like" not in right.stdout
+
+
+def test_linux_frames_read_as_win32_say_so_too(tmp_path: Path) -> None:
+    path = run_to(tmp_path, "lifecycle-demo")
+    result = runner.invoke(cli.app, ["check", "-", "--layout", "win32"], input=path.read_bytes())
+    assert result.exit_code == 1
+    last = result.stdout.splitlines()[-1]
+    assert last == "note: these frames look like the linux-x86_64 layout: try --layout linux-x86_64"
+
+
+def test_violations_of_a_stream_in_its_own_layout_give_no_layout_hint(tmp_path: Path) -> None:
+    result = runner.invoke(cli.app, ["check", str(run_to(tmp_path, "reopen"))])
+    assert result.exit_code == 1
+    assert "look like the" not in result.stdout

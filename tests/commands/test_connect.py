@@ -1,5 +1,6 @@
 """The first connection to a broker fails fast: `run` and `tail` exit 1 within
---connect-timeout, naming the URL and the reason, before a single frame is written.
+--connect-timeout, naming the URL and the reason, before a single frame is written; an
+unparseable URL is exit 2 at once, for every command that takes --broker.
 
 Each test starts what it needs on loopback (a closed port, a TLS mosquitto, a mosquitto
 with passwords) and runs the installed console script as a user would.
@@ -8,6 +9,7 @@ with passwords) and runs the installed console script as a user would.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from brokers import BrokerFactory, free_port, make_tls_files
+from paths import GOLDEN_FRAMES
 
 pytestmark = pytest.mark.broker
 
@@ -111,3 +114,32 @@ def test_a_connected_run_reports_the_real_wall_time(
     wall = json.loads(summary.read_text())["wall_time_s"]
     assert 0 < wall <= took
     assert json.loads(summary.read_text())["rate_per_s"] > 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "lifecycle-demo"],
+        ["tail"],
+        ["addin"],
+        ["record", "--out", "capture.jsonl"],
+        ["replay", "frames.nbf"],
+    ],
+)
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("mqtt://bad url", "host 'bad url' has a space"),
+        ("mqtt://host;x:1883", "host 'host;x' has ';'"),
+    ],
+)
+def test_an_unparseable_broker_url_is_exit_2_at_once_naming_broker(
+    tmp_path: Path, command: list[str], url: str, why: str
+) -> None:
+    """Not a name lookup failing until the connect timeout: nothing is made or sent."""
+    shutil.copy(GOLDEN_FRAMES / "linux-x86_64-pad-union.nbf", tmp_path / "frames.nbf")
+    result, took = billsim(*command, "--broker", url, "--connect-timeout", "30", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"billsim: --broker: not a broker URL ({why}")
+    assert took < SLACK_S
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames.nbf"]  # no capture, no store

@@ -7,29 +7,10 @@ view, and empty input, which is an error, never a silent OK.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-BIN = Path(sys.executable).parent
-BILLSIM = BIN / "billsim"
-
-
-def sh(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`command` in bash with pipefail, the venv's console scripts first on PATH."""
-    if not BILLSIM.is_file():
-        pytest.fail(f"the console script is not installed at {BILLSIM}: pip install -e .")
-    return subprocess.run(
-        ["bash", "-o", "pipefail", "-c", command],
-        cwd=cwd,
-        env={"PATH": f"{BIN}:/usr/bin:/bin", "LANG": "C.UTF-8"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from console import sh
 
 
 @pytest.mark.parametrize("scenario", ["notecreate"])  # custom records too; every scenario:
@@ -102,3 +83,50 @@ def test_format_goes_with_stdout(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--format" in result.stderr
     assert not (tmp_path / "x.nbf").exists()
+
+
+@pytest.mark.parametrize("reader", ["check -", "decode -"])
+def test_the_text_view_piped_back_is_named_not_a_truncated_frame(
+    tmp_path: Path, reader: str
+) -> None:
+    result = sh(
+        f"billsim run lifecycle-demo --stdout --format text 2>/dev/null | billsim {reader}",
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "billsim: <stdin>: not BILLMSG frames nor JSON lines: it starts with text "
+        "`-- 2026-11-21`; the text view (--format text) cannot be read back"
+    )
+    assert "OK" not in result.stdout
+
+
+@pytest.mark.parametrize("reader", ["check", "decode"])
+def test_a_text_file_is_named_for_what_it_starts_with(tmp_path: Path, reader: str) -> None:
+    (tmp_path / "notes.txt").write_text("Frames of Monday's run\nsee the .nbf\n")
+    result = sh(f"billsim {reader} notes.txt", tmp_path)
+    assert result.returncode == 2
+    assert "notes.txt: not BILLMSG frames nor JSON lines: it starts with text " in result.stderr
+    assert "`Frames of Monday's run`" in result.stderr
+    assert "truncated frame" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_undeclared_custom_type_is_checked_by_its_header_in_either_form(tmp_path: Path) -> None:
+    """Without --scenario, check reads a custom record it has no table for as binary
+    bytes it cannot name the fields of; its JSON line, fields by name, the same way."""
+    binary = sh("billsim run notecreate --out - 2>/dev/null | billsim check -", tmp_path)
+    lines = sh("billsim run notecreate --stdout 2>/dev/null | billsim check -", tmp_path)
+    assert binary.returncode == lines.returncode == 0, lines.stderr
+    assert lines.stdout == binary.stdout
+    assert "(DBREC 4, custom 3)" in lines.stdout
+
+
+def test_a_win32_stream_checked_as_linux_says_try_layout_win32(tmp_path: Path) -> None:
+    result = sh(
+        "billsim run lifecycle-demo --layout win32 --out - 2>/dev/null "
+        "| billsim check - --scenario lifecycle-demo",
+        tmp_path,
+    )
+    assert result.returncode == 1
+    assert "[bad-action]" in result.stdout
+    assert "note: these frames look like the win32 layout: try --layout win32" in result.stdout

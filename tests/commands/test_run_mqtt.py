@@ -34,6 +34,7 @@ from brokers import (
     free_port,
     make_tls_files,
 )
+from console import sh
 from paths import REPO
 
 from simulator.adapters.broker import find_mosquitto_sub
@@ -1132,6 +1133,29 @@ async def test_embedded_broker_listens_on_the_preferred_port_when_it_is_free(
     summary = read_summary(summary_path)
     assert summary["broker"] == f"mqtt://127.0.0.1:{port}"
     assert summary["delivered"] == summary["records"] == 21
+
+
+def test_the_window_is_logged_only_when_the_broker_caps_it(
+    tmp_path: Path, mosquitto_factory: BrokerFactory
+) -> None:
+    """Every run used to log `mqtt.window_capped requested=1000 window=998`: the two
+    packet ids kept back for status and replies are not news. The installed billsim on the
+    embedded broker (billsim's own config, max_inflight_messages 1000) logs no such line;
+    on a broker whose Receive Maximum is 10 it does."""
+    own = sh(
+        "BILLSIM_EMBEDDED_BROKER=mosquitto billsim run lifecycle-demo --speed max "
+        f"--embedded-port {free_port()}",
+        tmp_path,
+    )
+    assert own.returncode == 0, own.stderr
+    assert re.search(r"mqtt\.connected .*receive_maximum=1000 .*window=998", own.stderr)
+    assert "window_capped" not in own.stderr
+    capped = mosquitto_factory(settings={"max_inflight_messages": 10})
+    small = sh(f"billsim run lifecycle-demo --speed max --broker {capped.url}", tmp_path)
+    assert small.returncode == 0, small.stderr
+    assert re.search(
+        r"mqtt\.window_capped +receive_maximum=10 requested=1000 window=8", small.stderr
+    ), small.stderr
 
 
 @pytest.mark.parametrize("value", ["0", "65536", "http", "-5", "18 83", "\u00b2"])

@@ -1,6 +1,6 @@
 """`billsim validate` as a newcomer writing a first scenario meets it: every problem of a
-file in one run (file:line: field each), a note read that would bill nothing refused by
-name, and a generated workload's users counted."""
+file in one run (file:line: field each), a note read or write that would bill nothing
+refused by name (by `run` too), and a generated workload's users counted."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+from console import sh
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -23,7 +24,7 @@ databases:
   mail/a.nsf: {replica_id: "85258A3B:0052C1F0"}
   apps/x.nsf:
     replica_id: "85258A3B:0052C1F1"
-    documents: {0x10: {charge_read: 0.1}, 0x11: {}}
+    documents: {0x10: {charge_read: 0.1}, 0x11: {}, 0x13: {charge_read: 0.1, charge_write: 0}}
 """
 PROBLEM = re.compile(r"^(?:billsim: )?(\S+?):(\d+): (\S+): (.+)$")
 
@@ -93,7 +94,63 @@ script:
     assert "does not have it open" in problems[1][2]
 
 
-def test_a_note_read_that_would_bill_nothing_is_refused_by_name(tmp_path: Path) -> None:
+BILLS_NOTHING = """\
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+script:
+  - {at: 0m, user: alice, action: read, db: apps/x.nsf, note_id: 0x10}
+  - {at: 1m, user: alice, action: read, db: apps/x.nsf, note_id: 0x2306}
+  - {at: 2m, user: alice, action: write, db: apps/x.nsf, note_id: 0x10}
+  - {at: 3m, user: alice, action: read, db: apps/x.nsf, note_id: 0x11}
+  - {at: 4m, user: alice, action: write, db: apps/x.nsf, note_id: 0x13}
+  - {at: 5m, user: alice, action: read, db: apps/x.nsf}
+  - {at: 6m, user: alice, action: write, db: apps/x.nsf, note_id: 0x12}
+"""
+
+
+def test_a_note_read_or_write_that_would_bill_nothing_is_refused_by_name(tmp_path: Path) -> None:
+    code, problems = validate(tmp_path, HEAD + BILLS_NOTHING)
+    assert code == 2
+    assert [(line, field) for line, field, _ in problems] == [
+        (14, "script[1].note_id"),
+        (15, "script[2].note_id"),
+        (16, "script[3].note_id"),
+        (17, "script[4].note_id"),
+        (19, "script[6].note_id"),
+    ]
+    undeclared, no_write, uncharged, zero, _ = (message for _, _, message in problems)
+    assert undeclared.startswith("note 0x2306 is not a document of databases[apps/x.nsf].documents")
+    assert "leave note_id out" in undeclared
+    # Declared, but without the charge the action bills: named, with what is missing.
+    assert no_write.startswith(
+        "a write of note 0x10 in apps/x.nsf bills nothing: it has no charge_write"
+    )
+    assert "leave note_id out" in no_write
+    assert uncharged.startswith(
+        "a read of note 0x11 in apps/x.nsf bills nothing: it has no charge_read"
+    )
+    assert zero.startswith(
+        "a write of note 0x13 in apps/x.nsf bills nothing: its charge_write is 0"
+    )
+
+
+def test_run_refuses_what_validate_refuses(tmp_path: Path) -> None:
+    """The installed billsim, as a user runs it: `run` loads the file as `validate` does,
+    so a write of an uncharged note is exit 2 before any frame, with file:line: field."""
+    path = tmp_path / "first.yaml"
+    path.write_text(HEAD + BILLS_NOTHING)
+    for command in ("validate first.yaml", "run first.yaml --out x.nbf"):
+        result = sh(f"billsim {command}", tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert (
+            "first.yaml:15: script[2].note_id: a write of note 0x10 in apps/x.nsf bills nothing"
+            in result.stderr
+        )
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.nbf").exists()
+
+
+def test_charged_notes_and_reads_without_a_note_are_fine(tmp_path: Path) -> None:
     code, problems = validate(
         tmp_path,
         HEAD
@@ -102,35 +159,9 @@ users:
   alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
 script:
   - {at: 0m, user: alice, action: read, db: apps/x.nsf, note_id: 0x10}
-  - {at: 1m, user: alice, action: read, db: apps/x.nsf, note_id: 0x2306}
-  - {at: 2m, user: alice, action: write, db: apps/x.nsf, note_id: 0x11}
-  - {at: 3m, user: alice, action: read, db: apps/x.nsf}
-  - {at: 4m, user: alice, action: write, db: apps/x.nsf, note_id: 0x12}
-""",
-    )
-    assert code == 2
-    assert [(line, field) for line, field, _ in problems] == [
-        (14, "script[1].note_id"),
-        (17, "script[4].note_id"),
-    ]
-    message = problems[0][2]
-    assert message.startswith("note 0x2306 is not a document of databases[apps/x.nsf].documents")
-    assert "{} for an uncharged document" in message and "leave note_id out" in message
-
-
-def test_a_declared_uncharged_document_and_a_read_without_a_note_are_fine(
-    tmp_path: Path,
-) -> None:
-    code, problems = validate(
-        tmp_path,
-        HEAD
-        + """\
-users:
-  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
-script:
-  - {at: 0m, user: alice, action: read, db: apps/x.nsf, note_id: 0x11}
-  - {at: 1m, user: alice, action: write, db: apps/x.nsf, note_id: 0x10}
-  - {at: 2m, user: alice, action: read, db: mail/a.nsf}
+  - {at: 1m, user: alice, action: read, db: apps/x.nsf, note_id: 0x13}
+  - {at: 2m, user: alice, action: write, db: apps/x.nsf}
+  - {at: 3m, user: alice, action: read, db: mail/a.nsf}
 """,
     )
     assert (code, problems) == (0, [])

@@ -32,7 +32,7 @@ from simulator.scenario.models import MailAction
 from simulator.wire import constants as c
 from simulator.wire import timedate
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import frame_to_json
+from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import Layout
 from simulator.wire.records import (
     AgentRec,
@@ -173,7 +173,8 @@ def test_every_delivery_report_of_the_c_api_is_a_scenario_name(report: str, valu
     )
     (mail,) = records(frames, MailRec)
     assert isinstance(mail.rec, MailRec) and mail.rec.Report == value
-    line = frame_line(frame_to_json(FrameCodec(Layout.LINUX_X86_64), mail))
+    codec = FrameCodec(Layout.LINUX_X86_64)
+    line = frame_line(JsonDecoder(codec)(codec.encode(mail), 0, None))
     assert f"report {report}  " in line
 
 

@@ -8,7 +8,7 @@ import pytest
 from scenario_texts import BASE, BASE_LINES, GOOD_VALUES, custom, errors_of, script, script_line
 
 from simulator.scenario.loader import load_scenario_text
-from simulator.scenario.models import CustomAction, WriteAction
+from simulator.scenario.models import CustomAction, ReadAction
 from simulator.scenario.speed import Speed
 from simulator.wire.records import Oid, Unid
 from simulator.wire.timedate import TimeDate
@@ -21,13 +21,13 @@ def test_start_with_offset_and_unquoted_is_utc() -> None:
 
 def test_note_id_as_hex_text() -> None:
     text = BASE.replace("{0x2306:", '{"0x2306":') + script(
-        '{at: 1m, user: alice, action: write, db: apps/orders.nsf, note_id: "0x2306"}'
+        '{at: 1m, user: alice, action: read, db: apps/orders.nsf, note_id: "0x2306"}'
     ).removeprefix(BASE)
     scenario = load_scenario_text(text)
     assert 0x2306 in scenario.databases["apps/orders.nsf"].documents
-    write = scenario.script[0]
-    assert isinstance(write, WriteAction)
-    assert write.note_id == 0x2306
+    read = scenario.script[0]
+    assert isinstance(read, ReadAction)
+    assert read.note_id == 0x2306
 
 
 @pytest.mark.parametrize("text", ["max", "realtime", "60x", "0.5x", "60X", " 2x "])

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from samples import BOB, JDN, MAIL_OID, MAIL_REC
+from samples import BOB, JDN, MAIL_OID, MAIL_REC, STAMP
 from samples import FRAMES as SAMPLE_FRAMES
 
 from simulator.wire.codec import FrameCodec, FrameError
@@ -284,6 +284,23 @@ def test_unknown_struct_type_is_header_plus_raw() -> None:
     frame = frame_from_json(codec, got)
     assert frame.rec == RawRec(bytes(data[276:]))
     assert codec.encode(frame) == bytes(data)
+
+
+def test_a_type_without_a_table_given_by_field_name_is_an_error_or_its_header_alone() -> None:
+    codec = _CODECS[NATURAL, COMPACT]
+    obj = {
+        "StructType": 32001,
+        "Class": 2,
+        "ServerName": "CN=Mail01/O=Acme",
+        "TimeStamp": "2026-11-21T09:15:00.00Z",
+        "rec": {"Username": "CN=Alice Smith/O=Acme", "dbNoteID": 8442},
+    }
+    with pytest.raises(JsonFormError, match=r"has fields by name.*--scenario"):
+        frame_from_json(codec, obj)
+    # For a reader of headers (check): the header, and a record it does not read.
+    frame = frame_from_json(codec, obj, unknown_fields_unread=True)
+    assert frame[:4] == (32001, 2, "CN=Mail01/O=Acme", STAMP)
+    assert frame.rec == RawRec(b"")
 
 
 # --- Errors name the key --------------------------------------------------------------------

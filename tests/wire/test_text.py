@@ -11,7 +11,7 @@ from samples import ALICE, SERVER, SESSION_REC, STAMP
 
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import dumps_frame, frame_to_json
+from simulator.wire.jsonform import JsonDecoder, dumps_frame
 from simulator.wire.records import Frame
 from simulator.wire.text import (
     SHOWN_ERRORS,
@@ -160,7 +160,7 @@ def test_a_name_byte_that_is_not_utf8_shows_as_the_json_forms_escape() -> None:
     codec = FrameCodec()
     name = b"CN=\xffnn Lee/O=Acme".decode("utf-8", "surrogateescape")
     frame = Frame(1, 1, SERVER, STAMP, SESSION_REC._replace(Username=name))
-    obj = frame_to_json(codec, codec.decode(codec.encode(frame)))
+    obj = JsonDecoder(codec)(codec.encode(codec.decode(codec.encode(frame))), 0, None)
     line = frame_line(obj)
     line.encode("utf-8")  # strict: no lone surrogate left
     assert "\\udcffnn Lee/Acme" in line

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import socket
 import ssl
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -88,6 +91,9 @@ def parse_broker_url(text: str, *, env: Mapping[str, str] = os.environ) -> Broke
     host = parts.hostname
     if not host:
         raise bad(f"no host in {shown!r}")
+    problem = host_problem(host)
+    if problem is not None:
+        raise bad(f"not a broker URL ({problem}): {shown!r}")
     if port == 0:
         raise bad(f"port 0 in {shown!r}: use 1..65535")
     username = unquote(parts.username) if parts.username else None
@@ -99,6 +105,42 @@ def parse_broker_url(text: str, *, env: Mapping[str, str] = os.environ) -> Broke
     if password is not None and username is None:
         raise bad(f"a password needs a user name (in the URL or {ENV_USERNAME})")
     return BrokerUrl(scheme, host, port or DEFAULT_PORTS[scheme], username, password)
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?")
+_NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` can name no broker, or None: an IP address, or a DNS name of labels of
+    letters, digits, `-` and `_` (an international name is checked as its ASCII form).
+    Caught here, a typo is exit 2 at once, not a name lookup failing until the connect
+    timeout."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if ":" in host:
+        return f"host {host!r} is no IPv6 address"
+    try:
+        ascii_name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_name = host
+    bad = next((char for char in ascii_name if char not in _NAME_CHARACTERS), None)
+    if bad is not None:
+        return f"host {host!r} has {'a space' if bad == ' ' else repr(bad)}"
+    labels = ascii_name.removesuffix(".").split(".")
+    if len(ascii_name) > 253:
+        return f"host {host!r} is longer than 253 characters"
+    for label in labels:
+        if not label:
+            return f"host {host!r} has an empty label"
+        if len(label) > 63 or not _LABEL.fullmatch(label):
+            return f"host {host!r}: {label!r} is no DNS label"
+    if labels[-1].isdigit():
+        return f"host {host!r} is no IPv4 address"
+    return None
 
 
 def connect_failure(error: BaseException) -> str:

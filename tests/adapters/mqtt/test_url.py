@@ -25,6 +25,13 @@ def test_parse_broker_url_defaults_and_ports() -> None:
     assert str(parse_broker_url("mqtt://[::1]:1884", env={})) == "mqtt://[::1]:1884"
 
 
+@pytest.mark.parametrize(
+    "host", ["localhost", "broker.example.", "mq_01.acme.example", "münchen.example", "10.1.2.3"]
+)
+def test_host_names_and_addresses_are_taken(host: str) -> None:
+    assert parse_broker_url(f"mqtt://{host}:1884", env={}).host == host
+
+
 def test_parse_broker_url_credentials_and_redaction() -> None:
     url = parse_broker_url("mqtts://al%40ice:p%3Ass@word@host:8884", env={})
     assert (url.username, url.password) == ("al@ice", "p:ss@word")
@@ -54,6 +61,11 @@ def test_parse_broker_url_credentials_and_redaction() -> None:
         ("mqtt://host:port", "not a broker URL"),
         ("mqtt://host/topic", "no path"),
         ("mqtt://host?x=1", "no path"),
+        ("mqtt://bad url", "host 'bad url' has a space"),
+        ("mqtt://broker..example", "has an empty label"),
+        ("mqtt://-broker.example", "'-broker' is no DNS label"),
+        ("mqtt://bro$ker:1883", "has '$'"),
+        ("mqtt://10.1.2.300", "no IPv4 address"),
     ],
 )
 def test_parse_broker_url_errors(text: str, message: str) -> None:
