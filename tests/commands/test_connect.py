@@ -141,5 +141,6 @@ def test_an_unparseable_broker_url_is_exit_2_at_once_naming_broker(
     result, took = billsim(*command, "--broker", url, "--connect-timeout", "30", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f"billsim: --broker: not a broker URL ({why}")
-    assert took < SLACK_S
+    # Far from the 30 s of the timeout (a loaded machine's start-up alone can near SLACK_S).
+    assert took < 2 * SLACK_S
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames.nbf"]  # no capture, no store
