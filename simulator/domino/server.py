@@ -366,6 +366,7 @@ class Server:
         self.ledger = UserLedger()
         self.sessions_started = 0
         self._shutdown_order: deque[Session] | None = None
+        self._shutdown_room = 0  # how many sessions the dict had room for when last copied
         # Bound once: each `self.method` access makes a new object, and every heap entry
         # would hold its own (a million sessions, a million copies).
         self._session_boundary_handler = self._session_boundary
@@ -726,6 +727,7 @@ class Server:
             # A snapshot: taking the dict's first entry again and again would rescan the
             # deleted ones each time, quadratic in the number of sessions.
             self._shutdown_order = deque(self.sessions.values())
+            self._shutdown_room = len(self.sessions)
         order = self._shutdown_order
         ended = 0
         while order and (limit is None or ended < limit):
@@ -733,4 +735,9 @@ class Server:
             if not session.ended:
                 self.end_session(session, now)
                 ended += 1
+        if len(self.sessions) * 4 < self._shutdown_room:
+            # A dict keeps its table when emptied (~40 MB for a million sessions) while the
+            # ledger grows a row for each session ended: copied to one of its size instead.
+            self.sessions = dict(self.sessions)
+            self._shutdown_room = len(self.sessions)
         return len(self.sessions)

@@ -19,7 +19,7 @@ from datetime import datetime
 from heapq import heappush as _heappush
 from itertools import accumulate
 from math import log as _log
-from typing import Any
+from typing import Any, ClassVar
 
 from simulator.domino.calendar import calendar_of
 from simulator.domino.clock import EventHeap, Phase
@@ -121,15 +121,17 @@ def rank_weights(popularity: Distribution | ZipfExponent, count: int) -> list[fl
 
 class MailFiles:
     """The generated users' mail files: user u's path from the `mail_file` template, its
-    replica ID fixed by the seed and the path, as the first version derived them."""
+    replica ID fixed by the seed and the path, as the first version derived them; and
+    `handle`, the MailFile type of this population's sessions."""
 
-    __slots__ = ("_name_of", "_replicas", "_seed", "_template")
+    __slots__ = ("_name_of", "_replicas", "_seed", "_template", "handle")
 
     def __init__(self, template: str, workload: Workload, seed: int) -> None:
         self._template = template
         self._name_of = workload.name_of
         self._seed = seed
         self._replicas: dict[int, TimeDate] = {}
+        self.handle = _handle_type(self)
 
     def path_of(self, user: int, name: str | None = None) -> str:
         """User u's path (`name`: its name, when the caller has it at hand)."""
@@ -146,29 +148,47 @@ class MailFiles:
         return replica
 
 
-class MailFile:
-    """A session's mail file as the server reads a database (server.Database): made for
-    each session, and holding only the user's number, not its path and replica ID (~40
-    bytes instead of ~260: a million sessions open at once each have one)."""
+class MailFile(int):
+    """A session's mail file as the server reads a database (server.Database): the user's
+    number itself, its path and replica ID derived when asked (from `_files`, set on each
+    population's own subclass, MailFiles.handle).
 
-    __slots__ = ("_files", "_user")
+    An int, not an object holding one: a million sessions open at once each have one,
+    and this way it costs 48 bytes, against ~260 for a DatabaseInfo with its path and
+    TIMEDATE, or 80 for a slotted object and the number it holds. Only its identity
+    matters to the server (a session tells its databases apart with `is`); it is true
+    even for user 0.
+    """
 
+    __slots__ = ()
+
+    _files: ClassVar[MailFiles]
     # A mail file has no charged documents, and its path is a file (a template giving a
     # directory makes a DatabaseInfo instead: see Population._connect).
-    documents: Mapping[int, Charges] = _NO_DOCUMENTS
-    is_directory = False
-
-    def __init__(self, files: MailFiles, user: int) -> None:
-        self._files = files
-        self._user = user
+    documents: ClassVar[Mapping[int, Charges]] = _NO_DOCUMENTS
+    is_directory: ClassVar[bool] = False
 
     @property
     def path(self) -> str:
-        return self._files.path_of(self._user)
+        return self._files.path_of(int(self))
 
     @property
     def replica_id(self) -> TimeDate:
-        return self._files.replica_of(self._user)
+        return self._files.replica_of(int(self))
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"MailFile({self.path!r})"
+
+
+def _handle_type(files: MailFiles) -> type[MailFile]:
+    class Handle(MailFile):
+        __slots__ = ()
+        _files = files
+
+    return Handle
 
 
 class _Table:
@@ -413,7 +433,7 @@ class Population:
             if is_directory(path):  # bills nothing (the loader's checks refuse such a template)
                 db = DatabaseInfo(path, derive_timedate(self.seed, "replica", path), _NO_DOCUMENTS)
             else:
-                db = MailFile(self._mail_files, user)
+                db = self._mail_files.handle(user)
         elif self._pick is not None:
             pick = self._pick
             db = self.databases[_bisect(pick.cumulative, uniform(user) * pick.total)]

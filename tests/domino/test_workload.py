@@ -640,14 +640,18 @@ def test_a_session_holds_its_mail_file_as_the_user_number_alone(
     assert len(opened) > 20
     for info in opened:
         assert isinstance(info, MailFile)
-        assert sys.getsizeof(info) <= 48  # two slots: no path, no replica ID, no dict
+        assert sys.getsizeof(info) <= 48  # the user's number: no path, no replica ID
         number = int(info.path.removeprefix("mail/annamaria").removesuffix(".nsf"))
+        assert number == info + 1  # user 0 is number 1
         assert info.replica_id == derive_timedate(9, "replica", info.path)
         assert not info.documents and not info.is_directory
-        assert 1 <= number <= 30
+    assert len({int(info) for info in opened if isinstance(info, MailFile)}) == len(opened)
     assert sim.population is not None
     monkeypatch.setattr("simulator.domino.workload._REPLICAS_KEPT", 4)
     files = MailFiles("mail/{user}.nsf", sim.population.workload, 9)
+    first = files.handle(0)
+    assert first and first.path == "mail/annamaria1.nsf"  # user 0's is a database too
+    assert first is not files.handle(0)  # one each session: told apart by identity
     replicas = [files.replica_of(user) for user in range(10)]
     assert len(files._replicas) <= 4
     assert replicas == [files.replica_of(user) for user in range(10)]
