@@ -24,11 +24,11 @@ class BillingWriter:
     """
 
     __slots__ = (
+        "_counts",
         "_encoders",
         "_stamp_call",
         "_stamp_now",
         "_stamp_value",
-        "by_struct_type",
         "class_mask",
         "codec",
         "frames",
@@ -57,15 +57,29 @@ class BillingWriter:
         # __call__ slot, a noticeable part of a write.
         self._stamp_call = stamper.__call__
         self.frames = 0
-        # (struct type, action or type) → frames written; the summary's "records by type".
-        self.by_struct_type: dict[tuple[int, int], int] = {}
+        # struct type → action or type → frames written (see by_struct_type): one small
+        # dict per type, so a write counts without making a (type, detail) key.
+        self._counts: dict[int, dict[int, int]] = {}
         self._encoders = {
-            python_type: (kind_codec.encode, kind_codec.kind.struct_type)
+            python_type: (
+                kind_codec.encode,
+                kind_codec.kind.struct_type,
+                self._counts.setdefault(kind_codec.kind.struct_type, {}),
+            )
             for python_type, kind_codec in codec.by_python_type.items()
         }
         # Several records of one event share its instant: stamp it once.
         self._stamp_now = -1
         self._stamp_value = stamper(0)
+
+    @property
+    def by_struct_type(self) -> dict[tuple[int, int], int]:
+        """(struct type, action or type) → frames written; the summary's "records by type"."""
+        return {
+            (struct_type, detail): count
+            for struct_type, counts in self._counts.items()
+            for detail, count in counts.items()
+        }
 
     def stamp_at(self, now: int) -> TimeDate:
         """The TIMEDATE of `now`, the one the header of a record written at `now` gets (a
@@ -79,15 +93,13 @@ class BillingWriter:
         """Bill `rec` at virtual time `now` if its class is on; True when a frame was written."""
         if not self.class_mask & bill_class:
             return False
-        encode, struct_type = self._encoders[type(rec)]
+        encode, struct_type, counts = self._encoders[type(rec)]
         if now != self._stamp_now:
             self._stamp_now = now
             self._stamp_value = self._stamp_call(now)
         frame = encode(struct_type, bill_class, self.server_name, self._stamp_value, rec)
         frames = self.frames = self.frames + 1
-        counts = self.by_struct_type
-        key = (struct_type, detail)
-        counts[key] = counts.get(key, 0) + 1
+        counts[detail] = counts.get(detail, 0) + 1
         self.put((frames, frame))
         return True
 
@@ -98,7 +110,7 @@ class BillingWriter:
         kind_codec = self.codec.by_struct_type[struct_type]
         frame = kind_codec.encode(struct_type, bill_class, self.server_name, self.stamp(now), rec)
         self.frames += 1
-        key = (struct_type, 0)
-        self.by_struct_type[key] = self.by_struct_type.get(key, 0) + 1
+        counts = self._counts.setdefault(struct_type, {})
+        counts[0] = counts.get(0, 0) + 1
         self.put((self.frames, frame))
         return True

@@ -21,10 +21,12 @@ from simulator.scenario.workload import WEEKDAYS, CalendarSpec, Workload
 
 class Calendar:
     __slots__ = (
+        "_area",
         "_areas",
         "_cumulative",
         "_first_date",
         "_points",
+        "_segments",
         "_start",
         "_times",
         "_zone",
@@ -48,6 +50,22 @@ class Calendar:
         for area in self._areas:
             cumulative.append(cumulative[-1] + area)
         self._cumulative = cumulative
+        self._area = cumulative[-1]
+        # What `arrival_clock` needs of the segment a number falls in, by the number's
+        # place among the cumulative areas (bisect_right's result): worked out once, as
+        # each arrival would otherwise look up and divide the same values again.
+        self._segments = [self._segment_after(place) for place in range(len(cumulative) + 1)]
+
+    def _segment_after(self, place: int) -> tuple[int, float, float | None, float, int]:
+        """(start, rate, slope or None when flat, area before, last µs offset) of the
+        segment an arrival whose area falls at `place` lands in."""
+        segment = min(place - 1, len(self._areas) - 1)
+        while segment > 0 and self._areas[segment] == 0:
+            segment -= 1  # a flat-zero stretch holds no arrivals: land before it
+        (at, rate), (next_at, next_rate) = self._points[segment], self._points[segment + 1]
+        slope = (next_rate - rate) / (next_at - at)
+        flat = abs(slope) < 1e-18
+        return at, rate, None if flat else slope, self._cumulative[segment], next_at - at - 1
 
     # -- days ---------------------------------------------------------------------------
 
@@ -80,18 +98,15 @@ class Calendar:
 
     def arrival_clock(self, u: float) -> int:
         """The local time of day (µs) of an arrival drawn by inverting the curve's area."""
-        target = u * self._cumulative[-1]
-        segment = min(bisect_right(self._cumulative, target) - 1, len(self._areas) - 1)
-        while segment > 0 and self._areas[segment] == 0:
-            segment -= 1  # a flat-zero stretch holds no arrivals: land before it
-        (at, rate), (next_at, next_rate) = self._points[segment], self._points[segment + 1]
-        remaining = target - self._cumulative[segment]
-        slope = (next_rate - rate) / (next_at - at)
-        if abs(slope) < 1e-18:
+        target = u * self._area
+        at, rate, slope, before, last = self._segments[bisect_right(self._cumulative, target)]
+        remaining = target - before
+        if slope is None:
             offset = remaining / rate if rate else 0.0
         else:
             offset = (-rate + math.sqrt(max(0.0, rate * rate + 2 * slope * remaining))) / slope
-        return at + min(int(offset), next_at - at - 1)
+        whole = int(offset)
+        return at + (whole if whole < last else last)
 
     def arrival(self, day: int, u: float) -> int:
         """Virtual µs of an arrival on `day` (before 0 when day 0 began before the start)."""

@@ -10,10 +10,10 @@ import hashlib
 import heapq
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from heapq import heappush as _heappush
-from typing import Any
+from typing import Any, Protocol
 
 from simulator.domino.billing import BillingWriter
 from simulator.domino.clock import EventHeap, Phase
@@ -83,6 +83,24 @@ class DatabaseInfo:
         object.__setattr__(self, "is_directory", is_directory(self.path))
 
 
+class Database(Protocol):
+    """What the server reads of a database a session uses: a DatabaseInfo, or a generated
+    user's mail file that works its path and replica ID out when asked
+    (simulator.domino.workload.MailFile). A session tells its databases apart by identity."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def replica_id(self) -> TimeDate: ...
+
+    @property
+    def documents(self) -> Mapping[int, Charges]: ...
+
+    @property
+    def is_directory(self) -> bool: ...
+
+
 BILL_FIELDS: tuple[str, ...] = (
     "sessions",
     "bytes_in",
@@ -124,14 +142,39 @@ class UserLedger:
     def add(self, user: str, total: str, amount: float) -> None:
         row = self._rows.get(user)
         if row is None:
-            row = self._rows[user] = len(self._rows)
-            for existing in self._columns.values():
-                existing.append(0)
+            row = self._new_row(user)
         column = self._columns.get(total)
         if column is None:
-            column = self._columns[total] = array("d" if total == "charges" else "q")
-            column.frombytes(bytes(column.itemsize * len(self._rows)))
+            column = self._new_column(total)
         column[row] += amount
+
+    def add_pair(
+        self, user: str, total: str, amount: float, second: str, second_amount: float
+    ) -> None:
+        """`add` of two totals of one user: most records bill two (a message and its bytes)."""
+        row = self._rows.get(user)
+        if row is None:
+            row = self._new_row(user)
+        columns = self._columns
+        column = columns.get(total)
+        if column is None:
+            column = self._new_column(total)
+        column[row] += amount
+        column = columns.get(second)
+        if column is None:
+            column = self._new_column(second)
+        column[row] += second_amount
+
+    def _new_row(self, user: str) -> int:
+        row = self._rows[user] = len(self._rows)
+        for existing in self._columns.values():
+            existing.append(0)
+        return row
+
+    def _new_column(self, total: str) -> array[Any]:
+        column = self._columns[total] = array("d" if total == "charges" else "q")
+        column.frombytes(bytes(column.itemsize * len(self._rows)))
+        return column
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -203,17 +246,20 @@ class DbState:
         "info",
         "is_open",
         "last_record",
-        "opened_tick",
+        "opened_at",
         "session",
     )
 
-    def __init__(self, session: Session, info: DatabaseInfo, now: int, classes: int) -> None:
+    def __init__(self, session: Session, info: Database, now: int, classes: int) -> None:
         self.session = session
         self.info = info
         self.first_open = now
         self.classes = classes
         self.is_open = False
-        self.opened_tick = 0
+        # When it was last opened, in µs: the event's own time object, shared with
+        # `last_record` (its ticks are worked out when a record needs them, not kept: a
+        # million open sessions would hold a million more ints).
+        self.opened_at = 0
         self.closed_ticks = 0
         self.last_record = now
         self.dirty = False
@@ -264,7 +310,7 @@ class Session:
         # uses a handful of databases, and a million sessions pay for every byte.
         self.dbs: tuple[DbState, ...] = ()
 
-    def db_state(self, info: DatabaseInfo) -> DbState | None:
+    def db_state(self, info: Database) -> DbState | None:
         for state in self.dbs:
             if state.info is info:
                 return state
@@ -326,6 +372,7 @@ class Server:
         self.ledger = UserLedger()
         self.sessions_started = 0
         self._shutdown_order: deque[Session] | None = None
+        self._shutdown_room = 0  # how many sessions the dict had room for when last copied
         # Bound once: each `self.method` access makes a new object, and every heap entry
         # would hold its own (a million sessions, a million copies).
         self._session_boundary_handler = self._session_boundary
@@ -355,22 +402,26 @@ class Server:
         )
         # Per-user totals are kept from the END on: a million open sessions then carry none.
         if self.writer.write(rec, now, _CLASS_SESSION, action) and action == _SESSION_END:
-            self.ledger.add(session.name, "bytes_in", session.bytes_in)
-            self.ledger.add(session.name, "bytes_out", session.bytes_out)
+            self.ledger.add_pair(
+                session.name, "bytes_in", session.bytes_in, "bytes_out", session.bytes_out
+            )
 
     def _db_open_time(self, db: DbState, now: int) -> int:
         if not db.is_open:
             return db.closed_ticks
-        return db.closed_ticks + self._ticks(now) - db.opened_tick
+        ticks = self._ticks
+        return db.closed_ticks + ticks(now) - ticks(db.opened_at)
 
     def _db_record(self, session: Session, db: DbState, action: int, now: int) -> None:
         db.last_record = now
         db.dirty = False
         if not db.classes & _CLASS_DATABASE:
             return
-        open_time = (
-            db.closed_ticks + self._ticks(now) - db.opened_tick if db.is_open else db.closed_ticks
-        )
+        if db.is_open:
+            ticks = self._ticks
+            open_time = db.closed_ticks + ticks(now) - ticks(db.opened_at)
+        else:
+            open_time = db.closed_ticks
         rec = _new_record(
             DbRec,
             (session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id),
@@ -380,7 +431,7 @@ class Server:
             self.ledger.add(session.name, "db_open_time", open_time)
 
     def _document_record(
-        self, session: Session, info: DatabaseInfo, note_id: int, write: bool, now: int
+        self, session: Session, info: Database, note_id: int, write: bool, now: int
     ) -> None:
         charges = info.documents.get(note_id)
         if charges is None:
@@ -400,8 +451,7 @@ class Server:
             DocumentRec, (kind, info.replica_id, session.name, document.oid(), amount)
         )
         if self.writer.write(rec, now, _CLASS_DOCUMENT, kind):
-            self.ledger.add(session.name, "charges", amount)
-            self.ledger.add(session.name, "documents", 1)
+            self.ledger.add_pair(session.name, "charges", amount, "documents", 1)
 
     # -- session actions ------------------------------------------------------------------
 
@@ -411,7 +461,7 @@ class Server:
         name: str,
         address: str,
         action: str,
-        db: DatabaseInfo | None = None,
+        db: Database | None = None,
         note_id: int | None = None,
         bytes_in: int = 0,
         bytes_out: int = 0,
@@ -437,31 +487,80 @@ class Server:
         session: Session,
         now: int,
         action: str,
-        db: DatabaseInfo | None = None,
+        db: Database | None = None,
         note_id: int | None = None,
         bytes_in: int = 0,
         bytes_out: int = 0,
     ) -> Session | None:
-        """`session_action` for an open session the caller holds (no look-up by name)."""
+        """`session_action` for an open session the caller holds (no look-up by name).
+
+        `_activity` and `_use_db`'s path for a database already open are written out
+        here: a generated workload calls this once per action, and most actions only
+        mark the session and its database as used since their last record.
+        """
         session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MASK
         session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MASK
         if action == "logout":
             self.end_session(session, now)
             return None
-        if not self.timer_policy:
-            if now - session.last_record >= self.suppress_us:
-                self._session_record(session, _SESSION_STAMP, now)
-            else:
-                session.dirty = True
-        else:
+        timer_policy = self.timer_policy
+        if timer_policy:
             session.dirty = True
             if not session.boundary_pending:
                 self._schedule_session_boundary(session, now)
-        self._activity(session, now, action, db, note_id)
+        elif now - session.last_record >= self.suppress_us:
+            self._session_record(session, _SESSION_STAMP, now)
+        else:
+            session.dirty = True
+        # _activity(session, now, action, db, note_id), inline, and _rearm_idle in it.
+        session.last_activity = now
+        idle_timeout = self.idle_timeout_us
+        if idle_timeout is not None:
+            sequence = session.idle_sequence = next(self._heap_counter)
+            if not session.idle_pending:
+                session.idle_pending = True
+                _heappush(
+                    self._heap_items,
+                    (now + idle_timeout, _COMPLETION, sequence, self._idle_check_handler, session),
+                )
+        if db is None or db.is_directory:
+            return session
+        if action == "close":
+            self._close_db(session, db, now)
+            return session
+        if action not in DATABASE_ACTIVITY:
+            return session
+        for state in session.dbs:  # Session.db_state, inline
+            if state.info is db:
+                break
+        else:
+            state = None
+        if state is None or not state.is_open:
+            self._use_db(session, db, now)  # opens it: its OPEN record
+        elif timer_policy:
+            state.dirty = True
+            if not state.boundary_pending:
+                state.boundary_pending = True
+                _heappush(
+                    self._heap_items,
+                    (
+                        self._next_boundary(state.first_open, now),
+                        _DATABASE_BOUNDARY,
+                        next(self._heap_counter),
+                        self._db_boundary_handler,
+                        state,
+                    ),
+                )
+        elif now - state.last_record >= self.suppress_us:
+            self._db_record(session, state, _DB_STAMP, now)
+        else:
+            state.dirty = True
+        if note_id is not None and (action == "read" or action == "write"):  # noqa: PLR1714
+            self._document_record(session, db, note_id, action == "write", now)
         return session
 
     def _activity(
-        self, session: Session, now: int, action: str, db: DatabaseInfo | None, note_id: int | None
+        self, session: Session, now: int, action: str, db: Database | None, note_id: int | None
     ) -> None:
         """What every action but logout does after its SESSIONREC: activity, then its database."""
         session.last_activity = now
@@ -515,18 +614,21 @@ class Server:
         assert self.idle_timeout_us is not None
         # Reserve the place in line now: an idle timeout runs among completions in the
         # order it was (re)armed, i.e. by its session's last activity.
-        session.idle_sequence = self.heap.next_sequence()
+        sequence = session.idle_sequence = next(self._heap_counter)
         if not session.idle_pending:
             session.idle_pending = True
-            self.heap.schedule(
-                now + self.idle_timeout_us,
-                _COMPLETION,
-                self._idle_check_handler,
-                session,
-                sequence=session.idle_sequence,
+            _heappush(
+                self._heap_items,
+                (
+                    now + self.idle_timeout_us,
+                    _COMPLETION,
+                    sequence,
+                    self._idle_check_handler,
+                    session,
+                ),
             )
 
-    def _use_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
+    def _use_db(self, session: Session, info: Database, now: int) -> None:
         for db in session.dbs:  # Session.db_state, inline: this runs for most actions
             if db.info is info:
                 break
@@ -534,12 +636,12 @@ class Server:
             db = DbState(session, info, now, self.writer.class_mask)
             session.dbs += (db,)
             db.is_open = True
-            db.opened_tick = self._ticks(now)
+            db.opened_at = now
             self._db_record(session, db, _DB_OPEN, now)
             return
         if not db.is_open:
             db.is_open = True
-            db.opened_tick = self._ticks(now)
+            db.opened_at = now
             self._db_record(session, db, _DB_OPEN, now)
         elif not self.timer_policy:
             if now - db.last_record >= self.suppress_us:
@@ -561,7 +663,7 @@ class Server:
                     ),
                 )
 
-    def _close_db(self, session: Session, info: DatabaseInfo, now: int) -> None:
+    def _close_db(self, session: Session, info: Database, now: int) -> None:
         db = session.db_state(info)
         if db is None or not db.is_open:
             raise ScenarioStateError(
@@ -635,6 +737,7 @@ class Server:
             # A snapshot: taking the dict's first entry again and again would rescan the
             # deleted ones each time, quadratic in the number of sessions.
             self._shutdown_order = deque(self.sessions.values())
+            self._shutdown_room = len(self.sessions)
         order = self._shutdown_order
         ended = 0
         while order and (limit is None or ended < limit):
@@ -642,6 +745,11 @@ class Server:
             if not session.ended:
                 self.end_session(session, now)
                 ended += 1
+        if len(self.sessions) * 4 < self._shutdown_room:
+            # A dict keeps its table when emptied (~40 MB for a million sessions) while the
+            # ledger grows a row for each session ended: copied to one of its size instead.
+            self.sessions = dict(self.sessions)
+            self._shutdown_room = len(self.sessions)
         return len(self.sessions)
 
     # -- a crash (simulator.domino.faults) ------------------------------------------------

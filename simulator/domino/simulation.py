@@ -496,6 +496,19 @@ class Simulation:
         limit = frame_limit or 0
         pop = heapq.heappop
         ran = 0
+        if not paced and not limited:
+            # The max-speed loop, with only the checks it needs: a full queue, the run's end.
+            while items:
+                event_time, _phase, _seq, handler, arg = pop(items)
+                self.now = server._now = event_time
+                handler(arg)
+                ran += 1
+                if ran == _YIELD_EVERY or pending or self.stopping or self.finished:
+                    break
+            self.events += ran
+            if not items:
+                self.stopping = True  # nothing left to happen: shut down at this instant
+            return
         while ran < _YIELD_EVERY and items:
             event_time, _phase, _seq, handler, arg = pop(items)
             self.now = server._now = event_time

@@ -106,8 +106,7 @@ def write_mail(writer: BillingWriter, ledger: UserLedger | None, rec: MailRec, n
     if not writer.write(rec, now, c.BILL_CLASS_MAIL):
         return False
     if ledger is not None:
-        ledger.add(rec.Originator, "mail", 1)
-        ledger.add(rec.Originator, "mail_bytes", rec.MessageSize)
+        ledger.add_pair(rec.Originator, "mail", 1, "mail_bytes", rec.MessageSize)
     return True
 
 
@@ -117,8 +116,7 @@ def write_http(writer: BillingWriter, ledger: UserLedger, rec: HttpReqRec, now: 
     if not writer.write(rec, now, c.BILL_CLASS_HTTPREQUEST):
         return False
     billed = ANONYMOUS_WEB_USER if rec.AuthUser is None else rec.AuthUser
-    ledger.add(billed, "web", 1)
-    ledger.add(billed, "web_bytes", rec.HttpContentLength)
+    ledger.add_pair(billed, "web", 1, "web_bytes", rec.HttpContentLength)
     return True
 
 
@@ -343,8 +341,13 @@ class ServerTasks:
                 priority,
             )
             if write(rec, now, c.BILL_CLASS_REPLICATION):
-                ledger.add(remote, "replication_bytes_in", rec.BytesIn)
-                ledger.add(remote, "replication_bytes_out", rec.BytesOut)
+                ledger.add_pair(
+                    remote,
+                    "replication_bytes_in",
+                    rec.BytesIn,
+                    "replication_bytes_out",
+                    rec.BytesOut,
+                )
         self.replications.remove(replication)
         self.server.slots.give_back(replication.slot)
 
@@ -363,8 +366,7 @@ class ServerTasks:
         )
         if self.writer.write(rec, now, c.BILL_CLASS_AGENT):
             ledger = self.server.ledger
-            ledger.add(signer, "agents", 1)
-            ledger.add(signer, "agent_time", rec.ElapsedRunTime)
+            ledger.add_pair(signer, "agents", 1, "agent_time", rec.ElapsedRunTime)
 
     def _http_done(self, action: HttpAction) -> None:
         now = action.at + action.time_ms * US_PER_MS

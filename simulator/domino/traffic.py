@@ -44,7 +44,15 @@ from simulator.domino.calendar import FLAT_CALENDAR, Calendar
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
 from simulator.domino.server import DERIVED_DAYS, DERIVED_FIRST_DAY, UserLedger
-from simulator.domino.streams import UserStreams, chance, stream_key
+from simulator.domino.streams import (
+    STATE_MASK,
+    STEP_INCREMENT,
+    STEP_MULTIPLIER,
+    TO_UNIT,
+    UserStreams,
+    chance,
+    stream_key,
+)
 from simulator.domino.tasks import ZERO_UNID, common_log_time, write_http, write_mail
 from simulator.scenario.distributions import Constant, Discrete, Distribution, ZipfExponent
 from simulator.scenario.workload import (
@@ -81,6 +89,8 @@ _NORMAL = c.MAIL_PRIORITY["normal"]
 _PENDING = c.MAIL_ROUTING_STATE["pending"]
 _NO_REPORT = c.MAIL_REPORT["none"]
 _GENERATED = Phase.GENERATED  # an enum member's look-up costs: the hot path reads it once
+_CLASS_MAIL = c.BILL_CLASS_MAIL
+_DWORD_MAX = c.DWORD_MAX
 _DAYS_CACHED = 64
 # Any name is at most MAXUSERNAME bytes (the workload's name rule), plus its comma: this many
 # recipients always fit a frame, so only longer lists are measured.
@@ -307,7 +317,15 @@ class MailTraffic:
         users = self.users = workload.users
         self.messages = 0  # sent from this server
         self.recipients_cut = 0  # of those, messages whose recipients were cut to fit a frame
-        self._uniform = UserStreams(seed, "mail", users).uniform
+        streams = UserStreams(seed, "mail", users)
+        self._uniform = streams.uniform
+        # `_message` steps a sender's stream itself (see STEP_MULTIPLIER): it draws several
+        # numbers a message.
+        self._states = streams.states
+        self._first_state = streams.first_state
+        self._external = mail.external
+        self._form = mail.form
+        self._external_hop = mail.external_hop
         self._gap = 1.0 / mail.per_day  # the mean step along a day's curve area
         self._day = array("q", bytes(8 * users))
         self._index = array("q", bytes(8 * users))
@@ -371,46 +389,76 @@ class MailTraffic:
     def _message(self, user: int) -> None:
         """The user's message due now: its draws, then this server's records of it, then
         the user's next message onto the heap."""
-        uniform = self._uniform
+        # The sender's stream, stepped here as UserStreams.uniform would (the hot path).
+        states = self._states
+        state = states[user] or self._first_state(user)
         if self._external_drawn:
-            external = uniform(user) < self.spec.external
+            state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+            external = (state >> 11) * TO_UNIT < self._external
         else:
             external = self._all_external
         wanted = self._fixed_recipients
         if not wanted:
-            wanted = int(self._recipients_draw(uniform(user))) or 1
+            state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+            wanted = int(self._recipients_draw((state >> 11) * TO_UNIT)) or 1
         size = self._fixed_size
         if size < 0:
-            size = min(int(self._size_draw(uniform(user))), c.DWORD_MAX)
+            state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+            size = int(self._size_draw((state >> 11) * TO_UNIT))
+            if size > _DWORD_MAX:  # noqa: PLR1730 - min() is a call: once per message
+                size = _DWORD_MAX
         day, index, posted = self._day[user], self._index[user], self._posted[user]
         if self._single:
-            _, names, cut = self._recipients(user, wanted, external, named=True)
+            pool = self.users if external else self.users - 1
+            if wanted == 1 and pool:
+                # _recipients' common case, inline: one recipient, never the sender.
+                state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+                r = int((state >> 11) * TO_UNIT * pool)
+                if external:
+                    names: list[str] | tuple[str, ...] = (self._external_of(r + 1),)
+                else:
+                    names = (self._name_of(r + 2 if r >= user else r + 1),)
+            else:
+                states[user] = state
+                names, cut = self._recipients(user, wanted, external, named=True)[1:]
+                names = tuple(names)
+                self.recipients_cut += cut
+                state = states[user]
             self.messages += 1
-            self.recipients_cut += cut
             writer = self.writer
             posted_date = writer.stamp_at(posted)  # routed as it is posted: the header's too
+            originator = self._name_of(user + 1)
             rec: MailRec = _new(
                 MailRec,
                 (
-                    self.spec.form,
+                    self._form,
                     self._originator_id(user, day, index, posted_date),
                     ZERO_UNID,
                     size,
-                    self.spec.external_hop if external else writer.server_name,
+                    self._external_hop if external else writer.server_name,
                     _NORMAL,
                     _PENDING,
                     _NO_REPORT,
-                    self._name_of(user + 1),
+                    originator,
                     len(names),
                     posted_date,
-                    tuple(names),
+                    names,
                 ),
             )
-            write_mail(writer, self.ledger, rec, posted)
+            # tasks.write_mail, inline.
+            if writer.write(rec, posted, _CLASS_MAIL):
+                self.ledger.add_pair(originator, "mail", 1, "mail_bytes", size)
         else:
+            states[user] = state
             self._domain_message(user, day, index, posted, size, wanted, external)
+            state = states[user]
+        state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+        states[user] = state
         self._schedule(
-            user, day, self._position[user] - log(1.0 - uniform(user)) * self._gap, index + 1
+            user,
+            day,
+            self._position[user] - log(1.0 - (state >> 11) * TO_UNIT) * self._gap,
+            index + 1,
         )
 
     def _domain_message(
@@ -462,6 +510,8 @@ class MailTraffic:
         draws are the same whether named or not."""
         uniform = self._uniform
         template: Callable[[int], str]
+        chosen: list[int]
+        seen: set[int]
         if external:
             pool, template = self.users, self._external_of
         else:
@@ -475,10 +525,27 @@ class MailTraffic:
             return [r], [template(r + 1)] if named else [], False
         wanted = min(wanted, pool)
         measured = wanted * _NAME_ROOM > self._room
+        if not measured:
+            # Every name fits: draw the recipients, stepping the stream here (as uniform
+            # does), then name them.
+            states = self._states
+            state = states[sender] or self._first_state(sender)
+            chosen = []
+            seen = set()
+            while len(chosen) < wanted:
+                state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+                r = int((state >> 11) * TO_UNIT * pool)
+                if not external and r >= sender:
+                    r += 1
+                if r not in seen:
+                    seen.add(r)
+                    chosen.append(r)
+            states[sender] = state
+            return chosen, [template(r + 1) for r in chosen] if named else [], False
         room = self._room + 1  # n names take their bytes and n - 1 commas
-        chosen: list[int] = []
+        chosen = []
         names: list[str] = []
-        seen: set[int] = set()
+        seen = set()
         while len(chosen) < wanted:
             r = int(uniform(sender) * pool)
             if not external and r >= sender:

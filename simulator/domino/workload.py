@@ -19,12 +19,19 @@ from datetime import datetime
 from heapq import heappush as _heappush
 from itertools import accumulate
 from math import log as _log
-from typing import Any
+from typing import Any, ClassVar
 
 from simulator.domino.calendar import calendar_of
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
-from simulator.domino.server import Charges, DatabaseInfo, Server, Session, derive_timedate
+from simulator.domino.server import (
+    Charges,
+    Database,
+    DatabaseInfo,
+    Server,
+    Session,
+    derive_timedate,
+)
 from simulator.domino.streams import (
     STATE_MASK,
     STEP_INCREMENT,
@@ -42,12 +49,14 @@ from simulator.scenario.distributions import (
     Uniform,
     ZipfExponent,
 )
+from simulator.scenario.models import is_directory
 from simulator.scenario.workload import (
     US_PER_DAY,
     DatabasesSpec,
     Workload,
     mail_file_key,
 )
+from simulator.wire.timedate import TimeDate
 
 # An enum member's attribute look-up costs ~100 ns; every generated action schedules one.
 _GENERATED = Phase.GENERATED
@@ -65,6 +74,10 @@ _NOTE_STEP = 4
 # Days whose start and length are remembered: a run works through days in order.
 _DAYS_KEPT = 64
 _NO_DOCUMENTS: dict[int, Charges] = {}
+# Mail files whose replica ID is remembered (~200 bytes each): a session's DBRECs of its
+# mail file are minutes apart, so this many covers the sessions open at once of a large
+# population; past it the IDs are derived again (a hash each).
+_REPLICAS_KEPT = 65_536
 
 
 def charged_note_ids(count: int) -> tuple[int, ...]:
@@ -104,6 +117,78 @@ def rank_weights(popularity: Distribution | ZipfExponent, count: int) -> list[fl
         # The loader refuses these (checks.check_workload): no table of ranks to draw from.
         raise ValueError(f"popularity must be zipf, table, uniform or constant: {popularity!r}")
     return weights
+
+
+class MailFiles:
+    """The generated users' mail files: user u's path from the `mail_file` template, its
+    replica ID fixed by the seed and the path, as the first version derived them; and
+    `handle`, the MailFile type of this population's sessions."""
+
+    __slots__ = ("_name_of", "_replicas", "_seed", "_template", "handle")
+
+    def __init__(self, template: str, workload: Workload, seed: int) -> None:
+        self._template = template
+        self._name_of = workload.name_of
+        self._seed = seed
+        self._replicas: dict[int, TimeDate] = {}
+        self.handle = _handle_type(self)
+
+    def path_of(self, user: int, name: str | None = None) -> str:
+        """User u's path (`name`: its name, when the caller has it at hand)."""
+        n = user + 1  # user 0 is `{n}` = 1 in the templates
+        return self._template.format(n=n, user=mail_file_key(name or self._name_of(n)))
+
+    def replica_of(self, user: int) -> TimeDate:
+        replica = self._replicas.get(user)
+        if replica is None:
+            if len(self._replicas) >= _REPLICAS_KEPT:
+                self._replicas.clear()
+            replica = derive_timedate(self._seed, "replica", self.path_of(user))
+            self._replicas[user] = replica
+        return replica
+
+
+class MailFile(int):
+    """A session's mail file as the server reads a database (server.Database): the user's
+    number itself, its path and replica ID derived when asked (from `_files`, set on each
+    population's own subclass, MailFiles.handle).
+
+    An int, not an object holding one: a million sessions open at once each have one,
+    and this way it costs 48 bytes, against ~260 for a DatabaseInfo with its path and
+    TIMEDATE, or 80 for a slotted object and the number it holds. Only its identity
+    matters to the server (a session tells its databases apart with `is`); it is true
+    even for user 0.
+    """
+
+    __slots__ = ()
+
+    _files: ClassVar[MailFiles]
+    # A mail file has no charged documents, and its path is a file (a template giving a
+    # directory makes a DatabaseInfo instead: see Population._connect).
+    documents: ClassVar[Mapping[int, Charges]] = _NO_DOCUMENTS
+    is_directory: ClassVar[bool] = False
+
+    @property
+    def path(self) -> str:
+        return self._files.path_of(int(self))
+
+    @property
+    def replica_id(self) -> TimeDate:
+        return self._files.replica_of(int(self))
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"MailFile({self.path!r})"
+
+
+def _handle_type(files: MailFiles) -> type[MailFile]:
+    class Handle(MailFile):
+        __slots__ = ()
+        _files = files
+
+    return Handle
 
 
 class _Table:
@@ -164,6 +249,14 @@ class Population:
         self._mix = _Table([workload.mix[a] for a in self.actions])
         self._bytes_in = workload.bytes_in
         self._bytes_out = workload.bytes_out
+        # A later action's byte counts each come from 13 bits of its number: 8192 values,
+        # each worked out once here (the same expression), not with a log per action.
+        self._bytes_in_of = [
+            int(-_log(1.0 - bits * _PER_BYTES) * self._bytes_in) for bits in range(_BYTES_BITS + 1)
+        ]
+        self._bytes_out_of = [
+            int(-_log(1.0 - bits * _PER_BYTES) * self._bytes_out) for bits in range(_BYTES_BITS + 1)
+        ]
         think = workload.think_time
         # Exponential draws are inlined as -log(1 - u) * mean: the hot path has one per action.
         self._think_mean = think.mean if isinstance(think, Exponential) else None
@@ -171,6 +264,7 @@ class Population:
 
         spec = workload.generated_databases
         self.mail_template: str | None = None
+        self._mail_files: MailFiles | None = None
         self._mail_share = 0.0
         if spec is None:
             paths = (
@@ -191,7 +285,15 @@ class Population:
             self.mail_template = spec.mail_file
             if spec.mail_file is not None:
                 self._mail_share = spec.mail_share
+                self._mail_files = MailFiles(spec.mail_file, workload, seed)
         self._pick = _Table(weights) if self.databases else None
+        # Whether an action other than transfer names a database; and the mix table's
+        # columns, read once per action.
+        self._picks_db = self._pick is not None or bool(self._mail_share)
+        self._mix_scale = TO_UNIT * self._mix.total
+        self._mix_cumulative = self._mix.cumulative
+        self._mix_lower = self._mix.lower
+        self._mix_weights = self._mix.weights
         # A read or write touches a note with probability share, then one of the notes
         # evenly: note index = int(what is left of the number * count / share). The last
         # note repeated once more takes a number that rounds up to the count.
@@ -323,12 +425,15 @@ class Population:
         n = user + 1  # user 0 is `{n}` = 1 in the templates
         workload = self.workload
         name = workload.name_of(n)
-        db: DatabaseInfo | None = None
-        if self.mail_template is not None:
-            path = self.mail_template.format(n=n, user=mail_file_key(name))
+        db: Database | None = None
+        if self._mail_files is not None:
             # Made afresh for each session, not kept per user: a million users' mail files
             # would otherwise stay in memory; the replica ID depends on the path alone.
-            db = DatabaseInfo(path, derive_timedate(self.seed, "replica", path), _NO_DOCUMENTS)
+            path = self._mail_files.path_of(user, name)
+            if is_directory(path):  # bills nothing (the loader's checks refuse such a template)
+                db = DatabaseInfo(path, derive_timedate(self.seed, "replica", path), _NO_DOCUMENTS)
+            else:
+                db = self._mail_files.handle(user)
         elif self._pick is not None:
             pick = self._pick
             db = self.databases[_bisect(pick.cumulative, uniform(user) * pick.total)]
@@ -349,6 +454,8 @@ class Population:
         self._schedule_next(user, now)
 
     def _next(self, user: int) -> None:
+        """One generated action of the user's open session (the hot path of a generated run:
+        its table look-ups and stream steps are written out, see __init__)."""
         now = self.server._now
         end = self.logout_at[user]
         if now >= end:
@@ -361,23 +468,24 @@ class Population:
         # The user's stream stepped here, twice (UserStreams.uniform's steps): this runs
         # once per generated action.
         states = self._states
-        state = states[user] or self.streams.first_state(user)
-        state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+        state = (
+            (states[user] or self.streams.first_state(user)) * STEP_MULTIPLIER + STEP_INCREMENT
+        ) & STATE_MASK
         # One number picks the action, and what is left of it the database and the note.
-        mix = self._mix
-        u = (state >> 11) * TO_UNIT * mix.total
-        index = _bisect(mix.cumulative, u)
+        u = (state >> 11) * self._mix_scale
+        index = _bisect(self._mix_cumulative, u)
         action = self.actions[index]
-        db: DatabaseInfo | None = None
+        db: Database | None = None
         note_id = None
-        pick = self._pick
-        mail_share = self._mail_share
-        if action != "transfer" and (pick is not None or mail_share):
-            rest = (u - mix.lower[index]) / mix.weights[index]
+        if action != "transfer" and self._picks_db:
+            rest = (u - self._mix_lower[index]) / self._mix_weights[index]
+            mail_share = self._mail_share
+            pick = self._pick
             if rest < mail_share:
                 # The session opened its mail file first (unless a scripted user of the
                 # same name and address had started it: then its first database).
-                db = session.dbs[0].info if session.dbs else None
+                dbs = session.dbs
+                db = dbs[0].info if dbs else None
             elif pick is not None:
                 if mail_share:
                     rest = (rest - mail_share) / (1.0 - mail_share)
@@ -400,16 +508,23 @@ class Population:
         # 13 the byte counts (a step of the stream costs more than the split).
         state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
         states[user] = state
-        u = (state >> 37) * _PER_THINK
-        bytes_in = int(-_log(1.0 - ((state >> 24) & _BYTES_BITS) * _PER_BYTES) * self._bytes_in)
-        bytes_out = int(-_log(1.0 - ((state >> 11) & _BYTES_BITS) * _PER_BYTES) * self._bytes_out)
-        # Held since its start: the server need not look it up by name and address.
-        self.session_of[user] = self._continue_session(
-            session, now, action, db, note_id, bytes_in, bytes_out
+        # Held since its start: the server need not look it up by name and address. (It
+        # returns the session, still open: no generated action is a logout.)
+        self._continue_session(
+            session,
+            now,
+            action,
+            db,
+            note_id,
+            self._bytes_in_of[(state >> 24) & _BYTES_BITS],
+            self._bytes_out_of[(state >> 11) & _BYTES_BITS],
         )
         # _schedule_next(user, now), inline with the number drawn above.
         mean = self._think_mean
-        think = (int(-_log(1.0 - u) * mean) if mean is not None else int(self._think.draw(u))) or 1
+        if mean is not None:
+            think = int(-_log(1.0 - (state >> 37) * _PER_THINK) * mean) or 1
+        else:
+            think = int(self._think.draw((state >> 37) * _PER_THINK)) or 1
         idle = self._idle
         if idle is not None and think > idle and now + idle < end:
             self._idle_until(user, now, think, end)

@@ -8,6 +8,7 @@ that encoding a frame is one `pack` call and no per-field interpretation.
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -214,7 +215,12 @@ class KindCodec:
         header_args = ["Len"]
         header_args += _pack_args(HEADER_FIELDS[1][1], "StructType", "StructType", lines, temps)
         header_args += _pack_args(HEADER_FIELDS[2][1], "Class", "Class", lines, temps)
-        header_args += _pack_args(HEADER_FIELDS[3][1], "ServerName", "ServerName", lines, temps)
+        # The server name is the same in every frame of a run: encoded once (see
+        # _server_name_bytes), then looked up.
+        server_name_size = HEADER_FIELDS[3][1].size
+        lines.append("    s_server = _server_names.get(ServerName)")
+        lines.append("    if s_server is None: s_server = _server_name_bytes(ServerName)")
+        header_args.append("s_server")
         header_args += _pack_args(HEADER_FIELDS[4][1], "TimeStamp", "TimeStamp", lines, temps)
         variable = _variable_data_lines(kind, self.record.size)
         lines += variable
@@ -226,7 +232,28 @@ class KindCodec:
             src = f"r.values[{position}]" if kind.python_type is CustomRec else f"r.{name}"
             record_args += _pack_args(ctype, src, name, lines, temps)
         size = self.fixed_size
+        fields: tuple[str, ...] = getattr(kind.python_type, "_fields", ())
+        if kind.python_type is not CustomRec and fields:
+            # The record's fields into locals at once: cheaper than an attribute look-up
+            # for each (and for each use).
+            local = {f"r.{name}": f"F_{name}" for name in fields}
+            pattern = re.compile(r"\br\.(\w+)")
+            lines = [pattern.sub(lambda m: local.get(m[0], m[0]), line) for line in lines]
+            record_args = [pattern.sub(lambda m: local.get(m[0], m[0]), a) for a in record_args]
+            lines.insert(0, f"    {', '.join(local.values())}, = r")
         body = ["def encode(StructType, Class, ServerName, TimeStamp, r):", *lines]
+        server_names: dict[str, bytes] = {}
+
+        def server_name_bytes(name: str) -> bytes:
+            encoded = name.encode("utf-8", "surrogateescape")
+            if len(encoded) >= server_name_size:
+                _too_long("ServerName", encoded, server_name_size)
+            server_names[name] = encoded
+            return encoded
+
+        # A record of fixed size is padded by its pack (trailing pad bytes in the format)
+        # rather than by joining a second bytes object to it.
+        pack = self.struct.pack
         if variable:
             body += [
                 f"    n = {size} + len(var)",
@@ -239,15 +266,18 @@ class KindCodec:
             ]
         else:
             padded = max(size, self.min_len)
+            if padded > size:
+                pack = struct.Struct(self.struct.format + f"{padded - size}x").pack
             body += [
                 f"    Len = {padded}",
                 "    try:",
-                f"        b = pack({', '.join(header_args + record_args)})",
+                f"        return pack({', '.join(header_args + record_args)})",
                 "    except _StructError as e: _bad_value(e, r)",
-                f"    return b + {bytes(padded - size)!r}" if padded > size else "    return b",
             ]
         namespace: dict[str, object] = {
-            "pack": self.struct.pack,
+            "pack": pack,
+            "_server_names": server_names,
+            "_server_name_bytes": server_name_bytes,
             "_too_long": _too_long,
             "_word_overflow": _word_overflow,
             "_too_big": _too_big,

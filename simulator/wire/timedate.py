@@ -149,7 +149,11 @@ class VirtualTimeStamper:
             self._day = tick // TICKS_PER_DAY
             self._day_start_tick = self._day * TICKS_PER_DAY
             self._day_end_tick = self._day_start_tick + TICKS_PER_DAY
-        return TimeDate(tick - self._day_start_tick, self._day)
+        # tuple.__new__: the NamedTuple without its Python-level __new__ (a record's stamp).
+        return _new_tuple(TimeDate, (tick - self._day_start_tick, self._day))
+
+
+_new_tuple = tuple.__new__
 
 
 def format_timedate_id(value: TimeDate) -> str:

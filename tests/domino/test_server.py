@@ -8,6 +8,7 @@ start, users by their key in `users`, databases by path.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1015,3 +1016,27 @@ def test_state_errors_name_file_and_line(script: list[str], bad: int, word: str)
     assert str(caught.value).startswith(f"{FILENAME}:{line}: ")
     assert word in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_a_shutdown_gives_back_the_session_table_as_it_empties() -> None:
+    """A dict keeps its table when its entries are deleted; the shutdown of many sessions
+    copies it smaller as it goes (issue 10: a million sessions under 1 GiB), ending them
+    in start order all the same."""
+    scenario = load_scenario_text(
+        'name: many\nstart: "2026-11-21T09:00:00Z"\nduration: 1m\nserver: CN=Mail01/O=Acme\n'
+        "workload: {users: 3000, think_time: 1h, session_length: 10h, mix: {transfer: 1}}\n",
+        FILENAME,
+    )
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions())
+    sim.writer.put = lambda _: None
+    while sim.now == 0 and sim.step():  # everyone signs on at the start
+        pass
+    server = sim.server
+    started = list(server.sessions.values())
+    full = sys.getsizeof(server.sessions)
+    ended: list[str] = []
+    server.on_session_end = lambda session: ended.append(session.name)
+    while server.shutdown(sim.now, limit=500):
+        assert sys.getsizeof(server.sessions) < full or len(server.sessions) > 750
+    assert not server.sessions and sys.getsizeof(server.sessions) < full / 10
+    assert ended == [session.name for session in started]

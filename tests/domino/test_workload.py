@@ -7,9 +7,11 @@ hold whatever the population does inside to be fast.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import statistics
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.server import DatabaseInfo, Server, Session, derive_timedate
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.domino.streams import chance, stream_key
-from simulator.domino.workload import Population, generated_databases
+from simulator.domino.workload import MailFile, MailFiles, Population, generated_databases
 from simulator.scenario.distributions import LogNormal, zipf
 from simulator.scenario.loader import load_scenario_text, parse_workload
 from simulator.scenario.workload import DatabasesSpec
@@ -156,6 +158,65 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     assert len(first) > 100 * 1000  # well over a hundred frames
     assert first == again
     assert first != other
+
+
+# Two generated runs whose frames were taken, as SHA-256, from the engine before issue 10's
+# performance work (commit 4893ec7): every class of a typical-mail day, and the flat keys
+# with the activity stamp policy, idle timeouts and closes. A change that means to alter
+# generated records updates these and says why; a change meant to be faster must not.
+PINNED_RUNS = {
+    "typical-mail": (
+        """\
+name: pinned-day
+seed: 3
+start: "2026-11-23T06:00:00Z"
+duration: 1d
+server: CN=Mail01/O=Acme
+notes_ini: {BillingClass: "Session,Database,Document,Mail,Replication,Agent,HttpRequest"}
+workload:
+  preset: typical-mail
+  users: 120
+  calendar: {timezone: Europe/Berlin}
+  databases: {count: 6, mail_share: 0.6, charged: 0.3}
+  agents: [{db: apps/app0001.nsf, agent: Nightly, at: "02:00", every: 1d}]
+""",
+        3,
+        "2cfba9cd1621684dd6c84d04a46de5cdafe80f30ef94b46981e5ac0c8111f098",
+    ),
+    "flat": (
+        """\
+name: pinned-flat
+seed: 4
+start: "2026-11-21T09:00:00Z"
+duration: 3h
+server: CN=Mail01/O=Acme
+stamp_policy: activity
+notes_ini: {BillingClass: "Session,Database,Document", BillingSuppressTime: 5}
+databases:
+  mail/a.nsf: {replica_id: "85258A3B:00000001"}
+  mail/b.nsf:
+    replica_id: "85258A3B:00000002"
+    documents: {0x10: {charge_read: 1, charge_write: 2}}
+workload:
+  users: 150
+  arrival: 20m
+  think_time: {uniform: [5s, 15m]}
+  session_length: 40m
+  session: {idle_timeout: 8m}
+  mix: {read: 4, write: 2, edit: 1, open: 1, transfer: 1, close: 2}
+""",
+        4,
+        "8b9f202fa753d1a7c2c40cc5b0c969bc2dc959300694d928dfc84d500fc042f3",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_RUNS))
+def test_a_generated_run_keeps_its_bytes(tmp_path: Path, name: str) -> None:
+    text, seed, digest = PINNED_RUNS[name]  # the seed: the scenario's own
+    frames = run_out(tmp_path, text, seed, f"{name}.nbf")
+    assert len(frames) > 5000 * 1000  # thousands of frames
+    assert hashlib.sha256(frames).hexdigest() == digest
 
 
 def test_same_seed_same_actions(calls: list[Call]) -> None:
@@ -556,6 +617,45 @@ def test_a_mail_file_is_opened_first_in_every_session(calls: list[Call]) -> None
     later = [call for call in calls if not call.new_session and call.db is not None]
     in_mail = sum(call.db is not None and call.db.startswith("mail/") for call in later)
     assert 0.4 < in_mail / len(later) < 0.6
+
+
+def test_a_session_holds_its_mail_file_as_the_user_number_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the server reads of a generated mail file is what a DatabaseInfo of its path
+    would say; what a session keeps of it is a small object (issue 10: a million sessions
+    each in a mail file of its own under 1 GiB), and the replica IDs it derives are
+    remembered only up to a bound."""
+    text = scenario_text(
+        "{users: 30, session_length: 1h, think_time: 1m, name: 'CN=Anna Maria {n}/O=Acme',"
+        " databases: {count: 5, mail_file: 'mail/{user}.nsf', mail_share: 0.5}}",
+        databases=False,
+    )
+    scenario = load_scenario_text(text, "crowd.yaml")
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions(seed=9))
+    sim.writer.put = lambda _: None
+    while sim.step() and sim.now < 20 * MINUTE:  # everyone signed on, nobody off yet
+        pass
+    opened = [session.dbs[0].info for session in sim.server.sessions.values() if session.dbs]
+    assert len(opened) > 20
+    for info in opened:
+        assert isinstance(info, MailFile)
+        assert sys.getsizeof(info) <= 48  # the user's number: no path, no replica ID
+        number = int(info.path.removeprefix("mail/annamaria").removesuffix(".nsf"))
+        assert number == info + 1  # user 0 is number 1
+        assert info.replica_id == derive_timedate(9, "replica", info.path)
+        assert not info.documents and not info.is_directory
+    assert len({int(info) for info in opened if isinstance(info, MailFile)}) == len(opened)
+    assert sim.population is not None
+    monkeypatch.setattr("simulator.domino.workload._REPLICAS_KEPT", 4)
+    files = MailFiles("mail/{user}.nsf", sim.population.workload, 9)
+    first = files.handle(0)
+    assert first and first.path == "mail/annamaria1.nsf"  # user 0's is a database too
+    assert first is not files.handle(0)  # one each session: told apart by identity
+    replicas = [files.replica_of(user) for user in range(10)]
+    assert len(files._replicas) <= 4
+    assert replicas == [files.replica_of(user) for user in range(10)]
+    assert replicas[0] == derive_timedate(9, "replica", "mail/annamaria1.nsf")
 
 
 # --- statistical acceptance (seeded): measured within 3 % of what is configured --------------
