@@ -98,7 +98,7 @@ async def measure(
     """Drain a paced run into `url`: the timed store, the loop's lag samples, and the CPU
     seconds of the add-in (this process) and of the publisher."""
     broker = f"mqtt://127.0.0.1:{port}"
-    request = AddinRequest(broker=broker, group=uuid.uuid4().hex[:8], until_idle=5.0)
+    request = AddinRequest(broker=broker, group=uuid.uuid4().hex[:8])
     intake = Intake(request.layout)
     opened: list[TimedStore] = []
 
@@ -108,9 +108,12 @@ async def measure(
 
     lags: list[float] = []
     done = asyncio.Event()
+    stop = asyncio.Event()
     with open(os.devnull, "w") as quiet:
         addin = asyncio.create_task(
-            serve(request, lambda: [open_timed(intake.rows)], intake=intake, stderr=quiet)
+            serve(
+                request, lambda: [open_timed(intake.rows)], intake=intake, stderr=quiet, stop=stop
+            )
         )
         await asyncio.sleep(1.5)  # subscribed before the first frame
         lagging = asyncio.create_task(loop_lag(lags, done))
@@ -123,6 +126,10 @@ async def measure(
         if await publisher.wait() != 0:
             raise SystemExit("billsim run failed")
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        committed = -1
+        while committed != (committed := len(opened[0].frames) if opened else 0):
+            await asyncio.sleep(2.0)  # until the add-in has committed nothing for 2 s
+        stop.set()
         await addin
         cpu = time.process_time() - cpu
         done.set()

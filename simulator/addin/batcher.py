@@ -33,6 +33,9 @@ from simulator.addin.store import Received, Rejected
 # commit ends, and the receiving and the committing would take turns. With half, the next
 # batch arrives while one commits.
 MAX_BATCH_ITEMS: Final = 500
+# What the add-in holds unacknowledged at most (it stops reading past that): one batch
+# committing, the next gathering.
+MAX_UNACKNOWLEDGED: Final = 2 * MAX_BATCH_ITEMS
 
 Ack = TypeVar("Ack")
 

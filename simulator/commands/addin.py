@@ -41,7 +41,7 @@ from simulator.adapters.mqtt.consumer import (
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.adapters.stores import open_store
-from simulator.addin.batcher import MAX_BATCH_ITEMS, Batcher
+from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_UNACKNOWLEDGED, Batcher
 from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.rows import RowMaker
@@ -330,6 +330,9 @@ class BillingAddin:
                 self.tally.count(batch.items, results, _wall_us())
                 if self.on_committed is not None:
                     self.on_committed(batch.items)
+                # Busy, not idle: while the add-in holds as many messages as it may, it
+                # reads none (the consumer's flow control) however long the commit takes.
+                self.last_frame = self.clock()
             self.acknowledge(self.batcher.committed(batch))
 
     async def settle(self) -> None:
@@ -606,6 +609,7 @@ async def serve(
                 addin.on_message,
                 client_id=client_id(request.group, request.member),
                 tls=tls,
+                max_unacknowledged=MAX_UNACKNOWLEDGED,
             )
 
             def request_stop(signum: signal.Signals) -> None:

@@ -241,6 +241,25 @@ async def until_writable(client: Any) -> None:
     await client._connection._protocol._drain_helper()
 
 
+def pause_reading(client: Any) -> None:
+    """Take no more data from the socket until `resume_reading`: what the broker sends
+    meanwhile waits in TCP's buffers and then in the broker. (asyncio's stream reader may
+    resume a transport it paused itself, when its buffer drains: call again.)"""
+    connection = client._connection
+    if connection is not None and connection._transport.is_reading():
+        connection._transport.pause_reading()
+
+
+def resume_reading(client: Any) -> None:
+    """Take data from the socket again (nothing when the connection is gone)."""
+    connection = client._connection
+    if connection is None:
+        return
+    transport = connection._transport
+    if not transport.is_closing() and not transport.is_reading():
+        transport.resume_reading()
+
+
 def abort(client: Any) -> None:
     """Cut the socket without DISCONNECT (the broker then publishes the will)."""
     connection = client._connection
