@@ -130,9 +130,9 @@ def _report_puback_reasons(client: Any, store: AckStore) -> None:
     where it lies (`_packet_reader`), or, for one gmqtt's own reader read, through gmqtt.
 
     gmqtt hands a PUBACK through a packet object, three layers and five debug-log calls
-    before its store hears of it: a publisher of tens of thousands of frames a second
-    spent a sixth of its time there. Read here, a PUBACK frees its packet id and tells the
-    store, as gmqtt's handler does, and nothing else."""
+    before its store hears of it (2.5 µs a PUBACK, measured, of a publisher's ~28 µs a
+    frame). Read here (0.5 µs), a PUBACK frees its packet id and tells the store, as
+    gmqtt's handler does, and nothing else."""
     handler = client._package_handler
     original = handler._handle_puback_packet
     generator = handler.id_generator
