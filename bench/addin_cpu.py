@@ -6,14 +6,15 @@
 A private mosquitto (queue/mosquitto.conf's load settings, no queue limit) on a free
 loopback port; the add-in's persistent session is made first (subscribed, then gone),
 `billsim run --speed max` of a generated scenario fills the session's backlog, and then
-the add-in (`serve`, in this process) drains it into the store until idle. Printed: frames,
-CPU µs per frame of the whole process (the event loop and the store's thread), of the
-store's thread alone (its commits), and the drain's rate from its first to its last
-commit; and, for the CPU budget of the machine end to end, the publisher's (its start
-and the simulation included) and the broker's CPU per frame (taking the backlog in,
-handing it out). `--repeat` drains K fresh backlogs (the best is what the machine
-allows); `--profile` writes cProfile stats of the event loop's thread of the last drain.
-The add-in's process is tuned as `billsim addin` tunes it (`collect_garbage_seldom`).
+the add-in (`serve`, in this process) drains it into the store until idle. Printed:
+frames, CPU µs per frame of the whole process (the event loop and the store's thread), of
+the store's thread alone (its commits; for PostgreSQL, also its server process's), and the
+drain's rate from its first to its last commit; and, for the CPU budget of the machine end
+to end, the publisher's (its start and the simulation included) and the broker's CPU per
+frame (taking the backlog in, handing it out). `--repeat` drains K fresh backlogs (the
+best is what the machine allows); `--profile` writes cProfile stats of the event loop's
+thread of the last drain. The add-in's process is tuned as `billsim addin` tunes it
+(`collect_garbage_seldom`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class TimedStore:
         self.cpu = 0.0
         self.wall = 0.0
         self.commits: list[tuple[float, int]] = []  # (time.monotonic(), frames stored)
+        self.server_cpu = 0.0  # a PostgreSQL store's backend, when closed
 
     def add(self, item: Received | Rejected) -> None:
         self.store.add(item)
@@ -85,6 +87,10 @@ class TimedStore:
         return result
 
     def close(self) -> None:
+        connection = getattr(self.store, "_db", None)
+        backend = getattr(getattr(connection, "info", None), "backend_pid", None)
+        if backend is not None:  # PostgreSQL: the server process that did the inserts
+            self.server_cpu = cpu_seconds(backend)
         self.store.close()
 
 
@@ -110,6 +116,7 @@ class Drained(NamedTuple):
     frames: int
     cpu_us: float  # the add-in's process, a frame
     store_us: float  # of which its store thread's commits
+    server_us: float  # a PostgreSQL store's server process, a frame (0 for others)
     commit_wall_us: float  # the commits' wall time
     rate: float  # frames/s from the first commit to the last
     publisher_us: float  # `billsim run --speed max` publishing the backlog, a frame
@@ -161,6 +168,7 @@ def one_drain(
         frames,
         cpu * per_frame,
         store.cpu * per_frame,
+        store.server_cpu * per_frame,
         store.wall * per_frame,
         rate,
         publisher * per_frame,
@@ -204,7 +212,9 @@ def main() -> None:
                 print(
                     f"{args.store:<10} {got.frames:,} frames  add-in {got.cpu_us:.1f} µs "
                     f"CPU/frame (store thread {got.store_us:.1f}, its commits' wall time "
-                    f"{got.commit_wall_us:.1f})  {got.rate:,.0f} frames/s "
+                    f"{got.commit_wall_us:.1f}"
+                    + (f"; PostgreSQL's backend {got.server_us:.1f}" if got.server_us else "")
+                    + f")  {got.rate:,.0f} frames/s "
                     f"drained; publisher {got.publisher_us:.1f}, broker in "
                     f"{got.broker_in_us:.1f} + out {got.broker_out_us:.1f} µs/frame",
                     flush=True,

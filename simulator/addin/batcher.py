@@ -2,15 +2,21 @@
 
 The add-in acknowledges a frame (its PUBACK) only once the store transaction holding it
 has committed, so a crash at any instant leaves every unacknowledged frame at the broker,
-to be delivered again. The `Batcher` groups what arrives into batches of at most
-`max_items` stored items, or whatever arrived within `max_wait` seconds of a batch's
-first message, hands out one batch at a time to be committed, and gives back the
-batch's acknowledgements in the order the messages were received (MQTT requires PUBACKs
-in receive order; a batch is never handed out before the previous one has committed).
+to be delivered again. The `Batcher` commits by group commit: a batch is handed out as
+soon as the store is free, holding whatever arrived since the last one was handed out
+(at most `max_items` stored items; more waits for the batch after). While one batch
+commits, the next gathers: on an idle stream a frame is committed at once, on its own;
+under load each commit takes what arrived during the one before, so batches grow with
+the rate and the time a commit takes, up to `max_items`, and a frame waits at most for
+the commit ahead of it. No batch waits out a timer: a timer would cost every frame its
+wait on a quiet stream, and cap the add-in's rate at a batch a timer's length where the
+broker lets a client hold few messages unacknowledged (mosquitto's default: 20).
 
-A message that is stored nowhere (a status or stats message on a subscribed topic) still
-waits its turn for its acknowledgement. Sans-IO: the caller supplies the time and the
-acknowledgement tokens, and does the committing.
+A batch is never handed out before the previous one has committed, and the
+acknowledgements come back in the order the messages were received (MQTT requires
+PUBACKs in receive order). A message that is stored nowhere (a status or stats message on
+a subscribed topic) still waits its turn for its acknowledgement. Sans-IO: the caller
+supplies the acknowledgement tokens, and does the committing.
 """
 
 from __future__ import annotations
@@ -21,8 +27,15 @@ from typing import Final, Generic, TypeVar
 
 from simulator.addin.store import Received, Rejected
 
-MAX_BATCH_ITEMS: Final = 1_000
-MAX_BATCH_WAIT: Final = 0.05  # seconds
+# Half the QoS 1 messages a broker has in flight to one client (queue/mosquitto.conf's
+# max_inflight_messages, 1,000): the add-in holds every message of a batch unacknowledged
+# until it commits, so a batch of the whole window would stop the broker sending until the
+# commit ends, and the receiving and the committing would take turns. With half, the next
+# batch arrives while one commits.
+MAX_BATCH_ITEMS: Final = 500
+# What the add-in holds unacknowledged at most (it stops reading past that): one batch
+# committing, the next gathering.
+MAX_UNACKNOWLEDGED: Final = 2 * MAX_BATCH_ITEMS
 
 Ack = TypeVar("Ack")
 
@@ -32,38 +45,33 @@ class Batch(Generic[Ack]):
     """Items to store in one transaction, and the acknowledgements, in receive order, of
     every message received while it was open (stored or not)."""
 
-    opened: float
     items: list[Received | Rejected] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
 
 
 class Batcher(Generic[Ack]):
-    def __init__(self, max_items: int = MAX_BATCH_ITEMS, max_wait: float = MAX_BATCH_WAIT) -> None:
-        if max_items < 1 or max_wait < 0:
-            raise ValueError(
-                f"a batch needs max_items >= 1 and max_wait >= 0, not {max_items}, {max_wait}"
-            )
+    def __init__(self, max_items: int = MAX_BATCH_ITEMS) -> None:
+        if max_items < 1:
+            raise ValueError(f"a batch needs max_items >= 1, not {max_items}")
         self.max_items = max_items
-        self.max_wait = max_wait
         self._full: deque[Batch[Ack]] = deque()
         self._open: Batch[Ack] | None = None
         self._committing: Batch[Ack] | None = None
 
-    def add(self, item: Received | Rejected | None, ack: Ack, now: float) -> bool:
-        """One message received at `now`: `item` to store (None: nothing to store), and
-        the token that acknowledges it. True when `due_at` moved (a batch opened or
-        filled): a caller waiting for it looks again."""
+    def add(self, item: Received | Rejected | None, ack: Ack) -> bool:
+        """One message received: `item` to store (None: nothing to store), and the token
+        that acknowledges it. True when it opened a batch where none was waiting: a
+        committer idle for want of one looks again."""
         batch = self._open
-        opened = batch is None
+        opened = batch is None and not self._full
         if batch is None:
-            batch = self._open = Batch(opened=now)
+            batch = self._open = Batch()
         if item is not None:
             batch.items.append(item)
         batch.acks.append(ack)
         if len(batch.items) >= self.max_items:
             self._full.append(batch)
             self._open = None
-            return True
         return opened
 
     @property
@@ -76,27 +84,15 @@ class Batcher(Generic[Ack]):
     def committing(self) -> bool:
         return self._committing is not None
 
-    def due_at(self) -> float | None:
-        """When the open batch must be committed (None: no open batch). A batch with
-        nothing to store is due at once: only its acknowledgements wait in it."""
-        if self._full:
-            return self._full[0].opened
-        if self._open is None:
-            return None
-        return self._open.opened + self.max_wait if self._open.items else self._open.opened
-
-    def take(self, now: float, *, flush: bool = False) -> Batch[Ack] | None:
-        """The next batch to commit, if one is due at `now` (or, with `flush`, whatever is
-        open) and no batch is being committed; None otherwise. Hand it back to
-        `committed` once every store has committed it."""
+    def take(self) -> Batch[Ack] | None:
+        """The next batch to commit: the oldest full one, else whatever is open; None while
+        a batch is being committed or when nothing waits. Hand it back to `committed`
+        once every store has committed it."""
         if self._committing is not None:
             return None
         if self._full:
             batch = self._full.popleft()
         elif self._open is not None:
-            due = self.due_at()
-            if not flush and (due is None or now < due):
-                return None
             batch, self._open = self._open, None
         else:
             return None

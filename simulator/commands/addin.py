@@ -42,7 +42,7 @@ from simulator.adapters.mqtt.consumer import (
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.adapters.stores import open_store
-from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_BATCH_WAIT, Batcher
+from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_UNACKNOWLEDGED, Batcher
 from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.rows import RowMaker
@@ -304,7 +304,6 @@ class BillingAddin:
         acknowledge: Callable[[list[Ack]], None],
         *,
         max_items: int = MAX_BATCH_ITEMS,
-        max_wait: float = MAX_BATCH_WAIT,
         clock: Callable[[], float] = time.monotonic,
         on_committed: Callable[[Sequence[Received | Rejected]], None] | None = None,
     ) -> None:
@@ -316,7 +315,7 @@ class BillingAddin:
         self.stop = stop
         self.acknowledge = acknowledge
         self.clock = clock
-        self.batcher: Batcher[Ack] = Batcher(max_items, max_wait)
+        self.batcher: Batcher[Ack] = Batcher(max_items)
         self.accepting = False
         self.last_frame = clock()
         self.failure: StoreError | None = None
@@ -330,27 +329,23 @@ class BillingAddin:
         broker keeps it for the session's next connection."""
         if not self.accepting:
             return
-        now = self.clock()
         item = None
         if message is not None:
-            self.last_frame = now
+            self.last_frame = self.clock()
             item = self.intake.take(message, _wall_us())
-        if self.batcher.add(item, ack, now):
-            self._changed.set()  # a batch is due sooner: the commit loop looks again
+        if self.batcher.add(item, ack):
+            self._changed.set()  # a batch to commit: the commit loop may be idle
         self._settled.clear()
 
     async def commit_loop(self) -> None:
-        """Commit each batch when it is due, one at a time, until cancelled or a store fails."""
+        """Commit batch after batch (group commit: each takes what arrived while the one
+        before committed), until cancelled or a store fails."""
         while self.failure is None:
-            batch = self.batcher.take(self.clock(), flush=not self.accepting)
+            batch = self.batcher.take()
             if batch is None:
-                if self.batcher.waiting == 0:
-                    self._settled.set()
-                due = self.batcher.due_at()
+                self._settled.set()  # nothing received waits for a commit
                 self._changed.clear()
-                timeout = None if due is None else max(due - self.clock(), 0.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                await self._changed.wait()
                 continue
             if batch.items:
                 try:
@@ -367,6 +362,9 @@ class BillingAddin:
                 self.tally.count(batch.items, results, _wall_us())
                 if self.on_committed is not None:
                     self.on_committed(batch.items)
+                # Busy, not idle: while the add-in holds as many messages as it may, it
+                # reads none (the consumer's flow control) however long the commit takes.
+                self.last_frame = self.clock()
             self.acknowledge(self.batcher.committed(batch))
 
     async def settle(self) -> None:
@@ -685,6 +683,7 @@ async def serve(
                 addin.on_message,
                 client_id=client_id(request.group, request.member),
                 tls=tls,
+                max_unacknowledged=MAX_UNACKNOWLEDGED,
             )
 
             def request_stop(signum: signal.Signals) -> None:

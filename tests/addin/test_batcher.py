@@ -1,11 +1,15 @@
-"""Batches: at most max_items stored items or max_wait seconds, one committed at a time,
-acknowledgements given back in the order the messages were received."""
+"""Batches by group commit: a batch is handed out as soon as none is committing, holding
+what arrived meanwhile (at most max_items stored items); acknowledgements come back in
+the order the messages were received."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_BATCH_WAIT, Batcher
+import pytest
+from paths import REPO
+
+from simulator.addin.batcher import MAX_BATCH_ITEMS, Batcher
 from simulator.addin.store import Received, Rejected
 
 
@@ -17,91 +21,115 @@ def reject(seq: int) -> Rejected:
     return Rejected("Mail01", "run-1", seq, "domino/billing/Mail01/session", b"?", "bad", 0)
 
 
-def test_the_limits_are_those_of_the_design() -> None:
-    assert (MAX_BATCH_ITEMS, MAX_BATCH_WAIT) == (1_000, 0.05)
+def seqs(items: list[Received | Rejected]) -> list[int | None]:
+    return [item.seq for item in items]
 
 
-def test_a_batch_is_due_max_wait_after_its_first_message() -> None:
-    batcher: Batcher[str] = Batcher(max_items=10, max_wait=0.05)
-    assert batcher.due_at() is None
-    assert batcher.take(100.0, flush=True) is None
-    batcher.add(frame(1), "a1", now=1.0)
-    batcher.add(frame(2), "a2", now=1.03)
-    assert batcher.due_at() == pytest.approx(1.05)
-    assert batcher.take(1.049) is None
-    batch = batcher.take(1.05)
-    assert batch is not None
-    assert [item.seq for item in batch.items if isinstance(item, Received)] == [1, 2]
-    assert batcher.committed(batch) == ["a1", "a2"]
+def test_the_limit_is_within_that_of_the_design() -> None:
+    """The contract's bound: batches of at most 1,000 frames."""
+    assert MAX_BATCH_ITEMS <= 1_000
+
+
+def test_two_batches_fit_in_the_bundled_brokers_in_flight_window() -> None:
+    """A batch's messages stay unacknowledged until it commits: with half the window the
+    broker can send the next batch meanwhile."""
+    conf = (REPO / "queue" / "mosquitto.conf").read_text()
+    found = re.search(r"^max_inflight_messages (\d+)$", conf, re.MULTILINE)
+    assert found is not None
+    assert int(found[1]) >= 2 * MAX_BATCH_ITEMS
+
+
+def test_with_the_store_free_a_frame_is_handed_out_at_once() -> None:
+    batcher: Batcher[str] = Batcher(max_items=10)
+    assert batcher.take() is None
+    assert batcher.add(frame(1), "a1"), "a batch opened: the committer looks again"
+    batch = batcher.take()
+    assert batch is not None and seqs(batch.items) == [1]
+    assert batcher.committed(batch) == ["a1"]
     assert batcher.waiting == 0
+    assert batcher.take() is None
 
 
-def test_a_full_batch_is_due_at_once_and_the_next_one_opens() -> None:
-    batcher: Batcher[int] = Batcher(max_items=3, max_wait=10.0)
-    for seq in range(1, 6):
-        batcher.add(frame(seq), seq, now=0.0)
-    first = batcher.take(0.0)
-    assert first is not None and len(first.items) == 3
-    assert batcher.take(0.0) is None, "one batch at a time"
-    assert batcher.committed(first) == [1, 2, 3]
-    assert batcher.take(0.0) is None, "the second batch holds 2 of 3 and waits for max_wait"
-    second = batcher.take(0.0, flush=True)
-    assert second is not None and batcher.committed(second) == [4, 5]
+def test_while_a_batch_commits_the_next_gathers_and_goes_out_when_it_has_committed() -> None:
+    batcher: Batcher[str] = Batcher(max_items=10)
+    batcher.add(frame(1), "a1")
+    committing = batcher.take()
+    assert committing is not None and batcher.committing
+    assert batcher.add(frame(2), "a2"), "opened while the store is busy"
+    assert not batcher.add(frame(3), "a3"), "the open batch only grows"
+    batcher.add(None, "status")
+    assert batcher.waiting == 4
+    assert batcher.take() is None, "not before the batch ahead has committed"
+    assert batcher.committed(committing) == ["a1"]
+    following = batcher.take()
+    assert following is not None and seqs(following.items) == [2, 3]
+    assert batcher.committed(following) == ["a2", "a3", "status"]
+
+
+def test_a_batch_holds_at_most_max_items_and_the_rest_waits_for_the_next() -> None:
+    batcher: Batcher[int] = Batcher(max_items=3)
+    batcher.add(frame(0), 0)
+    committing = batcher.take()
+    assert committing is not None
+    for seq in range(1, 8):
+        batcher.add(frame(seq), seq)
+    assert batcher.take() is None
+    batcher.committed(committing)
+    got = []
+    while (batch := batcher.take()) is not None:
+        got.append(seqs(batch.items))
+        batcher.committed(batch)
+    assert got == [[1, 2, 3], [4, 5, 6], [7]]
 
 
 def test_rejects_count_towards_the_limit_and_unstored_messages_do_not() -> None:
-    batcher: Batcher[str] = Batcher(max_items=2, max_wait=10.0)
-    batcher.add(None, "status", now=0.0)
-    batcher.add(reject(1), "r1", now=0.0)
-    batcher.add(None, "stats", now=0.0)
-    assert batcher.take(0.0) is None
-    batcher.add(frame(2), "f2", now=0.0)
-    batch = batcher.take(0.0)
+    batcher: Batcher[str] = Batcher(max_items=2)
+    batcher.add(frame(0), "f0")
+    committing = batcher.take()
+    assert committing is not None
+    batcher.add(None, "status")
+    batcher.add(reject(1), "r1")
+    batcher.add(None, "stats")
+    batcher.add(frame(2), "f2")
+    batcher.add(frame(3), "f3")
+    batcher.committed(committing)
+    batch = batcher.take()
     assert batch is not None and len(batch.items) == 2
     assert batcher.committed(batch) == ["status", "r1", "stats", "f2"]
+    last = batcher.take()
+    assert last is not None and batcher.committed(last) == ["f3"]
 
 
-def test_messages_with_nothing_to_store_are_acknowledged_without_waiting() -> None:
-    batcher: Batcher[str] = Batcher(max_wait=0.05)
-    batcher.add(None, "status", now=5.0)
-    assert batcher.due_at() == 5.0
-    batch = batcher.take(5.0)
+def test_messages_with_nothing_to_store_are_handed_out_for_their_acknowledgements() -> None:
+    batcher: Batcher[str] = Batcher()
+    batcher.add(None, "status")
+    batch = batcher.take()
     assert batch is not None and batch.items == []
     assert batcher.committed(batch) == ["status"]
 
 
 def test_acknowledgements_keep_the_receive_order_across_batches() -> None:
-    batcher: Batcher[int] = Batcher(max_items=4, max_wait=0.05)
+    batcher: Batcher[int] = Batcher(max_items=4)
     acked: list[int] = []
-    now = 0.0
+    committing = None
     for n in range(1, 23):
-        batcher.add(frame(n) if n % 5 else None, n, now=now)
-        now += 0.01
-        batch = batcher.take(now)
-        if batch is not None:
-            acked += batcher.committed(batch)
-    while (batch := batcher.take(now, flush=True)) is not None:
+        batcher.add(frame(n) if n % 5 else None, n)
+        if n % 3 == 0 and committing is not None:  # a commit ends now and then
+            acked += batcher.committed(committing)
+            committing = None
+        if committing is None:
+            committing = batcher.take()
+    if committing is not None:
+        acked += batcher.committed(committing)
+    while (batch := batcher.take()) is not None:
         acked += batcher.committed(batch)
     assert acked == list(range(1, 23))
 
 
-def test_messages_wait_while_a_batch_commits() -> None:
-    batcher: Batcher[str] = Batcher(max_items=10, max_wait=0.05)
-    batcher.add(frame(1), "a", now=0.0)
-    committing = batcher.take(0.0, flush=True)
-    assert committing is not None and batcher.committing
-    batcher.add(None, "status", now=0.01)
-    assert batcher.waiting == 2
-    assert batcher.take(1.0, flush=True) is None, "not before the batch ahead has committed"
-    assert batcher.committed(committing) == ["a"]
-    following = batcher.take(1.0)
-    assert following is not None and batcher.committed(following) == ["status"]
-
-
 def test_only_the_batch_being_committed_can_be_given_back() -> None:
     batcher: Batcher[str] = Batcher()
-    batcher.add(frame(1), "a", now=0.0)
-    batch = batcher.take(0.0, flush=True)
+    batcher.add(frame(1), "a")
+    batch = batcher.take()
     assert batch is not None
     batcher.committed(batch)
     with pytest.raises(ValueError, match="not the batch being committed"):
@@ -111,5 +139,3 @@ def test_only_the_batch_being_committed_can_be_given_back() -> None:
 def test_limits_must_make_sense() -> None:
     with pytest.raises(ValueError):
         Batcher(max_items=0)
-    with pytest.raises(ValueError):
-        Batcher(max_wait=-1)

@@ -8,6 +8,13 @@ nothing is acknowledged until the handler's owner hands the token to `acknowledg
 add-in: once the message is committed to the stores). No asyncio task per message: the
 messages are taken from gmqtt as they are parsed (`gmqtt_glue.receive_publishes`).
 
+Flow control: a consumer may hold at most `max_unacknowledged` messages it has not
+acknowledged. It says so to the broker (MQTT 5 Receive Maximum), and stops reading the
+socket while it holds that many, until acknowledgements free room: mosquitto 2.0.11
+keeps its in-flight limit only until the first PUBACK, then sends a client its whole
+queue (eclipse-mosquitto/mosquitto#2301), which piled up tens of thousands of messages in
+the add-in, each waiting seconds for its commit.
+
 Subscriptions: `$share/{group}/domino/billing/{server}/+` and `…/custom/+` at QoS 1, so the
 members of a group share the stream; a plain subscription under MQTT 3.1.1 or when the
 broker has no shared subscriptions. Connecting, as for `tail`: MQTT 5 first, 3.1.1 on a
@@ -85,10 +92,15 @@ class Consumer(BrokerClient):
         *,
         client_id: str,
         tls: ssl.SSLContext | None = None,
+        max_unacknowledged: int | None = None,
     ) -> None:
         super().__init__(url, tls)
+        if max_unacknowledged is not None and not 1 <= max_unacknowledged <= 65_535:
+            raise ValueError(f"max_unacknowledged is 1 to 65535, not {max_unacknowledged}")
         self.client_id = client_id
         self._handler = handler
+        self.max_unacknowledged = max_unacknowledged
+        self.unacknowledged = 0  # messages of the current connection held unacknowledged
         self.shared = False
         self.session_present = False
         # Each client made counts one up; a token holds it above the packet id, so a
@@ -101,6 +113,8 @@ class Consumer(BrokerClient):
         session: dict[str, Any] = {}
         if version == glue.MQTT_V5:
             session["session_expiry_interval"] = SESSION_EXPIRY
+            if self.max_unacknowledged is not None:
+                session["receive_maximum"] = self.max_unacknowledged
         client = glue.OwnReconnectClient(
             self.client_id, clean_session=False, optimistic_acknowledgement=False, **session
         )
@@ -109,13 +123,20 @@ class Consumer(BrokerClient):
         if self.url.username:
             client.set_auth_credentials(self.url.username, self.url.password)
         self._generation += 1
+        self.unacknowledged = 0
         generation = self._generation << 16
         handler, message = self._handler, self._message
+        limit = self.max_unacknowledged or 1 << 32  # None: no limit of our own
 
         def deliver(
             topic: str, payload: bytes, content_type: str | None, user: dict[str, str], mid: Ack
         ) -> None:
-            ack = None if mid is None else generation | mid
+            ack = None
+            if mid is not None:
+                ack = generation | mid
+                self.unacknowledged += 1
+                if self.unacknowledged >= limit:
+                    glue.pause_reading(client)
             handler(message(topic, payload, content_type, user), ack)
 
         glue.receive_publishes(client, deliver)
@@ -126,13 +147,17 @@ class Consumer(BrokerClient):
         """Acknowledge the messages these tokens came with, in the order given (their
         receive order); those the current connection did not receive are left: the
         broker delivers them again on the session's next connection."""
-        if self._client is None:
+        client = self._client
+        if client is None:
             return
         current = self._generation
-        glue.acknowledge(
-            self._client,
-            [token & 0xFFFF for token in tokens if token is not None and token >> 16 == current],
-        )
+        packet_ids = [
+            token & 0xFFFF for token in tokens if token is not None and token >> 16 == current
+        ]
+        glue.acknowledge(client, packet_ids)
+        self.unacknowledged -= len(packet_ids)
+        if self.max_unacknowledged is not None and self.unacknowledged < self.max_unacknowledged:
+            glue.resume_reading(client)
 
     def _message(
         self, topic: str, payload: bytes, content_type: str | None, user: dict[str, str]

@@ -27,7 +27,12 @@ def _str16(text: str) -> bytes:
 
 
 def _varint(value: int) -> bytes:
-    """MQTT's variable byte integer."""
+    """MQTT's variable byte integer. Twice a frame: a packet's and its properties' length,
+    one and two bytes long for a frame, made without a loop."""
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while True:
         byte = value & 0x7F

@@ -2,11 +2,14 @@
 
 Tables are those of `simulator.addin.rows` (docs/addin.md), created on first use under an
 advisory lock, so add-ins of one group starting together do not race to create them.
-A batch is COPYed (binary) straight into its tables, each COPY under a savepoint: a batch
-of new frames, the usual case, is written once. When a row is already there (a
-redelivery), that COPY is undone and the rows go through a temporary table and `INSERT …
-ON CONFLICT DO NOTHING`: the rows the INSERT did not take are the redeliveries, counted
-as duplicates. Measured here (2 shared cores under load, local server, batches of 1,000
+A batch is COPYed (binary) straight into its tables: a batch of new frames, the usual
+case, is written once, in one transaction of as few round trips as COPY allows (BEGIN, two
+a table, COMMIT; a savepoint a table cost two more each, and every round trip waits for
+the server process to be scheduled: on a busy machine, milliseconds). When a row is
+already there (a redelivery, after a crash or a reconnect), the transaction is rolled back
+and the batch written again, each table's rows through a temporary table and `INSERT … ON
+CONFLICT DO NOTHING`: the rows the INSERT did not take are the redeliveries, counted as
+duplicates. Measured here (2 shared cores under load, local server, batches of 1,000
 SESSIONREC rows, the insert alone): straight COPY 48 µs a row against 77-100 through the
 temporary table (on a quieter machine, earlier: COPY + INSERT 16 ms a batch, executemany
 (pipelined) 24 ms); binary COPY takes half the client's CPU of text COPY.
@@ -102,8 +105,28 @@ class PostgresStore:
         if not self._pending:
             return Committed()
         by_table, rejected = rows_by_table(self._maker, self._pending)
+        try:
+            inserted = self._write(by_table, redelivered=False)
+        except psycopg.errors.UniqueViolation:
+            inserted = self._write(by_table, redelivered=True)
         stored = duplicates = 0
         by_class: Counter[str] = Counter()
+        for table, rows in by_table.items():
+            if table.keyed:
+                stored += inserted[table.name]
+                duplicates += len(rows) - inserted[table.name]
+                by_class[table_class(table)] += inserted[table.name]
+        self._schema_created = True
+        self._pending.clear()
+        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
+
+    def _write(
+        self, by_table: dict[Table, list[tuple[Any, ...]]], *, redelivered: bool
+    ) -> dict[str, int]:
+        """The batch in one transaction; how many rows of each table were new. Straight
+        COPYs (UniqueViolation, the transaction rolled back, when a row is already there),
+        or, `redelivered`, each table through its temporary table, skipping such rows."""
+        inserted: dict[str, int] = {}
         with self._db.transaction(), self._db.cursor() as cursor:
             # In the batch's transaction: rolled back with it, so tried again with the next.
             if not self._schema_created:
@@ -111,14 +134,14 @@ class PostgresStore:
                 for table in self._maker.tables:
                     self._create(cursor, table)
             for table, rows in by_table.items():
-                inserted = self._insert(cursor, table, rows)
-                if table.keyed:
-                    stored += inserted
-                    duplicates += len(rows) - inserted
-                    by_class[table_class(table)] += inserted
-        self._schema_created = True
-        self._pending.clear()
-        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
+                names = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
+                target = sql.Identifier(table.name)
+                if redelivered and table.keyed:
+                    inserted[table.name] = self._insert_new(cursor, table, names, target, rows)
+                else:
+                    _copy(cursor, target, names, table, rows)
+                    inserted[table.name] = len(rows)
+        return inserted
 
     def _create(self, cursor: psycopg.Cursor[Any], table: Table) -> None:
         cursor.execute(create_table_sql(table))
@@ -128,21 +151,15 @@ class PostgresStore:
             )
         )
 
-    def _insert(
-        self, cursor: psycopg.Cursor[Any], table: Table, rows: list[tuple[Any, ...]]
+    def _insert_new(
+        self,
+        cursor: psycopg.Cursor[Any],
+        table: Table,
+        names: sql.Composable,
+        target: sql.Identifier,
+        rows: list[tuple[Any, ...]],
     ) -> int:
-        """Store the rows; how many were new (a redelivered frame's row is not)."""
-        names = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
-        target = sql.Identifier(table.name)
-        if not table.keyed:
-            _copy(cursor, target, names, table, rows)
-            return len(rows)
-        try:
-            with self._db.transaction():  # a savepoint: a row already there undoes this COPY
-                _copy(cursor, target, names, table, rows)
-            return len(rows)
-        except psycopg.errors.UniqueViolation:
-            pass
+        """Store the rows not already there (a redelivered frame's is); how many were new."""
         staging = _staging(table)
         _copy(cursor, staging, names, table, rows)
         cursor.execute(

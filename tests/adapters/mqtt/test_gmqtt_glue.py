@@ -11,6 +11,7 @@ import tomllib
 from importlib.metadata import version
 from typing import Any
 
+import gmqtt
 import pytest
 from brokers import MosquittoBroker
 from gmqtt import MQTTConnectError
@@ -359,3 +360,76 @@ async def test_the_connection_reader_takes_whole_packets_and_hands_the_rest_to_g
     handler.set_connection(object())  # superseded: gmqtt's reader drops what it reads
     assert read(data) == len(data) and connection.superseded == 1
     assert len(seen) == 2
+
+
+class _Connection:
+    """A connection as gmqtt makes it, but for the socket."""
+
+    def __init__(self) -> None:
+        self.packages: list[tuple[int, bytes]] = []
+        self._last_data_in = 0.0
+        self._protocol = self
+
+    def put_package(self, package: Any) -> None:
+        self.packages.append((package.cmd, package.data))
+
+    def _read_packet(self, data: bytes) -> int:  # gmqtt's own reader
+        return len(data)
+
+
+def _fake_connections(monkeypatch: pytest.MonkeyPatch) -> _Connection:
+    """The next connection of a client made from now on: a `_Connection` (which the glue
+    gives its reader when the client connects: `_connect`)."""
+    connection = _Connection()
+
+    async def create_connection(self: Any, *_args: Any, **_kwargs: Any) -> _Connection:
+        reach(self, "Client._package_handler").set_connection(connection)
+        return connection
+
+    monkeypatch.setattr(gmqtt.Client, "_create_connection", create_connection)
+    return connection
+
+
+async def _connect(client: Any, connection: _Connection) -> None:
+    assert await client._create_connection("127.0.0.1", 1883) is connection
+
+
+async def test_the_connection_reader_takes_pubacks_to_the_store_and_frees_their_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A publisher's PUBACKs, read where they lie: the store hears of each with its v5
+    reason code, and the packet id is free again, as gmqtt's own handler would leave it."""
+    store = glue.AckStore()
+    acks: list[tuple[int, int]] = []
+    store.on_ack = lambda mid: acks.append((mid, store.reason))
+    connection = _fake_connections(monkeypatch)
+    client = glue.OwnReconnectClient("glue-pubacks", store=store)
+    await _connect(client, connection)
+    used = reach(client, "Client._package_handler.id_generator")._used_ids
+    used.update({5, 6, 7})
+    pingresp = b"\xd0\x00"
+    data = b"\x40\x02\x00\x05" + b"\x40\x03\x00\x06\x10" + pingresp + b"\x40\x02\x00"
+    assert connection._read_packet(data) == len(data) - 3, "the last PUBACK is not all there"
+    assert acks == [(5, 0), (6, 0x10)]
+    assert used == {7}
+    assert connection.packages == [(0xD0, b"")]
+    assert connection._last_data_in > 0
+
+
+async def test_one_reader_takes_both_publishes_and_pubacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = glue.AckStore()
+    acks: list[int] = []
+    store.on_ack = acks.append
+    seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
+    connection = _fake_connections(monkeypatch)
+    client = glue.OwnReconnectClient("glue-both", store=store)
+    glue.receive_publishes(client, lambda *message: seen.append(message))
+    await _connect(client, connection)
+    body = _publish_body("a/b", 1, b"", b"frame")
+    data = bytes([0x32, len(body)]) + body + b"\x40\x02\x00\x09"
+    assert connection._read_packet(data) == len(data)
+    assert seen == [("a/b", b"frame", None, {}, 1)]
+    assert acks == [9]
+    assert connection.packages == []

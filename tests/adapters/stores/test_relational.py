@@ -142,6 +142,28 @@ def test_a_redelivered_frame_is_one_row_and_counted(
     ]
 
 
+def test_a_redelivery_in_one_table_costs_no_new_frame_of_another(
+    store_url: str, opened: Callable[[], Store]
+) -> None:
+    """A batch whose new frames go to one table and whose redelivered one to another: the
+    new ones stored once, the redelivered one counted, whichever table is written first."""
+    session = CODEC.encode(FRAMES["SESSIONREC"])
+    database = CODEC.encode(FRAMES["DBREC"])
+    store = opened()
+    store.add(received(session, 1))
+    assert store.commit() == Committed(stored=1)
+    store.add(received(database, 2))
+    store.add(received(database, 3))
+    store.add(received(session, 1))  # redelivered
+    store.add(received(session, 4))
+    committed = store.commit()
+    assert committed == Committed(stored=3, duplicates=1)
+    assert committed.stored_by_class == (("database", 2), ("session", 1))
+    tables = read_rows(store_url)
+    assert [row["seq"] for row in tables["dbrec"]] == [2, 3]
+    assert [row["seq"] for row in tables["sessionrec"]] == [1, 4]
+
+
 def test_frames_without_run_and_seq_are_all_kept(
     store_url: str, opened: Callable[[], Store]
 ) -> None:
