@@ -226,6 +226,7 @@ def load_yaml(text: str, filename: str) -> Any:
     """The one document in `text` (None if empty); mappings and sequences carry their lines."""
     loader = _Loader(text)
     loader.filename = filename
+    node: yaml.Node | None = None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -257,6 +258,14 @@ def load_yaml(text: str, filename: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=filename) from None
+    except (ValueError, OverflowError):
+        # A scalar YAML reads as a date or time that is no such thing (2026-13-45): its line.
+        line = _bad_timestamp_line(loader, node)
+        raise InputError(
+            "invalid YAML: a date or time that does not exist (quote it to keep it as text)",
+            file=filename,
+            line=line,
+        ) from None
     except RecursionError:
         raise InputError(
             "invalid YAML: nested too deeply (lists and mappings inside one another)",
@@ -264,6 +273,25 @@ def load_yaml(text: str, filename: str) -> Any:
         ) from None
     finally:
         loader.dispose()
+
+
+def _bad_timestamp_line(loader: _Loader, root: yaml.Node | None) -> int | None:
+    """The line of the first timestamp scalar under `root` that PyYAML cannot build."""
+    pending = [] if root is None else [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:timestamp":
+                try:
+                    loader.construct_yaml_timestamp(node)
+                except (ValueError, OverflowError):
+                    return int(node.start_mark.line) + 1
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                pending.extend((value, key))
+    return None
 
 
 def read_yaml(path: str | Path) -> Any:

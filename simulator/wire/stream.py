@@ -97,7 +97,7 @@ def detect_form(stream: BinaryIO, *, source: str = "<stream>") -> tuple[FrameFor
         if _is_text(head):
             if head.lstrip().startswith(b"{"):
                 return FrameForm.JSON, head  # JSON lines after blank lines
-            raise InputError(_not_frames(head), file=source)
+            raise InputError(_not_frames(head), file=source, line=1)
     return FrameForm.BINARY, head
 
 

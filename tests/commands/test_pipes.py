@@ -95,7 +95,7 @@ def test_the_text_view_piped_back_is_named_not_a_truncated_frame(
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "billsim: <stdin>: not BILLMSG frames nor JSON lines: it starts with text "
+        "billsim: <stdin>:1: not BILLMSG frames nor JSON lines: it starts with text "
         "`-- 2026-11-21`; the text view (--format text) cannot be read back"
     )
     assert "OK" not in result.stdout
@@ -106,7 +106,7 @@ def test_a_text_file_is_named_for_what_it_starts_with(tmp_path: Path, reader: st
     (tmp_path / "notes.txt").write_text("Frames of Monday's run\nsee the .nbf\n")
     result = sh(f"billsim {reader} notes.txt", tmp_path)
     assert result.returncode == 2
-    assert "notes.txt: not BILLMSG frames nor JSON lines: it starts with text " in result.stderr
+    assert "notes.txt:1: not BILLMSG frames nor JSON lines: it starts with text " in result.stderr
     assert "`Frames of Monday's run`" in result.stderr
     assert "truncated frame" not in result.stderr and "Traceback" not in result.stderr
 

@@ -193,3 +193,13 @@ def test_a_nul_character_names_its_line() -> None:
 def test_deep_nesting_is_bad_input() -> None:
     with pytest.raises(InputError, match=r"^deep\.yaml(:\d+)?: invalid YAML: "):
         load_yaml("name: " + "[" * 50_000 + "]" * 50_000 + "\n", "deep.yaml")
+
+
+def test_a_date_that_does_not_exist_is_bad_input_at_its_line() -> None:
+    # YAML reads 2026-13-45T99:00:00Z as a timestamp; building it raised ValueError.
+    with pytest.raises(InputError) as caught:
+        load_yaml(
+            'name: demo\nstart: "2026-11-21T09:00:00Z"\nnote: 2026-13-45T99:00:00Z\n', "s.yaml"
+        )
+    assert caught.value.line == 3
+    assert "a date or time that does not exist" in str(caught.value)

@@ -25,7 +25,7 @@ def not_frames(data: bytes) -> str:
 def test_the_text_view_is_named_as_such() -> None:
     message = not_frames(b"-- 2026-11-21\n09:00:00.00 Mail01   session     START  ...\n")
     assert message == (
-        "in.txt: not BILLMSG frames nor JSON lines: it starts with text `-- 2026-11-21`; "
+        "in.txt:1: not BILLMSG frames nor JSON lines: it starts with text `-- 2026-11-21`; "
         "the text view (--format text) cannot be read back"
     )
     assert "text view" in not_frames(b"09:00:00.00 Mail01   session     START  #1\n")
