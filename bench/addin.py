@@ -4,7 +4,7 @@
                           [--stores sqlite,postgresql] [--runs max,paced,speed]
 
 For each store: a private mosquitto (queue/mosquitto.conf's load settings) on a free
-loopback port; `billsim addin --store … --until-idle 3` subscribed first; then `billsim run
+loopback port; `billsim addin --store … --until-idle 10` subscribed first; then `billsim run
 --speed max` of a generated scenario publishes every frame. The store's rows then say
 how fast the add-in took them in: frames / (last received_at - first received_at), which
 a QoS 1 consumer that acknowledges only after its commit cannot outrun. Then the same
@@ -132,7 +132,7 @@ def one_run(
     addin = subprocess.Popen(
         billsim(
             "addin", "--broker", f"mqtt://127.0.0.1:{port}", "--store", store,
-            "--until-idle", "3", "--summary", str(summary), "--group", uuid.uuid4().hex[:8],
+            "--until-idle", "10", "--summary", str(summary), "--group", uuid.uuid4().hex[:8],
         ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
