@@ -53,11 +53,9 @@ from simulator.wire.stream import (
     read_json_frames,
     source_name,
 )
-from simulator.wire.timedate import TimeDate, absolute_ticks
+from simulator.wire.timedate import MICROSECONDS_PER_TICK, TimeDate, absolute_ticks
 
 _SCENARIO_SUFFIXES = (".yaml", ".yml")
-# A TIMEDATE tick is 1/100 s; the simulation counts microseconds.
-_US_PER_TICK = 10_000
 
 
 @dataclass(frozen=True)
@@ -208,7 +206,12 @@ def _crash_interval(scenario: Scenario, ended_us: int) -> list[tuple[int, int]]:
         return []
     back = ended_us if crash.restart_after is None else crash.at + crash.restart_after
     origin = absolute_ticks(scenario.start)
-    return [(origin + crash.at // _US_PER_TICK, origin + min(back, ended_us) // _US_PER_TICK)]
+    return [
+        (
+            origin + crash.at // MICROSECONDS_PER_TICK,
+            origin + min(back, ended_us) // MICROSECONDS_PER_TICK,
+        )
+    ]
 
 
 def scenario_zone(scenario: Scenario) -> tuple[tzinfo, str]:

@@ -258,14 +258,15 @@ def load_yaml(text: str, filename: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=filename) from None
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError) as exc:
         # A scalar YAML reads as a date or time that is no such thing (2026-13-45): its line.
         line = _bad_timestamp_line(loader, node)
-        raise InputError(
-            "invalid YAML: a date or time that does not exist (quote it to keep it as text)",
-            file=filename,
-            line=line,
-        ) from None
+        problem = (
+            "a date or time that does not exist (quote it to keep it as text)"
+            if line is not None
+            else f"a value that cannot be built: {quoted(str(exc))}"
+        )
+        raise InputError(f"invalid YAML: {problem}", file=filename, line=line) from None
     except RecursionError:
         raise InputError(
             "invalid YAML: nested too deeply (lists and mappings inside one another)",
