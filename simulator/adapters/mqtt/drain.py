@@ -188,7 +188,9 @@ class BillingDrain:
         self._connected = False
         self._ever_connected = False
         self._props = self._version == MQTT_V5
-        self._encoder = FrameEncoder(server_cn, run_id, self._json, properties=self._props)
+        self._encoder = FrameEncoder(
+            server_cn, run_id, self._json, properties=self._props, topic_meta=options.topic_meta
+        )
         self._said_no_properties = False
         self._window = InFlightWindow(options.window)
         self._written_qos0 = 0
@@ -458,16 +460,7 @@ class BillingDrain:
             self.receive_maximum = None
             if not self._said_no_properties:
                 self._said_no_properties = True
-                if self.options.version == "5":
-                    self.log.warning(
-                        "mqtt.mqtt5_refused",
-                        broker=str(self.url),
-                        note="the broker speaks MQTT 3.1.1 only: falling back to it",
-                    )
-                self.log.warning(
-                    "mqtt.properties_off",
-                    note="MQTT 3.1.1: frames go without content type and seq/run/structtype",
-                )
+                self._say_no_properties()
         previous = self._window.size
         window = self._window.open(glue.usable_packet_ids(client))
         if window != previous and window < self.options.window:
@@ -505,6 +498,27 @@ class BillingDrain:
             resend=self._window.waiting,
         )
         self._wake.set()
+
+    def _say_no_properties(self) -> None:
+        """One line for a connection without MQTT 5 properties: why (the broker refused
+        MQTT 5, or --mqtt-version 3.1.1), what frames go without, and where a consumer
+        finds run and seq then (--topic-meta)."""
+        if self.options.topic_meta:
+            keyed = "run and seq are in the topic (--topic-meta): …/{class}/{run}/{seq}"
+        else:
+            keyed = (
+                "a consumer cannot tell a resent frame from a new one: --topic-meta puts "
+                "run and seq in the topic"
+            )
+        off = "frames go without content type and the seq, run, structtype, sent properties"
+        if self.options.version == "5":
+            self.log.warning(
+                "mqtt.mqtt5_refused",
+                broker=str(self.url),
+                note=f"the broker speaks MQTT 3.1.1 only: falling back to it; {off}; {keyed}",
+            )
+        else:
+            self.log.warning("mqtt.properties_off", note=f"MQTT 3.1.1: {off}; {keyed}")
 
     def _lost(self, client: Any, reason: str) -> None:
         """The current connection is gone: unacknowledged frames go back to be resent."""
