@@ -69,7 +69,7 @@ from simulator.adapters.mqtt.topics import (
     status_topic,
 )
 from simulator.adapters.mqtt.url import BrokerUrl, connect_failure
-from simulator.adapters.mqtt.window import InFlightWindow, Waiting
+from simulator.adapters.mqtt.window import InFlightWindow, Resumed, Stalled, Waiting
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.errors import BillsimError
@@ -85,6 +85,7 @@ _SERVICE_PACKET_IDS: Final = 2
 _WRITE_HIGH: Final = 256 * 1024  # transport write buffer: pause above, resume below low
 _WRITE_LOW: Final = 64 * 1024
 _CLOSE_POLL: Final = 0.01  # seconds between checks while close() waits for the drain
+_STALL_LOOK: Final = 1.0  # seconds between looks for a stalled delivery
 _OFFLINE_ACK_TIMEOUT: Final = 1.0
 _DISCONNECT_TIMEOUT: Final = 2.0
 _MQTT5_RECEIVE_MAXIMUM_DEFAULT: Final = 65535
@@ -203,6 +204,7 @@ class BillingDrain:
         self._connected_event = asyncio.Event()
         self._failed_event = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._closing = False
         self._closed = False
@@ -295,6 +297,8 @@ class BillingDrain:
         """Start connecting in the background (never blocks); frames wait meanwhile."""
         if self._connector is None and not self._closing:
             self._connector = asyncio.create_task(self._connect_loop(), name="billsim-mqtt")
+            if self.options.qos:
+                self._watcher = asyncio.create_task(self._watch_delivery(), name="billsim-stall")
 
     def _backoff(self, attempt: int) -> float:
         options = self.options
@@ -370,6 +374,37 @@ class BillingDrain:
                 delay = 0.0
                 continue
             attempt += 1
+
+    async def _watch_delivery(self) -> None:
+        """Say once per stall when frames wait without a PUBACK for ``stall_after``
+        seconds (how many, and the drain timeout the command will apply at the end), and
+        when acks come again (the window's ``watch``)."""
+        while not self._closed:
+            self._look_for_stalls()
+            await asyncio.sleep(min(_STALL_LOOK, self.options.stall_after))
+
+    def _look_for_stalls(self) -> None:
+        change = self._window.watch(asyncio.get_running_loop().time(), self.options.stall_after)
+        if isinstance(change, Stalled):
+            drain_timeout = self.options.drain_timeout
+            self.log.warning(
+                "mqtt.delivery_stalled",
+                broker=str(self.url),
+                in_flight=change.in_flight,
+                no_puback_for=round(change.quiet_for, 1),
+                connected=self._connected,
+                drain_timeout=drain_timeout,
+                note=f"no PUBACK for {change.quiet_for:.0f} s while {change.in_flight} "
+                f"frame(s) wait; at the end they get --drain-timeout {drain_timeout:g} s, "
+                "then count as undelivered (exit 1): a failing-over cluster may need more",
+            )
+        elif isinstance(change, Resumed):
+            self.log.info(
+                "mqtt.delivery_resumed",
+                broker=str(self.url),
+                stalled_for=round(change.stalled_for, 1),
+                in_flight=change.in_flight,
+            )
 
     def _fail(self, error: BrokerError) -> None:
         self._failure = error
@@ -893,6 +928,11 @@ class BillingDrain:
                 await asyncio.wait((connector,))
                 if not connector.cancelled() and connector.exception() is not None:
                     self.log.error("mqtt.connector_failed", error=repr(connector.exception()))
+            watcher = self._watcher
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.wait((watcher,))
+                self._look_for_stalls()  # a last look: a stall that ended meanwhile
             current = asyncio.current_task()
             for task in list(self._handlers):
                 if task is not current:  # a control handler may be what closes the drain
