@@ -48,8 +48,9 @@ BASE_SETTINGS: dict[str, str | int] = {
 }
 
 
-def find_program(name: str) -> str:
-    """A mosquitto tool's path; fails (never skips) the test when it is not installed."""
+def find_program(name: str, package: str = "mosquitto") -> str:
+    """A broker's or its tool's path; fails (never skips) the test when it is not
+    installed, naming the Debian package that has it."""
     found = shutil.which(name)
     if found is None:
         for directory in ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"):
@@ -58,7 +59,7 @@ def find_program(name: str) -> str:
                 found = str(candidate)
                 break
     if found is None:
-        pytest.fail(f"{name} is not installed: the MQTT tests need it (apt-get install mosquitto)")
+        pytest.fail(f"{name} is not installed: the MQTT tests need it (apt-get install {package})")
     return found
 
 
@@ -311,6 +312,98 @@ class AmqttBroker:
             process.wait(STOP_TIMEOUT)
 
 
+class NatsBroker:
+    """nats-server with its MQTT listener (MQTT 3.1.1 only; it needs JetStream, which keeps
+    the sessions in ``directory``), on free loopback ports: the client port and the MQTT
+    port, never 4222 or 1883. ``port`` and ``url`` are the MQTT listener's; stop() and
+    start() again keep the ports and the data."""
+
+    def __init__(self, directory: Path, *, name: str = "billsim-test") -> None:
+        self.directory = directory
+        self.host = HOST
+        self.port = free_port()
+        self.client_port = free_port()
+        self.tls = None
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config_path = directory / "nats.conf"
+        self.log_path = directory / "nats.log"
+        self.config_path.write_text(
+            f"server_name: {name}\n"
+            f"listen: {HOST}:{self.client_port}\n"
+            f"jetstream {{ store_dir: {str(directory / 'jetstream')!r} }}\n"
+            f"mqtt {{ listen: {HOST}:{self.port} }}\n"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        nats = find_program("nats-server", package="nats-server")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [nats, "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _accepts(self.host, self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"nats-server did not start on port {self.port}:\n{self.log_text()}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """SIGTERM to our child's PID, SIGKILL if it lingers."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def client_ssl(self) -> bool:
+        return False
+
+
+NatsFactory = Callable[..., NatsBroker]
+
+
+@pytest.fixture
+def nats_factory(tmp_path: Path) -> Iterator[NatsFactory]:
+    """Make and start nats-servers with the MQTT listener (keyword arguments of
+    NatsBroker); all stopped at the end."""
+    brokers: list[NatsBroker] = []
+
+    def make(**kwargs: Any) -> NatsBroker:
+        broker = NatsBroker(tmp_path / f"nats-{len(brokers)}", **kwargs)
+        brokers.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.stop()
+
+
 BrokerFactory = Callable[..., MosquittoBroker]
 
 
@@ -453,6 +546,8 @@ __all__ = [
     "MQTTv50",
     "MQTTv311",
     "MosquittoBroker",
+    "NatsBroker",
+    "NatsFactory",
     "Received",
     "TlsFiles",
     "find_program",
@@ -460,4 +555,5 @@ __all__ = [
     "make_tls_files",
     "mosquitto",
     "mosquitto_factory",
+    "nats_factory",
 ]

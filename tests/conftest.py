@@ -1,6 +1,6 @@
 """Fixtures shared by test modules (defined in helper modules, exposed here)."""
 
-from brokers import mosquitto, mosquitto_factory
+from brokers import mosquitto, mosquitto_factory, nats_factory
 from stores import postgres_url
 
-__all__ = ["mosquitto", "mosquitto_factory", "postgres_url"]
+__all__ = ["mosquitto", "mosquitto_factory", "nats_factory", "postgres_url"]
