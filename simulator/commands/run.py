@@ -76,11 +76,13 @@ def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
         )
     try:
         layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
-        check_script(runnable, runnable.settings_with(*layers), RunOptions())
-    except ScenarioError as dry_run:
-        return error.with_errors(dry_run.errors)
+        settings = runnable.settings_with(*layers)
     except InputError as other:  # the notes.ini file
         return error.with_note(f"{other} (so the script was not dry-run)")
+    try:
+        check_script(runnable, settings, RunOptions())
+    except ScenarioError as dry_run:
+        return error.with_errors(dry_run.errors)
     return error.with_errors(())
 
 

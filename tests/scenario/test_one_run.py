@@ -226,3 +226,15 @@ def test_the_cap_on_problems_keeps_the_line_on_the_dry_run(tmp_path: Path) -> No
     assert len(lines) == 52
     assert lines[50] == f"… and 251 more problems in {path}"
     assert lines[51].endswith("once the problems of duration are fixed")
+
+
+def test_a_bad_notes_ini_file_is_said_instead_of_the_dry_run(tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED)
+    ini = tmp_path / "notes.ini"
+    ini.write_text("BillingClass=Nope\n")
+    code, stderr = _invoke("validate", str(path), "--notes-ini", str(ini))
+    assert code == 2
+    *problems, note = stderr.splitlines()
+    assert _problems(path, "\n".join(problems)) == [EXPECTED[0], EXPECTED[2]]
+    assert note.startswith(f"{ini}:1: BillingClass: unknown billing class 'Nope'")
+    assert note.endswith("(so the script was not dry-run)")
