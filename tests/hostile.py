@@ -23,12 +23,11 @@ from simulator.addin.rows import reject_row
 from simulator.addin.store import Received
 from simulator.commands.check import StreamSettings, check_file
 from simulator.commands.decode import decode_stream
-from simulator.commands.run import check_script
+from simulator.commands.run import check_script, load, with_dry_run
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_BAD_INPUT, InputError
 from simulator.scenario.loader import (
     ScenarioError,
-    load_scenario,
     load_scenario_text,
     parse_workload,
 )
@@ -38,7 +37,8 @@ from simulator.wire.layout import Layout
 # How far a mutated scenario is run once it loads: enough events to start every kind of
 # activity, few enough that each input takes milliseconds.
 RUN_EVENTS = 2_000
-MAX_ERROR_LINES = 51  # ScenarioError's 50 problems and the count of the rest
+# ScenarioError's 50 problems, the count of the rest, and a line on the script's dry run.
+MAX_ERROR_LINES = 52
 MAX_LINE_LENGTH = 2_000
 _PLACE = re.compile(r"^[^:]+:\d+: |: byte offset \d+ \(frame \d+\)|: line \d+|\(byte \d+\)")
 
@@ -164,8 +164,7 @@ def scenario_target(data: bytes) -> None:
     """`billsim validate` of a scenario file, then the first RUN_EVENTS events of its run."""
     path = scratch().write("fuzz.yaml", data)
     try:
-        scenario = load_scenario(path)
-        settings = scenario.settings_with()
+        scenario, settings = load(str(path), None)  # a refusal dry-runs the rest
         check_script(scenario, settings, RunOptions())
         if scenario.workload:
             parse_workload(scenario.workload, scenario.databases, scenario.filename)
@@ -230,7 +229,10 @@ def scenario_loader_target(data: bytes) -> None:
     except UnicodeDecodeError:
         return  # read_yaml refuses it by byte offset before the loader sees it
     try:
-        scenario = load_scenario_text(text, "fuzz.yaml")
+        try:
+            scenario = load_scenario_text(text, "fuzz.yaml")
+        except ScenarioError as error:
+            raise with_dry_run(error, None) from None  # what `validate` reports
         check_script(scenario, scenario.settings_with(), RunOptions())
     except InputError as error:
         assert_bad_input(error)

@@ -37,7 +37,7 @@ from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.durations import DurationError, parse_run_length
 from simulator.scenario.faults import Faults, check_faults, parse_fault_option, with_overrides
-from simulator.scenario.loader import load_scenario, parse_workload
+from simulator.scenario.loader import ScenarioError, load_scenario, parse_workload
 from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import NotesIniSettings, read_notes_ini
 from simulator.scenario.rate import RatePlan, parse_rate
@@ -50,10 +50,40 @@ STDOUT_NAME = "-"
 
 
 def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, NotesIniSettings]:
-    """The scenario and its settings (a notes.ini file wins over the scenario's block)."""
-    scenario = load_scenario(resolve_scenario(scenario_arg))
+    """The scenario and its settings (a notes.ini file wins over the scenario's block).
+
+    A scenario with problems is refused with them all and, in the same error, what a dry
+    run of the rest of its script finds (`with_dry_run`).
+    """
+    try:
+        scenario = load_scenario(resolve_scenario(scenario_arg))
+    except ScenarioError as error:
+        raise with_dry_run(error, notes_ini) from None
     layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
     return scenario, scenario.settings_with(*layers)
+
+
+def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
+    """The loader's problems and those of the dry run of what it left runnable, by line:
+    one run of `validate` (or `run`) says all that is wrong. When nothing could be dry-run,
+    a last line says so, and for which problems."""
+    runnable = error.runnable
+    if runnable is None:
+        why = ", ".join(error.not_runnable)
+        return error.with_note(
+            f"{error.file}: the script is dry-run for state errors (a logout with no session, "
+            f"…) once {f'the problems of {why}' if why else 'these problems'} are fixed"
+        )
+    try:
+        layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
+        settings = runnable.settings_with(*layers)
+    except InputError as other:  # the notes.ini file
+        return error.with_note(f"{other} (so the script was not dry-run)")
+    try:
+        check_script(runnable, settings, RunOptions())
+    except ScenarioError as dry_run:
+        return error.with_errors(dry_run.errors)
+    return error.with_errors(())
 
 
 def load_request(request: RunRequest) -> tuple[Scenario, NotesIniSettings]:

@@ -24,7 +24,7 @@ from simulator.domino.tasks import ServerTasks
 from simulator.domino.traffic import Traffic
 from simulator.domino.workload import Population
 from simulator.errors import InputError
-from simulator.scenario.loader import ScenarioError, parse_workload
+from simulator.scenario.loader import ScenarioError, by_line, parse_workload
 from simulator.scenario.models import Action, Scenario, SessionActionBase, is_directory
 from simulator.scenario.notes_ini import NotesIniSettings
 from simulator.scenario.rate import RatePlan
@@ -542,7 +542,7 @@ class Simulation:
         while self.step():
             pass
         if self._script_problems:
-            raise ScenarioError(self._script_problems)
+            raise ScenarioError(by_line(self._script_problems))
 
 
 def _discard(_: SequencedFrame) -> None:

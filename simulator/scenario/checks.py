@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.errors import quoted
@@ -51,12 +52,63 @@ Report = Callable[[Sequence[Any], str], None]
 """Where a check sends a problem: the path of the field (`"script", 3, "db"`) and a message."""
 
 
-def check_scenario(scenario: Scenario, report: Report) -> Scenario:
-    """The checks that need more than one part of the file; returns custom values converted."""
-    try:
-        scenario.end  # noqa: B018 - computing it is the check
-    except OverflowError:
-        report(("duration",), "the run would end after the year 9999")
+@dataclass(frozen=True)
+class LeftOut:
+    """What a scenario's model was built without, having failed validation: top-level
+    `fields` (left at their defaults, or stand-ins when required), and the keys of the
+    entries of `users`, `databases` and `custom_types`.
+
+    The checks say nothing that follows from their absence: an action naming a user whose
+    entry was invalid is no "unknown user", and a run's end is not checked against a
+    stand-in start. Their own problems are reported by the validation.
+    """
+
+    fields: frozenset[str] = frozenset()
+    users: frozenset[Any] = frozenset()
+    databases: frozenset[Any] = frozenset()
+    custom_types: frozenset[Any] = frozenset()
+
+    def declared(self, part: str, valid: Container[Any]) -> Container[Any]:
+        """What counts as declared in `part` (`"users"`, …): the valid keys and those left
+        out; anything, when the whole of `part` was invalid."""
+        if part in self.fields:
+            return _ANY
+        left_out: frozenset[Any] = getattr(self, part)
+        if not left_out:
+            return valid  # the common case, a valid file: no copy of a big mapping
+        return _Either(valid, left_out)
+
+
+class _Any:
+    def __contains__(self, _: object) -> bool:
+        return True
+
+
+class _Either:
+    def __init__(self, first: Container[Any], second: Container[Any]) -> None:
+        self.first = first
+        self.second = second
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.first or key in self.second
+
+
+_ANY = _Any()
+_NOTHING_LEFT_OUT = LeftOut()
+
+
+def check_scenario(
+    scenario: Scenario, report: Report, left_out: LeftOut = _NOTHING_LEFT_OUT
+) -> Scenario:
+    """The checks that need more than one part of the file; returns custom values converted.
+
+    `left_out`: what the model was built without (see LeftOut); no follow-on of it is
+    reported."""
+    if not left_out.fields & {"start", "duration"}:
+        try:
+            scenario.end  # noqa: B018 - computing it is the check
+        except OverflowError:
+            report(("duration",), "the run would end after the year 9999")
     check_faults(scenario.faults, scenario.duration, report)
     if scenario.stages and scenario.speed is not None:
         report(
@@ -85,25 +137,28 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
             report(where, f"a frame would be {size} bytes, over {c.MQ_MAX_MSGSIZE}")
         _check_c_names(scenario, report, type_name, custom)
 
+    users = left_out.declared("users", scenario.users)
+    databases = left_out.declared("databases", scenario.databases)
+    custom_types = left_out.declared("custom_types", scenario.custom_types)
     script: list[Action] = []
-    for index, action in enumerate(scenario.script):
-        path = ("script", index)
+    for action in scenario.script:
+        path = ("script", action.index)
         if scenario.duration is not None and action.at >= scenario.duration:
             report(
                 (*path, "at"),
                 f"{format_duration(action.at)} is not before the end of the run "
                 f"(duration {format_duration(scenario.duration)})",
             )
-        check_references(report, path, action, scenario.users, scenario.databases)
+        check_references(report, path, action, users, databases)
         if isinstance(action, SessionActionBase):
             if isinstance(action, ReadAction | WriteAction) and action.note_id is not None:
                 _check_charged(report, (*path, "note_id"), action, scenario.databases)
         elif isinstance(action, ReplicateAction):
             for position, replicated in enumerate(action.databases):
                 db_field = (*path, "databases", position, "db")
-                _check_task_db(scenario, report, db_field, replicated.db, action.action)
+                _check_task_db(scenario, databases, report, db_field, replicated.db, action.action)
         elif isinstance(action, AgentAction):
-            _check_task_db(scenario, report, (*path, "db"), action.db, action.action)
+            _check_task_db(scenario, databases, report, (*path, "db"), action.db, action.action)
             strings = (scenario.resolve_name(action.signer), action.task, action.db)
             _check_size(report, path, AGENTREC.fields, sum(map(utf8_len, strings)))
         elif isinstance(action, MailAction):
@@ -126,7 +181,7 @@ def check_scenario(scenario: Scenario, report: Report) -> Scenario:
             variable = _HTTP_TIMESTAMP_LEN + 1 + sum(utf8_len(s) + 1 for s in present if s)
             _check_size(report, path, HTTPREQREC.fields, variable)
         elif isinstance(action, CustomAction):
-            script.append(_check_custom(scenario, report, path, action))
+            script.append(_check_custom(scenario, custom_types, report, path, action))
             continue
         script.append(action)
     return scenario.model_copy(update={"script": script})
@@ -150,11 +205,16 @@ def _check_c_names(scenario: Scenario, report: Report, type_name: str, custom: C
 
 
 def _check_task_db(
-    scenario: Scenario, report: Report, path: Sequence[Any], db: str, task: str
+    scenario: Scenario,
+    declared: Container[str],
+    report: Report,
+    path: Sequence[Any],
+    db: str,
+    task: str,
 ) -> None:
     """A replication or an agent needs a declared database, not a directory (a path ending
     `/`): a directory has no replica ID to bill it under."""
-    _check_declared(report, path, db, scenario.databases)
+    _check_declared(report, path, db, declared)
     if db in scenario.databases and is_directory(db):
         report(path, f"{quoted(db)} is a directory: {task} needs a database")
 
@@ -237,11 +297,18 @@ def _check_size(
 
 
 def _check_custom(
-    scenario: Scenario, report: Report, path: Sequence[Any], action: CustomAction
+    scenario: Scenario,
+    declared: Container[str],
+    report: Report,
+    path: Sequence[Any],
+    action: CustomAction,
 ) -> CustomAction:
     custom = scenario.custom_types.get(action.type)
     if custom is None:
-        report((*path, "type"), f"unknown custom type {quoted(action.type)} (not in custom_types)")
+        if action.type not in declared:
+            report(
+                (*path, "type"), f"unknown custom type {quoted(action.type)} (not in custom_types)"
+            )
         return action
     fields = dict(custom.ctypes)
     for name in action.values:

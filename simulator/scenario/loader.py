@@ -12,13 +12,15 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from simulator.errors import InputError, quoted
-from simulator.scenario.checks import check_references, check_scenario, check_workload
+from simulator.errors import InputError, printable, quoted
+from simulator.scenario.checks import LeftOut, check_references, check_scenario, check_workload
+from simulator.scenario.faults import Faults
 from simulator.scenario.models import (
     ACTION_MODELS,
     Action,
     ActionBase,
     Scenario,
+    SessionActionBase,
 )
 from simulator.scenario.notes_ini import (
     IniEntry,
@@ -37,7 +39,14 @@ from simulator.scenario.yamlsource import (
     render_path,
 )
 
-__all__ = ["ScenarioError", "load_scenario", "load_scenario_text", "parse_workload", "render_path"]
+__all__ = [
+    "ScenarioError",
+    "by_line",
+    "load_scenario",
+    "load_scenario_text",
+    "parse_workload",
+    "render_path",
+]
 
 
 # The problems a ScenarioError prints: one bad file can hold thousands (a mutated list of
@@ -47,22 +56,50 @@ MAX_PRINTED_PROBLEMS = 50
 
 class ScenarioError(InputError):
     """Every problem found in a scenario, one `file:line: field: message` per line (the
-    first MAX_PRINTED_PROBLEMS of them, then how many more there are).
+    first MAX_PRINTED_PROBLEMS of them, then how many more there are), by line.
 
-    Its own file, line and field are those of the first problem.
+    Its own file, line and field are those of the first problem. `runnable` is the
+    scenario without what the problems touch, for a dry run of its script to find the
+    rest (see `_runnable`); None when they leave nothing to run, for the reasons in
+    `not_runnable` (the fields whose problems stop it). `note`: a last line, after them.
     """
 
-    def __init__(self, errors: Sequence[InputError]) -> None:
+    def __init__(
+        self,
+        errors: Sequence[InputError],
+        *,
+        runnable: Scenario | None = None,
+        not_runnable: Sequence[str] = (),
+        note: str | None = None,
+    ) -> None:
         first = errors[0]
         super().__init__(first.message, file=first.file, line=first.line, field=first.field)
         self.errors: tuple[InputError, ...] = tuple(errors)
+        self.runnable = runnable
+        self.not_runnable = tuple(not_runnable)
+        self.note = note
 
     def __str__(self) -> str:
         lines = [str(error) for error in self.errors[:MAX_PRINTED_PROBLEMS]]
         more = len(self.errors) - MAX_PRINTED_PROBLEMS
         if more > 0:
             lines.append(f"… and {more:,} more problem{'s' if more > 1 else ''} in {self.file}")
+        if self.note is not None:
+            lines.append(printable(self.note))
         return "\n".join(lines)
+
+    def with_errors(self, errors: Sequence[InputError]) -> ScenarioError:
+        """These problems too (a dry run's), all by line; nothing left to run."""
+        return ScenarioError(by_line([*self.errors, *errors]), note=self.note)
+
+    def with_note(self, note: str) -> ScenarioError:
+        return ScenarioError(self.errors, note=note)
+
+
+def by_line(errors: Sequence[InputError]) -> list[InputError]:
+    """`errors` in the order of their lines (those of no line first), each once."""
+    unique = {str(error): error for error in errors}
+    return sorted(unique.values(), key=lambda e: e.line or 0)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -128,44 +165,58 @@ _NOT_FIELDS = frozenset({"[key]", *UNION_TAGS})
 
 
 class _Problems:
-    """Collects errors against one parsed file, so a run of `validate` reports them all."""
+    """Collects errors against one parsed file, so a run of `validate` reports them all;
+    `paths` holds the path of each, for what a dry run must leave out."""
 
     def __init__(self, doc: Any, filename: str) -> None:
         self.doc = doc
         self.filename = filename
         self.errors: list[InputError] = []
+        self.paths: list[tuple[Any, ...]] = []
 
     def add(self, path: Sequence[Any], message: str) -> None:
-        self.errors.append(
+        self.add_error(
+            tuple(path),
             InputError(
                 message,
                 file=self.filename,
                 line=line_of(self.doc, path),
                 field=render_path(path) or None,
-            )
+            ),
         )
+
+    def add_error(self, path: tuple[Any, ...], error: InputError) -> None:
+        self.errors.append(error)
+        self.paths.append(path)
 
     def add_validation(self, exc: ValidationError, prefix: Sequence[Any] = ()) -> None:
         for error in exc.errors():
             loc = [part for part in error["loc"] if part not in _NOT_FIELDS]
             self.add([*prefix, *loc], _message(error))
 
-    def raise_if_any(self) -> None:
-        if self.errors:
-            unique = {str(error): error for error in self.errors}
-            raise ScenarioError(sorted(unique.values(), key=lambda e: e.line or 0))
+    def raise_if_any(self, scenario: Scenario | None = None) -> None:
+        """A ScenarioError of every problem, if any; with what of `scenario` can still
+        be dry-run (None: nothing can)."""
+        if not self.errors:
+            return
+        runnable: Scenario | None = None
+        not_runnable: tuple[str, ...] = ()
+        if scenario is not None:
+            runnable, not_runnable = _runnable(scenario, self.paths, self.doc)
+        raise ScenarioError(by_line(self.errors), runnable=runnable, not_runnable=not_runnable)
 
 
 def _build(doc: Any, filename: str) -> Scenario:
     problems = _Problems(doc, filename)
     if not isinstance(doc, LinedDict):
         # An empty file, a lone value or a list: the whole file is wrong, from its top.
-        problems.errors.append(
+        problems.add_error(
+            (),
             InputError(
                 "a scenario is a YAML mapping (name:, start:, duration:, …)",
                 file=filename,
                 line=doc.line if isinstance(doc, LinedList) else 1,
-            )
+            ),
         )
         problems.raise_if_any()
     data = dict(doc)
@@ -178,7 +229,7 @@ def _build(doc: Any, filename: str) -> Scenario:
             ini_entries = entries_from_mapping(block, file=filename, lines=block.lines)
             settings = resolve_settings(ini_entries)
         except InputError as exc:
-            problems.errors.append(exc)
+            problems.add_error(("notes_ini",), exc)
     elif block is not None:
         problems.add(("notes_ini",), "must be a mapping of notes.ini settings")
     data["notes_ini"] = settings
@@ -186,25 +237,79 @@ def _build(doc: Any, filename: str) -> Scenario:
     script = data.pop("script", None)
     data["script"] = _script(script, problems) if script is not None else []
 
-    scenario: Scenario | None = None
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        problems.add_validation(exc)
-        # No model to cross-check: still say which script lines name a user or a database
-        # the file does not declare, so one run of `validate` lists those too.
-        _check_names_declared(data, problems)
-    problems.raise_if_any()
+    scenario, left_out = _validate(data, problems)
+    if scenario is None:
+        problems.raise_if_any()
     assert scenario is not None
 
-    scenario = check_scenario(scenario, problems.add)
+    # The cross-checks, on all that did validate: one run of `validate` lists every problem.
+    scenario = check_scenario(scenario, problems.add, left_out)
     if scenario.workload:
-        _workload(scenario.workload, scenario.databases, problems)
-    problems.raise_if_any()
+        databases = left_out.declared("databases", scenario.databases)
+        # With no valid databases block, the workload's references cannot be checked.
+        check = "databases" not in left_out.fields
+        _workload(scenario.workload, databases, problems, check=check)
     scenario._filename = filename
     scenario._doc = doc
     scenario._ini_entries = ini_entries
+    problems.raise_if_any(scenario)
     return scenario
+
+
+# The entries of these mappings are validated one by one: one that fails is left out of
+# the model, and the rest are checked.
+_ENTRIES = ("users", "databases", "custom_types")
+# What stands in for a required field that failed validation, so that the rest can be
+# built and checked. Nothing is checked against a stand-in, and a dry run is made with
+# none but the name (see _NOT_RUN).
+_STAND_INS: dict[str, Any] = {
+    "name": "-",
+    "start": "2000-01-01T00:00:00Z",
+    "duration": "forever",
+    "server": "CN=Server/O=Org",
+}
+
+
+def _validate(data: dict[str, Any], problems: _Problems) -> tuple[Scenario | None, LeftOut]:
+    """The model, and what it was built without: when some field is invalid, the model
+    of the rest (the entries of users, databases and custom_types that did validate, the
+    other fields at their defaults or stand-ins), for the checks that can still be made.
+
+    A valid file is validated once; one with problems, twice (the cost of a file that is
+    refused anyway). None: even the rest is invalid.
+    """
+    try:
+        return Scenario.model_validate(data), LeftOut()
+    except ValidationError as exc:
+        problems.add_validation(exc)
+        errors = exc.errors()
+    fields: set[str] = set()
+    entries: dict[str, set[Any]] = {part: set() for part in _ENTRIES}
+    for error in errors:
+        loc = error["loc"]
+        head = loc[0] if loc else ""
+        if head in entries and len(loc) > 1 and isinstance(data.get(str(head)), Mapping):
+            entries[str(head)].add(loc[1])
+        else:
+            fields.add(str(head))
+    rest = {key: value for key, value in data.items() if key not in fields}
+    for part, bad in entries.items():
+        if bad:
+            rest[part] = {key: value for key, value in data[part].items() if key not in bad}
+    rest.update({key: value for key, value in _STAND_INS.items() if key in fields})
+    left_out = LeftOut(
+        fields=frozenset(fields),
+        users=frozenset(entries["users"]),
+        databases=frozenset(entries["databases"]),
+        custom_types=frozenset(entries["custom_types"]),
+    )
+    try:
+        return Scenario.model_validate(rest), left_out
+    except ValidationError:
+        # No model to cross-check: still say which script lines name a user or a database
+        # the file does not declare, so one run of `validate` lists those too.
+        _check_names_declared(data, problems)
+        return None, left_out
 
 
 def _check_names_declared(data: Mapping[str, Any], problems: _Problems) -> None:
@@ -214,6 +319,105 @@ def _check_names_declared(data: Mapping[str, Any], problems: _Problems) -> None:
         return  # the model's errors say what is wrong with them
     for action in data["script"]:
         check_references(problems.add, ("script", action.index), action, users, databases)
+
+
+# The top-level fields a dry run of the script does not depend on: their problems leave
+# it to be made. A problem of any other (start, duration, idle_timeout, users or the
+# script as a whole, an unknown key, …) stops it. The dry run is without faults, workload
+# and custom types, and its state errors depend on none of these.
+_NOT_RUN = frozenset(
+    {
+        "name",
+        "description",
+        "seed",
+        "speed",
+        "stages",
+        "server_address",
+        "stamp_policy",
+        "notes_ini",
+        "workload",
+        "faults",
+        "custom_types",
+    }
+)
+_TASKS = frozenset(
+    name for name, model in ACTION_MODELS.items() if not issubclass(model, SessionActionBase)
+)
+
+
+def _runnable(
+    scenario: Scenario, paths: Sequence[tuple[Any, ...]], doc: Any
+) -> tuple[Scenario | None, tuple[str, ...]]:
+    """What of a scenario with problems can still be dry-run, to find its state errors
+    (a close of a database not open, …) in the same run; else why not (the fields).
+
+    Only the session actions can make state errors, so only they are kept, and not all
+    of them: those of a user with any bad action or entry, or acting on a bad database,
+    are left out, since what the dry run would say of them may follow from the bad one
+    (a close of a database whose open was invalid). `scenario` is the model of what did
+    validate, the problems' `paths` say what else to leave out.
+    """
+    bad_actions: set[int] = set()
+    bad_users: set[Any] = set()
+    bad_databases: set[Any] = set()
+    blocked: list[str] = []
+    for path in paths:
+        head = path[0] if path else None
+        if head == "script" and len(path) > 1 and isinstance(path[1], int):
+            bad_actions.add(path[1])
+        elif head == "users" and len(path) > 1:
+            bad_users.add(path[1])
+        elif head == "databases" and len(path) > 1:
+            bad_databases.add(path[1])
+        elif head not in _NOT_RUN:
+            blocked.append(render_path(path[:1]) or "the whole file")
+    validated = {action.index for action in scenario.script}
+    written = doc.get("script") if isinstance(doc, LinedDict) else None
+    for index in sorted(bad_actions - validated):
+        # An action that did not validate: its user (as written) is left out, unless it is
+        # a server task; with no user to name, nothing is dry-run.
+        item = written[index] if isinstance(written, LinedList) and index < len(written) else None
+        kind = item.get("action") if isinstance(item, LinedDict) else None
+        if isinstance(kind, str) and kind in _TASKS:
+            continue
+        user = item.get("user") if isinstance(item, LinedDict) else None
+        if isinstance(user, str):
+            bad_users.add(user)
+        else:
+            blocked.append(render_path(("script", index)))
+    if blocked:
+        return None, tuple(dict.fromkeys(blocked))
+    databases = {path: db for path, db in scenario.databases.items() if path not in bad_databases}
+    sessions = [action for action in scenario.script if isinstance(action, SessionActionBase)]
+    for action in sessions:
+        db = getattr(action, "db", None)
+        if (
+            action.index in bad_actions
+            or action.user not in scenario.users
+            or (db is not None and db not in databases)
+        ):
+            bad_users.add(action.user)
+    # A session is a user's name and address: two keys naming the same user share it.
+    bad_names = {
+        (user.name, user.address) for key, user in scenario.users.items() if key in bad_users
+    }
+    users = {
+        key: user
+        for key, user in scenario.users.items()
+        if (user.name, user.address) not in bad_names
+    }
+    script = [action for action in sessions if action.user in users]
+    runnable = scenario.model_copy(
+        update={
+            "users": users,
+            "databases": databases,
+            "script": script,
+            "custom_types": {},
+            "workload": {},
+            "faults": Faults(),
+        }
+    )
+    return runnable, ()
 
 
 # The whole script in one validation: pydantic's per-call cost, 30,000 times over, was
@@ -277,7 +481,7 @@ def parse_workload(raw: Mapping[str, Any], databases: Container[str], filename: 
 
 
 def _workload(
-    raw: Mapping[str, Any], databases: Container[str], problems: _Problems
+    raw: Mapping[str, Any], databases: Container[str], problems: _Problems, *, check: bool = True
 ) -> Workload | None:
     where = ("workload",)
     try:
@@ -285,5 +489,6 @@ def _workload(
     except ValidationError as exc:
         problems.add_validation(exc, where)
         return None
-    check_workload(workload, databases, problems.add)
+    if check:
+        check_workload(workload, databases, problems.add)
     return workload

@@ -1,0 +1,240 @@
+"""One run of `billsim validate` reports every problem of a file, by line: the schema's,
+the cross-checks' on all that did validate, and the script's dry run on what can still
+run; never a problem that only follows from another (issue 15).
+
+`run` reports the same; `header` and `check --scenario`, which make no dry run, the same
+loader problems.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from console import sh
+from typer.testing import CliRunner
+
+from simulator import cli
+from simulator.scenario.loader import ScenarioError, load_scenario_text
+
+runner = CliRunner()
+
+HEAD = """\
+name: mixed
+start: "2026-11-21T09:00:00Z"
+duration: 1h
+server: CN=Mail01/O=Acme
+databases:
+  mail/a.nsf: {replica_id: "85258A3B:0052C1F0"}
+  apps/x.nsf: {replica_id: "85258A3B:0052C1F1"}
+"""
+USERS = """\
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+  carol: {name: "CN=Carol/O=Acme", address: "10.1.2.4"}
+"""
+# Line by line: a schema error (8), a dry-run error (11), a cross-check error (12), then
+# a dry-run error (13) after them.
+MIXED = (
+    HEAD
+    + USERS
+    + """\
+script:
+  - {at: 0m, user: alice, action: open, db: mail/a.nsf, bytes_in: -1}
+  - {at: 1m, user: carol, action: close, db: apps/x.nsf}
+  - {at: 2m, user: alice, action: read, db: apps/nowhere.nsf}
+  - {at: 3m, user: carol, action: logout}
+"""
+)
+EXPECTED = [
+    (12, "script[0].bytes_in", "must be ≥ 0"),
+    (13, "script[1].action", "close of apps/x.nsf by CN=Carol/O=Acme, who has no open session"),
+    (14, "script[2].db", "database 'apps/nowhere.nsf' is not declared in databases"),
+    (15, "script[3].action", "logout of CN=Carol/O=Acme at 10.1.2.4, who has no open session"),
+]
+PROBLEM = re.compile(r"^(?:billsim: )?(\S+?):(\d+): (\S+): (.+)$")
+
+
+def _write(tmp_path: Path, text: str, name: str = "mixed.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _problems(path: Path, output: str) -> list[tuple[int, str, str]]:
+    """Each `file:line: field: message` line of `output`, and no other line."""
+    problems = []
+    for line in output.splitlines():
+        match = PROBLEM.match(line)
+        assert match, f"not a problem line: {line!r}"
+        assert match[1] == str(path)
+        problems.append((int(match[2]), match[3], match[4]))
+    return problems
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(cli.app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stderr
+
+
+def test_schema_cross_check_and_dry_run_errors_come_in_one_run_by_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED)
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    assert _problems(path, stderr) == EXPECTED
+
+
+def test_run_reports_what_validate_reports(tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED)
+    code, stderr = _invoke("run", str(path), "--out", str(tmp_path / "x.nbf"))
+    assert code == 2
+    assert _problems(path, stderr) == EXPECTED
+    assert not (tmp_path / "x.nbf").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["header"], ["check", "-", "--scenario"]],
+    ids=lambda command: command[0],
+)
+def test_commands_with_no_dry_run_report_the_loaders_problems(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = _write(tmp_path, MIXED)
+    name, *rest = command
+    code, stderr = _invoke(name, *rest, str(path))
+    assert code == 2
+    assert _problems(path, stderr) == [EXPECTED[0], EXPECTED[2]]
+
+
+def test_the_installed_billsim_reports_all_three_kinds(tmp_path: Path) -> None:
+    _write(tmp_path, MIXED)
+    result = sh("billsim validate mixed.yaml", tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{'billsim: ' if n == 0 else ''}mixed.yaml:{line}: {field}: {message}"
+        for n, (line, field, message) in enumerate(EXPECTED)
+    ]
+
+
+# --- what follows from a problem is not reported -------------------------------------------
+
+
+def test_what_refers_to_an_invalid_entry_is_no_further_problem(tmp_path: Path) -> None:
+    """A user, a database and a custom type whose entries are invalid: the actions that
+    name them are neither "unknown" nor dry-run (bob's close would be a state error only
+    because his open, on the bad database, is left out), and the valid rest is checked."""
+    path = _write(
+        tmp_path,
+        HEAD
+        + """\
+  apps/bad.nsf: {replica_id: nope}
+users:
+  alice: {name: "CN=Alice/O=Acme", address: "10.1.2.3"}
+  bob: {name: "CN=Bob/O=Acme", address: "10.1.2.5"}
+  dave: {name: "CN=Dave/O=Acme"}
+custom_types:
+  NOTEREC: {struct_type: 5, class: Database, fields: [[Count, WORD]]}
+script:
+  - {at: 0m, user: dave, action: open, db: mail/a.nsf}
+  - {at: 1m, user: dave, action: close, db: apps/x.nsf}
+  - {at: 2m, user: bob, action: open, db: apps/bad.nsf}
+  - {at: 3m, user: bob, action: close, db: apps/x.nsf}
+  - {at: 4m, action: custom, type: NOTEREC, values: {Count: 1}}
+  - {at: 5m, action: agent, db: apps/bad.nsf, agent: A, signer: dave}
+  - {at: 2h, user: bob, action: logout}
+  - {at: 6m, user: alice, action: close, db: mail/a.nsf}
+""",
+    )
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    assert [(line, field) for line, field, _ in _problems(path, stderr)] == [
+        (8, "databases[apps/bad.nsf].replica_id"),
+        (12, "users.dave.address"),
+        (14, "custom_types.NOTEREC.struct_type"),
+        (22, "script[6].at"),  # a cross-check, on an action of a valid user
+        (23, "script[7].action"),  # the dry run, of alice: nothing bad touches her
+    ]
+
+
+def test_a_user_with_a_bad_action_is_left_out_of_the_dry_run() -> None:
+    """alice's open did not validate: her close is not dry-run, where it would be refused
+    for a database not open; carol's actions are, and the loader's error says so."""
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(
+            HEAD
+            + USERS
+            + """\
+script:
+  - {at: 0m, user: alice, action: open, db: mail/a.nsf, bytes_out: x}
+  - {at: 1m, user: alice, action: close, db: mail/a.nsf}
+  - {at: 2m, user: carol, action: open, db: mail/a.nsf}
+  - {at: 3m, user: carol, action: close, db: mail/a.nsf}
+  - {at: 4m, action: mail, from: carol, to: [alice]}
+""",
+            "s.yaml",
+        )
+    runnable = caught.value.runnable
+    assert runnable is not None
+    assert [action.index for action in runnable.script] == [2, 3]  # no task: none is refused
+    assert list(runnable.users) == ["carol"]
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "why"),
+    [
+        (('start: "2026-11-21T09:00:00Z"', "start: 2026-11-21"), 2, "start"),
+        (("duration: 1h", "duration: 1 hour"), 3, "duration"),
+        (("  - {at: 1m, user: carol", "  - {at: 1m, usr: carol"), 13, "script[1]"),
+    ],
+    ids=["start", "duration", "an action of no user"],
+)
+def test_when_the_dry_run_cannot_be_made_one_line_says_so(
+    tmp_path: Path, change: tuple[str, str], line: int, why: str
+) -> None:
+    path = _write(tmp_path, MIXED.replace(*change))
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    *problems, note = stderr.splitlines()
+    assert {n for n, _ in _numbered(problems)} == {line, 12, 14}
+    assert note == (
+        f"{path}: the script is dry-run for state errors (a logout with no session, …) "
+        f"once the problems of {why} are fixed"
+    )
+
+
+def _numbered(lines: list[str]) -> list[tuple[int, str]]:
+    out = []
+    for text in lines:
+        match = PROBLEM.match(text)
+        assert match, text
+        out.append((int(match[2]), match[3]))
+    return out
+
+
+def test_the_cap_on_problems_keeps_the_line_on_the_dry_run(tmp_path: Path) -> None:
+    script = "".join(
+        f"  - {{at: {n}s, user: nobody{n}, action: open, db: mail/a.nsf}}\n" for n in range(300)
+    )
+    path = _write(tmp_path, HEAD.replace("duration: 1h", "duration: 1 hour") + "script:\n" + script)
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    lines = stderr.splitlines()
+    assert len(lines) == 52
+    assert lines[50] == f"… and 251 more problems in {path}"
+    assert lines[51].endswith("once the problems of duration are fixed")
+
+
+def test_a_bad_notes_ini_file_is_said_instead_of_the_dry_run(tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED)
+    ini = tmp_path / "notes.ini"
+    ini.write_text("BillingClass=Nope\n")
+    code, stderr = _invoke("validate", str(path), "--notes-ini", str(ini))
+    assert code == 2
+    *problems, note = stderr.splitlines()
+    assert _problems(path, "\n".join(problems)) == [EXPECTED[0], EXPECTED[2]]
+    assert note.startswith(f"{ini}:1: BillingClass: unknown billing class 'Nope'")
+    assert note.endswith("(so the script was not dry-run)")
