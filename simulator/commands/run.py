@@ -82,8 +82,16 @@ def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
     try:
         check_script(runnable, settings, RunOptions())
     except ScenarioError as dry_run:
-        return error.with_errors(dry_run.errors)
-    return error.with_errors(())
+        found = error.with_errors(dry_run.errors)
+    else:
+        found = error.with_errors(())
+    if error.not_runnable:
+        users = ", ".join(error.not_runnable)
+        return found.with_note(
+            f"{error.file}: the actions of {users} are dry-run for state errors once the "
+            "problems of their entries and actions are fixed"
+        )
+    return found
 
 
 def load_request(request: RunRequest) -> tuple[Scenario, NotesIniSettings]:

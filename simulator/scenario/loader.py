@@ -61,7 +61,8 @@ class ScenarioError(InputError):
     Its own file, line and field are those of the first problem. `runnable` is the
     scenario without what the problems touch, for a dry run of its script to find the
     rest (see `_runnable`); None when they leave nothing to run, for the reasons in
-    `not_runnable` (the fields whose problems stop it). `note`: a last line, after them.
+    `not_runnable` (the fields whose problems stop it). With a `runnable`, `not_runnable`
+    names the users it leaves out. `note`: a last line, after them.
     """
 
     def __init__(
@@ -173,6 +174,9 @@ class _Problems:
         self.filename = filename
         self.errors: list[InputError] = []
         self.paths: list[tuple[Any, ...]] = []
+        # Actions that failed validation only in fields a dry run does not read, rebuilt
+        # without those fields, by script index: their users can still be dry-run.
+        self.stand_ins: dict[int, ActionBase] = {}
 
     def add(self, path: Sequence[Any], message: str) -> None:
         self.add_error(
@@ -202,7 +206,7 @@ class _Problems:
         runnable: Scenario | None = None
         not_runnable: tuple[str, ...] = ()
         if scenario is not None:
-            runnable, not_runnable = _runnable(scenario, self.paths, self.doc)
+            runnable, not_runnable = _runnable(scenario, self.paths, self.doc, self.stand_ins)
         raise ScenarioError(by_line(self.errors), runnable=runnable, not_runnable=not_runnable)
 
 
@@ -346,16 +350,22 @@ _TASKS = frozenset(
 
 
 def _runnable(
-    scenario: Scenario, paths: Sequence[tuple[Any, ...]], doc: Any
+    scenario: Scenario,
+    paths: Sequence[tuple[Any, ...]],
+    doc: Any,
+    stand_ins: Mapping[int, ActionBase],
 ) -> tuple[Scenario | None, tuple[str, ...]]:
     """What of a scenario with problems can still be dry-run, to find its state errors
     (a close of a database not open, …) in the same run; else why not (the fields).
 
     Only the session actions can make state errors, so only they are kept, and not all
-    of them: those of a user with any bad action or entry, or acting on a bad database,
-    are left out, since what the dry run would say of them may follow from the bad one
-    (a close of a database whose open was invalid). `scenario` is the model of what did
-    validate, the problems' `paths` say what else to leave out.
+    of them: those of a user with an invalid entry or action, or acting on a bad
+    database, are left out (named in the second item), since what the dry run would say
+    of them may follow from the bad one (a close of a database whose open was invalid).
+    An action wrong only in what the dry run does not read (`bytes_in: -4`) is no bad
+    action here: its `stand_ins` entry, built without those fields, takes its place.
+    `scenario` is the model of what did validate, the problems' `paths` say what else to
+    leave out.
     """
     bad_actions: set[int] = set()
     bad_users: set[Any] = set()
@@ -373,7 +383,7 @@ def _runnable(
             blocked.append(render_path(path[:1]) or "the whole file")
     validated = {action.index for action in scenario.script}
     written = doc.get("script") if isinstance(doc, LinedDict) else None
-    for index in sorted(bad_actions - validated):
+    for index in sorted(bad_actions - validated - stand_ins.keys()):
         # An action that did not validate: its user (as written) is left out, unless it is
         # a server task; with no user to name, nothing is dry-run.
         item = written[index] if isinstance(written, LinedList) and index < len(written) else None
@@ -388,14 +398,17 @@ def _runnable(
     if blocked:
         return None, tuple(dict.fromkeys(blocked))
     databases = {path: db for path, db in scenario.databases.items() if path not in bad_databases}
-    sessions = [action for action in scenario.script if isinstance(action, SessionActionBase)]
+    sessions = [
+        action
+        for action in (*scenario.script, *stand_ins.values())
+        if isinstance(action, SessionActionBase)
+    ]
     for action in sessions:
         db = getattr(action, "db", None)
-        if (
-            action.index in bad_actions
-            or action.user not in scenario.users
-            or (db is not None and db not in databases)
-        ):
+        # A cross-check's finding on an action that did validate (a note that bills
+        # nothing, a time after the end) changes nothing the dry run reads: it is run as
+        # written. A wrong reference leaves its user out.
+        if action.user not in scenario.users or (db is not None and db not in databases):
             bad_users.add(action.user)
     # A session is a user's name and address: two keys naming the same user share it.
     bad_names = {
@@ -407,6 +420,10 @@ def _runnable(
         if (user.name, user.address) not in bad_names
     }
     script = [action for action in sessions if action.user in users]
+    # Those of the file's users (an unknown one is reported as such).
+    left_out = sorted(
+        {action.user for action in sessions if action.user in scenario.users} - users.keys()
+    )
     runnable = scenario.model_copy(
         update={
             "users": users,
@@ -417,7 +434,7 @@ def _runnable(
             "faults": Faults(),
         }
     )
-    return runnable, ()
+    return runnable, tuple(left_out)
 
 
 # The whole script in one validation: pydantic's per-call cost, 30,000 times over, was
@@ -463,7 +480,33 @@ def _script(items: Any, problems: _Problems) -> list[ActionBase]:
             actions.append(ACTION_MODELS[candidate["action"]].model_validate(candidate))
         except ValidationError as exc:
             problems.add_validation(exc, ("script", index))
+            stand_in = _stand_in(candidate, exc)
+            if stand_in is not None:
+                problems.stand_ins[index] = stand_in
     return actions
+
+
+# What a dry run reads of a session action: when, who, what, where. An action wrong in
+# any of these cannot stand in for what was written.
+_DRY_RUN_FIELDS = frozenset({"at", "user", "action", "db", "note_id", "line", "index"})
+
+
+def _stand_in(candidate: Mapping[str, Any], exc: ValidationError) -> ActionBase | None:
+    """The action without the fields its errors name, when none of them is one a dry run
+    reads and the rest validates (the fields then at their defaults); else None."""
+    fields = set()
+    for error in exc.errors():
+        loc = error["loc"]
+        if not loc or not isinstance(loc[0], str):
+            return None
+        if loc[0] in _DRY_RUN_FIELDS and error["type"] != "extra_forbidden":
+            return None  # a field the action does not have is never read: it can go
+        fields.add(loc[0])
+    rest = {key: value for key, value in candidate.items() if key not in fields}
+    try:
+        return ACTION_MODELS[candidate["action"]].model_validate(rest)
+    except ValidationError:
+        return None
 
 
 def parse_workload(raw: Mapping[str, Any], databases: Container[str], filename: str) -> Workload:

@@ -43,14 +43,19 @@ MIXED = (
 script:
   - {at: 0m, user: alice, action: open, db: mail/a.nsf, bytes_in: -1}
   - {at: 1m, user: carol, action: close, db: apps/x.nsf}
-  - {at: 2m, user: alice, action: read, db: apps/nowhere.nsf}
+  - {at: 2m, user: alice, action: read, db: mail/a.nsf, note_id: 5}
   - {at: 3m, user: carol, action: logout}
 """
 )
 EXPECTED = [
     (12, "script[0].bytes_in", "must be ≥ 0"),
     (13, "script[1].action", "close of apps/x.nsf by CN=Carol/O=Acme, who has no open session"),
-    (14, "script[2].db", "database 'apps/nowhere.nsf' is not declared in databases"),
+    (
+        14,
+        "script[2].note_id",
+        "note 0x5 is not a document of databases[mail/a.nsf].documents, so it would be billed "
+        "nothing: declare it there with its charge_read / charge_write, or leave note_id out",
+    ),
     (15, "script[3].action", "logout of CN=Carol/O=Acme at 10.1.2.4, who has no open session"),
 ]
 PROBLEM = re.compile(r"^(?:billsim: )?(\S+?):(\d+): (\S+): (.+)$")
@@ -151,7 +156,12 @@ script:
     )
     code, stderr = _invoke("validate", str(path))
     assert code == 2
-    assert [(line, field) for line, field, _ in _problems(path, stderr)] == [
+    *problems, last = stderr.splitlines()
+    assert last.endswith(
+        ": the actions of bob are dry-run for state errors once the problems"
+        " of their entries and actions are fixed"
+    )
+    assert [(line, field) for line, field, _ in _problems(path, "\n".join(problems))] == [
         (8, "databases[apps/bad.nsf].replica_id"),
         (12, "users.dave.address"),
         (14, "custom_types.NOTEREC.struct_type"),
@@ -161,15 +171,16 @@ script:
 
 
 def test_a_user_with_a_bad_action_is_left_out_of_the_dry_run() -> None:
-    """alice's open did not validate: her close is not dry-run, where it would be refused
-    for a database not open; carol's actions are, and the loader's error says so."""
+    """alice's open names no database it can be: her close is not dry-run, where it would
+    be refused for a database not open; carol's actions are, and the loader's error names
+    alice as left out."""
     with pytest.raises(ScenarioError) as caught:
         load_scenario_text(
             HEAD
             + USERS
             + """\
 script:
-  - {at: 0m, user: alice, action: open, db: mail/a.nsf, bytes_out: x}
+  - {at: 0m, user: alice, action: open, db: [mail/a.nsf]}
   - {at: 1m, user: alice, action: close, db: mail/a.nsf}
   - {at: 2m, user: carol, action: open, db: mail/a.nsf}
   - {at: 3m, user: carol, action: close, db: mail/a.nsf}
@@ -181,6 +192,59 @@ script:
     assert runnable is not None
     assert [action.index for action in runnable.script] == [2, 3]  # no task: none is refused
     assert list(runnable.users) == ["carol"]
+    assert caught.value.not_runnable == ("alice",)
+
+
+def test_an_action_wrong_only_where_the_dry_run_does_not_read_stands_in(tmp_path: Path) -> None:
+    """alice's open has a bad byte count and a field no open has: both are reported, and
+    the open, without them, is dry-run with the rest, so her second close is found too."""
+    path = _write(
+        tmp_path,
+        HEAD
+        + USERS
+        + """\
+script:
+  - {at: 0m, user: alice, action: open, db: mail/a.nsf, bytes_out: x, note_id: 3}
+  - {at: 1m, user: alice, action: close, db: mail/a.nsf}
+  - {at: 2m, user: alice, action: close, db: mail/a.nsf}
+""",
+    )
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    assert _problems(path, stderr) == [
+        (12, "script[0].bytes_out", "must be a whole number"),
+        (12, "script[0].note_id", "unknown field"),
+        (
+            14,
+            "script[2].action",
+            "close of mail/a.nsf by CN=Alice/O=Acme, who does not have it open",
+        ),
+    ]
+
+
+def test_the_users_left_out_of_the_dry_run_are_named_on_the_last_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        HEAD
+        + USERS
+        + """\
+script:
+  - {at: 0m, user: alice, action: open, db: mail/a.nsf, at2: 1}
+  - {at: 1m, user: carol, action: open, db: apps/nowhere.nsf}
+  - {at: 2m, user: carol, action: logout}
+""",
+    )
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    *problems, last = stderr.splitlines()
+    assert _problems(path, "\n".join(problems)) == [
+        (12, "script[0].at2", "unknown field"),
+        (13, "script[1].db", "database 'apps/nowhere.nsf' is not declared in databases"),
+    ]
+    assert last == (
+        f"{path}: the actions of carol are dry-run for state errors once the problems of "
+        "their entries and actions are fixed"
+    )
 
 
 @pytest.mark.parametrize(
