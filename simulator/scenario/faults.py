@@ -23,6 +23,7 @@ from pydantic import (
 
 from simulator.errors import InputError
 from simulator.scenario.durations import DurationUs, format_duration, parse_duration
+from simulator.scenario.messages import error_message
 from simulator.scenario.workload import Share
 from simulator.scenario.yamlsource import load_yaml
 
@@ -168,6 +169,14 @@ def check_faults(faults: Faults, duration: int | None, report: Report) -> None:
             )
 
 
+# What a `--fault` of each mapping-valued fault looks like, for an error about its form.
+_EXAMPLES = {
+    "reorder": "'reorder={share: 0.01, window: 50}'",
+    "crash": "'crash={at: 2h, restart_after: 5m}'",
+    "clock_step": "'clock_step={at: 3h, by: -1h}'",
+}
+
+
 def parse_fault_option(text: str) -> tuple[str, Any]:
     """`--fault NAME=VALUE` as (name, the fault's value checked as the block's); VALUE is
     read as YAML. InputError (field `--fault NAME`) says what is wrong."""
@@ -191,8 +200,9 @@ def parse_fault_option(text: str) -> tuple[str, Any]:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"][1:])
-        ctx = first.get("ctx") or {}
-        message = str(ctx["error"]) if first["type"] == "value_error" else str(first["msg"])
+        message = error_message(first)
+        if not where and name in _EXAMPLES:
+            message = f"{message}, like {_EXAMPLES[name]}"
         raise InputError(message, field=f"{field}{'.' + where if where else ''}") from None
     return name, getattr(checked, name)
 

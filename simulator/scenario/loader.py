@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from simulator.errors import InputError, printable, quoted
 from simulator.scenario.checks import LeftOut, check_references, check_scenario, check_workload
 from simulator.scenario.faults import Faults
+from simulator.scenario.messages import error_message
 from simulator.scenario.models import (
     ACTION_MODELS,
     Action,
@@ -115,51 +116,6 @@ def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
     return _build(load_yaml(text, filename), filename)
 
 
-_MESSAGES: dict[str, str] = {
-    "missing": "required field missing",
-    "extra_forbidden": "unknown field",
-    "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "finite_number": "must be a finite number",
-    "string_type": "must be text",
-    "list_type": "must be a list",
-    "tuple_type": "must be a list",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-}
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "value_error":
-        return str(ctx["error"])
-    if kind in _MESSAGES:
-        return _MESSAGES[kind]
-    if kind == "greater_than_equal":
-        return f"must be ≥ {_bound(ctx['ge'])}"
-    if kind == "greater_than":
-        return f"must be > {_bound(ctx['gt'])}"
-    if kind == "less_than_equal":
-        return f"must be ≤ {_bound(ctx['le'])}"
-    if kind == "literal_error":
-        return f"must be {ctx['expected']}"
-    if kind == "too_short":
-        return f"must have at least {ctx['min_length']} item(s)"
-    if kind == "too_long":
-        return f"must have at most {ctx['max_length']} item(s)"
-    return str(error["msg"])
-
-
-def _bound(value: Any) -> Any:
-    # A float field's bound reads as the scenario's author would write it: 0, not 0.0.
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 # Parts of a pydantic error's location that are no field of the file: a dict key's
 # marker, and the tags of the workload's unions.
 _NOT_FIELDS = frozenset({"[key]", *UNION_TAGS})
@@ -196,7 +152,7 @@ class _Problems:
     def add_validation(self, exc: ValidationError, prefix: Sequence[Any] = ()) -> None:
         for error in exc.errors():
             loc = [part for part in error["loc"] if part not in _NOT_FIELDS]
-            self.add([*prefix, *loc], _message(error))
+            self.add([*prefix, *loc], error_message(error))
 
     def raise_if_any(self, scenario: Scenario | None = None) -> None:
         """A ScenarioError of every problem, if any; with what of `scenario` can still

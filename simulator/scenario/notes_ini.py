@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from simulator.errors import InputError, quoted
+from simulator.scenario.messages import error_message
 from simulator.scenario.names import server_name
 from simulator.wire.constants import BILLING_CLASS_BY_WORD
 
@@ -209,7 +210,7 @@ class NotesIniSettings(BaseModel):
         try:
             return NotesIniSettings.model_validate(values)
         except ValidationError as exc:
-            raise InputError(_message(exc.errors()[0]), field=canonical) from None
+            raise InputError(error_message(exc.errors()[0]), field=canonical) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,13 +332,7 @@ def resolve_settings(*layers: Mapping[str, IniEntry]) -> NotesIniSettings:
         # A default Runtime can clash with a Wakeup set too low: blame what was written.
         entry = merged.get(name, merged.get(BILLING_ADDIN_WAKEUP))
         if entry is None:
-            raise InputError(_message(error), field=name) from None
+            raise InputError(error_message(error), field=name) from None
         raise InputError(
-            _message(error), file=entry.file, line=entry.line, field=entry.field
+            error_message(error), file=entry.file, line=entry.line, field=entry.field
         ) from None
-
-
-def _message(error: Any) -> str:
-    if error["type"] == "value_error":
-        return str(error["ctx"]["error"])
-    return str(error["msg"])

@@ -152,12 +152,16 @@ def test_a_fault_option_is_read_as_the_blocks_yaml(text: str, name: str, value: 
             "--fault jitter: unknown fault (one of duplicate, reorder, corrupt, truncate, "
             "crash, clock_step, dst, wrap)",
         ),
-        ("duplicate=2", "--fault duplicate: Input should be less than or equal to 1"),
+        ("duplicate=2", "--fault duplicate: must be ≤ 1"),
+        (
+            "crash=10:00",
+            "--fault crash: must be a mapping, like 'crash={at: 2h, restart_after: 5m}'",
+        ),
         ("crash={at: 2h", "--fault crash: invalid YAML"),
-        ("crash={restart_after: 5m}", "--fault crash.at: Field required"),
+        ("crash={restart_after: 5m}", "--fault crash.at: required field missing"),
         (
             "reorder={share: 0.1, window: 0}",
-            "--fault reorder.window: Input should be greater than or equal to 1",
+            "--fault reorder.window: must be ≥ 1",
         ),
     ],
 )
