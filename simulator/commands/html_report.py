@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -105,6 +106,7 @@ class TimelineSource:
     notes_ini: Path | None = None
     records: int = 0
     layout: Layout = Layout.LINUX_X86_64
+    faults: tuple[str, ...] = ()  # the run's --fault options, over the scenario's faults:
 
 
 @dataclass
@@ -169,6 +171,7 @@ def write_run_report(request: RunRequest, summary: dict[str, Any], stderr: TextI
         notes_ini=request.notes_ini,
         records=int(summary.get("records", 0)),
         layout=request.layout,
+        faults=request.faults,  # the faults the run injected: a crash is a band
     )
     parts = ReportParts(
         title=f"billsim run: {summary.get('scenario')}",
@@ -667,6 +670,7 @@ def timeline_section(source: TimelineSource | None) -> Section:
                 seed=source.seed,
                 notes_ini=source.notes_ini,
                 layout=source.layout,
+                faults=source.faults,
             )
             svg = _timeline_svg(request)
     except InputError as error:
@@ -694,10 +698,11 @@ def _timeline_note(source: TimelineSource | None) -> str | None:
         )
     if source.scenario is not None and source.records > TIMELINE_RECORDS:
         span = format_duration(round(source.duration_s or 0) * 1_000_000)
+        faults = "".join(f" --fault {shlex.quote(fault)}" for fault in source.faults)
         return (
             f"{source.records:,} records are too many to run again for a timeline here: "
-            f"billsim timeline {source.scenario} --seed {source.seed} --duration {span} "
-            "-o timeline.svg draws the busiest sessions."
+            f"billsim timeline {source.scenario} --seed {source.seed} --duration {span}"
+            f"{faults} -o timeline.svg draws the busiest sessions."
         )
     return None
 

@@ -124,6 +124,56 @@ def test_the_run_report_opens_in_a_browser_with_its_tables_and_chart(
     assert (tmp_path / "run-report.png").stat().st_size > 20_000
 
 
+def test_the_run_report_draws_the_crash_a_fault_option_injected(tmp_path: Path) -> None:
+    """The timeline of `run --report` is the run's: `--fault` given on the command line,
+    not only the scenario's faults: block, makes its crash band."""
+
+    def crash_bands(*fault: str) -> int:
+        report = tmp_path / "run.html"
+        result = invoke(
+            "run",
+            "lifecycle-demo",
+            "--speed",
+            "max",
+            "--out",
+            str(tmp_path / "frames.nbf"),
+            "--report",
+            str(report),
+            *fault,
+        )
+        assert result.exit_code == 0, result.output
+        page = report.read_text()
+        assert 'id="timeline' in page
+        return page.count('id="timeline-crash-')
+
+    assert crash_bands() == 0
+    assert crash_bands("--fault", "crash={at: 30m, restart_after: 10m}") == 1
+
+
+def test_a_run_too_big_to_draw_again_names_the_timeline_command_with_its_faults() -> None:
+    from simulator.commands.html_report import (  # noqa: PLC0415
+        TIMELINE_RECORDS,
+        ReportParts,
+        TimelineSource,
+        build_report,
+        render_html,
+    )
+
+    source = TimelineSource(
+        scenario="typical-mail",
+        seed=7,
+        duration_s=12 * 3600,
+        records=TIMELINE_RECORDS + 1,
+        faults=("crash={at: 2h, restart_after: 5m}", "duplicate=0.01"),
+    )
+    page = render_html(build_report(ReportParts(title="big", timeline=source)))
+    command = (
+        "billsim timeline typical-mail --seed 7 --duration 12h --fault "
+        "&#x27;crash={at: 2h, restart_after: 5m}&#x27; --fault duplicate=0.01 -o timeline.svg"
+    )
+    assert command in page, page
+
+
 def test_a_report_that_cannot_be_written_is_bad_input_before_the_run(tmp_path: Path) -> None:
     for path, what in ((tmp_path / "no" / "r.html", "no such folder"), (tmp_path / "r.txt", "")):
         result = invoke(
