@@ -151,12 +151,12 @@ def test_the_run_report_draws_the_crash_a_fault_option_injected(tmp_path: Path) 
 
 
 def test_a_run_too_big_to_draw_again_names_the_timeline_command_with_its_faults() -> None:
+    from simulator.adapters.report_html import render_html  # noqa: PLC0415
     from simulator.commands.html_report import (  # noqa: PLC0415
         TIMELINE_RECORDS,
         ReportParts,
         TimelineSource,
         build_report,
-        render_html,
     )
 
     source = TimelineSource(
