@@ -116,6 +116,9 @@ def latency_chart(
     if not kept or not measured:
         _empty(axes, "no latency measured (no frame carried the sent property)")
         return _svg(figure, chart_id)
+    # Each percentile drawn thinner than the one before, over it: where two are equal (a
+    # few frames an interval), the lower still shows as an edge around the higher.
+    widths = dict(zip(PERCENTILE_STYLES, (4.4, 3.0, 1.6, 1.6), strict=True))
     for name, (colour, style, label) in PERCENTILE_STYLES.items():
         values = latency_ms.get(name)
         if not values:
@@ -126,7 +129,7 @@ def latency_chart(
             edges,
             color=colour,
             linestyle=style,
-            linewidth=1.6,
+            linewidth=widths[name],
             label=label,
             baseline=None,
         )

@@ -680,7 +680,14 @@ def _write_addin_report(
     parts = ReportParts(
         title="billsim addin",
         addin=summary,
-        timeline=TimelineSource(frames=keeper.frames, frames_cut=keeper.cut, layout=request.layout),
+        timeline=TimelineSource(
+            frames=keeper.frames,
+            frames_cut=keeper.cut,
+            frames_title="what the add-in stored",
+            frames_scenario=request.scenario,  # its BillingSuppressTime and databases' paths
+            scenario_hint="billsim addin --scenario gives it",
+            layout=request.layout,
+        ),
         sources=[f"add-in on {request.broker}"],
     )
     write_report(request.report_path, parts)

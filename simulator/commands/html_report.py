@@ -99,6 +99,11 @@ class TimelineSource:
 
     frames: Sequence[bytes] = ()
     frames_cut: bool = False  # the frames are the first of more
+    frames_title: str = "frames"  # what the picture's title calls `frames`
+    # The scenario `frames` or `frame_file` were run from (BillingSuppressTime, database
+    # paths), and how its command is given one (None: no way, the settings are assumed).
+    frames_scenario: str | None = None
+    scenario_hint: str | None = None
     frame_file: str | None = None
     scenario: str | None = None
     seed: int | None = None
@@ -454,7 +459,8 @@ def _users_table(users: Mapping[str, Mapping[str, Any]], ident: str, who: str = 
     return Table(
         (who, *(USER_HEADERS[f] for f in fields)),
         rows,
-        caption=f"{len(users):,} {who}s; the fields nobody has are left out",
+        caption=f"{len(users):,} {who}{'' if len(users) == 1 else 's'}; "
+        "the fields nobody has are left out",
         note=f"… and {hidden:,} more {who}s (the JSON lists every one)" if hidden > 0 else "",
         table_id=ident,
     )
@@ -648,13 +654,24 @@ def timeline_section(source: TimelineSource | None) -> Section:
                 frames.write_bytes(b"".join(source.frames))
                 svg = _timeline_svg(
                     TimelineRequest(
-                        str(frames), _NO_FILE, busiest=TIMELINE_SESSIONS, layout=source.layout
+                        str(frames),
+                        _NO_FILE,
+                        busiest=TIMELINE_SESSIONS,
+                        layout=source.layout,
+                        scenario=source.frames_scenario,
+                        title=source.frames_title,  # not the scratch file's name
+                        scenario_hint=source.scenario_hint,
                     )
                 )
         elif source.frame_file is not None:
             svg = _timeline_svg(
                 TimelineRequest(
-                    source.frame_file, _NO_FILE, busiest=TIMELINE_SESSIONS, layout=source.layout
+                    source.frame_file,
+                    _NO_FILE,
+                    busiest=TIMELINE_SESSIONS,
+                    layout=source.layout,
+                    scenario=source.frames_scenario,
+                    scenario_hint=source.scenario_hint,
                 )
             )
         else:

@@ -72,6 +72,10 @@ class TimelineRequest:
     layout: Layout = Layout.LINUX_X86_64
     # --fault NAME=VALUE, each for the scenario's faults: entry NAME (a crash is drawn)
     faults: tuple[str, ...] = ()
+    # A frame file: what the title calls it (None: its file name), and how to give the
+    # scenario its settings come from (None: they are only said to be assumed).
+    title: str | None = None
+    scenario_hint: str | None = "give --scenario"
 
 
 def is_scenario(source: str) -> bool:
@@ -281,7 +285,8 @@ def _from_frames(request: TimelineRequest) -> tuple[Timeline, PictureText]:
     checker.finish()
     timeline = builder.finish(busiest=request.busiest, crashes=checker.restart_intervals())
     zone, zone_name = _fixed_zone(timeline.zone)
-    assumed = "" if settings.given else " (assumed: give --scenario)"
+    hint = f": {request.scenario_hint}" if request.scenario_hint else ""
+    assumed = "" if settings.given else f" (assumed{hint})"
     subtitle = f"BillingSuppressTime {timeline.suppress_minutes} min{assumed}"
-    title = f"{Path(source).name} from {_server_names(timeline)}"
+    title = f"{request.title or Path(source).name} from {_server_names(timeline)}"
     return timeline, PictureText(title, zone, zone_name, subtitle)

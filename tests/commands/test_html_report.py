@@ -298,6 +298,9 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
     assert reported.exit_code == 0, reported.output
     for page_path in (run_html, addin_html, full_html):
         assert not fetches(page_path.read_text()), page_path
+    # The add-in's timeline is called what it is, not by the scratch file it was drawn from.
+    assert "<!-- what the add-in stored from " in addin_html.read_text()
+    assert "frames.nbf" not in addin_html.read_text()
 
     with Chromium(tmp_path) as browser:
         page = browser.open(full_html)
