@@ -101,7 +101,7 @@ def test_the_run_report_opens_in_a_browser_with_its_tables_and_chart(
 ) -> None:
     report, summary = run_report
     assert not fetches(report.read_text())
-    with Chromium(tmp_path) as browser:
+    with Chromium(tmp_path, width=1280) as browser:  # a laptop's screen
         page = browser.open(report)
         assert_loads_cleanly(page, report)
         assert page.evaluate("document.title") == "billsim run: typical-mail"
@@ -109,6 +109,10 @@ def test_the_run_report_opens_in_a_browser_with_its_tables_and_chart(
         for table in ("run-figures", "records-by-class", "records-by-type", "users-truth"):
             box = visible(page, f"#{table}")
             assert box["width"] > 100 and box["height"] > 40, table
+        # The users' table of every field fits the page: no column hidden off to the right
+        # (the 15 of typical-mail: every class of record).
+        wrap = "document.querySelector('#users-truth').parentElement"
+        assert page.evaluate(f"{wrap}.scrollWidth <= {wrap}.clientWidth"), "users-truth is cut"
         rows = page.evaluate("document.querySelectorAll('#records-by-class tbody tr').length")
         assert rows == len(summary["records_by_class"])
         chart = visible(page, "svg#run-rates")
@@ -343,3 +347,13 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
             assert visible(page, "svg#timeline")["height"] > 150, path  # from its frames
             page.screenshot(tmp_path / f"{path.stem}-report.png")
         assert visible(page, "svg#addin-latency")["width"] > 600
+
+
+def test_a_class_s_share_too_small_to_show_is_not_shown_as_none() -> None:
+    from simulator.adapters.report_html import render_html  # noqa: PLC0415
+    from simulator.commands.html_report import ReportParts, build_report  # noqa: PLC0415
+
+    by_class = {"mail": 17_000, "replication": 4, "agent": 0}
+    page = render_html(build_report(ReportParts(title="t", run={"records_by_class": by_class})))
+    shares = re.findall(r'<td class="num">([^<]*%)</td>', page)
+    assert shares == ["100.0 %", "&lt; 0.1 %", "0.0 %"]
