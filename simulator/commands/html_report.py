@@ -713,6 +713,9 @@ def _timeline_note(source: TimelineSource | None) -> str | None:
             "No frames to draw the timeline from (a relational store keeps rows): "
             "billsim timeline draws it from the scenario or a frame file."
         )
+    if source.scenario is None and source.frame_file is None and not source.frames:
+        # The add-in stored nothing (it came up after the run had published, say).
+        return "No frames were stored: no timeline to draw."
     if source.scenario is not None and source.records > TIMELINE_RECORDS:
         span = format_duration(round(source.duration_s or 0) * 1_000_000)
         faults = "".join(f" --fault {shlex.quote(fault)}" for fault in source.faults)

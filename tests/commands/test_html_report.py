@@ -357,3 +357,18 @@ def test_a_class_s_share_too_small_to_show_is_not_shown_as_none() -> None:
     page = render_html(build_report(ReportParts(title="t", run={"records_by_class": by_class})))
     shares = re.findall(r'<td class="num">([^<]*%)</td>', page)
     assert shares == ["100.0 %", "&lt; 0.1 %", "0.0 %"]
+
+
+def test_an_addin_that_stored_nothing_still_writes_its_report(tmp_path: Path) -> None:
+    """Found by hand: an add-in that came up after the run had published stored no frame,
+    and writing its report failed on an assertion after the summary was printed."""
+    from simulator.adapters.report_html import render_html  # noqa: PLC0415
+    from simulator.commands.html_report import (  # noqa: PLC0415
+        ReportParts,
+        TimelineSource,
+        build_report,
+    )
+
+    nothing = TimelineSource(frames=[], frames_title="what the add-in stored")
+    page = render_html(build_report(ReportParts(title="billsim addin", timeline=nothing)))
+    assert "No frames were stored: no timeline to draw." in page
