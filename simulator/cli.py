@@ -729,6 +729,16 @@ def timeline_command(
         typer.Option("--notes-ini", help="A notes.ini file; its settings win over the scenario's."),
     ] = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="NAME=VALUE",
+            help="With a scenario: a fault as billsim run --fault injects it, in place of "
+            "the faults: entry NAME (a crash is drawn as a band, the sessions it cut "
+            "stopping there). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Draw the lifecycles of a run as a picture (SVG or PNG).
 
@@ -750,6 +760,7 @@ def timeline_command(
             scenario=scenario,
             notes_ini=notes_ini,
             layout=layout,
+            faults=tuple(fault or ()),
         )
     )
 

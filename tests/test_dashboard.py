@@ -232,6 +232,28 @@ def test_records_per_second_are_shown_by_class_and_latency_as_p50_and_p99(
         ), quantile
 
 
+def test_the_server_selector_applies_to_every_series_labelled_by_server(
+    dashboard: dict[str, Any],
+) -> None:
+    """Both sides by server: the add-in's stored, committed, duplicates, rejects and
+    latency follow the selector as the run's series do (a backlog is one server's
+    delivered less what the add-in committed of it)."""
+    by_server = {
+        name
+        for spec in (*RUN_METRICS, *ADDIN_METRICS)
+        if "server" in spec.labels
+        for name in exported_names([spec])
+    }
+    assert {"billsim_addin_frames_stored_total", "billsim_addin_rejects_total"} <= by_server
+    exprs = [target["expr"] for panel in panels(dashboard) for target in panel["targets"]]
+    for expr in exprs:
+        for name, selector in re.findall(r"(billsim_\w+)(\{[^}]*\})?", expr):
+            if name in by_server:
+                assert selector == '{server=~"$server"}', f"{name} in {expr}"
+            else:
+                assert not selector, f"{name} has no server label: {expr}"
+
+
 def test_every_exported_metric_is_on_the_dashboard(dashboard: dict[str, Any]) -> None:
     used = used_series(dashboard)
     for spec in (*RUN_METRICS, *ADDIN_METRICS):

@@ -41,6 +41,7 @@ PERCENTILE_STYLES: Final = {
     "max": ("#555555", ":", "longest"),
 }
 _WIDTH_IN: Final = 9.0
+_FEW_INTERVALS: Final = 10  # intervals with a latency up to which each is marked by dots
 _HEIGHT_IN: Final = 3.2
 # What inline SVG must not carry into a page: the prolog, the DOCTYPE (a web address),
 # and matplotlib's RDF metadata (web addresses too).
@@ -116,6 +117,16 @@ def latency_chart(
     if not kept or not measured:
         _empty(axes, "no latency measured (no frame carried the sent property)")
         return _svg(figure, chart_id)
+    measured_at = [
+        k
+        for k, (_j, i) in enumerate(kept)
+        if any(
+            (latency_ms.get(name) or [None] * (i + 1))[i] is not None for name in PERCENTILE_STYLES
+        )
+    ]
+    # Each percentile drawn thinner than the one before, over it: where two are equal (a
+    # few frames an interval), the lower still shows as an edge around the higher.
+    widths = dict(zip(PERCENTILE_STYLES, (4.4, 3.0, 1.6, 1.6), strict=True))
     for name, (colour, style, label) in PERCENTILE_STYLES.items():
         values = latency_ms.get(name)
         if not values:
@@ -126,15 +137,24 @@ def latency_chart(
             edges,
             color=colour,
             linestyle=style,
-            linewidth=1.6,
+            linewidth=widths[name],
             label=label,
             baseline=None,
         )
         line.set_gid(f"{chart_id}-{name}")
+        if len(measured_at) <= _FEW_INTERVALS:
+            # A few short intervals in a long run are slivers: a dot at each shows them.
+            middles = [(edges[k] + edges[k + 1]) / 2 for k in measured_at]
+            (dots,) = axes.plot(
+                middles, [steps[k] for k in measured_at], "o", color=colour, ms=2 * widths[name] + 1
+            )
+            dots.set_gid(f"{chart_id}-{name}-dots")
     if max(measured) / min(measured) > 100:
         axes.set_yscale("log")
+        axes.set_ylim(top=max(measured) * 1.5)
     else:
-        axes.set_ylim(bottom=0)
+        # Headroom: the highest step is not drawn on the frame's edge.
+        axes.set_ylim(bottom=0, top=max(measured) * 1.12)
     axes.set_ylabel("publish to commit (ms)")
     _time_axis(axes, edges[-1], "wall time since the start")
     _legend(axes)

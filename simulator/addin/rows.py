@@ -12,13 +12,15 @@ made straight from the unpacked values, with neither the JSON form nor text roun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any, NamedTuple
 
-from simulator.addin.store import Received, Rejected
+from simulator.addin.store import NO_SERVER, Received, Rejected
 from simulator.wire import constants as c
 from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError, KindCodec
 from simulator.wire.jsonform import JsonDecoder
@@ -438,14 +440,15 @@ def _restamped(row: tuple[Any, ...], stamp: Stamp) -> tuple[Any, ...]:
 
 def rows_by_table(
     maker: RowMaker, items: Iterable[Received | Rejected], stamp: Stamp = datetime_from_us
-) -> tuple[dict[Table, list[tuple[Any, ...]]], int]:
+) -> tuple[dict[Table, list[tuple[Any, ...]]], Counter[str]]:
     """Group a batch's rows by table, their times as `stamp` writes them (default:
-    datetimes); returns them and how many became rejects.
+    datetimes); returns them and how many became rejects, by server (`NO_SERVER` for a
+    message whose topic named none). A row's first column is its server.
 
     A frame the intake read with this maker is taken as read; any other is read here."""
     grouped: dict[int, list[tuple[Any, ...]]] = {}  # by id(table): a Table hashes slowly
     tables: dict[int, Table] = {}
-    rejects = 0
+    rejects: Counter[str] = Counter()
     for taken in items:
         item = taken
         if isinstance(item, Received):
@@ -478,9 +481,24 @@ def rows_by_table(
                     tables[key] = table
                 rows.append(row)
                 continue
-        rejects += 1
+        rejects[item.server or NO_SERVER] += 1
         key = id(REJECTS)
         if key not in grouped:
             grouped[key], tables[key] = [], REJECTS
         grouped[key].append(reject_row(item, stamp))
     return {tables[key]: rows for key, rows in grouped.items()}, rejects
+
+
+def by_server(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, Sequence[tuple[Any, ...]]]]:
+    """A table's rows of one batch split by server (a row's first column), in order of
+    first appearance: one group, the rows themselves, when one server sent them all."""
+    first = rows[0][0]
+    if rows[-1][0] == first and len(set(map(itemgetter(0), rows))) == 1:
+        return [(first, rows)]
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        group = groups.get(row[0])
+        if group is None:
+            group = groups[row[0]] = []
+        group.append(row)
+    return list(groups.items())

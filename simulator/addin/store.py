@@ -10,8 +10,9 @@ identifies a frame: a redelivered one is counted as a duplicate, never stored tw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 
 # Received and its Message (intake.py) are made once per frame: not frozen, as a frozen
@@ -48,16 +49,52 @@ class Rejected:
     received_us: int
 
 
+# A reject's server when its topic named none (Prometheus reads an empty label as none).
+NO_SERVER: Final = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """What one commit made durable: new frames stored, duplicates ignored, rejects kept,
-    and the frames stored by class (`session`, …, `custom`), duplicates left out."""
+    """What one commit made durable: new frames stored, duplicates ignored, rejects kept;
+    and the same by server (the topic's common name): frames stored by server and class
+    (`session`, …, `custom`; duplicates left out), duplicates by server, rejects by server
+    (`NO_SERVER` for a message whose topic named none). `tallied` makes one from counts."""
 
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
     # Not part of equality: the totals are what a commit is compared by.
-    stored_by_class: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    stored_by: tuple[tuple[tuple[str, str], int], ...] = field(default=(), compare=False)
+    duplicates_by: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    rejected_by: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+
+    @classmethod
+    def tallied(
+        cls,
+        stored: Mapping[tuple[str, str], int],
+        duplicates: Mapping[str, int] | None = None,
+        rejected: Mapping[str, int] | None = None,
+    ) -> Committed:
+        """A commit's counts from what it stored by (server, class), its duplicates and
+        rejects by server; counts of 0 are left out."""
+        duplicates = duplicates or {}
+        rejected = rejected or {}
+        return cls(
+            sum(stored.values()),
+            sum(duplicates.values()),
+            sum(rejected.values()),
+            tuple(sorted((key, n) for key, n in stored.items() if n)),
+            tuple(sorted((key, n) for key, n in duplicates.items() if n)),
+            tuple(sorted((key, n) for key, n in rejected.items() if n)),
+        )
+
+    @property
+    def stored_by_class(self) -> tuple[tuple[str, int], ...]:
+        """Frames stored by class, every server's together."""
+        by_class: dict[str, int] = {}
+        for (_server, name), count in self.stored_by:
+            by_class[name] = by_class.get(name, 0) + count
+        return tuple(sorted(by_class.items()))
 
 
 class Store(Protocol):

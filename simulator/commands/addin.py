@@ -32,6 +32,11 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from simulator.adapters.atomic import AtomicFile
+from simulator.adapters.metrics.histogram import (
+    LATENCY_BOUNDS_US,
+    MICROSECONDS_PER_SECOND,
+    Histogram,
+)
 from simulator.adapters.mqtt.consumer import (
     Ack,
     Consumer,
@@ -153,11 +158,26 @@ class RecordPrinter:
 # -- what was stored -----------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class ServerTally:
+    """What the add-in committed of one server (the topic's common name; `NO_SERVER` holds
+    the rejects whose topic named none): frames committed (deliveries, duplicates
+    included), stored by class (first store), duplicates, rejects; `latency`: its
+    publish-to-commit latencies (µs), appended to only when the metrics keep them."""
+
+    committed: int = 0
+    stored: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    rejects: int = 0
+    latency: Histogram | None = None
+
+
 @dataclass
 class Tally:
     """What the add-in committed: frames (deliveries) committed, frames stored by class
     (in the first store: a redelivery is not stored twice), each store's counts,
-    latencies (µs)."""
+    latencies (µs); the first store's counts by server (`servers`), each with its own
+    latency histogram when `latency_by_server` is set (the metrics' histograms)."""
 
     urls: Sequence[str]
     taken: int = 0
@@ -166,21 +186,58 @@ class Tally:
     latencies_us: array[int] = field(default_factory=lambda: array("q"))
     without_key: int = 0
     series: CounterSeries | None = None  # stored by class and latencies, over wall time
+    servers: dict[str, ServerTally] = field(default_factory=dict)
+    latency_by_server: bool = False
 
     def __post_init__(self) -> None:
         self.per_store = [Committed() for _ in self.urls]
 
+    def server(self, name: str) -> ServerTally:
+        """The tally of server `name`, made at its first frame."""
+        found = self.servers.get(name)
+        if found is None:
+            latency = None
+            if self.latency_by_server:
+                latency = Histogram(LATENCY_BOUNDS_US, MICROSECONDS_PER_SECOND)
+            found = self.servers[name] = ServerTally(latency=latency)
+        return found
+
     def count(
         self, items: Sequence[Received | Rejected], results: Sequence[Committed], committed_us: int
     ) -> None:
+        # Per frame only what the summary needs; a server's share is counted per run of
+        # its frames in the batch (usually the whole batch: one server), its latencies
+        # copied at the end of the run (the latencies of a run lie side by side).
+        latencies = self.latencies_us
+        keep = latencies.append
+        name: str | None = None
+        server: ServerTally | None = None
+        start = committed = without_key = 0
         for item in items:
             if isinstance(item, Received):
-                self.taken += 1
-                if item.sent_us is not None:
-                    self.latencies_us.append(committed_us - item.sent_us)
+                if item.server != name:
+                    if server is not None:
+                        self._close_run(server, committed, start)
+                    name = item.server
+                    server = self.server(name)
+                    start, committed = len(latencies), 0
+                committed += 1
+                sent = item.sent_us
+                if sent is not None:
+                    keep(committed_us - sent)
                 if item.run is None or item.seq is None:
-                    self.without_key += 1
-        self.frames.update(dict(results[0].stored_by_class))
+                    without_key += 1
+        if server is not None:
+            self._close_run(server, committed, start)
+        self.without_key += without_key
+        first = results[0]
+        self.frames.update(dict(first.stored_by_class))
+        for (name, record_class), stored in first.stored_by:
+            self.server(name).stored[record_class] += stored
+        for name, duplicates in first.duplicates_by:
+            self.server(name).duplicates += duplicates
+        for name, rejects in first.rejected_by:
+            self.server(name).rejects += rejects
         self.per_store = [
             Committed(
                 total.stored + new.stored,
@@ -189,6 +246,13 @@ class Tally:
             )
             for total, new in zip(self.per_store, results, strict=True)
         ]
+
+    def _close_run(self, server: ServerTally, committed: int, start: int) -> None:
+        """A run of `committed` frames of `server`, whose latencies are from `start` on."""
+        self.taken += committed
+        server.committed += committed
+        if server.latency is not None and len(self.latencies_us) > start:
+            server.latency.observe_many(self.latencies_us[start:])
 
     @property
     def first(self) -> Committed:
@@ -618,7 +682,14 @@ def _write_addin_report(
     parts = ReportParts(
         title="billsim addin",
         addin=summary,
-        timeline=TimelineSource(frames=keeper.frames, frames_cut=keeper.cut, layout=request.layout),
+        timeline=TimelineSource(
+            frames=keeper.frames,
+            frames_cut=keeper.cut,
+            frames_title="what the add-in stored",
+            frames_scenario=request.scenario,  # its BillingSuppressTime and databases' paths
+            scenario_hint="billsim addin --scenario gives it",
+            layout=request.layout,
+        ),
         sources=[f"add-in on {request.broker}"],
     )
     write_report(request.report_path, parts)

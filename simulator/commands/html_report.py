@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -98,6 +99,11 @@ class TimelineSource:
 
     frames: Sequence[bytes] = ()
     frames_cut: bool = False  # the frames are the first of more
+    frames_title: str = "frames"  # what the picture's title calls `frames`
+    # The scenario `frames` or `frame_file` were run from (BillingSuppressTime, database
+    # paths), and how its command is given one (None: no way, the settings are assumed).
+    frames_scenario: str | None = None
+    scenario_hint: str | None = None
     frame_file: str | None = None
     scenario: str | None = None
     seed: int | None = None
@@ -105,6 +111,7 @@ class TimelineSource:
     notes_ini: Path | None = None
     records: int = 0
     layout: Layout = Layout.LINUX_X86_64
+    faults: tuple[str, ...] = ()  # the run's --fault options, over the scenario's faults:
 
 
 @dataclass
@@ -169,6 +176,7 @@ def write_run_report(request: RunRequest, summary: dict[str, Any], stderr: TextI
         notes_ini=request.notes_ini,
         records=int(summary.get("records", 0)),
         layout=request.layout,
+        faults=request.faults,  # the faults the run injected: a crash is a band
     )
     parts = ReportParts(
         title=f"billsim run: {summary.get('scenario')}",
@@ -342,7 +350,7 @@ def run_sections(summary: Mapping[str, Any]) -> list[Section]:
     blocks.append(
         Table(
             ("class", "records", "share"),
-            [(name, _count(n), f"{100 * n / total:.1f} %") for name, n in by_class.items()],
+            [(name, _count(n), _share(n, total)) for name, n in by_class.items()],
             caption="records written by class",
             table_id="records-by-class",
         )
@@ -451,7 +459,8 @@ def _users_table(users: Mapping[str, Mapping[str, Any]], ident: str, who: str = 
     return Table(
         (who, *(USER_HEADERS[f] for f in fields)),
         rows,
-        caption=f"{len(users):,} {who}s; the fields nobody has are left out",
+        caption=f"{len(users):,} {who}{'' if len(users) == 1 else 's'}; "
+        "the fields nobody has are left out",
         note=f"… and {hidden:,} more {who}s (the JSON lists every one)" if hidden > 0 else "",
         table_id=ident,
     )
@@ -645,13 +654,24 @@ def timeline_section(source: TimelineSource | None) -> Section:
                 frames.write_bytes(b"".join(source.frames))
                 svg = _timeline_svg(
                     TimelineRequest(
-                        str(frames), _NO_FILE, busiest=TIMELINE_SESSIONS, layout=source.layout
+                        str(frames),
+                        _NO_FILE,
+                        busiest=TIMELINE_SESSIONS,
+                        layout=source.layout,
+                        scenario=source.frames_scenario,
+                        title=source.frames_title,  # not the scratch file's name
+                        scenario_hint=source.scenario_hint,
                     )
                 )
         elif source.frame_file is not None:
             svg = _timeline_svg(
                 TimelineRequest(
-                    source.frame_file, _NO_FILE, busiest=TIMELINE_SESSIONS, layout=source.layout
+                    source.frame_file,
+                    _NO_FILE,
+                    busiest=TIMELINE_SESSIONS,
+                    layout=source.layout,
+                    scenario=source.frames_scenario,
+                    scenario_hint=source.scenario_hint,
                 )
             )
         else:
@@ -667,6 +687,7 @@ def timeline_section(source: TimelineSource | None) -> Section:
                 seed=source.seed,
                 notes_ini=source.notes_ini,
                 layout=source.layout,
+                faults=source.faults,
             )
             svg = _timeline_svg(request)
     except InputError as error:
@@ -692,12 +713,16 @@ def _timeline_note(source: TimelineSource | None) -> str | None:
             "No frames to draw the timeline from (a relational store keeps rows): "
             "billsim timeline draws it from the scenario or a frame file."
         )
+    if source.scenario is None and source.frame_file is None and not source.frames:
+        # The add-in stored nothing (it came up after the run had published, say).
+        return "No frames were stored: no timeline to draw."
     if source.scenario is not None and source.records > TIMELINE_RECORDS:
         span = format_duration(round(source.duration_s or 0) * 1_000_000)
+        faults = "".join(f" --fault {shlex.quote(fault)}" for fault in source.faults)
         return (
             f"{source.records:,} records are too many to run again for a timeline here: "
-            f"billsim timeline {source.scenario} --seed {source.seed} --duration {span} "
-            "-o timeline.svg draws the busiest sessions."
+            f"billsim timeline {source.scenario} --seed {source.seed} --duration {span}"
+            f"{faults} -o timeline.svg draws the busiest sessions."
         )
     return None
 
@@ -711,6 +736,13 @@ def _timeline_svg(request: TimelineRequest) -> str:
 
 
 # -- numbers for people ------------------------------------------------------------------------
+
+
+def _share(part: int, total: int) -> str:
+    """`part` of `total` in percent, one decimal; a share too small for it is < 0.1 %, not
+    0.0 % (four replication records among 17,000 are not none)."""
+    share = 100 * part / total
+    return "< 0.1 %" if 0 < share < 0.05 else f"{share:.1f} %"
 
 
 def _count(value: Any) -> str:

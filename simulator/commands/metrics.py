@@ -33,13 +33,13 @@ import asyncio
 import contextlib
 import errno
 import socket
-from array import array
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
 from simulator.adapters.metrics.figures import (
     AddinFigures,
+    AddinServerFigures,
     DrainFigures,
     FiguresLayout,
     ServerFigures,
@@ -308,36 +308,42 @@ class SharedFigures:
 # -- the add-in ------------------------------------------------------------------------------
 
 
-class _Committed(Protocol):
+class ServerTallyLike(Protocol):
+    """What the figures read of one server's share of the tally (commands/addin.py's
+    ServerTally)."""
+
+    @property
+    def committed(self) -> int: ...
+    @property
+    def stored(self) -> Mapping[str, int]: ...
     @property
     def duplicates(self) -> int: ...
     @property
-    def rejected(self) -> int: ...
+    def rejects(self) -> int: ...
+    @property
+    def latency(self) -> Histogram | None: ...
 
 
 class TallyLike(Protocol):
-    """What the figures read of the add-in's tally (commands/addin.py's Tally)."""
+    """What the figures read of the add-in's tally (commands/addin.py's Tally): its servers,
+    each with a latency histogram once `latency_by_server` is set."""
+
+    latency_by_server: bool
 
     @property
-    def taken(self) -> int: ...
-    @property
-    def frames(self) -> Mapping[str, int]: ...
-    @property
-    def latencies_us(self) -> array[int]: ...  # appended to per committed frame
-    @property
-    def first(self) -> _Committed: ...
+    def servers(self) -> Mapping[str, ServerTallyLike]: ...
 
 
 class AddinMetrics:
-    """The add-in's figures: its tally (stored, duplicates, rejects, the latency of each
-    committed frame), the messages it has not acknowledged yet, and each commit's size."""
+    """The add-in's figures: its tally by server (stored by class, committed, duplicates,
+    rejects, the latency of each committed frame, which the tally keeps in a histogram of
+    each server for the metrics), the messages it has not acknowledged yet, and each
+    commit's size."""
 
     def __init__(self, endpoint: MetricsEndpoint | None = None) -> None:
         self._tally: TallyLike | None = None
         self._unacknowledged: Callable[[], int] = lambda: 0
-        self._latency = Histogram(LATENCY_BOUNDS_US, MICROSECONDS_PER_SECOND)
         self._batches = Histogram(BATCH_BOUNDS)
-        self._latencies_read = 0
         self._posted: AddinFigures | None = None
         if endpoint is not None:
             from simulator.adapters.metrics.exporter import AddinCollector  # noqa: PLC0415
@@ -345,6 +351,9 @@ class AddinMetrics:
             endpoint.add(AddinCollector(self.figures))
 
     def watch(self, tally: TallyLike, unacknowledged: Callable[[], int]) -> None:
+        """Follow `tally` (before its first commit: from then on it keeps each server's
+        latencies in a histogram) and the count of messages not yet acknowledged."""
+        tally.latency_by_server = True
         self._tally = tally
         self._unacknowledged = unacknowledged
 
@@ -356,21 +365,20 @@ class AddinMetrics:
         tally = self._tally
         if tally is None:
             return
-        # The tally keeps every latency for its percentiles: take the new ones since the
-        # last post, by position (it only grows).
-        latencies = tally.latencies_us
-        if len(latencies) > self._latencies_read:
-            self._latency.observe_many(latencies[self._latencies_read :])
-            self._latencies_read = len(latencies)
-        first = tally.first
         self._posted = AddinFigures(
-            stored=dict(tally.frames),
-            committed=tally.taken,
-            duplicates=first.duplicates,
-            rejects=first.rejected,
+            servers=tuple(
+                AddinServerFigures(
+                    server=name,
+                    stored=dict(server.stored),
+                    committed=server.committed,
+                    duplicates=server.duplicates,
+                    rejects=server.rejects,
+                    latency=(server.latency or _NO_LATENCY).fold(),
+                )
+                for name, server in list(tally.servers.items())
+            ),
             unacknowledged=self._unacknowledged(),
             batch_frames=self._batches.fold(),
-            latency=self._latency.fold(),
         )
 
     def figures(self) -> AddinFigures | None:
@@ -380,3 +388,7 @@ class AddinMetrics:
     async def pumping(self, every: float = POST_EVERY) -> AsyncIterator[AddinMetrics]:
         async with _posting(self.post, every):
             yield self
+
+
+# A server's latency before the tally kept any (it never does for a reject's NO_SERVER).
+_NO_LATENCY: Final = Histogram(LATENCY_BOUNDS_US, MICROSECONDS_PER_SECOND)

@@ -98,15 +98,24 @@ def load_request(request: RunRequest) -> tuple[Scenario, NotesIniSettings]:
     """The request's scenario and settings, with `--duration` for the scenario's own and
     each `--fault` for the `faults:` entry of its name."""
     scenario, settings = load(request.scenario, request.notes_ini)
-    if request.duration is not None:
-        scenario = with_duration(scenario, request.duration)
-    overrides = [parse_fault_option(text) for text in request.faults]
+    return with_options(scenario, request.duration, request.faults), settings
+
+
+def with_options(
+    scenario: Scenario, duration: str | None, fault_options: Sequence[str]
+) -> Scenario:
+    """The scenario with `--duration` for its own and each `--fault NAME=VALUE` for the
+    `faults:` entry of its name: the faults a run injects, which its timeline draws.
+    InputError names a bad option, or a crash or clock step past the end of the run."""
+    if duration is not None:
+        scenario = with_duration(scenario, duration)
+    overrides = [parse_fault_option(text) for text in fault_options]
     if overrides:
         faults = with_overrides(scenario.faults, overrides)
         scenario = scenario.model_copy(update={"faults": faults})
-    if overrides or request.duration is not None:
+    if overrides or duration is not None:
         check_fault_times(scenario, {name for name, _ in overrides})
-    return scenario, settings
+    return scenario
 
 
 def check_fault_times(scenario: Scenario, from_options: Container[str]) -> None:

@@ -29,7 +29,7 @@ from simulator.adapters.pictures import (
     picture_format,
 )
 from simulator.commands.check import stream_settings
-from simulator.commands.run import check_script, create, load, with_duration, workload_of
+from simulator.commands.run import check_script, create, load, with_options, workload_of
 from simulator.commands.run import run_to_sink as run_into
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.domain import Domain, domain_servers
@@ -70,6 +70,12 @@ class TimelineRequest:
     scenario: str | None = None  # a frame file's scenario: its settings and database names
     notes_ini: Path | None = None
     layout: Layout = Layout.LINUX_X86_64
+    # --fault NAME=VALUE, each for the scenario's faults: entry NAME (a crash is drawn)
+    faults: tuple[str, ...] = ()
+    # A frame file: what the title calls it (None: its file name), and how to give the
+    # scenario its settings come from (None: they are only said to be assumed).
+    title: str | None = None
+    scenario_hint: str | None = "give --scenario"
 
 
 def is_scenario(source: str) -> bool:
@@ -123,9 +129,12 @@ def timeline_of(
             )
         timeline, text = _from_scenario(request, stderr)
     else:
-        if request.duration is not None or request.seed is not None:
-            flag = "--duration" if request.duration is not None else "--seed"
-            raise InputError("goes with a scenario, which is run; a frame file is read", field=flag)
+        flags = {"--duration": request.duration, "--seed": request.seed, "--fault": request.faults}
+        for flag, given in flags.items():
+            if given is not None and given != ():
+                raise InputError(
+                    "goes with a scenario, which is run; a frame file is read", field=flag
+                )
         timeline, text = _from_frames(request)
     if not timeline.frames:
         # Nothing to draw is a mistake worth naming, not an empty picture (check says the
@@ -163,8 +172,7 @@ class _TimelineSink:
 
 def _from_scenario(request: TimelineRequest, stderr: TextIO) -> tuple[Timeline, PictureText]:
     scenario, settings = load(request.source, request.notes_ini)
-    if request.duration is not None:
-        scenario = with_duration(scenario, request.duration)
+    scenario = with_options(scenario, request.duration, request.faults)
     if scenario.duration is None:
         raise InputError(
             "the scenario runs forever: give --duration (e.g. 8h) for the span to draw",
@@ -277,7 +285,8 @@ def _from_frames(request: TimelineRequest) -> tuple[Timeline, PictureText]:
     checker.finish()
     timeline = builder.finish(busiest=request.busiest, crashes=checker.restart_intervals())
     zone, zone_name = _fixed_zone(timeline.zone)
-    assumed = "" if settings.given else " (assumed: give --scenario)"
+    hint = f": {request.scenario_hint}" if request.scenario_hint else ""
+    assumed = "" if settings.given else f" (assumed{hint})"
     subtitle = f"BillingSuppressTime {timeline.suppress_minutes} min{assumed}"
-    title = f"{Path(source).name} from {_server_names(timeline)}"
+    title = f"{request.title or Path(source).name} from {_server_names(timeline)}"
     return timeline, PictureText(title, zone, zone_name, subtitle)

@@ -501,7 +501,8 @@ def _verdict_of_bill(explanation: Explanation, expected: str, actual: str) -> st
     result = explanation.reconciliation
     fields = len(BILL_FIELDS)
     if result.equal:
-        return f"EQUAL: {result.users} users, {fields} fields each, {actual} = {expected}"
+        who = f"{result.users} user{'' if result.users == 1 else 's'}"
+        return f"EQUAL: {who}, {fields} fields each, {actual} = {expected}"
     explained = [v for v in explanation.differences if v.explained]
     consumers = [v for v in explanation.differences if not v.explained]
     if explanation.passed:

@@ -56,3 +56,18 @@ def test_nothing_to_draw_says_so_instead_of_failing() -> None:
     assert "rates-session" not in ids(rates_chart([0.0], {"session": [0]}, title="records"))
     empty = latency_chart(T, {"p50": [None] * 5}, title="latency")
     assert "latency-p50" not in ids(empty)
+
+
+def test_a_few_intervals_of_latency_are_marked_with_dots_many_are_not() -> None:
+    """One interval of a long run is a sliver of a step: a dot per percentile shows it."""
+    times = [float(t) for t in range(36)]
+    one: dict[str, list[float | None]] = {
+        name: [None] * 36 for name in ("p50", "p90", "p99", "max")
+    }
+    for values in one.values():
+        values[15] = 106.4
+    few = latency_chart(times, one, title="latency")
+    many = latency_chart(times, {name: [None, *[2.0] * 35] for name in one}, title="latency")
+    dots = {f"latency-{name}-dots" for name in one}
+    assert dots <= ids(few)  # a dot for each percentile
+    assert not dots & ids(many)

@@ -72,7 +72,7 @@ def test_what_does_not_decode_becomes_a_reject_with_the_reason() -> None:
     good = FrameCodec().encode(FRAMES["SESSIONREC"])
     refused = Rejected(SERVER_CN, None, None, "t", b"{", "not JSON", 3)
     by_table, rejects = rows_by_table(maker, [received(good), received(good[:100], 2), refused])
-    assert rejects == 2
+    assert rejects == {SERVER_CN: 2}
     first, second = by_table[REJECTS]
     assert first[2] == 2 and first[4] == good[:100] and first[5].startswith("does not decode")
     assert second[:6] == (SERVER_CN, None, None, "t", b"{", "not JSON")

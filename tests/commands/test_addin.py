@@ -30,7 +30,7 @@ from samples import SERVER, SERVER_CN, SESSION_REC, STAMP
 
 from simulator.adapters.mqtt.consumer import ConsumerError
 from simulator.addin.intake import Intake, frame_class
-from simulator.addin.store import Committed, Received, Rejected
+from simulator.addin.store import NO_SERVER, Committed, Received, Rejected
 from simulator.commands.addin import AddinRequest, StoreError, prints_records, serve, store_urls
 from simulator.errors import InputError
 from simulator.scenario.notes_ini import NotesIniSettings, read_notes_ini, resolve_settings
@@ -375,25 +375,25 @@ class MemoryStore:
     def commit(self) -> Committed:
         if self.fail:
             raise OSError("disk full")
-        stored = duplicates = 0
-        by_class: Counter[str] = Counter()
+        stored: Counter[tuple[str, str]] = Counter()
+        duplicates: Counter[str] = Counter()
+        rejected: Counter[str] = Counter()
         for item in self._pending:
             if isinstance(item, Rejected):
                 self.rejects.append(item)
+                rejected[item.server or NO_SERVER] += 1
                 continue
             if item.run is not None and item.seq is not None:
                 key = (item.server, item.run, item.seq)
                 if key in self._keys:
-                    duplicates += 1
+                    duplicates[item.server] += 1
                     continue
                 self._keys.add(key)
             self.frames.append(item)
-            stored += 1
-            by_class[frame_class(item.frame)] += 1
+            stored[item.server, frame_class(item.frame)] += 1
         self.commits.append((time.monotonic(), len(self._pending)))
-        rejected = len(self._pending) - stored - duplicates
         self._pending.clear()
-        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
+        return Committed.tallied(stored, duplicates, rejected)
 
     def close(self) -> None:
         pass

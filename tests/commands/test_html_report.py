@@ -101,7 +101,7 @@ def test_the_run_report_opens_in_a_browser_with_its_tables_and_chart(
 ) -> None:
     report, summary = run_report
     assert not fetches(report.read_text())
-    with Chromium(tmp_path) as browser:
+    with Chromium(tmp_path, width=1280) as browser:  # a laptop's screen
         page = browser.open(report)
         assert_loads_cleanly(page, report)
         assert page.evaluate("document.title") == "billsim run: typical-mail"
@@ -109,6 +109,10 @@ def test_the_run_report_opens_in_a_browser_with_its_tables_and_chart(
         for table in ("run-figures", "records-by-class", "records-by-type", "users-truth"):
             box = visible(page, f"#{table}")
             assert box["width"] > 100 and box["height"] > 40, table
+        # The users' table of every field fits the page: no column hidden off to the right
+        # (the 15 of typical-mail: every class of record).
+        wrap = "document.querySelector('#users-truth').parentElement"
+        assert page.evaluate(f"{wrap}.scrollWidth <= {wrap}.clientWidth"), "users-truth is cut"
         rows = page.evaluate("document.querySelectorAll('#records-by-class tbody tr').length")
         assert rows == len(summary["records_by_class"])
         chart = visible(page, "svg#run-rates")
@@ -122,6 +126,56 @@ def test_the_run_report_opens_in_a_browser_with_its_tables_and_chart(
         assert 1 <= bars <= summary["sessions_started"]
         page.screenshot(tmp_path / "run-report.png")
     assert (tmp_path / "run-report.png").stat().st_size > 20_000
+
+
+def test_the_run_report_draws_the_crash_a_fault_option_injected(tmp_path: Path) -> None:
+    """The timeline of `run --report` is the run's: `--fault` given on the command line,
+    not only the scenario's faults: block, makes its crash band."""
+
+    def crash_bands(*fault: str) -> int:
+        report = tmp_path / "run.html"
+        result = invoke(
+            "run",
+            "lifecycle-demo",
+            "--speed",
+            "max",
+            "--out",
+            str(tmp_path / "frames.nbf"),
+            "--report",
+            str(report),
+            *fault,
+        )
+        assert result.exit_code == 0, result.output
+        page = report.read_text()
+        assert 'id="timeline' in page
+        return page.count('id="timeline-crash-')
+
+    assert crash_bands() == 0
+    assert crash_bands("--fault", "crash={at: 30m, restart_after: 10m}") == 1
+
+
+def test_a_run_too_big_to_draw_again_names_the_timeline_command_with_its_faults() -> None:
+    from simulator.adapters.report_html import render_html  # noqa: PLC0415
+    from simulator.commands.html_report import (  # noqa: PLC0415
+        TIMELINE_RECORDS,
+        ReportParts,
+        TimelineSource,
+        build_report,
+    )
+
+    source = TimelineSource(
+        scenario="typical-mail",
+        seed=7,
+        duration_s=12 * 3600,
+        records=TIMELINE_RECORDS + 1,
+        faults=("crash={at: 2h, restart_after: 5m}", "duplicate=0.01"),
+    )
+    page = render_html(build_report(ReportParts(title="big", timeline=source)))
+    command = (
+        "billsim timeline typical-mail --seed 7 --duration 12h --fault "
+        "&#x27;crash={at: 2h, restart_after: 5m}&#x27; --fault duplicate=0.01 -o timeline.svg"
+    )
+    assert command in page, page
 
 
 def test_a_report_that_cannot_be_written_is_bad_input_before_the_run(tmp_path: Path) -> None:
@@ -248,6 +302,9 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
     assert reported.exit_code == 0, reported.output
     for page_path in (run_html, addin_html, full_html):
         assert not fetches(page_path.read_text()), page_path
+    # The add-in's timeline is called what it is, not by the scratch file it was drawn from.
+    assert "<!-- what the add-in stored from " in addin_html.read_text()
+    assert "frames.nbf" not in addin_html.read_text()
 
     with Chromium(tmp_path) as browser:
         page = browser.open(full_html)
@@ -290,3 +347,28 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
             assert visible(page, "svg#timeline")["height"] > 150, path  # from its frames
             page.screenshot(tmp_path / f"{path.stem}-report.png")
         assert visible(page, "svg#addin-latency")["width"] > 600
+
+
+def test_a_class_s_share_too_small_to_show_is_not_shown_as_none() -> None:
+    from simulator.adapters.report_html import render_html  # noqa: PLC0415
+    from simulator.commands.html_report import ReportParts, build_report  # noqa: PLC0415
+
+    by_class = {"mail": 17_000, "replication": 4, "agent": 0}
+    page = render_html(build_report(ReportParts(title="t", run={"records_by_class": by_class})))
+    shares = re.findall(r'<td class="num">([^<]*%)</td>', page)
+    assert shares == ["100.0 %", "&lt; 0.1 %", "0.0 %"]
+
+
+def test_an_addin_that_stored_nothing_still_writes_its_report(tmp_path: Path) -> None:
+    """Found by hand: an add-in that came up after the run had published stored no frame,
+    and writing its report failed on an assertion after the summary was printed."""
+    from simulator.adapters.report_html import render_html  # noqa: PLC0415
+    from simulator.commands.html_report import (  # noqa: PLC0415
+        ReportParts,
+        TimelineSource,
+        build_report,
+    )
+
+    nothing = TimelineSource(frames=[], frames_title="what the add-in stored")
+    page = render_html(build_report(ReportParts(title="billsim addin", timeline=nothing)))
+    assert "No frames were stored: no timeline to draw." in page

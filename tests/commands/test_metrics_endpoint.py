@@ -244,11 +244,13 @@ def wait_subscribed(process: subprocess.Popen[bytes], broker: MosquittoBroker) -
 
 
 @pytest.mark.broker
-def test_the_addin_serves_its_counters_and_ends_on_its_summary(
+def test_the_addin_serves_each_servers_counters_and_ends_on_its_summary(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
-    scenario = tmp_path / "stream.yaml"
-    scenario.write_text(SCENARIO % "")
+    """A domain of two servers into one add-in: its series by server, which add up to its
+    summary, each server's to what that server sent."""
+    scenario = tmp_path / "domain.yaml"
+    scenario.write_text(SCENARIO % ", servers: 2")
     summary_path = tmp_path / "addin.json"
     port = free_port()
     addin = subprocess.Popen(
@@ -264,7 +266,7 @@ def test_the_addin_serves_its_counters_and_ends_on_its_summary(
     publisher = subprocess.Popen(
         billsim(
             *("run", str(scenario), "--broker", mosquitto.url, "--rate", "1500/s"),
-            *("--summary", str(run_summary)),
+            *("--procs", "1", "--summary", str(run_summary)),
         ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -274,30 +276,42 @@ def test_the_addin_serves_its_counters_and_ends_on_its_summary(
     code, err = finish(addin)
     assert code == 0, err
 
-    records = json.loads(run_summary.read_text())["records_by_class"]
-    assert summary["frames"] == records  # every frame stored once: the test's premise
-    assert final.by("billsim_addin_frames_stored_total", "class") == {
-        name: float(count) for name, count in summary["frames"].items()
-    }
+    sent = json.loads(run_summary.read_text())
+    assert summary["frames"] == sent["records_by_class"]  # each frame stored once: the premise
+    servers = {"Mail01", "Mail02"}
+    for name in servers:
+        records = sent["servers"][f"CN={name}/O=Acme"]["records_by_class"]
+        assert final.by("billsim_addin_frames_stored_total", "class", server=name) == {
+            record_class: float(count) for record_class, count in records.items()
+        }, name
+        assert final.get("billsim_addin_frames_committed_total", server=name) == sum(
+            records.values()
+        )
     for name, expected in (
         ("billsim_addin_frames_committed_total", summary["committed"]),
         ("billsim_addin_duplicates_total", summary["duplicates"]),
         ("billsim_addin_rejects_total", summary["rejects"]),
-        ("billsim_addin_unacknowledged_frames", 0),
         ("billsim_addin_end_to_end_latency_seconds_count", summary["latency_ms"]["frames"]),
+    ):
+        by_server = final.by(name, "server")
+        assert set(by_server) == servers, name
+        assert sum(by_server.values()) == expected, name
+    for name, expected in (
+        ("billsim_addin_unacknowledged_frames", 0),
         # Every committed item was in one batch.
         ("billsim_addin_commit_batch_frames_sum", summary["committed"] + summary["rejects"]),
     ):
         assert final.get(name) == expected, name
     batches = final.get("billsim_addin_commit_batch_frames_count")
     assert 1 <= batches <= summary["committed"]
-    # The latency histogram agrees with the summary's max: every frame within its bucket.
+    # The latency histograms agree with the summary's max: every frame within its bucket.
     max_s = summary["latency_ms"]["max"] / 1000
-    buckets = final.by("billsim_addin_end_to_end_latency_seconds_bucket", "le")
-    count = summary["latency_ms"]["frames"]
-    assert all(value == count for le, value in buckets.items() if float(le) >= max_s)
+    for name in servers:
+        buckets = final.by("billsim_addin_end_to_end_latency_seconds_bucket", "le", server=name)
+        count = final.get("billsim_addin_end_to_end_latency_seconds_count", server=name)
+        assert all(value == count for le, value in buckets.items() if float(le) >= max_s)
     assert any(
-        s.values.get(("billsim_addin_frames_committed_total", frozenset())) for s in during
+        sum(s.by("billsim_addin_frames_committed_total", "server").values()) for s in during
     ), "never scraped while it stored"
 
 
@@ -321,35 +335,57 @@ def test_run_metrics_post_the_simulation_s_final_figures_at_the_end(tmp_path: Pa
     assert figures.virtual_time == START + sim.virtual_now() / 1e6
 
 
-def test_addin_metrics_fold_each_latency_once() -> None:
-    from array import array  # noqa: PLC0415
+def test_addin_metrics_keep_each_server_apart_and_fold_each_latency_once() -> None:
+    from simulator.addin.store import NO_SERVER, Committed, Received, Rejected  # noqa: PLC0415
+    from simulator.commands.addin import Tally  # noqa: PLC0415
 
-    from simulator.addin.store import Committed  # noqa: PLC0415
+    def received(server: str, seq: int, sent_us: int | None) -> Received:
+        return Received(server, "run-1", seq, f"domino/billing/{server}/session", b"", sent_us, 0)
 
-    @dataclass
-    class Tally:
-        taken: int = 0
-        frames: dict[str, int] = field(default_factory=dict)
-        latencies_us: array[int] = field(default_factory=lambda: array("q"))
-        first: Committed = field(default_factory=Committed)
-
-    tally = Tally()
+    tally = Tally(["nbf:billing.nbf"])
     metrics = AddinMetrics()
     metrics.post()
     assert metrics.figures() is None  # nothing watched yet
     metrics.watch(tally, lambda: 7)
-    tally.latencies_us.extend([1_000, 2_000])
-    metrics.committed([object(), object()])
+    committed_us = 50_000_000
+    first_batch = [received("Mail01", 1, committed_us - 1_000), received("Mail02", 1, None)]
+    tally.count(
+        first_batch,
+        [Committed.tallied({("Mail01", "session"): 1, ("Mail02", "mail"): 1})],
+        committed_us,
+    )
+    metrics.committed(first_batch)
     metrics.post()
-    tally.latencies_us.append(30_000_000)
-    tally.taken = 3
+    second_batch: list[Received | Rejected] = [
+        received("Mail01", 2, committed_us - 2_000),
+        received("Mail01", 1, committed_us - 30_000_000),  # delivered again
+        Rejected(None, None, None, "domino/billing", b"?", "the topic names no server", 0),
+    ]
+    tally.count(
+        second_batch,
+        [Committed.tallied({("Mail01", "session"): 1}, {"Mail01": 1}, {NO_SERVER: 1})],
+        committed_us,
+    )
+    metrics.committed(second_batch)
     metrics.post()
     figures = metrics.figures()
     assert figures is not None
-    assert figures.latency.count == 3
-    assert figures.latency.sum == pytest.approx(30.003)
-    assert figures.latency.counts[-1] == 1  # 30 s: above every bound
-    assert (figures.committed, figures.unacknowledged, figures.batch_frames.count) == (3, 7, 1)
+    by_server = {server.server: server for server in figures.servers}
+    assert list(by_server) == ["Mail01", "Mail02", NO_SERVER]
+    mail01, mail02, nowhere = by_server.values()
+    assert (mail01.committed, mail01.duplicates, mail01.rejects) == (3, 1, 0)
+    assert mail01.stored == {"session": 2}
+    assert mail01.latency.count == 3  # each folded once, across two posts
+    assert mail01.latency.sum == pytest.approx(30.003)
+    assert mail01.latency.counts[-1] == 1  # 30 s: above every bound
+    assert (mail02.committed, mail02.stored, mail02.latency.count) == (1, {"mail": 1}, 0)
+    assert (nowhere.rejects, nowhere.committed, nowhere.latency.count) == (1, 0, 0)
+    assert (figures.unacknowledged, figures.batch_frames.count) == (7, 2)
+    assert figures.batch_frames.sum == 5
+    # What the summary says is their sum.
+    summary = tally.summary(1.0)
+    assert summary["committed"] == sum(server.committed for server in figures.servers)
+    assert summary["latency_ms"]["frames"] == sum(s.latency.count for s in figures.servers)
 
 
 # -- bad options -------------------------------------------------------------------------------

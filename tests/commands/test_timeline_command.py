@@ -278,6 +278,31 @@ def test_a_scenario_s_crash_fault_is_a_band_over_the_minutes_the_server_was_down
     assert b'id="crash-' not in picture.read_bytes()
 
 
+def test_a_crash_given_with_fault_is_drawn_as_run_fault_injects_it(tmp_path: Path) -> None:
+    """`--fault` as on `billsim run`: in place of the scenario's entry, or added to a
+    scenario with none; a bad one is bad input named as the option, and a frame file,
+    which is read rather than run, takes none."""
+    scenario = tmp_path / "crash.yaml"
+    scenario.write_text(CRASHING.replace("faults:", "# faults:"))
+    picture = tmp_path / "crash.svg"
+    code, output = timeline(
+        str(scenario), "-o", str(picture), "--fault", "crash={at: 90m, restart_after: 10m}"
+    )
+    assert code == 0, output
+    assert picture.read_bytes().count(b'id="crash-') == 1
+    # In place of the scenario's own crash: none at all.
+    scenario.write_text(CRASHING)
+    code, output = timeline(str(scenario), "-o", str(picture), "--fault", "crash=null")
+    assert code == 0, output
+    assert b'id="crash-' not in picture.read_bytes()
+    code, output = timeline(str(scenario), "-o", str(picture), "--fault", "crash={at: 5h}")
+    assert code == 2 and "--fault crash" in output, output
+    frames = tmp_path / "day.nbf"
+    assert runner.invoke(cli.app, ["run", str(scenario), "--out", str(frames)]).exit_code == 0
+    code, output = timeline(str(frames), "-o", str(picture), "--fault", "crash=null")
+    assert code == 2 and "--fault" in output and "goes with a scenario" in output, output
+
+
 def test_a_scenario_that_writes_no_records_is_refused_naming_the_likely_cause(
     tmp_path: Path,
 ) -> None:

@@ -145,22 +145,26 @@ STORED = MetricSpec(
     "billsim_addin_frames_stored",
     Kind.COUNTER,
     "Frames the add-in stored (in its first store), by record class; duplicates left out.",
-    ("class",),
+    ("server", "class"),
 )
 COMMITTED = MetricSpec(
     "billsim_addin_frames_committed",
     Kind.COUNTER,
     "Frames the add-in committed and acknowledged: every delivery, duplicates included.",
+    ("server",),
 )
 DUPLICATES = MetricSpec(
     "billsim_addin_duplicates",
     Kind.COUNTER,
     "Frames delivered again (same server, run and seq) and not stored twice.",
+    ("server",),
 )
 REJECTS = MetricSpec(
     "billsim_addin_rejects",
     Kind.COUNTER,
-    "Messages that are no frame the add-in can read, kept in the rejects.",
+    "Messages that are no frame the add-in can read, kept in the rejects; "
+    'server "" when the topic named none.',
+    ("server",),
 )
 UNACKNOWLEDGED = MetricSpec(
     "billsim_addin_unacknowledged_frames",
@@ -176,6 +180,7 @@ E2E_LATENCY = MetricSpec(
     "billsim_addin_end_to_end_latency_seconds",
     Kind.HISTOGRAM,
     "From a frame's first publish (its sent property) to the add-in's commit.",
+    ("server",),
 )
 ADDIN_METRICS: Final = (STORED, COMMITTED, DUPLICATES, REJECTS, UNACKNOWLEDGED, BATCH, E2E_LATENCY)
 
@@ -245,14 +250,19 @@ class AddinCollector:
         families = _Families(ADDIN_METRICS)
         figures = self._figures()
         if figures is not None:
-            for record_class, count in sorted(figures.stored.items()):
-                families.add(STORED, [record_class], count)
-            families.add(COMMITTED, [], figures.committed)
-            families.add(DUPLICATES, [], figures.duplicates)
-            families.add(REJECTS, [], figures.rejects)
-            families.add(UNACKNOWLEDGED, [], figures.unacknowledged)
+            add = families.add
+            for server in figures.servers:
+                name = server.server
+                add(REJECTS, [name], server.rejects)
+                if not name:
+                    continue  # rejects whose topic named no server: nothing else
+                for record_class, count in sorted(server.stored.items()):
+                    add(STORED, [name, record_class], count)
+                add(COMMITTED, [name], server.committed)
+                add(DUPLICATES, [name], server.duplicates)
+                families.add_histogram(E2E_LATENCY, [name], server.latency)
+            add(UNACKNOWLEDGED, [], figures.unacknowledged)
             families.add_histogram(BATCH, [], figures.batch_frames)
-            families.add_histogram(E2E_LATENCY, [], figures.latency)
         yield from families
 
 

@@ -51,18 +51,29 @@ class ServerFigures:
 
 
 @dataclass(frozen=True)
-class AddinFigures:
-    """The add-in: frames stored by class (duplicates left out), frames committed
-    (deliveries, duplicates included), duplicates, rejects, messages received and not yet
-    acknowledged, commit batch sizes and end-to-end (publish-to-commit) latency."""
+class AddinServerFigures:
+    """What the add-in committed of one server (the common name of its topics; `""` for
+    the rejects whose topic named none): frames stored by class (duplicates left out),
+    frames committed (deliveries, duplicates included), duplicates, rejects, and the
+    end-to-end (publish-to-commit) latency of its frames."""
 
+    server: str
     stored: Mapping[str, int]
     committed: int
     duplicates: int
     rejects: int
+    latency: HistogramSnapshot
+
+
+@dataclass(frozen=True)
+class AddinFigures:
+    """The add-in: each server's figures (in the order first seen), the messages received
+    and not yet acknowledged, and commit batch sizes (the last two are the add-in's own:
+    a batch mixes servers)."""
+
+    servers: tuple[AddinServerFigures, ...]
     unacknowledged: int
     batch_frames: HistogramSnapshot
-    latency: HistogramSnapshot
 
 
 class Slots(Protocol):

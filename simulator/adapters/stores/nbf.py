@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from simulator.addin.intake import frame_class
-from simulator.addin.store import Committed, Received, Rejected
+from simulator.addin.store import NO_SERVER, Committed, Received, Rejected
 
 
 class NbfStore:
@@ -62,29 +62,29 @@ class NbfStore:
         self._pending.append(item)
 
     def commit(self) -> Committed:
-        stored = duplicates = rejected = 0
-        by_class: Counter[str] = Counter()
+        stored: Counter[tuple[str, str]] = Counter()
+        duplicates: Counter[str] = Counter()
+        rejected: Counter[str] = Counter()
         frames: list[bytes] = []
         index: list[bytes] = []
         rejects: list[bytes] = []
         for item in self._pending:
             if isinstance(item, Rejected):
-                rejected += 1
+                rejected[item.server or NO_SERVER] += 1
                 rejects.append(_reject_line(item))
                 continue
             run, seq = "-", "-"
             if item.run is not None and item.seq is not None:
                 key = (item.server, item.run, item.seq)
                 if key in self._seen:
-                    duplicates += 1
+                    duplicates[item.server] += 1
                     continue
                 self._seen.add(key)
                 run, seq = item.run, str(item.seq)
             frames.append(item.frame)
             self._size += len(item.frame)
             index.append(f"{item.server} {run} {seq} {self._size}\n".encode())
-            stored += 1
-            by_class[frame_class(item.frame)] += 1
+            stored[item.server, frame_class(item.frame)] += 1
         self._pending.clear()
         if frames:
             self._frames.write(b"".join(frames))
@@ -97,7 +97,7 @@ class NbfStore:
                 self._rejects = open(self._rejects_path, "ab")  # noqa: SIM115
             self._rejects.write(b"".join(rejects))
             _sync(self._rejects)
-        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
+        return Committed.tallied(stored, duplicates, rejected)
 
     def close(self) -> None:
         for stream in (self._frames, self._index, self._rejects):

@@ -29,6 +29,7 @@ from simulator.addin.rows import (
     ColumnType,
     RowMaker,
     Table,
+    by_server,
     identity_of,
     rows_by_table,
     table_class,
@@ -109,24 +110,28 @@ class PostgresStore:
             inserted = self._write(by_table, redelivered=False)
         except psycopg.errors.UniqueViolation:
             inserted = self._write(by_table, redelivered=True)
-        stored = duplicates = 0
-        by_class: Counter[str] = Counter()
+        stored: Counter[tuple[str, str]] = Counter()
+        duplicates: Counter[str] = Counter()
         for table, rows in by_table.items():
             if table.keyed:
-                stored += inserted[table.name]
-                duplicates += len(rows) - inserted[table.name]
-                by_class[table_class(table)] += inserted[table.name]
+                name = table_class(table)
+                new = inserted[table.name]
+                for server, group in by_server(rows):
+                    added = len(group) if new is None else new.get(server, 0)
+                    stored[server, name] += added
+                    duplicates[server] += len(group) - added
         self._schema_created = True
         self._pending.clear()
-        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
+        return Committed.tallied(stored, duplicates, rejected)
 
     def _write(
         self, by_table: dict[Table, list[tuple[Any, ...]]], *, redelivered: bool
-    ) -> dict[str, int]:
-        """The batch in one transaction; how many rows of each table were new. Straight
-        COPYs (UniqueViolation, the transaction rolled back, when a row is already there),
-        or, `redelivered`, each table through its temporary table, skipping such rows."""
-        inserted: dict[str, int] = {}
+    ) -> dict[str, Counter[str] | None]:
+        """The batch in one transaction; of each table, how many rows of each server were
+        new (None: all of them). Straight COPYs (UniqueViolation, the transaction rolled
+        back, when a row is already there), or, `redelivered`, each table through its
+        temporary table, skipping such rows."""
+        inserted: dict[str, Counter[str] | None] = {}
         with self._db.transaction(), self._db.cursor() as cursor:
             # In the batch's transaction: rolled back with it, so tried again with the next.
             if not self._schema_created:
@@ -140,7 +145,7 @@ class PostgresStore:
                     inserted[table.name] = self._insert_new(cursor, table, names, target, rows)
                 else:
                     _copy(cursor, target, names, table, rows)
-                    inserted[table.name] = len(rows)
+                    inserted[table.name] = None
         return inserted
 
     def _create(self, cursor: psycopg.Cursor[Any], table: Table) -> None:
@@ -158,16 +163,19 @@ class PostgresStore:
         names: sql.Composable,
         target: sql.Identifier,
         rows: list[tuple[Any, ...]],
-    ) -> int:
-        """Store the rows not already there (a redelivered frame's is); how many were new."""
+    ) -> Counter[str]:
+        """Store the rows not already there (a redelivered frame's is); how many of each
+        server's were new."""
         staging = _staging(table)
         _copy(cursor, staging, names, table, rows)
         cursor.execute(
             sql.SQL(
-                "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (server, run, seq) DO NOTHING"
+                "WITH new AS (INSERT INTO {} ({}) SELECT {} FROM {} "
+                "ON CONFLICT (server, run, seq) DO NOTHING RETURNING server) "
+                "SELECT server, count(*) FROM new GROUP BY server"
             ).format(target, names, names, staging)
         )
-        return cursor.rowcount
+        return Counter({server: count for server, count in cursor.fetchall()})
 
     def close(self) -> None:
         self._db.close()

@@ -20,6 +20,7 @@ from simulator.addin.rows import (
     ColumnType,
     RowMaker,
     Table,
+    by_server,
     identity_of,
     rows_by_table,
     table_class,
@@ -91,8 +92,8 @@ class SqliteStore:
         if not self._pending:
             return Committed()
         by_table, rejected = rows_by_table(self._maker, self._pending, iso_timestamp)
-        stored = duplicates = 0
-        by_class: Counter[str] = Counter()
+        stored: Counter[tuple[str, str]] = Counter()
+        duplicates: Counter[str] = Counter()
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -101,18 +102,23 @@ class SqliteStore:
                 for table in self._maker.tables:
                     db.execute(create_table_sql(table))
             for table, rows in by_table.items():
-                cursor = db.executemany(self._insert(table), rows)
-                if table.keyed:
-                    stored += cursor.rowcount
-                    duplicates += len(rows) - cursor.rowcount
-                    by_class[table_class(table)] += cursor.rowcount
+                insert = self._insert(table)
+                if not table.keyed:
+                    db.executemany(insert, rows)
+                    continue
+                # Per server, so that its duplicates are told apart (one group, usually).
+                name = table_class(table)
+                for server, group in by_server(rows):
+                    added = db.executemany(insert, group).rowcount
+                    stored[server, name] += added
+                    duplicates[server] += len(group) - added
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._schema_created = True
         self._pending.clear()
-        return Committed(stored, duplicates, rejected, tuple(sorted(by_class.items())))
+        return Committed.tallied(stored, duplicates, rejected)
 
     def _insert(self, table: Table) -> str:
         sql = self._inserts.get(table.name)

@@ -48,6 +48,21 @@ def test_frames_are_appended_once_each_across_restarts(tmp_path: Path) -> None:
     assert (reject["seq"], reject["reason"], reject["payload"]) == (99, "truncated", "0102")
 
 
+def test_a_commit_counts_each_servers_frames_duplicates_and_rejects_apart(
+    tmp_path: Path,
+) -> None:
+    session = FrameCodec().encode(FRAMES["SESSIONREC"])
+    store = NbfStore(tmp_path / "b.nbf")
+    for server, seq in (("Mail01", 1), ("Mail02", 1), ("Mail02", 1), ("Mail02", 2)):
+        store.add(Received(server, "r1", seq, f"domino/billing/{server}/session", session, None, 0))
+    store.add(Rejected(None, None, None, "domino/billing", b"?", "the topic names no server", 0))
+    committed = store.commit()
+    assert committed == Committed(stored=3, duplicates=1, rejected=1)
+    assert committed.stored_by == ((("Mail01", "session"), 1), (("Mail02", "session"), 2))
+    assert (committed.duplicates_by, committed.rejected_by) == ((("Mail02", 1),), (("", 1),))
+    store.close()
+
+
 def test_without_run_and_seq_every_frame_is_appended(tmp_path: Path) -> None:
     frame = FrameCodec().encode(next(iter(FRAMES.values())))
     store = NbfStore(tmp_path / "b.nbf")

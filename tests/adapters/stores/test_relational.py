@@ -142,6 +142,45 @@ def test_a_redelivered_frame_is_one_row_and_counted(
     ]
 
 
+def test_a_commit_counts_each_servers_frames_duplicates_and_rejects_apart(
+    store_url: str, opened: Callable[[], Store]
+) -> None:
+    """Two servers in one batch, the same (run, seq) on both: one frame each, not a
+    duplicate; the duplicates, the rejects and the frames stored told apart by server,
+    on the straight path and on a redelivery's."""
+    session = CODEC.encode(FRAMES["SESSIONREC"])
+    database = CODEC.encode(FRAMES["DBREC"])
+
+    def on(server: str, frame: bytes, seq: int) -> Received:
+        topic = f"domino/billing/{server}/session"
+        return Received(server, "run-1", seq, topic, frame, SENT_US, RECEIVED_US)
+
+    store = opened()
+    store.add(on("Mail01", session, 1))
+    store.add(on("Mail02", session, 1))
+    store.add(on("Mail02", database, 2))
+    store.add(on("Mail02", session[:60], 3))  # does not decode: Mail02's reject
+    store.add(Rejected(None, None, None, "domino/billing", b"?", "the topic names no server", 0))
+    first = store.commit()
+    assert first == Committed(stored=3, rejected=2)
+    assert first.stored_by == (
+        (("Mail01", "session"), 1),
+        (("Mail02", "database"), 1),
+        (("Mail02", "session"), 1),
+    )
+    assert (first.duplicates_by, first.rejected_by) == ((), (("", 1), ("Mail02", 1)))
+    # Redelivered: Mail02's session and database again, with a new frame of each server.
+    store.add(on("Mail02", session, 1))
+    store.add(on("Mail01", session, 4))
+    store.add(on("Mail02", database, 2))
+    store.add(on("Mail02", session, 5))
+    second = store.commit()
+    assert second == Committed(stored=2, duplicates=2)
+    assert second.stored_by == ((("Mail01", "session"), 1), (("Mail02", "session"), 1))
+    assert second.duplicates_by == (("Mail02", 2),)
+    assert second.stored_by_class == (("session", 2),)
+
+
 def test_a_redelivery_in_one_table_costs_no_new_frame_of_another(
     store_url: str, opened: Callable[[], Store]
 ) -> None:
