@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from bundled_runs import BundledOut
 from samples import ALICE, BOB, CAROL, ORDERS_REPLICA, SERVER
 from test_checker import (
     CLOSE,
@@ -31,9 +32,7 @@ from test_checker import (
     violations_of,
     write,
 )
-from typer.testing import CliRunner
 
-from simulator import cli
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.loader import load_scenario
 from simulator.verify.checker import Checker, check_frames, check_stream
@@ -41,6 +40,7 @@ from simulator.verify.events import ServerTimeline, Timed, counter_step, wrap_te
 from simulator.verify.findings import EVENTS_LISTED, EventKind, Rule, Violation
 from simulator.verify.ticks import ticks_of
 from simulator.wire.codec import FrameCodec
+from simulator.wire.layout import Layout
 from simulator.wire.records import DbRec, SessionID, SessionRec
 from simulator.wire.timedate import TimeDate
 
@@ -568,12 +568,10 @@ NAMED_ON_PURPOSE = {
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_a_bundled_run_names_only_what_it_does(tmp_path: Path, name: str) -> None:
+def test_a_bundled_run_names_only_what_it_does(bundled_out: BundledOut, name: str) -> None:
     """No bundled run restarts or steps its clock; slot-reuse wraps a counter on purpose.
     Anything else named would be a false event."""
-    out = tmp_path / f"{name}.nbf"
-    ran = CliRunner().invoke(cli.app, ["run", name, "--out", str(out)])
-    assert ran.exit_code == 0, ran.output
+    out = bundled_out(name, Layout.LINUX_X86_64)
     scenario = load_scenario(resolve_scenario(name))
     with out.open("rb") as stream:
         report = check_stream(
