@@ -1,6 +1,14 @@
 """Fixtures shared by test modules (defined in helper modules, exposed here)."""
 
 from brokers import mosquitto, mosquitto_factory, nats_factory
+from bundled_runs import bundled_lines, bundled_out
 from stores import postgres_url
 
-__all__ = ["mosquitto", "mosquitto_factory", "nats_factory", "postgres_url"]
+__all__ = [
+    "bundled_lines",
+    "bundled_out",
+    "mosquitto",
+    "mosquitto_factory",
+    "nats_factory",
+    "postgres_url",
+]

@@ -269,7 +269,7 @@ async def start_embedded_broker(
     """Start a broker child process listening on host:preferred_port, or a free port.
 
     `prefer`: "auto" takes mosquitto when it is installed, else amqtt; "mosquitto" or
-    "amqtt" insist on one. `log` is a structlog-style logger (`log.info(event, **kv)`).
+    "amqtt" insist on one. `log` is an `EventLog` (adapters/logs.py), a structlog logger say.
     Raises BrokerStartError naming the cause (and what to install) if none can start.
     """
     mosquitto = find_mosquitto() if prefer in ("auto", "mosquitto") else None

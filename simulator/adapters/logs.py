@@ -35,11 +35,16 @@ def configure_logging(
 
 
 class EventLog(Protocol):
-    """What a part that only reports events needs of a logger (a structlog logger is one)."""
+    """What billsim needs of a logger: an event and its fields, at four levels (a structlog
+    logger is one; a test may pass anything that has these)."""
 
+    def debug(self, event: str, **fields: object) -> object: ...
     def info(self, event: str, **fields: object) -> object: ...
+    def warning(self, event: str, **fields: object) -> object: ...
+    def error(self, event: str, **fields: object) -> object: ...
 
 
-def get_logger(name: str) -> FilteringBoundLogger:
+def get_logger(name: str) -> EventLog:
+    """The named structlog logger, through the pipeline `configure_logging` set up."""
     logger: FilteringBoundLogger = structlog.get_logger(name)
     return logger

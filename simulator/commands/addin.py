@@ -46,7 +46,7 @@ from simulator.adapters.mqtt.consumer import (
     topic_filters,
 )
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
-from simulator.adapters.mqtt.url import parse_broker_url
+from simulator.adapters.mqtt.url import DEFAULT_BROKER, parse_broker_url
 from simulator.adapters.stores import open_store
 from simulator.addin.batcher import MAX_BATCH_ITEMS, MAX_UNACKNOWLEDGED, Batcher
 from simulator.addin.intake import Intake, Message
@@ -69,7 +69,6 @@ from simulator.wire.jsonform import JsonDecoder
 from simulator.wire.layout import Layout
 from simulator.wire.text import TextView
 
-DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
 DEFAULT_GROUP: Final = "addins"
 RELATIONAL_STORE: Final = "sqlite:///billing.db"  # the stand-in for billing.nsf
 NBF_STORE: Final = "nbf:billing.nbf"

@@ -23,8 +23,10 @@ from simulator.scenario.notes_ini import (
     read_notes_ini,
     resolve_settings,
 )
-from simulator.verify.checker import Checker, CheckReport, Rule, feed_stream, format_ticks
+from simulator.verify.checker import Checker, feed_stream
+from simulator.verify.findings import CheckReport, Rule
 from simulator.verify.layouts import HEAD_BYTES, likelier_layout
+from simulator.verify.ticks import format_ticks
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind

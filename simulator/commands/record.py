@@ -25,18 +25,23 @@ from typing import Any, Final, TextIO
 from simulator.adapters.capture import CaptureWriter
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
-from simulator.adapters.mqtt.subscriber import Subscriber, message_property, user_properties
+from simulator.adapters.mqtt.subscriber import (
+    ServersOnline,
+    Subscriber,
+    hold_subscription,
+    message_property,
+    user_properties,
+)
 from simulator.adapters.mqtt.topics import (
     parse_frame_topic,
     parse_topic,
     subscription_topic,
 )
-from simulator.adapters.mqtt.url import parse_broker_url
+from simulator.adapters.mqtt.url import DEFAULT_BROKER, parse_broker_url
 from simulator.addin.intake import Intake, Message
 from simulator.addin.store import Received
 from simulator.commands.run import create
 from simulator.commands.signals import stop_on_signals
-from simulator.commands.tail import DEFAULT_BROKER, ServersOnline, hold_subscription
 from simulator.wire.layout import Layout
 
 _FLUSH_INTERVAL: Final = 1.0  # seconds between flushes of the capture file

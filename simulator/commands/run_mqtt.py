@@ -11,10 +11,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
-from structlog.typing import FilteringBoundLogger
-
 from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, start_embedded_broker
-from simulator.adapters.logs import get_logger
+from simulator.adapters.logs import EventLog, get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions, tls_context
 from simulator.adapters.mqtt.subscriber import Subscriber
@@ -160,7 +158,7 @@ async def broker_for_the_run(
     broker_url: str | None,
     options: MqttOptions,
     server_cn: str,
-    log: FilteringBoundLogger,
+    log: EventLog,
     stderr: TextIO,
     embedded_port: int | None = None,
 ) -> AsyncIterator[tuple[BrokerUrl, MqttOptions]]:
@@ -187,9 +185,7 @@ async def broker_for_the_run(
         await broker.stop()
 
 
-async def _start_embedded_broker(
-    log: FilteringBoundLogger, port: int | None = None
-) -> EmbeddedBroker:
+async def _start_embedded_broker(log: EventLog, port: int | None = None) -> EmbeddedBroker:
     """The broker BILLSIM_EMBEDDED_BROKER names (auto, mosquitto or amqtt), preferring
     `port` (--embedded-port), else the port BILLSIM_EMBEDDED_PORT names, else 1883."""
     prefer = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
@@ -213,7 +209,7 @@ async def _connect_drain(
     server_cn: str,
     run_id: str,
     control: bool,
-    log: FilteringBoundLogger,
+    log: EventLog,
 ) -> BillingDrain:
     """The drain from MQ$BILLING to the broker, connected; with `control`, it also obeys
     the commands of the control topic."""
@@ -332,7 +328,7 @@ async def _stats_and_live_view(
     run_id: str,
     stats_interval: float,
     log_json: bool,
-    log: FilteringBoundLogger,
+    log: EventLog,
     stderr: TextIO,
     *,
     live: bool = True,
@@ -361,7 +357,7 @@ async def _stats_and_live_view(
 
 
 async def _run_and_shut_down(
-    sim: Simulation, drain: BillingDrain, drain_timeout: float, log: FilteringBoundLogger
+    sim: Simulation, drain: BillingDrain, drain_timeout: float, log: EventLog
 ) -> int:
     """The simulation run while the drain delivers, then the shutdown, bounded by
     `drain_timeout`; returns the number of frames that reached no one."""
@@ -409,7 +405,7 @@ def _report(
     options: MqttOptions,
     run_id: str,
     undelivered: int,
-    log: FilteringBoundLogger,
+    log: EventLog,
 ) -> dict[str, Any]:
     """The run's MQTT figures for the summary, also logged."""
     log.info(
@@ -438,7 +434,7 @@ async def _bound_shutdown(
     sim_task: asyncio.Task[None],
     drain_task: asyncio.Task[None],
     timeout: float,
-    log: FilteringBoundLogger,
+    log: EventLog,
 ) -> bool:
     """Once the run is stopping, its shutdown may wait for room in a full MQ$BILLING (block
     policy) for at most `timeout` s, and not at all once the drain has given up: then the
@@ -469,7 +465,7 @@ async def _publish_stats(
     drain: BillingDrain,
     meter: StatsMeter,
     interval: float,
-    log: FilteringBoundLogger,
+    log: EventLog,
     log_json: bool,
 ) -> None:
     while True:

@@ -31,24 +31,26 @@ from typing import Any, Final, TextIO
 
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
-from simulator.adapters.mqtt.subscriber import Subscriber, message_property, user_properties
+from simulator.adapters.mqtt.subscriber import (
+    ServersOnline,
+    Subscriber,
+    hold_subscription,
+    message_property,
+    user_properties,
+)
 from simulator.adapters.mqtt.topics import (
     FRAME_KINDS,
-    STATUS_OFFLINE,
-    STATUS_ONLINE,
     Topic,
     parse_topic,
     subscription_topic,
     topic_run_and_seq,
 )
-from simulator.adapters.mqtt.url import parse_broker_url
+from simulator.adapters.mqtt.url import DEFAULT_BROKER, parse_broker_url
 from simulator.commands.signals import stop_on_signals
 from simulator.wire.codec import FrameCodec, FrameError
 from simulator.wire.jsonform import JsonDecoder, JsonObject, dumps_frame
 from simulator.wire.layout import Layout
 from simulator.wire.text import TextView, thousands
-
-DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
 
 _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
@@ -58,23 +60,6 @@ def _looks_like_json(payload: bytes, content_type: Any) -> bool:
     if content_type is not None:
         return str(content_type).split(";", 1)[0].strip() == CONTENT_TYPE_JSON
     return payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"
-
-
-class ServersOnline:
-    """The servers seen online, by their status messages. A run has ended when the last of
-    them goes offline: live, not by a retained `offline` an earlier run left behind."""
-
-    def __init__(self) -> None:
-        self.online: set[str] = set()
-
-    def status(self, server: str, status: bytes, retained: bool) -> bool:
-        """Take one status message; True when it took the last server seen online offline."""
-        if status == STATUS_ONLINE:
-            self.online.add(server)
-        elif status == STATUS_OFFLINE and not retained and server in self.online:
-            self.online.discard(server)
-            return not self.online
-        return False
 
 
 class TailPrinter:
@@ -223,39 +208,6 @@ def _wants_color(stream: TextIO) -> bool:
         return bool(isatty and isatty())
     except ValueError:
         return False
-
-
-async def hold_subscription(
-    subscriber: Subscriber,
-    topic: str,
-    stop: asyncio.Event,
-    *,
-    deadline: float | None,
-    waited: float,
-    on_waiting: Callable[[str], None],
-    on_subscribed: Callable[[], None],
-    on_lost: Callable[[], None],
-) -> None:
-    """Subscribe to `topic` and stay subscribed until `stop` is set (`tail` and `record`).
-
-    The first connection must be made by `deadline` (else SubscriberError, or a return
-    when `stop` is set meanwhile); after a lost connection, `subscriber` connects again
-    without a deadline: the broker was there, so it is waited for however long it takes.
-    """
-    while not stop.is_set():
-        connected = await subscriber.connect(
-            deadline=deadline, stop=stop, on_waiting=on_waiting, waited=waited
-        )
-        if not connected:
-            break
-        await subscriber.subscribe(topic)
-        on_subscribed()
-        if not await subscriber.until_lost(stop):
-            await subscriber.disconnect(2)
-            break
-        on_lost()
-        await subscriber.disconnect(1)
-        deadline = None
 
 
 async def tail(

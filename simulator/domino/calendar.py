@@ -6,7 +6,8 @@ to virtual time through the zone, so a day with a DST change is 23 or 25 hours l
 and an 08:00 curve point stays at 08:00 local. The arrival curve is a density over
 the local day: `arrival(day, u)` turns one uniform number into one instant by
 inverting the curve's cumulative area, so arrivals per hour follow the curve exactly
-in expectation.
+in expectation. `WorkingDays` is the calendar as every generator walks it: one home for
+the workload's one rule of who is active on which day, for sessions, mail and the web.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from simulator.scenario.workload import WEEKDAYS, CalendarSpec, Workload
+from simulator.domino.streams import chance, stream_key
+from simulator.scenario.workload import (
+    US_PER_DAY,
+    US_PER_SECOND,
+    WEEKDAYS,
+    CalendarSpec,
+    Workload,
+)
+
+# Days whose start and length are remembered: a run works through days in order.
+_DAYS_KEPT = 64
 
 
 class Calendar:
@@ -144,6 +155,88 @@ FLAT_CALENDAR = CalendarSpec.model_validate(
 """The calendar of a workload without one: every day a working day, arrivals even over it."""
 
 
-def calendar_of(workload: Workload, start: datetime) -> Calendar:
-    """The workload's calendar, or the flat one (UTC days, all working, an even curve)."""
-    return Calendar(workload.calendar or FLAT_CALENDAR, start)
+class WorkingDays:
+    """The calendar as generators walk it: working days, who is active on them, and the
+    instant at a position along a day's arrival curve."""
+
+    __slots__ = (
+        "_active",
+        "_active_key",
+        "_arrival_clock",
+        "_cache",
+        "_plain_day",
+        "_plain_start",
+        "_start_position",
+        "calendar",
+        "duration",
+    )
+
+    def __init__(self, workload: Workload, start: datetime, *, seed: int, duration: int) -> None:
+        spec = workload.calendar or FLAT_CALENDAR
+        self.calendar = Calendar(spec, start)
+        self.duration = duration
+        self._arrival_clock = self.calendar.arrival_clock
+        self._active_key = stream_key(seed, "active")
+        self._active = workload.active
+        # day -> (virtual start, working?, 24 hours long?) for the few days the run is in.
+        self._cache: dict[int, tuple[int, bool, bool]] = {}
+        local = start.astimezone(ZoneInfo(spec.timezone))
+        clock = (local.hour * 3600 + local.minute * 60 + local.second) * US_PER_SECOND
+        self._start_position = self.calendar.share_between(0, clock + local.microsecond)
+        # The last day of 24 hours `arrival` met, and its start: most arrivals fall on it.
+        self._plain_day = -1
+        self._plain_start = 0
+
+    @property
+    def any_active(self) -> bool:
+        """Whether anyone is ever active: a share above 0 and at least one working day."""
+        return self._active > 0 and bool(self.calendar.days)
+
+    @property
+    def everyone_active(self) -> bool:
+        """Whether every user is active on every working day (no draw needed)."""
+        return self._active >= 1
+
+    def day(self, day: int) -> tuple[int, bool, bool]:
+        """(virtual start, a working day, 24 hours long) of `day`, remembered for a while."""
+        known = self._cache.get(day)
+        if known is None:
+            if len(self._cache) >= _DAYS_KEPT:
+                self._cache.clear()
+            calendar = self.calendar
+            start = calendar.day_start(day)
+            plain = calendar.day_start(day + 1) - start == US_PER_DAY
+            known = self._cache[day] = (start, calendar.is_working_day(day), plain)
+        return known
+
+    def is_active(self, user: int, day: int) -> bool:
+        """The one rule of every generator: is user `user` (index) active on `day`?"""
+        return chance(self._active_key, user, day) < self._active
+
+    def arrival(self, day: int, position: float) -> int:
+        """`Calendar.arrival`, sparing the time-zone arithmetic on a day with no clock change."""
+        if day == self._plain_day:
+            return self._plain_start + self._arrival_clock(position)
+        start, _, plain = self.day(day)
+        if plain:
+            self._plain_day, self._plain_start = day, start
+            return start + self._arrival_clock(position)
+        return self.calendar.arrival(day, position)
+
+    def first_position(self, day: int) -> float:
+        """Where a day's arrivals begin for the run: the share of the curve's area before
+        the run's start on the day it starts in (earlier arrivals are not made; a Poisson
+        process is memoryless, so the later ones are as if the day had been whole), else 0."""
+        return self._start_position if day == 0 else 0.0
+
+    def next_active_day(self, user: int, day: int) -> int:
+        """The user's next working day after `day` on which it is active (the workload's one
+        rule), or -1 when that day begins after the run."""
+        key, active, duration = self._active_key, self._active, self.duration
+        while True:
+            day += 1
+            start, working, _ = self.day(day)
+            if start >= duration:
+                return -1
+            if working and chance(key, user, day) < active:
+                return day

@@ -37,10 +37,9 @@ from itertools import accumulate
 from math import log
 from string import Formatter
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from simulator.domino.billing import BillingWriter
-from simulator.domino.calendar import FLAT_CALENDAR, Calendar
+from simulator.domino.calendar import WorkingDays
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
 from simulator.domino.server import DERIVED_DAYS, DERIVED_FIRST_DAY, UserLedger
@@ -57,8 +56,6 @@ from simulator.domino.tasks import ZERO_UNID, common_log_time, write_http, write
 from simulator.scenario.distributions import Constant, Discrete, Distribution, ZipfExponent
 from simulator.scenario.workload import (
     HTTP_KINDS,
-    US_PER_DAY,
-    US_PER_SECOND,
     HttpSpec,
     MailSpec,
     Workload,
@@ -91,7 +88,6 @@ _NO_REPORT = c.MAIL_REPORT["none"]
 _GENERATED = Phase.GENERATED  # an enum member's look-up costs: the hot path reads it once
 _CLASS_MAIL = c.BILL_CLASS_MAIL
 _DWORD_MAX = c.DWORD_MAX
-_DAYS_CACHED = 64
 # Any name is at most MAXUSERNAME bytes (the workload's name rule), plus its comma: this many
 # recipients always fit a frame, so only longer lists are measured.
 _NAME_ROOM = c.MAXUSERNAME + 1
@@ -216,83 +212,6 @@ def _fixed_count(distribution: Distribution) -> int:
     return max(1, int(distribution.value)) if isinstance(distribution, Constant) else 0
 
 
-class TrafficDays:
-    """The calendar as generators walk it: working days, who is active on them, and the
-    instant at a position along a day's arrival curve."""
-
-    __slots__ = (
-        "_active",
-        "_active_key",
-        "_arrival_clock",
-        "_cache",
-        "_plain_day",
-        "_plain_start",
-        "_start_position",
-        "calendar",
-        "calendar_spec",
-        "duration",
-    )
-
-    def __init__(self, workload: Workload, start: datetime, *, seed: int, duration: int) -> None:
-        self.calendar_spec = workload.calendar or FLAT_CALENDAR
-        self.calendar = Calendar(self.calendar_spec, start)
-        self.duration = duration
-        self._arrival_clock = self.calendar.arrival_clock
-        self._active_key = stream_key(seed, "active")
-        self._active = workload.active
-        # day -> (virtual start, working?, 24 hours long?) for the few days the run is in.
-        self._cache: dict[int, tuple[int, bool, bool]] = {}
-        local = start.astimezone(ZoneInfo(self.calendar_spec.timezone))
-        clock = (local.hour * 3600 + local.minute * 60 + local.second) * US_PER_SECOND
-        self._start_position = self.calendar.share_between(0, clock + local.microsecond)
-        # The last day of 24 hours `arrival` met, and its start: most arrivals fall on it.
-        self._plain_day = -1
-        self._plain_start = 0
-
-    @property
-    def any_active(self) -> bool:
-        return self._active > 0 and bool(self.calendar.days)
-
-    def _day(self, day: int) -> tuple[int, bool, bool]:
-        known = self._cache.get(day)
-        if known is None:
-            if len(self._cache) >= _DAYS_CACHED:
-                self._cache.clear()
-            calendar = self.calendar
-            start = calendar.day_start(day)
-            plain = calendar.day_start(day + 1) - start == US_PER_DAY
-            known = self._cache[day] = (start, calendar.is_working_day(day), plain)
-        return known
-
-    def arrival(self, day: int, position: float) -> int:
-        """`Calendar.arrival`, sparing the time-zone arithmetic on a day with no clock change."""
-        if day == self._plain_day:
-            return self._plain_start + self._arrival_clock(position)
-        start, _, plain = self._day(day)
-        if plain:
-            self._plain_day, self._plain_start = day, start
-            return start + self._arrival_clock(position)
-        return self.calendar.arrival(day, position)
-
-    def first_position(self, day: int) -> float:
-        """Where a day's arrivals begin for the run: the share of the curve's area before
-        the run's start on the day it starts in (earlier arrivals are not made; a Poisson
-        process is memoryless, so the later ones are as if the day had been whole), else 0."""
-        return self._start_position if day == 0 else 0.0
-
-    def next_active_day(self, user: int, day: int) -> int:
-        """The user's next working day after `day` on which it is active (the workload's one
-        rule), or -1 when that day begins after the run."""
-        key, active, duration = self._active_key, self._active, self.duration
-        while True:
-            day += 1
-            start, working, _ = self._day(day)
-            if start >= duration:
-                return -1
-            if working and chance(key, user, day) < active:
-                return day
-
-
 class MailTraffic:
     """The domain's mail senders as this server sees them: one heap entry per sender."""
 
@@ -300,7 +219,7 @@ class MailTraffic:
         self,
         mail: MailSpec,
         workload: Workload,
-        days: TrafficDays,
+        days: WorkingDays,
         writer: BillingWriter,
         ledger: UserLedger,
         heap: EventHeap,
@@ -627,7 +546,7 @@ class WebTraffic:
         self,
         http: HttpSpec,
         workload: Workload,
-        days: TrafficDays,
+        days: WorkingDays,
         writer: BillingWriter,
         ledger: UserLedger,
         heap: EventHeap,
@@ -813,7 +732,7 @@ class Traffic:
         duration: int,
         domain: Domain,
     ) -> None:
-        days = TrafficDays(workload, start, seed=seed, duration=duration)
+        days = WorkingDays(workload, start, seed=seed, duration=duration)
         self.mail: MailTraffic | None = None
         self.web: WebTraffic | None = None
         mail, http = workload.mail, workload.http

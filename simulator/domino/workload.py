@@ -21,7 +21,7 @@ from itertools import accumulate
 from math import log as _log
 from typing import Any, ClassVar
 
-from simulator.domino.calendar import calendar_of
+from simulator.domino.calendar import WorkingDays
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
 from simulator.domino.server import (
@@ -38,8 +38,6 @@ from simulator.domino.streams import (
     STEP_MULTIPLIER,
     TO_UNIT,
     UserStreams,
-    chance,
-    stream_key,
 )
 from simulator.scenario.distributions import (
     Constant,
@@ -51,7 +49,6 @@ from simulator.scenario.distributions import (
 )
 from simulator.scenario.models import is_directory
 from simulator.scenario.workload import (
-    US_PER_DAY,
     DatabasesSpec,
     Workload,
     mail_file_key,
@@ -71,8 +68,6 @@ _PER_BYTES = 2.0**-13
 # Charged documents of a generated database: note IDs are multiples of 4 in Domino.
 FIRST_CHARGED_NOTE = 0x2000
 _NOTE_STEP = 4
-# Days whose start and length are remembered: a run works through days in order.
-_DAYS_KEPT = 64
 _NO_DOCUMENTS: dict[int, Charges] = {}
 # Mail files whose replica ID is remembered (~200 bytes each): a session's DBRECs of its
 # mail file are minutes apart, so this many covers the sessions open at once of a large
@@ -234,12 +229,10 @@ class Population:
         self.streams = UserStreams(seed, "session", users)
         self._uniform = self.streams.uniform
         self._states = self.streams.states
-        self.calendar = calendar_of(workload, start)
+        self.days = WorkingDays(workload, start, seed=seed, duration=duration)
+        self.calendar = self.days.calendar
         self.by_calendar = workload.calendar is not None
-        self._active = workload.active
-        self._active_key = stream_key(seed, "active")
-        self._never = workload.active <= 0 or not self.calendar.days
-        self._days: dict[int, tuple[int, bool, bool]] = {}
+        self._never = not self.days.any_active
         self._session_lengths = workload.session_lengths
         session = workload.session
         self._idle = session.idle_timeout if session is not None else None
@@ -322,37 +315,20 @@ class Population:
 
     # -- days ------------------------------------------------------------------------------
 
-    def _day(self, day: int) -> tuple[int, bool, bool]:
-        """(virtual start, 24 hours long, a working day) of `day`, remembered for a while."""
-        known = self._days.get(day)
-        if known is None:
-            if len(self._days) >= _DAYS_KEPT:
-                self._days.clear()
-            calendar = self.calendar
-            begins = calendar.day_start(day)
-            regular = calendar.day_start(day + 1) - begins == US_PER_DAY
-            known = self._days[day] = (begins, regular, calendar.is_working_day(day))
-        return known
-
-    def is_active(self, user: int, day: int) -> bool:
-        """The one rule of every generator: is user `user` (index) active on `day`?"""
-        return chance(self._active_key, user, day) < self._active
-
     def _plan_day(self, user: int, day: int, not_before: int) -> None:
         """Schedule the user's sign-on on its first active working day from `day` on whose
         drawn arrival is not before `not_before`; nothing once the run is over by then."""
         if self._never:
             return
-        every_user = self._active >= 1
+        days = self.days
+        every_user = days.everyone_active
         duration = self.duration
-        calendar = self.calendar
         while True:
-            begins, regular, working = self._day(day)
+            begins, working, _ = days.day(day)
             if begins >= duration:
                 return
-            if working and (every_user or self.is_active(user, day)):
-                u = self._uniform(user)
-                at = begins + calendar.arrival_clock(u) if regular else calendar.arrival(day, u)
+            if working and (every_user or days.is_active(user, day)):
+                at = days.arrival(day, self._uniform(user))
                 if at >= not_before:
                     if at < duration:
                         if self.sign_on_day is not None:
@@ -379,9 +355,10 @@ class Population:
         """Without a calendar: sign on at `at`, or on the next day the user is active."""
         if self._never:
             return
-        if self._active < 1:
+        days = self.days
+        if not days.everyone_active:
             day = self.calendar.day_of(at)
-            if not self.is_active(user, day):
+            if not days.is_active(user, day):
                 self._plan_day(user, day + 1, at)
                 return
         if at < self.duration:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-from simulator.verify.checker import Checker, Rule
+from simulator.verify.checker import Checker
+from simulator.verify.findings import Rule
 from simulator.wire.codec import LEN_AND_TYPE, FrameCodec
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind

@@ -30,7 +30,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from simulator.scenario.notes_ini import DEFAULT_SUPPRESS_MINUTES
-from simulator.verify.checker import TICKS_PER_MINUTE, ticks_of
+from simulator.verify.ticks import TICKS_PER_MINUTE, ticks_of
 from simulator.wire import constants as c
 from simulator.wire.records import (
     AgentRec,

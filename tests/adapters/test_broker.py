@@ -67,13 +67,23 @@ def require_amqtt() -> None:
 
 
 class Log:
-    """A structlog-style logger that keeps what it is told."""
+    """An EventLog that keeps what it is told: its info events, and the rest by level."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.others: list[tuple[str, str, dict[str, Any]]] = []
 
     def info(self, event: str, **fields: Any) -> None:
         self.events.append((event, fields))
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self.others.append(("debug", event, fields))
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.others.append(("warning", event, fields))
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.others.append(("error", event, fields))
 
 
 async def round_trip(broker: EmbeddedBroker, version: int) -> tuple[bytes, dict[str, Any]]:
@@ -147,6 +157,7 @@ async def test_mosquitto_on_the_preferred_port_when_free() -> None:
         "embedded broker stopped",
     ]
     assert log.events[0][1]["url"] == broker.url
+    assert log.others == []  # a broker that starts and stops says so at info, nothing more
 
 
 @pytest.mark.parametrize("prefer", ["mosquitto", "amqtt"])

@@ -25,7 +25,7 @@ from simulator.adapters.pictures import (
     picture_format,
     session_label,
 )
-from simulator.verify.checker import ticks_of
+from simulator.verify.ticks import ticks_of
 from simulator.verify.timeline import (
     DatabaseRow,
     Lane,

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bundled_runs import BundledLines, BundledOut, run_bundled
 from paths import GOLDEN_TRACES
 from typer.testing import CliRunner
 
 from simulator import cli
-from simulator.commands.run import RunRequest, load
-from simulator.commands.run import run as run_command
+from simulator.commands.run import load
 from simulator.commands.validate import validate
 from simulator.domino.server import derive_timedate
 from simulator.scenario.bundled import bundled_scenarios
@@ -72,16 +72,8 @@ def golden_params() -> list[Any]:
 
 
 def run(name: str, out: Path | None = None, layout: Layout = Layout.LINUX_X86_64) -> str:
-    """`billsim run NAME --stdout` (or `--out OUT --layout LAYOUT`) in-process: its stdout.
-
-    Through run_command.run with the CLI's defaults, not typer's CliRunner: see
-    test_cli_runs_twice_in_one_process.
-    """
-    stdout, stderr = io.StringIO(), io.StringIO()
-    request = RunRequest(scenario=name, out=out, stdout=out is None, layout=layout)
-    code = run_command(request, stdout=stdout, stderr=stderr)
-    assert code == 0, stderr.getvalue()
-    return stdout.getvalue()
+    """`billsim run NAME --stdout` (or `--out OUT --layout LAYOUT`) in-process: its stdout."""
+    return run_bundled(name, out, layout)
 
 
 def run_to_file(name: str, path: Path, layout: Layout) -> Path:
@@ -180,9 +172,11 @@ def test_golden_originator_ids_are_the_derived_ones(name: str) -> None:
 
 @pytest.mark.parametrize("layout", list(Layout), ids=[layout.value for layout in Layout])
 @pytest.mark.parametrize("name", NAMES)
-def test_run_out_passes_check(name: str, layout: Layout, tmp_path: Path) -> None:
+def test_run_out_passes_check(
+    name: str, layout: Layout, bundled_out: BundledOut, bundled_lines: BundledLines
+) -> None:
     scenario, settings = load(name, None)
-    out = run_to_file(name, tmp_path / f"{name}.nbf", layout)
+    out = bundled_out(name, layout)
     with out.open("rb") as stream:
         report = check_stream(
             stream,
@@ -191,25 +185,23 @@ def test_run_out_passes_check(name: str, layout: Layout, tmp_path: Path) -> None
             stamp_policy=scenario.stamp_policy,
             source=str(out),
         )
-    assert report.frames == frame_count(name)
+    assert report.frames == frame_count(name, bundled_lines)
     assert report.violations == [], "\n".join(map(str, report.violations))
 
 
-def frame_count(name: str) -> int:
+def frame_count(name: str, lines: BundledLines) -> int:
     """The golden trace's length, or for a generated scenario what `--stdout` prints."""
     if name in GENERATED:
-        return len(run(name).splitlines())
+        return len(lines(name).splitlines())
     return len(golden_lines(name))
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_both_layouts_decode_to_the_same_json_but_len(name: str, tmp_path: Path) -> None:
-    natural = decoded(
-        run_to_file(name, tmp_path / "natural.nbf", Layout.LINUX_X86_64),
-        Layout.LINUX_X86_64,
-        name,
-    )
-    packed = decoded(run_to_file(name, tmp_path / "packed.nbf", Layout.WIN32), Layout.WIN32, name)
+def test_both_layouts_decode_to_the_same_json_but_len(
+    name: str, bundled_out: BundledOut, bundled_lines: BundledLines
+) -> None:
+    natural = decoded(bundled_out(name, Layout.LINUX_X86_64), Layout.LINUX_X86_64, name)
+    packed = decoded(bundled_out(name, Layout.WIN32), Layout.WIN32, name)
     # Padded to sizeof(BILLMSG), unless variable data (a MAILREC's recipients) runs past it.
     natural_lens = [obj.pop("Len") for obj in natural]
     packed_lens = [obj.pop("Len") for obj in packed]
@@ -221,4 +213,4 @@ def test_both_layouts_decode_to_the_same_json_but_len(name: str, tmp_path: Path)
         else:
             assert (natural_len, packed_len) == (1000, 983)
     assert natural == packed
-    assert len(natural) == frame_count(name)
+    assert len(natural) == frame_count(name, bundled_lines)

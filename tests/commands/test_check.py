@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+from bundled_runs import BundledLines, BundledOut
 from typer.testing import CliRunner
 
 from simulator import cli
 from simulator.commands.check import check_file
 from simulator.commands.decode import decode_file
 from simulator.scenario.bundled import bundled_scenarios
+from simulator.wire.layout import Layout
 
 runner = CliRunner()
 NAMES = sorted(bundled_scenarios())
@@ -34,9 +36,9 @@ def stdout_of(scenario: str) -> bytes:
 
 @pytest.mark.parametrize("scenario", NAMES)
 def test_every_bundled_scenario_checks_clean_with_its_own_settings(
-    tmp_path: Path, scenario: str
+    bundled_out: BundledOut, scenario: str
 ) -> None:
-    path = run_to(tmp_path, scenario)
+    path = bundled_out(scenario, Layout.LINUX_X86_64)
     result = runner.invoke(cli.app, ["check", str(path), "--scenario", scenario])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"OK: {path}: ")
@@ -44,13 +46,13 @@ def test_every_bundled_scenario_checks_clean_with_its_own_settings(
 
 @pytest.mark.parametrize("scenario", NAMES)
 def test_json_lines_on_stdin_check_the_same_as_the_binary_file(
-    tmp_path: Path, scenario: str
+    bundled_out: BundledOut, bundled_lines: BundledLines, scenario: str
 ) -> None:
     binary = runner.invoke(
-        cli.app, ["check", str(run_to(tmp_path, scenario)), "--scenario", scenario]
+        cli.app, ["check", str(bundled_out(scenario, Layout.LINUX_X86_64)), "--scenario", scenario]
     )
     lines = runner.invoke(
-        cli.app, ["check", "-", "--scenario", scenario], input=stdout_of(scenario)
+        cli.app, ["check", "-", "--scenario", scenario], input=bundled_lines(scenario).encode()
     )
     assert lines.exit_code == binary.exit_code == 0, lines.output
     # Same frames, same counts: only the name of the source differs.

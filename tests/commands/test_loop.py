@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from brokers import MosquittoBroker
-from test_addin import billsim, finish, processes, start_addin, wait_subscribed
+from test_addin import billsim, processes, start_addin, stop_when_stored, wait_subscribed
 
 pytestmark = pytest.mark.broker
 
@@ -27,7 +27,7 @@ def loop(
     children: list[subprocess.Popen[bytes]],
 ) -> Path:
     """The add-in subscribed, all-classes published, the add-in drained: the truth file."""
-    addin = start_addin(broker, "--store", store, "--until-idle", "6s", "--scenario", "all-classes")
+    addin = start_addin(broker, "--store", store, "--scenario", "all-classes")
     children.append(addin)
     wait_subscribed(addin, broker)
     truth = tmp_path / "truth.json"
@@ -40,7 +40,7 @@ def loop(
         capture_output=True,
         timeout=120,
     )  # fmt: skip
-    code, out, err = finish(addin)
+    [(code, out, err)] = stop_when_stored([addin], [store], 21)
     assert code == 0, err
     assert "21 frame(s) committed: stored 21 (" in out and "duplicates 0, rejects 0" in out, out
     return truth

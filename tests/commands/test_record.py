@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 from brokers import Collector, MosquittoBroker, Received
 from samples import FRAMES
-from test_addin import billsim, finish, processes, start_addin, wait_subscribed
+from test_addin import (
+    billsim,
+    finish,
+    processes,
+    start_addin,
+    stop_when_stored,
+    wait_subscribed,
+)
 
 from simulator.adapters.capture import CaptureWriter
 from simulator.commands.record import Recorder
@@ -82,9 +89,7 @@ def test_a_recorded_run_replayed_rebased_into_the_addin_verifies_against_its_sum
     assert times[0] == 0 and times == sorted(times)
 
     db = tmp_path / "billing.db"
-    addin = start_addin(
-        mosquitto, "--store", f"sqlite:///{db}", "--until-idle", "6s", "--scenario", "all-classes"
-    )
+    addin = start_addin(mosquitto, "--store", f"sqlite:///{db}", "--scenario", "all-classes")
     processes.append(addin)
     wait_subscribed(addin, mosquitto)
     replayed = run(
@@ -92,7 +97,7 @@ def test_a_recorded_run_replayed_rebased_into_the_addin_verifies_against_its_sum
         "--speed", "max", "--summary", str(tmp_path / "replay.json"),
     )  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
-    code, out, err = finish(addin)
+    [(code, out, err)] = stop_when_stored([addin], [f"sqlite:///{db}"], 21)
     assert code == 0, err
     assert "stored 21" in out and "duplicates 0, rejects 0" in out, out
     verified = run("verify", "--expected", str(truth), "--actual", f"sqlite:///{db}")
@@ -118,7 +123,7 @@ async def test_a_looped_replay_reaches_a_consumer_as_new_sessions_with_new_seqs(
     nbf, store, summary = tmp_path / "all.nbf", tmp_path / "store.nbf", tmp_path / "replay.json"
     assert run("run", "all-classes", "--out", str(nbf)).returncode == 0
     collector = await Collector(mosquitto, ["domino/billing/Mail01/#"]).start()
-    addin = start_addin(mosquitto, "--store", f"nbf:{store}", "--until-idle", "6s")
+    addin = start_addin(mosquitto, "--store", f"nbf:{store}")
     processes.append(addin)
     wait_subscribed(addin, mosquitto)
     replayed = run(
@@ -133,7 +138,7 @@ async def test_a_looped_replay_reaches_a_consumer_as_new_sessions_with_new_seqs(
     assert [int(m.user_properties["seq"]) for m in frames] == list(range(1, 64))
     assert {m.user_properties["run"] for m in frames} == {written["run"]}
     assert all("sent" in m.user_properties for m in frames)
-    code, out, err = finish(addin)
+    [(code, out, err)] = stop_when_stored([addin], [store], 63)
     assert code == 0 and "stored 63" in out, err + out
     checked = run("check", str(store), "--scenario", "all-classes")
     assert checked.returncode == 0 and "6 sessions, no violations" in checked.stdout, checked.stdout

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from simulator.domino.calendar import Calendar
-from simulator.scenario.workload import CalendarSpec
+from simulator.domino.calendar import Calendar, WorkingDays
+from simulator.domino.streams import chance, stream_key
+from simulator.scenario.workload import CalendarSpec, Workload
 
 HOUR = 3600 * 1_000_000
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in Berlin
@@ -89,3 +90,47 @@ def test_no_arrival_where_the_curve_is_zero() -> None:
 def test_bad_calendars_say_what_is_wrong(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         CalendarSpec.model_validate(raw)
+
+
+def working_days(
+    raw: dict[str, object], *, seed: int = 7, duration: int = 30 * 24 * HOUR
+) -> WorkingDays:
+    return WorkingDays(Workload.model_validate(raw), START, seed=seed, duration=duration)
+
+
+def test_working_days_know_each_days_start_kind_and_length() -> None:
+    days = working_days(
+        {"users": 10, "calendar": {"timezone": "Europe/Berlin", "days": ["mon", "sun"]}},
+        duration=200 * 24 * HOUR,
+    )
+    # (virtual start, a working day, 24 hours long): START is Monday 07:00 in Berlin.
+    assert days.day(0) == (-7 * HOUR, True, True)
+    assert days.day(1) == (17 * HOUR, False, True)
+    assert days.day(6)[1] is True  # Sunday
+    # 2027-03-28, the spring-forward Sunday, 125 days on: a working day 23 hours long.
+    start, working, plain = days.day(125)
+    assert (working, plain) == (True, False)
+    assert days.day(126)[0] - start == 23 * HOUR
+    assert days.arrival(125, 0.5) == days.calendar.arrival(125, 0.5)
+    assert days.arrival(0, 0.5) == days.calendar.arrival(0, 0.5)
+
+
+def test_the_one_rule_of_who_is_active_is_the_users_draw_for_the_day() -> None:
+    days = working_days({"users": 500, "active": 0.3}, seed=11)
+    key = stream_key(11, "active")
+    answers = [[days.is_active(user, day) for day in range(5)] for user in range(500)]
+    assert answers == [[chance(key, user, day) < 0.3 for day in range(5)] for user in range(500)]
+    assert 0.25 < sum(map(sum, answers)) / 2500 < 0.35
+    # next_active_day asks the same question, from the day after the one given.
+    for user in range(50):
+        following = next(day for day in range(1, 99) if chance(key, user, day) < 0.3)
+        assert days.next_active_day(user, 0) == following
+    assert days.any_active and not days.everyone_active
+
+
+def test_nobody_or_everybody_is_active_without_a_draw() -> None:
+    assert working_days({"users": 5}).everyone_active
+    assert not working_days({"users": 5, "active": 0}).any_active
+    assert not working_days({"users": 5, "calendar": {"days": []}}).any_active  # no working day
+    # Past the run's end there is no next active day.
+    assert working_days({"users": 5}, duration=HOUR).next_active_day(0, 0) == -1

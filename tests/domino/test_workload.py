@@ -33,7 +33,8 @@ from simulator.domino.workload import MailFile, MailFiles, Population, generated
 from simulator.scenario.distributions import LogNormal, zipf
 from simulator.scenario.loader import load_scenario_text, parse_workload
 from simulator.scenario.workload import DatabasesSpec
-from simulator.verify.checker import Checker, ticks_of
+from simulator.verify.checker import Checker
+from simulator.verify.ticks import ticks_of
 from simulator.wire import constants as c
 from simulator.wire.records import DbRec, DocumentRec, SessionID, SessionRec
 

@@ -22,7 +22,7 @@ from samples import (
     STRUCT_TYPE_OF,
 )
 
-from simulator.verify.checker import ticks_of
+from simulator.verify.ticks import ticks_of
 from simulator.verify.timeline import (
     DEFAULT_BUSIEST,
     Lane,

@@ -48,11 +48,11 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-import structlog
 from gmqtt import Message, MQTTConnectError
 
+from simulator.adapters.logs import EventLog, get_logger
 from simulator.adapters.metrics.histogram import Histogram
 from simulator.adapters.mqtt import gmqtt_glue as glue
 from simulator.adapters.mqtt.gmqtt_glue import MQTT_V5, MQTT_V311, AckStore, OwnReconnectClient
@@ -111,13 +111,6 @@ class _NoAnswerError(Exception):
     """The TCP (and TLS) connection was made but the login got no CONNACK."""
 
 
-class _Log(Protocol):
-    def debug(self, event: str, **kw: Any) -> Any: ...
-    def info(self, event: str, **kw: Any) -> Any: ...
-    def warning(self, event: str, **kw: Any) -> Any: ...
-    def error(self, event: str, **kw: Any) -> Any: ...
-
-
 # -- the drain ---------------------------------------------------------------------------
 
 
@@ -163,7 +156,7 @@ class BillingDrain:
         run_id: str,
         codec: FrameCodec,
         on_control: Callable[[bytes], Awaitable[dict[str, Any]]] | None = None,
-        log: _Log | None = None,
+        log: EventLog | None = None,
     ) -> None:
         check_server(server_cn)
         self.url = url
@@ -175,7 +168,7 @@ class BillingDrain:
         self.stats_topic = stats_topic(server_cn)
         self.control_topic = control_topic(server_cn)
         self.control_reply_topic = control_reply_topic(server_cn)
-        self.log: _Log = log if log is not None else structlog.get_logger("billsim.mqtt")
+        self.log: EventLog = log if log is not None else get_logger("billsim.mqtt")
         self._queue = queue
         self._on_control = on_control
         self._ssl = tls_context(

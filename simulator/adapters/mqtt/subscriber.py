@@ -1,5 +1,7 @@
-"""An MQTT subscriber of the billing topics: the one gmqtt client that ``tail`` (and later
-other commands) read the broker with.
+"""An MQTT subscriber of the billing topics: the one gmqtt client that ``tail`` and
+``record`` read the broker with, kept subscribed across lost connections
+(``hold_subscription``), and the servers it has seen online (``ServersOnline``: a run has
+ended when the last of them goes offline).
 
 Connecting: MQTT 5 first (it carries the content type and the ``seq`` user property),
 falling back to 3.1.1 at once, on a fresh client, when the broker refuses v5 (amqtt
@@ -24,6 +26,7 @@ from simulator.adapters.mqtt.connecting import (
     BrokerClient,
 )
 from simulator.adapters.mqtt.gmqtt_glue import OwnReconnectClient
+from simulator.adapters.mqtt.topics import STATUS_OFFLINE, STATUS_ONLINE
 from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.errors import BillsimError
 
@@ -119,3 +122,53 @@ class Subscriber(BrokerClient):
         if client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), timeout)
+
+
+class ServersOnline:
+    """The servers seen online, by their status messages. A run has ended when the last of
+    them goes offline: live, not by a retained `offline` an earlier run left behind."""
+
+    def __init__(self) -> None:
+        self.online: set[str] = set()
+
+    def status(self, server: str, status: bytes, retained: bool) -> bool:
+        """Take one status message; True when it took the last server seen online offline."""
+        if status == STATUS_ONLINE:
+            self.online.add(server)
+        elif status == STATUS_OFFLINE and not retained and server in self.online:
+            self.online.discard(server)
+            return not self.online
+        return False
+
+
+async def hold_subscription(
+    subscriber: Subscriber,
+    topic: str,
+    stop: asyncio.Event,
+    *,
+    deadline: float | None,
+    waited: float,
+    on_waiting: Callable[[str], None],
+    on_subscribed: Callable[[], None],
+    on_lost: Callable[[], None],
+) -> None:
+    """Subscribe to `topic` and stay subscribed until `stop` is set (`tail` and `record`).
+
+    The first connection must be made by `deadline` (else SubscriberError, or a return
+    when `stop` is set meanwhile); after a lost connection, `subscriber` connects again
+    without a deadline: the broker was there, so it is waited for however long it takes.
+    """
+    while not stop.is_set():
+        connected = await subscriber.connect(
+            deadline=deadline, stop=stop, on_waiting=on_waiting, waited=waited
+        )
+        if not connected:
+            break
+        await subscriber.subscribe(topic)
+        on_subscribed()
+        if not await subscriber.until_lost(stop):
+            await subscriber.disconnect(2)
+            break
+        on_lost()
+        await subscriber.disconnect(1)
+        deadline = None

@@ -19,6 +19,8 @@ from simulator.errors import InputError
 ENV_USERNAME: Final = "BILLSIM_MQTT_USERNAME"
 ENV_PASSWORD: Final = "BILLSIM_MQTT_PASSWORD"
 DEFAULT_PORTS: Final[Mapping[str, int]] = {"mqtt": 1883, "mqtts": 8883}
+# The broker `tail`, `record` and `addin` read without --broker.
+DEFAULT_BROKER: Final = "mqtt://127.0.0.1:1883"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from bundled_runs import BundledOut
 from samples import ALICE, BOB, CAROL, ORDERS_REPLICA, SERVER
 from test_checker import (
     CLOSE,
@@ -31,21 +32,15 @@ from test_checker import (
     violations_of,
     write,
 )
-from typer.testing import CliRunner
 
-from simulator import cli
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.loader import load_scenario
-from simulator.verify.checker import (
-    EVENTS_LISTED,
-    Checker,
-    EventKind,
-    Rule,
-    check_frames,
-    check_stream,
-    ticks_of,
-)
+from simulator.verify.checker import Checker, check_frames, check_stream
+from simulator.verify.events import ServerTimeline, Timed, counter_step, wrap_text
+from simulator.verify.findings import EVENTS_LISTED, EventKind, Rule, Violation
+from simulator.verify.ticks import ticks_of
 from simulator.wire.codec import FrameCodec
+from simulator.wire.layout import Layout
 from simulator.wire.records import DbRec, SessionID, SessionRec
 from simulator.wire.timedate import TimeDate
 
@@ -573,12 +568,10 @@ NAMED_ON_PURPOSE = {
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_a_bundled_run_names_only_what_it_does(tmp_path: Path, name: str) -> None:
+def test_a_bundled_run_names_only_what_it_does(bundled_out: BundledOut, name: str) -> None:
     """No bundled run restarts or steps its clock; slot-reuse wraps a counter on purpose.
     Anything else named would be a false event."""
-    out = tmp_path / f"{name}.nbf"
-    ran = CliRunner().invoke(cli.app, ["run", name, "--out", str(out)])
-    assert ran.exit_code == 0, ran.output
+    out = bundled_out(name, Layout.LINUX_X86_64)
     scenario = load_scenario(resolve_scenario(name))
     with out.open("rb") as stream:
         report = check_stream(
@@ -588,3 +581,71 @@ def test_a_bundled_run_names_only_what_it_does(tmp_path: Path, name: str) -> Non
         )
     assert report.ok, report.violations[:3]
     assert [str(event) for event in report.events] == NAMED_ON_PURPOSE.get(name, [])
+
+
+# -- the pieces, one server's timeline at a time ---------------------------------------------
+
+A_CONFLICT = Violation(9, None, Rule.SLOT_IN_USE, "session (3,2) CN=Bob/O=Acme", "START on slot 3")
+
+
+def test_a_counter_steps_forward_modulo_2_32() -> None:
+    assert counter_step(10, 15) == 5
+    assert counter_step(0xFFFF_FFF0, 0x10) == 0x20  # a wrap: forward past 2^32
+    assert counter_step(15, 10) == -5  # backwards
+    assert wrap_text(9, "session (1,1) A", "BytesIn", 0xFFFF_FFF0, 0x10, 4) == (
+        "at frame 9: session (1,1) A: BytesIn 16 after 4294967280 (frame 4),"
+        " a step of +32 past 2^32"
+    )
+
+
+def test_a_record_before_the_servers_last_two_is_held_for_the_next() -> None:
+    server = ServerTimeline(SERVER)
+    frame = Stream().session(0, START).frames()[0][1]
+    assert not server.hold(frame, None, 1, 100)
+    assert not server.hold(frame, None, 2, 200)
+    assert not server.hold(frame, None, 3, 150)  # before one of the two only
+    assert server.held is None
+    assert server.hold(frame, None, 4, 120)  # before both 150 and 200
+    held = server.held
+    assert held is not None and (held.latest, held.latest_frame) == (150, 3)
+    line = server.stepped_back(held)
+    assert line.endswith(
+        f"(frame 4, {SERVER}): TimeStamps went back 0.3s from the record before (frame 3)"
+        " and carry on from there"
+    )
+    assert (server.latest, server.step_frame, server.before_latest) == (120, 4, None)
+
+
+def test_a_silence_then_a_conflict_is_a_new_life_unless_an_old_session_spoke() -> None:
+    server = ServerTimeline(SERVER)
+    server.judged(1, 0, at(0))
+    server.judged(2, 2 * MINUTE, at(2))  # silent for 2 minutes: longer than RESTART_SILENCE
+    assert server.silence is not None and server.silence.gap == 2 * MINUTE
+    server.heard_from(1)  # a session first seen before the silence wrote after it
+    assert server.restart(A_CONFLICT) is None and server.life == 0
+    server.judged(3, 5 * MINUTE, at(5))  # another silence, nobody from before heard since
+    server.heard_from(3)
+    restart = server.restart(A_CONFLICT)
+    assert restart is not None and restart.silence.resume_frame == 3
+    assert server.life == 1 and server.silence is None
+    assert server.key(SessionID(3, 1)) == (f"{SERVER}\0{1}", 3, 1)
+
+
+def test_two_sessions_databases_agreeing_on_a_skew_make_a_clock_step() -> None:
+    server = ServerTimeline(SERVER)
+    alice, bob = object(), object()
+    # Open 10 s by their TimeStamps while DBOpenTime grew 70 s: the clock went back a minute.
+    assert server.compare_open_time(alice, 0, 1, 0, 7000, 1000, 5) is None
+    assert server.compare_open_time(alice, 0, 2, 0, 7000, 1000, 6) is None  # the same session
+    pair = server.compare_open_time(bob, 0, 3, 0, 7000, 1000, 7)
+    assert pair is not None
+    withdrawn = Violation(4, None, Rule.TIME_BACKWARDS, "s", "m")
+    kept = Violation(9, None, Rule.TIME_BACKWARDS, "s", "m")
+    server.timed = [Timed(withdrawn, 2, None), Timed(kept, 8, None)]
+    violations = [withdrawn, kept]
+    frame, line = server.clock_stepped(*pair, violations)
+    assert violations == [kept] and frame == 4
+    assert line.startswith(f"between frames 3 and 5 ({SERVER}): TimeStamps went back 1m after")
+    assert server.step_frame == 4
+    # Within a second of its TimeStamps a database shows nothing.
+    assert server.compare_open_time(bob, 0, 8, 0, 1000, 1050, 9) is None
