@@ -48,7 +48,7 @@ and the report, `sessions.py` the state kept per session, `ticks.py` the measure
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import BinaryIO
@@ -80,6 +80,11 @@ STAMP_POLICIES: tuple[str, ...] = ("timer", "activity")
 # A violation names the record: "DB STAMP" keeps it apart from a session's STAMP.
 DB_ACTIONS: dict[int, str] = {**c.DB_ACTION_NAMES, c.BILL_DB_STAMP: "DB STAMP"}
 _KIND_NAMES: dict[int, str] = {kind.struct_type: kind.name for kind in BUILTIN_KINDS}
+
+
+# How far back a repeated frame is recognised, in frames: a broker redelivers what was
+# in flight when the connection dropped, up to the in-flight window (1,000 by default).
+REPEAT_WINDOW = 4096
 
 
 def _at(frame: int | None) -> str:
@@ -118,6 +123,10 @@ class Checker:
         self._finished = False
         self._frame = 0
         self._offset: int | None = None
+        # The last REPEAT_WINDOW frames, each with its number: one seen again is a
+        # redelivery, not a second record.
+        self._recent: dict[Frame, int] = {}
+        self._recent_order: deque[Frame] = deque()
 
     @property
     def suppress_text(self) -> str:
@@ -187,6 +196,8 @@ class Checker:
                 custom = is_custom_struct_type(frame.StructType)
                 name = "custom" if custom else "unknown"
             report.by_type[name] += 1
+        if self._repeated(frame, number):
+            return
         server = self._servers.get(frame.ServerName)
         if server is None:
             server = self._servers[frame.ServerName] = ServerTimeline(frame.ServerName)
@@ -198,6 +209,28 @@ class Checker:
         if server.hold(frame, offset, number, ticks):
             return
         self._judge(server, frame, offset, number, ticks)
+
+    def _repeated(self, frame: Frame, number: int) -> bool:
+        """Whether `frame` is one of the last REPEAT_WINDOW frames again, the same record in
+        every field: a delivery's duplicate (QoS 1 redelivers, a `duplicate` fault), named
+        and not judged again. No server writes one record twice: two records equal to the
+        hundredth of a second, counters and all, are one delivered twice."""
+        first = self._recent.get(frame)
+        if first is not None:
+            self._name(
+                EventKind.REPEATED_FRAME,
+                f"at frame {number}: the record of frame {first} again, delivered twice"
+                " (not judged again)",
+                number,
+            )
+            return True
+        recent = self._recent
+        recent[frame] = number
+        order = self._recent_order
+        order.append(frame)
+        if len(order) > REPEAT_WINDOW:
+            del recent[order.popleft()]
+        return False
 
     def _settle(self, server: ServerTimeline, held: Held, *, stepped: bool) -> None:
         """Judge a held record: a clock step back if the server's records stayed back."""

@@ -44,6 +44,7 @@ class EventKind(StrEnum):
     SERVER_RESTART = "server restart"
     COUNTER_WRAP = "counter wrap"
     CLOCK_STEP = "clock step"
+    REPEATED_FRAME = "repeated frame"
 
     def noun(self, count: int) -> str:
         """`server restart`, or `server restarts` for a count other than 1."""

@@ -208,8 +208,8 @@ CASES: dict[str, Case] = {
             .session(0, START)
             .db(0, OPEN)
             .db(5, CLOSE_END, 5 * MINUTE)
-            .db(5, CLOSE_END, 5 * MINUTE)
-            .session(5, END)
+            .db(6, CLOSE_END, 5 * MINUTE)  # not the same record again: a repeat is no second
+            .session(6, END)
         ),
         (),
         [(4, Rule.CLOSE_END_TWICE)],
@@ -386,7 +386,7 @@ CASES: dict[str, Case] = {
         [(1, Rule.CLOSE_END_MISSING)],
     ),
     "Session class filtered out: two CLOSE_ENDs": (
-        lambda: Stream().db(0, OPEN).db(5, CLOSE_END, 5 * MINUTE).db(5, CLOSE_END, 5 * MINUTE),
+        lambda: Stream().db(0, OPEN).db(5, CLOSE_END, 5 * MINUTE).db(6, CLOSE_END, 5 * MINUTE),
         (),
         [(3, Rule.CLOSE_END_TWICE)],
     ),

@@ -28,6 +28,7 @@ from test_checker import (
     Stream,
     at,
     check,
+    clean,
     mailrec,
     violations_of,
     write,
@@ -35,7 +36,7 @@ from test_checker import (
 
 from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
 from simulator.scenario.loader import load_scenario
-from simulator.verify.checker import Checker, check_frames, check_stream
+from simulator.verify.checker import REPEAT_WINDOW, Checker, check_frames, check_stream
 from simulator.verify.events import ServerTimeline, Timed, counter_step, wrap_text
 from simulator.verify.findings import EVENTS_LISTED, EventKind, Rule, Violation
 from simulator.verify.ticks import ticks_of
@@ -649,3 +650,70 @@ def test_two_sessions_databases_agreeing_on_a_skew_make_a_clock_step() -> None:
     assert server.step_frame == 4
     # Within a second of its TimeStamps a database shows nothing.
     assert server.compare_open_time(bob, 0, 8, 0, 1000, 1050, 9) is None
+
+
+# -- a frame delivered twice ---------------------------------------------------------------
+
+
+def _with_repeats(stream: Stream, repeats: dict[int, int]) -> Stream:
+    """`stream` with the record at each key (from 0) written again after the record at its
+    value: what a redelivery, or the `duplicate` fault, leaves in a stream."""
+    records = list(stream.records)
+    out = Stream()
+    for index, record in enumerate(records):
+        out.records.append(record)
+        out.records.extend(records[again] for again, after in repeats.items() if after == index)
+    return out
+
+
+def test_a_frame_delivered_twice_is_named_not_judged_and_exits_0(tmp_path: Path) -> None:
+    # The clean stream with its first START again right after it, a DB STAMP again after
+    # the CLOSE that follows it, and its last END again: none of them judged a second time.
+    stream = _with_repeats(clean(), {0: 0, 5: 6, 17: 17})
+    result = check(write(tmp_path, stream.encode()))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "21 frames (DBREC 9, MAILREC 1, REPLREC 1, SESSIONREC 10), 3 sessions" in lines[0]
+    assert ", no violations, 3 repeated frames (" in lines[0], lines[0]
+    assert lines[1:] == [
+        f"repeated frame at frame {again}: the record of frame {first} again, delivered twice"
+        " (not judged again)"
+        for again, first in ((2, 1), (9, 7), (21, 20))
+    ]
+
+
+def test_a_start_delivered_twice_after_a_silence_is_no_restart(tmp_path: Path) -> None:
+    """A quiet night, then a START and its redelivery: before repeats were told, the second
+    START took a slot still held after a long silence, which read as a server restart."""
+    s = Stream()
+    s.session(0, START)
+    s.session(5, END)
+    s.session(8 * 60, START, sid=(2, 1), user=BOB)
+    s.session(8 * 60 + 15, STAMP, sid=(2, 1), user=BOB)
+    s.session(8 * 60 + 20, END, sid=(2, 1), user=BOB)
+    result = check(write(tmp_path, _with_repeats(s, {2: 2}).encode()))
+    assert result.exit_code == 0, result.output
+    assert "server restart" not in result.output
+    assert events_of(result.output) == [
+        "repeated frame at frame 4: the record of frame 3 again, delivered twice (not judged again)"
+    ]
+
+
+def test_a_record_repeated_beyond_the_window_is_judged_as_a_second_record() -> None:
+    """Past REPEAT_WINDOW frames a repeat is no longer told from a second record: its START
+    is judged (`duplicate-start`), as before repeats were told; within it, it is named."""
+    for distance, repeated in ((REPEAT_WINDOW, True), (REPEAT_WINDOW + 1, False)):
+        s = Stream()
+        s.session(0, START)
+        for n in range(distance - 1):  # other records, each its own
+            s.other(0, mailrec()._replace(MessageSize=n))
+        s.records.append(s.records[0])
+        s.session(30, END)
+        report = check_frames(s.frames())
+        again = distance + 1
+        named = [event.frame for event in report.events if event.kind is EventKind.REPEATED_FRAME]
+        judged = {v.frame for v in report.violations}
+        if repeated:
+            assert (named, judged) == ([again], set()), distance
+        else:
+            assert named == [] and again in judged, distance
