@@ -9,6 +9,11 @@ tmp_path, so a test never touches the system broker on 1883. It is stopped by it
 (SIGTERM, then SIGKILL), and a missing `mosquitto` binary fails the test: the MQTT
 drain is a product feature, and a silent skip would hide that it was never tested.
 
+The broker matrix (docs/brokers.md) has fixtures of its own, on the same terms:
+`mosquitto_bridge_factory` (two mosquittos, near bridged to far), `nats` (one nats-server,
+JetStream and its MQTT listener) and `nats_cluster` (three of them routed together, MQTT's
+streams replicated three times). A missing `nats-server` fails the test too.
+
 `Collector` is a gmqtt subscriber that keeps every message as (topic, payload, qos,
 retain, properties), for asserting on what a consumer would see.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -26,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,8 +54,9 @@ BASE_SETTINGS: dict[str, str | int] = {
 }
 
 
-def find_program(name: str) -> str:
-    """A mosquitto tool's path; fails (never skips) the test when it is not installed."""
+def find_program(name: str, package: str = "mosquitto") -> str:
+    """A program's path (mosquitto's tools, nats-server, openssl); fails (never skips) the
+    test when it is not installed, naming the Debian package that has it."""
     found = shutil.which(name)
     if found is None:
         for directory in ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"):
@@ -58,7 +65,7 @@ def find_program(name: str) -> str:
                 found = str(candidate)
                 break
     if found is None:
-        pytest.fail(f"{name} is not installed: the MQTT tests need it (apt-get install mosquitto)")
+        pytest.fail(f"{name} is not installed: the MQTT tests need it (apt-get install {package})")
     return found
 
 
@@ -90,7 +97,7 @@ class TlsFiles:
 
 def make_tls_files(directory: Path) -> TlsFiles:
     """Make the CA and certificates with the openssl CLI (EC P-256 keys: fast to make)."""
-    openssl = find_program("openssl")
+    openssl = find_program("openssl", "openssl")
     directory.mkdir(parents=True, exist_ok=True)
 
     def run(*args: str) -> None:
@@ -117,6 +124,32 @@ def make_tls_files(directory: Path) -> TlsFiles:
     )
 
 
+@dataclass(frozen=True)
+class BridgeTo:
+    """A bridge from the broker that has it to ``remote``: what is published on ``topic``
+    here goes on there, at QoS 1 over MQTT 5 (the user properties too), in a persistent
+    session on both sides (cleansession false), reconnecting after a second."""
+
+    remote: MosquittoBroker
+    name: str = "billsim-bridge"
+    topic: str = "domino/billing/# out 1"
+    settings: Mapping[str, str | int] = field(default_factory=dict)
+
+    def config_lines(self) -> list[str]:
+        lines = [
+            f"connection {self.name}",
+            f"address {self.remote.host}:{self.remote.port}",
+            f"topic {self.topic}",
+            "bridge_protocol_version mqttv50",
+            "cleansession false",
+            f"remote_clientid {self.name}",
+            f"local_clientid {self.name}-local",
+            "restart_timeout 1",
+            "notifications false",
+        ]
+        return lines + [f"{key} {value}" for key, value in self.settings.items()]
+
+
 class MosquittoBroker:
     """One mosquitto child process on a fixed loopback port; stop() and start() again keep
     the port, the config and (with ``persistence``) the sessions and retained messages."""
@@ -131,6 +164,8 @@ class MosquittoBroker:
         require_certificate: bool = False,
         passwords: Mapping[str, str] | None = None,
         persistence: bool = False,
+        base_settings: bool = True,
+        bridge: BridgeTo | None = None,
     ) -> None:
         self.directory = directory
         self.host = HOST
@@ -171,9 +206,12 @@ class MosquittoBroker:
             # As root, mosquitto would switch to the `mosquitto` user, which cannot read
             # the test's files; stay who we are.
             lines.append("user root")
-        for key, value in {**BASE_SETTINGS, **(settings or {})}.items():
+        base = BASE_SETTINGS if base_settings else {}
+        for key, value in {**base, **(settings or {})}.items():
             lines.append(f"{key} {value}")
         lines += ["log_dest stderr", "log_type all", "connection_messages true"]
+        if bridge is not None:  # last: what follows `connection` belongs to the bridge
+            lines += bridge.config_lines()
         self.config_path.write_text("\n".join(lines) + "\n")
 
     @property
@@ -311,6 +349,256 @@ class AmqttBroker:
             process.wait(STOP_TIMEOUT)
 
 
+def _log_count(broker: MosquittoBroker, text: str) -> int:
+    return broker.log_text().count(text)
+
+
+@dataclass(frozen=True)
+class MosquittoBridge:
+    """Two mosquittos, ``near`` bridged to ``far``: publish on near, subscribe on far."""
+
+    near: MosquittoBroker
+    far: MosquittoBroker
+
+    def wait_bridged(self, connects: int = 1, timeout: float = START_TIMEOUT) -> None:
+        """Until near has had ``connects`` CONNACKs from far on the bridge (the first: the
+        bridge is up; after a restart of either, one more)."""
+        deadline = time.monotonic() + timeout
+        while _log_count(self.near, "Received CONNACK on connection") < connects:
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the bridge did not connect:\n{self.near.log_text()}\n{self.far.log_text()}"
+                )
+            time.sleep(0.02)
+
+
+# -- NATS ---------------------------------------------------------------------------------
+
+NATS_START_TIMEOUT = 30.0  # a cluster elects its JetStream leaders before MQTT works
+
+
+def nats_request(port: int, subject: str, payload: bytes = b"", timeout: float = 5.0) -> Any:
+    """A request on the NATS protocol (client port ``port``) and its JSON reply: the
+    JetStream API (`$JS.API.STREAM.INFO.<stream>`, `…LEADER.STEPDOWN…`) without a client."""
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        reader = sock.makefile("rb")
+        if not reader.readline().startswith(b"INFO"):
+            raise RuntimeError(f"no NATS server on port {port}")
+        inbox = f"_INBOX.billsim{os.getpid()}x{time.monotonic_ns()}"
+        sock.sendall(
+            b'CONNECT {"verbose":false,"pedantic":false}\r\n'
+            + f"SUB {inbox} 1\r\nPUB {subject} {inbox} {len(payload)}\r\n".encode()
+            + payload
+            + b"\r\n"
+        )
+        while True:
+            line = reader.readline()
+            if not line:
+                raise RuntimeError(f"NATS closed the connection before answering {subject}")
+            if line.startswith(b"MSG"):
+                data = reader.read(int(line.split()[-1]) + 2)[:-2]
+                return json.loads(data)
+            if line.startswith(b"PING"):
+                sock.sendall(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                raise RuntimeError(f"NATS refused {subject}: {line.decode().strip()}")
+
+
+def mqtt_connack(host: str, port: int, timeout: float = 5.0) -> int | None:
+    """An MQTT 3.1.1 CONNECT (clean session) and DISCONNECT: the CONNACK's return code
+    (0 accepted), None when the broker closed or did not answer."""
+    client_id = f"billsim-probe-{os.getpid()}-{time.monotonic_ns()}".encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x0a" + len(client_id).to_bytes(2, "big") + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(bytes([0x10, len(body)]) + body)
+            answer = b""
+            while len(answer) < 4:
+                chunk = sock.recv(4 - len(answer))
+                if not chunk:
+                    return None
+                answer += chunk
+            with contextlib.suppress(OSError):
+                sock.sendall(b"\xe0\x00")
+            return answer[3] if answer[0] == 0x20 else None
+    except OSError:
+        return None
+
+
+class NatsServer:
+    """One nats-server child process: JetStream with its store in its own directory, the
+    MQTT listener (MQTT 3.1.1 only, as NATS speaks it), free loopback ports; in a cluster,
+    routes to its peers. stop() and start() again keep the ports, config and store."""
+
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        *,
+        cluster: str | None = None,
+        cluster_port: int | None = None,
+        routes: Sequence[int] = (),
+        mqtt: Mapping[str, str | int] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.name = name
+        self.host = HOST
+        self.port = free_port()  # MQTT: what billsim connects to
+        self.client_port = free_port()  # NATS protocol: the JetStream API
+        self.tls = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config_path = directory / "nats.conf"
+        self.log_path = directory / "nats.log"
+        mqtt_lines = [f'listen: "{HOST}:{self.port}"']
+        mqtt_lines += [f"{key}: {value}" for key, value in (mqtt or {}).items()]
+        lines = [
+            f"server_name: {name}",
+            f'listen: "{HOST}:{self.client_port}"',
+            "jetstream {",
+            f'  store_dir: "{directory / "jetstream"}"',
+            "  max_memory_store: 64MB",
+            "  max_file_store: 1GB",
+            "}",
+            "mqtt {",
+            *(f"  {line}" for line in mqtt_lines),
+            "}",
+        ]
+        if cluster is not None:
+            assert cluster_port is not None
+            lines += [
+                "cluster {",
+                f"  name: {cluster}",
+                f'  listen: "{HOST}:{cluster_port}"',
+                "  routes: [" + ", ".join(f'"nats-route://{HOST}:{p}"' for p in routes) + "]",
+                "}",
+            ]
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def launch(self) -> None:
+        """Start the process; it listens soon, but serves MQTT only once JetStream is up
+        (`wait_ready`; in a cluster, once its peers are there too)."""
+        if self.running:
+            return
+        nats_server = find_program("nats-server", "nats-server")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [nats_server, "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        self.starts += 1
+
+    def wait_ready(self, timeout: float = NATS_START_TIMEOUT) -> None:
+        """Until an MQTT client is accepted (CONNACK 0)."""
+        deadline = time.monotonic() + timeout
+        while mqtt_connack(self.host, self.port, timeout=2.0) != 0:
+            if self.process is None or self.process.poll() is not None:
+                self.stop()
+                pytest.fail(f"nats-server {self.name} exited:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"nats-server {self.name} serves no MQTT:\n{self.log_text()}")
+            time.sleep(0.1)
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def stop(self) -> None:
+        """SIGTERM to our child's PID, SIGKILL if it lingers."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+    def request(self, subject: str, payload: bytes = b"") -> Any:
+        return nats_request(self.client_port, subject, payload)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def client_ssl(self) -> bool:
+        return False
+
+
+class NatsCluster:
+    """Three (or ``size``) nats-servers routed to each other, JetStream replicated: MQTT's
+    streams get ``stream_replicas`` copies, so one node may stop without a loss."""
+
+    def __init__(self, directory: Path, size: int = 3, stream_replicas: int = 3) -> None:
+        cluster_ports = [free_port() for _ in range(size)]
+        self.nodes = [
+            NatsServer(
+                directory / f"nats-{i + 1}",
+                f"n{i + 1}",
+                cluster="billsim",
+                cluster_port=port,
+                routes=cluster_ports,
+                mqtt={"stream_replicas": stream_replicas},
+            )
+            for i, port in enumerate(cluster_ports)
+        ]
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_ready()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def stream_leader(self, stream: str) -> str | None:
+        """The node (server_name) leading a JetStream stream; None while there is none."""
+        for node in self.nodes:
+            if node.running:
+                with contextlib.suppress(OSError, RuntimeError):
+                    info = node.request(f"$JS.API.STREAM.INFO.{stream}")
+                    leader: str | None = info.get("cluster", {}).get("leader")
+                    return leader
+        return None
+
+    def make_leader(self, stream: str, node: NatsServer, attempts: int = 30) -> None:
+        """Ask a stream's leader to step down until ``node`` leads it."""
+        for _ in range(attempts):
+            leader = self.stream_leader(stream)
+            if leader == node.name:
+                return
+            if leader is not None:
+                with contextlib.suppress(OSError, RuntimeError):
+                    node.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}")
+            time.sleep(0.3)
+        pytest.fail(f"{node.name} did not become the leader of {stream}")
+
+    def log_text(self) -> str:
+        return "\n".join(f"--- {node.name}\n{node.log_text()}" for node in self.nodes)
+
+
 BrokerFactory = Callable[..., MosquittoBroker]
 
 
@@ -334,6 +622,54 @@ def mosquitto_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
 def mosquitto(mosquitto_factory: BrokerFactory) -> MosquittoBroker:
     """A plain mosquitto (anonymous, MQTT 5, load settings) on a free loopback port."""
     return mosquitto_factory()
+
+
+BridgeFactory = Callable[..., MosquittoBridge]
+
+
+@pytest.fixture
+def mosquitto_bridge_factory(mosquitto_factory: BrokerFactory) -> BridgeFactory:
+    """Make two mosquittos bridged near → far (frames published on near reach subscribers
+    of far), up and connected. ``far`` and ``near`` are keyword arguments of
+    MosquittoBroker for each; ``bridge`` those of BridgeTo."""
+
+    def make(
+        *,
+        far: Mapping[str, Any] | None = None,
+        near: Mapping[str, Any] | None = None,
+        bridge: Mapping[str, Any] | None = None,
+    ) -> MosquittoBridge:
+        far_broker = mosquitto_factory(**(far or {}))
+        near_broker = mosquitto_factory(
+            bridge=BridgeTo(far_broker, **(bridge or {})), **(near or {})
+        )
+        pair = MosquittoBridge(near_broker, far_broker)
+        pair.wait_bridged()
+        return pair
+
+    return make
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """One nats-server with JetStream and MQTT on free loopback ports."""
+    server = NatsServer(tmp_path / "nats", "n1")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nats-servers in a cluster, MQTT streams replicated 3 times, all serving MQTT."""
+    cluster = NatsCluster(tmp_path / "cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 class Received(NamedTuple):
@@ -448,16 +784,26 @@ class Collector:
 __all__ = [
     "HOST",
     "AmqttBroker",
+    "BridgeFactory",
+    "BridgeTo",
     "BrokerFactory",
     "Collector",
     "MQTTv50",
     "MQTTv311",
+    "MosquittoBridge",
     "MosquittoBroker",
+    "NatsCluster",
+    "NatsServer",
     "Received",
     "TlsFiles",
     "find_program",
     "free_port",
     "make_tls_files",
     "mosquitto",
+    "mosquitto_bridge_factory",
     "mosquitto_factory",
+    "mqtt_connack",
+    "nats",
+    "nats_cluster",
+    "nats_request",
 ]

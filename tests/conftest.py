@@ -1,6 +1,13 @@
 """Fixtures shared by test modules (defined in helper modules, exposed here)."""
 
-from brokers import mosquitto, mosquitto_factory
+from brokers import mosquitto, mosquitto_bridge_factory, mosquitto_factory, nats, nats_cluster
 from stores import postgres_url
 
-__all__ = ["mosquitto", "mosquitto_factory", "postgres_url"]
+__all__ = [
+    "mosquitto",
+    "mosquitto_bridge_factory",
+    "mosquitto_factory",
+    "nats",
+    "nats_cluster",
+    "postgres_url",
+]
