@@ -305,6 +305,17 @@ QosOption = Annotated[
 MqttVersionOption = Annotated[
     MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
 ]
+TopicMetaOption = Annotated[
+    bool,
+    typer.Option(
+        "--topic-meta",
+        help="Publish each frame to domino/billing/{server}/{class}/{run}/{seq} (custom "
+        "types: …/custom/{structtype}/{run}/{seq}), so that a consumer without MQTT 5 "
+        "properties (NATS, RabbitMQ before 3.13) can key on run and seq. Subscribers of "
+        "…/{class}/# see both forms; those of the exact …/{class} see none: off by "
+        "default.",
+    ),
+]
 
 
 @app.command("run")
@@ -376,6 +387,7 @@ def run_command(
     payload: PayloadOption = Payload.BINARY,
     qos: QosOption = 1,
     mqtt_version: MqttVersionOption = MqttVersion.V5,
+    topic_meta: TopicMetaOption = False,
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
@@ -527,6 +539,7 @@ def run_command(
         ("--watch", watch),
         ("--start-after", start_after is not None),
         ("--embedded-port", embedded_port is not None),
+        ("--topic-meta", topic_meta),
     ):
         if given and (local or (name == "--embedded-port" and broker is not None)):
             raise InputError(
@@ -548,6 +561,7 @@ def run_command(
         payload=payload.value,
         qos=qos,
         mqtt_version=mqtt_version.value,
+        topic_meta=topic_meta,
         ca_file=ca_file,
         cert_file=cert_file,
         key_file=key_file,
@@ -1369,6 +1383,7 @@ def replay_command(
     payload: PayloadOption = Payload.BINARY,
     qos: QosOption = 1,
     mqtt_version: MqttVersionOption = MqttVersion.V5,
+    topic_meta: TopicMetaOption = False,
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
@@ -1420,6 +1435,8 @@ def replay_command(
         raise InputError("goes with a replay on the embedded broker", field="--embedded-port")
     if metrics_port is not None and out is not None:
         raise InputError("goes with a replay to MQTT, not --out", field="--metrics-port")
+    if topic_meta and out is not None:
+        raise InputError("goes with a replay to MQTT, not --out", field="--topic-meta")
     request = ReplayRequest(
         source=source,
         out=out,
@@ -1434,6 +1451,7 @@ def replay_command(
         payload=payload.value,
         qos=qos,
         mqtt_version=mqtt_version.value,
+        topic_meta=topic_meta,
         ca_file=ca_file,
         cert_file=cert_file,
         key_file=key_file,

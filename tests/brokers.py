@@ -425,7 +425,7 @@ def mqtt_connack(host: str, port: int, timeout: float = 5.0) -> int | None:
         return None
 
 
-class NatsServer:
+class NatsBroker:
     """One nats-server child process: JetStream with its store in its own directory, the
     MQTT listener (MQTT 3.1.1 only, as NATS speaks it), free loopback ports; in a cluster,
     routes to its peers. stop() and start() again keep the ports, config and store."""
@@ -433,8 +433,8 @@ class NatsServer:
     def __init__(
         self,
         directory: Path,
-        name: str,
         *,
+        name: str = "billsim-test",
         cluster: str | None = None,
         cluster_port: int | None = None,
         routes: Sequence[int] = (),
@@ -552,9 +552,9 @@ class NatsCluster:
     def __init__(self, directory: Path, size: int = 3, stream_replicas: int = 3) -> None:
         cluster_ports = [free_port() for _ in range(size)]
         self.nodes = [
-            NatsServer(
+            NatsBroker(
                 directory / f"nats-{i + 1}",
-                f"n{i + 1}",
+                name=f"n{i + 1}",
                 cluster="billsim",
                 cluster_port=port,
                 routes=cluster_ports,
@@ -583,7 +583,7 @@ class NatsCluster:
                     return leader
         return None
 
-    def make_leader(self, stream: str, node: NatsServer, attempts: int = 30) -> None:
+    def make_leader(self, stream: str, node: NatsBroker, attempts: int = 30) -> None:
         """Ask a stream's leader to step down until ``node`` leads it."""
         for _ in range(attempts):
             leader = self.stream_leader(stream)
@@ -650,15 +650,30 @@ def mosquitto_bridge_factory(mosquitto_factory: BrokerFactory) -> BridgeFactory:
     return make
 
 
+NatsFactory = Callable[..., NatsBroker]
+
+
 @pytest.fixture
-def nats(tmp_path: Path) -> Iterator[NatsServer]:
+def nats_factory(tmp_path: Path) -> Iterator[NatsFactory]:
+    """Make and start nats-servers with the MQTT listener (keyword arguments of
+    NatsBroker); all stopped at the end."""
+    brokers: list[NatsBroker] = []
+
+    def make(**kwargs: Any) -> NatsBroker:
+        broker = NatsBroker(tmp_path / f"nats-{len(brokers)}", **kwargs)
+        brokers.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.stop()
+
+
+@pytest.fixture
+def nats(nats_factory: NatsFactory) -> NatsBroker:
     """One nats-server with JetStream and MQTT on free loopback ports."""
-    server = NatsServer(tmp_path / "nats", "n1")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    return nats_factory()
 
 
 @pytest.fixture
@@ -792,8 +807,9 @@ __all__ = [
     "MQTTv311",
     "MosquittoBridge",
     "MosquittoBroker",
+    "NatsBroker",
     "NatsCluster",
-    "NatsServer",
+    "NatsFactory",
     "Received",
     "TlsFiles",
     "find_program",
@@ -805,5 +821,6 @@ __all__ = [
     "mqtt_connack",
     "nats",
     "nats_cluster",
+    "nats_factory",
     "nats_request",
 ]

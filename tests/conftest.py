@@ -1,6 +1,13 @@
 """Fixtures shared by test modules (defined in helper modules, exposed here)."""
 
-from brokers import mosquitto, mosquitto_bridge_factory, mosquitto_factory, nats, nats_cluster
+from brokers import (
+    mosquitto,
+    mosquitto_bridge_factory,
+    mosquitto_factory,
+    nats,
+    nats_cluster,
+    nats_factory,
+)
 from stores import postgres_url
 
 __all__ = [
@@ -9,5 +16,6 @@ __all__ = [
     "mosquitto_factory",
     "nats",
     "nats_cluster",
+    "nats_factory",
     "postgres_url",
 ]

@@ -276,6 +276,8 @@ def test_dockerfile_copies_what_the_wheel_needs() -> None:
 TOPICS = {
     "domino/billing/{server}/{class}",
     "domino/billing/{server}/custom/{structtype}",
+    "domino/billing/{server}/{class}/{run}/{seq}",
+    "domino/billing/{server}/custom/{structtype}/{run}/{seq}",
     "domino/billing/{server}/status",
     "domino/billing/{server}/stats",
     "domino/billing/{server}/control",
@@ -328,8 +330,12 @@ def operation_for(doc: dict[str, Any], address: str) -> dict[str, Any]:
 def test_asyncapi_version_and_topics(asyncapi: dict[str, Any]) -> None:
     assert asyncapi["asyncapi"] == "3.0.0"
     assert {ch["address"] for ch in asyncapi["channels"].values()} == TOPICS
-    frames = channel_by_address(asyncapi, "domino/billing/{server}/{class}")
-    assert set(frames["parameters"]["class"]["enum"]) == set(c.CLASS_TOPIC_NAME.values())
+    for address in (
+        "domino/billing/{server}/{class}",
+        "domino/billing/{server}/{class}/{run}/{seq}",
+    ):
+        frames = channel_by_address(asyncapi, address)
+        assert set(frames["parameters"]["class"]["enum"]) == set(c.CLASS_TOPIC_NAME.values())
     for channel in asyncapi["channels"].values():
         declared = set(channel.get("parameters", {}))
         assert declared == set(re.findall(r"\{(\w+)\}", channel["address"])), channel["address"]
@@ -339,6 +345,8 @@ def test_asyncapi_frames(asyncapi: dict[str, Any]) -> None:
     for address in (
         "domino/billing/{server}/{class}",
         "domino/billing/{server}/custom/{structtype}",
+        "domino/billing/{server}/{class}/{run}/{seq}",
+        "domino/billing/{server}/custom/{structtype}/{run}/{seq}",
     ):
         messages = messages_of(asyncapi, address)
         content_types = {m["contentType"] for m in messages.values()}
@@ -492,3 +500,20 @@ def test_asyncapi_control_and_reply(asyncapi: dict[str, Any]) -> None:
     assert {"ok", "error"} <= set(schema["properties"])
     assert "correlationData" in answer["bindings"]["mqtt"]
     assert resolve(asyncapi, answer["correlationId"])["location"].endswith("correlationData")
+
+
+def test_asyncapi_topic_meta_addresses_are_those_the_drain_writes(
+    asyncapi: dict[str, Any],
+) -> None:
+    """`--topic-meta`: the topic the drain writes is the framesWithMeta address with its
+    parameters filled in, the run and seq those of the user properties."""
+    frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+    encoder = FrameEncoder(SERVER_CN, "3f9c1a2b4d5e", None, properties=True, topic_meta=True)
+    topic_field, properties_field, _payload = encoder.prepare((7, frame), 1_795_251_600_123_456)
+    topic = topic_field[2:].decode()
+    assert int.from_bytes(topic_field[:2], "big") == len(topic)
+    address = channel_by_address(asyncapi, "domino/billing/{server}/{class}/{run}/{seq}")["address"]
+    written = user_properties(properties_field)
+    assert topic == address.format(
+        server=SERVER_CN, **{"class": "session"}, run=written["run"], seq=written["seq"]
+    )

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from simulator.adapters.mqtt.topics import FRAME_KINDS, parse_topic
+from simulator.adapters.mqtt.topics import FRAME_KINDS, parse_topic, topic_run_and_seq
 from simulator.domino.replay import SourceFrame
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
@@ -63,20 +63,6 @@ class CaptureWriter:
         }
         self.stream.write(self._dumps(line) + "\n")
         self.frames += 1
-
-
-def topic_run_and_seq(topic: str) -> tuple[str | None, int | None]:
-    """The run and seq a `--topic-meta` topic carries (`…/{class}/{run}/{seq}`, custom
-    types `…/custom/{structtype}/{run}/{seq}`); (None, None) for the plain form."""
-    parts = parse_topic(topic)
-    if parts is None:
-        return None, None
-    levels = parts.rest.split("/")
-    plain = 2 if parts.kind == "custom" else 1  # the levels of the plain form after the server
-    if len(levels) != plain + 2:
-        return None, None
-    run, seq = levels[plain], levels[plain + 1]
-    return (run or None), (int(seq) if seq.isdigit() and int(seq) > 0 else None)
 
 
 def read_stream(path: str, codec: FrameCodec) -> Iterator[SourceFrame]:

@@ -6,7 +6,9 @@ back to the frame it stands for, in the framing whose length its `Len` gives.
 The binary frame must decode with the add-in's layout (a custom struct type no scenario
 declares is checked as far as its header): it is read once, into the row the relational
 stores take (`simulator.addin.rows`). `seq`, `run` and `sent` come from the MQTT 5 user
-properties. Anything that fails is a `Rejected` naming the reason, never dropped.
+properties; without them (MQTT 3.1.1), `run` and `seq` from the topic when it has the
+`--topic-meta` form (`…/{class}/{run}/{seq}`). Anything that fails is a `Rejected` naming
+the reason, never dropped.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ from simulator.wire.records import RecordKind
 class Message:
     """One message as the broker delivered it: its topic, the server named in the topic,
     the payload, whether its content type says JSON (None: no content type, as under
-    MQTT 3.1.1) and its user properties (MQTT 5; empty otherwise)."""
+    MQTT 3.1.1), its user properties (MQTT 5; empty otherwise) and the run and seq levels
+    of a `--topic-meta` topic (None for the plain form; seq as the topic spells it)."""
 
     topic: str
     server: str | None
     payload: bytes
     json: bool | None
     user_properties: Mapping[str, str]
+    topic_run: str | None = None
+    topic_seq: str | None = None
 
 
 class Intake:
@@ -49,11 +54,13 @@ class Intake:
         self.rows = RowMaker(self.codec)
 
     def take(self, message: Message, received_us: int) -> Received | Rejected:
-        server = message.server
         props = message.user_properties
         run = props.get("run")
         seq_text = props.get("seq")
         sent_text = props.get("sent")
+        if seq_text is None and message.topic_seq is not None:
+            # MQTT 3.1.1 with --topic-meta: the properties' place is in the topic.
+            return self._keyed_by_topic(message, received_us)
         try:
             # Digits, the usual case, are read here without a call.
             seq = (
@@ -68,6 +75,32 @@ class Intake:
             )
         except ValueError as error:
             return _rejected(message, received_us, str(error), None, run)
+        return self._frame(message, received_us, run, seq, sent_us)
+
+    def _keyed_by_topic(self, message: Message, received_us: int) -> Received | Rejected:
+        """A message whose run and seq are levels of its topic (and `sent`, if a broker
+        carried properties after all, from them)."""
+        run = message.user_properties.get("run") or message.topic_run
+        text = message.topic_seq
+        try:
+            if text is None or not text.isdigit() or int(text) < 1:
+                raise ValueError(f"the topic's seq level is not a whole number above 0: {text!r}")
+            if not run:
+                raise ValueError("the topic's run level is empty")
+            sent_us = _whole_number(message.user_properties, "sent")
+        except ValueError as error:
+            return _rejected(message, received_us, str(error), None, run or None)
+        return self._frame(message, received_us, run, int(text), sent_us)
+
+    def _frame(
+        self,
+        message: Message,
+        received_us: int,
+        run: str | None,
+        seq: int | None,
+        sent_us: int | None,
+    ) -> Received | Rejected:
+        server = message.server
         if server is None:
             return _rejected(message, received_us, "the topic names no server", seq, run)
         frame = message.payload

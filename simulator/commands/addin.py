@@ -37,6 +37,7 @@ from simulator.adapters.mqtt.consumer import (
     Consumer,
     check_group,
     client_id,
+    describe_filters,
     topic_filters,
 )
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
@@ -276,7 +277,8 @@ def print_summary(summary: dict[str, Any], out: TextIO) -> None:
     if summary["without_seq"]:
         out.write(
             f"  {summary['without_seq']:,} frame(s) came without run and seq (no MQTT 5 "
-            "properties): duplicates among them cannot be told apart, each was stored\n"
+            "properties, no --topic-meta topic): duplicates among them cannot be told apart, "
+            "each was stored\n"
         )
     out.flush()
 
@@ -476,7 +478,7 @@ async def _drain(
                 break
             filters = await consumer.subscribe(request.server, request.group)
             if deadline is not None:
-                say(f"subscribed to {' and '.join(filters)} on {address} ({consumer.protocol})")
+                say(f"subscribed to {describe_filters(filters)} on {address} ({consumer.protocol})")
             deadline = None
             state = "awake" if addin.accepting else "asleep"
             ended = await _until_change(consumer, addin, pacing, stop, request.until_idle)

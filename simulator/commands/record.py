@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from simulator.adapters.capture import CaptureWriter, topic_run_and_seq
+from simulator.adapters.capture import CaptureWriter
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.subscriber import Subscriber, message_property, user_properties
 from simulator.adapters.mqtt.topics import (
-    FRAME_KINDS,
+    parse_frame_topic,
     parse_topic,
     subscription_topic,
 )
@@ -81,7 +81,8 @@ class Recorder:
             if self.servers.status(parts.server, payload.strip(), retained):
                 self.ended = True
             return
-        if parts.kind not in FRAME_KINDS:
+        found = parse_frame_topic(topic)
+        if found is None:
             return
         now = time.monotonic()
         if self._first is None:
@@ -94,13 +95,10 @@ class Recorder:
             if content_type is None
             else str(content_type).split(";", 1)[0].strip() == CONTENT_TYPE_JSON
         )
-        taken = self.intake.take(
-            Message(topic, parts.server, payload, json_form, props), time.time_ns() // 1000
-        )
-        frame, seq = (taken.frame, taken.seq) if isinstance(taken, Received) else (payload, None)
-        if seq is None:
-            seq = topic_run_and_seq(topic)[1]
-        self.writer.write(now - self._first, topic, seq, frame, props)
+        message = Message(topic, parts.server, payload, json_form, props, found.run, found.seq)
+        taken = self.intake.take(message, time.time_ns() // 1000)
+        frame = taken.frame if isinstance(taken, Received) else payload
+        self.writer.write(now - self._first, topic, taken.seq, frame, props)
 
 
 async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:

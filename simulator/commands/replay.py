@@ -28,6 +28,7 @@ from simulator.adapters.atomic import AtomicFile
 from simulator.adapters.capture import read_stream
 from simulator.adapters.logs import configure_logging, get_logger
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
+from simulator.adapters.mqtt.topics import topic_level
 from simulator.adapters.sinks import BinaryFileSink, drain_to_sink
 from simulator.addin.bill import Totals, bill
 from simulator.addin.intake import Intake, Message, frame_class
@@ -76,6 +77,7 @@ class ReplayRequest:
     payload: str = "binary"
     qos: int = 1
     mqtt_version: str = "5"
+    topic_meta: bool = False  # --topic-meta: frames to …/{class}/{run}/{seq}
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -374,6 +376,14 @@ async def _to_mqtt(
     log = get_logger("billsim")
     groups = plan.groups()
     options = mqtt_options(request)
+    if options.topic_meta:
+        for server, run in groups:
+            if not topic_level(run):
+                raise InputError(
+                    f"{server}'s recorded run {run!r} cannot be a topic level (it has a /, "
+                    "+, # or nothing): replay it without --topic-meta",
+                    field="--topic-meta",
+                )
     async with broker_for_the_run(
         request.broker, options, groups[0][0], log, stderr, request.embedded_port
     ) as (url, broker_options):

@@ -170,6 +170,7 @@ class RunRequest:
     payload: str = "binary"
     qos: int = 1
     mqtt_version: str = "5"
+    topic_meta: bool = False  # --topic-meta: frames to …/{class}/{run}/{seq}
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -449,6 +450,10 @@ class BrokerRequest(Protocol):
     @property
     def payload(self) -> str: ...
     @property
+    def topic_meta(self) -> bool: ...
+    @property
+    def drain_timeout(self) -> float: ...
+    @property
     def ca_file(self) -> Path | None: ...
     @property
     def cert_file(self) -> Path | None: ...
@@ -468,6 +473,8 @@ def mqtt_options(request: BrokerRequest) -> MqttOptions:
         qos=request.qos,
         version=request.mqtt_version,
         payload=request.payload,
+        topic_meta=request.topic_meta,
+        drain_timeout=request.drain_timeout,
         ca_file=str(request.ca_file) if request.ca_file else None,
         cert_file=str(request.cert_file) if request.cert_file else None,
         key_file=str(request.key_file) if request.key_file else None,

@@ -174,11 +174,8 @@ async def broker_for_the_run(
     try:
         if broker.mqtt_version == "3.1.1" and options.version != "3.1.1":
             options = replace(options, version="3.1.1")
-            log.warning(
-                "embedded broker speaks MQTT 3.1.1 only: the MQTT 5 properties "
-                "(content type, seq, run, structtype) are off",
-                broker=broker.kind,
-            )
+            # The drain says what goes without MQTT 5 (mqtt.properties_off).
+            log.info("embedded broker speaks MQTT 3.1.1 only", broker=broker.kind)
         stderr.write(
             f"billsim: embedded {broker.kind} broker at {broker.url}\n"
             f"billsim: watch it with:  {broker.tail_command(server_cn)}\n"

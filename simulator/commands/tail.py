@@ -39,6 +39,7 @@ from simulator.adapters.mqtt.topics import (
     Topic,
     parse_topic,
     subscription_topic,
+    topic_run_and_seq,
 )
 from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.commands.signals import stop_on_signals
@@ -118,6 +119,8 @@ class TailPrinter:
     ) -> None:
         user = user_properties(properties)
         seq: Any = user.get("seq")
+        if seq is None:  # MQTT 3.1.1: the --topic-meta form carries it in the topic
+            seq = topic_run_and_seq(topic)[1]
         obj: JsonObject | None = None
         if _looks_like_json(payload, message_property(properties, "content_type")):
             try:

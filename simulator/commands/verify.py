@@ -114,10 +114,12 @@ def verify_files(
     # A CSV REPORT is a bill only: no run, no seq numbers, no faults.
     summary = json.loads(expected_text) if expected_text.lstrip().startswith("{") else None
     faults = read_faults(summary, expected_text, expected)
+    unkeyed: dict[str, int] = {}
     if actual.startswith(_STORE_PREFIXES):
         tables = read_rows(actual)
         actual_bill: Bill = bill(tables)
-        seq = _seq_findings(summary, tables)
+        unkeyed = frames_without_key(tables)
+        seq = _seq_findings(summary, tables, unkeyed)
     else:
         actual_bill, seq = read_bill(read_text(actual), actual), []
     explanation = explain(reconcile(expected_bill, actual_bill, seq), faults)
@@ -128,14 +130,14 @@ def verify_files(
             result_file = result_path.open("w", encoding="utf-8")
         except OSError as error:
             raise InputError(error.strerror or str(error), file=str(result_path)) from None
-    outcome = result_json(explanation, expected, actual, checks, addin_summary)
+    outcome = result_json(explanation, expected, actual, checks, addin_summary, unkeyed)
     with result_file or contextlib.nullcontext():
         if result_file is not None:
             _dump(outcome, result_file)
         if as_json:
             _dump(outcome, out)
         else:
-            write_table(explanation, expected, actual, out)
+            write_table(explanation, expected, actual, out, unkeyed)
             write_thresholds(checks, addin_summary, out)
     return EXIT_OK if outcome["passed"] else EXIT_FAILED
 
@@ -145,18 +147,36 @@ def _dump(outcome: dict[str, Any], out: TextIO) -> None:
     out.write("\n")
 
 
+def frames_without_key(tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str, int]:
+    """By server, the stored frames that have no run or no seq: those an add-in took on
+    MQTT 3.1.1 without `--topic-meta` (it keeps every copy, duplicates cannot be told
+    apart), or an NBF file's without the add-in's index."""
+    counts = Counter[str]()
+    for name, rows in tables.items():
+        if name == "rejects":
+            continue
+        for row in rows:
+            if row.get("run") is None or row.get("seq") is None:
+                counts[str(row.get("server") or "")] += 1
+    return dict(sorted(counts.items()))
+
+
 def _seq_findings(
-    summary: Any, tables: Mapping[str, Iterable[Mapping[str, Any]]]
+    summary: Any,
+    tables: Mapping[str, Iterable[Mapping[str, Any]]],
+    unkeyed: Mapping[str, int] | None = None,
 ) -> list[SeqFindings]:
     """The seq numbers of the summary's run (1..records) that the store lacks or holds
     twice — of each server's run, for a domain's summary (its `servers`); none to tell
-    when the summary is of a run without MQTT (no `run`) or the store keeps no run ids
-    (an NBF file without the add-in's index)."""
+    when the summary is of a run without MQTT (no `run`), the store keeps no run ids (an
+    NBF file without the add-in's index), or, for a server, when some of its frames came
+    without run and seq (`unkeyed`: which of them are missing or twice is unknown)."""
     if not isinstance(summary, dict):
         return []
     servers = summary.get("servers")
     candidates = list(servers.values()) if isinstance(servers, dict) else [summary]
     runs = [s for s in candidates if isinstance(s, dict) and isinstance(s.get("run"), str)]
+    runs = [s for s in runs if common_name(str(s.get("server", ""))) not in (unkeyed or {})]
     if not runs or not any(row.get("run") for rows in tables.values() for row in rows):
         return []
     records = {
@@ -182,14 +202,19 @@ def result_json(
     actual: str,
     checks: Sequence[ThresholdCheck] = (),
     addin_summary: str | None = None,
+    unkeyed: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The outcome as `--format json` writes it (docs/verification.md): the consumer's
-    differences apart from those the injected faults explain, and the thresholds."""
+    differences apart from those the injected faults explain, and the thresholds;
+    `without_seq`: by server, the stored frames without run and seq (compared on totals
+    only)."""
     result = explanation.reconciliation
     return {
         "equal": result.equal,
         "passed": explanation.passed and all(check.met for check in checks),
-        "verdict": _verdict(explanation, expected, actual),
+        "verdict": _verdict(explanation, expected, actual, unkeyed),
+        "totals_only": bool(unkeyed),
+        "without_seq": dict(unkeyed or {}),
         "expected": expected,
         "actual": actual,
         "addin_summary": addin_summary,
@@ -295,10 +320,17 @@ def _findings_json(findings: Findings) -> dict[str, Any]:
     }
 
 
-def write_table(explanation: Explanation, expected: str, actual: str, out: TextIO) -> None:
+def write_table(
+    explanation: Explanation,
+    expected: str,
+    actual: str,
+    out: TextIO,
+    unkeyed: Mapping[str, int] | None = None,
+) -> None:
     """The outcome for people: the differences no fault explains (the consumer's), with
     the users on one side only and the seq findings; then those the injected faults
-    explain, each naming its faults; then every injected fault; then the verdict."""
+    explain, each naming its faults; then every injected fault; then, for frames stored
+    without run and seq, that they were compared on totals only; then the verdict."""
     result = explanation.reconciliation
     consumers = [v for v in explanation.differences if not v.explained]
     explained = [v for v in explanation.differences if v.explained]
@@ -330,7 +362,14 @@ def write_table(explanation: Explanation, expected: str, actual: str, out: TextI
                 f"{_seqs(found.seq)}: {_touches_text(found.explained_by)}\n"
             )
     _write_faults(explanation, out)
-    out.write(_verdict(explanation, expected, actual) + "\n")
+    for server, count in (unkeyed or {}).items():
+        out.write(
+            f"{server or 'a server'}: {_count(count, 'frame')} in {actual} "
+            f"{'has' if count == 1 else 'have'} no run and seq (taken on MQTT 3.1.1 without "
+            "--topic-meta, or an NBF file without the add-in's index): which are missing or "
+            "stored twice cannot be told, compared on totals only\n"
+        )
+    out.write(_verdict(explanation, expected, actual, unkeyed) + "\n")
 
 
 def write_thresholds(
@@ -448,7 +487,17 @@ def _findings_text(findings: Findings) -> str:
     return " and ".join(part for part, count in zip(parts, counts, strict=True) if count)
 
 
-def _verdict(explanation: Explanation, expected: str, actual: str) -> str:
+def _verdict(
+    explanation: Explanation, expected: str, actual: str, unkeyed: Mapping[str, int] | None = None
+) -> str:
+    verdict = _verdict_of_bill(explanation, expected, actual)
+    if unkeyed:
+        frames = sum(unkeyed.values())
+        verdict += f" (totals only: {_count(frames, 'frame')} without run and seq)"
+    return verdict
+
+
+def _verdict_of_bill(explanation: Explanation, expected: str, actual: str) -> str:
     result = explanation.reconciliation
     fields = len(BILL_FIELDS)
     if result.equal:

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from samples import FRAMES
 
-from simulator.adapters.capture import CaptureWriter, read_stream, topic_run_and_seq
+from simulator.adapters.capture import CaptureWriter, read_stream
+from simulator.adapters.mqtt.topics import topic_run_and_seq
 from simulator.domino.replay import SourceFrame
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec

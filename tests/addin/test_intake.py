@@ -99,3 +99,27 @@ def test_a_seq_or_sent_that_is_no_number_is_a_reject() -> None:
     assert got.reason == "user property seq is not a whole number: 'seven'"
     got = Intake(Layout.LINUX_X86_64).take(message(frame, props={"sent": "-1"}), received_us=0)
     assert isinstance(got, Rejected) and "sent" in got.reason
+
+
+def test_under_mqtt_311_run_and_seq_come_from_a_topic_meta_topic() -> None:
+    """--topic-meta: no properties, run and seq in the topic; the properties win when a
+    broker carries both; a seq level that is not a whole number above 0 is a reject."""
+    frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
+    intake = Intake(Layout.LINUX_X86_64)
+    topic = f"{TOPIC}/3f9c1a2b4d5e/12"
+
+    def take(props: Mapping[str, str], run: str, seq: str) -> Received | Rejected:
+        return intake.take(Message(topic, SERVER_CN, frame, None, props, run, seq), 9)
+
+    assert take({}, "3f9c1a2b4d5e", "12") == Received(
+        SERVER_CN, "3f9c1a2b4d5e", 12, topic, frame, None, 9
+    )
+    both = take(PROPS, "3f9c1a2b4d5e", "12")
+    assert isinstance(both, Received) and (both.run, both.seq) == ("run-1", 7)
+    for seq in ("0", "x", "-3", ""):
+        got = take({}, "3f9c1a2b4d5e", seq)
+        assert isinstance(got, Rejected), seq
+        assert "the topic's seq level is not a whole number above 0" in got.reason
+        assert (got.run, got.seq, got.payload) == ("3f9c1a2b4d5e", None, frame)
+    empty_run = take({}, "", "12")
+    assert isinstance(empty_run, Rejected) and "run level is empty" in empty_run.reason

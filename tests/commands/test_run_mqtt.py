@@ -1105,7 +1105,9 @@ async def test_embedded_broker(billsims: StartBillsim, tmp_path: Path, kind: str
     assert summary["broker"] == f"mqtt://127.0.0.1:{port}"
     if kind == "amqtt":
         assert summary["mqtt_version"] == "3.1.1"
-        assert "MQTT 3.1.1 only" in child.stderr and "are off" in child.stderr
+        assert "MQTT 3.1.1 only" in child.stderr
+        assert "without content type and the seq, run, structtype, sent" in child.stderr
+        assert "--topic-meta puts run and seq in the topic" in child.stderr
         assert all(m.properties.get("user_property") is None for m in messages)
     else:
         assert summary["mqtt_version"] == "5"

@@ -166,11 +166,14 @@ def test_printer_json_lines() -> None:
     p.handle("domino/billing/Mail01/mail", frame_bytes("mail"), {})  # 3.1.1: no seq known
     pretty = json.dumps(DECODE(frame_bytes("agent"), 0, 9), indent=2).encode()
     p.handle("domino/billing/Mail01/agent", pretty, {})
+    # 3.1.1 with --topic-meta: the seq is the topic's last level.
+    p.handle("domino/billing/Mail01/mail/3f9c1a2b4d5e/11", frame_bytes("mail"), {})
     lines = out.getvalue().splitlines()
     assert [json.loads(line) for line in lines] == [
         DECODE(frame_bytes("session"), 0, 7),
         DECODE(frame_bytes("mail")),
         DECODE(frame_bytes("agent"), 0, 9),
+        DECODE(frame_bytes("mail"), 0, 11),
     ]
     assert err.getvalue() == ""
 

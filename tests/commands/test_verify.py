@@ -235,3 +235,47 @@ def test_an_nbf_store_keeps_no_run_ids_so_its_seq_numbers_are_not_judged(
     result = invoke("verify", "--expected", str(summary), "--actual", f"nbf:{out}")
     assert result.exit_code == 0, result.stdout
     assert "seq missing" not in result.stdout
+
+
+def test_a_store_of_frames_without_run_and_seq_is_compared_on_totals_only(
+    tmp_path: Path,
+) -> None:
+    """What an add-in stores on MQTT 3.1.1 without --topic-meta: every frame, with no run
+    and seq. verify cannot name a missing or doubled frame: it says so, per server, and
+    judges the totals alone (its JSON says `totals_only` and counts them); a store where
+    one server's frames have keys and another's do not has that server's seq judged."""
+    out = tmp_path / "run.nbf"
+    summary = tmp_path / "summary.json"
+    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
+    frames = [data for _, data, _ in read_frames(io.BytesIO(out.read_bytes()), FrameCodec())]
+    truth = json.loads(summary.read_text())
+    truth["run"] = "r1"
+    summary.write_text(json.dumps(truth))
+    store = open_store(f"sqlite:///{tmp_path / 'billing.db'}")
+    for frame in frames[1:]:  # the first frame never arrived: only the totals can tell
+        store.add(Received("Mail01", None, None, "t", frame, None, 0))
+    store.commit()
+    store.close()
+    result = invoke("verify", "--expected", str(summary), "--actual", store.url)
+    lines = result.stdout.splitlines()
+    assert f"Mail01: {len(frames) - 1} frames in {store.url} have no run and seq" in result.stdout
+    assert "seq missing" not in result.stdout
+    assert lines[-1].endswith(f"(totals only: {len(frames) - 1} frames without run and seq)")
+    as_json = json.loads(
+        invoke(
+            "verify", "--expected", str(summary), "--actual", store.url, "--format", "json"
+        ).stdout
+    )
+    assert as_json["totals_only"] is True
+    assert as_json["without_seq"] == {"Mail01": len(frames) - 1}
+    assert as_json["seq"] == []
+    # With keys, the same store names the missing frame (and is no longer totals only).
+    keyed = open_store(f"sqlite:///{tmp_path / 'keyed.db'}")
+    for seq, frame in enumerate(frames[1:], 2):
+        keyed.add(Received("Mail01", "r1", seq, "t", frame, None, 0))
+    keyed.commit()
+    keyed.close()
+    result = invoke("verify", "--expected", str(summary), "--actual", keyed.url, "--format", "json")
+    outcome = json.loads(result.stdout)
+    assert (outcome["totals_only"], outcome["without_seq"]) == (False, {})
+    assert outcome["seq"][0]["missing"] == [1]

@@ -15,11 +15,13 @@ keeps its in-flight limit only until the first PUBACK, then sends a client its w
 queue (eclipse-mosquitto/mosquitto#2301), which piled up tens of thousands of messages in
 the add-in, each waiting seconds for its commit.
 
-Subscriptions: `$share/{group}/domino/billing/{server}/+` and `…/custom/+` at QoS 1, so the
-members of a group share the stream; a plain subscription under MQTT 3.1.1 or when the
-broker has no shared subscriptions. Connecting, as for `tail`: MQTT 5 first, 3.1.1 on a
-fresh client when the broker refuses v5; an unreachable broker is retried every second
-until a deadline (none after a first success); a refused login is not retried.
+Subscriptions: `$share/{group}/domino/billing/{server}/{class}/#` for each class and
+`…/custom/#` at QoS 1, so the members of a group share the stream, and both topic forms
+match (the plain `…/{class}` and the `--topic-meta` `…/{class}/{run}/{seq}`); a plain
+subscription under MQTT 3.1.1 or when the broker has no shared subscriptions. Connecting,
+as for `tail`: MQTT 5 first, 3.1.1 on a fresh client when the broker refuses v5; an
+unreachable broker is retried every second until a deadline (none after a first
+success); a refused login is not retried.
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ from simulator.adapters.mqtt.connecting import (
     BrokerClient,
 )
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
-from simulator.adapters.mqtt.topics import FRAME_KINDS, TOPIC_ROOT, Topic, parse_topic
+from simulator.adapters.mqtt.topics import (
+    TOPIC_ROOT,
+    FrameTopic,
+    frame_filters,
+    parse_frame_topic,
+)
 from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.addin.intake import Message
 from simulator.errors import BillsimError, InputError
@@ -54,6 +61,7 @@ matched: status, stats, control) and the token that acknowledges it."""
 # Topics and content types seen, remembered so each is taken apart once (a consumer sees
 # a few of each); forgotten past this many, should a broker send endless new ones.
 _REMEMBERED: Final = 4096
+_UNSEEN: Final[Any] = object()
 
 
 class ConsumerError(BillsimError):
@@ -65,13 +73,31 @@ def client_id(group: str, member: int) -> str:
     return f"billsim-addin-{group}-{member}"
 
 
-def topic_filters(server: str, group: str | None) -> tuple[str, str]:
-    """The frame topics of `server` (`+`: every server), shared within `group` if given."""
+def topic_filters(server: str, group: str | None) -> tuple[str, ...]:
+    """The frame topics of `server` (`+`: every server) in both forms, one filter per
+    class and one for custom types, shared within `group` if given."""
     if not server or (server != "+" and any(ch in server for ch in "/+#\0")):
         raise InputError(f"a server's common name or +, not {server!r}", field="--server")
     share = f"$share/{group}/" if group is not None else ""
+    return tuple(share + topic for topic in frame_filters(server))
+
+
+def legacy_filters(server: str, group: str | None) -> tuple[str, str]:
+    """What add-ins before `--topic-meta` subscribed to (`…/{server}/+`, `…/custom/+`): a
+    session they left at the broker still holds them, and a frame matching one of them
+    and a filter of today would come twice."""
+    share = f"$share/{group}/" if group is not None else ""
     base = f"{share}{TOPIC_ROOT}/{server}"
     return f"{base}/+", f"{base}/custom/+"
+
+
+def describe_filters(filters: tuple[str, ...]) -> str:
+    """`domino/billing/+/{session,database,…,custom}/#`: the filters of `topic_filters`
+    in one line."""
+    heads, kinds = zip(*(f.removesuffix("/#").rsplit("/", 1) for f in filters), strict=True)
+    if len(set(heads)) != 1:
+        return ", ".join(filters)
+    return f"{heads[0]}/{{{','.join(kinds)}}}/#"
 
 
 def check_group(group: str) -> None:
@@ -106,7 +132,9 @@ class Consumer(BrokerClient):
         # Each client made counts one up; a token holds it above the packet id, so a
         # token of a connection since gone never acknowledges a message of a newer one.
         self._generation = 0
-        self._topics: dict[str, Topic | None] = {}
+        # Topics of the plain form (and of no frames) as taken apart; `--topic-meta`
+        # topics, each new, are found by their plain part (`_message`).
+        self._topics: dict[str, FrameTopic | None] = {}
         self._json_forms: dict[str, bool] = {}
 
     def _new_client(self, version: int) -> Any:
@@ -163,12 +191,15 @@ class Consumer(BrokerClient):
         self, topic: str, payload: bytes, content_type: str | None, user: dict[str, str]
     ) -> Message | None:
         topics = self._topics
-        if topic in topics:
-            parts = topics[topic]
-        else:
-            if len(topics) >= _REMEMBERED:
-                topics.clear()
-            parts = topics[topic] = _frame_topic(topic)
+        parts = topics.get(topic, _UNSEEN)
+        run = seq = None
+        if parts is _UNSEEN:
+            # A `--topic-meta` topic: its plain part is one seen before, as a rule.
+            head, _, seq = topic.rpartition("/")
+            base, _, run = head.rpartition("/")
+            parts = topics.get(base)
+            if parts is None or parts.run is not None:
+                parts, run, seq = self._new_topic(topic)
         if parts is None:
             return None
         json_form = None
@@ -179,7 +210,21 @@ class Consumer(BrokerClient):
                     self._json_forms.clear()
                 json_form = content_type.split(";", 1)[0].strip() == CONTENT_TYPE_JSON
                 self._json_forms[content_type] = json_form
-        return Message(topic, parts.server, payload, json_form, user)
+        return Message(topic, parts.topic.server, payload, json_form, user, run, seq)
+
+    def _new_topic(self, topic: str) -> tuple[FrameTopic | None, str | None, str | None]:
+        """A topic not seen before taken apart, and remembered: its plain part, with the
+        run and seq levels of a `--topic-meta` topic."""
+        topics = self._topics
+        if len(topics) >= _REMEMBERED:
+            topics.clear()
+        found = parse_frame_topic(topic)
+        if found is None or found.run is None:
+            topics[topic] = found
+            return found, None, None
+        plain = FrameTopic(found.topic)
+        topics[f"{TOPIC_ROOT}/{plain.topic.server}/{plain.topic.rest}"] = plain
+        return plain, found.run, found.seq
 
     async def _connect_once(self) -> None:
         await super()._connect_once()
@@ -209,6 +254,12 @@ class Consumer(BrokerClient):
             raise ConsumerError(f"{self.url} did not answer the subscription") from None
         if any(not isinstance(q, int) or q >= 0x80 for q in granted):
             raise ConsumerError(f"{self.url} refused the subscription to {', '.join(filters)}")
+        if self.session_present:
+            # A session an older add-in left may hold its filters (`legacy_filters`, shared
+            # where the broker has shared subscriptions, else plain): a frame would match
+            # one of them too, and come twice. No answer is waited for.
+            shared = legacy_filters(server, group) if self.shared else ()
+            client.unsubscribe([*shared, *legacy_filters(server, None)])
         return filters
 
     async def lost_within(self, stop: asyncio.Event, timeout: float | None) -> bool:
@@ -230,9 +281,3 @@ class Consumer(BrokerClient):
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.disconnect(), timeout)
         glue.drop(client)
-
-
-def _frame_topic(topic: str) -> Topic | None:
-    """The topic taken apart, if it is one of frames (not status, stats, control)."""
-    parts = parse_topic(topic)
-    return parts if parts is not None and parts.kind in FRAME_KINDS else None

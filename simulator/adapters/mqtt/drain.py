@@ -69,7 +69,7 @@ from simulator.adapters.mqtt.topics import (
     status_topic,
 )
 from simulator.adapters.mqtt.url import BrokerUrl, connect_failure
-from simulator.adapters.mqtt.window import InFlightWindow, Waiting
+from simulator.adapters.mqtt.window import InFlightWindow, Resumed, Stalled, Waiting
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.errors import BillsimError
@@ -85,6 +85,7 @@ _SERVICE_PACKET_IDS: Final = 2
 _WRITE_HIGH: Final = 256 * 1024  # transport write buffer: pause above, resume below low
 _WRITE_LOW: Final = 64 * 1024
 _CLOSE_POLL: Final = 0.01  # seconds between checks while close() waits for the drain
+_STALL_LOOK: Final = 1.0  # seconds between looks for a stalled delivery
 _OFFLINE_ACK_TIMEOUT: Final = 1.0
 _DISCONNECT_TIMEOUT: Final = 2.0
 _MQTT5_RECEIVE_MAXIMUM_DEFAULT: Final = 65535
@@ -188,7 +189,9 @@ class BillingDrain:
         self._connected = False
         self._ever_connected = False
         self._props = self._version == MQTT_V5
-        self._encoder = FrameEncoder(server_cn, run_id, self._json, properties=self._props)
+        self._encoder = FrameEncoder(
+            server_cn, run_id, self._json, properties=self._props, topic_meta=options.topic_meta
+        )
         self._said_no_properties = False
         self._window = InFlightWindow(options.window)
         self._written_qos0 = 0
@@ -201,6 +204,7 @@ class BillingDrain:
         self._connected_event = asyncio.Event()
         self._failed_event = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._closing = False
         self._closed = False
@@ -293,6 +297,8 @@ class BillingDrain:
         """Start connecting in the background (never blocks); frames wait meanwhile."""
         if self._connector is None and not self._closing:
             self._connector = asyncio.create_task(self._connect_loop(), name="billsim-mqtt")
+            if self.options.qos:
+                self._watcher = asyncio.create_task(self._watch_delivery(), name="billsim-stall")
 
     def _backoff(self, attempt: int) -> float:
         options = self.options
@@ -368,6 +374,37 @@ class BillingDrain:
                 delay = 0.0
                 continue
             attempt += 1
+
+    async def _watch_delivery(self) -> None:
+        """Say once per stall when frames wait without a PUBACK for ``stall_after``
+        seconds (how many, and the drain timeout the command will apply at the end), and
+        when acks come again (the window's ``watch``)."""
+        while not self._closed:
+            self._look_for_stalls()
+            await asyncio.sleep(min(_STALL_LOOK, self.options.stall_after))
+
+    def _look_for_stalls(self) -> None:
+        change = self._window.watch(asyncio.get_running_loop().time(), self.options.stall_after)
+        if isinstance(change, Stalled):
+            drain_timeout = self.options.drain_timeout
+            self.log.warning(
+                "mqtt.delivery_stalled",
+                broker=str(self.url),
+                in_flight=change.in_flight,
+                no_puback_for=round(change.quiet_for, 1),
+                connected=self._connected,
+                drain_timeout=drain_timeout,
+                note=f"no PUBACK for {change.quiet_for:.0f} s while {change.in_flight} "
+                f"frame(s) wait; at the end they get --drain-timeout {drain_timeout:g} s, "
+                "then count as undelivered (exit 1): a failing-over cluster may need more",
+            )
+        elif isinstance(change, Resumed):
+            self.log.info(
+                "mqtt.delivery_resumed",
+                broker=str(self.url),
+                stalled_for=round(change.stalled_for, 1),
+                in_flight=change.in_flight,
+            )
 
     def _fail(self, error: BrokerError) -> None:
         self._failure = error
@@ -458,16 +495,7 @@ class BillingDrain:
             self.receive_maximum = None
             if not self._said_no_properties:
                 self._said_no_properties = True
-                if self.options.version == "5":
-                    self.log.warning(
-                        "mqtt.mqtt5_refused",
-                        broker=str(self.url),
-                        note="the broker speaks MQTT 3.1.1 only: falling back to it",
-                    )
-                self.log.warning(
-                    "mqtt.properties_off",
-                    note="MQTT 3.1.1: frames go without content type and seq/run/structtype",
-                )
+                self._say_no_properties()
         previous = self._window.size
         window = self._window.open(glue.usable_packet_ids(client))
         if window != previous and window < self.options.window:
@@ -505,6 +533,27 @@ class BillingDrain:
             resend=self._window.waiting,
         )
         self._wake.set()
+
+    def _say_no_properties(self) -> None:
+        """One line for a connection without MQTT 5 properties: why (the broker refused
+        MQTT 5, or --mqtt-version 3.1.1), what frames go without, and where a consumer
+        finds run and seq then (--topic-meta)."""
+        if self.options.topic_meta:
+            keyed = "run and seq are in the topic (--topic-meta): …/{class}/{run}/{seq}"
+        else:
+            keyed = (
+                "a consumer cannot tell a resent frame from a new one: --topic-meta puts "
+                "run and seq in the topic"
+            )
+        off = "frames go without content type and the seq, run, structtype, sent properties"
+        if self.options.version == "5":
+            self.log.warning(
+                "mqtt.mqtt5_refused",
+                broker=str(self.url),
+                note=f"the broker speaks MQTT 3.1.1 only: falling back to it; {off}; {keyed}",
+            )
+        else:
+            self.log.warning("mqtt.properties_off", note=f"MQTT 3.1.1: {off}; {keyed}")
 
     def _lost(self, client: Any, reason: str) -> None:
         """The current connection is gone: unacknowledged frames go back to be resent."""
@@ -879,6 +928,11 @@ class BillingDrain:
                 await asyncio.wait((connector,))
                 if not connector.cancelled() and connector.exception() is not None:
                     self.log.error("mqtt.connector_failed", error=repr(connector.exception()))
+            watcher = self._watcher
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.wait((watcher,))
+                self._look_for_stalls()  # a last look: a stall that ended meanwhile
             current = asyncio.current_task()
             for task in list(self._handlers):
                 if task is not current:  # a control handler may be what closes the drain

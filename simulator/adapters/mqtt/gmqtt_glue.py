@@ -16,6 +16,7 @@ gmqtt has no type stubs: its objects are ``Any`` and stay behind these functions
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from array import array
@@ -65,6 +66,28 @@ RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
 MQTT_V5: Final[int] = MQTTv50
 MQTT_V311: Final[int] = MQTTv311
 
+# What gmqtt logs (its messages, as it formats them) of a refused CONNECT: billsim says
+# it in a line of its own (the drain's mqtt.mqtt5_refused, a command's error), so these
+# are left out of the clients' log; tests/adapters/mqtt/test_gmqtt_glue.py checks that
+# gmqtt still says them so.
+SAID_BY_BILLSIM: Final = (
+    "[MqttPackageHandler] CONNACK: %s",
+    "[MqttPackageHandler] Downgrading to MQTT 3.1 protocol version",
+    "[MqttPackageHandler] CONNACK %s is permanent, not reconnecting",
+    "[MqttPackageHandler] not reconnecting after a permanent CONNACK refusal",
+)
+
+
+class _SaidByBillsim(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in SAID_BY_BILLSIM
+
+
+# The logger of every client made here: gmqtt's own (under `gmqtt`, so a command's level
+# for gmqtt holds), without the lines billsim says itself.
+CLIENT_LOG: Final = logging.getLogger("gmqtt.billsim")
+CLIENT_LOG.addFilter(_SaidByBillsim())
+
 
 class AckStore(PersistentStorage):  # type: ignore[misc]
     """gmqtt's in-flight store, used as its hook for acknowledgements.
@@ -109,11 +132,12 @@ class OwnReconnectClient(Client):  # type: ignore[misc]
     gmqtt calls ``reconnect`` after any connection loss, refused CONNACK or protocol
     downgrade; here that only sets ``lost`` (and ``refused_v5`` when gmqtt has switched
     to 3.1.1 because the broker refused an MQTT 5 CONNECT). With an ``AckStore``, each
-    PUBACK's reason code is in ``store.reason`` while the store hears of the ack.
+    PUBACK's reason code is in ``store.reason`` while the store hears of the ack. It logs
+    to ``CLIENT_LOG``: a refused CONNECT is the caller's to tell, in its own words.
     """
 
     def __init__(self, client_id: str, *, store: AckStore | None = None, **kwargs: Any) -> None:
-        super().__init__(client_id, persistent_storage=store, **kwargs)
+        super().__init__(client_id, persistent_storage=store, logger=CLIENT_LOG, **kwargs)
         self.lost = asyncio.Event()
         self.refused_v5 = asyncio.Event()
         if store is not None:

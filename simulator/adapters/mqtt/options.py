@@ -21,11 +21,15 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 class MqttOptions:
     """How the drain publishes. ``window`` is the most frames left unacknowledged at QoS 1;
     it is always capped by the broker's Receive Maximum (see ``BillingDrain.window``).
-    Times are in seconds."""
+    ``topic_meta``: frames go to ``…/{class}/{run}/{seq}`` (``--topic-meta``).
+    ``stall_after``: seconds without a PUBACK while frames wait before the drain says
+    delivery has stalled; ``drain_timeout`` is what the command will give ``close()``,
+    named in that message. Times are in seconds."""
 
     qos: int = 1
     version: str = "5"  # "5" or "3.1.1"
     payload: str = "binary"  # "binary" or "json"
+    topic_meta: bool = False
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
@@ -35,6 +39,8 @@ class MqttOptions:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT  # one attempt's wait for CONNACK
     max_backoff: float = 30.0
     min_backoff: float = 0.25
+    stall_after: float = 5.0
+    drain_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.qos not in (0, 1):
@@ -64,6 +70,8 @@ class MqttOptions:
                 "the MQTT reconnect backoff must satisfy 0 < min <= max, "
                 f"not min {self.min_backoff} s, max {self.max_backoff} s"
             )
+        if self.stall_after <= 0:
+            raise InputError(f"the MQTT stall time must be positive, not {self.stall_after}")
         _check_key_has_certificate(self.cert_file, self.key_file)
 
 

@@ -16,8 +16,14 @@ _HEADER_MIN: Final = 8  # Len, StructType, Class
 
 
 def check_server(server_cn: str) -> None:
-    if not server_cn or any(ch in server_cn for ch in "/+#\0"):
+    if not topic_level(server_cn):
         raise ValueError(f"a server common name for a topic level, not {server_cn!r}")
+
+
+def topic_level(text: str) -> bool:
+    """Whether ``text`` can be one level of a topic name: not empty, no ``/``, no
+    wildcard, no NUL."""
+    return bool(text) and not any(ch in text for ch in "/+#\0")
 
 
 def frame_topic(server_cn: str, frame: bytes) -> str:
@@ -34,6 +40,14 @@ def frame_topic(server_cn: str, frame: bytes) -> str:
     if name is None:
         raise ValueError(f"struct type {struct_type} with class {bill_class:#x}: no topic")
     return f"{TOPIC_ROOT}/{server_cn}/{name}"
+
+
+def meta_topic(topic: str, run_id: str, seq: int) -> str:
+    """The ``--topic-meta`` form of a frame topic: ``…/{class}/{run}/{seq}`` (custom
+    types ``…/custom/{structtype}/{run}/{seq}``), for a consumer without MQTT 5
+    properties to key on. Subscribers of ``domino/billing/+/{class}/#`` match it as they
+    match the plain form."""
+    return f"{topic}/{run_id}/{seq}"
 
 
 def status_topic(server_cn: str) -> str:
@@ -88,6 +102,47 @@ def parse_topic(topic: str) -> Topic | None:
 
 
 FRAME_KINDS: Final = frozenset((*c.CLASS_TOPIC_NAME.values(), "custom"))
+# Every kind of frame topic, in the order docs/mqtt.md lists the classes: a subscription
+# per kind (`frame_filters`) matches both forms of its topics and nothing else.
+FRAME_TOPIC_KINDS: Final = (*c.CLASS_TOPIC_NAME.values(), "custom")
+
+
+@dataclass(frozen=True)
+class FrameTopic:
+    """A frame topic taken apart: the plain topic (``…/{class}`` or
+    ``…/custom/{structtype}``) and, for the ``--topic-meta`` form, the run and seq levels
+    after it (``seq`` as written: the taker checks it is a whole number)."""
+
+    topic: Topic
+    run: str | None = None
+    seq: str | None = None
+
+
+def parse_frame_topic(topic: str) -> FrameTopic | None:
+    """A topic of frames in either form, taken apart; None for any other topic (status,
+    stats, control, a class that is no frame class, levels that fit neither form)."""
+    parts = parse_topic(topic)
+    if parts is None or parts.kind not in FRAME_KINDS:
+        return None
+    levels = parts.rest.split("/")
+    plain = 2 if parts.kind == "custom" else 1  # the levels of the plain form after the server
+    if len(levels) == plain:
+        return FrameTopic(parts)
+    if len(levels) != plain + 2:
+        return None
+    base = "/".join(levels[:plain])
+    return FrameTopic(Topic(parts.server, parts.kind, base), levels[plain], levels[plain + 1])
+
+
+def topic_run_and_seq(topic: str) -> tuple[str | None, int | None]:
+    """The run and seq a ``--topic-meta`` topic carries (``…/{class}/{run}/{seq}``, custom
+    types ``…/custom/{structtype}/{run}/{seq}``); (None, None) for the plain form, and
+    None for a seq that is not a whole number above 0."""
+    found = parse_frame_topic(topic)
+    if found is None or found.run is None or found.seq is None:
+        return None, None
+    seq = found.seq
+    return found.run, (int(seq) if seq.isdigit() and int(seq) > 0 else None)
 
 
 def subscription_topic(server: str | None) -> str:
@@ -99,3 +154,12 @@ def subscription_topic(server: str | None) -> str:
     if not cn or any(ch in cn for ch in "+#"):
         raise InputError(f"{server!r} is not a server name usable in a topic", field="--server")
     return f"{TOPIC_ROOT}/{cn}/#"
+
+
+def frame_filters(server: str) -> tuple[str, ...]:
+    """The subscriptions that take the frames of ``server`` (a common name, or ``+`` for
+    every server) in both forms and nothing else: ``domino/billing/{server}/{class}/#``
+    for each class, and ``…/custom/#``. (``#`` matches its parent level, so
+    ``…/session/#`` takes ``…/session`` as well as ``…/session/{run}/{seq}``; a filter
+    ``…/+/#`` would take status, stats and control too.)"""
+    return tuple(f"{TOPIC_ROOT}/{server}/{kind}/#" for kind in FRAME_TOPIC_KINDS)

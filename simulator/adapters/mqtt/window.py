@@ -11,6 +11,11 @@ after a reconnect the same frames (same seq) go out again, first and in order, b
 new frame, each with the time of its first publish (the ``sent`` property), which the
 window keeps with it. Acks may come in any order: each releases its own frame, and the
 rest keep their publish order.
+
+Stalls: ``watch(now, after)``, called now and then with a monotonic clock, says when
+frames have waited ``after`` seconds without a single PUBACK (``Stalled``, once per
+stall) and when acks come again (``Resumed``). It counts acks, so a PUBACK costs
+nothing more.
 """
 
 from __future__ import annotations
@@ -49,6 +54,22 @@ class Ack(NamedTuple):
         return self.reason < REFUSED_FROM
 
 
+class Stalled(NamedTuple):
+    """Delivery stopped: ``in_flight`` frames wait (published or not) and no PUBACK came
+    for ``quiet_for`` seconds."""
+
+    in_flight: int
+    quiet_for: float
+
+
+class Resumed(NamedTuple):
+    """Acks came again after a stall of ``stalled_for`` seconds without any (counted from
+    the last ack before it); ``in_flight`` frames still wait."""
+
+    stalled_for: float
+    in_flight: int
+
+
 class InFlightWindow:
     """At most ``size`` frames published and unacknowledged; the others wait, in order.
 
@@ -69,6 +90,11 @@ class InFlightWindow:
         self.delivered = 0
         self.refused = 0
         self.resent = 0
+        # watch(): acks counted at the last look, when they last moved (or nothing
+        # waited), and whether a stall has been reported
+        self._acks_seen = 0
+        self._moved_at: float | None = None
+        self._stalled = False
 
     def open(self, packet_ids: int) -> int:
         """Size the window for a new connection on which ``packet_ids`` ids may be in use
@@ -154,3 +180,23 @@ class InFlightWindow:
             self.put_back(Waiting(item, sent) for item, sent in self._published.values())
             self._published.clear()
         return lost
+
+    # -- stalls ---------------------------------------------------------------------------
+
+    def watch(self, now: float, after: float) -> Stalled | Resumed | None:
+        """Look at delivery at ``now`` (seconds, a monotonic clock): ``Stalled`` the first
+        time frames have waited ``after`` seconds or more since the last ack (or since
+        they began to wait), ``Resumed`` at the first look that finds acks after a stall,
+        None otherwise. Look every second or so: a stall is seen within that of
+        ``after``."""
+        acks = self.delivered + self.refused
+        if self._moved_at is None or acks != self._acks_seen or not self.in_flight:
+            last, self._moved_at, self._acks_seen = self._moved_at, now, acks
+            if self._stalled and last is not None:
+                self._stalled = False
+                return Resumed(now - last, self.in_flight)
+            return None
+        if not self._stalled and now - self._moved_at >= after:
+            self._stalled = True
+            return Stalled(self.in_flight, now - self._moved_at)
+        return None

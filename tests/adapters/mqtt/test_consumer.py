@@ -7,8 +7,16 @@ import time
 
 import pytest
 from brokers import MosquittoBroker, find_program
+from gmqtt import Client, Subscription
+from gmqtt.mqtt.constants import MQTTv50
 
-from simulator.adapters.mqtt.consumer import Ack, Consumer
+from simulator.adapters.mqtt.consumer import (
+    Ack,
+    Consumer,
+    describe_filters,
+    legacy_filters,
+    topic_filters,
+)
 from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.addin.intake import Message
 
@@ -73,3 +81,91 @@ async def test_a_consumer_holds_about_max_unacknowledged_and_reads_on_as_it_ackn
         assert consumer.unacknowledged == len(held) - acknowledged
     finally:
         await consumer.disconnect()
+
+
+def test_messages_are_taken_apart_by_topic_in_either_form() -> None:
+    """A frame topic gives the server, and the run and seq levels of the --topic-meta
+    form; any other topic the subscription matched is no message (None)."""
+    taken: list[Message | None] = []
+    consumer = Consumer(
+        parse_broker_url("mqtt://127.0.0.1:1"), lambda m, _a: taken.append(m), client_id="t"
+    )
+    base = "domino/billing/Mail01"
+
+    def parts(topic: str) -> tuple[str | None, str | None, str | None] | None:
+        message = consumer._message(topic, b"x", None, {})
+        return None if message is None else (message.server, message.topic_run, message.topic_seq)
+
+    # Twice each, in both orders: the plain part of a --topic-meta topic is remembered.
+    for _ in range(2):
+        assert parts(f"{base}/session/r1/7") == ("Mail01", "r1", "7")
+        assert parts(f"{base}/session") == ("Mail01", None, None)
+        assert parts(f"{base}/session/r1/8") == ("Mail01", "r1", "8")
+        assert parts(f"{base}/custom/32001") == ("Mail01", None, None)
+        assert parts(f"{base}/custom/32001/r2/x") == ("Mail01", "r2", "x")
+        assert parts("domino/billing/Mail02/custom/32001/r2/5") == ("Mail02", "r2", "5")
+        for other in ("status", "stats", "control/reply", "session/r1", "custom", "bogus/a/b"):
+            assert parts(f"{base}/{other}") is None, other
+    assert taken == []  # _message hands nothing on by itself
+
+
+def test_the_add_ins_filters_take_both_forms_one_filter_a_kind() -> None:
+    shared = topic_filters("+", "addins")
+    assert shared[0] == "$share/addins/domino/billing/+/session/#"
+    assert shared[-1] == "$share/addins/domino/billing/+/custom/#"
+    assert len(shared) == 8
+    assert describe_filters(shared) == (
+        "$share/addins/domino/billing/+/"
+        "{session,database,document,mail,replication,agent,httprequest,custom}/#"
+    )
+    assert topic_filters("Mail01", None)[1] == "domino/billing/Mail01/database/#"
+    assert legacy_filters("+", "g") == (
+        "$share/g/domino/billing/+/+",
+        "$share/g/domino/billing/+/custom/+",
+    )
+
+
+@pytest.mark.broker
+async def test_a_session_left_with_the_old_filters_delivers_a_frame_once(
+    mosquitto: MosquittoBroker,
+) -> None:
+    """An add-in before --topic-meta subscribed to …/+ and …/custom/+; its session keeps
+    them. Subscribing anew on that session drops them, so that a frame matching an old
+    and a new filter comes once, not twice."""
+    client_id = "billsim-addin-legacy-1"
+    old = Client(client_id, clean_session=False, session_expiry_interval=600)
+    await old.connect(mosquitto.host, mosquitto.port, version=MQTTv50)
+    subscribed = asyncio.Event()
+    old.on_subscribe = lambda *_args: subscribed.set()
+    old.subscribe([Subscription(f, qos=1) for f in legacy_filters("+", None)])
+    await asyncio.wait_for(subscribed.wait(), 5)
+    await old.disconnect()
+
+    taken: list[Message | None] = []
+
+    def take(message: Message | None, ack: Ack) -> None:
+        taken.append(message)
+        consumer.acknowledge([ack])
+
+    consumer = Consumer(parse_broker_url(mosquitto.url), take, client_id=client_id)
+    assert await consumer.connect(
+        deadline=time.monotonic() + 10, stop=asyncio.Event(), on_waiting=lambda _r: None
+    )
+    assert consumer.session_present
+    await consumer.subscribe("+", "legacy")
+    try:
+        publish = find_program("mosquitto_pub")
+        for topic in ("domino/billing/Mail01/session", "domino/billing/Mail01/custom/32001"):
+            done = await asyncio.create_subprocess_exec(
+                publish, "-h", mosquitto.host, "-p", str(mosquitto.port), "-q", "1",
+                "-t", topic, "-m", "frame",
+            )  # fmt: skip
+            assert await done.wait() == 0
+        await wait_until(lambda: len(taken) >= 2)
+        await asyncio.sleep(0.5)  # a second copy would come within this
+    finally:
+        await consumer.disconnect()
+    assert [m.topic for m in taken if m is not None] == [
+        "domino/billing/Mail01/session",
+        "domino/billing/Mail01/custom/32001",
+    ]

@@ -25,7 +25,7 @@ from brokers import (
     make_tls_files,
 )
 from gmqtt import Client, Message
-from gmqtt.mqtt.constants import MQTTv50
+from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from gmqtt.mqtt.package import PublishPacket
 from gmqtt.mqtt.utils import IdGenerator
 from samples import JDN, SERVER, SERVER_CN
@@ -37,8 +37,10 @@ from simulator.adapters.mqtt.topics import (
     control_reply_topic,
     control_topic,
     frame_topic,
+    meta_topic,
     stats_topic,
     status_topic,
+    topic_run_and_seq,
 )
 from simulator.adapters.mqtt.url import BrokerUrl, parse_broker_url
 from simulator.domino.billing import SequencedFrame
@@ -196,15 +198,19 @@ class _Protocol:
             self.id_generator.free_id(used)
 
 
+@pytest.mark.parametrize("topic_meta", [False, True])
 @pytest.mark.parametrize("json_payload", [False, True])
 @pytest.mark.parametrize("version", [5, 4])
 @pytest.mark.parametrize("qos", [0, 1])
 def test_frame_packets_equal_gmqtts(
-    codec: FrameCodec, json_payload: bool, version: int, qos: int
+    codec: FrameCodec, json_payload: bool, version: int, qos: int, topic_meta: bool
 ) -> None:
-    """The drain's own PUBLISH encoding gives the bytes gmqtt's publish() would write."""
+    """The drain's own PUBLISH encoding gives the bytes gmqtt's publish() would write,
+    to the topic of either form."""
     decoder = JsonDecoder(codec) if json_payload else None
-    encoder = FrameEncoder(SERVER_CN, RUN, decoder, properties=version == MQTTv50)
+    encoder = FrameEncoder(
+        SERVER_CN, RUN, decoder, properties=version == MQTTv50, topic_meta=topic_meta
+    )
     for seq, frame in make_frames(3, codec, custom_every=3):
         mid = 300 + seq if qos else None
         sent = 1_764_000_000_000_000 + seq // 2  # two frames of one batch share a stamp
@@ -215,8 +221,9 @@ def test_frame_packets_equal_gmqtts(
             else frame
         )
         struct_type = str(int.from_bytes(frame[2:4], "little"))
+        topic = frame_topic(SERVER_CN, frame)
         message = Message(
-            frame_topic(SERVER_CN, frame),
+            meta_topic(topic, RUN, seq) if topic_meta else topic,
             payload,
             qos=qos,
             content_type=CONTENT_TYPE_JSON if decoder else CONTENT_TYPE_BINARY,
@@ -714,6 +721,88 @@ async def test_mqtt_311_without_properties(mosquitto: MosquittoBroker, codec: Fr
 
 
 @pytest.mark.broker
+async def test_topic_meta_on_311_puts_run_and_seq_in_topics_a_class_subscription_matches(
+    mosquitto: MosquittoBroker, codec: FrameCodec
+) -> None:
+    """--topic-meta under MQTT 3.1.1: each frame goes to …/{class}/{run}/{seq}, which
+    subscribers of domino/billing/+/{class}/# receive; the run id that cannot be a topic
+    level is refused when the drain is made."""
+    frames = make_frames(300, codec, custom_every=50)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    log = ListLog()
+    filters = [f"domino/billing/+/{kind}/#" for kind in ("session", "database", "custom")]
+    async with collecting(mosquitto, *filters, version=MQTTv311) as collector:
+        drain = make_drain(mosquitto.url, queue, codec, log=log, version="3.1.1", topic_meta=True)
+        run = asyncio.create_task(drain.run())
+        await fill(queue, frames)
+        queue.quit()
+        await asyncio.wait_for(run, 10)
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 300, 10)
+        assert await drain.close(2) == 0
+    received = frames_of(collector)
+    assert [m.payload for m in received] == [frame for _seq, frame in frames]
+    assert [m.topic for m in received] == [
+        meta_topic(expected_topic(frame), RUN, seq) for seq, frame in frames
+    ]
+    assert [topic_run_and_seq(m.topic) for m in received] == [(RUN, seq) for seq, _ in frames]
+    assert all("user_property" not in m.properties for m in received)
+    (said,) = log.named("mqtt.properties_off")
+    assert "run and seq are in the topic (--topic-meta)" in said["note"]
+    with pytest.raises(ValueError, match="--topic-meta"):
+        BillingDrain(
+            parse_broker_url(mosquitto.url),
+            MqttOptions(topic_meta=True),
+            queue,
+            server_cn=SERVER_CN,
+            run_id="a/b",
+            codec=codec,
+        )
+
+
+@pytest.mark.broker
+async def test_a_stalled_delivery_is_told_once_with_the_drain_timeout_and_so_is_its_end(
+    mosquitto: MosquittoBroker, codec: FrameCodec
+) -> None:
+    """A broker that holds the connection and answers nothing (paused): once frames wait
+    `stall_after` seconds without a PUBACK, one warning with how many and the drain
+    timeout that will apply; when the broker answers again, one line that delivery
+    resumed; nothing is lost."""
+    frames = make_frames(400, codec)
+    queue: MessageQueue[SequencedFrame] = MessageQueue("MQ$BILLING")
+    log = ListLog()
+    drain = make_drain(
+        mosquitto.url, queue, codec, log=log, stall_after=0.5, drain_timeout=42.0, keepalive=0
+    )
+    run = asyncio.create_task(drain.run())
+    assert await drain.wait_connected(5)
+    await fill(queue, frames[:100])
+    for _ in range(200):
+        if drain.delivered == 100:
+            break
+        await asyncio.sleep(0.02)
+    mosquitto.pause()
+    try:
+        await fill(queue, frames[100:])
+        for _ in range(500):  # the watch looks every half second here
+            if log.named("mqtt.delivery_stalled"):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(1.2)  # two more looks: still one warning
+    finally:
+        mosquitto.resume()
+    queue.quit()
+    await asyncio.wait_for(run, 20)
+    assert await drain.close(5) == 0
+    (stalled,) = log.named("mqtt.delivery_stalled")
+    assert stalled["in_flight"] == 300 and stalled["drain_timeout"] == 42.0
+    assert stalled["no_puback_for"] >= 0.5 and stalled["connected"] is True
+    assert "--drain-timeout 42 s" in stalled["note"]
+    (resumed,) = log.named("mqtt.delivery_resumed")
+    assert resumed["stalled_for"] >= 0.5
+    assert drain.delivered == 400
+
+
+@pytest.mark.broker
 async def test_falls_back_to_311_for_a_broker_without_mqtt5(
     codec: FrameCodec, tmp_path: Path
 ) -> None:
@@ -734,8 +823,10 @@ async def test_falls_back_to_311_for_a_broker_without_mqtt5(
     finally:
         broker.stop()
     assert (drain.protocol, drain.delivered) == ("3.1.1", 20)
-    assert log.named("mqtt.mqtt5_refused")
-    assert log.named("mqtt.properties_off")
+    # One line says it all: the fallback, what goes missing, and what to do about it.
+    (refused,) = log.named("mqtt.mqtt5_refused")
+    assert "without content type" in refused["note"] and "--topic-meta" in refused["note"]
+    assert not log.named("mqtt.properties_off")
 
 
 async def test_close_without_broker_counts_what_is_left(codec: FrameCodec) -> None:

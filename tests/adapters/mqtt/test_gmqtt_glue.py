@@ -433,3 +433,25 @@ async def test_one_reader_takes_both_publishes_and_pubacks(
     assert seen == [("a/b", b"frame", None, {}, 1)]
     assert acks == [9]
     assert connection.packages == []
+
+
+def test_gmqtt_still_logs_a_refused_connect_in_the_words_the_glue_leaves_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Our clients log to CLIENT_LOG, which drops gmqtt's lines of a refused CONNECT (the
+    drain, tail and the add-in say it in their own words): each of those lines must still
+    be one gmqtt logs, word for word, or a gmqtt upgrade brings the stray line back."""
+    import inspect  # noqa: PLC0415
+
+    from gmqtt.mqtt import handler  # noqa: PLC0415
+
+    source = inspect.getsource(handler)
+    for message in glue.SAID_BY_BILLSIM:
+        assert f'"{message}"' in source, f"gmqtt {INSTALLED} no longer logs {message!r}"
+    client = glue.OwnReconnectClient("glue-log-test")
+    assert client._logger is glue.CLIENT_LOG
+    assert client._package_handler._logger is glue.CLIENT_LOG
+    with caplog.at_level("DEBUG", logger="gmqtt"):
+        glue.CLIENT_LOG.warning("[MqttPackageHandler] CONNACK: %s", hex(1))
+        glue.CLIENT_LOG.warning("[MqttPackageHandler] something else: %s", 7)
+    assert [r.getMessage() for r in caplog.records] == ["[MqttPackageHandler] something else: 7"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.adapters.mqtt.window import InFlightWindow, Waiting
+from simulator.adapters.mqtt.window import InFlightWindow, Resumed, Stalled, Waiting
 from simulator.domino.billing import SequencedFrame
 
 
@@ -193,3 +193,45 @@ def test_an_ack_carries_the_first_publish_time_and_first_publishes_are_counted_o
     assert released is not None
     assert (released.item, released.sent) == (frame(2), sent_at(2))
     assert window.ack(mids[1]) is None  # the lost connection's packet id
+
+
+def test_a_stall_is_told_once_when_frames_wait_without_a_puback_and_so_is_the_resumption() -> None:
+    """watch() with a clock of its own: nothing while acks come or nothing waits; once,
+    when frames have waited `after` seconds since the last ack; then the resumption when
+    acks come again, with how long it lasted; and a second stall is told again."""
+    window = InFlightWindow(10)
+    window.open(100)
+    assert window.watch(0.0, after=5.0) is None  # nothing waits
+    assert window.watch(30.0, after=5.0) is None
+    mids = publish(window, range(1, 5))
+    window.wait(frame(5))  # and one more waits for room
+    assert window.watch(31.0, after=5.0) is None
+    window.ack(mids[1])
+    assert window.watch(32.0, after=5.0) is None  # an ack: the clock starts again
+    assert window.watch(36.9, after=5.0) is None
+    assert window.watch(37.0, after=5.0) == Stalled(in_flight=4, quiet_for=5.0)
+    assert window.watch(38.0, after=5.0) is None  # told once
+    assert window.watch(90.0, after=5.0) is None
+    window.ack(mids[2])
+    assert window.watch(91.0, after=5.0) == Resumed(stalled_for=59.0, in_flight=3)
+    assert window.watch(92.0, after=5.0) is None
+    # A lost connection acks nothing: the frames wait on, and it is a stall again.
+    assert window.lose() == 2
+    assert window.watch(95.0, after=5.0) is None
+    assert window.watch(96.0, after=5.0) == Stalled(in_flight=3, quiet_for=5.0)
+    # A refused frame is an answer too.
+    window.published(7, window.next_waiting(1)[0], sent_at(3))
+    window.ack(7, reason=0x97)
+    assert window.watch(98.0, after=5.0) == Resumed(stalled_for=7.0, in_flight=2)
+
+
+def test_frames_that_no_longer_wait_end_a_stall_and_start_no_clock() -> None:
+    window = InFlightWindow(10)
+    window.open(100)
+    mids = publish(window, range(1, 3))
+    assert window.watch(0.0, after=1.0) is None
+    assert window.watch(1.0, after=1.0) == Stalled(in_flight=2, quiet_for=1.0)
+    window.ack(mids[1])
+    window.ack(mids[2])
+    assert window.watch(2.0, after=1.0) == Resumed(stalled_for=2.0, in_flight=0)
+    assert window.watch(50.0, after=1.0) is None  # nothing waits: no stall however long
