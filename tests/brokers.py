@@ -30,6 +30,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -599,6 +600,70 @@ class NatsCluster:
         return "\n".join(f"--- {node.name}\n{node.log_text()}" for node in self.nodes)
 
 
+class ClosesOnMqtt5:
+    """A loopback TCP proxy in front of a broker that closes any connection whose first
+    packet is an MQTT 5 CONNECT, as RabbitMQ's MQTT plugin before 3.13 does (no CONNACK,
+    the socket closed); every other connection is passed through to ``upstream``."""
+
+    def __init__(self, upstream: MosquittoBroker | NatsBroker) -> None:
+        self.upstream = upstream
+        self.host = HOST
+        self.tls = None
+        self.closed = 0  # MQTT 5 CONNECTs turned away
+        self._server = socket.create_server((HOST, 0))
+        self.port: int = self._server.getsockname()[1]
+        self._sockets: list[socket.socket] = [self._server]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def client_ssl(self) -> bool:
+        return False
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            first = client.recv(65536)
+            # CONNECT: 0x10, the remaining length (1 to 4 bytes), "\0\4MQTT", the level.
+            at = 1
+            while at < len(first) and first[at] & 0x80:
+                at += 1
+            name, level = first[at + 1 : at + 7], first[at + 7 : at + 8]
+            if first[:1] == b"\x10" and name == b"\x00\x04MQTT" and level == b"\x05":
+                self.closed += 1
+                client.close()
+                return
+            upstream = socket.create_connection((self.upstream.host, self.upstream.port))
+            self._sockets.append(upstream)
+            upstream.sendall(first)
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            self._pump(client, upstream)
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
 BrokerFactory = Callable[..., MosquittoBroker]
 
 
@@ -802,6 +867,7 @@ __all__ = [
     "BridgeFactory",
     "BridgeTo",
     "BrokerFactory",
+    "ClosesOnMqtt5",
     "Collector",
     "MQTTv50",
     "MQTTv311",

@@ -6,7 +6,9 @@ loopback ports with its own config and data directory.
 - two mosquittos bridged (publish on the near one, the add-in on the far one);
 - one nats-server (MQTT 3.1.1 only: `--topic-meta` puts `run` and `seq` in the topic);
 - a 3-node NATS cluster, publishing on node 1 and the add-in on node 3; and the same
-  with the leader of NATS's MQTT message stream stopped mid-run and started again.
+  with the leader of NATS's MQTT message stream stopped mid-run and started again;
+- a broker that closes the connection on an MQTT 5 CONNECT, as RabbitMQ before 3.13 does
+  (a proxy in front of mosquitto): the add-in and `run` fall back to MQTT 3.1.1.
 
 Each time the add-in stores every frame once (SQLite, and NBF whose frames, by `seq`,
 are those `run --out` writes) and `verify` exits 0. And a bridge at mosquitto's default
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import BridgeFactory, MosquittoBroker, NatsBroker, NatsCluster
+from brokers import BridgeFactory, ClosesOnMqtt5, MosquittoBroker, NatsBroker, NatsCluster
 
 pytestmark = pytest.mark.broker
 
@@ -264,6 +266,23 @@ def test_a_nats_node_stopped_mid_run_and_restarted_loses_nothing(
     summary = through(pipeline, route, run_args=("--rate", "100/s"), meanwhile=stop_and_restart)
     assert second.starts == 2
     assert summary["stored"] + summary["duplicates"] >= len(pipeline.reference)
+
+
+def test_a_broker_that_closes_an_mqtt5_connect_gets_mqtt_3_1_1(
+    mosquitto: MosquittoBroker, pipeline: Pipeline
+) -> None:
+    """RabbitMQ's MQTT plugin before 3.13 answers an MQTT 5 CONNECT by closing the
+    connection, without a CONNACK. A proxy in front of mosquitto does the same: the add-in
+    (as `tail`, which connects alike) and `run` go on with MQTT 3.1.1 at once, and with
+    --topic-meta every frame is stored once."""
+    proxy = ClosesOnMqtt5(mosquitto)
+    try:
+        summary = through(pipeline, Route(proxy.url, proxy.url, ("--topic-meta",)))
+    finally:
+        proxy.stop()
+    assert summary["duplicates"] == 0
+    assert proxy.closed == 2  # one MQTT 5 attempt each
+    assert "(MQTT 3.1.1)" in (pipeline.tmp / "addin-1.log").read_text()
 
 
 # -- the bridge that drops -----------------------------------------------------------------

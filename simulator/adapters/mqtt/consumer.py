@@ -19,9 +19,9 @@ Subscriptions: `$share/{group}/domino/billing/{server}/{class}/#` for each class
 `…/custom/#` at QoS 1, so the members of a group share the stream, and both topic forms
 match (the plain `…/{class}` and the `--topic-meta` `…/{class}/{run}/{seq}`); a plain
 subscription under MQTT 3.1.1 or when the broker has no shared subscriptions. Connecting,
-as for `tail`: MQTT 5 first, 3.1.1 on a fresh client when the broker refuses v5; an
-unreachable broker is retried every second until a deadline (none after a first
-success); a refused login is not retried.
+as for `tail`: MQTT 5 first, 3.1.1 on a fresh client when the broker refuses v5 or closes
+the connection on it (RabbitMQ before 3.13); an unreachable broker is retried every
+second until a deadline (none after a first success); a refused login is not retried.
 """
 
 from __future__ import annotations
