@@ -9,6 +9,11 @@ tmp_path, so a test never touches the system broker on 1883. It is stopped by it
 (SIGTERM, then SIGKILL), and a missing `mosquitto` binary fails the test: the MQTT
 drain is a product feature, and a silent skip would hide that it was never tested.
 
+The broker matrix (docs/brokers.md) has fixtures of its own, on the same terms:
+`mosquitto_bridge_factory` (two mosquittos, near bridged to far), `nats` (one nats-server,
+JetStream and its MQTT listener) and `nats_cluster` (three of them routed together, MQTT's
+streams replicated three times). A missing `nats-server` fails the test too.
+
 `Collector` is a gmqtt subscriber that keeps every message as (topic, payload, qos,
 retain, properties), for asserting on what a consumer would see.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -24,9 +30,10 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,8 +56,8 @@ BASE_SETTINGS: dict[str, str | int] = {
 
 
 def find_program(name: str, package: str = "mosquitto") -> str:
-    """A broker's or its tool's path; fails (never skips) the test when it is not
-    installed, naming the Debian package that has it."""
+    """A program's path (mosquitto's tools, nats-server, openssl); fails (never skips) the
+    test when it is not installed, naming the Debian package that has it."""
     found = shutil.which(name)
     if found is None:
         for directory in ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"):
@@ -91,7 +98,7 @@ class TlsFiles:
 
 def make_tls_files(directory: Path) -> TlsFiles:
     """Make the CA and certificates with the openssl CLI (EC P-256 keys: fast to make)."""
-    openssl = find_program("openssl")
+    openssl = find_program("openssl", "openssl")
     directory.mkdir(parents=True, exist_ok=True)
 
     def run(*args: str) -> None:
@@ -118,6 +125,32 @@ def make_tls_files(directory: Path) -> TlsFiles:
     )
 
 
+@dataclass(frozen=True)
+class BridgeTo:
+    """A bridge from the broker that has it to ``remote``: what is published on ``topic``
+    here goes on there, at QoS 1 over MQTT 5 (the user properties too), in a persistent
+    session on both sides (cleansession false), reconnecting after a second."""
+
+    remote: MosquittoBroker
+    name: str = "billsim-bridge"
+    topic: str = "domino/billing/# out 1"
+    settings: Mapping[str, str | int] = field(default_factory=dict)
+
+    def config_lines(self) -> list[str]:
+        lines = [
+            f"connection {self.name}",
+            f"address {self.remote.host}:{self.remote.port}",
+            f"topic {self.topic}",
+            "bridge_protocol_version mqttv50",
+            "cleansession false",
+            f"remote_clientid {self.name}",
+            f"local_clientid {self.name}-local",
+            "restart_timeout 1",
+            "notifications false",
+        ]
+        return lines + [f"{key} {value}" for key, value in self.settings.items()]
+
+
 class MosquittoBroker:
     """One mosquitto child process on a fixed loopback port; stop() and start() again keep
     the port, the config and (with ``persistence``) the sessions and retained messages."""
@@ -132,6 +165,8 @@ class MosquittoBroker:
         require_certificate: bool = False,
         passwords: Mapping[str, str] | None = None,
         persistence: bool = False,
+        base_settings: bool = True,
+        bridge: BridgeTo | None = None,
     ) -> None:
         self.directory = directory
         self.host = HOST
@@ -172,9 +207,12 @@ class MosquittoBroker:
             # As root, mosquitto would switch to the `mosquitto` user, which cannot read
             # the test's files; stay who we are.
             lines.append("user root")
-        for key, value in {**BASE_SETTINGS, **(settings or {})}.items():
+        base = BASE_SETTINGS if base_settings else {}
+        for key, value in {**base, **(settings or {})}.items():
             lines.append(f"{key} {value}")
         lines += ["log_dest stderr", "log_type all", "connection_messages true"]
+        if bridge is not None:  # last: what follows `connection` belongs to the bridge
+            lines += bridge.config_lines()
         self.config_path.write_text("\n".join(lines) + "\n")
 
     @property
@@ -312,55 +350,176 @@ class AmqttBroker:
             process.wait(STOP_TIMEOUT)
 
 
-class NatsBroker:
-    """nats-server with its MQTT listener (MQTT 3.1.1 only; it needs JetStream, which keeps
-    the sessions in ``directory``), on free loopback ports: the client port and the MQTT
-    port, never 4222 or 1883. ``port`` and ``url`` are the MQTT listener's; stop() and
-    start() again keep the ports and the data."""
+def _log_count(broker: MosquittoBroker, text: str) -> int:
+    return broker.log_text().count(text)
 
-    def __init__(self, directory: Path, *, name: str = "billsim-test") -> None:
+
+@dataclass(frozen=True)
+class MosquittoBridge:
+    """Two mosquittos, ``near`` bridged to ``far``: publish on near, subscribe on far."""
+
+    near: MosquittoBroker
+    far: MosquittoBroker
+
+    def wait_bridged(self, connects: int = 1, timeout: float = START_TIMEOUT) -> None:
+        """Until near has had ``connects`` CONNACKs from far on the bridge (the first: the
+        bridge is up; after a restart of either, one more)."""
+        deadline = time.monotonic() + timeout
+        while _log_count(self.near, "Received CONNACK on connection") < connects:
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the bridge did not connect:\n{self.near.log_text()}\n{self.far.log_text()}"
+                )
+            time.sleep(0.02)
+
+
+# -- NATS ---------------------------------------------------------------------------------
+
+NATS_START_TIMEOUT = 30.0  # a cluster elects its JetStream leaders before MQTT works
+
+
+def nats_request(port: int, subject: str, payload: bytes = b"", timeout: float = 5.0) -> Any:
+    """A request on the NATS protocol (client port ``port``) and its JSON reply: the
+    JetStream API (`$JS.API.STREAM.INFO.<stream>`, `…LEADER.STEPDOWN…`) without a client."""
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        reader = sock.makefile("rb")
+        if not reader.readline().startswith(b"INFO"):
+            raise RuntimeError(f"no NATS server on port {port}")
+        inbox = f"_INBOX.billsim{os.getpid()}x{time.monotonic_ns()}"
+        sock.sendall(
+            b'CONNECT {"verbose":false,"pedantic":false}\r\n'
+            + f"SUB {inbox} 1\r\nPUB {subject} {inbox} {len(payload)}\r\n".encode()
+            + payload
+            + b"\r\n"
+        )
+        while True:
+            line = reader.readline()
+            if not line:
+                raise RuntimeError(f"NATS closed the connection before answering {subject}")
+            if line.startswith(b"MSG"):
+                data = reader.read(int(line.split()[-1]) + 2)[:-2]
+                return json.loads(data)
+            if line.startswith(b"PING"):
+                sock.sendall(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                raise RuntimeError(f"NATS refused {subject}: {line.decode().strip()}")
+
+
+def mqtt_connack(host: str, port: int, timeout: float = 5.0) -> int | None:
+    """An MQTT 3.1.1 CONNECT (clean session) and DISCONNECT: the CONNACK's return code
+    (0 accepted), None when the broker closed or did not answer."""
+    client_id = f"billsim-probe-{os.getpid()}-{time.monotonic_ns()}".encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x0a" + len(client_id).to_bytes(2, "big") + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(bytes([0x10, len(body)]) + body)
+            answer = b""
+            while len(answer) < 4:
+                chunk = sock.recv(4 - len(answer))
+                if not chunk:
+                    return None
+                answer += chunk
+            with contextlib.suppress(OSError):
+                sock.sendall(b"\xe0\x00")
+            return answer[3] if answer[0] == 0x20 else None
+    except OSError:
+        return None
+
+
+class NatsBroker:
+    """One nats-server child process: JetStream with its store in its own directory, the
+    MQTT listener (MQTT 3.1.1 only, as NATS speaks it), free loopback ports; in a cluster,
+    routes to its peers. stop() and start() again keep the ports, config and store."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        name: str = "billsim-test",
+        cluster: str | None = None,
+        cluster_port: int | None = None,
+        routes: Sequence[int] = (),
+        mqtt: Mapping[str, str | int] | None = None,
+    ) -> None:
         self.directory = directory
+        self.name = name
         self.host = HOST
-        self.port = free_port()
-        self.client_port = free_port()
+        self.port = free_port()  # MQTT: what billsim connects to
+        self.client_port = free_port()  # NATS protocol: the JetStream API
         self.tls = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
         directory.mkdir(parents=True, exist_ok=True)
         self.config_path = directory / "nats.conf"
         self.log_path = directory / "nats.log"
-        self.config_path.write_text(
-            f"server_name: {name}\n"
-            f"listen: {HOST}:{self.client_port}\n"
-            f"jetstream {{ store_dir: {str(directory / 'jetstream')!r} }}\n"
-            f"mqtt {{ listen: {HOST}:{self.port} }}\n"
-        )
+        mqtt_lines = [f'listen: "{HOST}:{self.port}"']
+        mqtt_lines += [f"{key}: {value}" for key, value in (mqtt or {}).items()]
+        lines = [
+            f"server_name: {name}",
+            f'listen: "{HOST}:{self.client_port}"',
+            "jetstream {",
+            f'  store_dir: "{directory / "jetstream"}"',
+            "  max_memory_store: 64MB",
+            "  max_file_store: 1GB",
+            "}",
+            "mqtt {",
+            *(f"  {line}" for line in mqtt_lines),
+            "}",
+        ]
+        if cluster is not None:
+            assert cluster_port is not None
+            lines += [
+                "cluster {",
+                f"  name: {cluster}",
+                f'  listen: "{HOST}:{cluster_port}"',
+                "  routes: [" + ", ".join(f'"nats-route://{HOST}:{p}"' for p in routes) + "]",
+                "}",
+            ]
+        self.config_path.write_text("\n".join(lines) + "\n")
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
     @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the process; it listens soon, but serves MQTT only once JetStream is up
+        (`wait_ready`; in a cluster, once its peers are there too)."""
         if self.running:
             return
-        nats = find_program("nats-server", package="nats-server")
+        nats_server = find_program("nats-server", "nats-server")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [nats, "-c", str(self.config_path)],
+                [nats_server, "-c", str(self.config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _accepts(self.host, self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
+        self.starts += 1
+
+    def wait_ready(self, timeout: float = NATS_START_TIMEOUT) -> None:
+        """Until an MQTT client is accepted (CONNACK 0)."""
+        deadline = time.monotonic() + timeout
+        while mqtt_connack(self.host, self.port, timeout=2.0) != 0:
+            if self.process is None or self.process.poll() is not None:
                 self.stop()
-                pytest.fail(f"nats-server did not start on port {self.port}:\n{self.log_text()}")
-            time.sleep(0.02)
+                pytest.fail(f"nats-server {self.name} exited:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"nats-server {self.name} serves no MQTT:\n{self.log_text()}")
+            time.sleep(0.1)
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_ready()
 
     def stop(self) -> None:
         """SIGTERM to our child's PID, SIGKILL if it lingers."""
@@ -374,6 +533,9 @@ class NatsBroker:
             process.kill()
             process.wait(STOP_TIMEOUT)
 
+    def request(self, subject: str, payload: bytes = b"") -> Any:
+        return nats_request(self.client_port, subject, payload)
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
@@ -384,24 +546,122 @@ class NatsBroker:
         return False
 
 
-NatsFactory = Callable[..., NatsBroker]
+class NatsCluster:
+    """Three (or ``size``) nats-servers routed to each other, JetStream replicated: MQTT's
+    streams get ``stream_replicas`` copies, so one node may stop without a loss."""
+
+    def __init__(self, directory: Path, size: int = 3, stream_replicas: int = 3) -> None:
+        cluster_ports = [free_port() for _ in range(size)]
+        self.nodes = [
+            NatsBroker(
+                directory / f"nats-{i + 1}",
+                name=f"n{i + 1}",
+                cluster="billsim",
+                cluster_port=port,
+                routes=cluster_ports,
+                mqtt={"stream_replicas": stream_replicas},
+            )
+            for i, port in enumerate(cluster_ports)
+        ]
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_ready()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def stream_leader(self, stream: str) -> str | None:
+        """The node (server_name) leading a JetStream stream; None while there is none."""
+        for node in self.nodes:
+            if node.running:
+                with contextlib.suppress(OSError, RuntimeError):
+                    info = node.request(f"$JS.API.STREAM.INFO.{stream}")
+                    leader: str | None = info.get("cluster", {}).get("leader")
+                    return leader
+        return None
+
+    def make_leader(self, stream: str, node: NatsBroker, attempts: int = 30) -> None:
+        """Ask a stream's leader to step down until ``node`` leads it."""
+        for _ in range(attempts):
+            leader = self.stream_leader(stream)
+            if leader == node.name:
+                return
+            if leader is not None:
+                with contextlib.suppress(OSError, RuntimeError):
+                    node.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}")
+            time.sleep(0.3)
+        pytest.fail(f"{node.name} did not become the leader of {stream}")
+
+    def log_text(self) -> str:
+        return "\n".join(f"--- {node.name}\n{node.log_text()}" for node in self.nodes)
 
 
-@pytest.fixture
-def nats_factory(tmp_path: Path) -> Iterator[NatsFactory]:
-    """Make and start nats-servers with the MQTT listener (keyword arguments of
-    NatsBroker); all stopped at the end."""
-    brokers: list[NatsBroker] = []
+class ClosesOnMqtt5:
+    """A loopback TCP proxy in front of a broker that closes any connection whose first
+    packet is an MQTT 5 CONNECT, as RabbitMQ's MQTT plugin before 3.13 does (no CONNACK,
+    the socket closed); every other connection is passed through to ``upstream``."""
 
-    def make(**kwargs: Any) -> NatsBroker:
-        broker = NatsBroker(tmp_path / f"nats-{len(brokers)}", **kwargs)
-        brokers.append(broker)
-        broker.start()
-        return broker
+    def __init__(self, upstream: MosquittoBroker | NatsBroker) -> None:
+        self.upstream = upstream
+        self.host = HOST
+        self.tls = None
+        self.closed = 0  # MQTT 5 CONNECTs turned away
+        self._server = socket.create_server((HOST, 0))
+        self.port: int = self._server.getsockname()[1]
+        self._sockets: list[socket.socket] = [self._server]
+        threading.Thread(target=self._accept, daemon=True).start()
 
-    yield make
-    for broker in brokers:
-        broker.stop()
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def client_ssl(self) -> bool:
+        return False
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            first = client.recv(65536)
+            # CONNECT: 0x10, the remaining length (1 to 4 bytes), "\0\4MQTT", the level.
+            at = 1
+            while at < len(first) and first[at] & 0x80:
+                at += 1
+            name, level = first[at + 1 : at + 7], first[at + 7 : at + 8]
+            if first[:1] == b"\x10" and name == b"\x00\x04MQTT" and level == b"\x05":
+                self.closed += 1
+                client.close()
+                return
+            upstream = socket.create_connection((self.upstream.host, self.upstream.port))
+            self._sockets.append(upstream)
+            upstream.sendall(first)
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            self._pump(client, upstream)
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
 
 
 BrokerFactory = Callable[..., MosquittoBroker]
@@ -427,6 +687,69 @@ def mosquitto_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
 def mosquitto(mosquitto_factory: BrokerFactory) -> MosquittoBroker:
     """A plain mosquitto (anonymous, MQTT 5, load settings) on a free loopback port."""
     return mosquitto_factory()
+
+
+BridgeFactory = Callable[..., MosquittoBridge]
+
+
+@pytest.fixture
+def mosquitto_bridge_factory(mosquitto_factory: BrokerFactory) -> BridgeFactory:
+    """Make two mosquittos bridged near → far (frames published on near reach subscribers
+    of far), up and connected. ``far`` and ``near`` are keyword arguments of
+    MosquittoBroker for each; ``bridge`` those of BridgeTo."""
+
+    def make(
+        *,
+        far: Mapping[str, Any] | None = None,
+        near: Mapping[str, Any] | None = None,
+        bridge: Mapping[str, Any] | None = None,
+    ) -> MosquittoBridge:
+        far_broker = mosquitto_factory(**(far or {}))
+        near_broker = mosquitto_factory(
+            bridge=BridgeTo(far_broker, **(bridge or {})), **(near or {})
+        )
+        pair = MosquittoBridge(near_broker, far_broker)
+        pair.wait_bridged()
+        return pair
+
+    return make
+
+
+NatsFactory = Callable[..., NatsBroker]
+
+
+@pytest.fixture
+def nats_factory(tmp_path: Path) -> Iterator[NatsFactory]:
+    """Make and start nats-servers with the MQTT listener (keyword arguments of
+    NatsBroker); all stopped at the end."""
+    brokers: list[NatsBroker] = []
+
+    def make(**kwargs: Any) -> NatsBroker:
+        broker = NatsBroker(tmp_path / f"nats-{len(brokers)}", **kwargs)
+        brokers.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.stop()
+
+
+@pytest.fixture
+def nats(nats_factory: NatsFactory) -> NatsBroker:
+    """One nats-server with JetStream and MQTT on free loopback ports."""
+    return nats_factory()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nats-servers in a cluster, MQTT streams replicated 3 times, all serving MQTT."""
+    cluster = NatsCluster(tmp_path / "cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 class Received(NamedTuple):
@@ -541,12 +864,17 @@ class Collector:
 __all__ = [
     "HOST",
     "AmqttBroker",
+    "BridgeFactory",
+    "BridgeTo",
     "BrokerFactory",
+    "ClosesOnMqtt5",
     "Collector",
     "MQTTv50",
     "MQTTv311",
+    "MosquittoBridge",
     "MosquittoBroker",
     "NatsBroker",
+    "NatsCluster",
     "NatsFactory",
     "Received",
     "TlsFiles",
@@ -554,6 +882,11 @@ __all__ = [
     "free_port",
     "make_tls_files",
     "mosquitto",
+    "mosquitto_bridge_factory",
     "mosquitto_factory",
+    "mqtt_connack",
+    "nats",
+    "nats_cluster",
     "nats_factory",
+    "nats_request",
 ]

@@ -1,6 +1,13 @@
 """Fixtures shared by test modules (defined in helper modules, exposed here)."""
 
-from brokers import mosquitto, mosquitto_factory, nats_factory
+from brokers import (
+    mosquitto,
+    mosquitto_bridge_factory,
+    mosquitto_factory,
+    nats,
+    nats_cluster,
+    nats_factory,
+)
 from bundled_runs import bundled_lines, bundled_out
 from stores import postgres_url
 
@@ -8,7 +15,10 @@ __all__ = [
     "bundled_lines",
     "bundled_out",
     "mosquitto",
+    "mosquitto_bridge_factory",
     "mosquitto_factory",
+    "nats",
+    "nats_cluster",
     "nats_factory",
     "postgres_url",
 ]

@@ -30,9 +30,10 @@ async def connect_either_version(
     error: type[BillsimError],
 ) -> tuple[Any, int]:
     """A client connected to `url` and its protocol version: MQTT 5 first; a broker that
-    refuses MQTT 5 (CONNACK 0x01: NATS, RabbitMQ before 3.13) gets MQTT 3.1.1 from a
-    fresh client (`new_client(version)`). Raises `error` for a refused login, TimeoutError
-    when no CONNACK comes, OSError as the socket fails."""
+    refuses MQTT 5 (CONNACK 0x01: NATS) or closes the connection on its CONNECT (RabbitMQ
+    before 3.13) gets MQTT 3.1.1 from a fresh client (`new_client(version)`). Raises
+    `error` for a refused login, TimeoutError when no CONNACK comes, OSError as the socket
+    fails or the broker closes a 3.1.1 login too."""
     for version in (glue.MQTT_V5, glue.MQTT_V311):
         client = new_client(version)
         connect = asyncio.ensure_future(
@@ -45,12 +46,16 @@ async def connect_either_version(
             )
         )
         refused = asyncio.ensure_future(client.refused_v5.wait())
+        closed = asyncio.ensure_future(client.lost.wait())
         try:
             done, _ = await asyncio.wait(
-                {connect, refused}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+                {connect, refused, closed},
+                timeout=CONNECT_TIMEOUT,
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             refused.cancel()
+            closed.cancel()
         if connect in done:
             failure = connect.exception()
             if failure is None:
@@ -63,8 +68,11 @@ async def connect_either_version(
         with contextlib.suppress(BaseException):
             await connect
         glue.drop(client)
-        if version == glue.MQTT_V311 or refused not in done:
-            raise TimeoutError(f"no CONNACK within {CONNECT_TIMEOUT:g} s")
+        if version == glue.MQTT_V5 and (refused in done or closed in done):
+            continue
+        if closed in done:
+            raise ConnectionResetError("the broker closed the connection during login")
+        raise TimeoutError(f"no CONNACK within {CONNECT_TIMEOUT:g} s")
     raise AssertionError("unreachable")  # pragma: no cover
 
 

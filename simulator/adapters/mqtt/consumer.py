@@ -19,9 +19,9 @@ Subscriptions: `$share/{group}/domino/billing/{server}/{class}/#` for each class
 `…/custom/#` at QoS 1, so the members of a group share the stream, and both topic forms
 match (the plain `…/{class}` and the `--topic-meta` `…/{class}/{run}/{seq}`); a plain
 subscription under MQTT 3.1.1 or when the broker has no shared subscriptions. Connecting,
-as for `tail`: MQTT 5 first, 3.1.1 on a fresh client when the broker refuses v5; an
-unreachable broker is retried every second until a deadline (none after a first
-success); a refused login is not retried.
+as for `tail`: MQTT 5 first, 3.1.1 on a fresh client when the broker refuses v5 or closes
+the connection on it (RabbitMQ before 3.13); an unreachable broker is retried every
+second until a deadline (none after a first success); a refused login is not retried.
 """
 
 from __future__ import annotations
@@ -35,10 +35,7 @@ from typing import Any, Final
 from gmqtt import Subscription
 
 from simulator.adapters.mqtt import gmqtt_glue as glue
-from simulator.adapters.mqtt.connecting import (
-    CONNECT_TIMEOUT,
-    BrokerClient,
-)
+from simulator.adapters.mqtt.connecting import BrokerClient
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.topics import (
     TOPIC_ROOT,
@@ -52,6 +49,11 @@ from simulator.errors import BillsimError, InputError
 
 SESSION_EXPIRY: Final = 86_400  # seconds: a day's outage or sleep loses nothing
 _GOODBYE_TIMEOUT: Final = 1.0
+# The wait for the SUBACK. NATS makes a JetStream consumer for each QoS 1 filter before it
+# answers, replicated in a cluster: a 3-node cluster on a loaded 2-core machine took 5.1 s
+# for the add-in's eight filters (tests/commands/test_broker_matrix.py), past the 5 s a
+# CONNACK is given.
+SUBACK_TIMEOUT: Final = 30.0
 
 Ack = int | None
 """What acknowledges a message (`Consumer.acknowledge`); None: nothing to (QoS 0)."""
@@ -249,9 +251,11 @@ class Consumer(BrokerClient):
         client.on_subscribe = on_subscribe
         client.subscribe([Subscription(topic, qos=1) for topic in filters])
         try:
-            granted = await asyncio.wait_for(subscribed, CONNECT_TIMEOUT)
+            granted = await asyncio.wait_for(subscribed, SUBACK_TIMEOUT)
         except TimeoutError:
-            raise ConsumerError(f"{self.url} did not answer the subscription") from None
+            raise ConsumerError(
+                f"{self.url} did not answer the subscription within {SUBACK_TIMEOUT:g} s"
+            ) from None
         if any(not isinstance(q, int) or q >= 0x80 for q in granted):
             raise ConsumerError(f"{self.url} refused the subscription to {', '.join(filters)}")
         if self.session_present:

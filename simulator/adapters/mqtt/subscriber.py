@@ -4,11 +4,12 @@
 ended when the last of them goes offline).
 
 Connecting: MQTT 5 first (it carries the content type and the ``seq`` user property),
-falling back to 3.1.1 at once, on a fresh client, when the broker refuses v5 (amqtt
-does). ``connect`` retries an unreachable broker every second until a deadline, and
-without end once there is none (after a first success: a broker restart is waited out).
-A refused login is not retried. gmqtt's own reconnects are off: a lost connection is
-reported by ``until_lost``, and the caller connects again.
+falling back to 3.1.1 at once, on a fresh client, when the broker refuses v5 (NATS,
+amqtt) or closes the connection on it (RabbitMQ before 3.13). ``connect`` retries an
+unreachable broker every second until a deadline, and without end once there is none
+(after a first success: a broker restart is waited out). A refused login is not retried.
+gmqtt's own reconnects are off: a lost connection is reported by ``until_lost``, and the
+caller connects again.
 """
 
 from __future__ import annotations
