@@ -283,6 +283,10 @@ def test_a_broker_that_closes_an_mqtt5_connect_gets_mqtt_3_1_1(
     assert summary["duplicates"] == 0
     assert proxy.closed == 2  # one MQTT 5 attempt each
     assert "(MQTT 3.1.1)" in (pipeline.tmp / "addin-1.log").read_text()
+    # run says the fallback in one line: no warning about the closed MQTT 5 attempt.
+    run_log = (pipeline.tmp / "run.log").read_text()
+    assert run_log.count("mqtt.mqtt5_refused") == 1, run_log
+    assert "connect_failed" not in run_log, run_log
 
 
 # -- the bridge that drops -----------------------------------------------------------------

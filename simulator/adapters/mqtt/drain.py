@@ -326,7 +326,11 @@ class BillingDrain:
                     self._version = MQTT_V311 if self._version == MQTT_V5 else MQTT_V5
                     note = f"next attempt with MQTT {'5' if self._version == MQTT_V5 else '3.1.1'}"
                 self.last_error = str(error)
-                self.log.warning(
+                # The first MQTT 5 login closed without an answer is, as often as not, a
+                # 3.1.1-only broker (RabbitMQ before 3.13): said in one line, mqtt5_refused,
+                # once the 3.1.1 login is in; a broker that is down warns from the next.
+                say = self.log.debug if note is not None and attempt == 0 else self.log.warning
+                say(
                     "mqtt.connect_failed",
                     broker=str(self.url),
                     error=str(error),
