@@ -93,8 +93,8 @@ def read_stream(path: str, codec: FrameCodec) -> Iterator[SourceFrame]:
 def _is_capture_line(line: bytes) -> bool:
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return True  # let the capture reader say what is wrong with it
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return True  # let the capture reader say what is wrong with it (a deep nest too)
     return not isinstance(obj, dict) or "frame" in obj or "StructType" not in obj
 
 

@@ -128,6 +128,16 @@ def test_an_empty_file_a_directory_and_a_cut_nbf_are_bad_input(tmp_path: Path) -
         list(read_stream(str(cut), CODEC))
 
 
+def test_a_first_line_nested_too_deep_is_bad_input(tmp_path: Path) -> None:
+    """Found by the test below: the form is told from the first line, which json.loads
+    cannot read when its nest is deeper than the recursion limit."""
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b'{"at":' + b"[" * 3000 + b"\n" + (json.dumps(GOOD) + "\n").encode())
+    with pytest.raises(InputError, match="nested too deep") as raised:
+        list(read_stream(str(path), CODEC))
+    assert str(path) in str(raised.value)
+
+
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

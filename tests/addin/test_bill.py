@@ -3,13 +3,13 @@ and the rules of docs/addin.md worked out by hand."""
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bundled_runs import BundledOut, summary_of
 from samples import (
     ALICE,
     BOB,
@@ -29,14 +29,13 @@ from simulator.adapters.stores import open_store, read_rows
 from simulator.addin.bill import BillBy, bill
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Received
-from simulator.commands.run import RunRequest
-from simulator.commands.run import run as run_command
 from simulator.domino.server import ANONYMOUS_WEB_USER, BILL_FIELDS
 from simulator.scenario.bundled import bundled_scenarios
 from simulator.scenario.loader import load_scenario
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.layout import Layout
 from simulator.wire.records import Frame, SessionID
 from simulator.wire.stream import iter_frame_buffers
 from simulator.wire.timedate import TimeDate
@@ -44,12 +43,10 @@ from simulator.wire.timedate import TimeDate
 SCENARIOS = bundled_scenarios()
 
 
-def run_scenario(name: str, tmp_path: Path) -> tuple[list[bytes], dict[str, Any]]:
+def run_scenario(name: str, bundled_out: BundledOut) -> tuple[list[bytes], dict[str, Any]]:
     """The frames of `billsim run NAME --out` and its `--summary` JSON."""
-    out, summary = tmp_path / "frames.nbf", tmp_path / "summary.json"
-    stderr = io.StringIO()
-    request = RunRequest(scenario=name, out=out, summary_path=summary)
-    assert run_command(request, stdout=io.StringIO(), stderr=stderr) == 0, stderr.getvalue()
+    out = bundled_out(name, Layout.LINUX_X86_64)
+    summary = summary_of(out)
     codec = FrameCodec()
     with out.open("rb") as stream:
         frames = [
@@ -60,8 +57,10 @@ def run_scenario(name: str, tmp_path: Path) -> tuple[list[bytes], dict[str, Any]
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_the_bill_of_a_stored_run_is_its_summary(name: str, tmp_path: Path) -> None:
-    frames, summary = run_scenario(name, tmp_path)
+def test_the_bill_of_a_stored_run_is_its_summary(
+    name: str, tmp_path: Path, bundled_out: BundledOut
+) -> None:
+    frames, summary = run_scenario(name, bundled_out)
     codec = FrameCodec(custom_kinds=load_scenario(SCENARIOS[name]).custom_kinds())
     url = f"sqlite:///{tmp_path / 'billing.db'}"
     store = open_store(url, codec)

@@ -126,7 +126,9 @@ def stored_seqs(store: str | Path) -> set[int]:
         lines = path.with_name(path.name + ".seen").read_text().split("\n")[:-1]
     except FileNotFoundError:
         return set()
-    return {int(line.rsplit(" ", 3)[2]) for line in lines}
+    # A line a killed add-in left half written is mended by the next one: skipped here.
+    fields = [line.rsplit(" ", 3) for line in lines]
+    return {int(f[2]) for f in fields if len(f) == 4 and f[2].isdigit() and f[3].isdigit()}
 
 
 def stop_when_stored(
