@@ -1,6 +1,6 @@
 """Fixtures shared by test modules (defined in helper modules, exposed here)."""
 
-from brokers import (
+from broker_processes import (
     mosquitto,
     mosquitto_bridge_factory,
     mosquitto_factory,

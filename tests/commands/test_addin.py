@@ -1,4 +1,4 @@
-"""`billsim addin` against a real mosquitto (tests/brokers.py): every frame of a run stored
+"""`billsim addin` against a real mosquitto (tests/broker_processes.py): every frame of a run stored
 once, redeliveries counted, rejects kept, nothing lost across kill -9, a shared group or a
 broker restart, pacing as NBILLSES, --until-idle.
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from brokers import BrokerFactory, MosquittoBroker, free_port
+from broker_processes import BrokerFactory, MosquittoBroker, free_port
 from gmqtt import Client
 from psycopg import sql
 from samples import SERVER, SERVER_CN, SESSION_REC, STAMP

@@ -1,5 +1,5 @@
 """The broker matrix (docs/brokers.md): `billsim run` → `billsim addin` → `billsim verify`
-through the brokers users run, each started by its fixture (tests/brokers.py) on free
+through the brokers users run, each started by its fixture (tests/broker_processes.py) on free
 loopback ports with its own config and data directory.
 
 - mosquitto, a single broker (MQTT 5: `seq` and `run` travel as user properties);
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import BridgeFactory, ClosesOnMqtt5, MosquittoBroker, NatsBroker, NatsCluster
+from broker_processes import BridgeFactory, ClosesOnMqtt5, MosquittoBroker, NatsBroker, NatsCluster
 
 pytestmark = pytest.mark.broker
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from brokers import BrokerFactory, free_port, make_tls_files
+from broker_processes import BrokerFactory, free_port, make_tls_files
 from paths import GOLDEN_FRAMES
 
 pytestmark = pytest.mark.broker

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import MosquittoBroker
+from broker_processes import MosquittoBroker
 from test_addin import billsim, finish, processes, start_addin, wait_subscribed
 
 pytestmark = pytest.mark.broker

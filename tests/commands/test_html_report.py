@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import MosquittoBroker
+from broker_processes import MosquittoBroker
 from browser import FETCHES, Chromium, Page
 from typer.testing import CliRunner
 

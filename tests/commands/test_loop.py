@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from brokers import MosquittoBroker
+from broker_processes import MosquittoBroker
 from test_addin import billsim, processes, start_addin, stop_when_stored, wait_subscribed
 
 pytestmark = pytest.mark.broker

@@ -1,5 +1,5 @@
 """`--metrics-port` end to end (simulator/commands/metrics.py): a real run, a real add-in
-and a domain of two processes against a private mosquitto (tests/brokers.py), scraped
+and a domain of two processes against a private mosquitto (tests/broker_processes.py), scraped
 while they work and once more after their summary is written; the final scrape must
 agree with the summary, counter for counter. Bad options are bad input (exit 2)."""
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import MosquittoBroker, free_port
+from broker_processes import MosquittoBroker, free_port
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 

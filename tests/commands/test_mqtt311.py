@@ -1,5 +1,5 @@
 """Exactly-once accounting on a broker that speaks MQTT 3.1.1 only (nats-server's MQTT
-listener, tests/brokers.py): no properties carry `run` and `seq`, so with `--topic-meta`
+listener, tests/broker_processes.py): no properties carry `run` and `seq`, so with `--topic-meta`
 they go in the topic and the add-in keys on it, and without it the add-in stores every
 copy and says so, and `verify` compares totals only and says so. The MQTT 5 attempt that
 NATS refuses leaves one billsim line on stderr and nothing of gmqtt's.
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from brokers import NatsBroker, NatsFactory, find_program
+from broker_processes import NatsBroker, NatsFactory, find_program
 
 from simulator.wire import constants as c
 

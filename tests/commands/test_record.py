@@ -1,4 +1,4 @@
-"""`billsim record` and `billsim replay` against a real mosquitto (tests/brokers.py), as a
+"""`billsim record` and `billsim replay` against a real mosquitto (tests/broker_processes.py), as a
 user runs them: a run recorded, replayed moved to another day, drained by the add-in and
 verified against the run's own summary (issue 13's done-when); a looped replay stored as
 new sessions, `check` clean, verified against the replay's summary. And the recorder's
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import Collector, MosquittoBroker, Received
+from broker_processes import Collector, MosquittoBroker, Received
 from samples import FRAMES
 from test_addin import (
     billsim,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import MosquittoBroker, free_port
+from broker_processes import MosquittoBroker, free_port
 from typer.testing import CliRunner
 
 from simulator import cli

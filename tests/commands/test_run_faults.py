@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import Collector, MosquittoBroker
+from broker_processes import Collector, MosquittoBroker
 from paths import GOLDEN_TRACES
 from samples import HEADER, NATURAL, OFFSETS, REC_SIZE, STRUCT_TYPE
 

@@ -1,7 +1,7 @@
 """`billsim run` on MQTT, end to end: the issue-4 acceptance tests at the daemon level.
 
 Each test drives the real command line (`python -m simulator run …` as a child process)
-against a private mosquitto of its own on a free loopback port (tests/brokers.py), never
+against a private mosquitto of its own on a free loopback port (tests/broker_processes.py), never
 the system broker on 1883, and looks at what a consumer subscribed to the broker sees.
 Reference frames come from an in-process `--out` / `--stdout` run of the same scenario
 (`simulator.commands.run.run` in a thread: it runs its own event loop).
@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 import pytest
-from brokers import (
+from broker_processes import (
     BrokerFactory,
     Collector,
     MosquittoBroker,

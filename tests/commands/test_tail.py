@@ -1,5 +1,5 @@
 """`billsim tail`: the one-line rendering of each record kind, the message handling, and the
-command itself against a private mosquitto (the `mosquitto` fixture of tests/brokers.py,
+command itself against a private mosquitto (the `mosquitto` fixture of tests/broker_processes.py,
 exposed by conftest.py), never the system broker.
 
 The expected lines are written out by hand from the frames' values.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import BrokerFactory, MosquittoBroker, free_port, make_tls_files
+from broker_processes import BrokerFactory, MosquittoBroker, free_port, make_tls_files
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from paths import REPO

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from brokers import free_port
+from broker_processes import free_port
 
 from simulator.commands.run import RunRequest, watches
 

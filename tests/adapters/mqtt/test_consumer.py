@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from brokers import MosquittoBroker, find_program
+from broker_processes import MosquittoBroker, find_program
 from gmqtt import Client, Subscription
 from gmqtt.mqtt.constants import MQTTv50
 

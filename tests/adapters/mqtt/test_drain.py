@@ -1,7 +1,7 @@
 """The MQTT drain (simulator/adapters/mqtt/) against real mosquitto brokers of its own.
 
 Unit tests first (URL, options, topics, packet encoding), then `broker` tests: each starts
-a private mosquitto on a free loopback port (tests/brokers.py).
+a private mosquitto on a free loopback port (tests/broker_processes.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brokers import (
+from broker_processes import (
     AmqttBroker,
     BrokerFactory,
     Collector,

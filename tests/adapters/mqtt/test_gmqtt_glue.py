@@ -13,7 +13,7 @@ from typing import Any
 
 import gmqtt
 import pytest
-from brokers import MosquittoBroker
+from broker_processes import MosquittoBroker
 from gmqtt import MQTTConnectError
 from paths import REPO
 from samples import SERVER, SERVER_CN, SESSION_REC, STAMP
@@ -84,7 +84,9 @@ async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoB
 
         assert glue.protocol_version(client) == glue.MQTT_V5
         assert not glue.refused_for_good(client)
-        assert glue.receive_maximum(client) == 1000  # max_inflight_messages of tests/brokers.py
+        assert (
+            glue.receive_maximum(client) == 1000
+        )  # max_inflight_messages of tests/broker_processes.py
         assert glue.usable_packet_ids(client) == 999  # gmqtt: one fewer than announced
         assert glue.packet_ids_in_use(client) == 0
         assert not glue.write_paused(client)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import typer
-from brokers import make_tls_files
+from broker_processes import make_tls_files
 
 from simulator.adapters.mqtt.options import MqttOptions, tls_context
 from simulator.adapters.mqtt.url import parse_broker_url

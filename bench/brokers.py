@@ -1,12 +1,9 @@
 """Broker benchmark: the same load through each broker of the matrix (docs/brokers.md).
 
-    python bench/broker_matrix.py [--users 300] [--qos 1,0]
-                                  [--brokers mosquitto,bridge,nats,cluster]
+    python bench/brokers.py [--users 300] [--qos 1,0]
+                            [--brokers mosquitto,bridge,nats,cluster]
 
-(Not bench/brokers.py: that module name is tests/brokers.py's, whose brokers this bench
-starts.)
-
-Each broker is started as the tests start it (tests/brokers.py: free loopback ports, a
+Each broker is started as the tests start it (tests/broker_processes.py: free loopback ports, a
 config and a data directory of its own, stopped by PID):
 
 - **mosquitto**: one broker with the load settings of the tests (1,000 in flight, 200,000
@@ -56,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from brokers import (  # noqa: E402
+from broker_processes import (  # noqa: E402
     BridgeTo,
     MosquittoBroker,
     NatsBroker,
