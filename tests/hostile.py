@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from simulator.addin.intake import Intake, Message
 from simulator.addin.rows import reject_row
@@ -26,6 +29,7 @@ from simulator.commands.decode import decode_stream
 from simulator.commands.run import check_script, load, with_dry_run
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_BAD_INPUT, InputError
+from simulator.scenario import yamlsource
 from simulator.scenario.loader import (
     ScenarioError,
     load_scenario_text,
@@ -236,3 +240,42 @@ def scenario_loader_target(data: bytes) -> None:
         check_script(scenario, scenario.settings_with(), RunOptions())
     except InputError as error:
         assert_bad_input(error)
+
+
+def yaml_readers_target(data: bytes) -> None:
+    """The scenario's YAML reader (`load_yaml`, built from libyaml's events when it can)
+    and the composing loader it falls back on agree: the same values, of the same types,
+    on the same lines, or the same refusal."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return
+    outcomes = []
+    for read in (yamlsource.load_yaml, yamlsource.load_composed):
+        try:
+            outcomes.append(read(text, "fuzz.yaml"))
+        except InputError as error:
+            outcomes.append(str(error))
+    assert_same_yaml(*outcomes)
+
+
+def assert_same_yaml(got: Any, expected: Any, path: tuple[Any, ...] = ()) -> None:
+    """Equal as YAML values (NaN equal to itself), of the same types, keys in the same
+    order, and with the same lines on every mapping, list, entry and item."""
+    assert type(got) is type(expected), (path, got, expected)
+    if isinstance(got, yamlsource.LinedDict):
+        assert (got.line, list(got.lines.items())) == (expected.line, list(expected.lines.items()))
+        assert [type(key) for key in got] == [type(key) for key in expected], path
+        assert list(got) == list(expected), path
+        for key in got:
+            assert_same_yaml(got[key], expected[key], (*path, key))
+    elif isinstance(got, yamlsource.LinedList):
+        assert (got.line, got.lines, len(got)) == (expected.line, expected.lines, len(expected))
+        for index, (item, other) in enumerate(zip(got, expected, strict=True)):
+            assert_same_yaml(item, other, (*path, index))
+    elif isinstance(got, float) and math.isnan(got):
+        assert math.isnan(expected), path
+    else:
+        assert got == expected, (path, got, expected)
+        if isinstance(got, datetime):
+            assert got.tzinfo == expected.tzinfo, path

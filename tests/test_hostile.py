@@ -203,6 +203,38 @@ def test_a_mutated_scenario_loads_and_starts_or_is_refused_at_its_line(data: byt
     hostile.scenario_target(data)
 
 
+# Pieces of YAML, put together at random: odd scalars (YAML 1.1 booleans, octal, sexagesimal,
+# dates), flow and block syntax, indentation, quotes and escapes.
+_YAML_PIECES = [
+    *("a", "b", "key", "0x10", "010", "1:30", "1_0", "yes", "Off", "~", "null", "1.5", "-.inf"),
+    *(".NaN", "2026-11-23", "2026-11-23T08:00:00Z", "1e3", "+1", "<<", "=", "'q'", '"\\x41"'),
+    *('"a\\nb"', "''", '""', "|", ">-", "!!str", "&a", "*a", "? ", ": ", ":", "- ", ", "),
+    *("[", "]", "{", "}", "#", "\n", "\n  ", "\n    ", "\n- ", " ", "\t", "---", "..."),
+]
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+@given(st.lists(st.sampled_from(_YAML_PIECES), max_size=40))
+def test_both_yaml_readers_agree_on_pieces_of_yaml(pieces: list[str]) -> None:
+    hostile.yaml_readers_target("".join(pieces).encode())
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+@given(mutated_scenario())
+def test_both_yaml_readers_agree_on_a_mutated_scenario(data: bytes) -> None:
+    hostile.yaml_readers_target(data)
+
+
 _NOTES_INI = (
     "[Notes]\nServerName=CN=Mail01/O=Acme\nBillingClass=Session,Database\n"
     "BillingSuppressTime=15\nBillingAddinWakeup=60\nBillingAddinRuntime=10\n"

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from simulator.errors import InputError, quoted
@@ -223,7 +235,171 @@ def _line_at(text: str, position: int) -> int:
 
 
 def load_yaml(text: str, filename: str) -> Any:
-    """The one document in `text` (None if empty); mappings and sequences carry their lines."""
+    """The one document in `text` (None if empty); mappings and sequences carry their lines.
+
+    A document of plain mappings, lists and scalars (what scenarios are) is built straight
+    from libyaml's events; anything else, and every error, takes the composing loader
+    (`load_composed`), which alone decides what is refused and with which message.
+    """
+    with paused_gc():
+        try:
+            return _load_from_events(text)
+        except (NotPlainError, yaml.YAMLError, ValueError, OverflowError):
+            pass  # the composing loader decides what it is
+        return load_composed(text, filename)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside: building a big scenario makes a million objects
+    that all live on, and each collection triggered on the way walks all of them again
+    (two thirds of the time a 3 MB scenario took to load). Reference counting still frees
+    everything else."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class NotPlainError(Exception):
+    """The document has something the event builder leaves to the composing loader."""
+
+
+# Past this depth the composing loader decides (it refuses nesting past Python's recursion
+# limit); no scenario comes near it.
+_MAX_EVENT_DEPTH = 64
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# The implicit tags a plain scalar can take, by its first character, as the loader's
+# resolver tries them (`Resolver.resolve`): the tag of the first pattern that matches.
+_IMPLICIT: dict[str, list[tuple[str, Any]]] = {
+    first: [*resolvers, *_Loader.yaml_implicit_resolvers.get(None, [])]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+    if first is not None
+}
+_NO_RESOLVERS: list[tuple[str, Any]] = list(_Loader.yaml_implicit_resolvers.get(None, []))
+
+
+def _plain_value(value: str) -> Any:
+    """A plain scalar as the composing loader builds it (see `_IMPLICIT`)."""
+    for implicit, pattern in _IMPLICIT.get(value[:1], _NO_RESOLVERS):
+        if pattern.match(value):
+            tag = implicit
+            break
+    else:
+        return value
+    if tag == _INT_TAG:
+        if value.isdigit() and (value[0] != "0" or value == "0"):
+            if len(value) > MAX_DIGITS:
+                raise NotPlainError
+            return int(value)
+        if _too_large(value):
+            raise NotPlainError
+        return _INTS.construct_yaml_int(ScalarNode(tag, value))
+    if tag == _NULL_TAG:
+        return None
+    if tag == _BOOL_TAG:
+        return _INTS.bool_values[value.lower()]
+    if tag == _FLOAT_TAG:
+        return _INTS.construct_yaml_float(ScalarNode(tag, value))
+    if tag == _TIMESTAMP_TAG:
+        return _INTS.construct_yaml_timestamp(ScalarNode(tag, value))
+    raise NotPlainError  # `<<` merges, `=`: the composing loader handles them
+
+
+def _load_from_events(text: str) -> Any:
+    """`load_composed`'s result for a document with no anchor, alias, tag, complex key or
+    duplicate key, built from the parser's events without a node tree; raises NotPlainError
+    for any other document and the parser's error for bad YAML.
+
+    Lines are the events' start marks, the same marks the composed nodes carry.
+    """
+    parser = _Loader(text)
+    try:
+        next_event = parser.get_event
+        next_event()  # the stream's start
+        event = next_event()
+        if type(event) is StreamEndEvent:
+            return None
+        if type(event) is not DocumentStartEvent:
+            raise NotPlainError
+        root: Any = None
+        resolved: dict[str, Any] = {}
+        # The open collections: the one being filled is `into`, with the key waiting for
+        # its value (`key`, `has_key`) when it is a mapping.
+        stack: list[tuple[Any, Any]] = []
+        into: Any = None
+        key: Any = None
+        has_key = False
+        while True:
+            event = next_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
+                    raise NotPlainError
+                value = event.value
+                if event.implicit[0]:
+                    # Scenarios repeat their plain words (keys, actions, user keys) and
+                    # numbers many times: each is resolved once. The values are immutable.
+                    plain = value
+                    value = resolved.get(plain, resolved)
+                    if value is resolved:
+                        value = resolved[plain] = _plain_value(plain)
+                line = event.start_mark.line + 1
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                if event.anchor is not None or event.tag is not None:
+                    raise NotPlainError
+                line = event.start_mark.line + 1
+                value = LinedDict(line) if kind is MappingStartEvent else LinedList(line)
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                done = into
+                into, key = stack.pop()
+                has_key = False
+                if not stack:
+                    root = done
+                    break
+                continue
+            else:
+                raise NotPlainError  # an alias
+            if type(into) is LinedDict:
+                if has_key:
+                    into[key] = value
+                    has_key = False
+                elif kind is ScalarEvent:
+                    if value in into:
+                        raise NotPlainError  # a duplicate: the composing loader names it
+                    into.lines[value] = line
+                    key = value
+                    has_key = True
+                    continue
+                else:
+                    raise NotPlainError  # a list or mapping as a key
+            elif into is not None:
+                into.append(value)
+                into.lines.append(line)
+            elif kind is ScalarEvent:
+                root = value  # the document is one scalar
+                break
+            if kind is not ScalarEvent:
+                if len(stack) >= _MAX_EVENT_DEPTH:
+                    raise NotPlainError
+                stack.append((into, key))
+                into = value
+                has_key = False
+        if type(next_event()) is not DocumentEndEvent or type(next_event()) is not StreamEndEvent:
+            raise NotPlainError  # a second document
+        return root
+    finally:
+        parser.dispose()
+
+
+def load_composed(text: str, filename: str) -> Any:
+    """`load_yaml` through the node tree: refuses what YAML and this loader refuse."""
     loader = _Loader(text)
     loader.filename = filename
     node: yaml.Node | None = None

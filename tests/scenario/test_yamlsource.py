@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
+from hostile import assert_same_yaml
+from paths import REPO
 
 from simulator.errors import InputError
+from simulator.scenario import yamlsource
 from simulator.scenario.yamlsource import LinedDict, LinedList, line_of, load_yaml, read_yaml
 
 DOC = """\
@@ -35,6 +39,74 @@ def test_lines_of_entries_and_items() -> None:
     assert line_of(doc, ["script", 1]) == 9  # a block item starts at its first key
     assert line_of(doc, ["script", 1, "action"]) == 10
     assert isinstance(doc["script"], LinedList)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "scenarios").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_a_bundled_scenario_is_built_from_events_as_the_composing_loader_builds_it(
+    path: Path,
+) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert_same_yaml(yamlsource._load_from_events(text), yamlsource.load_composed(text, "s"))
+
+
+PLAIN_SCALARS = """\
+words: [x, "yes", 'no', yes, No, ON, off, ~, null, Null, "", '~']
+numbers: [0, -0, +12, 1_000, 0x1F, 0o17, 017, 0b101, 1:30, "12", 12e3]
+floats: [1.5, -.5, 1e3, 1.0e+3, .inf, -.Inf, .NaN, 6.8523015e+5, 1_000.5, 190:20:30.15]
+times: [2026-11-23, 2026-11-23T08:00:00Z, 2026-11-23 08:00:00.5 +01:00, "2026-11-23"]
+keys: {1: a, 0x10: b, false: c, ~: d, 2.5: e, 2026-01-01: f, "1": g}
+empty:
+block: |
+  two
+  lines
+folded: >-
+  one
+  line
+quoted: "tab\there \u00e9 \x41"
+flow: {a: [1, {b: [], c: {}}], d: [[[]]]}
+"""
+
+
+def test_plain_scalars_read_as_the_composing_loader_reads_them() -> None:
+    built = yamlsource._load_from_events(PLAIN_SCALARS)
+    assert_same_yaml(built, yamlsource.load_composed(PLAIN_SCALARS, "s"))
+    assert built["numbers"][:4] == [0, 0, 12, 1000]
+    assert built["words"][3:5] == [True, False]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",  # anchors and aliases
+        "a: !!str 1\n",  # tags
+        "base: {x: 1}\nuse: {<<: {x: 2}}\n",  # a merge key
+        "? [x]\n: 1\n",  # a complex key
+        "a: 1\na: 2\n",  # a duplicate key
+        "a: 1\n---\nb: 2\n",  # two documents
+        "seed: " + "1" * 39 + "\n",  # a whole number too long
+        "seed: 0x" + "f" * 36 + "\n",
+        "at: 2026-13-45\n",  # no such date
+        "v: =\n",  # YAML's value key
+        "a: " + "[" * 100 + "]" * 100 + "\n",  # deeper than the event builder goes
+    ],
+)
+def test_what_the_event_builder_leaves_to_the_composing_loader(text: str) -> None:
+    with pytest.raises((yamlsource.NotPlainError, ValueError)):
+        yamlsource._load_from_events(text)
+
+
+def test_loading_leaves_the_garbage_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    load_yaml("a: 1\n", "f.yaml")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_yaml("a: 1\n", "f.yaml")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_missing_path_falls_back_to_nearest_entry() -> None:
