@@ -43,6 +43,7 @@ from simulator.scenario.notes_ini import NotesIniSettings, read_notes_ini
 from simulator.scenario.rate import RatePlan, parse_rate
 from simulator.scenario.speed import Speed
 from simulator.scenario.workload import Workload
+from simulator.scenario.yamlsource import paused_gc
 from simulator.wire.layout import Framing, Layout
 
 # `--out -`: the binary frames to standard output, for a pipe into `check -` or `decode -`.
@@ -145,7 +146,8 @@ def check_script(scenario: Scenario, settings: NotesIniSettings, options: RunOpt
     """Dry-run the script: its state errors (logout with no session, …) raise InputError
     before a single frame is written anywhere. Generated users are left out: they cannot
     make such errors, and a big workload would run twice."""
-    Simulation(without_faults(scenario), settings, options, generate=False).dry_run()
+    with paused_gc():  # what a dry run of a big script makes, walked again and again
+        Simulation(without_faults(scenario), settings, options, generate=False).dry_run()
 
 
 def parse_speed(text: str) -> Speed:

@@ -72,6 +72,16 @@ class BillingWriter:
         self._stamp_now = -1
         self._stamp_value = stamper(0)
 
+    def skip_encoding(self) -> None:
+        """For a dry run, which checks the script's state and never looks at a frame:
+        records are still filtered by class, stamped and counted, and handed on as empty
+        frames (encoding them was a seventh of a dry run's time). Custom records are
+        still encoded."""
+        self._encoders = {
+            python_type: (_no_frame, struct_type, counts)
+            for python_type, (_encode, struct_type, counts) in self._encoders.items()
+        }
+
     @property
     def by_struct_type(self) -> dict[tuple[int, int], int]:
         """(struct type, action or type) → frames written; the summary's "records by type"."""
@@ -114,3 +124,7 @@ class BillingWriter:
         counts[0] = counts.get(0, 0) + 1
         self.put((self.frames, frame))
         return True
+
+
+def _no_frame(*_: object) -> bytes:
+    return b""

@@ -295,14 +295,17 @@ class Simulation:
     def run_action(self, action: Action) -> None:
         if isinstance(action, SessionActionBase):
             user = self.scenario.users[action.user]
-            db_key: str | None = getattr(action, "db", None)
+            # The fields as stored: `getattr(action, "db", None)` on an action without
+            # one goes through pydantic's __getattr__ and an AttributeError, every time.
+            fields = action.__dict__
+            db_key: str | None = fields.get("db")
             self.server.session_action(
                 self.now,
                 user.name,
                 user.address,
                 action.action,
                 self.databases[db_key] if db_key is not None else None,
-                getattr(action, "note_id", None),
+                fields.get("note_id"),
                 action.bytes_in,
                 action.bytes_out,
             )
@@ -538,6 +541,7 @@ class Simulation:
         ScenarioError listing every action the script's state refused, each skipped.
         """
         self.writer.put = _discard
+        self.writer.skip_encoding()
         self._script_problems = []
         while self.step():
             pass

@@ -36,6 +36,7 @@ from simulator.scenario.yamlsource import (
     LinedList,
     line_of,
     load_yaml,
+    paused_gc,
     read_yaml,
     render_path,
 )
@@ -109,11 +110,13 @@ def load_scenario(path: str | Path) -> Scenario:
 
     Raises InputError: a ScenarioError listing every problem found once the YAML parses.
     """
-    return _build(read_yaml(path), str(path))
+    with paused_gc():  # a big scenario's models would be walked by every collection
+        return _build(read_yaml(path), str(path))
 
 
 def load_scenario_text(text: str, filename: str = "<scenario>") -> Scenario:
-    return _build(load_yaml(text, filename), filename)
+    with paused_gc():
+        return _build(load_yaml(text, filename), filename)
 
 
 # Parts of a pydantic error's location that are no field of the file: a dict key's
