@@ -338,10 +338,13 @@ def _load_from_events(text: str) -> Any:
             raise NotPlainError
         root: Any = None
         resolved: dict[str, Any] = {}
-        # The open collections: the one being filled is `into`, with the key waiting for
-        # its value (`key`, `has_key`) when it is a mapping.
-        stack: list[tuple[Any, Any]] = []
+        # The collections open around the event: the one being filled is `into` (its
+        # `lines` too, and whether it is a mapping); a mapping's key waits in `key` for
+        # its value while `has_key`. A scalar's line is read only where it is kept.
+        stack: list[tuple[Any, Any, bool]] = []
         into: Any = None
+        lines: Any = None
+        in_mapping = False
         key: Any = None
         has_key = False
         while True:
@@ -358,47 +361,51 @@ def _load_from_events(text: str) -> Any:
                     value = resolved.get(plain, resolved)
                     if value is resolved:
                         value = resolved[plain] = _plain_value(plain)
-                line = event.start_mark.line + 1
+                if in_mapping:
+                    if has_key:
+                        into[key] = value
+                        has_key = False
+                    else:
+                        if value in into:
+                            raise NotPlainError  # a duplicate: the composing loader names it
+                        lines[value] = event.start_mark.line + 1
+                        key = value
+                        has_key = True
+                elif into is not None:
+                    into.append(value)
+                    lines.append(event.start_mark.line + 1)
+                else:
+                    root = value  # the document is one scalar
+                    break
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if event.anchor is not None or event.tag is not None:
                     raise NotPlainError
                 line = event.start_mark.line + 1
                 value = LinedDict(line) if kind is MappingStartEvent else LinedList(line)
-            elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                done = into
-                into, key = stack.pop()
-                has_key = False
-                if not stack:
-                    root = done
-                    break
-                continue
-            else:
-                raise NotPlainError  # an alias
-            if type(into) is LinedDict:
-                if has_key:
+                if in_mapping:
+                    if not has_key:
+                        raise NotPlainError  # a list or mapping as a key
                     into[key] = value
-                    has_key = False
-                elif kind is ScalarEvent:
-                    if value in into:
-                        raise NotPlainError  # a duplicate: the composing loader names it
-                    into.lines[value] = line
-                    key = value
-                    has_key = True
-                    continue
-                else:
-                    raise NotPlainError  # a list or mapping as a key
-            elif into is not None:
-                into.append(value)
-                into.lines.append(line)
-            elif kind is ScalarEvent:
-                root = value  # the document is one scalar
-                break
-            if kind is not ScalarEvent:
+                elif into is not None:
+                    into.append(value)
+                    lines.append(line)
                 if len(stack) >= _MAX_EVENT_DEPTH:
                     raise NotPlainError
-                stack.append((into, key))
+                stack.append((into, key, in_mapping))
                 into = value
+                lines = value.lines
+                in_mapping = kind is MappingStartEvent
                 has_key = False
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                done = into
+                into, key, in_mapping = stack.pop()
+                has_key = False
+                if into is None:
+                    root = done
+                    break
+                lines = into.lines
+            else:
+                raise NotPlainError  # an alias
         if type(next_event()) is not DocumentEndEvent or type(next_event()) is not StreamEndEvent:
             raise NotPlainError  # a second document
         return root
