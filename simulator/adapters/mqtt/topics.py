@@ -101,10 +101,10 @@ def parse_topic(topic: str) -> Topic | None:
     return Topic(server, kind, rest)
 
 
-FRAME_KINDS: Final = frozenset((*c.CLASS_TOPIC_NAME.values(), "custom"))
 # Every kind of frame topic, in the order docs/mqtt.md lists the classes: a subscription
 # per kind (`frame_filters`) matches both forms of its topics and nothing else.
 FRAME_TOPIC_KINDS: Final = (*c.CLASS_TOPIC_NAME.values(), "custom")
+FRAME_KINDS: Final = frozenset(FRAME_TOPIC_KINDS)
 
 
 @dataclass(frozen=True)
