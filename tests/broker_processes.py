@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import pytest
 from gmqtt import Client
@@ -667,20 +667,36 @@ class ClosesOnMqtt5:
 BrokerFactory = Callable[..., MosquittoBroker]
 
 
+class _Process(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+_P = TypeVar("_P", bound=_Process)
+
+
+def _started_in_turn(
+    kind: Callable[..., _P], directory: Path, name: str
+) -> Iterator[Callable[..., _P]]:
+    """A factory fixture's body: each call makes a ``kind`` in a directory of its own
+    (``{name}-0``, ``{name}-1``, …) and starts it; all are stopped at the end."""
+    made: list[_P] = []
+
+    def make(**kwargs: Any) -> _P:
+        process = kind(directory / f"{name}-{len(made)}", **kwargs)
+        made.append(process)
+        process.start()
+        return process
+
+    yield make
+    for process in made:
+        process.stop()
+
+
 @pytest.fixture
 def mosquitto_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
     """Make and start brokers (keyword arguments of MosquittoBroker); all stopped at the end."""
-    brokers: list[MosquittoBroker] = []
-
-    def make(**kwargs: Any) -> MosquittoBroker:
-        broker = MosquittoBroker(tmp_path / f"mosquitto-{len(brokers)}", **kwargs)
-        brokers.append(broker)
-        broker.start()
-        return broker
-
-    yield make
-    for broker in brokers:
-        broker.stop()
+    yield from _started_in_turn(MosquittoBroker, tmp_path, "mosquitto")
 
 
 @pytest.fixture
@@ -722,17 +738,7 @@ NatsFactory = Callable[..., NatsBroker]
 def nats_factory(tmp_path: Path) -> Iterator[NatsFactory]:
     """Make and start nats-servers with the MQTT listener (keyword arguments of
     NatsBroker); all stopped at the end."""
-    brokers: list[NatsBroker] = []
-
-    def make(**kwargs: Any) -> NatsBroker:
-        broker = NatsBroker(tmp_path / f"nats-{len(brokers)}", **kwargs)
-        brokers.append(broker)
-        broker.start()
-        return broker
-
-    yield make
-    for broker in brokers:
-        broker.stop()
+    yield from _started_in_turn(NatsBroker, tmp_path, "nats")
 
 
 @pytest.fixture
