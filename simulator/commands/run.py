@@ -60,8 +60,13 @@ def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, NotesIniS
         scenario = load_scenario(resolve_scenario(scenario_arg))
     except ScenarioError as error:
         raise with_dry_run(error, notes_ini) from None
+    return scenario, settings_of(scenario, notes_ini)
+
+
+def settings_of(scenario: Scenario, notes_ini: Path | None) -> NotesIniSettings:
+    """The scenario's notes.ini settings, with a notes.ini file's over them."""
     layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
-    return scenario, scenario.settings_with(*layers)
+    return scenario.settings_with(*layers)
 
 
 def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
@@ -76,8 +81,7 @@ def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
             f"…) once {f'the problems of {why}' if why else 'these problems'} are fixed"
         )
     try:
-        layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
-        settings = runnable.settings_with(*layers)
+        settings = settings_of(runnable, notes_ini)
     except InputError as other:  # the notes.ini file
         return error.with_note(f"{other} (so the script was not dry-run)")
     try:
