@@ -391,11 +391,26 @@ def user_properties(properties_field: bytes) -> dict[str, str]:
     return found
 
 
+def publish_fields(
+    encoder: FrameEncoder, item: tuple[int, bytes], sent: int
+) -> tuple[bytes, bytes]:
+    """The topic field and the properties field (properties of less than 128 bytes) of
+    the QoS 0 PUBLISH the drain writes for a frame."""
+    packet, rejected = encoder.packets([item], None, sent)
+    assert not rejected
+    at = 1
+    while packet[at] >= 0x80:  # the remaining length
+        at += 1
+    topic_end = at + 3 + int.from_bytes(packet[at + 1 : at + 3], "big")
+    assert packet[topic_end] < 0x80
+    return packet[at + 1 : topic_end], packet[topic_end : topic_end + 1 + packet[topic_end]]
+
+
 def test_asyncapi_frame_properties_are_those_the_drain_writes(asyncapi: dict[str, Any]) -> None:
     headers = asyncapi["components"]["schemas"]["frameUserProperties"]
     frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
     encoder = FrameEncoder(SERVER_CN, "3f9c1a2b4d5e", None, properties=True)
-    _topic, properties_field, _payload = encoder.prepare((7, frame), 1_795_251_600_123_456)
+    _topic, properties_field = publish_fields(encoder, (7, frame), 1_795_251_600_123_456)
     written = user_properties(properties_field)
     assert written == {
         "seq": "7",
@@ -509,7 +524,7 @@ def test_asyncapi_topic_meta_addresses_are_those_the_drain_writes(
     parameters filled in, the run and seq those of the user properties."""
     frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
     encoder = FrameEncoder(SERVER_CN, "3f9c1a2b4d5e", None, properties=True, topic_meta=True)
-    topic_field, properties_field, _payload = encoder.prepare((7, frame), 1_795_251_600_123_456)
+    topic_field, properties_field = publish_fields(encoder, (7, frame), 1_795_251_600_123_456)
     topic = topic_field[2:].decode()
     assert int.from_bytes(topic_field[:2], "big") == len(topic)
     address = channel_by_address(asyncapi, "domino/billing/{server}/{class}/{run}/{seq}")["address"]

@@ -17,9 +17,11 @@ until the broker's PUBACK releases it: a producer blocked on the quota wakes on 
 a broker outage loses nothing below the quota. Which frames are in flight, in what order
 they are (re)published and what each PUBACK releases is the business of the sans-IO
 ``InFlightWindow`` (window.py); this module does the I/O around it. PUBACKs are learnt
-through gmqtt's ``persistent_storage`` hook (``AckStore``). Frame PUBLISH packets are
-encoded by ``FrameEncoder`` (packets.py) with packet ids from gmqtt's own allocator, and
-written a batch at a time; gmqtt's PUBACK handling frees the ids as usual. Status, stats
+through gmqtt's ``persistent_storage`` hook (``AckStore``): those of one socket read
+together, the window told of them in one call and the queue released once. Frame PUBLISH
+packets are encoded a batch at a time by ``FrameEncoder`` (packets.py), with the packet
+ids gmqtt's own allocator would hand out, taken together, and written in one write; the
+PUBACK reader frees the ids as gmqtt would. Status, stats
 and control replies go through gmqtt's ``publish()``. Whatever of gmqtt is not public is
 reached through gmqtt_glue.py.
 
@@ -89,6 +91,7 @@ _STALL_LOOK: Final = 1.0  # seconds between looks for a stalled delivery
 _OFFLINE_ACK_TIMEOUT: Final = 1.0
 _DISCONNECT_TIMEOUT: Final = 2.0
 _MQTT5_RECEIVE_MAXIMUM_DEFAULT: Final = 65535
+_NONE_LEFT_OUT: Final[set[int]] = set()  # never changed: shared by every batch
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -416,6 +419,7 @@ class BillingDrain:
             self.client_id, store=store, clean_session=True, will_message=will
         )
         store.on_ack = lambda mid: self._on_ack(client, mid)
+        store.on_acks = lambda mids: self._on_acks(client, mids)
         store.on_clear = lambda: self._on_clear(client)
         client.on_disconnect = lambda _client, packet, exc=None: self._lost(
             client, glue.disconnect_reason(packet)
@@ -613,83 +617,135 @@ class BillingDrain:
         elif self._want_acks and not self._window.unacknowledged:
             self._wake.set()
 
+    def _on_acks(self, client: Any, mids: list[int]) -> None:
+        """The PUBACKs of one socket read that took their message (``_on_ack`` for each,
+        in one go)."""
+        if client is not self._client:
+            return
+        latency = self.ack_latency
+        sent: list[int] | None = None if latency is None else []
+        released, others = self._window.acked(mids, sent)
+        if released:
+            self._queue.release(released)
+            if sent:
+                assert latency is not None
+                # One reading of the clock for all the PUBACKs of one read (see _on_ack).
+                acked = self._acks_at
+                if acked is None:
+                    acked = self._acks_at = _wall_us()
+                    asyncio.get_running_loop().call_soon(self._acks_read)
+                latency.pending.extend([acked - first for first in sent])
+        for mid in others:
+            future = self._awaiting.pop(mid, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+        if self._want_room:
+            self._want_room = False
+            self._wake.set()
+        elif self._want_acks and not self._window.unacknowledged:
+            self._wake.set()
+
     def _acks_read(self) -> None:
         self._acks_at = None
 
     # -- publishing ------------------------------------------------------------------------
 
-    def _prepare(self, item: SequencedFrame, sent_us: int) -> tuple[bytes, bytes, bytes] | None:
-        """A frame's PUBLISH parts (topic field, properties, payload); None, logged and
-        counted, for a frame with no topic or no JSON form."""
-        try:
-            return self._encoder.prepare(item, sent_us)
-        except ValueError as error:
+    def _packets(
+        self, items: list[SequencedFrame], packet_ids: list[int] | None, sent_us: int
+    ) -> tuple[bytes, set[int]]:
+        """The PUBLISH packets of frames (``FrameEncoder.packets``) and the indexes of
+        those left out, with no topic or no JSON form: logged, counted and released."""
+        data, rejected = self._encoder.packets(items, packet_ids, sent_us)
+        if not rejected:
+            return data, _NONE_LEFT_OUT
+        for index, error in rejected:
             self.rejected += 1
-            self.log.error("mqtt.frame_rejected", seq=item[0], error=str(error))
-            return None
+            self.log.error("mqtt.frame_rejected", seq=items[index][0], error=str(error))
+        self._queue.release(len(rejected))
+        return data, {index for index, _error in rejected}
+
+    def _writable(self, client: Any, entries: list[Waiting] | list[SequencedFrame]) -> bool:
+        """The transport is open; if it is closing (lost, and not yet reported: that comes
+        in a callback), say it now and let the frames wait for the reconnect, after those
+        in flight, instead of a busy loop."""
+        if not glue.transport(client).is_closing():
+            return True
+        self._window.put_back(
+            entry if isinstance(entry, Waiting) else Waiting(entry) for entry in entries
+        )
+        self._lost(client, "closed")
+        return False
+
+    def _send_new_qos1(self, items: list[SequencedFrame]) -> None:
+        """Publish frames taken from the queue at QoS 1 into the window, in one write;
+        there is room (``_room``) for them all."""
+        client = self._client
+        if not self._writable(client, items):
+            return
+        packet_ids = glue.take_packet_ids(client, len(items))
+        if len(packet_ids) < len(items):
+            # Fewer ids free than counted (not expected: _room counts them): the rest waits.
+            self._window.put_back(Waiting(item) for item in items[len(packet_ids) :])
+            items = items[: len(packet_ids)]
+            self._want_room = True
+        now = _wall_us()
+        data, left_out = self._packets(items, packet_ids, now)
+        if left_out:
+            items = [item for index, item in enumerate(items) if index not in left_out]
+            glue.give_back_packet_ids(client, packet_ids, len(items))
+            del packet_ids[len(items) :]
+        self._window.published_new(packet_ids, items, now)
+        if data:
+            glue.write(client, data)
+        self.in_flight_peak = max(self.in_flight_peak, glue.packet_ids_in_use(client))
 
     def _send_qos1(self, entries: list[Waiting]) -> None:
-        """Publish frames at QoS 1 into the window, in one write."""
+        """Publish waiting frames (resends first) at QoS 1 into the window, in one write,
+        each with the publish time it first had."""
         client = self._client
         window = self._window
-        if glue.transport(client).is_closing():
-            # Lost, and not yet reported (that comes in a callback): say it now, so the
-            # frames wait for the reconnect, after those in flight, instead of a busy loop.
-            window.put_back(entries)
-            self._lost(client, "closed")
+        if not self._writable(client, entries):
             return
-        prepare = self._prepare
-        assemble = self._encoder.assemble
-        next_id = glue.packet_id_allocator(client)
         now = _wall_us()
         chunks: list[bytes] = []
         done = 0
-        try:
-            for entry in entries:
-                sent = now if entry.sent is None else entry.sent
-                parts = prepare(entry.item, sent)
-                if parts is None:
-                    self._queue.release()
-                else:
-                    mid = next_id()
-                    chunks.append(assemble(parts, mid))
-                    window.published(mid, entry, sent)
-                done += 1
-        except OverflowError:
-            # No packet id free (gmqtt's Receive Maximum check): the rest waits.
-            self._want_room = True
-        finally:
-            if chunks:
-                glue.write(client, b"".join(chunks))
-            if done < len(entries):  # keep the rest, in order, for the next round
-                window.put_back(entries[done:])
-            self.in_flight_peak = max(self.in_flight_peak, glue.packet_ids_in_use(client))
+        # A run of frames that share a publish time (new ones: now) goes in one batch.
+        while done < len(entries):
+            sent = entries[done].sent
+            stamp = now if sent is None else sent
+            end = done + 1
+            while end < len(entries) and entries[end].sent == sent:
+                end += 1
+            packet_ids = glue.take_packet_ids(client, end - done)
+            if not packet_ids:
+                self._want_room = True  # no packet id free: the rest waits
+                break
+            end = done + len(packet_ids)
+            run = entries[done:end]
+            data, left_out = self._packets([entry.item for entry in run], packet_ids, stamp)
+            if left_out:
+                run = [entry for index, entry in enumerate(run) if index not in left_out]
+                glue.give_back_packet_ids(client, packet_ids, len(run))
+            for packet_id, entry in zip(packet_ids, run, strict=False):
+                window.published(packet_id, entry, stamp)
+            chunks.append(data)
+            done = end
+        if chunks:
+            glue.write(client, b"".join(chunks))
+        if done < len(entries):  # keep the rest, in order, for the next round
+            window.put_back(entries[done:])
+        self.in_flight_peak = max(self.in_flight_peak, glue.packet_ids_in_use(client))
 
-    def _send_qos0(self, entries: list[Waiting]) -> None:
-        """Write frames at QoS 0 and release them; those not written wait."""
+    def _send_qos0(self, items: list[SequencedFrame]) -> None:
+        """Write frames at QoS 0 and release them."""
         client = self._client
-        if glue.transport(client).is_closing():
-            self._window.put_back(entries)
-            self._lost(client, "closed")
+        if not self._writable(client, items):
             return
-        prepare = self._prepare
-        assemble = self._encoder.assemble
-        now = _wall_us()
-        chunks: list[bytes] = []
-        done = 0
-        try:
-            for entry in entries:
-                parts = prepare(entry.item, now)
-                if parts is not None:
-                    chunks.append(assemble(parts, None))
-                done += 1
-        finally:
-            if chunks:
-                glue.write(client, b"".join(chunks))
-            if done < len(entries):
-                self._window.put_back(entries[done:])
-            self._queue.release(done)
-            self._written_qos0 += len(chunks)
+        data, left_out = self._packets(items, None, _wall_us())
+        if data:
+            glue.write(client, data)
+        self._queue.release(len(items) - len(left_out))
+        self._written_qos0 += len(items) - len(left_out)
 
     def _publish_service(
         self, topic: str, payload: bytes, *, qos: int, retain: bool, **props: Any
@@ -804,7 +860,7 @@ class BillingDrain:
                 continue
             batch = queue.get_many_nowait(room)
             if batch:
-                self._send_qos1([Waiting(item) for item in batch])
+                self._send_new_qos1(batch)
                 continue
             if queue.is_quitting:
                 if not window.unacknowledged:
@@ -816,7 +872,7 @@ class BillingDrain:
             got = await self._next_frame()
             if got is not None:
                 if self._connected and not window.waiting:
-                    self._send_qos1([Waiting(got)])
+                    self._send_new_qos1([got])
                 else:
                     window.wait(got)
 
@@ -835,11 +891,11 @@ class BillingDrain:
                 continue
             client = self._client
             if window.waiting:
-                entries = window.next_waiting(_QOS0_BATCH)
+                items = [entry.item for entry in window.next_waiting(_QOS0_BATCH)]
             else:
-                entries = [Waiting(item) for item in queue.get_many_nowait(_QOS0_BATCH)]
-            if entries:
-                self._send_qos0(entries)
+                items = queue.get_many_nowait(_QOS0_BATCH)
+            if items:
+                self._send_qos0(items)
                 if glue.write_paused(client):
                     try:
                         await glue.until_writable(client)

@@ -21,6 +21,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any, Final
 
 from gmqtt import Client
@@ -50,7 +51,13 @@ RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
         "_optimistic_acknowledgement",
         "id_generator",
     ),
-    "Client._package_handler.id_generator": ("_used_ids", "_max", "next_id"),
+    "Client._package_handler.id_generator": (
+        "_used_ids",
+        "_max",
+        "_last_used_id",
+        "_mid_generate",
+        "next_id",
+    ),
     "Client._connection": (
         "_transport",
         "_protocol",
@@ -97,6 +104,10 @@ class AckStore(PersistentStorage):  # type: ignore[misc]
     PUBACK, and ``clear()`` on a CONNACK without a session. No packet is kept (the drain
     keeps the frames and resends them itself), so gmqtt never replays anything and
     ``connect()`` never waits for a drain.
+
+    With an ``OwnReconnectClient``, the PUBACKs of one socket read that took their
+    message (reason code below 0x80) come to ``on_acks`` together, their packet ids
+    already free, in the order read; ``on_ack`` hears of the others, one by one.
     """
 
     def __init__(self) -> None:
@@ -104,7 +115,13 @@ class AckStore(PersistentStorage):  # type: ignore[misc]
         self.last_mid = 0
         self.reason = 0  # reason code of the PUBACK being handled (v5; 0 otherwise)
         self.on_ack: Callable[[int], None] = _ignore_int
+        self.on_acks: Callable[[list[int]], None] = self._one_by_one
         self.on_clear: Callable[[], None] = _ignore
+
+    def _one_by_one(self, mids: list[int]) -> None:
+        self.reason = 0
+        for mid in mids:
+            self.on_ack(mid)
 
     def push_message(self, mid: int, raw_package: object) -> None:
         self.last_mid = mid
@@ -155,8 +172,9 @@ def _report_puback_reasons(client: Any, store: AckStore) -> None:
 
     gmqtt hands a PUBACK through a packet object, three layers and five debug-log calls
     before its store hears of it (2.5 µs a PUBACK, measured, of a publisher's ~28 µs a
-    frame). Read here (0.5 µs), a PUBACK frees its packet id and tells the store, as
-    gmqtt's handler does, and nothing else."""
+    frame). Read here, the PUBACKs of one socket read that took their message free their
+    packet ids at once and go to ``store.on_acks`` in one call; one with a reason code
+    of refusal goes alone to ``store.on_ack``, as gmqtt's handler would hand it."""
     handler = client._package_handler
     original = handler._handle_puback_packet
     generator = handler.id_generator
@@ -166,14 +184,18 @@ def _report_puback_reasons(client: Any, store: AckStore) -> None:
         store.reason = packet[2] if len(packet) > 2 else 0
         original(cmd, packet)
 
-    def puback_at(data: bytes, at: int, stop: int) -> None:
+    def refused_at(data: bytes, at: int) -> None:
         mid = data[at] << 8 | data[at + 1]
-        store.reason = data[at + 2] if stop - at > 2 else 0
+        store.reason = data[at + 2]
         generator._used_ids.discard(mid)  # gmqtt's free_id
         store.remove_message_by_mid(mid)
 
+    def pubacks(mids: list[int]) -> None:
+        generator._used_ids.difference_update(mids)  # gmqtt's free_id, for each
+        store.on_acks(mids)
+
     handler._handle_puback_packet = puback
-    _read_packets_with(client, puback_at=puback_at)
+    _read_packets_with(client, pubacks=(pubacks, refused_at))
 
 
 # -- the connection ----------------------------------------------------------------------
@@ -316,6 +338,7 @@ properties (a pair given twice: its last value) and packet id (None: QoS 0)."""
 _SKIPPED_PROPERTIES: Final = {0x01: 1, 0x02: 4, 0x08: -2, 0x09: -2, 0x0B: -1}
 _PUBLISH: Final = 0x30
 _PUBACK: Final = 0x40  # its flags are all 0
+_REFUSED_FROM: Final = 0x80  # PUBACK reason codes from here up: the message was not taken
 _CONTENT_TYPE: Final = 0x03
 _TOPIC_ALIAS: Final = 0x23
 _USER_PROPERTY: Final = 0x26
@@ -417,13 +440,15 @@ def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
 PublishReader = Callable[[int, bytes, int, int], None]
 """Takes the PUBLISH with this first byte whose variable header starts at an offset of
 the bytes read and that ends at another."""
-PubackReader = Callable[[bytes, int, int], None]
-"""Takes the PUBACK whose variable header starts at an offset and ends at another."""
+PubackReaders = tuple[Callable[[list[int]], None], Callable[[bytes, int], None]]
+"""What takes PUBACKs: the packet ids of those that took their message (reason code
+below 0x80), read one after the other, in one call; and one that did not, whose variable
+header (packet id, reason code) starts at an offset of the bytes read, alone."""
 _READERS: Final = "_billsim_readers"  # the client's attribute holding them
 
 
 def _read_packets_with(
-    client: Any, *, publish_at: PublishReader | None = None, puback_at: PubackReader | None = None
+    client: Any, *, publish_at: PublishReader | None = None, pubacks: PubackReaders | None = None
 ) -> None:
     """From the client's next connection on, read QoS 0 and 1 PUBLISHes and PUBACKs with
     these where they lie in what the socket read (`_packet_reader`); one reader per
@@ -441,7 +466,7 @@ def _read_packets_with(
                 connection,
                 handler,
                 readers.get("publish_at"),
-                readers.get("puback_at"),
+                readers.get("pubacks"),
                 handler._logger,
             )
             return connection
@@ -449,36 +474,50 @@ def _read_packets_with(
         client._create_connection = create_connection_reading_packets
     if publish_at is not None:
         readers["publish_at"] = publish_at
-    if puback_at is not None:
-        readers["puback_at"] = puback_at
+    if pubacks is not None:
+        readers["pubacks"] = pubacks
 
 
 def _packet_reader(
     connection: Any,
     handler: Any,
     publish_at: PublishReader | None,
-    puback_at: PubackReader | None,
+    pubacks: PubackReaders | None,
     logger: Any,
 ) -> Callable[[bytes], int]:
     """gmqtt's ``MQTTProtocol._read_packet`` for one connection: the packets complete in
-    ``data``, QoS 0 and 1 PUBLISHes to ``publish_at`` and PUBACKs to ``puback_at`` (when
-    given), any other packet to gmqtt as its own reader hands it on; returns the bytes
-    used, -1 for a malformed length."""
+    ``data``, QoS 0 and 1 PUBLISHes to ``publish_at`` and PUBACKs to ``pubacks`` (when
+    given: those that took their message gathered, each run of them handed on before
+    any other packet), any other packet to gmqtt as its own reader hands it on; returns
+    the bytes used, -1 for a malformed length."""
     put_package = connection.put_package
     gmqtt_read = connection._protocol._read_packet
     monotonic = time.monotonic
+    acked, refused_at = pubacks if pubacks is not None else (None, None)
 
     def read_packets(data: bytes) -> int:
         if handler.current_connection is not connection:
             return int(gmqtt_read(data))  # superseded: gmqtt drops what it reads
         size = len(data)
         at = 0
+        mids: list[int] = []
         while size - at >= 2:
+            cmd = data[at]
+            if cmd == _PUBACK and acked is not None and data[at + 1] < 0x80:
+                # A PUBACK: its length fits in one byte (2, or 3 and more with a reason code).
+                body = at + 2
+                stop = body + data[at + 1]
+                if stop > size:
+                    break
+                if stop - body == 2 or (stop - body > 2 and data[body + 2] < _REFUSED_FROM):
+                    mids.append(data[body] << 8 | data[body + 1])
+                    at = stop
+                    continue
             length = shift = 0
             body = at + 1
             while True:
                 if body >= size:
-                    return at  # the length is not all there yet
+                    return _handed(mids, acked, logger, at)  # the length is not all there yet
                 byte = data[body]
                 body += 1
                 length |= (byte & 0x7F) << shift
@@ -486,14 +525,16 @@ def _packet_reader(
                     break
                 shift += 7
                 if shift > 21:
-                    return -1
+                    return _handed(mids, acked, logger, -1)
             stop = body + length
             if stop > size:
                 break
-            cmd = data[at]
+            if mids:
+                _handed(mids, acked, logger, 0)
+                mids = []
             try:
-                if cmd == _PUBACK and puback_at is not None and length >= 2:
-                    puback_at(data, body, stop)
+                if cmd == _PUBACK and refused_at is not None and length >= 3:
+                    refused_at(data, body)
                 elif cmd & 0xF0 == _PUBLISH and cmd & 0x06 != 0x04 and publish_at is not None:
                     publish_at(cmd, data, body, stop)
                 else:
@@ -502,9 +543,21 @@ def _packet_reader(
                 logger.exception("error handling a packet")
             at = stop
         connection._last_data_in = monotonic()  # gmqtt's keepalive: data came in
-        return at
+        return _handed(mids, acked, logger, at)
 
     return read_packets
+
+
+def _handed(
+    mids: list[int], acked: Callable[[list[int]], None] | None, logger: Any, result: int
+) -> int:
+    """Hand gathered PUBACKs on (when there are any); returns ``result``."""
+    if mids and acked is not None:
+        try:
+            acked(mids)
+        except Exception:  # as gmqtt's handler does: the packets are lost, not the connection
+            logger.exception("error handling a packet")
+    return result
 
 
 def _variable_byte_integer(data: bytes, at: int) -> tuple[int, int]:
@@ -563,6 +616,42 @@ def packet_id_allocator(client: Any) -> Callable[[], int]:
     OverflowError when none is free."""
     next_id: Callable[[], int] = client._package_handler.id_generator.next_id
     return next_id
+
+
+def take_packet_ids(client: Any, count: int) -> list[int]:
+    """``count`` packet ids at once, the ones gmqtt's allocator would hand out in turn
+    (its PUBACK handling frees them), or fewer when fewer are free.
+
+    Its ``next_id`` is two calls and a debug-log call an id; ids in a row that are all
+    free (the usual case between two wrap-arounds) are taken here in one step."""
+    generator = client._package_handler.id_generator
+    used = generator._used_ids
+    last = generator._last_used_id
+    if count <= 0:
+        return []
+    # gmqtt's _mid_generate: ids 1 .. _max - 1 in turn, skipping those in use, at most
+    # _max - 2 in use at once.
+    if last + count < generator._max and len(used) + count < generator._max - 1:
+        ids = range(last + 1, last + count + 1)
+        if used.isdisjoint(ids):
+            used.update(ids)
+            generator._last_used_id = last + count
+            return list(ids)
+    taken: list[int] = []
+    with suppress(OverflowError):
+        while len(taken) < count:
+            taken.append(generator._mid_generate())
+    return taken
+
+
+def give_back_packet_ids(client: Any, taken: list[int], kept: int) -> None:
+    """Of the ids ``take_packet_ids`` just returned, the first ``kept`` were used: free
+    the others, and let the allocator go on after the last one used, as if only those had
+    been taken."""
+    generator = client._package_handler.id_generator
+    generator._used_ids.difference_update(taken[kept:])
+    if kept < len(taken):
+        generator._last_used_id = taken[kept - 1] if kept else taken[0] - 1
 
 
 # -- what went wrong -----------------------------------------------------------------------

@@ -4,13 +4,16 @@ payload form, the MQTT 5 content type and the user properties ``seq``, ``run``,
 
 from __future__ import annotations
 
+import json
 import struct
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from simulator.adapters.mqtt.topics import frame_topic, meta_topic, topic_level
 from simulator.domino.billing import SequencedFrame
 from simulator.wire.codec import peek_header
-from simulator.wire.jsonform import JsonDecoder, dumps_frame, json_or_raw
+from simulator.wire.jsonform import JsonDecoder, json_or_raw
+from simulator.wire.text import shown
 
 CONTENT_TYPE_BINARY: Final = "application/x-domino-billmsg"
 CONTENT_TYPE_JSON: Final = "application/json"
@@ -18,8 +21,39 @@ CONTENT_TYPE_JSON: Final = "application/json"
 _U16: Final = struct.Struct(">H")
 _PROPERTY_CONTENT_TYPE: Final = b"\x03"
 _PROPERTY_USER: Final = b"\x26"
-_PUBLISH_QOS0: Final = b"\x30"
-_PUBLISH_QOS1: Final = b"\x32"
+_PUBLISH_QOS0: Final = 0x30
+_PUBLISH_QOS1: Final = 0x32
+_VARINT_1: Final = [bytes((value,)) for value in range(0x80)]
+
+
+def _json_text() -> Callable[[object], str]:
+    """``dumps_frame``'s JSON text without its per-call set-up: the stdlib's C encoder,
+    made once (``JSONEncoder.encode`` makes one for every call), with the same options
+    (no spaces, UTF-8 as it is) and no check for cycles, which a frame's JSON form never
+    has."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    encoder = make(
+        None,
+        json.JSONEncoder().default,
+        json.encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+    join = "".join
+
+    def text(obj: object) -> str:
+        return join(encoder(obj, 0))
+
+    return text
+
+
+_dumps: Final = _json_text()
 
 
 def _str16(text: str) -> bytes:
@@ -47,11 +81,12 @@ def _varint(value: int) -> bytes:
 class FrameEncoder:
     """PUBLISH packets of frames (DUP 0, never retained), as gmqtt would write them.
 
-    The drain encodes frame packets itself: gmqtt's ``publish()`` builds every property
-    anew for every message, a third of the drain's time. The topic and the properties
-    that do not change (content type, run, structtype) are encoded once per frame kind;
-    only ``seq`` and the packet id are new per frame, and ``sent`` is encoded once per
-    publish time (the drain stamps a whole batch with one). Acks still go through gmqtt.
+    The drain encodes frame packets itself, a batch at a time: gmqtt's ``publish()``
+    builds every property anew for every message, a third of the drain's time. The topic
+    field and the properties that do not change (content type, run, structtype) are
+    encoded once per frame kind; the fixed header once per packet length; ``sent`` once
+    per batch (the drain stamps a whole batch with one time). Per frame only ``seq``, the
+    packet id and two lengths are new, and the pieces of a whole batch are joined once.
 
     ``topic_meta``: each frame goes to ``…/{class}/{run}/{seq}`` (``meta_topic``), so a
     consumer without properties (MQTT 3.1.1) can key on the topic; ValueError for a run
@@ -75,15 +110,15 @@ class FrameEncoder:
         self._run_id = run_id
         self._json = json_decoder
         content_type = CONTENT_TYPE_JSON if json_decoder is not None else CONTENT_TYPE_BINARY
-        self._seq_head = (
-            _PROPERTY_CONTENT_TYPE + _str16(content_type) + _PROPERTY_USER + _str16("seq")
-        )
+        seq_head = _PROPERTY_CONTENT_TYPE + _str16(content_type) + _PROPERTY_USER + _str16("seq")
+        # by the length of the seq's text (at most 20 digits): the properties up to it
+        self._seq_heads = [seq_head + _U16.pack(digits) for digits in range(21)]
         self._run = _PROPERTY_USER + _str16("run") + _str16(run_id)
-        # header bytes 2..8: the topic field (with --topic-meta: the topic up to the seq
-        # level, without a length) and the properties after seq
+        # header bytes 2..8 (struct type and class) -> the topic field (with --topic-meta:
+        # the topic up to the seq level, without a length) and the properties after seq
         self._kinds: dict[bytes, tuple[bytes, bytes]] = {}
-        self._sent_us = -1
-        self._sent = b""
+        # first byte -> remaining length -> the fixed header
+        self._fixed: dict[int, dict[int, bytes]] = {_PUBLISH_QOS0: {}, _PUBLISH_QOS1: {}}
 
     def _kind(self, key: bytes, frame: bytes) -> tuple[bytes, bytes]:
         topic = frame_topic(self.server_cn, frame)
@@ -96,36 +131,77 @@ class FrameEncoder:
             known = self._kinds[key] = (_str16(topic), tail)
         return known
 
-    def prepare(self, item: SequencedFrame, sent_us: int) -> tuple[bytes, bytes, bytes]:
-        """(topic field, properties field, payload); ValueError if the frame has none.
+    def _fixed_header(self, first: int, size: int) -> bytes:
+        header = bytes((first,)) + _varint(size)
+        if size < 0x4000:  # kept for the lengths of two bytes or less: a bounded table
+            self._fixed[first][size] = header
+        return header
 
-        ``sent_us``: the wall-clock time of the frame's first publish, in microseconds
+    def packets(
+        self,
+        items: Sequence[SequencedFrame],
+        packet_ids: Sequence[int] | None,
+        sent_us: int,
+    ) -> tuple[bytes, list[tuple[int, ValueError]]]:
+        """The PUBLISH packets of ``items`` in one piece, and the frames left out: (index
+        in ``items``, why) for a frame with no topic or no JSON form. ``packet_ids``: QoS
+        1, one for each frame, the first ones taken in turn by the frames written (so
+        there are as many unused as frames left out); None: QoS 0.
+
+        ``sent_us``: the wall-clock time of the frames' first publish, in microseconds
         since the Unix epoch; a resend passes the first one again."""
-        seq, frame = item
-        key = frame[2:8]
-        known = self._kinds.get(key)
-        if known is None:
-            known = self._kind(key, frame)
-        payload = frame
-        if self._json is not None:
-            payload = dumps_frame(json_or_raw(self._json, frame, seq)).encode()
-        text = str(seq).encode()
-        topic = known[0]
-        if self.topic_meta:
-            topic = _U16.pack(len(topic) + len(text)) + topic + text
-        if not self.properties:
-            return topic, b"", payload
-        if sent_us != self._sent_us:
-            self._sent = _PROPERTY_USER + _str16("sent") + _str16(str(sent_us))
-            self._sent_us = sent_us
-        props = b"".join((self._seq_head, _U16.pack(len(text)), text, known[1], self._sent))
-        return topic, _varint(len(props)) + props, payload
-
-    @staticmethod
-    def assemble(parts: tuple[bytes, bytes, bytes], mid: int | None) -> bytes:
-        topic, props, payload = parts
-        if mid is None:
-            size = len(topic) + len(props) + len(payload)
-            return b"".join((_PUBLISH_QOS0, _varint(size), topic, props, payload))
-        size = len(topic) + 2 + len(props) + len(payload)
-        return b"".join((_PUBLISH_QOS1, _varint(size), topic, _U16.pack(mid), props, payload))
+        pieces: list[bytes] = []
+        add = pieces.extend
+        rejected: list[tuple[int, ValueError]] = []
+        kinds = self._kinds
+        json = self._json
+        meta = self.topic_meta
+        props = self.properties
+        seq_heads = self._seq_heads
+        u16 = _U16.pack
+        first = _PUBLISH_QOS0 if packet_ids is None else _PUBLISH_QOS1
+        fixed = self._fixed[first]
+        ids = iter(()) if packet_ids is None else iter(packet_ids)
+        id_size = 0 if packet_ids is None else 2
+        sent = _PROPERTY_USER + _str16("sent") + _str16(str(sent_us))
+        # the properties but the seq's digits and the kind's tail
+        props_base = len(seq_heads[0]) + len(sent)
+        for index, (seq, frame) in enumerate(items):
+            known = kinds.get(frame[2:8])
+            payload = frame
+            try:
+                if known is None:
+                    known = self._kind(frame[2:8], frame)
+                if json is not None:
+                    text = _dumps(json_or_raw(json, frame, seq))
+                    # All `shown` escapes that the encoder left is a lone surrogate, never
+                    # in ASCII text: a flag to read instead of a scan of every character.
+                    if not text.isascii():
+                        text = shown(text)
+                    payload = text.encode()
+            except ValueError as error:
+                rejected.append((index, error))
+                continue
+            topic, tail = known
+            seq_text = b"%d" % seq
+            digits = len(seq_text)
+            if meta:
+                topic = u16(len(topic) + digits) + topic + seq_text
+            size = len(topic) + id_size + len(payload)
+            if props:
+                props_size = props_base + digits + len(tail)
+                props_length = _VARINT_1[props_size] if props_size < 0x80 else _varint(props_size)
+                size += len(props_length) + props_size
+                header = fixed.get(size) or self._fixed_header(first, size)
+                if id_size:
+                    add((header, topic, u16(next(ids)), props_length, seq_heads[digits]))
+                else:
+                    add((header, topic, props_length, seq_heads[digits]))
+                add((seq_text, tail, sent, payload))
+            else:
+                header = fixed.get(size) or self._fixed_header(first, size)
+                if id_size:
+                    add((header, topic, u16(next(ids)), payload))
+                else:
+                    add((header, topic, payload))
+        return b"".join(pieces), rejected

@@ -2,8 +2,10 @@
 which wait to be (re)published, and what an acknowledgement releases.
 
 Sans-IO: no sockets, no asyncio, no gmqtt. The drain asks how much ``room`` there is,
-records each PUBLISH with ``published(packet_id, …)``, passes each PUBACK to ``ack`` and
-a lost connection to ``lose``; this class keeps the order and the counts.
+records each PUBLISH with ``published(packet_id, …)`` (new frames of one write together:
+``published_new``), passes each PUBACK to ``ack`` (those of one socket read that took
+their message together: ``acked``) and a lost connection to ``lose``; this class keeps
+the order and the counts.
 
 Order is what it guards: frames wait in the order they were taken from the queue; a lost
 connection puts every unacknowledged frame back in front of them, in publish order, so
@@ -21,7 +23,8 @@ nothing more.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Final, NamedTuple
 
 from simulator.domino.billing import SequencedFrame
@@ -157,6 +160,21 @@ class InFlightWindow:
         else:
             self.resent += 1
 
+    def published_new(
+        self, packet_ids: Sequence[int], items: Sequence[SequencedFrame], sent: int
+    ) -> None:
+        """Frames taken from the queue were written the first time, all stamped ``sent``,
+        the n-th with the n-th packet id: ``published`` for each, in one call."""
+        if len(packet_ids) != len(items):
+            raise ValueError(f"{len(packet_ids)} packet ids for {len(items)} frames")
+        if len(packet_ids) != len(items):
+            raise ValueError(f"{len(packet_ids)} packet ids for {len(items)} frames")
+        in_flight = self._published
+        if not in_flight.keys().isdisjoint(packet_ids):
+            raise ValueError(f"a packet id of {list(packet_ids)} is already in flight")
+        in_flight.update(zip(packet_ids, zip(items, repeat(sent), strict=False), strict=True))
+        self.first_publishes += len(items)
+
     # -- what comes back -----------------------------------------------------------------
 
     def ack(self, packet_id: int, reason: int = 0) -> Ack | None:
@@ -171,6 +189,27 @@ class InFlightWindow:
         else:
             self.refused += 1
         return Ack(in_flight[0], reason, in_flight[1])
+
+    def acked(
+        self, packet_ids: Iterable[int], sent: list[int] | None = None
+    ) -> tuple[int, list[int]]:
+        """PUBACKs that took their message (reason code below 0x80), as ``ack`` would take
+        them one by one: how many frames they release (each counted delivered, its first
+        publish time appended to ``sent`` when given), and the packet ids that are not a
+        frame in flight, in the order given."""
+        pop = self._published.pop
+        others: list[int] = []
+        released = 0
+        for packet_id in packet_ids:
+            in_flight = pop(packet_id, None)
+            if in_flight is None:
+                others.append(packet_id)
+            else:
+                released += 1
+                if sent is not None:
+                    sent.append(in_flight[1])
+        self.delivered += released
+        return released, others
 
     def lose(self) -> int:
         """The connection is gone: every unacknowledged frame goes back in front of the

@@ -32,7 +32,12 @@ from samples import JDN, SERVER, SERVER_CN
 
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
 from simulator.adapters.mqtt.options import MqttOptions
-from simulator.adapters.mqtt.packets import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, FrameEncoder
+from simulator.adapters.mqtt.packets import (
+    CONTENT_TYPE_BINARY,
+    CONTENT_TYPE_JSON,
+    FrameEncoder,
+    _varint,
+)
 from simulator.adapters.mqtt.topics import (
     control_reply_topic,
     control_topic,
@@ -47,7 +52,7 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
-from simulator.wire.jsonform import JsonDecoder
+from simulator.wire.jsonform import JsonDecoder, dumps_frame, json_or_raw
 from simulator.wire.records import DbRec, Frame, RawRec, SessionID, SessionRec
 from simulator.wire.timedate import TimeDate
 
@@ -198,6 +203,44 @@ class _Protocol:
             self.id_generator.free_id(used)
 
 
+def _gmqtt_packet(
+    item: SequencedFrame,
+    mid: int | None,
+    sent: int,
+    decoder: JsonDecoder | None,
+    version: int,
+    topic_meta: bool,
+) -> bytes:
+    """The PUBLISH gmqtt's publish() would write for a frame."""
+    seq, frame = item
+    payload = (
+        json.dumps(decoder(frame, 0, seq), separators=(",", ":"), ensure_ascii=False).encode()
+        if decoder
+        else frame
+    )
+    struct_type = str(int.from_bytes(frame[2:4], "little"))
+    topic = frame_topic(SERVER_CN, frame)
+    message = Message(
+        meta_topic(topic, RUN, seq) if topic_meta else topic,
+        payload,
+        qos=0 if mid is None else 1,
+        content_type=CONTENT_TYPE_JSON if decoder else CONTENT_TYPE_BINARY,
+        user_property=[
+            ("seq", str(seq)),
+            ("run", RUN),
+            ("structtype", struct_type),
+            ("sent", str(sent)),
+        ],
+    )
+    gmqtt_mid, theirs = PublishPacket.build_package(message, _Protocol(version, mid or 1))
+    assert gmqtt_mid == mid
+    return bytes(theirs)
+
+
+def _with_class(frame: bytes, bill_class: int) -> bytes:
+    return frame[:4] + bill_class.to_bytes(4, "little") + frame[8:]
+
+
 @pytest.mark.parametrize("topic_meta", [False, True])
 @pytest.mark.parametrize("json_payload", [False, True])
 @pytest.mark.parametrize("version", [5, 4])
@@ -205,38 +248,39 @@ class _Protocol:
 def test_frame_packets_equal_gmqtts(
     codec: FrameCodec, json_payload: bool, version: int, qos: int, topic_meta: bool
 ) -> None:
-    """The drain's own PUBLISH encoding gives the bytes gmqtt's publish() would write,
-    to the topic of either form."""
+    """The drain's own PUBLISH encoding of a batch gives the bytes gmqtt's publish() would
+    write for each frame in turn, to the topic of either form: seqs of every length, a
+    packet of a three-byte length, a kind seen in an earlier batch, a frame left out
+    (no topic) whose packet id the next frame takes."""
     decoder = JsonDecoder(codec) if json_payload else None
     encoder = FrameEncoder(
         SERVER_CN, RUN, decoder, properties=version == MQTTv50, topic_meta=topic_meta
     )
-    for seq, frame in make_frames(3, codec, custom_every=3):
-        mid = 300 + seq if qos else None
-        sent = 1_764_000_000_000_000 + seq // 2  # two frames of one batch share a stamp
-        ours = encoder.assemble(encoder.prepare((seq, frame), sent), mid)
-        payload = (
-            json.dumps(decoder(frame, 0, seq), separators=(",", ":"), ensure_ascii=False).encode()
-            if decoder
-            else frame
+    frames = make_frames(3, codec, custom_every=3)
+    big = codec.encode(
+        Frame(CUSTOM_TYPE, c.BILL_CLASS_SESSION, SERVER, TimeDate(1, JDN), RawRec(b"x" * 20_000))
+    )
+    no_topic = _with_class(frames[0][1], 0x4000)
+    batches = [
+        [frames[0], (9, frames[1][1]), (10, frames[2][1])],
+        [(99, frames[1][1]), (100, no_topic), (12_345_678_901, frames[0][1]), (7, big)],
+    ]
+    for number, items in enumerate(batches):
+        sent = 1_764_000_000_000_000 + number  # a batch shares a stamp
+        mids = [300 + 10 * number + index for index in range(len(items))] if qos else None
+        ours, rejected = encoder.packets(items, mids, sent)
+        written = [item for item in items if item[1] is not no_topic]
+        assert [index for index, _error in rejected] == [
+            index for index, item in enumerate(items) if item[1] is no_topic
+        ]
+        theirs = b"".join(
+            _gmqtt_packet(item, mids[index] if mids else None, sent, decoder, version, topic_meta)
+            for index, item in enumerate(written)
         )
-        struct_type = str(int.from_bytes(frame[2:4], "little"))
-        topic = frame_topic(SERVER_CN, frame)
-        message = Message(
-            meta_topic(topic, RUN, seq) if topic_meta else topic,
-            payload,
-            qos=qos,
-            content_type=CONTENT_TYPE_JSON if decoder else CONTENT_TYPE_BINARY,
-            user_property=[
-                ("seq", str(seq)),
-                ("run", RUN),
-                ("structtype", struct_type),
-                ("sent", str(sent)),
-            ],
-        )
-        gmqtt_mid, theirs = PublishPacket.build_package(message, _Protocol(version, mid or 1))
-        assert gmqtt_mid == mid
-        assert ours == bytes(theirs)
+        assert ours == theirs
+
+
+# -- broker tests ----------------------------------------------------------------------------
 
 
 # -- broker tests ----------------------------------------------------------------------------
@@ -842,3 +886,35 @@ async def test_close_without_broker_counts_what_is_left(codec: FrameCodec) -> No
     await asyncio.wait_for(run, 2)
     assert queue.depth == 30
     assert log.named("mqtt.connect_failed")
+
+
+def test_json_payloads_are_the_json_lines_of_every_other_command(codec: FrameCodec) -> None:
+    """A JSON payload is `dumps_frame`'s text, as `run --stdout`, `decode` and `tail`
+    write it, for names with a control character, DEL, a byte that was not UTF-8 and
+    letters outside ASCII."""
+    decoder = JsonDecoder(codec)
+    encoder = FrameEncoder(SERVER_CN, RUN, decoder, properties=False)
+    items = []
+    for seq, name in enumerate(
+        [
+            "CN=Plain/O=Acme",
+            "CN=Tab\there/O=Acme",
+            "CN=Del\x7f/O=Acme",
+            "CN=B\udcffd/O=Acme",
+            "CN=Zoë Ñandú/O=Acme",
+            "CN=Zoë\x7f/O=Acme",
+        ],
+        start=1,
+    ):
+        rec = SessionRec(SessionID(seq, 1), c.BILL_SESSION_START, name, seq, seq, "10.0.0.1")
+        items.append((seq, codec.encode_record(rec, SERVER, TimeDate(seq, JDN))))
+    ours, rejected = encoder.packets(items, None, 1)
+    assert not rejected
+    expected = b""
+    for seq, frame in items:
+        payload = dumps_frame(json_or_raw(decoder, frame, seq)).encode()
+        topic = frame_topic(SERVER_CN, frame).encode()
+        body = len(topic).to_bytes(2, "big") + topic + payload
+        expected += b"\x30" + _varint(len(body)) + body
+    assert ours == expected
+    assert b"\\udcff" in ours and b"\\t" in ours and "Zoë\x7f".encode() in ours

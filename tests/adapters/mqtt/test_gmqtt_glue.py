@@ -5,6 +5,7 @@ gmqtt version, instead of somewhere deep in a drain test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import tomllib
@@ -72,8 +73,8 @@ def test_the_internals_of_a_client_before_it_connects() -> None:
 async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoBroker) -> None:
     """Connect, publish a frame through the glue, and see gmqtt report its PUBACK."""
     store = glue.AckStore()
-    acks: list[tuple[int, int]] = []
-    store.on_ack = lambda mid: acks.append((mid, store.reason))
+    acks: list[list[int]] = []
+    store.on_acks = acks.append
     client = glue.OwnReconnectClient("glue-test", store=store)
     await asyncio.wait_for(client.connect("127.0.0.1", mosquitto.port, version=glue.MQTT_V5), 10)
     try:
@@ -97,15 +98,23 @@ async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoB
         mid = glue.packet_id_allocator(client)()
         assert glue.packet_ids_in_use(client) == 1
         assert glue.free_packet_ids(client) == 998
-        glue.write(
-            client, encoder.assemble(encoder.prepare((1, frame), time.time_ns() // 1000), mid)
-        )
+        mids = glue.take_packet_ids(client, 2)
+        assert mids == [mid + 1, mid + 2], "gmqtt's allocator no longer hands ids out in turn"
+        assert glue.free_packet_ids(client) == 996
+        glue.give_back_packet_ids(client, mids, 1)
+        assert glue.packet_ids_in_use(client) == 2
+        assert glue.packet_id_allocator(client)() == mid + 2
+        glue.give_back_packet_ids(client, [mid + 2], 0)
+        data, _ = encoder.packets([(1, frame), (2, frame)], [mid, mid + 1], time.time_ns() // 1000)
+        glue.write(client, data)
         for _ in range(200):
-            if acks:
+            if sum(map(len, acks)) == 2:
                 break
             await asyncio.sleep(0.01)
-        # 0x10, no matching subscribers: the v5 reason code reaches the store.
-        assert acks == [(mid, 0x10)], "gmqtt no longer reports a PUBACK (and its reason)"
+        # 0x10, no matching subscribers: taken, so the PUBACKs of a read come together.
+        assert [ack for read in acks for ack in read] == [mid, mid + 1], (
+            "gmqtt no longer reports a PUBACK"
+        )
         assert glue.packet_ids_in_use(client) == 0, "gmqtt no longer frees an acked id"
 
         glue.drop(client)
@@ -399,31 +408,91 @@ async def _connect(client: Any, connection: _Connection) -> None:
 async def test_the_connection_reader_takes_pubacks_to_the_store_and_frees_their_ids(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A publisher's PUBACKs, read where they lie: the store hears of each with its v5
-    reason code, and the packet id is free again, as gmqtt's own handler would leave it."""
+    """A publisher's PUBACKs, read where they lie: those that took their message (reason
+    code below 0x80) of one read reach the store in one call, a refusal alone with its
+    reason code, each run before the packet after it; the packet ids are free again, as
+    gmqtt's own handler would leave them."""
     store = glue.AckStore()
-    acks: list[tuple[int, int]] = []
-    store.on_ack = lambda mid: acks.append((mid, store.reason))
+    heard: list[object] = []
+    store.on_ack = lambda mid: heard.append((mid, store.reason))
+    store.on_acks = lambda mids: heard.append(list(mids))
     connection = _fake_connections(monkeypatch)
     client = glue.OwnReconnectClient("glue-pubacks", store=store)
     await _connect(client, connection)
     used = reach(client, "Client._package_handler.id_generator")._used_ids
-    used.update({5, 6, 7})
+    used.update({5, 6, 7, 8, 9, 10})
     pingresp = b"\xd0\x00"
-    data = b"\x40\x02\x00\x05" + b"\x40\x03\x00\x06\x10" + pingresp + b"\x40\x02\x00"
+    data = (
+        b"\x40\x02\x00\x05"
+        + b"\x40\x03\x00\x06\x10"  # 0x10, no matching subscribers: taken
+        + b"\x40\x04\x00\x07\x87\x00"  # 0x87, not authorised: refused
+        + b"\x40\x02\x00\x08"
+        + pingresp
+        + b"\x40\x02\x00\x09"
+        + b"\x40\x02\x00"
+    )
     assert connection._read_packet(data) == len(data) - 3, "the last PUBACK is not all there"
-    assert acks == [(5, 0), (6, 0x10)]
-    assert used == {7}
+    assert heard == [[5, 6], (7, 0x87), [8], [9]]
+    assert used == {10}
     assert connection.packages == [(0xD0, b"")]
     assert connection._last_data_in > 0
+    heard.clear()
+    assert connection._read_packet(b"\x40\x02\x00\x0a") == 4
+    assert heard == [[10]] and not used
+
+
+async def test_without_a_handler_of_their_own_pubacks_together_reach_on_ack_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = glue.AckStore()
+    heard: list[tuple[int, int]] = []
+    store.on_ack = lambda mid: heard.append((mid, store.reason))
+    connection = _fake_connections(monkeypatch)
+    client = glue.OwnReconnectClient("glue-pubacks", store=store)
+    await _connect(client, connection)
+    data = b"\x40\x04\x00\x07\x87\x00" + b"\x40\x02\x00\x05" + b"\x40\x03\x00\x06\x10"
+    assert connection._read_packet(data) == len(data)
+    assert heard == [(7, 0x87), (5, 0), (6, 0)]
+
+
+def test_packet_ids_taken_together_are_those_gmqtt_hands_out_one_by_one() -> None:
+    """`take_packet_ids` takes what gmqtt's allocator would, in the same order, across a
+    wrap-around, ids in use and a full allocator; ids given back are handed out again."""
+    ours = glue.OwnReconnectClient("glue-ids")
+    theirs = glue.OwnReconnectClient("glue-ids")
+    mine = reach(ours, "Client._package_handler.id_generator")
+    gmqtts = reach(theirs, "Client._package_handler.id_generator")
+    for generator in (mine, gmqtts):
+        generator._max = 20
+        generator._last_used_id = 14
+        generator._used_ids.update({2, 3, 16})
+    for count in (1, 3, 4, 2, 5, 3):
+        taken = glue.take_packet_ids(ours, count)
+        expected: list[int] = []
+        with contextlib.suppress(OverflowError):
+            for _ in range(count):
+                expected.append(gmqtts.next_id())
+        assert taken == expected, count
+        assert mine._used_ids == gmqtts._used_ids
+        assert mine._last_used_id == gmqtts._last_used_id
+    assert glue.free_packet_ids(ours) == 0 and glue.take_packet_ids(ours, 1) == []
+    for generator in (mine, gmqtts):
+        generator._used_ids.difference_update({4, 5, 6, 7})
+        generator._last_used_id = 1
+    taken = glue.take_packet_ids(ours, 3)
+    assert taken == [4, 5, 6]
+    glue.give_back_packet_ids(ours, taken, 1)  # only 4 was used
+    assert glue.take_packet_ids(ours, 3) == [5, 6, 7]
+    glue.give_back_packet_ids(ours, [5, 6, 7], 0)
+    assert glue.packet_id_allocator(ours)() == 5
 
 
 async def test_one_reader_takes_both_publishes_and_pubacks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = glue.AckStore()
-    acks: list[int] = []
-    store.on_ack = acks.append
+    acks: list[list[int]] = []
+    store.on_acks = acks.append
     seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
     connection = _fake_connections(monkeypatch)
     client = glue.OwnReconnectClient("glue-both", store=store)
@@ -433,7 +502,7 @@ async def test_one_reader_takes_both_publishes_and_pubacks(
     data = bytes([0x32, len(body)]) + body + b"\x40\x02\x00\x09"
     assert connection._read_packet(data) == len(data)
     assert seen == [("a/b", b"frame", None, {}, 1)]
-    assert acks == [9]
+    assert acks == [[9]]
     assert connection.packages == []
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.adapters.mqtt.window import InFlightWindow, Resumed, Stalled, Waiting
+from simulator.adapters.mqtt.window import Ack, InFlightWindow, Resumed, Stalled, Waiting
 from simulator.domino.billing import SequencedFrame
 
 
@@ -235,3 +235,67 @@ def test_frames_that_no_longer_wait_end_a_stall_and_start_no_clock() -> None:
     window.ack(mids[2])
     assert window.watch(2.0, after=1.0) == Resumed(stalled_for=2.0, in_flight=0)
     assert window.watch(50.0, after=1.0) is None  # nothing waits: no stall however long
+
+
+@given(
+    acks=st.lists(st.integers(90, 130), max_size=60),
+    batch=st.integers(1, 7),
+)
+def test_acks_taken_together_do_what_each_one_does_alone(acks: list[int], batch: int) -> None:
+    """`acked` (a read's PUBACKs at once) leaves the window, the counters and the stall
+    watch as `ack` one by one leaves them; it says how many frames it released, which ids
+    were no frame in flight, and the first publish times of those released, in order."""
+    together, alone = InFlightWindow(50), InFlightWindow(50)
+    for window in (together, alone):
+        window.open(100)
+        publish(window, range(1, 21))
+        window.watch(0.0, 5.0)
+    sent: list[int] = []
+    for start in range(0, len(acks), batch):
+        chunk = acks[start : start + batch]
+        expected = [alone.ack(mid) for mid in chunk]
+        released, others = together.acked(chunk, sent)
+        assert released == sum(ack is not None for ack in expected)
+        assert others == [mid for mid, ack in zip(chunk, expected, strict=True) if ack is None]
+    taken = {mid for mid in acks if 100 <= mid < 120}
+    assert sent == [sent_at(mid - 99) for mid in dict.fromkeys(acks) if mid in taken]
+    assert together.delivered == alone.delivered == len(taken)
+    assert together.refused == alone.refused == 0
+    assert together.published_seqs() == alone.published_seqs()
+    assert together.in_flight == alone.in_flight == 20 - len(taken)
+    # The stall watch counts the acks taken together as those taken alone.
+    assert together.watch(9.0, 5.0) == alone.watch(9.0, 5.0)
+    assert together.watch(20.0, 5.0) == alone.watch(20.0, 5.0)
+    assert together.acked([], None) == (0, [])
+
+
+def test_acks_taken_together_end_a_stall() -> None:
+    window = InFlightWindow(10)
+    window.open(100)
+    publish(window, range(1, 4))
+    assert window.watch(0.0, 5.0) is None
+    assert window.watch(6.0, 5.0) == Stalled(3, 6.0)
+    assert window.acked([100, 101]) == (2, [])
+    assert window.watch(7.0, 5.0) == Resumed(7.0, 1)
+
+
+def test_new_frames_published_together_are_published_each_in_turn() -> None:
+    """`published_new` records frames first published together as `published` would one
+    by one: same order, count, first publish time; an id in flight is refused whole."""
+    together, alone = InFlightWindow(10), InFlightWindow(10)
+    for window in (together, alone):
+        window.open(100)
+    items = [frame(seq) for seq in range(1, 5)]
+    together.published_new([7, 8, 9, 10], items, sent_at(1))
+    for mid, item in zip([7, 8, 9, 10], items, strict=True):
+        alone.published(mid, Waiting(item), sent_at(1))
+    assert together.published_seqs() == alone.published_seqs() == [1, 2, 3, 4]
+    assert together.first_publishes == alone.first_publishes == 4
+    assert together.ack(9) == alone.ack(9) == Ack(items[2], 0, sent_at(1))
+    with pytest.raises(ValueError, match="already in flight"):
+        together.published_new([11, 10], [frame(5), frame(6)], sent_at(5))
+    with pytest.raises(ValueError, match="2 packet ids for 1 frames"):
+        together.published_new([12, 13], [frame(7)], sent_at(7))
+    assert together.published_seqs() == [1, 2, 4]
+    assert together.lose() == 3
+    assert [entry.sent for entry in together.next_waiting(5)] == [sent_at(1)] * 3
