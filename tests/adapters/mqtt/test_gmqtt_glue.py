@@ -441,6 +441,36 @@ async def test_the_connection_reader_takes_pubacks_to_the_store_and_frees_their_
     assert heard == [[10]] and not used
 
 
+@pytest.mark.parametrize("after", [b"", b"\x40\x02\x01", b"\xd0\x00", b"\x40\x03\x01\x2c\x10"])
+async def test_a_read_of_plain_pubacks_is_taken_whole_whatever_follows_them(
+    monkeypatch: pytest.MonkeyPatch, after: bytes
+) -> None:
+    """A read of PUBACKs without reason code (taken at once, without a loop a packet)
+    and what may follow them: part of one more, a PINGRESP, a PUBACK with a reason
+    code. Their ids reach the store in the order read, in one call if nothing breaks
+    the run, and are free again."""
+    store = glue.AckStore()
+    heard: list[list[int]] = []
+    store.on_acks = lambda mids: heard.append(list(mids))
+    connection = _fake_connections(monkeypatch)
+    client = glue.OwnReconnectClient("glue-plain", store=store)
+    await _connect(client, connection)
+    used = reach(client, "Client._package_handler.id_generator")._used_ids
+    mids = [*range(250, 260), 1, 65535, 256 * 7 + 3]
+    used.update([*mids, 300])
+    data = b"".join(b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids) + after
+    whole = len(data) - 3 if after == b"\x40\x02\x01" else len(data)
+    assert connection._read_packet(data) == whole
+    read = [mid for call in heard for mid in call]
+    if after == b"\x40\x03\x01\x2c\x10":
+        assert read == [*mids, 300]
+        assert not used
+    else:
+        assert heard == [mids]
+        assert used == {300}
+    assert connection.packages == ([(0xD0, b"")] if after == b"\xd0\x00" else [])
+
+
 async def test_without_a_handler_of_their_own_pubacks_together_reach_on_ack_one_by_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
