@@ -134,7 +134,7 @@ class NullTransport(asyncio.Transport):
                     mid_at = body + 2 + (data[body] << 8 | data[body + 1])
                     answers += b"\x40\x02" + data[mid_at : mid_at + 2]
             elif kind == _CONNECT:
-                self._v5 = data[body + 8] == 5  # after the protocol name: the level
+                self._v5 = data[body + 6] == 5  # after the protocol name: the level
                 if self._v5:
                     maximum = self._receive_maximum.to_bytes(2, "big")
                     answers += b"\x20\x06\x00\x00\x03\x21" + maximum
