@@ -646,14 +646,17 @@ def take_packet_ids(client: Any, count: int) -> list[int]:
     last = generator._last_used_id
     if count <= 0:
         return []
-    # gmqtt's _mid_generate: ids 1 .. _max - 1 in turn, skipping those in use, at most
-    # _max - 2 in use at once.
-    if last + count < generator._max and len(used) + count < generator._max - 1:
-        ids = range(last + 1, last + count + 1)
-        if used.isdisjoint(ids):
+    # gmqtt's _mid_generate: after the last one, ids up to _max - 1, then from 1 again,
+    # skipping those in use; at most _max - 1 in use at once.
+    stop = generator._max
+    if len(used) + count <= stop - 1:
+        head = range(last + 1, min(stop, last + 1 + count))
+        tail = range(1, 1 + count - len(head))
+        if used.isdisjoint(head) and used.isdisjoint(tail):
+            ids = [*head, *tail]
             used.update(ids)
-            generator._last_used_id = last + count
-            return list(ids)
+            generator._last_used_id = ids[-1]
+            return ids
     taken: list[int] = []
     with suppress(OverflowError):
         while len(taken) < count:

@@ -16,6 +16,8 @@ import gmqtt
 import pytest
 from broker_processes import MosquittoBroker
 from gmqtt import MQTTConnectError
+from hypothesis import given
+from hypothesis import strategies as st
 from paths import REPO
 from samples import SERVER, SERVER_CN, SESSION_REC, STAMP
 
@@ -515,6 +517,34 @@ def test_packet_ids_taken_together_are_those_gmqtt_hands_out_one_by_one() -> Non
     assert glue.take_packet_ids(ours, 3) == [5, 6, 7]
     glue.give_back_packet_ids(ours, [5, 6, 7], 0)
     assert glue.packet_id_allocator(ours)() == 5
+
+
+@given(
+    maximum=st.integers(2, 40),
+    last=st.integers(0, 45),
+    in_use=st.sets(st.integers(1, 39), max_size=30),
+    steps=st.lists(st.tuples(st.integers(0, 45), st.sets(st.integers(1, 39))), max_size=12),
+)
+def test_packet_ids_taken_together_match_gmqtt_whatever_its_state(
+    maximum: int, last: int, in_use: set[int], steps: list[tuple[int, set[int]]]
+) -> None:
+    ours = glue.OwnReconnectClient("glue-ids")
+    theirs = glue.OwnReconnectClient("glue-ids")
+    mine = reach(ours, "Client._package_handler.id_generator")
+    gmqtts = reach(theirs, "Client._package_handler.id_generator")
+    for generator in (mine, gmqtts):
+        generator._max = maximum
+        generator._last_used_id = last
+        generator._used_ids.update(mid for mid in in_use if mid < maximum)
+    for count, freed in steps:
+        expected: list[int] = []
+        with contextlib.suppress(OverflowError):
+            for _ in range(count):
+                expected.append(gmqtts._mid_generate())
+        assert glue.take_packet_ids(ours, count) == expected
+        assert (mine._used_ids, mine._last_used_id) == (gmqtts._used_ids, gmqtts._last_used_id)
+        for generator in (mine, gmqtts):
+            generator._used_ids -= freed
 
 
 async def test_one_reader_takes_both_publishes_and_pubacks(
