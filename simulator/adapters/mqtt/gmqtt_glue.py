@@ -501,7 +501,7 @@ def _packet_reader(
         size = len(data)
         at = 0
         mids: list[int] = []
-        if acked is not None and data[0] == _PUBACK:
+        if acked is not None and size >= 4 and data[0] == _PUBACK:
             mids, at = _plain_pubacks(data)
         while size - at >= 2:
             cmd = data[at]
