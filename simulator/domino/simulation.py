@@ -230,6 +230,12 @@ class Simulation:
         if self.domain.index == 0:
             for action in scenario.timeline():
                 self.heap.schedule(action.at, Phase.SCRIPT, self._script_action, action)
+                if self.population is not None:
+                    # A scripted action may name a generated user's session, and a crash
+                    # ends them all: each then sees it at its own instant.
+                    self.population.fold = False
+        if self.faults is not None and self.population is not None:
+            self.population.fold = False
         self.heap.schedule(self.duration, Phase.SHUTDOWN, self._shutdown_at_duration)
 
     # -- writing -------------------------------------------------------------------------
@@ -324,6 +330,8 @@ class Simulation:
         In `run()` the sessions end in batches (see `_end_sessions`); called directly, all at once.
         """
         self._abandon_tasks()
+        if self.population is not None:
+            self.population.unfold(self.now)
         self.server.shutdown(self.now)
         self._finish_faults()
         self.finished = True
@@ -344,6 +352,8 @@ class Simulation:
             self.now = now
             self.server.set_now(now)
         self._abandon_tasks()
+        if self.population is not None:
+            self.population.unfold(self.now)
         while self.server.shutdown(self.now, _SHUTDOWN_BATCH):
             if self._pending:
                 await self._flush_pending()
@@ -420,6 +430,8 @@ class Simulation:
         self.settings = settings
         self.writer.class_mask = settings.billing_class
         self.server.suppress_us = settings.suppress_time_us
+        if self.population is not None:
+            self.population.fold = False  # its boundaries may move: each action at its time
         if settings.server_name:
             self.writer.server_name = settings.server_name
         return settings

@@ -25,6 +25,8 @@ from simulator.domino.calendar import WorkingDays
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
 from simulator.domino.server import (
+    DATABASE_ACTIVITY,
+    DWORD_MASK,
     Charges,
     Database,
     DatabaseInfo,
@@ -73,6 +75,8 @@ _NO_DOCUMENTS: dict[int, Charges] = {}
 # mail file are minutes apart, so this many covers the sessions open at once of a large
 # population; past it the IDs are derived again (a hash each).
 _REPLICAS_KEPT = 65_536
+# Folds remembered for a stop (Population.unfold) before those wholly past are dropped.
+_AHEAD_KEPT = 65_536
 
 
 def charged_note_ids(count: int) -> tuple[int, ...]:
@@ -205,6 +209,10 @@ class _Table:
 class Population:
     """Drives `workload.users` generated users through the server, one heap entry each."""
 
+    # Off: every action goes through Server.continue_session at its own instant (tests that
+    # watch the server's door turn `_fold_ahead` off this way).
+    folds_ahead: ClassVar[bool] = True
+
     def __init__(
         self,
         workload: Workload,
@@ -309,6 +317,15 @@ class Population:
         self._next_handler = self._next
         self._idle_handler = self._idle_out
         self._continue_session = server.continue_session
+        # Whether `_fold_ahead` may do a user's quiet actions early: only with boundary
+        # timers (the activity policy bills an action itself) and no server idle timeout
+        # (its check reads the last activity). The run turns it off where something else
+        # could look at a session between two of its user's actions (see Simulation).
+        self.fold = self.folds_ahead and server.timer_policy and server.idle_timeout_us is None
+        # user -> (stream state, time of the first, time of the last) of the actions done
+        # ahead by the last fold: what `unfold` takes back after a stop.
+        self._ahead: dict[int, tuple[int, int, int]] = {}
+        self._ahead_room = _AHEAD_KEPT
         # Each action schedules the next straight onto the heap (see EventHeap).
         self._heap_items = heap.items
         self._heap_counter = heap.counter
@@ -509,11 +526,136 @@ class Population:
         at = now + think
         if at > end:  # noqa: PLR1730 - min() is a call: this runs once per action
             at = end
+        if at < end and self.fold and session.boundary_pending:
+            at = self._fold_ahead(user, session, now, at, end)
         if at < self.duration:
             _heappush(
                 self._heap_items,
                 (at, _GENERATED, next(self._heap_counter), self._next_handler, user),
             )
+
+    def _fold_ahead(self, user: int, session: Session, now: int, at: int, end: int) -> int:
+        """The user's actions from `at` on that bill nothing, done now instead of one event
+        each; returns when the first other one is due (its draws are left to its event).
+
+        Such an action only adds its byte counts to the session and marks it and its
+        database as used, and nothing reads those before the pending boundaries (they run
+        at a later instant), so doing it early writes the same records: most actions of a
+        mail user are of this kind. Its draws come from the user's own stream, taken in
+        the same order. See `fold` for when this is off, and `unfold` for a stop."""
+        suppress = self.server.suppress_us
+        started = session.started
+        # The session's pending boundary: the first of its grid after now.
+        bound = started + ((now - started) // suppress + 1) * suppress
+        duration = self.duration
+        # Not past the session's end (its event signs off) nor the run's (never done).
+        if bound > end:  # noqa: PLR1730 - min() is a call: once per event
+            bound = end
+        if bound > duration:  # noqa: PLR1730
+            bound = duration
+        if at >= bound:
+            return at
+        states = self._states
+        state = states[user]
+        first_state, first_at = state, at
+        mean = self._think_mean
+        idle = self._idle
+        folded = False
+        last = at
+        while True:
+            # _next's draws, as it makes them (two steps of the stream).
+            drawn = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+            u = (drawn >> 11) * self._mix_scale
+            index = _bisect(self._mix_cumulative, u)
+            action = self.actions[index]
+            if action != "transfer" and self._picks_db:
+                if action == "close":
+                    break  # bills a CLOSE (or is traffic): its event decides
+                rest = (u - self._mix_lower[index]) / self._mix_weights[index]
+                mail_share = self._mail_share
+                pick = self._pick
+                db: Database | None = None
+                if rest < mail_share:
+                    dbs = session.dbs
+                    db = dbs[0].info if dbs else None
+                elif pick is not None:
+                    if mail_share:
+                        rest = (rest - mail_share) / (1.0 - mail_share)
+                    u = rest * pick.total
+                    which = _bisect(pick.cumulative, u)
+                    db = self.databases[which]
+                    if (action == "read" or action == "write") and self._note_share[which]:  # noqa: PLR1714
+                        break  # may bill a document: its event decides
+                if db is not None and not db.is_directory and action in DATABASE_ACTIVITY:
+                    for db_state in session.dbs:
+                        if db_state.info is db:
+                            break
+                    else:
+                        break  # opens it: an OPEN record
+                    if not db_state.is_open or not db_state.boundary_pending:
+                        break
+                    first_open = db_state.first_open
+                    if at >= first_open + ((now - first_open) // suppress + 1) * suppress:
+                        break  # after the database's pending boundary
+                    db_state.dirty = True
+            drawn = (drawn * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+            if mean is not None:
+                think = int(-_log(1.0 - (drawn >> 37) * _PER_THINK) * mean) or 1
+            else:
+                think = int(self._think.draw((drawn >> 37) * _PER_THINK)) or 1
+            if idle is not None and think > idle and at + idle < end:
+                break  # the server ends the session first: its event arms that
+            session.bytes_in = (
+                session.bytes_in + self._bytes_in_of[(drawn >> 24) & _BYTES_BITS]
+            ) & DWORD_MASK
+            session.bytes_out = (
+                session.bytes_out + self._bytes_out_of[(drawn >> 11) & _BYTES_BITS]
+            ) & DWORD_MASK
+            session.last_activity = at
+            state = drawn
+            folded = True
+            last = at
+            at += think
+            if at > end:  # noqa: PLR1730
+                at = end
+            if at >= bound:
+                break
+        if folded:
+            states[user] = state
+            ahead = self._ahead
+            ahead[user] = (first_state, first_at, last)
+            if len(ahead) > self._ahead_room:
+                # Entries of folds wholly past are of no use to `unfold`: a large population
+                # would otherwise keep one per user that ever folded.
+                kept = self._ahead = {u: entry for u, entry in ahead.items() if entry[2] > now}
+                self._ahead_room = max(_AHEAD_KEPT, 2 * len(kept))
+        return at
+
+    def unfold(self, now: int) -> None:
+        """A run stopped at `now`: take back the byte counts of actions done ahead of it
+        (see `_fold_ahead`), so the sessions end as if those had not come yet."""
+        mean = self._think_mean
+        for user, (first_state, first_at, last) in self._ahead.items():
+            session = self.session_of[user]
+            if last <= now or session is None or session.ended:
+                continue
+            state, at = first_state, first_at
+            while at <= last:
+                state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+                state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+                if at > now:
+                    session.bytes_in = (
+                        session.bytes_in - self._bytes_in_of[(state >> 24) & _BYTES_BITS]
+                    ) & DWORD_MASK
+                    session.bytes_out = (
+                        session.bytes_out - self._bytes_out_of[(state >> 11) & _BYTES_BITS]
+                    ) & DWORD_MASK
+                if mean is not None:
+                    think = int(-_log(1.0 - (state >> 37) * _PER_THINK) * mean) or 1
+                else:
+                    think = int(self._think.draw((state >> 37) * _PER_THINK)) or 1
+                at += think
+        self._ahead.clear()
 
     def _think_time(self, user: int) -> int:
         mean = self._think_mean

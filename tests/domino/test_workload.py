@@ -1,8 +1,10 @@
 """The generated population (`workload:`): what its users do, seen at the server's door.
 
 Every generated action reaches the server as `Server.session_action` (a user with no
-session held) or `Server.continue_session`; a spy on both records them, so these tests
-hold whatever the population does inside to be fast.
+session held) or `Server.continue_session` once the population's fold is off (with it on,
+actions that bill nothing are done ahead, without those calls: `Population._fold_ahead`);
+a spy on both records them, so these tests hold whatever the population does inside to
+be fast.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 
 from simulator.commands.run import RunRequest, run
 from simulator.commands.summary import build_summary
+from simulator.domino import workload as workload_module
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.server import DatabaseInfo, Server, Session, derive_timedate
@@ -119,6 +122,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
         )
         return continue_session(self, session, now, action, *args)
 
+    monkeypatch.setattr(Population, "folds_ahead", False)
     monkeypatch.setattr(Server, "session_action", spy_session_action)
     monkeypatch.setattr(Server, "continue_session", spy_continue_session)
     yield seen
@@ -218,6 +222,63 @@ def test_a_generated_run_keeps_its_bytes(tmp_path: Path, name: str) -> None:
     frames = run_out(tmp_path, text, seed, f"{name}.nbf")
     assert len(frames) > 5000 * 1000  # thousands of frames
     assert hashlib.sha256(frames).hexdigest() == digest
+
+
+FOLDED_WORKLOADS = {
+    # A mail file most actions go to, charged documents, the preset's idle timeout.
+    "mail-file": (
+        "{users: 80, arrival: 20m, think_time: 40s, session_length: 50m,"
+        " session: {idle_timeout: 3m}, mix: {read: 5, edit: 2, write: 1, close: 1},"
+        " databases: {count: 4, mail_file: 'mail/{user}.nsf', mail_share: 0.7,"
+        " charged: 0.3, documents: 2}}"
+    ),
+    # The declared databases: one with a charged document, a directory, closes, traffic.
+    "declared": (
+        "{users: 60, arrival: 10m, think_time: 20s, session_length: 30m,"
+        " mix: {read: 4, edit: 2, write: 1, close: 1, transfer: 1}}"
+    ),
+}
+
+
+def fold_run(
+    monkeypatch: pytest.MonkeyPatch, text: str, *, folds: bool, stop_at: int | None
+) -> tuple[Simulation, list[SequencedFrame]]:
+    """Every frame of the run, the fold on or off; with `stop_at`, stopped at that instant
+    (every event before it run), as a Ctrl-C stops a paced run between two events."""
+    monkeypatch.setattr(Population, "folds_ahead", folds)
+    # A few folds remembered for a stop, so the old ones are dropped as the run goes.
+    monkeypatch.setattr(workload_module, "_AHEAD_KEPT", 8)
+    scenario = load_scenario_text(text, "crowd.yaml")
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions())
+    frames: list[SequencedFrame] = []
+    sim.writer.put = frames.append
+    if stop_at is None:
+        while sim.step():
+            pass
+        return sim, frames
+    while (sim.heap.peek_time() or stop_at) < stop_at:
+        sim.step()
+    sim.now = stop_at
+    sim.server.set_now(stop_at)
+    sim.shutdown()
+    return sim, frames
+
+
+@pytest.mark.parametrize("workload", sorted(FOLDED_WORKLOADS))
+@pytest.mark.parametrize("stop_at", [None, 23 * MINUTE + 1])
+def test_actions_done_ahead_bill_as_at_their_own_instant(
+    monkeypatch: pytest.MonkeyPatch, workload: str, stop_at: int | None
+) -> None:
+    # Boundaries 4 minutes apart: a few actions between two of them.
+    text = scenario_text(FOLDED_WORKLOADS[workload], duration="1h").replace(
+        '"Session,Database,Document"', '"Session,Database,Document", BillingSuppressTime: 4'
+    )
+    folded, frames = fold_run(monkeypatch, text, folds=True, stop_at=stop_at)
+    one_by_one, expected = fold_run(monkeypatch, text, folds=False, stop_at=stop_at)
+    assert len(expected) > 1000
+    # Fewer events: actions were done ahead; the same frames, a stop's ENDs included.
+    assert folded.events < one_by_one.events * 0.8
+    assert frames == expected
 
 
 def test_same_seed_same_actions(calls: list[Call]) -> None:
