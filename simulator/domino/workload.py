@@ -560,20 +560,25 @@ class Population:
         first_state, first_at = state, at
         mean = self._think_mean
         idle = self._idle
+        mix_scale, mix_cumulative, actions = self._mix_scale, self._mix_cumulative, self.actions
+        picks_db, mail_share, pick = self._picks_db, self._mail_share, self._pick
+        bytes_in_of, bytes_out_of = self._bytes_in_of, self._bytes_out_of
+        # The last database found open with a pending boundary, and that boundary: most
+        # actions go to the one database again (a mail file).
+        known: Database | None = None
+        known_bound = 0
         folded = False
         last = at
         while True:
             # _next's draws, as it makes them (two steps of the stream).
             drawn = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
-            u = (drawn >> 11) * self._mix_scale
-            index = _bisect(self._mix_cumulative, u)
-            action = self.actions[index]
-            if action != "transfer" and self._picks_db:
+            u = (drawn >> 11) * mix_scale
+            index = _bisect(mix_cumulative, u)
+            action = actions[index]
+            if action != "transfer" and picks_db:
                 if action == "close":
                     break  # bills a CLOSE (or is traffic): its event decides
                 rest = (u - self._mix_lower[index]) / self._mix_weights[index]
-                mail_share = self._mail_share
-                pick = self._pick
                 db: Database | None = None
                 if rest < mail_share:
                     dbs = session.dbs
@@ -586,7 +591,10 @@ class Population:
                     db = self.databases[which]
                     if (action == "read" or action == "write") and self._note_share[which]:  # noqa: PLR1714
                         break  # may bill a document: its event decides
-                if db is not None and not db.is_directory and action in DATABASE_ACTIVITY:
+                if db is known and db is not None:
+                    if at >= known_bound:
+                        break  # after the database's pending boundary
+                elif db is not None and not db.is_directory and action in DATABASE_ACTIVITY:
                     for db_state in session.dbs:
                         if db_state.info is db:
                             break
@@ -595,9 +603,11 @@ class Population:
                     if not db_state.is_open or not db_state.boundary_pending:
                         break
                     first_open = db_state.first_open
-                    if at >= first_open + ((now - first_open) // suppress + 1) * suppress:
+                    known_bound = first_open + ((now - first_open) // suppress + 1) * suppress
+                    if at >= known_bound:
                         break  # after the database's pending boundary
                     db_state.dirty = True
+                    known = db
             drawn = (drawn * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
             if mean is not None:
                 think = int(-_log(1.0 - (drawn >> 37) * _PER_THINK) * mean) or 1
@@ -606,10 +616,10 @@ class Population:
             if idle is not None and think > idle and at + idle < end:
                 break  # the server ends the session first: its event arms that
             session.bytes_in = (
-                session.bytes_in + self._bytes_in_of[(drawn >> 24) & _BYTES_BITS]
+                session.bytes_in + bytes_in_of[(drawn >> 24) & _BYTES_BITS]
             ) & DWORD_MASK
             session.bytes_out = (
-                session.bytes_out + self._bytes_out_of[(drawn >> 11) & _BYTES_BITS]
+                session.bytes_out + bytes_out_of[(drawn >> 11) & _BYTES_BITS]
             ) & DWORD_MASK
             session.last_activity = at
             state = drawn
