@@ -373,12 +373,24 @@ class MailTraffic:
             state = states[user]
         state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
         states[user] = state
-        self._schedule(
-            user,
-            day,
-            self._position[user] - log(1.0 - (state >> 11) * TO_UNIT) * self._gap,
-            index + 1,
-        )
+        position = self._position[user] - log(1.0 - (state >> 11) * TO_UNIT) * self._gap
+        index += 1
+        if position < 1.0:
+            # _schedule's common case, inline: the next message on the same day, in the run.
+            posted = self.days.arrival(day, position)
+            duration = self.duration
+            if 0 <= posted < duration:
+                self._index[user] = index
+                self._position[user] = position
+                self._posted[user] = posted
+                if not self._single and not self.domain.is_home(user):
+                    posted += DELIVERY_DELAY_US
+                    if posted >= duration:
+                        return
+                item = (posted, _GENERATED, next(self._counter), self._handler, user)
+                heappush(self._items, item)
+                return
+        self._schedule(user, day, position, index)
 
     def _domain_message(
         self,
