@@ -542,7 +542,12 @@ class Population:
         database as used, and nothing reads those before the pending boundaries (they run
         at a later instant), so doing it early writes the same records: most actions of a
         mail user are of this kind. Its draws come from the user's own stream, taken in
-        the same order. See `fold` for when this is off, and `unfold` for a stop."""
+        the same order. See `fold` for when this is off, and `unfold` for a stop.
+
+        The one difference: the next event's sequence number is taken now, not at the last
+        action done ahead, so against another generated event of the very same microsecond
+        scheduled in between it runs first where it ran second (the pinned runs and the
+        bundled presets give the same frames either way)."""
         suppress = self.server.suppress_us
         started = session.started
         # The session's pending boundary: the first of its grid after now.
