@@ -20,8 +20,9 @@ from simulator.domino.clock import EventHeap, Phase
 from simulator.scenario.models import is_directory
 from simulator.wire import constants as c
 from simulator.wire.records import DbRec, DocumentRec, Oid, SessionID, SessionRec
-from simulator.wire.timedate import TICKS_PER_DAY, TimeDate
+from simulator.wire.timedate import MICROSECONDS_PER_TICK, TICKS_PER_DAY, TimeDate
 
+_US_PER_TICK = MICROSECONDS_PER_TICK
 DWORD_MASK = c.DWORD_MAX  # bound once: the hot paths mask every counter update
 # Read once per action or record: module names are cheaper than `c.X` and, for an enum
 # member such as Phase.COMPLETION, far cheaper than the class attribute (~100 ns a look-up).
@@ -362,6 +363,9 @@ class Server:
         self._heap_items = heap.items
         self._heap_counter = heap.counter
         self._ticks = writer.ticks
+        # writer.ticks(v) is (this + v) // _US_PER_TICK: a DBREC's open time works it out
+        # twice without calling it.
+        self._tick_base = writer.tick_base_us
         self.suppress_us = suppress_us
         self.timer_policy = stamp_policy == "timer"
         self.idle_timeout_us = idle_timeout_us
@@ -418,8 +422,12 @@ class Server:
         if not db.classes & _CLASS_DATABASE:
             return
         if db.is_open:
-            ticks = self._ticks
-            open_time = db.closed_ticks + ticks(now) - ticks(db.opened_at)
+            base = self._tick_base
+            open_time = (
+                db.closed_ticks
+                + (base + now) // _US_PER_TICK
+                - (base + db.opened_at) // _US_PER_TICK
+            )
         else:
             open_time = db.closed_ticks
         rec = _new_record(
