@@ -22,6 +22,7 @@ supplies the acknowledgement tokens, and does the committing.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Generic, TypeVar
 
@@ -71,6 +72,27 @@ class Batcher(Generic[Ack]):
         batch.acks.append(ack)
         if len(batch.items) >= self.max_items:
             self._full.append(batch)
+            self._open = None
+        return opened
+
+    def add_all(self, items: Sequence[Received | Rejected | None], acks: Sequence[Ack]) -> bool:
+        """`add` of each message, in order: ``items[i]`` acknowledged by ``acks[i]``."""
+        if not acks:
+            return False
+        batch = self._open
+        opened = batch is None and not self._full
+        if batch is None:
+            batch = self._open = Batch()
+        stored, waiting, most = batch.items, batch.acks, self.max_items
+        for item, ack in zip(items, acks, strict=True):
+            waiting.append(ack)
+            if item is not None:
+                stored.append(item)
+                if len(stored) >= most:
+                    self._full.append(batch)
+                    batch = self._open = Batch()
+                    stored, waiting = batch.items, batch.acks
+        if not waiting:
             self._open = None
         return opened
 

@@ -21,10 +21,14 @@ from dataclasses import dataclass
 from simulator.addin.rows import FrameRow, RowMaker
 from simulator.addin.store import Received, Rejected
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec, FrameError, peek_class, peek_header
+from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError, peek_class, peek_header
 from simulator.wire.jsonform import frame_from_json
 from simulator.wire.layout import Framing, Layout
 from simulator.wire.records import RecordKind
+
+_len_and_type = LEN_AND_TYPE.unpack_from
+_HEADER_SIZE = LEN_AND_TYPE.size
+_MAX_LEN = c.MQ_MAX_MSGSIZE
 
 
 @dataclass(slots=True)  # not frozen: see Received
@@ -52,6 +56,58 @@ class Intake:
         self._compact = FrameCodec(layout, Framing.COMPACT, kinds)
         # Give the stores this maker (`open_store(url, intake.rows)`): they take the rows read here.
         self.rows = RowMaker(self.codec)
+
+    def take_all(
+        self, messages: Iterable[Message | None], received_us: int
+    ) -> list[Received | Rejected | None]:
+        """`take` of each message (None: nothing, for a message that is none), all of them
+        received at ``received_us``."""
+        taken: list[Received | Rejected | None] = []
+        keep = taken.append
+        readers = self.rows.readers
+        # The usual frame (binary, a whole number for seq and for sent if given, of a
+        # kind with a reader, its Len the payload's) is taken here, as `take` would take
+        # it; `take` takes anything else, and any frame the reader refuses.
+        for message in messages:
+            if message is None:
+                keep(None)
+                continue
+            props = message.user_properties
+            seq = props.get("seq")
+            sent = props.get("sent")
+            frame = message.payload
+            size = len(frame)
+            if (
+                message.json is False
+                and seq is not None
+                and seq.isdigit()
+                and (sent is None or sent.isdigit())
+                and message.server is not None
+                and size >= _HEADER_SIZE
+            ):
+                length, struct_type = _len_and_type(frame, 0)
+                known = readers.get(struct_type)
+                if known is not None and known[0] <= length == size <= _MAX_LEN:
+                    try:
+                        row = known[1](frame, length)
+                    except ValueError:  # a FrameError too: `take` says why
+                        pass
+                    else:
+                        keep(
+                            Received(
+                                message.server,
+                                props.get("run"),
+                                int(seq),
+                                message.topic,
+                                frame,
+                                None if sent is None else int(sent),
+                                received_us,
+                                row,
+                            )
+                        )
+                        continue
+            keep(self.take(message, received_us))
+        return taken
 
     def take(self, message: Message, received_us: int) -> Received | Rejected:
         props = message.user_properties

@@ -358,12 +358,16 @@ class RowMaker:
     def __init__(self, codec: FrameCodec | JsonDecoder) -> None:
         self.codec: FrameCodec = codec.codec if isinstance(codec, JsonDecoder) else codec
         self._kinds: dict[int, Table] = {}
-        self._readers: dict[int, tuple[int, Reader]] = {}
+        # Struct type -> (the smallest Len of its frames, its reader): what `read` reads
+        # with, for a frame of at least that Len and at most MQ_MAX_MSGSIZE, at offset 0,
+        # no longer than its buffer; the reader raises what `read` says (FrameError, or
+        # ValueError for a TimeStamp that names no time).
+        self.readers: dict[int, tuple[int, Reader]] = {}
         for struct_type, kind_codec in self.codec.by_struct_type.items():
             if _fits(kind_codec.kind):
                 table = self._kinds[struct_type] = kind_table(kind_codec.kind)
                 reader = _compile_reader(self, kind_codec, table)
-                self._readers[struct_type] = (kind_codec.fixed_size, reader)
+                self.readers[struct_type] = (kind_codec.fixed_size, reader)
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -376,7 +380,7 @@ class RowMaker:
         end = len(frame)
         if end >= 4:
             length, struct_type = _len_and_type(frame, 0)
-            known = self._readers.get(struct_type)
+            known = self.readers.get(struct_type)
             if known is not None and known[0] <= length <= _MAX_LEN and length <= end:
                 try:
                     return known[1](frame, length)

@@ -388,17 +388,16 @@ class BillingAddin:
         self._settled = asyncio.Event()  # nothing waits for a commit
         self._settled.set()
 
-    def on_message(self, message: Message | None, ack: Ack) -> None:
-        """A message from the broker and the token that acknowledges it, once committed.
-        A message not taken (asleep, stopping, a store failed) is never acknowledged: the
-        broker keeps it for the session's next connection."""
-        if not self.accepting:
+    def on_messages(self, messages: list[Message | None], acks: list[Ack]) -> None:
+        """The messages of one socket read and the tokens that acknowledge them, once
+        committed. A message not taken (asleep, stopping, a store failed) is never
+        acknowledged: the broker keeps it for the session's next connection."""
+        if not self.accepting or not acks:
             return
-        item = None
-        if message is not None:
+        items = self.intake.take_all(messages, _wall_us())
+        if any(message is not None for message in messages):
             self.last_frame = self.clock()
-            item = self.intake.take(message, _wall_us())
-        if self.batcher.add(item, ack):
+        if self.batcher.add_all(items, acks):
             self._changed.set()  # a batch to commit: the commit loop may be idle
         self._settled.clear()
 
@@ -752,7 +751,7 @@ async def serve(
                 )
             consumer = Consumer(
                 address,
-                addin.on_message,
+                addin.on_messages,
                 client_id=client_id(request.group, request.member),
                 tls=tls,
                 max_unacknowledged=MAX_UNACKNOWLEDGED,

@@ -139,3 +139,22 @@ def test_only_the_batch_being_committed_can_be_given_back() -> None:
 def test_limits_must_make_sense() -> None:
     with pytest.raises(ValueError):
         Batcher(max_items=0)
+
+
+def test_adding_a_reads_messages_together_is_adding_each() -> None:
+    """`add_all` makes the batches `add` makes, message by message: split at max_items
+    stored items, the acknowledgements of messages stored nowhere in their place."""
+    items = [frame(1), None, frame(2), reject(3), frame(4), None, frame(5), frame(6), None]
+    one, together = Batcher[int](max_items=2), Batcher[int](max_items=2)
+    opened = [one.add(item, ack) for ack, item in enumerate(items)]
+    assert together.add_all(items, list(range(len(items)))) == opened[0]
+    assert not together.add_all([], [])
+    for batcher in (one, together):
+        batcher.add(frame(7), 99)
+    while (first := one.take()) is not None:
+        second = together.take()
+        assert second is not None
+        assert (first.items, first.acks) == (second.items, second.acks)
+        one.committed(first)
+        together.committed(second)
+    assert together.take() is None

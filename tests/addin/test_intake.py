@@ -123,3 +123,39 @@ def test_under_mqtt_311_run_and_seq_come_from_a_topic_meta_topic() -> None:
         assert (got.run, got.seq, got.payload) == ("3f9c1a2b4d5e", None, frame)
     empty_run = take({}, "", "12")
     assert isinstance(empty_run, Rejected) and "run level is empty" in empty_run.reason
+
+
+def test_taking_a_reads_messages_together_is_taking_each() -> None:
+    """`take_all` takes the usual frame itself and leaves the rest to `take`: for every
+    kind of message, the same item (the row read included), or nothing for no message."""
+    codec = FrameCodec()
+    session = codec.encode_record(SESSION_REC, SERVER, STAMP)
+    mail = codec.encode_record(MAIL_REC, SERVER, STAMP)
+    http = codec.encode_record(HTTP_REC, SERVER, STAMP)
+    no_time = codec.encode_record(SESSION_REC, SERVER, STAMP._replace(ticks=0xFFFFFFFF))
+    as_json = dumps_frame(JsonDecoder(codec)(session, 0, 7)).encode()
+    messages = [
+        message(session),
+        message(mail, props={"seq": "8", "run": "run-1"}),  # without sent
+        message(http),
+        None,
+        message(session, props={"seq": "٣", "sent": "5"}),  # a digit, not ASCII
+        message(session, props={"seq": "9", "sent": " 12"}),
+        message(session, props={"seq": "x"}),
+        message(session + b"\0"),
+        message(session[:-1]),
+        message(b"\x05\x00"),
+        message(no_time),
+        message(as_json, json_form=True),
+        message(as_json, json_form=None),
+        message(session, json_form=None),
+        Message(TOPIC, None, session, False, PROPS),
+        Message(f"{TOPIC}/r1/4", SERVER_CN, session, False, {}, "r1", "4"),
+    ]
+    intake = Intake(Layout.LINUX_X86_64)
+    taken = intake.take_all(messages, 42)
+    each = [None if m is None else intake.take(m, 42) for m in messages]
+    assert taken == each
+    rows = [getattr(item, "frame_row", None) for item in taken]
+    assert rows == [getattr(item, "frame_row", None) for item in each]
+    assert sum(isinstance(item, Received) for item in taken) == 10

@@ -6,7 +6,8 @@ crash, a disconnect while asleep or a broker restart (with persistence) loses no
 was not acknowledged is delivered again. Each message goes to a handler, with a token;
 nothing is acknowledged until the handler's owner hands the token to `acknowledge` (the
 add-in: once the message is committed to the stores). No asyncio task per message: the
-messages are taken from gmqtt as they are parsed (`gmqtt_glue.receive_publishes`).
+messages of each socket read are taken from gmqtt as they are parsed, and go to the
+handler in one call (`gmqtt_glue.receive_publish_batches`).
 
 Flow control: a consumer may hold at most `max_unacknowledged` messages it has not
 acknowledged. It says so to the broker (MQTT 5 Receive Maximum), and stops reading the
@@ -57,9 +58,10 @@ SUBACK_TIMEOUT: Final = 30.0
 
 Ack = int | None
 """What acknowledges a message (`Consumer.acknowledge`); None: nothing to (QoS 0)."""
-MessageHandler = Callable[[Message | None, Ack], None]
-"""Called with each message on a frame topic (None for any other topic the subscription
-matched: status, stats, control) and the token that acknowledges it."""
+MessageHandler = Callable[[list[Message | None], list[Ack]], None]
+"""Called with the messages of one socket read, in the order received (None for a
+message on any other topic the subscription matched: status, stats, control), and the
+tokens that acknowledge them, one each."""
 # Topics and content types seen, remembered so each is taken apart once (a consumer sees
 # a few of each); forgotten past this many, should a broker send endless new ones.
 _REMEMBERED: Final = 4096
@@ -158,18 +160,34 @@ class Consumer(BrokerClient):
         handler, message = self._handler, self._message
         limit = self.max_unacknowledged or 1 << 32  # None: no limit of our own
 
-        def deliver(
-            topic: str, payload: bytes, content_type: str | None, user: dict[str, str], mid: Ack
-        ) -> None:
-            ack = None
-            if mid is not None:
-                ack = generation | mid
-                self.unacknowledged += 1
-                if self.unacknowledged >= limit:
-                    glue.pause_reading(client)
-            handler(message(topic, payload, content_type, user), ack)
+        topics, json_forms = self._topics, self._json_forms
 
-        glue.receive_publishes(client, deliver)
+        def deliver(publishes: list[glue.Publish]) -> None:
+            messages: list[Message | None] = []
+            acks: list[Ack] = []
+            held = 0
+            # A plain frame topic seen before with a content type seen before, the usual
+            # case, is taken apart here; anything else by `_message`.
+            for topic, payload, content_type, user, mid in publishes:
+                if mid is None:
+                    acks.append(None)
+                else:
+                    acks.append(generation | mid)
+                    held += 1
+                parts = topics.get(topic)
+                json_form = json_forms.get(content_type) if content_type is not None else None
+                if parts is None or parts.run is not None or json_form is None:
+                    messages.append(message(topic, payload, content_type, user))
+                else:
+                    messages.append(
+                        Message(topic, parts.topic.server, payload, json_form, user, None, None)
+                    )
+            self.unacknowledged += held
+            if self.unacknowledged >= limit:
+                glue.pause_reading(client)
+            handler(messages, acks)
+
+        glue.receive_publish_batches(client, deliver)
         client.on_connect = self._connected
         return client
 

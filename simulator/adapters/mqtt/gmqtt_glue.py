@@ -66,7 +66,7 @@ RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
         "_keep_connection_callback",
         "put_package",
     ),
-    "Client._connection._protocol": ("_paused", "_drain_helper", "_read_packet"),
+    "Client._connection._protocol": ("_paused", "_drain_helper", "_read_packet", "data_received"),
     "MQTTConnectError": ("_code", "message"),
 }
 
@@ -331,6 +331,10 @@ def drop(client: Any) -> None:
 PublishHandler = Callable[[str, bytes, str | None, dict[str, str], int | None], None]
 """Called with a received PUBLISH's topic, payload, content type (None: none), user
 properties (a pair given twice: its last value) and packet id (None: QoS 0)."""
+Publish = tuple[str, bytes, str | None, dict[str, str], int | None]
+"""A received PUBLISH: what a `PublishHandler` is called with."""
+PublishesHandler = Callable[[list[Publish]], None]
+"""Called with the PUBLISHes of one socket read, in the order received."""
 
 # PUBLISH properties (MQTT 5, 3.3.2.3) other than content type, user property and topic
 # alias: how many bytes each takes after its identifier (-2: a two-byte length and that
@@ -346,18 +350,31 @@ _USER_PROPERTY: Final = 0x26
 
 def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
     """From now on, hand each QoS 0 or 1 PUBLISH the client receives to ``on_publish`` at
-    once, and acknowledge nothing: the caller acknowledges with ``acknowledge`` when it
-    will (an add-in: once the message is committed). Set before connecting, so that a
-    session's backlog, which may come with the CONNACK, is received so too.
+    once, and acknowledge nothing (see `receive_publish_batches`)."""
+
+    def each(publishes: list[Publish]) -> None:
+        for publish in publishes:
+            on_publish(*publish)
+
+    receive_publish_batches(client, each)
+
+
+def receive_publish_batches(client: Any, on_publishes: PublishesHandler) -> None:
+    """From now on, hand the QoS 0 and 1 PUBLISHes of each socket read to ``on_publishes``
+    in one call, and acknowledge nothing: the caller acknowledges with ``acknowledge``
+    when it will (an add-in: once the messages are committed). Set before connecting, so
+    that a session's backlog, which may come with the CONNACK, is received so too.
 
     gmqtt makes a packet object of each packet read, hands it through three layers,
     parses every property into lists of a dict and runs each message's handler as an
     asyncio task whose end sends the PUBACK; for a consumer of tens of thousands of
     messages a second, that was most of its time. Here each connection's reader parses a
-    PUBLISH where it lies in what was read, keeping only what a consumer of frames reads;
-    other packets go to gmqtt as before. A malformed PUBLISH is dropped unacknowledged, as
-    gmqtt drops it (the broker delivers it again on the session's next connection); QoS 2,
-    which no subscription here asks for, is left to gmqtt.
+    PUBLISH where it lies in what was read, keeping only what a consumer of frames reads,
+    and a read's messages go on together (a consumer's work a message is then a loop's
+    turn, not a chain of calls); other packets go to gmqtt as before, those read before
+    them handed on first. A malformed PUBLISH is dropped unacknowledged, as gmqtt drops it
+    (the broker delivers it again on the session's next connection); QoS 2, which no
+    subscription here asks for, is left to gmqtt.
     """
     handler = client._package_handler
     state = client._connection_state
@@ -365,9 +382,9 @@ def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
     gmqtt_publish = handler._handle_publish_packet
     aliases: dict[int, str] = {}
 
-    def publish_at(cmd: int, data: bytes, at: int, stop: int) -> None:
+    def publish_at(cmd: int, data: bytes, at: int, stop: int) -> Publish | None:
         """The QoS 0 or 1 PUBLISH whose variable header starts at ``at`` and which ends
-        at ``stop``."""
+        at ``stop``; None (logged) for a malformed one."""
         start = at + 2
         at = start + (data[at] << 8 | data[at + 1])
         topic = data[start:at].decode()
@@ -386,7 +403,7 @@ def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
             end += at
             if end > stop:
                 logger.critical("PUBLISH whose properties overrun the packet: dropped")
-                return
+                return None
             while at < end:
                 ident = data[at]
                 at += 1
@@ -412,34 +429,36 @@ def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
                     size = _SKIPPED_PROPERTIES.get(ident, 0)
                     if size == 0:
                         logger.critical("PUBLISH with an unknown property %#x: dropped", ident)
-                        return
+                        return None
                     if size == -1:
                         at = _variable_byte_integer(data, at)[1]
                     else:
                         at += size if size > 0 else 2 + (data[at] << 8 | data[at + 1])
             if at != end:
                 logger.critical("PUBLISH whose properties overrun their length: dropped")
-                return
+                return None
         if not topic or at > stop:
             logger.warning("PUBLISH without a topic, an unknown alias or too short: dropped")
-            return
-        on_publish(topic, data[at:stop], content_type, user, mid)
+            return None
+        return topic, data[at:stop], content_type, user, mid
 
     def publish(cmd: int, packet: bytes) -> None:
         # What still reaches gmqtt's dispatch: QoS 2, and packets read before the reader
         # below was in place.
         if cmd & 0x06 == 0x04:
             gmqtt_publish(cmd, packet)
-        else:
-            publish_at(cmd, packet, 0, len(packet))
+            return
+        found = publish_at(cmd, packet, 0, len(packet))
+        if found is not None:
+            on_publishes([found])
 
     handler._handle_publish_packet = publish
-    _read_packets_with(client, publish_at=publish_at)
+    _read_packets_with(client, publish_at=publish_at, on_publishes=on_publishes)
 
 
-PublishReader = Callable[[int, bytes, int, int], None]
-"""Takes the PUBLISH with this first byte whose variable header starts at an offset of
-the bytes read and that ends at another."""
+PublishReader = Callable[[int, bytes, int, int], Publish | None]
+"""Reads the PUBLISH with this first byte whose variable header starts at an offset of
+the bytes read and that ends at another (None: malformed, dropped)."""
 PubackReaders = tuple[Callable[[list[int]], None], Callable[[bytes, int], None]]
 """What takes PUBACKs: the packet ids of those that took their message (reason code
 below 0x80), read one after the other, in one call; and one that did not, whose variable
@@ -448,10 +467,15 @@ _READERS: Final = "_billsim_readers"  # the client's attribute holding them
 
 
 def _read_packets_with(
-    client: Any, *, publish_at: PublishReader | None = None, pubacks: PubackReaders | None = None
+    client: Any,
+    *,
+    publish_at: PublishReader | None = None,
+    on_publishes: PublishesHandler | None = None,
+    pubacks: PubackReaders | None = None,
 ) -> None:
-    """From the client's next connection on, read QoS 0 and 1 PUBLISHes and PUBACKs with
-    these where they lie in what the socket read (`_packet_reader`); one reader per
+    """From the client's next connection on, read QoS 0 and 1 PUBLISHes (to
+    ``on_publishes``, a read's together) and PUBACKs with these where they lie in what
+    the socket read (`_packet_reader`, fed by `_read_from_socket`); one reader per
     connection, whichever of them were given, however many calls gave them."""
     readers: dict[str, Any] | None = client.__dict__.get(_READERS)
     if readers is None:
@@ -462,42 +486,85 @@ def _read_packets_with(
 
         async def create_connection_reading_packets(*args: Any, **kwargs: Any) -> Any:
             connection = await create_connection(*args, **kwargs)
-            connection._protocol._read_packet = _packet_reader(
-                connection,
-                handler,
-                readers.get("publish_at"),
-                readers.get("pubacks"),
-                handler._logger,
+            publishes = None
+            if readers.get("publish_at") is not None:
+                publishes = (readers["publish_at"], readers["on_publishes"])
+            reader = _packet_reader(
+                connection, handler, publishes, readers.get("pubacks"), handler._logger
             )
+            connection._protocol._read_packet = reader
+            _read_from_socket(connection, reader)
             return connection
 
         client._create_connection = create_connection_reading_packets
     if publish_at is not None:
         readers["publish_at"] = publish_at
+        readers["on_publishes"] = on_publishes
     if pubacks is not None:
         readers["pubacks"] = pubacks
+
+
+def _read_from_socket(connection: Any, read_packets: Callable[[bytes], int]) -> None:
+    """What the socket reads goes to ``read_packets`` at once, past gmqtt's stream reader
+    (which copied each read into its buffer, and again out of it into gmqtt's read loop's
+    own, a task's wake-up a read); the bytes of a packet not all there yet are kept for
+    the next read. A malformed length closes the connection (gmqtt's read loop stopped
+    reading, leaving it open). The stream reader still hears of the end of the stream,
+    and gmqtt's read loop ends with it as before."""
+    protocol = connection._protocol
+    left = b""
+
+    def data_received(data: bytes) -> None:
+        nonlocal left
+        if left:
+            data = left + data
+        used = read_packets(data)
+        if used < 0:
+            left = b""
+            connection._transport.close()
+        else:
+            left = data[used:] if used < len(data) else b""
+
+    protocol.data_received = data_received
 
 
 def _packet_reader(
     connection: Any,
     handler: Any,
-    publish_at: PublishReader | None,
+    publishes: tuple[PublishReader, PublishesHandler | None] | None,
     pubacks: PubackReaders | None,
     logger: Any,
 ) -> Callable[[bytes], int]:
     """gmqtt's ``MQTTProtocol._read_packet`` for one connection: the packets complete in
-    ``data``, QoS 0 and 1 PUBLISHes to ``publish_at`` and PUBACKs to ``pubacks`` (when
-    given: those that took their message gathered, each run of them handed on before
-    any other packet), any other packet to gmqtt as its own reader hands it on; returns
-    the bytes used, -1 for a malformed length."""
+    ``data``, QoS 0 and 1 PUBLISHes read by the first of ``publishes`` and handed, a
+    read's together, to the second, PUBACKs to ``pubacks`` (when given: those that took
+    their message gathered, each run of them handed on before any other packet), any
+    other packet to gmqtt as its own reader hands it on (after the PUBLISHes read before
+    it); returns the bytes used, -1 for a malformed length."""
     put_package = connection.put_package
     gmqtt_read = connection._protocol._read_packet
     monotonic = time.monotonic
+    publish_at, on_publishes = publishes if publishes is not None else (None, None)
     acked, refused_at = pubacks if pubacks is not None else (None, None)
+
+    def hand_on(found: list[Publish]) -> None:
+        try:
+            if on_publishes is not None:
+                on_publishes(found)
+        except Exception:  # as gmqtt's handler does: the messages are lost, not the connection
+            logger.exception("error handling packets")
 
     def read_packets(data: bytes) -> int:
         if handler.current_connection is not connection:
             return int(gmqtt_read(data))  # superseded: gmqtt drops what it reads
+        found: list[Publish] = []
+        try:
+            return packets_in(data, found)
+        finally:
+            if found:
+                hand_on(found)
+
+    def packets_in(data: bytes, found: list[Publish]) -> int:
         size = len(data)
         at = 0
         mids: list[int] = []
@@ -538,8 +605,13 @@ def _packet_reader(
                 if cmd == _PUBACK and refused_at is not None and length >= 3:
                     refused_at(data, body)
                 elif cmd & 0xF0 == _PUBLISH and cmd & 0x06 != 0x04 and publish_at is not None:
-                    publish_at(cmd, data, body, stop)
+                    publish = publish_at(cmd, data, body, stop)
+                    if publish is not None:
+                        found.append(publish)
                 else:
+                    if found:
+                        hand_on(found[:])
+                        found.clear()
                     put_package(Package(cmd, data[body:stop]))
             except Exception:  # as gmqtt's handler does: the packet is lost, not the connection
                 logger.exception("error handling a packet")

@@ -21,8 +21,8 @@ from simulator.adapters.mqtt.url import parse_broker_url
 from simulator.addin.intake import Message
 
 LINE = b"f" * 2000 + b"\n"  # a frame's size, give or take
-# Past its limit, what the socket read and asyncio's stream reader already hold is still
-# taken: up to 256 KiB a read (asyncio), 128 messages here.
+# Past its limit, what the socket read already holds is still taken: up to 256 KiB a
+# read (asyncio), 128 messages here.
 SLACK = 200
 
 
@@ -42,8 +42,8 @@ async def test_a_consumer_holds_about_max_unacknowledged_and_reads_on_as_it_ackn
     one read of the socket held) and reads on when acknowledgements free room."""
     held: list[Ack] = []
 
-    def take(_message: Message | None, ack: Ack) -> None:
-        held.append(ack)
+    def take(_messages: list[Message | None], acks: list[Ack]) -> None:
+        held.extend(acks)
 
     consumer = Consumer(
         parse_broker_url(mosquitto.url), take, client_id="flow-test", max_unacknowledged=100
@@ -88,7 +88,7 @@ def test_messages_are_taken_apart_by_topic_in_either_form() -> None:
     form; any other topic the subscription matched is no message (None)."""
     taken: list[Message | None] = []
     consumer = Consumer(
-        parse_broker_url("mqtt://127.0.0.1:1"), lambda m, _a: taken.append(m), client_id="t"
+        parse_broker_url("mqtt://127.0.0.1:1"), lambda m, _a: taken.extend(m), client_id="t"
     )
     base = "domino/billing/Mail01"
 
@@ -143,9 +143,9 @@ async def test_a_session_left_with_the_old_filters_delivers_a_frame_once(
 
     taken: list[Message | None] = []
 
-    def take(message: Message | None, ack: Ack) -> None:
-        taken.append(message)
-        consumer.acknowledge([ack])
+    def take(messages: list[Message | None], acks: list[Ack]) -> None:
+        taken.extend(messages)
+        consumer.acknowledge(acks)
 
     consumer = Consumer(parse_broker_url(mosquitto.url), take, client_id=client_id)
     assert await consumer.connect(

@@ -586,3 +586,40 @@ def test_gmqtt_still_logs_a_refused_connect_in_the_words_the_glue_leaves_out(
         glue.CLIENT_LOG.warning("[MqttPackageHandler] CONNACK: %s", hex(1))
         glue.CLIENT_LOG.warning("[MqttPackageHandler] something else: %s", 7)
     assert [r.getMessage() for r in caplog.records] == ["[MqttPackageHandler] something else: 7"]
+
+
+async def test_the_socket_feeds_the_reader_and_a_reads_publishes_go_on_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the socket reads goes to the reader at once (past gmqtt's stream reader); a
+    packet cut between reads is read whole with the next; the PUBLISHes of one read come
+    in one call, those before another packet handed on before gmqtt hears of it."""
+    calls: list[list[tuple[str, bytes, str | None, dict[str, str], int | None]]] = []
+    order: list[str] = []
+    connection = _fake_connections(monkeypatch)
+    put_package = connection.put_package
+
+    def heard(package: Any) -> None:
+        order.append(f"gmqtt {package.cmd:#x}")
+        put_package(package)
+
+    connection.put_package = heard  # type: ignore[method-assign]
+    client = glue.OwnReconnectClient("glue-batches")
+
+    def take(found: list[tuple[str, bytes, str | None, dict[str, str], int | None]]) -> None:
+        calls.append(found)
+        order.append(f"{len(found)} publishes")
+
+    glue.receive_publish_batches(client, take)
+    await _connect(client, connection)
+    body = _publish_body("a/b", 1, b"", b"frame")
+    publish = bytes([0x32, len(body)]) + body
+    data = publish * 3 + b"\xd0\x00" + publish * 2
+    feed = connection.data_received  # type: ignore[attr-defined]
+    feed(data[:10])  # not a whole packet yet
+    assert calls == []
+    feed(data[10:-4])
+    feed(data[-4:])
+    assert [len(found) for found in calls] == [3, 1, 1]
+    assert order == ["3 publishes", "gmqtt 0xd0", "1 publishes", "1 publishes"]
+    assert calls[0][0] == ("a/b", b"frame", None, {}, 1)
