@@ -453,21 +453,28 @@ def rows_by_table(
     grouped: dict[int, list[tuple[Any, ...]]] = {}  # by id(table): a Table hashes slowly
     tables: dict[int, Table] = {}
     rejects: Counter[str] = Counter()
+    # Each distinct time written once a batch: a read's frames share their received_at,
+    # and many frames their TimeStamp (a tick is 10 ms). `times` itself, as the default
+    # of a look-up, says a time is not written yet.
+    times: dict[int | None, Any] = {None: None}
+    time = times.get
     for taken in items:
         item = taken
         if isinstance(item, Received):
             read = item.frame_row
             if read is not None and read.maker is maker:
                 table = read.table
-                sent = item.sent_us
-                meta = (
-                    item.server,
-                    item.run,
-                    item.seq,
-                    stamp(read.time_stamp_us),
-                    stamp(item.received_us),
-                    None if sent is None else stamp(sent),
-                )
+                stamp_us, received_us, sent_us = read.time_stamp_us, item.received_us, item.sent_us
+                time_stamp = time(stamp_us, times)
+                if time_stamp is times:
+                    time_stamp = times[stamp_us] = stamp(stamp_us)
+                received_at = time(received_us, times)
+                if received_at is times:
+                    received_at = times[received_us] = stamp(received_us)
+                sent = time(sent_us, times)
+                if sent is times:
+                    sent = times[sent_us] = stamp(sent_us)  # type: ignore[arg-type]
+                meta = (item.server, item.run, item.seq, time_stamp, received_at, sent)
                 row = meta + read.values
             else:
                 try:

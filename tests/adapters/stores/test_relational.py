@@ -12,7 +12,7 @@ import pytest
 from samples import FRAMES, SERVER, SERVER_CN, STAMP
 
 from simulator.adapters.stores import open_store, read_rows
-from simulator.addin.rows import RowMaker
+from simulator.addin.rows import RowMaker, us_from_datetime
 from simulator.addin.store import Committed, Received, Rejected, Store
 from simulator.errors import BillsimError, InputError
 from simulator.wire import constants as c
@@ -112,6 +112,32 @@ def test_every_record_type_reads_back_field_for_field(
     # The bytes after the header, as decode shows them: the alignment gap, then n = 7.
     assert raw["raw"] == sent[-1][CODEC.header_size : raw["Len"]]
     assert raw["raw"][4:8] == (7).to_bytes(4, "little")
+
+
+def test_times_to_the_last_microsecond_a_datetime_holds_and_no_further(
+    store_url: str, opened: Callable[[], Store]
+) -> None:
+    """A `sent` of any time a datetime holds is stored as that time, to the µs, however
+    the store writes times; one past the last fails the commit (the add-in stops,
+    acknowledging nothing), as when every time went through a datetime."""
+    frame = CODEC.encode(FRAMES["SESSIONREC"])
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    last = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    times = [first, datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC), last]
+    store = opened()
+    for seq, moment in enumerate(times, 1):
+        item = received(frame, seq)
+        item.sent_us = us_from_datetime(moment)
+        store.add(item)
+    assert store.commit() == Committed(stored=3)
+    assert [row["sent"] for row in read_rows(store_url)["sessionrec"]] == times
+    store.close()
+    beyond = received(frame, 4)
+    beyond.sent_us = us_from_datetime(last) + 1
+    again = opened()
+    again.add(beyond)
+    with pytest.raises(OverflowError):
+        again.commit()
 
 
 def test_a_redelivered_frame_is_one_row_and_counted(
