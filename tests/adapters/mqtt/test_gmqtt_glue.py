@@ -623,3 +623,34 @@ async def test_the_socket_feeds_the_reader_and_a_reads_publishes_go_on_together(
     assert [len(found) for found in calls] == [3, 1, 1]
     assert order == ["3 publishes", "gmqtt 0xd0", "1 publishes", "1 publishes"]
     assert calls[0][0] == ("a/b", b"frame", None, {}, 1)
+
+
+def test_a_frames_properties_read_at_once_are_those_read_one_by_one() -> None:
+    """billsim's own properties (content type, seq, run, structtype, sent) are read in one
+    match; what only looks like them, string lengths telling otherwise, is read property
+    by property, as any other layout is."""
+    seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
+    client = glue.OwnReconnectClient("glue-frame-properties")
+    glue.receive_publishes(client, lambda *message: seen.append(message))
+    publish = reach(client, "Client._package_handler")._handle_publish_packet
+
+    def user(key: str, value: str) -> bytes:
+        return b"\x26" + _str16(key) + _str16(value)
+
+    ours = b"\x03" + _str16("application/json") + user("seq", "12") + user("run", "r-1")
+    ours += user("structtype", "1")
+    publish(0x32, _publish_body("a/b", 1, ours + user("sent", "1795"), b"frame"))
+    publish(0x32, _publish_body("a/b", 2, ours, b"without sent"))
+    # One content type whose text looks like the user properties after it.
+    lookalike = "&\x00\x03seq\x00\x011&\x00\x03run\x00\x01r&\x00\x0astructtype\x00\x011"
+    publish(0x32, _publish_body("a/b", 3, b"\x03" + _str16(lookalike), b"lookalike"))
+    # A seq whose length byte says more than its digits: read so, the property after it
+    # is none (0x72, "r"), and the message is dropped.
+    cut = b"\x03" + _str16("t") + b"\x26" + _str16("seq") + b"\x00\x0512" + user("run", "r")
+    publish(0x32, _publish_body("a/b", 4, cut + user("structtype", "1"), b"cut"))
+    props = {"seq": "12", "run": "r-1", "structtype": "1"}
+    assert seen == [
+        ("a/b", b"frame", "application/json", {**props, "sent": "1795"}, 1),
+        ("a/b", b"without sent", "application/json", props, 2),
+        ("a/b", b"lookalike", lookalike, {}, 3),
+    ]
