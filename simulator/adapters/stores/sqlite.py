@@ -54,6 +54,9 @@ def create_table_sql(table: Table) -> str:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS: dict[int, str] = {}  # seconds since the Unix epoch -> "2026-11-21T09:15:00."
 _SECONDS_KEPT = 4096  # a batch's times fall within a few seconds; forget older ones
+# 000..999: the µs as two of these, not a `:06d` format spec (1.1k instructions less a
+# time, callgrind; every frame's `sent` is a time of its own).
+_THREE_DIGITS: tuple[str, ...] = tuple(f"{i:03d}" for i in range(1000))
 
 
 def iso_timestamp(us: int) -> str:
@@ -68,7 +71,8 @@ def iso_timestamp(us: int) -> str:
             _SECONDS.clear()
         moment = _EPOCH + timedelta(seconds=seconds)
         prefix = _SECONDS[seconds] = moment.isoformat()[:-6] + "."
-    return f"{prefix}{micro:06d}+00:00"
+    three = _THREE_DIGITS
+    return f"{prefix}{three[micro // 1000]}{three[micro % 1000]}+00:00"
 
 
 class SqliteStore:
