@@ -279,9 +279,15 @@ class Consumer(BrokerClient):
         if self.session_present:
             # A session an older add-in left may hold its filters (`legacy_filters`, shared
             # where the broker has shared subscriptions, else plain): a frame would match
-            # one of them too, and come twice. No answer is waited for.
+            # one of them too, and come twice. Their UNSUBACK is waited for, so that a
+            # frame published once this returns comes once; without one in time the add-in
+            # goes on (a frame that still comes twice is counted as a duplicate, not lost).
+            unsubscribed = asyncio.Event()
+            client.on_unsubscribe = lambda *_args: unsubscribed.set()
             shared = legacy_filters(server, group) if self.shared else ()
             client.unsubscribe([*shared, *legacy_filters(server, None)])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(unsubscribed.wait(), SUBACK_TIMEOUT)
         return filters
 
     async def lost_within(self, stop: asyncio.Event, timeout: float | None) -> bool:
