@@ -554,6 +554,7 @@ class Simulation:
         """
         self.writer.put = _discard
         self.writer.skip_encoding()
+        self.server.session_classes = 0
         self._script_problems = []
         while self.step():
             pass
