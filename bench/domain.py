@@ -32,7 +32,8 @@ from pathlib import Path
 from engine import THROUGHPUT_SCENARIO  # bench/ is on the path of a script run from it
 
 from simulator.adapters.sinks import NullSink, drain_to_sink
-from simulator.commands.run import RunRequest, load, run_options
+from simulator.commands.loading import load
+from simulator.commands.run import RunRequest, run_options
 from simulator.commands.run_domain import run_servers
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.simulation import Simulation

@@ -241,7 +241,7 @@ def measure_first_frame(path: Path, out: Path) -> tuple[float, float]:
 _PHASES = """
 import json, sys, time
 started = time.process_time()
-from simulator.commands.run import check_script, load
+from simulator.commands.loading import check_script, load
 from simulator.domino.simulation import RunOptions
 from simulator.scenario.yamlsource import read_yaml
 imported = time.process_time()

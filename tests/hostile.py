@@ -26,7 +26,7 @@ from simulator.addin.rows import reject_row
 from simulator.addin.store import Received
 from simulator.commands.check import StreamSettings, check_file
 from simulator.commands.decode import decode_stream
-from simulator.commands.run import check_script, load, with_dry_run
+from simulator.commands.loading import check_script, load, with_dry_run
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_BAD_INPUT, InputError
 from simulator.scenario import yamlsource

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, Protocol, TextIO, overload
 
 from simulator.adapters.atomic import AtomicFile
-from simulator.adapters.logs import configure_logging
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
 from simulator.adapters.sinks import (
     BinaryFileSink,
@@ -22,6 +21,7 @@ from simulator.adapters.sinks import (
     TextLinesSink,
     drain_to_sink,
 )
+from simulator.commands.loading import check_script, load
 from simulator.commands.metrics import RunMetrics, metrics_endpoint, pumping, watch_simulation
 from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.series import CounterSeries, sampled
@@ -34,69 +34,19 @@ from simulator.commands.summary import (
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_FAILED, EXIT_OK, InputError
-from simulator.scenario.bundled import bundled_scenarios, resolve_scenario
+from simulator.scenario.bundled import bundled_scenarios
 from simulator.scenario.durations import DurationError, parse_run_length
-from simulator.scenario.faults import Faults, check_faults, parse_fault_option, with_overrides
-from simulator.scenario.loader import ScenarioError, load_scenario, parse_workload
+from simulator.scenario.faults import check_faults, parse_fault_option, with_overrides
+from simulator.scenario.loader import parse_workload
 from simulator.scenario.models import Scenario
-from simulator.scenario.notes_ini import NotesIniSettings, read_notes_ini
+from simulator.scenario.notes_ini import NotesIniSettings
 from simulator.scenario.rate import RatePlan, parse_rate
 from simulator.scenario.speed import Speed
 from simulator.scenario.workload import Workload
-from simulator.scenario.yamlsource import paused_gc
 from simulator.wire.layout import Framing, Layout
 
 # `--out -`: the binary frames to standard output, for a pipe into `check -` or `decode -`.
 STDOUT_NAME = "-"
-
-
-def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, NotesIniSettings]:
-    """The scenario and its settings (a notes.ini file wins over the scenario's block).
-
-    A scenario with problems is refused with them all and, in the same error, what a dry
-    run of the rest of its script finds (`with_dry_run`).
-    """
-    try:
-        scenario = load_scenario(resolve_scenario(scenario_arg))
-    except ScenarioError as error:
-        raise with_dry_run(error, notes_ini) from None
-    return scenario, settings_of(scenario, notes_ini)
-
-
-def settings_of(scenario: Scenario, notes_ini: Path | None) -> NotesIniSettings:
-    """The scenario's notes.ini settings, with a notes.ini file's over them."""
-    layers = [read_notes_ini(notes_ini)] if notes_ini is not None else []
-    return scenario.settings_with(*layers)
-
-
-def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
-    """The loader's problems and those of the dry run of what it left runnable, by line:
-    one run of `validate` (or `run`) says all that is wrong. When nothing could be dry-run,
-    a last line says so, and for which problems."""
-    runnable = error.runnable
-    if runnable is None:
-        why = ", ".join(error.not_runnable)
-        return error.with_note(
-            f"{error.file}: the script is dry-run for state errors (a logout with no session, "
-            f"…) once {f'the problems of {why}' if why else 'these problems'} are fixed"
-        )
-    try:
-        settings = settings_of(runnable, notes_ini)
-    except InputError as other:  # the notes.ini file
-        return error.with_note(f"{other} (so the script was not dry-run)")
-    try:
-        check_script(runnable, settings, RunOptions())
-    except ScenarioError as dry_run:
-        found = error.with_errors(dry_run.errors)
-    else:
-        found = error.with_errors(())
-    if error.not_runnable:
-        users = ", ".join(error.not_runnable)
-        return found.with_note(
-            f"{error.file}: the actions of {users} are dry-run for state errors once the "
-            "problems of their entries and actions are fixed"
-        )
-    return found
 
 
 def load_request(request: RunRequest) -> tuple[Scenario, NotesIniSettings]:
@@ -139,19 +89,6 @@ def check_fault_times(scenario: Scenario, from_options: Container[str]) -> None:
         )
 
     check_faults(scenario.faults, scenario.duration, refuse)
-
-
-def without_faults(scenario: Scenario) -> Scenario:
-    """The scenario with no faults: what a dry run of its script checks."""
-    return scenario.model_copy(update={"faults": Faults()}) if scenario.faults.any else scenario
-
-
-def check_script(scenario: Scenario, settings: NotesIniSettings, options: RunOptions) -> None:
-    """Dry-run the script: its state errors (logout with no session, …) raise InputError
-    before a single frame is written anywhere. Generated users are left out: they cannot
-    make such errors, and a big workload would run twice."""
-    with paused_gc():  # what a dry run of a big script makes, walked again and again
-        Simulation(without_faults(scenario), settings, options, generate=False).dry_run()
 
 
 def parse_speed(text: str) -> Speed:
@@ -304,6 +241,9 @@ def _run_simulation(
         else:
             # Watching, the frames are the show: only warnings and errors come between them.
             quiet = watches(request, stdout) and not request.log_json
+            # structlog only for the broker's path: `--out` starts sooner without it.
+            from simulator.adapters.logs import configure_logging  # noqa: PLC0415
+
             configure_logging(
                 json=request.log_json,
                 stream=stderr,

@@ -40,6 +40,7 @@ from simulator.adapters.logs import configure_logging, get_logger
 from simulator.adapters.metrics.figures import FiguresLayout
 from simulator.adapters.sinks import BinaryFileSink, FrameSink, NullSink, drain_to_sink
 from simulator.commands.domain_summary import merge_summaries, print_domain_summary
+from simulator.commands.loading import check_script
 from simulator.commands.metrics import (
     RunMetrics,
     SharedFigures,
@@ -51,7 +52,6 @@ from simulator.commands.metrics import (
 from simulator.commands.run import (
     STDOUT_NAME,
     RunRequest,
-    check_script,
     create,
     exit_code,
     load_request,

@@ -6,9 +6,6 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-
 from simulator.commands.columns import aligned
 from simulator.domino.server import BILL_FIELDS
 from simulator.domino.simulation import Simulation
@@ -201,6 +198,10 @@ def faults_line(faults: Sequence[dict[str, Any]]) -> str:
 
 def print_summary(summary: dict[str, Any], stream: TextIO) -> None:
     """The summary for people: a few lines and two small tables."""
+    # rich only here, at the end of a run: importing it would delay the first frame.
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     # Off a terminal (a log, CI) rich would fold the tables to 80 columns; keep rows whole.
     console = Console(file=stream, highlight=False, width=_width(stream))
     console.print(

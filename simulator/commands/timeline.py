@@ -29,7 +29,8 @@ from simulator.adapters.pictures import (
     picture_format,
 )
 from simulator.commands.check import stream_settings
-from simulator.commands.run import check_script, create, load, with_options, workload_of
+from simulator.commands.loading import check_script, load
+from simulator.commands.run import create, with_options, workload_of
 from simulator.commands.run import run_to_sink as run_into
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.domain import Domain, domain_servers

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from simulator.commands.run import check_script, load
+from simulator.commands.loading import check_script, load
 from simulator.domino.simulation import RunOptions
 from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from simulator.scenario.loader import parse_workload

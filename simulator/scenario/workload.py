@@ -57,7 +57,9 @@ PRESETS = ("typical-mail", "app-server", "web")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built at their first validation, not at import: most scenarios have no workload,
+    # and building these schemas was a tenth of `billsim validate`'s imports.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -210,7 +212,7 @@ class ReplicationSpec(_Model):
     duration: DurationDistribution = Constant(60 * US_PER_SECOND)
     priority: Literal["low", "medium", "high"] = "medium"
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class AgentSpec(_Model):

@@ -30,7 +30,7 @@ from paths import GOLDEN_TRACES
 from typer.testing import CliRunner
 
 from simulator import cli
-from simulator.commands.run import load
+from simulator.commands.loading import load
 from simulator.commands.validate import validate
 from simulator.domino.server import derive_timedate
 from simulator.scenario.bundled import bundled_scenarios
