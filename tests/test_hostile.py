@@ -235,6 +235,48 @@ def test_both_yaml_readers_agree_on_a_mutated_scenario(data: bytes) -> None:
     hostile.yaml_readers_target(data)
 
 
+# Lines that are, or nearly are, the flow lines the YAML reader reads without libyaml
+# (yamlsource._flow_lines): sections of items or entries, in runs, now and then broken
+# by another line or one that may hold them as text.
+_FLOW_BODIES = [
+    *("{a: 1}", "{a: b, c: d}", "{a: 1, a: 2}", '{a: "x, b: c"}', "{a: 2026-13-45}", "{a: =}"),
+    *("{yes: no, on: off}", "{0x10: 1, 16: 2}", "{a: two  words}", '{a: ""}', "{a: [x]}"),
+    *("{a: 1} # c", "{a: 1}  ", "{a: _billsim_flow_0}", "{a: 1e3, b: .inf, c: ~x}"),
+]
+_FLOW_KEYS = [*(f"k{n}" for n in range(12)), "0x10", "16", "yes", "on", "a.b"]
+_FLOW_OTHERS = ["x: |", "x: >-", 'x: "open', '  close"', "x: [", "]", "x: {", "}", "  - x"]
+_FLOW_OTHERS += ["# c", "", "  y: 1", "z: &a {a: 1}", "w: *a", "---", "\t- {a: 1}", "   - {a: 1}"]
+
+
+@st.composite
+def flow_lines(draw: st.DrawFn) -> bytes:
+    lines = []
+    for section in range(draw(st.integers(1, 3))):
+        lines.append(f"s{section}:")
+        indent = " " * draw(st.sampled_from([0, 2, 4]))
+        items = draw(st.booleans())
+        for _ in range(draw(st.integers(1, 8))):
+            if draw(st.integers(0, 9)) == 0:
+                lines.append(draw(st.sampled_from(_FLOW_OTHERS)))
+                continue
+            lead = "- " if items else f"{draw(st.sampled_from(_FLOW_KEYS))}: "
+            odd = draw(st.integers(0, 3)) == 0
+            body = draw(st.sampled_from(_FLOW_BODIES)) if odd else "{a: 1, b: x y, c: 0x10}"
+            lines.append(f"{indent}{lead}{body}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+@given(flow_lines())
+def test_both_yaml_readers_agree_on_flow_lines(data: bytes) -> None:
+    hostile.yaml_readers_target(data)
+
+
 _NOTES_INI = (
     "[Notes]\nServerName=CN=Mail01/O=Acme\nBillingClass=Session,Database\n"
     "BillingSuppressTime=15\nBillingAddinWakeup=60\nBillingAddinRuntime=10\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,7 +245,7 @@ def load_yaml(text: str, filename: str) -> Any:
     with paused_gc():
         try:
             return _load_from_events(text)
-        except (NotPlainError, yaml.YAMLError, ValueError, OverflowError):
+        except (NotPlainError, yaml.YAMLError, ValueError, OverflowError, TypeError):
             pass  # the composing loader decides what it is
         return load_composed(text, filename)
 
@@ -291,11 +292,27 @@ _IMPLICIT: dict[str, list[tuple[str, Any]]] = {
     if first is not None
 }
 _NO_RESOLVERS: list[tuple[str, Any]] = list(_Loader.yaml_implicit_resolvers.get(None, []))
+# Whether any of a first character's patterns matches, in one match: most words are text
+# (`12.5s`, `u00042`), which no pattern matches.
+_ANY_IMPLICIT: dict[str, re.Pattern[str]] = {
+    first: re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in resolvers), re.X)
+    for first, resolvers in _IMPLICIT.items()
+    if len({pattern.flags for _, pattern in resolvers}) == 1
+}
 
 
 def _plain_value(value: str) -> Any:
     """A plain scalar as the composing loader builds it (see `_IMPLICIT`)."""
-    for implicit, pattern in _IMPLICIT.get(value[:1], _NO_RESOLVERS):
+    if value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):
+        # What the int pattern matches and no earlier one does, read the quick way.
+        if len(value) > MAX_DIGITS:
+            raise NotPlainError
+        return int(value)
+    first = value[:1]
+    any_implicit = _ANY_IMPLICIT.get(first)
+    if any_implicit is not None and not any_implicit.match(value):
+        return value
+    for implicit, pattern in _IMPLICIT.get(first, _NO_RESOLVERS):
         if pattern.match(value):
             tag = implicit
             break
@@ -320,13 +337,135 @@ def _plain_value(value: str) -> Any:
     raise NotPlainError  # `<<` merges, `=`: the composing loader handles them
 
 
+# A flow mapping that is a whole line, as a sequence item or a mapping's value, of plain
+# words and double-quoted text (printable ASCII, no escapes) only:
+# `  - {at: 5m, user: u00001, action: open, db: apps/a.nsf}`, `  u1: {name: "CN=U/O=A"}`.
+# No character in it can start or end anything else (a comment, an anchor, a tag,
+# another collection, an escape), so it is one mapping of these keys and values wherever
+# YAML allows a value there; nested collections are left to libyaml.
+_FLOW_KEY = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
+_FLOW_PLAIN = r"[A-Za-z0-9_./+=][A-Za-z0-9_./+=@-]*(?: +[A-Za-z0-9_./+=@-]+)*"
+_FLOW_QUOTED = r'"[ !#-\[\]-~]*"'
+_FLOW_VALUE = f"(?:{_FLOW_PLAIN}|{_FLOW_QUOTED})"
+# Groups: what comes before the mapping, the key it is the value of (none for an item),
+# the mapping's entries.
+_FLOW_LINE = re.compile(
+    r"( *(?:- |([A-Za-z0-9_][A-Za-z0-9_./-]*): ))"
+    rf"\{{({_FLOW_KEY}: {_FLOW_VALUE}(?:, {_FLOW_KEY}: {_FLOW_VALUE})*)\}}"
+).fullmatch
+# The entries' words: those of a line of plain words only (which hold neither separator)
+# split, those of one with quoted text (which may) found one by one.
+_FLOW_WORDS = re.compile('"[^"]*"|[^ ,:"][^,:"]*').findall
+# What stands in for the flow lines in the text libyaml is given: a plain word of a
+# prefix the file does not hold, on the first line of a run of them (the others left
+# blank, so that every line keeps its number).
+_STAND_IN = "_billsim_flow_"
+# Line breaks other than \n (libyaml counts them as lines too): no flow lines are read.
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+
+
+class _Resolved(dict[str, Any]):
+    """Plain words and quoted texts (with their quotes) -> their values, each read once:
+    scenarios repeat their words (keys, actions, user keys) and numbers many times."""
+
+    def __missing__(self, text: str) -> Any:
+        value = self[text] = text[1:-1] if text[:1] == '"' else _plain_value(text)
+        return value
+
+
+class _Items(list[Any]):
+    """A run of flow lines that are items of one sequence: the mappings, and `lines`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[int] = []
+
+
+class _Entries(list[tuple[Any, Any, int]]):
+    """A run of flow lines that are entries of one mapping, after its first (whose key
+    libyaml reads): (key, mapping, line) each; `first` is the first entry's mapping."""
+
+    def __init__(self, first: LinedDict) -> None:
+        super().__init__()
+        self.first = first
+
+
+def _flow_lines(text: str, resolved: _Resolved) -> str:
+    """`text` with its flow lines (`_FLOW_LINE`) read here, as the events would build
+    them, and left out: each run of them (lines one after another, at one indent, of
+    one kind) is one stand-in word on its first line, which `resolved` maps to the run.
+
+    libyaml makes a Python object of every event (and two of its marks), about a
+    microsecond each: a big script's lines are nine events each. The lines of a run
+    are of one collection, since they follow one another at one indent; the stand-in
+    keeps the first one's `- ` or key, so that libyaml still finds any error in where
+    the run stands. A line whose words do not read as plain values (a date that does
+    not exist, a number too long, `=`) or whose keys repeat is left as written.
+    """
+    if _STAND_IN in text or _OTHER_BREAKS.search(text):
+        return text
+    lines = text.split("\n")
+    runs = 0
+    run: Any = None  # the current run: _Items, _Entries or None
+    run_prefix = ""  # what comes before the mapping on the run's lines (for _Entries: indent)
+    value_of = resolved.__getitem__
+    for index, line in enumerate(lines):
+        if line[-1:] != "}" or (match := _FLOW_LINE(line)) is None:
+            run = None
+            continue
+        inner = match[3]
+        words = _FLOW_WORDS(inner) if '"' in inner else inner.replace(": ", ", ").split(", ")
+        try:
+            values = list(map(value_of, words))
+            key = None if match[2] is None else value_of(match[2])
+        except (NotPlainError, ValueError, OverflowError):
+            run = None
+            continue
+        number = index + 1
+        mapping = LinedDict(number)
+        pairs = iter(values)
+        mapping.update(zip(pairs, pairs, strict=True))  # key, value, key, value, …
+        if 2 * len(mapping) != len(values):
+            run = None
+            continue  # a key repeats: the events' builder refuses it, by name and line
+        mapping.lines = dict.fromkeys(mapping, number)
+        prefix = match[1]
+        if key is None:
+            if type(run) is _Items and prefix == run_prefix:
+                run.append(mapping)
+                run.lines.append(number)
+                lines[index] = ""
+                continue
+            run = _Items()
+            run.append(mapping)
+            run.lines.append(number)
+            run_prefix = prefix
+        else:
+            indent = prefix[: len(prefix) - len(prefix.lstrip(" "))]
+            if type(run) is _Entries and indent == run_prefix:
+                run.append((key, mapping, number))
+                lines[index] = ""
+                continue
+            run = _Entries(mapping)
+            run_prefix = indent
+        stand_in = f"{_STAND_IN}{runs}"
+        runs += 1
+        resolved[stand_in] = run
+        lines[index] = prefix + stand_in
+    return "\n".join(lines) if runs else text
+
+
 def _load_from_events(text: str) -> Any:
     """`load_composed`'s result for a document with no anchor, alias, tag, complex key or
     duplicate key, built from the parser's events without a node tree; raises NotPlainError
     for any other document and the parser's error for bad YAML.
 
-    Lines are the events' start marks, the same marks the composed nodes carry.
+    Lines are the events' start marks, the same marks the composed nodes carry. Its flow
+    lines are read without libyaml (`_flow_lines`).
     """
+    resolved = _Resolved()
+    text = _flow_lines(text, resolved)
+    flows = bool(resolved)
     parser = _Loader(text)
     try:
         next_event = parser.get_event
@@ -337,7 +476,6 @@ def _load_from_events(text: str) -> Any:
         if type(event) is not DocumentStartEvent:
             raise NotPlainError
         root: Any = None
-        resolved: dict[str, Any] = {}
         # The collections open around the event: the one being filled is `into` (its
         # `lines` too, and whether it is a mapping); a mapping's key waits in `key` for
         # its value while `has_key`. A scalar's line is read only where it is kept.
@@ -356,24 +494,48 @@ def _load_from_events(text: str) -> Any:
                 value = event.value
                 if event.implicit[0]:
                     # Scenarios repeat their plain words (keys, actions, user keys) and
-                    # numbers many times: each is resolved once. The values are immutable.
+                    # numbers many times: each is resolved once. The values are immutable
+                    # (but for the flow lines' mappings, each of which is used once).
                     plain = value
                     value = resolved.get(plain, resolved)
                     if value is resolved:
+                        if flows and _STAND_IN in plain:
+                            raise NotPlainError  # a flow line was inside a longer scalar
                         value = resolved[plain] = _plain_value(plain)
+                elif flows and _STAND_IN in value:
+                    raise NotPlainError  # a flow line was text in a quoted or block scalar
+                run = type(value)
                 if in_mapping:
                     if has_key:
-                        into[key] = value
                         has_key = False
+                        if run is _Entries:
+                            into[key] = value.first
+                            for key, value, line in value:  # noqa: B020 - done with both
+                                if key in into:
+                                    raise NotPlainError  # a duplicate, named by the composer
+                                into[key] = value
+                                lines[key] = line
+                            continue
+                        if run is _Items:
+                            raise NotPlainError  # never so: a run of items follows a `- `
+                        into[key] = value
                     else:
-                        if value in into:
+                        if run is _Items or run is _Entries or value in into:
                             raise NotPlainError  # a duplicate: the composing loader names it
                         lines[value] = event.start_mark.line + 1
                         key = value
                         has_key = True
                 elif into is not None:
-                    into.append(value)
-                    lines.append(event.start_mark.line + 1)
+                    if run is _Items:
+                        into.extend(value)
+                        lines.extend(value.lines)
+                    elif run is _Entries:
+                        raise NotPlainError  # never so: a run of entries follows a key
+                    else:
+                        into.append(value)
+                        lines.append(event.start_mark.line + 1)
+                elif run is _Items or run is _Entries:
+                    raise NotPlainError
                 else:
                     root = value  # the document is one scalar
                     break

@@ -275,3 +275,71 @@ def test_a_date_that_does_not_exist_is_bad_input_at_its_line() -> None:
         )
     assert caught.value.line == 3
     assert "a date or time that does not exist" in str(caught.value)
+
+
+FLOW_LINES = """\
+users:
+  u1: {name: "CN=User One/O=Acme", address: "10.0.0.1"}
+  u2: {name: "CN=User Two/O=Acme", address: "10.0.0.2", yes: 0x10}
+
+  u3: {name: CN=Three/O=Acme}
+script:
+  - {at: 1.5s, user: u1, action: open, db: apps/a.nsf, bytes_in: 400}
+  - {at: 2m, user: u1, action: read, note_id: 0x2306, db: apps/a.nsf}
+  # a comment ends a run
+  - {at: 3m, user: u2, action: transfer, bytes_out: 017}
+  - {at: 4m, action: mail, from: u1, to: [u2, u3], size: 1000}
+  - {at: 5m, action: agent, agent: Nightly  cleanup, signer: u1}
+later:
+- {at: 6m, user: u3, action: logout}
+"""
+
+
+def test_flow_lines_are_read_as_the_composing_loader_reads_them() -> None:
+    resolved = yamlsource._Resolved()
+    rest = yamlsource._flow_lines(FLOW_LINES, resolved)
+    assert rest.count("\n") == FLOW_LINES.count("\n")  # every line keeps its number
+    # Runs: the users' (a blank line ends one), the script's (a comment and a line left
+    # to libyaml end one) and the later one.
+    assert rest.count(yamlsource._STAND_IN) == 6
+    built = yamlsource._load_from_events(FLOW_LINES)
+    assert_same_yaml(built, yamlsource.load_composed(FLOW_LINES, "s"))
+    assert built["script"].lines == [7, 8, 10, 11, 12]
+    assert built["users"]["u2"] == {"name": "CN=User Two/O=Acme", "address": "10.0.0.2", True: 16}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a:\n  b: {x: 1}\n  c: {x: 2}\n  b: {x: 3}\n", 4, "duplicate key 'b' (first at line 2)"),
+        ("a:\n  b: 1\n  c: {x: 2}\n  b: {x: 3}\n", 4, "duplicate key 'b' (first at line 2)"),
+        ("s:\n  - {x: 1, y: 2, x: 3}\n", 2, "duplicate key 'x'"),
+        ("s: [\n  - {x: 1}\n  - {x: 2}\n]\n", 2, "invalid YAML"),
+        ("s:\n  - {x: 1}\n   - {x: 2}\n", 3, "invalid YAML"),
+    ],
+)
+def test_errors_around_flow_lines_name_their_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        load_yaml(text, "f.yaml")
+    assert caught.value.line == line
+    assert message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: |\n  - {x: 1}\n  - {x: 2}\n",  # text of a block scalar
+        'a: "one\n  - {x: 1}\n  - {x: 2}\n  two"\n',  # of a quoted scalar over lines
+        "a: one\n  - {x: 1}\n",  # of a plain scalar over lines (an error)
+        "a:\n  b: {x: _billsim_flow_0}\n",  # the stand-ins' prefix written in the file
+        "a:\r\n  - {x: 1}\r\n",  # other line breaks
+    ],
+)
+def test_flow_lines_that_are_not_values_are_read_as_written(text: str) -> None:
+    outcomes = []
+    for read in (load_yaml, yamlsource.load_composed):
+        try:
+            outcomes.append(read(text, "f.yaml"))
+        except InputError as error:
+            outcomes.append(str(error))
+    assert_same_yaml(*outcomes)
