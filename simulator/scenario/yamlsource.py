@@ -364,6 +364,9 @@ _STAND_IN = "_billsim_flow_"
 _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 
 
+_new_dict = dict.__new__
+
+
 class _Resolved(dict[str, Any]):
     """Plain words and quoted texts (with their quotes) -> their values, each read once:
     scenarios repeat their words (keys, actions, user keys) and numbers many times."""
@@ -415,19 +418,19 @@ def _flow_lines(text: str, resolved: _Resolved) -> str:
             continue
         inner = match[3]
         words = _FLOW_WORDS(inner) if '"' in inner else inner.replace(": ", ", ").split(", ")
+        mapping = _new_dict(LinedDict)  # LinedDict.__init__'s call is a third of the line
+        pairs = map(value_of, words)
         try:
-            values = list(map(value_of, words))
+            mapping.update(zip(pairs, pairs, strict=True))  # key, value, key, value, …
             key = None if match[2] is None else value_of(match[2])
         except (NotPlainError, ValueError, OverflowError):
             run = None
             continue
-        number = index + 1
-        mapping = LinedDict(number)
-        pairs = iter(values)
-        mapping.update(zip(pairs, pairs, strict=True))  # key, value, key, value, …
-        if 2 * len(mapping) != len(values):
+        if 2 * len(mapping) != len(words):
             run = None
             continue  # a key repeats: the events' builder refuses it, by name and line
+        number = index + 1
+        mapping.line = number
         mapping.lines = dict.fromkeys(mapping, number)
         prefix = match[1]
         if key is None:
