@@ -34,8 +34,7 @@ from typer.core import TyperGroup
 from simulator import __version__
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
 from simulator.addin.bill import BillBy
-from simulator.commands.decode import decode_file
-from simulator.commands.report import ReportFormat
+from simulator.commands.formats import ReportFormat
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.errors import EXIT_OK, BillsimError, InputError
 from simulator.wire.layout import Framing, Layout
@@ -235,6 +234,8 @@ def decode_command(
     frame that cannot be read, naming its byte offset, or at the end if any frame had an
     unknown struct type.
     """
+    from simulator.commands.decode import decode_file  # noqa: PLC0415
+
     kinds: tuple[Any, ...] = ()
     if scenario is not None:
         from simulator.scenario.bundled import resolve_scenario  # noqa: PLC0415

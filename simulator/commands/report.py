@@ -7,24 +7,17 @@ import csv
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
 from simulator.adapters.stores import read_rows
 from simulator.addin.bill import BillBy, Totals, bill
 from simulator.commands.columns import aligned
+from simulator.commands.formats import ReportFormat
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
-
-
-class ReportFormat(StrEnum):
-    TABLE = "table"
-    CSV = "csv"
-    JSON = "json"
-    HTML = "html"
 
 
 def parse_time(text: str, flag: str) -> datetime:
