@@ -242,6 +242,7 @@ _FLOW_BODIES = [
     *("{a: 1}", "{a: b, c: d}", "{a: 1, a: 2}", '{a: "x, b: c"}', "{a: 2026-13-45}", "{a: =}"),
     *("{yes: no, on: off}", "{0x10: 1, 16: 2}", "{a: two  words}", '{a: ""}', "{a: [x]}"),
     *("{a: 1} # c", "{a: 1}  ", "{a: _billsim_flow_0}", "{a: 1e3, b: .inf, c: ~x}"),
+    *("{a: [x, y], b: [1, 0x10, yes]}", "{a: []}", "{a: [x, [y]]}", '{a: "[x]", b: [z]}'),
 ]
 _FLOW_KEYS = [*(f"k{n}" for n in range(12)), "0x10", "16", "yes", "on", "a.b"]
 _FLOW_OTHERS = ["x: |", "x: >-", 'x: "open', '  close"', "x: [", "]", "x: {", "}", "  - x"]

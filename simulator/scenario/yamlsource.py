@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -338,15 +338,17 @@ def _plain_value(value: str) -> Any:
 
 
 # A flow mapping that is a whole line, as a sequence item or a mapping's value, of plain
-# words and double-quoted text (printable ASCII, no escapes) only:
-# `  - {at: 5m, user: u00001, action: open, db: apps/a.nsf}`, `  u1: {name: "CN=U/O=A"}`.
-# No character in it can start or end anything else (a comment, an anchor, a tag,
-# another collection, an escape), so it is one mapping of these keys and values wherever
-# YAML allows a value there; nested collections are left to libyaml.
+# words, double-quoted text (printable ASCII, no escapes) and lists of plain words only:
+# `  - {at: 5m, user: u00001, action: open, db: apps/a.nsf}`, `  u1: {name: "CN=U/O=A"}`,
+# `  - {at: 9m, action: mail, from: u1, to: [u2, u3]}`. No character in it can start or
+# end anything else (a comment, an anchor, a tag, another collection, an escape), so it
+# is one mapping of these keys and values wherever YAML allows a value there; other
+# nested collections are left to libyaml.
 _FLOW_KEY = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 _FLOW_PLAIN = r"[A-Za-z0-9_./+=][A-Za-z0-9_./+=@-]*(?: +[A-Za-z0-9_./+=@-]+)*"
 _FLOW_QUOTED = r'"[ !#-\[\]-~]*"'
-_FLOW_VALUE = f"(?:{_FLOW_PLAIN}|{_FLOW_QUOTED})"
+_FLOW_LIST = rf"\[{_FLOW_PLAIN}(?:, {_FLOW_PLAIN})*\]"
+_FLOW_VALUE = f"(?:{_FLOW_PLAIN}|{_FLOW_QUOTED}|{_FLOW_LIST})"
 # Groups: what comes before the mapping, the key it is the value of (none for an item),
 # the mapping's entries.
 _FLOW_LINE = re.compile(
@@ -355,7 +357,7 @@ _FLOW_LINE = re.compile(
 ).fullmatch
 # The entries' words: those of a line of plain words only (which hold neither separator)
 # split, those of one with quoted text (which may) found one by one.
-_FLOW_WORDS = re.compile('"[^"]*"|[^ ,:"][^,:"]*').findall
+_FLOW_WORDS = re.compile(r'"[^"]*"|\[[^\]]*\]|[^ ,:"][^,:"]*').findall
 # What stands in for the flow lines in the text libyaml is given: a plain word of a
 # prefix the file does not hold, on the first line of a run of them (the others left
 # blank, so that every line keeps its number).
@@ -393,6 +395,17 @@ class _Entries(list[tuple[Any, Any, int]]):
         self.first = first
 
 
+def _flow_list(word: str, line: int, value_of: Callable[[str], Any]) -> Any:
+    """A word of a flow line: a list of plain words (`[u2, u3]`, a new list each time:
+    lists are not shared), else the value `value_of` reads."""
+    if word[:1] != "[":
+        return value_of(word)
+    items = LinedList(line)
+    items.extend(map(value_of, word[1:-1].split(", ")))
+    items.lines = [line] * len(items)
+    return items
+
+
 def _flow_lines(text: str, resolved: _Resolved) -> str:
     """`text` with its flow lines (`_FLOW_LINE`) read here, as the events would build
     them, and left out: each run of them (lines one after another, at one indent, of
@@ -418,9 +431,18 @@ def _flow_lines(text: str, resolved: _Resolved) -> str:
             run = None
             continue
         inner = match[3]
-        words = _FLOW_WORDS(inner) if '"' in inner else inner.replace(": ", ", ").split(", ")
+        number = index + 1
         mapping = _new_dict(LinedDict)  # LinedDict.__init__'s call is a third of the line
-        pairs = map(value_of, words)
+        pairs: Iterator[Any]
+        if "[" in inner:
+            words = _FLOW_WORDS(inner)
+            pairs = (_flow_list(word, number, value_of) for word in words)
+        elif '"' in inner:
+            words = _FLOW_WORDS(inner)
+            pairs = map(value_of, words)
+        else:
+            words = inner.replace(": ", ", ").split(", ")
+            pairs = map(value_of, words)
         try:
             mapping.update(zip(pairs, pairs, strict=True))  # key, value, key, value, …
             key = None if match[2] is None else value_of(match[2])
@@ -430,7 +452,6 @@ def _flow_lines(text: str, resolved: _Resolved) -> str:
         if 2 * len(mapping) != len(words):
             run = None
             continue  # a key repeats: the events' builder refuses it, by name and line
-        number = index + 1
         mapping.line = number
         mapping.lines = dict.fromkeys(mapping, number)
         prefix = match[1]

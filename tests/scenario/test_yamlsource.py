@@ -289,7 +289,8 @@ script:
   # a comment ends a run
   - {at: 3m, user: u2, action: transfer, bytes_out: 017}
   - {at: 4m, action: mail, from: u1, to: [u2, u3], size: 1000}
-  - {at: 5m, action: agent, agent: Nightly  cleanup, signer: u1}
+  - {at: 4m, action: replicate, databases: [{db: apps/a.nsf}]}
+  - {at: 5m, action: agent, agent: Nightly  cleanup, signer: u1, flags: [public, mail]}
 later:
 - {at: 6m, user: u3, action: logout}
 """
@@ -304,7 +305,8 @@ def test_flow_lines_are_read_as_the_composing_loader_reads_them() -> None:
     assert rest.count(yamlsource._STAND_IN) == 6
     built = yamlsource._load_from_events(FLOW_LINES)
     assert_same_yaml(built, yamlsource.load_composed(FLOW_LINES, "s"))
-    assert built["script"].lines == [7, 8, 10, 11, 12]
+    assert built["script"].lines == [7, 8, 10, 11, 12, 13]
+    assert built["script"][3]["to"].lines == [11, 11]
     assert built["users"]["u2"] == {"name": "CN=User Two/O=Acme", "address": "10.0.0.2", True: 16}
 
 
