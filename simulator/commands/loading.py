@@ -43,7 +43,7 @@ def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
     a last line says so, and for which problems."""
     runnable = error.runnable
     if runnable is None:
-        why = ", ".join(error.not_runnable)
+        why = ", ".join(error.blocked)
         return error.with_note(
             f"{error.file}: the script is dry-run for state errors (a logout with no session, "
             f"…) once {f'the problems of {why}' if why else 'these problems'} are fixed"
@@ -58,8 +58,8 @@ def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
         found = error.with_errors(dry_run.errors)
     else:
         found = error.with_errors(())
-    if error.not_runnable:
-        users = ", ".join(error.not_runnable)
+    if error.left_out:
+        users = ", ".join(error.left_out)
         return found.with_note(
             f"{error.file}: the actions of {users} are dry-run for state errors once the "
             "problems of their entries and actions are fixed"

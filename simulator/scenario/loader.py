@@ -62,9 +62,9 @@ class ScenarioError(InputError):
 
     Its own file, line and field are those of the first problem. `runnable` is the
     scenario without what the problems touch, for a dry run of its script to find the
-    rest (see `_runnable`); None when they leave nothing to run, for the reasons in
-    `not_runnable` (the fields whose problems stop it). With a `runnable`, `not_runnable`
-    names the users it leaves out. `note`: a last line, after them.
+    rest (see `_runnable`), which leaves out the users named in `left_out`; None when
+    they leave nothing to run, because of the problems of the fields in `blocked`.
+    `note`: a last line, after them.
     """
 
     def __init__(
@@ -72,14 +72,16 @@ class ScenarioError(InputError):
         errors: Sequence[InputError],
         *,
         runnable: Scenario | None = None,
-        not_runnable: Sequence[str] = (),
+        left_out: Sequence[str] = (),
+        blocked: Sequence[str] = (),
         note: str | None = None,
     ) -> None:
         first = errors[0]
         super().__init__(first.message, file=first.file, line=first.line, field=first.field)
         self.errors: tuple[InputError, ...] = tuple(errors)
         self.runnable = runnable
-        self.not_runnable = tuple(not_runnable)
+        self.left_out = tuple(left_out)
+        self.blocked = tuple(blocked)
         self.note = note
 
     def __str__(self) -> str:
@@ -163,10 +165,13 @@ class _Problems:
         if not self.errors:
             return
         runnable: Scenario | None = None
-        not_runnable: tuple[str, ...] = ()
+        left_out: tuple[str, ...] = ()
+        blocked: tuple[str, ...] = ()
         if scenario is not None:
-            runnable, not_runnable = _runnable(scenario, self.paths, self.doc, self.stand_ins)
-        raise ScenarioError(by_line(self.errors), runnable=runnable, not_runnable=not_runnable)
+            runnable, left_out, blocked = _runnable(scenario, self.paths, self.doc, self.stand_ins)
+        raise ScenarioError(
+            by_line(self.errors), runnable=runnable, left_out=left_out, blocked=blocked
+        )
 
 
 def _build(doc: Any, filename: str) -> Scenario:
@@ -313,9 +318,10 @@ def _runnable(
     paths: Sequence[tuple[Any, ...]],
     doc: Any,
     stand_ins: Mapping[int, ActionBase],
-) -> tuple[Scenario | None, tuple[str, ...]]:
+) -> tuple[Scenario | None, tuple[str, ...], tuple[str, ...]]:
     """What of a scenario with problems can still be dry-run, to find its state errors
-    (a close of a database not open, …) in the same run; else why not (the fields).
+    (a close of a database not open, …) in the same run, and the users it leaves out;
+    else None and why not (the fields whose problems stop it).
 
     Only the session actions can make state errors, so only they are kept, and not all
     of them: those of a user with an invalid entry or action, or acting on a bad
@@ -355,7 +361,7 @@ def _runnable(
         else:
             blocked.append(render_path(("script", index)))
     if blocked:
-        return None, tuple(dict.fromkeys(blocked))
+        return None, (), tuple(dict.fromkeys(blocked))
     databases = {path: db for path, db in scenario.databases.items() if path not in bad_databases}
     sessions = [
         action
@@ -393,7 +399,7 @@ def _runnable(
             "faults": Faults(),
         }
     )
-    return runnable, tuple(left_out)
+    return runnable, tuple(left_out), ()
 
 
 # The whole script in one validation: pydantic's per-call cost, 30,000 times over, was

@@ -192,7 +192,8 @@ script:
     assert runnable is not None
     assert [action.index for action in runnable.script] == [2, 3]  # no task: none is refused
     assert list(runnable.users) == ["carol"]
-    assert caught.value.not_runnable == ("alice",)
+    assert caught.value.left_out == ("alice",)
+    assert caught.value.blocked == ()
 
 
 def test_an_action_wrong_only_where_the_dry_run_does_not_read_stands_in(tmp_path: Path) -> None:
