@@ -269,6 +269,34 @@ class MessageQueue(Generic[_M]):
         if self._getters:
             self._wake_getter()
 
+    def put_many_nowait(self, msgs: list[_M]) -> int:
+        """Queue as many of ``msgs`` as the quota leaves room for, in order, at priority 0:
+        what ``put_nowait`` of each would do until the first one refused, in one call (an
+        engine hands on a burst's frames at once). Returns how many were queued; the
+        caller deals with the rest as with an ``MQExceededQuotaError``. Raises
+        ``MQQuittingError`` after ``quit()``, with nothing queued."""
+        if self._quitting:
+            raise MQQuittingError(self.name)
+        used = self._used
+        taken = min(len(msgs), self._quota - used)
+        if taken <= 0:
+            return 0
+        level = self._levels[0]
+        if taken == len(msgs):
+            level.extend(msgs)
+        else:
+            level.extend(msgs[:taken])
+        used += taken
+        self._used = used
+        self._high_water = max(self._high_water, used)
+        # As many getters woken as single puts would have woken.
+        getters = self._getters
+        for _ in range(taken):
+            if not getters:
+                break
+            self._wake_getter()
+        return taken
+
     async def put(self, msg: _M, priority: int = 0) -> bool:
         """Queue ``msg``, applying the policy when the quota is reached.
 

@@ -154,6 +154,39 @@ def test_put_nowait_refuses_at_quota_without_counting_a_drop(policy: QuotaPolicy
     assert q.depth == 3
 
 
+def test_put_many_queues_up_to_the_quota_in_order_counting_held_messages() -> None:
+    q: MessageQueue[bytes] = MessageQueue("q", quota=5)
+    q.put_nowait(b"a")
+    assert q.get_nowait() == b"a"  # held: it takes a slot
+    assert q.put_many_nowait([b"b", b"c"]) == 2
+    assert q.put_many_nowait([b"d", b"e", b"f"]) == 2
+    assert q.put_many_nowait([b"g"]) == 0
+    assert q.put_many_nowait([]) == 0
+    stats = q.stats()
+    assert (stats.depth, stats.held, stats.high_water, stats.dropped) == (4, 1, 5, 0)
+    assert q.get_many_nowait(10, hold=False) == [b"b", b"c", b"d", b"e"]
+
+
+def test_put_many_after_quit_is_refused() -> None:
+    q: MessageQueue[bytes] = MessageQueue("q")
+    q.quit()
+    with pytest.raises(MQQuittingError):
+        q.put_many_nowait([b"a"])
+    assert q.depth == 0
+
+
+async def test_put_many_wakes_a_getter_for_each_message() -> None:
+    q: MessageQueue[bytes] = MessageQueue("q")
+    getters = [asyncio.create_task(q.get(hold=False)) for _ in range(3)]
+    await settle()
+    assert q.put_many_nowait([b"a", b"b"]) == 2
+    done, waiting = await asyncio.wait(getters, timeout=0.5)
+    assert sorted(task.result() for task in done) == [b"a", b"b"]
+    assert len(waiting) == 1
+    q.put_nowait(b"c")
+    assert await asyncio.wait_for(waiting.pop(), 1) == b"c"
+
+
 def test_record_drop_counts_what_the_caller_gave_up() -> None:
     q: MessageQueue[bytes] = MessageQueue("q", quota=1)
     q.put_nowait(b"a")

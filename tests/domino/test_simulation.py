@@ -164,6 +164,38 @@ async def test_drop_policy_with_a_tiny_quota_and_no_consumer_counts_drops() -> N
     assert kept == expected[:2]
 
 
+def test_a_burst_stops_where_a_put_of_each_frame_first_found_the_queue_full() -> None:
+    """The burst hands its frames on at its end: it must stop after the same event, with
+    the same frames queued and waiting, as a run putting each frame at once (some of
+    these quotas fill up exactly at the end of an event, and the run goes on)."""
+    scenario = load_scenario_text(crowd_text(), "crowd.yaml")
+    for quota in range(1, 41):
+        each = simulation(scenario, RunOptions(quota=quota))
+        while not each.frames_waiting:
+            assert each.step()
+        burst = simulation(scenario, RunOptions(quota=quota))
+        burst._burst(paced=False)
+        assert burst.events == each.events, quota
+        assert burst.frames_waiting == each.frames_waiting > 0
+        assert list(burst._pending) == list(each._pending)
+        assert burst.queue.stats() == each.queue.stats()
+        assert burst.queue.get_many_nowait(quota) == each.queue.get_many_nowait(quota)
+
+
+def test_a_burst_into_a_dropping_queue_drops_what_a_put_of_each_would() -> None:
+    scenario = load_scenario_text(crowd_text(), "crowd.yaml")
+    options = RunOptions(quota=5, policy=QuotaPolicy.DROP)
+    each = simulation(scenario, options)
+    burst = simulation(scenario, options)
+    burst._burst(paced=False)
+    for _ in range(burst.events):
+        each.step()
+    assert burst.writer.frames > 5
+    assert burst.queue.stats() == each.queue.stats()
+    assert burst.queue.stats().dropped == burst.writer.frames - 5
+    assert burst.queue.get_many_nowait(5) == each.queue.get_many_nowait(5)
+
+
 # --- pacing ---------------------------------------------------------------------------------
 
 
