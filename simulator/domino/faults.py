@@ -246,6 +246,12 @@ class FaultingWriter(BillingWriter):
             injector.track_database(rec, self.frames)  # type: ignore[arg-type]
         return written
 
+    def write_values(
+        self, kind: type[Record], values: tuple[Any, ...], now: int, bill_class: int, detail: int
+    ) -> bool:
+        # The faults look at (and `wrap` remakes) the record itself.
+        return self.write(_new_record(kind, values), now, bill_class, detail)
+
     def write_custom(self, struct_type: int, bill_class: int, rec: Record, now: int) -> bool:
         injector = self.injector
         if injector.down:

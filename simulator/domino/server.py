@@ -397,19 +397,17 @@ class Server:
         session.dirty = False
         if not session.classes & _CLASS_SESSION:
             return
-        rec = _new_record(
-            SessionRec,
-            (
-                session.session_id,
-                action,
-                session.name,
-                session.bytes_in,
-                session.bytes_out,
-                session.address,
-            ),
+        values = (
+            session.session_id,
+            action,
+            session.name,
+            session.bytes_in,
+            session.bytes_out,
+            session.address,
         )
+        written = self.writer.write_values(SessionRec, values, now, _CLASS_SESSION, action)
         # Per-user totals are kept from the END on: a million open sessions then carry none.
-        if self.writer.write(rec, now, _CLASS_SESSION, action) and action == _SESSION_END:
+        if written and action == _SESSION_END:
             self.ledger.add_pair(
                 session.name, "bytes_in", session.bytes_in, "bytes_out", session.bytes_out
             )
@@ -434,11 +432,14 @@ class Server:
             )
         else:
             open_time = db.closed_ticks
-        rec = _new_record(
-            DbRec,
-            (session.session_id, action, session.name, open_time & DWORD_MASK, db.info.replica_id),
+        values = (
+            session.session_id,
+            action,
+            session.name,
+            open_time & DWORD_MASK,
+            db.info.replica_id,
         )
-        written = self.writer.write(rec, now, _CLASS_DATABASE, action)
+        written = self.writer.write_values(DbRec, values, now, _CLASS_DATABASE, action)
         if written and action == _DB_CLOSE_END:
             self.ledger.add(session.name, "db_open_time", open_time)
 
