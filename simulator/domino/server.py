@@ -39,9 +39,6 @@ _DB_CLOSE_END = c.BILL_DB_CLOSE_END
 _SESSION_BOUNDARY = Phase.SESSION_BOUNDARY
 _DATABASE_BOUNDARY = Phase.DATABASE_BOUNDARY
 _COMPLETION = Phase.COMPLETION
-# Records are built with tuple.__new__(Type, values): the same NamedTuple, without the
-# generated Python-level __new__ that a call Type(...) goes through (half the cost).
-_new_record = tuple.__new__
 DATABASE_ACTIVITY = frozenset({"open", "read", "write", "edit"})
 # Derived identifiers are plain GMT TIMEDATEs of DERIVED_DAYS days from 2000-01-01 (JDN
 # 2451545) on.
@@ -460,10 +457,8 @@ class Server:
         if write:
             document.written(self.writer.stamp(now))
         kind = c.BILLCHARGEWRITE if write else c.BILLCHARGEREAD
-        rec = _new_record(
-            DocumentRec, (kind, info.replica_id, session.name, document.oid(), amount)
-        )
-        if self.writer.write(rec, now, _CLASS_DOCUMENT, kind):
+        values = (kind, info.replica_id, session.name, document.oid(), amount)
+        if self.writer.write_values(DocumentRec, values, now, _CLASS_DOCUMENT, kind):
             self.ledger.add_pair(session.name, "charges", amount, "documents", 1)
 
     # -- session actions ------------------------------------------------------------------
