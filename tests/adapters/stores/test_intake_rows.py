@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from samples import FRAMES, JDN, SERVER, SERVER_CN, STAMP
+from samples import DB_REC, FRAMES, JDN, SERVER, SERVER_CN, STAMP
 
 from simulator.adapters.stores import open_store, read_rows
 from simulator.adapters.stores.sqlite import iso_timestamp
+from simulator.addin import rows as addin_rows
 from simulator.addin.intake import Intake, Message
 from simulator.addin.store import Committed, Received, Store
 from simulator.wire import constants as c
@@ -132,3 +133,23 @@ def test_iso_timestamp_is_what_isoformat_writes() -> None:
     for us in samples:
         expected = (epoch + timedelta(microseconds=us)).isoformat(timespec="microseconds")
         assert iso_timestamp(us) == expected
+
+
+def test_names_and_ids_read_the_same_however_often_they_repeat(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The readers keep the texts and ids they made; a small bound, so that the caches
+    # start again several times over the frames below.
+    monkeypatch.setattr(addin_rows, "_CACHE_KEPT", 7)
+    codec = intake.codec
+    for i in range(60):
+        user, replica = f"CN=User {i % 23}/O=Acme", TimeDate(i % 11, 0x85258A3B + i % 5)
+        rec = DB_REC._replace(Username=user, ReplicaID=replica)
+        frame = bytearray(codec.encode(Frame(4001, c.BILL_CLASS_DATABASE, SERVER, STAMP, rec)))
+        if i % 2:
+            # Bytes after a name's NUL are no part of it, though they are part of the key.
+            at = frame.index(user.encode()) + len(user) + 1
+            frame[at : at + 3] = b"xyz"
+        values = intake.rows.read(bytes(frame)).values
+        assert (values[3], values[7]) == (SERVER, user)
+        assert values[9] == f"{0x85258A3B + i % 5:08X}:{i % 11:08X}"
