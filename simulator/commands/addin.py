@@ -182,7 +182,11 @@ class Tally:
     taken: int = 0
     frames: Counter[str] = field(default_factory=Counter)
     per_store: list[Committed] = field(default_factory=list)
-    latencies_us: array[int] = field(default_factory=lambda: array("q"))
+    # Not in the repr: one entry a frame, and Python 3.11's asyncio.run ends by repr-ing
+    # its main task (signal.signal words a ValueError about asyncio's SIGINT handler, a
+    # partial holding that task), whose result is `serve`'s Tally: ~2k instructions a
+    # frame of the run (callgrind), spent at the end.
+    latencies_us: array[int] = field(default_factory=lambda: array("q"), repr=False)
     without_key: int = 0
     series: CounterSeries | None = None  # stored by class and latencies, over wall time
     servers: dict[str, ServerTally] = field(default_factory=dict)
