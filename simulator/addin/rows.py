@@ -498,9 +498,8 @@ def rows_by_table(
                 received_at = time(received_us, times)
                 if received_at is times:
                     received_at = times[received_us] = stamp(received_us)
-                sent = time(sent_us, times)
-                if sent is times:
-                    sent = times[sent_us] = stamp(sent_us)  # type: ignore[arg-type]
+                # Every frame's `sent` is a µs of its own: not worth a place in `times`.
+                sent = None if sent_us is None else stamp(sent_us)
                 meta = (item.server, item.run, item.seq, time_stamp, received_at, sent)
                 row = meta + read.values
             else:

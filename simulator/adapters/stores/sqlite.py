@@ -52,13 +52,15 @@ def create_table_sql(table: Table) -> str:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# ms since the Unix epoch -> "2026-11-21T09:15:00.123": a batch's times fall within a few
-# seconds, so each such text serves the many frames of its millisecond (every frame's
-# `sent` is a time of its own, but ~65 of them share a millisecond at full speed).
+# ms since the Unix epoch -> "2026-11-21T09:15:00.123": every frame's `sent` is a µs of
+# its own, but at full speed dozens share a millisecond; a header TimeStamp (10 ms ticks
+# over the run's virtual time) rarely does, so a millisecond is made from its second's text.
 _MILLIS: dict[int, str] = {}
-_MILLIS_KEPT = 16384  # forget older ones past this
-# 000+00:00 .. 999+00:00: the µs within the millisecond and the zone, one index (a
-# `:06d` format spec costs 1.1k instructions more a time, callgrind).
+_SECONDS: dict[int, str] = {}  # seconds since the Unix epoch -> "2026-11-21T09:15:00."
+_KEPT = 16384  # a cache past this many starts again
+# 000..999, and the same with the zone after it: a `:06d` format spec costs 1.1k
+# instructions more a time (callgrind).
+_THREE_DIGITS: tuple[str, ...] = tuple(f"{i:03d}" for i in range(1000))
 _MICROS: tuple[str, ...] = tuple(f"{i:03d}+00:00" for i in range(1000))
 
 
@@ -73,11 +75,15 @@ def iso_timestamp(us: int) -> str:
 
 
 def _millis_prefix(ms: int) -> str:
-    if len(_MILLIS) >= _MILLIS_KEPT:
-        _MILLIS.clear()
     seconds, milli = divmod(ms, 1000)
-    text = (_EPOCH + timedelta(seconds=seconds)).isoformat()[:-6] + f".{milli:03d}"
-    _MILLIS[ms] = text
+    second = _SECONDS.get(seconds)
+    if second is None:
+        if len(_SECONDS) >= _KEPT:
+            _SECONDS.clear()
+        second = _SECONDS[seconds] = (_EPOCH + timedelta(seconds=seconds)).isoformat()[:-6] + "."
+    if len(_MILLIS) >= _KEPT:
+        _MILLIS.clear()
+    text = _MILLIS[ms] = second + _THREE_DIGITS[milli]
     return text
 
 
