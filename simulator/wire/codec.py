@@ -81,8 +81,11 @@ Encoder = Callable[[int, int, str, TimeDate, Record], bytes]
 Decoder = Callable[[Buffer, int, int], Frame]
 
 
-def _pack_args(ctype: CType, src: str, name: str, lines: list[str], temps: list[int]) -> list[str]:
-    """Source expressions giving a field's struct arguments; strings are encoded into temps."""
+def _pack_args(
+    ctype: CType, src: str, name: str, lines: list[str], temps: list[int], cached: bool = False
+) -> list[str]:
+    """Source expressions giving a field's struct arguments; strings are encoded into temps
+    (`cached`: looked up first in `_fitsN`, the `_FITTING` table of their size N)."""
     kind = ctype.kind
     if kind in ("int", "float"):
         return [src]
@@ -103,6 +106,10 @@ def _pack_args(ctype: CType, src: str, name: str, lines: list[str], temps: list[
     assert kind == "str"
     temp = f"s{len(temps)}"
     temps.append(1)
+    if cached:
+        lines.append(f"    {temp} = _fits{ctype.size}.get({src})")
+        lines.append(f"    if {temp} is None: {temp} = _fit({src}, {name!r}, {ctype.size})")
+        return [temp]
     lines.append(f"    {temp} = {src}.encode('utf-8', 'surrogateescape')")
     lines.append(f"    if len({temp}) >= {ctype.size}: _too_long({name!r}, {temp}, {ctype.size})")
     return [temp]
@@ -134,6 +141,25 @@ def _too_long(name: str, encoded: bytes, size: int) -> None:
     raise EncodeError(
         f"{name}: {len(encoded)} bytes of UTF-8 do not fit char[{size}] (at most {size - 1})"
     )
+
+
+# The encoded bytes of strings known to fit a char[size], by size: a run's user, server
+# and database names recur in frame after frame, and a look-up costs less than encoding
+# and measuring each again. Emptied when full, so a run of more names than that does not
+# grow it.
+_FITTING: dict[int, dict[str, bytes]] = {}
+_FITTING_LIMIT = 1 << 16
+
+
+def _fit(text: str, name: str, size: int) -> bytes:
+    encoded = text.encode("utf-8", "surrogateescape")
+    if len(encoded) >= size:
+        _too_long(name, encoded, size)
+    known = _FITTING[size]
+    if len(known) >= _FITTING_LIMIT:
+        known.clear()
+    known[text] = encoded
+    return encoded
 
 
 def _text(raw: bytes) -> str:
@@ -229,8 +255,11 @@ class KindCodec:
             if name in kind.derived:
                 record_args.append(name)
                 continue
-            src = f"r.values[{position}]" if kind.python_type is CustomRec else f"r.{name}"
-            record_args += _pack_args(ctype, src, name, lines, temps)
+            custom = kind.python_type is CustomRec
+            src = f"r.values[{position}]" if custom else f"r.{name}"
+            if ctype.kind == "str":
+                _FITTING.setdefault(ctype.size, {})
+            record_args += _pack_args(ctype, src, name, lines, temps, cached=not custom)
         size = self.fixed_size
         fields: tuple[str, ...] = getattr(kind.python_type, "_fields", ())
         if kind.python_type is not CustomRec and fields:
@@ -279,12 +308,14 @@ class KindCodec:
             "_server_names": server_names,
             "_server_name_bytes": server_name_bytes,
             "_too_long": _too_long,
+            "_fit": _fit,
             "_word_overflow": _word_overflow,
             "_too_big": _too_big,
             "_bad_value": _make_bad_value(kind.name),
             "_StructError": struct.error,
             "_http_strings": _make_http_strings(self.record.size),
         }
+        namespace.update({f"_fits{size}": known for size, known in _FITTING.items()})
         exec("\n".join(body), namespace)
         self.encode = namespace["encode"]  # type: ignore[assignment]
 

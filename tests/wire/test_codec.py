@@ -34,6 +34,7 @@ from samples import (
     hand_frame,
 )
 
+from simulator.wire import codec as codec_module
 from simulator.wire import constants as c
 from simulator.wire.codec import EncodeError, FrameCodec, FrameError, peek_class, peek_header
 from simulator.wire.layout import Framing, Layout
@@ -311,6 +312,21 @@ def test_string_length_limits(
     for too_long in ("n" * size, "é" * (size // 2 + 1), multibyte + "n"):
         with pytest.raises(EncodeError, match=field):
             codec.encode_record(replaced(rec, field, too_long), SERVER, STAMP)
+
+
+def test_names_kept_encoded_stay_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec_module, "_FITTING_LIMIT", 3)
+    codec = codec_for(NATURAL, PAD)
+    at = HEADER[NATURAL].rec_at + OFFSETS[NATURAL]["SESSIONREC"]["Username"]
+    for round_ in range(2):  # the second time from the table, or after it was emptied
+        for name in ("anna", "bo", "cé", "dirk", "anna", "n" * 256):
+            rec = replaced(RECORDS["SESSIONREC"], "Username", name)
+            data = codec.encode_record(rec, SERVER, STAMP)
+            assert data == hand_frame(NATURAL, PAD, rec), (round_, name)
+            assert data[at : at + len(name.encode()) + 1] == name.encode() + b"\0"
+            assert len(codec_module._FITTING[257]) <= 3
+        with pytest.raises(EncodeError, match="Username"):
+            codec.encode_record(replaced(rec, "Username", "n" * 257), SERVER, STAMP)
 
 
 @ALL
