@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from e2e import start_broker
 
@@ -245,13 +246,8 @@ def measure_first_publish(path: Path, port: int) -> float:
                 return float(stamp) - started
         raise SystemExit("the subscriber ended before a frame")
     finally:
-        for process in (child, sub):
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(child)
+        _stop(sub)
 
 
 def measure_first_frame(path: Path, out: Path) -> tuple[float, float]:
@@ -277,13 +273,18 @@ def measure_first_frame(path: Path, out: Path) -> tuple[float, float]:
         wall = time.perf_counter() - started
         cpu = _cpu_seconds(child.pid)
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        _stop(child)
     return wall, cpu
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, and SIGKILL if it is still there after 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 _PHASES = """
