@@ -85,6 +85,34 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
+def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A server process of the test's own, its output appended to `log_path`, in a session
+    of its own (a Ctrl-C at the terminal reaches pytest, not it)."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+
+
+def _end(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM to our child's PID, SIGKILL if it lingers; nothing if it has ended."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT)
+
+
+def _read_log(log_path: Path) -> str:
+    try:
+        return log_path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
@@ -227,14 +255,7 @@ class MosquittoBroker:
         if self.running:
             return
         mosquitto = find_program("mosquitto")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [mosquitto, "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+        self.process = _spawn([mosquitto, "-c", str(self.config_path)], self.log_path)
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT
         while not _accepts(self.host, self.port):
@@ -247,15 +268,9 @@ class MosquittoBroker:
         """SIGTERM to our child's PID (mosquitto saves its state and closes connections),
         SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGCONT)  # in case a test paused it
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # in case a test paused it
+        _end(process)
 
     def pause(self) -> None:
         """SIGSTOP: the broker holds its connections but answers nothing until resume()."""
@@ -273,10 +288,7 @@ class MosquittoBroker:
         await asyncio.to_thread(self.start)
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return _read_log(self.log_path)
 
     def client_ssl(self) -> ssl.SSLContext | bool:
         """A test client's TLS context (trusting the test CA, with the client
@@ -323,14 +335,7 @@ class AmqttBroker:
         return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", _AMQTT_SCRIPT, str(self.port)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+        self.process = _spawn([sys.executable, "-c", _AMQTT_SCRIPT, str(self.port)], self.log_path)
         deadline = time.monotonic() + START_TIMEOUT
         while not _accepts(self.host, self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -340,14 +345,7 @@ class AmqttBroker:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
+        _end(process)
 
 
 def _log_count(broker: MosquittoBroker, text: str) -> int:
@@ -496,14 +494,7 @@ class NatsBroker:
         if self.running:
             return
         nats_server = find_program("nats-server", "nats-server")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [nats_server, "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+        self.process = _spawn([nats_server, "-c", str(self.config_path)], self.log_path)
         self.starts += 1
 
     def wait_ready(self, timeout: float = NATS_START_TIMEOUT) -> None:
@@ -524,23 +515,13 @@ class NatsBroker:
     def stop(self) -> None:
         """SIGTERM to our child's PID, SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
+        _end(process)
 
     def request(self, subject: str, payload: bytes = b"") -> Any:
         return nats_request(self.client_port, subject, payload)
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return _read_log(self.log_path)
 
     def client_ssl(self) -> bool:
         return False
