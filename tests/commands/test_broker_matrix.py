@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 from broker_processes import BridgeFactory, ClosesOnMqtt5, MosquittoBroker, NatsBroker, NatsCluster
+from test_addin import billsim, frames_of
 
 pytestmark = pytest.mark.broker
 
@@ -50,19 +50,6 @@ databases:
 workload: {{users: {users}, think_time: 5s, session_length: 4m}}
 """
 MQTT_STREAM = "$MQTT_msgs"  # where NATS keeps QoS 1 messages (JetStream)
-
-
-def billsim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "simulator", *args]
-
-
-def frames_of(data: bytes) -> list[bytes]:
-    frames, at = [], 0
-    while at < len(data):
-        length = int.from_bytes(data[at : at + 2], "little")
-        frames.append(data[at : at + length])
-        at += length
-    return frames
 
 
 @dataclass(frozen=True)

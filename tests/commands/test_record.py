@@ -21,6 +21,7 @@ from samples import FRAMES
 from test_addin import (
     billsim,
     finish,
+    frames_of,
     processes,
     start_addin,
     stop_when_stored,
@@ -48,15 +49,6 @@ def wait_recording(process: subprocess.Popen[bytes], broker: MosquittoBroker) ->
         assert process.poll() is None, finish(process)
         assert time.monotonic() < deadline, "record did not subscribe"
         time.sleep(0.05)
-
-
-def frames_of(data: bytes) -> list[bytes]:
-    frames, at = [], 0
-    while at < len(data):
-        length = int.from_bytes(data[at : at + 2], "little")
-        frames.append(data[at : at + length])
-        at += length
-    return frames
 
 
 @pytest.mark.broker
