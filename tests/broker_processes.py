@@ -41,6 +41,8 @@ import pytest
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
+from simulator.adapters.broker import free_port
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -68,13 +70,6 @@ def find_program(name: str, package: str = "mosquitto") -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: the MQTT tests need it (apt-get install {package})")
     return found
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _accepts(host: str, port: int) -> bool:
