@@ -199,6 +199,14 @@ class CpuSampler:
         self.samples = [sample for sample in self.samples if sample[0] < when]
         self.samples.append((when, cpu))
 
+    def stop(self) -> None:
+        """Stop sampling a process that goes on (the broker) or ended unwaited for."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        cpu = self._read()
+        if cpu is not None:
+            self.samples.append((time.time(), cpu))
+
     @property
     def ended(self) -> float:
         return self.samples[-1][0]
@@ -218,6 +226,8 @@ class Result(NamedTuple):
     received: int
     rate: float  # messages per second at the subscriber, steady state
     cpu_per_10k: float  # the publisher's CPU seconds per 10,000 messages, same span
+    broker_per_10k: float  # the broker's, same span
+    subscriber_per_10k: float  # mosquitto_sub's, same span
 
 
 def file_subscriber(
@@ -238,11 +248,20 @@ def file_subscriber(
 
 
 def measure(
-    port: int, topic: str, count: int, qos: int, command: list[str], stdin: Path | None, tmp: Path
+    port: int,
+    topic: str,
+    count: int,
+    qos: int,
+    command: list[str],
+    stdin: Path | None,
+    tmp: Path,
+    broker_pid: int,
 ) -> Result:
     """Run a publisher of ``count`` messages to ``topic`` and measure it at a subscriber."""
     times = tmp / "receive-times.txt"
     sub = file_subscriber(port, topic, count, qos, times)
+    broker = CpuSampler(broker_pid)
+    subscriber_cpu = CpuSampler(sub.pid)
     with stdin.open("rb") if stdin else open(os.devnull, "rb") as feed:
         publisher = subprocess.Popen(command, stdin=feed, stderr=subprocess.DEVNULL)
         sampler = CpuSampler(publisher.pid)
@@ -256,16 +275,22 @@ def measure(
     except subprocess.TimeoutExpired:  # QoS 0 may lose a message: count what arrived
         sub.terminate()
         sub.wait()
+    broker.stop()
+    subscriber_cpu.stop()
     stamps = sorted(float(line) for line in times.read_text().split())
     if len(stamps) < 20:
-        return Result(len(stamps), 0.0, 0.0)
+        return Result(len(stamps), 0.0, 0.0, 0.0, 0.0)
     first, last = (int(len(stamps) * share) for share in STEADY)
     span = stamps[last] - stamps[first]
     # The publisher's CPU from the first frame the subscriber saw to the last, or to its
     # exit if that came first (at QoS 0 the broker may still be delivering).
     cpu = sampler.at(min(stamps[-1], sampler.ended)) - sampler.at(stamps[0])
     rate = (last - first) / span if span else 0.0
-    return Result(len(stamps), rate, cpu / len(stamps) * 10_000)
+    # The broker and the subscriber over the whole delivery, first frame to last.
+    broker_cpu = broker.at(stamps[-1]) - broker.at(stamps[0])
+    subscriber = subscriber_cpu.at(stamps[-1]) - subscriber_cpu.at(stamps[0])
+    per_10k = 10_000 / len(stamps)
+    return Result(len(stamps), rate, cpu * per_10k, broker_cpu * per_10k, subscriber * per_10k)
 
 
 def build_c_publisher(tmp: Path) -> Path | None:
@@ -307,6 +332,23 @@ def publishers(
     return out
 
 
+def cpu_budget(qos: int, target: float, c_runs: list[Result], runs: list[Result]) -> str:
+    """What the aim leaves a publisher: at ``target`` messages/s, the machine's cores less
+    what the broker and the subscriber spend on each message (their least, in C's runs),
+    per message; a publisher on one thread also has at most 1/target s of its core."""
+    broker_us = min(r.broker_per_10k for r in c_runs) * 100  # CPU s per 10k -> µs each
+    subscriber_us = min(r.subscriber_per_10k for r in c_runs) * 100
+    cores = os.cpu_count() or 1
+    budget = min(cores * 1e6 / target - broker_us - subscriber_us, 1e6 / target)
+    spent = min(r.cpu_per_10k for r in runs) * 100
+    return (
+        f"QoS {qos} budget: at {target:,.0f}/s the broker takes {broker_us:.2f} µs and the "
+        f"subscriber {subscriber_us:.2f} µs a message, which leaves a publisher at most "
+        f"{budget:.2f} µs a message on {cores} cores; billsim spends {spent:.2f} µs "
+        "(simulation included)"
+    )
+
+
 def machine_line(bench: str) -> str:
     """What a benchmark ran on, its first line: Python, CPU model, cores."""
     with open("/proc/cpuinfo") as cpuinfo:
@@ -345,12 +387,15 @@ def main() -> None:
                     runs = publishers(port, scenario, frames, qos, lines, c_publisher)
                     for name, (topic, command, stdin) in runs.items():
                         loads.append(os.getloadavg()[0])
-                        result = measure(port, topic, frames, qos, command, stdin, workdir)
+                        result = measure(
+                            port, topic, frames, qos, command, stdin, workdir, broker.pid
+                        )
                         results.setdefault(name, []).append(result)
                         print(
                             f"  QoS {qos} round {round_number} {name}: {result.rate:,.0f}/s "
-                            f"({result.received:,} received), "
-                            f"{result.cpu_per_10k:.3f} CPU s per 10k"
+                            f"({result.received:,} received), CPU s per 10k: publisher "
+                            f"{result.cpu_per_10k:.3f}, broker {result.broker_per_10k:.3f}, "
+                            f"subscriber {result.subscriber_per_10k:.3f}"
                         )
                 rate = {name: max(r.rate for r in runs) for name, runs in results.items()}
                 cpu = {name: min(r.cpu_per_10k for r in runs) for name, runs in results.items()}
@@ -369,6 +414,8 @@ def main() -> None:
                     f"QoS {qos}: billsim's rate {', '.join(ratios)}; load average "
                     f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores"
                 )
+                if "C" in results and rate["C"]:
+                    print(cpu_budget(qos, aim * rate["C"], results["C"], results["billsim"]))
         finally:
             broker.terminate()
             broker.wait(timeout=10)
