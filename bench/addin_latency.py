@@ -84,17 +84,17 @@ class TimedStore:
         self.store.close()
 
 
-async def loop_lag(samples: list[float], stop: asyncio.Event) -> None:
-    """How late a 5 ms sleep wakes (ms): the event loop's lag."""
+async def loop_lag(samples: list[tuple[int, float]], stop: asyncio.Event) -> None:
+    """How late a 5 ms sleep wakes (ms), and when (wall µs): the event loop's lag."""
     while not stop.is_set():
         before = time.monotonic()
         await asyncio.sleep(0.005)
-        samples.append((time.monotonic() - before - 0.005) * 1000)
+        samples.append((wall_us(), (time.monotonic() - before - 0.005) * 1000))
 
 
 async def measure(
     port: int, scenario: Path, rate: int, url: str
-) -> tuple[TimedStore, list[float], float, float]:
+) -> tuple[TimedStore, list[tuple[int, float]], float, float]:
     """Drain a paced run into `url`: the timed store, the loop's lag samples, and the CPU
     seconds of the add-in (this process) and of the publisher."""
     broker = f"mqtt://127.0.0.1:{port}"
@@ -106,7 +106,7 @@ async def measure(
         opened.append(TimedStore(open_store(url, rows)))
         return opened[-1]
 
-    lags: list[float] = []
+    lags: list[tuple[int, float]] = []
     done = asyncio.Event()
     stop = asyncio.Event()
     with open(os.devnull, "w") as quiet:
@@ -144,6 +144,36 @@ def line(name: str, values: list[float]) -> str:
         f"  {name:<24} p50 {percentile(ordered, 50):8.1f}  p90 {percentile(ordered, 90):8.1f}  "
         f"p99 {percentile(ordered, 99):8.1f}  max {ordered[-1]:8.1f} ms"
     )
+
+
+MOMENT_US = 250_000  # frames are grouped by the quarter second they were sent in
+
+
+def worst_moments(
+    frames: list[tuple[int, int, int, int]], lags: list[tuple[int, float]], shown: int = 6
+) -> None:
+    """The quarter seconds whose frames waited longest, and what happened then: where in
+    the run the tail comes from (the start, a commit, the loop, the publisher's writes)."""
+    first = min(sent for sent, _, _, _ in frames)
+    moments: dict[int, list[tuple[int, int, int, int]]] = {}
+    for frame in frames:
+        moments.setdefault((frame[0] - first) // MOMENT_US, []).append(frame)
+    slow = sorted(moments, key=lambda k: max(f[3] - f[0] for f in moments[k]))[-shown:]
+    over = sum(1 for sent, _, _, end in frames if end - sent > 100_000)
+    print(f"  frames over 100 ms: {over:,}; the {shown} slowest quarter seconds (from the first):")
+    for key in sorted(slow):
+        group = moments[key]
+        start, end = first + key * MOMENT_US, first + (key + 1) * MOMENT_US
+        writes = Counter(sent for sent, _, _, _ in group)
+        lag = max((lag for at, lag in lags if start <= at < end + MOMENT_US), default=0.0)
+        print(
+            f"    {key * MOMENT_US / 1e6:7.2f} s: {len(group):5,} frames, total max "
+            f"{max(f[3] - f[0] for f in group) / 1000:6.1f} ms (to receive "
+            f"{max(f[1] - f[0] for f in group) / 1000:6.1f}, to commit start "
+            f"{max(f[2] - f[1] for f in group) / 1000:6.1f}, commit "
+            f"{max(f[3] - f[2] for f in group) / 1000:6.1f}); biggest write "
+            f"{max(writes.values())}, loop lag max {lag:.1f} ms"
+        )
 
 
 def main() -> None:
@@ -213,7 +243,8 @@ def main() -> None:
         f"  publisher writes: {len(writes):,}, frames a write p50 {percentile(writes, 50)} "
         f"p90 {percentile(writes, 90)} p99 {percentile(writes, 99)} max {writes[-1]}"
     )
-    print(line("add-in loop lag", lags))
+    print(line("add-in loop lag", [lag for _, lag in lags]))
+    worst_moments(frames, lags)
     print(
         f"  CPU a frame: add-in {addin_cpu * 1e6 / n:.1f} µs (commits {store.cpu * 1e6 / n:.1f}), "
         f"billsim run {publisher_cpu * 1e6 / n:.1f} µs, broker {broker_cpu * 1e6 / n:.1f} µs"
