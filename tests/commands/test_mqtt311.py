@@ -1,7 +1,8 @@
 """Exactly-once accounting on a broker that speaks MQTT 3.1.1 only (nats-server's MQTT
 listener, tests/broker_processes.py): no properties carry `run` and `seq`, so with `--topic-meta`
 they go in the topic and the add-in keys on it, and without it the add-in stores every
-copy and says so, and `verify` compares totals only and says so. The MQTT 5 attempt that
+copy and says so, and `verify` compares totals only and says so. With `--topic-meta`,
+frames lost on the way are named by `seq` as on MQTT 5. The MQTT 5 attempt that
 NATS refuses leaves one billsim line on stderr and nothing of gmqtt's.
 
 The publisher is `billsim run … --broker URL` as a child process, and so is the add-in;
@@ -10,6 +11,7 @@ a frame delivered twice is published again by hand (mosquitto_pub, MQTT 3.1.1, Q
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -283,3 +285,56 @@ def test_topic_meta_goes_with_mqtt_not_with_out(command: str, tmp_path: Path) ->
     )
     assert done.returncode == 2
     assert "--topic-meta: goes with a" in done.stderr
+
+
+def test_on_nats_verify_names_the_missing_seqs_and_the_add_in_counts_the_doubled(
+    nats_factory: NatsFactory, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """What a lossy, redelivering path does to a run on a 3.1.1-only broker, made exact: a
+    run published to NATS with --topic-meta is recorded there (no add-in yet); its frames
+    are then published again by hand on their recorded topics (…/{run}/{seq}, MQTT 3.1.1)
+    without seqs 2, 5 and 6 and with seq 8 twice. The add-in stores the rest once and counts
+    the copy as a duplicate; verify, keying on the topic's run and seq as on MQTT 5, names
+    the missing seqs (not a totals-only comparison) and exits 1."""
+    broker = nats_factory()
+    capture = tmp_path / "capture.jsonl"
+    with (tmp_path / "record.err").open("wb") as err:
+        recorder = subprocess.Popen(
+            billsim("record", "--broker", broker.url, "-o", str(capture)),
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+    processes.append(recorder)
+    deadline = time.monotonic() + 20
+    while "recording" not in (tmp_path / "record.err").read_text():
+        assert recorder.poll() is None and time.monotonic() < deadline, (
+            tmp_path / "record.err"
+        ).read_text()
+        time.sleep(0.05)
+    run, _ = publish_run(broker, tmp_path, "--topic-meta")
+    recorder.wait(60)
+    lines = [json.loads(line) for line in capture.read_text().splitlines()]
+    assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
+
+    addin = Addin(broker, tmp_path / "addin", "--until-idle", "4")
+    processes.append(addin.process)
+    addin.wait_subscribed()
+    lost, doubled = {2, 5, 6}, 8
+    for line in lines:
+        if line["seq"] not in lost:
+            assert line["topic"].endswith(f"/{run['run']}/{line['seq']}")
+            times = 2 if line["seq"] == doubled else 1
+            frame = base64.b64decode(line["frame"])
+            publish_again(broker, line["topic"], frame, tmp_path / "frame.bin", times)
+    code, _out = addin.finish()
+    assert code == 0, addin.stderr()
+    summary = json.loads(addin.summary.read_text())
+    stored = (summary["stored"], summary["duplicates"], summary["without_seq"])
+    assert stored == (len(lines) - len(lost), 1, 0)
+
+    result = verify(tmp_path / "run.json", addin.store)
+    assert result.returncode == 1, result.stdout
+    assert f"{SERVER_CN} run {run['run']}: seq missing 2, 5-6\n" in result.stdout
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("DIFFERENT: ") and "3 seqs missing" in last
+    assert "totals only" not in result.stdout
