@@ -1200,13 +1200,23 @@ def addin_command(
             "per second and latency percentiles over time, the timeline.",
         ),
     ] = None,
+    mqtt_version: Annotated[
+        MqttVersion,
+        typer.Option(
+            "--mqtt-version",
+            help="MQTT protocol version: 5 falls back to 3.1.1 when the broker will not "
+            "have 5; 3.1.1 sends no MQTT 5 CONNECT at all (RabbitMQ before 3.13 logs an "
+            "error report for each).",
+        ),
+    ] = MqttVersion.V5,
 ) -> None:
     """Run the reference billing add-in: store each frame from the broker.
 
     Drains MQTT into stores, acknowledging a frame only once it is committed.
     Subscribes at QoS 1 with a persistent session to
-    $share/{group}/domino/billing/{server}/+ and .../custom/+ (a plain subscription under
-    MQTT 3.1.1). Binary and JSON
+    $share/{group}/domino/billing/{server}/{class}/# for each class and .../custom/#
+    (a plain subscription under MQTT 3.1.1), which take frames published with and
+    without --topic-meta. Binary and JSON
     payloads are stored as frames; a message that is no frame goes to the rejects. A
     frame delivered again (same server, run and seq) is counted as a duplicate, never
     stored twice. Ends on Ctrl-C / SIGTERM after committing, or after --until-idle;
@@ -1233,6 +1243,7 @@ def addin_command(
         metrics_port=metrics_port,
         metrics_host=metrics_host,
         report_path=report,
+        mqtt_version=mqtt_version.value,
     )
     raise typer.Exit(run_addin(request))
 

@@ -475,6 +475,7 @@ class AddinRequest:
     metrics_port: int | None = None  # --metrics-port: the Prometheus endpoint's port
     metrics_host: str | None = None  # --metrics-host; None: 127.0.0.1
     report_path: Path | None = None  # --report: the HTML report of what it stored
+    mqtt_version: str = "5"  # --mqtt-version: "5" (3.1.1 when refused) or "3.1.1" only
 
 
 # Frames kept for the report's timeline: a picture of more sessions shows only the busiest.
@@ -759,6 +760,7 @@ async def serve(
                 client_id=client_id(request.group, request.member),
                 tls=tls,
                 max_unacknowledged=MAX_UNACKNOWLEDGED,
+                mqtt_version=request.mqtt_version,
             )
 
             def request_stop(signum: signal.Signals) -> None:

@@ -59,6 +59,7 @@ class Route:
     publish: str
     subscribe: str
     run_args: tuple[str, ...] = ()
+    addin_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Pipeline:
         self.addins = 0
 
     def start_addin(
-        self, url: str, until_idle: float | None = None
+        self, url: str, *args: str, until_idle: float | None = None
     ) -> tuple[subprocess.Popen[bytes], Path]:
         """`billsim addin` into SQLite and NBF, subscribed when this returns; its stderr.
         Without ``until_idle`` it runs until stopped (`stop_addin`)."""
@@ -95,7 +96,7 @@ class Pipeline:
             addin = subprocess.Popen(
                 billsim(
                     "addin", "--broker", url, "--store", self.sqlite, "--store", f"nbf:{self.nbf}",
-                    "--summary", str(self.addin_summary), *idle,
+                    "--summary", str(self.addin_summary), *idle, *args,
                 ),
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -187,7 +188,7 @@ def through(
 ) -> dict[str, Any]:
     """Add-in on the route's far end, then the run; every frame stored once, `verify`
     exits 0. The add-in's summary."""
-    addin, addin_log = pipeline.start_addin(route.subscribe)
+    addin, addin_log = pipeline.start_addin(route.subscribe, *route.addin_args)
     run, run_log = pipeline.start_run(route, *run_args)
     if meanwhile is not None:
         meanwhile(run)
@@ -274,6 +275,26 @@ def test_a_broker_that_closes_an_mqtt5_connect_gets_mqtt_3_1_1(
     run_log = (pipeline.tmp / "run.log").read_text()
     assert run_log.count("mqtt.mqtt5_refused") == 1, run_log
     assert "connect_failed" not in run_log, run_log
+
+
+def test_with_mqtt_version_3_1_1_no_mqtt5_connect_reaches_the_broker(
+    mosquitto: MosquittoBroker, pipeline: Pipeline
+) -> None:
+    """RabbitMQ 3.10 logs an error report (`MQTT cannot parse a frame`, a stack trace) for
+    each MQTT 5 CONNECT it closes. `--mqtt-version 3.1.1` on `run` and on the add-in sends
+    none: the proxy that closes them sees not one, and every frame is stored once."""
+    proxy = ClosesOnMqtt5(mosquitto)
+    v311 = ("--mqtt-version", "3.1.1")
+    try:
+        route = Route(proxy.url, proxy.url, ("--topic-meta", *v311), v311)
+        summary = through(pipeline, route)
+    finally:
+        proxy.stop()
+    assert summary["duplicates"] == 0
+    assert proxy.closed == 0
+    assert "(MQTT 3.1.1)" in (pipeline.tmp / "addin-1.log").read_text()
+    run_log = (pipeline.tmp / "run.log").read_text()
+    assert "mqtt5_refused" not in run_log and run_log.count("mqtt.properties_off") == 1, run_log
 
 
 # -- the bridge that drops -----------------------------------------------------------------

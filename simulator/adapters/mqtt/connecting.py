@@ -28,13 +28,17 @@ async def connect_either_version(
     url: BrokerUrl,
     tls: ssl.SSLContext | None,
     error: type[BillsimError],
+    first: int = glue.MQTT_V5,
 ) -> tuple[Any, int]:
     """A client connected to `url` and its protocol version: MQTT 5 first; a broker that
     refuses MQTT 5 (CONNACK 0x01: NATS) or closes the connection on its CONNECT (RabbitMQ
-    before 3.13) gets MQTT 3.1.1 from a fresh client (`new_client(version)`). Raises
-    `error` for a refused login, TimeoutError when no CONNACK comes, OSError as the socket
-    fails or the broker closes a 3.1.1 login too."""
-    for version in (glue.MQTT_V5, glue.MQTT_V311):
+    before 3.13) gets MQTT 3.1.1 from a fresh client (`new_client(version)`). With `first`
+    MQTT 3.1.1 (`--mqtt-version 3.1.1`) only that is tried: no MQTT 5 CONNECT for a broker
+    to log as garbage (RabbitMQ logs an error report for each). Raises `error` for a
+    refused login, TimeoutError when no CONNACK comes, OSError as the socket fails or the
+    broker closes a 3.1.1 login too."""
+    versions = (glue.MQTT_V5, glue.MQTT_V311) if first == glue.MQTT_V5 else (glue.MQTT_V311,)
+    for version in versions:
         client = new_client(version)
         connect = asyncio.ensure_future(
             client.connect(
@@ -119,9 +123,13 @@ class BrokerClient:
 
     connection_error: ClassVar[type[BillsimError]] = BillsimError
 
-    def __init__(self, url: BrokerUrl, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, url: BrokerUrl, tls: ssl.SSLContext | None, mqtt_version: str = "5") -> None:
+        if mqtt_version not in ("5", "3.1.1"):
+            raise ValueError(f"MQTT version 5 or 3.1.1, not {mqtt_version!r}")
         self.url = url
         self.tls = tls
+        # "5": MQTT 5, else 3.1.1 if the broker will not have it; "3.1.1": 3.1.1 only.
+        self._first = glue.MQTT_V5 if mqtt_version == "5" else glue.MQTT_V311
         self._client: Any = None
         self.version: int | None = None
 
@@ -152,7 +160,7 @@ class BrokerClient:
 
     async def _connect_once(self) -> None:
         self._client, self.version = await connect_either_version(
-            self._new_client, self.url, self.tls, self.connection_error
+            self._new_client, self.url, self.tls, self.connection_error, self._first
         )
 
     def _new_client(self, version: int) -> Any:

@@ -123,8 +123,9 @@ class Consumer(BrokerClient):
         client_id: str,
         tls: ssl.SSLContext | None = None,
         max_unacknowledged: int | None = None,
+        mqtt_version: str = "5",
     ) -> None:
-        super().__init__(url, tls)
+        super().__init__(url, tls, mqtt_version)
         if max_unacknowledged is not None and not 1 <= max_unacknowledged <= 65_535:
             raise ValueError(f"max_unacknowledged is 1 to 65535, not {max_unacknowledged}")
         self.client_id = client_id
