@@ -1,7 +1,7 @@
 """Broker benchmark: the same load through each broker of the matrix (docs/brokers.md).
 
     python bench/brokers.py [--users 300] [--qos 1,0]
-                            [--brokers mosquitto,bridge,nats,cluster]
+                            [--brokers mosquitto,bridge,nats,cluster[,rabbitmq]]
 
 Each broker is started as the tests start it (tests/broker_processes.py: free loopback ports, a
 config and a data directory of its own, stopped by PID):
@@ -16,7 +16,9 @@ config and a data directory of its own, stopped by PID):
   (`mqtt { stream_replicas: 3 }`); billsim publishes on node 1, the subscriber is on node 3;
 - **rabbitmq** (only when named in `--brokers`): a RabbitMQ node of its own with the MQTT
   plugin (MQTT 3.1.1 before RabbitMQ 3.13, so `--topic-meta`), started from the installed
-  `rabbitmq-server` with its own config, data, ports and epmd, never the machine's.
+  `rabbitmq-server` with its own config (`mqtt.prefetch = 1000`, as docs/brokers.md
+  advises), data, ports and epmd, never the machine's (tests/broker_processes.py's
+  RabbitNode, which the tests marked `rabbitmq` use too).
 
 For each broker and QoS, `mosquitto_sub` subscribed to `domino/billing/#` at that QoS on
 the far end writes each message's receive time, topic and payload; then `billsim run
@@ -36,9 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -58,8 +58,7 @@ from broker_processes import (  # noqa: E402
     MosquittoBroker,
     NatsBroker,
     NatsCluster,
-    free_port,
-    mqtt_connack,
+    RabbitNode,
 )
 from e2e import STEADY, machine_line  # noqa: E402
 
@@ -78,7 +77,6 @@ workload:
 """
 BROKERS = ("mosquitto", "bridge", "nats", "cluster")
 OPTIONAL = ("rabbitmq",)  # slow to start; only when asked for
-RABBITMQ_START_S = 120.0
 SUBSCRIBED_S = 1.5  # for the subscription to reach every node before the first frame
 QUIET_S = 5.0  # the subscriber is done when nothing more came for this long
 
@@ -115,80 +113,6 @@ def frames_of(data: bytes) -> list[bytes]:
         frames.append(data[at : at + length])
         at += length
     return frames
-
-
-class RabbitNode:
-    """A RabbitMQ node of the bench's own: AMQP, MQTT, Erlang distribution and epmd on free
-    loopback ports, its config, data, logs, plugins file and Erlang cookie (HOME) in
-    ``directory``; stopped by the PIDs it started (the node, and the epmd it launched)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.epmd_port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        (directory / "home").mkdir(parents=True, exist_ok=True)
-        (directory / "env.conf").write_text("")  # not the machine's rabbitmq-env.conf
-        (directory / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
-        (directory / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{free_port()}\n"
-            f"mqtt.listeners.tcp.default = 127.0.0.1:{self.port}\n"
-            "mqtt.allow_anonymous = true\n"
-        )
-        self.env = {
-            **os.environ,
-            "HOME": str(directory / "home"),
-            "RABBITMQ_CONF_ENV_FILE": str(directory / "env.conf"),
-            "RABBITMQ_CONFIG_FILE": str(directory / "rabbitmq.conf"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(directory / "enabled_plugins"),
-            "RABBITMQ_NODENAME": f"billsim-bench-{self.port}@localhost",
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_DIST_PORT": str(free_port()),
-            "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(directory / "log"),
-            "RABBITMQ_PID_FILE": str(directory / "rabbit.pid"),
-            "ERL_EPMD_PORT": str(self.epmd_port),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-        }
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # not the user-switching wrapper
-        if not server.exists():
-            raise SystemExit("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
-        with (self.directory / "out.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(server)], env=self.env, stdout=log, stderr=log, start_new_session=True
-            )
-        deadline = time.monotonic() + RABBITMQ_START_S
-        while mqtt_connack("127.0.0.1", self.port) != 0:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"RabbitMQ did not start: see {self.directory}/log")
-            time.sleep(0.5)
-
-    def pids(self) -> tuple[int, ...]:
-        """The Erlang VM's PID (the one that does the work)."""
-        return (int((self.directory / "rabbit.pid").read_text().strip()),)
-
-    def stop(self) -> None:
-        """SIGTERM to the node's VM and the launcher (rabbitmq-server stops the node), then
-        the epmd this node started: the one listening on our epmd port."""
-        with contextlib.suppress(OSError, ValueError):
-            os.kill(self.pids()[0], signal.SIGTERM)
-        if self.process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(30)
-            if self.process.poll() is None:
-                self.process.kill()
-        listening = ["ss", "-Hltnp", f"sport = :{self.epmd_port}"]
-        epmd = subprocess.run(listening, check=False, capture_output=True, text=True).stdout
-        for pid in {int(p) for p in re.findall(r"pid=(\d+)", epmd)}:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
 
 
 def pids_of(*brokers: MosquittoBroker | NatsBroker) -> tuple[int, ...]:

@@ -12,7 +12,9 @@ drain is a product feature, and a silent skip would hide that it was never teste
 The broker matrix (docs/brokers.md) has fixtures of its own, on the same terms:
 `mosquitto_bridge_factory` (two mosquittos, near bridged to far), `nats` (one nats-server,
 JetStream and its MQTT listener) and `nats_cluster` (three of them routed together, MQTT's
-streams replicated three times). A missing `nats-server` fails the test too.
+streams replicated three times). A missing `nats-server` fails the test too. `rabbitmq`
+(a RabbitMQ node with its MQTT plugin) is for the tests marked `rabbitmq`, run only when
+asked for (`pytest --rabbitmq`): it is slow to start.
 
 `Collector` is a gmqtt subscriber that keeps every message as (topic, payload, qos,
 retain, properties), for asserting on what a consumer would see.
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -640,6 +643,103 @@ class ClosesOnMqtt5:
                 sock.close()
 
 
+RABBITMQ_START_TIMEOUT = 120.0  # a RabbitMQ node takes about 20 s to start
+
+
+class RabbitNode:
+    """A RabbitMQ node of our own, with its MQTT plugin (MQTT 3.1.1 only before 3.13):
+    AMQP, MQTT, Erlang distribution and epmd on free loopback ports; its config, data,
+    logs, plugins file and Erlang cookie (HOME) in ``directory``; never the machine's
+    RabbitMQ. Anonymous, and ``mqtt.prefetch`` 1000 as docs/brokers.md advises. Stopped by
+    the PIDs it started (the node, and the epmd it launched)."""
+
+    def __init__(self, directory: Path, *, prefetch: int = 1000) -> None:
+        self.directory = directory
+        self.host = HOST
+        self.port = free_port()
+        self.epmd_port = free_port()
+        self.tls = None
+        self.process: subprocess.Popen[bytes] | None = None
+        (directory / "home").mkdir(parents=True, exist_ok=True)
+        (directory / "env.conf").write_text("")  # not the machine's rabbitmq-env.conf
+        (directory / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
+        (directory / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = {HOST}:{free_port()}\n"
+            f"mqtt.listeners.tcp.default = {HOST}:{self.port}\n"
+            "mqtt.allow_anonymous = true\n"
+            f"mqtt.prefetch = {prefetch}\n"
+        )
+        self.env = {
+            **os.environ,
+            "HOME": str(directory / "home"),
+            "RABBITMQ_CONF_ENV_FILE": str(directory / "env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(directory / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(directory / "enabled_plugins"),
+            "RABBITMQ_NODENAME": f"billsim-test-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": HOST,
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(directory / "log"),
+            "RABBITMQ_PID_FILE": str(directory / "rabbit.pid"),
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": HOST,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def client_ssl(self) -> bool:
+        return False
+
+    def start(self) -> None:
+        """Start the node and wait until its MQTT listener accepts a 3.1.1 client."""
+        server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # not the user-switching wrapper
+        if not server.exists():
+            pytest.fail("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+        with (self.directory / "out.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(server)],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + RABBITMQ_START_TIMEOUT
+        while mqtt_connack(HOST, self.port) != 0:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"RabbitMQ did not start:\n{self.log_text()[-4000:]}")
+            time.sleep(0.5)
+
+    def pids(self) -> tuple[int, ...]:
+        """The Erlang VM's PID (the one that does the work)."""
+        return (int((self.directory / "rabbit.pid").read_text().strip()),)
+
+    def log_text(self) -> str:
+        """The node's log (and what its launcher wrote)."""
+        logs = [*sorted((self.directory / "log").glob("*.log")), self.directory / "out.log"]
+        return "".join(_read_log(path) for path in logs)
+
+    def stop(self) -> None:
+        """SIGTERM to the node's VM and the launcher (rabbitmq-server stops the node), then
+        the epmd this node started: the one listening on our epmd port."""
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(self.pids()[0], signal.SIGTERM)
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(30)
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        listening = ["ss", "-Hltnp", f"sport = :{self.epmd_port}"]
+        epmd = subprocess.run(listening, check=False, capture_output=True, text=True).stdout
+        for pid in {int(p) for p in re.findall(r"pid=(\d+)", epmd)}:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+
+
 BrokerFactory = Callable[..., MosquittoBroker]
 
 
@@ -732,6 +832,19 @@ def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def rabbitmq(tmp_path: Path) -> Iterator[RabbitNode]:
+    """A RabbitMQ node of the test's own with the MQTT plugin. Slow to start (about 20 s):
+    its tests are marked `rabbitmq` and run only with `pytest --rabbitmq` (tests/conftest.py;
+    `.ci/run` with BILLSIM_CI_RABBITMQ=1)."""
+    node = RabbitNode(tmp_path / "rabbitmq")
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
 
 
 class Received(NamedTuple):

@@ -1,5 +1,8 @@
-"""Fixtures shared by test modules (defined in helper modules, exposed here)."""
+"""Fixtures shared by test modules (defined in helper modules, exposed here), and the
+`--rabbitmq` option: tests marked `rabbitmq` start a RabbitMQ node (about 20 s), so they
+are left out (deselected, not skipped) unless it is given."""
 
+import pytest
 from broker_processes import (
     mosquitto,
     mosquitto_bridge_factory,
@@ -7,6 +10,7 @@ from broker_processes import (
     nats,
     nats_cluster,
     nats_factory,
+    rabbitmq,
 )
 from bundled_runs import bundled_lines, bundled_out
 from stores import postgres_url
@@ -21,4 +25,23 @@ __all__ = [
     "nats_cluster",
     "nats_factory",
     "postgres_url",
+    "rabbitmq",
 ]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--rabbitmq",
+        action="store_true",
+        help="also run the tests marked rabbitmq (a RabbitMQ node of their own each; "
+        "rabbitmq-server must be installed)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--rabbitmq"):
+        return
+    left_out = [item for item in items if item.get_closest_marker("rabbitmq") is not None]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item.get_closest_marker("rabbitmq") is None]

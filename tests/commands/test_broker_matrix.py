@@ -8,7 +8,9 @@ loopback ports with its own config and data directory.
 - a 3-node NATS cluster, publishing on node 1 and the add-in on node 3; and the same
   with the leader of NATS's MQTT message stream stopped mid-run and started again;
 - a broker that closes the connection on an MQTT 5 CONNECT, as RabbitMQ before 3.13 does
-  (a proxy in front of mosquitto): the add-in and `run` fall back to MQTT 3.1.1.
+  (a proxy in front of mosquitto): the add-in and `run` fall back to MQTT 3.1.1;
+- RabbitMQ itself (its MQTT plugin, MQTT 3.1.1 only before 3.13), only with
+  `pytest --rabbitmq`: a node takes about 20 s to start.
 
 Each time the add-in stores every frame once (SQLite, and NBF whose frames, by `seq`,
 are those `run --out` writes) and `verify` exits 0. And a bridge at mosquitto's default
@@ -28,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from broker_processes import BridgeFactory, ClosesOnMqtt5, MosquittoBroker, NatsBroker, NatsCluster
+from broker_processes import (
+    BridgeFactory,
+    ClosesOnMqtt5,
+    MosquittoBroker,
+    NatsBroker,
+    NatsCluster,
+    RabbitNode,
+)
 from test_addin import billsim, frames_of
 
 pytestmark = pytest.mark.broker
@@ -70,6 +79,7 @@ class Pipeline:
     users: int = 6
 
     def __post_init__(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
         self.scenario = self.tmp / "scenario.yaml"
         self.scenario.write_text(SCENARIO.format(users=self.users))
         out = self.tmp / "reference.nbf"
@@ -295,6 +305,37 @@ def test_with_mqtt_version_3_1_1_no_mqtt5_connect_reaches_the_broker(
     assert "(MQTT 3.1.1)" in (pipeline.tmp / "addin-1.log").read_text()
     run_log = (pipeline.tmp / "run.log").read_text()
     assert "mqtt5_refused" not in run_log and run_log.count("mqtt.properties_off") == 1, run_log
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_stores_every_frame_once_and_its_log_stays_clean_with_mqtt_3_1_1(
+    rabbitmq: RabbitNode, tmp_path: Path
+) -> None:
+    """RabbitMQ 3.10's MQTT plugin (a node of the test's own): run --topic-meta → add-in →
+    verify exits 0, each frame stored once, the frames by seq those of run --out. As
+    `run` and the add-in first try MQTT 5, RabbitMQ logs an error report for each of the
+    two closed MQTT 5 CONNECTs; a second run with --mqtt-version 3.1.1 on both adds none."""
+    route = Route(rabbitmq.url, rabbitmq.url, ("--topic-meta",))
+    first = Pipeline(tmp_path / "fallback")
+    try:
+        assert through(first, route)["duplicates"] == 0
+    finally:
+        first.stop()
+    run_log = (first.tmp / "run.log").read_text()
+    assert run_log.count("mqtt.mqtt5_refused") == 1 and "connect_failed" not in run_log, run_log
+    assert "(MQTT 3.1.1)" in (first.tmp / "addin-1.log").read_text()
+    cannot_parse = "MQTT cannot parse a frame"
+    assert rabbitmq.log_text().count(cannot_parse) == 2, rabbitmq.log_text()[-4000:]
+
+    v311 = ("--mqtt-version", "3.1.1")
+    second = Pipeline(tmp_path / "mqtt311")
+    try:
+        summary = through(second, Route(rabbitmq.url, rabbitmq.url, ("--topic-meta", *v311), v311))
+    finally:
+        second.stop()
+    assert summary["duplicates"] == 0
+    assert "mqtt.properties_off" in (second.tmp / "run.log").read_text()
+    assert rabbitmq.log_text().count(cannot_parse) == 2
 
 
 # -- the bridge that drops -----------------------------------------------------------------
