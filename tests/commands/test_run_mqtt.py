@@ -549,6 +549,9 @@ async def test_drop_policy_with_the_broker_gone_counts_and_reports(
     assert summary["dropped"] == 9 == summary["records"] - summary["queue"]["put"]
     assert summary["dropped"] == summary["records"] - summary["delivered"] - summary["undelivered"]
     assert "billsim: 3 frame(s) were not acknowledged by the broker" in child.stderr
+    # The log says why: the drain timeout ran out, and what to give it.
+    assert "--drain-timeout 1 s ran out with 3 frame(s) not acknowledged" in child.stderr
+    assert "none was acknowledged meanwhile" in child.stderr
     assert "dropped 9" in child.stderr  # the printed summary says it too
     assert "Traceback" not in child.stderr
 

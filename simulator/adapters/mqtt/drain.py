@@ -965,12 +965,14 @@ class BillingDrain:
         queue = self._queue
         if not self._closed:
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + max(0.0, drain_timeout)
+            began, delivered_before = loop.time(), self.delivered
+            deadline = began + max(0.0, drain_timeout)
             while self._failure is None and not self._drained():
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 await asyncio.sleep(min(_CLOSE_POLL, remaining))
+            timed_out = drain_timeout > 0 and self._failure is None and not self._drained()
             self._closing = True
             self._closed = True
             self._wake.set()
@@ -991,6 +993,10 @@ class BillingDrain:
                 if task is not current:  # a control handler may be what closes the drain
                     task.cancel()
             await self._say_offline_and_disconnect()
+            if timed_out and queue.depth + queue.held:
+                self._say_timed_out(
+                    drain_timeout, self.delivered - delivered_before, loop.time() - began
+                )
             self.log.info(
                 "mqtt.closed",
                 broker=str(self.url),
@@ -1000,6 +1006,31 @@ class BillingDrain:
                 undelivered=queue.depth + queue.held,
             )
         return queue.depth + queue.held
+
+    def _say_timed_out(self, drain_timeout: float, acknowledged: int, waited: float) -> None:
+        """One line when the drain timeout runs out with frames unacknowledged: how many,
+        and what would have been enough. A broker failing over, or slowed down by it
+        (acks still coming, so no stall is told), is where the default is too short."""
+        left = self._queue.depth + self._queue.held
+        if acknowledged and waited > 0:
+            rate, more = acknowledged / waited, left * waited / acknowledged
+            seconds = f"{more:,.0f}" if more >= 10 else f"{more:.1f}"
+            need = (
+                f"{acknowledged} were acknowledged meanwhile, {rate:,.0f} a second: at that "
+                f"rate the rest needed about {seconds} s more"
+            )
+        else:
+            need = "none was acknowledged meanwhile"
+        self.log.warning(
+            "mqtt.drain_timed_out",
+            broker=str(self.url),
+            drain_timeout=drain_timeout,
+            unacknowledged=left,
+            acknowledged_meanwhile=acknowledged,
+            note=f"--drain-timeout {drain_timeout:g} s ran out with {left} frame(s) not "
+            f"acknowledged, which count as undelivered (exit 1); {need}. A slow or "
+            "failing-over broker needs a longer --drain-timeout",
+        )
 
     async def _say_offline_and_disconnect(self) -> None:
         client = self._client
