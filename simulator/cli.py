@@ -308,6 +308,16 @@ QosOption = Annotated[
 MqttVersionOption = Annotated[
     MqttVersion, typer.Option("--mqtt-version", help="MQTT protocol version.")
 ]
+# How `addin`, `tail` and `record` connect.
+ConsumerMqttVersionOption = Annotated[
+    MqttVersion,
+    typer.Option(
+        "--mqtt-version",
+        help="MQTT protocol version: 5 falls back to 3.1.1 when the broker will not have 5; "
+        "3.1.1 sends no MQTT 5 CONNECT at all (RabbitMQ before 3.13 logs an error report "
+        "for each).",
+    ),
+]
 TopicMetaOption = Annotated[
     bool,
     typer.Option(
@@ -934,6 +944,7 @@ def tail_command(
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
+    mqtt_version: ConsumerMqttVersionOption = MqttVersion.V5,
 ) -> None:
     """Watch a broker's billing topics, one line a message.
 
@@ -958,6 +969,7 @@ def tail_command(
             cert_file=str(cert_file) if cert_file else None,
             key_file=str(key_file) if key_file else None,
             follow=follow,
+            mqtt_version=mqtt_version.value,
         )
     )
 
@@ -1200,15 +1212,7 @@ def addin_command(
             "per second and latency percentiles over time, the timeline.",
         ),
     ] = None,
-    mqtt_version: Annotated[
-        MqttVersion,
-        typer.Option(
-            "--mqtt-version",
-            help="MQTT protocol version: 5 falls back to 3.1.1 when the broker will not "
-            "have 5; 3.1.1 sends no MQTT 5 CONNECT at all (RabbitMQ before 3.13 logs an "
-            "error report for each).",
-        ),
-    ] = MqttVersion.V5,
+    mqtt_version: ConsumerMqttVersionOption = MqttVersion.V5,
 ) -> None:
     """Run the reference billing add-in: store each frame from the broker.
 
@@ -1302,6 +1306,7 @@ def record_command(
     ca_file: CaFileOption = None,
     cert_file: CertFileOption = None,
     key_file: KeyFileOption = None,
+    mqtt_version: ConsumerMqttVersionOption = MqttVersion.V5,
 ) -> None:
     """Record a broker's billing frames to a capture file, for billsim replay.
 
@@ -1324,6 +1329,7 @@ def record_command(
         ca_file=ca_file,
         cert_file=cert_file,
         key_file=key_file,
+        mqtt_version=mqtt_version.value,
     )
     raise typer.Exit(run_record(request))
 

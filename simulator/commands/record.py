@@ -63,6 +63,7 @@ class RecordRequest:
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+    mqtt_version: str = "5"  # "5" (3.1.1 when refused) or "3.1.1" only
 
 
 class Recorder:
@@ -127,7 +128,13 @@ async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:
         err.write(f"billsim record: {line}\n")
         err.flush()
 
-    subscriber = Subscriber(address, recorder.handle, tls=tls, name="billsim-record")
+    subscriber = Subscriber(
+        address,
+        recorder.handle,
+        tls=tls,
+        name="billsim-record",
+        mqtt_version=request.mqtt_version,
+    )
     deadline = time.monotonic() + request.connect_timeout
     with stop_on_signals(lambda _signum: stop.set()):
         watcher = asyncio.create_task(_watch(recorder, request, stream, stop, say))

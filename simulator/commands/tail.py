@@ -224,6 +224,7 @@ async def tail(
     key_file: str | None = None,
     stop: asyncio.Event | None = None,
     follow: bool = False,
+    mqtt_version: str = "5",
 ) -> int:
     """Print the broker's billing messages until `stop` is set (or SIGINT/SIGTERM), or,
     unless `follow`, until the servers seen online have all gone offline; 0.
@@ -266,7 +267,7 @@ async def tail(
         say(f"lost the connection to {address}")
         note = "reconnecting to"
 
-    subscriber = Subscriber(address, on_message, tls=tls)
+    subscriber = Subscriber(address, on_message, tls=tls, mqtt_version=mqtt_version)
     with stop_on_signals(lambda _signum: stop.set()):
         await hold_subscription(
             subscriber,
@@ -298,6 +299,7 @@ def run_tail(
     out: TextIO | None = None,
     err: TextIO | None = None,
     follow: bool = False,
+    mqtt_version: str = "5",
 ) -> int:
     """`billsim tail`: run until Ctrl-C, or until the run it watches ends (unless `follow`);
     the exit code (0), or SubscriberError / InputError."""
@@ -315,6 +317,7 @@ def run_tail(
         cert_file=cert_file,
         key_file=key_file,
         follow=follow,
+        mqtt_version=mqtt_version,
     )
     try:
         return asyncio.run(coroutine)

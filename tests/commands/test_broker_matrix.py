@@ -291,18 +291,37 @@ def test_with_mqtt_version_3_1_1_no_mqtt5_connect_reaches_the_broker(
     mosquitto: MosquittoBroker, pipeline: Pipeline
 ) -> None:
     """RabbitMQ 3.10 logs an error report (`MQTT cannot parse a frame`, a stack trace) for
-    each MQTT 5 CONNECT it closes. `--mqtt-version 3.1.1` on `run` and on the add-in sends
-    none: the proxy that closes them sees not one, and every frame is stored once."""
+    each MQTT 5 CONNECT it closes. `--mqtt-version 3.1.1` on `run`, the add-in, `tail` and
+    `record` sends none: the proxy that closes them sees not one, every frame is stored
+    once, and tail and record see the run from online to offline."""
     proxy = ClosesOnMqtt5(mosquitto)
     v311 = ("--mqtt-version", "3.1.1")
+    capture = pipeline.tmp / "capture.jsonl"
+    watchers = {
+        "tail": billsim("tail", "--broker", proxy.url, *v311),
+        "record": billsim("record", "--broker", proxy.url, "-o", str(capture), *v311),
+    }
+    logs = {name: pipeline.tmp / f"{name}.log" for name in watchers}
+    started: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        for name, argv in watchers.items():
+            with logs[name].open("wb") as err:
+                started[name] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+            pipeline.processes.append(started[name])
+        deadline = time.monotonic() + 30
+        while not all("(MQTT 3.1.1)" in log.read_text() for log in logs.values()):
+            assert time.monotonic() < deadline, [log.read_text() for log in logs.values()]
+            time.sleep(0.05)
         route = Route(proxy.url, proxy.url, ("--topic-meta", *v311), v311)
         summary = through(pipeline, route)
+        for name, process in started.items():
+            finish(process, logs[name], timeout=30)  # they end with the run's offline
     finally:
         proxy.stop()
     assert summary["duplicates"] == 0
     assert proxy.closed == 0
     assert "(MQTT 3.1.1)" in (pipeline.tmp / "addin-1.log").read_text()
+    assert len(capture.read_text().splitlines()) == len(pipeline.reference)
     run_log = (pipeline.tmp / "run.log").read_text()
     assert "mqtt5_refused" not in run_log and run_log.count("mqtt.properties_off") == 1, run_log
 

@@ -72,8 +72,9 @@ class Subscriber(BrokerClient):
         *,
         tls: ssl.SSLContext | None = None,
         name: str = "billsim-tail",
+        mqtt_version: str = "5",
     ) -> None:
-        super().__init__(url, tls)
+        super().__init__(url, tls, mqtt_version)
         self.name = name
         self._on_message = on_message
 
