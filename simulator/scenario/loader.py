@@ -6,6 +6,7 @@ YAML with line numbers in, the models and their pydantic errors, then the load-t
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from simulator.scenario.models import (
     ActionBase,
     Scenario,
     SessionActionBase,
+    User,
 )
 from simulator.scenario.notes_ini import (
     IniEntry,
@@ -291,7 +293,8 @@ def _check_names_declared(data: Mapping[str, Any], problems: _Problems) -> None:
 
 # The top-level fields a dry run of the script does not depend on: their problems leave
 # it to be made. A problem of any other (start, duration, idle_timeout, users or the
-# script as a whole, an unknown key, …) stops it. The dry run is without faults, workload
+# script as a whole, …) stops it, and so does an unknown key that may be one of those
+# misspelled (see _may_be_meant_as_a_run_field). The dry run is without faults, workload
 # and custom types, and its state errors depend on none of these.
 _NOT_RUN = frozenset(
     {
@@ -311,6 +314,33 @@ _NOT_RUN = frozenset(
 _TASKS = frozenset(
     name for name, model in ACTION_MODELS.items() if not issubclass(model, SessionActionBase)
 )
+# What a dry run reads at the top level.
+_RUN = frozenset(Scenario.model_fields) - _NOT_RUN
+
+
+def _may_be_meant_as_a_run_field(key: Any, doc: Any) -> bool:
+    """Whether an unknown top-level key may be a field the dry run reads, misspelled: one
+    close to it that the file does not have (`idle-timeout` with no `idle_timeout`). Any
+    other unknown key (`bogus: 1`, `descripton`) changes nothing the dry run reads."""
+    written = doc if isinstance(doc, LinedDict) else {}
+    absent = [field for field in _RUN if field not in written]
+    word = str(key).lower().replace("-", "_").replace(" ", "_")
+    return bool(difflib.get_close_matches(word, absent, n=1, cutoff=0.6))
+
+
+def _user_stand_in(key: Any, fields: set[Any], doc: Any) -> User | None:
+    """A user whose entry is wrong only in fields a dry run does not read (one no user
+    has: `colour: red`), made of the name and address written; else None."""
+    if not fields or fields & {None, "name", "address"}:
+        return None
+    users = doc.get("users") if isinstance(doc, LinedDict) else None
+    entry = users.get(key) if isinstance(users, LinedDict) else None
+    if not isinstance(entry, LinedDict):
+        return None
+    try:
+        return User.model_validate({"name": entry.get("name"), "address": entry.get("address")})
+    except ValidationError:
+        return None
 
 
 def _runnable(
@@ -336,16 +366,27 @@ def _runnable(
     bad_users: set[Any] = set()
     bad_databases: set[Any] = set()
     blocked: list[str] = []
+    # The fields of each user entry with problems (None: the entry as a whole).
+    entry_problems: dict[Any, set[Any]] = {}
     for path in paths:
         head = path[0] if path else None
         if head == "script" and len(path) > 1 and isinstance(path[1], int):
             bad_actions.add(path[1])
         elif head == "users" and len(path) > 1:
-            bad_users.add(path[1])
+            entry_problems.setdefault(path[1], set()).add(path[2] if len(path) > 2 else None)
         elif head == "databases" and len(path) > 1:
             bad_databases.add(path[1])
-        elif head not in _NOT_RUN:
+        elif head in _NOT_RUN:
+            continue
+        elif head in Scenario.model_fields or _may_be_meant_as_a_run_field(head, doc):
             blocked.append(render_path(path[:1]) or "the whole file")
+    declared = dict(scenario.users)
+    for key, fields in entry_problems.items():
+        stand_in = _user_stand_in(key, fields, doc)
+        if stand_in is None:
+            bad_users.add(key)
+        else:
+            declared[key] = stand_in
     validated = {action.index for action in scenario.script}
     written = doc.get("script") if isinstance(doc, LinedDict) else None
     for index in sorted(bad_actions - validated - stand_ins.keys()):
@@ -373,22 +414,17 @@ def _runnable(
         # A cross-check's finding on an action that did validate (a note that bills
         # nothing, a time after the end) changes nothing the dry run reads: it is run as
         # written. A wrong reference leaves its user out.
-        if action.user not in scenario.users or (db is not None and db not in databases):
+        if action.user not in declared or (db is not None and db not in databases):
             bad_users.add(action.user)
     # A session is a user's name and address: two keys naming the same user share it.
-    bad_names = {
-        (user.name, user.address) for key, user in scenario.users.items() if key in bad_users
-    }
+    bad_names = {(user.name, user.address) for key, user in declared.items() if key in bad_users}
     users = {
-        key: user
-        for key, user in scenario.users.items()
-        if (user.name, user.address) not in bad_names
+        key: user for key, user in declared.items() if (user.name, user.address) not in bad_names
     }
     script = [action for action in sessions if action.user in users]
-    # Those of the file's users (an unknown one is reported as such).
-    left_out = sorted(
-        {action.user for action in sessions if action.user in scenario.users} - users.keys()
-    )
+    # Those of the file's users, an invalid entry too (an unknown one is reported as such).
+    written = declared.keys() | entry_problems.keys()
+    left_out = sorted({action.user for action in sessions if action.user in written} - users.keys())
     runnable = scenario.model_copy(
         update={
             "users": users,

@@ -158,9 +158,9 @@ script:
     assert code == 2
     *problems, last = stderr.splitlines()
     assert last.endswith(
-        ": the actions of bob are dry-run for state errors once the problems"
+        ": the actions of bob, dave are dry-run for state errors once the problems"
         " of their entries and actions are fixed"
-    )
+    )  # dave's entry has no address: no session of his can be made, and that is said
     assert [(line, field) for line, field, _ in _problems(path, "\n".join(problems))] == [
         (8, "databases[apps/bad.nsf].replica_id"),
         (12, "users.dave.address"),
@@ -242,6 +242,59 @@ script:
         (12, "script[0].at2", "unknown field"),
         (13, "script[1].db", "database 'apps/nowhere.nsf' is not declared in databases"),
     ]
+    assert last == (
+        f"{path}: the actions of carol are dry-run for state errors once the problems of "
+        "their entries and actions are fixed"
+    )
+
+
+def test_an_unknown_top_level_key_and_an_unknown_user_field_leave_the_dry_run_made(
+    tmp_path: Path,
+) -> None:
+    """A key no scenario has (`bogus`), a field no user has (carol's `colour`), an action's
+    bad byte count, a note that bills nothing and two state errors: all in one run. carol
+    is dry-run with the name and address written, so her logout with no session is
+    found."""
+    path = _write(
+        tmp_path,
+        MIXED.replace("server: CN=Mail01", "bogus: 1\nserver: CN=Mail01").replace(
+            'address: "10.1.2.4"}', 'address: "10.1.2.4", colour: red}'
+        ),
+    )
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    assert _problems(path, stderr) == [
+        (4, "bogus", "unknown field"),
+        (11, "users.carol.colour", "unknown field"),
+        *((line + 1, field, message) for line, field, message in EXPECTED),
+    ]
+
+
+def test_an_unknown_key_that_may_be_a_run_field_misspelled_stops_the_dry_run(
+    tmp_path: Path,
+) -> None:
+    """`idle-timeout` may be meant as idle_timeout, which ends sessions: a dry run without
+    it could report what the file, once fixed, does not do."""
+    path = _write(
+        tmp_path, MIXED.replace("server: CN=Mail01", "idle-timeout: 5m\nserver: CN=Mail01")
+    )
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    *problems, note = stderr.splitlines()
+    assert _numbered(problems) == [
+        (4, "[idle-timeout]"),
+        (13, "script[0].bytes_in"),
+        (15, "script[2].note_id"),
+    ]
+    assert note.endswith("once the problems of [idle-timeout] are fixed")
+
+
+def test_a_user_whose_name_or_address_is_wrong_is_named_as_left_out(tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED.replace('address: "10.1.2.4"}', 'address: ""}'))
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    *problems, last = stderr.splitlines()
+    assert [line for line, _ in _numbered(problems)] == [10, 12, 14]  # not carol's actions
     assert last == (
         f"{path}: the actions of carol are dry-run for state errors once the problems of "
         "their entries and actions are fixed"
