@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -21,9 +21,11 @@ from simulator.scenario.models import (
     ACTION_MODELS,
     Action,
     ActionBase,
+    Database,
     Scenario,
     SessionActionBase,
     User,
+    is_directory,
 )
 from simulator.scenario.notes_ini import (
     IniEntry,
@@ -316,6 +318,7 @@ _TASKS = frozenset(
 )
 # What a dry run reads at the top level.
 _RUN = frozenset(Scenario.model_fields) - _NOT_RUN
+_Entry = TypeVar("_Entry", User, Database)
 
 
 def _may_be_meant_as_a_run_field(key: Any, doc: Any) -> bool:
@@ -328,19 +331,28 @@ def _may_be_meant_as_a_run_field(key: Any, doc: Any) -> bool:
     return bool(difflib.get_close_matches(word, absent, n=1, cutoff=0.6))
 
 
-def _user_stand_in(key: Any, fields: set[Any], doc: Any) -> User | None:
-    """A user whose entry is wrong only in fields a dry run does not read (one no user
-    has: `colour: red`), made of the name and address written; else None."""
-    if not fields or fields & {None, "name", "address"}:
+def _entry_stand_in(
+    model: type[_Entry], part: str, key: Any, fields: set[Any], doc: Any
+) -> _Entry | None:
+    """An entry of `users` or `databases` wrong only in fields no such entry has
+    (`colour: red`), made of the rest as written; else None."""
+    if not fields or any(not isinstance(f, str) or f in model.model_fields for f in fields):
         return None
-    users = doc.get("users") if isinstance(doc, LinedDict) else None
-    entry = users.get(key) if isinstance(users, LinedDict) else None
+    entries = doc.get(part) if isinstance(doc, LinedDict) else None
+    entry = entries.get(key) if isinstance(entries, LinedDict) else None
     if not isinstance(entry, LinedDict):
         return None
     try:
-        return User.model_validate({"name": entry.get("name"), "address": entry.get("address")})
+        return model.model_validate({k: v for k, v in entry.items() if k not in fields})
     except ValidationError:
         return None
+
+
+def _checks_out(path: str, database: Database) -> bool:
+    """Whether a database stand-in passes check_scenario's checks of a database."""
+    if is_directory(path):
+        return not database.documents
+    return database.replica_id is not None
 
 
 def _runnable(
@@ -364,29 +376,36 @@ def _runnable(
     """
     bad_actions: set[int] = set()
     bad_users: set[Any] = set()
-    bad_databases: set[Any] = set()
     blocked: list[str] = []
-    # The fields of each user entry with problems (None: the entry as a whole).
-    entry_problems: dict[Any, set[Any]] = {}
+    # The fields of each entry with problems (None: the entry as a whole).
+    entry_problems: dict[str, dict[Any, set[Any]]] = {"users": {}, "databases": {}}
     for path in paths:
         head = path[0] if path else None
         if head == "script" and len(path) > 1 and isinstance(path[1], int):
             bad_actions.add(path[1])
-        elif head == "users" and len(path) > 1:
-            entry_problems.setdefault(path[1], set()).add(path[2] if len(path) > 2 else None)
-        elif head == "databases" and len(path) > 1:
-            bad_databases.add(path[1])
+        elif head in entry_problems and len(path) > 1:
+            fields = entry_problems[head].setdefault(path[1], set())
+            fields.add(path[2] if len(path) > 2 else None)
         elif head in _NOT_RUN:
             continue
         elif head in Scenario.model_fields or _may_be_meant_as_a_run_field(head, doc):
             blocked.append(render_path(path[:1]) or "the whole file")
     declared = dict(scenario.users)
-    for key, fields in entry_problems.items():
-        stand_in = _user_stand_in(key, fields, doc)
-        if stand_in is None:
+    for key, fields in entry_problems["users"].items():
+        user = _entry_stand_in(User, "users", key, fields, doc)
+        if user is None:
             bad_users.add(key)
         else:
-            declared[key] = stand_in
+            declared[key] = user
+    databases = dict(scenario.databases)
+    for key, fields in entry_problems["databases"].items():
+        database = _entry_stand_in(Database, "databases", key, fields, doc)
+        if database is not None and not _checks_out(key, database):
+            database = None  # what check_scenario would refuse (a database with no replica)
+        if database is None or key in databases:  # a cross-check's finding on a valid entry
+            databases.pop(key, None)
+        else:
+            databases[key] = database
     validated = {action.index for action in scenario.script}
     written = doc.get("script") if isinstance(doc, LinedDict) else None
     for index in sorted(bad_actions - validated - stand_ins.keys()):
@@ -403,7 +422,6 @@ def _runnable(
             blocked.append(render_path(("script", index)))
     if blocked:
         return None, (), tuple(dict.fromkeys(blocked))
-    databases = {path: db for path, db in scenario.databases.items() if path not in bad_databases}
     sessions = [
         action
         for action in (*scenario.script, *stand_ins.values())
@@ -423,7 +441,7 @@ def _runnable(
     }
     script = [action for action in sessions if action.user in users]
     # Those of the file's users, an invalid entry too (an unknown one is reported as such).
-    written = declared.keys() | entry_problems.keys()
+    written = declared.keys() | entry_problems["users"].keys()
     left_out = sorted({action.user for action in sessions if action.user in written} - users.keys())
     runnable = scenario.model_copy(
         update={

@@ -270,6 +270,38 @@ def test_an_unknown_top_level_key_and_an_unknown_user_field_leave_the_dry_run_ma
     ]
 
 
+def test_a_database_wrong_only_in_a_field_no_database_has_is_dry_run(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        MIXED.replace(
+            '{replica_id: "85258A3B:0052C1F1"}', '{replica_id: "85258A3B:0052C1F1", size: 5}'
+        ),
+    )
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    assert _problems(path, stderr) == [
+        (7, "databases[apps/x.nsf].size", "unknown field"),
+        *EXPECTED,  # carol's close of apps/x.nsf among them: she is not left out
+    ]
+
+
+def test_a_database_with_an_unknown_field_and_no_replica_id_is_not_dry_run(tmp_path: Path) -> None:
+    """`replica` is a field no database has, and leaves the database with no replica ID:
+    what the cross-checks refuse is no stand-in (the dry run would fail on it)."""
+    path = _write(
+        tmp_path,
+        MIXED.replace('{replica_id: "85258A3B:0052C1F1"}', '{replica: "85258A3B:0052C1F1"}'),
+    )
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    *problems, last = stderr.splitlines()
+    assert _numbered(problems)[0] == (7, "databases[apps/x.nsf].replica")
+    assert last.endswith(
+        ": the actions of carol are dry-run for state errors once the problems of their"
+        " entries and actions are fixed"
+    )
+
+
 def test_an_unknown_key_that_may_be_a_run_field_misspelled_stops_the_dry_run(
     tmp_path: Path,
 ) -> None:
