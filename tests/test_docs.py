@@ -16,7 +16,14 @@ from pydantic import BaseModel
 
 from simulator.scenario.bundled import bundled_scenarios
 from simulator.scenario.loader import load_scenario, load_scenario_text, parse_workload
-from simulator.scenario.models import ACTION_MODELS
+from simulator.scenario.models import (
+    ACTION_MODELS,
+    CustomType,
+    Database,
+    DocumentCharges,
+    Scenario,
+    User,
+)
 from simulator.scenario.workload import CalendarSpec, DatabasesSpec, SessionSpec, Workload
 from simulator.wire.codec import frame_geometry
 from simulator.wire.layout import Field, Framing, Layout, compile_fields
@@ -246,6 +253,22 @@ def test_the_scenario_page_shows_every_script_action() -> None:
     # Every action the loader accepts has its example on the page, checked by the test above.
     shown = set(re.findall(r"action: (\w+)", "\n".join(scenario_page_examples())))
     assert shown == set(ACTION_MODELS)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [Scenario, Database, DocumentCharges, User, CustomType, *ACTION_MODELS.values()],
+    ids=lambda m: m.__name__,
+)
+def test_the_scenario_page_names_every_key(model: type[BaseModel]) -> None:
+    """The scenario reference (issue 15): every key a file may write, each action's too."""
+    text = (DOCS / "scenario.md").read_text(encoding="utf-8")
+    keys = [
+        field.alias or name
+        for name, field in model.model_fields.items()
+        if name not in ("line", "index")  # where the file wrote an action, not keys
+    ]
+    assert [key for key in keys if f"`{key}`" not in text] == []
 
 
 def workload_page_examples() -> list[str]:
