@@ -13,7 +13,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from paths import REPO
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
+from simulator import cli
 from simulator.scenario.bundled import bundled_scenarios
 from simulator.scenario.loader import load_scenario, load_scenario_text, parse_workload
 from simulator.scenario.models import (
@@ -247,6 +249,40 @@ def scenario_page_examples() -> list[str]:
 def test_the_scenario_pages_examples_load(block: str) -> None:
     scenario = load_scenario_text(example_scenario(block), "docs/scenario.md")
     assert scenario.name
+
+
+def _console_after(text: str, command: str, start: int = 0) -> str:
+    """The output a console block of the page shows after `$ command`."""
+    at = text.index(f"$ {command}\n", start) + len(command) + 3
+    return text[at : text.index("```", at)]
+
+
+def test_the_walk_through_shows_what_validate_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first scenario of the page, with its three typos, then corrected: the output
+    shown is validate's, line for line."""
+    text = (DOCS / "scenario.md").read_text(encoding="utf-8")
+    morning = next(block for block in yaml_blocks(DOCS / "scenario.md") if "name: morning" in block)
+    typed = text[text.index("went wrong as they were typed:\n\n```\n") :].split("```")[1]
+    broken = morning
+    for line in typed.strip("\n").splitlines():
+        at = line[: line.index(",")]  # "  - {at: 2m"
+        [original] = [old for old in morning.splitlines() if old.startswith(at)]
+        broken = broken.replace(original, line)
+    assert broken.count("\n") == morning.count("\n") and broken != morning
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    (tmp_path / "morning.yaml").write_text(broken)
+    result = runner.invoke(cli.app, ["validate", "morning.yaml"])
+    assert result.exit_code == 2
+    shown = _console_after(text, "billsim validate morning.yaml")
+    assert result.stderr == shown
+    (tmp_path / "morning.yaml").write_text(morning)
+    result = runner.invoke(cli.app, ["validate", "morning.yaml"])
+    assert result.exit_code == 0, result.output
+    corrected = text.index("Corrected, it says what it found")
+    assert result.stdout == _console_after(text, "billsim validate morning.yaml", corrected)
 
 
 def test_the_scenario_page_shows_every_script_action() -> None:
