@@ -233,7 +233,7 @@ def _build(doc: Any, filename: str) -> Scenario:
 _ENTRIES = ("users", "databases", "custom_types")
 # What stands in for a required field that failed validation, so that the rest can be
 # built and checked. Nothing is checked against a stand-in, and a dry run is made with
-# none but the name (see _NOT_RUN).
+# none but the name, start and server (see _NOT_RUN).
 _STAND_INS: dict[str, Any] = {
     "name": "-",
     "start": "2000-01-01T00:00:00Z",
@@ -294,14 +294,17 @@ def _check_names_declared(data: Mapping[str, Any], problems: _Problems) -> None:
 
 
 # The top-level fields a dry run of the script does not depend on: their problems leave
-# it to be made. A problem of any other (start, duration, idle_timeout, users or the
-# script as a whole, …) stops it, and so does an unknown key that may be one of those
-# misspelled (see _may_be_meant_as_a_run_field). The dry run is without faults, workload
-# and custom types, and its state errors depend on none of these.
+# it to be made. A problem of any other (duration, idle_timeout, users or the script as a
+# whole, …) stops it, and so does an unknown key that may be one of those misspelled (see
+# _may_be_meant_as_a_run_field). The dry run is without faults, workload and custom
+# types, and its state errors depend on none of these; nor on `start` (every `at` is
+# from it) or on the server's name, whose stand-ins (_STAND_INS) it is made with.
 _NOT_RUN = frozenset(
     {
         "name",
         "description",
+        "start",
+        "server",
         "seed",
         "speed",
         "stages",
