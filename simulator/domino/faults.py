@@ -31,7 +31,7 @@ from simulator.domino.streams import chance, stream_key
 from simulator.domino.tasks import ServerTasks
 from simulator.scenario.faults import Faults
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec
+from simulator.wire.codec import FrameCodec, peek_header
 from simulator.wire.records import DbRec, Record, SessionID, SessionRec
 from simulator.wire.timedate import (
     TICKS_PER_DAY,
@@ -76,7 +76,7 @@ def frame_info(record: Record, server: str) -> FrameInfo:
 def corruptible_spans(codec: FrameCodec, frame: bytes) -> list[tuple[str, int, int]]:
     """(field, first byte, size) of each field of the frame's record that `corrupt` may flip:
     a number, id or time, never a name, a derived length or offset, or the header."""
-    kind_codec = codec.kind_codec(int.from_bytes(frame[2:4], "little"))
+    kind_codec = codec.kind_codec(peek_header(frame)[1])
     if kind_codec is None:
         return []
     offsets = kind_codec.record.offsets
@@ -114,7 +114,7 @@ def truncate_frame(codec: FrameCodec, frame: bytes, where: float) -> bytes:
     saying the bytes left: it can never be decoded, and a stream of frames back to back
     still reads frame by frame. `where` in [0, 1) picks the cut."""
     header = codec.header_size
-    kind_codec = codec.kind_codec(int.from_bytes(frame[2:4], "little"))
+    kind_codec = codec.kind_codec(peek_header(frame)[1])
     record_end = kind_codec.fixed_size if kind_codec is not None else len(frame)
     record_end = max(header + 1, min(record_end, len(frame)))
     kept = header + min(int(where * (record_end - header)), record_end - header - 1)

@@ -14,13 +14,14 @@ format change, run from the repository root:
 from __future__ import annotations
 
 import io
+import re
 import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from paths import GOLDEN_FRAMES
+from paths import GOLDEN_FRAMES, REPO
 from samples import (
     DOC_OID,
     FRAMES,
@@ -613,6 +614,24 @@ def test_peek_header_reads_len_and_struct_type_of_every_kind(
             peek_class(data, offset) == peek_class(frame) == struct.unpack_from("<I", frame, 4)[0]
         )
         offset += len(frame)
+
+
+# A slice of a frame's first four bytes read as a number: Len or StructType read by hand.
+_HAND_ROLLED_HEADER = re.compile(r"from_bytes\(\s*\w+\[\s*(?:0?\s*:\s*2|2\s*:\s*4)\s*\]")
+
+
+def test_len_and_struct_type_are_read_by_peek_header_or_its_struct_only() -> None:
+    """One way to read a frame's Len and StructType in billsim: `peek_header`, or the
+    `LEN_AND_TYPE` struct it wraps in hot loops, never a slice turned into a number."""
+    hand_rolled = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in sorted((REPO / "simulator").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if _HAND_ROLLED_HEADER.search(line)
+    ]
+    assert not hand_rolled, "\n".join(hand_rolled)
+    assert _HAND_ROLLED_HEADER.search('int.from_bytes(frame[2:4], "little")')
+    assert _HAND_ROLLED_HEADER.search('int.from_bytes(data[:2], "little")')
 
 
 @ALL
