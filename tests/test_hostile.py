@@ -320,5 +320,8 @@ def test_the_fuzzers_crash_inputs_are_kept_as_tests() -> None:
         "notes-ini": hostile.notes_ini_target,
     }
     found = sorted((Path(__file__).parent / "hostile-inputs").glob("*/*"))
+    # A glob that matches nothing (the directory moved or renamed) must not pass as "no crash".
+    assert len(found) >= 3, f"the kept crash inputs are gone: {found}"
+    assert {path.parent.name for path in found} <= targets.keys(), found
     for path in found:
         targets[path.parent.name](path.read_bytes())
