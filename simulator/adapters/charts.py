@@ -131,7 +131,7 @@ def latency_chart(
         values = latency_ms.get(name)
         if not values:
             continue
-        steps = [math.nan if values[i] is None else float(values[i]) for _j, i in kept]  # type: ignore[arg-type]
+        steps = [math.nan if (value := values[i]) is None else float(value) for _j, i in kept]
         line = axes.stairs(
             steps,
             edges,

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
-from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, start_embedded_broker
+from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, Prefer, start_embedded_broker
 from simulator.adapters.logs import EventLog, get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions, tls_context
@@ -185,17 +185,22 @@ async def broker_for_the_run(
         await broker.stop()
 
 
+# BILLSIM_EMBEDDED_BROKER's values, each the broker choice it names.
+_PREFER: dict[str, Prefer] = {"auto": "auto", "mosquitto": "mosquitto", "amqtt": "amqtt"}
+
+
 async def _start_embedded_broker(log: EventLog, port: int | None = None) -> EmbeddedBroker:
     """The broker BILLSIM_EMBEDDED_BROKER names (auto, mosquitto or amqtt), preferring
     `port` (--embedded-port), else the port BILLSIM_EMBEDDED_PORT names, else 1883."""
-    prefer = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
-    if prefer not in ("auto", "mosquitto", "amqtt"):
+    text = os.environ.get("BILLSIM_EMBEDDED_BROKER", "auto")
+    prefer = _PREFER.get(text)
+    if prefer is None:
         raise InputError(
-            f"must be auto, mosquitto or amqtt, not {prefer!r}", field="BILLSIM_EMBEDDED_BROKER"
+            f"must be auto, mosquitto or amqtt, not {text!r}", field="BILLSIM_EMBEDDED_BROKER"
         )
     return await start_embedded_broker(
         log=log,
-        prefer=prefer,  # type: ignore[arg-type]
+        prefer=prefer,
         preferred_port=port
         if port is not None
         else embedded_port(os.environ.get("BILLSIM_EMBEDDED_PORT")),

@@ -187,7 +187,12 @@ def _seq_findings(
         if name == "rejects":
             continue
         for row in rows:
-            counter = stored.get((row.get("server"), row.get("run")))  # type: ignore[arg-type]
+            server, run = row.get("server"), row.get("run")
+            counter = (
+                stored.get((server, run))
+                if isinstance(server, str) and isinstance(run, str)
+                else None
+            )
             if counter is not None and row.get("seq"):
                 counter[int(row["seq"])] += 1
     return [

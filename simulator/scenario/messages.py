@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic_core import ErrorDetails
+
 MESSAGES: dict[str, str] = {
     "missing": "required field missing",
     "extra_forbidden": "unknown field",
@@ -23,7 +25,7 @@ MESSAGES: dict[str, str] = {
 }
 
 
-def error_message(error: Any) -> str:
+def error_message(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "value_error":

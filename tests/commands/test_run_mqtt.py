@@ -1181,6 +1181,19 @@ async def test_run_with_a_bad_embedded_port_exits_2_before_any_broker(
     assert "embedded" not in child.stderr and "Traceback" not in child.stderr
 
 
+async def test_run_with_an_unknown_embedded_broker_exits_2_before_any_broker(
+    billsims: StartBillsim,
+) -> None:
+    child = await billsims(
+        "all-classes", "--speed", "max", env=child_env(BILLSIM_EMBEDDED_BROKER="hivemq")
+    )
+    assert await child.finish() == 2, child.stderr
+    assert "BILLSIM_EMBEDDED_BROKER: must be auto, mosquitto or amqtt, not 'hivemq'" in (
+        child.stderr
+    )
+    assert "embedded" not in child.stderr and "Traceback" not in child.stderr
+
+
 # -- 9. TLS and passwords ----------------------------------------------------------------------
 
 
