@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from samples import SERVER
 
 from simulator.adapters.pictures import (
     Detail,
@@ -39,7 +40,6 @@ from simulator.wire.timedate import TimeDate, timedate_from_datetime
 
 T0 = ticks_of(timedate_from_datetime(datetime(2026, 11, 21, 9, 0, tzinfo=UTC)))
 MINUTE = 6000
-SERVER = "CN=Mail01/O=Acme"
 BAR_ID = re.compile(rb'id="session-bar-(\d+)"')
 
 

@@ -29,7 +29,7 @@ import pytest
 from broker_processes import MosquittoBroker
 from gmqtt import Client
 from paths import GOLDEN_TRACES
-from samples import FRAMES, SERVER, SERVER_CN
+from samples import FRAMES, JDN, SERVER, SERVER_CN
 from test_addin import wait_until
 
 from simulator.adapters.mqtt import gmqtt_glue as glue
@@ -61,7 +61,6 @@ NOTECREATE = custom_kind(
 )
 UNDECLARED = custom_kind("OTHER", 32002, c.BILL_CLASS_DATABASE, (("n", DWORD),))
 CODEC = FrameCodec(custom_kinds=[NOTECREATE])
-JDN = 2461366  # 2026-11-21
 STAMP_0 = TimeDate(3_330_000, JDN)
 NO_TIME = TimeDate(0xFFFFFFFF, 0xFFFFFFFF)
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 from broker_processes import NatsBroker, NatsFactory, find_program
+from samples import SERVER_CN
 
 from simulator.wire import constants as c
 
 pytestmark = pytest.mark.broker
 
 SCENARIO = "all-classes"
-SERVER_CN = "Mail01"
 GMQTT_LINE = "[MqttPackageHandler]"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samples import ALICE, BOB
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -23,8 +24,6 @@ from simulator.wire.records import AgentRec, Frame, MailRec
 from simulator.wire.stream import read_frames
 
 runner = CliRunner()
-ALICE = "CN=Alice Smith/O=Acme"
-BOB = "CN=Bob Jones/O=Acme"
 
 
 def invoke(*args: str) -> Any:

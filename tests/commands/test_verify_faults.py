@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samples import ALICE, BOB, SERVER
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -27,9 +28,6 @@ from simulator.wire.records import AgentRec, DbRec, DocumentRec, Frame, MailRec,
 from simulator.wire.stream import read_frames
 
 runner = CliRunner()
-ALICE = "CN=Alice Smith/O=Acme"
-BOB = "CN=Bob Jones/O=Acme"
-SERVER = "CN=Mail01/O=Acme"
 RUN = "r1"
 
 

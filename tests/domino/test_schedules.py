@@ -12,6 +12,7 @@ from statistics import fmean
 from zoneinfo import ZoneInfo
 
 import pytest
+from samples import ALICE, HUB, SERVER
 
 from simulator.commands.summary import build_summary
 from simulator.domino.domain import Domain, domain_servers
@@ -29,9 +30,6 @@ from simulator.wire import constants as c
 from simulator.wire.records import AgentRec, Frame, ReplRec, SessionID, SessionRec
 from simulator.wire.timedate import TimeDate, datetime_from_timedate
 
-SERVER = "CN=Mail01/O=Acme"
-HUB = "CN=Hub01/O=Acme"
-ALICE = "CN=Alice Smith/O=Acme"
 ORDERS = TimeDate(0x0052C1F1, 0x85258A3B)
 NAMES = TimeDate(0x0052C100, 0x85258A3B)
 MB = 1024 * 1024

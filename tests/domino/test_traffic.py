@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import TypeAdapter
+from samples import SERVER
 
 from simulator.addin.bill import bill
 from simulator.addin.rows import RowMaker
@@ -45,7 +46,6 @@ from simulator.wire.layout import Layout
 from simulator.wire.records import Frame, HttpReqRec, MailRec
 from simulator.wire.timedate import TimeDate
 
-SERVER = "CN=Mail01/O=Acme"
 RELAY = "CN=Relay01/O=Acme"
 START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 SECOND = 1_000_000

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from samples import BOB, SERVER
 
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
@@ -26,8 +27,6 @@ from simulator.verify.reconcile import SeqFindings, reconcile
 from simulator.wire.constants import DWORD_WRAP
 
 ANN = "CN=Ann Lee/O=Acme"
-BOB = "CN=Bob Jones/O=Acme"
-SERVER = "CN=Mail01/O=Acme"
 
 
 def totals(**values: int | float) -> dict[str, int | float]:

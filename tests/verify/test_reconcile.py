@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from samples import ALICE, BOB
 
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
@@ -18,9 +19,6 @@ from simulator.verify.reconcile import (
     read_bill,
     reconcile,
 )
-
-ALICE = "CN=Alice Smith/O=Acme"
-BOB = "CN=Bob Jones/O=Acme"
 
 
 def totals(**values: Any) -> dict[str, Any]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from samples import SERVER
+
 from simulator.verify.events import ServerTimeline
 from simulator.verify.sessions import EndedKeys, SessionState, session_subject
-
-SERVER = "CN=Mail01/O=Acme"
 
 
 def test_ended_seqnos_of_a_slot_keep_only_the_newest_frame() -> None:
