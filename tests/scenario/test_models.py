@@ -20,7 +20,6 @@ from simulator.scenario.models import (
     ReplicateAction,
     Scenario,
 )
-from simulator.scenario.names import common_name
 from simulator.scenario.notes_ini import parse_notes_ini
 from simulator.scenario.speed import Speed
 from simulator.wire import constants as c
@@ -230,12 +229,6 @@ def test_settings_with_notes_ini_file_wins() -> None:
     assert merged.billing_class == c.BILL_CLASS_MAIL
     assert merged.billing_suppress_time == 15
     assert scenario.settings_with() == scenario.notes_ini
-
-
-def test_common_name() -> None:
-    assert common_name("CN=Mail01/O=Acme") == "Mail01"
-    assert common_name("Mail01/Acme") == "Mail01"
-    assert common_name("cn=Hub/OU=East/O=Acme") == "Hub"
 
 
 def test_extra_field() -> None:
