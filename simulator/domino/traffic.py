@@ -175,7 +175,7 @@ def web_databases(
     """
     generated = workload.generated_databases
     if generated is not None:
-        paths = [generated.path.format(n=n, user=n) for n in range(1, generated.count + 1)]
+        paths = [generated.path_of(n) for n in range(1, generated.count + 1)]
         popularity = generated.popularity
         if isinstance(popularity, ZipfExponent):
             popularity = popularity.over(generated.count)

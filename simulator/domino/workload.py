@@ -53,7 +53,7 @@ from simulator.scenario.models import is_directory
 from simulator.scenario.workload import (
     DatabasesSpec,
     Workload,
-    mail_file_key,
+    mail_file_path,
 )
 from simulator.wire.timedate import TimeDate
 
@@ -90,7 +90,7 @@ def generated_databases(spec: DatabasesSpec, seed: int) -> tuple[DatabaseInfo, .
     each (one shared table: they all charge the same)."""
     charges = Charges(spec.charge_read, spec.charge_write)
     documents = dict.fromkeys(charged_note_ids(spec.documents), charges)
-    paths = (spec.path.format(n=rank) for rank in range(1, spec.count + 1))
+    paths = (spec.path_of(rank) for rank in range(1, spec.count + 1))
     return tuple(
         DatabaseInfo(path, derive_timedate(seed, "replica", path), documents) for path in paths
     )
@@ -135,7 +135,7 @@ class MailFiles:
     def path_of(self, user: int, name: str | None = None) -> str:
         """User u's path (`name`: its name, when the caller has it at hand)."""
         n = user + 1  # user 0 is `{n}` = 1 in the templates
-        return self._template.format(n=n, user=mail_file_key(name or self._name_of(n)))
+        return mail_file_path(self._template, n, name or self._name_of(n))
 
     def replica_of(self, user: int) -> TimeDate:
         replica = self._replicas.get(user)

@@ -506,11 +506,7 @@ def _check_generated_databases(
         )
     seen: dict[str, int] = {}
     for rank in range(1, spec.count + 1):
-        try:
-            path = spec.path.format(n=rank)
-        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
-            report((*where, "path"), f"bad template: {quoted(error)} (it takes {{n}}, the rank)")
-            break
+        path = spec.path_of(rank)  # a template that cannot render was refused as it loaded
         problem = database_path_problem(path)
         if problem is None and path in seen:
             problem = (

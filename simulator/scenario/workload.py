@@ -149,6 +149,16 @@ class SessionSpec(_Model):
 
 
 def _database_path(template: str) -> str:
+    """A generated database's path: `{n}` its rank, nothing else."""
+    try:
+        template.format(n=1)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+        raise ValueError(f"bad template: {quoted(error)} (it takes {{n}}, the rank)") from None
+    return template
+
+
+def _mail_file_path(template: str) -> str:
+    """A mail file's path: `{n}` the user's number, `{user}` its name's `mail_file_key`."""
     try:
         template.format(n=1, user=1)
     except (KeyError, IndexError, ValueError) as error:
@@ -166,7 +176,7 @@ class DatabasesSpec(_Model):
     count: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 1
     path: Annotated[str, AfterValidator(_database_path)] = "apps/app{n:04d}.nsf"
     popularity: RankDistribution = ZipfExponent(1.0)
-    mail_file: Annotated[str, AfterValidator(_database_path)] | None = None
+    mail_file: Annotated[str, AfterValidator(_mail_file_path)] | None = None
     mail_share: Share = 0.5
     charged: Share = 0.0
     documents: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 20
@@ -174,8 +184,8 @@ class DatabasesSpec(_Model):
     charge_write: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.25
 
     def path_of(self, n: int) -> str:
-        """The path of generated database number `n` (from 1)."""
-        return self.path.format(n=n, user=n)
+        """The path of generated database number `n` (from 1): the one reading of `path`."""
+        return self.path.format(n=n)
 
 
 class MailSpec(_Model):
@@ -340,11 +350,16 @@ class Workload(_Model):
         spec = self.generated_databases
         if spec is None or spec.mail_file is None:
             return None
-        return spec.mail_file.format(n=n, user=mail_file_key(name or self.name_of(n)))
+        return mail_file_path(spec.mail_file, n, name or self.name_of(n))
 
     def address_of(self, n: int) -> str:
         """The address of user number `n` (from 1)."""
         return self.address.format(n=n, a=(n >> 16) & 255, b=(n >> 8) & 255, c=n & 255)
+
+
+def mail_file_path(template: str, n: int, name: str) -> str:
+    """The `mail_file` template for user number `n` named `name`: the one reading of it."""
+    return template.format(n=n, user=mail_file_key(name))
 
 
 def mail_file_key(name: str) -> str:

@@ -273,6 +273,16 @@ def test_an_agent_may_run_on_a_generated_database() -> None:
     assert "workload.agents[0].db: database 'apps/x4.nsf' is neither declared" in message
 
 
+def test_a_generated_path_with_a_user_field_is_refused_once_even_with_an_agent_on_it() -> None:
+    """`path` takes `{n}` only (`{user}` is the mail file's): refused as it loads, so the
+    checks that render the generated paths (an agent's database) never meet it."""
+    generated = "  databases: {count: 3, path: 'apps/{user}.nsf'}\n  agents:\n"
+    [message] = errors_of(SCHEDULES + generated + "  - {db: apps/1.nsf, agent: A}\n")
+    assert message.endswith(
+        "workload.databases.path: bad template: KeyError('user') (it takes {n}, the rank)"
+    ), message
+
+
 def test_a_domain_needs_no_replication_partner() -> None:
     load_scenario_text(SCHEDULES + "  servers: 2\n  replication: [{every: 1h}]\n")
 
