@@ -31,7 +31,7 @@ _KEYWORDS = """
 """
 KEYWORDS: frozenset[str] = frozenset(_KEYWORDS.split())
 
-# Every name queue/billmsg.h declares (typedefs and macros); tests/commands/test_header.py checks
+# Every name queue/billmsg.h declares (typedefs and macros); tests/wire/test_cnames.py checks
 # this list against the header itself.
 _BILLMSG_H_NAMES = """
     AGENTREC BILLCHARGEREAD BILLCHARGEWRITE BILLMSG BILLREC BILL_AGENTREC BILL_AGENT_MAIL

@@ -20,9 +20,7 @@ from simulator import cli
 from simulator.commands.header import scenario_header
 from simulator.scenario.loader import load_scenario, load_scenario_text
 from simulator.scenario.models import Scenario
-from simulator.wire import constants as c
 from simulator.wire.cheader import guard_macro
-from simulator.wire.cnames import BILLMSG_H_NAMES, field_name_problem, type_name_problem
 from simulator.wire.layout import Layout, compile_fields
 
 REPO = QUEUE_DIR.parent
@@ -259,77 +257,6 @@ def test_the_header_compiles_as_cplusplus_too(tmp_path: Path, layout: Layout) ->
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-
-
-# --- names C can take -------------------------------------------------------------------------
-
-
-def test_the_reserved_names_are_billmsg_hs() -> None:
-    text = (QUEUE_DIR / "billmsg.h").read_text()
-    declared = set(re.findall(r"^#define ([A-Za-z_][A-Za-z0-9_]*)", text, re.M))
-    declared |= set(re.findall(r"^\} ([A-Za-z_][A-Za-z0-9_]*);", text, re.M))
-    declared |= set(re.findall(r"^typedef [A-Za-z_0-9]+ ([A-Za-z_][A-Za-z0-9_]*);", text, re.M))
-    # billmsg.h's own BILLSIM_ macros are covered by the reserved BILLSIM_ prefix.
-    assert {name for name in declared if not name.startswith("BILLSIM_")} == BILLMSG_H_NAMES
-
-
-def test_billmsg_h_gives_the_c_apis_mail_values_and_frame_limit() -> None:
-    """The C header and the simulator agree on MQ_MAX_MSGSIZE and the DELIVERY_* values."""
-    text = (QUEUE_DIR / "billmsg.h").read_text()
-    defines = dict(re.findall(r"^#define ([A-Z_]+) +([0-9]+)\b", text, re.M))
-    assert int(defines["MQ_MAX_MSGSIZE"]) == c.MQ_MAX_MSGSIZE == 65342
-    reports = {
-        name.removeprefix("DELIVERY_REPORT_"): int(value)
-        for name, value in defines.items()
-        if name.startswith("DELIVERY_REPORT_")
-    }
-    # The C API spells `confirm` CONFIRMED.
-    c_names = {"confirm": "CONFIRMED"}
-    assert reports == {
-        c_names.get(name, name.upper().replace("-", "_")): value
-        for name, value in c.MAIL_REPORT.items()
-    }
-    priorities = {
-        name.removeprefix("DELIVERY_PRIORITY_"): int(value)
-        for name, value in defines.items()
-        if name.startswith("DELIVERY_PRIORITY_")
-    }
-    assert priorities == {name.upper(): value for name, value in c.MAIL_PRIORITY.items()}
-
-
-@pytest.mark.parametrize(
-    ("name", "fine"),
-    [
-        ("NOTECREATEREC", True),
-        ("dbNoteID", True),
-        ("Username", True),
-        ("struct", False),
-        ("class", False),
-        ("bool", False),
-        ("TIMEDATE", False),
-        ("MQ_MAX_MSGSIZE", False),
-        ("uint32_t", False),
-        ("UINT16_MAX", False),
-        ("NULL", False),
-        ("size_t", False),
-        ("_Private", False),
-        ("__x", False),
-        ("_lower", True),
-        ("BILLSIM_X", False),
-    ],
-)
-def test_c_name_rules(name: str, fine: bool) -> None:
-    assert (type_name_problem(name) is None) is fine
-    assert (field_name_problem(name, ["NOTECREATEREC"]) is None) is fine
-
-
-def test_type_names_whose_macro_clashes_and_fields_named_like_a_types_macro() -> None:
-    assert type_name_problem("MAILREC") is not None
-    assert type_name_problem("CLASS_SESSION") == (
-        "its struct type macro BILL_CLASS_SESSION is already defined by billmsg.h"
-    )
-    assert field_name_problem("BILL_NOTECREATEREC", ["NOTECREATEREC"]) is not None
-    assert field_name_problem("BILL_NOTECREATEREC", ["OTHER"]) is None
 
 
 def test_the_command_is_listed_in_help() -> None:
