@@ -57,7 +57,6 @@ RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
         "_max",
         "_last_used_id",
         "_mid_generate",
-        "next_id",
     ),
     "Client._connection": (
         "_transport",
@@ -329,11 +328,9 @@ def drop(client: Any) -> None:
 
 # -- receiving, and acknowledging later --------------------------------------------------------
 
-PublishHandler = Callable[[str, bytes, str | None, dict[str, str], int | None], None]
-"""Called with a received PUBLISH's topic, payload, content type (None: none), user
-properties (a pair given twice: its last value) and packet id (None: QoS 0)."""
 Publish = tuple[str, bytes, str | None, dict[str, str], int | None]
-"""A received PUBLISH: what a `PublishHandler` is called with."""
+"""A received PUBLISH: its topic, payload, content type (None: none), user properties (a
+pair given twice: its last value) and packet id (None: QoS 0)."""
 PublishesHandler = Callable[[list[Publish]], None]
 """Called with the PUBLISHes of one socket read, in the order received."""
 
@@ -361,17 +358,6 @@ _FRAME_PROPERTIES: Final = re.compile(
     rb"(?:&\x00\x04sent\x00(.)([0-9]*))?",
     re.DOTALL,
 )
-
-
-def receive_publishes(client: Any, on_publish: PublishHandler) -> None:
-    """From now on, hand each QoS 0 or 1 PUBLISH the client receives to ``on_publish`` at
-    once, and acknowledge nothing (see `receive_publish_batches`)."""
-
-    def each(publishes: list[Publish]) -> None:
-        for publish in publishes:
-            on_publish(*publish)
-
-    receive_publish_batches(client, each)
 
 
 def receive_publish_batches(client: Any, on_publishes: PublishesHandler) -> None:
@@ -732,13 +718,6 @@ def packet_ids_in_use(client: Any) -> int:
 
 def free_packet_ids(client: Any) -> int:
     return usable_packet_ids(client) - packet_ids_in_use(client)
-
-
-def packet_id_allocator(client: Any) -> Callable[[], int]:
-    """gmqtt's own allocator (its PUBACK handling frees the ids): each call takes one;
-    OverflowError when none is free."""
-    next_id: Callable[[], int] = client._package_handler.id_generator.next_id
-    return next_id
 
 
 def take_packet_ids(client: Any, count: int) -> list[int]:

@@ -97,7 +97,7 @@ async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoB
 
         frame = FrameCodec().encode_record(SESSION_REC, SERVER, STAMP)
         encoder = FrameEncoder(SERVER_CN, "run-1", None, properties=True)
-        mid = glue.packet_id_allocator(client)()
+        mid = reach(client, "Client._package_handler.id_generator").next_id()
         assert glue.packet_ids_in_use(client) == 1
         assert glue.free_packet_ids(client) == 998
         mids = glue.take_packet_ids(client, 2)
@@ -105,7 +105,7 @@ async def test_the_internals_of_a_connected_client_at_work(mosquitto: MosquittoB
         assert glue.free_packet_ids(client) == 996
         glue.give_back_packet_ids(client, mids, 1)
         assert glue.packet_ids_in_use(client) == 2
-        assert glue.packet_id_allocator(client)() == mid + 2
+        assert reach(client, "Client._package_handler.id_generator").next_id() == mid + 2
         glue.give_back_packet_ids(client, [mid + 2], 0)
         data, _ = encoder.packets([(1, frame), (2, frame)], [mid, mid + 1], time.time_ns() // 1000)
         glue.write(client, data)
@@ -198,7 +198,7 @@ async def test_a_message_is_acknowledged_only_when_its_handler_returns(
 async def test_received_publishes_are_acknowledged_only_when_the_receiver_says(
     mosquitto: MosquittoBroker, mqtt_version: int
 ) -> None:
-    """`receive_publishes` hands each message over at once, with what MQTT 5 said of it;
+    """`receive_publish_batches` hands each message over at once, with what MQTT 5 said of it;
     only `acknowledge` sends its PUBACK, so a message not acknowledged before its
     connection is gone is delivered again to the session's next connection."""
     seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
@@ -208,7 +208,7 @@ async def test_received_publishes_are_acknowledged_only_when_the_receiver_says(
         if mqtt_version == glue.MQTT_V5:
             session["session_expiry_interval"] = 600
         client = glue.OwnReconnectClient("glue-receiver", clean_session=False, **session)
-        glue.receive_publishes(client, lambda *message: seen.append(message))
+        glue.receive_publish_batches(client, seen.extend)
         return client
 
     async def until(count: int) -> None:
@@ -297,7 +297,7 @@ def _str16(text: str) -> bytes:
 def test_publish_properties_are_read_or_skipped_as_mqtt_5_lays_them_out() -> None:
     seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
     client = glue.OwnReconnectClient("glue-parse")
-    glue.receive_publishes(client, lambda *message: seen.append(message))
+    glue.receive_publish_batches(client, seen.extend)
     publish = reach(client, "Client._package_handler")._handle_publish_packet
     skipped = (
         b"\x01\x01"  # payload format indicator
@@ -358,7 +358,7 @@ async def test_the_connection_reader_takes_whole_packets_and_hands_the_rest_to_g
         return connection
 
     client._create_connection = create_connection
-    glue.receive_publishes(client, lambda *message: seen.append(message))
+    glue.receive_publish_batches(client, seen.extend)
     assert await client._create_connection("127.0.0.1", 1883) is connection
     read = connection._read_packet  # the glue's now
     body = _publish_body("a/b", 1, b"", b"frame")
@@ -516,7 +516,7 @@ def test_packet_ids_taken_together_are_those_gmqtt_hands_out_one_by_one() -> Non
     glue.give_back_packet_ids(ours, taken, 1)  # only 4 was used
     assert glue.take_packet_ids(ours, 3) == [5, 6, 7]
     glue.give_back_packet_ids(ours, [5, 6, 7], 0)
-    assert glue.packet_id_allocator(ours)() == 5
+    assert mine.next_id() == 5
 
 
 @given(
@@ -556,7 +556,7 @@ async def test_one_reader_takes_both_publishes_and_pubacks(
     seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
     connection = _fake_connections(monkeypatch)
     client = glue.OwnReconnectClient("glue-both", store=store)
-    glue.receive_publishes(client, lambda *message: seen.append(message))
+    glue.receive_publish_batches(client, seen.extend)
     await _connect(client, connection)
     body = _publish_body("a/b", 1, b"", b"frame")
     data = bytes([0x32, len(body)]) + body + b"\x40\x02\x00\x09"
@@ -631,7 +631,7 @@ def test_a_frames_properties_read_at_once_are_those_read_one_by_one() -> None:
     by property, as any other layout is."""
     seen: list[tuple[str, bytes, str | None, dict[str, str], int | None]] = []
     client = glue.OwnReconnectClient("glue-frame-properties")
-    glue.receive_publishes(client, lambda *message: seen.append(message))
+    glue.receive_publish_batches(client, seen.extend)
     publish = reach(client, "Client._package_handler")._handle_publish_packet
 
     def user(key: str, value: str) -> bytes:
