@@ -168,7 +168,6 @@ class EmbeddedBroker:
         version: str,
         process: asyncio.subprocess.Process,
         workdir: Path,
-        log_file: Path,
         log: EventLog | None = None,
     ) -> None:
         self.kind = kind  # "mosquitto" or "amqtt"
@@ -178,7 +177,6 @@ class EmbeddedBroker:
         self.version = version  # the broker's own version, e.g. "2.0.11"
         self.process = process
         self.workdir = workdir  # the config and the log; removed by stop()
-        self._log_file = log_file
         self._log = log
         self._stopped = False
 
@@ -207,13 +205,6 @@ class EmbeddedBroker:
         if server_cn:
             command += f" --server {shlex.quote(server_cn)}"
         return command
-
-    def log_text(self) -> str:
-        """What the broker wrote to its stdout and stderr so far ('' once stopped)."""
-        try:
-            return self._log_file.read_text(errors="replace")
-        except OSError:
-            return ""
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM the broker, SIGKILL it after `timeout` s; its exit code. Safe to repeat."""
@@ -449,7 +440,6 @@ async def _start_mosquitto(
         version=version,
         process=process,
         workdir=workdir,
-        log_file=log_file,
         log=log,
     )
     _log_started(broker, log)
@@ -510,7 +500,6 @@ async def _start_amqtt(
         version=version,
         process=process,
         workdir=workdir,
-        log_file=log_file,
         log=log,
     )
     _log_started(broker, log)

@@ -48,10 +48,6 @@ class EventHeap:
         # Yields the sequence numbers: one per scheduled event, or reserved for later.
         self.counter = itertools.count()
 
-    def next_sequence(self) -> int:
-        """A fresh sequence number: taken when an event is scheduled, or reserved for later."""
-        return next(self.counter)
-
     def schedule(
         self, time: int, phase: int, handler: Handler, arg: Any = None, sequence: int | None = None
     ) -> None:
