@@ -3,14 +3,14 @@ and its databases as its DBRECs show them, and the sessions ended, compactly."""
 
 from __future__ import annotations
 
+from simulator.errors import printable
 from simulator.verify.events import Restart, ServerTimeline, SessionKey
-from simulator.wire.text import shown
 from simulator.wire.timedate import TimeDate
 
 
 def session_subject(key: SessionKey, username: str) -> str:
     """`session (3,1) CN=Alice/O=Acme`: the SessionID as (Index,SeqNo), and the user."""
-    return f"session ({key[1]},{key[2]}) {shown(username)}"
+    return f"session ({key[1]},{key[2]}) {printable(username)}"
 
 
 class DbState:

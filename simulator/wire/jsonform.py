@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from simulator.errors import quoted
+from simulator.errors import printable, quoted
 from simulator.wire import constants as c
 from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError, KindCodec, utf8_len
 from simulator.wire.layout import CType
@@ -38,7 +38,6 @@ from simulator.wire.records import (
     SessionID,
     Unid,
 )
-from simulator.wire.text import shown
 from simulator.wire.timedate import (
     TimeDate,
     format_innards,
@@ -64,7 +63,7 @@ def dumps_frame(obj: object) -> str:
     surrogateescape), is written as a \\u escape, so the line stays encodable and
     `json.loads` gives the same string back.
     """
-    return shown(_dumps(obj))
+    return printable(_dumps(obj))
 
 
 class JsonFormError(ValueError):
@@ -140,7 +139,7 @@ def _str(value: Any) -> str:
         except UnicodeEncodeError as error:
             # Only \udc80-\udcff stand for bytes (those that are not UTF-8); another lone
             # surrogate stands for nothing a frame can hold.
-            bad = shown(value[error.start : error.end])
+            bad = printable(value[error.start : error.end])
             raise ValueError(f"{bad} is no text a frame can hold") from None
     return value
 

@@ -18,14 +18,12 @@ from simulator.wire import constants as c
 # A byte of a name that is not UTF-8 is shown as `\udcXX` (XX its hex), everywhere: the
 # JSON form (`decode`), the text form (`tail`, `decode --format text`), `check`'s findings
 # and the text columns of the add-in's stores. The codec decodes such a byte as the lone
-# surrogate U+DCXX (surrogateescape), which no strict UTF-8 stream can write: `shown`
-# turns that into the escape; SHOWN_ERRORS, a codec error handler, decodes bytes straight
-# to it (`raw.decode("utf-8", SHOWN_ERRORS)`, free when the bytes are UTF-8).
+# surrogate U+DCXX (surrogateescape), which no strict UTF-8 stream can write:
+# `simulator.errors.printable` turns that into the escape; SHOWN_ERRORS, a codec error
+# handler, decodes bytes straight to it (`raw.decode("utf-8", SHOWN_ERRORS)`, free when
+# the bytes are UTF-8).
 SHOWN_ERRORS: Final = "billsim-shown"
 
-# `text` as billsim shows it: a lone surrogate (a byte that was not UTF-8) as `\udcXX`,
-# a control character as JSON escapes it (`\n`), so a name never splits a line.
-shown = printable
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
@@ -193,7 +191,7 @@ def frame_line(obj: Mapping[str, Any], *, server: str | None = None, seq: Any = 
     )
     if seq is not None:
         line += f"  #{seq}"
-    return shown(line.rstrip())
+    return printable(line.rstrip())
 
 
 class TextView:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from samples import ALICE, SERVER, SESSION_REC, STAMP
 
+from simulator.errors import printable
 from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder, dumps_frame
@@ -18,7 +19,6 @@ from simulator.wire.text import (
     abbreviate,
     frame_line,
     hundredths,
-    shown,
     thousands,
     time_of_day,
 )
@@ -165,5 +165,5 @@ def test_a_name_byte_that_is_not_utf8_shows_as_the_json_forms_escape() -> None:
     line.encode("utf-8")  # strict: no lone surrogate left
     assert "\\udcffnn Lee/Acme" in line
     assert "CN=\\udcffnn Lee/O=Acme" in dumps_frame(obj)
-    assert shown(name) == "CN=\\udcffnn Lee/O=Acme"
-    assert b"CN=\xffnn Lee/O=Acme".decode("utf-8", SHOWN_ERRORS) == shown(name)
+    assert printable(name) == "CN=\\udcffnn Lee/O=Acme"
+    assert b"CN=\xffnn Lee/O=Acme".decode("utf-8", SHOWN_ERRORS) == printable(name)

@@ -11,9 +11,9 @@ from typing import Final
 
 from simulator.adapters.mqtt.topics import frame_topic, meta_topic, topic_level
 from simulator.domino.billing import SequencedFrame
+from simulator.errors import printable
 from simulator.wire.codec import peek_header
 from simulator.wire.jsonform import JsonDecoder, json_or_raw
-from simulator.wire.text import shown
 
 CONTENT_TYPE_BINARY: Final = "application/x-domino-billmsg"
 CONTENT_TYPE_JSON: Final = "application/json"
@@ -174,10 +174,10 @@ class FrameEncoder:
                     known = self._kind(frame[2:8], frame)
                 if json is not None:
                     text = _dumps(json_or_raw(json, frame, seq))
-                    # All `shown` escapes that the encoder left is a lone surrogate, never
+                    # All `printable` escapes that the encoder left is a lone surrogate, never
                     # in ASCII text: a flag to read instead of a scan of every character.
                     if not text.isascii():
-                        text = shown(text)
+                        text = printable(text)
                     payload = text.encode()
             except ValueError as error:
                 rejected.append((index, error))
