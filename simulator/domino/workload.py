@@ -26,7 +26,6 @@ from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
 from simulator.domino.server import (
     DATABASE_ACTIVITY,
-    DWORD_MASK,
     Charges,
     Database,
     DatabaseInfo,
@@ -55,6 +54,7 @@ from simulator.scenario.workload import (
     Workload,
     mail_file_path,
 )
+from simulator.wire.constants import DWORD_MAX
 from simulator.wire.timedate import TimeDate
 
 # An enum member's attribute look-up costs ~100 ns; every generated action schedules one.
@@ -622,10 +622,10 @@ class Population:
                 break  # the server ends the session first: its event arms that
             session.bytes_in = (
                 session.bytes_in + bytes_in_of[(drawn >> 24) & _BYTES_BITS]
-            ) & DWORD_MASK
+            ) & DWORD_MAX
             session.bytes_out = (
                 session.bytes_out + bytes_out_of[(drawn >> 11) & _BYTES_BITS]
-            ) & DWORD_MASK
+            ) & DWORD_MAX
             session.last_activity = at
             state = drawn
             folded = True
@@ -661,10 +661,10 @@ class Population:
                 if at > now:
                     session.bytes_in = (
                         session.bytes_in - self._bytes_in_of[(state >> 24) & _BYTES_BITS]
-                    ) & DWORD_MASK
+                    ) & DWORD_MAX
                     session.bytes_out = (
                         session.bytes_out - self._bytes_out_of[(state >> 11) & _BYTES_BITS]
-                    ) & DWORD_MASK
+                    ) & DWORD_MAX
                 if mean is not None:
                     think = int(-_log(1.0 - (state >> 37) * _PER_THINK) * mean) or 1
                 else:
