@@ -175,13 +175,13 @@ def _fault(entry: Any, number: int, field: str, where: _Where) -> Fault:
     )
 
 
-def _seqs(value: Any, field: str, where: _Where) -> tuple[int, ...]:
+def _seqs(value: object, field: str, where: _Where) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(_is_seq(seq) for seq in value):
         raise where.error("a list of seq numbers (whole numbers from 1)", field)
     return tuple(value)
 
 
-def _is_seq(value: Any) -> bool:
+def _is_seq(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
@@ -191,7 +191,7 @@ def _seq_key(key: str, field: str, where: _Where) -> int:
     return int(key)
 
 
-def _frame(value: Any, field: str, where: _Where) -> FaultFrame:
+def _frame(value: object, field: str, where: _Where) -> FaultFrame:
     if not isinstance(value, dict):
         raise where.error('an object: {"user": …, "fields": {…}}', field)
     user = value.get("user")

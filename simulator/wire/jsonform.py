@@ -112,13 +112,13 @@ def _oid_value(obj: Mapping[str, Any]) -> Oid:
     )
 
 
-def _int(value: Any) -> int:
+def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer, got {quoted(value)}")
     return value
 
 
-def _float(value: Any) -> float:
+def _float(value: object) -> float:
     if isinstance(value, str):
         if value in ("nan", "inf", "-inf"):
             return float(value)
@@ -130,7 +130,7 @@ def _float(value: Any) -> float:
     return float(value)
 
 
-def _str(value: Any) -> str:
+def _str(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {quoted(value)}")
     if not value.isascii():

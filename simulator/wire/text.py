@@ -77,16 +77,16 @@ def hundredths(value: int) -> str:
     return f"{minutes}:{seconds:02d}.{hundred:02d}"
 
 
-def thousands(value: Any) -> str:
+def thousands(value: object) -> str:
     """An integer with thousands separators (`48,213`); anything else as it is."""
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def _name_of(table: Mapping[int, str], value: Any, what: str) -> str:
+def _name_of(table: Mapping[int, str], value: object, what: str) -> str:
     return table.get(value, f"{what} {value}") if isinstance(value, int) else f"{what} {value}"
 
 
-def time_of_day(stamp: Any) -> tuple[str, str | None]:
+def time_of_day(stamp: object) -> tuple[str, str | None]:
     """(`HH:MM:SS.hh`, date) of an ISO time stamp; an id-form stamp is kept whole."""
     if isinstance(stamp, str) and len(stamp) == 23 and stamp[10] == "T" and stamp.endswith("Z"):
         return stamp[11:22], stamp[:10]
@@ -172,7 +172,7 @@ def _describe(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     return f"type {struct_type}", "", fields
 
 
-def _class_name(bill_class: Any) -> str:
+def _class_name(bill_class: object) -> str:
     if isinstance(bill_class, int):
         return c.CLASS_TOPIC_NAME.get(bill_class, f"class {bill_class:#x}")
     return str(bill_class)
