@@ -299,7 +299,7 @@ def _threshold_value(value: Any, unit: str, check: Mapping[str, Any]) -> str:
     return f"{number:,.1f}".rstrip("0").rstrip(".") + " ms"
 
 
-def _amount(value: Any, *, signed: bool = False) -> str:
+def _amount(value: object, *, signed: bool = False) -> str:
     if isinstance(value, float):
         text = f"{value:,.6f}".rstrip("0").rstrip(".")
     elif isinstance(value, int):

@@ -56,7 +56,7 @@ _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
 
 
-def _looks_like_json(payload: bytes, content_type: Any) -> bool:
+def _looks_like_json(payload: bytes, content_type: object) -> bool:
     if content_type is not None:
         return str(content_type).split(";", 1)[0].strip() == CONTENT_TYPE_JSON
     return payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"

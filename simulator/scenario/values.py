@@ -212,7 +212,7 @@ def _timedate(value: Any) -> TimeDate:
     return timedate_from_datetime(_aware_utc(value))
 
 
-def _dbid(value: Any, what: str) -> TimeDate:
+def _dbid(value: object, what: str) -> TimeDate:
     if not isinstance(value, str) or not _REPLICA_ID.match(value.strip()):
         raise ValueError(f"expected a {what} like 85258A3B:0052C1F0, got {quoted(value)}")
     return parse_timedate_id(value.strip())
@@ -221,7 +221,7 @@ def _dbid(value: Any, what: str) -> TimeDate:
 _OID_KEYS = ("File", "Note", "Sequence", "SequenceTime")
 
 
-def _oid(value: Any) -> Oid:
+def _oid(value: object) -> Oid:
     if not isinstance(value, Mapping):
         raise CustomValueError("expected an OID mapping {File, Note, Sequence, SequenceTime}")
     for key in value:
