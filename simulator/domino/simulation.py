@@ -156,6 +156,8 @@ class Simulation:
         self._script_problems: list[InputError] | None = None
         self.finished = False
         self.stopping = False
+        # Asked to stop (request_stop), not at the end of the run's time or stages.
+        self.stop_requested = False
         self.shutting_down = False
         self.in_run = False
         self.wall_started = 0.0
@@ -356,7 +358,21 @@ class Simulation:
         self._abandon_tasks()
         if self.population is not None:
             self.population.unfold(self.now)
-        while self.server.shutdown(self.now, _SHUTDOWN_BATCH):
+        while True:
+            limit = _SHUTDOWN_BATCH
+            limiter = self.limiter
+            # A rate-shaped run that reaches its end sends its END records at the rate too
+            # (a burst of every open session's would be the run's one unpaced stretch); a
+            # stop someone asked for (Ctrl-C, SIGTERM, quit) ends them at once.
+            if limiter is not None and not self.stop_requested and not limiter.ended:
+                frames = self.writer.frames
+                allowance = limiter.allowance(frames)
+                if allowance == 0:
+                    await self._wait_wake(limiter.wait(frames))
+                    continue
+                limit = min(limit, allowance)
+            if not self.server.shutdown(self.now, limit):
+                break
             if self._pending:
                 await self._flush_pending()
             await asyncio.sleep(0)
@@ -384,6 +400,7 @@ class Simulation:
         if not self.stopping:
             self.pacer.pause(self.now)  # the virtual clock stops where the stop found it
         self.stopping = True
+        self.stop_requested = True
         self._wake.set()
 
     def virtual_now(self) -> int:

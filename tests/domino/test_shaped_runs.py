@@ -37,8 +37,13 @@ workload: {{users: 100, arrival: 1m, think_time: 1m, session_length: 20m}}
 """
 
 
-def workload(duration: str = "1h", start: str = "2026-11-21T09:00:00Z") -> Scenario:
-    return load_scenario_text(WORKLOAD.format(duration=duration, start=start), "shaped.yaml")
+def workload(
+    duration: str = "1h", start: str = "2026-11-21T09:00:00Z", session_length: str = "20m"
+) -> Scenario:
+    text = WORKLOAD.format(duration=duration, start=start).replace(
+        "session_length: 20m", f"session_length: {session_length}"
+    )
+    return load_scenario_text(text, "shaped.yaml")
 
 
 class FakeClock:
@@ -116,12 +121,68 @@ async def test_a_rate_paces_the_records_and_leaves_them_as_at_max_speed(
     # 0.05 s, and the few records of the event that went over.
     for seconds, written in run.samples:
         assert written <= 1000 * seconds + 50 + 5, (seconds, written)
-    # And it kept up: the run took as long as its records at 1000/s (the shutdown's END
-    # records come at once, as a server writes them).
-    ended_at, written_before_shutdown = run.samples[-1]
-    assert ended_at == pytest.approx(written_before_shutdown / 1000, abs=0.05)
+    # And it kept up: the run took as long as its records at 1000/s.
+    ended_at, written_at_last_wait = run.samples[-1]
+    assert ended_at == pytest.approx(written_at_last_wait / 1000, abs=0.05)
     assert run.sim.target_rate() == 1000
     assert run.sim.pace == "1000/s"
+
+
+def _is_session_end(sim: Simulation, frame: bytes) -> bool:
+    record = JsonDecoder(sim.codec)(frame, 0)
+    return bool(
+        record["StructType"] == c.BILL_SESSIONREC and record["rec"]["Action"] == c.BILL_SESSION_END
+    )
+
+
+async def test_the_end_records_of_the_sessions_open_at_the_end_leave_at_the_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = workload(duration="30m", session_length="12h")
+    expected = await max_speed_frames(scenario)
+    run = await paced_run(scenario, RunOptions(rate=RatePlan.constant(1000)), monkeypatch)
+    assert run.frames == expected
+    # Every session is still open at the end: the shutdown writes all their ENDs.
+    ends = sum(1 for _, frame in expected if _is_session_end(run.sim, frame))
+    assert ends == run.sim.server.sessions_started > 100
+    # They left at the rate as well: after the last wait, at most the bucket (0.05 s at
+    # 1000/s) and the few records of a session's END more.
+    ended_at, _ = run.samples[-1]
+    assert len(expected) <= 1000 * ended_at + 50 + 5
+
+
+async def test_a_stop_asked_for_ends_the_sessions_at_once_not_at_the_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = workload()
+    clock = FakeClock()
+    sim = Simulation(
+        scenario,
+        scenario.settings_with(),
+        RunOptions(rate=RatePlan.constant(100)),
+        wall_clock=clock,
+    )
+    waits: list[int] = []
+    open_at_stop: list[int] = []
+
+    async def fake_wait(timeout: float | None) -> None:
+        waits.append(sim.writer.frames)
+        clock.now += timeout or 0.0
+        if len(waits) == 20:
+            open_at_stop.append(len(sim.server.sessions))
+            sim.request_stop()  # Ctrl-C
+
+    monkeypatch.setattr(sim, "_wait_wake", fake_wait)
+    sink = ListSink()
+    drain = asyncio.create_task(drain_to_sink(sim.queue, sink))
+    await asyncio.wait_for(sim.run(), 20)
+    await asyncio.wait_for(drain, 5)
+    assert len(waits) == 20  # no wait after the stop: the ENDs went at once
+    assert not sim.server.sessions
+    after_stop = sink.frames[waits[-1] :]
+    ends = sum(1 for _, frame in after_stop if _is_session_end(sim, frame))
+    # Every open session's END, more than a bucket at 100/s holds (5 records).
+    assert ends == open_at_stop[0] > 5
 
 
 async def test_stages_ramp_then_pause_then_the_last_rate_holds(
