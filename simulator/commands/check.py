@@ -27,9 +27,9 @@ from simulator.verify.checker import Checker, feed_stream
 from simulator.verify.findings import CheckReport, Rule
 from simulator.verify.layouts import HEAD_BYTES, likelier_layout
 from simulator.verify.ticks import format_ticks
-from simulator.wire.codec import FrameCodec
+from simulator.wire.codec import FrameCodec, FrameError
 from simulator.wire.layout import Layout
-from simulator.wire.records import RecordKind
+from simulator.wire.records import Frame, RawRec, RecordKind
 from simulator.wire.stream import (
     FrameForm,
     FrameStreamError,
@@ -115,10 +115,10 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
         try:
             if form is FrameForm.JSON:
                 # An undeclared custom type is checked by its header, as in binary frames.
-                for _line, _seq, _data, frame in read_json_frames(
+                for _line, _seq, data, frame in read_json_frames(
                     stream, codec, source=source, prefix=prefix, unknown_fields_unread=True
                 ):
-                    checker.feed(frame)
+                    checker.feed(frame, None, _unreadable(codec, frame, data))
             else:
                 kept = _HeadKept(stream, prefix)
                 # The reader only calls read1 (or read): all a _HeadKept has.
@@ -140,7 +140,7 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
         noun = "violation" if count == 1 else "violations"
         out.write(f"{source}: {count} {noun} in {report.counts()}{named} ({described})\n")
         _write_events(report, out)
-        if kept is not None and any(v.rule is Rule.BAD_ACTION for v in report.violations):
+        if kept is not None and any(v.rule in _LAYOUT_RULES for v in report.violations):
             _write_layout_hint(kept.head, settings, out)
         if not settings.given and any(v.rule in _SETTINGS_RULES for v in report.violations):
             out.write(
@@ -153,6 +153,22 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
         _write_events(report, out)
     out.flush()
     return report
+
+
+# Violations frames read in the wrong layout make: nonsense Actions, records that do not fit.
+_LAYOUT_RULES = (Rule.BAD_ACTION, Rule.UNREADABLE_RECORD)
+
+
+def _unreadable(codec: FrameCodec, frame: Frame, data: bytes) -> str | None:
+    """Why a JSON line's frame cannot be read as its struct type: a cut or damaged frame,
+    written as header + `rec.raw` (docs/faults.md), as its bytes would say; else None."""
+    if not isinstance(frame.rec, RawRec) or not codec.is_known(frame.StructType):
+        return None
+    try:
+        codec.decode(data)
+    except FrameError as error:
+        return error.message
+    return None
 
 
 class _HeadKept:

@@ -2,8 +2,10 @@
 
 A frame of an unknown struct type (neither built-in nor in the custom range) is written
 as its header plus `raw`, reported, and the decoding goes on: its `Len` says where the
-next frame starts. A frame that cannot be read stops the decoding (exit 2) once the
-frames before it are written.
+next frame starts. So is a frame whose `Len` frames it but whose record cannot be read
+(cut or damaged on the way, as the `truncate` fault leaves it). A stream whose framing
+breaks (a `Len` out of range, a stream that ends inside a frame) stops the decoding
+(exit 2) once the frames before it are written.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from simulator.errors import InputError
-from simulator.wire.codec import FrameCodec, is_custom_struct_type
-from simulator.wire.jsonform import JsonDecoder, JsonObject, dumps_frame
+from simulator.wire.codec import Buffer, FrameCodec, FrameError, is_custom_struct_type
+from simulator.wire.jsonform import JsonDecoder, dumps_frame, raw_frame_json
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
 from simulator.wire.stream import (
     FrameForm,
     detect_form,
-    iter_decoded,
+    iter_frame_buffers,
     open_input,
     read_json_frames,
     source_name,
@@ -30,11 +32,13 @@ from simulator.wire.text import TextView
 
 @dataclass(slots=True)
 class DecodeReport:
-    """What a decoded stream held: how many frames, and the unknown ones (where, seq, type);
-    where is `byte offset N` in binary frames, `line N` in JSON lines."""
+    """What a decoded stream held: how many frames, the unknown ones (where, seq, type) and
+    the unreadable ones (where, seq, why); where is `byte offset N` in binary frames,
+    `line N` in JSON lines."""
 
     frames: int = 0
     unknown: list[tuple[str, int, int]] = field(default_factory=list)
+    unreadable: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def is_unknown_struct_type(codec: FrameCodec, struct_type: int) -> bool:
@@ -55,10 +59,11 @@ def decode_stream(
     """Write one JSON line per frame of `stream` (binary frames or JSON lines) to `out`,
     and say what was in it.
 
-    A frame of an unknown struct type is written as header plus `raw` and passed to
-    `warn` as a one-line message (after `out` is flushed, so the two read in order).
-    A frame that cannot be read raises an InputError once `out` is flushed; so does an
-    empty stream ("no frames"). `text`: tail's one-line view instead of JSON lines.
+    A frame of an unknown struct type, or one whose record cannot be read (cut or
+    damaged), is written as header plus `raw` and passed to `warn` as a one-line message
+    (after `out` is flushed, so the two read in order). A stream whose framing breaks
+    raises an InputError once `out` is flushed; so does an empty stream ("no frames").
+    `text`: tail's one-line view instead of JSON lines.
     """
     decoder = JsonDecoder(FrameCodec(layout, custom_kinds=custom_kinds))
     codec = decoder.codec
@@ -67,22 +72,31 @@ def decode_stream(
     form, prefix = detect_form(stream, source=source)
     if form is None:
         raise InputError("no frames: the input is empty", file=source)
-    frames: Iterator[tuple[str, int, JsonObject]]
+    frames: Iterator[tuple[str, int, Buffer, int, int]]  # where, seq, buffer, start, Len
     if form is FrameForm.JSON:
         frames = (
-            (f"line {line}", seq, decoder(data, 0, seq))
+            (f"line {line}", seq, data, 0, len(data))
             for line, seq, data, _frame in read_json_frames(
                 stream, codec, source=source, prefix=prefix
             )
         )
     else:
         frames = (
-            (f"byte offset {frame.offset}", frame.seq, frame.obj)
-            for frame in iter_decoded(stream, decoder, source=source, prefix=prefix)
+            (f"byte offset {offset}", seq, buffer, start, length)
+            for buffer, start, length, offset, seq in iter_frame_buffers(
+                stream, codec, source=source, prefix=prefix
+            )
         )
     view = TextView() if text else None
     try:
-        for where, seq, obj in frames:
+        for where, seq, buffer, start, length in frames:
+            problem = None
+            try:
+                obj = decoder(buffer, start, seq)
+            except FrameError as error:
+                # Framed by its Len, its record unreadable: a cut or damaged frame.
+                obj = raw_frame_json(codec, buffer, start, length, seq)
+                problem = error.message
             if view is None:
                 write(dumps_frame(obj) + "\n")
             else:
@@ -90,7 +104,15 @@ def decode_stream(
                 write(line + "\n" if date_line is None else f"{date_line}\n{line}\n")
             report.frames += 1
             struct_type = obj["StructType"]
-            if is_unknown_struct_type(codec, struct_type):
+            if problem is not None:
+                report.unreadable.append((where, seq, problem))
+                if warn is not None:
+                    out.flush()
+                    warn(
+                        f"{source}: {where} (frame {seq}): {problem}: a cut or damaged frame, "
+                        "written as header + raw"
+                    )
+            elif is_unknown_struct_type(codec, struct_type):
                 report.unknown.append((where, seq, struct_type))
                 if warn is not None:
                     out.flush()
@@ -132,6 +154,15 @@ def decode_file(
             source=source,
             warn=warn,
             text=text,
+        )
+    if report.unreadable:
+        where, seq, problem = report.unreadable[0]
+        count = len(report.unreadable)
+        frames = "frame" if count == 1 else "frames"
+        raise InputError(
+            f"{count} {frames} could not be read as their struct type (the first: frame "
+            f"{seq} at {where}: {problem})",
+            file=source,
         )
     if report.unknown:
         where, seq, struct_type = report.unknown[0]

@@ -68,10 +68,10 @@ from simulator.verify.findings import EVENTS_LISTED, CheckReport, Event, EventKi
 from simulator.verify.sessions import DbState, EndedKeys, SessionState, session_subject
 from simulator.verify.ticks import TICKS_PER_MINUTE, format_ticks, ticks_of
 from simulator.wire import constants as c
-from simulator.wire.codec import FrameCodec, is_custom_struct_type
+from simulator.wire.codec import FrameCodec, FrameError, is_custom_struct_type
 from simulator.wire.layout import Layout
 from simulator.wire.records import BUILTIN_KINDS, CustomRec, DbRec, Frame, SessionID, SessionRec
-from simulator.wire.stream import read_frames
+from simulator.wire.stream import iter_frame_buffers
 from simulator.wire.timedate import TimeDate, format_timedate, format_timedate_id
 
 # How STAMPs are spaced (docs/lifecycles.md).
@@ -178,8 +178,11 @@ class Checker:
 
     # -- frames --------------------------------------------------------------------------
 
-    def feed(self, frame: Frame, offset: int | None = None) -> None:
-        """Check the next frame of the stream (numbered from 1 in the order fed)."""
+    def feed(self, frame: Frame, offset: int | None = None, unreadable: str | None = None) -> None:
+        """Check the next frame of the stream (numbered from 1 in the order fed).
+
+        `unreadable`: why the frame's record could not be read, though its Len framed it (a
+        cut or damaged frame, fed as its header): a violation, and the record unjudged."""
         if self._finished:
             raise RuntimeError("the checker has finished")
         report = self.report
@@ -196,6 +199,15 @@ class Checker:
                 custom = is_custom_struct_type(frame.StructType)
                 name = "custom" if custom else "unknown"
             report.by_type[name] += 1
+        if unreadable is not None:
+            self._violate(
+                Rule.UNREADABLE_RECORD,
+                f"{_KIND_NAMES.get(frame.StructType, 'custom')} frame of {frame.ServerName}",
+                f"{unreadable}: a cut or damaged frame, its record not judged",
+                number,
+                offset,
+            )
+            return
         if self._repeated(frame, number):
             return
         server = self._servers.get(frame.ServerName)
@@ -808,9 +820,21 @@ def check_frames(
 def feed_stream(
     checker: Checker, stream: BinaryIO, codec: FrameCodec, source: str, prefix: bytes = b""
 ) -> None:
-    """Feed every frame of `stream`; FrameStreamError (exit 2) for one that cannot be read."""
-    for offset, _data, frame in read_frames(stream, codec, source=source, prefix=prefix):
-        checker.feed(frame, offset)
+    """Feed every frame of `stream`. A frame its Len frames but whose record cannot be read
+    (cut or damaged on the way) is fed as its header, named unreadable; FrameStreamError
+    (exit 2) when the framing itself breaks (a Len out of range, a stream cut inside a
+    frame)."""
+    decode = codec.decode
+    for buffer, start, length, offset, _seq in iter_frame_buffers(
+        stream, codec, source=source, prefix=prefix
+    ):
+        data = bytes(buffer[start : start + length])
+        try:
+            frame = decode(data)
+        except FrameError as error:
+            checker.feed(codec.decode_raw(data, 0, length), offset, error.message)
+        else:
+            checker.feed(frame, offset)
 
 
 def check_stream(

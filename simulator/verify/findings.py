@@ -36,6 +36,7 @@ class Rule(StrEnum):
     DB_STATE = "db-state"
     DB_SUPPRESS_TIME = "db-suppress-time"
     DB_STAMP_BOUNDARY = "db-stamp-boundary"
+    UNREADABLE_RECORD = "unreadable-record"
 
 
 class EventKind(StrEnum):

@@ -292,6 +292,17 @@ def _raw_json(frame: Frame) -> JsonObject:
     }
 
 
+def raw_frame_json(
+    codec: FrameCodec, buf: Buffer, offset: int, length: int, seq: int | None = None
+) -> JsonObject:
+    """The JSON form of the `length` bytes at `offset` as header + `rec.raw`, whatever its
+    struct type: how a cut or damaged frame is shown (docs/faults.md)."""
+    out = _raw_json(codec.decode_raw(buf, offset, length))
+    if seq is not None:
+        out["seq"] = seq
+    return out
+
+
 def json_or_raw(decoder: JsonDecoder, frame: Buffer, seq: int | None = None) -> JsonObject:
     """The JSON form of one whole frame; for a frame its struct type's table cannot read (a
     cut or damaged frame, docs/faults.md), its header and the bytes after it as `rec.raw`,
@@ -300,10 +311,7 @@ def json_or_raw(decoder: JsonDecoder, frame: Buffer, seq: int | None = None) -> 
     try:
         return decoder(frame, 0, seq)
     except FrameError:
-        out = _raw_json(decoder.codec.decode_raw(frame, 0, len(frame)))
-        if seq is not None:
-            out["seq"] = seq
-        return out
+        return raw_frame_json(decoder.codec, frame, 0, len(frame), seq)
 
 
 def frame_from_json(

@@ -165,7 +165,8 @@ def test_a_json_line_with_a_surrogate_no_byte_stands_for_is_bad_input_at_its_lin
 
 @pytest.mark.parametrize(
     ("scenario", "code"),
-    [("lifecycle-demo", 1), ("all-classes", 2)],  # bad-action violations; a frame unreadable
+    # bad-action violations; records that cannot be read (unreadable-record)
+    [("lifecycle-demo", 1), ("all-classes", 1)],
 )
 def test_win32_frames_read_as_linux_say_which_layout_they_look_like(
     tmp_path: Path, scenario: str, code: int
@@ -194,3 +195,35 @@ def test_violations_of_a_stream_in_its_own_layout_give_no_layout_hint(tmp_path: 
     result = runner.invoke(cli.app, ["check", str(run_to(tmp_path, "reopen"))])
     assert result.exit_code == 1
     assert "look like the" not in result.stdout
+
+
+def test_a_cut_frame_is_named_unreadable_and_the_rest_of_the_stream_is_checked(
+    tmp_path: Path,
+) -> None:
+    """The `truncate` fault's frames keep a Len that frames them: `check` names each one
+    (its frame number and why), judges every other frame, and says the same of `--out`'s
+    binary frames and `--stdout`'s JSON lines (binary once stopped at the first, exit 2)."""
+    summary = tmp_path / "summary.json"
+    nbf = run_to(tmp_path, "all-classes", "--fault", "truncate=0.2", "--summary", str(summary))
+    faults = json.loads(summary.read_text())["faults"]
+    assert {fault["fault"] for fault in faults} == {"truncate"}
+    cut = sorted(seq for fault in faults for seq in fault["seq"])
+    assert len(cut) >= 2
+    jsonl = tmp_path / "all-classes.jsonl"
+    stdout = runner.invoke(cli.app, ["run", "all-classes", "--stdout", "--fault", "truncate=0.2"])
+    jsonl.write_text(stdout.stdout)
+    outputs = []
+    for path in (nbf, jsonl):
+        result = runner.invoke(cli.app, ["check", str(path), "--scenario", "all-classes"])
+        assert result.exit_code == 1, result.output
+        named = [
+            int(line.split(":")[0].removeprefix("frame "))
+            for line in result.stdout.splitlines()
+            if line.endswith("[unreadable-record]")
+        ]
+        assert named == cut
+        assert "a cut or damaged frame, its record not judged" in result.stdout
+        last = result.stdout.splitlines()[-1]
+        assert last.startswith(f"{path}: ") and " in 21 frames (" in last  # all of them read
+        outputs.append(result.stdout.replace(str(path), "STREAM"))
+    assert outputs[0] == outputs[1]

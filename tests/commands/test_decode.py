@@ -137,8 +137,10 @@ def test_unknown_layout_is_a_usage_error(tmp_path: Path) -> None:
 def _corruptions() -> list[Any]:
     """The bytes after two good frames, and what the error says; a good frame follows.
 
-    A truncation ends the stream; other faults are followed by a good frame, which is
-    not printed: decoding stops at the first frame it cannot read.
+    A truncation ends the stream; other faults are followed by a good frame. A frame that
+    breaks the framing (a stream cut inside it, a Len out of range) stops the decoding;
+    one whose Len frames it but whose record cannot be read (`record` ids) is written as
+    header + raw, and the decoding goes on.
     """
     L = Layout.LINUX_X86_64
     sess = encode_all(L)[0]
@@ -167,24 +169,32 @@ def _corruptions() -> list[Any]:
         pytest.param(
             set_word(csess, 0, 300)[:300],
             "Len 300 is smaller than a SESSIONREC frame (616)",
-            id="len-below-struct",
+            id="record-len-below-struct",
         ),
         pytest.param(
-            set_word(cmail, mail_size, 2000), "RecipientSize", id="mail-recipients-past-len"
+            set_word(cmail, mail_size, 2000), "RecipientSize", id="record-mail-recipients-past-len"
         ),
-        pytest.param(set_word(cagent, ulen, 500), "ULen + TLen + DLen", id="agent-names-past-len"),
+        pytest.param(
+            set_word(cagent, ulen, 500), "ULen + TLen + DLen", id="record-agent-names-past-len"
+        ),
         pytest.param(
             set_word(chttp, referer, 2000),
             "HttpRefererOffset 2000 points past",
-            id="http-offset-past-end",
+            id="record-http-offset-past-end",
         ),
         pytest.param(
-            chttp[:-1] + b"x", "has no NUL before the frame's end", id="http-string-without-nul"
+            chttp[:-1] + b"x",
+            "has no NUL before the frame's end",
+            id="record-http-string-without-nul",
         ),
     ]
 
 
-@pytest.mark.parametrize(("bad", "message"), _corruptions())
+def _framing(params: list[Any], *, record: bool) -> list[Any]:
+    return [p for p in params if p.id.startswith("record-") == record]
+
+
+@pytest.mark.parametrize(("bad", "message"), _framing(_corruptions(), record=False))
 def test_corrupt_frame_stops_with_its_offset(tmp_path: Path, bad: bytes, message: str) -> None:
     good = encode_all(Layout.LINUX_X86_64)[:2]
     tail = bad if message.startswith("truncated") else bad + good[0]
@@ -195,6 +205,46 @@ def test_corrupt_frame_stops_with_its_offset(tmp_path: Path, bad: bytes, message
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"billsim: {path}: byte offset 2000 (frame 3): ")
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(("bad", "message"), _framing(_corruptions(), record=True))
+def test_a_frame_whose_record_cannot_be_read_is_written_raw_and_decoding_goes_on(
+    tmp_path: Path, bad: bytes, message: str
+) -> None:
+    """A cut or damaged frame (the `truncate` fault's) whose Len still frames it: written
+    as header + raw, as `run --stdout` writes it, named, and the next frame decoded."""
+    good = encode_all(Layout.LINUX_X86_64)[:2]
+    path = write(tmp_path, b"".join(good) + bad + good[0])
+    result = decode(path)
+    assert result.exit_code == 2
+    objs = lines(result.stdout)
+    assert [obj["seq"] for obj in objs] == [1, 2, 3, 4]
+    assert objs[2]["rec"] == {"raw": bad[276:].hex()}  # the bytes after the header
+    assert objs[2]["Len"] == len(bad)
+    assert objs[3]["rec"] == objs[0]["rec"]
+    first, last = result.stderr.splitlines()
+    assert first.startswith(f"billsim: {path}: byte offset 2000 (frame 3): ")
+    assert message in first and first.endswith("a cut or damaged frame, written as header + raw")
+    assert last.startswith(f"billsim: {path}: 1 frame could not be read as their struct type")
+    assert "(the first: frame 3 at byte offset 2000: " in last
+
+
+def test_a_truncate_faults_frames_decode_alike_from_out_and_stdout(tmp_path: Path) -> None:
+    """`decode` of a `--out` stream with cut frames writes what `run --stdout` wrote, and
+    reads those JSON lines back to the same lines (it once ended in a traceback)."""
+    nbf = tmp_path / "cut.nbf"
+    fault = ["--fault", "truncate=0.2", "--scenario", "all-classes"]
+    ran = runner.invoke(cli.app, ["run", "all-classes", "--out", str(nbf), *fault[:2]])
+    assert ran.exit_code == 0, ran.output
+    stdout = runner.invoke(cli.app, ["run", "all-classes", "--stdout", *fault[:2]])
+    jsonl = tmp_path / "cut.jsonl"
+    jsonl.write_text(stdout.stdout)
+    assert '"raw"' in stdout.stdout
+    from_out = runner.invoke(cli.app, ["decode", str(nbf), *fault[2:]])
+    from_json = runner.invoke(cli.app, ["decode", str(jsonl), *fault[2:]])
+    assert from_out.exit_code == from_json.exit_code == 2
+    assert from_out.stdout == from_json.stdout == stdout.stdout
+    assert "could not be read as their struct type" in from_json.stderr
 
 
 def test_len_shorter_than_written_is_caught_at_the_next_frame(tmp_path: Path) -> None:
