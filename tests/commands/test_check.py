@@ -12,7 +12,7 @@ from bundled_runs import BundledLines, BundledOut
 from typer.testing import CliRunner
 
 from simulator import cli
-from simulator.commands.check import check_file
+from simulator.commands.check import check_file, stream_settings
 from simulator.commands.decode import decode_file
 from simulator.scenario.bundled import bundled_scenarios
 from simulator.wire.layout import Layout
@@ -147,6 +147,39 @@ def test_a_username_byte_that_is_not_utf8_is_shown_escaped_on_a_strict_stream(
     decoded = io.StringIO()
     decode_file(str(path), decoded, io.StringIO())
     assert '"Username":"CN=\\udcfflice Smith/O=Acme"' in decoded.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fault", "event"),
+    [
+        ("crash={at: 9m, restart_after: 2m}", "server restart at "),
+        ("clock_step={at: 9m, by: -1h}", "clock step at "),
+        ("truncate=0.2", None),  # the unreadable-record violation names the server
+    ],
+)
+def test_a_server_name_byte_that_is_not_utf8_is_shown_escaped_in_every_line(
+    tmp_path: Path, fault: str, event: str | None
+) -> None:
+    """A restart's, a clock step's and a cut frame's lines name the server as `decode`
+    does (`\udcff`): they once wrote the raw byte, and crashed on a strict UTF-8 stdout."""
+    stream = bytearray(run_to(tmp_path, "all-classes", "--fault", fault).read_bytes())
+    at = 0
+    while (at := stream.find(b"CN=Mail01", at)) >= 0:
+        stream[at + 3] = 0xFF
+        at += 1
+    path = tmp_path / "bad-server.nbf"
+    path.write_bytes(bytes(stream))
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    settings = stream_settings(scenario="all-classes")
+    report = check_file(str(path), out, settings)
+    text = raw.getvalue().decode("utf-8")
+    assert report.exit_code == (0 if event else 1), text
+    named = [line for line in text.splitlines() if "CN=\\udcffail01/O=Acme" in line]
+    if event:
+        assert [line.startswith(event) for line in named] == [True]
+    else:
+        assert named and all(line.endswith("[unreadable-record]") for line in named)
 
 
 @pytest.mark.parametrize("command", ["check", "decode"])
