@@ -44,6 +44,15 @@ def _golden_streams() -> tuple[bytes, ...]:
         if frames:
             streams.append(b"".join(frames[:8]))
         streams.append("\n".join(lines[:6]).encode() + b"\n")
+    # The truncate fault's cut frames, header + `rec.raw` of a built-in type, with their
+    # neighbours: their JSON lines, and their bytes (all of them built-in types).
+    lines = (GOLDEN_TRACES / "faults" / "all-classes.truncate.jsonl").read_text().splitlines()
+    first = next(number for number, line in enumerate(lines) if '"raw"' in line)
+    window = lines[max(first - 2, 0) : first + 3]
+    streams.append("\n".join(window).encode() + b"\n")
+    objs = [json.loads(line) for line in window]
+    if all(obj["StructType"] < 32001 for obj in objs):
+        streams.append(b"".join(codec.encode(frame_from_json(codec, obj)) for obj in objs))
     return tuple(streams)
 
 
