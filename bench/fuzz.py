@@ -14,8 +14,9 @@ tests (tests/test_hostile.py) run: a target fails only on a traceback, or on a r
 that names no place (file and line or byte offset), prints more than 51 lines, or
 cannot be written to a strict UTF-8 stream.
 
-The seed corpus is made fresh in `--corpus` (default: a temporary directory): every
-bundled scenario run to `.nbf` and JSON lines, cut into small streams (`frames`); the
+The seed corpus is made fresh in `--corpus` (default: a temporary directory): a few
+bundled scenarios run to `.nbf` and JSON lines, and one with the truncate, corrupt and
+wrap faults, cut into small streams (`frames`); the
 bundled scenarios and the tests' scenario texts (`scenario`); a few notes.ini files.
 libFuzzer adds what it finds there. A crash stops the run and leaves `crash-<sha1>`
 (the input) in the working directory: replay it with `python bench/fuzz.py frames
@@ -94,6 +95,14 @@ def seed_corpus(kind: str, corpus: Path) -> int:
                 seeds += [data[:3000], data[:1000], data[1000:5000]]
                 lines = _run_cli(["run", name, "--stdout", "--duration", "2h"]).splitlines(True)
                 seeds.append(b"".join(lines[:4]))
+            # Frames as faults leave them: cut (header + rec.raw), damaged, twice, a wrap.
+            faults = ["--fault", "truncate=0.2", "--fault", "corrupt=0.2", "--fault", "wrap=true"]
+            nbf = Path(scratch) / "faults.nbf"
+            _run_cli(["run", "all-classes", "--out", str(nbf), *faults])
+            data = nbf.read_bytes()
+            seeds += [data[:4000], data[4000:12000]]
+            lines = _run_cli(["run", "all-classes", "--stdout", *faults]).splitlines(True)
+            seeds += [b"".join(lines[:8]), b"".join(lines[8:16])]
     elif kind == "scenario":
         seeds += [path.read_bytes() for path in bundled_scenarios().values()]
     else:
