@@ -42,7 +42,7 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.domino.replay import ReplayPlan, ReplayScan, SourceFrame
 from simulator.domino.server import BILL_FIELDS
-from simulator.errors import InputError
+from simulator.errors import InputError, quoted
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.names import server_name as check_server_name
@@ -53,6 +53,7 @@ from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
 from simulator.wire.rewrite import FrameEdit, FrameRewriter, RewriteError
 from simulator.wire.stream import STDIN_NAME
+from simulator.wire.text import shown
 from simulator.wire.timedate import datetime_from_timedate, format_timedate
 
 Group = tuple[str, str]  # (server common name, run): one MQTT connection, one run
@@ -140,12 +141,30 @@ def plan_replay(request: ReplayRequest, codec: FrameCodec) -> ReplayPlan:
     if rebase is not None and scan.first_stamp is None:
         raise InputError("no frame has a TimeStamp to move", file=request.source, field="--rebase")
     if name is not None and (len(scan.server_names) > 1 or len(scan.servers) > 1):
+        servers = ", ".join(shown(server) for server in sorted(scan.servers))
         raise InputError(
-            f"the stream holds more than one server ({', '.join(sorted(scan.servers))}): "
-            "a replay renames one",
+            f"the stream holds more than one server ({servers}): a replay renames one",
             field="--server-name",
         )
+    if name is None and request.out is None:
+        for server in sorted(scan.servers):
+            if not _usable_topic_level(server):
+                raise InputError(
+                    f"its server {quoted(server)} cannot be a level of an MQTT topic "
+                    "(it is empty, has a +, # or NUL, or bytes that are not UTF-8): replay it "
+                    "under another name (--server-name) or to a file (--out)",
+                    file=request.source,
+                    field="--server-name",
+                )
     return ReplayPlan(scan, new_run=uuid.uuid4().hex[:12], rebase=rebase, server_name=name)
+
+
+def _usable_topic_level(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a byte of the frame's ServerName that is not UTF-8
+        return False
+    return topic_level(text)
 
 
 # -- what was sent -------------------------------------------------------------------------
@@ -514,8 +533,9 @@ def build_replay_summary(
     """The replay's summary (`--summary FILE`): what was sent and, as the ground truth
     `billsim verify` reads, its bill under `users` and each server's run and `records`
     (the seqs 1..records it sent)."""
+    # A ServerName byte that is not UTF-8 shown as `\udcXX`, as everywhere.
     runs = {
-        f"{server} {run}": {"server": server, "run": run, "records": count}
+        f"{shown(server)} {run}": {"server": shown(server), "run": run, "records": count}
         for (server, run), count in sorted(ledger.seqs.items())
     }
     summary: dict[str, Any] = {

@@ -191,6 +191,50 @@ def test_server_name_renames_the_server_and_its_fields(
     assert check(out).exit_code == 0
 
 
+def _with_server_byte(nbf: Path, tmp_path: Path, byte: int) -> Path:
+    """The stream with the first byte of its server's common name replaced."""
+    data = bytearray(nbf.read_bytes())
+    at = 0
+    while (at := data.find(b"CN=Mail01/", at)) >= 0:
+        data[at + 3] = byte
+        at += 1
+    out = tmp_path / "odd-server.nbf"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_server_name_byte_that_is_not_utf8_is_shown_escaped_in_the_summary(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """`--summary` writes the server as `\\udcXX`, as decode and check show it: writing
+    the raw byte once ended the replay in a traceback (found by the hostile tests)."""
+    nbf = _with_server_byte(recorded[0], tmp_path, 0x80)
+    summary = tmp_path / "summary.json"
+    out = tmp_path / "x.nbf"
+    result = invoke("replay", str(nbf), "--out", str(out), "--summary", str(summary))
+    assert result.exit_code == 0, result.output
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    assert written["server"] == "\\udc80ail01"
+    assert "(\\udc80ail01 run " in result.stderr
+    assert out.read_bytes() == nbf.read_bytes()  # the frames themselves go as they came
+
+
+@pytest.mark.parametrize("byte", [0x80, ord("+"), ord("#")])
+def test_a_server_that_cannot_be_a_topic_level_is_refused_before_mqtt(
+    recorded: tuple[Path, dict[str, Any]], tmp_path: Path, byte: int
+) -> None:
+    """On MQTT the server's common name is a topic level: one that cannot be is refused
+    (exit 2, the file and --server-name named) before any connection is tried."""
+    nbf = _with_server_byte(recorded[0], tmp_path, byte)
+    result = invoke("replay", str(nbf), "--broker", "mqtt://127.0.0.1:9", "--speed", "max")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"billsim: {nbf}: --server-name: its server "), result.stderr
+    assert "cannot be a level of an MQTT topic" in result.stderr
+    renamed = tmp_path / "renamed.nbf"
+    result = invoke("replay", str(nbf), "--out", str(renamed), "--server-name", "CN=Mail02/O=Acme")
+    assert result.exit_code == 0, result.output
+
+
 def write_capture(path: Path, *topics: str) -> None:
     frame = base64.b64encode(CODEC.encode(FRAMES["SESSIONREC"])).decode()
     path.write_text(
