@@ -27,6 +27,7 @@ from simulator.addin.store import Received
 from simulator.commands.check import StreamSettings, check_file
 from simulator.commands.decode import decode_stream
 from simulator.commands.loading import check_script, load, with_dry_run
+from simulator.commands.replay import ReplayRequest, replay
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.errors import EXIT_BAD_INPUT, InputError
 from simulator.scenario import yamlsource
@@ -148,6 +149,25 @@ def intake_target(data: bytes) -> None:
                     _store_row(intake, item)
                 else:
                     reject_row(item)
+
+
+def replay_target(data: bytes) -> None:
+    """`billsim replay FILE --out` of a capture, an .nbf or JSON lines: every time moved
+    (`--rebase`), played twice (`--loop 2`: seqs and SessionIDs renumbered), its ground
+    truth billed (`--summary`); its summary and warnings on strict UTF-8 streams."""
+    root = scratch().root
+    path = scratch().write("replay.in", data)
+    request = ReplayRequest(
+        source=str(path),
+        out=root / "replayed.nbf",
+        rebase="2027-01-04T09:00:00Z",
+        loop="2",
+        summary_path=root / "replayed-summary.json",
+    )
+    try:
+        replay(request, _strict_text(), _strict_text())
+    except InputError as error:
+        assert_bad_input(error, needs_place=bool(data))
 
 
 def _store_row(intake: Intake, item: Received) -> None:

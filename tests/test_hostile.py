@@ -1,17 +1,19 @@
-"""Hostile input never crashes billsim: mutated frame streams at decode, check and the
-add-in's intake, mutated scenario and notes.ini files at the loader (and the first events
-of a run). Each reader either reads the input or refuses it as bad input (exit 2) naming
-the file and a line or byte offset (tests/hostile.py says exactly what is checked).
+"""Hostile input never crashes billsim: mutated frame streams at decode, check, the
+add-in's intake and replay (captures too), mutated scenario and notes.ini files at the
+loader (and the first events of a run). Each reader either reads the input or refuses
+it as bad input (exit 2) naming the file and a line or byte offset (tests/hostile.py
+says exactly what is checked).
 
 Bounded: a few hundred examples in all, seconds each module. The coverage-guided fuzzer
-(bench/fuzz.py) runs the same targets for as long as it is given. `replay` is not on
-this branch; when it lands, its reader belongs here too.
+(bench/fuzz.py) runs the same targets for as long as it is given.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import hostile
@@ -19,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paths import GOLDEN_TRACES, REPO
 
-from simulator.wire.codec import FrameCodec
+from simulator.adapters.capture import CaptureWriter
+from simulator.wire.codec import FrameCodec, peek_header
 from simulator.wire.jsonform import frame_from_json
 
 _SETTINGS = settings(
@@ -60,9 +63,34 @@ def _golden_streams() -> tuple[bytes, ...]:
 _SPECIAL_WORDS = [0, 1, 2, 279, 280, 999, 1000, 3001, 6001, 32001, 65342, 65343, 0xFFFF]
 
 
+@functools.cache
+def _replay_streams() -> tuple[bytes, ...]:
+    """The golden streams, and captures (`billsim record`'s JSON lines) of their frames."""
+    codec = FrameCodec()
+    captures = []
+    for stream in _golden_streams():
+        if stream.startswith(b"{"):
+            continue
+        out = io.StringIO()
+        writer = CaptureWriter(out)
+        offset = seq = 0
+        while offset < len(stream):
+            length = peek_header(stream, offset)[0]
+            seq += 1
+            props = {"seq": str(seq), "run": "r1", "sent": "1795000000000000"}
+            frame = stream[offset : offset + length]
+            writer.write(seq * 0.25, "domino/billing/Mail01/session", seq, frame, props)
+            offset += length
+        codec.decode(stream[:length])  # the stream is frames of this layout
+        captures.append(out.getvalue().encode())
+    return (*_golden_streams(), *captures)
+
+
 @st.composite
-def mutated_stream(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(_golden_streams())))
+def mutated_stream(
+    draw: st.DrawFn, streams: Callable[[], tuple[bytes, ...]] = _golden_streams
+) -> bytes:
+    data = bytearray(draw(st.sampled_from(streams())))
     for _ in range(draw(st.integers(1, 6))):
         at = draw(st.integers(0, max(len(data) - 1, 0)))
         ops = ["flip", "word", "insert", "delete", "cut", "copy", "name", "escape"]
@@ -108,6 +136,12 @@ def test_check_reads_or_refuses_a_mutated_stream(data: bytes) -> None:
 @given(st.one_of(mutated_stream(), st.binary(max_size=1200)))
 def test_the_addins_intake_never_raises_on_a_mutated_payload(data: bytes) -> None:
     hostile.intake_target(data)
+
+
+@_SETTINGS
+@given(mutated_stream(_replay_streams))
+def test_replay_plays_or_refuses_a_mutated_stream_or_capture(data: bytes) -> None:
+    hostile.replay_target(data)
 
 
 # --- scenarios and notes.ini --------------------------------------------------------------------
