@@ -68,7 +68,7 @@ def _dst(value: object) -> bool | str:
         name = value.strip()
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `Europe`, a directory
             raise ValueError(
                 f"expected true, false or an IANA time zone like Europe/Berlin, got {value!r}"
             ) from None

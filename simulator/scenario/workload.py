@@ -99,7 +99,7 @@ WindowUs = Annotated[tuple[int, int], BeforeValidator(_window)]
 def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `Europe`, a directory
         raise ValueError(
             f"unknown time zone {quoted(name)} (an IANA name like Europe/Berlin)"
         ) from None

@@ -80,6 +80,8 @@ def test_no_arrival_where_the_curve_is_zero() -> None:
     ("raw", "message"),
     [
         ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        # A folder of the zone database: ZoneInfo raised IsADirectoryError (the fuzzer).
+        ({"timezone": "Europe"}, "unknown time zone 'Europe'"),
         ({"days": ["mon", "funday"]}, "day of the week"),
         ({"curve": [["08:00", 1]]}, "at least two"),
         ({"curve": [["09:00", 1], ["08:00", 1]]}, "must rise"),

@@ -111,6 +111,15 @@ def test_each_mistake_is_named_by_line_and_field() -> None:
     ]
 
 
+def test_a_zone_folder_is_no_zone() -> None:
+    """`America` is a folder of the zone database: ZoneInfo raised IsADirectoryError, and
+    the loader ended in a traceback (found by bench/fuzz.py scenario)."""
+    assert problems("faults:\n  dst: America\n") == [
+        "f.yaml:6: faults.dst: expected true, false or an IANA time zone like "
+        "Europe/Berlin, got 'America'",
+    ]
+
+
 def test_a_crash_or_clock_step_must_come_before_the_end_of_the_run() -> None:
     assert problems("faults:\n  crash: {at: 3h}\n  clock_step: {at: 4h, by: 1m}\n") == [
         "f.yaml:6: faults.crash.at: 3h is not before the end of the run (duration 3h)",
