@@ -42,7 +42,7 @@ from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQQuittingError
 from simulator.domino.replay import ReplayPlan, ReplayScan, SourceFrame
 from simulator.domino.server import BILL_FIELDS
-from simulator.errors import InputError, quoted
+from simulator.errors import InputError, printable, quoted
 from simulator.scenario.bundled import resolve_scenario
 from simulator.scenario.loader import load_scenario
 from simulator.scenario.names import server_name as check_server_name
@@ -53,7 +53,6 @@ from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
 from simulator.wire.rewrite import FrameEdit, FrameRewriter, RewriteError
 from simulator.wire.stream import STDIN_NAME
-from simulator.wire.text import shown
 from simulator.wire.timedate import datetime_from_timedate, format_timedate
 
 Group = tuple[str, str]  # (server common name, run): one MQTT connection, one run
@@ -141,7 +140,7 @@ def plan_replay(request: ReplayRequest, codec: FrameCodec) -> ReplayPlan:
     if rebase is not None and scan.first_stamp is None:
         raise InputError("no frame has a TimeStamp to move", file=request.source, field="--rebase")
     if name is not None and (len(scan.server_names) > 1 or len(scan.servers) > 1):
-        servers = ", ".join(shown(server) for server in sorted(scan.servers))
+        servers = ", ".join(printable(server) for server in sorted(scan.servers))
         raise InputError(
             f"the stream holds more than one server ({servers}): a replay renames one",
             field="--server-name",
@@ -535,7 +534,7 @@ def build_replay_summary(
     (the seqs 1..records it sent)."""
     # A ServerName byte that is not UTF-8 shown as `\udcXX`, as everywhere.
     runs = {
-        f"{shown(server)} {run}": {"server": shown(server), "run": run, "records": count}
+        f"{printable(server)} {run}": {"server": printable(server), "run": run, "records": count}
         for (server, run), count in sorted(ledger.seqs.items())
     }
     summary: dict[str, Any] = {

@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import BinaryIO
 
+from simulator.errors import printable
 from simulator.scenario.notes_ini import DEFAULT_SUPPRESS_MINUTES
 from simulator.verify.events import (
     Held,
@@ -72,7 +73,6 @@ from simulator.wire.codec import FrameCodec, FrameError, is_custom_struct_type
 from simulator.wire.layout import Layout
 from simulator.wire.records import BUILTIN_KINDS, CustomRec, DbRec, Frame, SessionID, SessionRec
 from simulator.wire.stream import iter_frame_buffers
-from simulator.wire.text import shown
 from simulator.wire.timedate import TimeDate, format_timedate, format_timedate_id
 
 # How STAMPs are spaced (docs/lifecycles.md).
@@ -203,7 +203,8 @@ class Checker:
         if unreadable is not None:
             self._violate(
                 Rule.UNREADABLE_RECORD,
-                f"{_KIND_NAMES.get(frame.StructType, 'custom')} frame of {shown(frame.ServerName)}",
+                f"{_KIND_NAMES.get(frame.StructType, 'custom')} frame of "
+                f"{printable(frame.ServerName)}",
                 f"{unreadable}: a cut or damaged frame, its record not judged",
                 number,
                 offset,

@@ -33,11 +33,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulator.errors import printable
 from simulator.verify.findings import Event, EventKind, Rule, Violation
 from simulator.verify.ticks import TICKS_PER_MINUTE, format_ticks
 from simulator.wire import constants as c
 from simulator.wire.records import Frame, SessionID
-from simulator.wire.text import shown
 from simulator.wire.timedate import (
     TICKS_PER_SECOND,
     TimeDate,
@@ -114,7 +114,7 @@ class Restart:
             silence.resume_frame,
             EventKind.SERVER_RESTART,
             f"at {format_timedate(silence.resume_stamp)} (frame {silence.resume_frame},"
-            f" {shown(self.server)}): {_sessions(self.cut)} without END; nothing written for"
+            f" {printable(self.server)}): {_sessions(self.cut)} without END; nothing written for"
             f" {format_ticks(silence.gap)} before it (since frame {silence.from_frame})",
         )
 
@@ -271,7 +271,8 @@ class ServerTimeline:
         self.step_frame = held.number
         return (
             f"at {format_timedate(held.frame.TimeStamp)} (frame {held.number},"
-            f" {shown(self.name)}): TimeStamps went back {format_ticks(held.latest - held.ticks)}"
+            f" {printable(self.name)}): TimeStamps went back "
+            f"{format_ticks(held.latest - held.ticks)}"
             f" from the record before (frame {held.latest_frame}) and carry on from there"
         )
 
@@ -342,7 +343,7 @@ class ServerTimeline:
         self.timed = kept
         amount = format_ticks(abs(skew))
         return after + 1, (
-            f"between frames {after} and {by} ({shown(self.name)}): TimeStamps went"
+            f"between frames {after} and {by} ({printable(self.name)}): TimeStamps went"
             f" {'back' if back else 'forward'} {amount} after"
             f" {format_timedate(timedate_from_ticks(latest.after_ticks))} (the DBOpenTime of"
             f" databases open across it, in two sessions, grew {amount}"
