@@ -224,15 +224,10 @@ def test_without_topic_meta_every_copy_is_stored_and_verify_compares_totals_only
     assert "totals only" in result.stdout and "seq missing" not in result.stdout
 
 
-def test_a_run_recorded_from_nats_replays_with_its_run_and_seq_in_the_topics(
-    nats_factory: NatsFactory, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
-) -> None:
-    """record takes run and seq from --topic-meta topics (no properties on 3.1.1); replay
-    --topic-meta publishes each frame again under its recorded run and seq; the add-in
-    stores the replay once and verify holds it against the recorded run's summary, seq
-    numbers included."""
-    broker = nats_factory()
-    capture = tmp_path / "capture.jsonl"
+def start_recording(
+    broker: NatsBroker, capture: Path, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    """`billsim record` of `broker` into `capture`, returned once it says it is recording."""
     with (tmp_path / "record.err").open("wb") as err:
         recorder = subprocess.Popen(
             billsim("record", "--broker", broker.url, "-o", str(capture)),
@@ -246,6 +241,19 @@ def test_a_run_recorded_from_nats_replays_with_its_run_and_seq_in_the_topics(
             tmp_path / "record.err"
         ).read_text()
         time.sleep(0.05)
+    return recorder
+
+
+def test_a_run_recorded_from_nats_replays_with_its_run_and_seq_in_the_topics(
+    nats_factory: NatsFactory, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """record takes run and seq from --topic-meta topics (no properties on 3.1.1); replay
+    --topic-meta publishes each frame again under its recorded run and seq; the add-in
+    stores the replay once and verify holds it against the recorded run's summary, seq
+    numbers included."""
+    broker = nats_factory()
+    capture = tmp_path / "capture.jsonl"
+    recorder = start_recording(broker, capture, tmp_path, processes)
     run, _ = publish_run(broker, tmp_path, "--topic-meta")
     recorder.wait(60)  # it ends by itself: the run went offline
     lines = [json.loads(line) for line in capture.read_text().splitlines()]
@@ -298,19 +306,7 @@ def test_on_nats_verify_names_the_missing_seqs_and_the_add_in_counts_the_doubled
     the missing seqs (not a totals-only comparison) and exits 1."""
     broker = nats_factory()
     capture = tmp_path / "capture.jsonl"
-    with (tmp_path / "record.err").open("wb") as err:
-        recorder = subprocess.Popen(
-            billsim("record", "--broker", broker.url, "-o", str(capture)),
-            stdout=subprocess.PIPE,
-            stderr=err,
-        )
-    processes.append(recorder)
-    deadline = time.monotonic() + 20
-    while "recording" not in (tmp_path / "record.err").read_text():
-        assert recorder.poll() is None and time.monotonic() < deadline, (
-            tmp_path / "record.err"
-        ).read_text()
-        time.sleep(0.05)
+    recorder = start_recording(broker, capture, tmp_path, processes)
     run, _ = publish_run(broker, tmp_path, "--topic-meta")
     recorder.wait(60)
     lines = [json.loads(line) for line in capture.read_text().splitlines()]
