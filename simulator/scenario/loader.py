@@ -444,8 +444,8 @@ def _runnable(
     }
     script = [action for action in sessions if action.user in users]
     # Those of the file's users, an invalid entry too (an unknown one is reported as such).
-    written = declared.keys() | entry_problems["users"].keys()
-    left_out = sorted({action.user for action in sessions if action.user in written} - users.keys())
+    in_file = declared.keys() | entry_problems["users"].keys()
+    left_out = sorted({action.user for action in sessions if action.user in in_file} - users.keys())
     runnable = scenario.model_copy(
         update={
             "users": users,
