@@ -472,26 +472,15 @@ class Population:
         db: Database | None = None
         note_id = None
         if action != "transfer" and self._picks_db:
-            rest = (u - self._mix_lower[index]) / self._mix_weights[index]
-            mail_share = self._mail_share
-            pick = self._pick
-            if rest < mail_share:
-                # The session opened its mail file first (unless a scripted user of the
-                # same name and address had started it: then its first database).
-                dbs = session.dbs
-                db = dbs[0].info if dbs else None
-            elif pick is not None:
-                if mail_share:
-                    rest = (rest - mail_share) / (1.0 - mail_share)
-                u = rest * pick.total
-                which = _bisect(pick.cumulative, u)
-                db = self.databases[which]
-                if action == "read" or action == "write":  # noqa: PLR1714 - faster than a tuple
-                    share = self._note_share[which]
-                    if share:
-                        rest = (u - pick.lower[which]) / pick.weights[which]
-                        if rest < share:
-                            note_id = self._notes[which][int(rest * self._note_scale[which])]
+            db, which, u = self._database_drawn(session, index, u)
+            if which >= 0 and (action == "read" or action == "write"):  # noqa: PLR1714 - faster than a tuple
+                share = self._note_share[which]
+                if share:
+                    pick = self._pick
+                    assert pick is not None  # `which` is its database's rank
+                    rest = (u - pick.lower[which]) / pick.weights[which]
+                    if rest < share:
+                        note_id = self._notes[which][int(rest * self._note_scale[which])]
             if action == "close" and db is not None:
                 db_state = session.db_state(db)
                 if db_state is None or not db_state.is_open:
@@ -534,6 +523,29 @@ class Population:
                 (at, _GENERATED, next(self._heap_counter), self._next_handler, user),
             )
 
+    def _database_drawn(
+        self, session: Session, index: int, u: float
+    ) -> tuple[Database | None, int, float]:
+        """The database an action of mix entry `index` goes to, from what is left of its
+        number `u`: (the database, its rank among the generated ones or -1, the number
+        left within that rank's share, for the note). One reading for `_next` and the
+        fold, which must draw alike."""
+        rest = (u - self._mix_lower[index]) / self._mix_weights[index]
+        mail_share = self._mail_share
+        if rest < mail_share:
+            # The session opened its mail file first (unless a scripted user of the same
+            # name and address had started it: then its first database).
+            dbs = session.dbs
+            return (dbs[0].info if dbs else None), -1, 0.0
+        pick = self._pick
+        if pick is None:
+            return None, -1, 0.0
+        if mail_share:
+            rest = (rest - mail_share) / (1.0 - mail_share)
+        u = rest * pick.total
+        which = _bisect(pick.cumulative, u)
+        return self.databases[which], which, u
+
     def _fold_ahead(self, user: int, session: Session, now: int, at: int, end: int) -> int:
         """The user's actions from `at` on that bill nothing, done now instead of one event
         each; returns when the first other one is due (its draws are left to its event).
@@ -566,7 +578,7 @@ class Population:
         mean = self._think_mean
         idle = self._idle
         mix_scale, mix_cumulative, actions = self._mix_scale, self._mix_cumulative, self.actions
-        picks_db, mail_share, pick = self._picks_db, self._mail_share, self._pick
+        picks_db, note_share = self._picks_db, self._note_share
         bytes_in_of, bytes_out_of = self._bytes_in_of, self._bytes_out_of
         # The last database found open with a pending boundary, and that boundary: most
         # actions go to the one database again (a mail file).
@@ -583,19 +595,9 @@ class Population:
             if action != "transfer" and picks_db:
                 if action == "close":
                     break  # bills a CLOSE (or is traffic): its event decides
-                rest = (u - self._mix_lower[index]) / self._mix_weights[index]
-                db: Database | None = None
-                if rest < mail_share:
-                    dbs = session.dbs
-                    db = dbs[0].info if dbs else None
-                elif pick is not None:
-                    if mail_share:
-                        rest = (rest - mail_share) / (1.0 - mail_share)
-                    u = rest * pick.total
-                    which = _bisect(pick.cumulative, u)
-                    db = self.databases[which]
-                    if (action == "read" or action == "write") and self._note_share[which]:  # noqa: PLR1714
-                        break  # may bill a document: its event decides
+                db, which, _ = self._database_drawn(session, index, u)
+                if which >= 0 and (action == "read" or action == "write") and note_share[which]:  # noqa: PLR1714
+                    break  # may bill a document: its event decides
                 if db is known and db is not None:
                     if at >= known_bound:
                         break  # after the database's pending boundary
