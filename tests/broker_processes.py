@@ -318,7 +318,22 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
-class AmqttBroker:
+class _PlainListener:
+    """A broker (or proxy) listening for plain MQTT at ``host:port``: its URL, and no TLS
+    for its clients."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def client_ssl(self) -> bool:
+        return False
+
+
+class AmqttBroker(_PlainListener):
     """amqtt, which speaks MQTT 3.1.1 only, as a child process on a free loopback port."""
 
     def __init__(self, directory: Path) -> None:
@@ -327,10 +342,6 @@ class AmqttBroker:
         self.log_path = directory / "amqtt.log"
         directory.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> None:
         self.process = _spawn([sys.executable, "-c", _AMQTT_SCRIPT, str(self.port)], self.log_path)
@@ -422,7 +433,7 @@ def mqtt_connack(host: str, port: int, timeout: float = 5.0) -> int | None:
         return None
 
 
-class NatsBroker:
+class NatsBroker(_PlainListener):
     """One nats-server child process: JetStream with its store in its own directory, the
     MQTT listener (MQTT 3.1.1 only, as NATS speaks it), free loopback ports; in a cluster,
     routes to its peers. stop() and start() again keep the ports, config and store."""
@@ -474,10 +485,6 @@ class NatsBroker:
         self.config_path.write_text("\n".join(lines) + "\n")
 
     @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
@@ -520,9 +527,6 @@ class NatsBroker:
 
     def log_text(self) -> str:
         return _read_log(self.log_path)
-
-    def client_ssl(self) -> bool:
-        return False
 
 
 class NatsCluster:
@@ -579,7 +583,7 @@ class NatsCluster:
         return "\n".join(f"--- {node.name}\n{node.log_text()}" for node in self.nodes)
 
 
-class ClosesOnMqtt5:
+class ClosesOnMqtt5(_PlainListener):
     """A loopback TCP proxy in front of a broker that closes any connection whose first
     packet is an MQTT 5 CONNECT, as RabbitMQ's MQTT plugin before 3.13 does (no CONNACK,
     the socket closed); every other connection is passed through to ``upstream``."""
@@ -593,13 +597,6 @@ class ClosesOnMqtt5:
         self.port: int = self._server.getsockname()[1]
         self._sockets: list[socket.socket] = [self._server]
         threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def client_ssl(self) -> bool:
-        return False
 
     def _accept(self) -> None:
         while True:
@@ -646,7 +643,7 @@ class ClosesOnMqtt5:
 RABBITMQ_START_TIMEOUT = 120.0  # a RabbitMQ node takes about 20 s to start
 
 
-class RabbitNode:
+class RabbitNode(_PlainListener):
     """A RabbitMQ node of our own, with its MQTT plugin (MQTT 3.1.1 only before 3.13):
     AMQP, MQTT, Erlang distribution and epmd on free loopback ports; its config, data,
     logs, plugins file and Erlang cookie (HOME) in ``directory``; never the machine's
@@ -684,13 +681,6 @@ class RabbitNode:
             "ERL_EPMD_PORT": str(self.epmd_port),
             "ERL_EPMD_ADDRESS": HOST,
         }
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def client_ssl(self) -> bool:
-        return False
 
     def start(self) -> None:
         """Start the node and wait until its MQTT listener accepts a 3.1.1 client."""
