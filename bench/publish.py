@@ -7,8 +7,12 @@ and the glue's PUBACK reader) with no socket under it: the event loop's
 CONNECT, SUBSCRIBE and PINGREQ, and acknowledges each QoS 1 PUBLISH at once, all the
 PUBACKs of one write in one read, as a broker on loopback does. Prints frames per CPU
 second on one core (best of N by CPU time) for binary and JSON payloads at QoS 1 and 0,
-and the engine alone into a `NullSink` for reference. The transport's own CPU is in the
-figures (it parses each packet it is written for the packet id); it is printed apart.
+and the engine alone into a `NullSink` for reference. The transport stands in for the
+broker: it parses each packet it is written for the packet id, which is the broker's work,
+not billsim's. Its CPU time is measured apart (a clock reading around each write) and
+each run prints both figures: billsim's own frames per CPU second (the stand-in's time
+taken out; the aim of issue 16, 150,000 binary, is about this one) and the whole
+process's (the stand-in's time in).
 `--receive-maximum 20` (mosquitto's default) makes batches of 18 frames instead of 1,000.
 
 Run by hand: `python bench/publish.py [--users 5000] [--duration 3h] [--repeat 3]
@@ -262,8 +266,7 @@ def main() -> None:
     # As a run without --verbose logs (gmqtt kept to warnings), into nothing.
     configure_logging(json=False, stream=io.StringIO(), level=logging.WARNING)
     for run in args.runs.split(","):
-        best = 0.0
-        transport_share = 0.0
+        best = whole = 0.0
         frames = 0
         for attempt in range(args.repeat):
             sim = _simulation(args.users, args.duration, args.classes)
@@ -290,16 +293,18 @@ def main() -> None:
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(f"{args.profile}.{run}")
-            rate = frames / cpu_seconds
+            own = frames / (cpu_seconds - transport_cpu)
             print(
-                f"  {run}: {frames:,} frames, CPU {cpu_seconds:.2f} s "
-                f"(null transport {transport_cpu:.2f} s): {rate:,.0f} a CPU second"
+                f"  {run}: {frames:,} frames, CPU {cpu_seconds:.2f} s, of it the null "
+                f"transport {transport_cpu:.2f} s: billsim's own {own:,.0f} a CPU second "
+                f"(with the transport {frames / cpu_seconds:,.0f})"
             )
-            if rate > best:
-                best, transport_share = rate, transport_cpu / cpu_seconds
+            if own > best:
+                best, whole = own, frames / cpu_seconds
+        aim = " (aim ≥ 150,000)" if run.startswith("binary") else ""
         print(
-            f"{run} (best of {args.repeat}): {best:,.0f} frames a CPU second "
-            f"({1e6 / best:.2f} µs a frame, {transport_share:.0%} of it the null transport)"
+            f"{run} (best of {args.repeat}): billsim's own {best:,.0f} frames a CPU second "
+            f"({1e6 / best:.2f} µs a frame){aim}; with the null transport {whole:,.0f}"
         )
 
 
