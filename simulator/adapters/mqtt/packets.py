@@ -150,6 +150,8 @@ class FrameEncoder:
 
         ``sent_us``: the wall-clock time of the frames' first publish, in microseconds
         since the Unix epoch; a resend passes the first one again."""
+        if self.properties and not self.topic_meta:
+            return self._packets_with_properties(items, packet_ids, sent_us)
         pieces: list[bytes] = []
         add = pieces.extend
         rejected: list[tuple[int, ValueError]] = []
@@ -205,3 +207,70 @@ class FrameEncoder:
                 else:
                     add((header, topic, payload))
         return b"".join(pieces), rejected
+
+    def _packets_with_properties(
+        self,
+        items: Sequence[SequencedFrame],
+        packet_ids: Sequence[int] | None,
+        sent_us: int,
+    ) -> tuple[bytes, list[tuple[int, ValueError]]]:
+        """``packets`` of the usual run (MQTT 5 properties, the topic without run and seq).
+
+        All of a packet but its fixed header, packet id, seq digits and payload depends only
+        on the frame's kind and the number of digits of its seq (which changes once in a
+        long while): those pieces, joined, and their length are made once a batch for each
+        such pair, so a frame costs a look-up and one tuple of seven pieces."""
+        pieces: list[bytes] = []
+        add = pieces.extend
+        rejected: list[tuple[int, ValueError]] = []
+        json = self._json
+        u16 = _U16.pack
+        first = _PUBLISH_QOS0 if packet_ids is None else _PUBLISH_QOS1
+        fixed = self._fixed[first]
+        ids = iter(()) if packet_ids is None else iter(packet_ids)
+        id_size = 0 if packet_ids is None else 2
+        sent = _PROPERTY_USER + _str16("sent") + _str16(str(sent_us))
+        # seq digits -> kind -> (topic field, properties up to seq's digits, properties
+        # after them, the size of all but the payload)
+        by_digits: list[dict[bytes, tuple[bytes, bytes, bytes, int]] | None] = [None] * 21
+        for index, (seq, frame) in enumerate(items):
+            key = frame[2:8]
+            seq_text = b"%d" % seq
+            digits = len(seq_text)
+            shapes = by_digits[digits]
+            if shapes is None:
+                shapes = by_digits[digits] = {}
+            shape = shapes.get(key)
+            payload = frame
+            try:
+                if shape is None:
+                    shape = shapes[key] = self._shape(key, frame, digits, id_size, sent)
+                if json is not None:
+                    text = _dumps(json_or_raw(json, frame, seq))
+                    if not text.isascii():  # see packets
+                        text = printable(text)
+                    payload = text.encode()
+            except ValueError as error:
+                rejected.append((index, error))
+                continue
+            topic, head, tail, size = shape
+            size += len(payload)
+            header = fixed.get(size) or self._fixed_header(first, size)
+            if id_size:
+                add((header, topic, u16(next(ids)), head, seq_text, tail, payload))
+            else:
+                add((header, topic, head, seq_text, tail, payload))
+        return b"".join(pieces), rejected
+
+    def _shape(
+        self, key: bytes, frame: bytes, digits: int, id_size: int, sent: bytes
+    ) -> tuple[bytes, bytes, bytes, int]:
+        known = self._kinds.get(key)
+        if known is None:
+            known = self._kind(key, frame)
+        topic, kind_tail = known
+        head = self._seq_heads[digits]
+        tail = kind_tail + sent
+        props_size = len(head) + digits + len(tail)
+        head = _varint(props_size) + head
+        return topic, head, tail, len(topic) + id_size + len(head) + digits + len(tail)
