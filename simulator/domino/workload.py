@@ -25,7 +25,6 @@ from simulator.domino.calendar import WorkingDays
 from simulator.domino.clock import EventHeap, Phase
 from simulator.domino.domain import Domain
 from simulator.domino.server import (
-    DATABASE_ACTIVITY,
     Charges,
     Database,
     DatabaseInfo,
@@ -77,6 +76,11 @@ _NO_DOCUMENTS: dict[int, Charges] = {}
 _REPLICAS_KEPT = 65_536
 # Folds remembered for a stop (Population.unfold) before those wholly past are dropped.
 _AHEAD_KEPT = 65_536
+# What an action of the mix is to `_fold_ahead`: plain traffic (or no database to draw),
+# a close, a database action, a read or write (which may touch a charged document).
+_KIND_TRAFFIC, _KIND_CLOSE, _KIND_DATABASE, _KIND_NOTE = 0, 1, 2, 3
+# An idle timeout no think time passes: none.
+_NO_IDLE = 1 << 63
 
 
 def charged_note_ids(count: int) -> tuple[int, ...]:
@@ -295,6 +299,16 @@ class Population:
         self._mix_cumulative = self._mix.cumulative
         self._mix_lower = self._mix.lower
         self._mix_weights = self._mix.weights
+        self._kinds = [
+            _KIND_TRAFFIC
+            if action == "transfer" or not self._picks_db
+            else _KIND_CLOSE
+            if action == "close"
+            else _KIND_NOTE
+            if action in ("read", "write")
+            else _KIND_DATABASE
+            for action in self.actions
+        ]
         # A read or write touches a note with probability share, then one of the notes
         # evenly: note index = int(what is left of the number * count / share). The last
         # note repeated once more takes a number that rounds up to the count.
@@ -471,17 +485,23 @@ class Population:
         action = self.actions[index]
         db: Database | None = None
         note_id = None
-        if action != "transfer" and self._picks_db:
-            db, which, u = self._database_drawn(session, index, u)
-            if which >= 0 and (action == "read" or action == "write"):  # noqa: PLR1714 - faster than a tuple
-                share = self._note_share[which]
-                if share:
-                    pick = self._pick
-                    assert pick is not None  # `which` is its database's rank
-                    rest = (u - pick.lower[which]) / pick.weights[which]
-                    if rest < share:
-                        note_id = self._notes[which][int(rest * self._note_scale[which])]
-            if action == "close" and db is not None:
+        kind = self._kinds[index]
+        if kind:
+            if (u - self._mix_lower[index]) / self._mix_weights[index] < self._mail_share:
+                # _database_drawn's mail-file case inline (most actions of a mail user).
+                dbs = session.dbs
+                db = dbs[0].info if dbs else None
+            else:
+                db, which, u = self._database_drawn(session, index, u)
+                if which >= 0 and kind == _KIND_NOTE:
+                    share = self._note_share[which]
+                    if share:
+                        pick = self._pick
+                        assert pick is not None  # `which` is its database's rank
+                        rest = (u - pick.lower[which]) / pick.weights[which]
+                        if rest < share:
+                            note_id = self._notes[which][int(rest * self._note_scale[which])]
+            if kind == _KIND_CLOSE and db is not None:
                 db_state = session.db_state(db)
                 if db_state is None or not db_state.is_open:
                     action, db = "transfer", None
@@ -576,10 +596,16 @@ class Population:
         state = states[user]
         first_state, first_at = state, at
         mean = self._think_mean
+        think_draw = self._think.draw
         idle = self._idle
-        mix_scale, mix_cumulative, actions = self._mix_scale, self._mix_cumulative, self.actions
-        picks_db, note_share = self._picks_db, self._note_share
+        # An idle timeout's test, one comparison when there is none.
+        idle_limit = idle if idle is not None else _NO_IDLE
+        mix_scale, mix_cumulative, kinds = self._mix_scale, self._mix_cumulative, self._kinds
+        mix_lower, mix_weights, mail_share = self._mix_lower, self._mix_weights, self._mail_share
+        note_share = self._note_share
         bytes_in_of, bytes_out_of = self._bytes_in_of, self._bytes_out_of
+        # The byte counts added up here and written once: their sum is the same modulo 2**32.
+        bytes_in = bytes_out = 0
         # The last database found open with a pending boundary, and that boundary: most
         # actions go to the one database again (a mail file).
         known: Database | None = None
@@ -591,17 +617,22 @@ class Population:
             drawn = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
             u = (drawn >> 11) * mix_scale
             index = _bisect(mix_cumulative, u)
-            action = actions[index]
-            if action != "transfer" and picks_db:
-                if action == "close":
+            kind = kinds[index]
+            if kind:
+                if kind == _KIND_CLOSE:
                     break  # bills a CLOSE (or is traffic): its event decides
-                db, which, _ = self._database_drawn(session, index, u)
-                if which >= 0 and (action == "read" or action == "write") and note_share[which]:  # noqa: PLR1714
-                    break  # may bill a document: its event decides
+                # _database_drawn's mail-file case inline (most actions of a mail user).
+                if (u - mix_lower[index]) / mix_weights[index] < mail_share:
+                    dbs = session.dbs
+                    db = dbs[0].info if dbs else None
+                else:
+                    db, which, _ = self._database_drawn(session, index, u)
+                    if which >= 0 and kind == _KIND_NOTE and note_share[which]:
+                        break  # may bill a document: its event decides
                 if db is known and db is not None:
                     if at >= known_bound:
                         break  # after the database's pending boundary
-                elif db is not None and not db.is_directory and action in DATABASE_ACTIVITY:
+                elif db is not None and not db.is_directory:  # every kind here is activity
                     for db_state in session.dbs:
                         if db_state.info is db:
                             break
@@ -619,16 +650,11 @@ class Population:
             if mean is not None:
                 think = int(-_log(1.0 - (drawn >> 37) * _PER_THINK) * mean) or 1
             else:
-                think = int(self._think.draw((drawn >> 37) * _PER_THINK)) or 1
-            if idle is not None and think > idle and at + idle < end:
+                think = int(think_draw((drawn >> 37) * _PER_THINK)) or 1
+            if think > idle_limit and at + idle_limit < end:
                 break  # the server ends the session first: its event arms that
-            session.bytes_in = (
-                session.bytes_in + bytes_in_of[(drawn >> 24) & _BYTES_BITS]
-            ) & DWORD_MAX
-            session.bytes_out = (
-                session.bytes_out + bytes_out_of[(drawn >> 11) & _BYTES_BITS]
-            ) & DWORD_MAX
-            session.last_activity = at
+            bytes_in += bytes_in_of[(drawn >> 24) & _BYTES_BITS]
+            bytes_out += bytes_out_of[(drawn >> 11) & _BYTES_BITS]
             state = drawn
             folded = True
             last = at
@@ -638,6 +664,9 @@ class Population:
             if at >= bound:
                 break
         if folded:
+            session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MAX
+            session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MAX
+            session.last_activity = last
             states[user] = state
             ahead = self._ahead
             ahead[user] = (first_state, first_at, last)
