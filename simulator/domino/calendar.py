@@ -164,11 +164,11 @@ class WorkingDays:
         "_active_key",
         "_arrival_clock",
         "_cache",
-        "_plain_day",
-        "_plain_start",
         "_start_position",
         "calendar",
         "duration",
+        "plain_day",
+        "plain_start",
     )
 
     def __init__(self, workload: Workload, start: datetime, *, seed: int, duration: int) -> None:
@@ -183,9 +183,10 @@ class WorkingDays:
         local = start.astimezone(ZoneInfo(spec.timezone))
         clock = (local.hour * 3600 + local.minute * 60 + local.second) * US_PER_SECOND
         self._start_position = self.calendar.share_between(0, clock + local.microsecond)
-        # The last day of 24 hours `arrival` met, and its start: most arrivals fall on it.
-        self._plain_day = -1
-        self._plain_start = 0
+        # The last day of 24 hours `arrival` met, and its start: most arrivals fall on it
+        # (public for a hot path to take `arrival`'s first case inline).
+        self.plain_day = -1
+        self.plain_start = 0
 
     @property
     def any_active(self) -> bool:
@@ -215,11 +216,11 @@ class WorkingDays:
 
     def arrival(self, day: int, position: float) -> int:
         """`Calendar.arrival`, sparing the time-zone arithmetic on a day with no clock change."""
-        if day == self._plain_day:
-            return self._plain_start + self._arrival_clock(position)
+        if day == self.plain_day:
+            return self.plain_start + self._arrival_clock(position)
         start, _, plain = self.day(day)
         if plain:
-            self._plain_day, self._plain_start = day, start
+            self.plain_day, self.plain_start = day, start
             return start + self._arrival_clock(position)
         return self.calendar.arrival(day, position)
 

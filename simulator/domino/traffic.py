@@ -109,28 +109,29 @@ class OriginatorIds:
     its day the day's: distinct (File, Note) for every message of users below twice
     TICKS_PER_DAY (17 million) over DERIVED_DAYS (24 years) of days."""
 
-    __slots__ = ("_file_day", "_file_ticks", "_note_day", "_note_ticks")
+    __slots__ = ("file_day", "file_ticks", "note_day", "note_ticks")
 
     def __init__(self, seed: int) -> None:
         key = stream_key(seed, "mail-originator")
-        self._file_ticks = key % TICKS_PER_DAY
-        self._file_day = (key >> 24) % DERIVED_DAYS
-        self._note_ticks = (key >> 36) % TICKS_PER_DAY
-        self._note_day = (key >> 50) % DERIVED_DAYS
+        # Public for MailTraffic._message, which works an ID out inline.
+        self.file_ticks = key % TICKS_PER_DAY
+        self.file_day = (key >> 24) % DERIVED_DAYS
+        self.note_ticks = (key >> 36) % TICKS_PER_DAY
+        self.note_day = (key >> 50) % DERIVED_DAYS
 
     def __call__(self, user: int, day: int, index: int, posted: TimeDate) -> Oid:
         file: TimeDate = _new(
             TimeDate,
             (
-                (user * 7_919 + self._file_ticks) % TICKS_PER_DAY,
-                DERIVED_FIRST_DAY + (user // TICKS_PER_DAY + self._file_day) % DERIVED_DAYS,
+                (user * 7_919 + self.file_ticks) % TICKS_PER_DAY,
+                DERIVED_FIRST_DAY + (user // TICKS_PER_DAY + self.file_day) % DERIVED_DAYS,
             ),
         )
         note: TimeDate = _new(
             TimeDate,
             (
-                (index * 6_007 + self._note_ticks) % TICKS_PER_DAY,
-                DERIVED_FIRST_DAY + (day * 7 + self._note_day) % DERIVED_DAYS,
+                (index * 6_007 + self.note_ticks) % TICKS_PER_DAY,
+                DERIVED_FIRST_DAY + (day * 7 + self.note_day) % DERIVED_DAYS,
             ),
         )
         return _new(Oid, (file, note, 1, posted))
@@ -149,6 +150,18 @@ def fast_draw(distribution: Distribution) -> Callable[[float], float]:
         return values[bisect_right(cumulative, u * total)]
 
     return draw
+
+
+def fast_table(
+    distribution: Distribution,
+) -> tuple[tuple[float, ...], list[float], float] | None:
+    """`fast_draw`'s table of a Discrete (values, cumulative weights, their total), for a hot
+    path to draw inline as `values[bisect_right(cumulative, u * total)]`; None otherwise."""
+    if not isinstance(distribution, Discrete):
+        return None
+    values = (*distribution.values, distribution.values[-1])  # u * total may round up to it
+    cumulative = list(accumulate(distribution.weights))
+    return values, cumulative, cumulative[-1]
 
 
 def positional(template: str) -> Callable[[int], str]:
@@ -259,10 +272,13 @@ class MailTraffic:
         self._all_external = mail.external >= 1.0
         self._fixed_recipients = _fixed_count(mail.recipients)
         self._recipients_draw = fast_draw(mail.recipients)
+        self._recipients_table = fast_table(mail.recipients)
         self._fixed_size = (
             min(int(mail.size.value), c.DWORD_MAX) if isinstance(mail.size, Constant) else -1
         )
         self._size_draw = fast_draw(mail.size)
+        self._size_table = fast_table(mail.size)
+        self._arrival_clock = days.calendar.arrival_clock
         # What a frame leaves the recipients: MQ_MAX_MSGSIZE less the fixed part.
         fixed = writer.codec.by_python_type[MailRec].fixed_size
         self._room = c.MQ_MAX_MSGSIZE - fixed
@@ -319,24 +335,51 @@ class MailTraffic:
         wanted = self._fixed_recipients
         if not wanted:
             state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
-            wanted = int(self._recipients_draw((state >> 11) * TO_UNIT)) or 1
+            table = self._recipients_table
+            if table is None:
+                wanted = int(self._recipients_draw((state >> 11) * TO_UNIT)) or 1
+            else:  # fast_draw's table, inline
+                values, cumulative, total = table
+                wanted = int(values[bisect_right(cumulative, (state >> 11) * TO_UNIT * total)]) or 1
         size = self._fixed_size
         if size < 0:
             state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
-            size = int(self._size_draw((state >> 11) * TO_UNIT))
+            table = self._size_table
+            if table is None:
+                size = int(self._size_draw((state >> 11) * TO_UNIT))
+            else:
+                values, cumulative, total = table
+                size = int(values[bisect_right(cumulative, (state >> 11) * TO_UNIT * total)])
             if size > _DWORD_MAX:  # noqa: PLR1730 - min() is a call: once per message
                 size = _DWORD_MAX
         day, index, posted = self._day[user], self._index[user], self._posted[user]
         if self._single:
-            pool = self.users if external else self.users - 1
+            template: Callable[[int], str]
+            if external:
+                pool, template = self.users, self._external_of
+            else:
+                pool, template = self.users - 1, self._name_of
             if wanted == 1 and pool:
                 # _recipients' common case, inline: one recipient, never the sender.
                 state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
                 r = int((state >> 11) * TO_UNIT * pool)
-                if external:
-                    names: list[str] | tuple[str, ...] = (self._external_of(r + 1),)
-                else:
-                    names = (self._name_of(r + 2 if r >= user else r + 1),)
+                if not external and r >= user:
+                    r += 1
+                names: list[str] | tuple[str, ...] = (template(r + 1),)
+            elif pool and (wanted if wanted < pool else pool) * _NAME_ROOM <= self._room:
+                # _recipients' case of names that all fit, inline: distinct recipients
+                # drawn in turn (a list: a few of them), then named.
+                if wanted > pool:  # noqa: PLR1730
+                    wanted = pool
+                chosen: list[int] = []
+                while len(chosen) < wanted:
+                    state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
+                    r = int((state >> 11) * TO_UNIT * pool)
+                    if not external and r >= user:
+                        r += 1
+                    if r not in chosen:
+                        chosen.append(r)
+                names = tuple([template(r + 1) for r in chosen])
             else:
                 states[user] = state
                 names, cut = self._recipients(user, wanted, external, named=True)[1:]
@@ -347,11 +390,35 @@ class MailTraffic:
             writer = self.writer
             posted_date = writer.stamp_at(posted)  # routed as it is posted: the header's too
             originator = self._name_of(user + 1)
+            # OriginatorIds.__call__, inline.
+            ids = self._originator_id
+            originator_id = _new(
+                Oid,
+                (
+                    _new(
+                        TimeDate,
+                        (
+                            (user * 7_919 + ids.file_ticks) % TICKS_PER_DAY,
+                            DERIVED_FIRST_DAY
+                            + (user // TICKS_PER_DAY + ids.file_day) % DERIVED_DAYS,
+                        ),
+                    ),
+                    _new(
+                        TimeDate,
+                        (
+                            (index * 6_007 + ids.note_ticks) % TICKS_PER_DAY,
+                            DERIVED_FIRST_DAY + (day * 7 + ids.note_day) % DERIVED_DAYS,
+                        ),
+                    ),
+                    1,
+                    posted_date,
+                ),
+            )
             rec: MailRec = _new(
                 MailRec,
                 (
                     self._form,
-                    self._originator_id(user, day, index, posted_date),
+                    originator_id,
                     ZERO_UNID,
                     size,
                     self._external_hop if external else writer.server_name,
@@ -377,7 +444,11 @@ class MailTraffic:
         index += 1
         if position < 1.0:
             # _schedule's common case, inline: the next message on the same day, in the run.
-            posted = self.days.arrival(day, position)
+            days = self.days
+            if day == days.plain_day:  # WorkingDays.arrival's common case, inline
+                posted = days.plain_start + self._arrival_clock(position)
+            else:
+                posted = days.arrival(day, position)
             duration = self.duration
             if 0 <= posted < duration:
                 self._index[user] = index
