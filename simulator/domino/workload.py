@@ -12,6 +12,7 @@ list of all users for a day (docs/workload.md).
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right as _bisect
 from collections.abc import Mapping, Sequence
@@ -81,6 +82,9 @@ _AHEAD_KEPT = 65_536
 _KIND_TRAFFIC, _KIND_CLOSE, _KIND_DATABASE, _KIND_NOTE = 0, 1, 2, 3
 # An idle timeout no think time passes: none.
 _NO_IDLE = 1 << 63
+# Two steps of a stream in one: state * M**2 + (M * I + I), modulo 2**64.
+_TWO_STEPS_MULTIPLIER = STEP_MULTIPLIER * STEP_MULTIPLIER & STATE_MASK
+_TWO_STEPS_INCREMENT = (STEP_MULTIPLIER * STEP_INCREMENT + STEP_INCREMENT) & STATE_MASK
 
 
 def charged_note_ids(count: int) -> tuple[int, ...]:
@@ -210,6 +214,21 @@ class _Table:
         self.cumulative = cumulative
 
 
+def _all_to_mail_file(mix: _Table, scale: float, mail_share: float) -> bool:
+    """Whether `_database_drawn` sends every number of every mix entry to the mail file:
+    what is left of a number in an entry's slice grows with the number, so its largest
+    value in each slice is the one to test."""
+    if not mail_share:
+        return False
+    largest = float((1 << 53) - 1) * scale  # the largest number drawn
+    for index, (lower, weight) in enumerate(zip(mix.lower, mix.weights, strict=True)):
+        upper = mix.cumulative[index]
+        top = largest if upper > largest else math.nextafter(upper, 0.0)
+        if not (top - lower) / weight < mail_share:
+            return False
+    return True
+
+
 class Population:
     """Drives `workload.users` generated users through the server, one heap entry each."""
 
@@ -309,6 +328,15 @@ class Population:
             else _KIND_DATABASE
             for action in self.actions
         ]
+        # Whether every action of the mix surely goes to the session's first database (a
+        # mail file), with exponential think times: `_fold_mail` then need not draw what the
+        # action is.
+        self._mail_only = (
+            self._think_mean is not None
+            and self._picks_db
+            and all(kind in (_KIND_DATABASE, _KIND_NOTE) for kind in self._kinds)
+            and _all_to_mail_file(self._mix, self._mix_scale, self._mail_share)
+        )
         # A read or write touches a note with probability share, then one of the notes
         # evenly: note index = int(what is left of the number * count / share). The last
         # note repeated once more takes a number that rounds up to the count.
@@ -592,6 +620,8 @@ class Population:
             bound = duration
         if at >= bound:
             return at
+        if self._mail_only:
+            return self._fold_mail(user, session, now, at, end, bound)
         states = self._states
         state = states[user]
         first_state, first_at = state, at
@@ -668,13 +698,74 @@ class Population:
             session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MAX
             session.last_activity = last
             states[user] = state
-            ahead = self._ahead
-            ahead[user] = (first_state, first_at, last)
-            if len(ahead) > self._ahead_room:
-                # Entries of folds wholly past are of no use to `unfold`: a large population
-                # would otherwise keep one per user that ever folded.
-                kept = self._ahead = {u: entry for u, entry in ahead.items() if entry[2] > now}
-                self._ahead_room = max(_AHEAD_KEPT, 2 * len(kept))
+            self._remember_fold(user, first_state, first_at, last, now)
+        return at
+
+    def _remember_fold(
+        self, user: int, first_state: int, first_at: int, last: int, now: int
+    ) -> None:
+        """What `unfold` needs of a fold: the stream's state before it, when its first and
+        last actions were due."""
+        ahead = self._ahead
+        ahead[user] = (first_state, first_at, last)
+        if len(ahead) > self._ahead_room:
+            # Entries of folds wholly past are of no use to `unfold`: a large population
+            # would otherwise keep one per user that ever folded.
+            kept = self._ahead = {u: entry for u, entry in ahead.items() if entry[2] > now}
+            self._ahead_room = max(_AHEAD_KEPT, 2 * len(kept))
+
+    def _fold_mail(
+        self, user: int, session: Session, now: int, at: int, end: int, bound: int
+    ) -> int:
+        """`_fold_ahead` where every action of the mix goes to the session's first database
+        (`_mail_only`): no action's number decides anything, so each action's two steps of
+        the stream are taken as one (`_TWO_STEPS`), and the database is looked at once."""
+        dbs = session.dbs
+        db = dbs[0].info if dbs else None
+        if db is not None and not db.is_directory:
+            db_state = dbs[0]  # the first of the session's states of `db`
+            if not db_state.is_open or not db_state.boundary_pending:
+                return at  # opens it (an OPEN record) or starts its boundary: its event
+            suppress = self.server.suppress_us
+            first_open = db_state.first_open
+            known_bound = first_open + ((now - first_open) // suppress + 1) * suppress
+            if at >= known_bound:
+                return at  # after the database's pending boundary
+            db_state.dirty = True
+            if known_bound < bound:  # noqa: PLR1730
+                bound = known_bound
+        states = self._states
+        state = states[user]
+        first_state, first_at = state, at
+        mean = self._think_mean
+        assert mean is not None  # see _mail_only
+        idle = self._idle
+        idle_limit = idle if idle is not None else _NO_IDLE
+        bytes_in_of, bytes_out_of = self._bytes_in_of, self._bytes_out_of
+        multiplier, increment, mask = _TWO_STEPS_MULTIPLIER, _TWO_STEPS_INCREMENT, STATE_MASK
+        per_think, bits, log = _PER_THINK, _BYTES_BITS, _log
+        bytes_in = bytes_out = 0
+        last = at
+        while True:
+            drawn = (state * multiplier + increment) & mask
+            think = int(-log(1.0 - (drawn >> 37) * per_think) * mean) or 1
+            if think > idle_limit and at + idle_limit < end:
+                break  # the server ends the session first: its event arms that
+            bytes_in += bytes_in_of[(drawn >> 24) & bits]
+            bytes_out += bytes_out_of[(drawn >> 11) & bits]
+            state = drawn
+            last = at
+            at += think
+            if at >= bound:  # bound is at most end: past it only here
+                if at > end:  # noqa: PLR1730
+                    at = end
+                break
+        if at != first_at:  # any action done ahead (each moves `at` on, to at most end)
+            session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MAX
+            session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MAX
+            session.last_activity = last
+            states[user] = state
+            self._remember_fold(user, first_state, first_at, last, now)
         return at
 
     def unfold(self, now: int) -> None:

@@ -232,6 +232,12 @@ FOLDED_WORKLOADS = {
         " databases: {count: 4, mail_file: 'mail/{user}.nsf', mail_share: 0.7,"
         " charged: 0.3, documents: 2}}"
     ),
+    # Every action to the mail file (the typical-mail preset's mix): Population._fold_mail.
+    "mail-only": (
+        "{users: 120, arrival: 20m, think_time: 40s, session_length: 50m,"
+        " session: {idle_timeout: 3m}, mix: {read: 5, edit: 2, write: 1},"
+        " databases: {mail_file: 'mail/{user}.nsf', mail_share: 1}}"
+    ),
     # The declared databases: one with a charged document, a directory, closes, traffic.
     "declared": (
         "{users: 60, arrival: 10m, think_time: 20s, session_length: 30m,"
@@ -279,6 +285,29 @@ def test_actions_done_ahead_bill_as_at_their_own_instant(
     # Fewer events: actions were done ahead; the same frames, a stop's ENDs included.
     assert folded.events < one_by_one.events * 0.8
     assert frames == expected
+
+
+@pytest.mark.parametrize(
+    ("workload", "mail_only"),
+    [
+        ("{users: 5, mix: {read: 5, edit: 2, write: 1}, databases: {mail_share: 1}}", True),
+        ("{users: 5, mix: {read: 5, close: 1}, databases: {mail_share: 1}}", False),
+        ("{users: 5, mix: {read: 5, transfer: 1}, databases: {mail_share: 1}}", False),
+        ("{users: 5, mix: {read: 5, edit: 2}, databases: {mail_share: 0.99}}", False),
+        ("{users: 5, mix: {read: 1}, think_time: {uniform: [1s, 2s]}, databases: {}}", False),
+    ],
+)
+def test_the_mail_only_fold_is_taken_only_where_no_action_decides_anything(
+    workload: str, mail_only: bool
+) -> None:
+    text = scenario_text(
+        workload.replace("databases: {", "databases: {mail_file: 'mail/{user}.nsf', "),
+        duration="1h",
+    )
+    scenario = load_scenario_text(text, "crowd.yaml")
+    sim = Simulation(scenario, scenario.settings_with(), RunOptions())
+    assert sim.population is not None
+    assert sim.population._mail_only is mail_only
 
 
 def test_same_seed_same_actions(calls: list[Call]) -> None:
