@@ -91,6 +91,8 @@ _DWORD_MAX = c.DWORD_MAX
 # Any name is at most MAXUSERNAME bytes (the workload's name rule), plus its comma: this many
 # recipients always fit a frame, so only longer lists are measured.
 _NAME_ROOM = c.MAXUSERNAME + 1
+# Names remembered by MailTraffic (~100 bytes each), emptied when full.
+_NAMES_KEPT = 65_536
 # Records built as tuple.__new__(Type, values): the NamedTuple without its Python-level
 # __new__ (see simulator.domino.server).
 _new = tuple.__new__
@@ -266,6 +268,10 @@ class MailTraffic:
         self._single = domain.size == 1
         self._originator_id = OriginatorIds(seed)
         self._name_of = positional(workload.name)
+        # Names of senders and recipients (user number -> name) as `_named` made them: a
+        # look-up costs a fifth of formatting one, and a name that is the same object each
+        # time has its hash at hand for the encoder's and the ledger's look-ups.
+        self._names: dict[int, str] = {}
         self._external_of = EXTERNAL_RECIPIENT.format
         # An `external` of 0 or 1 decides nothing: no draw for it.
         self._external_drawn = 0.0 < mail.external < 1.0
@@ -354,18 +360,18 @@ class MailTraffic:
                 size = _DWORD_MAX
         day, index, posted = self._day[user], self._index[user], self._posted[user]
         if self._single:
-            template: Callable[[int], str]
-            if external:
-                pool, template = self.users, self._external_of
-            else:
-                pool, template = self.users - 1, self._name_of
+            known = self._names
+            pool = self.users if external else self.users - 1
             if wanted == 1 and pool:
                 # _recipients' common case, inline: one recipient, never the sender.
                 state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
                 r = int((state >> 11) * TO_UNIT * pool)
-                if not external and r >= user:
-                    r += 1
-                names: list[str] | tuple[str, ...] = (template(r + 1),)
+                if external:
+                    names: list[str] | tuple[str, ...] = (self._external_of(r + 1),)
+                else:
+                    if r >= user:
+                        r += 1
+                    names = (known.get(r) or self._named(r),)
             elif pool and (wanted if wanted < pool else pool) * _NAME_ROOM <= self._room:
                 # _recipients' case of names that all fit, inline: distinct recipients
                 # drawn in turn (a list: a few of them), then named.
@@ -379,7 +385,11 @@ class MailTraffic:
                         r += 1
                     if r not in chosen:
                         chosen.append(r)
-                names = tuple([template(r + 1) for r in chosen])
+                if external:
+                    external_of = self._external_of
+                    names = tuple([external_of(r + 1) for r in chosen])
+                else:
+                    names = tuple([known.get(r) or self._named(r) for r in chosen])
             else:
                 states[user] = state
                 names, cut = self._recipients(user, wanted, external, named=True)[1:]
@@ -389,7 +399,7 @@ class MailTraffic:
             self.messages += 1
             writer = self.writer
             posted_date = writer.stamp_at(posted)  # routed as it is posted: the header's too
-            originator = self._name_of(user + 1)
+            originator = known.get(user) or self._named(user)
             # OriginatorIds.__call__, inline.
             ids = self._originator_id
             originator_id = _new(
@@ -462,6 +472,14 @@ class MailTraffic:
                 heappush(self._items, item)
                 return
         self._schedule(user, day, position, index)
+
+    def _named(self, user: int) -> str:
+        """User `user`'s name (user 0 is `{n}` = 1), formatted and remembered in `_names`."""
+        names = self._names
+        if len(names) >= _NAMES_KEPT:
+            names.clear()
+        name = names[user] = self._name_of(user + 1)
+        return name
 
     def _domain_message(
         self,
