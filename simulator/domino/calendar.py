@@ -26,6 +26,8 @@ from simulator.scenario.workload import (
     Workload,
 )
 
+_sqrt = math.sqrt  # a module attribute's look-up costs: once per arrival
+
 # Days whose start and length are remembered: a run works through days in order.
 _DAYS_KEPT = 64
 
@@ -115,7 +117,9 @@ class Calendar:
         if slope is None:
             offset = remaining / rate if rate else 0.0
         else:
-            offset = (-rate + math.sqrt(max(0.0, rate * rate + 2 * slope * remaining))) / slope
+            # max(0.0, square) without the call (the same value, a NaN's 0.0 too).
+            square = rate * rate + 2 * slope * remaining
+            offset = (-rate + _sqrt(square if square > 0.0 else 0.0)) / slope
         whole = int(offset)
         return at + (whole if whole < last else last)
 
