@@ -374,22 +374,25 @@ class MailTraffic:
                     names = (known.get(r) or self._named(r),)
             elif pool and (wanted if wanted < pool else pool) * _NAME_ROOM <= self._room:
                 # _recipients' case of names that all fit, inline: distinct recipients
-                # drawn in turn (a list: a few of them), then named.
+                # drawn in turn (found in a list: a few of them), named as they come.
                 if wanted > pool:  # noqa: PLR1730
                     wanted = pool
                 chosen: list[int] = []
+                named: list[str] = []
                 while len(chosen) < wanted:
                     state = (state * STEP_MULTIPLIER + STEP_INCREMENT) & STATE_MASK
                     r = int((state >> 11) * TO_UNIT * pool)
-                    if not external and r >= user:
-                        r += 1
-                    if r not in chosen:
-                        chosen.append(r)
-                if external:
-                    external_of = self._external_of
-                    names = tuple([external_of(r + 1) for r in chosen])
-                else:
-                    names = tuple([known.get(r) or self._named(r) for r in chosen])
+                    if external:
+                        if r not in chosen:
+                            chosen.append(r)
+                            named.append(self._external_of(r + 1))
+                    else:
+                        if r >= user:
+                            r += 1
+                        if r not in chosen:
+                            chosen.append(r)
+                            named.append(known.get(r) or self._named(r))
+                names = tuple(named)
             else:
                 states[user] = state
                 names, cut = self._recipients(user, wanted, external, named=True)[1:]
