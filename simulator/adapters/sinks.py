@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import BinaryIO, Protocol, TextIO
 
 from simulator.domino.billing import SequencedFrame
@@ -11,6 +12,7 @@ from simulator.wire.jsonform import JsonDecoder, dumps_frame, json_or_raw
 from simulator.wire.text import TextView
 
 _BATCH = 4096
+_second = itemgetter(1)  # a sequenced frame's bytes
 
 
 class FrameSink(Protocol):
@@ -79,7 +81,8 @@ class NullSink:
 
     def write_batch(self, batch: list[SequencedFrame]) -> None:
         self.frames += len(batch)
-        self.bytes += sum(len(frame) for _, frame in batch)
+        # C loops, not a generator's frame per frame: the engine benchmark's sink.
+        self.bytes += sum(map(len, map(_second, batch)))
 
     def close(self) -> None:
         return None
