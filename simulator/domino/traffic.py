@@ -427,25 +427,24 @@ class MailTraffic:
                     posted_date,
                 ),
             )
-            rec: MailRec = _new(
-                MailRec,
-                (
-                    self._form,
-                    originator_id,
-                    ZERO_UNID,
-                    size,
-                    self._external_hop if external else writer.server_name,
-                    _NORMAL,
-                    _PENDING,
-                    _NO_REPORT,
-                    originator,
-                    len(names),
-                    posted_date,
-                    names,
-                ),
+            # The MAILREC's fields, written as write_values takes a session's (the record
+            # itself is not made: the encoder only unpacks it).
+            fields = (
+                self._form,
+                originator_id,
+                ZERO_UNID,
+                size,
+                self._external_hop if external else writer.server_name,
+                _NORMAL,
+                _PENDING,
+                _NO_REPORT,
+                originator,
+                len(names),
+                posted_date,
+                names,
             )
             # tasks.write_mail, inline.
-            if writer.write(rec, posted, _CLASS_MAIL):
+            if writer.write_values(MailRec, fields, posted, _CLASS_MAIL, 0):
                 self.ledger.add_pair(originator, "mail", 1, "mail_bytes", size)
         else:
             states[user] = state
