@@ -181,7 +181,11 @@ class MailFile(int):
 
     @property
     def replica_id(self) -> TimeDate:
-        return self._files.replica_of(int(self))
+        # MailFiles.replica_of's look-up first, inline (each DBREC of a mail file asks): a
+        # MailFile hashes and compares as its number.
+        files = self._files
+        replica = files._replicas.get(self)
+        return replica if replica is not None else files.replica_of(int(self))
 
     def __bool__(self) -> bool:
         return True
