@@ -519,7 +519,8 @@ class Population:
         note_id = None
         kind = self._kinds[index]
         if kind:
-            if (u - self._mix_lower[index]) / self._mix_weights[index] < self._mail_share:
+            mail_share = self._mail_share
+            if mail_share and (u - self._mix_lower[index]) / self._mix_weights[index] < mail_share:
                 # _database_drawn's mail-file case inline (most actions of a mail user).
                 dbs = session.dbs
                 db = dbs[0].info if dbs else None
@@ -656,7 +657,7 @@ class Population:
                 if kind == _KIND_CLOSE:
                     break  # bills a CLOSE (or is traffic): its event decides
                 # _database_drawn's mail-file case inline (most actions of a mail user).
-                if (u - mix_lower[index]) / mix_weights[index] < mail_share:
+                if mail_share and (u - mix_lower[index]) / mix_weights[index] < mail_share:
                     dbs = session.dbs
                     db = dbs[0].info if dbs else None
                 else:
