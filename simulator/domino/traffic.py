@@ -121,14 +121,15 @@ class OriginatorIds:
         self.note_ticks = (key >> 36) % TICKS_PER_DAY
         self.note_day = (key >> 50) % DERIVED_DAYS
 
-    def __call__(self, user: int, day: int, index: int, posted: TimeDate) -> Oid:
-        file: TimeDate = _new(
-            TimeDate,
-            (
-                (user * 7_919 + self.file_ticks) % TICKS_PER_DAY,
-                DERIVED_FIRST_DAY + (user // TICKS_PER_DAY + self.file_day) % DERIVED_DAYS,
-            ),
+    def file_of(self, user: int) -> TimeDate:
+        """The File part of every OriginatorID of the user's messages."""
+        return TimeDate(
+            (user * 7_919 + self.file_ticks) % TICKS_PER_DAY,
+            DERIVED_FIRST_DAY + (user // TICKS_PER_DAY + self.file_day) % DERIVED_DAYS,
         )
+
+    def __call__(self, user: int, day: int, index: int, posted: TimeDate) -> Oid:
+        file = self.file_of(user)
         note: TimeDate = _new(
             TimeDate,
             (
@@ -272,6 +273,8 @@ class MailTraffic:
         # look-up costs a fifth of formatting one, and a name that is the same object each
         # time has its hash at hand for the encoder's and the ledger's look-ups.
         self._names: dict[int, str] = {}
+        # A sender's name and its OriginatorIDs' File (which depends on the sender alone).
+        self._senders: dict[int, tuple[str, TimeDate]] = {}
         self._external_of = EXTERNAL_RECIPIENT.format
         # An `external` of 0 or 1 decides nothing: no draw for it.
         self._external_drawn = 0.0 < mail.external < 1.0
@@ -402,20 +405,16 @@ class MailTraffic:
             self.messages += 1
             writer = self.writer
             posted_date = writer.stamp_at(posted)  # routed as it is posted: the header's too
-            originator = known.get(user) or self._named(user)
+            sender = self._senders.get(user)
+            if sender is None:
+                sender = self._sender(user)
+            originator, file = sender
             # OriginatorIds.__call__, inline.
             ids = self._originator_id
             originator_id = _new(
                 Oid,
                 (
-                    _new(
-                        TimeDate,
-                        (
-                            (user * 7_919 + ids.file_ticks) % TICKS_PER_DAY,
-                            DERIVED_FIRST_DAY
-                            + (user // TICKS_PER_DAY + ids.file_day) % DERIVED_DAYS,
-                        ),
-                    ),
+                    file,
                     _new(
                         TimeDate,
                         (
@@ -482,6 +481,15 @@ class MailTraffic:
             names.clear()
         name = names[user] = self._name_of(user + 1)
         return name
+
+    def _sender(self, user: int) -> tuple[str, TimeDate]:
+        """User `user`'s name and its messages' OriginatorID File, remembered in `_senders`."""
+        senders = self._senders
+        if len(senders) >= _NAMES_KEPT:
+            senders.clear()
+        name = self._names.get(user) or self._named(user)
+        sender = senders[user] = (name, self._originator_id.file_of(user))
+        return sender
 
     def _domain_message(
         self,
