@@ -699,20 +699,30 @@ class Population:
             if at >= bound:
                 break
         if folded:
-            session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MAX
-            session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MAX
-            session.last_activity = last
-            states[user] = state
-            self._remember_fold(user, first_state, first_at, last, now)
+            self._done_ahead(
+                user, session, state, bytes_in, bytes_out, (first_state, first_at, last), now
+            )
         return at
 
-    def _remember_fold(
-        self, user: int, first_state: int, first_at: int, last: int, now: int
+    def _done_ahead(
+        self,
+        user: int,
+        session: Session,
+        state: int,
+        bytes_in: int,
+        bytes_out: int,
+        fold: tuple[int, int, int],
+        now: int,
     ) -> None:
-        """What `unfold` needs of a fold: the stream's state before it, when its first and
-        last actions were due."""
+        """A fold's actions done: their bytes and last activity on the session, the user's
+        stream where they left it, and what `unfold` needs of the fold (`fold`: the
+        stream's state before it, when its first and last actions were due)."""
+        session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MAX
+        session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MAX
+        session.last_activity = fold[2]
+        self._states[user] = state
         ahead = self._ahead
-        ahead[user] = (first_state, first_at, last)
+        ahead[user] = fold
         if len(ahead) > self._ahead_room:
             # Entries of folds wholly past are of no use to `unfold`: a large population
             # would otherwise keep one per user that ever folded.
@@ -766,11 +776,9 @@ class Population:
                     at = end
                 break
         if at != first_at:  # any action done ahead (each moves `at` on, to at most end)
-            session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MAX
-            session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MAX
-            session.last_activity = last
-            states[user] = state
-            self._remember_fold(user, first_state, first_at, last, now)
+            self._done_ahead(
+                user, session, state, bytes_in, bytes_out, (first_state, first_at, last), now
+            )
         return at
 
     def unfold(self, now: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from simulator.adapters.mqtt.topics import frame_topic, meta_topic, topic_level
@@ -131,6 +131,17 @@ class FrameEncoder:
             known = self._kinds[key] = (_str16(topic), tail)
         return known
 
+    def _batch(
+        self, packet_ids: Sequence[int] | None, sent_us: int
+    ) -> tuple[int, dict[int, bytes], Iterator[int], int, bytes]:
+        """What a batch's packets share: the fixed header's first byte and its table, the
+        packet ids, their size in a packet, the ``sent`` property."""
+        first = _PUBLISH_QOS0 if packet_ids is None else _PUBLISH_QOS1
+        ids = iter(()) if packet_ids is None else iter(packet_ids)
+        id_size = 0 if packet_ids is None else 2
+        sent = _PROPERTY_USER + _str16("sent") + _str16(str(sent_us))
+        return first, self._fixed[first], ids, id_size, sent
+
     def _fixed_header(self, first: int, size: int) -> bytes:
         header = bytes((first,)) + _varint(size)
         if size < 0x4000:  # kept for the lengths of two bytes or less: a bounded table
@@ -161,11 +172,7 @@ class FrameEncoder:
         props = self.properties
         seq_heads = self._seq_heads
         u16 = _U16.pack
-        first = _PUBLISH_QOS0 if packet_ids is None else _PUBLISH_QOS1
-        fixed = self._fixed[first]
-        ids = iter(()) if packet_ids is None else iter(packet_ids)
-        id_size = 0 if packet_ids is None else 2
-        sent = _PROPERTY_USER + _str16("sent") + _str16(str(sent_us))
+        first, fixed, ids, id_size, sent = self._batch(packet_ids, sent_us)
         # the properties but the seq's digits and the kind's tail
         props_base = len(seq_heads[0]) + len(sent)
         for index, (seq, frame) in enumerate(items):
@@ -225,11 +232,7 @@ class FrameEncoder:
         rejected: list[tuple[int, ValueError]] = []
         json = self._json
         u16 = _U16.pack
-        first = _PUBLISH_QOS0 if packet_ids is None else _PUBLISH_QOS1
-        fixed = self._fixed[first]
-        ids = iter(()) if packet_ids is None else iter(packet_ids)
-        id_size = 0 if packet_ids is None else 2
-        sent = _PROPERTY_USER + _str16("sent") + _str16(str(sent_us))
+        first, fixed, ids, id_size, sent = self._batch(packet_ids, sent_us)
         # seq digits -> kind -> (topic field, properties up to seq's digits, properties
         # after them, the size of all but the payload)
         by_digits: list[dict[bytes, tuple[bytes, bytes, bytes, int]] | None] = [None] * 21
