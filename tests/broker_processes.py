@@ -513,6 +513,21 @@ class NatsBroker(_PlainListener):
                 pytest.fail(f"nats-server {self.name} serves no MQTT:\n{self.log_text()}")
             time.sleep(0.1)
 
+    def wait_jetstream(self, timeout: float = NATS_START_TIMEOUT) -> None:
+        """Until JetStream answers an account info request on the NATS protocol (in a
+        cluster: once there is a metadata leader)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                if "error" not in nats_request(self.client_port, "$JS.API.INFO", timeout=0.5):
+                    return
+            if self.process is None or self.process.poll() is not None:
+                self.stop()
+                pytest.fail(f"nats-server {self.name} exited:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"nats-server {self.name}: no JetStream:\n{self.log_text()}")
+            time.sleep(0.05)
+
     def start(self) -> None:
         self.launch()
         self.wait_ready()
@@ -548,8 +563,15 @@ class NatsCluster:
         ]
 
     def start(self) -> None:
+        """Launch every node; ready once each serves MQTT. A node's first MQTT client makes
+        it create (or look up) the MQTT streams: one that comes before the routes are up
+        waits 4 s for JetStream to answer (nats-server 2.9), and so do nodes asked at
+        once, racing to create them. So JetStream is first asked over the NATS protocol
+        until it answers on every node, and then the nodes are probed one after another."""
         for node in self.nodes:
             node.launch()
+        for node in self.nodes:
+            node.wait_jetstream()
         for node in self.nodes:
             node.wait_ready()
 
