@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.broker
 
 SCENARIO = "all-classes"
 GMQTT_LINE = "[MqttPackageHandler]"
+MQTT_STREAM = "$MQTT_msgs"  # where NATS keeps QoS 1 messages (JetStream)
 
 
 def billsim(*args: str) -> list[str]:
@@ -98,6 +100,21 @@ class Addin:
         out, _ = self.process.communicate(timeout=60)
         return self.process.returncode, out.decode()
 
+    def finish_when_drained(self, broker: NatsBroker) -> tuple[int, str]:
+        """Once every message published so far has been acknowledged, SIGTERM (the add-in
+        commits what it took and exits 0), and finish. NATS keeps QoS 1 messages in a
+        JetStream stream that holds each only until its subscribers acknowledge it, and
+        the add-in acknowledges a frame once committed (or counted as a duplicate): an
+        empty stream is an add-in that has taken everything. No idle wait to end it, and
+        no idle timer to race a publisher slow to start on a busy machine."""
+        deadline = time.monotonic() + 60
+        while broker.request(f"$JS.API.STREAM.INFO.{MQTT_STREAM}")["state"]["messages"]:
+            assert self.process.poll() is None, self.stderr()
+            assert time.monotonic() < deadline, f"the add-in did not take it all: {self.stderr()}"
+            time.sleep(0.05)
+        self.process.send_signal(signal.SIGTERM)
+        return self.finish()
+
 
 def publish_run(broker: NatsBroker, tmp_path: Path, *args: str) -> tuple[dict[str, object], str]:
     """`billsim run` to the broker: its summary and its stderr."""
@@ -145,12 +162,13 @@ def test_with_topic_meta_the_add_in_stores_each_frame_once_on_nats_and_verify_pa
     broker (and drops filters of older add-ins it may hold) and still subscribes."""
     broker = nats_factory()
     frames = reference(tmp_path)
-    first = Addin(broker, tmp_path / "first", "--until-idle", "1")
+    first = Addin(broker, tmp_path / "first")
     processes.append(first.process)
     first.wait_subscribed()
+    first.process.send_signal(signal.SIGTERM)
     assert first.finish()[0] == 0  # its session stays at the broker
 
-    addin = Addin(broker, tmp_path / "addin", "--until-idle", "6")
+    addin = Addin(broker, tmp_path / "addin")
     processes.append(addin.process)
     said = addin.wait_subscribed()
     assert "domino/billing/+/{session,database," in said and "(MQTT 3.1.1)" in said
@@ -159,7 +177,7 @@ def test_with_topic_meta_the_add_in_stores_each_frame_once_on_nats_and_verify_pa
     seq, agent = first_agent(frames)
     topic = f"domino/billing/{SERVER_CN}/agent/{run['run']}/{seq}"
     publish_again(broker, topic, agent, tmp_path / "agent.bin", times=2)
-    code, out = addin.finish()
+    code, out = addin.finish_when_drained(broker)
     assert code == 0, addin.stderr()
     summary = json.loads(addin.summary.read_text())
     assert (summary["stored"], summary["duplicates"], summary["rejects"]) == (len(frames), 2, 0)
@@ -185,7 +203,7 @@ def test_without_topic_meta_every_copy_is_stored_and_verify_compares_totals_only
     stored besides."""
     broker = nats_factory()
     frames = reference(tmp_path)
-    addin = Addin(broker, tmp_path / "addin", "--until-idle", "6")
+    addin = Addin(broker, tmp_path / "addin")
     processes.append(addin.process)
     addin.wait_subscribed()
     run, run_err = publish_run(broker, tmp_path)
@@ -193,7 +211,7 @@ def test_without_topic_meta_every_copy_is_stored_and_verify_compares_totals_only
     (line,) = fallback_lines(run_err)
     assert "--topic-meta puts run and seq in the topic" in line
     assert GMQTT_LINE not in run_err
-    code, out = addin.finish()
+    code, out = addin.finish_when_drained(broker)
     assert code == 0, addin.stderr()
     summary = json.loads(addin.summary.read_text())
     assert (summary["stored"], summary["duplicates"]) == (len(frames), 0)
@@ -211,12 +229,12 @@ def test_without_topic_meta_every_copy_is_stored_and_verify_compares_totals_only
     )
 
     # A redelivered agent frame: a second row, which only the totals can show.
-    again = Addin(broker, tmp_path / "addin", "--until-idle", "3")
+    again = Addin(broker, tmp_path / "addin")
     processes.append(again.process)
     again.wait_subscribed()
     _seq, agent = first_agent(frames)
     publish_again(broker, f"domino/billing/{SERVER_CN}/agent", agent, tmp_path / "a.bin", 1)
-    assert again.finish()[0] == 0, again.stderr()
+    assert again.finish_when_drained(broker)[0] == 0, again.stderr()
     assert json.loads(again.summary.read_text())["stored"] == 1  # stored again, not a duplicate
     result = verify(tmp_path / "run.json", addin.store)
     assert result.returncode == 1, result.stdout
@@ -261,7 +279,7 @@ def test_a_run_recorded_from_nats_replays_with_its_run_and_seq_in_the_topics(
     assert all(line["props"] == {} for line in lines)
     assert lines[0]["topic"].endswith(f"/{run['run']}/1")
 
-    addin = Addin(broker, tmp_path / "addin", "--until-idle", "6")
+    addin = Addin(broker, tmp_path / "addin")
     processes.append(addin.process)
     addin.wait_subscribed()
     command = billsim(
@@ -269,7 +287,7 @@ def test_a_run_recorded_from_nats_replays_with_its_run_and_seq_in_the_topics(
     )
     replayed = subprocess.run(command, check=False, capture_output=True, timeout=120)
     assert replayed.returncode == 0, replayed.stderr.decode()
-    code, _out = addin.finish()
+    code, _out = addin.finish_when_drained(broker)
     assert code == 0, addin.stderr()
     summary = json.loads(addin.summary.read_text())
     assert (summary["stored"], summary["duplicates"], summary["without_seq"]) == (len(lines), 0, 0)
@@ -312,7 +330,7 @@ def test_on_nats_verify_names_the_missing_seqs_and_the_add_in_counts_the_doubled
     lines = [json.loads(line) for line in capture.read_text().splitlines()]
     assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
 
-    addin = Addin(broker, tmp_path / "addin", "--until-idle", "4")
+    addin = Addin(broker, tmp_path / "addin")
     processes.append(addin.process)
     addin.wait_subscribed()
     lost, doubled = {2, 5, 6}, 8
@@ -322,7 +340,7 @@ def test_on_nats_verify_names_the_missing_seqs_and_the_add_in_counts_the_doubled
             times = 2 if line["seq"] == doubled else 1
             frame = base64.b64decode(line["frame"])
             publish_again(broker, line["topic"], frame, tmp_path / "frame.bin", times)
-    code, _out = addin.finish()
+    code, _out = addin.finish_when_drained(broker)
     assert code == 0, addin.stderr()
     summary = json.loads(addin.summary.read_text())
     stored = (summary["stored"], summary["duplicates"], summary["without_seq"])
