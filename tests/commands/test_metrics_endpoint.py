@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,14 +92,20 @@ def read_summary(path: Path) -> dict[str, Any] | None:
 
 
 def scrape_until_summed_up(
-    process: subprocess.Popen[bytes], port: int, summary_path: Path, timeout: float = 90
+    process: subprocess.Popen[bytes],
+    port: int,
+    summary_path: Path,
+    timeout: float = 90,
+    stop_when: Callable[[Scrape], bool] | None = None,
 ) -> tuple[list[Scrape], Scrape, dict[str, Any]]:
     """Scrape as Prometheus would, every 0.1 s, until the summary is written; then the
     final scrape: one started after the summary was complete (the figures are posted for
     the last time before it is written), or, if the endpoint closed meanwhile, the scrape
-    its linger waited for. Returns (scrapes before, final, summary)."""
+    its linger waited for. With ``stop_when``, SIGTERM the process once a scrape (kept
+    among those before) satisfies it. Returns (scrapes before, final, summary)."""
     url = f"http://127.0.0.1:{port}/metrics"
     scrapes: list[Scrape] = []
+    stopped = False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         summary = read_summary(summary_path)
@@ -117,6 +124,9 @@ def scrape_until_summed_up(
         if summary is not None:
             return scrapes, scrape, summary
         scrapes.append(scrape)
+        if stop_when is not None and not stopped and stop_when(scrape):
+            process.send_signal(signal.SIGTERM)
+            stopped = True
         time.sleep(0.1)
     process.kill()
     pytest.fail("no summary within the timeout")
@@ -256,7 +266,7 @@ def test_the_addin_serves_each_servers_counters_and_ends_on_its_summary(
     addin = subprocess.Popen(
         billsim(
             *("addin", "--broker", mosquitto.url, "--store", f"sqlite:///{tmp_path}/b.db"),
-            *("--until-idle", "8s", "--metrics-port", str(port), "--summary", str(summary_path)),
+            *("--metrics-port", str(port), "--summary", str(summary_path)),
         ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -271,7 +281,18 @@ def test_the_addin_serves_each_servers_counters_and_ends_on_its_summary(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    during, final, summary = scrape_until_summed_up(addin, port, summary_path)
+
+    def stored_all(scrape: Scrape) -> bool:
+        """The run has ended and the add-in stored every frame it sent: time to stop it
+        (SIGTERM: it commits, writes its summary and ends), not to wait for an idle time."""
+        if publisher.poll() is None:
+            return False
+        assert publisher.returncode == 0, finish(publisher)
+        sent: int = sum(json.loads(run_summary.read_text())["records_by_class"].values())
+        stored = "billsim_addin_frames_stored_total"  # by server and class
+        return sum(value for (name, _), value in scrape.values.items() if name == stored) >= sent
+
+    during, final, summary = scrape_until_summed_up(addin, port, summary_path, stop_when=stored_all)
     assert finish(publisher)[0] == 0
     code, err = finish(addin)
     assert code == 0, err
