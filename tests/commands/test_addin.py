@@ -168,7 +168,7 @@ def start_addin(broker: MosquittoBroker, *args: str) -> subprocess.Popen[bytes]:
 
 def finish(process: subprocess.Popen[bytes], timeout: float = 60) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=timeout)
-    return process.returncode, out.decode(), err.decode()
+    return process.returncode, (out or b"").decode(), (err or b"").decode()
 
 
 def wait_subscribed(
@@ -404,19 +404,23 @@ def test_billing_addin_output_plus_2_prints_each_record_as_tail_shows_it(
 ) -> None:
     scenario, reference = stream
     (tmp_path / "notes.ini").write_text("BillingAddinOutput=10\n")
-    addin = subprocess.Popen(
-        billsim(
-            "addin", "--broker", mosquitto.url, "--notes-ini", "notes.ini", "--until-idle", "6s"
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
+    # Its stdout to a file: a pipe nobody reads while it prints would stop it.
+    printed = tmp_path / "stdout.txt"
+    with printed.open("wb") as stdout:
+        addin = subprocess.Popen(
+            billsim("addin", "--broker", mosquitto.url, "--notes-ini", "notes.ini"),
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
     processes.append(addin)
     wait_subscribed(addin, mosquitto)
     publish(scenario, mosquitto)
-    code, out, err = finish(addin)
+    [(code, _out, err)] = stop_when_stored(
+        [addin], [f"nbf:{tmp_path / 'billing.nbf'}"], len(frames_of(reference))
+    )
     assert code == 0, err
+    out = printed.read_text()
     assert (tmp_path / "billing.nbf").read_bytes() == reference
     lines = out.splitlines()
     assert lines[0] == "-- 2026-11-21"
