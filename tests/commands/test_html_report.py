@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from broker_processes import MosquittoBroker
 from browser import FETCHES, Chromium, Page
+from test_addin import stop_when_stored, wait_subscribed
 from typer.testing import CliRunner
 
 from simulator import cli
@@ -221,8 +222,6 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
             mosquitto.url,
             "--store",
             store,
-            "--until-idle",
-            "2s",
             "--summary",
             str(addin_summary),
             "--report",
@@ -232,6 +231,7 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
         stderr=subprocess.PIPE,
     )
     try:
+        wait_subscribed(addin, mosquitto)
         run = subprocess.run(
             billsim(
                 "run",
@@ -249,13 +249,14 @@ def test_a_load_test_on_a_broker_reported_with_its_verdict_on_top(
             check=False,
         )
         assert run.returncode == 0, run.stderr.decode()
-        out, err = addin.communicate(timeout=60)
+        sent = json.loads(truth.read_text())["records"]
+        [(code, out, err)] = stop_when_stored([addin], [store], sent)
     finally:
         if addin.poll() is None:
             addin.kill()
             addin.wait(10)
-    assert addin.returncode == 0, err.decode()
-    assert f"report written to {addin_html}" in out.decode()
+    assert code == 0, err
+    assert f"report written to {addin_html}" in out
     series = json.loads(addin_summary.read_text())["series"]
     assert (
         sum(n for n in series["latency_ms"]["frames"] if n)
