@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 import pytest
 from broker_processes import BrokerFactory, MosquittoBroker, free_port
+from bundled_runs import run_bundled
 from gmqtt import Client
 from psycopg import sql
 from samples import SERVER, SERVER_CN, SESSION_REC, STAMP
@@ -71,9 +72,7 @@ def stream(tmp_path: Path) -> tuple[Path, bytes]:
     scenario = tmp_path / "stream.yaml"
     scenario.write_text(STREAM)
     out = tmp_path / "reference.nbf"
-    subprocess.run(
-        billsim("run", str(scenario), "--out", str(out)), check=True, capture_output=True
-    )
+    run_bundled(str(scenario), out)  # in-process: the bytes `billsim run --out` writes
     return scenario, out.read_bytes()
 
 

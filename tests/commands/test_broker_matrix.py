@@ -38,6 +38,7 @@ from broker_processes import (
     NatsCluster,
     RabbitNode,
 )
+from bundled_runs import run_bundled
 from test_addin import billsim, frames_of
 
 pytestmark = pytest.mark.broker
@@ -83,9 +84,7 @@ class Pipeline:
         self.scenario = self.tmp / "scenario.yaml"
         self.scenario.write_text(SCENARIO.format(users=self.users))
         out = self.tmp / "reference.nbf"
-        subprocess.run(
-            billsim("run", str(self.scenario), "--out", str(out)), check=True, capture_output=True
-        )
+        run_bundled(str(self.scenario), out)  # in-process: the bytes `billsim run --out` writes
         self.reference = frames_of(out.read_bytes())
         self.sqlite = f"sqlite:///{self.tmp / 'billing.db'}"
         self.nbf = self.tmp / "billing.nbf"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from broker_processes import NatsBroker, NatsFactory, find_program
+from bundled_runs import run_bundled
 from samples import SERVER_CN
 
 from simulator.wire import constants as c
@@ -51,7 +52,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 def reference(tmp_path: Path) -> list[bytes]:
     """The run's frames as `run --out` writes them: those the broker carries."""
     out = tmp_path / "reference.nbf"
-    subprocess.run(billsim("run", SCENARIO, "--out", str(out)), check=True, capture_output=True)
+    run_bundled(SCENARIO, out)  # in-process: the bytes `billsim run --out` writes
     data, frames, at = out.read_bytes(), [], 0
     while at < len(data):
         length = int.from_bytes(data[at : at + 2], "little")
