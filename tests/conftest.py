@@ -2,6 +2,21 @@
 `--rabbitmq` option: tests marked `rabbitmq` start a RabbitMQ node (about 20 s), so they
 are left out (deselected, not skipped) unless it is given."""
 
+import os
+import sys
+from pathlib import Path
+
+# PYTHONDONTWRITEBYTECODE (set on some machines) has every test process rewrite the asserts
+# of all 150 test modules from source (about 6 of the 10 s each xdist worker spends
+# collecting) and every `billsim` child compile billsim's modules again. Bytecode goes to
+# .pytest_cache/pycache instead, for this run and its children: nothing is written next to
+# the sources, as the setting wants. (Set here, before xdist starts its workers.)
+if sys.dont_write_bytecode and os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    _PYCACHE = str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache")
+    sys.pycache_prefix, sys.dont_write_bytecode = _PYCACHE, False
+    os.environ["PYTHONPYCACHEPREFIX"] = _PYCACHE
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+
 import pytest
 from broker_processes import (
     mosquitto,
