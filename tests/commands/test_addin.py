@@ -148,6 +148,29 @@ def stop_when_stored(
     return [finish(addin) for addin in addins]
 
 
+def stop_when_acknowledged(
+    addin: subprocess.Popen[bytes], broker: MosquittoBroker
+) -> tuple[int, str, str]:
+    """Once the add-in has acknowledged as many messages as the runs that are done published
+    frames (mosquitto's log: its PUBACKs, their PUBLISHes but the retained status), SIGTERM
+    it and finish it. It acknowledges a frame once committed, stored or not (a duplicate, a
+    reject): for a test whose frames are not all stored, as stop_when_stored needs."""
+    deadline = time.monotonic() + 120
+    while True:
+        log = broker.log_text().splitlines()
+        published = sum(
+            "Received PUBLISH from billsim-Mail" in line and "/status'" not in line for line in log
+        )
+        acknowledged = sum("Received PUBACK from billsim-addin-" in line for line in log)
+        if published and acknowledged >= published:
+            break
+        assert addin.poll() is None, finish(addin)
+        assert time.monotonic() < deadline, f"{acknowledged} of {published} acknowledged"
+        time.sleep(0.05)
+    addin.send_signal(signal.SIGTERM)
+    return finish(addin)
+
+
 def publish(scenario: Path, broker: MosquittoBroker) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         billsim("run", str(scenario), "--broker", broker.url, "--speed", "max"),

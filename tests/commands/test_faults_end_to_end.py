@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from broker_processes import MosquittoBroker
-from test_addin import billsim, finish, processes, start_addin, wait_subscribed
+from test_addin import billsim, processes, start_addin, stop_when_acknowledged, wait_subscribed
 
 pytestmark = pytest.mark.broker
 
@@ -44,7 +44,7 @@ def _faulted_run_into_a_store(
     scenario = tmp_path / "faults.yaml"
     scenario.write_text(SCENARIO)
     store = tmp_path / "billing.db"
-    addin = start_addin(broker, "--store", f"sqlite:///{store}", "--until-idle", "6s")
+    addin = start_addin(broker, "--store", f"sqlite:///{store}")
     children.append(addin)
     wait_subscribed(addin, broker)
     truth = tmp_path / "truth.json"
@@ -57,7 +57,7 @@ def _faulted_run_into_a_store(
         capture_output=True,
         timeout=180,
     )  # fmt: skip
-    code, _out, err = finish(addin, timeout=120)
+    code, _out, err = stop_when_acknowledged(addin, broker)
     assert code == 0, err
     return truth, store, json.loads(truth.read_text())
 
