@@ -54,6 +54,11 @@ DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 1883
 START_TIMEOUT: Final = 10.0  # seconds for the child to accept connections
 STOP_TIMEOUT: Final = 5.0  # seconds between SIGTERM and SIGKILL
+DELIVERY_LINGER: Final = 0.25
+"""Seconds a run's embedded broker is left running after the run's last message (its
+retained offline status): a broker told to stop drops what it has taken in but not yet
+written out to its subscribers, so a `billsim tail` would miss the server going offline
+(seen on a loaded machine)."""
 _PORT_ATTEMPTS: Final = 3  # a free port can be taken between choosing it and the bind
 
 # The load tuning of queue/mosquitto.conf (why each: see there). tests/adapters/test_broker.py
@@ -206,10 +211,18 @@ class EmbeddedBroker:
             command += f" --server {shlex.quote(server_cn)}"
         return command
 
-    async def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
-        """SIGTERM the broker, SIGKILL it after `timeout` s; its exit code. Safe to repeat."""
+    async def stop(self, timeout: float = STOP_TIMEOUT, linger: float = 0.0) -> int | None:
+        """SIGTERM the broker, SIGKILL it after `timeout` s; its exit code. Safe to repeat.
+        `linger`: seconds to leave it running first, for its subscribers to get what it
+        has taken in."""
         if self._stopped:
             return self.process.returncode
+        if linger > 0 and self.process.returncode is None:
+            try:
+                await asyncio.sleep(linger)
+            except asyncio.CancelledError:
+                await self.stop(timeout)  # cut short (a second Ctrl-C): stopped all the same
+                raise
         self._stopped = True
         process = self.process
         try:

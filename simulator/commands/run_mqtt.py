@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TextIO
 
-from simulator.adapters.broker import DEFAULT_PORT, EmbeddedBroker, Prefer, start_embedded_broker
+from simulator.adapters.broker import (
+    DEFAULT_PORT,
+    DELIVERY_LINGER,
+    EmbeddedBroker,
+    Prefer,
+    start_embedded_broker,
+)
 from simulator.adapters.logs import EventLog, get_logger
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions, tls_context
@@ -182,7 +188,7 @@ async def broker_for_the_run(
         stderr.flush()
         yield parse_broker_url(broker.url), options
     finally:
-        await broker.stop()
+        await broker.stop(linger=DELIVERY_LINGER)
 
 
 # BILLSIM_EMBEDDED_BROKER's values, each the broker choice it names.

@@ -26,6 +26,7 @@ from paths import REPO
 
 import simulator.adapters.broker as broker_module
 from simulator.adapters.broker import (
+    DELIVERY_LINGER,
     MOSQUITTO_LOAD_SETTINGS,
     BrokerStartError,
     EmbeddedBroker,
@@ -201,6 +202,25 @@ async def test_stop_leaves_no_process_and_no_files() -> None:
     assert not workdir.exists()
     assert await broker.stop() == 0  # again: nothing to do
     assert repr(broker) == f"<EmbeddedBroker mosquitto {broker.url} pid {broker.pid} exited 0>"
+
+
+async def test_a_lingering_stop_serves_its_subscribers_first_and_stops_even_if_cut_short() -> None:
+    """A run's embedded broker is left running DELIVERY_LINGER s before SIGTERM, so that a
+    tail gets the offline status the run published last; a second Ctrl-C in that time
+    still stops it."""
+    require_mosquitto()
+    broker = await start_embedded_broker(preferred_port=free_port())
+    stopping = asyncio.create_task(broker.stop(linger=30.0))
+    await asyncio.sleep(0.1)
+    assert broker.running  # lingering: it still serves
+    assert (await round_trip(broker, 5))[0] == b"\x00frame\xff"
+    assert not stopping.done()
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    assert_gone(broker)
+    assert not broker.workdir.exists()
+    assert DELIVERY_LINGER < 1  # a run's end waits no longer than that
 
 
 async def test_stop_kills_a_broker_that_ignores_sigterm() -> None:
