@@ -237,6 +237,7 @@ class DbState:
 
     __slots__ = (
         "boundary_pending",
+        "boundary_sequence",
         "classes",
         "closed_ticks",
         "dirty",
@@ -262,6 +263,9 @@ class DbState:
         self.last_record = now
         self.dirty = False
         self.boundary_pending = False
+        # The sequence its boundary keeps when it shares its session's event (see
+        # Server._pair_boundary); set when that is scheduled.
+        self.boundary_sequence = 0
 
 
 class Session:
@@ -382,6 +386,7 @@ class Server:
         # would hold its own (a million sessions, a million copies).
         self._session_boundary_handler = self._session_boundary
         self._db_boundary_handler = self._db_boundary
+        self._pair_boundary_handler = self._pair_boundary
         self._idle_check_handler = self._idle_check
         self.peak_sessions = 0
         # Called with each session as it ends, so a workload can forget it.
@@ -512,10 +517,14 @@ class Server:
             self.end_session(session, now)
             return None
         timer_policy = self.timer_policy
+        # The session's boundary to schedule (its sequence taken here, where it always
+        # was): pushed below, alone or with its database's when that falls at its instant.
         if timer_policy:
             session.dirty = True
+            session_sequence = -1
             if not session.boundary_pending:
-                self._schedule_session_boundary(session, now)
+                session.boundary_pending = True
+                session_sequence = next(self._heap_counter)
         elif now - session.last_record >= self.suppress_us:
             self._session_record(session, _SESSION_STAMP, now)
         else:
@@ -531,6 +540,15 @@ class Server:
                     self._heap_items,
                     (now + idle_timeout, _COMPLETION, sequence, self._idle_check_handler, session),
                 )
+        if (
+            timer_policy
+            and session_sequence >= 0  # (set where timer_policy is)
+            and self._schedule_boundaries(session, session_sequence, now, action, db)
+        ):
+            # The database's boundary went with the session's: all that is left is a document.
+            if note_id is not None and (action == "read" or action == "write"):  # noqa: PLR1714
+                self._document_record(session, db, note_id, action == "write", now)  # type: ignore[arg-type]
+            return session
         if db is None or db.is_directory:
             return session
         if action == "close":
@@ -604,20 +622,42 @@ class Server:
         step = self.suppress_us
         return origin + ((now - origin) // step + 1) * step
 
-    def _schedule_session_boundary(self, session: Session, now: int) -> None:
-        # Scheduled only once there is activity to stamp: an idle session (most of a
-        # million) then holds no heap entry and costs no event at each boundary.
-        session.boundary_pending = True
+    def _schedule_boundaries(
+        self, session: Session, sequence: int, now: int, action: str, db: Database | None
+    ) -> bool:
+        """The session's boundary, due since this action, with `sequence`; True when the
+        action's open database's boundary, due too, falls at the same instant and was
+        scheduled with it (one event: `_pair_boundary`), as `continue_session` would.
+
+        Its own method, not in `continue_session`: that one's frame stays small for the
+        actions that schedule nothing."""
+        step = self.suppress_us
+        started = session.started
+        at = started + ((now - started) // step + 1) * step  # _next_boundary, inline
+        if db is not None and action in DATABASE_ACTIVITY and not db.is_directory:
+            for state in session.dbs:  # Session.db_state, inline
+                if state.info is db:
+                    break
+            else:
+                state = None
+            if state is not None and state.is_open and not state.boundary_pending:
+                first_open = state.first_open
+                if first_open + ((now - first_open) // step + 1) * step == at:
+                    # A session and the database it opened as it started: the database's
+                    # sequence taken here, where continue_session takes it, and kept.
+                    state.dirty = True
+                    state.boundary_pending = True
+                    state.boundary_sequence = next(self._heap_counter)
+                    _heappush(
+                        self._heap_items,
+                        (at, _SESSION_BOUNDARY, sequence, self._pair_boundary_handler, state),
+                    )
+                    return True
         _heappush(
             self._heap_items,
-            (
-                self._next_boundary(session.started, now),
-                _SESSION_BOUNDARY,
-                next(self._heap_counter),
-                self._session_boundary_handler,
-                session,
-            ),
+            (at, _SESSION_BOUNDARY, sequence, self._session_boundary_handler, session),
         )
+        return False
 
     def _rearm_idle(self, session: Session, now: int) -> None:
         assert self.idle_timeout_us is not None
@@ -688,6 +728,31 @@ class Server:
         session.boundary_pending = False
         if not session.ended and session.dirty:
             self._session_record(session, _SESSION_STAMP, self._now)
+
+    def _pair_boundary(self, db: DbState) -> None:
+        """`_session_boundary` of `db`'s session, then `_db_boundary` of `db`: their two
+        events of one instant as one. The database's runs in its own place in line
+        instead when another boundary of this instant is due between them (another
+        session's, or a database's before it)."""
+        session = db.session
+        session.boundary_pending = False
+        now = self._now
+        if not session.ended and session.dirty:
+            self._session_record(session, _SESSION_STAMP, now)
+        items = self._heap_items
+        if items:
+            first = items[0]
+            if first[0] == now and first[1] <= _DATABASE_BOUNDARY:
+                _heappush(
+                    items,
+                    (now, _DATABASE_BOUNDARY, db.boundary_sequence, self._db_boundary_handler, db),
+                )
+                db.boundary_sequence = 0  # not an int of its own per idle database
+                return
+        db.boundary_pending = False
+        db.boundary_sequence = 0
+        if not session.ended and db.is_open and db.dirty:
+            self._db_record(session, db, _DB_STAMP, now)
 
     def _db_boundary(self, db: DbState) -> None:
         db.boundary_pending = False

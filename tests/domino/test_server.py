@@ -587,6 +587,41 @@ def test_db_stamps_on_their_own_timer_from_first_open_only_while_open() -> None:
     ]
 
 
+def test_boundaries_of_one_instant_run_sessions_first_then_databases_in_order() -> None:
+    """A session and the database it opened as it started share their boundaries (one
+    event, Server._pair_boundary): at 15m still every session's STAMP before any DB
+    STAMP, each kind in the order its boundary was scheduled (carol's at 2m and 3m, each
+    alone; alice's and bob's, each a pair, at 5m), and a lone pair writes both at once."""
+    run = simulate(
+        scenario_text(
+            [
+                "{at: 0m, user: alice, action: open, db: mail/a.nsf}",
+                "{at: 0m, user: bob, action: open, db: mail/a.nsf}",
+                "{at: 0m, user: carol, action: open, db: mail/a.nsf}",
+                "{at: 2m, user: carol, action: transfer}",
+                "{at: 3m, user: carol, action: read, db: mail/a.nsf}",
+                "{at: 5m, user: alice, action: read, db: mail/a.nsf}",
+                "{at: 5m, user: bob, action: edit, db: mail/a.nsf}",
+                "{at: 17m, user: bob, action: edit, db: mail/a.nsf}",
+                "{at: 40m, user: alice, action: logout}",
+                "{at: 40m, user: bob, action: logout}",
+                "{at: 40m, user: carol, action: logout}",
+            ]
+        )
+    )
+    stamps = [b[:3] for b in run.brief if b[0] in ("STAMP", "DBSTAMP")]
+    assert stamps == [
+        ("STAMP", at("15m"), "carol"),
+        ("STAMP", at("15m"), "alice"),
+        ("STAMP", at("15m"), "bob"),
+        ("DBSTAMP", at("15m"), "carol"),
+        ("DBSTAMP", at("15m"), "alice"),
+        ("DBSTAMP", at("15m"), "bob"),
+        ("STAMP", at("30m"), "bob"),
+        ("DBSTAMP", at("30m"), "bob"),
+    ]
+
+
 def test_db_boundary_needs_db_activity_not_just_session_activity() -> None:
     run = simulate(
         scenario_text(
