@@ -454,16 +454,22 @@ class Server:
         amount = charges.write if write else charges.read
         if not amount:
             return
+        writer = self.writer
+        billed = writer.class_mask & _CLASS_DOCUMENT
+        if not billed and not write:
+            return  # a read without the class changes nothing: not even its document made
         document = self.documents.get((info.path, note_id))
         if document is None:
             document = self.documents[info.path, note_id] = DocumentState(
                 self.seed, info.path, note_id
             )
         if write:
-            document.written(self.writer.stamp(now))
+            document.written(writer.stamp(now))  # its OID moves on, billed or not
+        if not billed:
+            return
         kind = c.BILLCHARGEWRITE if write else c.BILLCHARGEREAD
         values = (kind, info.replica_id, session.name, document.oid(), amount)
-        if self.writer.write_values(DocumentRec, values, now, _CLASS_DOCUMENT, kind):
+        if writer.write_values(DocumentRec, values, now, _CLASS_DOCUMENT, kind):
             self.ledger.add_pair(session.name, "charges", amount, "documents", 1)
 
     # -- session actions ------------------------------------------------------------------
