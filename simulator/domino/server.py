@@ -532,7 +532,25 @@ class Server:
                 session.boundary_pending = True
                 session_sequence = next(self._heap_counter)
         elif now - session.last_record >= self.suppress_us:
-            self._session_record(session, _SESSION_STAMP, now)
+            # _session_record(session, _SESSION_STAMP, now), inline: an activity-policy
+            # action writes it and its database's STAMP.
+            session.last_record = now
+            session.dirty = False
+            if session.classes & _CLASS_SESSION:
+                self.writer.write_values(
+                    SessionRec,
+                    (
+                        session.session_id,
+                        _SESSION_STAMP,
+                        session.name,
+                        session.bytes_in,
+                        session.bytes_out,
+                        session.address,
+                    ),
+                    now,
+                    _CLASS_SESSION,
+                    _SESSION_STAMP,
+                )
         else:
             session.dirty = True
         # _activity(session, now, action, db, note_id), inline, and _rearm_idle in it.
@@ -584,7 +602,29 @@ class Server:
                     ),
                 )
         elif now - state.last_record >= self.suppress_us:
-            self._db_record(session, state, _DB_STAMP, now)
+            # _db_record(session, state, _DB_STAMP, now), inline, of a database open.
+            state.last_record = now
+            state.dirty = False
+            if state.classes & _CLASS_DATABASE:
+                base = self._tick_base
+                self.writer.write_values(
+                    DbRec,
+                    (
+                        session.session_id,
+                        _DB_STAMP,
+                        session.name,
+                        (
+                            state.closed_ticks
+                            + (base + now) // _US_PER_TICK
+                            - (base + state.opened_at) // _US_PER_TICK
+                        )
+                        & DWORD_MAX,
+                        state.info.replica_id,
+                    ),
+                    now,
+                    _CLASS_DATABASE,
+                    _DB_STAMP,
+                )
         else:
             state.dirty = True
         if note_id is not None and (action == "read" or action == "write"):  # noqa: PLR1714
@@ -743,8 +783,26 @@ class Server:
         session = db.session
         session.boundary_pending = False
         now = self._now
+        writer = self.writer
         if not session.ended and session.dirty:
-            self._session_record(session, _SESSION_STAMP, now)
+            # _session_record(session, _SESSION_STAMP, now), inline (so is the DBREC's).
+            session.last_record = now
+            session.dirty = False
+            if session.classes & _CLASS_SESSION:
+                writer.write_values(
+                    SessionRec,
+                    (
+                        session.session_id,
+                        _SESSION_STAMP,
+                        session.name,
+                        session.bytes_in,
+                        session.bytes_out,
+                        session.address,
+                    ),
+                    now,
+                    _CLASS_SESSION,
+                    _SESSION_STAMP,
+                )
         items = self._heap_items
         if items:
             first = items[0]
@@ -758,7 +816,28 @@ class Server:
         db.boundary_pending = False
         db.boundary_sequence = 0
         if not session.ended and db.is_open and db.dirty:
-            self._db_record(session, db, _DB_STAMP, now)
+            db.last_record = now
+            db.dirty = False
+            if db.classes & _CLASS_DATABASE:
+                base = self._tick_base
+                writer.write_values(
+                    DbRec,
+                    (
+                        session.session_id,
+                        _DB_STAMP,
+                        session.name,
+                        (
+                            db.closed_ticks
+                            + (base + now) // _US_PER_TICK
+                            - (base + db.opened_at) // _US_PER_TICK
+                        )
+                        & DWORD_MAX,
+                        db.info.replica_id,
+                    ),
+                    now,
+                    _CLASS_DATABASE,
+                    _DB_STAMP,
+                )
 
     def _db_boundary(self, db: DbState) -> None:
         db.boundary_pending = False
