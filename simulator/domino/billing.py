@@ -8,7 +8,12 @@ from typing import Any
 
 from simulator.wire.codec import FrameCodec
 from simulator.wire.records import Record
-from simulator.wire.timedate import TimeDate, VirtualTimeStamper
+from simulator.wire.timedate import (
+    MICROSECONDS_PER_TICK,
+    TICKS_PER_DAY,
+    TimeDate,
+    VirtualTimeStamper,
+)
 
 # (seq, frame bytes): the run's frame number travels with the frame to every sink.
 SequencedFrame = tuple[int, bytes]
@@ -26,6 +31,9 @@ class BillingWriter:
 
     __slots__ = (
         "_counts",
+        "_day",
+        "_day_end_tick",
+        "_day_start_tick",
         "_encoders",
         "_stamp_call",
         "_stamp_now",
@@ -75,6 +83,10 @@ class BillingWriter:
         # Several records of one event share its instant: stamp it once.
         self._stamp_now = -1
         self._stamp_value = stamper(0)
+        # write_values's own copy of the stamper's day (VirtualTimeStamper.__call__).
+        self._day = -1
+        self._day_start_tick = 0
+        self._day_end_tick = 0
 
     def skip_encoding(self) -> None:
         """For a dry run, which checks the script's state and never looks at a frame:
@@ -128,7 +140,15 @@ class BillingWriter:
         encode, struct_type, counts = self._encoders[kind]
         if now != self._stamp_now:
             self._stamp_now = now
-            self._stamp_value = self._stamp_call(now)
+            # self._stamp_call(now), inline (a call an instant): this writer's stamp is
+            # always its VirtualTimeStamper's. (A FaultingWriter's, which `restamp` may
+            # replace, writes through `write`, which calls it.)
+            tick = (self.tick_base_us + now) // _US_PER_TICK
+            if not self._day_start_tick <= tick < self._day_end_tick:
+                day = self._day = tick // _TICKS_PER_DAY
+                start = self._day_start_tick = day * _TICKS_PER_DAY
+                self._day_end_tick = start + _TICKS_PER_DAY
+            self._stamp_value = _new_tuple(TimeDate, (tick - self._day_start_tick, self._day))
         # A generated encoder only unpacks its record (and an error shows it as a tuple):
         # the plain tuple does as well.
         frame = encode(struct_type, bill_class, self.server_name, self._stamp_value, values)  # type: ignore[arg-type]
@@ -148,6 +168,11 @@ class BillingWriter:
         counts[0] = counts.get(0, 0) + 1
         self.put((self.frames, frame))
         return True
+
+
+_US_PER_TICK = MICROSECONDS_PER_TICK
+_TICKS_PER_DAY = TICKS_PER_DAY
+_new_tuple = tuple.__new__
 
 
 def _no_frame(*_: object) -> bytes:
