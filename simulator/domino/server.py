@@ -816,28 +816,7 @@ class Server:
         db.boundary_pending = False
         db.boundary_sequence = 0
         if not session.ended and db.is_open and db.dirty:
-            db.last_record = now
-            db.dirty = False
-            if db.classes & _CLASS_DATABASE:
-                base = self._tick_base
-                writer.write_values(
-                    DbRec,
-                    (
-                        session.session_id,
-                        _DB_STAMP,
-                        session.name,
-                        (
-                            db.closed_ticks
-                            + (base + now) // _US_PER_TICK
-                            - (base + db.opened_at) // _US_PER_TICK
-                        )
-                        & DWORD_MAX,
-                        db.info.replica_id,
-                    ),
-                    now,
-                    _CLASS_DATABASE,
-                    _DB_STAMP,
-                )
+            self._db_record(session, db, _DB_STAMP, now)
 
     def _db_boundary(self, db: DbState) -> None:
         db.boundary_pending = False
