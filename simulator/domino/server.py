@@ -783,26 +783,8 @@ class Server:
         session = db.session
         session.boundary_pending = False
         now = self._now
-        writer = self.writer
         if not session.ended and session.dirty:
-            # _session_record(session, _SESSION_STAMP, now), inline (so is the DBREC's).
-            session.last_record = now
-            session.dirty = False
-            if session.classes & _CLASS_SESSION:
-                writer.write_values(
-                    SessionRec,
-                    (
-                        session.session_id,
-                        _SESSION_STAMP,
-                        session.name,
-                        session.bytes_in,
-                        session.bytes_out,
-                        session.address,
-                    ),
-                    now,
-                    _CLASS_SESSION,
-                    _SESSION_STAMP,
-                )
+            self._session_record(session, _SESSION_STAMP, now)
         items = self._heap_items
         if items:
             first = items[0]
