@@ -795,10 +795,8 @@ class Server:
                 )
                 db.boundary_sequence = 0  # not an int of its own per idle database
                 return
-        db.boundary_pending = False
         db.boundary_sequence = 0
-        if not session.ended and db.is_open and db.dirty:
-            self._db_record(session, db, _DB_STAMP, now)
+        self._db_boundary(db)
 
     def _db_boundary(self, db: DbState) -> None:
         db.boundary_pending = False
