@@ -143,11 +143,10 @@ class OriginatorIds:
 def fast_draw(distribution: Distribution) -> Callable[[float], float]:
     """`distribution.draw`, for a table (Discrete) without its property and bounds calls;
     the same value for the same uniform."""
-    if not isinstance(distribution, Discrete):
+    table = fast_table(distribution)
+    if table is None:
         return distribution.draw
-    values = (*distribution.values, distribution.values[-1])  # u * total may round up to it
-    cumulative = list(accumulate(distribution.weights))
-    total = cumulative[-1]
+    values, cumulative, total = table
 
     def draw(u: float) -> float:
         return values[bisect_right(cumulative, u * total)]
@@ -158,8 +157,9 @@ def fast_draw(distribution: Distribution) -> Callable[[float], float]:
 def fast_table(
     distribution: Distribution,
 ) -> tuple[tuple[float, ...], list[float], float] | None:
-    """`fast_draw`'s table of a Discrete (values, cumulative weights, their total), for a hot
-    path to draw inline as `values[bisect_right(cumulative, u * total)]`; None otherwise."""
+    """A Discrete's table (values, cumulative weights, their total), for a hot path to draw
+    inline as `values[bisect_right(cumulative, u * total)]`, as `fast_draw` does; None for
+    any other distribution."""
     if not isinstance(distribution, Discrete):
         return None
     values = (*distribution.values, distribution.values[-1])  # u * total may round up to it
