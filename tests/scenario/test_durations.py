@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simulator.scenario import durations
 from simulator.scenario.durations import DurationError, format_duration, parse_duration
 
 
@@ -127,3 +128,23 @@ def test_a_duration_of_thousands_of_digits_is_refused_not_a_traceback() -> None:
     # Past 4,300 digits Python will not read the text as a number at all.
     with pytest.raises(DurationError, match="a number of 5,000 digits is too long"):
         parse_duration("1" * 5000 + "s")
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=1, max_size=20),
+    st.none() | st.text(alphabet="0123456789", max_size=8),
+    st.sampled_from(["s", "ms", "m", "h", "d", "us", "µs", "", "x"]),
+)
+def test_the_common_form_reads_as_the_full_parser_reads_it(
+    whole: str, fraction: str | None, unit: str
+) -> None:
+    # parse_duration reads `1.189s` and its like with one match (durations._COMMON):
+    # the same number, or the same error, as the general reader.
+    text = whole + ("" if fraction is None else "." + fraction) + unit
+    outcomes: list[int | str] = []
+    for read in (parse_duration, durations._parse_text):
+        try:
+            outcomes.append(read(text))
+        except DurationError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
