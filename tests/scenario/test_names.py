@@ -31,6 +31,13 @@ def test_a_name_fills_its_char_array_and_no_more() -> None:
         domino_name(longest + "x")
 
 
+def test_an_ascii_name_is_counted_as_its_bytes_too() -> None:
+    longest = "CN=" + "x" * (c.MAXUSERNAME - 3)
+    assert domino_name(longest) == longest
+    with pytest.raises(ValueError, match=f"is {c.MAXUSERNAME + 1} bytes of UTF-8"):
+        domino_name(longest + "x")
+
+
 @pytest.mark.parametrize("bad", ["", "   ", "CN=A\0B/O=Acme"])
 def test_a_name_is_not_empty_and_has_no_nul(bad: str) -> None:
     with pytest.raises(ValueError, match=r"empty|NUL"):
