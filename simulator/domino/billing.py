@@ -125,7 +125,10 @@ class BillingWriter:
             self._stamp_value = self._stamp_call(now)
         frame = encode(struct_type, bill_class, self.server_name, self._stamp_value, rec)
         frames = self.frames = self.frames + 1
-        counts[detail] = counts.get(detail, 0) + 1
+        try:  # (see write_values)
+            counts[detail] += 1
+        except KeyError:
+            counts[detail] = 1
         self.put((frames, frame))
         return True
 
@@ -153,7 +156,12 @@ class BillingWriter:
         # the plain tuple does as well.
         frame = encode(struct_type, bill_class, self.server_name, self._stamp_value, values)  # type: ignore[arg-type]
         frames = self.frames = self.frames + 1
-        counts[detail] = counts.get(detail, 0) + 1
+        # A subscript in a try (free in 3.11 while nothing is raised), not `.get`, a
+        # method call: once a record.
+        try:
+            counts[detail] += 1
+        except KeyError:
+            counts[detail] = 1
         self.put((frames, frame))
         return True
 

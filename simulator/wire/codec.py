@@ -107,7 +107,14 @@ def _pack_args(
     temp = f"s{len(temps)}"
     temps.append(1)
     if cached:
-        lines.append(f"    {temp} = _fits{ctype.size}.get({src})")
+        # A subscript in a try (free in 3.11 while nothing is raised) rather than `.get`,
+        # a method call: this runs for each name of each frame. The miss leaves the
+        # except clause before `_fit` runs, so a name too long is not reported as
+        # raised while handling the KeyError.
+        lines.append("    try:")
+        lines.append(f"        {temp} = _fits{ctype.size}[{src}]")
+        lines.append("    except KeyError:")
+        lines.append(f"        {temp} = None")
         lines.append(f"    if {temp} is None: {temp} = _fit({src}, {name!r}, {ctype.size})")
         return [temp]
     lines.append(f"    {temp} = {src}.encode('utf-8', 'surrogateescape')")
@@ -244,7 +251,10 @@ class KindCodec:
         # The server name is the same in every frame of a run: encoded once (see
         # _server_name_bytes), then looked up.
         server_name_size = HEADER_FIELDS[3][1].size
-        lines.append("    s_server = _server_names.get(ServerName)")
+        lines.append("    try:")
+        lines.append("        s_server = _server_names[ServerName]")
+        lines.append("    except KeyError:")
+        lines.append("        s_server = None")
         lines.append("    if s_server is None: s_server = _server_name_bytes(ServerName)")
         header_args.append("s_server")
         header_args += _pack_args(HEADER_FIELDS[4][1], "TimeStamp", "TimeStamp", lines, temps)
