@@ -633,7 +633,12 @@ class Server:
                 )
         else:
             state.dirty = True
-        if note_id is not None and (action == "read" or action == "write"):  # noqa: PLR1714
+        if note_id is not None and (
+            action == "write"
+            # A read bills nothing and changes nothing without the Document class
+            # (_document_record's own early return): no call for it.
+            or (action == "read" and self.writer.class_mask & _CLASS_DOCUMENT)
+        ):
             self._document_record(session, db, note_id, action == "write", now)
         return session
 

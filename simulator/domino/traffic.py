@@ -374,7 +374,13 @@ class MailTraffic:
                 else:
                     if r >= user:
                         r += 1
-                    names = (known.get(r) or self._named(r),)
+                    # A subscript in a try, not `.get` (a method call): free in 3.11 when
+                    # the name is known, as it mostly is.
+                    try:
+                        name = known[r]
+                    except KeyError:
+                        name = self._named(r)
+                    names = (name,)
             elif pool and (wanted if wanted < pool else pool) * _NAME_ROOM <= self._room:
                 # _recipients' case of names that all fit, inline: distinct recipients
                 # drawn in turn (found in a list: a few of them), named as they come.
@@ -394,7 +400,11 @@ class MailTraffic:
                             r += 1
                         if r not in chosen:
                             chosen.append(r)
-                            named.append(known.get(r) or self._named(r))
+                            try:  # (a subscript, as above)
+                                name = known[r]
+                            except KeyError:
+                                name = self._named(r)
+                            named.append(name)
                 names = tuple(named)
             else:
                 states[user] = state
@@ -405,8 +415,9 @@ class MailTraffic:
             self.messages += 1
             writer = self.writer
             posted_date = writer.stamp_at(posted)  # routed as it is posted: the header's too
-            sender = self._senders.get(user)
-            if sender is None:
+            try:  # (a subscript, as above)
+                sender = self._senders[user]
+            except KeyError:
                 sender = self._sender(user)
             originator, file = sender
             # OriginatorIds.__call__, inline.

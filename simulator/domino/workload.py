@@ -519,21 +519,27 @@ class Population:
         note_id = None
         kind = self._kinds[index]
         if kind:
+            # _database_drawn(session, index, u), inline, both its cases: a call an action.
             mail_share = self._mail_share
-            if mail_share and (u - self._mix_lower[index]) / self._mix_weights[index] < mail_share:
-                # _database_drawn's mail-file case inline (most actions of a mail user).
+            rest = (u - self._mix_lower[index]) / self._mix_weights[index]
+            if mail_share and rest < mail_share:
+                # The mail file (most actions of a mail user).
                 dbs = session.dbs
                 db = dbs[0].info if dbs else None
             else:
-                db, which, u = self._database_drawn(session, index, u)
-                if which >= 0 and kind == _KIND_NOTE:
-                    share = self._note_share[which]
-                    if share:
-                        pick = self._pick
-                        assert pick is not None  # `which` is its database's rank
-                        rest = (u - pick.lower[which]) / pick.weights[which]
-                        if rest < share:
-                            note_id = self._notes[which][int(rest * self._note_scale[which])]
+                pick = self._pick
+                if pick is not None:
+                    if mail_share:
+                        rest = (rest - mail_share) / (1.0 - mail_share)
+                    u = rest * pick.total
+                    which = _bisect(pick.cumulative, u)
+                    db = self.databases[which]
+                    if kind == _KIND_NOTE:
+                        share = self._note_share[which]
+                        if share:
+                            rest = (u - pick.lower[which]) / pick.weights[which]
+                            if rest < share:
+                                note_id = self._notes[which][int(rest * self._note_scale[which])]
             if kind == _KIND_CLOSE and db is not None:
                 db_state = session.db_state(db)
                 if db_state is None or not db_state.is_open:
@@ -581,8 +587,8 @@ class Population:
     ) -> tuple[Database | None, int, float]:
         """The database an action of mix entry `index` goes to, from what is left of its
         number `u`: (the database, its rank among the generated ones or -1, the number
-        left within that rank's share, for the note). One reading for `_next` and the
-        fold, which must draw alike."""
+        left within that rank's share, for the note). The fold's reading; `_next` has the
+        same inline (they must draw alike)."""
         rest = (u - self._mix_lower[index]) / self._mix_weights[index]
         mail_share = self._mail_share
         if rest < mail_share:
@@ -776,9 +782,17 @@ class Population:
                     at = end
                 break
         if at != first_at:  # any action done ahead (each moves `at` on, to at most end)
-            self._done_ahead(
-                user, session, state, bytes_in, bytes_out, (first_state, first_at, last), now
-            )
+            # _done_ahead(user, session, state, bytes_in, bytes_out, (first_state,
+            # first_at, last), now), inline: a call a fold, most actions of a mail user.
+            session.bytes_in = (session.bytes_in + bytes_in) & DWORD_MAX
+            session.bytes_out = (session.bytes_out + bytes_out) & DWORD_MAX
+            session.last_activity = last
+            states[user] = state
+            ahead = self._ahead
+            ahead[user] = (first_state, first_at, last)
+            if len(ahead) > self._ahead_room:
+                kept = self._ahead = {u: entry for u, entry in ahead.items() if entry[2] > now}
+                self._ahead_room = max(_AHEAD_KEPT, 2 * len(kept))
         return at
 
     def unfold(self, now: int) -> None:
