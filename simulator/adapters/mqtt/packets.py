@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
+from operator import itemgetter, mod
 from typing import Final
 
 from simulator.adapters.mqtt.topics import frame_topic, meta_topic, topic_level
@@ -24,6 +26,16 @@ _PROPERTY_USER: Final = b"\x26"
 _PUBLISH_QOS0: Final = 0x30
 _PUBLISH_QOS1: Final = 0x32
 _VARINT_1: Final = [bytes((value,)) for value in range(0x80)]
+# The column-wise encoding of binary frames (FrameEncoder._binary_packets), per frame
+# in C: no bytecode runs a frame.
+_SEQ: Final = itemgetter(0)  # a sequenced frame's seq
+_FRAME: Final = itemgetter(1)  # and its bytes
+_KIND: Final = itemgetter(slice(2, 8))  # a frame's header bytes 2..8: struct type, class
+_FIRST: Final = itemgetter(0)
+_SECOND: Final = itemgetter(1)
+# Prefixes kept for that many (kind, seq digits, frame length) at most: frames whose
+# lengths vary a lot (long strings) would otherwise grow the table without bound.
+_PREFIXES_KEPT: Final = 4096
 
 
 def _json_text() -> Callable[[object], str]:
@@ -119,6 +131,12 @@ class FrameEncoder:
         self._kinds: dict[bytes, tuple[bytes, bytes]] = {}
         # first byte -> remaining length -> the fixed header
         self._fixed: dict[int, dict[int, bytes]] = {_PUBLISH_QOS0: {}, _PUBLISH_QOS1: {}}
+        # (first byte, size of the sent property) -> (kind, seq digits, frame length) ->
+        # (all of the packet before the packet id, all between it and the seq's digits);
+        # QoS 0: (all of the packet before the seq's digits, b"")
+        self._prefixes: dict[
+            tuple[int, int], dict[tuple[bytes, int, int], tuple[bytes, bytes]]
+        ] = {}
 
     def _kind(self, key: bytes, frame: bytes) -> tuple[bytes, bytes]:
         topic = frame_topic(self.server_cn, frame)
@@ -162,6 +180,10 @@ class FrameEncoder:
         ``sent_us``: the wall-clock time of the frames' first publish, in microseconds
         since the Unix epoch; a resend passes the first one again."""
         if self.properties and not self.topic_meta:
+            if self._json is None:
+                packets = self._binary_packets(items, packet_ids, sent_us)
+                if packets is not None:
+                    return packets, []
             return self._packets_with_properties(items, packet_ids, sent_us)
         pieces: list[bytes] = []
         add = pieces.extend
@@ -264,6 +286,88 @@ class FrameEncoder:
             else:
                 add((header, topic, head, seq_text, tail, payload))
         return b"".join(pieces), rejected
+
+    def _binary_packets(
+        self,
+        items: Sequence[SequencedFrame],
+        packet_ids: Sequence[int] | None,
+        sent_us: int,
+    ) -> bytes | None:
+        """``_packets_with_properties`` of binary frames, a column at a time: each piece of
+        the packets (prefix, packet id, seq digits, tail, frame) is made for the whole
+        batch by one C loop (``map``) and the columns interleaved by slice assignment, so
+        that no bytecode runs per frame. None when a frame has no topic: the caller then
+        encodes the batch frame by frame, which says which frames are left out.
+
+        A packet's bytes before its seq digits depend only on its frame's kind, the
+        number of its seq's digits and its frame's length: kept in ``_prefixes``; the
+        bytes after them (run, structtype, sent) on its kind and the batch's ``sent``."""
+        first, _fixed, _ids, id_size, sent = self._batch(packet_ids, sent_us)
+        frames = list(map(_FRAME, items))
+        seq_texts = list(map(mod, repeat(b"%d"), map(_SEQ, items)))
+        kinds = list(map(_KIND, frames))
+        prefixes = self._prefixes.get((first, len(sent)))
+        if prefixes is None or len(prefixes) > _PREFIXES_KEPT:
+            prefixes = self._prefixes[first, len(sent)] = {}
+        tails = {kind: kind_tail + sent for kind, (_topic, kind_tail) in self._kinds.items()}
+        try:
+            # zip's tuple is made once and refilled: a list of a key a frame would set
+            # off the garbage collector every few hundred frames. A key not there yet
+            # raises: no scan of the results for a None.
+            found = list(
+                map(
+                    prefixes.__getitem__,
+                    zip(kinds, map(len, seq_texts), map(len, frames), strict=True),
+                )
+            )
+            tail_list = list(map(tails.__getitem__, kinds))
+        except KeyError:
+            keys = list(zip(kinds, map(len, seq_texts), map(len, frames), strict=True))
+            try:
+                for key, frame in zip(keys, frames, strict=True):
+                    if key not in prefixes:
+                        prefixes[key] = self._prefix(key, frame, id_size, len(sent))
+            except ValueError:
+                return None  # no topic for a frame's kind
+            found = list(map(prefixes.__getitem__, keys))
+            tails = {kind: kind_tail + sent for kind, (_topic, kind_tail) in self._kinds.items()}
+            tail_list = list(map(tails.__getitem__, kinds))
+        count = len(frames)
+        pieces: list[bytes]
+        if packet_ids is not None:
+            pieces = [b""] * (6 * count)
+            pieces[0::6] = map(_FIRST, found)
+            pieces[1::6] = map(_U16.pack, packet_ids)
+            pieces[2::6] = map(_SECOND, found)
+            pieces[3::6] = seq_texts
+            pieces[4::6] = tail_list
+            pieces[5::6] = frames
+        else:
+            pieces = [b""] * (4 * count)
+            pieces[0::4] = map(_FIRST, found)
+            pieces[1::4] = seq_texts
+            pieces[2::4] = tail_list
+            pieces[3::4] = frames
+        return b"".join(pieces)
+
+    def _prefix(
+        self, key: tuple[bytes, int, int], frame: bytes, id_size: int, sent_size: int
+    ) -> tuple[bytes, bytes]:
+        """A ``_prefixes`` entry: ``_shape``'s pieces and the fixed header, joined."""
+        kind, digits, length = key
+        known = self._kinds.get(kind)
+        if known is None:
+            known = self._kind(kind, frame)
+        topic, kind_tail = known
+        head = self._seq_heads[digits]
+        props_size = len(head) + digits + len(kind_tail) + sent_size
+        head = _varint(props_size) + head
+        size = len(topic) + id_size + len(head) + digits + len(kind_tail) + sent_size + length
+        first = _PUBLISH_QOS1 if id_size else _PUBLISH_QOS0
+        header = self._fixed[first].get(size) or self._fixed_header(first, size)
+        if id_size:
+            return header + topic, head
+        return header + topic + head, b""
 
     def _shape(
         self, key: bytes, frame: bytes, digits: int, id_size: int, sent: bytes

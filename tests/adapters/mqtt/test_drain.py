@@ -30,6 +30,7 @@ from gmqtt.mqtt.package import PublishPacket
 from gmqtt.mqtt.utils import IdGenerator
 from samples import JDN, SERVER, SERVER_CN
 
+from simulator.adapters.mqtt import packets as packets_module
 from simulator.adapters.mqtt.drain import BillingDrain, BrokerError
 from simulator.adapters.mqtt.options import MqttOptions
 from simulator.adapters.mqtt.packets import (
@@ -278,6 +279,41 @@ def test_frame_packets_equal_gmqtts(
             for index, item in enumerate(written)
         )
         assert ours == theirs
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_binary_batches_encoded_column_wise_equal_frame_by_frame(
+    codec: FrameCodec, qos: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The column-wise encoding of binary batches (kept prefixes, C loops) writes the bytes
+    the frame-by-frame one writes: batches of every size, frames of many lengths and
+    kinds, seqs whose digits change within a batch, a stamp a batch; with the table of
+    kept prefixes cleared when full, and a frame with no topic sending its whole batch
+    frame by frame."""
+    monkeypatch.setattr(packets_module, "_PREFIXES_KEPT", 40)
+    ours = FrameEncoder(SERVER_CN, RUN, None, properties=True)
+    reference = FrameEncoder(SERVER_CN, RUN, None, properties=True)
+    frames = make_frames(600, codec, custom_every=7)
+    custom = [
+        (seq, codec.encode(Frame(CUSTOM_TYPE, c.BILL_CLASS_SESSION, SERVER, TimeDate(seq, JDN),
+                                 RawRec(b"y" * (seq % 300)))))
+        for seq in range(1, 200)
+    ]  # fmt: skip
+    no_topic = (5, _with_class(frames[0][1], 0x4000))
+    batches: list[list[SequencedFrame]] = []
+    at = 0
+    for size in (1, 2, 3, 17, 250, 1, 330):
+        batches.append([(seq * 37 + 95, frame) for seq, frame in frames[at : at + size]])
+        at += size
+    batches += [custom[:100], custom[100:], [*frames[:5], no_topic, *frames[5:9]], frames[:50]]
+    for number, items in enumerate(batches):
+        sent = 1_764_000_000_000_000 + number * 999_999_999_999
+        mids = [(7 * index + number) % 65_535 + 1 for index in range(len(items))] if qos else None
+        data, rejected = ours.packets(items, mids, sent)
+        want, want_rejected = reference._packets_with_properties(items, mids, sent)
+        assert data == want, number
+        assert [(i, str(e)) for i, e in rejected] == [(i, str(e)) for i, e in want_rejected]
+        assert ours._binary_packets(items, mids, sent) == (None if no_topic in items else data)
 
 
 # -- broker tests ----------------------------------------------------------------------------
