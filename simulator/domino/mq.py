@@ -7,6 +7,8 @@ from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import repeat
+from operator import call
 from typing import ClassVar, Generic, TypeVar
 
 from simulator.wire import constants as c
@@ -399,8 +401,9 @@ class MessageQueue(Generic[_M]):
                 level.clear()
                 remaining -= size
             else:
-                popleft = level.popleft
-                out.extend([popleft() for _ in range(remaining)])
+                # The pops in one C loop, not a bytecode loop a message (the drain takes
+                # its batches from a queue that holds more).
+                out.extend(map(call, repeat(level.popleft, remaining)))
                 remaining = 0
             if not remaining:
                 break
