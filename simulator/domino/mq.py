@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import repeat
 from operator import call
-from typing import ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from simulator.wire import constants as c
+
+if TYPE_CHECKING:
+    # Imported where a wait needs it: `billsim validate` and `--help` import this module
+    # (its quota) and never wait, and asyncio is ~3% of validating a big scenario.
+    import asyncio
 
 __all__ = [
     "DEFAULT_QUOTA",
@@ -343,6 +347,8 @@ class MessageQueue(Generic[_M]):
                 raise MQQuittingError(self.name)
             if self._quota - self._used >= room:
                 return
+            import asyncio  # noqa: PLC0415 - see the imports
+
             entry = (room, asyncio.get_running_loop().create_future())
             self._space_waiters.append(entry)
             try:
@@ -430,6 +436,8 @@ class MessageQueue(Generic[_M]):
             if timeout is None:
                 await self._wait_message()
             else:
+                import asyncio  # noqa: PLC0415 - see the imports
+
                 try:
                     async with asyncio.timeout(timeout):
                         await self._wait_message()
@@ -482,6 +490,8 @@ class MessageQueue(Generic[_M]):
         while self._used == self._held:
             if self._quitting:
                 raise MQQuittingError(self.name)
+            import asyncio  # noqa: PLC0415 - see the imports
+
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._getters.append(fut)
             try:

@@ -3,12 +3,15 @@ that ``run`` and ``tail`` share."""
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from simulator.adapters.mqtt.url import BrokerUrl
 from simulator.errors import InputError
+
+if TYPE_CHECKING:
+    # Imported by tls_context: the command line imports this module for its defaults.
+    import ssl
 
 _VERSIONS: Final = {"5": "5", "5.0": "5", "3.1.1": "3.1.1", "311": "3.1.1"}
 
@@ -107,6 +110,8 @@ def tls_context(
             raise InputError(f"{given[0]} needs an mqtts:// broker, not {url}", field=given[0])
         return None
     _check_key_has_certificate(cert_file, key_file)
+    import ssl  # noqa: PLC0415 - see the imports
+
     try:
         context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as error:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import socket
-import ssl
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -148,6 +146,11 @@ def host_problem(host: str) -> str | None:
 def connect_failure(error: BaseException) -> str:
     """Why a connection to a broker failed, for people: `connection refused`, `unknown
     host (...)`, a TLS error's text; no errno numbers, no reprs."""
+    # Imported here, after a connection failed: the command line imports this module for
+    # its defaults, and `billsim validate` connects to nothing.
+    import socket  # noqa: PLC0415
+    import ssl  # noqa: PLC0415
+
     if isinstance(error, socket.gaierror):
         return f"unknown host ({error.strerror})"
     if isinstance(error, ConnectionRefusedError):
