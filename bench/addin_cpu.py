@@ -44,7 +44,8 @@ from simulator.adapters.stores import open_store
 from simulator.addin.intake import Intake
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
-from simulator.commands.addin import AddinRequest, collect_garbage_seldom, serve
+from simulator.commands.addin import AddinRequest, serve
+from simulator.commands.garbage import collect_garbage_seldom
 
 SCENARIO = """
 name: bench-addin-cpu
@@ -186,7 +187,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="cProfile stats of the last drain")
     args = parser.parse_args()
     logging.getLogger("gmqtt").setLevel(logging.ERROR)  # as `billsim addin` does
-    collect_garbage_seldom()
+    collect_garbage_seldom(freeze=True)
     print(machine_line("add-in CPU"), f"load {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

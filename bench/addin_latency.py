@@ -47,7 +47,8 @@ from simulator.adapters.stores import open_store
 from simulator.addin.intake import Intake
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
-from simulator.commands.addin import AddinRequest, collect_garbage_seldom, serve
+from simulator.commands.addin import AddinRequest, serve
+from simulator.commands.garbage import collect_garbage_seldom
 
 
 def wall_us() -> int:
@@ -184,7 +185,7 @@ def main() -> None:
     parser.add_argument("--store", default="sqlite", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     logging.getLogger("gmqtt").setLevel(logging.ERROR)  # as `billsim addin` does
-    collect_garbage_seldom()
+    collect_garbage_seldom(freeze=True)
     print(machine_line("add-in latency"))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -19,6 +19,7 @@ import sys
 import time
 
 from simulator.adapters.sinks import NullSink
+from simulator.commands.garbage import collect_garbage_seldom
 from simulator.commands.run import run_to_sink
 from simulator.domino.simulation import RunOptions, Simulation
 from simulator.scenario.loader import load_scenario_text
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-databases", default="shared", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    collect_garbage_seldom()  # as `billsim run` does before it runs
     if args.child:
         concurrent_rss(args.child, args.child_databases)
         return

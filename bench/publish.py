@@ -45,6 +45,7 @@ from engine import THROUGHPUT_SCENARIO
 from simulator.adapters.logs import configure_logging
 from simulator.adapters.mqtt.options import MqttOptions
 from simulator.adapters.sinks import NullSink
+from simulator.commands.garbage import collect_garbage_seldom
 from simulator.commands.run import run_to_sink
 from simulator.commands.run_mqtt import run_on_mqtt
 from simulator.domino.simulation import RunOptions, Simulation
@@ -255,6 +256,7 @@ def main() -> None:
     )
     parser.add_argument("--profile", help="write a cProfile of the last run of each here (.N)")
     args = parser.parse_args()
+    collect_garbage_seldom()  # as `billsim run` does before it runs
     with open("/proc/cpuinfo") as cpuinfo:
         models = [
             line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import math
@@ -53,6 +52,7 @@ from simulator.addin.intake import Intake, Message
 from simulator.addin.pacing import Pacing, Unpaced, WakeupPacing
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Committed, Received, Rejected, Store
+from simulator.commands.garbage import collect_garbage_seldom
 from simulator.commands.metrics import AddinMetrics, metrics_endpoint, pumping
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.series import LATENCIES, CounterSeries, addin_series_json, sampling
@@ -599,20 +599,6 @@ async def _until_change(
             return "lost"
 
 
-# Objects made between two collections of the youngest generation; Python's default is 700.
-_GC_THRESHOLD: Final = 50_000
-
-
-def collect_garbage_seldom() -> None:
-    """Tune this process's garbage collector for a stream of frames: every frame makes a
-    dozen short-lived objects, freed by reference counting, and the default threshold
-    ran a collection every hundred frames or so (10% of the add-in's CPU, measured on a
-    backlog). What is alive now (modules, tables, compiled readers) is frozen out of
-    the collections to come."""
-    gc.freeze()
-    gc.set_threshold(_GC_THRESHOLD, *gc.get_threshold()[1:])
-
-
 def run_addin(
     request: AddinRequest, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -622,7 +608,7 @@ def run_addin(
     # gmqtt warns of what the add-in reports itself (a refused v5 CONNECT, a lost
     # connection, a PUBACK left unsent because its connection is gone).
     logging.getLogger("gmqtt").setLevel(logging.ERROR)
-    collect_garbage_seldom()
+    collect_garbage_seldom(freeze=True)
     settings = (
         resolve_settings(read_notes_ini(request.notes_ini))
         if request.notes_ini is not None

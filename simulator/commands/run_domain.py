@@ -40,6 +40,7 @@ from simulator.adapters.logs import configure_logging, get_logger
 from simulator.adapters.metrics.figures import FiguresLayout
 from simulator.adapters.sinks import BinaryFileSink, FrameSink, NullSink, drain_to_sink
 from simulator.commands.domain_summary import merge_summaries, print_domain_summary
+from simulator.commands.garbage import collect_garbage_seldom
 from simulator.commands.loading import check_script
 from simulator.commands.metrics import (
     RunMetrics,
@@ -205,6 +206,7 @@ def run_scenario(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     scenario, settings = load_request(request)
+    collect_garbage_seldom()
     on_summary = None
     if request.report_path is not None:
         # matplotlib (the report's charts) only for a run that writes a report.
@@ -508,6 +510,7 @@ def serve_group(
     """A child process's work: its servers run, then their summaries (or what went wrong)
     sent back on `results`. `shared_figures`: where to post the servers' figures for the
     parent's metrics endpoint."""
+    collect_garbage_seldom()  # as its parent's, which this spawned process does not inherit
     board = Board(slots, len(group.servers))
     metrics = None
     if shared_figures is not None:
