@@ -14,7 +14,7 @@ from simulator.wire import constants as c
 
 if TYPE_CHECKING:
     # Imported where a wait needs it: `billsim validate` and `--help` import this module
-    # (its quota) and never wait, and asyncio is ~3% of validating a big scenario.
+    # (its quota) and never wait (asyncio and ssl: 5% of `--help`'s instructions).
     import asyncio
 
 __all__ = [

@@ -168,7 +168,7 @@ class Simulation:
         self.pacer = Pacer(Speed(None) if options.rate else options.speed, wall_clock)
         self.limiter = RateLimiter(options.rate, wall_clock) if options.rate else None
         # Made when a run first waits or is woken (_wake): a dry run does neither, and
-        # `billsim validate` then never imports asyncio (~3% of its CPU time).
+        # `billsim validate` then never imports asyncio (see mq.py).
         self._wake_event: asyncio.Event | None = None
         self.paused = False
         # Server tasks (issue: mail, replication, agents, HTTP) register their completion
