@@ -24,7 +24,7 @@ from simulator.domino.traffic import Traffic
 from simulator.domino.workload import Population
 from simulator.errors import InputError
 from simulator.scenario.loader import ScenarioError, by_line, parse_workload
-from simulator.scenario.models import Action, Scenario, SessionActionBase, is_directory
+from simulator.scenario.models import Action, Scenario, is_directory, is_session_action
 from simulator.scenario.notes_ini import NotesIniSettings
 from simulator.scenario.rate import RatePlan
 from simulator.scenario.speed import Speed
@@ -307,7 +307,7 @@ class Simulation:
             self._script_problems.append(problem)
 
     def run_action(self, action: Action) -> None:
-        if isinstance(action, SessionActionBase):
+        if is_session_action(action):
             user = self.scenario.users[action.user]
             # The fields as stored: `getattr(action, "db", None)` on an action without
             # one goes through pydantic's __getattr__ and an AttributeError, every time.

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from simulator.errors import quoted
 from simulator.scenario.distributions import Exponential, LogNormal
 from simulator.scenario.durations import format_duration
 from simulator.scenario.faults import check_faults
 from simulator.scenario.models import (
+    SESSION_ACTIONS,
     Action,
     ActionBase,
     AgentAction,
@@ -30,9 +31,9 @@ from simulator.scenario.models import (
     ReadAction,
     ReplicateAction,
     Scenario,
-    SessionActionBase,
     WriteAction,
     is_directory,
+    is_session_action,
 )
 from simulator.scenario.names import domino_name, net_address
 from simulator.scenario.values import CustomValueError, custom_value
@@ -46,7 +47,10 @@ from simulator.wire.records import AGENTREC, HTTPREQREC, MAILREC
 
 # Common-log time stamp, e.g. `21/Nov/2026:09:00:00 +0000`: its length never varies.
 _HTTP_TIMESTAMP_LEN = 26
-_DB_ACTIONS = (OpenAction, CloseAction, ReadAction, WriteAction, EditAction)
+# By class, as `is_session_action` (models.py): the actions that name a database, and those
+# that may name a charged document.
+_DB_ACTIONS = frozenset({OpenAction, CloseAction, ReadAction, WriteAction, EditAction})
+_NOTE_ACTIONS = frozenset({ReadAction, WriteAction})
 
 Report = Callable[[Sequence[Any], str], None]
 """Where a check sends a problem: the path of the field (`"script", 3, "db"`) and a message."""
@@ -150,9 +154,12 @@ def check_scenario(
                 f"(duration {format_duration(scenario.duration)})",
             )
         check_references(report, path, action, users, databases)
-        if isinstance(action, SessionActionBase):
-            if isinstance(action, ReadAction | WriteAction) and action.note_id is not None:
-                _check_charged(report, (*path, "note_id"), action, scenario.databases)
+        kind = type(action)
+        if kind in SESSION_ACTIONS:
+            if kind in _NOTE_ACTIONS:
+                charged = cast("ReadAction | WriteAction", action)
+                if charged.note_id is not None:
+                    _check_charged(report, (*path, "note_id"), charged, scenario.databases)
         elif isinstance(action, ReplicateAction):
             for position, replicated in enumerate(action.databases):
                 db_field = (*path, "databases", position, "db")
@@ -227,10 +234,11 @@ def check_references(
     databases: Container[str],
 ) -> None:
     """The user and the database a session action names are declared in the file."""
-    if isinstance(action, SessionActionBase) and action.user not in users:
+    if is_session_action(action) and action.user not in users:
         report((*path, "user"), f"unknown user {quoted(action.user)} (not a key of users)")
-    if isinstance(action, _DB_ACTIONS):
-        _check_declared(report, (*path, "db"), action.db, databases)
+    if type(action) in _DB_ACTIONS:
+        db = cast("OpenAction | CloseAction | ReadAction | WriteAction | EditAction", action).db
+        _check_declared(report, (*path, "db"), db, databases)
 
 
 def _check_charged(

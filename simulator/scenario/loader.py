@@ -26,6 +26,7 @@ from simulator.scenario.models import (
     SessionActionBase,
     User,
     is_directory,
+    is_session_action,
 )
 from simulator.scenario.notes_ini import (
     IniEntry,
@@ -426,9 +427,7 @@ def _runnable(
     if blocked:
         return None, (), tuple(dict.fromkeys(blocked))
     sessions = [
-        action
-        for action in (*scenario.script, *stand_ins.values())
-        if isinstance(action, SessionActionBase)
+        action for action in (*scenario.script, *stand_ins.values()) if is_session_action(action)
     ]
     for action in sessions:
         db = getattr(action, "db", None)

@@ -10,6 +10,8 @@ from scenario_texts import BASE, BASE_LINES, DEMO, errors_of, script, script_lin
 from simulator.scenario.distributions import Exponential
 from simulator.scenario.loader import load_scenario, load_scenario_text, parse_workload
 from simulator.scenario.models import (
+    ACTION_MODELS,
+    ActionBase,
     AgentAction,
     CloseAction,
     CustomAction,
@@ -19,6 +21,8 @@ from simulator.scenario.models import (
     ReadAction,
     ReplicateAction,
     Scenario,
+    SessionActionBase,
+    is_session_action,
 )
 from simulator.scenario.notes_ini import parse_notes_ini
 from simulator.scenario.speed import Speed
@@ -345,3 +349,11 @@ def test_the_documented_day_at_a_server_parses() -> None:
     assert workload.replication[0].window == (8 * 3600_000_000, 22 * 3600_000_000)
     assert workload.agents[0].at == 2 * 3600_000_000
     assert workload.http is not None and workload.http.status[500] == 0.005
+
+
+@pytest.mark.parametrize("model", list(ACTION_MODELS.values()), ids=list(ACTION_MODELS))
+def test_a_session_action_is_told_by_its_class_as_isinstance_tells_it(
+    model: type[ActionBase],
+) -> None:
+    action = model.model_construct()
+    assert is_session_action(action) == isinstance(action, SessionActionBase)
