@@ -506,11 +506,7 @@ class NatsBroker(_PlainListener):
         """Until an MQTT client is accepted (CONNACK 0)."""
         deadline = time.monotonic() + timeout
         while mqtt_connack(self.host, self.port, timeout=2.0) != 0:
-            if self.process is None or self.process.poll() is not None:
-                self.stop()
-                pytest.fail(f"nats-server {self.name} exited:\n{self.log_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"nats-server {self.name} serves no MQTT:\n{self.log_text()}")
+            self._fail_if_exited_or_late(deadline, "serves no MQTT")
             time.sleep(0.1)
 
     def wait_jetstream(self, timeout: float = NATS_START_TIMEOUT) -> None:
@@ -521,12 +517,17 @@ class NatsBroker(_PlainListener):
             with contextlib.suppress(OSError, RuntimeError, ValueError):
                 if "error" not in nats_request(self.client_port, "$JS.API.INFO", timeout=0.5):
                     return
-            if self.process is None or self.process.poll() is not None:
-                self.stop()
-                pytest.fail(f"nats-server {self.name} exited:\n{self.log_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"nats-server {self.name}: no JetStream:\n{self.log_text()}")
+            self._fail_if_exited_or_late(deadline, "no JetStream")
             time.sleep(0.05)
+
+    def _fail_if_exited_or_late(self, deadline: float, not_yet: str) -> None:
+        """A wait's end without what it waits for: the node exited (stopped, its log
+        shown), or `deadline` passed (`not_yet` says what is missing)."""
+        if self.process is None or self.process.poll() is not None:
+            self.stop()
+            pytest.fail(f"nats-server {self.name} exited:\n{self.log_text()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"nats-server {self.name}: {not_yet}:\n{self.log_text()}")
 
     def start(self) -> None:
         self.launch()
