@@ -7,7 +7,7 @@ stream (the engine's generator), one SESSIONREC STAMP written by billsim's own
 `BillingWriter.write_values` (class filter, header time stamp, the generated encoder,
 the count by type, the hand-off into MQ$BILLING's deque), the user's next event pushed,
 and the frames drained to a `NullSink` in batches. No session, database, mail, calendar
-or ledger: what is left when every rule of DESIGN §4 and §11 is taken out.
+or ledger: what is left when every lifecycle and workload rule is taken out.
 
 It prints records per CPU second on one core (best of N) for the skeleton, and for
 the flat keys and typical-mail runs of `bench/engine.py`. A rate an issue asks of the
