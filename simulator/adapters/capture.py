@@ -105,14 +105,14 @@ def _read_nbf(
         stream, codec, source=source, prefix=prefix
     ):
         frame = bytes(data[start : start + length])
-        yield SourceFrame(f"byte offset {offset} (frame {seq})", None, None, None, seq, frame)
+        yield SourceFrame(None, None, None, seq, frame, offset=offset)
 
 
 def _read_json_form(
     prefix: bytes, stream: BinaryIO, codec: FrameCodec, source: str
 ) -> Iterator[SourceFrame]:
     for line, seq, data, _frame in read_json_frames(stream, codec, source=source, prefix=prefix):
-        yield SourceFrame(f"line {line}", None, None, None, seq, data)
+        yield SourceFrame(None, None, None, seq, data, line=line)
 
 
 def _read_capture(first: bytes, stream: BinaryIO, source: str) -> Iterator[SourceFrame]:
@@ -173,7 +173,7 @@ def _capture_frame(raw: bytes, source: str, line: int, count: int) -> SourceFram
     if seq is None:
         text = props.get("seq", "")
         seq = int(text) if text.isdigit() and int(text) > 0 else topic_seq
-    return SourceFrame(f"line {line}", float(at), parts.server, run, seq or count, frame)
+    return SourceFrame(float(at), parts.server, run, seq or count, frame, line=line)
 
 
 def _seconds(value: Any) -> bool:

@@ -57,6 +57,7 @@ from simulator.wire.timedate import datetime_from_timedate, format_timedate
 
 Group = tuple[str, str]  # (server common name, run): one MQTT connection, one run
 Put = Callable[[Group, SequencedFrame], Awaitable[None]]
+Offer = Callable[[Group, SequencedFrame], bool]
 _YIELD_EVERY = 512  # frames put between two yields to the event loop at --speed max
 
 
@@ -134,7 +135,7 @@ def plan_replay(request: ReplayRequest, codec: FrameCodec) -> ReplayPlan:
         )
     rebase = parse_time(request.rebase, "--rebase") if request.rebase is not None else None
     name = parse_server_name(request.server_name) if request.server_name is not None else None
-    scan = ReplayScan(FrameRewriter(codec))
+    scan = ReplayScan(FrameRewriter(codec), seqnos=parse_loop(request.loop) != 1)
     for item in read_stream(request.source, codec):
         scan.add(item)
     if rebase is not None and scan.first_stamp is None:
@@ -239,6 +240,11 @@ class Pacer:
         self._last_due = 0.0
         self._count = 0
 
+    @property
+    def paced(self) -> bool:
+        """False at max speed: no frame waits for its time, and `wait` needs none."""
+        return self.factor is not None
+
     async def wait(self, due: float | None, stop: asyncio.Event) -> None:
         """Until the frame's time, or until `stop` is set (Ctrl-C during a long gap)."""
         self._count += 1
@@ -265,24 +271,37 @@ async def play(
     ledger: SentLedger,
     stop: asyncio.Event,
     speed: Speed,
+    offer: Offer | None = None,
 ) -> None:
     """Every pass of the stream, frame by frame, rewritten, put at its time; until the
-    passes are done or `stop` is set."""
+    passes are done or `stop` is set.
+
+    `offer` puts a frame at once when its queue has room (False when it has none, and
+    `put` waits for it): at max speed most frames go without an await."""
     rewriter = plan.scan.rewriter
     pacer = Pacer(speed)
+    paced = pacer.paced
+    count = 0
     pass_index = 0
     while (passes is None or pass_index < passes) and not stop.is_set():
         edit = plan.edit(pass_index)
+        unchanged = edit.changes_nothing
         start = pass_index * plan.pass_seconds
         for item in read_stream(request.source, rewriter.codec):
-            offset = plan.pass_offset(item)
-            await pacer.wait(None if offset is None else start + offset, stop)
+            if paced:
+                offset = plan.pass_offset(item)
+                await pacer.wait(None if offset is None else start + offset, stop)
+            else:
+                count += 1
+                if count % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # the drains' turn
             if stop.is_set():
                 break
-            frame = _rewritten(rewriter, item, edit, request.source)
+            frame = item.frame if unchanged else _rewritten(rewriter, item, edit, request.source)
             group, seq = plan.route(item, pass_index)
             try:
-                await put(group, (seq, frame))
+                if offer is None or not offer(group, (seq, frame)):
+                    await put(group, (seq, frame))
             except MQQuittingError:
                 stop.set()  # the drain gave up (a refused broker): nothing more goes out
                 break
@@ -361,12 +380,18 @@ async def _to_file(
     async def put(_group: Group, item: SequencedFrame) -> None:
         await queue.put(item)
 
+    def offer(_group: Group, item: SequencedFrame) -> bool:
+        if queue.is_full:
+            return False
+        queue.put_nowait(item)
+        return True
+
     stop = asyncio.Event()
     try:
         with stop_on_signals(lambda _signum: stop.set()):
             writer = asyncio.create_task(drain_to_sink(queue, sink))
             try:
-                await play(request, plan, passes, put, ledger, stop, speed)
+                await play(request, plan, passes, put, ledger, stop, speed, offer)
             finally:
                 queue.quit()
                 written = await writer
@@ -454,6 +479,19 @@ async def _to_mqtt(
             await queues[group].put(item)
             sent[group].add(item[1])
 
+        def offer(group: Group, item: SequencedFrame) -> bool:
+            queue = queues[group]
+            if queue.is_full:
+                return False
+            queue.put_nowait(item)
+            return True
+
+        def offer_counted(group: Group, item: SequencedFrame) -> bool:
+            if not offer(group, item):
+                return False
+            sent[group].add(item[1])
+            return True
+
         stop = asyncio.Event()
 
         def quit_now(_signum: object) -> None:
@@ -467,7 +505,7 @@ async def _to_mqtt(
                     player = asyncio.create_task(
                         play(
                             request, plan, passes, put if metrics is None else put_counted,
-                            ledger, stop, speed,
+                            ledger, stop, speed, offer if metrics is None else offer_counted,
                         )
                     )  # fmt: skip
                     await asyncio.wait({player, *tasks}, return_when=asyncio.FIRST_COMPLETED)

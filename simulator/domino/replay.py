@@ -22,8 +22,8 @@ each frame of each pass:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from simulator.domino.server import derive_timedate
 from simulator.scenario.names import common_name
@@ -41,22 +41,30 @@ GroupKey = tuple[str, str | None]
 """(server common name, run id or None): one MQTT connection of a replay, one run."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFrame:
+class SourceFrame(NamedTuple):
     """One frame of a capture or an .nbf file as read, before any pass changes it.
 
-    `where` names it in errors (`line 12`, `byte offset 4000 (frame 5)`); `at`: seconds
-    after the first frame it was received (a capture) or None (timing from TimeStamps);
-    `server`: the common name its topic named (None: from the frame's ServerName); `run`
-    and `seq` as the capture's MQTT properties gave them (an .nbf: no run, seq = the
-    frame's number in the file)."""
+    `at`: seconds after the first frame it was received (a capture) or None (timing from
+    TimeStamps); `server`: the common name its topic named (None: from the frame's
+    ServerName); `run` and `seq` as the capture's MQTT properties gave them (an .nbf: no
+    run, seq = the frame's number in the file); `line` (a capture, JSON lines) or `offset`
+    (an .nbf: its first byte) where it was read, which `where` names in errors. A tuple,
+    and its place named only when an error asks: a replay reads each frame at least twice."""
 
-    where: str
     at: float | None
     server: str | None
     run: str | None
     seq: int
     frame: bytes
+    line: int = 0
+    offset: int = -1
+
+    @property
+    def where(self) -> str:
+        """`line 12` or `byte offset 4000 (frame 5)`, for an error about the frame."""
+        if self.offset >= 0:
+            return f"byte offset {self.offset} (frame {self.seq})"
+        return f"line {self.line}"
 
 
 def _absolute(stamp: TimeDate | None) -> int | None:
@@ -69,8 +77,11 @@ def _absolute(stamp: TimeDate | None) -> int | None:
 class ReplayScan:
     """What a replay must know of a stream before its first pass (one read of it)."""
 
-    def __init__(self, rewriter: FrameRewriter) -> None:
+    def __init__(self, rewriter: FrameRewriter, *, seqnos: bool = True) -> None:
+        """`seqnos`: keep `max_seqno`, which only passes after the first read (a replay of
+        one pass need not look for a frame's SessionIDs)."""
         self.rewriter = rewriter
+        self._seqnos = seqnos
         self.frames = 0
         self.first_stamp: int | None = None  # absolute ticks of the first frame with a time
         self.min_stamp: int | None = None
@@ -95,19 +106,28 @@ class ReplayScan:
         name = rewriter.server_name(frame)
         if name is not None:
             self.server_names.add(name)
-            for index, seqno in rewriter.session_ids(frame):
-                key = (name, index)
-                if seqno > self.max_seqno.get(key, 0):
-                    self.max_seqno[key] = seqno
+            if self._seqnos:
+                for index, seqno in rewriter.session_ids(frame):
+                    key = (name, index)
+                    if seqno > self.max_seqno.get(key, 0):
+                        self.max_seqno[key] = seqno
         stamp = _absolute(rewriter.time_stamp(frame))
         if stamp is not None:
-            if self.first_stamp is None:
-                self.first_stamp = stamp
-            self.min_stamp = stamp if self.min_stamp is None else min(self.min_stamp, stamp)
-            self.max_stamp = stamp if self.max_stamp is None else max(self.max_stamp, stamp)
+            # Comparisons, not min() and max(): calls, and this runs for every frame.
+            low, high = self.min_stamp, self.max_stamp
+            if low is None or high is None:
+                self.first_stamp = self.min_stamp = self.max_stamp = stamp
+            elif stamp < low:
+                self.min_stamp = stamp
+            elif stamp > high:
+                self.max_stamp = stamp
         server = item.server if item.server is not None else self.common_name(name)
         self.servers.add(server)
-        self.seqs.setdefault((server, item.run), set()).add(item.seq)
+        group = (server, item.run)
+        try:
+            self.seqs[group].add(item.seq)
+        except KeyError:
+            self.seqs[group] = {item.seq}
 
     def common_name(self, server_name: str | None) -> str:
         """The common name of a frame's ServerName (remembered: a stream has a few)."""
@@ -158,6 +178,9 @@ class ReplayPlan:
             self.rebase_ticks = absolute_ticks(rebase) - scan.first_stamp
         self._ranks = {key: _Ranks(seqs) for key, seqs in scan.seqs.items()}
         self._renamed = common_name(server_name) if server_name is not None else None
+        # (source group) -> (the group it goes out under, its seqs' ranks): route's
+        # look-ups made once for each of the few groups, not for each frame.
+        self._routes: dict[GroupKey, tuple[tuple[str, str], _Ranks]] = {}
 
     @property
     def span_ticks(self) -> int:
@@ -204,8 +227,11 @@ class ReplayPlan:
     def route(self, item: SourceFrame, pass_index: int) -> tuple[tuple[str, str], int]:
         """The (server common name, run) the frame goes out under in a pass, and its seq."""
         key = self.source_group(item)
-        ranks = self._ranks[key]
-        return self.out_group(key), ranks(item.seq) + pass_index * ranks.count
+        try:
+            group, ranks = self._routes[key]
+        except KeyError:
+            group, ranks = self._routes[key] = (self.out_group(key), self._ranks[key])
+        return group, ranks(item.seq) + pass_index * ranks.count
 
     def group(self, item: SourceFrame) -> tuple[str, str]:
         """The (server common name, run) the frame goes out under."""

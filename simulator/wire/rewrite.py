@@ -42,6 +42,7 @@ _OID_NOTE = 8
 _OID_SEQUENCE_TIME = 20
 _SEQNO = 2  # SESSIONID {WORD Index; WORD SeqNo}
 _SERVER_NAME_SIZE = c.MAXUSERNAME + 1
+_KNOWN_SERVER_NAMES = 256  # ServerName fields FrameRewriter keeps read (see server_name)
 # Fields besides the header's ServerName that name the server writing the frame.
 SERVER_NAME_FIELDS: dict[int, tuple[str, ...]] = {
     REPLREC.struct_type: ("Source", "Destination"),
@@ -66,6 +67,17 @@ class FrameEdit:
     server_name: str | None = None  # the new ServerName
     seqno: SeqNoMap | None = None
     message_id: MessageIdMap | None = None
+
+    @property
+    def changes_nothing(self) -> bool:
+        """True when `rewrite` would give every frame back as it is (a replay's first pass
+        with no --rebase and no --server-name): its caller need not call it."""
+        return (
+            not self.shift_ticks
+            and self.server_name is None
+            and self.seqno is None
+            and self.message_id is None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +146,7 @@ class FrameRewriter:
         self._server_at = header.offsets["ServerName"]
         self._stamp_at = header.offsets["TimeStamp"]
         assert HEADER_FIELDS[3][0] == "ServerName" and HEADER_FIELDS[4][0] == "TimeStamp"
+        self._server_names: dict[bytes, str] = {}
         self._slots = {
             struct_type: _slots(kind_codec)
             for struct_type, kind_codec in codec.by_struct_type.items()
@@ -144,8 +157,18 @@ class FrameRewriter:
         if len(frame) < self.header_size:
             return None
         raw = frame[self._server_at : self._server_at + _SERVER_NAME_SIZE]
+        # A stream names a few servers, in the same bytes frame after frame: each field's
+        # bytes read once (a replay reads every frame's name twice).
+        try:
+            return self._server_names[raw]
+        except KeyError:
+            pass
         end = raw.find(0)
-        return (raw if end < 0 else raw[:end]).decode("utf-8", "surrogateescape")
+        name = (raw if end < 0 else raw[:end]).decode("utf-8", "surrogateescape")
+        if len(self._server_names) >= _KNOWN_SERVER_NAMES:
+            self._server_names.clear()  # a stream of ever new bytes there: no memory grows
+        self._server_names[raw] = name
+        return name
 
     def time_stamp(self, frame: bytes) -> TimeDate | None:
         """The frame's header TimeStamp, or None when it is shorter than the header."""

@@ -43,8 +43,8 @@ def test_a_capture_reads_back_as_written(tmp_path: Path) -> None:
     assert list(first) == ["at", "topic", "seq", "frame", "props"]
     assert base64.b64decode(first["frame"]) == SESSION
     assert list(read_stream(str(path), CODEC)) == [
-        SourceFrame("line 1", 0.0, "Mail01", "r1", 1, SESSION),
-        SourceFrame("line 2", 0.25, "Mail01", "r1", 2, MAIL),
+        SourceFrame(0.0, "Mail01", "r1", 1, SESSION, line=1),
+        SourceFrame(0.25, "Mail01", "r1", 2, MAIL, line=2),
     ]
 
 

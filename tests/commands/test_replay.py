@@ -175,6 +175,37 @@ def test_each_pass_renumbers_seq_and_keeps_the_run(
     assert (ledger.passes, ledger.frames, ledger.seqs) == (3, 63, {("Mail01", plan.new_run): 63})
 
 
+def test_frames_a_full_queue_refuses_wait_their_turn_in_order(
+    recorded: tuple[Path, dict[str, Any]],
+) -> None:
+    """At max speed a frame goes straight in when its queue has room (`offer`), and by
+    `put`, which waits, when it has none: every frame once, in order, either way."""
+    nbf, _ = recorded
+    request = ReplayRequest(source=str(nbf), loop="2")
+    plan = plan_replay(request, CODEC)
+    offered: list[int] = []
+    put: list[int] = []
+    order: list[int] = []
+
+    def offer(_group: tuple[str, str], item: SequencedFrame) -> bool:
+        if item[0] % 3 == 0:
+            return False  # full
+        offered.append(item[0])
+        order.append(item[0])
+        return True
+
+    async def wait_for_room(_group: tuple[str, str], item: SequencedFrame) -> None:
+        await asyncio.sleep(0)
+        put.append(item[0])
+        order.append(item[0])
+
+    ledger = SentLedger(None)
+    asyncio.run(play(request, plan, 2, wait_for_room, ledger, asyncio.Event(), Speed(None), offer))
+    assert order == list(range(1, 43))
+    assert put == list(range(3, 43, 3)) and len(offered) == 42 - len(put)
+    assert ledger.frames == 42
+
+
 def test_server_name_renames_the_server_and_its_fields(
     recorded: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:

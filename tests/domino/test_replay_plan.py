@@ -28,7 +28,7 @@ def source(
 ) -> SourceFrame:
     stamp = TimeDate(STAMP.ticks + minutes * 6000, STAMP.day_zone)
     frame = CODEC.encode_record(rec, SERVER, stamp)
-    return SourceFrame(f"frame {seq}", at, server, run, seq, frame)
+    return SourceFrame(at, server, run, seq, frame)
 
 
 def scan_of(*items: SourceFrame) -> ReplayScan:
@@ -52,6 +52,17 @@ def test_the_scan_keeps_first_time_span_slots_and_seqs() -> None:
     assert scan.max_seqno == {(SERVER, 3): 4, (SERVER, 4): 2}
     assert scan.seqs == {("Mail01", None): {1, 2, 3}}
     assert (scan.frames, scan.timed, scan.server_names) == (4, False, {SERVER})
+    assert (scan.min_stamp, scan.max_stamp) == (first + 6000, first + 9 * 6000)
+
+
+def test_a_scan_for_one_pass_looks_for_no_session_ids_and_keeps_the_rest() -> None:
+    items = [source(SESSION_REC, 1, minutes=5), source(REPL_REC, 2, minutes=9)]
+    both, one_pass = scan_of(*items), ReplayScan(FrameRewriter(CODEC), seqnos=False)
+    for item in items:
+        one_pass.add(item)
+    assert both.max_seqno and one_pass.max_seqno == {}
+    kept = ("first_stamp", "min_stamp", "max_stamp", "seqs", "servers", "server_names", "frames")
+    assert [getattr(one_pass, name) for name in kept] == [getattr(both, name) for name in kept]
 
 
 def test_seq_is_the_recorded_one_when_complete_else_its_rank_and_passes_follow_on() -> None:
@@ -109,4 +120,4 @@ def test_pacing_goes_by_receive_times_else_by_time_stamps() -> None:
     nbf = ReplayPlan(scan_of(source(SESSION_REC, 1), source(DB_REC, 2, minutes=10)), new_run="x")
     assert nbf.pass_seconds == 600
     assert nbf.pass_offset(source(DB_REC, 2, minutes=10)) == 600
-    assert nbf.pass_offset(SourceFrame("cut", None, "Mail01", None, 3, b"\x10\x00")) is None
+    assert nbf.pass_offset(SourceFrame(None, "Mail01", None, 3, b"\x10\x00")) is None

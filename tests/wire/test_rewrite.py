@@ -211,6 +211,42 @@ def test_the_reader_helpers() -> None:
     )
 
 
+def test_the_server_name_is_read_right_whatever_the_frames_before_it() -> None:
+    """Names are kept by their field's bytes (a few a stream): the same bytes give the
+    same name, other bytes (after the NUL too) their own, and past the names it keeps it
+    forgets them and reads on."""
+    codec = FrameCodec()
+    rewriter = FrameRewriter(codec)
+    at = codec.geometry.header.offsets["ServerName"]
+
+    def named(name: bytes, tail: bytes = b"") -> bytes:
+        data = bytearray(codec.encode(FRAMES["SESSIONREC"]))
+        data[at : at + c.MAXUSERNAME + 1] = (name + b"\0" + tail).ljust(c.MAXUSERNAME + 1, b"\0")
+        return bytes(data)
+
+    for round_ in range(2):  # the second round reads them from what was kept, or anew
+        for n in range(300):
+            assert (
+                rewriter.server_name(named(f"CN=Mail{n}/O=Acme".encode())) == f"CN=Mail{n}/O=Acme"
+            )
+        assert rewriter.server_name(named(b"CN=Mail1/O=Acme", b"junk")) == "CN=Mail1/O=Acme", round_
+    assert rewriter.server_name(named(b"CN=\xff/O=Acme")) == "CN=\udcff/O=Acme"
+
+
+def test_an_edit_that_changes_nothing_says_so_and_gives_the_frame_back() -> None:
+    codec = FrameCodec()
+    frame = codec.encode(FRAMES["MAILREC"])
+    assert FrameEdit().changes_nothing
+    assert FrameRewriter(codec).rewrite(frame, FrameEdit()) == frame
+    for edit in (
+        FrameEdit(shift_ticks=1),
+        FrameEdit(server_name="CN=Other/O=Acme"),
+        FrameEdit(seqno=lambda _server, _index, seqno: seqno),
+        FrameEdit(message_id=lambda file, note: (file, note)),
+    ):
+        assert not edit.changes_nothing, edit
+
+
 @settings(max_examples=500, deadline=None)
 @given(data=st.data())
 def test_any_mutation_of_a_frame_is_rewritten_to_as_many_bytes_or_refused_by_name(
