@@ -2,7 +2,7 @@
 
     python bench/e2e.py [--users N] [--duration 2h] [--rounds 3] [--qos 1,0]
 
-For QoS 1 and QoS 0, three publishers each send N messages of 616 bytes to a mosquitto
+For QoS 1 and QoS 0, four publishers each send N messages of 616 bytes to a mosquitto
 this bench starts (queue/mosquitto.conf's load settings) on a free loopback port:
 
 - **C**: bench/c_publisher.c, a publisher on libmosquitto that does nothing but publish
@@ -11,7 +11,9 @@ this bench starts (queue/mosquitto.conf's load settings) on a free loopback port
   Fedora: `dnf install mosquitto-devel`; macOS: `brew install mosquitto`), else skips it.
 - **mosquitto_pub** `-l`, reading N lines of 615 bytes and a newline.
 - **billsim** `run --speed max --frame compact`: a generated scenario of N SESSIONREC
-  frames of 616 bytes (the N all three send; `--users` and `--duration` set it).
+  frames of 616 bytes (the N all four send; `--users` and `--duration` set it).
+- **billsim replay** `--speed max` of those N frames, recorded by `run --out` before the
+  rounds: billsim's publish path without the simulation (its aims are the run's).
 
 A `mosquitto_sub` subscribed at the same QoS writes each message's receive time (`-F
 %U`) to a file. A run's rate is its steady state: the messages between the 5th and the
@@ -135,6 +137,11 @@ def window(sub: subprocess.Popen[str], timeout: float) -> tuple[int, float]:
 
 
 def count_frames(scenario: Path) -> int:
+    return record_frames(scenario, Path(os.devnull))
+
+
+def record_frames(scenario: Path, out: Path) -> int:
+    """The scenario's frames into `out` (what `billsim replay` sends); how many."""
     with tempfile.NamedTemporaryFile(suffix=".json") as summary:
         subprocess.run(
             [
@@ -144,7 +151,7 @@ def count_frames(scenario: Path) -> int:
                 "run",
                 str(scenario),
                 "--out",
-                os.devnull,
+                str(out),
                 "--frame",
                 "compact",
                 "--summary",
@@ -313,7 +320,13 @@ def build_c_publisher(tmp: Path) -> Path | None:
 
 
 def publishers(
-    port: int, scenario: Path, frames: int, qos: int, lines: Path, c_publisher: Path | None
+    port: int,
+    scenario: Path,
+    frames: int,
+    qos: int,
+    lines: Path,
+    c_publisher: Path | None,
+    recorded: Path,
 ) -> dict[str, tuple[str, list[str], Path | None]]:
     """name -> (topic, command, stdin) of each publisher of a round."""
     out: dict[str, tuple[str, list[str], Path | None]] = {}
@@ -327,6 +340,13 @@ def publishers(
     out["billsim"] = (
         "domino/billing/Bench01/session",
         [*billsim, *broker, "--frame", "compact", "--log-json"],
+        None,
+    )
+    # The same frames recorded before the rounds, sent again: the publish path alone.
+    replay = [sys.executable, "-m", "simulator", "replay", str(recorded), "--speed", "max"]
+    out["billsim replay"] = (
+        "domino/billing/Bench01/session",
+        [*replay, *broker, "--log-json"],
         None,
     )
     return out
@@ -374,7 +394,8 @@ def main() -> None:
         c_publisher = build_c_publisher(workdir)
         scenario = workdir / "bench-e2e.yaml"
         scenario.write_text(SCENARIO.format(users=args.users, duration=args.duration))
-        frames = count_frames(scenario)
+        recorded = workdir / "bench-e2e.nbf"
+        frames = record_frames(scenario, recorded)
         lines = workdir / "lines.txt"
         lines.write_bytes((b"x" * (PAYLOAD_BYTES - 1) + b"\n") * frames)
         broker, port = start_broker(workdir)
@@ -384,7 +405,7 @@ def main() -> None:
                 results: dict[str, list[Result]] = {}
                 loads = []
                 for round_number in range(1, args.rounds + 1):
-                    runs = publishers(port, scenario, frames, qos, lines, c_publisher)
+                    runs = publishers(port, scenario, frames, qos, lines, c_publisher, recorded)
                     for name, (topic, command, stdin) in runs.items():
                         loads.append(os.getloadavg()[0])
                         result = measure(
@@ -404,16 +425,17 @@ def main() -> None:
                 )
                 print(f"QoS {qos}, best of {args.rounds}: {figures}")
                 aim = 0.98 if qos else 0.95
-                ratios = [
-                    f"{rate['billsim'] / rate[name]:.2f} of {name}'s"
-                    + (f" (aim ≥ {aim})" if name == "C" else "")
-                    for name in rate
-                    if name != "billsim" and rate[name]
-                ]
-                print(
-                    f"QoS {qos}: billsim's rate {', '.join(ratios)}; load average "
-                    f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores"
-                )
+                for ours in ("billsim", "billsim replay"):
+                    ratios = [
+                        f"{rate[ours] / rate[name]:.2f} of {name}'s"
+                        + (f" (aim ≥ {aim})" if name == "C" and ours == "billsim" else "")
+                        for name in rate
+                        if not name.startswith("billsim") and rate[name]
+                    ]
+                    print(
+                        f"QoS {qos}: {ours}'s rate {', '.join(ratios)}; load average "
+                        f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores"
+                    )
                 if "C" in results and rate["C"]:
                     print(cpu_budget(qos, aim * rate["C"], results["C"], results["billsim"]))
         finally:
