@@ -85,12 +85,14 @@ class StoreError(BillsimError):
 
 def _open_store(url: str, rows: RowMaker) -> Store:
     """The store a `--store` URL names, taking the frames as `rows` (the intake's) read
-    them; a bad URL is an error of that option."""
+    them; a bad URL, or a path no store can be at, is an error of that option."""
     try:
         return open_store(url, rows)
     except InputError as error:
-        if error.file is None and error.field is None:
-            raise InputError(error.message, field="--store") from None
+        if error.field is None:
+            raise InputError(
+                error.message, file=error.file, line=error.line, field="--store"
+            ) from None
         raise
 
 

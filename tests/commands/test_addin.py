@@ -382,6 +382,11 @@ def test_bad_input_is_exit_2_and_an_unreachable_broker_exit_1(tmp_path: Path) ->
         (["--group", "a/b"], 2, "--group"),
         (["--until-idle", "soon"], 2, "--until-idle"),
         (["--store", f"nbf:{tmp_path / 'x.nbf'}", "--connect-timeout", "1"], 1, "cannot connect"),
+        # A store is refused before the broker is tried: these exit 2 though it is unreachable.
+        (["--store", f"sqlite:///{tmp_path}"], 2, f"{tmp_path}: --store: is a directory"),
+        (["--store", f"nbf:{tmp_path / 'no' / 'x.nbf'}"], 2, "--store: cannot create the NBF"),
+        (["--store", f"sqlite:///{notes_ini}"], 2, "--store: cannot open it as an SQLite store"),
+        (["--store", f"nbf:{notes_ini}"], 2, f"{notes_ini}:1: --store: not an NBF store"),
     ]
     # All at once: each is a process of its own, most of its time Python starting.
     running = [

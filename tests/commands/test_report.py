@@ -85,6 +85,8 @@ def test_from_and_to_select_by_time_stamp(store: str) -> None:
         (["mysql://x/y"], "unknown store URL"),
         (["sqlite:///does/not/exist.db"], "no such SQLite store"),
         (["nbf:nowhere.nbf"], "no such NBF store"),
+        (["nbf:."], ".: is a directory, not an NBF store"),
+        (["sqlite:///."], ".: is a directory, not an SQLite store"),
         (["sqlite:///x.db", "--from", "yesterday"], "--from: expected an ISO-8601 time"),
     ],
 )

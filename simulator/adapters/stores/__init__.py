@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from simulator.adapters.stores.files import check_store_file
 from simulator.addin.rows import RowMaker
 from simulator.addin.store import Received, Store
 from simulator.errors import InputError
@@ -77,8 +78,10 @@ def read_rows(url: str, codec: FrameCodec | None = None) -> dict[str, list[dict[
 
 
 def _read_nbf(path: Path, maker: RowMaker) -> dict[str, list[dict[str, Any]]]:
-    if not path.is_file():
-        raise InputError("no such NBF store", file=str(path))
+    from simulator.adapters.stores.nbf import check_frames_file  # noqa: PLC0415
+
+    check_store_file(path, "NBF", create=False)
+    check_frames_file(path)
     out: dict[str, list[dict[str, Any]]] = {}
     index = _nbf_index(path)
     with path.open("rb") as stream:

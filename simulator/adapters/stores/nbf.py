@@ -19,8 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import BinaryIO
 
+from simulator.adapters.stores.files import check_store_file
 from simulator.addin.intake import frame_class
 from simulator.addin.store import NO_SERVER, Committed, Received, Rejected
+from simulator.errors import InputError
+from simulator.wire.stream import FrameForm, detect_form
 
 
 class NbfStore:
@@ -30,11 +33,26 @@ class NbfStore:
         self._seen_path = self.path.with_name(self.path.name + ".seen")
         self._rejects_path = self.path.with_name(self.path.name + ".rejects")
         self._seen: set[tuple[str, str, int]] = set()
-        self._size = self._recover()
+        check_store_file(self.path, "NBF", create=True)
+        # Before _recover, which would cut a file that is not frames to its index's end.
+        check_frames_file(self.path)
         self._pending: list[Received | Rejected] = []
-        self._frames: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-        self._index: BinaryIO = open(self._seen_path, "ab")  # noqa: SIM115
         self._rejects: BinaryIO | None = None
+        try:
+            self._size = self._recover()
+            self._frames: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        except OSError as error:
+            raise InputError(
+                f"cannot open the NBF store: {error.strerror or error}", file=str(self.path)
+            ) from None
+        try:
+            self._index: BinaryIO = open(self._seen_path, "ab")  # noqa: SIM115
+        except OSError as error:
+            self._frames.close()
+            raise InputError(
+                f"cannot open the NBF store's index: {error.strerror or error}",
+                file=str(self._seen_path),
+            ) from None
 
     def _recover(self) -> int:
         """Read the index and cut the frames file to the end of its last complete line;
@@ -45,11 +63,20 @@ class NbfStore:
         data = self._seen_path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
         end = 0
-        for line in complete.decode().splitlines():
-            server, run, seq, last = line.rsplit(" ", 3)
-            end = int(last)
-            if seq != "-":
-                self._seen.add((server, run, int(seq)))
+        try:
+            text = complete.decode()
+        except UnicodeDecodeError as error:
+            raise InputError(f"not UTF-8: {error.reason}", file=str(self._seen_path)) from None
+        for number, line in enumerate(text.splitlines(), 1):
+            try:
+                server, run, seq, last = line.rsplit(" ", 3)
+                end = int(last)
+                if seq != "-":
+                    self._seen.add((server, run, int(seq)))
+            except ValueError:
+                raise InputError(
+                    "not a line `server run seq end`", file=str(self._seen_path), line=number
+                ) from None
         if len(complete) < len(data):
             with open(self._seen_path, "r+b") as index:
                 index.truncate(len(complete))
@@ -103,6 +130,35 @@ class NbfStore:
         for stream in (self._frames, self._index, self._rejects):
             if stream is not None:
                 stream.close()
+
+
+def check_frames_file(path: Path) -> None:
+    """InputError if the file at `path` starts like something other than frames back to
+    back (text, such as a YAML file or a log, or JSON lines), as `detect_form` tells them
+    apart; an empty or missing file is a store with nothing stored yet."""
+    try:
+        stream = path.open("rb")
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror or error}", file=str(path)) from None
+    with stream:
+        try:
+            form, _ = detect_form(stream, source=str(path))
+        except InputError as error:
+            # What it starts with, without the hint that offers JSON lines (no NBF store
+            # holds them).
+            reason = error.message.partition(";")[0].partition(": ")[2] or error.message
+            raise InputError(
+                f"not an NBF store: {reason}", file=error.file, line=error.line
+            ) from None
+    if form is FrameForm.JSON:
+        raise InputError(
+            "not an NBF store: it holds JSON lines (`run --stdout`), not frames back to back "
+            "(`run --out`)",
+            file=str(path),
+            line=1,
+        )
 
 
 def _reject_line(item: Rejected) -> bytes:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from simulator.adapters.stores.files import check_store_file
 from simulator.addin.rows import (
     CUSTOM_TABLE_PREFIX,
     ColumnType,
@@ -87,16 +88,32 @@ def _millis_prefix(ms: int) -> str:
     return text
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit mode: each batch is one explicit BEGIN ... COMMIT.
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        # The first statement to read the file: a file that is no database fails here.
+        db.execute("PRAGMA journal_mode=WAL")
+        # The add-in acknowledges a batch once commit returns: the WAL is synced by then.
+        db.execute("PRAGMA synchronous=FULL")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 class SqliteStore:
     def __init__(self, path: str | Path, maker: RowMaker) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{path}"
         self._maker = maker
-        # Autocommit mode: each batch is one explicit BEGIN ... COMMIT.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # The add-in acknowledges a batch once commit returns: the WAL is synced by then.
-        self._db.execute("PRAGMA synchronous=FULL")
+        check_store_file(self.path, "SQLite", create=True)
+        try:
+            self._db = _connect(self.path)
+        except sqlite3.DatabaseError as error:
+            raise InputError(
+                f"cannot open it as an SQLite store: {error}", file=str(self.path)
+            ) from None
         self._schema_created = False
         self._inserts: dict[str, str] = {}
         self._pending: list[Received | Rejected] = []
@@ -153,8 +170,7 @@ def read_sqlite(path: str | Path, tables: tuple[Table, ...]) -> dict[str, list[d
     """Every row of the store's tables that `tables` describes, in the order stored; of the
     tables of custom types it does not describe (declared when the add-in ran), the
     columns every table has, so that the frames' seq numbers can be counted."""
-    if not Path(path).is_file():
-        raise InputError("no such SQLite store", file=str(path))
+    check_store_file(Path(path), "SQLite", create=False)
     db = sqlite3.connect(f"file:{Path(path).absolute()}?mode=ro", uri=True)
     try:
         present = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}

@@ -127,3 +127,36 @@ def test_an_index_line_that_is_not_server_run_seq_end_is_bad_input(tmp_path: Pat
     with pytest.raises(InputError) as caught:
         read_rows(f"nbf:{path}")
     assert (caught.value.file, caught.value.line) == (f"{path}.seen", 2)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"scenario: x\nservers: []\n", "not an NBF store: it starts with text `scenario: x`"),
+        (b'{"StructType": 1}\n', "not an NBF store: it holds JSON lines"),
+    ],
+)
+def test_a_file_that_is_not_frames_is_refused_and_left_as_it_is(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "ld.yaml"
+    path.write_bytes(content)
+    # An index that would have the store cut the file to 3 bytes, were it opened.
+    (tmp_path / "ld.yaml.seen").write_text("Mail01 r1 1 3\n")
+    for attempt in (lambda: NbfStore(path), lambda: read_rows(f"nbf:{path}")):
+        with pytest.raises(InputError) as caught:
+            attempt()
+        assert (caught.value.file, caught.value.line) == (str(path), 1)
+        assert message in caught.value.message
+    assert path.read_bytes() == content
+
+
+def test_an_index_that_is_not_server_run_seq_end_lines_is_bad_input_on_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "billing.nbf"
+    path.write_bytes(FrameCodec().encode(next(iter(FRAMES.values()))))
+    (tmp_path / "billing.nbf.seen").write_text("Mail01 r1 1 1000\nMail01 r1 x\n")
+    with pytest.raises(InputError) as caught:
+        NbfStore(path)
+    assert (caught.value.file, caught.value.line) == (f"{path}.seen", 2)

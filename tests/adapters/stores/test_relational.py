@@ -320,6 +320,39 @@ def test_reading_a_store_that_does_not_exist_is_bad_input(tmp_path: Path) -> Non
         read_rows(f"nbf:{tmp_path / 'none.nbf'}")
 
 
+def test_a_path_no_store_can_be_at_is_bad_input_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    text = tmp_path / "text.db"
+    text.write_text("hello\n")
+    cases = [
+        (f"sqlite:///{tmp_path}", f"{tmp_path}: is a directory, not an SQLite store"),
+        (f"nbf:{tmp_path}", f"{tmp_path}: is a directory, not an NBF store"),
+        (
+            f"sqlite:///{tmp_path / 'no' / 'x.db'}",
+            f"cannot create the SQLite store: its directory {tmp_path / 'no'} does not exist",
+        ),
+        (
+            f"nbf:{text / 'x.nbf'}",
+            f"cannot create the NBF store: its directory {text} is not a directory",
+        ),
+        (f"sqlite:///{text}", f"{text}: cannot open it as an SQLite store: file is not a database"),
+    ]
+    for url, message in cases:
+        with pytest.raises(InputError) as caught:
+            open_store(url)
+        assert message in str(caught.value)
+    assert text.read_text() == "hello\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["text.db"]
+
+
+def test_reading_a_directory_says_it_is_one(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a directory, not an SQLite store"):
+        read_rows(f"sqlite:///{tmp_path}")
+    with pytest.raises(InputError, match="is a directory, not an NBF store"):
+        read_rows(f"nbf:{tmp_path}")
+
+
 def test_an_nbf_file_reads_as_the_rows_a_relational_store_holds(tmp_path: Path) -> None:
     path = tmp_path / "billing.nbf"
     sent = frames()
