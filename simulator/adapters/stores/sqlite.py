@@ -166,6 +166,9 @@ class SqliteStore:
         self._db.close()
 
 
+_TABLES_SHOWN = 5  # of a database that is no store, in the error
+
+
 def read_sqlite(path: str | Path, tables: tuple[Table, ...]) -> dict[str, list[dict[str, Any]]]:
     """Every row of the store's tables that `tables` describes, in the order stored; of the
     tables of custom types it does not describe (declared when the add-in ran), the
@@ -173,12 +176,23 @@ def read_sqlite(path: str | Path, tables: tuple[Table, ...]) -> dict[str, list[d
     check_store_file(Path(path), "SQLite", create=False)
     db = sqlite3.connect(f"file:{Path(path).absolute()}?mode=ro", uri=True)
     try:
-        present = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        present = {
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         described = {table.name: table for table in tables if table.name in present}
+        ours = [n for n in sorted(present) if n in described or n.startswith(CUSTOM_TABLE_PREFIX)]
+        # No tables at all is a store the add-in opened and never committed to; tables of
+        # others only are some other database, whose bill would read as nothing stored.
+        if present and not ours and tables:
+            shown = sorted(present)[:_TABLES_SHOWN]
+            more = ", …" if len(present) > len(shown) else ""
+            raise InputError(
+                f"not a billsim store: it has no {tables[0].name} table "
+                f"(its tables: {', '.join(shown)}{more})",
+                file=str(path),
+            )
         return {
-            name: list(_read_table(db, described.get(name) or identity_of(name)))
-            for name in sorted(present)
-            if name in described or name.startswith(CUSTOM_TABLE_PREFIX)
+            name: list(_read_table(db, described.get(name) or identity_of(name))) for name in ours
         }
     except sqlite3.DatabaseError as error:
         raise InputError(f"not a billsim SQLite store: {error}", file=str(path)) from None

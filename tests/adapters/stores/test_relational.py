@@ -3,6 +3,7 @@ redeliveries counted once, rejects kept, frames without run and seq never droppe
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,6 +352,27 @@ def test_reading_a_directory_says_it_is_one(tmp_path: Path) -> None:
         read_rows(f"sqlite:///{tmp_path}")
     with pytest.raises(InputError, match="is a directory, not an NBF store"):
         read_rows(f"nbf:{tmp_path}")
+
+
+def test_a_database_of_other_tables_is_no_store_and_one_of_none_an_empty_store(
+    tmp_path: Path,
+) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE foo (x)")
+    with pytest.raises(InputError) as caught:
+        read_rows(f"sqlite:///{other}")
+    assert (caught.value.file, caught.value.message) == (
+        str(other),
+        "not a billsim store: it has no sessionrec table (its tables: foo)",
+    )
+    # What the add-in leaves when it never committed: a database without tables, or the
+    # 0-byte file SQLite writes its header to on first use.
+    fresh = tmp_path / "fresh.db"
+    open_store(f"sqlite:///{fresh}").close()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert read_rows(f"sqlite:///{fresh}") == read_rows(f"sqlite:///{empty}") == {}
 
 
 def test_an_nbf_file_reads_as_the_rows_a_relational_store_holds(tmp_path: Path) -> None:
