@@ -173,6 +173,35 @@ def test_every_relative_link_resolves_to_a_file_in_the_repository(page: Path) ->
         assert resolved.exists(), f"{page.name}: {target} does not exist"
 
 
+def heading_anchors(page: Path) -> set[str]:
+    """The anchors a page's headings get, as GitHub makes them: lower case, punctuation
+    but hyphens dropped, spaces as hyphens, a repeated one numbered."""
+    text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+    seen: dict[str, int] = {}
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", text, re.MULTILINE):
+        anchor = re.sub(r"[^\w\- ]", "", heading.replace("`", "").strip().lower())
+        anchor = anchor.replace(" ", "-")
+        count = seen[anchor] = seen.get(anchor, -1) + 1
+        anchors.add(f"{anchor}-{count}" if count else anchor)
+    return anchors
+
+
+@pytest.mark.parametrize("page", markdown_pages(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_fence_is_closed_and_every_anchor_is_a_heading(page: Path) -> None:
+    """A fence left open turns the rest of the page into code (its headings, tables and
+    the anchors that point at them)."""
+    fences = re.findall(r"^(?:```|~~~)", page.read_text(encoding="utf-8"), re.MULTILINE)
+    assert len(fences) % 2 == 0, f"{page.name}: a code fence is not closed"
+    for target in _INLINE_LINK.findall(_CODE_SPAN.sub("", _FENCE.sub("", page.read_text()))):
+        path, _, anchor = target.partition("#")
+        if not anchor or urlsplit(target).scheme:
+            continue
+        linked = (page.parent / unquote(path)) if path else page
+        if linked.suffix == ".md":
+            assert anchor in heading_anchors(linked), f"{page.name}: {target}: no such heading"
+
+
 def test_the_pages_have_links_to_check() -> None:
     # A link pattern that matched nothing would make the test above pass vacuously.
     assert len(relative_links(README)) >= 5
