@@ -534,7 +534,7 @@ def _verdict_of_bill(explanation: Explanation, expected: str, actual: str) -> st
         others = len(explained) + sum(len(v.seq) for v in explanation.seq if v.explained)
         faults = f" that no injected fault explains ({_count(others, 'other finding')} explained)"
     return (
-        f"DIFFERENT: {len(consumers)} differences in {users} of {result.users} users "
+        f"DIFFERENT: {_count(len(consumers), 'difference')} in {users} of {result.users} users "
         f"({fields} fields each){seqs}{faults}, {actual} against {expected}"
     )
 

@@ -23,7 +23,7 @@ def page() -> str:
             subtitle="from a.json",
             verdict=Verdict(
                 False,
-                "DIFFERENT: 1 differences",
+                "DIFFERENT: 1 difference",
                 ["threshold max-p99 missed"],
                 [Table(("user", "field"), [("CN=A <x>/O=B", "mail")], table_id="differences")],
             ),

@@ -156,6 +156,17 @@ def test_a_wrong_total_and_a_missing_user(
     )
 
 
+def test_one_difference_is_one_in_the_verdict(
+    run_files: tuple[Path, list[Frame]], tmp_path: Path
+) -> None:
+    summary, _ = run_files
+    users = users_of(summary)
+    users[BOB]["charges"] += 0.01
+    report = write_csv(tmp_path / "one.csv", users)
+    result = invoke("verify", "--expected", str(summary), "--actual", str(report))
+    assert result.stdout.splitlines()[-1].startswith("DIFFERENT: 1 difference in 1 of")
+
+
 @pytest.mark.parametrize(
     ("name", "text", "where"),
     [
