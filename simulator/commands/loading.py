@@ -17,6 +17,12 @@ from simulator.scenario.models import Scenario
 from simulator.scenario.notes_ini import NotesIniSettings, read_notes_ini
 from simulator.scenario.yamlsource import paused_gc
 
+BILLS_NOTHING = (
+    "it bills nothing: notes_ini sets no BillingClass (for one: notes_ini: {BillingClass: Session})"
+)
+"""What `validate` and `run` say of a scenario whose server bills no class: valid, and
+each of its runs an empty stream."""
+
 
 def load(scenario_arg: str, notes_ini: Path | None) -> tuple[Scenario, NotesIniSettings]:
     """The scenario and its settings (a notes.ini file wins over the scenario's block).

@@ -41,7 +41,7 @@ from simulator.adapters.metrics.figures import FiguresLayout
 from simulator.adapters.sinks import BinaryFileSink, FrameSink, NullSink, drain_to_sink
 from simulator.commands.domain_summary import merge_summaries, print_domain_summary
 from simulator.commands.garbage import collect_garbage_seldom
-from simulator.commands.loading import check_script
+from simulator.commands.loading import BILLS_NOTHING, check_script
 from simulator.commands.metrics import (
     RunMetrics,
     SharedFigures,
@@ -206,6 +206,8 @@ def run_scenario(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     scenario, settings = load_request(request)
+    if not settings.billing_class and not request.control:
+        stderr.write(f"billsim: note: {BILLS_NOTHING}\n")
     collect_garbage_seldom()
     on_summary = None
     if request.report_path is not None:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from simulator.commands.loading import check_script, load
+from simulator.commands.loading import BILLS_NOTHING, check_script, load
 from simulator.domino.simulation import RunOptions
 from simulator.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from simulator.scenario.loader import parse_workload
@@ -28,9 +28,10 @@ def validate(scenario_args: list[str], notes_ini: Path | None, stream: TextIO | 
         if scenario.workload:
             generated = parse_workload(scenario.workload, scenario.databases, scenario.filename)
             users += f" + {generated.users:,} generated"
+        nothing = "" if settings.billing_class else f"; {BILLS_NOTHING}"
         print(
             f"ok  {arg}: {scenario.name}, {len(scenario.script)} scripted action(s), "
-            f"{users}, {len(scenario.databases)} database(s)",
+            f"{users}, {len(scenario.databases)} database(s){nothing}",
             file=stream,
         )
     return EXIT_BAD_INPUT if bad else EXIT_OK

@@ -12,6 +12,7 @@ from console import sh
 from typer.testing import CliRunner
 
 from simulator import cli
+from simulator.commands.loading import BILLS_NOTHING as NO_CLASS_NOTE
 
 runner = CliRunner()
 
@@ -229,3 +230,23 @@ def test_one_bad_file_prints_fifty_problems_and_counts_the_rest(tmp_path: Path) 
     assert len(lines) == 51
     assert all(PROBLEM.match(line) for line in lines[:50])
     assert lines[50] == f"… and 2,950 more problems in {path}"
+
+
+def test_a_server_that_bills_no_class_is_valid_and_said_to_bill_nothing(tmp_path: Path) -> None:
+    """Without notes_ini.BillingClass a run is empty: `validate` and `run` say why, once;
+    with a class they say nothing."""
+    script = 'users: {u1: {name: "CN=A B/O=Acme", address: 10.0.0.1}}\n'
+    script += "script:\n  - {at: 1m, user: u1, action: transfer}\n"
+    path = tmp_path / "first.yaml"
+    path.write_text(HEAD + script)
+    result = runner.invoke(cli.app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(f"; {NO_CLASS_NOTE}")
+    assert "notes_ini: {BillingClass: Session}" in NO_CLASS_NOTE
+    ran = runner.invoke(cli.app, ["run", str(path), "--out", str(tmp_path / "x.nbf")])
+    assert ran.exit_code == 0, ran.output
+    assert ran.stderr.count("billsim: note: it bills nothing") == 1
+    path.write_text(HEAD + "notes_ini: {BillingClass: Session}\n" + script)
+    assert "bills nothing" not in runner.invoke(cli.app, ["validate", str(path)]).output
+    ran = runner.invoke(cli.app, ["run", str(path), "--out", str(tmp_path / "x.nbf")])
+    assert ran.exit_code == 0 and "bills nothing" not in ran.stderr
