@@ -21,7 +21,6 @@ adapters/report_html.py with the charts of adapters/charts.py.
 from __future__ import annotations
 
 import io
-import json
 import shlex
 import tempfile
 from collections import Counter
@@ -51,6 +50,7 @@ from simulator.commands.timeline import TimelineRequest, timeline_of
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError
 from simulator.scenario.durations import format_duration
+from simulator.verify.jsonfile import load_json
 from simulator.wire import constants as c
 from simulator.wire.layout import Layout
 from simulator.wire.records import BUILTIN_KINDS
@@ -82,10 +82,7 @@ def read_json_file(path: Path | str, option: str) -> dict[str, Any]:
         raise InputError(error.strerror or str(error), file=where, field=option) from None
     except UnicodeDecodeError as error:
         raise InputError(f"not UTF-8 text ({error.reason})", file=where, field=option) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"not JSON: {error.msg}", file=where, line=error.lineno) from None
+    document = load_json(text, where)
     if not isinstance(document, dict):
         raise InputError("not a JSON object", file=where, line=1, field=option)
     return document

@@ -37,6 +37,7 @@ from simulator.verify.explain import (
     explain,
     read_faults,
 )
+from simulator.verify.jsonfile import load_json
 from simulator.verify.reconcile import (
     MONEY_FIELDS,
     Amount,
@@ -112,7 +113,7 @@ def verify_files(
     expected_text = read_text(expected)
     expected_bill = read_bill(expected_text, expected)
     # A CSV REPORT is a bill only: no run, no seq numbers, no faults.
-    summary = json.loads(expected_text) if expected_text.lstrip().startswith("{") else None
+    summary = load_json(expected_text, expected) if expected_text.lstrip().startswith("{") else None
     faults = read_faults(summary, expected_text, expected)
     unkeyed: dict[str, int] = {}
     if actual.startswith(_STORE_PREFIXES):

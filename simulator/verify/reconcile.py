@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from simulator.domino.server import BILL_FIELDS
-from simulator.errors import InputError
+from simulator.errors import InputError, quoted
+from simulator.verify.jsonfile import load_json, too_long
 
 MONEY_FIELDS: Final = frozenset({"charges"})
 MONEY_TOLERANCE: Final = 0.005
@@ -54,10 +55,7 @@ def read_bill(text: str, source: str) -> dict[str, dict[str, Amount]]:
 def read_bill_json(text: str, source: str) -> dict[str, dict[str, Amount]]:
     """A JSON REPORT: an object whose ``users`` maps each user to every bill field (other
     keys are ignored, so a run summary is a REPORT)."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"not JSON: {error.msg}", file=source, line=error.lineno) from None
+    document = load_json(text, source)
     if not isinstance(document, dict) or not isinstance(document.get("users"), dict):
         raise InputError('no "users" object at the top level', file=source, line=1, field="users")
     bill: dict[str, dict[str, Amount]] = {}
@@ -134,10 +132,12 @@ def read_bill_csv(text: str, source: str) -> dict[str, dict[str, Amount]]:
                 raise InputError(f"{user!r} is on an earlier line too", file=source, line=line)
             totals: dict[str, Amount] = {}
             for name, cell in zip(columns[1:], row[1:], strict=True):
+                if refused := too_long(cell):
+                    raise InputError(refused, file=source, line=line, field=name)
                 amount = _amount(name, _number(cell))
                 if amount is None:
                     raise InputError(
-                        f"{_wanted(name)}, not {cell!r}", file=source, line=line, field=name
+                        f"{_wanted(name)}, not {quoted(cell)}", file=source, line=line, field=name
                     )
                 totals[name] = amount
             bill[user] = {name: totals[name] for name in BILL_FIELDS}

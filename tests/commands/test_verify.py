@@ -173,6 +173,17 @@ def test_one_difference_is_one_in_the_verdict(
         ("bad.csv", "user,sessions\nx,1\n", "bad.csv:1: bytes_in: missing from the header"),
         ("bad.json", '{"users": {\n  "x": [1,\n', "bad.json:3: not JSON"),
         ("empty.csv", "", "empty.csv:1: empty"),
+        (
+            "long.json",
+            '{"users": {\n  "x": {"sessions": ' + "9" * 400 + "}}}",
+            "long.json:2: users.x.sessions: a whole number of 400 digits",
+        ),
+        (
+            "long.csv",
+            f"user,{','.join(BILL_FIELDS)}\nx,{','.join(['9' * 5001] * 14)}\n",
+            "long.csv:2: sessions: a whole number of 5,001 digits",
+        ),
+        ("twice.json", '{"users": {"x": {}, "x": {}}}', "twice.json: users.x: a key twice"),
     ],
 )
 def test_a_malformed_report_exits_2_naming_file_and_line(
@@ -181,10 +192,11 @@ def test_a_malformed_report_exits_2_naming_file_and_line(
     summary, _ = run_files
     report = tmp_path / name
     report.write_text(text)
-    result = invoke("verify", "--expected", str(summary), "--actual", str(report))
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr.startswith(f"billsim: {tmp_path}/{where}"), result.stderr
+    for expected, actual in ((summary, report), (report, summary)):
+        result = invoke("verify", "--expected", str(expected), "--actual", str(actual))
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr.startswith(f"billsim: {tmp_path}/{where}"), result.stderr
 
 
 def test_an_unreadable_expected_file_or_a_store_exits_2(

@@ -82,12 +82,27 @@ def test_csv_columns_in_any_order_and_a_float_whole_number() -> None:
         (csv_text(BILL).replace(",0.05,", ",five,"), "r.csv:2: charges: a number of at least 0"),
         (csv_text(BILL) + "\n" + csv_text(BILL).splitlines()[1], "r.csv:5: 'CN=Alice"),
         (HEADER + '\n"CN=Open/O=Quote,1\n', "r.csv:2: not CSV"),
+        # Past 308 digits no float holds it (OverflowError), past 4,300 no int() reads it.
+        (
+            csv_text(BILL).replace(",1700,", f",{'9' * 400},"),
+            "r.csv:2: bytes_in: a whole number of 400 digits: too large",
+        ),
+        (
+            csv_text(BILL).replace(",0.05,", f",{'9' * 400},"),
+            "r.csv:2: charges: a whole number of 400 digits: too large",
+        ),
+        (
+            csv_text(BILL).replace(",1700,", f",{'9' * 5000},"),
+            "r.csv:2: bytes_in: a whole number of 5,000 digits: too large",
+        ),
+        (csv_text(BILL).replace(",1700,", f",x{'9' * 5000},"), "r.csv:2: bytes_in: a whole"),
     ],
 )
 def test_a_bad_csv_report_names_file_line_and_field(text: str, where: str) -> None:
     with pytest.raises(InputError) as caught:
         read_bill(text, "r.csv")
     assert str(caught.value).startswith(where), str(caught.value)
+    assert len(str(caught.value)) < 200  # a cell of thousands of characters is cut short
 
 
 def summary_text(users: object) -> str:
@@ -119,6 +134,29 @@ def summary_text(users: object) -> str:
         (
             summary_text({ALICE: totals(agents=True)}),
             f"r.json:15: users.{ALICE}.agents: a whole number of at least 0, not true",
+        ),
+        (
+            summary_text({ALICE: totals(sessions=int("9" * 400))}),
+            f"r.json:5: users.{ALICE}.sessions: a whole number of 400 digits: too large",
+        ),
+        (
+            summary_text({ALICE: totals(charges=int("9" * 400))}),
+            f"r.json:9: users.{ALICE}.charges: a whole number of 400 digits: too large",
+        ),
+        (
+            summary_text({ALICE: totals()}).replace('"sessions": 0', f'"sessions": {"9" * 5001}'),
+            f"r.json:5: users.{ALICE}.sessions: a whole number of 5,001 digits: too large",
+        ),
+        # json keeps the last of a key given twice: a bill would lose a user or a total.
+        (
+            summary_text({ALICE: totals()}).replace(
+                '"sessions": 0,', '"sessions": 0, "sessions": 5,'
+            ),
+            f"r.json: users.{ALICE}.sessions: a key twice in one object",
+        ),
+        (
+            f'{{"users": {{"U": {json.dumps(totals())}, "U": {json.dumps(totals())}}}}}',
+            "r.json: users.U: a key twice in one object",
         ),
     ],
 )
