@@ -19,11 +19,13 @@ not open.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from simulator.errors import InputError
+from simulator.verify.jsonfile import load_json
 
 MAX_P99: Final = "max-p99"
 MAX_LAG: Final = "max-lag"
@@ -73,10 +75,7 @@ class ThresholdCheck:
 def read_addin_figures(text: str, source: str) -> AddinFigures:
     """The figures of an add-in summary's JSON text; InputError (file:line: field) when it
     is not one."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"not JSON: {error.msg}", file=source, line=error.lineno) from None
+    document = load_json(text, source)
     if not isinstance(document, dict) or "rejects" not in document:
         raise InputError(
             "not an add-in summary (billsim addin --summary FILE writes one): no rejects",
@@ -86,7 +85,11 @@ def read_addin_figures(text: str, source: str) -> AddinFigures:
         )
     rejects = document["rejects"]
     if not _is_count(rejects):
-        raise InputError(f"a whole number, not {json.dumps(rejects)}", file=source, field="rejects")
+        raise InputError(
+            f"a whole number of at least 0, not {json.dumps(rejects)}",
+            file=source,
+            field="rejects",
+        )
     latency = document.get("latency_ms")
     if latency is None:
         return AddinFigures(source, int(rejects), None, None, 0)
@@ -94,18 +97,24 @@ def read_addin_figures(text: str, source: str) -> AddinFigures:
         raise InputError("not an object", file=source, field="latency_ms")
     figures = {key: _milliseconds(latency, key, source) for key in ("p99", "max")}
     measured = latency.get("frames", 0)
-    return AddinFigures(
-        source,
-        int(rejects),
-        figures["p99"],
-        figures["max"],
-        int(measured) if _is_count(measured) else 0,
-    )
+    if not _is_count(measured):
+        raise InputError(
+            f"a whole number of at least 0, not {json.dumps(measured)}",
+            file=source,
+            field="latency_ms.frames",
+        )
+    return AddinFigures(source, int(rejects), figures["p99"], figures["max"], int(measured))
 
 
 def _milliseconds(latency: Mapping[str, Any], key: str, source: str) -> float:
     value = latency.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    # NaN compares false with every limit and Infinity is no latency: neither is a figure.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise InputError(
             f"a number of milliseconds, not {json.dumps(value)}",
             file=source,

@@ -190,3 +190,22 @@ def test_result_writes_the_json_outcome_beside_the_table(
     assert outcome["addin_summary"] == str(addin_summary)
     as_json = verify(truth, addin_summary, "--max-p99", "10ms", as_json=True)
     assert json.loads(as_json.stdout) == outcome
+
+
+@pytest.mark.parametrize(
+    ("latency", "named"),
+    [
+        ('"p99": NaN, "max": 1', "latency_ms.p99: a number of milliseconds, not NaN"),
+        (f'"p99": {"9" * 400}, "max": 1', "latency_ms.p99: a whole number of 400 digits"),
+        ('"p99": 1, "max": 1, "frames": -3', "latency_ms.frames: a whole number of at least 0"),
+    ],
+)
+def test_an_addin_summary_with_a_figure_that_is_none_is_bad_input(
+    truth: Path, tmp_path: Path, latency: str, named: str
+) -> None:
+    addin = tmp_path / "addin.json"
+    addin.write_text(f'{{"rejects": 0, "latency_ms": {{{latency}}}}}')
+    result = verify(truth, addin, "--max-p99", "100ms")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"billsim: {addin}"), result.stderr
+    assert named in result.stderr

@@ -85,6 +85,13 @@ def test_a_latency_limit_without_latencies_is_missed_saying_why() -> None:
         ('{"rejects": 0, "latency_ms": {"p99": "fast", "max": 1}}', "latency_ms.p99"),
         ('{"rejects": 0, "latency_ms": {"p99": 1}}', "latency_ms.max"),
         ('{"rejects": 0, "latency_ms": [1, 2]}', "latency_ms"),
+        # NaN compares false with every limit: it would read as a missed threshold (exit 1).
+        ('{"rejects": 0, "latency_ms": {"p99": NaN, "max": 1}}', "latency_ms.p99"),
+        ('{"rejects": 0, "latency_ms": {"p99": 1, "max": Infinity}}', "latency_ms.max"),
+        ('{"rejects": 0, "latency_ms": {"p99": 1, "max": 1, "frames": -3}}', "latency_ms.frames"),
+        ('{"rejects": 0, "latency_ms": {"p99": 1, "max": 1, "frames": "x"}}', "latency_ms.frames"),
+        (f'{{"rejects": 0, "latency_ms": {{"p99": {"9" * 400}, "max": 1}}}}', "latency_ms.p99"),
+        ('{"rejects": 5, "rejects": 0}', "rejects"),
     ],
 )
 def test_what_is_no_addin_summary_is_bad_input_naming_the_field(text: str, field: str) -> None:
