@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from simulator.adapters.stores import read_rows
 from simulator.addin.bill import BillBy, Totals, bill
@@ -87,6 +87,25 @@ class HtmlSources:
     addin_summary: Path | None = None
 
 
+_VERIFY_RESULT = "a verify result (billsim verify --result FILE writes one)"
+_RUN_SUMMARY = "a run summary (billsim run --summary FILE writes one)"
+_ADDIN_SUMMARY = "an add-in summary (billsim addin --summary FILE writes one)"
+# Every run's summary counts its records (a domain's its servers' sum); a replay of several
+# runs has each run's count under servers. A REPORT or an add-in summary has neither.
+_RUN_KEYS = ("records", "servers")
+
+
+def _read_kind(path: Path, option: str, keys: tuple[str, ...], kind: str) -> dict[str, Any]:
+    """The JSON object of ``path`` if it has one of ``keys``, those ``kind`` always has;
+    else InputError naming the option and the key missing (the first of ``keys``)."""
+    from simulator.commands.html_report import read_json_file  # noqa: PLC0415 -- matplotlib
+
+    document = read_json_file(path, option)
+    if not any(key in document for key in keys):
+        raise InputError(f"not {kind}: no {keys[0]}", file=str(path), field=option)
+    return document
+
+
 def write_html_report(
     url: str,
     out: TextIO | Path,
@@ -106,7 +125,6 @@ def write_html_report(
         TimelineSource,
         build_report,
         check_writable,
-        read_json_file,
         write_report,
     )
 
@@ -114,19 +132,15 @@ def write_html_report(
         check_writable(out, "--output")
     parts = ReportParts(title=f"billsim report: {url}", sources=[url])
     if sources.verify is not None:
-        parts.verify = read_json_file(sources.verify, "--verify")
-        if "passed" not in parts.verify:
-            raise InputError(
-                "not a verify result (billsim verify --result FILE writes one): no passed",
-                file=str(sources.verify),
-                field="--verify",
-            )
+        parts.verify = _read_kind(sources.verify, "--verify", ("passed",), _VERIFY_RESULT)
         parts.sources.append(f"verified: {sources.verify}")
     if sources.run_summary is not None:
-        parts.run = read_json_file(sources.run_summary, "--summary")
+        parts.run = _read_kind(sources.run_summary, "--summary", _RUN_KEYS, _RUN_SUMMARY)
         parts.sources.append(f"run: {sources.run_summary}")
     if sources.addin_summary is not None:
-        parts.addin = read_json_file(sources.addin_summary, "--addin-summary")
+        parts.addin = _read_kind(
+            sources.addin_summary, "--addin-summary", ("rejects",), _ADDIN_SUMMARY
+        )
         parts.sources.append(f"add-in: {sources.addin_summary}")
     rows = read_rows(url, codec)
     parts.store = StoreContent(url, bill(rows, by, start=start, end=end), rows, by.value)

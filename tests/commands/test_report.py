@@ -94,3 +94,27 @@ def test_bad_input_exits_2(args: list[str], message: str) -> None:
     result = runner.invoke(cli.app, ["report", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "document", "message"),
+    [
+        ("--summary", {"x": 1}, "--summary: not a run summary"),
+        ("--summary", {"users": {}}, "--summary: not a run summary"),  # a REPORT
+        ("--summary", {"rejects": 0, "committed": 1}, "--summary: not a run summary"),
+        ("--addin-summary", {"scenario": "x", "records": 1}, "--addin-summary: not an add-in"),
+        ("--verify", {"records": 1}, "--verify: not a verify result"),
+    ],
+)
+def test_an_html_report_refuses_a_file_of_another_kind(
+    store: str, tmp_path: Path, option: str, document: dict[str, object], message: str
+) -> None:
+    given = tmp_path / "given.json"
+    given.write_text(json.dumps(document))
+    html = tmp_path / "r.html"
+    result = runner.invoke(
+        cli.app, ["report", store, "--format", "html", "-o", str(html), option, str(given)]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{given}: {message}" in result.stderr
+    assert not html.exists()
