@@ -75,12 +75,13 @@ def with_options(
 
 def check_fault_times(scenario: Scenario, from_options: Container[str]) -> None:
     """A crash or clock step must come before the end of the run (`--duration` may have
-    moved it); the first that does not is bad input, named where it was given."""
+    moved it), and a clock step keep the clock within the years 1 to 9999; the first that
+    does not is bad input, named where it was given."""
 
     def refuse(path: Sequence[Any], message: str) -> None:
         name = path[1]
         if name in from_options:
-            raise InputError(message, field=f"--fault {name}")
+            raise InputError(message, field=f"--fault {'.'.join(str(part) for part in path[1:])}")
         raise InputError(
             message,
             file=scenario.filename,
@@ -88,7 +89,7 @@ def check_fault_times(scenario: Scenario, from_options: Container[str]) -> None:
             field=".".join(str(part) for part in path),
         )
 
-    check_faults(scenario.faults, scenario.duration, refuse)
+    check_faults(scenario.faults, scenario.start, scenario.duration, refuse)
 
 
 def parse_speed(text: str) -> Speed:

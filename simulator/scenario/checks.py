@@ -113,7 +113,8 @@ def check_scenario(
             scenario.end  # noqa: B018 - computing it is the check
         except OverflowError:
             report(("duration",), "the run would end after the year 9999")
-    check_faults(scenario.faults, scenario.duration, report)
+    start = None if "start" in left_out.fields else scenario.start
+    check_faults(scenario.faults, start, scenario.duration, report)
     if scenario.stages and scenario.speed is not None:
         report(
             ("stages",),

@@ -8,6 +8,7 @@ value is read as YAML, as the block's values are, so `--fault 'crash={at: 2h}'` 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -156,8 +157,14 @@ FaultsBlock = Annotated[Faults, BeforeValidator(lambda value: {} if value is Non
 Report = Callable[[Sequence[Any], str], None]
 
 
-def check_faults(faults: Faults, duration: int | None, report: Report) -> None:
-    """What the block cannot know alone: its times against the run's `duration`."""
+def check_faults(
+    faults: Faults, start: datetime | None, duration: int | None, report: Report
+) -> None:
+    """What the block cannot know alone: its times against the run's `start` (None: not
+    known, the clock step's `by` is not checked) and `duration`."""
+    step = faults.clock_step
+    if step is not None and start is not None:
+        _check_step_range(step, start, duration, report)
     if duration is None:
         return
     for name, fault in (("crash", faults.crash), ("clock_step", faults.clock_step)):
@@ -167,6 +174,30 @@ def check_faults(faults: Faults, duration: int | None, report: Report) -> None:
                 f"{format_duration(fault.at)} is not before the end of the run "
                 f"(duration {format_duration(duration)})",
             )
+
+
+def _check_step_range(
+    step: ClockStepFault, start: datetime, duration: int | None, report: Report
+) -> None:
+    # A TimeStamp outside the years 1 to 9999 has no datetime: `check`, `decode` and the
+    # add-in could not read the run back (a step of 99999999d reads as a step back).
+    last = step.at if duration is None or step.by < 0 else max(step.at, duration)
+    try:
+        unstepped = start + timedelta(microseconds=last)
+    except OverflowError:
+        return  # the run's own end is out of range: reported as such
+    try:
+        unstepped + timedelta(microseconds=step.by)
+    except OverflowError:
+        after = "after the year 9999" if step.by > 0 else "before the year 1"
+        report(
+            ("faults", "clock_step", "by"),
+            f"{_signed(step.by)} would put the server's clock {after}",
+        )
+
+
+def _signed(us: int) -> str:
+    return f"-{format_duration(-us)}" if us < 0 else format_duration(us)
 
 
 # What a `--fault` of each mapping-valued fault looks like, for an error about its form.

@@ -436,7 +436,11 @@ def test_without_faults_the_summary_has_no_faults_key(tmp_path: Path) -> None:
     ("faults", "message"),
     [
         (("crash=soon",), "--fault crash: "),
-        (("crash={at: 31m}",), "--fault crash: 31m is not before the end of the run"),
+        (("crash={at: 31m}",), "--fault crash.at: 31m is not before the end of the run"),
+        (
+            ("clock_step={at: 10m, by: 99999999d}",),
+            "--fault clock_step.by: 99999999d would put the server's clock after the year 9999",
+        ),
         (("speed=2",), "--fault speed: unknown fault"),
     ],
 )

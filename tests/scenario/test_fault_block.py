@@ -127,6 +127,19 @@ def test_a_crash_or_clock_step_must_come_before_the_end_of_the_run() -> None:
     ]
 
 
+def test_a_clock_step_must_keep_the_clock_within_the_years_a_timestamp_reads_back() -> None:
+    """A step of 99999999d wrote TimeStamps of the year 275,000 that `check` read as a step
+    back: the years 1 to 9999 are what a datetime, so each reader, holds."""
+    assert problems("faults:\n  clock_step: {at: 1h, by: 99999999d}\n") == [
+        "f.yaml:6: faults.clock_step.by: 99999999d would put the server's clock after the "
+        "year 9999",
+    ]
+    assert problems("faults:\n  clock_step: {at: 1h, by: -999999d}\n") == [
+        "f.yaml:6: faults.clock_step.by: -999999d would put the server's clock before the year 1",
+    ]
+    assert load("faults:\n  clock_step: {at: 1h, by: -99999d}\n").clock_step is not None
+
+
 @pytest.mark.parametrize(
     ("text", "name", "value"),
     [
