@@ -37,6 +37,8 @@ from simulator.addin.bill import BillBy
 from simulator.commands.formats import ReportFormat
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
 from simulator.errors import EXIT_OK, BillsimError, InputError
+from simulator.scenario.notes_ini import MAX_NUMBER
+from simulator.scenario.yamlsource import MAX_DIGITS
 from simulator.wire.layout import Framing, Layout
 
 PROG_NAME = "billsim"
@@ -331,6 +333,13 @@ TopicMetaOption = Annotated[
 ]
 
 
+# The bounds of the scenario's `seed:`, so that an option takes what a file takes.
+SeedOption = Annotated[
+    int | None,
+    typer.Option(help="Override the scenario's seed.", min=0, max=10**MAX_DIGITS - 1),
+]
+
+
 @app.command("run")
 def run_command(
     scenario: ScenarioArgument,
@@ -391,7 +400,7 @@ def run_command(
             "duration; forever runs until stopped (Ctrl-C, SIGTERM, a quit command).",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    seed: SeedOption = None,
     layout: LayoutOption = Layout.LINUX_X86_64,
     frame: Annotated[
         Framing,
@@ -657,6 +666,7 @@ def check_command(
             "--suppress-time",
             metavar="MINUTES",
             min=0,
+            max=MAX_NUMBER,
             help="BillingSuppressTime the stream was written with, in whole minutes "
             "(0 means the default, 15, as in notes.ini). Wins over --scenario. "
             "[default: the scenario's, else 15]",
@@ -733,7 +743,7 @@ def timeline_command(
         str | None,
         typer.Option("--duration", metavar="DURATION", help="Run the scenario this long instead."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    seed: SeedOption = None,
     scenario: Annotated[
         str | None,
         typer.Option(

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from simulator.adapters.capture import CaptureWriter
+from simulator.adapters.mqtt.consumer import check_server_option
 from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, tls_context
 from simulator.adapters.mqtt.packets import CONTENT_TYPE_JSON
 from simulator.adapters.mqtt.subscriber import (
@@ -112,6 +113,8 @@ async def record(request: RecordRequest, stream: TextIO, err: TextIO) -> int:
     cannot be reached within the connect timeout or refuses us; InputError (exit 2) for a
     bad URL, server or TLS file."""
     address = parse_broker_url(request.broker)
+    if request.server is not None:
+        check_server_option(request.server)
     server = None if request.server in (None, "+") else request.server
     topic = subscription_topic(server)
     tls = tls_context(

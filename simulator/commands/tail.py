@@ -47,6 +47,7 @@ from simulator.adapters.mqtt.topics import (
 )
 from simulator.adapters.mqtt.url import DEFAULT_BROKER, parse_broker_url
 from simulator.commands.signals import stop_on_signals
+from simulator.errors import InputError
 from simulator.wire.codec import FrameCodec, FrameError
 from simulator.wire.jsonform import JsonDecoder, JsonObject, dumps_frame
 from simulator.wire.layout import Layout
@@ -233,6 +234,9 @@ async def tail(
     or refuses the connection, InputError (exit 2) for a bad URL, server name or TLS file.
     """
     address = parse_broker_url(broker)
+    if server == "":
+        # Not addin's check: a full name (CN=Mail01/O=Acme) is tail's way to name Mail01.
+        raise InputError("a server's common name or full name, not ''", field="--server")
     topic = subscription_topic(server)
     tls = tls_context(address, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
     printer = TailPrinter(out, err, json_lines=json_lines, layout=layout)

@@ -27,7 +27,7 @@ DEFAULT_SUPPRESS_MINUTES = 15
 DEFAULT_ADDIN_WAKEUP_S = 60
 DEFAULT_ADDIN_RUNTIME_S = 10
 # OSGetEnvironmentLong returns a C long: larger values are not settings a server could hold.
-_MAX_NUMBER = 2**31 - 1
+MAX_NUMBER = 2**31 - 1
 
 SERVER_NAME = "ServerName"
 BILLING_CLASS = "BillingClass"
@@ -103,15 +103,15 @@ def _whole_number(value: object, default: int, unit: str) -> int:
             return default
         if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise ValueError(f"expected a whole number of {unit}, got {quoted(value)}")
-        if len(text.lstrip("+-").lstrip("0")) > len(str(_MAX_NUMBER)):
-            raise ValueError(f"too large: {quoted(text)} (at most {_MAX_NUMBER})")
+        if len(text.lstrip("+-").lstrip("0")) > len(str(MAX_NUMBER)):
+            raise ValueError(f"too large: {quoted(text)} (at most {MAX_NUMBER})")
         number = int(text)
     else:
         raise ValueError(f"expected a whole number of {unit}, got {quoted(value)}")
     if number < 0:
         raise ValueError(f"must not be negative, got {number}")
-    if number > _MAX_NUMBER:
-        raise ValueError(f"too large: {number} (at most {_MAX_NUMBER})")
+    if number > MAX_NUMBER:
+        raise ValueError(f"too large: {number} (at most {MAX_NUMBER})")
     return number or default
 
 

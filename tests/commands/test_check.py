@@ -73,6 +73,14 @@ def test_without_settings_a_settings_violation_says_what_was_assumed(tmp_path: P
     assert by_hand.exit_code == 0, by_hand.output
 
 
+def test_a_suppress_time_notes_ini_would_refuse_exits_2(tmp_path: Path) -> None:
+    # notes.ini's BillingSuppressTime is a C long: at most 2147483647 minutes.
+    path = run_to(tmp_path, "reopen")
+    result = runner.invoke(cli.app, ["check", str(path), "--suppress-time", "2147483648"])
+    assert result.exit_code == 2
+    assert "--suppress-time" in result.output
+
+
 def test_flags_win_over_the_scenario(tmp_path: Path) -> None:
     path = run_to(tmp_path, "reopen")
     result = runner.invoke(

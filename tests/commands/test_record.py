@@ -27,8 +27,10 @@ from test_addin import (
     stop_when_stored,
     wait_subscribed,
 )
+from typer.testing import CliRunner
 
 from simulator.adapters.capture import CaptureWriter
+from simulator.cli import app
 from simulator.commands.record import Recorder
 from simulator.wire.codec import FrameCodec
 from simulator.wire.jsonform import JsonDecoder, dumps_frame
@@ -182,3 +184,14 @@ def test_recording_ends_when_every_server_seen_online_went_offline() -> None:
     assert not rec.ended
     rec.handle("domino/billing/Mail02/status", b"offline", {})
     assert rec.ended
+
+
+@pytest.mark.parametrize("server", ["a/b", "", "Mail#1"])
+def test_a_server_addin_would_refuse_exits_2_before_connecting(tmp_path: Path, server: str) -> None:
+    # `a/b` once recorded server a's frames: addin refuses it, and record now does too.
+    out = tmp_path / "r.cap"
+    result = CliRunner().invoke(
+        app, ["record", "-o", str(out), "--server", server, "--broker", "mqtt://127.0.0.1:1"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--server" in result.output

@@ -165,6 +165,15 @@ def test_bad_speed_exits_2(speed: str) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("seed", ["-1", "1" + "0" * 38])
+def test_a_seed_the_scenario_file_would_refuse_exits_2(seed: str) -> None:
+    # A file's seed: takes 0 to 38 digits; the option took -1 and 50 digits.
+    result = invoke("run", "lifecycle-demo", "--stdout", "--seed", seed)
+    assert result.exit_code == 2, result.stderr
+    assert "--seed" in result.stderr
+    assert result.stdout == ""
+
+
 def test_scenarios_lists_the_bundled_ones() -> None:
     result = invoke("scenarios")
     assert result.exit_code == 0, result.stderr

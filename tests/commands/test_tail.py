@@ -202,9 +202,11 @@ def test_bad_broker_url_and_server_exit_2() -> None:
     result = runner.invoke(app, ["tail", "--broker", "http://example.com"])
     assert result.exit_code == 2
     assert "--broker" in result.output
-    result = runner.invoke(app, ["tail", "--server", "Mail#1", "--broker", "mqtt://127.0.0.1:1"])
-    assert result.exit_code == 2
-    assert "--server" in result.output
+    # An empty name once watched every server.
+    for server in ("Mail#1", ""):
+        result = runner.invoke(app, ["tail", "--server", server, "--broker", "mqtt://127.0.0.1:1"])
+        assert result.exit_code == 2, (server, result.output)
+        assert "--server" in result.output
 
 
 # --- the command against a broker ------------------------------------------------------------

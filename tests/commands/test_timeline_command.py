@@ -191,6 +191,7 @@ def test_a_domain_is_one_picture_of_every_server(tmp_path: Path) -> None:
         (["{tmp}/empty.nbf", "-o", "{tmp}/t.svg"], "no frames: the input is empty"),
         (["{tmp}/short.nbf", "-o", "{tmp}/t.svg"], "truncated frame"),
         (["{tmp}/empty.nbf", "-o", "{tmp}/t.svg", "--duration", "1h"], "goes with a scenario"),
+        (["lifecycle-demo", "-o", "{tmp}/t.svg", "--seed", "-5"], "--seed"),
     ],
 )
 def test_bad_input_exits_2_saying_what_is_wrong(

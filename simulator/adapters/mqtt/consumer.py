@@ -77,11 +77,17 @@ def client_id(group: str, member: int) -> str:
     return f"billsim-addin-{group}-{member}"
 
 
+def check_server_option(server: str) -> None:
+    """`--server` of addin, tail and record: one topic level (a common name), or `+`;
+    InputError otherwise."""
+    if not server or (server != "+" and any(ch in server for ch in "/+#\0")):
+        raise InputError(f"a server's common name or +, not {server!r}", field="--server")
+
+
 def topic_filters(server: str, group: str | None) -> tuple[str, ...]:
     """The frame topics of `server` (`+`: every server) in both forms, one filter per
     class and one for custom types, shared within `group` if given."""
-    if not server or (server != "+" and any(ch in server for ch in "/+#\0")):
-        raise InputError(f"a server's common name or +, not {server!r}", field="--server")
+    check_server_option(server)
     share = f"$share/{group}/" if group is not None else ""
     return tuple(share + topic for topic in frame_filters(server))
 
