@@ -162,7 +162,20 @@ class _Problems:
     def add_validation(self, exc: ValidationError, prefix: Sequence[Any] = ()) -> None:
         for error in exc.errors():
             loc = [part for part in error["loc"] if part not in _NOT_FIELDS]
-            self.add([*prefix, *loc], error_message(error))
+            key = _key_not_text(self.doc, [*prefix, *error["loc"]], error["type"])
+            if key is None:
+                self.add([*prefix, *loc], error_message(error))
+                continue
+            parent, written = key
+            self.add_error(
+                (*prefix, *loc),
+                InputError(
+                    f"a key must be text, not {_shown_key(written)}",
+                    file=self.filename,
+                    line=line_of(self.doc, [*parent, written]),
+                    field=render_path(parent) or None,
+                ),
+            )
 
     def raise_if_any(self, scenario: Scenario | None = None) -> None:
         """A ScenarioError of every problem, if any; with what of `scenario` can still
@@ -177,6 +190,43 @@ class _Problems:
         raise ScenarioError(
             by_line(self.errors), runnable=runnable, left_out=left_out, blocked=blocked
         )
+
+
+def _key_not_text(doc: Any, path: Sequence[Any], kind: str) -> tuple[list[Any], Any] | None:
+    """(the mapping's path, the key as written) for pydantic's error about a key that is
+    not text (`~: 1`, `1: 1`): a model's `invalid_key`, a dict's `string_type` at `[key]`.
+    Pydantic gives the key as text (`None`), which no line of the file is found by."""
+    if kind == "invalid_key" and path:
+        parent, given = list(path[:-1]), path[-1]
+    elif kind == "string_type" and len(path) > 1 and path[-1] == "[key]":
+        parent, given = list(path[:-2]), path[-2]
+    else:
+        return None
+    node = doc
+    for part in parent:
+        if not isinstance(node, LinedDict | LinedList):
+            return None
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if not isinstance(node, LinedDict):
+        return None
+    for key in node:
+        if not isinstance(key, str) and given in (key, str(key), repr(key)):
+            return parent, key
+    return None
+
+
+def _shown_key(key: Any) -> str:
+    """A key as YAML writes it, and what it is taken for."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return f"{str(key).lower()} (a boolean)"
+    if isinstance(key, int | float):
+        return f"{key} (a number)"
+    return f"{key} (a {type(key).__name__})"  # a date: 2026-01-01 unquoted
 
 
 def _build(doc: Any, filename: str) -> Scenario:

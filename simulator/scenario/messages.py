@@ -17,6 +17,8 @@ MESSAGES: dict[str, str] = {
     "float_parsing": "must be a number",
     "finite_number": "must be a finite number",
     "string_type": "must be text",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
     "list_type": "must be a list",
     "tuple_type": "must be a list",
     "dict_type": "must be a mapping",

@@ -106,7 +106,7 @@ def test_each_mistake_is_named_by_line_and_field() -> None:
         "like -1h or 30m",
         "f.yaml:10: faults.dst: expected true, false or an IANA time zone like "
         "Europe/Berlin, got 'Mars/Olympus'",
-        "f.yaml:11: faults.wrap: Input should be a valid boolean, unable to interpret input",
+        "f.yaml:11: faults.wrap: must be true or false",
         "f.yaml:12: faults.jitter: unknown field",
     ]
 
@@ -175,6 +175,7 @@ def test_a_fault_option_is_read_as_the_blocks_yaml(text: str, name: str, value: 
             "crash, clock_step, dst, wrap)",
         ),
         ("duplicate=2", "--fault duplicate: must be ≤ 1"),
+        ("wrap=2", "--fault wrap: must be true or false"),
         (
             "crash=10:00",
             "--fault crash: must be a mapping, like 'crash={at: 2h, restart_after: 5m}'",

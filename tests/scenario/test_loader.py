@@ -58,6 +58,17 @@ def test_loader_fields_cannot_be_written() -> None:
     ]
 
 
+def test_a_key_that_is_not_text_is_named_at_its_own_line() -> None:
+    # Once `t.yaml:1: None: Keys should be strings`: pydantic's words, the document's line.
+    text = BASE + "  3: x\n~: 1\n1: 1\n"  # BASE ends in its users: block
+    assert errors_of(text) == [
+        f"t.yaml:{BASE_LINES + 1}: users: a key must be text, not 3 (a number)",
+        f"t.yaml:{BASE_LINES + 1}: users[3]: must be a mapping",
+        f"t.yaml:{BASE_LINES + 2}: a key must be text, not null",
+        f"t.yaml:{BASE_LINES + 3}: a key must be text, not 1 (a number)",
+    ]
+
+
 def test_missing_top_level_field_points_at_the_document() -> None:
     assert errors_of(BASE.replace("server: CN=Mail01/O=Acme\n", "")) == [
         "t.yaml:1: server: required field missing"

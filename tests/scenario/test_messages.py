@@ -18,6 +18,7 @@ class _Sample(BaseModel):
     kind: Literal["a", "b"] = "a"
     items: Annotated[list[int], Field(min_length=1, max_length=2)] = [1]
     name: str = "x"
+    flag: Annotated[bool, Field(strict=False)] = False
 
     @field_validator("name")
     @classmethod
@@ -39,6 +40,8 @@ class _Sample(BaseModel):
         ({"items": [1, 2, 3]}, "must have at most 2 item(s)"),
         ({"items": "1"}, "must be a list"),
         ({"name": 3}, "must be text"),
+        ({"flag": 2}, "must be true or false"),
+        ({"flag": "maybe"}, "must be true or false"),
         ({"name": "zed"}, "must not contain a z"),
         ({"other": 1}, "unknown field"),
     ],
