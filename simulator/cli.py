@@ -333,6 +333,10 @@ TopicMetaOption = Annotated[
 ]
 
 
+# `run`'s MQTT defaults, which a run to a file or stdout lets pass (see run_command).
+DEFAULT_QOS = 1
+DEFAULT_STATS_INTERVAL = 5.0
+DEFAULT_DRAIN_TIMEOUT = 30.0
 # The bounds of the scenario's `seed:`, so that an option takes what a file takes.
 SeedOption = Annotated[
     int | None,
@@ -407,7 +411,7 @@ def run_command(
         typer.Option("--frame", help="pad-union: at least sizeof(BILLMSG); compact: no padding."),
     ] = Framing.PAD_UNION,
     payload: PayloadOption = Payload.BINARY,
-    qos: QosOption = 1,
+    qos: QosOption = DEFAULT_QOS,
     mqtt_version: MqttVersionOption = MqttVersion.V5,
     topic_meta: TopicMetaOption = False,
     ca_file: CaFileOption = None,
@@ -421,7 +425,7 @@ def run_command(
     ] = False,
     stats_interval: Annotated[
         float, typer.Option("--stats-interval", help="Seconds between stats messages.", min=0.1)
-    ] = 5.0,
+    ] = DEFAULT_STATS_INTERVAL,
     watch: Annotated[
         bool | None,
         typer.Option(
@@ -469,7 +473,7 @@ def run_command(
         typer.Option(
             "--drain-timeout", help="Seconds to deliver what is queued at shutdown.", min=0
         ),
-    ] = 30.0,
+    ] = DEFAULT_DRAIN_TIMEOUT,
     log_json: Annotated[
         bool, typer.Option("--log-json", help="structlog JSON lines instead of the live view.")
     ] = False,
@@ -569,6 +573,22 @@ def run_command(
                 + (" on the embedded broker" if name == "--embedded-port" else ""),
                 field=name,
             )
+    # These do nothing to a file or stdout: one changed from its default was meant for a
+    # run on MQTT. A default passes, as a script may give it either way.
+    for name, changed in (
+        ("--payload", payload is not Payload.BINARY),
+        ("--qos", qos != DEFAULT_QOS),
+        ("--mqtt-version", mqtt_version is not MqttVersion.V5),
+        ("--ca-file", ca_file is not None),
+        ("--cert-file", cert_file is not None),
+        ("--key-file", key_file is not None),
+        ("--control", control),
+        ("--stats-interval", stats_interval != DEFAULT_STATS_INTERVAL),
+        ("--connect-timeout", connect_timeout != DEFAULT_CONNECT_TIMEOUT),
+        ("--drain-timeout", drain_timeout != DEFAULT_DRAIN_TIMEOUT),
+    ):
+        if changed and local:
+            raise InputError("goes with a run on MQTT", field=name)
     request = RunRequest(
         scenario=scenario,
         out=out,

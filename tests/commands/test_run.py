@@ -174,6 +174,38 @@ def test_a_seed_the_scenario_file_would_refuse_exits_2(seed: str) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--ca-file", "/nonexistent"),
+        ("--qos", "0"),
+        ("--payload", "json"),
+        ("--mqtt-version", "3.1.1"),
+        ("--drain-timeout", "5"),
+        ("--control",),
+        ("--stats-interval", "1"),
+        ("--connect-timeout", "3"),
+    ],
+)
+@pytest.mark.parametrize("where", [("--stdout",), ("--out", "-")])
+def test_an_mqtt_option_changed_from_its_default_is_refused_off_mqtt(
+    option: tuple[str, ...], where: tuple[str, ...]
+) -> None:
+    # Once taken and ignored, as --topic-meta never was.
+    result = invoke("run", "lifecycle-demo", *where, *option)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == f"billsim: {option[0]}: goes with a run on MQTT\n"
+    assert result.stdout == ""
+
+
+def test_mqtt_options_at_their_defaults_pass_off_mqtt() -> None:
+    # A script may pass the defaults whichever the output.
+    defaults = ("--qos", "1", "--payload", "binary", "--mqtt-version", "5")
+    more = ("--drain-timeout", "30", "--stats-interval", "5", "--connect-timeout", "10")
+    result = invoke("run", "lifecycle-demo", "--stdout", *defaults, *more)
+    assert result.exit_code == 0, result.stderr
+
+
 def test_scenarios_lists_the_bundled_ones() -> None:
     result = invoke("scenarios")
     assert result.exit_code == 0, result.stderr
