@@ -63,12 +63,21 @@ _STORE_PREFIXES: Final = ("sqlite:", "postgresql:", "postgres:", "nbf:")
 _HEADERS: Final = ("user", "field", "expected", "actual", "difference")
 
 
-def read_text(path: str) -> str:
-    """A REPORT file's text; InputError naming the file when it cannot be read."""
+def read_text(path: str, *, or_store: bool = False) -> str:
+    """A REPORT file's text; InputError naming the file when it cannot be read. `or_store`:
+    where a store's URL would do too, a file that is no text (a store given by its path)
+    is told how to name a store."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise InputError(f"not UTF-8 text ({error.reason})", file=path) from None
+        hint = (
+            "; a store is given by its URL: sqlite:///PATH, postgresql://… or nbf:PATH"
+            if or_store
+            else ""
+        )
+        raise InputError(
+            f"not UTF-8 text ({error.reason}), so no REPORT{hint}", file=path
+        ) from None
     except OSError as error:
         raise InputError(error.strerror or str(error), file=path) from None
 
@@ -122,7 +131,7 @@ def verify_files(
         unkeyed = frames_without_key(tables)
         seq = _seq_findings(summary, tables, unkeyed)
     else:
-        actual_bill, seq = read_bill(read_text(actual), actual), []
+        actual_bill, seq = read_bill(read_text(actual, or_store=True), actual), []
     explanation = explain(reconcile(expected_bill, actual_bill, seq), faults)
     checks = judge(thresholds, figures) if figures is not None else []
     result_file = None

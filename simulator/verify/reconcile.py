@@ -41,6 +41,9 @@ Bill: TypeAlias = Mapping[str, Mapping[str, Amount]]
 # -- reading a bill ------------------------------------------------------------------------
 
 
+_SHOWN = 40  # characters of a file's first line in the error when it is no REPORT
+
+
 def read_bill(text: str, source: str) -> dict[str, dict[str, Amount]]:
     """The bill in ``text``, JSON or CSV (told apart by its first non-blank character,
     ``{`` for JSON); ``source`` names the file in errors. InputError (file:line: field)
@@ -107,7 +110,15 @@ def read_bill_csv(text: str, source: str) -> dict[str, dict[str, Amount]]:
         raise InputError(f"not CSV: {error}", file=source, line=reader.line_num) from None
     columns = [name.strip() for name in header]
     if not columns or columns[0] != "user":
-        raise InputError('the header starts with "user"', file=source, line=1, field="user")
+        # Whatever is not JSON is read as CSV: say what a REPORT is, and what this was.
+        first = ",".join(header)
+        shown = first[:_SHOWN] + ("…" if len(first) > _SHOWN else "")
+        raise InputError(
+            f'not a REPORT: JSON starts with {{, CSV with a header that starts with "user" '
+            f"(this starts with {shown!r})",
+            file=source,
+            line=1,
+        )
     for name in columns[1:]:
         if name not in BILL_FIELDS or columns.count(name) > 1:
             problem = "a column twice" if name in BILL_FIELDS else "unknown bill field"

@@ -214,6 +214,14 @@ def test_an_unreadable_expected_file_or_a_store_exits_2(
     result = invoke("verify", "--expected", f"sqlite:///{missing}", "--actual", str(summary))
     assert result.exit_code == 2
     assert "--expected: the ground truth is a REPORT file" in result.stderr
+    store = tmp_path / "store.db"  # a store given by its path, not its URL
+    store.write_bytes(b"SQLite format 3\x00\xff\xfe" + bytes(100))
+    result = invoke("verify", "--expected", str(summary), "--actual", str(store))
+    assert result.exit_code == 2
+    assert "a store is given by its URL: sqlite:///PATH" in result.stderr
+    result = invoke("verify", "--expected", str(store), "--actual", str(summary))
+    assert result.exit_code == 2
+    assert "so no REPORT" in result.stderr and "store is given" not in result.stderr
 
 
 def test_a_store_is_verified_by_its_bill_and_the_seq_numbers_of_the_run(tmp_path: Path) -> None:

@@ -73,7 +73,11 @@ def test_csv_columns_in_any_order_and_a_float_whole_number() -> None:
     ("text", "where"),
     [
         ("", "r.csv:1: empty"),
-        ("name,sessions\n", 'r.csv:1: user: the header starts with "user"'),
+        (
+            "name,sessions\n",
+            'r.csv:1: not a REPORT: JSON starts with {, CSV with a header that starts with "user" '
+            "(this starts with 'name,sessions')",
+        ),
         (HEADER + ",tip\n", "r.csv:1: tip: unknown bill field"),
         (HEADER.replace(",web_bytes", "") + "\n", "r.csv:1: web_bytes: missing from the header"),
         (HEADER + f"\n{ALICE},1\n", "r.csv:2: 2 cells, the header has 15"),
