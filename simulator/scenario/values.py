@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -89,6 +89,10 @@ def _aware_utc(value: object) -> datetime:
             raise ValueError(
                 f"expected an ISO-8601 time like 2026-11-21T09:00:00Z, got {quoted(value)}"
             ) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        # YAML reads an unquoted 2026-11-23 as a date: not Python's repr of it.
+        day = value.isoformat()
+        raise ValueError(f"a date alone ({day}) has no time: like {day}T09:00:00Z")
     if not isinstance(value, datetime):
         raise ValueError(
             f"expected an ISO-8601 time like 2026-11-21T09:00:00Z, got {quoted(value)}"
@@ -96,6 +100,16 @@ def _aware_utc(value: object) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"needs a zone (Z or +hh:mm): {value.isoformat()}")
     return value.astimezone(UTC)
+
+
+def _speed_number(value: object) -> object:
+    # YAML reads `speed: 60` as a number: say what the speed wants, as --speed says it.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(
+            f"speed must be max, realtime or Nx (e.g. 60x), not {value} (for {value} times "
+            f"as fast: {value}x)"
+        )
+    return value
 
 
 def _speed(value: str) -> str:
@@ -144,7 +158,7 @@ Charge = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 NoteId = Annotated[int, BeforeValidator(_note_id)]
 ReplicaId = Annotated[str, AfterValidator(_replica_id)]
 UtcTime = Annotated[datetime, BeforeValidator(_aware_utc)]
-SpeedText = Annotated[str, AfterValidator(_speed)]
+SpeedText = Annotated[str, BeforeValidator(_speed_number), AfterValidator(_speed)]
 # Records per second (`5000/s`, or a number); the one parser `--rate` uses too.
 Rate = Annotated[float, BeforeValidator(parse_rate)]
 PositiveDuration = Annotated[DurationUs, Field(gt=0)]

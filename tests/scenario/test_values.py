@@ -84,6 +84,19 @@ def test_bad_top_level_values() -> None:
     ]
 
 
+def test_a_date_alone_and_a_speed_as_a_number_say_what_to_write() -> None:
+    """What YAML makes of an unquoted date and of `speed: 60` is no time and no speed: the
+    errors say what would be, not what Python made of them."""
+    text = BASE.replace('"2026-11-21T09:00:00Z"', "2026-11-21").replace(
+        "name: t", "name: t\nspeed: 60"
+    )
+    assert errors_of(text) == [
+        "t.yaml:2: speed: speed must be max, realtime or Nx (e.g. 60x), not 60 (for 60 times "
+        "as fast: 60x)",
+        "t.yaml:3: start: a date alone (2026-11-21) has no time: like 2026-11-21T09:00:00Z",
+    ]
+
+
 def test_name_longer_than_256_bytes() -> None:
     long_name = "CN=" + "é" * 127  # 3 + 254 = 257 bytes of UTF-8
     text = BASE.replace("CN=Alice Smith/O=Acme", long_name)
