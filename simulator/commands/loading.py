@@ -56,7 +56,13 @@ def with_dry_run(error: ScenarioError, notes_ini: Path | None) -> ScenarioError:
         )
     try:
         settings = settings_of(runnable, notes_ini)
-    except InputError as other:  # the notes.ini file
+    except InputError as other:  # the notes.ini file, or the scenario's own block again
+        if str(other) in str(error):
+            # Already one of the loader's problems: say only what it stopped.
+            return error.with_note(
+                f"{error.file}: the script is dry-run for state errors once notes_ini's "
+                "problem is fixed"
+            )
         return error.with_note(f"{other} (so the script was not dry-run)")
     try:
         check_script(runnable, settings, RunOptions())

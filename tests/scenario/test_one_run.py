@@ -409,3 +409,16 @@ def test_a_bad_notes_ini_file_is_said_instead_of_the_dry_run(tmp_path: Path) -> 
     assert _problems(path, "\n".join(problems)) == [EXPECTED[0], EXPECTED[2]]
     assert note.startswith(f"{ini}:1: BillingClass: unknown billing class 'Nope'")
     assert note.endswith("(so the script was not dry-run)")
+
+
+def test_a_bad_notes_ini_block_is_said_once(tmp_path: Path) -> None:
+    """The scenario's own notes_ini problem stops the dry run too: said once, with what
+    it stopped, not again as the dry run's."""
+    path = _write(tmp_path, HEAD + 'notes_ini: {BillingClass: "Session,Databases"}\n')
+    code, stderr = _invoke("validate", str(path))
+    assert code == 2
+    problem, note = stderr.splitlines()
+    assert "notes_ini.BillingClass: unknown billing class 'Databases'" in problem
+    assert (
+        note == f"{path}: the script is dry-run for state errors once notes_ini's problem is fixed"
+    )
