@@ -24,7 +24,8 @@ class AtomicFile:
     written once with `commit`; `discard` (or leaving a `with` block by an exception)
     removes the temporary file and leaves the target untouched."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, option: str | None = None) -> None:
+        """`option`: the command-line option that named `path`, for the error."""
         self.path = path
         self._temporary: Path | None = None
         self._direct: IO[str] | None = None
@@ -38,7 +39,7 @@ class AtomicFile:
                 os.close(handle)
                 self._temporary = Path(name)
         except OSError as error:
-            raise InputError(error.strerror or str(error), file=str(path)) from None
+            raise InputError(error.strerror or str(error), file=str(path), field=option) from None
 
     def commit(self, text: str) -> None:
         """The target holds `text`, whole."""

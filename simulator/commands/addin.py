@@ -623,7 +623,9 @@ def run_addin(
         from simulator.scenario.loader import load_scenario  # noqa: PLC0415
 
         kinds = load_scenario(resolve_scenario(request.scenario)).custom_kinds()
-    summary_file = AtomicFile(request.summary_path) if request.summary_path is not None else None
+    summary_file = (
+        AtomicFile(request.summary_path, "--summary") if request.summary_path is not None else None
+    )
     if request.report_path is not None:
         from simulator.commands.html_report import check_writable  # noqa: PLC0415
 

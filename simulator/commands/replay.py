@@ -333,7 +333,9 @@ def replay(
     kinds = custom_kinds(request.scenario)
     codec = FrameCodec(request.layout, custom_kinds=kinds)
     plan = plan_replay(request, codec)
-    summary_file = AtomicFile(request.summary_path) if request.summary_path is not None else None
+    summary_file = (
+        AtomicFile(request.summary_path, "--summary") if request.summary_path is not None else None
+    )
     ledger = SentLedger(Intake(request.layout, kinds) if summary_file is not None else None)
     started = time.monotonic()
     try:

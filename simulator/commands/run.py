@@ -234,7 +234,9 @@ def _run_simulation(
     series = records_series(sim)
     # Opened before the run, like --out: a path that cannot be written is bad input
     # (exit 2) found at once, not an error after the whole run.
-    summary_file = AtomicFile(request.summary_path) if request.summary_path is not None else None
+    summary_file = (
+        AtomicFile(request.summary_path, "--summary") if request.summary_path is not None else None
+    )
     started = time.monotonic()
     try:
         if request.local:
@@ -334,17 +336,18 @@ def run_options(request: RunRequest, scenario: Scenario) -> RunOptions:
 
 
 @overload
-def create(path: Path, mode: Literal["w"]) -> TextIO: ...
+def create(path: Path, mode: Literal["w"], option: str = "--out") -> TextIO: ...
 @overload
-def create(path: Path, mode: Literal["wb"]) -> BinaryIO: ...
-def create(path: Path, mode: str) -> IO[Any]:
-    """`path` opened for writing; one that cannot be is bad input naming the file."""
+def create(path: Path, mode: Literal["wb"], option: str = "--out") -> BinaryIO: ...
+def create(path: Path, mode: str, option: str = "--out") -> IO[Any]:
+    """`path` (given by `option`) opened for writing; one that cannot be is bad input
+    naming the file and the option."""
     try:
         if mode == "w":
             return open(path, "w", encoding="utf-8")
         return open(path, "wb")
     except OSError as error:
-        raise InputError(error.strerror or str(error), file=str(path)) from None
+        raise InputError(error.strerror or str(error), file=str(path), field=option) from None
 
 
 def _run_local(

@@ -260,7 +260,7 @@ def _run_and_sum_up(
     endpoint: MetricsEndpoint | None,
     on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
-    summary_file = AtomicFile(request.summary_path) if request.summary_path else None
+    summary_file = AtomicFile(request.summary_path, "--summary") if request.summary_path else None
     try:
         by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr, endpoint))
         summary = merge_summaries(by_server)

@@ -102,7 +102,7 @@ def draw(request: TimelineRequest, stderr: TextIO | None = None) -> Timeline:
             field="--output",
         )
     timeline, text = timeline_of(request, stderr)
-    with create(request.out, "wb") as stream:
+    with create(request.out, "wb", "--output") as stream:
         draw_timeline(timeline, stream, picture, text)
     shown = len(timeline.sessions)
     of = f" (the {shown:,} busiest drawn)" if timeline.hidden else ""

@@ -63,8 +63,9 @@ _STORE_PREFIXES: Final = ("sqlite:", "postgresql:", "postgres:", "nbf:")
 _HEADERS: Final = ("user", "field", "expected", "actual", "difference")
 
 
-def read_text(path: str, *, or_store: bool = False) -> str:
-    """A REPORT file's text; InputError naming the file when it cannot be read. `or_store`:
+def read_text(path: str, option: str | None = None, *, or_store: bool = False) -> str:
+    """A REPORT file's text; InputError naming the file (and the `option` that gave it)
+    when it cannot be read. `or_store`:
     where a store's URL would do too, a file that is no text (a store given by its path)
     is told how to name a store."""
     try:
@@ -76,10 +77,10 @@ def read_text(path: str, *, or_store: bool = False) -> str:
             else ""
         )
         raise InputError(
-            f"not UTF-8 text ({error.reason}), so no REPORT{hint}", file=path
+            f"not UTF-8 text ({error.reason}), so no REPORT{hint}", file=path, field=option
         ) from None
     except OSError as error:
-        raise InputError(error.strerror or str(error), file=path) from None
+        raise InputError(error.strerror or str(error), file=path, field=option) from None
 
 
 def verify_files(
@@ -118,8 +119,8 @@ def verify_files(
         )
     figures = None
     if addin_summary is not None:
-        figures = read_addin_figures(read_text(addin_summary), addin_summary)
-    expected_text = read_text(expected)
+        figures = read_addin_figures(read_text(addin_summary, "--addin-summary"), addin_summary)
+    expected_text = read_text(expected, "--expected")
     expected_bill = read_bill(expected_text, expected)
     # A CSV REPORT is a bill only: no run, no seq numbers, no faults.
     summary = load_json(expected_text, expected) if expected_text.lstrip().startswith("{") else None
@@ -131,7 +132,7 @@ def verify_files(
         unkeyed = frames_without_key(tables)
         seq = _seq_findings(summary, tables, unkeyed)
     else:
-        actual_bill, seq = read_bill(read_text(actual, or_store=True), actual), []
+        actual_bill, seq = read_bill(read_text(actual, "--actual", or_store=True), actual), []
     explanation = explain(reconcile(expected_bill, actual_bill, seq), faults)
     checks = judge(thresholds, figures) if figures is not None else []
     result_file = None

@@ -363,7 +363,7 @@ def test_unwritable_summary_or_out_is_bad_input_before_the_run(
     # Found before the run: not a frame written, no summary printed.
     assert result.stdout == ""
     assert "records" not in result.stderr.lower()
-    assert result.stderr.startswith(f"billsim: {target}: "), result.stderr
+    assert result.stderr.startswith(f"billsim: {target}: {option}: "), result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
 
 

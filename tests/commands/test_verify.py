@@ -205,7 +205,7 @@ def test_an_unreadable_expected_file_or_a_store_exits_2(
     summary, _ = run_files
     result = invoke("verify", "--expected", str(tmp_path / "nope.json"), "--actual", str(summary))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"billsim: {tmp_path}/nope.json: No such file")
+    assert result.stderr.startswith(f"billsim: {tmp_path}/nope.json: --expected: No such file")
     missing = tmp_path / "billing.db"
     result = invoke("verify", "--expected", str(summary), "--actual", f"sqlite:///{missing}")
     assert result.exit_code == 2
