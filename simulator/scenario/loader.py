@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from simulator.errors import InputError, printable, quoted
 from simulator.scenario.checks import LeftOut, check_references, check_scenario, check_workload
@@ -159,12 +160,23 @@ class _Problems:
         self.errors.append(error)
         self.paths.append(path)
 
-    def add_validation(self, exc: ValidationError, prefix: Sequence[Any] = ()) -> None:
+    def add_validation(
+        self,
+        exc: ValidationError,
+        prefix: Sequence[Any] = (),
+        model: type[BaseModel] | None = None,
+    ) -> None:
+        """Each of pydantic's errors at its line; with `model` (the one validated), an
+        unknown key near a key its mapping takes is given that key as a guess."""
         for error in exc.errors():
             loc = [part for part in error["loc"] if part not in _NOT_FIELDS]
             key = _key_not_text(self.doc, [*prefix, *error["loc"]], error["type"])
             if key is None:
-                self.add([*prefix, *loc], error_message(error))
+                message = error_message(error)
+                if error["type"] == "extra_forbidden" and model is not None:
+                    keys = _keys_at(model, error["loc"][:-1])
+                    message += _did_you_mean(error["loc"][-1], keys)
+                self.add([*prefix, *loc], message)
                 continue
             parent, written = key
             self.add_error(
@@ -190,6 +202,67 @@ class _Problems:
         raise ScenarioError(
             by_line(self.errors), runnable=runnable, left_out=left_out, blocked=blocked
         )
+
+
+def _did_you_mean(key: Any, keys: Sequence[str]) -> str:
+    """` (did you mean duration?)` for an unknown key one slip from a key its mapping takes
+    (`duraton`, `byts_in`); nothing when none is that close."""
+    if not isinstance(key, str):
+        return ""
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the mapping at pydantic's `loc` under `model` takes (as written: aliases
+    such as BillingClass); where `loc` passes a union, those of each of its models."""
+    annotation: Any = model
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    return sorted({key for found in _members(annotation) for key in _by_key(found)})
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """What `part` of pydantic's loc leads to from `annotation`: a model's field, a list's
+    item, a mapping's value, or (a union's tag, which names no field) the union itself."""
+    annotation = _unwrapped(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = _by_key(annotation).get(part)
+        return None if field is None else field.annotation
+    origin = get_origin(annotation)
+    if origin is list or origin is tuple or origin is Sequence:
+        return get_args(annotation)[0] if isinstance(part, int) else None
+    if origin is dict or origin is Mapping:
+        return get_args(annotation)[1]
+    if origin is Union or origin is UnionType:
+        for member in _members(annotation):
+            field = _by_key(member).get(part)
+            if field is not None:
+                return field.annotation
+        return annotation
+    return None
+
+
+def _unwrapped(annotation: Any) -> Any:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _members(annotation: Any) -> list[type[BaseModel]]:
+    """The models `annotation` is, itself or as a union's members."""
+    annotation = _unwrapped(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if get_origin(annotation) in (Union, UnionType):
+        return [m for arg in get_args(annotation) for m in _members(arg)]
+    return []
+
+
+def _by_key(model: type[BaseModel]) -> dict[str, Any]:
+    return {info.alias or name: info for name, info in model.model_fields.items()}
 
 
 def _key_not_text(doc: Any, path: Sequence[Any], kind: str) -> tuple[list[Any], Any] | None:
@@ -304,7 +377,7 @@ def _validate(data: dict[str, Any], problems: _Problems) -> tuple[Scenario | Non
     try:
         return Scenario.model_validate(data), LeftOut()
     except ValidationError as exc:
-        problems.add_validation(exc)
+        problems.add_validation(exc, (), Scenario)
         errors = exc.errors()
     fields: set[str] = set()
     entries: dict[str, set[Any]] = {part: set() for part in _ENTRIES}
@@ -550,7 +623,7 @@ def _script(items: Any, problems: _Problems) -> list[ActionBase]:
         try:
             actions.append(ACTION_MODELS[candidate["action"]].model_validate(candidate))
         except ValidationError as exc:
-            problems.add_validation(exc, ("script", index))
+            problems.add_validation(exc, ("script", index), ACTION_MODELS[candidate["action"]])
             stand_in = _stand_in(candidate, exc)
             if stand_in is not None:
                 problems.stand_ins[index] = stand_in
@@ -601,7 +674,7 @@ def _workload(
     try:
         workload = Workload.model_validate(with_preset(raw))
     except ValidationError as exc:
-        problems.add_validation(exc, where)
+        problems.add_validation(exc, where, Workload)
         return None
     if check:
         check_workload(workload, databases, problems.add)

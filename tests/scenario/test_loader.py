@@ -52,6 +52,27 @@ def test_missing_action_and_missing_field() -> None:
     ]
 
 
+def test_an_unknown_key_near_one_its_mapping_takes_is_given_that_one() -> None:
+    """The guess comes from the keys of the mapping the key is in (workload's `userz` is
+    `users`, not the script's `user`); a key near none of them gets none."""
+    text = BASE.replace("duration: 90m", "duration: 90m\ndescripton: x") + (
+        "workload: {userz: 5, session: {lenght: 1h}}\n"
+        "faults: {duplicat: 0.1}\n"
+        "script:\n  - {at: 0m, user: alice, action: transfer, byts_in: 5, colour: red}\n"
+    )
+    text = text.replace('address: "10.1.2.3"', 'adress: "10.1.2.3"')
+    unknown = [line.split(": ", 1)[1] for line in errors_of(text) if "unknown field" in line]
+    assert unknown == [
+        "descripton: unknown field (did you mean description?)",
+        "users.alice.adress: unknown field (did you mean address?)",
+        "workload.session.lenght: unknown field (did you mean length?)",
+        "workload.userz: unknown field (did you mean users?)",
+        "faults.duplicat: unknown field (did you mean duplicate?)",
+        "script[0].byts_in: unknown field (did you mean bytes_in?)",
+        "script[0].colour: unknown field",
+    ]
+
+
 def test_loader_fields_cannot_be_written() -> None:
     assert errors_of(script("{at: 0m, user: alice, action: logout, line: 3}")) == [
         f"t.yaml:{script_line(0)}: script[0].line: unknown field"

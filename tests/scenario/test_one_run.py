@@ -239,7 +239,7 @@ script:
     assert code == 2
     *problems, last = stderr.splitlines()
     assert _problems(path, "\n".join(problems)) == [
-        (12, "script[0].at2", "unknown field"),
+        (12, "script[0].at2", "unknown field (did you mean at?)"),
         (13, "script[1].db", "database 'apps/nowhere.nsf' is not declared in databases"),
     ]
     assert last == (
