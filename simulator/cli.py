@@ -69,6 +69,14 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+_BOUND_WORDS = (
+    ("Input should be greater than or equal to ", "must be ≥ "),
+    ("Input should be less than or equal to ", "must be ≤ "),
+    ("Input should be greater than ", "must be > "),
+    ("Input should be less than ", "must be < "),
+)
+
+
 class BillsimGroup(TyperGroup):
     """Runs a command; a BillsimError becomes its message and exit code, a closed pipe exit 0."""
 
@@ -82,6 +90,14 @@ class BillsimGroup(TyperGroup):
             # The reader went away (`billsim decode f | head`): what it wanted, it got.
             _silence_stdout()
             raise typer.Exit(EXIT_OK) from None
+        except typer.BadParameter as error:
+            # Pydantic's words for an option's bounds and own checks, in the loader's:
+            # "Invalid value for '--layout': 'win64' is not one of …", "--seed: must be ≥ 0".
+            message = error.message.removeprefix("Value error, ")
+            for pydantic_words, ours in _BOUND_WORDS:
+                message = message.replace(pydantic_words, ours)
+            error.message = message
+            raise
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The command list with each summary whole, wrapped to the terminal, never cut

@@ -172,6 +172,16 @@ def test_a_seed_the_scenario_file_would_refuse_exits_2(seed: str) -> None:
     assert result.exit_code == 2, result.stderr
     assert "--seed" in result.stderr
     assert result.stdout == ""
+    assert "Input should be" not in result.stderr  # pydantic's words, not the loader's
+    if seed == "-1":
+        assert "Invalid value for '--seed': must be ≥ 0" in result.stderr
+
+
+def test_a_value_an_option_does_not_take_is_said_without_pydantics_prefix() -> None:
+    result = invoke("run", "lifecycle-demo", "--stdout", "--layout", "win64")
+    assert result.exit_code == 2
+    assert "Invalid value for '--layout': 'win64' is not one of" in result.stderr
+    assert "Value error" not in result.stderr
 
 
 @pytest.mark.parametrize(
