@@ -1122,14 +1122,21 @@ def report_command(
         )
         if given is not None
     ]
+    since = None if start is None else parse_time(start, "--from")
+    until = None if end is None else parse_time(end, "--to")
+    if since is not None and until is not None and since >= until:
+        # A window with nothing in it would read as a bill of nothing: a user's slip.
+        raise InputError(
+            f"{start} is not before --to {end}: no record can be in it", field="--from"
+        )
     if report_format is ReportFormat.HTML:
         write_html_report(
             store,
             output if output is not None else sys.stdout,
             HtmlSources(verify_result, run_summary, addin_summary),
             by=by,
-            start=None if start is None else parse_time(start, "--from"),
-            end=None if end is None else parse_time(end, "--to"),
+            start=since,
+            end=until,
             codec=FrameCodec(layout),
         )
         return
@@ -1140,8 +1147,8 @@ def report_command(
         sys.stdout,
         by=by,
         report_format=report_format,
-        start=None if start is None else parse_time(start, "--from"),
-        end=None if end is None else parse_time(end, "--to"),
+        start=since,
+        end=until,
         codec=FrameCodec(layout),
     )
 

@@ -88,12 +88,26 @@ def test_from_and_to_select_by_time_stamp(store: str) -> None:
         (["nbf:."], ".: is a directory, not an NBF store"),
         (["sqlite:///."], ".: is a directory, not an SQLite store"),
         (["sqlite:///x.db", "--from", "yesterday"], "--from: expected an ISO-8601 time"),
+        (
+            ["sqlite:///x.db", "--from", "2026-11-21T10:00", "--to", "2026-11-21T09:00"],
+            "--from: 2026-11-21T10:00 is not before --to 2026-11-21T09:00",
+        ),
     ],
 )
 def test_bad_input_exits_2(args: list[str], message: str) -> None:
     result = runner.invoke(cli.app, ["report", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_frame_that_does_not_decode_is_named_by_its_number(tmp_path: Path) -> None:
+    """An NBF store read under the other layout: the frame named by its place in the file
+    (the index gives none to a frame written without the add-in), not `frame None`."""
+    path = tmp_path / "run.nbf"
+    path.write_bytes(FrameCodec().encode(FRAMES["SESSIONREC"]))
+    result = runner.invoke(cli.app, ["report", f"nbf:{path}", "--layout", "win32"])
+    assert result.exit_code == 2
+    assert f"{path}: frame 1 at byte offset 0 does not decode" in result.output
 
 
 @pytest.mark.parametrize(

@@ -93,8 +93,10 @@ def _read_nbf(path: Path, maker: RowMaker) -> dict[str, list[dict[str, Any]]]:
             try:
                 table, values = maker.row(item)
             except ValueError as error:
+                # The frame's number in the file when the index gave it no seq.
                 raise InputError(
-                    f"frame {seq} at byte offset {offset} does not decode: {error}", file=str(path)
+                    f"frame {item.seq} at byte offset {offset} does not decode: {error}",
+                    file=str(path),
                 ) from None
             row = dict(zip(table.column_names, values, strict=True))
             # What a topic would have said: the server's common name.
