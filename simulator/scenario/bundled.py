@@ -27,6 +27,10 @@ def resolve_scenario(name_or_path: str) -> Path:
     Raises InputError naming what is at the path when it is no regular file (a directory,
     a FIFO, …) or cannot be reached, and only otherwise "no such file".
     """
+    if not name_or_path.strip():
+        # Path("") is the current directory: an empty argument is no name at all.
+        names = ", ".join(bundled_scenarios()) or "none"
+        raise InputError(f"an empty name: give a scenario file or a bundled name ({names})")
     path = Path(name_or_path)
     if path.is_file():
         return path

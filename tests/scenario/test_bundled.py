@@ -48,6 +48,13 @@ def test_an_unknown_name_lists_the_bundled_ones() -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_name_is_no_name_not_the_current_directory(name: str) -> None:
+    with pytest.raises(InputError) as info:
+        resolve_scenario(name)
+    assert str(info.value).startswith("an empty name: give a scenario file or a bundled name")
+
+
 def test_what_is_at_a_path_that_is_no_file(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
