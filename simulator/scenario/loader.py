@@ -309,7 +309,8 @@ def _build(doc: Any, filename: str) -> Scenario:
         problems.add_error(
             (),
             InputError(
-                "a scenario is a YAML mapping (name:, start:, duration:, …)",
+                ("empty: " if doc is None else "")
+                + "a scenario is a YAML mapping (name:, start:, duration:, …)",
                 file=filename,
                 line=doc.line if isinstance(doc, LinedList) else 1,
             ),

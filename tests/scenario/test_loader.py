@@ -123,10 +123,12 @@ def test_yaml_errors_are_input_errors() -> None:
     assert str(caught.value) == "dup.yaml:2: duplicate key 'name' (first at line 1)"
 
 
-@pytest.mark.parametrize("text", ["", "- a\n- b\n", "just text\n"])
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "- a\n- b\n", "just text\n"])
 def test_not_a_mapping(text: str) -> None:
     [error] = errors_of(text)
     assert "a scenario is a YAML mapping" in error
+    # A file with nothing in it is said to be empty, not only to be the wrong thing.
+    assert error.startswith("t.yaml:1: empty: ") == (not text or text.startswith("#"))
 
 
 def test_script_must_be_a_list_of_mappings() -> None:
