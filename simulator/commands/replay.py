@@ -51,9 +51,16 @@ from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
-from simulator.wire.rewrite import FrameEdit, FrameRewriter, RewriteError
+from simulator.wire.rewrite import (
+    FrameEdit,
+    FrameRewriter,
+    RewriteError,
+    beyond_readable,
+    readable_day,
+    shown_shift,
+)
 from simulator.wire.stream import STDIN_NAME
-from simulator.wire.timedate import datetime_from_timedate, format_timedate
+from simulator.wire.timedate import TICKS_PER_DAY, datetime_from_timedate, format_timedate
 
 Group = tuple[str, str]  # (server common name, run): one MQTT connection, one run
 Put = Callable[[Group, SequencedFrame], Awaitable[None]]
@@ -156,7 +163,39 @@ def plan_replay(request: ReplayRequest, codec: FrameCodec) -> ReplayPlan:
                     file=request.source,
                     field="--server-name",
                 )
-    return ReplayPlan(scan, new_run=uuid.uuid4().hex[:12], rebase=rebase, server_name=name)
+    plan = ReplayPlan(scan, new_run=uuid.uuid4().hex[:12], rebase=rebase, server_name=name)
+    fits = plan.passes_readable()
+    if fits == 0:
+        low = (scan.min_stamp or 0) + plan.rebase_ticks
+        outside = scan.latest if readable_day(low // TICKS_PER_DAY) else scan.earliest
+        assert outside is not None
+        raise InputError(
+            f"{outside.where}: {past_readable(plan, outside, 0)}",
+            file=request.source,
+            field="--rebase",
+        )
+    passes = parse_loop(request.loop)
+    if fits is not None and passes is not None and passes > fits:
+        assert scan.latest is not None
+        raise InputError(
+            f"pass {fits + 1} would move the frame at {scan.latest.where}: "
+            f"{past_readable(plan, scan.latest, fits)}; at most {fits} pass(es) fit",
+            file=request.source,
+            field="--loop",
+        )
+    return plan
+
+
+def past_readable(plan: ReplayPlan, item: SourceFrame, pass_index: int) -> str:
+    """What a pass would do to the frame's TimeStamp that no tool could read back."""
+    stamp = plan.scan.rewriter.time_stamp(item.frame)
+    assert stamp is not None
+    shift = plan.shift_ticks(pass_index)
+    day = (stamp.julian_day * TICKS_PER_DAY + stamp.ticks + shift) // TICKS_PER_DAY
+    return (
+        f"its TimeStamp {format_timedate(stamp)} moved by {shown_shift(shift)} would be "
+        f"{beyond_readable(day)}"
+    )
 
 
 def _usable_topic_level(text: str) -> bool:
@@ -185,6 +224,7 @@ class SentLedger:
     seqs: dict[Group, int] = field(default_factory=dict)  # distinct seqs sent per run
     rejected: int = 0
     users: dict[str, Totals] = field(default_factory=dict)
+    played_out: bool = False  # every pass asked for was played to its end
     _pass_seqs: dict[Group, set[int]] = field(default_factory=dict, init=False)
     _rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False)
 
@@ -297,7 +337,11 @@ async def play(
                     await asyncio.sleep(0)  # the drains' turn
             if stop.is_set():
                 break
-            frame = item.frame if unchanged else _rewritten(rewriter, item, edit, request.source)
+            frame = (
+                item.frame
+                if unchanged
+                else _rewritten(rewriter, item, edit, request.source, pass_index)
+            )
             group, seq = plan.route(item, pass_index)
             try:
                 if offer is None or not offer(group, (seq, frame)):
@@ -308,13 +352,19 @@ async def play(
             ledger.add(group, seq, frame)
         ledger.end_pass()
         pass_index += 1
+    ledger.played_out = passes is not None and pass_index >= passes and not stop.is_set()
 
 
-def _rewritten(rewriter: FrameRewriter, item: SourceFrame, edit: FrameEdit, source: str) -> bytes:
+def _rewritten(
+    rewriter: FrameRewriter, item: SourceFrame, edit: FrameEdit, source: str, pass_index: int
+) -> bytes:
     try:
         return rewriter.rewrite(item.frame, edit)
     except RewriteError as error:
-        raise InputError(f"{item.where}: {error}", file=source, field="--rebase") from None
+        # The first pass is moved by --rebase alone; a later one by --loop's span too.
+        option = "--loop" if pass_index else "--rebase"
+        where = f"pass {pass_index + 1}, {item.where}" if pass_index else item.where
+        raise InputError(f"{where}: {error}", file=source, field=option) from None
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -333,6 +383,10 @@ def replay(
     kinds = custom_kinds(request.scenario)
     codec = FrameCodec(request.layout, custom_kinds=kinds)
     plan = plan_replay(request, codec)
+    # `forever` ends at the last pass whose times billsim can read back, as `run` does.
+    last_readable = plan.passes_readable() if passes is None else None
+    if last_readable is not None:
+        passes = last_readable
     summary_file = (
         AtomicFile(request.summary_path, "--summary") if request.summary_path is not None else None
     )
@@ -357,6 +411,15 @@ def replay(
         if summary_file is not None:
             summary_file.discard()  # killed or failed before the end: the file is untouched
     print_replay_summary(summary, stderr)
+    if last_readable is not None and ledger.played_out:
+        assert plan.scan.latest is not None
+        raise InputError(
+            f"pass {last_readable + 1} would move the frame at {plan.scan.latest.where}: "
+            f"{past_readable(plan, plan.scan.latest, last_readable)}; stopped after "
+            f"{last_readable} whole pass(es)",
+            file=request.source,
+            field="--loop",
+        )
     return exit_code(int(extras.get("undelivered", 0)), stderr)
 
 

@@ -28,8 +28,9 @@ from typing import NamedTuple
 from simulator.domino.server import derive_timedate
 from simulator.scenario.names import common_name
 from simulator.wire import constants as c
-from simulator.wire.rewrite import FrameEdit, FrameRewriter
+from simulator.wire.rewrite import FrameEdit, FrameRewriter, readable_day
 from simulator.wire.timedate import (
+    LAST_DATETIME_JDN,
     TICKS_PER_DAY,
     TICKS_PER_SECOND,
     TimeDate,
@@ -67,6 +68,13 @@ class SourceFrame(NamedTuple):
         return f"line {self.line}"
 
 
+_LAST_READABLE_TICK = (LAST_DATETIME_JDN + 1) * TICKS_PER_DAY - 1
+
+
+def _readable_ticks(ticks: int) -> bool:
+    return readable_day(ticks // TICKS_PER_DAY)
+
+
 def _absolute(stamp: TimeDate | None) -> int | None:
     """Hundredths since Julian day 0 of a header TimeStamp; None for none or no valid time."""
     if stamp is None or stamp == (0, 0) or stamp.ticks >= TICKS_PER_DAY:
@@ -86,6 +94,9 @@ class ReplayScan:
         self.first_stamp: int | None = None  # absolute ticks of the first frame with a time
         self.min_stamp: int | None = None
         self.max_stamp: int | None = None
+        # The frames of min_stamp and max_stamp, for an error that names one.
+        self.earliest: SourceFrame | None = None
+        self.latest: SourceFrame | None = None
         self.last_at = 0.0
         self.timed = True  # every frame came with a receive time (a capture)
         self.server_names: set[str] = set()  # header ServerNames
@@ -117,10 +128,13 @@ class ReplayScan:
             low, high = self.min_stamp, self.max_stamp
             if low is None or high is None:
                 self.first_stamp = self.min_stamp = self.max_stamp = stamp
+                self.earliest = self.latest = item
             elif stamp < low:
                 self.min_stamp = stamp
+                self.earliest = item
             elif stamp > high:
                 self.max_stamp = stamp
+                self.latest = item
         server = item.server if item.server is not None else self.common_name(name)
         self.servers.add(server)
         group = (server, item.run)
@@ -196,6 +210,21 @@ class ReplayPlan:
 
     def shift_ticks(self, pass_index: int) -> int:
         return self.rebase_ticks + pass_index * self.span_ticks
+
+    def passes_readable(self) -> int | None:
+        """How many passes keep every header TimeStamp in the years 1..9999, the times
+        billsim reads back (0: not even the first, --rebase moved one out); None: any
+        number (no TimeStamp, or one the stream already held outside those years)."""
+        low, high = self.scan.min_stamp, self.scan.max_stamp
+        if low is None or high is None:
+            return None
+        if not (_readable_ticks(low) and _readable_ticks(high)):
+            return None
+        low += self.rebase_ticks
+        high += self.rebase_ticks
+        if not (_readable_ticks(low) and _readable_ticks(high)):
+            return 0
+        return (_LAST_READABLE_TICK - high) // self.span_ticks + 1
 
     def edit(self, pass_index: int) -> FrameEdit:
         return FrameEdit(

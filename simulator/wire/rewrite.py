@@ -26,6 +26,9 @@ from simulator.wire import constants as c
 from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, KindCodec
 from simulator.wire.records import HEADER_FIELDS, MAILREC, REPLREC
 from simulator.wire.timedate import (
+    FIRST_DATETIME_JDN,
+    JULIAN_DAY_MASK,
+    LAST_DATETIME_JDN,
     TICKS_PER_DAY,
     TimeDate,
     format_timedate,
@@ -56,7 +59,26 @@ MessageIdMap = Callable[[TimeDate, TimeDate], tuple[TimeDate, TimeDate]]
 
 
 class RewriteError(ValueError):
-    """A valid time that the shift would move out of TIMEDATE's range."""
+    """A valid time that the shift would move out of TIMEDATE's range, or out of the
+    years 1..9999 (`readable_day`) when it was in them."""
+
+
+def readable_day(day: int) -> bool:
+    """Whether a Julian day is one billsim reads back as a date (`report`, `check`, the
+    add-in's stores turn times into datetimes: the years 1..9999, where `run` stops too)."""
+    return FIRST_DATETIME_JDN <= day <= LAST_DATETIME_JDN
+
+
+def shown_shift(ticks: int) -> str:
+    """A shift for an error: `+3,600 s`, `-0.5 s` (`:g` turns a rebase by centuries into
+    an exponent)."""
+    return f"{ticks / 100:+,.2f}".rstrip("0").rstrip(".") + " s"
+
+
+def beyond_readable(day: int) -> str:
+    """Why a Julian day outside `readable_day` cannot be written, for an error."""
+    side = "after the end of the year 9999" if day > LAST_DATETIME_JDN else "before the year 1"
+    return f"{side}, which no billsim tool reads back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,10 +260,19 @@ class FrameRewriter:
         if ticks >= TICKS_PER_DAY or not (ticks or day_zone):
             return  # none a clock wrote, or no time: nothing to move
         try:
-            _TIMEDATE.pack_into(data, at, *shift_innards(ticks, day_zone, shift))
+            moved, moved_day_zone = shift_innards(ticks, day_zone, shift)
         except ValueError as error:
             value = format_timedate(TimeDate(ticks, day_zone))
-            raise RewriteError(f"{name} {value} moved by {shift / 100:+g} s: {error}") from None
+            raise RewriteError(f"{name} {value} moved by {shown_shift(shift)}: {error}") from None
+        day = moved_day_zone & JULIAN_DAY_MASK
+        # A time the source already held outside the years 1..9999 is moved as it is: only
+        # a readable one made unreadable is the shift's fault.
+        if not readable_day(day) and readable_day(day_zone & JULIAN_DAY_MASK):
+            value = format_timedate(TimeDate(ticks, day_zone))
+            raise RewriteError(
+                f"{name} {value} moved by {shown_shift(shift)}: {beyond_readable(day)}"
+            )
+        _TIMEDATE.pack_into(data, at, moved, moved_day_zone)
 
 
 def _session_id(frame: bytes, at: int) -> tuple[int, int]:

@@ -311,6 +311,61 @@ def test_a_rebase_that_moves_a_frame_before_the_calendar_names_it_and_the_option
     assert "out of TIMEDATE range" in result.stderr
 
 
+def _an_hour_apart(tmp_path: Path) -> Path:
+    """Two frames whose TimeStamps are an hour apart: a pass spans an hour."""
+    first = FRAMES["SESSIONREC"]
+    later = FRAMES["DBREC"]._replace(TimeStamp=shift_timedate(first.TimeStamp, 3600 * 100))
+    nbf = tmp_path / "hour.nbf"
+    nbf.write_bytes(CODEC.encode(first) + CODEC.encode(later))
+    return nbf
+
+
+def test_a_rebase_past_the_year_9999_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    nbf, out, summary = _an_hour_apart(tmp_path), tmp_path / "x.nbf", tmp_path / "s.json"
+    result = invoke(
+        "replay", str(nbf), "--out", str(out), "--summary", str(summary),
+        "--rebase", "9999-12-31T23:59:00Z",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        f"billsim: {nbf}: --rebase: byte offset 1000 (frame 2): its TimeStamp "
+    ), result.stderr
+    assert "after the end of the year 9999, which no billsim tool reads back" in result.stderr
+    assert not out.exists() and not summary.exists()
+
+
+def test_loop_passes_past_the_year_9999_are_refused_naming_how_many_fit(
+    tmp_path: Path,
+) -> None:
+    # The second frame at 21:59, 22:59, 23:59 in three passes; a fourth at 00:59 in 10000.
+    nbf, out = _an_hour_apart(tmp_path), tmp_path / "x.nbf"
+    rebase = ["--rebase", "9999-12-31T20:59:00Z"]
+    result = invoke("replay", str(nbf), "--out", str(out), *rebase, "--loop", "4")
+    assert result.exit_code == 2, result.output
+    assert f"billsim: {nbf}: --loop: pass 4 would move the frame at byte offset 1000" in (
+        result.stderr
+    )
+    assert "at most 3 pass(es) fit" in result.stderr and not out.exists()
+    assert invoke("replay", str(nbf), "--out", str(out), *rebase, "--loop", "3").exit_code == 0
+
+
+def test_loop_forever_stops_at_the_last_pass_before_the_year_10000(tmp_path: Path) -> None:
+    nbf, out, summary = _an_hour_apart(tmp_path), tmp_path / "x.nbf", tmp_path / "s.json"
+    result = invoke(
+        "replay", str(nbf), "--out", str(out), "--summary", str(summary),
+        "--rebase", "9999-12-31T20:59:00Z", "--loop", "forever",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--loop: pass 4 would move the frame at byte offset 1000" in result.stderr
+    assert "stopped after 3 whole pass(es)" in result.stderr
+    # The passes that fit are whole, in the file and the summary, and read back.
+    assert len(frames(out)) == 6
+    assert json.loads(summary.read_text())["passes"] == 3
+    assert invoke("report", f"nbf:{out}").exit_code == 0
+
+
 def test_bad_files_exit_2_naming_file_line_and_key(tmp_path: Path) -> None:
     result = invoke("replay", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x"))
     assert result.exit_code == 2 and "nope.jsonl: cannot read: No such file" in result.stderr

@@ -42,7 +42,12 @@ from simulator.wire.records import (
     custom_kind,
 )
 from simulator.wire.rewrite import FrameEdit, FrameRewriter, RewriteError
-from simulator.wire.timedate import TICKS_PER_DAY, TimeDate, shift_timedate
+from simulator.wire.timedate import (
+    LAST_DATETIME_JDN,
+    TICKS_PER_DAY,
+    TimeDate,
+    shift_timedate,
+)
 
 SHIFT = 41 * TICKS_PER_DAY + 3 * 3600 * 100 + 57  # 41 days, 3 hours and 0.57 s
 CODECS = [FrameCodec(layout, framing) for layout in Layout for framing in Framing]
@@ -190,6 +195,28 @@ def test_a_shift_out_of_timedate_range_names_the_field() -> None:
             codec.encode(FRAMES["SESSIONREC"]),
             FrameEdit(shift_ticks=-(STAMP.julian_day + 1) * TICKS_PER_DAY),
         )
+
+
+def test_a_shift_past_the_year_9999_names_the_field_and_the_limit() -> None:
+    # TIMEDATE holds days to 2^24, but report, check and the stores read none past 9999.
+    codec = FrameCodec()
+    to_10000 = (LAST_DATETIME_JDN + 1 - STAMP.julian_day) * TICKS_PER_DAY
+    with pytest.raises(
+        RewriteError,
+        match=r"^TimeStamp 2026-11-21T09:15:00.00Z moved by \+[0-9,]+ s: after the end of "
+        "the year 9999, which no billsim tool reads back$",
+    ):
+        FrameRewriter(codec).rewrite(
+            codec.encode(FRAMES["SESSIONREC"]), FrameEdit(shift_ticks=to_10000)
+        )
+
+
+def test_a_time_already_past_the_year_9999_is_moved_as_it_is() -> None:
+    codec = FrameCodec()
+    late = TimeDate(STAMP.ticks, LAST_DATETIME_JDN + 10)
+    data = codec.encode(FRAMES["SESSIONREC"]._replace(TimeStamp=late))
+    out = FrameRewriter(codec).rewrite(data, FrameEdit(shift_ticks=TICKS_PER_DAY))
+    assert codec.decode(out).TimeStamp == shift_timedate(late, TICKS_PER_DAY)
 
 
 def test_the_reader_helpers() -> None:
