@@ -12,8 +12,8 @@ properties as received (empty under MQTT 3.1.1), `seq` the frame's number in its
 is kept as the binary frame it stands for, so a capture replays under either payload.
 
 Reading names the file, the line and the key of anything that is not such a line
-(InputError, exit 2). Every reader yields `SourceFrame`s, so a replay does not care
-which of the three forms it reads.
+(InputError, exit 2), a frame whose `Len` does not frame it among them. Every reader
+yields `SourceFrame`s, so a replay does not care which of the three forms it reads.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, BinaryIO, TextIO
 from simulator.adapters.mqtt.topics import FRAME_KINDS, parse_topic, topic_run_and_seq
 from simulator.domino.replay import SourceFrame
 from simulator.errors import InputError
-from simulator.wire.codec import FrameCodec
+from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, FrameError
 from simulator.wire.stream import (
     FrameForm,
     detect_form,
@@ -82,7 +82,7 @@ def read_stream(path: str, codec: FrameCodec) -> Iterator[SourceFrame]:
             return
         first = prefix + stream.readline()
         if _is_capture_line(first):
-            yield from _read_capture(first, stream, source)
+            yield from _read_capture(first, stream, codec, source)
             return
     # The JSON form of frames (`run --stdout`): read afresh by the one JSON-lines reader.
     with open_input(path) as stream:
@@ -115,7 +115,9 @@ def _read_json_form(
         yield SourceFrame(None, None, None, seq, data, line=line)
 
 
-def _read_capture(first: bytes, stream: BinaryIO, source: str) -> Iterator[SourceFrame]:
+def _read_capture(
+    first: bytes, stream: BinaryIO, codec: FrameCodec, source: str
+) -> Iterator[SourceFrame]:
     count = 0
     lines = iter(stream)
     number = 0
@@ -124,7 +126,7 @@ def _read_capture(first: bytes, stream: BinaryIO, source: str) -> Iterator[Sourc
         if not raw.strip():
             continue
         count += 1
-        yield _capture_frame(raw, source, number, count)
+        yield _capture_frame(raw, codec, source, number, count)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -132,7 +134,9 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _capture_frame(raw: bytes, source: str, line: int, count: int) -> SourceFrame:
+def _capture_frame(
+    raw: bytes, codec: FrameCodec, source: str, line: int, count: int
+) -> SourceFrame:
     """One capture line as a SourceFrame; InputError naming the line and key."""
 
     def bad(message: str, key: str | None) -> InputError:
@@ -165,7 +169,7 @@ def _capture_frame(raw: bytes, source: str, line: int, count: int) -> SourceFram
         raise bad(
             f"not a frame topic (domino/billing/{{server}}/{{class}}): {_quote(topic)}", "topic"
         )
-    frame = _frame_bytes(obj["frame"], bad)
+    frame = _frame_bytes(obj["frame"], codec, bad)
     props = _props(obj.get("props"), bad)
     topic_run, topic_seq = topic_run_and_seq(topic)
     run = props.get("run") or topic_run
@@ -186,7 +190,9 @@ def _seconds(value: Any) -> bool:
         return False
 
 
-def _frame_bytes(value: Any, bad: _Bad) -> bytes:
+def _frame_bytes(value: Any, codec: FrameCodec, bad: _Bad) -> bytes:
+    """The line's frame, framed by its own Len: a replay writes it back to back with the
+    others (`--out`), where any other Len would break the stream from it on."""
     if not isinstance(value, str):
         raise bad(f"the frame's bytes in base64, not {_quote(value)}", "frame")
     try:
@@ -195,6 +201,22 @@ def _frame_bytes(value: Any, bad: _Bad) -> bytes:
         raise bad(f"not base64: {_clip(str(error))}", "frame") from None
     if not frame:
         raise bad("no bytes: a frame has at least its header", "frame")
+    if len(frame) < LEN_AND_TYPE.size:
+        raise bad(
+            f"{len(frame)} byte(s): a frame has at least its header (Len and StructType first)",
+            "frame",
+        )
+    length = LEN_AND_TYPE.unpack_from(frame)[0]
+    try:
+        codec.check_length(length, 0)
+    except FrameError as error:
+        raise bad(f"{error.message}, in a frame of {len(frame):,} bytes", "frame") from None
+    if length != len(frame):
+        raise bad(
+            f"Len is {length} but the frame has {len(frame):,} bytes: it is cut, or more "
+            "than one frame",
+            "frame",
+        )
     return frame
 
 

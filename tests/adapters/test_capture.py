@@ -82,6 +82,10 @@ def test_nbf_and_json_form_streams_read_as_frames(tmp_path: Path) -> None:
 GOOD = {"at": 0, "topic": TOPIC, "seq": 1, "frame": base64.b64encode(SESSION).decode(), "props": {}}
 
 
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 @pytest.mark.parametrize(
     ("line", "where", "message"),
     [
@@ -95,6 +99,28 @@ GOOD = {"at": 0, "topic": TOPIC, "seq": 1, "frame": base64.b64encode(SESSION).de
         (json.dumps({**GOOD, "frame": "***"}), "2: frame", "not base64"),
         (json.dumps({**GOOD, "frame": ""}), "2: frame", "no bytes"),
         (json.dumps({**GOOD, "frame": 12}), "2: frame", "in base64"),
+        # A frame whose Len does not frame it would break an .nbf replay from it on.
+        (
+            json.dumps({**GOOD, "frame": b64(SESSION[:500])}),
+            "2: frame",
+            "Len is 1000 but the frame has 500 bytes",
+        ),
+        (
+            json.dumps({**GOOD, "frame": b64(SESSION + b"x")}),
+            "2: frame",
+            "Len is 1000 but the frame has 1,001",
+        ),
+        (
+            json.dumps({**GOOD, "frame": b64(bytes(300))}),
+            "2: frame",
+            "Len 0 is smaller than the BILLMSG header",
+        ),
+        (
+            json.dumps({**GOOD, "frame": b64(bytes(70_000))}),
+            "2: frame",
+            "in a frame of 70,000 bytes",
+        ),
+        (json.dumps({**GOOD, "frame": b64(b"\xe8")}), "2: frame", "1 byte(s): a frame has"),
         (json.dumps({**GOOD, "seq": 0}), "2: seq", "whole number >= 1"),
         (json.dumps({**GOOD, "props": {"seq": 1}}), "2: props", "object of strings"),
     ],
@@ -111,6 +137,14 @@ def test_a_bad_capture_line_is_named_by_file_line_and_key(
     text = str(caught.value)
     assert text.startswith(f"{path}:{where}: ") and message in text, text
     assert caught.value.exit_code == 2
+
+
+def test_a_cut_frame_whose_len_frames_it_is_read_as_it_was_received(tmp_path: Path) -> None:
+    # As the truncate fault leaves one: Len says the bytes left, its record unreadable.
+    cut = (500).to_bytes(2, "little") + SESSION[2:500]
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({**GOOD, "frame": b64(cut)}) + "\n")
+    assert [item.frame for item in read_stream(str(path), CODEC)] == [cut]
 
 
 def test_an_empty_file_a_directory_and_a_cut_nbf_are_bad_input(tmp_path: Path) -> None:
