@@ -16,15 +16,16 @@ from typing import BinaryIO, TextIO
 
 from simulator.errors import InputError
 from simulator.wire.codec import Buffer, FrameCodec, FrameError, is_custom_struct_type
-from simulator.wire.jsonform import JsonDecoder, dumps_frame, raw_frame_json
+from simulator.wire.jsonform import JsonDecoder, JsonObject, dumps_frame, raw_frame_json
 from simulator.wire.layout import Layout
 from simulator.wire.records import RecordKind
 from simulator.wire.stream import (
     FrameForm,
+    JsonLine,
     detect_form,
     iter_frame_buffers,
     open_input,
-    read_json_frames,
+    read_json_lines,
     source_name,
 )
 from simulator.wire.text import TextView
@@ -72,24 +73,26 @@ def decode_stream(
     form, prefix = detect_form(stream, source=source)
     if form is None:
         raise InputError("no frames: the input is empty", file=source)
-    frames: Iterator[tuple[str, int, Buffer, int, int]]  # where, seq, buffer, start, Len
+    # where, seq, buffer, start, Len, and in JSON lines the line: its record may be given
+    # by field name for a type no table here lays out (a custom type without --scenario).
+    frames: Iterator[tuple[str, int, Buffer, int, int, JsonLine | None]]
     if form is FrameForm.JSON:
         frames = (
-            (f"line {line}", seq, data, 0, len(data))
-            for line, seq, data, _frame in read_json_frames(
-                stream, codec, source=source, prefix=prefix
+            (f"line {line.number}", line.seq, line.data, 0, len(line.data), line)
+            for line in read_json_lines(
+                stream, codec, source=source, prefix=prefix, unknown_fields_unread=True
             )
         )
     else:
         frames = (
-            (f"byte offset {offset}", seq, buffer, start, length)
+            (f"byte offset {offset}", seq, buffer, start, length, None)
             for buffer, start, length, offset, seq in iter_frame_buffers(
                 stream, codec, source=source, prefix=prefix
             )
         )
     view = TextView() if text else None
     try:
-        for where, seq, buffer, start, length in frames:
+        for where, seq, buffer, start, length, given in frames:
             problem = None
             try:
                 obj = decoder(buffer, start, seq)
@@ -97,6 +100,10 @@ def decode_stream(
                 # Framed by its Len, its record unreadable: a cut or damaged frame.
                 obj = raw_frame_json(codec, buffer, start, length, seq)
                 problem = error.message
+            shown = "header + raw"
+            if given is not None and _unread(codec, given):
+                _as_given(obj, given)
+                shown = "the line gives it"
             if view is None:
                 write(dumps_frame(obj) + "\n")
             else:
@@ -118,11 +125,27 @@ def decode_stream(
                     out.flush()
                     warn(
                         f"{source}: {where} (frame {seq}): "
-                        f"unknown struct type {struct_type}, written as header + raw"
+                        f"unknown struct type {struct_type}, written as {shown}"
                     )
     finally:
         out.flush()
     return report
+
+
+def _unread(codec: FrameCodec, line: JsonLine) -> bool:
+    """Whether the line's record was given by field name for a type no table here
+    describes (read as its header only: its bytes cannot be laid out)."""
+    return not codec.is_known(line.frame.StructType) and "raw" not in line.obj["rec"]
+
+
+def _as_given(obj: JsonObject, line: JsonLine) -> None:
+    """`obj`, decoded from the line's header, with the record and Len the line gave: the
+    bytes they stand for are unknown without the type's declaration, so nothing is lost."""
+    obj["rec"] = line.obj["rec"]
+    if line.frame.Len:
+        obj["Len"] = line.frame.Len
+    else:
+        del obj["Len"]  # the line gave none, and the header alone is not the frame's
 
 
 def decode_file(

@@ -339,6 +339,8 @@ def frame_from_json(
         rec_obj = obj["rec"]
         kind_codec = codec.kind_codec(struct_type)
         if kind_codec is None and "raw" not in rec_obj and unknown_fields_unread:
+            if not isinstance(rec_obj, Mapping):
+                raise TypeError(f"expected an object of fields, not {type(rec_obj).__name__}")
             return Frame(struct_type, bill_class, server, timestamp, RawRec(b""), length)
         if kind_codec is None and "raw" not in rec_obj:
             raise JsonFormError(

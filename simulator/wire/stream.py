@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from simulator.errors import InputError
 from simulator.wire.codec import LEN_AND_TYPE, EncodeError, FrameCodec, FrameError
@@ -237,6 +237,33 @@ def read_json_frames(
     of a type the codec has no table for, given by field name, is read as its header
     and an empty record (see `frame_from_json`), not an error.
     """
+    for line in read_json_lines(
+        stream, codec, source=source, prefix=prefix, unknown_fields_unread=unknown_fields_unread
+    ):
+        yield line.number, line.seq, line.data, line.frame
+
+
+class JsonLine(NamedTuple):
+    """One JSON line of a stream as `read_json_lines` reads it: also the object it held,
+    for a reader that shows what the frame cannot hold (a record given by field name
+    that no table lays out)."""
+
+    number: int
+    seq: int
+    data: bytes
+    frame: Frame
+    obj: JsonObject
+
+
+def read_json_lines(
+    stream: BinaryIO,
+    codec: FrameCodec,
+    *,
+    source: str = "<stream>",
+    prefix: bytes = b"",
+    unknown_fields_unread: bool = False,
+) -> Iterator[JsonLine]:
+    """`read_json_frames`, each line with the object it held."""
     count = 0
     for number, line in enumerate(_lines(stream, prefix), 1):
         if not line.strip():
@@ -258,7 +285,7 @@ def read_json_frames(
             raise InputError(message, file=source, line=number) from None
         count += 1
         seq = obj.get("seq")
-        yield number, seq if isinstance(seq, int) else count, data, frame
+        yield JsonLine(number, seq if isinstance(seq, int) else count, data, frame, obj)
 
 
 def _lines(stream: BinaryIO, prefix: bytes) -> Iterator[bytes]:

@@ -279,6 +279,33 @@ def test_unknown_struct_type_is_written_reported_and_decoding_goes_on(tmp_path: 
     ]
 
 
+def test_json_lines_of_a_custom_type_not_declared_are_written_as_given(tmp_path: Path) -> None:
+    # As a custom record in binary frames is shown without --scenario (as raw): its
+    # fields by name cannot be laid out into bytes, so they are kept as the line has them.
+    sess = JsonDecoder(FrameCodec())(encode_all(Layout.LINUX_X86_64)[0], 0, 1)
+    custom = {"Username": "CN=Bob Jones/O=Acme", "dbNoteID": 8442}
+    given = [
+        {**sess, "seq": 1},
+        {**sess, "StructType": 32001, "Class": 16, "rec": custom, "seq": 2},
+        {**sess, "StructType": 999, "rec": custom, "seq": 3},
+    ]
+    path = tmp_path / "custom.jsonl"
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in given))
+    result = decode(str(path))
+    assert lines(result.stdout) == given
+    # Only the type outside the custom range is reported (exit 2 at the end).
+    assert result.exit_code == 2
+    assert "line 3 (frame 3): unknown struct type 999, written as the line gives it" in (
+        result.stderr
+    )
+    assert "line 2" not in result.stderr
+    text = decode(str(path), "--format", "text").stdout.splitlines()
+    assert "type 32001" in text[2] and "dbNoteID 8442" in text[2]
+    path.write_text(json.dumps({**given[1], "rec": [1]}) + "\n")
+    result = decode(str(path))
+    assert result.exit_code == 2 and f"{path}:1: rec: expected an object" in result.stderr
+
+
 class Trickle(io.RawIOBase):
     """A stream handing out a few bytes per read, counting how many it has given."""
 
