@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -351,12 +352,23 @@ def test_loop_passes_past_the_year_9999_are_refused_naming_how_many_fit(
     assert invoke("replay", str(nbf), "--out", str(out), *rebase, "--loop", "3").exit_code == 0
 
 
+def _give_up(_signum: int, _frame: object) -> None:
+    raise TimeoutError("replay --loop forever did not stop at the year 9999")
+
+
 def test_loop_forever_stops_at_the_last_pass_before_the_year_10000(tmp_path: Path) -> None:
     nbf, out, summary = _an_hour_apart(tmp_path), tmp_path / "x.nbf", tmp_path / "s.json"
-    result = invoke(
-        "replay", str(nbf), "--out", str(out), "--summary", str(summary),
-        "--rebase", "9999-12-31T20:59:00Z", "--loop", "forever",
-    )  # fmt: skip
+    # Without the stop it would play on for hundreds of millions of passes: fail, not hang.
+    previous = signal.signal(signal.SIGALRM, _give_up)
+    signal.alarm(60)
+    try:
+        result = invoke(
+            "replay", str(nbf), "--out", str(out), "--summary", str(summary),
+            "--rebase", "9999-12-31T20:59:00Z", "--loop", "forever",
+        )  # fmt: skip
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert result.exit_code == 2, result.output
     assert "--loop: pass 4 would move the frame at byte offset 1000" in result.stderr
     assert "stopped after 3 whole pass(es)" in result.stderr
