@@ -460,9 +460,13 @@ class BrokerRequest(Protocol):
 
 def mqtt_options(request: BrokerRequest) -> MqttOptions:
     """How to talk to the broker; a TLS file that is not there is bad input."""
-    for path in (request.ca_file, request.cert_file, request.key_file):
+    for option, path in (
+        ("--ca-file", request.ca_file),
+        ("--cert-file", request.cert_file),
+        ("--key-file", request.key_file),
+    ):
         if path is not None and not path.is_file():
-            raise InputError("no such file", file=str(path))
+            raise InputError("no such file", file=str(path), field=option)
     return MqttOptions(
         # Half the budget per attempt, so a broker that ignores an MQTT 5 CONNECT
         # leaves room for the MQTT 3.1.1 one within --connect-timeout.

@@ -177,6 +177,14 @@ def test_a_seed_the_scenario_file_would_refuse_exits_2(seed: str) -> None:
         assert "Invalid value for '--seed': must be ≥ 0" in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--ca-file", "--cert-file", "--key-file"])
+def test_a_tls_file_that_is_not_there_is_named_with_its_option(tmp_path: Path, option: str) -> None:
+    missing = tmp_path / "missing.pem"
+    result = invoke("run", "lifecycle-demo", "--broker", "mqtt://127.0.0.1:1", option, str(missing))
+    assert result.exit_code == 2
+    assert f"billsim: {missing}: {option}: no such file" in result.stderr
+
+
 def test_a_value_an_option_does_not_take_is_said_without_pydantics_prefix() -> None:
     result = invoke("run", "lifecycle-demo", "--stdout", "--layout", "win64")
     assert result.exit_code == 2

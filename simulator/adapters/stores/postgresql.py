@@ -79,6 +79,16 @@ def redacted(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{info.get('dbname', '')}"
 
 
+def _reason(error: psycopg.OperationalError) -> str:
+    """libpq's reason on one line: `connection to server at "127.0.0.1", port 1 failed:
+    Connection refused`, then its hint (`Is the server running…`), not the hint alone."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return "refused"
+    first = lines[0].removeprefix("connection failed: ")
+    return "; ".join([first, *lines[1:]])
+
+
 def connect(url: str) -> psycopg.Connection[Any]:
     """A connection, or an error naming the URL (never its password) and the reason."""
     try:
@@ -88,8 +98,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(url)
     except psycopg.OperationalError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "refused"
-        raise BillsimError(f"cannot connect to {redacted(url)}: {reason}") from None
+        raise BillsimError(f"cannot connect to {redacted(url)}: {_reason(error)}") from None
 
 
 def _column_list(table: Table) -> sql.Composable:

@@ -311,6 +311,8 @@ def test_an_unreachable_postgresql_names_the_url_without_its_password() -> None:
     assert not isinstance(caught.value, InputError)
     assert "postgresql://u@127.0.0.1:1/billing" in str(caught.value)
     assert "secret" not in str(caught.value)
+    # libpq's reason, not only its hint that follows it.
+    assert "port 1 failed: Connection refused" in str(caught.value)
 
 
 def test_reading_a_store_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
