@@ -39,7 +39,7 @@ from simulator.commands.run import STDOUT_NAME, create, exit_code, mqtt_options,
 from simulator.commands.signals import stop_on_signals
 from simulator.commands.summary import summary_json, user_table_lines
 from simulator.domino.billing import SequencedFrame
-from simulator.domino.mq import MessageQueue, MQQuittingError
+from simulator.domino.mq import MessageQueue, MQExceededQuotaError, MQQuittingError
 from simulator.domino.replay import ReplayPlan, ReplayScan, SourceFrame
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError, printable, quoted
@@ -233,7 +233,10 @@ class SentLedger:
         if not self.first_frame:
             self.first_frame = frame
         self.last_frame = frame
-        seen = self._pass_seqs.setdefault(group, set())
+        try:  # not setdefault, which makes an empty set for every frame
+            seen = self._pass_seqs[group]
+        except KeyError:
+            seen = self._pass_seqs[group] = set()
         if seq in seen:
             return  # a store keeps one row per seq: the copy is a duplicate
         seen.add(seq)
@@ -446,9 +449,10 @@ async def _to_file(
         await queue.put(item)
 
     def offer(_group: Group, item: SequencedFrame) -> bool:
-        if queue.is_full:
-            return False
-        queue.put_nowait(item)
+        try:
+            queue.put_nowait(item)
+        except MQExceededQuotaError:
+            return False  # `put` waits for room
         return True
 
     stop = asyncio.Event()
@@ -545,10 +549,10 @@ async def _to_mqtt(
             sent[group].add(item[1])
 
         def offer(group: Group, item: SequencedFrame) -> bool:
-            queue = queues[group]
-            if queue.is_full:
-                return False
-            queue.put_nowait(item)
+            try:
+                queues[group].put_nowait(item)
+            except MQExceededQuotaError:
+                return False  # `put` waits for room
             return True
 
         def offer_counted(group: Group, item: SequencedFrame) -> bool:
