@@ -21,6 +21,7 @@ from simulator.adapters.metrics.exporter import (
     MetricSpec,
 )
 from simulator.adapters.metrics.histogram import BATCH_BOUNDS, LATENCY_BOUNDS_US
+from simulator.addin.batcher import MAX_BATCH_ITEMS
 from simulator.scenario.bundled import bundled_scenarios
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -301,6 +302,12 @@ def metric_row(spec: MetricSpec) -> str:
 def test_the_observability_page_has_a_row_for_every_metric(spec: MetricSpec) -> None:
     text = (REPO / "docs" / "observability.md").read_text(encoding="utf-8")
     assert metric_row(spec) in text, f"docs/observability.md: write the row\n{metric_row(spec)}"
+
+
+def test_the_batch_metric_says_the_batchers_own_limit() -> None:
+    """The page's row is the metric's HELP text: that text must say what the batcher does."""
+    [batch] = [spec for spec in ADDIN_METRICS if spec.name.endswith("commit_batch_frames")]
+    assert f"at most {MAX_BATCH_ITEMS:,}" in batch.help
 
 
 def test_the_observability_page_gives_the_buckets_the_histograms_have() -> None:

@@ -191,8 +191,17 @@ def heading_anchors(page: Path) -> set[str]:
 def test_every_fence_is_closed_and_every_anchor_is_a_heading(page: Path) -> None:
     """A fence left open turns the rest of the page into code (its headings, tables and
     the anchors that point at them)."""
-    fences = re.findall(r"^(?:```|~~~)", page.read_text(encoding="utf-8"), re.MULTILINE)
-    assert len(fences) % 2 == 0, f"{page.name}: a code fence is not closed"
+    # As CommonMark reads them: a fence closes only on a line of its marker alone.
+    opened: str | None = None
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+        marker = line[:3]
+        if opened is None and marker in ("```", "~~~"):
+            opened = marker
+        elif opened is not None and line.rstrip() == opened:
+            opened = None
+        elif opened is not None and line.startswith(opened):
+            raise AssertionError(f"{page.name}:{number}: a fence closed with text after it")
+    assert opened is None, f"{page.name}: a code fence is not closed"
     for target in _INLINE_LINK.findall(_CODE_SPAN.sub("", _FENCE.sub("", page.read_text()))):
         path, _, anchor = target.partition("#")
         if not anchor or urlsplit(target).scheme:

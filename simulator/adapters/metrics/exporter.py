@@ -174,7 +174,7 @@ UNACKNOWLEDGED = MetricSpec(
 BATCH = MetricSpec(
     "billsim_addin_commit_batch_frames",
     Kind.HISTOGRAM,
-    "Frames per committed batch (at most 1,000, or what came within 50 ms).",
+    "Frames per committed batch (at most 500; no batch waits for more).",
 )
 E2E_LATENCY = MetricSpec(
     "billsim_addin_end_to_end_latency_seconds",
