@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -33,11 +33,7 @@ class AtomicFile:
             if _is_special(path):
                 self._direct = open(path, "w", encoding="utf-8")  # noqa: SIM115 - see close
             else:
-                handle, name = tempfile.mkstemp(
-                    prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-                )
-                os.close(handle)
-                self._temporary = Path(name)
+                self._temporary = _new_temporary(path)
         except OSError as error:
             raise InputError(error.strerror or str(error), file=str(path), field=option) from None
 
@@ -74,6 +70,23 @@ class AtomicFile:
 
     def __exit__(self, *_exc: object) -> None:
         self.discard()  # after commit: nothing left to do
+
+
+def _new_temporary(path: Path) -> Path:
+    """An empty file beside `path` that no one else has, made with the mode a plain open
+    gives (0666 less the umask): the target inherits it, and mkstemp's 0600 would leave a
+    summary unreadable to the other users a plain write lets read it."""
+    for _ in range(_TRIES):
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temporary
+    raise FileExistsError(f"no free temporary name beside {path.name}")
+
+
+_TRIES = 100  # names tried for a temporary file: a clash of 32 random bits is rare
 
 
 def _is_special(path: Path) -> bool:

@@ -27,6 +27,19 @@ def test_commit_replaces_the_target_whole(tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["summary.json"]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_the_file_gets_the_mode_a_plain_write_would(tmp_path: Path, umask: int) -> None:
+    """0666 less the umask, as `open(path, "w")` gives: not a temporary file's 0600, which
+    left a summary unreadable to the user a verify runs as."""
+    previous = os.umask(umask)
+    try:
+        with AtomicFile(tmp_path / "summary.json") as out:
+            out.commit("{}\n")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "summary.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_an_error_before_the_commit_leaves_the_target_and_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "summary.json"
     target.write_text("old\n")
