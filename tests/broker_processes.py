@@ -270,6 +270,13 @@ class MosquittoBroker:
             process.send_signal(signal.SIGCONT)  # in case a test paused it
         _end(process)
 
+    def kill(self) -> None:
+        """SIGKILL to our child's PID: the broker dies without closing its connections."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
     def pause(self) -> None:
         """SIGSTOP: the broker holds its connections but answers nothing until resume()."""
         if self.process is not None:

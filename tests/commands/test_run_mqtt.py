@@ -522,6 +522,31 @@ async def test_broker_restart_mid_run_loses_no_seq(
     assert "mqtt.disconnected" in child.stderr
 
 
+async def test_a_killed_broker_is_told_in_billsims_words_not_gmqtts_traceback(
+    mosquitto_factory: BrokerFactory, billsims: StartBillsim, tmp_path: Path
+) -> None:
+    broker = mosquitto_factory()
+    child = await billsims(
+        str(steady_scenario(tmp_path)), "--broker", broker.url, "--speed", "150x",
+    )  # fmt: skip
+    await child.wait_stderr(r"mqtt\.connected")
+    await asyncio.sleep(0.5)
+    assert child.running, "the run ended before the outage: slow it down"
+    # Frames written while it is stopped wait unread in its socket: killed so, it resets
+    # the connection (a plain close would be an end of stream).
+    broker.pause()
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(broker.kill)
+    await child.wait_stderr(r"mqtt\.disconnected")
+    await broker.astart()
+    assert await child.finish() == 0, child.stderr
+    assert "Traceback" not in child.stderr
+    assert "[EXC: CONN LOST]" not in child.stderr
+    assert re.search(r"mqtt\.disconnected .*reason='?connection reset by peer", child.stderr), (
+        child.stderr
+    )
+
+
 # -- 4. drop policy with no broker ----------------------------------------------------------
 
 

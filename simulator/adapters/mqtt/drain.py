@@ -422,7 +422,7 @@ class BillingDrain:
         store.on_acks = lambda mids: self._on_acks(client, mids)
         store.on_clear = lambda: self._on_clear(client)
         client.on_disconnect = lambda _client, packet, exc=None: self._lost(
-            client, glue.disconnect_reason(packet)
+            client, glue.disconnect_reason(packet, client.lost_error)
         )
         if self._on_control is not None:
             client.on_message = lambda _c, topic, payload, _qos, properties: self._on_message(

@@ -66,7 +66,13 @@ RELIED_ON: Final[dict[str, tuple[str, ...]]] = {
         "_keep_connection_callback",
         "put_package",
     ),
-    "Client._connection._protocol": ("_paused", "_drain_helper", "_read_packet", "data_received"),
+    "Client._connection._protocol": (
+        "_paused",
+        "_drain_helper",
+        "_read_packet",
+        "data_received",
+        "connection_lost",
+    ),
     "MQTTConnectError": ("_code", "message"),
 }
 
@@ -89,6 +95,19 @@ class _SaidByBillsim(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return record.msg not in SAID_BY_BILLSIM
 
+
+# gmqtt's warning of a connection lost with an error, traceback and all, from its protocol
+# module's own logger (not the client's): the drain says it as mqtt.disconnected with the
+# error as its reason, the subscribers' commands as a lost connection.
+CONNECTION_LOST: Final = "[EXC: CONN LOST]"
+
+
+class _LossSaidByBillsim(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != CONNECTION_LOST
+
+
+logging.getLogger("gmqtt.mqtt.protocol").addFilter(_LossSaidByBillsim())
 
 # The logger of every client made here: gmqtt's own (under `gmqtt`, so a command's level
 # for gmqtt holds), without the lines billsim says itself.
@@ -148,22 +167,46 @@ class OwnReconnectClient(Client):  # type: ignore[misc]
 
     gmqtt calls ``reconnect`` after any connection loss, refused CONNACK or protocol
     downgrade; here that only sets ``lost`` (and ``refused_v5`` when gmqtt has switched
-    to 3.1.1 because the broker refused an MQTT 5 CONNECT). With an ``AckStore``, each
-    PUBACK's reason code is in ``store.reason`` while the store hears of the ack. It logs
-    to ``CLIENT_LOG``: a refused CONNECT is the caller's to tell, in its own words.
+    to 3.1.1 because the broker refused an MQTT 5 CONNECT); ``lost_error`` is what the
+    connection was lost with (None: closed), which gmqtt's on_disconnect does not get.
+    With an ``AckStore``, each PUBACK's reason code is in ``store.reason`` while the
+    store hears of the ack. It logs to ``CLIENT_LOG``: a refused CONNECT is the caller's
+    to tell, in its own words.
     """
 
     def __init__(self, client_id: str, *, store: AckStore | None = None, **kwargs: Any) -> None:
         super().__init__(client_id, persistent_storage=store, logger=CLIENT_LOG, **kwargs)
         self.lost = asyncio.Event()
         self.refused_v5 = asyncio.Event()
+        self.lost_error: BaseException | None = None
         if store is not None:
             _report_puback_reasons(self, store)
+        _keep_the_loss_error(self)
 
     async def reconnect(self, delay: bool = False) -> None:
         if protocol_version(self) == MQTTv311:
             self.refused_v5.set()
         self.lost.set()
+
+
+def _keep_the_loss_error(client: Any) -> None:
+    """Each connection's ``connection_lost`` error to ``client.lost_error``: gmqtt only
+    logs it, and hands on_disconnect an empty DISCONNECT in its place."""
+    create_connection = client._create_connection
+
+    async def create_connection_keeping_the_error(*args: Any, **kwargs: Any) -> Any:
+        connection = await create_connection(*args, **kwargs)
+        protocol = connection._protocol
+        connection_lost = protocol.connection_lost
+
+        def keep_the_error(exc: BaseException | None) -> None:
+            client.lost_error = exc
+            connection_lost(exc)
+
+        protocol.connection_lost = keep_the_error
+        return connection
+
+    client._create_connection = create_connection_keeping_the_error
 
 
 def _report_puback_reasons(client: Any, store: AckStore) -> None:
@@ -762,13 +805,18 @@ def give_back_packet_ids(client: Any, taken: list[int], kept: int) -> None:
 # -- what went wrong -----------------------------------------------------------------------
 
 
-def disconnect_reason(packet: object) -> str:
+def disconnect_reason(packet: object, error: BaseException | None = None) -> str:
     """What gmqtt's on_disconnect got: a broker DISCONNECT's body (v5: reason code first),
-    empty for a closed socket, or an error."""
+    empty for a closed socket, or an error; for a closed socket, the ``error`` it was
+    lost with (the client's ``lost_error``) when there was one."""
     if isinstance(packet, bytes | bytearray) and packet:
         return f"DISCONNECT from the broker, reason {packet[0]:#04x}"
     if isinstance(packet, BaseException):
         return str(packet)
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()  # "connection reset by peer", without "[Errno 104]"
+    if error is not None:
+        return str(error) or type(error).__name__
     return "connection closed"
 
 

@@ -382,12 +382,16 @@ class _Connection:
         self.packages: list[tuple[int, bytes]] = []
         self._last_data_in = 0.0
         self._protocol = self
+        self.lost_with: list[BaseException | None] = []
 
     def put_package(self, package: Any) -> None:
         self.packages.append((package.cmd, package.data))
 
     def _read_packet(self, data: bytes) -> int:  # gmqtt's own reader
         return len(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.lost_with.append(exc)
 
 
 def _fake_connections(monkeypatch: pytest.MonkeyPatch) -> _Connection:
@@ -586,6 +590,41 @@ def test_gmqtt_still_logs_a_refused_connect_in_the_words_the_glue_leaves_out(
         glue.CLIENT_LOG.warning("[MqttPackageHandler] CONNACK: %s", hex(1))
         glue.CLIENT_LOG.warning("[MqttPackageHandler] something else: %s", 7)
     assert [r.getMessage() for r in caplog.records] == ["[MqttPackageHandler] something else: 7"]
+
+
+def test_gmqtt_still_warns_of_a_lost_connection_in_the_words_the_glue_leaves_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """gmqtt's protocol warns of a connection lost with an error, with its traceback; the
+    drain says it itself (mqtt.disconnected), so the glue drops that line, and only it."""
+    import inspect  # noqa: PLC0415
+
+    from gmqtt.mqtt import protocol  # noqa: PLC0415
+
+    source = inspect.getsource(protocol)
+    assert f"'{glue.CONNECTION_LOST}'" in source, f"gmqtt {INSTALLED} no longer logs it"
+    with caplog.at_level("DEBUG", logger="gmqtt"):
+        protocol.logger.warning(glue.CONNECTION_LOST, exc_info=ConnectionResetError(104, "x"))
+        protocol.logger.warning("[TRYING WRITE TO CLOSED SOCKET]")
+    assert [r.getMessage() for r in caplog.records] == ["[TRYING WRITE TO CLOSED SOCKET]"]
+
+
+async def test_the_error_a_connection_is_lost_with_is_the_disconnect_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gmqtt hands on_disconnect an empty DISCONNECT for a lost socket; the error it was
+    lost with is kept on the client, and is the reason (without its errno)."""
+    connection = _fake_connections(monkeypatch)
+    client = glue.OwnReconnectClient("glue-lost")
+    await _connect(client, connection)
+    error = ConnectionResetError(104, "Connection reset by peer")
+    connection._protocol.connection_lost(error)
+    assert connection.lost_with == [error]
+    assert client.lost_error is error
+    assert glue.disconnect_reason(b"", client.lost_error) == "connection reset by peer"
+    assert glue.disconnect_reason(b"", None) == "connection closed"
+    assert glue.disconnect_reason(b"", TimeoutError()) == "TimeoutError"
+    assert glue.disconnect_reason(b"\x8b", error).startswith("DISCONNECT from the broker")
 
 
 async def test_the_socket_feeds_the_reader_and_a_reads_publishes_go_on_together(
