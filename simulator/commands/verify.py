@@ -60,6 +60,9 @@ from simulator.verify.thresholds import (
 
 # The store URLs of `billsim addin --store`: reading one is wired with the stores.
 _STORE_PREFIXES: Final = ("sqlite:", "postgresql:", "postgres:", "nbf:")
+# Stores whose every row has a run and seq column: one that holds no row of a run lacks
+# all of its seqs (an NBF file's come from its index, which one run --out wrote lacks).
+_SEQ_STORE_PREFIXES: Final = ("sqlite:", "postgresql:", "postgres:")
 _HEADERS: Final = ("user", "field", "expected", "actual", "difference")
 
 
@@ -130,7 +133,9 @@ def verify_files(
         tables = read_rows(actual)
         actual_bill: Bill = bill(tables)
         unkeyed = frames_without_key(tables)
-        seq = _seq_findings(summary, tables, unkeyed)
+        seq = _seq_findings(
+            summary, tables, unkeyed, keeps_seq=actual.startswith(_SEQ_STORE_PREFIXES)
+        )
     else:
         actual_bill, seq = read_bill(read_text(actual, "--actual", or_store=True), actual), []
     explanation = explain(reconcile(expected_bill, actual_bill, seq), faults)
@@ -176,19 +181,25 @@ def _seq_findings(
     summary: Any,
     tables: Mapping[str, Iterable[Mapping[str, Any]]],
     unkeyed: Mapping[str, int] | None = None,
+    *,
+    keeps_seq: bool = False,
 ) -> list[SeqFindings]:
     """The seq numbers of the summary's run (1..records) that the store lacks or holds
     twice — of each server's run, for a domain's summary (its `servers`); none to tell
     when the summary is of a run without MQTT (no `run`), the store keeps no run ids (an
     NBF file without the add-in's index), or, for a server, when some of its frames came
-    without run and seq (`unkeyed`: which of them are missing or twice is unknown)."""
+    without run and seq (`unkeyed`: which of them are missing or twice is unknown).
+    `keeps_seq`: the store is relational, so one holding no row with a run (every frame
+    lost) lacks every seq of the run; else such a store is taken to keep no run ids."""
     if not isinstance(summary, dict):
         return []
     servers = summary.get("servers")
     candidates = list(servers.values()) if isinstance(servers, dict) else [summary]
     runs = [s for s in candidates if isinstance(s, dict) and isinstance(s.get("run"), str)]
     runs = [s for s in runs if common_name(str(s.get("server", ""))) not in (unkeyed or {})]
-    if not runs or not any(row.get("run") for rows in tables.values() for row in rows):
+    if not runs:
+        return []
+    if not keeps_seq and not any(row.get("run") for rows in tables.values() for row in rows):
         return []
     records = {
         (common_name(str(s.get("server", ""))), s["run"]): int(s.get("records", 0)) for s in runs

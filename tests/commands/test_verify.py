@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from simulator import cli
 from simulator.adapters.stores import open_store
-from simulator.addin.store import Received
+from simulator.addin.store import Received, Rejected
 from simulator.domino.server import BILL_FIELDS
 from simulator.wire.codec import FrameCodec
 from simulator.wire.records import AgentRec, Frame, MailRec
@@ -249,6 +249,37 @@ def test_a_store_is_verified_by_its_bill_and_the_seq_numbers_of_the_run(tmp_path
     assert result.exit_code == 1
     assert "CN=Alice Smith/O=Acme  mail " in result.stdout
     assert f"Mail01 run r1: seq missing {withheld}" in result.stdout
+
+
+def test_a_store_that_holds_no_row_of_the_run_lacks_every_seq(tmp_path: Path) -> None:
+    """The add-in ran but every frame was lost at the broker: an SQLite store with no
+    row (tables made or not) lacks seqs 1..records of the run, and verify names them."""
+    out = tmp_path / "run.nbf"
+    summary = tmp_path / "summary.json"
+    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
+    truth = json.loads(summary.read_text())
+    truth["run"] = "r1"
+    summary.write_text(json.dumps(truth))
+    records = truth["records"]
+    empty = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
+    empty.close()
+    # Tables made: a reject was all the store took (a reject's run is not a frame's).
+    rejects_only = open_store(f"sqlite:///{tmp_path / 'rejects.db'}")
+    rejects_only.add(Rejected("Mail01", "r1", 1, "t", b"\x01", "truncated", 0))
+    rejects_only.commit()
+    rejects_only.close()
+    for store in (empty, rejects_only):
+        result = invoke("verify", "--expected", str(summary), "--actual", store.url)
+        assert result.exit_code == 1, result.stdout
+        assert f"Mail01 run r1: seq missing 1-{records}" in result.stdout
+        as_json = json.loads(
+            invoke(
+                "verify", "--expected", str(summary), "--actual", store.url, "--format", "json"
+            ).stdout
+        )
+        (seq,) = as_json["seq"]
+        assert (seq["server"], seq["run"]) == ("Mail01", "r1")
+        assert seq["missing"] == list(range(1, records + 1))
 
 
 def test_an_nbf_store_keeps_no_run_ids_so_its_seq_numbers_are_not_judged(
