@@ -114,8 +114,10 @@ REJECTS = Table(
         ("reason", TEXT),
         ("received_at", TIMESTAMP),
     ),
-    keyed=False,
 )
+"""Keyed as frames are: a redelivered reject (a frame cut short that the broker sends
+again) is a duplicate, not a second reject; one without run and seq has NULLs there,
+which never collide, so every copy of it is kept."""
 # A custom struct type no `--scenario` declared: its bytes after the header, as received.
 RAW_CUSTOM = Table("custom", (*META_COLUMNS, *HEADER_COLUMNS, ("raw", BYTES)))
 
@@ -524,6 +526,28 @@ def rows_by_table(
             grouped[key], tables[key] = [], REJECTS
         grouped[key].append(reject_row(item, stamp))
     return {tables[key]: rows for key, rows in grouped.items()}, rejects
+
+
+def tally_group(
+    table: Table,
+    server: str | None,
+    rows: int,
+    added: int,
+    stored: Counter[tuple[str, str]],
+    duplicates: Counter[str],
+    rejected: Counter[str],
+) -> None:
+    """Count one server's group of a keyed table's rows, `added` of them new: the new
+    frames as stored by class, the others as duplicates; a redelivered reject was counted
+    a reject by `rows_by_table` and is a duplicate instead."""
+    if table is REJECTS:
+        name = server or NO_SERVER
+        duplicates[name] += rows - added
+        rejected[name] -= rows - added
+        return
+    assert server is not None  # a frame's server is its topic's
+    stored[server, table_class(table)] += added
+    duplicates[server] += rows - added
 
 
 def by_server(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, Sequence[tuple[Any, ...]]]]:

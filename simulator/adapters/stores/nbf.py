@@ -3,7 +3,8 @@
 The file holds frames only, so a redelivery is recognised by (server, run, seq) kept in a
 sidecar index next to it (`PATH.seen`, one `server run seq end` line per stored frame,
 `-` for a run and seq the frame came without: then every copy is appended). Rejects go
-to `PATH.rejects` as JSON lines (topic, reason, payload in hex).
+to `PATH.rejects` as JSON lines (topic, reason, payload in hex), a redelivered one (the
+same server, run and seq) counted as a duplicate and not written again.
 
 A commit writes and fsyncs the frames, then their index lines. An add-in killed between
 the two leaves frames the index does not know: no broker had their acknowledgement, so
@@ -33,6 +34,7 @@ class NbfStore:
         self._seen_path = self.path.with_name(self.path.name + ".seen")
         self._rejects_path = self.path.with_name(self.path.name + ".rejects")
         self._seen: set[tuple[str, str, int]] = set()
+        self._seen_rejects: set[tuple[str, str, int]] = set()
         check_store_file(self.path, "NBF", create=True)
         # Before _recover, which would cut a file that is not frames to its index's end.
         check_frames_file(self.path)
@@ -40,6 +42,7 @@ class NbfStore:
         self._rejects: BinaryIO | None = None
         try:
             self._size = self._recover()
+            self._recover_rejects()
             self._frames: BinaryIO = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         except OSError as error:
             raise InputError(
@@ -85,6 +88,28 @@ class NbfStore:
                 frames.truncate(end)
         return min(size, end)
 
+    def _recover_rejects(self) -> None:
+        """Read the (server, run, seq) of every reject kept, and cut off a half-written
+        last line (its reject was never acknowledged, so it comes again)."""
+        try:
+            data = self._rejects_path.read_bytes()
+        except FileNotFoundError:
+            return
+        complete = data[: data.rfind(b"\n") + 1]
+        for number, line in enumerate(complete.splitlines(), 1):
+            try:
+                obj = json.loads(line)
+                key = _reject_key(obj.get("server"), obj.get("run"), obj.get("seq"))
+            except (ValueError, AttributeError):
+                raise InputError(
+                    "not a JSON object of a reject", file=str(self._rejects_path), line=number
+                ) from None
+            if key is not None:
+                self._seen_rejects.add(key)
+        if len(complete) < len(data):
+            with open(self._rejects_path, "r+b") as rejects:
+                rejects.truncate(len(complete))
+
     def add(self, item: Received | Rejected) -> None:
         self._pending.append(item)
 
@@ -97,6 +122,12 @@ class NbfStore:
         rejects: list[bytes] = []
         for item in self._pending:
             if isinstance(item, Rejected):
+                key = _reject_key(item.server, item.run, item.seq)
+                if key is not None and key in self._seen_rejects:
+                    duplicates[item.server or NO_SERVER] += 1
+                    continue
+                if key is not None:
+                    self._seen_rejects.add(key)
                 rejected[item.server or NO_SERVER] += 1
                 rejects.append(_reject_line(item))
                 continue
@@ -159,6 +190,16 @@ def check_frames_file(path: Path) -> None:
             file=str(path),
             line=1,
         )
+
+
+def _reject_key(server: object, run: object, seq: object) -> tuple[str, str, int] | None:
+    """What tells a redelivered reject from a new one; None, as a relational store's NULLs,
+    when it came without a server, run or seq: every copy of it is kept."""
+    if server is None or run is None or seq is None:
+        return None
+    if isinstance(server, str) and isinstance(run, str) and isinstance(seq, int):
+        return (server, run, seq)
+    raise ValueError("a reject's server, run and seq are a text, a text and a number")
 
 
 def _reject_line(item: Rejected) -> bytes:

@@ -36,7 +36,7 @@ from simulator.addin.rows import (
     datetime_from_us,
     identity_of,
     rows_by_table,
-    table_class,
+    tally_group,
     us_from_datetime,
 )
 from simulator.addin.store import Committed, Received, Rejected
@@ -142,12 +142,10 @@ class PostgresStore:
         duplicates: Counter[str] = Counter()
         for table, rows in by_table.items():
             if table.keyed:
-                name = table_class(table)
                 new = inserted[table.name]
                 for server, group in by_server(rows):
                     added = len(group) if new is None else new.get(server, 0)
-                    stored[server, name] += added
-                    duplicates[server] += len(group) - added
+                    tally_group(table, server, len(group), added, stored, duplicates, rejected)
         self._schema_created = True
         self._pending.clear()
         return Committed.tallied(stored, duplicates, rejected)
@@ -196,10 +194,12 @@ class PostgresStore:
         server's were new."""
         staging = _staging(table)
         _copy(cursor, staging, names, table, rows)
+        # No conflict target: a rejects table made before rejects were keyed has no
+        # UNIQUE (server, run, seq) to name, and keeps every row as it did.
         cursor.execute(
             sql.SQL(
                 "WITH new AS (INSERT INTO {} ({}) SELECT {} FROM {} "
-                "ON CONFLICT (server, run, seq) DO NOTHING RETURNING server) "
+                "ON CONFLICT DO NOTHING RETURNING server) "
                 "SELECT server, count(*) FROM new GROUP BY server"
             ).format(target, names, names, staging)
         )

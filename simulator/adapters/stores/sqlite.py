@@ -1,9 +1,10 @@
 """`sqlite:///PATH`: the add-in's embedded default store, one SQLite file in WAL mode.
 
 Tables are those of `simulator.addin.rows` (docs/addin.md), created on first use. A frame
-is identified by (server, run, seq), UNIQUE in every record table, so `INSERT OR IGNORE`
-turns a redelivery into a counted duplicate; a frame without run and seq (MQTT 3.1.1)
-has NULLs there, which never collide, and the surrogate `id` keeps every one of them.
+is identified by (server, run, seq), UNIQUE in every record table and in `rejects`, so
+`INSERT OR IGNORE` turns a redelivery (of a frame or a reject) into a counted duplicate;
+a frame without run and seq (MQTT 3.1.1) has NULLs there, which never collide, and the
+surrogate `id` keeps every one of them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from simulator.addin.rows import (
     by_server,
     identity_of,
     rows_by_table,
-    table_class,
+    tally_group,
 )
 from simulator.addin.store import Committed, Received, Rejected
 from simulator.errors import InputError
@@ -140,11 +141,9 @@ class SqliteStore:
                     db.executemany(insert, rows)
                     continue
                 # Per server, so that its duplicates are told apart (one group, usually).
-                name = table_class(table)
                 for server, group in by_server(rows):
                     added = db.executemany(insert, group).rowcount
-                    stored[server, name] += added
-                    duplicates[server] += len(group) - added
+                    tally_group(table, server, len(group), added, stored, duplicates, rejected)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -160,3 +160,47 @@ def test_an_index_that_is_not_server_run_seq_end_lines_is_bad_input_on_open(
     with pytest.raises(InputError) as caught:
         NbfStore(path)
     assert (caught.value.file, caught.value.line) == (f"{path}.seen", 2)
+
+
+def test_a_redelivered_reject_is_a_duplicate_across_restarts(tmp_path: Path) -> None:
+    """A frame cut short (a reject) that the broker delivers again, after a restart too:
+    one line in PATH.rejects, the copies counted as duplicates; a reject without run and
+    seq cannot be told apart and is kept each time; a half-written last line is cut off."""
+    path = tmp_path / "billing.nbf"
+    rejects = tmp_path / "billing.nbf.rejects"
+    cut = Rejected("Mail01", "r1", 7, "t", b"\x01", "truncated", 0)
+    anonymous = Rejected(None, None, None, "domino/billing", b"?", "the topic names no server", 0)
+    store = NbfStore(path)
+    store.add(cut)
+    store.add(cut)  # within the batch
+    store.add(anonymous)
+    committed = store.commit()
+    assert committed == Committed(duplicates=1, rejected=2)
+    assert (committed.duplicates_by, committed.rejected_by) == (
+        (("Mail01", 1),),
+        (("", 1), ("Mail01", 1)),
+    )
+    store.close()
+    with rejects.open("ab") as stream:
+        stream.write(b'{"server": "Mail01", "run": "r1", "se')  # killed mid-line
+    again = NbfStore(path)
+    again.add(cut)
+    again.add(anonymous)
+    again.add(Rejected("Mail01", "r1", 8, "t", b"\x02", "truncated", 0))
+    assert again.commit() == Committed(duplicates=1, rejected=2)
+    again.close()
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(line["server"], line["seq"]) for line in lines] == [
+        ("Mail01", 7),
+        (None, None),
+        (None, None),
+        ("Mail01", 8),
+    ]
+
+
+def test_a_rejects_line_that_is_not_a_reject_is_bad_input_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "billing.nbf"
+    (tmp_path / "billing.nbf.rejects").write_text('{"server": "Mail01"}\n[1, 2]\n')
+    with pytest.raises(InputError) as caught:
+        NbfStore(path)
+    assert (caught.value.file, caught.value.line) == (f"{path}.rejects", 2)

@@ -267,6 +267,48 @@ def test_rejects_are_kept_with_their_reason(store_url: str, opened: Callable[[],
     assert second["reason"].startswith("does not decode")
 
 
+def test_a_redelivered_reject_is_one_row_and_counted_a_duplicate(
+    store_url: str, opened: Callable[[], Store]
+) -> None:
+    """A frame cut short (a reject) that the broker delivers again after the add-in was
+    killed: kept once, the copy a duplicate, not a second reject; on the straight path
+    and on a redelivery's (a frame redelivered in the same batch). One without run and
+    seq cannot be told apart: every copy is kept."""
+    short = CODEC.encode(FRAMES["SESSIONREC"])[:60]
+    frame = CODEC.encode(FRAMES["DBREC"])
+    anonymous = Rejected(None, None, None, "domino/billing", b"?", "the topic names no server", 0)
+    store = opened()
+    store.add(received(short, 7))
+    store.add(received(short, 7))  # within the batch
+    store.add(received(frame, 1))
+    store.add(anonymous)
+    first = store.commit()
+    assert first == Committed(stored=1, duplicates=1, rejected=2)
+    assert (first.duplicates_by, first.rejected_by) == (
+        ((SERVER_CN, 1),),
+        (("", 1), (SERVER_CN, 1)),
+    )
+    store.close()
+    again = opened()  # restarted: the broker redelivers what it had not acked
+    again.add(received(short, 7))
+    again.add(anonymous)
+    second = again.commit()  # rejects only
+    assert second == Committed(duplicates=1, rejected=1)
+    again.add(received(frame, 1))
+    again.add(received(short, 7))
+    again.add(received(short, 8))
+    third = again.commit()  # with a frame already there
+    assert third == Committed(duplicates=2, rejected=1)
+    assert third.duplicates_by == ((SERVER_CN, 2),)
+    rejects = read_rows(store_url)["rejects"]
+    assert [(row["server"], row["seq"]) for row in rejects] == [
+        (SERVER_CN, 7),
+        (None, None),
+        (None, None),
+        (SERVER_CN, 8),
+    ]
+
+
 def test_a_failed_commit_stores_nothing_and_the_next_retries_it(
     store_url: str, opened: Callable[[], Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
