@@ -56,7 +56,7 @@ from simulator.commands.garbage import collect_garbage_seldom
 from simulator.commands.metrics import AddinMetrics, metrics_endpoint, pumping
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.series import LATENCIES, CounterSeries, addin_series_json, sampling
-from simulator.commands.signals import stop_on_signals
+from simulator.commands.signals import signals_ignored, stop_on_signals
 from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
 from simulator.scenario.notes_ini import (
     BILLING_ADDIN_OUTPUT,
@@ -649,13 +649,14 @@ def run_addin(
                     keeper=keeper,
                 )
             )
-            summary = tally.summary(time.monotonic() - started)
-            if summary_file is not None:
-                summary_file.commit(json.dumps(summary, indent=2) + "\n")
+            with signals_ignored():  # a late second signal must not lose the summary
+                summary = tally.summary(time.monotonic() - started)
+                if summary_file is not None:
+                    summary_file.commit(json.dumps(summary, indent=2) + "\n")
+                print_summary(summary, stdout)
         finally:
             if summary_file is not None:
                 summary_file.discard()
-        print_summary(summary, stdout)
     if request.report_path is not None and keeper is not None:
         _write_addin_report(request, summary, keeper, stdout)
     return EXIT_OK

@@ -25,6 +25,7 @@ from simulator.commands.loading import check_script, load
 from simulator.commands.metrics import RunMetrics, metrics_endpoint, pumping, watch_simulation
 from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.series import CounterSeries, sampled
+from simulator.commands.signals import signals_ignored
 from simulator.commands.summary import (
     build_summary,
     print_summary,
@@ -238,9 +239,28 @@ def _run_simulation(
         AtomicFile(request.summary_path, "--summary") if request.summary_path is not None else None
     )
     started = time.monotonic()
+
+    def sum_up(delivered: int, extras: dict[str, Any]) -> dict[str, Any]:
+        extras = {**extras, "series": series_json(series)}
+        wall = time.monotonic() - started
+        summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
+        if summary_file is not None:
+            summary_file.commit(summary_json(summary))
+        print_summary(summary, stderr)
+        return summary
+
+    def quit_at_once(delivered: int, extras: dict[str, Any]) -> int:
+        # A second Ctrl-C leaves without the report: what it may not skip is the summary.
+        try:
+            sum_up(delivered, extras)
+        finally:
+            if summary_file is not None:
+                summary_file.discard()
+        return exit_code(extras.get("undelivered", 0), stderr)
+
     try:
         if request.local:
-            delivered = _run_local(sim, request, stdout, stderr, series, metrics)
+            delivered = _run_local(sim, request, stdout, stderr, series, metrics, summary_file)
         else:
             # Watching, the frames are the show: only warnings and errors come between them.
             quiet = watches(request, stdout) and not request.log_json
@@ -253,17 +273,13 @@ def _run_simulation(
                 level=logging.WARNING if quiet else logging.INFO,
             )
             delivered, extras = asyncio.run(
-                sampled(series, _run_mqtt(sim, request, stdout, stderr, metrics))
+                sampled(series, _run_mqtt(sim, request, stdout, stderr, metrics, quit_at_once))
             )
-        wall = time.monotonic() - started
-        extras = {**extras, "series": series_json(series)}
-        summary = build_summary(sim, delivered=delivered, extra=extras, wall_time=wall)
-        if summary_file is not None:
-            summary_file.commit(summary_json(summary))
+        with signals_ignored():
+            summary = sum_up(delivered, extras)
     finally:
         if summary_file is not None:
             summary_file.discard()  # killed or failed before the end: the file is untouched
-    print_summary(summary, stderr)
     if on_summary is not None:
         on_summary(summary)
     return exit_code(extras.get("undelivered", 0), stderr)
@@ -357,6 +373,7 @@ def _run_local(
     stderr: TextIO,
     series: CounterSeries,
     metrics: RunMetrics | None = None,
+    summary_file: AtomicFile | None = None,
 ) -> int:
     stream: BinaryIO | None = None
     try:
@@ -370,7 +387,9 @@ def _run_local(
             sink = TextLinesSink(stdout, sim.codec)
         else:
             sink = JsonLinesSink(stdout, sim.codec)
-        written = asyncio.run(sampled(series, run_to_sink(sim, sink, stderr, metrics)))
+        written = asyncio.run(
+            sampled(series, run_to_sink(sim, sink, stderr, metrics, summary_file))
+        )
     finally:
         if stream is not None:
             stream.close()
@@ -382,10 +401,19 @@ async def run_to_sink(
     sink: FrameSink,
     stderr: TextIO = sys.stderr,
     metrics: RunMetrics | None = None,
+    summary_file: AtomicFile | None = None,
 ) -> int:
-    """Run the simulation into a local sink; returns the number of frames written."""
+    """Run the simulation into a local sink; returns the number of frames written. A
+    second Ctrl-C leaves no summary (what reached the sink is not known) but removes
+    `summary_file`'s temporary file."""
     progress = Progress(sim, stderr)
-    with shutdown_on_signals(sim, stderr):
+
+    def discard(_left: int) -> int:
+        if summary_file is not None:
+            summary_file.discard()
+        return EXIT_FAILED
+
+    with shutdown_on_signals(sim, stderr, discard):
         progress_task = asyncio.create_task(progress.run())
         try:
             async with pumping(metrics):
@@ -414,6 +442,7 @@ async def _run_mqtt(
     stdout: TextIO,
     stderr: TextIO,
     metrics: RunMetrics | None = None,
+    on_quit: Callable[[int, dict[str, Any]], int] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt only when needed
 
@@ -432,6 +461,7 @@ async def _run_mqtt(
             start_after=request.start_after,
             embedded_port=request.embedded_port,
             on_drain=metrics.drain_hook(0) if metrics is not None else None,
+            on_quit=on_quit,
         )
 
 

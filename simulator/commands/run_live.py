@@ -109,9 +109,12 @@ class Progress(LiveLine):
         return text
 
 
-def shutdown_on_signals(sim: Simulation, stderr: TextIO) -> contextlib.AbstractContextManager[None]:
+def shutdown_on_signals(
+    sim: Simulation, stderr: TextIO, sum_up: Callable[[int], int] | None = None
+) -> contextlib.AbstractContextManager[None]:
     """Ctrl-C / SIGTERM shut the server down as Domino does; a second one leaves at once,
-    saying how many frames it leaves undelivered."""
+    saying how many frames it leaves undelivered. `sum_up` is given that number before
+    then: it writes the run's summary and returns the exit code (else 1)."""
 
     def shut_down(signum: signal.Signals) -> None:
         stderr.write(
@@ -127,6 +130,8 @@ def shutdown_on_signals(sim: Simulation, stderr: TextIO) -> contextlib.AbstractC
         left = stats.depth + stats.held + sim.frames_waiting
         stderr.write(f"\nbillsim: quitting at once: {left} frame(s) left undelivered\n")
         stderr.flush()
-        os._exit(EXIT_FAILED)
+        code = sum_up(left) if sum_up is not None else EXIT_FAILED
+        stderr.flush()
+        os._exit(code)
 
     return stop_on_signals(shut_down, quit_at_once)

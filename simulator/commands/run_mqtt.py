@@ -119,6 +119,7 @@ async def run_on_mqtt(
     signals: bool = True,
     live: bool = True,
     on_drain: Callable[[BillingDrain], None] | None = None,
+    on_quit: Callable[[int, dict[str, Any]], int] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
 
@@ -130,6 +131,8 @@ async def run_on_mqtt(
     the first frame, so that a `tail` started by hand sees it too. `signals` and `live`
     off: a domain's runner handles Ctrl-C and shows the live line for all its servers.
     `on_drain`: told of the drain once made, before its first frame (the metrics).
+    `on_quit`: on a second Ctrl-C, given what `run_on_mqtt` would have returned, the frames
+    left counted as undelivered; it sums the run up and returns the exit code.
     """
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
@@ -142,8 +145,22 @@ async def run_on_mqtt(
         if on_drain is not None:
             on_drain(drain)
         await first_connection(drain, url, connect_timeout)
-        async with _watching(url, broker_options, server_cn, watch, stderr, connect_timeout):
-            with shutdown_on_signals(sim, stderr) if signals else contextlib.nullcontext():
+
+        def sum_up(left: int) -> int:
+            assert on_quit is not None
+            undelivered = left + drain.refused + drain.rejected
+            return on_quit(
+                drain.delivered, _report(drain, url, broker_options, run_id, undelivered, log)
+            )
+
+        # Around the watcher too: its wait for the last messages is a wait for the broker,
+        # which a second Ctrl-C cuts short.
+        with (
+            shutdown_on_signals(sim, stderr, sum_up if on_quit is not None else None)
+            if signals
+            else contextlib.nullcontext()
+        ):
+            async with _watching(url, broker_options, server_cn, watch, stderr, connect_timeout):
                 await _wait_before_the_first_frame(sim, start_after, stderr)
                 async with _stats_and_live_view(
                     sim,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
+from typing import Any
 
 SignalCallback = Callable[[signal.Signals], None]
 
@@ -51,3 +52,21 @@ def stop_on_signals(
             # SIGINT (cancel the main task), which must be back for what runs after us.
             if previous is not None:
                 signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """For the block, SIGINT and SIGTERM are ignored. A run that is over has only its summary
+    left to write and print, which is quick: a late Ctrl-C or SIGTERM (the second of a
+    shutdown that just ended) would only lose it. Off the main thread they are left alone."""
+    previous: dict[signal.Signals, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            break
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

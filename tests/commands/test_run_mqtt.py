@@ -1026,10 +1026,12 @@ async def test_signal_ends_sessions_publishes_offline_and_exits_0(
 async def test_second_sigint_quits_at_once_saying_how_many_frames_were_left(
     mosquitto: MosquittoBroker, billsims: StartBillsim, tmp_path: Path
 ) -> None:
+    summary_path = tmp_path / "out" / "truth.json"
+    summary_path.parent.mkdir()
     async with collecting(mosquitto) as collector:
         child = await billsims(
             "lifecycle-demo", "--speed", "realtime", "--broker", mosquitto.url,
-            "--stats-interval", "0.2",
+            "--stats-interval", "0.2", "--summary", str(summary_path),
         )  # fmt: skip
         await wait_online(collector, child)
         assert await collector.wait_for(lambda: len(frames_of(collector)) >= 2)  # START, OPEN
@@ -1048,6 +1050,49 @@ async def test_second_sigint_quits_at_once_saying_how_many_frames_were_left(
     assert code == 1
     assert waited < 3
     assert "billsim: quitting at once: 2 frame(s) left undelivered" in child.stderr
+    # Quitting at once skips the broker, not the summary.
+    assert "lifecycle-demo on" in child.stderr, child.stderr
+    assert "2 frame(s) were not acknowledged by the broker" in child.stderr
+    assert "Traceback" not in child.stderr
+    summary = read_summary(summary_path)
+    assert summary["undelivered"] == 2
+    assert summary["records"] == 4
+    assert [path.name for path in summary_path.parent.iterdir()] == [
+        "truth.json"
+    ]  # no temporary file
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_second_signal_after_the_drain_keeps_the_summary(
+    mosquitto: MosquittoBroker, billsims: StartBillsim, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Signals from the end of the drain to the exit (while the summary is built and
+    written) neither kill the run (130, 143) nor lose its summary."""
+    summary_path = tmp_path / "out" / "truth.json"
+    summary_path.parent.mkdir()
+    async with collecting(mosquitto) as collector:
+        child = await billsims(
+            "lifecycle-demo", "--speed", "realtime", "--broker", mosquitto.url,
+            "--stats-interval", "0.2", "--summary", str(summary_path),
+        )  # fmt: skip
+        await wait_online(collector, child)
+        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 2)  # START, OPEN
+        child.signal(signum)
+        await child.wait_stderr(r"mqtt\.closed")
+        # Every moment from the drain's end until the summary is written (what follows is
+        # its printing, then Python winding down: signals sent then are beside the point).
+        while child.running and not summary_path.exists():
+            with contextlib.suppress(ProcessLookupError):
+                child.signal(signum)
+            await asyncio.sleep(0.002)
+        code = await child.finish(10)
+    assert code == 0, child.stderr
+    assert "Traceback" not in child.stderr
+    assert "lifecycle-demo on" in child.stderr, child.stderr
+    summary = read_summary(summary_path)
+    assert summary["undelivered"] == 0
+    assert summary["delivered"] == 4
+    assert [path.name for path in summary_path.parent.iterdir()] == ["truth.json"]
 
 
 async def test_second_sigint_counts_the_frames_waiting_outside_a_full_queue(
