@@ -56,7 +56,7 @@ from simulator.commands.garbage import collect_garbage_seldom
 from simulator.commands.metrics import AddinMetrics, metrics_endpoint, pumping
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.series import LATENCIES, CounterSeries, addin_series_json, sampling
-from simulator.commands.signals import signals_ignored, stop_on_signals
+from simulator.commands.signals import stop_on_signals, summary_kept
 from simulator.errors import EXIT_FAILED, EXIT_OK, BillsimError, InputError
 from simulator.scenario.notes_ini import (
     BILLING_ADDIN_OUTPUT,
@@ -633,30 +633,30 @@ def run_addin(
     keeper = FrameKeeper(REPORT_FRAMES) if request.report_path is not None else None
     with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
         started = time.monotonic()
-        try:
-            intake = Intake(request.layout, kinds)
-            tally = asyncio.run(
-                serve(
-                    request,
-                    # The stores take the frames as the intake read them (its codec: declared
-                    # custom types get tables).
-                    lambda: [_open_store(url, intake.rows) for url in urls],
-                    settings=settings,
-                    intake=intake,
-                    stderr=stderr,
-                    show=stdout if prints_records(request.stores, settings) else None,
-                    metrics=AddinMetrics(endpoint) if endpoint is not None else None,
-                    keeper=keeper,
+        with summary_kept():
+            try:
+                intake = Intake(request.layout, kinds)
+                tally = asyncio.run(
+                    serve(
+                        request,
+                        # The stores take the frames as the intake read them (its codec: declared
+                        # custom types get tables).
+                        lambda: [_open_store(url, intake.rows) for url in urls],
+                        settings=settings,
+                        intake=intake,
+                        stderr=stderr,
+                        show=stdout if prints_records(request.stores, settings) else None,
+                        metrics=AddinMetrics(endpoint) if endpoint is not None else None,
+                        keeper=keeper,
+                    )
                 )
-            )
-            with signals_ignored():  # a late second signal must not lose the summary
                 summary = tally.summary(time.monotonic() - started)
                 if summary_file is not None:
                     summary_file.commit(json.dumps(summary, indent=2) + "\n")
                 print_summary(summary, stdout)
-        finally:
-            if summary_file is not None:
-                summary_file.discard()
+            finally:
+                if summary_file is not None:
+                    summary_file.discard()
     if request.report_path is not None and keeper is not None:
         _write_addin_report(request, summary, keeper, stdout)
     return EXIT_OK

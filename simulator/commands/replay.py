@@ -36,7 +36,7 @@ from simulator.addin.store import Received
 from simulator.commands.metrics import RunMetrics, Watched, metrics_endpoint, pumping
 from simulator.commands.report import parse_time
 from simulator.commands.run import STDOUT_NAME, create, exit_code, mqtt_options, parse_speed
-from simulator.commands.signals import signals_ignored, stop_on_signals
+from simulator.commands.signals import stop_on_signals, summary_kept
 from simulator.commands.summary import summary_json, user_table_lines
 from simulator.domino.billing import SequencedFrame
 from simulator.domino.mq import MessageQueue, MQExceededQuotaError, MQQuittingError
@@ -395,26 +395,28 @@ def replay(
     )
     ledger = SentLedger(Intake(request.layout, kinds) if summary_file is not None else None)
     started = time.monotonic()
-    try:
-        if request.out is not None:
-            extras = asyncio.run(_to_file(request, plan, passes, ledger, speed, stdout))
-        else:
-            configure_logging(json=request.log_json, stream=stderr, level=logging.INFO)
-            with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
-                metrics = RunMetrics(endpoint) if endpoint is not None else None
-                extras = asyncio.run(
-                    _to_mqtt(request, plan, passes, ledger, speed, stderr, metrics)
-                )
-        with signals_ignored():  # a late second signal must not lose the summary
+    with summary_kept():
+        try:
+            if request.out is not None:
+                extras = asyncio.run(_to_file(request, plan, passes, ledger, speed, stdout))
+            else:
+                configure_logging(json=request.log_json, stream=stderr, level=logging.INFO)
+                with metrics_endpoint(
+                    request.metrics_host, request.metrics_port, stderr
+                ) as endpoint:
+                    metrics = RunMetrics(endpoint) if endpoint is not None else None
+                    extras = asyncio.run(
+                        _to_mqtt(request, plan, passes, ledger, speed, stderr, metrics)
+                    )
             summary = build_replay_summary(
                 request, plan, ledger, speed, extras, time.monotonic() - started
             )
             if summary_file is not None:
                 summary_file.commit(summary_json(summary))
             print_replay_summary(summary, stderr)
-    finally:
-        if summary_file is not None:
-            summary_file.discard()  # killed or failed before the end: the file is untouched
+        finally:
+            if summary_file is not None:
+                summary_file.discard()  # killed or failed before the end: the file is untouched
     if last_readable is not None and ledger.played_out:
         assert plan.scan.latest is not None
         raise InputError(

@@ -25,7 +25,7 @@ from simulator.commands.loading import check_script, load
 from simulator.commands.metrics import RunMetrics, metrics_endpoint, pumping, watch_simulation
 from simulator.commands.run_live import Progress, shutdown_on_signals
 from simulator.commands.series import CounterSeries, sampled
-from simulator.commands.signals import signals_ignored
+from simulator.commands.signals import summary_kept
 from simulator.commands.summary import (
     build_summary,
     print_summary,
@@ -258,28 +258,28 @@ def _run_simulation(
                 summary_file.discard()
         return exit_code(extras.get("undelivered", 0), stderr)
 
-    try:
-        if request.local:
-            delivered = _run_local(sim, request, stdout, stderr, series, metrics, summary_file)
-        else:
-            # Watching, the frames are the show: only warnings and errors come between them.
-            quiet = watches(request, stdout) and not request.log_json
-            # structlog only for the broker's path: `--out` starts sooner without it.
-            from simulator.adapters.logs import configure_logging  # noqa: PLC0415
+    with summary_kept():
+        try:
+            if request.local:
+                delivered = _run_local(sim, request, stdout, stderr, series, metrics, summary_file)
+            else:
+                # Watching, the frames are the show: only warnings and errors come between them.
+                quiet = watches(request, stdout) and not request.log_json
+                # structlog only for the broker's path: `--out` starts sooner without it.
+                from simulator.adapters.logs import configure_logging  # noqa: PLC0415
 
-            configure_logging(
-                json=request.log_json,
-                stream=stderr,
-                level=logging.WARNING if quiet else logging.INFO,
-            )
-            delivered, extras = asyncio.run(
-                sampled(series, _run_mqtt(sim, request, stdout, stderr, metrics, quit_at_once))
-            )
-        with signals_ignored():
+                configure_logging(
+                    json=request.log_json,
+                    stream=stderr,
+                    level=logging.WARNING if quiet else logging.INFO,
+                )
+                delivered, extras = asyncio.run(
+                    sampled(series, _run_mqtt(sim, request, stdout, stderr, metrics, quit_at_once))
+                )
             summary = sum_up(delivered, extras)
-    finally:
-        if summary_file is not None:
-            summary_file.discard()  # killed or failed before the end: the file is untouched
+        finally:
+            if summary_file is not None:
+                summary_file.discard()  # killed or failed before the end: the file is untouched
     if on_summary is not None:
         on_summary(summary)
     return exit_code(extras.get("undelivered", 0), stderr)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 SignalCallback = Callable[[signal.Signals], None]
 
@@ -22,7 +22,7 @@ def stop_on_signals(
     Handlers go on the running loop, so they run between its tasks rather than inside
     whatever code the signal interrupted. Afterwards the handlers from before are back.
     Where the loop cannot take signals (not the main thread, no Unix signals) they keep
-    their previous handling.
+    their previous handling. Within `summary_kept` they are ignored afterwards instead.
     """
     loop = asyncio.get_running_loop()
     received = 0
@@ -48,25 +48,34 @@ def stop_on_signals(
     finally:
         for signum, previous in replaced.items():
             loop.remove_signal_handler(signum)
+            if _keeping_summary:
+                signal.signal(signum, signal.SIG_IGN)
             # The loop would leave Python's default handler; asyncio.run had its own for
             # SIGINT (cancel the main task), which must be back for what runs after us.
-            if previous is not None:
+            elif previous is not None:
                 signal.signal(signum, previous)
 
 
+# Set while `summary_kept` is: the handlers of `stop_on_signals` then give way to none.
+_keeping_summary = False
+
+
 @contextlib.contextmanager
-def signals_ignored() -> Iterator[None]:
-    """For the block, SIGINT and SIGTERM are ignored. A run that is over has only its summary
-    left to write and print, which is quick: a late Ctrl-C or SIGTERM (the second of a
-    shutdown that just ended) would only lose it. Off the main thread they are left alone."""
-    previous: dict[signal.Signals, Any] = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[signum] = signal.signal(signum, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            break
+def summary_kept() -> Iterator[None]:
+    """Around a run and its summary: from the end of the block of `stop_on_signals` until
+    this one's, SIGINT and SIGTERM are ignored, then the handlers from before are back.
+    A run that is over has only its summary left to write and print, which is quick; a
+    late Ctrl-C or SIGTERM (the second of a shutdown that just ended) would only lose it,
+    with a traceback or exit 130 / 143. Off the main thread signals are left alone."""
+    global _keeping_summary  # noqa: PLW0603 - the one process-wide signal disposition
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    _keeping_summary = True
     try:
         yield
     finally:
-        for signum, handler in previous.items():
+        _keeping_summary = False
+        for signum, handler in saved.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
