@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from simulator.commands.signals import stop_on_signals
+from simulator.commands.signals import stop_on_signals, summary_kept
 
 
 async def deliver(signum: signal.Signals, calls: list[tuple[str, signal.Signals]]) -> None:
@@ -71,3 +71,15 @@ def test_off_the_main_thread_the_block_runs_with_the_signals_as_they_were() -> N
         return await asyncio.to_thread(asyncio.run, inside())
 
     assert asyncio.run(in_a_thread())
+
+
+async def test_within_summary_kept_the_signals_are_ignored_after_the_block_until_its_end() -> None:
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    with summary_kept():
+        with stop_on_signals(lambda _signum: None):
+            pass
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGTERM)  # the summary's moment: nothing happens
+        await asyncio.sleep(0.01)
+    assert {signum: signal.getsignal(signum) for signum in before} == before
