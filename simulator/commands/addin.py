@@ -633,6 +633,24 @@ def run_addin(
     keeper = FrameKeeper(REPORT_FRAMES) if request.report_path is not None else None
     with metrics_endpoint(request.metrics_host, request.metrics_port, stderr) as endpoint:
         started = time.monotonic()
+
+        def sum_up(tally: Tally) -> dict[str, Any]:
+            summary = tally.summary(time.monotonic() - started)
+            if summary_file is not None:
+                summary_file.commit(json.dumps(summary, indent=2) + "\n")
+            print_summary(summary, stdout)
+            return summary
+
+        def quit_at_once(tally: Tally, left: int) -> int:
+            # A second Ctrl-C leaves without the report: what it may not skip is the summary.
+            try:
+                sum_up(tally)
+            finally:
+                if summary_file is not None:
+                    summary_file.discard()
+            stdout.flush()  # os._exit follows: nothing flushes it then
+            return EXIT_FAILED if left else EXIT_OK
+
         with summary_kept():
             try:
                 intake = Intake(request.layout, kinds)
@@ -648,12 +666,10 @@ def run_addin(
                         show=stdout if prints_records(request.stores, settings) else None,
                         metrics=AddinMetrics(endpoint) if endpoint is not None else None,
                         keeper=keeper,
+                        on_quit=quit_at_once,
                     )
                 )
-                summary = tally.summary(time.monotonic() - started)
-                if summary_file is not None:
-                    summary_file.commit(json.dumps(summary, indent=2) + "\n")
-                print_summary(summary, stdout)
+                summary = sum_up(tally)
             finally:
                 if summary_file is not None:
                     summary_file.discard()
@@ -701,11 +717,14 @@ async def serve(
     show: TextIO | None = None,
     metrics: AddinMetrics | None = None,
     keeper: FrameKeeper | None = None,
+    on_quit: Callable[[Tally, int], int] | None = None,
 ) -> Tally:
     """Open the stores (on the thread that will commit to them), drain the broker into
     them until `stop` is set, SIGINT / SIGTERM, `--until-idle` or a failure, close them;
     what was committed; with `show`, each committed frame is also printed there as `tail`
-    shows it; with `metrics`, the figures are posted there meanwhile. ConsumerError
+    shows it; with `metrics`, the figures are posted there meanwhile. On a second signal
+    it leaves at once: `on_quit`, given what was committed and how many messages were
+    taken and not committed, sums up and returns the exit code (else 1). ConsumerError
     (exit 1) if the broker cannot be used, StoreError (exit 1) if a store fails,
     InputError (exit 2) for bad options."""
     check_group(request.group)
@@ -763,7 +782,14 @@ async def serve(
                 stop.set()
 
             def quit_now(_signum: signal.Signals) -> None:
-                os._exit(EXIT_FAILED)
+                left = addin.batcher.waiting
+                stderr.write(
+                    f"\nbillsim addin: quitting at once: {left:,} frame(s) taken and not "
+                    "committed (unacknowledged: the broker delivers them again)\n"
+                )
+                stderr.flush()
+                code = on_quit(tally, left) if on_quit is not None else EXIT_FAILED
+                os._exit(EXIT_FAILED if addin.failure is not None else code)
 
             with stop_on_signals(request_stop, quit_now):
                 async with pumping(metrics), sampling(tally.sample_over_time()):

@@ -456,6 +456,47 @@ def test_billing_addin_output_plus_2_prints_each_record_as_tail_shows_it(
     assert frames[0].split()[2:4] == ["session", "START"] and frames[0].endswith("#1")
 
 
+def test_a_second_signal_while_it_stops_quits_at_once_and_keeps_the_summary(
+    mosquitto: MosquittoBroker, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    database = tmp_path / "billing.db"
+    summary_path = tmp_path / "out" / "addin.json"
+    summary_path.parent.mkdir()
+    addin = start_addin(
+        mosquitto, "--store", f"sqlite:///{database}", "--summary", str(summary_path)
+    )
+    processes.append(addin)
+    wait_subscribed(addin, mosquitto)
+    truth = tmp_path / "truth.json"
+    # The test holds the database's write lock: the add-in's commit waits for it (SQLite's
+    # 5 s), and its stop with it.
+    with sqlite3.connect(database, isolation_level=None) as lock:
+        lock.execute("BEGIN IMMEDIATE")
+        subprocess.run(
+            billsim("run", "lifecycle-demo", "--broker", mosquitto.url, "--speed", "max",
+                    "--summary", str(truth)),
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        frames = json.loads(truth.read_text())["delivered"]
+        deadline = time.monotonic() + 5
+        while mosquitto.log_text().count("Sending PUBLISH to billsim-addin-") < frames:
+            assert time.monotonic() < deadline, "the add-in was not sent the frames"
+            time.sleep(0.05)
+        addin.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert addin.poll() is None, finish(addin)
+        addin.send_signal(signal.SIGTERM)
+        code, out, err = finish(addin, 4)
+        lock.execute("ROLLBACK")
+    assert code == 1, err  # frames were left: the broker delivers them again
+    assert f"quitting at once: {frames} frame(s) taken and not committed" in err, err
+    assert "Traceback" not in err
+    assert "0 frame(s) committed" in out, out
+    summary = json.loads(summary_path.read_text())
+    assert (summary["committed"], summary["stored"]) == (0, 0)
+    assert [path.name for path in summary_path.parent.iterdir()] == ["addin.json"]
+
+
 # -- in process, with an in-memory store ---------------------------------------------------
 
 
