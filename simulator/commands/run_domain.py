@@ -65,7 +65,7 @@ from simulator.commands.run import (
 )
 from simulator.commands.run_live import LiveLine, RateMeter
 from simulator.commands.series import sampled
-from simulator.commands.signals import stop_on_signals
+from simulator.commands.signals import stop_on_signals, summary_kept
 from simulator.commands.summary import build_summary, summary_json
 from simulator.domino.domain import Domain, domain_servers
 from simulator.domino.simulation import Simulation
@@ -261,15 +261,36 @@ def _run_and_sum_up(
     on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     summary_file = AtomicFile(request.summary_path, "--summary") if request.summary_path else None
-    try:
-        by_server = asyncio.run(run_servers(request, scenario, servers, outputs, stderr, endpoint))
+
+    def sum_up(by_server: dict[str, dict[str, Any]]) -> dict[str, Any]:
         summary = merge_summaries(by_server)
         if summary_file is not None:
             summary_file.commit(summary_json(summary))
-    finally:
-        if summary_file is not None:
-            summary_file.discard()
-    print_domain_summary(summary, stderr)
+        print_domain_summary(summary, stderr)
+        return summary
+
+    def quit_at_once(by_server: dict[str, dict[str, Any]] | None) -> NoReturn:
+        # A second Ctrl-C leaves without the report: what it may not skip is the summary
+        # (None: the servers write files, and what reached them is not known).
+        code = EXIT_FAILED
+        try:
+            if by_server is not None:
+                code = exit_code(sum_up(by_server).get("undelivered", 0), stderr)
+        finally:
+            if summary_file is not None:
+                summary_file.discard()
+            stderr.flush()
+            os._exit(code)
+
+    with summary_kept():
+        try:
+            by_server = asyncio.run(
+                run_servers(request, scenario, servers, outputs, stderr, endpoint, quit_at_once)
+            )
+            summary = sum_up(by_server)
+        finally:
+            if summary_file is not None:
+                summary_file.discard()
     if on_summary is not None:
         on_summary(summary)
     return exit_code(summary.get("undelivered", 0), stderr)
@@ -282,10 +303,21 @@ async def run_servers(
     outputs: tuple[Path | None, ...],
     stderr: TextIO,
     endpoint: MetricsEndpoint | None = None,
+    on_quit: Callable[[dict[str, dict[str, Any]] | None], NoReturn] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every server of the domain run to its end (in `request.procs` processes); their
     summaries by server name, in domain order. `outputs` (a local run): each server's
-    file, None for a null sink. `endpoint`: serves every server's figures."""
+    file, None for a null sink. `endpoint`: serves every server's figures. `on_quit`: on
+    a second Ctrl-C with the servers in this process, given their summaries then (None
+    for a local run); it leaves."""
+
+    def by_name(summaries: Summaries) -> dict[str, dict[str, Any]]:
+        return {servers[index]: summary for index, summary in sorted(summaries, key=lambda s: s[0])}
+
+    def quit_here(summaries: Summaries | None) -> NoReturn:
+        assert on_quit is not None
+        on_quit(None if summaries is None else by_name(summaries))
+
     groups = share_out(len(servers), process_count(request.procs, len(servers)))
     async with _broker_for_the_domain(request, servers, stderr) as each_request:
         plans = [ServerGroup(each_request, servers, indices, outputs) for indices in groups]
@@ -294,10 +326,17 @@ async def run_servers(
             board = Board.local(len(servers))
             metrics = RunMetrics(endpoint) if endpoint is not None else None
             async with _live_line(board, scenario, servers, stderr, live):
-                summaries = await run_group(plans[0], board, stderr, announce=True, metrics=metrics)
+                summaries = await run_group(
+                    plans[0],
+                    board,
+                    stderr,
+                    announce=True,
+                    metrics=metrics,
+                    on_quit=quit_here if on_quit is not None else None,
+                )
         else:
             summaries = await _run_children(plans, scenario, stderr, live, endpoint)
-    return {servers[index]: summary for index, summary in sorted(summaries, key=lambda s: s[0])}
+    return by_name(summaries)
 
 
 @contextlib.asynccontextmanager
@@ -341,11 +380,14 @@ async def run_group(
     announce: bool,
     parent: int | None = None,
     metrics: RunMetrics | None = None,
+    on_quit: Callable[[Summaries | None], NoReturn] | None = None,
 ) -> Summaries:
     """The group's servers run side by side on this loop; their summaries. `announce`: say
     on stderr what Ctrl-C does (the process a user started does). `parent`: the pid of
     the process that started this one; if it goes, the servers stop. `metrics`: where
-    the servers' figures are posted while they run."""
+    the servers' figures are posted while they run. `on_quit`: on a second Ctrl-C (or the
+    parent's word), given the summaries then, the frames left counted as undelivered
+    (None for a local run: what reached the files is not known); it leaves."""
     request = group.request
     scenario, settings = load_request(request)
     options = run_options(request, scenario)
@@ -355,6 +397,8 @@ async def run_group(
     ]
     runs: list[Coroutine[Any, Any, tuple[int, dict[str, Any], float]]] = []
     series = [records_series(sim) for sim in sims]
+    reports: list[Callable[[int], tuple[int, dict[str, Any]]] | None] = [None] * len(sims)
+    started = time.monotonic()
     for sim, index, samples in zip(sims, group.indices, series, strict=True):
         if metrics is not None:
             metrics.watch(watch_simulation(sim), index)
@@ -362,9 +406,33 @@ async def run_group(
             runs.append(sampled(samples, _to_sink(sim, group.outputs[index])))
         else:
             on_drain = metrics.drain_hook(index) if metrics is not None else None
-            runs.append(sampled(samples, _to_broker(sim, request, stderr, on_drain)))
-    with _stop_on_signals(sims, stderr, announce=announce):
-        follower = asyncio.create_task(_follow_board(sims, group.indices, board, parent))
+            runs.append(
+                sampled(samples, _to_broker(sim, request, stderr, on_drain, reports, len(runs)))
+            )
+
+    def quit_at_once() -> NoReturn:
+        lefts = _say_quitting(sims, stderr)
+        if on_quit is None:
+            os._exit(EXIT_FAILED)
+        if request.local:
+            on_quit(None)
+        summaries = []
+        wall = time.monotonic() - started
+        for index, sim, samples, report, left in zip(
+            group.indices, sims, series, reports, lefts, strict=True
+        ):
+            # A server still waiting for its first connection has delivered nothing.
+            delivered, extra = report(left) if report is not None else (0, {"undelivered": left})
+            extra = {**extra, "series": series_json(samples)}
+            summaries.append(
+                (index, build_summary(sim, delivered=delivered, extra=extra, wall_time=wall))
+            )
+        on_quit(summaries)
+
+    with _stop_on_signals(sims, stderr, quit_at_once, announce=announce):
+        follower = asyncio.create_task(
+            _follow_board(sims, group.indices, board, parent, quit_at_once)
+        )
         try:
             async with pumping(metrics):
                 results = await _all_or_stop(sims, runs)
@@ -425,8 +493,16 @@ async def _to_broker(
     request: RunRequest,
     stderr: TextIO,
     on_drain: Callable[[Any], None] | None = None,
+    reports: list[Callable[[int], tuple[int, dict[str, Any]]] | None] | None = None,
+    at: int = 0,
 ) -> tuple[int, dict[str, Any], float]:
+    """The server's run on the broker; `reports[at]` tells what it is at any moment once
+    its drain is made (for a second Ctrl-C)."""
     from simulator.commands.run_mqtt import run_on_mqtt  # noqa: PLC0415 -- gmqtt
+
+    def on_report(report: Callable[[int], tuple[int, dict[str, Any]]]) -> None:
+        if reports is not None:
+            reports[at] = report
 
     started = time.monotonic()
     delivered, extras = await run_on_mqtt(
@@ -443,6 +519,7 @@ async def _to_broker(
         signals=False,
         live=False,
         on_drain=on_drain,
+        on_report=on_report,
     )
     return delivered, extras, time.monotonic() - started
 
@@ -453,7 +530,11 @@ def _post(sims: Sequence[Simulation], indices: Sequence[int], board: Board) -> N
 
 
 async def _follow_board(
-    sims: Sequence[Simulation], indices: Sequence[int], board: Board, parent: int | None
+    sims: Sequence[Simulation],
+    indices: Sequence[int],
+    board: Board,
+    parent: int | None,
+    quit_at_once: Callable[[], NoReturn],
 ) -> None:
     """Post the servers' progress and obey the parent's word, until cancelled."""
     stopped = False
@@ -466,12 +547,16 @@ async def _follow_board(
             for sim in sims:
                 sim.request_stop()
         if word >= _QUIT:
-            _quit_at_once(sims, sys.stderr)
+            quit_at_once()
         await asyncio.sleep(_BOARD_EVERY)
 
 
 def _stop_on_signals(
-    sims: Sequence[Simulation], stderr: TextIO, *, announce: bool
+    sims: Sequence[Simulation],
+    stderr: TextIO,
+    quit_at_once: Callable[[], NoReturn],
+    *,
+    announce: bool,
 ) -> contextlib.AbstractContextManager[None]:
     """Ctrl-C / SIGTERM shut every server down; a second one leaves at once."""
 
@@ -487,20 +572,22 @@ def _stop_on_signals(
         for sim in sims:
             sim.request_stop()
 
-    return stop_on_signals(shut_down, lambda _: _quit_at_once(sims, stderr))
+    return stop_on_signals(shut_down, lambda _: quit_at_once())
 
 
-def _quit_at_once(sims: Sequence[Simulation], stderr: TextIO) -> NoReturn:
-    left = 0
+def _say_quitting(sims: Sequence[Simulation], stderr: TextIO) -> list[int]:
+    """Say how many frames the servers leave; how many each does."""
+    lefts = []
     for sim in sims:
         stats = sim.queue.stats()
-        left += stats.depth + stats.held + sim.frames_waiting
+        lefts.append(stats.depth + stats.held + sim.frames_waiting)
     names = ", ".join(common_name(sim.server_name) for sim in sims)
     stderr.write(
-        f"\nbillsim: {names}: quitting at once: {left} frame(s) not acknowledged by the broker\n"
+        f"\nbillsim: {names}: quitting at once: {sum(lefts)} frame(s) not acknowledged by "
+        "the broker\n"
     )
     stderr.flush()
-    os._exit(EXIT_FAILED)
+    return lefts
 
 
 def serve_group(
@@ -519,12 +606,28 @@ def serve_group(
         metrics = RunMetrics()
         metrics.share(*shared_figures)
     message: tuple[Any, ...]
+
+    def quit_at_once(summaries: Summaries | None) -> NoReturn:
+        # The parent sums the domain up: these servers' summaries as they are now (none
+        # for a local run: the parent then says the summary is lost).
+        if summaries is not None:
+            results.send(("done", summaries))
+        results.close()
+        sys.stderr.flush()
+        os._exit(EXIT_FAILED)
+
     try:
         if not group.request.local:
             configure_logging(json=group.request.log_json, stream=sys.stderr)
         summaries = asyncio.run(
             run_group(
-                group, board, sys.stderr, announce=False, parent=os.getppid(), metrics=metrics
+                group,
+                board,
+                sys.stderr,
+                announce=False,
+                parent=os.getppid(),
+                metrics=metrics,
+                on_quit=quit_at_once,
             )
         )
         message = ("done", summaries)

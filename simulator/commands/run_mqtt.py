@@ -120,6 +120,7 @@ async def run_on_mqtt(
     live: bool = True,
     on_drain: Callable[[BillingDrain], None] | None = None,
     on_quit: Callable[[int, dict[str, Any]], int] | None = None,
+    on_report: Callable[[Callable[[int], tuple[int, dict[str, Any]]]], None] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Run the simulation with its frames drained to MQTT; returns (delivered, summary extras).
 
@@ -133,6 +134,8 @@ async def run_on_mqtt(
     `on_drain`: told of the drain once made, before its first frame (the metrics).
     `on_quit`: on a second Ctrl-C, given what `run_on_mqtt` would have returned, the frames
     left counted as undelivered; it sums the run up and returns the exit code.
+    `on_report`: given, once the drain is made, what tells that at any moment (given the
+    frames left): a domain's runner, which handles the second Ctrl-C itself.
     """
     log = get_logger("billsim")
     run_id = uuid.uuid4().hex[:12]
@@ -146,12 +149,16 @@ async def run_on_mqtt(
             on_drain(drain)
         await first_connection(drain, url, connect_timeout)
 
+        def report_now(left: int) -> tuple[int, dict[str, Any]]:
+            undelivered = left + drain.refused + drain.rejected
+            return drain.delivered, _report(drain, url, broker_options, run_id, undelivered, log)
+
         def sum_up(left: int) -> int:
             assert on_quit is not None
-            undelivered = left + drain.refused + drain.rejected
-            return on_quit(
-                drain.delivered, _report(drain, url, broker_options, run_id, undelivered, log)
-            )
+            return on_quit(*report_now(left))
+
+        if on_report is not None:
+            on_report(report_now)
 
         # Around the watcher too: its wait for the last messages is a wait for the broker,
         # which a second Ctrl-C cuts short.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -301,17 +302,24 @@ def test_ctrl_c_shuts_every_server_down_and_writes_the_summary(
 
 
 @pytest.mark.broker
+@pytest.mark.parametrize("procs", ["1", "2"])
 def test_a_second_ctrl_c_quits_at_once_while_the_broker_holds_the_shutdown(
-    mosquitto: MosquittoBroker, scenario: Path
+    mosquitto: MosquittoBroker, scenario: Path, tmp_path: Path, procs: str
 ) -> None:
     """The broker stops answering: each server's shutdown waits for room in its queue;
-    a second SIGINT leaves at once, each server saying what it leaves undelivered."""
+    a second SIGINT leaves at once, each server saying what it leaves undelivered, and
+    the domain's summary is printed and written all the same, in one process or several."""
+    summary_path = tmp_path / "out" / "truth.json"
+    summary_path.parent.mkdir()
     process = subprocess.Popen(
-        billsim("run", str(scenario), "--broker", mosquitto.url, "--speed", "60x"),
+        billsim(
+            "run", str(scenario), "--broker", mosquitto.url, "--speed", "60x",
+            "--procs", procs, "--summary", str(summary_path),
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while mosquitto.log_text().count("PUBLISH from billsim-Mail0") < 50:
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -326,7 +334,20 @@ def test_a_second_ctrl_c_quits_at_once_while_the_broker_holds_the_shutdown(
     finally:
         mosquitto.resume()
     assert process.returncode == 1, err
-    assert "Mail01: quitting at once" in err and "Mail02: quitting at once" in err
+    # A line per process, naming its servers.
+    said = re.findall(r"(Mail0\d(?:, Mail0\d)*): quitting at once: (\d+) frame\(s\)", err)
+    assert sorted(names for names, _ in said) == (
+        ["Mail01, Mail02"] if procs == "1" else ["Mail01", "Mail02"]
+    ), err
+    assert "Traceback" not in err
+    left = sum(int(count) for _, count in said)
+    assert "summary is lost" not in err
+    summary = json.loads(summary_path.read_text())
+    assert list(summary["servers"]) == list(SERVERS)
+    # What the servers left, and whatever the broker had refused, is undelivered.
+    assert summary["undelivered"] >= left > 0
+    assert f"{summary['undelivered']} frame(s) were not acknowledged by the broker" in err
+    assert [path.name for path in summary_path.parent.iterdir()] == ["truth.json"]
 
 
 # -- bad input -------------------------------------------------------------------------------
