@@ -35,7 +35,7 @@ from simulator.wire.stream import (
     detect_form,
     iter_frame_buffers,
     open_input,
-    read_json_frames,
+    read_json_lines,
 )
 
 CAPTURE_KEYS = ("at", "topic", "seq", "frame", "props")
@@ -111,8 +111,8 @@ def _read_nbf(
 def _read_json_form(
     prefix: bytes, stream: BinaryIO, codec: FrameCodec, source: str
 ) -> Iterator[SourceFrame]:
-    for line, seq, data, _frame in read_json_frames(stream, codec, source=source, prefix=prefix):
-        yield SourceFrame(None, None, None, seq, data, line=line)
+    for line in read_json_lines(stream, codec, source=source, prefix=prefix):
+        yield SourceFrame(None, None, None, line.seq, line.data, line=line.number)
 
 
 def _read_capture(

@@ -35,7 +35,7 @@ from simulator.wire.stream import (
     FrameStreamError,
     detect_form,
     open_input,
-    read_json_frames,
+    read_json_lines,
     source_name,
 )
 
@@ -115,10 +115,10 @@ def check_file(path: str, out: TextIO, settings: StreamSettings | None = None) -
         try:
             if form is FrameForm.JSON:
                 # An undeclared custom type is checked by its header, as in binary frames.
-                for _line, _seq, data, frame in read_json_frames(
+                for line in read_json_lines(
                     stream, codec, source=source, prefix=prefix, unknown_fields_unread=True
                 ):
-                    checker.feed(frame, None, _unreadable(codec, frame, data))
+                    checker.feed(line.frame, None, _unreadable(codec, line.frame, line.data))
             else:
                 kept = _HeadKept(stream, prefix)
                 # The reader only calls read1 (or read): all a _HeadKept has.

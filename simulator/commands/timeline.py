@@ -51,7 +51,7 @@ from simulator.wire.stream import (
     detect_form,
     open_input,
     read_frames,
-    read_json_frames,
+    read_json_lines,
     source_name,
 )
 from simulator.wire.timedate import MICROSECONDS_PER_TICK, TimeDate, absolute_ticks
@@ -274,10 +274,10 @@ def _from_frames(request: TimelineRequest) -> tuple[Timeline, PictureText]:
         frames: Iterable[Frame]
         if form is FrameForm.JSON:
             # An undeclared custom type is drawn by its header, as in binary frames.
-            json_frames = read_json_frames(
+            json_lines = read_json_lines(
                 stream, codec, source=source, prefix=prefix, unknown_fields_unread=True
             )
-            frames = (f for _l, _s, _d, f in json_frames)
+            frames = (line.frame for line in json_lines)
         else:
             frames = (f for _o, _d, f in read_frames(stream, codec, source=source, prefix=prefix))
         for frame in frames:

@@ -221,32 +221,10 @@ def iter_decoded(
         yield DecodedFrame(offset, seq, obj)
 
 
-def read_json_frames(
-    stream: BinaryIO,
-    codec: FrameCodec,
-    *,
-    source: str = "<stream>",
-    prefix: bytes = b"",
-    unknown_fields_unread: bool = False,
-) -> Iterator[tuple[int, int, bytes, Frame]]:
-    """(line number, seq, frame bytes, frame) of each JSON line of `stream` (`run --stdout`).
-
-    `seq` is the line's own `seq` if it has one, else its count from 1. Blank lines are
-    skipped. Raises InputError naming the line (and the key) of the first line that is
-    not the JSON form of a frame the codec can write. `unknown_fields_unread`: a record
-    of a type the codec has no table for, given by field name, is read as its header
-    and an empty record (see `frame_from_json`), not an error.
-    """
-    for line in read_json_lines(
-        stream, codec, source=source, prefix=prefix, unknown_fields_unread=unknown_fields_unread
-    ):
-        yield line.number, line.seq, line.data, line.frame
-
-
 class JsonLine(NamedTuple):
-    """One JSON line of a stream as `read_json_lines` reads it: also the object it held,
-    for a reader that shows what the frame cannot hold (a record given by field name
-    that no table lays out)."""
+    """One JSON line of a stream as `read_json_lines` reads it: its line number, seq, the
+    frame's bytes and the frame, and the object it held, for a reader that shows what the
+    frame cannot hold (a record given by field name that no table lays out)."""
 
     number: int
     seq: int
@@ -263,7 +241,14 @@ def read_json_lines(
     prefix: bytes = b"",
     unknown_fields_unread: bool = False,
 ) -> Iterator[JsonLine]:
-    """`read_json_frames`, each line with the object it held."""
+    """Each JSON line of `stream` (`run --stdout`) as a `JsonLine`.
+
+    `seq` is the line's own `seq` if it has one, else its count from 1. Blank lines are
+    skipped. Raises InputError naming the line (and the key) of the first line that is
+    not the JSON form of a frame the codec can write. `unknown_fields_unread`: a record
+    of a type the codec has no table for, given by field name, is read as its header
+    and an empty record (see `frame_from_json`), not an error.
+    """
     count = 0
     for number, line in enumerate(_lines(stream, prefix), 1):
         if not line.strip():

@@ -13,7 +13,7 @@ from simulator.wire import constants as c
 from simulator.wire.codec import FrameCodec
 from simulator.wire.layout import char
 from simulator.wire.records import CustomRec, Frame, custom_kind
-from simulator.wire.stream import FrameForm, detect_form, read_frames, read_json_frames
+from simulator.wire.stream import FrameForm, detect_form, read_frames, read_json_lines
 
 
 def not_frames(data: bytes) -> str:
@@ -61,7 +61,7 @@ def test_json_lines_after_blank_lines_are_json_lines_numbered_from_the_first_lin
     form, prefix = detect_form(stream)
     assert form is FrameForm.JSON
     with pytest.raises(InputError) as caught:
-        list(read_json_frames(stream, FrameCodec(), source="x", prefix=prefix))
+        list(read_json_lines(stream, FrameCodec(), source="x", prefix=prefix))
     assert str(caught.value).startswith("x:3: ")
 
 
