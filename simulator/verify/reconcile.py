@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from simulator.domino.server import BILL_FIELDS
 from simulator.errors import InputError, quoted
@@ -44,21 +44,23 @@ Bill: TypeAlias = Mapping[str, Mapping[str, Amount]]
 _SHOWN = 40  # characters of a file's first line in the error when it is no REPORT
 
 
-def read_bill(text: str, source: str) -> dict[str, dict[str, Amount]]:
+def read_bill(text: str, source: str, document: Any = None) -> dict[str, dict[str, Amount]]:
     """The bill in ``text``, JSON or CSV (told apart by its first non-blank character,
     ``{`` for JSON); ``source`` names the file in errors. InputError (file:line: field)
-    for anything that is not a REPORT."""
+    for anything that is not a REPORT. ``document``: the JSON text already read (by a
+    caller that reads the rest of a run's summary too), so it is not read twice."""
     if not text.strip():
         raise InputError("empty: no bill", file=source, line=1)
     if text.lstrip().startswith("{"):
-        return read_bill_json(text, source)
+        return read_bill_json(text, source, document)
     return read_bill_csv(text, source)
 
 
-def read_bill_json(text: str, source: str) -> dict[str, dict[str, Amount]]:
+def read_bill_json(text: str, source: str, document: Any = None) -> dict[str, dict[str, Amount]]:
     """A JSON REPORT: an object whose ``users`` maps each user to every bill field (other
-    keys are ignored, so a run summary is a REPORT)."""
-    document = load_json(text, source)
+    keys are ignored, so a run summary is a REPORT); ``document`` as for `read_bill`."""
+    if document is None:
+        document = load_json(text, source)
     if not isinstance(document, dict) or not isinstance(document.get("users"), dict):
         raise InputError('no "users" object at the top level', file=source, line=1, field="users")
     bill: dict[str, dict[str, Amount]] = {}
