@@ -28,7 +28,7 @@ from typing import NamedTuple
 from simulator.domino.server import derive_timedate
 from simulator.scenario.names import common_name
 from simulator.wire import constants as c
-from simulator.wire.rewrite import FrameEdit, FrameRewriter, readable_day
+from simulator.wire.rewrite import FrameEdit, FrameRewriter
 from simulator.wire.timedate import (
     LAST_DATETIME_JDN,
     TICKS_PER_DAY,
@@ -36,6 +36,7 @@ from simulator.wire.timedate import (
     TimeDate,
     absolute_ticks,
     format_timedate_id,
+    readable_day,
 )
 
 GroupKey = tuple[str, str | None]

@@ -26,12 +26,12 @@ from simulator.wire import constants as c
 from simulator.wire.codec import LEN_AND_TYPE, FrameCodec, KindCodec
 from simulator.wire.records import HEADER_FIELDS, MAILREC, REPLREC
 from simulator.wire.timedate import (
-    FIRST_DATETIME_JDN,
     JULIAN_DAY_MASK,
     LAST_DATETIME_JDN,
     TICKS_PER_DAY,
     TimeDate,
     format_timedate,
+    readable_day,
     shift_common_log_time,
     shift_innards,
 )
@@ -61,12 +61,6 @@ MessageIdMap = Callable[[TimeDate, TimeDate], tuple[TimeDate, TimeDate]]
 class RewriteError(ValueError):
     """A valid time that the shift would move out of TIMEDATE's range, or out of the
     years 1..9999 (`readable_day`) when it was in them."""
-
-
-def readable_day(day: int) -> bool:
-    """Whether a Julian day is one billsim reads back as a date (`report`, `check`, the
-    add-in's stores turn times into datetimes: the years 1..9999, where `run` stops too)."""
-    return FIRST_DATETIME_JDN <= day <= LAST_DATETIME_JDN
 
 
 def shown_shift(ticks: int) -> str:

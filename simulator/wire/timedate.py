@@ -114,6 +114,13 @@ MICROSECONDS_PER_DAY = 86_400_000_000
 JULIAN_DAY_MASK = _DAY_MASK  # Innards[1]'s bits that are the day
 
 
+def readable_day(day: int) -> bool:
+    """Whether a Julian day is one billsim reads back as a date (`report`, `check`, the
+    add-in's stores turn times into datetimes: the years 1..9999, where `run` stops too).
+    The hot readers (`unix_us_from_innards`, the add-in's generated rows) compare inline."""
+    return FIRST_DATETIME_JDN <= day <= LAST_DATETIME_JDN
+
+
 def unix_us_from_innards(ticks: int, day_zone: int) -> int:
     """The instant `datetime_from_timedate` gives for Innards[0], Innards[1], as µs since
     the Unix epoch, without making the datetime; the same ValueError where it has none."""
