@@ -56,11 +56,15 @@ from simulator.wire.rewrite import (
     FrameRewriter,
     RewriteError,
     beyond_readable,
-    readable_day,
     shown_shift,
 )
 from simulator.wire.stream import STDIN_NAME
-from simulator.wire.timedate import TICKS_PER_DAY, datetime_from_timedate, format_timedate
+from simulator.wire.timedate import (
+    TICKS_PER_DAY,
+    datetime_from_timedate,
+    format_timedate,
+    readable_day,
+)
 
 Group = tuple[str, str]  # (server common name, run): one MQTT connection, one run
 Put = Callable[[Group, SequencedFrame], Awaitable[None]]
@@ -142,7 +146,8 @@ def plan_replay(request: ReplayRequest, codec: FrameCodec) -> ReplayPlan:
         )
     rebase = parse_time(request.rebase, "--rebase") if request.rebase is not None else None
     name = parse_server_name(request.server_name) if request.server_name is not None else None
-    scan = ReplayScan(FrameRewriter(codec), seqnos=parse_loop(request.loop) != 1)
+    passes = parse_loop(request.loop)
+    scan = ReplayScan(FrameRewriter(codec), seqnos=passes != 1)
     for item in read_stream(request.source, codec):
         scan.add(item)
     if rebase is not None and scan.first_stamp is None:
@@ -174,7 +179,6 @@ def plan_replay(request: ReplayRequest, codec: FrameCodec) -> ReplayPlan:
             file=request.source,
             field="--rebase",
         )
-    passes = parse_loop(request.loop)
     if fits is not None and passes is not None and passes > fits:
         assert scan.latest is not None
         raise InputError(
@@ -358,6 +362,15 @@ async def play(
     ledger.played_out = passes is not None and pass_index >= passes and not stop.is_set()
 
 
+def _offered(queue: MessageQueue[SequencedFrame], item: SequencedFrame) -> bool:
+    """`item` into `queue` now if it has room: False when it has none (`put` waits)."""
+    try:
+        queue.put_nowait(item)
+    except MQExceededQuotaError:
+        return False
+    return True
+
+
 def _rewritten(
     rewriter: FrameRewriter, item: SourceFrame, edit: FrameEdit, source: str, pass_index: int
 ) -> bytes:
@@ -452,11 +465,7 @@ async def _to_file(
         await queue.put(item)
 
     def offer(_group: Group, item: SequencedFrame) -> bool:
-        try:
-            queue.put_nowait(item)
-        except MQExceededQuotaError:
-            return False  # `put` waits for room
-        return True
+        return _offered(queue, item)
 
     stop = asyncio.Event()
     try:
@@ -552,11 +561,7 @@ async def _to_mqtt(
             sent[group].add(item[1])
 
         def offer(group: Group, item: SequencedFrame) -> bool:
-            try:
-                queues[group].put_nowait(item)
-            except MQExceededQuotaError:
-                return False  # `put` waits for room
-            return True
+            return _offered(queues[group], item)
 
         def offer_counted(group: Group, item: SequencedFrame) -> bool:
             if not offer(group, item):
