@@ -577,10 +577,7 @@ def _stop_on_signals(
 
 def _say_quitting(sims: Sequence[Simulation], stderr: TextIO) -> list[int]:
     """Say how many frames the servers leave; how many each does."""
-    lefts = []
-    for sim in sims:
-        stats = sim.queue.stats()
-        lefts.append(stats.depth + stats.held + sim.frames_waiting)
+    lefts = [sim.frames_left for sim in sims]
     names = ", ".join(common_name(sim.server_name) for sim in sims)
     stderr.write(
         f"\nbillsim: {names}: quitting at once: {sum(lefts)} frame(s) not acknowledged by "

@@ -126,8 +126,7 @@ def shutdown_on_signals(
         sim.request_stop()
 
     def quit_at_once(_signum: signal.Signals) -> None:
-        stats = sim.queue.stats()
-        left = stats.depth + stats.held + sim.frames_waiting
+        left = sim.frames_left
         stderr.write(f"\nbillsim: quitting at once: {left} frame(s) left undelivered\n")
         stderr.flush()
         code = sum_up(left) if sum_up is not None else EXIT_FAILED

@@ -401,6 +401,13 @@ class Simulation:
         """Records written while MQ$BILLING was full (block policy), not yet in the queue."""
         return len(self._pending)
 
+    @property
+    def frames_left(self) -> int:
+        """Frames not out yet: in MQ$BILLING, held there unacknowledged, or waiting to
+        enter it (what a run that quits at once leaves undelivered)."""
+        stats = self.queue.stats()
+        return stats.depth + stats.held + len(self._pending)
+
     def request_stop(self) -> None:
         """Ctrl-C, SIGTERM or a quit command: shut down at the current virtual time."""
         if not self.stopping:

@@ -177,6 +177,8 @@ def test_a_burst_stops_where_a_put_of_each_frame_first_found_the_queue_full() ->
         burst._burst(paced=False)
         assert burst.events == each.events, quota
         assert burst.frames_waiting == each.frames_waiting > 0
+        # What a quit at once leaves: the quota's frames in the queue and those waiting.
+        assert burst.frames_left == quota + burst.frames_waiting
         assert list(burst._pending) == list(each._pending)
         assert burst.queue.stats() == each.queue.stats()
         assert burst.queue.get_many_nowait(quota) == each.queue.get_many_nowait(quota)
