@@ -32,7 +32,12 @@ import typer
 from typer.core import TyperGroup
 
 from simulator import __version__
-from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT
+from simulator.adapters.mqtt.options import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_QOS,
+    DEFAULT_STATS_INTERVAL,
+)
 from simulator.addin.bill import BillBy
 from simulator.commands.formats import ReportFormat
 from simulator.domino.mq import DEFAULT_QUOTA, QuotaPolicy
@@ -349,10 +354,6 @@ TopicMetaOption = Annotated[
 ]
 
 
-# `run`'s MQTT defaults, which a run to a file or stdout lets pass (see run_command).
-DEFAULT_QOS = 1
-DEFAULT_STATS_INTERVAL = 5.0
-DEFAULT_DRAIN_TIMEOUT = 30.0
 # The bounds of the scenario's `seed:`, so that an option takes what a file takes.
 SeedOption = Annotated[
     int | None,

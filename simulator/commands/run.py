@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal, Protocol, TextIO, overload
 
 from simulator.adapters.atomic import AtomicFile
-from simulator.adapters.mqtt.options import DEFAULT_CONNECT_TIMEOUT, MqttOptions
+from simulator.adapters.mqtt.options import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_QOS,
+    DEFAULT_STATS_INTERVAL,
+    MqttOptions,
+)
 from simulator.adapters.sinks import (
     BinaryFileSink,
     FrameSink,
@@ -160,15 +166,15 @@ class RunRequest:
     layout: Layout = Layout.LINUX_X86_64
     framing: Framing = Framing.PAD_UNION
     payload: str = "binary"
-    qos: int = 1
+    qos: int = DEFAULT_QOS
     mqtt_version: str = "5"
     topic_meta: bool = False  # --topic-meta: frames to …/{class}/{run}/{seq}
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
     control: bool = False
-    stats_interval: float = 5.0
-    drain_timeout: float = 30.0
+    stats_interval: float = DEFAULT_STATS_INTERVAL
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     log_json: bool = False
     notes_ini: Path | None = None

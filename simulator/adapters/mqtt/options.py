@@ -18,6 +18,11 @@ _VERSIONS: Final = {"5": "5", "5.0": "5", "3.1.1": "3.1.1", "311": "3.1.1"}
 
 # How long a command waits for its first connection to a broker (--connect-timeout).
 DEFAULT_CONNECT_TIMEOUT = 10.0
+# The other defaults of the options a run on MQTT takes (--qos, --drain-timeout,
+# --stats-interval): `run` refuses one changed from them with --out.
+DEFAULT_QOS = 1
+DEFAULT_DRAIN_TIMEOUT = 30.0
+DEFAULT_STATS_INTERVAL = 5.0
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class MqttOptions:
     delivery has stalled; ``drain_timeout`` is what the command will give ``close()``,
     named in that message. Times are in seconds."""
 
-    qos: int = 1
+    qos: int = DEFAULT_QOS
     version: str = "5"  # "5" or "3.1.1"
     payload: str = "binary"  # "binary" or "json"
     topic_meta: bool = False
@@ -43,7 +48,7 @@ class MqttOptions:
     max_backoff: float = 30.0
     min_backoff: float = 0.25
     stall_after: float = 5.0
-    drain_timeout: float = 30.0
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.qos not in (0, 1):
