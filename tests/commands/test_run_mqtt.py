@@ -1023,10 +1023,12 @@ async def test_signal_ends_sessions_publishes_offline_and_exits_0(
     assert [(m.payload, m.retain) for m in after.messages] == [(b"offline", True)]
 
 
-async def test_second_sigint_quits_at_once_saying_how_many_frames_were_left(
-    mosquitto: MosquittoBroker, billsims: StartBillsim, tmp_path: Path
-) -> None:
-    summary_path = tmp_path / "out" / "truth.json"
+@contextlib.asynccontextmanager
+async def demo_under_way(
+    mosquitto: MosquittoBroker, billsims: StartBillsim, summary_path: Path
+) -> AsyncIterator[Billsim]:
+    """lifecycle-demo at real time on `mosquitto`, its --summary into a folder of its own
+    (so a temporary file left there shows), once its START and OPEN have arrived."""
     summary_path.parent.mkdir()
     async with collecting(mosquitto) as collector:
         child = await billsims(
@@ -1035,6 +1037,14 @@ async def test_second_sigint_quits_at_once_saying_how_many_frames_were_left(
         )  # fmt: skip
         await wait_online(collector, child)
         assert await collector.wait_for(lambda: len(frames_of(collector)) >= 2)  # START, OPEN
+        yield child
+
+
+async def test_second_sigint_quits_at_once_saying_how_many_frames_were_left(
+    mosquitto: MosquittoBroker, billsims: StartBillsim, tmp_path: Path
+) -> None:
+    summary_path = tmp_path / "out" / "truth.json"
+    async with demo_under_way(mosquitto, billsims, summary_path) as child:
         mosquitto.pause()  # no PUBACK from now on: the shutdown's frames stay in flight
         try:
             child.signal(signal.SIGINT)
@@ -1069,14 +1079,7 @@ async def test_a_second_signal_after_the_drain_keeps_the_summary(
     """Signals from the end of the drain to the exit (while the summary is built and
     written) neither kill the run (130, 143) nor lose its summary."""
     summary_path = tmp_path / "out" / "truth.json"
-    summary_path.parent.mkdir()
-    async with collecting(mosquitto) as collector:
-        child = await billsims(
-            "lifecycle-demo", "--speed", "realtime", "--broker", mosquitto.url,
-            "--stats-interval", "0.2", "--summary", str(summary_path),
-        )  # fmt: skip
-        await wait_online(collector, child)
-        assert await collector.wait_for(lambda: len(frames_of(collector)) >= 2)  # START, OPEN
+    async with demo_under_way(mosquitto, billsims, summary_path) as child:
         child.signal(signum)
         await child.wait_stderr(r"mqtt\.closed")
         # Every moment from the drain's end until the summary is written (what follows is
