@@ -62,6 +62,18 @@ def the_record(frames: list[Frame], kind: type, field: str, user: str) -> Any:
     return rec
 
 
+def run_as_if_on_mqtt(tmp_path: Path, run: str) -> tuple[Path, Path, dict[str, Any]]:
+    """all-classes run to `run.nbf`, its summary given the run id `run` as a run on MQTT
+    has one: the frames' path, the summary's path and the summary."""
+    out = tmp_path / "run.nbf"
+    summary = tmp_path / "summary.json"
+    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
+    truth = json.loads(summary.read_text())
+    truth["run"] = run
+    summary.write_text(json.dumps(truth))
+    return out, summary, truth
+
+
 def test_a_summary_equals_itself_and_its_csv_export(
     run_files: tuple[Path, list[Frame]], tmp_path: Path
 ) -> None:
@@ -227,14 +239,9 @@ def test_an_unreadable_expected_file_or_a_store_exits_2(
 def test_a_store_is_verified_by_its_bill_and_the_seq_numbers_of_the_run(tmp_path: Path) -> None:
     """The add-in's store as --actual: what `billsim report` bills from it, and the seq
     numbers of the summary's run that it lacks (a frame withheld) are named."""
-    out = tmp_path / "run.nbf"
-    summary = tmp_path / "summary.json"
-    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
+    out, summary, _ = run_as_if_on_mqtt(tmp_path, "r1")  # the store's frames carry r1
     decoded = list(read_frames(io.BytesIO(out.read_bytes()), FrameCodec()))
     frames = [data for _, data, _ in decoded]
-    truth = json.loads(summary.read_text())
-    truth["run"] = "r1"  # as a run on MQTT has one; the store's frames carry it
-    summary.write_text(json.dumps(truth))
     store = open_store(f"sqlite:///{tmp_path / 'billing.db'}")
     # Withheld: the first MAILREC, Alice's (her mail count and bytes go wrong).
     withheld = next(seq for seq, (_, _, f) in enumerate(decoded, 1) if isinstance(f.rec, MailRec))
@@ -254,12 +261,7 @@ def test_a_store_is_verified_by_its_bill_and_the_seq_numbers_of_the_run(tmp_path
 def test_a_store_that_holds_no_row_of_the_run_lacks_every_seq(tmp_path: Path) -> None:
     """The add-in ran but every frame was lost at the broker: an SQLite store with no
     row (tables made or not) lacks seqs 1..records of the run, and verify names them."""
-    out = tmp_path / "run.nbf"
-    summary = tmp_path / "summary.json"
-    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
-    truth = json.loads(summary.read_text())
-    truth["run"] = "r1"
-    summary.write_text(json.dumps(truth))
+    _, summary, truth = run_as_if_on_mqtt(tmp_path, "r1")
     records = truth["records"]
     empty = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
     empty.close()
@@ -287,12 +289,7 @@ def test_an_nbf_store_keeps_no_run_ids_so_its_seq_numbers_are_not_judged(
 ) -> None:
     """An NBF file holds frames only: against the summary of a run on MQTT (which has a
     run id) its bill is compared, its seq numbers cannot be."""
-    out = tmp_path / "run.nbf"
-    summary = tmp_path / "summary.json"
-    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
-    truth = json.loads(summary.read_text())
-    truth["run"] = "0123456789ab"
-    summary.write_text(json.dumps(truth))
+    out, summary, _ = run_as_if_on_mqtt(tmp_path, "0123456789ab")
     result = invoke("verify", "--expected", str(summary), "--actual", f"nbf:{out}")
     assert result.exit_code == 0, result.stdout
     assert "seq missing" not in result.stdout
@@ -305,13 +302,8 @@ def test_a_store_of_frames_without_run_and_seq_is_compared_on_totals_only(
     and seq. verify cannot name a missing or doubled frame: it says so, per server, and
     judges the totals alone (its JSON says `totals_only` and counts them); a store where
     one server's frames have keys and another's do not has that server's seq judged."""
-    out = tmp_path / "run.nbf"
-    summary = tmp_path / "summary.json"
-    assert invoke("run", "all-classes", "--out", str(out), "--summary", str(summary)).exit_code == 0
+    out, summary, _ = run_as_if_on_mqtt(tmp_path, "r1")
     frames = [data for _, data, _ in read_frames(io.BytesIO(out.read_bytes()), FrameCodec())]
-    truth = json.loads(summary.read_text())
-    truth["run"] = "r1"
-    summary.write_text(json.dumps(truth))
     store = open_store(f"sqlite:///{tmp_path / 'billing.db'}")
     for frame in frames[1:]:  # the first frame never arrived: only the totals can tell
         store.add(Received("Mail01", None, None, "t", frame, None, 0))
